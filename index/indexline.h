@@ -1,0 +1,43 @@
+/* Index files: one JSON object per line (protocol doc §5). Pure; jansson. */
+#ifndef INDEX_INDEXLINE_H
+#define INDEX_INDEXLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct index_entry {
+	char	*name;		/* new; exact case */
+	char	*vers;		/* new */
+	char	 cksum[65];	/* lowercase hex SHA-256 */
+	bool	 yanked;
+	int	 v;		/* schema version, 1 when absent */
+};
+
+/* Parses one line (len bytes, no trailing newline needed). Requires name
+ * (string), vers (string, SemVer), deps (array), cksum (64 lowercase hex);
+ * yanked and v optional. 0, or -EINVAL with *cause (new). */
+int	index_line_parse(const char *line, size_t len, struct index_entry *e,
+	    char **cause);
+void	index_entry_finish(struct index_entry *e);
+
+/* Calls fn for every non-empty line of buf (len bytes); a line that does
+ * not parse is passed with e == NULL. fn returns non-zero to stop; that
+ * value is returned. */
+typedef int (*index_line_fn)(const char *line, size_t len,
+    const struct index_entry *e, void *arg);
+int	index_file_foreach(const char *buf, size_t len, index_line_fn fn,
+	    void *arg);
+
+/* 0 when every non-empty line of buf parses and (when name is not NULL)
+ * names that crate case-insensitively; -EINVAL with *cause (new) naming the
+ * first bad line otherwise. Used to refuse garbage from an upstream. */
+int	index_file_check(const char *buf, size_t len, const char *name,
+	    char **cause);
+
+/* New copy of line with "yanked" set to the given value; other keys keep
+ * their order and values. NULL with *cause (new) if the line is not a
+ * JSON object. */
+char	*index_line_set_yanked(const char *line, size_t len, bool yanked,
+	    char **cause);
+
+#endif

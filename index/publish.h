@@ -1,0 +1,44 @@
+/* The body of PUT /api/v1/crates/new and the index line built from it
+ * (protocol doc §9). Pure; jansson and OpenSSL's SHA-256. */
+#ifndef INDEX_PUBLISH_H
+#define INDEX_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+struct publish {
+	json_t			*meta;		/* new: the metadata object */
+	const char		*name;		/* borrowed from meta */
+	const char		*vers;		/* borrowed from meta */
+	const unsigned char	*crate;		/* borrowed from the body */
+	size_t			 crate_len;
+	char			 cksum[65];	/* SHA-256 of the crate bytes */
+};
+
+/* Parses body: u32le J, J bytes of JSON, u32le C, C bytes of .crate, and
+ * nothing after. Checks: lengths add up exactly; metadata is a JSON object
+ * with a valid crate name, a SemVer vers, deps an array of objects each
+ * with a valid name, a non-empty string version_req, kind null or
+ * "normal"/"build"/"dev", optional/default_features booleans (or absent),
+ * features an array of strings, target null or string, registry and
+ * explicit_name_in_toml absent/null or string (the latter a valid name);
+ * features an object of string arrays (or absent); links and rust_version
+ * null or string; the .crate starts with the gzip magic 1f 8b.
+ * 0, or -EINVAL with *cause (new), a sentence a person can act on. */
+int	publish_parse(const unsigned char *body, size_t len, struct publish *p,
+	    char **cause);
+void	publish_finish(struct publish *p);
+
+/* New string: the index line for p (no trailing newline), keys in the
+ * order name, vers, deps, cksum, features, yanked, links, v, and then
+ * rust_version (when set) and pubtime ("YYYY-MM-DDTHH:MM:SSZ", UTC).
+ * Each dep: name (explicit_name_in_toml if set, else name), req, features,
+ * optional, default_features, target, kind ("normal" when null), registry,
+ * package (the real name when renamed, else null). features2 is not used;
+ * v is 1. */
+char	*publish_index_line(const struct publish *p, time_t pubtime);
+
+#endif

@@ -1,0 +1,238 @@
+/* SemVer 2.0.0 (https://semver.org): parsing and precedence. */
+#include "index/semver.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/xmalloc.h"
+
+/* Longest part of a bad version quoted in a cause. */
+#define QUOTE_MAX	70
+
+/* How many bytes of s (len bytes) a cause quotes: at most QUOTE_MAX, and
+ * never half of a UTF-8 sequence. */
+static int
+cut(const char *s, size_t len)
+{
+	size_t	n = len > QUOTE_MAX ? QUOTE_MAX : len;
+
+	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
+static int
+isdigit_(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+isidchar(char c)
+{
+	return isdigit_(c) || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || c == '-';
+}
+
+/* Reads a numeric part at *sp into *out; NULL or why it is bad. */
+static const char *
+number(const char **sp, uint64_t *out)
+{
+	const char	*s = *sp;
+	uint64_t	 n = 0;
+
+	if (!isdigit_(*s))
+		return "expected a number";
+	if (s[0] == '0' && isdigit_(s[1]))
+		return "a number has a leading zero";
+	for (; isdigit_(*s); s++) {
+		if (n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return "a number is too large";
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*sp = s;
+	*out = n;
+	return NULL;
+}
+
+/*
+ * Checks the dot-separated identifiers in s[0..len); numeric ones may not
+ * have leading zeros when strict (pre-release). NULL or why they are bad.
+ */
+static const char *
+idents(const char *s, size_t len, int strict)
+{
+	size_t	i, start = 0;
+	int	numeric = 1;
+
+	for (i = 0; i <= len; i++) {
+		if (i == len || s[i] == '.') {
+			if (i == start)
+				return "an identifier is empty";
+			if (strict && numeric && s[start] == '0' &&
+			    i - start > 1)
+				return "a numeric identifier has a leading "
+				    "zero";
+			start = i + 1;
+			numeric = 1;
+			continue;
+		}
+		if (!isidchar(s[i]))
+			return "an identifier has a character other than "
+			    "[0-9A-Za-z-]";
+		if (!isdigit_(s[i]))
+			numeric = 0;
+	}
+	return NULL;
+}
+
+/* Why s is not a version, or NULL after filling *v. */
+static const char *
+parse(const char *s, struct semver *v)
+{
+	const char	*w, *end;
+
+	memset(v, 0, sizeof *v);
+	if ((w = number(&s, &v->major)) != NULL)
+		return w;
+	if (*s++ != '.')
+		return "expected MAJOR.MINOR.PATCH";
+	if ((w = number(&s, &v->minor)) != NULL)
+		return w;
+	if (*s++ != '.')
+		return "expected MAJOR.MINOR.PATCH";
+	if ((w = number(&s, &v->patch)) != NULL)
+		return w;
+	if (*s == '-') {
+		s++;
+		end = s + strcspn(s, "+");
+		if ((w = idents(s, (size_t)(end - s), 1)) != NULL)
+			return w;
+		v->pre = s;
+		v->pre_len = (size_t)(end - s);
+		s = end;
+	}
+	if (*s == '+') {
+		s++;
+		end = s + strlen(s);
+		if ((w = idents(s, (size_t)(end - s), 0)) != NULL)
+			return w;
+		v->build = s;
+		v->build_len = (size_t)(end - s);
+		s = end;
+	}
+	if (*s != '\0')
+		return "unexpected text after MAJOR.MINOR.PATCH";
+	return NULL;
+}
+
+int
+semver_parse(const char *s, struct semver *v, char **cause)
+{
+	const char	*w;
+	size_t		 len;
+
+	if ((w = parse(s, v)) == NULL)
+		return 0;
+	if (cause != NULL) {
+		len = strlen(s);
+		*cause = xasprintf("invalid version \"%.*s%s\": %s",
+		    cut(s, len), s,
+		    len > QUOTE_MAX ? "..." : "", w);
+	}
+	return -EINVAL;
+}
+
+static int
+cmpu64(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* Compares one identifier pair per §11.4. */
+static int
+cmpident(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	i;
+	int	anum = 1, bnum = 1, c;
+
+	for (i = 0; i < alen; i++)
+		anum = anum && isdigit_(a[i]);
+	for (i = 0; i < blen; i++)
+		bnum = bnum && isdigit_(b[i]);
+	if (anum && bnum) {
+		/* No leading zeros: the longer number is the larger. */
+		if (alen != blen)
+			return alen < blen ? -1 : 1;
+		return memcmp(a, b, alen);
+	}
+	if (anum != bnum)
+		return anum ? -1 : 1;
+	c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int
+cmppre(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	ai = 0, bi = 0, ae, be;
+	int	c;
+
+	if (alen == 0 || blen == 0)
+		return alen == blen ? 0 : alen == 0 ? 1 : -1;
+	for (;;) {
+		if (ai > alen || bi > blen)
+			return ai > alen ? (bi > blen ? 0 : -1) : 1;
+		for (ae = ai; ae < alen && a[ae] != '.'; ae++)
+			;
+		for (be = bi; be < blen && b[be] != '.'; be++)
+			;
+		c = cmpident(a + ai, ae - ai, b + bi, be - bi);
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+		ai = ae + 1;
+		bi = be + 1;
+	}
+}
+
+int
+semver_cmp(const struct semver *a, const struct semver *b)
+{
+	int	c;
+
+	if ((c = cmpu64(a->major, b->major)) != 0 ||
+	    (c = cmpu64(a->minor, b->minor)) != 0 ||
+	    (c = cmpu64(a->patch, b->patch)) != 0)
+		return c;
+	return cmppre(a->pre, a->pre_len, b->pre, b->pre_len);
+}
+
+int
+semver_cmp_str(const char *a, const char *b)
+{
+	struct semver	va, vb;
+	int		oka, okb;
+
+	oka = parse(a, &va) == NULL;
+	okb = parse(b, &vb) == NULL;
+	if (oka && okb)
+		return semver_cmp(&va, &vb);
+	if (oka != okb)
+		return oka ? -1 : 1;
+	return strcmp(a, b);
+}
+
+int
+semver_same_ignoring_build(const char *a, const char *b)
+{
+	struct semver	va, vb;
+
+	if (parse(a, &va) != NULL || parse(b, &vb) != NULL)
+		return strcmp(a, b) == 0;
+	return va.major == vb.major && va.minor == vb.minor &&
+	    va.patch == vb.patch && va.pre_len == vb.pre_len &&
+	    (va.pre_len == 0 || memcmp(va.pre, vb.pre, va.pre_len) == 0);
+}

@@ -1,0 +1,32 @@
+/* SemVer 2.0.0 versions, as crates carry them (https://semver.org). Pure. */
+#ifndef INDEX_SEMVER_H
+#define INDEX_SEMVER_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct semver {
+	uint64_t	 major, minor, patch;
+	const char	*pre;		/* borrowed from the parsed string */
+	size_t		 pre_len;	/* 0: no pre-release */
+	const char	*build;		/* borrowed; after '+' */
+	size_t		 build_len;	/* 0: no build metadata */
+};
+
+/* Parses s strictly (no leading zeros in numeric parts, no empty
+ * identifiers, no "v" prefix, no spaces). 0, or -EINVAL with *cause (new)
+ * naming the version. cause may be NULL. */
+int	semver_parse(const char *s, struct semver *v, char **cause);
+
+/* Precedence per SemVer 2.0 §11: <0, 0, >0. Build metadata is ignored, so
+ * "1.0.7" and "1.0.7+x" compare equal. */
+int	semver_cmp(const struct semver *a, const struct semver *b);
+
+/* semver_parse on both and semver_cmp; unparsable strings compare by
+ * strcmp after every valid version. */
+int	semver_cmp_str(const char *a, const char *b);
+
+/* 1 when a and b are the same version but for build metadata. */
+int	semver_same_ignoring_build(const char *a, const char *b);
+
+#endif
