@@ -1,0 +1,414 @@
+#include "cache/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/crash.h"
+#include "index/name.h"
+#include "index/xmalloc.h"
+
+struct store {
+	char	*root;		/* absolute */
+	int	 rootfd;
+};
+
+static const char	*subdirs[] = { "index", "crates", "meta", "tmp" };
+static atomic_uint	 tmp_counter;
+
+static int
+mkdir_one(int dirfd, const char *path)
+{
+	if (mkdirat(dirfd, path, 0755) == -1 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Empties tmp/: whatever is there is a write that never finished. */
+static int
+clear_tmp(struct store *s)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd;
+
+	fd = openat(s->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+int
+store_open(const char *data_dir, const char *name, struct store **out,
+    char **cause)
+{
+	struct store	*s;
+	char		 real[PATH_MAX];
+	int		 r, dfd;
+
+	if ((r = mkdir_one(AT_FDCWD, data_dir)) != 0 ||
+	    realpath(data_dir, real) == NULL) {
+		r = r ? r : -errno;
+		*cause = xasprintf("data directory %s: %s", data_dir,
+		    strerror(-r));
+		return r;
+	}
+	dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1 || (r = mkdir_one(dfd, name)) != 0) {
+		r = dfd == -1 ? -errno : r;
+		*cause = xasprintf("%s/%s: %s", real, name, strerror(-r));
+		if (dfd != -1)
+			close(dfd);
+		return r;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->root = xasprintf("%s/%s", real, name);
+	s->rootfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(dfd);
+	if (s->rootfd == -1) {
+		r = -errno;
+		goto err;
+	}
+	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++)
+		if ((r = mkdir_one(s->rootfd, subdirs[i])) != 0)
+			goto err;
+	if ((r = clear_tmp(s)) != 0)
+		goto err;
+	*out = s;
+	return 0;
+err:
+	*cause = xasprintf("%s: %s", s->root, strerror(-r));
+	store_close(s);
+	return r;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->rootfd != -1)
+		close(s->rootfd);
+	free(s->root);
+	free(s);
+}
+
+const char *
+store_root(const struct store *s)
+{
+	return s->root;
+}
+
+int
+store_open_file(struct store *s, const char *rel, struct stat *st)
+{
+	int	fd;
+
+	fd = openat(s->rootfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return -errno;
+	if (st != NULL && fstat(fd, st) == -1) {
+		int	r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if (st != NULL && !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+int
+store_exists(struct store *s, const char *rel)
+{
+	struct stat	st;
+
+	return fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
+}
+
+int
+store_read(struct store *s, const char *rel, char **buf, size_t *len,
+    struct stat *stp, size_t max)
+{
+	struct stat	 st;
+	char		*p;
+	size_t		 got = 0;
+	int		 fd, r = 0;
+
+	if ((fd = store_open_file(s, rel, &st)) < 0)
+		return fd;
+	if ((size_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	p = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t	n = read(fd, p + got, (size_t)st.st_size - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n == 0 ? -EIO : -errno;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (r != 0) {
+		free(p);
+		return r;
+	}
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	if (stp != NULL)
+		*stp = st;
+	return 0;
+}
+
+/* Creates the directories leading to rel, fsyncing each parent that
+ * gained an entry so the new directory survives a crash. */
+static int
+make_parents(struct store *s, const char *rel)
+{
+	char	path[STORE_PATH_MAX];
+	size_t	len = strlen(rel);
+
+	if (len >= sizeof path)
+		return -ENAMETOOLONG;
+	memcpy(path, rel, len + 1);
+	for (char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdirat(s->rootfd, path, 0755) == 0) {
+			char	*slash = strrchr(path, '/');
+			int	 fd;
+
+			if (slash != NULL)
+				*slash = '\0';
+			fd = openat(s->rootfd, slash ? path : ".",
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd != -1) {
+				fsync(fd);
+				close(fd);
+			}
+			if (slash != NULL)
+				*slash = '/';
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static int
+fsync_parent(struct store *s, const char *rel)
+{
+	char		 dir[STORE_PATH_MAX];
+	const char	*slash = strrchr(rel, '/');
+	int		 fd, r = 0;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - rel), rel);
+	fd = openat(s->rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -errno;
+	if (fsync(fd) == -1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int
+store_tmp_create(struct store *s, char *tmprel)
+{
+	int	fd;
+
+	snprintf(tmprel, STORE_PATH_MAX, "tmp/%ld.%u", (long)getpid(),
+	    atomic_fetch_add(&tmp_counter, 1));
+	fd = openat(s->rootfd, tmprel, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC, 0644);
+	return fd == -1 ? -errno : fd;
+}
+
+void
+store_tmp_discard(struct store *s, int fd, const char *tmprel)
+{
+	if (fd >= 0)
+		close(fd);
+	unlinkat(s->rootfd, tmprel, 0);
+}
+
+int
+store_tmp_commit(struct store *s, int fd, const char *tmprel, const char *rel,
+    const char *crash_tmp, const char *crash_rename)
+{
+	int	r;
+
+	if (strstr(rel, "..") != NULL || rel[0] == '/') {
+		store_tmp_discard(s, fd, tmprel);
+		return -EINVAL;
+	}
+	if (fsync(fd) == -1) {
+		r = -errno;
+		store_tmp_discard(s, fd, tmprel);
+		return r;
+	}
+	close(fd);
+	if (crash_tmp != NULL)
+		crash_point(crash_tmp);
+	if ((r = make_parents(s, rel)) != 0 ||
+	    (renameat(s->rootfd, tmprel, s->rootfd, rel) == -1 &&
+	    (r = -errno) != 0)) {
+		store_tmp_discard(s, -1, tmprel);
+		return r;
+	}
+	if (crash_rename != NULL)
+		crash_point(crash_rename);
+	return fsync_parent(s, rel);
+}
+
+int
+store_write(struct store *s, const char *rel, const void *buf, size_t len,
+    const char *crash_tmp, const char *crash_rename)
+{
+	char		 tmp[STORE_PATH_MAX];
+	const char	*p = buf;
+	int		 fd;
+
+	if (strstr(rel, "..") != NULL || rel[0] == '/')
+		return -EINVAL;
+	if ((fd = store_tmp_create(s, tmp)) < 0)
+		return fd;
+	while (len > 0) {
+		ssize_t	n = write(fd, p, len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			int	r = -errno;
+
+			store_tmp_discard(s, fd, tmp);
+			return r;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return store_tmp_commit(s, fd, tmp, rel, crash_tmp, crash_rename);
+}
+
+int
+store_unlink(struct store *s, const char *rel)
+{
+	if (unlinkat(s->rootfd, rel, 0) == -1 && errno != ENOENT)
+		return -errno;
+	return fsync_parent(s, rel);
+}
+
+void
+store_index_rel(const char *name, char *out)
+{
+	char	path[INDEX_PATH_MAX];
+
+	crate_index_path(name, path);
+	snprintf(out, STORE_PATH_MAX, "index/%s", path);
+}
+
+void
+store_meta_rel(const char *name, char *out)
+{
+	char	path[INDEX_PATH_MAX];
+
+	crate_index_path(name, path);
+	snprintf(out, STORE_PATH_MAX, "meta/%s", path);
+}
+
+void
+store_crate_rel(const char *name, const char *vers, char *out)
+{
+	char	lower[CRATE_NAME_MAX + 1];
+	size_t	i;
+
+	for (i = 0; name[i] != '\0' && i < CRATE_NAME_MAX; i++)
+		lower[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
+		    (char)(name[i] - 'A' + 'a') : name[i];
+	lower[i] = '\0';
+	snprintf(out, STORE_PATH_MAX, "crates/%s/%s-%s.crate", lower, lower,
+	    vers);
+}
+
+static int
+walk(int dfd, char *path, size_t plen,
+    int (*fn)(const char *, const struct stat *, void *), void *arg)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0;
+
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -errno;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		struct stat	st;
+		size_t		n;
+
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		n = (size_t)snprintf(path + plen, PATH_MAX - plen, "%s%s",
+		    plen ? "/" : "", de->d_name);
+		if (plen + n >= PATH_MAX)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int	fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (fd != -1)
+				r = walk(fd, path, plen + n, fn, arg);
+		} else if (S_ISREG(st.st_mode)) {
+			r = fn(path, &st, arg);
+		}
+		path[plen] = '\0';
+	}
+	closedir(d);
+	return r;
+}
+
+int
+store_walk(struct store *s, const char *rel,
+    int (*fn)(const char *, const struct stat *, void *), void *arg)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	fd = openat(s->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -errno;
+	path[0] = '\0';
+	return walk(fd, path, 0, fn, arg);
+}

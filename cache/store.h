@@ -1,0 +1,67 @@
+/* The on-disk store of one registry: a directory under the data directory
+ * holding index files, crates, metadata and a tmp/ folder, all on one
+ * filesystem so rename() is atomic. Every file is written to tmp/, fsynced,
+ * renamed into place, and its directory fsynced. Paths given to these
+ * functions are relative to the store root and must come from the
+ * path-building functions below or another validated source: they are
+ * opened with openat() under the root and never contain "..". Pure: no
+ * event loop; may block on disk. */
+#ifndef CACHE_STORE_H
+#define CACHE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+struct store;
+
+/* Opens (creating) <data_dir>/<name>/ with index/, crates/, meta/, tmp/;
+ * empties tmp/ (what a crash left behind). 0, or a negative errno with
+ * *cause (new). */
+int	 store_open(const char *data_dir, const char *name, struct store **out,
+	     char **cause);
+void	 store_close(struct store *s);
+const char *store_root(const struct store *s);
+
+/* Reads a whole file (new, NUL-terminated for convenience); -ENOENT when it
+ * does not exist. st may be NULL. max caps the size (-EFBIG past it). */
+int	 store_read(struct store *s, const char *rel, char **buf, size_t *len,
+	     struct stat *st, size_t max);
+/* Opens a file for reading; the fd is the caller's. */
+int	 store_open_file(struct store *s, const char *rel, struct stat *st);
+int	 store_exists(struct store *s, const char *rel);
+
+/* Atomically replaces rel with buf. crash_tmp is reached after the temp
+ * file is written and fsynced, crash_rename after the rename (NULL: no
+ * step). Missing directories are created. 0 or a negative errno. */
+int	 store_write(struct store *s, const char *rel, const void *buf,
+	     size_t len, const char *crash_tmp, const char *crash_rename);
+
+/* For files that arrive in pieces: a new temporary file in tmp/ (its
+ * name in tmprel, STORE_PATH_MAX bytes); returns its fd or a negative
+ * errno. store_tmp_commit fsyncs, closes, renames it to rel and fsyncs
+ * the directory (steals fd; the temp file is removed on failure);
+ * store_tmp_discard closes and removes it. */
+int	 store_tmp_create(struct store *s, char *tmprel);
+int	 store_tmp_commit(struct store *s, int fd, const char *tmprel,
+	     const char *rel, const char *crash_tmp, const char *crash_rename);
+void	 store_tmp_discard(struct store *s, int fd, const char *tmprel);
+
+/* Removes rel (and nothing else); 0, or a negative errno (-ENOENT ok). */
+int	 store_unlink(struct store *s, const char *rel);
+
+/* Path builders; out holds STORE_PATH_MAX bytes. name must be a valid crate
+ * name and vers a valid version. */
+#define STORE_PATH_MAX	256
+void	 store_index_rel(const char *name, char *out);	/* index/<path> */
+void	 store_meta_rel(const char *name, char *out);	/* meta/<path> */
+void	 store_crate_rel(const char *name, const char *vers, char *out);
+
+/* Calls fn for every regular file under the directory rel (e.g. "index"),
+ * with its path relative to that directory. Stops and returns fn's value
+ * when it is not 0. */
+int	 store_walk(struct store *s, const char *rel,
+	     int (*fn)(const char *path, const struct stat *st, void *arg),
+	     void *arg);
+
+#endif
