@@ -1,0 +1,623 @@
+#include "server/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/socket.h>
+
+#include "index/toml.h"
+#include "index/xmalloc.h"
+#include "server/http.h"
+#include "server/log.h"
+
+enum key_type {
+	K_STRING,
+	K_INT,
+	K_BOOL,
+	K_STRINGS,
+};
+
+enum key_scope {
+	GLOBAL,
+	REGISTRY,
+};
+
+/* A check returns NULL when v is acceptable, else why not (static). */
+typedef const char *(*key_check)(const struct toml_value *v);
+
+struct key {
+	const char	*name;
+	enum key_scope	 scope;
+	enum key_type	 type;
+	size_t		 offset;
+	const char	*def;		/* as TOML text; NULL: unset */
+	key_check	 check;
+	const char	*help;
+};
+
+static const char	*check_listen(const struct toml_value *);
+static const char	*check_url(const struct toml_value *);
+static const char	*check_upstream(const struct toml_value *);
+static const char	*check_nonempty(const struct toml_value *);
+static const char	*check_level(const struct toml_value *);
+static const char	*check_format(const struct toml_value *);
+static const char	*check_body(const struct toml_value *);
+static const char	*check_seconds(const struct toml_value *);
+static const char	*check_concurrency(const struct toml_value *);
+
+#define G(f)	offsetof(struct config, f)
+#define R(f)	offsetof(struct registry_config, f)
+
+static const struct key keys[] = {
+	{ "listen", GLOBAL, K_STRINGS, G(listen), "127.0.0.1:8080",
+	  check_listen, "addresses to listen on, \"IP:PORT\" or \"[IPv6]:PORT\";"
+	  " port 0 picks a free port" },
+	{ "public_url", GLOBAL, K_STRING, G(public_url), NULL, check_url,
+	  "base URL clients reach crated at, e.g. \"https://crated.example\";"
+	  " required when listening on 0.0.0.0 or [::]" },
+	{ "data_dir", GLOBAL, K_STRING, G(data_dir), "./crated-data",
+	  check_nonempty, "directory holding every registry's files" },
+	{ "log_level", GLOBAL, K_STRING, G(log_level), "info", check_level,
+	  "debug, info, warn or error" },
+	{ "log_format", GLOBAL, K_STRING, G(log_format), "text", check_format,
+	  "text or json" },
+	{ "max_body_bytes", GLOBAL, K_INT, G(max_body_bytes), "52428800",
+	  check_body, "largest request body (a publish) accepted, in bytes" },
+
+	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
+	  "index URL of the registry to mirror (sparse+https://.../);"
+	  " absent: a hosted registry" },
+	{ "index_ttl", REGISTRY, K_INT, R(index_ttl), "300", check_seconds,
+	  "seconds a cached index file is served before revalidation" },
+	{ "negative_ttl", REGISTRY, K_INT, R(negative_ttl), "60",
+	  check_seconds, "seconds an upstream 404 is remembered" },
+	{ "upstream_token_env", REGISTRY, K_STRING, R(upstream_token_env),
+	  NULL, check_nonempty, "environment variable holding the upstream"
+	  " Authorization value" },
+	{ "upstream_token_file", REGISTRY, K_STRING, R(upstream_token_file),
+	  NULL, check_nonempty, "file holding the upstream Authorization"
+	  " value" },
+	{ "upstream_token_command", REGISTRY, K_STRING,
+	  R(upstream_token_command), NULL, check_nonempty, "command printing"
+	  " the upstream Authorization value" },
+	{ "relay_writes", REGISTRY, K_BOOL, R(relay_writes), "false", NULL,
+	  "forward publish, yank and owner calls to the upstream" },
+	{ "offline", REGISTRY, K_BOOL, R(offline), "false", NULL,
+	  "never contact the upstream; serve only what is cached" },
+	{ "auth_required", REGISTRY, K_BOOL, R(auth_required), "false", NULL,
+	  "every request must carry a valid crated token" },
+	{ "allow_anonymous", REGISTRY, K_BOOL, R(allow_anonymous), "false",
+	  NULL, "let anyone who reaches a non-loopback listener use a mirror"
+	  " that holds an upstream credential" },
+	{ "upstream_proxy", REGISTRY, K_STRING, R(upstream_proxy), NULL,
+	  check_nonempty, "proxy for upstream requests (default: the"
+	  " https_proxy / no_proxy environment)" },
+	{ "upstream_ca_file", REGISTRY, K_STRING, R(upstream_ca_file), NULL,
+	  check_nonempty, "PEM bundle of CAs trusted for the upstream, besides"
+	  " the system's" },
+	{ "upstream_concurrency", REGISTRY, K_INT, R(upstream_concurrency),
+	  "16", check_concurrency, "most requests in flight to the upstream" },
+	{ "token_refresh", REGISTRY, K_INT, R(token_refresh), "2700",
+	  check_seconds, "seconds after which upstream_token_command is run"
+	  " again (Entra tokens live about an hour)" },
+};
+
+static const char *
+check_listen(const struct toml_value *v)
+{
+	if (v->n == 0)
+		return "must name at least one address";
+	for (size_t i = 0; i < v->n; i++) {
+		struct sockaddr_storage	ss;
+		int			len = sizeof ss;
+
+		if (http_parse_addr(v->items[i]->s, &ss, &len) != 0)
+			return "must be numeric \"IP:PORT\" or \"[IPv6]:PORT\""
+			    " addresses";
+	}
+	return NULL;
+}
+
+static const char *
+check_url(const struct toml_value *v)
+{
+	if (strncmp(v->s, "http://", 7) != 0 &&
+	    strncmp(v->s, "https://", 8) != 0)
+		return "must start with http:// or https://";
+	if (strpbrk(v->s, " \t\r\n\"") != NULL)
+		return "must not contain spaces or quotes";
+	return NULL;
+}
+
+static const char *
+check_upstream(const struct toml_value *v)
+{
+	const char	*s = v->s;
+
+	if (strncmp(s, "sparse+", 7) == 0)
+		s += 7;
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return "must be a sparse index URL (sparse+https://HOST/PATH/)";
+	if (s[strlen(s) - 1] != '/')
+		return "must end with '/', as cargo requires of sparse URLs";
+	return NULL;
+}
+
+static const char *
+check_nonempty(const struct toml_value *v)
+{
+	return v->s[0] == '\0' ? "must not be empty" : NULL;
+}
+
+static const char *
+check_level(const struct toml_value *v)
+{
+	enum log_level	l;
+
+	return log_level_parse(v->s, &l) ? "must be debug, info, warn or error"
+	    : NULL;
+}
+
+static const char *
+check_format(const struct toml_value *v)
+{
+	enum log_format	f;
+
+	return log_format_parse(v->s, &f) ? "must be \"text\" or \"json\"" :
+	    NULL;
+}
+
+static const char *
+check_body(const struct toml_value *v)
+{
+	return v->i < 1024 || v->i > 4294967295LL ?
+	    "must be between 1024 and 4294967295" : NULL;
+}
+
+static const char *
+check_seconds(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > 365LL * 86400 ?
+	    "must be between 0 and 31536000 seconds" : NULL;
+}
+
+static const char *
+check_concurrency(const struct toml_value *v)
+{
+	return v->i < 1 || v->i > 1024 ? "must be between 1 and 1024" : NULL;
+}
+
+static enum toml_type
+toml_type_of(enum key_type t)
+{
+	switch (t) {
+	case K_STRING:
+		return TOML_STRING;
+	case K_INT:
+		return TOML_INTEGER;
+	case K_BOOL:
+		return TOML_BOOLEAN;
+	case K_STRINGS:
+		return TOML_ARRAY;
+	}
+	return TOML_STRING;
+}
+
+static const char *
+type_words(enum key_type t)
+{
+	switch (t) {
+	case K_STRING:
+		return "a string";
+	case K_INT:
+		return "an integer";
+	case K_BOOL:
+		return "true or false";
+	case K_STRINGS:
+		return "an array of strings";
+	}
+	return "?";
+}
+
+/* Stores v into the field of base that k describes. */
+static void
+store_value(const struct key *k, void *base, const struct toml_value *v)
+{
+	char	*field = (char *)base + k->offset;
+
+	switch (k->type) {
+	case K_STRING:
+		config_set_string((char **)(void *)field, v->s);
+		break;
+	case K_INT:
+		*(long long *)(void *)field = v->i;
+		break;
+	case K_BOOL:
+		*(bool *)(void *)field = v->b;
+		break;
+	case K_STRINGS: {
+		struct config	*c = base;
+		const char	**a = xcalloc(v->n, sizeof *a);
+
+		for (size_t i = 0; i < v->n; i++)
+			a[i] = v->items[i]->s;
+		config_set_listen(c, a, v->n);
+		free(a);
+		break;
+	}
+	}
+}
+
+/* Checks v against k and stores it; else *cause "FILE:LINE: why". */
+static int
+apply(const struct key *k, void *base, const struct toml_value *v,
+    const char *file, const char *where, char **cause)
+{
+	const char	*why;
+
+	if (v->type != toml_type_of(k->type))
+		goto type;
+	for (size_t i = 0; k->type == K_STRINGS && i < v->n; i++)
+		if (v->items[i]->type != TOML_STRING)
+			goto type;
+	if (k->check != NULL && (why = k->check(v)) != NULL) {
+		*cause = xasprintf("%s:%d: %s%s: %s", file, v->line, where,
+		    k->name, why);
+		return -EINVAL;
+	}
+	store_value(k, base, v);
+	return 0;
+type:
+	*cause = xasprintf("%s:%d: %s%s must be %s, not %s", file, v->line,
+	    where, k->name, type_words(k->type), toml_type_name(v->type));
+	return -EINVAL;
+}
+
+/* Sets every key of scope to its default. */
+static void
+defaults(enum key_scope scope, void *base)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const struct key	*k = &keys[i];
+		struct toml_value	*root;
+		char			*text, *cause = NULL;
+
+		if (k->scope != scope || k->def == NULL)
+			continue;
+		if (k->type == K_STRING || k->type == K_STRINGS)
+			text = xasprintf("v = %s\"%s\"%s", k->type == K_STRINGS
+			    ? "[" : "", k->def, k->type == K_STRINGS ? "]" :
+			    "");
+		else
+			text = xasprintf("v = %s", k->def);
+		root = toml_parse(text, strlen(text), &cause);
+		if (root == NULL)
+			fatal("built-in default of %s: %s", k->name, cause);
+		store_value(k, base, toml_get(root, "v"));
+		toml_free(root);
+		free(text);
+	}
+}
+
+static const struct key *
+find_key(enum key_scope scope, const char *name)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].scope == scope && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool
+valid_registry_name(const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '-' || s[0] == '_')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
+		    s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static struct registry_config *
+add_registry(struct config *c, const char *name, int line)
+{
+	struct registry_config	*r;
+
+	c->regs = xreallocarray(c->regs, c->nregs + 1, sizeof *c->regs);
+	r = &c->regs[c->nregs++];
+	memset(r, 0, sizeof *r);
+	r->name = xstrdup(name);
+	r->line = line;
+	defaults(REGISTRY, r);
+	return r;
+}
+
+static int
+parse_registries(struct config *c, const struct toml_value *t,
+    const char *file, char **cause)
+{
+	if (t->type != TOML_TABLE) {
+		*cause = xasprintf("%s:%d: registries must be a table of"
+		    " [registries.NAME] sections", file, t->line);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct toml_value	*rt = t->items[i];
+		struct registry_config	*r;
+		char			*where;
+		int			 res = 0;
+
+		if (!valid_registry_name(t->keys[i])) {
+			*cause = xasprintf("%s:%d: registry name \"%s\": use"
+			    " 1 to 64 of a-z, 0-9, '-' and '_', starting with"
+			    " a letter or digit", file, rt->line, t->keys[i]);
+			return -EINVAL;
+		}
+		if (rt->type != TOML_TABLE) {
+			*cause = xasprintf("%s:%d: registries.%s must be a"
+			    " table", file, rt->line, t->keys[i]);
+			return -EINVAL;
+		}
+		r = add_registry(c, t->keys[i], rt->line);
+		where = xasprintf("registries.%s.", r->name);
+		for (size_t j = 0; j < rt->n && res == 0; j++) {
+			const struct key *k = find_key(REGISTRY, rt->keys[j]);
+
+			if (k == NULL) {
+				*cause = xasprintf("%s:%d: unknown key \"%s\""
+				    " in [registries.%s] (crated --help lists"
+				    " the keys)", file, rt->items[j]->line,
+				    rt->keys[j], r->name);
+				res = -EINVAL;
+			} else
+				res = apply(k, r, rt->items[j], file, where,
+				    cause);
+		}
+		free(where);
+		if (res != 0)
+			return res;
+	}
+	return 0;
+}
+
+int
+config_parse(const char *text, size_t len, const char *file,
+    struct config **out, char **cause)
+{
+	struct config		*c;
+	struct toml_value	*root = NULL;
+	char			*why = NULL;
+	int			 r = 0;
+
+	c = xcalloc(1, sizeof *c);
+	defaults(GLOBAL, c);
+	if (text == NULL) {
+		add_registry(c, "local", 0);
+		*out = c;
+		return 0;
+	}
+	c->path = xstrdup(file);
+	if ((root = toml_parse(text, len, &why)) == NULL) {
+		*cause = xasprintf("%s:%s", file, why);
+		free(why);
+		r = -EINVAL;
+		goto done;
+	}
+	for (size_t i = 0; i < root->n && r == 0; i++) {
+		const struct key	*k;
+
+		if (strcmp(root->keys[i], "registries") == 0) {
+			r = parse_registries(c, root->items[i], file, cause);
+			continue;
+		}
+		if ((k = find_key(GLOBAL, root->keys[i])) == NULL) {
+			*cause = xasprintf("%s:%d: unknown key \"%s\" (crated"
+			    " --help lists the keys)", file,
+			    root->items[i]->line, root->keys[i]);
+			r = -EINVAL;
+		} else
+			r = apply(k, c, root->items[i], file, "", cause);
+	}
+	if (r == 0 && c->nregs == 0) {
+		*cause = xasprintf("%s: no [registries.NAME] section: crated"
+		    " would serve nothing", file);
+		r = -EINVAL;
+	}
+done:
+	toml_free(root);
+	if (r != 0) {
+		config_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+config_load(const char *path, struct config **out, char **cause)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	int	 r;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	for (;;) {
+		size_t	n;
+
+		if (cap - len < 4096)
+			buf = xrealloc(buf, cap = cap * 2 + 4096);
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+		if (len > 1 << 20) {
+			fclose(f);
+			free(buf);
+			*cause = xasprintf("%s: larger than 1 MiB", path);
+			return -EFBIG;
+		}
+	}
+	fclose(f);
+	r = config_parse(buf, len, path, out, cause);
+	free(buf);
+	return r;
+}
+
+void
+config_set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = value != NULL ? xstrdup(value) : NULL;
+}
+
+void
+config_set_listen(struct config *c, const char *const *addrs, size_t n)
+{
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	c->listen = xcalloc(n, sizeof *c->listen);
+	for (size_t i = 0; i < n; i++)
+		c->listen[i] = xstrdup(addrs[i]);
+	c->nlisten = n;
+}
+
+static bool
+wildcard(const char *addr)
+{
+	return strncmp(addr, "0.0.0.0:", 8) == 0 ||
+	    strncmp(addr, "[::]:", 5) == 0;
+}
+
+static bool
+loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0;
+}
+
+int
+config_check(const struct config *c, char **cause)
+{
+	const char	*file = c->path ? c->path : "(defaults)";
+
+	for (size_t i = 0; i < c->nlisten; i++) {
+		struct sockaddr_storage	ss;
+		int			len = sizeof ss;
+
+		if (http_parse_addr(c->listen[i], &ss, &len) != 0) {
+			*cause = xasprintf("listen address \"%s\": use"
+			    " \"IP:PORT\" or \"[IPv6]:PORT\"", c->listen[i]);
+			return -EINVAL;
+		}
+		if (wildcard(c->listen[i]) && c->public_url == NULL) {
+			*cause = xasprintf("%s: listening on %s needs"
+			    " public_url: crated cannot tell clients which"
+			    " address reaches it", file, c->listen[i]);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < c->nregs; i++) {
+		const struct registry_config	*r = &c->regs[i];
+
+		bool	credential = r->upstream_token_env ||
+		    r->upstream_token_file || r->upstream_token_command;
+
+		if ((r->upstream_token_env != NULL) +
+		    (r->upstream_token_file != NULL) +
+		    (r->upstream_token_command != NULL) > 1) {
+			*cause = xasprintf("%s:%d: registries.%s: give one of"
+			    " upstream_token_env, upstream_token_file and"
+			    " upstream_token_command", file, r->line, r->name);
+			return -EINVAL;
+		}
+		if (r->upstream == NULL && (credential || r->relay_writes ||
+		    r->offline || r->upstream_proxy || r->upstream_ca_file)) {
+			*cause = xasprintf("%s:%d: registries.%s: upstream_*,"
+			    " relay_writes and offline need an upstream (this"
+			    " registry is hosted)", file, r->line, r->name);
+			return -EINVAL;
+		}
+		if (!credential || r->auth_required || r->allow_anonymous)
+			continue;
+		for (size_t j = 0; j < c->nlisten; j++)
+			if (!loopback(c->listen[j])) {
+				*cause = xasprintf("%s:%d: registries.%s holds"
+				    " an upstream credential and crated listens"
+				    " on %s: anyone reaching it would read the"
+				    " upstream with it; set auth_required = true"
+				    " or allow_anonymous = true", file, r->line,
+				    r->name, c->listen[j]);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+const struct registry_config *
+config_registry(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nregs; i++)
+		if (strcmp(c->regs[i].name, name) == 0)
+			return &c->regs[i];
+	return NULL;
+}
+
+void
+config_help(FILE *f)
+{
+	enum key_scope	scope = GLOBAL;
+
+	fprintf(f, "crated.toml keys:\n");
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const struct key	*k = &keys[i];
+
+		if (k->scope != scope) {
+			scope = k->scope;
+			fprintf(f, "\n[registries.NAME] keys:\n");
+		}
+		fprintf(f, "  %-24s %-8s %s", k->name, k->type == K_STRINGS ?
+		    "strings" : k->type == K_INT ? "integer" : k->type ==
+		    K_BOOL ? "bool" : "string", k->help);
+		if (k->def != NULL)
+			fprintf(f, " (default: %s)", k->def);
+		fprintf(f, "\n");
+	}
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	free(c->path);
+	free(c->public_url);
+	free(c->data_dir);
+	free(c->log_level);
+	free(c->log_format);
+	for (size_t i = 0; i < c->nregs; i++) {
+		struct registry_config	*r = &c->regs[i];
+
+		free(r->name);
+		free(r->upstream);
+		free(r->upstream_token_env);
+		free(r->upstream_token_file);
+		free(r->upstream_token_command);
+		free(r->upstream_proxy);
+		free(r->upstream_ca_file);
+	}
+	free(c->regs);
+	free(c);
+}

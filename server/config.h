@@ -1,0 +1,66 @@
+/* crated.toml: one table of keys (name, type, default, check, help) from
+ * which parsing, --help and errors come (redis static_configs[], tmux
+ * options-table.c). Parsed once; read-only afterwards. */
+#ifndef SERVER_CONFIG_H
+#define SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct registry_config {
+	char	 *name;
+	int	  line;			/* of its [registries.NAME] header */
+	char	 *upstream;		/* NULL: hosted */
+	long long index_ttl;
+	long long negative_ttl;
+	char	 *upstream_token_env;
+	char	 *upstream_token_file;
+	char	 *upstream_token_command;
+	bool	  relay_writes;
+	bool	  offline;
+	bool	  auth_required;
+	bool	  allow_anonymous;
+	char	 *upstream_proxy;
+	char	 *upstream_ca_file;
+	long long upstream_concurrency;
+	long long token_refresh;
+};
+
+struct config {
+	char			 *path;		/* NULL: built-in defaults */
+	char			**listen;
+	size_t			  nlisten;
+	char			 *public_url;	/* NULL: from the first listener */
+	char			 *data_dir;
+	char			 *log_level;
+	char			 *log_format;
+	long long		  max_body_bytes;
+	struct registry_config	 *regs;
+	size_t			  nregs;
+};
+
+/* Parses text read from file (named in messages). NULL text: no file, the
+ * defaults (one hosted registry "local"). 0, or -EINVAL with *cause (new)
+ * as "FILE:LINE: why". */
+int	config_parse(const char *text, size_t len, const char *file,
+	    struct config **out, char **cause);
+/* Reads and parses path. */
+int	config_load(const char *path, struct config **out, char **cause);
+void	config_free(struct config *c);
+
+/* Replaces the listen list with one address (the --listen option). */
+void	config_set_listen(struct config *c, const char *const *addrs,
+	    size_t n);
+void	config_set_string(char **field, const char *value);
+
+/* Checks what involves several keys, after command-line overrides. */
+int	config_check(const struct config *c, char **cause);
+
+/* Prints every key with its type, default and help. */
+void	config_help(FILE *f);
+
+const struct registry_config *config_registry(const struct config *c,
+	    const char *name);
+
+#endif

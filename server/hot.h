@@ -1,0 +1,60 @@
+/* Hot index responses kept in memory: the bytes of an index file, its
+ * gzip form, their ETags and ready-made header lines, so a warm hit costs
+ * a lookup and one writev. Bounded in bytes; least recently used entries
+ * go first. Entries are reference counted so a response in flight keeps
+ * its bytes after an eviction or invalidation. Lives on the event loop. */
+#ifndef SERVER_HOT_H
+#define SERVER_HOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "index/validators.h"
+
+struct hot;
+
+struct hot_variant {
+	const char	*body;
+	size_t		 len;
+	char		 etag[ETAG_LEN];
+	char		*hdrs;		/* ETag, Last-Modified, Vary, ... */
+};
+
+struct hot_entry {
+	struct hot_variant	 plain;
+	struct hot_variant	 gzip;		/* body NULL until needed */
+	time_t			 mtime;
+	char			*extra;		/* caller's header lines */
+	/* Mirrors: what the upstream last said of this file. */
+	time_t			 fetched;	/* 0: never confirmed */
+	bool			 negative;	/* upstream said 404 */
+	char			*up_etag;	/* its validators, or NULL */
+	char			*up_lastmod;
+	/* private */
+	char			*_key;
+	unsigned		 _refs;
+	struct hot_entry	*_next;		/* hash chain */
+	struct hot_entry	*_lprev, *_lnext;
+	bool			 _cached;
+};
+
+struct hot	*hot_create(size_t max_bytes);
+void		 hot_destroy(struct hot *);
+
+/* Borrowed entry for key, marked as recently used; NULL on a miss. */
+struct hot_entry *hot_get(struct hot *, const char *key);
+/* Makes an entry of body (stolen) and caches it when it fits; extra
+ * (copied, may be NULL) is appended to its header lines. The entry is
+ * returned with a reference the caller must drop with hot_unref. */
+struct hot_entry *hot_make(struct hot *, const char *key, char *body,
+		     size_t len, time_t mtime, const char *extra);
+/* The gzip variant of e, compressed on first use; &e->plain when gzip does
+ * not make it smaller. */
+const struct hot_variant *hot_gzip(struct hot *, struct hot_entry *e);
+void		 hot_invalidate(struct hot *, const char *key);
+void		 hot_ref(struct hot_entry *);
+void		 hot_unref(struct hot_entry *);
+size_t		 hot_bytes(const struct hot *);
+
+#endif

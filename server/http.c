@@ -1,0 +1,1157 @@
+#include "server/http.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <jansson.h>
+
+#include "index/validators.h"
+#include "index/xmalloc.h"
+#include "server/log.h"
+
+/* Output beyond this stops reading the next pipelined request until the
+ * client has taken the bytes. */
+#define OUTPUT_HIGH	(256 * 1024)
+
+struct http_listener {
+	struct evconnlistener	*l;
+	struct http_listener	*next;
+};
+
+struct http_server {
+	struct event_base	*base;
+	struct http_limits	 lim;
+	http_handler		 fn;
+	void			*arg;
+	struct http_listener	*listeners;
+	struct conn		*conns;		/* every open connection */
+	size_t			 nconns;
+	size_t			 pending;	/* requests awaiting a reply */
+	bool			 draining;
+};
+
+/* A connection is a small state machine (memcached's conn_states). */
+enum conn_state {
+	CONN_HEAD,	/* waiting for a complete request head */
+	CONN_BODY,	/* head parsed, reading Content-Length bytes */
+	CONN_HANDLER,	/* request handed to the handler, no reply yet */
+	CONN_DRAIN,	/* reply queued; waiting for output to drain below
+			   OUTPUT_HIGH before reading the next request */
+	CONN_CLOSING,	/* last reply queued; close once it is written */
+};
+
+struct conn {
+	struct http_server	*srv;
+	struct bufferevent	*bev;
+	enum conn_state		 state;
+	struct http_request	*req;		/* being read or handled */
+	struct timespec		 head_start;	/* first byte of this head */
+	bool			 head_started;
+	bool			 processing;	/* inside process() */
+	char			 peer[64];
+	struct conn		*prev, *next;
+};
+
+struct header {
+	const char	*name;
+	const char	*value;
+};
+
+struct http_request {
+	struct conn		*conn;		/* NULL once the client left */
+	struct http_server	*srv;
+	char			*head;		/* the raw head, parsed in place */
+	enum http_method	 method;
+	const char		*method_name;
+	const char		*path;
+	const char		*query;
+	int			 minor;		/* HTTP/1.minor */
+	struct header		*headers;
+	size_t			 nheaders;
+	uint64_t		 clen;
+	unsigned char		*body;
+	size_t			 body_len;
+	bool			 keepalive;
+	bool			 expect_continue;
+	const char		*registry;
+	int			 stream_status;	/* streaming: the status sent */
+	size_t			 streamed;
+	void			(*drain_cb)(void *);
+	void			*drain_arg;
+	char			 peer[64];
+	struct timespec		 start;
+};
+
+static void	process(struct conn *);
+static void	conn_free(struct conn *);
+
+const char *
+http_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
+	}
+	return "Unknown";
+}
+
+/* The Date header value, recomputed at most once a second. */
+static const char *
+date_now(void)
+{
+	static char	buf[30];
+	static time_t	last;
+	time_t		now = time(NULL);
+
+	if (now != last) {
+		http_date_format(now, buf);
+		last = now;
+	}
+	return buf;
+}
+
+static long
+usec_since(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000000L +
+	    (now.tv_nsec - t->tv_nsec) / 1000;
+}
+
+static void
+request_free(struct http_request *r)
+{
+	if (r == NULL)
+		return;
+	free(r->head);
+	free(r->headers);
+	free(r->body);
+	free(r);
+}
+
+static void
+unlink_conn(struct conn *c)
+{
+	struct http_server	*srv = c->srv;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->nconns--;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct http_request	*r = c->req;
+	bool			 handled = c->state == CONN_HANDLER;
+
+	unlink_conn(c);
+	bufferevent_free(c->bev);
+	free(c);
+	if (r == NULL)
+		return;
+	if (!handled) {
+		request_free(r);
+		return;
+	}
+	/* The handler still owns the request; a stream paused for this
+	 * client must learn it can go on without it. */
+	r->conn = NULL;
+	if (r->drain_cb != NULL) {
+		void	(*cb)(void *) = r->drain_cb;
+
+		r->drain_cb = NULL;
+		cb(r->drain_arg);
+	}
+}
+
+/* Sends a complete response for a request that never reached a handler
+ * (a malformed or refused head) and closes the connection after it. */
+static void
+reject(struct conn *c, int status, const char *detail)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	json_t		*j;
+	char		*body;
+
+	j = json_pack("{s:[{s:s}]}", "errors", "detail", detail);
+	body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", status, http_status_text(status),
+	    date_now(), strlen(body), body);
+	log_access(&(struct log_access){ c->peer, c->req &&
+	    c->req->method_name ? c->req->method_name : "-", c->req &&
+	    c->req->path ? c->req->path : "-", NULL, status, strlen(body),
+	    c->head_started ? usec_since(&c->head_start) : 0 });
+	free(body);
+	request_free(c->req);
+	c->req = NULL;
+	c->state = CONN_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static bool
+token_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static enum http_method
+method_of(const char *m)
+{
+	if (strcmp(m, "GET") == 0)
+		return HTTP_GET;
+	if (strcmp(m, "HEAD") == 0)
+		return HTTP_HEAD;
+	if (strcmp(m, "PUT") == 0)
+		return HTTP_PUT;
+	if (strcmp(m, "DELETE") == 0)
+		return HTTP_DELETE;
+	if (strcmp(m, "POST") == 0)
+		return HTTP_POST;
+	return HTTP_OTHER;
+}
+
+/* True when the comma-separated list value holds token (any case). */
+static bool
+list_has(const char *value, const char *token)
+{
+	size_t	tlen = strlen(token);
+
+	for (const char *p = value; *p != '\0';) {
+		size_t	len;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == tlen && strncasecmp(p, token, len) == 0)
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/*
+ * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
+ * place. Returns 0, or an HTTP status with *why set to a static message.
+ */
+static int
+parse_head(struct http_request *r, const struct http_limits *lim,
+    const char **why)
+{
+	char		*p = r->head, *eol, *sp1, *sp2, *target;
+	const char	*te = NULL, *conn = NULL, *expect = NULL;
+	bool		 have_clen = false;
+
+	eol = strstr(p, "\r\n");
+	if ((size_t)(eol - p) > lim->max_line) {
+		*why = "request line too long";
+		return 414;
+	}
+	*eol = '\0';
+	if ((sp1 = strchr(p, ' ')) == NULL ||
+	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' ')) {
+		*why = "malformed request line";
+		return 400;
+	}
+	*sp1 = *sp2 = '\0';
+	for (char *m = p; *m != '\0'; m++)
+		if (!token_char((unsigned char)*m)) {
+			*why = "malformed method";
+			return 400;
+		}
+	r->method_name = p;
+	r->method = method_of(p);
+	target = sp1 + 1;
+	if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
+		r->minor = 1;
+	else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)
+		r->minor = 0;
+	else {
+		*why = "only HTTP/1.0 and HTTP/1.1 are spoken here";
+		return strncmp(sp2 + 1, "HTTP/", 5) == 0 ? 505 : 400;
+	}
+	if (target[0] != '/') {
+		*why = "the request target must be a path";
+		return 400;
+	}
+	for (unsigned char *t = (unsigned char *)target; *t; t++)
+		if (*t <= 0x20 || *t >= 0x7f) {
+			*why = "invalid byte in the request target";
+			return 400;
+		}
+	while (target[1] == '/')
+		target++;
+	if ((p = strchr(target, '?')) != NULL) {
+		*p = '\0';
+		r->query = p + 1;
+	}
+	r->path = target;
+
+	r->headers = xcalloc(lim->max_headers, sizeof *r->headers);
+	for (p = eol + 2; *p != '\r'; p = eol + 2) {
+		char	*colon, *v, *end;
+
+		eol = strstr(p, "\r\n");
+		*eol = '\0';
+		if (r->nheaders == lim->max_headers) {
+			*why = "too many header fields";
+			return 431;
+		}
+		if ((colon = strchr(p, ':')) == NULL || colon == p) {
+			*why = "malformed header field";
+			return 400;
+		}
+		for (char *n = p; n < colon; n++)
+			if (!token_char((unsigned char)*n)) {
+				*why = "malformed header field name";
+				return 400;
+			}
+		*colon = '\0';
+		v = colon + 1 + strspn(colon + 1, " \t");
+		end = v + strlen(v);
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		for (unsigned char *c = (unsigned char *)v; *c; c++)
+			if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+				*why = "invalid byte in a header value";
+				return 400;
+			}
+		r->headers[r->nheaders].name = p;
+		r->headers[r->nheaders++].value = v;
+		if (strcasecmp(p, "Content-Length") == 0) {
+			char		*e;
+			uint64_t	 n;
+
+			errno = 0;
+			n = strtoull(v, &e, 10);
+			if (*v < '0' || *v > '9' || *e != '\0' || errno ||
+			    (have_clen && n != r->clen)) {
+				*why = "invalid Content-Length";
+				return 400;
+			}
+			r->clen = n;
+			have_clen = true;
+		} else if (strcasecmp(p, "Transfer-Encoding") == 0)
+			te = v;
+		else if (strcasecmp(p, "Connection") == 0)
+			conn = v;
+		else if (strcasecmp(p, "Expect") == 0)
+			expect = v;
+	}
+	if (te != NULL) {
+		*why = "chunked request bodies are not supported: send"
+		    " Content-Length";
+		return have_clen ? 400 : 411;
+	}
+	if (expect != NULL) {
+		if (strcasecmp(expect, "100-continue") != 0) {
+			*why = "unsupported Expect";
+			return 417;
+		}
+		r->expect_continue = r->minor == 1;
+	}
+	r->keepalive = r->minor == 1;
+	if (conn != NULL && list_has(conn, "close"))
+		r->keepalive = false;
+	else if (conn != NULL && r->minor == 0 && list_has(conn, "keep-alive"))
+		r->keepalive = true;
+	return 0;
+}
+
+/* Hands the complete request to the handler. */
+static void
+dispatch(struct conn *c)
+{
+	struct http_request	*r = c->req;
+
+	c->state = CONN_HANDLER;
+	c->head_started = false;
+	c->srv->pending++;
+	c->srv->fn(r, c->srv->arg);
+}
+
+/* Reads the body once all of it is buffered. */
+static void
+read_body(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct http_request	*r = c->req;
+
+	if (evbuffer_get_length(in) < r->clen)
+		return;
+	r->body = xmalloc(r->clen + 1);
+	r->body_len = r->clen;
+	evbuffer_remove(in, r->body, r->clen);
+	r->body[r->clen] = '\0';
+	dispatch(c);
+}
+
+/* Tries to read one request head; returns true when one was taken. */
+static bool
+read_head(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	const struct http_limits *lim = &c->srv->lim;
+	struct evbuffer_ptr	 end;
+	struct http_request	*r;
+	const char		*why = NULL;
+	size_t			 len;
+	int			 status;
+
+	/* RFC 9112 §2.2: ignore empty lines before a request line. */
+	for (;;) {
+		unsigned char	*two = evbuffer_pullup(in, 2);
+
+		if (two == NULL || two[0] != '\r' || two[1] != '\n')
+			break;
+		evbuffer_drain(in, 2);
+	}
+	if ((len = evbuffer_get_length(in)) == 0)
+		return false;
+	if (!c->head_started) {
+		clock_gettime(CLOCK_MONOTONIC, &c->head_start);
+		c->head_started = true;
+	}
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1) {
+		struct evbuffer_ptr	eol;
+
+		eol = evbuffer_search(in, "\r\n", 2, NULL);
+		if (eol.pos == -1 && len > lim->max_line)
+			reject(c, 414, "request line too long");
+		else if (len > lim->max_head)
+			reject(c, 431, "request head too large");
+		else if (usec_since(&c->head_start) >
+		    lim->head_timeout * 1000000L)
+			reject(c, 408, "request head took too long");
+		return false;
+	}
+	len = (size_t)end.pos + 4;
+	if (len > lim->max_head) {
+		reject(c, 431, "request head too large");
+		return false;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->conn = c;
+	r->srv = c->srv;
+	r->start = c->head_start;
+	memcpy(r->peer, c->peer, sizeof r->peer);
+	r->head = xmalloc(len + 1);
+	evbuffer_remove(in, r->head, len);
+	r->head[len] = '\0';
+	c->req = r;
+	if ((status = parse_head(r, lim, &why)) != 0) {
+		reject(c, status, why);
+		return false;
+	}
+	if (r->clen > lim->max_body) {
+		char	detail[128];
+
+		snprintf(detail, sizeof detail, "request body of %llu bytes"
+		    " is over the limit of %llu (max_body_bytes)",
+		    (unsigned long long)r->clen,
+		    (unsigned long long)lim->max_body);
+		reject(c, 413, detail);
+		return false;
+	}
+	if (r->clen == 0) {
+		dispatch(c);
+		return true;
+	}
+	if (r->expect_continue && evbuffer_get_length(in) == 0)
+		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	c->state = CONN_BODY;
+	read_body(c);
+	return true;
+}
+
+/* Runs the connection's state machine as far as the buffered input
+ * allows. Never re-entered for one connection. */
+static void
+process(struct conn *c)
+{
+	if (c->processing)
+		return;
+	c->processing = true;
+	for (;;) {
+		enum conn_state	before = c->state;
+
+		switch (c->state) {
+		case CONN_HEAD:
+			read_head(c);
+			break;
+		case CONN_BODY:
+			read_body(c);
+			break;
+		case CONN_DRAIN:
+			if (evbuffer_get_length(bufferevent_get_output(c->bev))
+			    < OUTPUT_HIGH)
+				c->state = CONN_HEAD;
+			break;
+		case CONN_HANDLER:
+		case CONN_CLOSING:
+			break;
+		}
+		if (c->state == before)
+			break;
+	}
+	c->processing = false;
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	if (c->state == CONN_CLOSING) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	/* A client pipelining while its request is handled: hold off once
+	 * a head's worth is buffered; finish() reads again. */
+	if ((c->state == CONN_HANDLER || c->state == CONN_DRAIN) &&
+	    evbuffer_get_length(in) > c->srv->lim.max_head)
+		bufferevent_disable(bev, EV_READ);
+	process(c);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	if (c->state == CONN_DRAIN)
+		process(c);
+	else if (c->state == CONN_HANDLER && c->req != NULL &&
+	    c->req->drain_cb != NULL) {
+		void	(*cb)(void *) = c->req->drain_cb;
+
+		c->req->drain_cb = NULL;
+		cb(c->req->drain_arg);
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == CONN_HANDLER) {
+		/* A slow handler is not the client's fault. */
+		bufferevent_enable(bev, what & BEV_EVENT_READING ? EV_READ :
+		    EV_WRITE);
+		return;
+	}
+	conn_free(c);
+}
+
+/* Queues the status line and headers for r on its connection. */
+static void
+put_head(struct http_request *r, int status, const char *ctype,
+    const char *hdrs, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(r->conn->bev);
+	char		 buf[512];
+	int		 n;
+
+	n = snprintf(buf, sizeof buf, "HTTP/1.1 %d %s\r\nServer: crated\r\n"
+	    "Date: %s\r\n%s%s%s", status, http_status_text(status),
+	    date_now(), ctype ? "Content-Type: " : "", ctype ? ctype : "",
+	    ctype ? "\r\n" : "");
+	evbuffer_add(out, buf, (size_t)n);
+	if (status != 304 && status >= 200) {
+		n = snprintf(buf, sizeof buf, "Content-Length: %zu\r\n", len);
+		evbuffer_add(out, buf, (size_t)n);
+	}
+	if (hdrs != NULL)
+		evbuffer_add(out, hdrs, strlen(hdrs));
+	if (!r->keepalive || r->srv->draining)
+		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+	else
+		evbuffer_add(out, "\r\n", 2);
+}
+
+/* Ends r: logs it, frees it and moves its connection on. */
+static void
+finish(struct http_request *r, int status, size_t bytes)
+{
+	struct conn	*c = r->conn;
+	bool		 keepalive = r->keepalive;
+
+	log_access(&(struct log_access){ r->peer, r->method_name, r->path,
+	    r->registry, status, bytes, usec_since(&r->start) });
+	r->srv->pending--;
+	request_free(r);
+	if (c == NULL)
+		return;
+	c->req = NULL;
+	if (!keepalive || c->srv->draining) {
+		c->state = CONN_CLOSING;
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	c->state = CONN_DRAIN;
+	bufferevent_enable(c->bev, EV_READ);
+	if (!c->processing)
+		process(c);
+}
+
+static bool
+send_body(const struct http_request *r, int status)
+{
+	return r->method != HTTP_HEAD && status != 304 && status >= 200 &&
+	    status != 204;
+}
+
+void
+http_reply(struct http_request *r, int status, const char *ctype,
+    const char *hdrs, const void *body, size_t len)
+{
+	if (r->conn != NULL) {
+		put_head(r, status, ctype, hdrs, len);
+		if (send_body(r, status) && len > 0)
+			evbuffer_add(bufferevent_get_output(r->conn->bev),
+			    body, len);
+	}
+	finish(r, status, send_body(r, status) ? len : 0);
+}
+
+struct ref {
+	void	(*done)(const void *, size_t, void *);
+	void	*arg;
+};
+
+static void
+ref_cleanup(const void *data, size_t len, void *arg)
+{
+	struct ref	*ref = arg;
+
+	ref->done(data, len, ref->arg);
+	free(ref);
+}
+
+void
+http_reply_ref(struct http_request *r, int status, const char *ctype,
+    const char *hdrs, const void *body, size_t len,
+    void (*done)(const void *, size_t, void *), void *arg)
+{
+	struct ref	*ref;
+
+	if (r->conn == NULL || !send_body(r, status) || len == 0) {
+		http_reply(r, status, ctype, hdrs, body, len);
+		done(body, len, arg);
+		return;
+	}
+	put_head(r, status, ctype, hdrs, len);
+	ref = xmalloc(sizeof *ref);
+	ref->done = done;
+	ref->arg = arg;
+	evbuffer_add_reference(bufferevent_get_output(r->conn->bev), body, len,
+	    ref_cleanup, ref);
+	finish(r, status, len);
+}
+
+void
+http_reply_file(struct http_request *r, int status, const char *ctype,
+    const char *hdrs, int fd, size_t len)
+{
+	if (r->conn == NULL || !send_body(r, status) || len == 0) {
+		close(fd);
+		http_reply(r, status, ctype, hdrs, NULL, len);
+		return;
+	}
+	put_head(r, status, ctype, hdrs, len);
+	evbuffer_add_file(bufferevent_get_output(r->conn->bev), fd, 0,
+	    (ev_off_t)len);
+	finish(r, status, len);
+}
+
+void
+http_stream_start(struct http_request *r, int status, const char *ctype,
+    const char *hdrs, size_t len)
+{
+	r->stream_status = status;
+	if (r->conn != NULL)
+		put_head(r, status, ctype, hdrs, len);
+}
+
+size_t
+http_stream_write(struct http_request *r, const void *buf, size_t len)
+{
+	struct evbuffer	*out;
+
+	if (r->conn == NULL)
+		return 0;
+	out = bufferevent_get_output(r->conn->bev);
+	if (r->method != HTTP_HEAD) {
+		evbuffer_add(out, buf, len);
+		r->streamed += len;
+	}
+	return evbuffer_get_length(out);
+}
+
+void
+http_stream_on_drain(struct http_request *r, void (*cb)(void *), void *arg)
+{
+	if (r->conn == NULL) {
+		cb(arg);
+		return;
+	}
+	r->drain_cb = cb;
+	r->drain_arg = arg;
+}
+
+void
+http_stream_end(struct http_request *r)
+{
+	r->drain_cb = NULL;
+	finish(r, r->stream_status, r->streamed);
+}
+
+void
+http_stream_abort(struct http_request *r)
+{
+	struct conn	*c = r->conn;
+
+	r->drain_cb = NULL;
+	if (c != NULL) {
+		c->req = NULL;
+		r->conn = NULL;
+		c->state = CONN_CLOSING;
+		conn_free(c);
+	}
+	finish(r, r->stream_status, r->streamed);
+}
+
+static void
+reply_errorv(struct http_request *r, int status, const char *hdrs,
+    const char *fmt, va_list ap)
+{
+	json_t	*j;
+	char	*detail, *body;
+
+	detail = xvasprintf(fmt, ap);
+	j = json_pack("{s:[{s:s}]}", "errors", "detail", detail);
+	body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	http_reply(r, status, "application/json", hdrs, body, strlen(body));
+	free(body);
+	free(detail);
+}
+
+void
+http_reply_error(struct http_request *r, int status, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	reply_errorv(r, status, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+http_reply_error_hdrs(struct http_request *r, int status, const char *hdrs,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	reply_errorv(r, status, hdrs, fmt, ap);
+	va_end(ap);
+}
+
+enum http_method
+http_method(const struct http_request *r)
+{
+	return r->method;
+}
+
+const char *
+http_method_name(const struct http_request *r)
+{
+	return r->method_name;
+}
+
+const char *
+http_path(const struct http_request *r)
+{
+	return r->path;
+}
+
+const char *
+http_query(const struct http_request *r)
+{
+	return r->query;
+}
+
+const char *
+http_header(const struct http_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+const unsigned char *
+http_body(const struct http_request *r, size_t *len)
+{
+	*len = r->body_len;
+	return r->body;
+}
+
+const char *
+http_peer(const struct http_request *r)
+{
+	return r->peer;
+}
+
+bool
+http_gone(const struct http_request *r)
+{
+	return r->conn == NULL;
+}
+
+void
+http_set_registry(struct http_request *r, const char *name)
+{
+	r->registry = name;
+}
+
+bool
+http_accepts_gzip(const struct http_request *r)
+{
+	const char	*ae = http_header(r, "Accept-Encoding");
+
+	/* "gzip;q=0" is a refusal; anything fancier than that is rare
+	 * enough to be treated as the token alone. */
+	if (ae == NULL)
+		return false;
+	for (const char *p = ae; (p = strcasestr(p, "gzip")) != NULL; p += 4) {
+		const char	*q = p + 4 + strspn(p + 4, " ");
+
+		if (strncmp(q, ";q=0", 4) == 0 && strspn(q + 4, "0.") ==
+		    strcspn(q + 4, ", "))
+			return false;
+		return true;
+	}
+	return false;
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int
+http_query_param(const char *query, const char *key, char *out, size_t size)
+{
+	size_t	klen = strlen(key);
+
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		const char	*amp = strchr(p, '&');
+		const char	*end = amp ? amp : p + strlen(p);
+
+		if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 &&
+		    p[klen] == '=') {
+			size_t	n = 0;
+
+			for (p += klen + 1; p < end; p++) {
+				int	ch = (unsigned char)*p;
+
+				if (ch == '%') {
+					int	h, l;
+
+					if (end - p < 3 || (h = hexval(p[1])) <
+					    0 || (l = hexval(p[2])) < 0)
+						return -1;
+					ch = h << 4 | l;
+					p += 2;
+				} else if (ch == '+')
+					ch = ' ';
+				if (ch == 0 || n + 1 >= size)
+					return -1;
+				out[n++] = (char)ch;
+			}
+			out[n] = '\0';
+			return 0;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return -1;
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct http_server	*srv = arg;
+	struct conn		*c;
+	struct timeval		 tv = { srv->lim.idle_timeout, 0 };
+	int			 one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->state = CONN_HEAD;
+	if (sa->sa_family == AF_INET6) {
+		char	a[INET6_ADDRSTRLEN];
+
+		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)
+		    sa)->sin6_addr, a, sizeof a);
+		snprintf(c->peer, sizeof c->peer, "[%s]:%d", a,
+		    ntohs(((struct sockaddr_in6 *)(void *)sa)->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		char	a[INET_ADDRSTRLEN];
+
+		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)
+		    sa)->sin_addr, a, sizeof a);
+		snprintf(c->peer, sizeof c->peer, "%s:%d", a,
+		    ntohs(((struct sockaddr_in *)(void *)sa)->sin_port));
+	} else
+		snprintf(c->peer, sizeof c->peer, "-");
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	/* libevent writes at most 16 KiB per call by default: a 50 KB index
+	 * file would take four trips through the loop. */
+	bufferevent_set_max_single_write(c->bev, 1 << 22);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_HIGH / 2, 0);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = srv->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	int	err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: keep serving the connections we have. */
+	log_warn("accept: %s", evutil_socket_error_to_string(err));
+}
+
+struct http_server *
+http_server_create(struct event_base *base, const struct http_limits *lim,
+    http_handler fn, void *arg)
+{
+	struct http_server	*srv = xcalloc(1, sizeof *srv);
+
+	srv->base = base;
+	srv->lim = *lim;
+	srv->fn = fn;
+	srv->arg = arg;
+	return srv;
+}
+
+int
+http_parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	const char	*colon, *h = addr;
+	size_t		 hlen;
+	char		*end;
+	long		 port;
+
+	memset(ss, 0, sizeof *ss);
+	if (*addr == '[') {
+		const char	*close = strchr(addr, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = addr + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(addr, ':')) == NULL)
+			return -1;
+		hlen = (size_t)(colon - addr);
+	}
+	if (hlen == 0 || hlen >= sizeof host || colon[1] == '\0')
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || errno != 0 || port < 0 || port > 65535 ||
+	    colon[1] == '-' || colon[1] == '+')
+		return -1;
+	if (*addr == '[') {
+		struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *s6;
+	} else {
+		struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return -1;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof *s4;
+	}
+	return 0;
+}
+
+int
+http_server_listen(struct http_server *srv, const char *addr, char *bound,
+    size_t boundlen, char **cause)
+{
+	struct sockaddr_storage	 ss;
+	int			 sslen = sizeof ss;
+	socklen_t		 len = sizeof ss;
+	struct evconnlistener	*l;
+	struct http_listener	*hl;
+	char			 a[INET6_ADDRSTRLEN];
+
+	if (http_parse_addr(addr, &ss, &sslen) != 0) {
+		*cause = xasprintf("listen address \"%s\" is not IP:PORT",
+		    addr);
+		return -1;
+	}
+	l = evconnlistener_new_bind(srv->base, accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, sslen);
+	if (l == NULL) {
+		*cause = xasprintf("cannot listen on %s: %s", addr,
+		    strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
+
+		evutil_inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+		snprintf(bound, boundlen, "[%s]:%d", a, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
+
+		evutil_inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+		snprintf(bound, boundlen, "%s:%d", a, ntohs(s4->sin_port));
+	}
+	hl = xcalloc(1, sizeof *hl);
+	hl->l = l;
+	hl->next = srv->listeners;
+	srv->listeners = hl;
+	return 0;
+}
+
+void
+http_server_drain(struct http_server *srv)
+{
+	struct http_listener	*hl;
+	struct conn		*c, *next;
+
+	srv->draining = true;
+	while ((hl = srv->listeners) != NULL) {
+		srv->listeners = hl->next;
+		evconnlistener_free(hl->l);
+		free(hl);
+	}
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CONN_HEAD && !c->head_started &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+	}
+}
+
+size_t
+http_server_connections(const struct http_server *srv)
+{
+	return srv->nconns;
+}
+
+size_t
+http_server_pending(const struct http_server *srv)
+{
+	return srv->pending;
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	http_server_drain(srv);
+	while (srv->conns != NULL)
+		conn_free(srv->conns);
+	free(srv);
+}

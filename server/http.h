@@ -1,0 +1,124 @@
+/* A lean HTTP/1.1 server on libevent's evconnlistener and bufferevent:
+ * a strict request parser with limits, keep-alive, pipelined requests
+ * answered in order, Content-Length bodies, Expect: 100-continue, HEAD,
+ * and responses sent as one buffer chain (headers and body in one writev,
+ * or sendfile for files) on TCP_NODELAY sockets. h2c Upgrade offers are
+ * ignored: the answer is HTTP/1.1 and the connection stays open.
+ *
+ * Every request gets exactly one reply (http_reply*), synchronously from
+ * the handler or later from the event loop. A request whose client went
+ * away stays valid until then; the reply is dropped. */
+#ifndef SERVER_HTTP_H
+#define SERVER_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct http_server;
+struct http_request;
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_PUT,
+	HTTP_DELETE,
+	HTTP_POST,
+	HTTP_OTHER,
+};
+
+struct http_limits {
+	size_t		max_line;	/* request line, bytes */
+	size_t		max_head;	/* request line + headers, bytes */
+	size_t		max_headers;	/* header fields */
+	uint64_t	max_body;	/* Content-Length */
+	int		idle_timeout;	/* seconds without bytes on an idle or
+					   reading connection */
+	int		head_timeout;	/* seconds to receive a whole head */
+};
+
+typedef void (*http_handler)(struct http_request *, void *);
+
+struct http_server	*http_server_create(struct event_base *,
+			    const struct http_limits *, http_handler, void *);
+/* Parses "IP:PORT" or "[IPv6]:PORT" (numeric; port 0 to 65535) into ss.
+ * 0, or -1. */
+struct sockaddr_storage;
+int			 http_parse_addr(const char *addr,
+			    struct sockaddr_storage *ss, int *len);
+/* Binds addr ("IP:PORT", "[IPv6]:PORT"); bound gets the real address
+ * ("127.0.0.1:41234"), len bytes. 0, or -1 with *cause (new). */
+int			 http_server_listen(struct http_server *,
+			    const char *addr, char *bound, size_t len,
+			    char **cause);
+/* Stops accepting and closes idle connections; busy ones close after
+ * their reply. */
+void			 http_server_drain(struct http_server *);
+/* Connections open (idle ones included), and requests awaiting a reply. */
+size_t			 http_server_connections(const struct http_server *);
+size_t			 http_server_pending(const struct http_server *);
+void			 http_server_free(struct http_server *);
+
+enum http_method	 http_method(const struct http_request *);
+const char		*http_method_name(const struct http_request *);
+/* The path with any run of leading slashes collapsed to one; no query. */
+const char		*http_path(const struct http_request *);
+/* The query string after '?', or NULL. */
+const char		*http_query(const struct http_request *);
+/* The value of the first header named name (case-insensitive), or NULL. */
+const char		*http_header(const struct http_request *,
+			    const char *name);
+const unsigned char	*http_body(const struct http_request *, size_t *);
+const char		*http_peer(const struct http_request *);
+/* True once the client has disconnected. */
+bool			 http_gone(const struct http_request *);
+/* Names the registry in the access log line; s must outlive the request. */
+void			 http_set_registry(struct http_request *,
+			    const char *);
+bool			 http_accepts_gzip(const struct http_request *);
+
+/* Replies. ctype may be NULL (no Content-Type); hdrs is NULL or more header
+ * lines, each ending in "\r\n". For HEAD only the headers go out. */
+void	http_reply(struct http_request *, int status, const char *ctype,
+	    const char *hdrs, const void *body, size_t len);
+/* As http_reply, but body is sent without a copy and done(body, arg) is
+ * called once the bytes are no longer needed. */
+void	http_reply_ref(struct http_request *, int status, const char *ctype,
+	    const char *hdrs, const void *body, size_t len,
+	    void (*done)(const void *, size_t, void *), void *arg);
+/* Sends len bytes of fd (sendfile); steals fd. */
+void	http_reply_file(struct http_request *, int status, const char *ctype,
+	    const char *hdrs, int fd, size_t len);
+/* A cargo-format error: {"errors":[{"detail":"..."}]}. */
+void	http_reply_error(struct http_request *, int status, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
+/* As http_reply_error, with extra header lines. */
+void	http_reply_error_hdrs(struct http_request *, int status,
+	    const char *hdrs, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+/* Streaming replies, for bodies that arrive from elsewhere: the head
+ * with its Content-Length first, then the bytes, then the end. */
+void	http_stream_start(struct http_request *, int status,
+	    const char *ctype, const char *hdrs, size_t len);
+/* Queues bytes (dropped for HEAD or a client that left); returns how many
+ * bytes wait to be sent, for back-pressure. */
+size_t	http_stream_write(struct http_request *, const void *, size_t);
+/* cb(arg) is called once, when the queued bytes next fall below the low
+ * mark (or at once if the client left). */
+void	http_stream_on_drain(struct http_request *, void (*cb)(void *),
+	    void *arg);
+void	http_stream_end(struct http_request *);
+/* Ends the reply short of its Content-Length and closes the connection,
+ * so the client sees a truncated body and rejects it. */
+void	http_stream_abort(struct http_request *);
+
+const char	*http_status_text(int status);
+
+/* Percent-decodes the value of key in query into out (size bytes), '+'
+ * as space. 0, or -1 when absent, malformed or too long. */
+int	http_query_param(const char *query, const char *key, char *out,
+	    size_t size);
+
+#endif

@@ -1,0 +1,46 @@
+/* Logging: levels, text or JSON lines on stderr, one access-log line per
+ * request. Never pass a credential to any of these. */
+#ifndef SERVER_LOG_H
+#define SERVER_LOG_H
+
+#include <stddef.h>
+
+enum log_level {
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR,
+};
+
+enum log_format {
+	LOG_TEXT,
+	LOG_JSON,
+};
+
+void	log_setup(enum log_level level, enum log_format format);
+int	log_level_parse(const char *s, enum log_level *out);
+int	log_format_parse(const char *s, enum log_format *out);
+
+void	log_msg(enum log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+#define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
+
+struct log_access {
+	const char	*peer;
+	const char	*method;
+	const char	*path;		/* without the query string */
+	const char	*registry;	/* or NULL */
+	int		 status;
+	size_t		 bytes;		/* body bytes sent */
+	long		 usec;
+};
+void	log_access(const struct log_access *a);
+
+/* Fatal start-up error: logs and exits 1. */
+void	fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+	    noreturn));
+
+#endif

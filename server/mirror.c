@@ -1,0 +1,1428 @@
+#include "server/mirror.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cache/store.h"
+#include "index/indexline.h"
+#include "index/name.h"
+#include "index/regconfig.h"
+#include "index/validators.h"
+#include "index/xmalloc.h"
+#include "server/hot.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/route.h"
+#include "server/server.h"
+#include "server/upstream.h"
+#include "server/workers.h"
+
+#define INDEX_MAX	(64u << 20)
+#define CRATE_MAX	(1u << 30)
+#define META_MAX	4096
+#define STREAM_HIGH	(1u << 20)	/* pause the upstream past this */
+#define BACKOFF_MAX	60		/* seconds */
+#define INDEX_TIMEOUT	25		/* seconds: cargo waits 30 */
+
+/* What a fill of an index file came to, as its waiters see it. */
+struct outcome {
+	int			 status;	/* 200, 404, or an error */
+	struct hot_entry	*e;		/* 200: borrowed */
+	const char		*stale;		/* 200 from a stale copy: why */
+	const char		*error;		/* errors: what happened */
+	const char		*retry_after;	/* errors: seconds, or NULL */
+};
+
+typedef void (*index_cb)(struct mirror *, const struct outcome *, void *);
+
+struct waiter {
+	index_cb	 cb;
+	void		*arg;
+	struct waiter	*next;
+};
+
+/* An upstream fetch of one index file and everyone waiting for it. */
+struct fill {
+	struct mirror		*m;
+	char			 path[INDEX_PATH_MAX];
+	char			 name[CRATE_NAME_MAX + 1];
+	struct hot_entry	*old;		/* what we have, or NULL */
+	struct waiter		*waiters;
+	struct fill		*next;
+};
+
+typedef void (*config_cb)(struct mirror *, const char *error, void *);
+
+struct config_waiter {
+	config_cb		 cb;
+	void			*arg;
+	struct config_waiter	*next;
+};
+
+/* A fetch waiting for room under upstream_concurrency. */
+struct queued {
+	struct fetch_opts	 opts;
+	char			*url, *inm, *ims;
+	struct queued		*next;
+};
+
+/* A .crate being fetched: written to a temp file and hashed as it comes,
+ * streamed to the first client, everyone else served from the file. */
+struct crate_fill {
+	struct mirror		*m;
+	char			 rel[STORE_PATH_MAX];
+	char			 tmprel[STORE_PATH_MAX];
+	char			 name[CRATE_NAME_MAX + 1];
+	char			 vers[VERSION_MAX + 1];
+	char			 cksum[65];
+	int			 fd;
+	EVP_MD_CTX		*sha;
+	struct fetch		*fetch;
+	struct http_request	*streamer;	/* receives the bytes live */
+	long long		 length;	/* Content-Length, -1 unknown */
+	long long		 got;
+	bool			 streaming;
+	bool			 paused;
+	int			 res;		/* commit result */
+	struct dl		*waiters;	/* served from the file */
+	struct crate_fill	*next;
+};
+
+/* A download request on its way through index, config and crate. */
+struct dl {
+	struct mirror		*m;
+	struct http_request	*req;
+	char			 name[CRATE_NAME_MAX + 1];
+	char			 vers[VERSION_MAX + 1];
+	char			 path[INDEX_PATH_MAX];
+	char			 cksum[65];
+	bool			 refreshed;
+	struct dl		*next;
+};
+
+struct mirror {
+	struct registry		*reg;
+	struct server		*srv;
+	char			*base;		/* upstream URL, ends in '/' */
+	struct regconfig	 rc;		/* the upstream's config.json */
+	time_t			 rc_fetched;
+	bool			 rc_fetching;
+	struct config_waiter	*rc_waiters;
+	struct fill		*fills;
+	struct crate_fill	*crate_fills;
+	char			*token;		/* Authorization value */
+	time_t			 token_time;
+	bool			 token_refreshing;
+	int			 active;	/* fetches in flight */
+	struct queued		*queue, **queue_tail;
+	time_t			 backoff_until;
+};
+
+static const char index_hdrs[] =
+    "Cache-Control: public, max-age=0, must-revalidate\r\n";
+static const char crate_hdrs[] =
+    "Cache-Control: public, max-age=31536000, immutable\r\n";
+
+/* Credentials. */
+
+/* Runs the token command: its first line of output. New string or NULL. */
+static char *
+run_command(const char *cmd)
+{
+	FILE	*p = popen(cmd, "r");
+	char	 buf[8192];
+	size_t	 n = 0;
+	int	 status;
+
+	if (p == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof buf - 1, p);
+	status = pclose(p);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (status != 0 || buf[0] == '\0')
+		return NULL;
+	return xstrdup(buf);
+}
+
+/* Trims a token value and checks it can be a header value (no CR/LF). */
+static char *
+clean_token(char *t)
+{
+	size_t	n;
+
+	if (t == NULL)
+		return NULL;
+	t[strcspn(t, "\r\n")] = '\0';
+	n = strlen(t);
+	while (n > 0 && isspace((unsigned char)t[n - 1]))
+		t[--n] = '\0';
+	if (n == 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static char *
+read_token_file(const char *path)
+{
+	FILE	*f = fopen(path, "r");
+	char	 buf[8192];
+	size_t	 n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return clean_token(xstrdup(buf));
+}
+
+struct token_job {
+	struct mirror	*m;
+	char		*cmd;
+	char		*token;
+};
+
+static void
+token_work(void *arg)
+{
+	struct token_job	*j = arg;
+
+	j->token = clean_token(run_command(j->cmd));
+}
+
+static void
+token_done(void *arg)
+{
+	struct token_job	*j = arg;
+	struct mirror		*m = j->m;
+
+	m->token_refreshing = false;
+	if (j->token != NULL) {
+		free(m->token);
+		m->token = j->token;
+		m->token_time = time(NULL);
+		log_info("registry %s: upstream token refreshed by"
+		    " upstream_token_command", m->reg->name);
+	} else
+		log_error("registry %s: upstream_token_command failed or"
+		    " printed nothing; keeping the previous token",
+		    m->reg->name);
+	free(j->cmd);
+	free(j);
+}
+
+/* Re-runs the token command in the background (after a 401, or when the
+ * token is older than token_refresh); a file is simply read again. */
+static void
+refresh_token(struct mirror *m)
+{
+	const struct registry_config	*c = m->reg->cfg;
+	struct token_job		*j;
+
+	if (c->upstream_token_file != NULL) {
+		char	*t = read_token_file(c->upstream_token_file);
+
+		if (t != NULL) {
+			free(m->token);
+			m->token = t;
+		}
+		return;
+	}
+	if (c->upstream_token_command == NULL || m->token_refreshing)
+		return;
+	m->token_refreshing = true;
+	j = xcalloc(1, sizeof *j);
+	j->m = m;
+	j->cmd = xstrdup(c->upstream_token_command);
+	workers_submit(m->srv->workers, token_work, token_done, j);
+}
+
+static const char *
+token(struct mirror *m)
+{
+	const struct registry_config	*c = m->reg->cfg;
+
+	if (c->upstream_token_command != NULL && time(NULL) - m->token_time >
+	    c->token_refresh)
+		refresh_token(m);
+	return m->token;
+}
+
+/* Upstream requests: concurrency cap and back-off. */
+
+static void	fetch_done_wrap(struct fetch *, void *);
+
+struct wrap {
+	struct mirror	*m;
+	void		(*done)(struct fetch *, void *);
+	void		*arg;
+};
+
+static void
+launch(struct mirror *m, struct fetch_opts *o)
+{
+	struct wrap	*w = xmalloc(sizeof *w);
+
+	w->m = m;
+	w->done = o->done;
+	w->arg = o->arg;
+	o->done = fetch_done_wrap;
+	o->arg = w;
+	o->authorization = token(m);
+	o->proxy = m->reg->cfg->upstream_proxy;
+	o->ca_file = m->reg->cfg->upstream_ca_file;
+	m->active++;
+	fetch_start(m->srv->upstream, o);
+}
+
+/* Starts o now, or when a place frees up. The URL and validators are
+ * copied. The on_data and done callbacks get o->arg. */
+static void
+upstream_get(struct mirror *m, const struct fetch_opts *o)
+{
+	struct queued	*q;
+
+	if (m->active < m->reg->cfg->upstream_concurrency) {
+		struct fetch_opts	copy = *o;
+
+		launch(m, &copy);
+		return;
+	}
+	q = xcalloc(1, sizeof *q);
+	q->opts = *o;
+	q->url = xstrdup(o->url);
+	q->inm = o->if_none_match ? xstrdup(o->if_none_match) : NULL;
+	q->ims = o->if_modified_since ? xstrdup(o->if_modified_since) : NULL;
+	q->opts.url = q->url;
+	q->opts.if_none_match = q->inm;
+	q->opts.if_modified_since = q->ims;
+	*m->queue_tail = q;
+	m->queue_tail = &q->next;
+}
+
+/* Seconds from a Retry-After value (delta seconds or an HTTP date). */
+static long
+retry_after_seconds(const char *v)
+{
+	char	*end;
+	long	 n;
+	time_t	 t;
+
+	if (v == NULL)
+		return -1;
+	n = strtol(v, &end, 10);
+	if (end != v && *end == '\0')
+		return n < 0 ? 0 : n;
+	if ((t = http_date_parse(v)) == -1)
+		return -1;
+	return t > time(NULL) ? (long)(t - time(NULL)) : 0;
+}
+
+static void
+fetch_done_wrap(struct fetch *f, void *arg)
+{
+	struct wrap	*w = arg;
+	struct mirror	*m = w->m;
+	long		 status = fetch_status(f);
+
+	m->active--;
+	if (!fetch_failed(f) && (status == 429 || status == 503)) {
+		long	s = retry_after_seconds(fetch_header(f,
+		    "Retry-After"));
+
+		if (s > 0) {
+			m->backoff_until = time(NULL) + (s > BACKOFF_MAX ?
+			    BACKOFF_MAX : s);
+			log_warn("registry %s: upstream answered %ld with"
+			    " Retry-After %ld: backing off", m->reg->name,
+			    status, s);
+		}
+	}
+	if (!fetch_failed(f) && status == 401)
+		refresh_token(m);
+	w->done(f, w->arg);
+	free(w);
+	while (m->queue != NULL && m->active <
+	    m->reg->cfg->upstream_concurrency) {
+		struct queued	*q = m->queue;
+
+		if ((m->queue = q->next) == NULL)
+			m->queue_tail = &m->queue;
+		launch(m, &q->opts);
+		free(q->url);
+		free(q->inm);
+		free(q->ims);
+		free(q);
+	}
+}
+
+static bool
+backing_off(struct mirror *m)
+{
+	return m->backoff_until > time(NULL);
+}
+
+/* What an upstream answer means. */
+
+enum verdict {
+	V_OK,		/* 200 with a usable body */
+	V_NOT_MODIFIED,
+	V_NOT_FOUND,
+	V_CONFIG,	/* crated is misconfigured: never a 404, never stale */
+	V_TRANSIENT,	/* serve stale if we can */
+};
+
+/* The upstream's own message from an error body: Azure's JSON "message",
+ * cargo's errors[0].detail, or the start of the text. New string. */
+static char *
+upstream_message(struct fetch *f)
+{
+	size_t		 len;
+	const char	*body = fetch_body(f, &len);
+	json_t		*j = json_loadb(body, len, 0, NULL);
+	const char	*msg = json_string_value(json_object_get(j, "message"));
+	char		*out;
+
+	if (msg == NULL)
+		msg = json_string_value(json_object_get(json_array_get(
+		    json_object_get(j, "errors"), 0), "detail"));
+	if (msg != NULL)
+		out = xstrdup(msg);
+	else {
+		out = xstrndup(body, len > 200 ? 200 : len);
+		for (char *p = out; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20)
+				*p = ' ';
+	}
+	json_decref(j);
+	return out;
+}
+
+static bool
+looks_html(struct fetch *f)
+{
+	const char	*ct = fetch_header(f, "Content-Type");
+	size_t		 len;
+	const char	*body = fetch_body(f, &len);
+
+	if (ct != NULL && strcasestr(ct, "html") != NULL)
+		return true;
+	while (len > 0 && isspace((unsigned char)*body)) {
+		body++;
+		len--;
+	}
+	return len > 0 && *body == '<';
+}
+
+/*
+ * Judges a finished fetch; *why (new) says what went wrong for the
+ * verdicts that are failures. name: the crate an index file must be of,
+ * or NULL.
+ */
+static enum verdict
+judge(struct mirror *m, struct fetch *f, const char *name, char **why)
+{
+	long	 status = fetch_status(f);
+	char	*msg, *cause = NULL;
+	size_t	 len;
+
+	*why = NULL;
+	if (fetch_failed(f) && (status < 200 || status >= 300 ||
+	    fetch_timed_out(f))) {
+		*why = xasprintf("upstream %s: %s", fetch_timed_out(f) ?
+		    "timed out" : "unreachable", fetch_error(f));
+		return V_TRANSIENT;
+	}
+	if (fetch_failed(f)) {
+		*why = xasprintf("upstream transfer failed: %s",
+		    fetch_error(f));
+		return V_TRANSIENT;
+	}
+	switch (status) {
+	case 200:
+		if (looks_html(f)) {
+			*why = xasprintf("upstream answered 200 with an HTML"
+			    " page%s (a sign-in page? check the upstream"
+			    " credential)", fetch_redirects(f) ?
+			    " after a redirect" : "");
+			return V_CONFIG;
+		}
+		if (name == NULL)
+			return V_OK;
+		if (index_file_check(fetch_body(f, &len), len, name,
+		    &cause) != 0) {
+			*why = xasprintf("upstream sent an invalid index file:"
+			    " %s", cause);
+			free(cause);
+			return V_TRANSIENT;
+		}
+		return V_OK;
+	case 304:
+		return V_NOT_MODIFIED;
+	case 404:
+	case 410:
+	case 451:
+		return V_NOT_FOUND;
+	case 203:
+	case 401:
+	case 403:
+		msg = upstream_message(f);
+		*why = xasprintf("upstream refused crated's credential (%ld):"
+		    " %s", status, msg);
+		free(msg);
+		return V_CONFIG;
+	case 429:
+	case 500:
+	case 502:
+	case 503:
+	case 504:
+		msg = upstream_message(f);
+		*why = xasprintf("upstream %ld: %s", status, msg);
+		free(msg);
+		return V_TRANSIENT;
+	}
+	if (status >= 300 && status < 400) {
+		const char	*loc = fetch_header(f, "Location");
+
+		*why = xasprintf("upstream redirected (%ld) to %s, which"
+		    " crated did not follow (a sign-in page?)", status,
+		    loc ? loc : "nowhere");
+		return V_CONFIG;
+	}
+	msg = upstream_message(f);
+	*why = xasprintf("upstream answered %ld: %s", status, msg);
+	free(msg);
+	return status >= 500 ? V_TRANSIENT : V_CONFIG;
+}
+
+/* Index files: memory, disk, upstream. */
+
+static void
+key_of(struct mirror *m, const char *path, char *key)
+{
+	snprintf(key, REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2, "%s/%s",
+	    m->reg->name, path);
+}
+
+/* Loads an index file and its metadata from disk into the hot cache.
+ * New reference, or NULL when nothing is stored. */
+static struct hot_entry *
+load(struct mirror *m, const char *path)
+{
+	char		 rel[STORE_PATH_MAX], key[REGISTRY_NAME_MAX +
+			     INDEX_PATH_MAX + 2], *buf = NULL, *mbuf;
+	size_t		 len = 0, mlen;
+	struct stat	 st;
+	json_t		*meta = NULL;
+	struct hot_entry *e;
+	bool		 negative = false;
+
+	snprintf(rel, sizeof rel, "meta/%s", path);
+	if (store_read(m->reg->store, rel, &mbuf, &mlen, NULL, META_MAX) ==
+	    0) {
+		meta = json_loadb(mbuf, mlen, 0, NULL);
+		free(mbuf);
+		negative = json_is_true(json_object_get(meta, "negative"));
+	}
+	snprintf(rel, sizeof rel, "index/%s", path);
+	if (!negative && store_read(m->reg->store, rel, &buf, &len, &st,
+	    INDEX_MAX) != 0) {
+		json_decref(meta);
+		return NULL;
+	}
+	if (negative) {
+		buf = xstrdup("");
+		st.st_mtime = 0;
+	}
+	key_of(m, path, key);
+	e = hot_make(m->srv->hot, key, buf, len, st.st_mtime, index_hdrs);
+	e->negative = negative;
+	if (meta != NULL) {
+		const char	*et = json_string_value(json_object_get(meta,
+				    "etag"));
+		const char	*lm = json_string_value(json_object_get(meta,
+				    "last_modified"));
+
+		e->fetched = (time_t)json_integer_value(json_object_get(meta,
+		    "fetched"));
+		e->up_etag = et ? xstrdup(et) : NULL;
+		e->up_lastmod = lm ? xstrdup(lm) : NULL;
+	}
+	json_decref(meta);
+	return e;
+}
+
+/* New reference to what we have of path, or NULL. */
+static struct hot_entry *
+lookup(struct mirror *m, const char *path)
+{
+	char			 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+	struct hot_entry	*e;
+
+	key_of(m, path, key);
+	if ((e = hot_get(m->srv->hot, key)) != NULL) {
+		hot_ref(e);
+		return e;
+	}
+	return load(m, path);
+}
+
+static bool
+fresh(struct mirror *m, const struct hot_entry *e)
+{
+	long long	ttl = e->negative ? m->reg->cfg->negative_ttl :
+			    m->reg->cfg->index_ttl;
+
+	return m->reg->cfg->offline || time(NULL) - e->fetched < ttl;
+}
+
+struct persist {
+	struct mirror		*m;
+	char			 path[INDEX_PATH_MAX];
+	struct hot_entry	*e;		/* what to write (a reference) */
+	bool			 body;		/* write the index file too */
+	char			*meta;
+	int			 res;
+};
+
+static void
+persist_work(void *arg)
+{
+	struct persist	*p = arg;
+	struct store	*st = p->m->reg->store;
+	char		 rel[STORE_PATH_MAX];
+
+	snprintf(rel, sizeof rel, "index/%s", p->path);
+	if (p->e->negative)
+		p->res = store_unlink(st, rel);
+	else if (p->body)
+		p->res = store_write(st, rel, p->e->plain.body,
+		    p->e->plain.len, NULL, NULL);
+	if (p->res != 0)
+		return;
+	snprintf(rel, sizeof rel, "meta/%s", p->path);
+	p->res = store_write(st, rel, p->meta, strlen(p->meta), NULL, NULL);
+}
+
+static void
+persist_done(void *arg)
+{
+	struct persist	*p = arg;
+
+	if (p->res != 0)
+		log_error("registry %s: caching %s: %s", p->m->reg->name,
+		    p->path, strerror(-p->res));
+	hot_unref(p->e);
+	free(p->meta);
+	free(p);
+}
+
+/* Writes e (and its metadata) to disk in the background. The bytes were
+ * already served from memory; a crash before the rename loses only the
+ * cache fill. */
+static void
+persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
+{
+	struct persist	*p = xcalloc(1, sizeof *p);
+	json_t		*meta;
+
+	p->m = m;
+	snprintf(p->path, sizeof p->path, "%s", path);
+	hot_ref(e);
+	p->e = e;
+	p->body = body;
+	meta = json_pack("{s:I, s:b}", "fetched", (json_int_t)e->fetched,
+	    "negative", e->negative);
+	if (e->up_etag != NULL)
+		json_object_set_new(meta, "etag", json_string(e->up_etag));
+	if (e->up_lastmod != NULL)
+		json_object_set_new(meta, "last_modified",
+		    json_string(e->up_lastmod));
+	p->meta = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	workers_submit(m->srv->workers, persist_work, persist_done, p);
+}
+
+static void
+finish_fill(struct fill *fl, const struct outcome *o)
+{
+	struct mirror	 *m = fl->m;
+	struct fill	**fp;
+	struct waiter	 *w, *next;
+
+	for (fp = &m->fills; *fp != fl; fp = &(*fp)->next)
+		;
+	*fp = fl->next;
+	for (w = fl->waiters; w != NULL; w = next) {
+		next = w->next;
+		w->cb(m, o, w->arg);
+		free(w);
+	}
+	hot_unref(fl->old);
+	free(fl);
+}
+
+static void
+fill_done(struct fetch *f, void *arg)
+{
+	struct fill		*fl = arg;
+	struct mirror		*m = fl->m;
+	struct outcome		 o = { .status = 502 };
+	struct hot_entry	*e = NULL;
+	char			*why = NULL, key[REGISTRY_NAME_MAX +
+				     INDEX_PATH_MAX + 2];
+	const char		*et, *lm, *body;
+	char			*copy;
+	size_t			 len;
+
+	switch (judge(m, f, fl->name, &why)) {
+	case V_OK:
+		key_of(m, fl->path, key);
+		body = fetch_body(f, &len);
+		copy = xmalloc(len + 1);
+		memcpy(copy, body, len);
+		copy[len] = '\0';
+		e = hot_make(m->srv->hot, key, copy, len, time(NULL),
+		    index_hdrs);
+		e->fetched = time(NULL);
+		et = fetch_header(f, "ETag");
+		lm = fetch_header(f, "Last-Modified");
+		e->up_etag = et ? xstrdup(et) : NULL;
+		e->up_lastmod = lm ? xstrdup(lm) : NULL;
+		log_debug("registry %s: fetched %s (%zu bytes)",
+		    m->reg->name, fl->path, len);
+		persist(m, fl->path, e, true);
+		o.status = 200;
+		o.e = e;
+		break;
+	case V_NOT_MODIFIED:
+		if (fl->old == NULL || fl->old->negative) {
+			why = xstrdup("upstream answered 304 to an"
+			    " unconditional request");
+			goto transient;
+		}
+		fl->old->fetched = time(NULL);
+		persist(m, fl->path, fl->old, false);
+		o.status = 200;
+		o.e = fl->old;
+		break;
+	case V_NOT_FOUND:
+		key_of(m, fl->path, key);
+		e = hot_make(m->srv->hot, key, xstrdup(""), 0, 0, index_hdrs);
+		e->negative = true;
+		e->fetched = time(NULL);
+		persist(m, fl->path, e, false);
+		o.status = 404;
+		break;
+	case V_CONFIG:
+		log_error("registry %s: %s: %s (crated is misconfigured; not"
+		    " cached)", m->reg->name, fl->name, why);
+		o.error = why;
+		break;
+	case V_TRANSIENT:
+	transient:
+		o.status = fetch_status(f) == 429 || fetch_status(f) == 503 ?
+		    503 : 502;
+		o.error = why;
+		o.retry_after = fetch_header(f, "Retry-After");
+		if (fl->old != NULL && !fl->old->negative) {
+			log_warn("registry %s: %s: %s; serving the cached copy"
+			    " from %lds ago", m->reg->name, fl->name, why,
+			    (long)(time(NULL) - fl->old->fetched));
+			o.status = 200;
+			o.e = fl->old;
+			o.stale = why;
+		} else
+			log_warn("registry %s: %s: %s; nothing cached",
+			    m->reg->name, fl->name, why);
+		break;
+	}
+	finish_fill(fl, &o);
+	hot_unref(e);
+	free(why);
+}
+
+/* Answers with what we have when the upstream cannot be asked. */
+static void
+no_upstream(struct mirror *m, struct hot_entry *e, const char *why,
+    index_cb cb, void *arg)
+{
+	struct outcome	o = { .status = 503, .error = why };
+	char		ra[16];
+
+	if (e != NULL && !e->negative) {
+		o.status = 200;
+		o.e = e;
+		o.stale = why;
+	} else if (e != NULL) {
+		o.status = 404;
+	}
+	if (backing_off(m)) {
+		snprintf(ra, sizeof ra, "%ld", (long)(m->backoff_until -
+		    time(NULL)));
+		o.retry_after = ra;
+	}
+	cb(m, &o, arg);
+}
+
+/*
+ * Gets the index file of name at path: from memory or disk while fresh
+ * (force: never), else through one shared upstream request; cb gets the
+ * outcome, maybe before this returns.
+ */
+static void
+get_index(struct mirror *m, const char *name, const char *path, bool force,
+    index_cb cb, void *arg)
+{
+	struct hot_entry	*e = lookup(m, path);
+	struct fill		*fl;
+	struct waiter		*w;
+	struct fetch_opts	 o = { 0 };
+	char			*url;
+
+	if (e != NULL && !force && fresh(m, e)) {
+		struct outcome	out = { .status = e->negative ? 404 : 200,
+		    .e = e };
+
+		cb(m, &out, arg);
+		hot_unref(e);
+		return;
+	}
+	if (m->reg->cfg->offline || backing_off(m)) {
+		no_upstream(m, e, m->reg->cfg->offline ? "offline mode" :
+		    "upstream asked crated to back off", cb, arg);
+		hot_unref(e);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->cb = cb;
+	w->arg = arg;
+	for (fl = m->fills; fl != NULL; fl = fl->next)
+		if (strcmp(fl->path, path) == 0) {
+			w->next = fl->waiters;
+			fl->waiters = w;
+			hot_unref(e);
+			return;
+		}
+	fl = xcalloc(1, sizeof *fl);
+	fl->m = m;
+	snprintf(fl->path, sizeof fl->path, "%s", path);
+	snprintf(fl->name, sizeof fl->name, "%s", name);
+	fl->old = e;
+	fl->waiters = w;
+	fl->next = m->fills;
+	m->fills = fl;
+	url = xasprintf("%s%s", m->base, path);
+	o.url = url;
+	if (e != NULL && !e->negative) {
+		o.if_none_match = e->up_etag;
+		o.if_modified_since = e->up_etag ? NULL : e->up_lastmod;
+	}
+	o.max_body = INDEX_MAX;
+	o.timeout = INDEX_TIMEOUT;
+	o.done = fill_done;
+	o.arg = fl;
+	upstream_get(m, &o);
+	free(url);
+}
+
+/* Keeps a header value to one printable line. */
+static void
+header_safe(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = ' ';
+}
+
+static void
+reply_error(struct http_request *r, const struct outcome *o)
+{
+	char	 hdr[64] = "";
+	long	 s = retry_after_seconds(o->retry_after);
+
+	if (s >= 0)
+		snprintf(hdr, sizeof hdr, "Retry-After: %ld\r\n", s > 10 ? 10 :
+		    s);
+	http_reply_error_hdrs(r, o->status, hdr[0] ? hdr : NULL, "%s",
+	    o->error ? o->error : "upstream failure");
+}
+
+static void
+index_reply(struct mirror *m, const struct outcome *o, void *arg)
+{
+	struct http_request	*r = arg;
+	char			*hdr, *reason;
+
+	if (o->status == 404) {
+		http_reply_error(r, 404, "crate not found in the upstream of"
+		    " registry `%s`", m->reg->name);
+		return;
+	}
+	if (o->status != 200) {
+		reply_error(r, o);
+		return;
+	}
+	hot_ref(o->e);
+	if (o->stale == NULL) {
+		server_reply_entry(m->srv, r, o->e, NULL);
+		return;
+	}
+	reason = xstrndup(o->stale, 200);
+	header_safe(reason);
+	hdr = xasprintf("X-Crated-Stale: %s\r\n", reason);
+	server_reply_entry(m->srv, r, o->e, hdr);
+	free(reason);
+	free(hdr);
+}
+
+void
+mirror_index(struct registry *reg, struct http_request *r,
+    const struct route *rt)
+{
+	get_index(reg->mirror, rt->name, rt->path, false, index_reply, r);
+}
+
+/* The upstream's config.json. */
+
+static void
+config_finish(struct mirror *m, const char *error)
+{
+	struct config_waiter	*w, *next;
+
+	w = m->rc_waiters;
+	m->rc_waiters = NULL;
+	m->rc_fetching = false;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->cb(m, error, w->arg);
+		free(w);
+	}
+}
+
+struct rc_job {
+	struct mirror	*m;
+	char		*text;
+	int		 res;
+};
+
+static void
+rc_work(void *arg)
+{
+	struct rc_job	*j = arg;
+
+	j->res = store_write(j->m->reg->store, "upstream-config.json",
+	    j->text, strlen(j->text), NULL, NULL);
+}
+
+static void
+rc_done(void *arg)
+{
+	struct rc_job	*j = arg;
+
+	if (j->res != 0)
+		log_warn("registry %s: saving the upstream config.json: %s",
+		    j->m->reg->name, strerror(-j->res));
+	free(j->text);
+	free(j);
+}
+
+static void
+config_done(struct fetch *f, void *arg)
+{
+	struct mirror		*m = arg;
+	struct regconfig	 rc;
+	char			*why = NULL, *cause = NULL;
+	const char		*body;
+	size_t			 len;
+
+	if (judge(m, f, NULL, &why) == V_OK) {
+		body = fetch_body(f, &len);
+		if (regconfig_parse(body, len, &rc, &cause) == 0) {
+			struct rc_job	*j = xcalloc(1, sizeof *j);
+
+			regconfig_finish(&m->rc);
+			m->rc = rc;
+			m->rc_fetched = time(NULL);
+			j->m = m;
+			j->text = xstrndup(body, len);
+			workers_submit(m->srv->workers, rc_work, rc_done, j);
+			config_finish(m, NULL);
+			return;
+		}
+		why = xasprintf("upstream %s", cause);
+		free(cause);
+	} else if (why == NULL)
+		why = xasprintf("upstream config.json: %ld",
+		    fetch_status(f));
+	if (m->rc.dl != NULL) {
+		log_warn("registry %s: config.json: %s; using the copy from"
+		    " %lds ago", m->reg->name, why, (long)(time(NULL) -
+		    m->rc_fetched));
+		config_finish(m, NULL);
+	} else {
+		log_error("registry %s: config.json: %s", m->reg->name, why);
+		config_finish(m, why);
+	}
+	free(why);
+}
+
+/* Makes sure the upstream's dl template is known, then calls cb. */
+static void
+get_config(struct mirror *m, config_cb cb, void *arg)
+{
+	struct config_waiter	*w;
+	struct fetch_opts	 o = { 0 };
+	char			*url;
+
+	if (m->rc.dl != NULL && (m->reg->cfg->offline || backing_off(m) ||
+	    time(NULL) - m->rc_fetched < m->reg->cfg->index_ttl)) {
+		cb(m, NULL, arg);
+		return;
+	}
+	if (m->rc.dl == NULL && (m->reg->cfg->offline || backing_off(m))) {
+		cb(m, "the upstream's config.json is not cached", arg);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->cb = cb;
+	w->arg = arg;
+	w->next = m->rc_waiters;
+	m->rc_waiters = w;
+	if (m->rc_fetching)
+		return;
+	m->rc_fetching = true;
+	url = xasprintf("%sconfig.json", m->base);
+	o.url = url;
+	o.max_body = 1 << 20;
+	o.timeout = INDEX_TIMEOUT;
+	o.done = config_done;
+	o.arg = m;
+	upstream_get(m, &o);
+	free(url);
+}
+
+/* Crates. */
+
+static void
+dl_free(struct dl *d)
+{
+	free(d);
+}
+
+static void
+serve_crate_file(struct dl *d)
+{
+	struct stat	st;
+	char		rel[STORE_PATH_MAX];
+	int		fd;
+
+	store_crate_rel(d->name, d->vers, rel);
+	if ((fd = store_open_file(d->m->reg->store, rel, &st)) < 0) {
+		http_reply_error(d->req, 502, "crate `%s` %s could not be"
+		    " cached", d->name, d->vers);
+		return;
+	}
+	http_reply_file(d->req, 200, "application/gzip", crate_hdrs, fd,
+	    (size_t)st.st_size);
+}
+
+static void
+crate_fill_free(struct crate_fill *cf)
+{
+	struct crate_fill	**pp;
+
+	for (pp = &cf->m->crate_fills; *pp != cf; pp = &(*pp)->next)
+		;
+	*pp = cf->next;
+	EVP_MD_CTX_free(cf->sha);
+	free(cf);
+}
+
+static void
+crate_fail_waiters(struct crate_fill *cf, int status, const char *why)
+{
+	struct dl	*d, *next;
+
+	for (d = cf->waiters; d != NULL; d = next) {
+		next = d->next;
+		http_reply_error(d->req, status, "crate `%s` %s: %s", cf->name,
+		    cf->vers, why);
+		dl_free(d);
+	}
+	cf->waiters = NULL;
+}
+
+static void
+crate_commit_work(void *arg)
+{
+	struct crate_fill	*cf = arg;
+
+	cf->res = store_tmp_commit(cf->m->reg->store, cf->fd, cf->tmprel,
+	    cf->rel, "crate:after-tmp", "crate:after-rename");
+	cf->fd = -1;
+}
+
+static void
+crate_commit_done(void *arg)
+{
+	struct crate_fill	*cf = arg;
+	struct dl		*d, *next;
+
+	if (cf->res != 0) {
+		log_error("registry %s: caching %s %s: %s", cf->m->reg->name,
+		    cf->name, cf->vers, strerror(-cf->res));
+		crate_fail_waiters(cf, 500, "crated could not store it");
+	}
+	for (d = cf->waiters; d != NULL; d = next) {
+		next = d->next;
+		serve_crate_file(d);
+		dl_free(d);
+	}
+	crate_fill_free(cf);
+}
+
+static void
+resume(void *arg)
+{
+	struct crate_fill	*cf = arg;
+
+	if (cf->paused && cf->fetch != NULL) {
+		cf->paused = false;
+		fetch_pause(cf->fetch, false);
+	}
+}
+
+static bool
+crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
+{
+	struct crate_fill	*cf = arg;
+	const char		*p = buf;
+	size_t			 left = len, queued;
+
+	cf->fetch = f;
+	if (cf->got == 0 && !cf->streaming && cf->streamer != NULL) {
+		cf->length = fetch_content_length(f);
+		if (cf->length > 0) {
+			http_stream_start(cf->streamer, 200,
+			    "application/gzip", crate_hdrs,
+			    (size_t)cf->length);
+			cf->streaming = true;
+		}
+	}
+	if (cf->got + (long long)len > CRATE_MAX)
+		return false;
+	while (left > 0) {
+		ssize_t	n = write(cf->fd, p, left);
+
+		if (n < 0) {
+			log_error("registry %s: writing %s %s: %s",
+			    cf->m->reg->name, cf->name, cf->vers,
+			    strerror(errno));
+			return false;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	EVP_DigestUpdate(cf->sha, buf, len);
+	/* The last byte is held back until the checksum is known: a client
+	 * never receives a whole body that does not match the index. */
+	if (cf->streaming) {
+		long long	room = cf->length - 1 - cf->got;
+		size_t		n = room <= 0 ? 0 : (size_t)room < len ?
+				    (size_t)room : len;
+
+		if (cf->got + (long long)len > cf->length)
+			return false;
+		queued = http_stream_write(cf->streamer, buf, n);
+		if (queued > STREAM_HIGH && !cf->paused) {
+			cf->paused = true;
+			fetch_pause(f, true);
+			http_stream_on_drain(cf->streamer, resume, cf);
+		}
+	}
+	cf->got += (long long)len;
+	return true;
+}
+
+static void
+crate_done(struct fetch *f, void *arg)
+{
+	struct crate_fill	*cf = arg;
+	struct mirror		*m = cf->m;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen;
+	char			 hex[65], *why = NULL;
+	enum verdict		 v = judge(m, f, NULL, &why);
+
+	cf->fetch = NULL;
+	if (v == V_OK && fetch_failed(f) == 0) {
+		EVP_DigestFinal_ex(cf->sha, md, &mdlen);
+		for (unsigned i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		if (strcmp(hex, cf->cksum) != 0) {
+			why = xasprintf("checksum mismatch: the index says %s,"
+			    " the upstream sent %s", cf->cksum, hex);
+			v = V_CONFIG;
+		}
+	} else if (v == V_OK || v == V_NOT_MODIFIED) {
+		free(why);
+		why = xasprintf("upstream transfer failed (%ld)",
+		    fetch_status(f));
+		v = V_TRANSIENT;
+	} else if (v == V_NOT_FOUND) {
+		why = xasprintf("the upstream has no such file (%ld) though"
+		    " its index lists it", fetch_status(f));
+	}
+	if (v != V_OK) {
+		log_error("registry %s: crate %s %s: %s; not cached",
+		    m->reg->name, cf->name, cf->vers, why);
+		store_tmp_discard(m->reg->store, cf->fd, cf->tmprel);
+		cf->fd = -1;
+		if (cf->streamer != NULL) {
+			if (cf->streaming)
+				http_stream_abort(cf->streamer);
+			else
+				http_reply_error(cf->streamer, 502, "crate"
+				    " `%s` %s: %s", cf->name, cf->vers, why);
+		}
+		crate_fail_waiters(cf, 502, why);
+		crate_fill_free(cf);
+		free(why);
+		return;
+	}
+	free(why);
+	log_info("registry %s: cached crate %s %s (%lld bytes, %.3fs)",
+	    m->reg->name, cf->name, cf->vers, cf->got, fetch_seconds(f));
+	if (cf->streamer != NULL) {
+		if (cf->streaming) {
+			unsigned char	last;
+
+			/* The held-back last byte, from the temp file. */
+			if (pread(cf->fd, &last, 1, cf->got - 1) == 1) {
+				http_stream_write(cf->streamer, &last, 1);
+				http_stream_end(cf->streamer);
+			} else
+				http_stream_abort(cf->streamer);
+		} else {
+			struct dl	*d = xcalloc(1, sizeof *d);
+
+			d->m = m;
+			d->req = cf->streamer;
+			snprintf(d->name, sizeof d->name, "%s", cf->name);
+			snprintf(d->vers, sizeof d->vers, "%s", cf->vers);
+			d->next = cf->waiters;
+			cf->waiters = d;
+		}
+		cf->streamer = NULL;
+	}
+	workers_submit(m->srv->workers, crate_commit_work, crate_commit_done,
+	    cf);
+}
+
+static void
+start_crate(struct dl *d)
+{
+	struct mirror		*m = d->m;
+	struct crate_fill	*cf;
+	struct fetch_opts	 o = { 0 };
+	char			 rel[STORE_PATH_MAX], *url;
+
+	store_crate_rel(d->name, d->vers, rel);
+	if (store_exists(m->reg->store, rel)) {
+		serve_crate_file(d);
+		dl_free(d);
+		return;
+	}
+	for (cf = m->crate_fills; cf != NULL; cf = cf->next)
+		if (strcmp(cf->rel, rel) == 0) {
+			d->next = cf->waiters;
+			cf->waiters = d;
+			return;
+		}
+	cf = xcalloc(1, sizeof *cf);
+	cf->m = m;
+	snprintf(cf->rel, sizeof cf->rel, "%s", rel);
+	snprintf(cf->name, sizeof cf->name, "%s", d->name);
+	snprintf(cf->vers, sizeof cf->vers, "%s", d->vers);
+	memcpy(cf->cksum, d->cksum, sizeof cf->cksum);
+	if ((cf->fd = store_tmp_create(m->reg->store, cf->tmprel)) < 0) {
+		http_reply_error(d->req, 500, "crated cannot create a temporary"
+		    " file: %s", strerror(-cf->fd));
+		dl_free(d);
+		free(cf);
+		return;
+	}
+	cf->sha = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(cf->sha, EVP_sha256(), NULL);
+	cf->streamer = d->req;
+	cf->length = -1;
+	dl_free(d);
+	cf->next = m->crate_fills;
+	m->crate_fills = cf;
+	url = regconfig_dl_url(m->rc.dl, cf->name, cf->vers, cf->cksum);
+	o.url = url;
+	o.max_body = CRATE_MAX;
+	o.on_data = crate_data;
+	o.done = crate_done;
+	o.arg = cf;
+	upstream_get(m, &o);
+	free(url);
+}
+
+static void
+dl_config(struct mirror *m, const char *error, void *arg)
+{
+	struct dl	*d = arg;
+
+	if (error != NULL) {
+		http_reply_error(d->req, 502, "crate `%s` %s: %s", d->name,
+		    d->vers, error);
+		dl_free(d);
+		return;
+	}
+	start_crate(d);
+}
+
+struct find {
+	const char	*vers;
+	char		*cksum;
+	bool		 found;
+};
+
+static int
+find_version(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct find	*f = arg;
+
+	if (e == NULL || strcmp(e->vers, f->vers) != 0)
+		return 0;
+	memcpy(f->cksum, e->cksum, 65);
+	f->found = true;
+	return 1;
+}
+
+static void
+dl_index(struct mirror *m, const struct outcome *o, void *arg)
+{
+	struct dl	*d = arg;
+	struct find	 f = { d->vers, d->cksum, false };
+
+	if (o->status == 200)
+		index_file_foreach(o->e->plain.body, o->e->plain.len,
+		    find_version, &f);
+	if (o->status == 200 && !f.found && !d->refreshed && o->stale == NULL &&
+	    !m->reg->cfg->offline) {
+		/* Maybe published since we last looked. */
+		d->refreshed = true;
+		get_index(m, d->name, d->path, true, dl_index, d);
+		return;
+	}
+	if (o->status == 200 && f.found) {
+		get_config(m, dl_config, d);
+		return;
+	}
+	if (o->status == 200 || o->status == 404)
+		http_reply_error(d->req, 404, "crate `%s` has no version %s in"
+		    " the upstream of registry `%s`", d->name, d->vers,
+		    m->reg->name);
+	else
+		reply_error(d->req, o);
+	dl_free(d);
+}
+
+void
+mirror_download(struct registry *reg, struct http_request *r,
+    const struct route *rt)
+{
+	struct dl	*d = xcalloc(1, sizeof *d);
+
+	d->m = reg->mirror;
+	d->req = r;
+	snprintf(d->name, sizeof d->name, "%s", rt->name);
+	snprintf(d->vers, sizeof d->vers, "%s", rt->vers);
+	crate_index_path(rt->name, d->path);
+	get_index(d->m, d->name, d->path, false, dl_index, d);
+}
+
+int
+mirror_open(struct registry *reg, char **cause)
+{
+	const struct registry_config	*c = reg->cfg;
+	struct mirror			*m = xcalloc(1, sizeof *m);
+	char				*buf, *why = NULL;
+	size_t				 len;
+
+	reg->mirror = m;
+	m->reg = reg;
+	m->srv = reg->srv;
+	m->queue_tail = &m->queue;
+	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
+	    c->upstream + 7 : c->upstream);
+	if (store_read(reg->store, "upstream-config.json", &buf, &len, NULL,
+	    1 << 20) == 0) {
+		if (regconfig_parse(buf, len, &m->rc, &why) != 0) {
+			log_warn("registry %s: saved upstream config.json: %s",
+			    reg->name, why);
+			free(why);
+		}
+		free(buf);
+	}
+	if (c->upstream_token_env != NULL) {
+		const char	*v = getenv(c->upstream_token_env);
+
+		m->token = clean_token(v ? xstrdup(v) : NULL);
+		if (m->token == NULL) {
+			*cause = xasprintf("registry %s: upstream_token_env"
+			    " names %s, which is empty or unset", reg->name,
+			    c->upstream_token_env);
+			return -1;
+		}
+	} else if (c->upstream_token_file != NULL) {
+		if ((m->token = read_token_file(c->upstream_token_file)) ==
+		    NULL) {
+			*cause = xasprintf("registry %s: upstream_token_file"
+			    " %s: %s", reg->name, c->upstream_token_file,
+			    errno ? strerror(errno) : "empty");
+			return -1;
+		}
+	} else if (c->upstream_token_command != NULL) {
+		/* At start-up, before the loop runs: blocking is fine. */
+		m->token = clean_token(run_command(c->upstream_token_command));
+		if (m->token == NULL) {
+			*cause = xasprintf("registry %s: upstream_token_command"
+			    " failed or printed nothing", reg->name);
+			return -1;
+		}
+		m->token_time = time(NULL);
+	}
+	log_info("registry %s: mirror of %s%s%s", reg->name, m->base,
+	    m->token ? " (with a credential)" : "", c->offline ?
+	    ", offline" : "");
+	return 0;
+}
+
+void
+mirror_close(struct mirror *m)
+{
+	if (m == NULL)
+		return;
+	regconfig_finish(&m->rc);
+	free(m->base);
+	free(m->token);
+	free(m);
+}

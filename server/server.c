@@ -1,0 +1,423 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+
+#include "cache/store.h"
+#include "index/validators.h"
+#include "index/xmalloc.h"
+#include "server/hosted.h"
+#include "server/hot.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/mirror.h"
+#include "server/route.h"
+#include "server/upstream.h"
+#include "server/workers.h"
+
+#define HOT_CACHE_BYTES		(16u << 20)
+#define INDEX_FILE_MAX		(64u << 20)
+#define DRAIN_SECONDS		10
+
+static const char index_cache_control[] =
+    "Cache-Control: public, max-age=0, must-revalidate\r\n";
+static const char crate_cache_control[] =
+    "Cache-Control: public, max-age=31536000, immutable\r\n";
+
+static struct registry *
+find_registry(struct server *srv, const char *name)
+{
+	for (size_t i = 0; i < srv->nregs; i++)
+		if (strcmp(srv->regs[i].name, name) == 0)
+			return &srv->regs[i];
+	return NULL;
+}
+
+static void
+hot_done(const void *data, size_t len, void *arg)
+{
+	hot_unref(arg);
+}
+
+void
+server_reply_entry(struct server *srv, struct http_request *r,
+    struct hot_entry *e, const char *extra)
+{
+	const struct hot_variant	*v = &e->plain;
+	char				*hdrs = NULL;
+
+	if (http_accepts_gzip(r))
+		v = hot_gzip(srv->hot, e);
+	if (extra != NULL)
+		hdrs = xasprintf("%s%s", v->hdrs, extra);
+	if (validators_not_modified(http_header(r, "If-None-Match"),
+	    http_header(r, "If-Modified-Since"), v->etag, e->mtime)) {
+		http_reply(r, 304, NULL, hdrs ? hdrs : v->hdrs, NULL, 0);
+		hot_unref(e);
+	} else
+		http_reply_ref(r, 200, "text/plain; charset=utf-8",
+		    hdrs ? hdrs : v->hdrs, v->body, v->len, hot_done, e);
+	free(hdrs);
+}
+
+void
+server_index_file(struct registry *reg, struct http_request *r,
+    const char *path)
+{
+	struct server	*srv = reg->srv;
+	struct hot_entry *e;
+	struct stat	 st;
+	char		 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+	char		 rel[STORE_PATH_MAX];
+	char		*buf;
+	size_t		 len;
+	int		 res;
+
+	snprintf(key, sizeof key, "%s/%s", reg->name, path);
+	if ((e = hot_get(srv->hot, key)) != NULL) {
+		hot_ref(e);
+		server_reply_entry(srv, r, e, NULL);
+		return;
+	}
+	snprintf(rel, sizeof rel, "index/%s", path);
+	res = store_read(reg->store, rel, &buf, &len, &st, INDEX_FILE_MAX);
+	if (res == -ENOENT) {
+		http_reply_error(r, 404, "crate not found in registry `%s`",
+		    reg->name);
+		return;
+	}
+	if (res != 0) {
+		log_error("registry %s: reading %s: %s", reg->name, rel,
+		    strerror(-res));
+		http_reply_error(r, 500, "cannot read the index file: %s",
+		    strerror(-res));
+		return;
+	}
+	e = hot_make(srv->hot, key, buf, len, st.st_mtime,
+	    index_cache_control);
+	server_reply_entry(srv, r, e, NULL);
+}
+
+void
+server_index_changed(struct registry *reg, const char *path)
+{
+	char	key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+
+	snprintf(key, sizeof key, "%s/%s", reg->name, path);
+	hot_invalidate(reg->srv->hot, key);
+}
+
+static void
+serve_download(struct registry *reg, struct http_request *r,
+    const struct route *rt)
+{
+	struct stat	st;
+	char		rel[STORE_PATH_MAX];
+	int		fd;
+
+	store_crate_rel(rt->name, rt->vers, rel);
+	fd = store_open_file(reg->store, rel, &st);
+	if (fd < 0 && reg->kind == REGISTRY_MIRROR) {
+		mirror_download(reg, r, rt);
+		return;
+	}
+	if (fd < 0) {
+		http_reply_error(r, 404, "crate `%s` version %s is not in"
+		    " registry `%s`", rt->name, rt->vers, reg->name);
+		return;
+	}
+	http_reply_file(r, 200, "application/gzip", crate_cache_control, fd,
+	    (size_t)st.st_size);
+}
+
+static bool
+method_ok(struct http_request *r, enum http_method a, enum http_method b)
+{
+	enum http_method	m = http_method(r);
+
+	if (m == a || m == b)
+		return true;
+	http_reply_error(r, 405, "method %s is not allowed here",
+	    http_method_name(r));
+	return false;
+}
+
+static bool
+read_method(struct http_request *r)
+{
+	return method_ok(r, HTTP_GET, HTTP_HEAD);
+}
+
+/* The one handler every request goes through. */
+static void
+handle(struct http_request *r, void *arg)
+{
+	struct server	*srv = arg;
+	struct registry	*reg;
+	struct route	 rt;
+
+	route_parse(http_path(r), &rt);
+	switch (rt.kind) {
+	case ROUTE_HEALTH:
+		if (read_method(r))
+			http_reply(r, 200, "text/plain", NULL, "ok\n", 3);
+		return;
+	case ROUTE_READY:
+	case ROUTE_METRICS:
+	case ROUTE_NONE:
+		break;
+	default:
+		if ((reg = find_registry(srv, rt.registry)) == NULL)
+			break;
+		http_set_registry(r, reg->name);
+		switch (rt.kind) {
+		case ROUTE_CONFIG:
+			if (read_method(r))
+				http_reply(r, 200, "application/json", NULL,
+				    reg->config_json, strlen(reg->config_json));
+			return;
+		case ROUTE_INDEX:
+			if (!read_method(r))
+				return;
+			if (reg->kind == REGISTRY_MIRROR)
+				mirror_index(reg, r, &rt);
+			else
+				server_index_file(reg, r, rt.path);
+			return;
+		case ROUTE_DOWNLOAD:
+			if (read_method(r))
+				serve_download(reg, r, &rt);
+			return;
+		case ROUTE_ME:
+			break;
+		default:
+			if (reg->kind == REGISTRY_HOSTED)
+				hosted_api(reg, r, &rt);
+			else
+				http_reply_error(r, 405, "registry `%s` is a"
+				    " read-only mirror: publish, yank, owner"
+				    " and search calls are not relayed"
+				    " (relay_writes is off)", reg->name);
+			return;
+		}
+	}
+	http_reply_error(r, 404, "%s: %s", http_path(r),
+	    rt.kind == ROUTE_NONE ? rt.why : "not found");
+}
+
+static char *
+make_config_json(const struct server *srv, const struct registry *reg)
+{
+	json_t	*j;
+	char	*dl, *api, *s;
+
+	dl = xasprintf("%s/%s/api/v1/crates", srv->public_url, reg->name);
+	api = xasprintf("%s/%s", srv->public_url, reg->name);
+	j = json_pack("{s:s, s:s, s:b}", "dl", dl, "api", api,
+	    "auth-required", reg->cfg->auth_required);
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	free(dl);
+	free(api);
+	return s;
+}
+
+/* Takes the data directory's lock: one crated (server or offline command)
+ * writes a data directory at a time. */
+static int
+lock_data_dir(struct server *srv, char **cause)
+{
+	char	*path;
+
+	if (mkdir(srv->cfg->data_dir, 0755) == -1 && errno != EEXIST) {
+		*cause = xasprintf("data directory %s: %s", srv->cfg->data_dir,
+		    strerror(errno));
+		return -1;
+	}
+	path = xasprintf("%s/lock", srv->cfg->data_dir);
+	srv->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (srv->lockfd == -1 || flock(srv->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		*cause = xasprintf("%s: %s", path, errno == EWOULDBLOCK ?
+		    "another crated is using this data directory" :
+		    strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+static void
+check_drained(struct server *srv)
+{
+	if (http_server_pending(srv->http) == 0 &&
+	    http_server_connections(srv->http) == 0 &&
+	    workers_pending(srv->workers) == 0 &&
+	    upstream_client_active(srv->upstream) == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void
+drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	static int	 ticks;
+
+	if (++ticks > DRAIN_SECONDS * 10) {
+		log_warn("drain timeout: %zu requests still in flight, exiting",
+		    http_server_pending(srv->http));
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	check_drained(srv);
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 0, 100000 };
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+	log_info("%s: no longer accepting; finishing %zu requests",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT",
+	    http_server_pending(srv->http));
+	http_server_drain(srv->http);
+	srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_tick,
+	    srv);
+	event_add(srv->drain_timer, &tv);
+	check_drained(srv);
+}
+
+static int
+open_registries(struct server *srv, char **cause)
+{
+	const struct config	*cfg = srv->cfg;
+
+	srv->regs = xcalloc(cfg->nregs, sizeof *srv->regs);
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		struct registry	*reg = &srv->regs[i];
+
+		reg->cfg = &cfg->regs[i];
+		reg->name = reg->cfg->name;
+		reg->srv = srv;
+		reg->kind = reg->cfg->upstream ? REGISTRY_MIRROR :
+		    REGISTRY_HOSTED;
+		srv->nregs++;
+		if (store_open(cfg->data_dir, reg->name, &reg->store,
+		    cause) != 0)
+			return -1;
+		if (reg->kind == REGISTRY_HOSTED &&
+		    hosted_open(reg, cause) != 0)
+			return -1;
+		if (reg->kind == REGISTRY_MIRROR &&
+		    mirror_open(reg, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+server_start(struct server *srv, struct config *cfg, char **cause)
+{
+	struct http_limits	lim = {
+		.max_line = 8192,
+		.max_head = 32768,
+		.max_headers = 100,
+		.max_body = (uint64_t)cfg->max_body_bytes,
+		.idle_timeout = 60,
+		.head_timeout = 20,
+	};
+	char			bound[128];
+
+	memset(srv, 0, sizeof *srv);
+	srv->cfg = cfg;
+	srv->lockfd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	if ((srv->base = event_base_new()) == NULL) {
+		*cause = xstrdup("cannot create the event loop");
+		return -1;
+	}
+	if (lock_data_dir(srv, cause) != 0)
+		return -1;
+	srv->hot = hot_create(HOT_CACHE_BYTES);
+	srv->workers = workers_create(srv->base, 2);
+	srv->upstream = upstream_client_create(srv->base);
+	srv->http = http_server_create(srv->base, &lim, handle, srv);
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (http_server_listen(srv->http, cfg->listen[i], bound,
+		    sizeof bound, cause) != 0)
+			return -1;
+		log_info("listening on %s", bound);
+		if (i == 0 && cfg->public_url == NULL)
+			srv->public_url = xasprintf("http://%s", bound);
+	}
+	if (srv->public_url == NULL) {
+		size_t	n = strlen(cfg->public_url);
+
+		while (n > 0 && cfg->public_url[n - 1] == '/')
+			n--;
+		srv->public_url = xstrndup(cfg->public_url, n);
+	}
+	if (open_registries(srv, cause) != 0)
+		return -1;
+	for (size_t i = 0; i < srv->nregs; i++) {
+		srv->regs[i].config_json = make_config_json(srv,
+		    &srv->regs[i]);
+		log_info("registry %s (%s): index sparse+%s/%s/", srv->regs[i]
+		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
+		    "mirror", srv->public_url, srv->regs[i].name);
+	}
+	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
+	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
+	event_add(srv->sigterm, NULL);
+	event_add(srv->sigint, NULL);
+	return 0;
+}
+
+void
+server_run(struct server *srv)
+{
+	event_base_dispatch(srv->base);
+}
+
+void
+server_finish(struct server *srv)
+{
+	http_server_free(srv->http);
+	upstream_client_destroy(srv->upstream);
+	workers_destroy(srv->workers);
+	for (size_t i = 0; i < srv->nregs; i++) {
+		hosted_close(srv->regs[i].hosted);
+		mirror_close(srv->regs[i].mirror);
+		store_close(srv->regs[i].store);
+		free(srv->regs[i].config_json);
+	}
+	free(srv->regs);
+	hot_destroy(srv->hot);
+	if (srv->sigterm != NULL)
+		event_free(srv->sigterm);
+	if (srv->sigint != NULL)
+		event_free(srv->sigint);
+	if (srv->drain_timer != NULL)
+		event_free(srv->drain_timer);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	if (srv->lockfd != -1)
+		close(srv->lockfd);
+	free(srv->public_url);
+}

@@ -1,0 +1,65 @@
+/* The running server: configuration, event loop, listeners, worker pool,
+ * the hot index cache and the registries. One per process; everything on
+ * it is touched only from the event loop. */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/config.h"
+
+struct event_base;
+struct http_request;
+struct route;
+
+enum registry_kind {
+	REGISTRY_HOSTED,
+	REGISTRY_MIRROR,
+};
+
+struct registry {
+	const struct registry_config	*cfg;
+	const char			*name;
+	enum registry_kind		 kind;
+	struct store			*store;
+	char				*config_json;	/* what we serve */
+	struct hosted			*hosted;	/* REGISTRY_HOSTED */
+	struct mirror			*mirror;	/* REGISTRY_MIRROR */
+	struct server			*srv;
+};
+
+struct server {
+	struct event_base	*base;
+	struct config		*cfg;
+	struct http_server	*http;
+	struct workers		*workers;
+	struct upstream_client	*upstream;
+	struct hot		*hot;
+	struct registry		*regs;
+	size_t			 nregs;
+	char			*public_url;	/* no trailing '/' */
+	int			 lockfd;	/* flock on the data dir */
+	struct event		*sigterm, *sigint, *drain_timer;
+	bool			 stopping;
+};
+
+/* Opens the data directory and registries and binds the listeners,
+ * printing each bound address. 0, or -1 with *cause (new). */
+int	server_start(struct server *, struct config *, char **cause);
+void	server_run(struct server *);
+void	server_finish(struct server *);
+
+/* Serves an index file of reg from the hot cache or its store. */
+void	server_index_file(struct registry *, struct http_request *,
+	    const char *path);
+/* Answers r from a hot entry (stealing a reference to it): 304 when the
+ * client's validators match the variant it would get, else the bytes.
+ * extra: more header lines, or NULL. */
+struct hot_entry;
+void	server_reply_entry(struct server *, struct http_request *,
+	    struct hot_entry *, const char *extra);
+/* Drops the hot copy of an index file after a write. */
+void	server_index_changed(struct registry *, const char *path);
+
+#endif

@@ -1,0 +1,417 @@
+#include "server/upstream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "index/xmalloc.h"
+#include "server/log.h"
+
+#define CONNECT_TIMEOUT		10	/* seconds */
+#define LOW_SPEED_TIME		20	/* seconds under 1 byte/s: give up */
+#define MAX_HEADERS		64
+
+struct upstream_client {
+	struct event_base	*base;
+	CURLM			*multi;
+	struct event		*timer;
+	size_t			 active;
+};
+
+/* curl's state for one of its sockets. */
+struct sock {
+	struct upstream_client	*uc;
+	curl_socket_t		 fd;
+	struct event		*ev;
+};
+
+struct fetch {
+	struct upstream_client	*uc;
+	CURL			*easy;
+	struct curl_slist	*req_headers;
+	struct fetch_opts	 opts;
+	char			*url, *auth, *inm, *ims, *proxy, *ca;
+	char			*body;
+	size_t			 len, cap;
+	char			*headers[MAX_HEADERS];	/* "name: value" */
+	int			 nheaders;
+	long			 status;
+	CURLcode		 result;
+	bool			 too_big;
+	bool			 aborted;
+	char			 errbuf[CURL_ERROR_SIZE];
+};
+
+static void
+check_done(struct upstream_client *uc)
+{
+	CURLMsg	*msg;
+	int	 left;
+
+	while ((msg = curl_multi_info_read(uc->multi, &left)) != NULL) {
+		struct fetch	*f;
+		CURL		*easy = msg->easy_handle;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&f);
+		f->result = msg->data.result;
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &f->status);
+		curl_multi_remove_handle(uc->multi, easy);
+		uc->active--;
+		f->opts.done(f, f->opts.arg);
+		curl_easy_cleanup(easy);
+		curl_slist_free_all(f->req_headers);
+		for (int i = 0; i < f->nheaders; i++)
+			free(f->headers[i]);
+		free(f->url);
+		free(f->auth);
+		free(f->inm);
+		free(f->ims);
+		free(f->proxy);
+		free(f->ca);
+		free(f->body);
+		free(f);
+	}
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_client	*uc = arg;
+	int			 running;
+
+	curl_multi_socket_action(uc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(uc);
+}
+
+static int
+timer_cb(CURLM *multi, long ms, void *arg)
+{
+	struct upstream_client	*uc = arg;
+	struct timeval		 tv;
+
+	if (ms < 0) {
+		evtimer_del(uc->timer);
+		return 0;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(uc->timer, &tv);
+	return 0;
+}
+
+static void
+on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct sock	*s = arg;
+	int		 running, flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(s->uc->multi, fd, flags, &running);
+	check_done(s->uc);
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct upstream_client	*uc = arg;
+	struct sock		*s = sockp;
+	short			 events = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			event_free(s->ev);
+			free(s);
+		}
+		curl_multi_assign(uc->multi, fd, NULL);
+		return 0;
+	}
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->uc = uc;
+		s->fd = fd;
+		curl_multi_assign(uc->multi, fd, s);
+	} else {
+		event_free(s->ev);
+	}
+	if (what & CURL_POLL_IN)
+		events |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		events |= EV_WRITE;
+	s->ev = event_new(uc->base, fd, events, on_socket, s);
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+struct upstream_client *
+upstream_client_create(struct event_base *base)
+{
+	struct upstream_client	*uc = xcalloc(1, sizeof *uc);
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	uc->base = base;
+	uc->multi = curl_multi_init();
+	uc->timer = evtimer_new(base, on_timer, uc);
+	curl_multi_setopt(uc->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(uc->multi, CURLMOPT_SOCKETDATA, uc);
+	curl_multi_setopt(uc->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(uc->multi, CURLMOPT_TIMERDATA, uc);
+	curl_multi_setopt(uc->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	return uc;
+}
+
+void
+upstream_client_destroy(struct upstream_client *uc)
+{
+	if (uc == NULL)
+		return;
+	curl_multi_cleanup(uc->multi);
+	event_free(uc->timer);
+	free(uc);
+	curl_global_cleanup();
+}
+
+size_t
+upstream_client_active(const struct upstream_client *uc)
+{
+	return uc->active;
+}
+
+static size_t
+header_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+	size_t		 len = size * n, l = len;
+
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new response (after a redirect or a 100): forget the
+		 * previous one's headers. */
+		for (int i = 0; i < f->nheaders; i++)
+			free(f->headers[i]);
+		f->nheaders = 0;
+		return len;
+	}
+	while (l > 0 && (buf[l - 1] == '\r' || buf[l - 1] == '\n'))
+		l--;
+	if (l > 0 && f->nheaders < MAX_HEADERS && memchr(buf, ':', l))
+		f->headers[f->nheaders++] = xstrndup(buf, l);
+	return len;
+}
+
+static size_t
+write_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+	size_t		 len = size * n;
+	long		 status = 0;
+
+	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (f->opts.on_data != NULL && status >= 200 && status < 300) {
+		if (!f->opts.on_data(f, buf, len, f->opts.arg)) {
+			f->aborted = true;
+			return 0;
+		}
+		return len;
+	}
+	if (f->len + len > f->opts.max_body) {
+		f->too_big = true;
+		return 0;
+	}
+	if (f->len + len + 1 > f->cap) {
+		f->cap = (f->len + len + 1) * 2;
+		f->body = xrealloc(f->body, f->cap);
+	}
+	memcpy(f->body + f->len, buf, len);
+	f->len += len;
+	f->body[f->len] = '\0';
+	return len;
+}
+
+/* Adds the operator's CA bundle to OpenSSL's store, beside the system's. */
+static CURLcode
+ssl_ctx_cb(CURL *easy, void *ctx, void *arg)
+{
+	struct fetch	*f = arg;
+
+	if (X509_STORE_load_file(SSL_CTX_get_cert_store(ctx), f->ca) != 1) {
+		log_error("upstream_ca_file %s: cannot load it", f->ca);
+		return CURLE_SSL_CACERT_BADFILE;
+	}
+	return CURLE_OK;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct fetch *
+fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
+{
+	struct fetch	*f = xcalloc(1, sizeof *f);
+	CURL		*e;
+	char		*h;
+
+	f->uc = uc;
+	f->opts = *opts;
+	f->url = xstrdup(opts->url);
+	f->auth = dup_or_null(opts->authorization);
+	f->inm = dup_or_null(opts->if_none_match);
+	f->ims = dup_or_null(opts->if_modified_since);
+	f->proxy = dup_or_null(opts->proxy);
+	f->ca = dup_or_null(opts->ca_file);
+	f->easy = e = curl_easy_init();
+	f->req_headers = curl_slist_append(NULL, "cargo-protocol: version=1");
+	f->req_headers = curl_slist_append(f->req_headers,
+	    "Accept: text/plain, application/json;q=0.9, */*;q=0.8");
+	f->req_headers = curl_slist_append(f->req_headers,
+	    "X-TFS-FedAuthRedirect: Suppress");
+	if (f->auth != NULL) {
+		h = xasprintf("Authorization: %s", f->auth);
+		f->req_headers = curl_slist_append(f->req_headers, h);
+		free(h);
+	}
+	if (f->inm != NULL) {
+		h = xasprintf("If-None-Match: %s", f->inm);
+		f->req_headers = curl_slist_append(f->req_headers, h);
+		free(h);
+	} else if (f->ims != NULL) {
+		h = xasprintf("If-Modified-Since: %s", f->ims);
+		f->req_headers = curl_slist_append(f->req_headers, h);
+		free(h);
+	}
+	curl_easy_setopt(e, CURLOPT_URL, f->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->req_headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "crated/" CRATED_VERSION);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_TIME);
+	if (opts->timeout > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, opts->timeout);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+	if (f->proxy != NULL)
+		curl_easy_setopt(e, CURLOPT_PROXY, f->proxy);
+	if (f->ca != NULL) {
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, f);
+	}
+	uc->active++;
+	curl_multi_add_handle(uc->multi, e);
+	return f;
+}
+
+long
+fetch_status(const struct fetch *f)
+{
+	return f->status;
+}
+
+int
+fetch_failed(const struct fetch *f)
+{
+	return f->result != CURLE_OK || f->too_big;
+}
+
+const char *
+fetch_error(const struct fetch *f)
+{
+	if (f->too_big)
+		return "response body too large";
+	if (f->errbuf[0] != '\0')
+		return f->errbuf;
+	return curl_easy_strerror(f->result);
+}
+
+bool
+fetch_timed_out(const struct fetch *f)
+{
+	return f->result == CURLE_OPERATION_TIMEDOUT;
+}
+
+const char *
+fetch_body(const struct fetch *f, size_t *len)
+{
+	*len = f->len;
+	return f->body != NULL ? f->body : "";
+}
+
+const char *
+fetch_header(const struct fetch *f, const char *name)
+{
+	size_t	n = strlen(name);
+
+	for (int i = 0; i < f->nheaders; i++) {
+		const char	*h = f->headers[i];
+
+		if (strncasecmp(h, name, n) == 0 && h[n] == ':')
+			return h + n + 1 + strspn(h + n + 1, " \t");
+	}
+	return NULL;
+}
+
+const char *
+fetch_final_url(const struct fetch *f)
+{
+	char	*url = NULL;
+
+	curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
+	return url;
+}
+
+long
+fetch_redirects(const struct fetch *f)
+{
+	long	n = 0;
+
+	curl_easy_getinfo(f->easy, CURLINFO_REDIRECT_COUNT, &n);
+	return n;
+}
+
+double
+fetch_seconds(const struct fetch *f)
+{
+	double	t = 0;
+
+	curl_easy_getinfo(f->easy, CURLINFO_TOTAL_TIME, &t);
+	return t;
+}
+
+long long
+fetch_content_length(const struct fetch *f)
+{
+	curl_off_t	n = -1;
+
+	curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n);
+	return n;
+}
+
+void
+fetch_pause(struct fetch *f, bool pause)
+{
+	curl_easy_pause(f->easy, pause ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+}

@@ -1,0 +1,69 @@
+/* The upstream HTTP client: libcurl's multi_socket interface driven by the
+ * server's libevent loop (curl's hiperfifo pattern), so no transfer ever
+ * blocks the loop and no thread is spent per request. Keep-alive and
+ * HTTP/2 (over TLS) come from curl's connection cache.
+ *
+ * Credentials: an Authorization value given here is sent to the URL's
+ * host only; curl (>= 7.58) drops custom Authorization headers when a
+ * redirect leads to another host, and crated never sets
+ * CURLOPT_UNRESTRICTED_AUTH. */
+#ifndef SERVER_UPSTREAM_H
+#define SERVER_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct upstream_client;
+struct fetch;
+
+struct fetch_opts {
+	const char	*url;
+	const char	*authorization;	/* header value, or NULL */
+	const char	*if_none_match;
+	const char	*if_modified_since;
+	const char	*proxy;		/* NULL: curl's https_proxy/no_proxy */
+	const char	*ca_file;	/* added to the system CAs, or NULL */
+	size_t		 max_body;	/* bigger bodies fail the fetch */
+	long		 timeout;	/* seconds for the whole transfer; 0 none */
+	/* Optional streaming: called with each piece of a 2xx body as it
+	 * arrives; return false to abort the transfer. The body is then not
+	 * kept in the fetch. */
+	bool		(*on_data)(struct fetch *, const void *, size_t, void *);
+	/* Called on the loop when the transfer is over, whatever happened.
+	 * The fetch is freed after it returns. */
+	void		(*done)(struct fetch *, void *);
+	void		*arg;
+};
+
+struct upstream_client	*upstream_client_create(struct event_base *);
+void			 upstream_client_destroy(struct upstream_client *);
+/* Transfers under way. */
+size_t			 upstream_client_active(
+			    const struct upstream_client *);
+
+/* Starts a GET. The strings of opts are copied. */
+struct fetch		*fetch_start(struct upstream_client *,
+			    const struct fetch_opts *);
+
+/* Results, valid in the done callback. */
+/* HTTP status of the last response (after redirects), 0 when none came. */
+long		 fetch_status(const struct fetch *);
+/* 0, or the transport failure: then fetch_error() says what. */
+int		 fetch_failed(const struct fetch *);
+const char	*fetch_error(const struct fetch *);
+bool		 fetch_timed_out(const struct fetch *);
+/* The body (buffered unless streamed), NUL-terminated. */
+const char	*fetch_body(const struct fetch *, size_t *len);
+/* A response header of the last response, or NULL. */
+const char	*fetch_header(const struct fetch *, const char *name);
+/* Where the redirects ended, when any were followed. */
+const char	*fetch_final_url(const struct fetch *);
+long		 fetch_redirects(const struct fetch *);
+double		 fetch_seconds(const struct fetch *);
+/* Content-Length of the 2xx response when known, else -1. */
+long long	 fetch_content_length(const struct fetch *);
+/* Pauses or resumes a streamed transfer (back-pressure). */
+void		 fetch_pause(struct fetch *, bool pause);
+
+#endif

@@ -1,0 +1,22 @@
+/* A small pool of threads for blocking disk work (fsync, rename) that
+ * would stall the event loop. work(arg) runs on a worker; done(arg) runs
+ * afterwards on the loop, in the order jobs finish. Jobs share nothing
+ * with the loop while they run but what arg carries. */
+#ifndef SERVER_WORKERS_H
+#define SERVER_WORKERS_H
+
+#include <stddef.h>
+
+struct event_base;
+struct workers;
+
+struct workers	*workers_create(struct event_base *, int nthreads);
+void		 workers_submit(struct workers *, void (*work)(void *),
+		     void (*done)(void *), void *arg);
+/* Jobs submitted and not yet done (their done callback not yet run). */
+size_t		 workers_pending(const struct workers *);
+/* Waits for queued jobs to finish, runs their done callbacks, and stops
+ * the threads. NULL is fine. */
+void		 workers_destroy(struct workers *);
+
+#endif

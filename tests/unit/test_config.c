@@ -1,0 +1,125 @@
+/* crated.toml: the key table, defaults, and FILE:LINE errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config.h"
+#include "tests/tap.h"
+
+static int
+parse(const char *text, struct config **c, char **cause)
+{
+	*c = NULL;
+	*cause = NULL;
+	return config_parse(text, strlen(text), "crated.toml", c, cause);
+}
+
+/* Parses text and checks it fails with a message starting with want. */
+static void
+bad(const char *text, const char *want)
+{
+	struct config	*c;
+	char		*cause;
+	int		 r = parse(text, &c, &cause);
+
+	ok(r != 0 && cause != NULL && strncmp(cause, want, strlen(want)) == 0,
+	    "refused: %s", want);
+	if (r == 0 || cause == NULL || strncmp(cause, want, strlen(want)) != 0)
+		printf("#   got: %s\n", cause ? cause : "(accepted)");
+	free(cause);
+	config_free(c);
+}
+
+int
+main(void)
+{
+	struct config			*c;
+	const struct registry_config	*r;
+	char				*cause = NULL;
+	FILE				*f;
+	char				*help = NULL;
+	size_t				 helplen = 0;
+
+	ok(config_parse(NULL, 0, NULL, &c, &cause) == 0, "defaults");
+	ok(c->nlisten == 1 && strcmp(c->listen[0], "127.0.0.1:8080") == 0,
+	    "default listen");
+	is_str(c->data_dir, "./crated-data", "default data_dir");
+	ok(c->nregs == 1 && strcmp(c->regs[0].name, "local") == 0 &&
+	    c->regs[0].upstream == NULL, "default hosted registry local");
+	ok(c->max_body_bytes == 52428800, "default max_body_bytes");
+	ok(config_check(c, &cause) == 0, "defaults pass the check");
+	config_free(c);
+
+	ok(parse("listen = [\"127.0.0.1:0\", \"[::1]:0\"]\n"
+	    "data_dir = \"/tmp/d\"\nlog_level = \"debug\"\n"
+	    "log_format = \"json\"\nmax_body_bytes = 65536\n"
+	    "public_url = \"https://crated.example/\"\n"
+	    "[registries.local]\nauth_required = false\n"
+	    "[registries.corp-2]\nindex_ttl = 10\nnegative_ttl = 0\n",
+	    &c, &cause) == 0, "a full config parses");
+	ok(c->nlisten == 2 && strcmp(c->listen[1], "[::1]:0") == 0, "listen");
+	is_str(c->log_format, "json", "log_format");
+	ok(c->max_body_bytes == 65536, "max_body_bytes");
+	r = config_registry(c, "corp-2");
+	ok(r != NULL && r->index_ttl == 10 && r->negative_ttl == 0 &&
+	    r->line == 9, "registry keys and line");
+	r = config_registry(c, "local");
+	ok(r != NULL && r->index_ttl == 300 && r->negative_ttl == 60,
+	    "registry defaults");
+	ok(config_registry(c, "nope") == NULL, "unknown registry");
+	ok(config_check(c, &cause) == 0, "check passes");
+	config_free(c);
+
+	bad("lisen = [\"127.0.0.1:0\"]\n[registries.a]\n",
+	    "crated.toml:1: unknown key \"lisen\"");
+	bad("[registries.a]\nindex_ttl = \"x\"\n",
+	    "crated.toml:2: registries.a.index_ttl must be an integer, not"
+	    " string");
+	bad("listen = 5\n[registries.a]\n",
+	    "crated.toml:1: listen must be an array of strings, not integer");
+	bad("listen = [5]\n[registries.a]\n",
+	    "crated.toml:1: listen must be an array of strings");
+	bad("listen = [\"localhost:80\"]\n[registries.a]\n",
+	    "crated.toml:1: listen: must be numeric");
+	bad("listen = []\n[registries.a]\n",
+	    "crated.toml:1: listen: must name at least one address");
+	bad("[registries.a]\nfrobnicate = true\n",
+	    "crated.toml:2: unknown key \"frobnicate\" in [registries.a]");
+	bad("[registries.A]\n", "crated.toml:1: registry name \"A\"");
+	bad("[registries.a]\nindex_ttl = -1\n",
+	    "crated.toml:2: registries.a.index_ttl: must be between");
+	bad("[registries.a]\nupstream = \"ftp://x/\"\n",
+	    "crated.toml:2: registries.a.upstream: must be a sparse index URL");
+	bad("[registries.a]\nupstream = \"https://x\"\n",
+	    "crated.toml:2: registries.a.upstream: must end with '/'");
+	bad("log_level = \"loud\"\n[registries.a]\n",
+	    "crated.toml:1: log_level: must be debug");
+	bad("max_body_bytes = 10\n[registries.a]\n",
+	    "crated.toml:1: max_body_bytes: must be between");
+	bad("data_dir = \"\"\n[registries.a]\n",
+	    "crated.toml:1: data_dir: must not be empty");
+	bad("public_url = \"crated.example\"\n[registries.a]\n",
+	    "crated.toml:1: public_url: must start with http");
+	bad("listen = [\"127.0.0.1:0\"]\n", "crated.toml: no [registries.NAME]");
+	bad("[registries]\na = 1\n", "crated.toml:2: registries.a must be a"
+	    " table");
+	bad("x = \n", "crated.toml:1:");
+	bad("[registries.a]\nrelay_writes = \"yes\"\n",
+	    "crated.toml:2: registries.a.relay_writes must be true or false");
+
+	ok(parse("listen = [\"0.0.0.0:8080\"]\n[registries.a]\n", &c,
+	    &cause) == 0, "wildcard parses");
+	ok(config_check(c, &cause) != 0 && strstr(cause, "public_url"),
+	    "wildcard without public_url refused by the check");
+	free(cause);
+	config_free(c);
+
+	f = open_memstream(&help, &helplen);
+	config_help(f);
+	fclose(f);
+	ok(strstr(help, "listen") && strstr(help, "upstream_token_command") &&
+	    strstr(help, "auth_required") && strstr(help, "(default: 300)"),
+	    "--help lists the keys with defaults");
+	free(help);
+	return done_testing();
+}
