@@ -248,8 +248,8 @@ store_tmp_create(struct store *s, char *tmprel)
 
 	snprintf(tmprel, STORE_PATH_MAX, "tmp/%ld.%u", (long)getpid(),
 	    atomic_fetch_add(&tmp_counter, 1));
-	fd = openat(s->rootfd, tmprel, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC, 0644);
+	fd = openat(s->rootfd, tmprel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0644);
 	return fd == -1 ? -errno : fd;
 }
 
@@ -322,8 +322,8 @@ store_write(struct store *s, const char *rel, const void *buf, size_t len,
 int
 store_unlink(struct store *s, const char *rel)
 {
-	if (unlinkat(s->rootfd, rel, 0) == -1 && errno != ENOENT)
-		return -errno;
+	if (unlinkat(s->rootfd, rel, 0) == -1)
+		return errno == ENOENT ? 0 : -errno;
 	return fsync_parent(s, rel);
 }
 

@@ -69,17 +69,14 @@ why(const char *name, size_t len)
 int
 crate_name_check(const char *name, char **cause)
 {
-	size_t	 len = strnlen(name, CRATE_NAME_MAX + 1);
+	size_t	 len = strlen(name);
 	char	*w;
 
-	if (len > CRATE_NAME_MAX)
-		len = strlen(name);
 	if ((w = why(name, len)) == NULL)
 		return 0;
 	if (cause != NULL)
 		*cause = xasprintf("invalid crate name \"%.*s%s\": %s",
-		    cut(name, len), name,
-		    len > QUOTE_MAX ? "..." : "", w);
+		    cut(name, len), name, len > QUOTE_MAX ? "..." : "", w);
 	free(w);
 	return -EINVAL;
 }

@@ -1,6 +1,7 @@
 /* A strict TOML reader for the subset described in toml.h (TOML 1.0,
  * https://toml.io/en/v1.0.0). A UTF-8 byte order mark at the start is
- * skipped. Columns count characters, not bytes; a tab is one. */
+ * skipped. Columns count characters, not bytes; a tab is one. Input is
+ * capped at 64 MiB and NODES_MAX values, so memory stays bounded. */
 #include "index/toml.h"
 
 #include <limits.h>
@@ -15,6 +16,7 @@
 #define INPUT_MAX	(64 * 1024 * 1024)
 #define DEPTH_MAX	32	/* arrays inside arrays */
 #define HEADER_KEYS_MAX	32	/* keys in one [a.b.c] header */
+#define NODES_MAX	(1 << 21) /* values and tables, ~120 bytes each */
 #define HASH_MIN	16	/* tables with this many keys get a hash */
 #define QUOTE_MAX	100	/* buffer for a key or header in a message */
 
@@ -37,6 +39,7 @@ struct parser {
 	const char	*buf;
 	size_t		 len;
 	size_t		 pos;
+	size_t		 nodes;		/* made so far */
 	int		 line;
 	int		 col;
 	char		*cause;
@@ -554,10 +557,11 @@ key(struct parser *p, char **out)
 }
 
 static struct node *
-newnode(enum toml_type type, int line, int col)
+newnode(struct parser *p, enum toml_type type, int line, int col)
 {
 	struct node	*n = xcalloc(1, sizeof *n);
 
+	p->nodes++;
 	n->v.type = type;
 	n->v.line = line;
 	n->v.col = col;
@@ -705,7 +709,7 @@ integer(struct parser *p, struct node **out)
 		    p->buf + vstart, vlen > 40 ? "..." : "", LLONG_MIN,
 		    LLONG_MAX);
 	}
-	*out = newnode(TOML_INTEGER, line, col);
+	*out = newnode(p, TOML_INTEGER, line, col);
 	if (!neg)
 		(*out)->v.i = (long long)acc;
 	else if (acc > (unsigned long long)LLONG_MAX)
@@ -724,7 +728,7 @@ array(struct parser *p, int depth, struct node **out)
 
 	if (depth > DEPTH_MAX)
 		return fail(p, "arrays nested more than %d deep", DEPTH_MAX);
-	a = newnode(TOML_ARRAY, line, col);
+	a = newnode(p, TOML_ARRAY, line, col);
 	skip(p, 1);
 	for (;;) {
 		if (blank(p) == -1)
@@ -765,12 +769,14 @@ value(struct parser *p, int depth, struct node **out)
 	int	 line = p->line, col = p->col, c = peek(p);
 	char	*s;
 
+	if (p->nodes >= NODES_MAX)
+		return fail(p, "more than %d values", NODES_MAX);
 	switch (c) {
 	case '"':
 	case '\'':
 		if (string(p, &s) == -1)
 			return -1;
-		*out = newnode(TOML_STRING, line, col);
+		*out = newnode(p, TOML_STRING, line, col);
 		(*out)->v.s = s;
 		return 0;
 	case '[':
@@ -781,7 +787,7 @@ value(struct parser *p, int depth, struct node **out)
 	case 't':
 	case 'f':
 		if (match(p, "true") || match(p, "false")) {
-			*out = newnode(TOML_BOOLEAN, line, col);
+			*out = newnode(p, TOML_BOOLEAN, line, col);
 			(*out)->v.b = c == 't';
 			skip(p, c == 't' ? 4 : 5);
 			return 0;
@@ -856,7 +862,7 @@ resolve(struct parser *p, struct node *root, char **keys, int nk, int aot,
 
 	for (i = 0; i < nk - 1; i++) {
 		if ((v = find(t, keys[i])) == NULL) {
-			v = newnode(TOML_TABLE, line, col);
+			v = newnode(p, TOML_TABLE, line, col);
 			v->flags = F_IMPLICIT;
 			push(t, keys[i], v);
 			keys[i] = NULL;
@@ -876,17 +882,17 @@ resolve(struct parser *p, struct node *root, char **keys, int nk, int aot,
 		    v->v.line);
 	if (aot) {
 		if (v == NULL) {
-			v = newnode(TOML_ARRAY, line, col);
+			v = newnode(p, TOML_ARRAY, line, col);
 			v->flags = F_AOT;
 			push(t, keys[nk - 1], v);
 			keys[nk - 1] = NULL;
 		}
-		*cur = newnode(TOML_TABLE, line, col);
+		*cur = newnode(p, TOML_TABLE, line, col);
 		push(v, NULL, *cur);
 		return 0;
 	}
 	if (v == NULL) {
-		v = newnode(TOML_TABLE, line, col);
+		v = newnode(p, TOML_TABLE, line, col);
 		push(t, keys[nk - 1], v);
 		keys[nk - 1] = NULL;
 	} else if (v->flags & F_IMPLICIT) {
@@ -913,6 +919,8 @@ header(struct parser *p, struct node *root, struct node **cur)
 	char	*keys[HEADER_KEYS_MAX];
 	int	 line = p->line, col = p->col, aot, nk = 0, rc = -1, i;
 
+	if (p->nodes + HEADER_KEYS_MAX + 1 > NODES_MAX)
+		return fail(p, "more than %d values", NODES_MAX);
 	skip(p, 1);
 	if ((aot = peek(p) == '['))
 		skip(p, 1);
@@ -973,7 +981,7 @@ toml_parse(const char *text, size_t len, char **cause)
 	}
 	if (match(&p, "\xef\xbb\xbf"))
 		p.pos = 3;
-	root = cur = newnode(TOML_TABLE, 1, 1);
+	root = cur = newnode(&p, TOML_TABLE, 1, 1);
 	for (;;) {
 		ws(&p);
 		if ((c = peek(&p)) == -1)

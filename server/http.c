@@ -211,18 +211,59 @@ conn_free(struct conn *c)
 	}
 }
 
+/* Replaces what is not UTF-8 (or is a control byte) with '?', so any text
+ * can go into a JSON string; input may quote a client's bytes. */
+static void
+clean_text(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+
+	while (*p != '\0') {
+		int	n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 :
+			    (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 :
+			    -1;
+		int	i;
+
+		if (n == 0) {
+			if (*p < 0x20 || *p == 0x7f)
+				*p = '?';
+			p++;
+			continue;
+		}
+		for (i = 1; n > 0 && i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (n < 0 || i <= n) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
+/* {"errors":[{"detail":...}]}, new string. */
+static char *
+errors_body(const char *detail)
+{
+	char	*d = xstrdup(detail), *body;
+	json_t	*j;
+
+	clean_text(d);
+	j = json_pack("{s:[{s:s}]}", "errors", "detail", d);
+	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	free(d);
+	return body ? body : xstrdup("{\"errors\":[{\"detail\":\"error\"}]}");
+}
+
 /* Sends a complete response for a request that never reached a handler
  * (a malformed or refused head) and closes the connection after it. */
 static void
 reject(struct conn *c, int status, const char *detail)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	json_t		*j;
-	char		*body;
+	char		*body = errors_body(detail);
 
-	j = json_pack("{s:[{s:s}]}", "errors", "detail", detail);
-	body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n%s", status, http_status_text(status),
@@ -439,6 +480,25 @@ read_body(struct conn *c)
 	dispatch(c);
 }
 
+/* True when the first n buffered bytes cannot start a request head: a
+ * method starts with a letter, and no control byte but CR, LF and HTAB
+ * belongs in a head (NUL, TLS records and binary garbage all fail). */
+static bool
+bad_bytes(struct evbuffer *in, size_t n)
+{
+	const unsigned char	*p = evbuffer_pullup(in, (ev_ssize_t)n);
+
+	if (p == NULL || n == 0)
+		return false;
+	if (!(p[0] >= 'A' && p[0] <= 'Z'))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' &&
+		    p[i] != '\t') || p[i] == 0x7f)
+			return true;
+	return false;
+}
+
 /* Tries to read one request head; returns true when one was taken. */
 static bool
 read_head(struct conn *c)
@@ -466,6 +526,12 @@ read_head(struct conn *c)
 		c->head_started = true;
 	}
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (bad_bytes(in, end.pos != -1 ? (size_t)end.pos + 4 :
+	    len < lim->max_head ? len : lim->max_head)) {
+		reject(c, 400, "malformed request (is this TLS on a plain"
+		    " HTTP port?)");
+		return false;
+	}
 	if (end.pos == -1) {
 		struct evbuffer_ptr	eol;
 
@@ -790,13 +856,10 @@ static void
 reply_errorv(struct http_request *r, int status, const char *hdrs,
     const char *fmt, va_list ap)
 {
-	json_t	*j;
 	char	*detail, *body;
 
 	detail = xvasprintf(fmt, ap);
-	j = json_pack("{s:[{s:s}]}", "errors", "detail", detail);
-	body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
+	body = errors_body(detail);
 	http_reply(r, status, "application/json", hdrs, body, strlen(body));
 	free(body);
 	free(detail);

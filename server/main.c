@@ -18,6 +18,7 @@ usage(FILE *f)
 	    "usage: crated serve [--config FILE] [--listen ADDR]..."
 	    " [--data-dir DIR]\n"
 	    "                    [--log-level LEVEL]\n"
+	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
 	    "       crated crash-points\n"
 	    "       crated --help | --version\n"
 	    "\n"
@@ -125,6 +126,96 @@ cmd_serve(int argc, char **argv)
 	return 0;
 }
 
+/* The upstream URL as cargo spells it in [registries] and Cargo.lock. */
+static char *
+cargo_url(const char *upstream)
+{
+	if (strcmp(upstream, "https://index.crates.io/") == 0 ||
+	    strcmp(upstream, "sparse+https://index.crates.io/") == 0)
+		return NULL;
+	if (strncmp(upstream, "sparse+", 7) == 0)
+		return xstrdup(upstream);
+	return xasprintf("sparse+%s", upstream);
+}
+
+/* Prints the cargo configuration that sends every registry through
+ * crated while projects and lock files keep the upstream URLs. */
+static int
+cmd_cargo_config(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "url", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = getenv("CRATED_CONFIG"), *url = NULL;
+	struct config	*cfg;
+	char		*cause = NULL, *base;
+	int		 ch, r;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:u:", opts, NULL)) != -1) {
+		if (ch == 'c')
+			path = optarg;
+		else if (ch == 'u')
+			url = optarg;
+		else {
+			fprintf(stderr, "usage: crated cargo-config [--config"
+			    " FILE] [--url PUBLIC_URL]\n");
+			return 2;
+		}
+	}
+	r = path ? config_load(path, &cfg, &cause) :
+	    config_parse(NULL, 0, NULL, &cfg, &cause);
+	if (r != 0) {
+		fprintf(stderr, "crated: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (url == NULL)
+		url = cfg->public_url;
+	base = url ? xstrdup(url) : xasprintf("http://%s", cfg->listen[0]);
+	if (base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	printf("# cargo configuration for crated at %s\n# (put it in"
+	    " $CARGO_HOME/config.toml or a project's .cargo/config.toml)\n",
+	    base);
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		const struct registry_config	*rc = &cfg->regs[i];
+		char				*up;
+
+		if (rc->upstream == NULL) {
+			printf("\n# hosted registry: crates name it with"
+			    " registry = \"%s\"\n[registries.%s]\nindex ="
+			    " \"sparse+%s/%s/\"\n", rc->name, rc->name, base,
+			    rc->name);
+			continue;
+		}
+		up = cargo_url(rc->upstream);
+		if (up == NULL) {
+			printf("\n# crates.io through crated; Cargo.lock keeps"
+			    " crates.io's URL\n[source.crates-io]\n"
+			    "replace-with = \"%s-crated\"\n[registries.%s-"
+			    "crated]\nindex = \"sparse+%s/%s/\"\n", rc->name,
+			    rc->name, base, rc->name);
+			continue;
+		}
+		printf("\n# mirror of %s: projects name it with registry ="
+		    " \"%s\" and\n# Cargo.lock keeps the upstream URL;"
+		    " crated serves it. Publish through crated\n# with"
+		    " --registry %s-crated.\n[registries.%s]\nindex ="
+		    " \"%s\"\n[registries.%s-crated]\nindex ="
+		    " \"sparse+%s/%s/\"\n[source.%s-upstream]\nregistry ="
+		    " \"%s\"\nreplace-with = \"%s-crated\"\n", up, rc->name,
+		    rc->name, rc->name, up, rc->name, base, rc->name, rc->name,
+		    up, rc->name);
+		free(up);
+	}
+	free(base);
+	config_free(cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -144,6 +235,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cargo-config") == 0)
+		return cmd_cargo_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crash-points") == 0) {
 		for (int i = 0; crash_points[i] != NULL; i++)
 			printf("%s\n", crash_points[i]);

@@ -265,11 +265,23 @@ token(struct mirror *m)
 
 static void	fetch_done_wrap(struct fetch *, void *);
 
+/* Sits between curl and a fetch's owner to keep the mirror's count of
+ * fetches in flight and to read back-off answers. */
 struct wrap {
 	struct mirror	*m;
+	bool		(*on_data)(struct fetch *, const void *, size_t,
+			    void *);
 	void		(*done)(struct fetch *, void *);
 	void		*arg;
 };
+
+static bool
+wrap_data(struct fetch *f, const void *buf, size_t len, void *arg)
+{
+	struct wrap	*w = arg;
+
+	return w->on_data(f, buf, len, w->arg);
+}
 
 static void
 launch(struct mirror *m, struct fetch_opts *o)
@@ -277,8 +289,11 @@ launch(struct mirror *m, struct fetch_opts *o)
 	struct wrap	*w = xmalloc(sizeof *w);
 
 	w->m = m;
+	w->on_data = o->on_data;
 	w->done = o->done;
 	w->arg = o->arg;
+	if (o->on_data != NULL)
+		o->on_data = wrap_data;
 	o->done = fetch_done_wrap;
 	o->arg = w;
 	o->authorization = token(m);

@@ -110,15 +110,16 @@ timer_cb(CURLM *multi, long ms, void *arg)
 static void
 on_socket(evutil_socket_t fd, short what, void *arg)
 {
-	struct sock	*s = arg;
-	int		 running, flags = 0;
+	struct sock		*s = arg;
+	struct upstream_client	*uc = s->uc;	/* s may go in the call */
+	int			 running, flags = 0;
 
 	if (what & EV_READ)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->uc->multi, fd, flags, &running);
-	check_done(s->uc);
+	curl_multi_socket_action(uc->multi, fd, flags, &running);
+	check_done(uc);
 }
 
 static int

@@ -674,6 +674,41 @@ test_many_keys(void)
 	free(doc);
 }
 
+/* An array of n integers is fine, or fails with want; n 0: 2^21
+ * tables from [[a]] headers. */
+static void
+test_values_max(size_t n, const char *want)
+{
+	char			*doc, *cause = NULL;
+	size_t			 i, len;
+	struct toml_value	*v;
+
+	if (n == 0) {
+		n = 1 << 21;
+		len = n * 6;
+		doc = xmalloc(len);
+		for (i = 0; i < n; i++)
+			memcpy(doc + i * 6, "[[a]]\n", 6);
+	} else {
+		len = 5 + 2 * n;
+		doc = xmalloc(len);
+		memcpy(doc, "a = [", 5);
+		for (i = 0; i < n; i++)
+			memcpy(doc + 5 + 2 * i, i + 1 < n ? "1," : "1]", 2);
+	}
+	v = toml_parse(doc, len, &cause);
+	if (want == NULL)
+		ok(v != NULL && v->items[0]->n == n, "%zu values", n);
+	else
+		ok(v == NULL && cause != NULL &&
+		    strncmp(cause, want, strlen(want)) == 0, "%s", want);
+	if (cause != NULL)
+		printf("#   %s\n", cause);
+	free(cause);
+	toml_free(v);
+	free(doc);
+}
+
 static void
 test_misc(void)
 {
@@ -686,6 +721,11 @@ test_misc(void)
 	is_str(cause, "1:1: the file is 67108865 bytes; the limit is 64 MiB",
 	    "size cause");
 	free(cause);
+	v = toml_parse(one, 1, NULL);
+	ok(v == NULL, "a NULL cause is allowed");
+	test_values_max(2097150, NULL);
+	test_values_max(2097151, "1:4194306: more than 2097152 values");
+	test_values_max(0, "1:6: more than 2097152 values");
 	v = toml_parse("x = ", 4, NULL);
 	ok(v == NULL, "a NULL cause is allowed");
 	is_str(toml_type_name(TOML_TABLE), "table", "type name table");
