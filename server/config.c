@@ -399,6 +399,8 @@ config_parse(const char *text, size_t len, const char *file,
 	defaults(GLOBAL, c);
 	if (text == NULL) {
 		add_registry(c, "local", 0);
+		add_registry(c, "crates-io", 0)->upstream =
+		    xstrdup("https://index.crates.io/");
 		*out = c;
 		return 0;
 	}

@@ -22,11 +22,14 @@ usage(FILE *f)
 	    "       crated crash-points\n"
 	    "       crated --help | --version\n"
 	    "\n"
-	    "crated serves cargo's sparse registry protocol: hosted registries"
-	    " that\ncargo publishes to, each under /NAME/ (index URL"
-	    " sparse+http://HOST:PORT/NAME/).\nWithout --config it serves one"
-	    " hosted registry \"local\" from ./crated-data\non"
-	    " 127.0.0.1:8080.\n\n");
+	    "crated serves cargo's sparse registry protocol, each registry"
+	    " under /NAME/\n(index URL sparse+http://HOST:PORT/NAME/): hosted"
+	    " registries that cargo\npublishes to, and pull-through mirrors of"
+	    " an upstream registry.\nWithout --config it serves a hosted"
+	    " registry \"local\" and a mirror of\nindex.crates.io,"
+	    " \"crates-io\", from ./crated-data on 127.0.0.1:8080.\n"
+	    "`crated cargo-config` prints the matching cargo configuration."
+	    "\n\n");
 	config_help(f);
 }
 

@@ -44,8 +44,11 @@ main(void)
 	ok(c->nlisten == 1 && strcmp(c->listen[0], "127.0.0.1:8080") == 0,
 	    "default listen");
 	is_str(c->data_dir, "./crated-data", "default data_dir");
-	ok(c->nregs == 1 && strcmp(c->regs[0].name, "local") == 0 &&
+	ok(c->nregs == 2 && strcmp(c->regs[0].name, "local") == 0 &&
 	    c->regs[0].upstream == NULL, "default hosted registry local");
+	ok(strcmp(c->regs[1].name, "crates-io") == 0 &&
+	    strcmp(c->regs[1].upstream, "https://index.crates.io/") == 0 &&
+	    c->regs[1].index_ttl == 300, "default mirror of crates.io");
 	ok(c->max_body_bytes == 52428800, "default max_body_bytes");
 	ok(config_check(c, &cause) == 0, "defaults pass the check");
 	config_free(c);

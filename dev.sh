@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The two commands of the README:
+#   ./dev.sh run    set up, build, and run crated with its defaults
+#   ./dev.sh test   set up, build, and run every test: once with
+#                   -Dwarning_level=3 -Dwerror=true, once under ASan+UBSan
+# Run as root on Debian 12 (or with sudo): missing packages are installed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
+    libssl-dev libjansson-dev zlib1g-dev python3 openssl)
+
+setup() {
+	local missing=()
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "dev.sh: installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# cargo comes from rustup, never from apt (Debian 12's is too old).
+find_cargo() {
+	local cargo
+	cargo=$(command -v cargo || true)
+	[ -n "$cargo" ] || cargo=/root/.cargo/bin/cargo
+	[ -n "${HOME:-}" ] && [ -z "$(command -v cargo || true)" ] &&
+	    [ -x "$HOME/.cargo/bin/cargo" ] && cargo="$HOME/.cargo/bin/cargo"
+	if [ ! -x "$cargo" ]; then
+		cat >&2 <<-MSG
+		dev.sh: the integration tests need cargo >= 1.74 and none was found.
+		Install it with rustup (not apt: Debian 12's cargo is too old):
+		    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y
+		then run ./dev.sh test again.
+		MSG
+		exit 1
+	fi
+	local minor
+	minor=$("$cargo" --version | sed -n 's/^cargo 1\.\([0-9]*\).*/\1/p')
+	if [ -z "$minor" ] || [ "$minor" -lt 74 ]; then
+		echo "dev.sh: $("$cargo" --version) is older than 1.74;" \
+		    "run 'rustup update stable'" >&2
+		exit 1
+	fi
+	export PATH="$(dirname "$cargo"):$PATH"
+	# A test's fresh CARGO_HOME must still find rustup's toolchains.
+	export RUSTUP_HOME="${RUSTUP_HOME:-${HOME:-/root}/.rustup}"
+	[ -d "$RUSTUP_HOME" ] || export RUSTUP_HOME=/root/.rustup
+}
+
+build() {	# build DIR [meson options...]
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	else
+		meson configure "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" >/dev/null
+}
+
+# Prints "passed failed" for a build directory's last meson test run.
+count() {
+	python3 - "$1/meson-logs/testlog.json" <<-'PY'
+	import json, sys
+	p = f = 0
+	for line in open(sys.argv[1]):
+	    r = json.loads(line).get("result")
+	    if r in ("OK", "EXPECTEDFAIL"):
+	        p += 1
+	    elif r != "SKIP":
+	        f += 1
+	print(p, f)
+	PY
+}
+
+cmd=${1:-}
+case "$cmd" in
+run)
+	setup
+	build build -Dbuildtype=release
+	shift
+	exec build/crated serve "$@"
+	;;
+test)
+	setup
+	find_cargo
+	passed=0 failed=0
+	for variant in plain asan; do
+		dir=build-test-$variant
+		if [ $variant = plain ]; then
+			build $dir -Dwarning_level=3 -Dwerror=true
+		else
+			build $dir -Dwarning_level=3 -Db_sanitize=address,undefined \
+			    -Db_lundef=false
+		fi
+		echo "== $variant: meson test"
+		meson test -C $dir --print-errorlogs --num-processes 2 || true
+		read -r p f < <(count $dir)
+		echo "== $variant: $p passed, $f failed"
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	;;
+*)
+	echo "usage: ./dev.sh run [crated serve options] | ./dev.sh test" >&2
+	exit 2
+	;;
+esac
