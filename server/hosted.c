@@ -461,7 +461,9 @@ yank_line(const char *line, size_t len, const struct index_entry *e,
 {
 	struct yank_scan	*y = arg;
 
-	if (e == NULL || !semver_same_ignoring_build(e->vers, y->vers))
+	/* "1.0.1" names "1.0.1+build.5"; "1.0.1+other" names only itself. */
+	if (e == NULL || !semver_same_ignoring_build(e->vers, y->vers) ||
+	    (strchr(y->vers, '+') != NULL && strcmp(e->vers, y->vers) != 0))
 		return 0;
 	if (y->exact)
 		return 0;
