@@ -14,7 +14,8 @@ struct lock_package {
 };
 
 struct lockfile {
-	int			 version;	/* 'version = N'; 1 when absent */
+	int			 version;	/* 'version = N'; absent: 1 with a
+						   [metadata] table, else 2 */
 	size_t			 n;
 	struct lock_package	*pkgs;
 };
