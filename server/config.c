@@ -46,6 +46,7 @@ static const char	*check_format(const struct toml_value *);
 static const char	*check_body(const struct toml_value *);
 static const char	*check_seconds(const struct toml_value *);
 static const char	*check_concurrency(const struct toml_value *);
+static const char	*check_relay_auth(const struct toml_value *);
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -99,6 +100,9 @@ static const struct key keys[] = {
 	  " the system's" },
 	{ "upstream_concurrency", REGISTRY, K_INT, R(upstream_concurrency),
 	  "16", check_concurrency, "most requests in flight to the upstream" },
+	{ "relay_auth", REGISTRY, K_STRING, R(relay_auth), "server",
+	  check_relay_auth, "relayed writes carry crated's upstream credential"
+	  " (\"server\") or the client's own Authorization (\"client\")" },
 	{ "token_refresh", REGISTRY, K_INT, R(token_refresh), "2700",
 	  check_seconds, "seconds after which upstream_token_command is run"
 	  " again (Entra tokens live about an hour)" },
@@ -187,6 +191,13 @@ static const char *
 check_concurrency(const struct toml_value *v)
 {
 	return v->i < 1 || v->i > 1024 ? "must be between 1 and 1024" : NULL;
+}
+
+static const char *
+check_relay_auth(const struct toml_value *v)
+{
+	return strcmp(v->s, "server") != 0 && strcmp(v->s, "client") != 0 ?
+	    "must be \"server\" or \"client\"" : NULL;
 }
 
 static enum toml_type
@@ -619,6 +630,7 @@ config_free(struct config *c)
 		free(r->upstream_token_command);
 		free(r->upstream_proxy);
 		free(r->upstream_ca_file);
+		free(r->relay_auth);
 	}
 	free(c->regs);
 	free(c);

@@ -25,6 +25,7 @@ struct registry_config {
 	char	 *upstream_ca_file;
 	long long upstream_concurrency;
 	long long token_refresh;
+	char	 *relay_auth;		/* "server" or "client" */
 };
 
 struct config {

@@ -61,7 +61,7 @@ struct fill {
 	struct fill		*next;
 };
 
-typedef void (*config_cb)(struct mirror *, const char *error, void *);
+typedef mirror_config_cb config_cb;
 
 struct config_waiter {
 	config_cb		 cb;
@@ -110,6 +110,14 @@ struct dl {
 	struct dl		*next;
 };
 
+/* An index path sent straight upstream until a published version shows. */
+struct watch {
+	char		 path[INDEX_PATH_MAX];
+	char		 vers[VERSION_MAX + 1];
+	time_t		 since, until;
+	struct watch	*next;
+};
+
 struct mirror {
 	struct registry		*reg;
 	struct server		*srv;
@@ -126,6 +134,7 @@ struct mirror {
 	int			 active;	/* fetches in flight */
 	struct queued		*queue, **queue_tail;
 	time_t			 backoff_until;
+	struct watch		*watches;
 };
 
 static const char index_hdrs[] =
@@ -264,6 +273,8 @@ token(struct mirror *m)
 /* Upstream requests: concurrency cap and back-off. */
 
 static void	fetch_done_wrap(struct fetch *, void *);
+static void	watch_check(struct mirror *, const char *,
+		    const struct hot_entry *);
 
 /* Sits between curl and a fetch's owner to keep the mirror's count of
  * fetches in flight and to read back-off answers. */
@@ -296,7 +307,10 @@ launch(struct mirror *m, struct fetch_opts *o)
 		o->on_data = wrap_data;
 	o->done = fetch_done_wrap;
 	o->arg = w;
-	o->authorization = token(m);
+	if (o->authorization == NULL)
+		o->authorization = token(m);
+	else if (o->authorization[0] == '\0')
+		o->authorization = NULL;
 	o->proxy = m->reg->cfg->upstream_proxy;
 	o->ca_file = m->reg->cfg->upstream_ca_file;
 	m->active++;
@@ -719,6 +733,7 @@ fill_done(struct fetch *f, void *arg)
 		e->up_lastmod = lm ? xstrdup(lm) : NULL;
 		log_debug("registry %s: fetched %s (%zu bytes)",
 		    m->reg->name, fl->path, len);
+		watch_check(m, fl->path, e);
 		persist(m, fl->path, e, true);
 		o.status = 200;
 		o.e = e;
@@ -793,6 +808,87 @@ no_upstream(struct mirror *m, struct hot_entry *e, const char *why,
 	cb(m, &o, arg);
 }
 
+/* True while path is watched for a published version; drops watches
+ * that ran out. */
+static bool
+watched(struct mirror *m, const char *path)
+{
+	struct watch	**wp = &m->watches, *w;
+	bool		  found = false;
+
+	while ((w = *wp) != NULL) {
+		if (time(NULL) > w->until) {
+			log_warn("registry %s: %s %s still not in the upstream"
+			    " index after %lds; back to normal caching",
+			    m->reg->name, w->path, w->vers, (long)(w->until -
+			    w->since));
+			*wp = w->next;
+			free(w);
+			continue;
+		}
+		if (strcmp(w->path, path) == 0)
+			found = true;
+		wp = &w->next;
+	}
+	return found;
+}
+
+static int
+has_version(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	return e != NULL && strcmp(e->vers, arg) == 0;
+}
+
+/* Ends the watch on path when e shows its version. */
+static void
+watch_check(struct mirror *m, const char *path, const struct hot_entry *e)
+{
+	struct watch	**wp = &m->watches, *w;
+
+	while ((w = *wp) != NULL) {
+		if (strcmp(w->path, path) == 0 && index_file_foreach(
+		    e->plain.body, e->plain.len, has_version, w->vers)) {
+			log_info("registry %s: %s %s visible upstream after"
+			    " %lds", m->reg->name, path, w->vers,
+			    (long)(time(NULL) - w->since));
+			*wp = w->next;
+			free(w);
+			continue;
+		}
+		wp = &w->next;
+	}
+}
+
+void
+mirror_watch(struct mirror *m, const char *name, const char *vers)
+{
+	struct watch	*w;
+	char		 path[INDEX_PATH_MAX], key[REGISTRY_NAME_MAX +
+			     INDEX_PATH_MAX + 2];
+
+	crate_index_path(name, path);
+	key_of(m, path, key);
+	hot_invalidate(m->srv->hot, key);
+	if (vers == NULL) {
+		/* A yank: the next request revalidates. */
+		struct hot_entry	*e = lookup(m, path);
+
+		if (e != NULL) {
+			e->fetched = 0;
+			hot_unref(e);
+		}
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	snprintf(w->path, sizeof w->path, "%s", path);
+	snprintf(w->vers, sizeof w->vers, "%s", vers);
+	w->since = time(NULL);
+	w->until = w->since + 120;
+	w->next = m->watches;
+	m->watches = w;
+}
+
 /*
  * Gets the index file of name at path: from memory or disk while fresh
  * (force: never), else through one shared upstream request; cb gets the
@@ -808,6 +904,8 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 	struct fetch_opts	 o = { 0 };
 	char			*url;
 
+	if (watched(m, path))
+		force = true;
 	if (e != NULL && !force && fresh(m, e)) {
 		struct outcome	out = { .status = e->negative ? 404 : 200,
 		    .e = e };
@@ -1436,8 +1534,76 @@ mirror_close(struct mirror *m)
 {
 	if (m == NULL)
 		return;
+	while (m->watches != NULL) {
+		struct watch	*w = m->watches;
+
+		m->watches = w->next;
+		free(w);
+	}
 	regconfig_finish(&m->rc);
 	free(m->base);
 	free(m->token);
 	free(m);
+}
+
+void
+mirror_get_config(struct mirror *m, mirror_config_cb cb, void *arg)
+{
+	get_config(m, cb, arg);
+}
+
+const char *
+mirror_api(const struct mirror *m)
+{
+	return m->rc.api;
+}
+
+void
+mirror_request(struct mirror *m, const struct fetch_opts *o)
+{
+	upstream_get(m, o);
+}
+
+struct keep {
+	struct mirror	*m;
+	char		 rel[STORE_PATH_MAX];
+	char		*crate;
+	size_t		 len;
+	int		 res;
+};
+
+static void
+keep_work(void *arg)
+{
+	struct keep	*k = arg;
+
+	if (!store_exists(k->m->reg->store, k->rel))
+		k->res = store_write(k->m->reg->store, k->rel, k->crate,
+		    k->len, "crate:after-tmp", "crate:after-rename");
+}
+
+static void
+keep_done(void *arg)
+{
+	struct keep	*k = arg;
+
+	if (k->res != 0)
+		log_warn("registry %s: keeping the uploaded %s: %s",
+		    k->m->reg->name, k->rel, strerror(-k->res));
+	free(k->crate);
+	free(k);
+}
+
+void
+mirror_keep_crate(struct mirror *m, const char *name, const char *vers,
+    const void *crate, size_t len)
+{
+	struct keep	*k = xcalloc(1, sizeof *k);
+
+	k->m = m;
+	store_crate_rel(name, vers, k->rel);
+	k->crate = xmalloc(len);
+	memcpy(k->crate, crate, len);
+	k->len = len;
+	workers_submit(m->srv->workers, keep_work, keep_done, k);
 }

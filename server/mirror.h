@@ -8,6 +8,8 @@
 #ifndef SERVER_MIRROR_H
 #define SERVER_MIRROR_H
 
+#include <stddef.h>
+
 struct registry;
 struct http_request;
 struct route;
@@ -21,5 +23,25 @@ void	mirror_index(struct registry *, struct http_request *,
 /* A download whose .crate is not cached yet. */
 void	mirror_download(struct registry *, struct http_request *,
 	    const struct route *);
+
+/* What the relay (server/relay.c) needs of a mirror. */
+struct fetch_opts;
+typedef void (*mirror_config_cb)(struct mirror *, const char *error,
+    void *arg);
+/* Makes sure the upstream's config.json is known, then cb(error or NULL). */
+void		 mirror_get_config(struct mirror *, mirror_config_cb, void *);
+/* The upstream's web API base from its config.json, or NULL. */
+const char	*mirror_api(const struct mirror *);
+/* Starts an upstream request under the mirror's concurrency cap and
+ * back-off. authorization NULL: the mirror's credential; "": none. */
+void		 mirror_request(struct mirror *, const struct fetch_opts *);
+/* After a write upstream: forgets what is cached of name's index file
+ * (negative entries too) and, when vers is given, asks the upstream on
+ * every request for it until vers shows or 120 s pass. */
+void		 mirror_watch(struct mirror *, const char *name,
+		     const char *vers);
+/* Keeps a .crate the client just uploaded (cksum already computed). */
+void		 mirror_keep_crate(struct mirror *, const char *name,
+		     const char *vers, const void *crate, size_t len);
 
 #endif

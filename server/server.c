@@ -22,6 +22,7 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/mirror.h"
+#include "server/relay.h"
 #include "server/route.h"
 #include "server/upstream.h"
 #include "server/workers.h"
@@ -205,10 +206,7 @@ handle(struct http_request *r, void *arg)
 			if (reg->kind == REGISTRY_HOSTED)
 				hosted_api(reg, r, &rt);
 			else
-				http_reply_error(r, 405, "registry `%s` is a"
-				    " read-only mirror: publish, yank, owner"
-				    " and search calls are not relayed"
-				    " (relay_writes is off)", reg->name);
+				relay_api(reg, r, &rt);
 			return;
 		}
 	}

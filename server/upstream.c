@@ -37,6 +37,7 @@ struct fetch {
 	struct curl_slist	*req_headers;
 	struct fetch_opts	 opts;
 	char			*url, *auth, *inm, *ims, *proxy, *ca;
+	char			*req_body, *method;
 	char			*body;
 	size_t			 len, cap;
 	char			*headers[MAX_HEADERS];	/* "name: value" */
@@ -76,6 +77,8 @@ check_done(struct upstream_client *uc)
 		free(f->ims);
 		free(f->proxy);
 		free(f->ca);
+		free(f->req_body);
+		free(f->method);
 		free(f->body);
 		free(f);
 	}
@@ -274,8 +277,19 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	f->ca = dup_or_null(opts->ca_file);
 	f->easy = e = curl_easy_init();
 	f->req_headers = curl_slist_append(NULL, "cargo-protocol: version=1");
-	f->req_headers = curl_slist_append(f->req_headers,
-	    "Accept: text/plain, application/json;q=0.9, */*;q=0.8");
+	h = xasprintf("Accept: %s", opts->accept ? opts->accept :
+	    "text/plain, application/json;q=0.9, */*;q=0.8");
+	f->req_headers = curl_slist_append(f->req_headers, h);
+	free(h);
+	if (opts->content_type != NULL) {
+		h = xasprintf("Content-Type: %s", opts->content_type);
+		f->req_headers = curl_slist_append(f->req_headers, h);
+		free(h);
+	}
+	if (opts->body != NULL) {
+		/* No "Expect: 100-continue" round trip for our uploads. */
+		f->req_headers = curl_slist_append(f->req_headers, "Expect:");
+	}
 	f->req_headers = curl_slist_append(f->req_headers,
 	    "X-TFS-FedAuthRedirect: Suppress");
 	if (f->auth != NULL) {
@@ -298,7 +312,19 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, f);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	if (opts->method != NULL) {
+		f->method = xstrdup(opts->method);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
+	}
+	if (opts->body != NULL) {
+		f->req_body = xmalloc(opts->body_len + 1);
+		memcpy(f->req_body, opts->body, opts->body_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)opts->body_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->req_body);
+	}
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, opts->no_redirects ? 0L :
+	    1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

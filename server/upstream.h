@@ -25,6 +25,12 @@ struct fetch_opts {
 	const char	*proxy;		/* NULL: curl's https_proxy/no_proxy */
 	const char	*ca_file;	/* added to the system CAs, or NULL */
 	size_t		 max_body;	/* bigger bodies fail the fetch */
+	const char	*method;	/* NULL: GET */
+	const void	*body;		/* request body (copied), or NULL */
+	size_t		 body_len;
+	const char	*content_type;	/* of the request body */
+	const char	*accept;	/* NULL: text/plain first */
+	bool		 no_redirects;	/* web API calls are not redirected */
 	long		 timeout;	/* seconds for the whole transfer; 0 none */
 	/* Optional streaming: called with each piece of a 2xx body as it
 	 * arrives; return false to abort the transfer. The body is then not

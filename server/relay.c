@@ -1,0 +1,524 @@
+#include "server/relay.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "index/name.h"
+#include "index/publish.h"
+#include "index/xmalloc.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/mirror.h"
+#include "server/route.h"
+#include "server/server.h"
+#include "server/upstream.h"
+
+/* cargo gives up on a silent connection after ~30 s, and a publish can
+ * be neither retried nor cancelled: answer by then, outcome unknown. */
+#define ANSWER_SECONDS	25
+#define UPSTREAM_LIMIT	600	/* seconds the upstream call may take */
+
+/* One relayed web API call. */
+struct relay {
+	struct registry		*reg;
+	struct http_request	*req;		/* NULL once answered */
+	enum route_kind		 kind;
+	enum http_method	 method;
+	char			 name[CRATE_NAME_MAX + 1];
+	char			 vers[VERSION_MAX + 1];
+	char			*path;		/* under the upstream api */
+	char			*query;
+	unsigned char		*body;		/* what goes upstream */
+	size_t			 body_len;
+	char			*auth;		/* client's, relay_auth=client */
+	unsigned char		*crate;		/* publish: kept on success */
+	size_t			 crate_len;
+	char			 peer[64];
+	struct timespec		 start;
+	struct event		*timer;
+};
+
+static void
+relay_free(struct relay *rl)
+{
+	if (rl->timer != NULL)
+		event_free(rl->timer);
+	free(rl->path);
+	free(rl->query);
+	free(rl->body);
+	free(rl->auth);
+	free(rl->crate);
+	free(rl);
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) /
+	    1000000;
+}
+
+static const char *
+op_name(const struct relay *rl)
+{
+	switch (rl->kind) {
+	case ROUTE_PUBLISH:
+		return "publish";
+	case ROUTE_YANK:
+		return "yank";
+	case ROUTE_UNYANK:
+		return "unyank";
+	case ROUTE_OWNERS:
+		return rl->method == HTTP_GET ? "owners-list" :
+		    rl->method == HTTP_PUT ? "owners-add" : "owners-remove";
+	default:
+		return "search";
+	}
+}
+
+static bool
+is_write(const struct relay *rl)
+{
+	return rl->kind != ROUTE_SEARCH && !(rl->kind == ROUTE_OWNERS &&
+	    rl->method == HTTP_GET);
+}
+
+static void
+answer(struct relay *rl, int status, const char *body)
+{
+	if (rl->req == NULL)
+		return;
+	http_reply(rl->req, status, "application/json", NULL, body,
+	    strlen(body));
+	rl->req = NULL;
+}
+
+static char *
+dump(json_t *j)
+{
+	char	*s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	return s != NULL ? s : xstrdup("{}");
+}
+
+/* The upstream's message from an error body: Azure's "message", cargo's
+ * errors[].detail, or the start of the text. New string. */
+static char *
+message_of(const char *body, size_t len)
+{
+	json_t		*j = json_loadb(body, len, 0, NULL);
+	const char	*m = json_string_value(json_object_get(j, "message"));
+	char		*out;
+
+	if (m == NULL)
+		m = json_string_value(json_object_get(json_array_get(
+		    json_object_get(j, "errors"), 0), "detail"));
+	if (m != NULL)
+		out = xstrdup(m);
+	else if (len == 0)
+		out = xstrdup("(empty body)");
+	else {
+		out = xstrndup(body, len > 300 ? 300 : len);
+		for (char *p = out; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20)
+				*p = ' ';
+	}
+	json_decref(j);
+	return out;
+}
+
+/* The success body cargo parses for this call, from the upstream's 2xx
+ * answer; NULL (and *why) when a read's answer has no usable shape. */
+static char *
+success_body(struct relay *rl, const char *body, size_t len,
+    const char **why)
+{
+	json_t	*j, *v;
+	char	*msg;
+
+	switch (rl->kind) {
+	case ROUTE_PUBLISH:
+		return xstrdup("{\"warnings\":{\"invalid_categories\":[],"
+		    "\"invalid_badges\":[],\"other\":[]}}");
+	case ROUTE_YANK:
+	case ROUTE_UNYANK:
+		return xstrdup("{\"ok\":true}");
+	case ROUTE_OWNERS:
+		j = json_loadb(body, len, 0, NULL);
+		if (rl->method != HTTP_GET) {
+			v = json_object_get(j, "msg");
+			msg = json_is_string(v) ? xstrdup(json_string_value(v))
+			    : xstrdup(rl->method == HTTP_PUT ?
+			    "owners added upstream" :
+			    "owners removed upstream");
+			json_decref(j);
+			v = json_pack("{s:b, s:s}", "ok", 1, "msg", msg);
+			free(msg);
+			return dump(v);
+		}
+		if (!json_is_array(json_object_get(j, "users"))) {
+			json_decref(j);
+			*why = "the upstream's owner list has no \"users\"";
+			return NULL;
+		}
+		return dump(j);
+	default:
+		j = json_loadb(body, len, 0, NULL);
+		if (!json_is_array(json_object_get(j, "crates"))) {
+			json_decref(j);
+			*why = "the upstream's search answer has no \"crates\"";
+			return NULL;
+		}
+		if (!json_is_object(json_object_get(j, "meta")))
+			json_object_set_new(j, "meta", json_pack("{s:I}",
+			    "total", (json_int_t)json_array_size(
+			    json_object_get(j, "crates"))));
+		return dump(j);
+	}
+}
+
+static void
+audit(struct relay *rl, long status, const char *outcome)
+{
+	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
+	    " upstream_status=%ld outcome=%s duration_ms=%ld", rl->reg->name,
+	    op_name(rl), rl->name[0] ? rl->name : "-", rl->vers[0] ? rl->vers :
+	    "-", rl->peer, status, outcome, ms_since(&rl->start));
+}
+
+static void
+relay_done(struct fetch *f, void *arg)
+{
+	struct relay	*rl = arg;
+	long		 status = fetch_status(f);
+	const char	*body, *why = NULL;
+	char		*msg, *ok;
+	size_t		 len;
+	int		 code;
+
+	body = fetch_body(f, &len);
+	if (fetch_failed(f) || status == 0) {
+		audit(rl, status, fetch_error(f));
+		if (rl->req != NULL)
+			http_reply_error(rl->req, 502, "upstream unreachable:"
+			    " %s%s", fetch_error(f), rl->kind == ROUTE_PUBLISH ?
+			    " (the publish did not reach the feed, or its"
+			    " outcome is unknown: check the feed before"
+			    " publishing again)" : "");
+		rl->req = NULL;
+		relay_free(rl);
+		return;
+	}
+	if (status >= 200 && status < 300) {
+		if ((ok = success_body(rl, body, len, &why)) == NULL) {
+			audit(rl, status, why);
+			if (rl->req != NULL)
+				http_reply_error(rl->req, 502, "upstream %ld:"
+				    " %s", status, why);
+			rl->req = NULL;
+			relay_free(rl);
+			return;
+		}
+		audit(rl, status, "ok");
+		if (rl->kind == ROUTE_PUBLISH) {
+			mirror_keep_crate(rl->reg->mirror, rl->name, rl->vers,
+			    rl->crate, rl->crate_len);
+			mirror_watch(rl->reg->mirror, rl->name, rl->vers);
+		} else if (rl->kind == ROUTE_YANK || rl->kind == ROUTE_UNYANK)
+			mirror_watch(rl->reg->mirror, rl->name, NULL);
+		answer(rl, 200, ok);
+		free(ok);
+		relay_free(rl);
+		return;
+	}
+	msg = message_of(body, len);
+	audit(rl, status, msg);
+	/* A refused server credential is crated's problem, not the
+	 * client's: 502, as for reads. */
+	code = status >= 500 || ((status == 401 || status == 403) &&
+	    rl->auth == NULL) ? 502 : status >= 400 ? (int)status : 502;
+	if (rl->req != NULL)
+		http_reply_error(rl->req, code, "upstream %ld: %s", status, msg);
+	rl->req = NULL;
+	free(msg);
+	relay_free(rl);
+}
+
+/* The answer cargo gets when the upstream is slow: the call goes on. */
+static void
+on_slow(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*rl = arg;
+
+	if (rl->req == NULL)
+		return;
+	log_warn("registry %s: %s %s %s: the upstream has not answered after"
+	    " %ds; telling the client the outcome is not known yet",
+	    rl->reg->name, op_name(rl), rl->name, rl->vers, ANSWER_SECONDS);
+	http_reply_error(rl->req, 504, "the upstream feed has not answered the"
+	    " %s of `%s` %s after %d s; crated is still waiting for it. The"
+	    " outcome is not known yet: in a minute, look for the version with"
+	    " `cargo search` or in the feed, and only publish again if it is"
+	    " missing (crated's log has the final answer)", op_name(rl),
+	    rl->name, rl->vers, ANSWER_SECONDS);
+	rl->req = NULL;
+}
+
+static void
+forward(struct mirror *m, const char *error, void *arg)
+{
+	struct relay		*rl = arg;
+	struct fetch_opts	 o = { 0 };
+	const char		*api = mirror_api(m);
+	struct timeval		 tv = { ANSWER_SECONDS, 0 };
+	char			*url;
+
+	if (error != NULL || api == NULL) {
+		http_reply_error(rl->req, 502, "cannot relay to the upstream:"
+		    " %s", error ? error : "its config.json has no \"api\"");
+		rl->req = NULL;
+		relay_free(rl);
+		return;
+	}
+	url = xasprintf("%s/api/v1/crates%s%s%s", api, rl->path,
+	    rl->query ? "?" : "", rl->query ? rl->query : "");
+	o.url = url;
+	o.method = rl->method == HTTP_PUT ? "PUT" : rl->method == HTTP_DELETE ?
+	    "DELETE" : NULL;
+	o.body = rl->body;
+	o.body_len = rl->body_len;
+	if (rl->method == HTTP_PUT && rl->body == NULL)
+		o.body = "";
+	o.content_type = rl->kind == ROUTE_PUBLISH ?
+	    "application/octet-stream" : rl->body ? "application/json" : NULL;
+	o.accept = "application/json";
+	o.no_redirects = true;
+	o.max_body = 1 << 20;
+	o.timeout = UPSTREAM_LIMIT;
+	o.authorization = rl->reg->cfg->relay_auth[0] == 'c' ?
+	    (rl->auth ? rl->auth : "") : NULL;
+	o.done = relay_done;
+	o.arg = rl;
+	rl->timer = evtimer_new(rl->reg->srv->base, on_slow, rl);
+	evtimer_add(rl->timer, &tv);
+	mirror_request(m, &o);
+	free(url);
+}
+
+/* True when url is crated's own index URL of registry r, with or without
+ * "sparse+" and the final slash. */
+static bool
+names_registry(const struct server *srv, const struct registry *r,
+    const char *url)
+{
+	char	*mine = xasprintf("%s/%s/", srv->public_url, r->name);
+	size_t	 n = strlen(mine);
+	bool	 same;
+
+	if (strncmp(url, "sparse+", 7) == 0)
+		url += 7;
+	same = strcmp(url, mine) == 0 || (strlen(url) == n - 1 &&
+	    strncmp(url, mine, n - 1) == 0);
+	free(mine);
+	return same;
+}
+
+/*
+ * Rewrites dependencies whose registry is one of crated's own URLs to that
+ * registry's upstream, so the feed never records crated's address. 0, 1
+ * when something changed, or -1 with *why (new).
+ */
+static int
+rewrite_registries(struct server *srv, json_t *meta, char **why)
+{
+	json_t	*deps = json_object_get(meta, "deps"), *dep;
+	size_t	 i, n;
+	int	 changed = 0;
+
+	n = strlen(srv->public_url);
+	json_array_foreach(deps, i, dep) {
+		const char	*url = json_string_value(json_object_get(dep,
+				    "registry"));
+		const char	*u = url;
+		struct registry	*to = NULL;
+
+		if (url == NULL)
+			continue;
+		if (strncmp(u, "sparse+", 7) == 0)
+			u += 7;
+		for (size_t k = 0; k < srv->nregs; k++)
+			if (names_registry(srv, &srv->regs[k], url))
+				to = &srv->regs[k];
+		if (to == NULL && strncmp(u, srv->public_url, n) == 0 &&
+		    u[n] == '/') {
+			*why = xasprintf("dependency `%s` names registry %s,"
+			    " which looks like crated but is none of its"
+			    " registries", json_string_value(json_object_get(
+			    dep, "name")), url);
+			return -1;
+		}
+		if (to == NULL)
+			continue;
+		if (to->cfg->upstream == NULL) {
+			*why = xasprintf("dependency `%s` comes from crated's"
+			    " hosted registry `%s`, which the upstream feed"
+			    " cannot reach", json_string_value(json_object_get(
+			    dep, "name")), to->name);
+			return -1;
+		}
+		json_object_set_new(dep, "registry", strncmp(to->cfg->upstream,
+		    "sparse+", 7) == 0 ? json_string(to->cfg->upstream) :
+		    json_sprintf("sparse+%s", to->cfg->upstream));
+		changed = 1;
+	}
+	return changed;
+}
+
+/* Checks a publish body and builds what goes upstream; -1 when refused
+ * (and answered). */
+static int
+prepare_publish(struct relay *rl)
+{
+	struct publish		 p;
+	const unsigned char	*body;
+	size_t			 len, jlen;
+	char			*cause = NULL, *json;
+	int			 changed;
+
+	body = http_body(rl->req, &len);
+	if (publish_parse(body, len, &p, &cause) != 0) {
+		log_warn("registry %s: refused a publish from %s: %s",
+		    rl->reg->name, rl->peer, cause);
+		http_reply_error(rl->req, 400, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	snprintf(rl->name, sizeof rl->name, "%s", p.name);
+	snprintf(rl->vers, sizeof rl->vers, "%s", p.vers);
+	rl->crate_len = p.crate_len;
+	rl->crate = xmalloc(p.crate_len);
+	memcpy(rl->crate, p.crate, p.crate_len);
+	if ((changed = rewrite_registries(rl->reg->srv, p.meta, &cause)) < 0) {
+		http_reply_error(rl->req, 400, "%s", cause);
+		free(cause);
+		publish_finish(&p);
+		return -1;
+	}
+	if (changed == 0) {
+		rl->body = xmalloc(len);
+		memcpy(rl->body, body, len);
+		rl->body_len = len;
+	} else {
+		uint32_t	l;
+
+		json = json_dumps(p.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		jlen = strlen(json);
+		rl->body_len = 8 + jlen + p.crate_len;
+		rl->body = xmalloc(rl->body_len);
+		l = (uint32_t)jlen;
+		for (int i = 0; i < 4; i++)
+			rl->body[i] = (unsigned char)(l >> (8 * i));
+		memcpy(rl->body + 4, json, jlen);
+		l = (uint32_t)p.crate_len;
+		for (int i = 0; i < 4; i++)
+			rl->body[4 + jlen + i] = (unsigned char)(l >> (8 * i));
+		memcpy(rl->body + 8 + jlen, p.crate, p.crate_len);
+		free(json);
+		log_info("registry %s: %s %s: rewrote dependency registry URLs"
+		    " that named crated", rl->reg->name, rl->name, rl->vers);
+	}
+	publish_finish(&p);
+	return 0;
+}
+
+void
+relay_api(struct registry *reg, struct http_request *r,
+    const struct route *rt)
+{
+	struct relay	*rl;
+	enum http_method m = http_method(r);
+	bool		 ok;
+
+	switch (rt->kind) {
+	case ROUTE_PUBLISH:
+	case ROUTE_UNYANK:
+		ok = m == HTTP_PUT;
+		break;
+	case ROUTE_YANK:
+		ok = m == HTTP_DELETE;
+		break;
+	case ROUTE_OWNERS:
+		ok = m == HTTP_GET || m == HTTP_PUT || m == HTTP_DELETE;
+		break;
+	default:
+		ok = m == HTTP_GET;
+		break;
+	}
+	if (!ok) {
+		http_reply_error(r, 405, "method %s is not allowed on %s",
+		    http_method_name(r), http_path(r));
+		return;
+	}
+	rl = xcalloc(1, sizeof *rl);
+	rl->reg = reg;
+	rl->req = r;
+	rl->kind = rt->kind;
+	rl->method = m;
+	snprintf(rl->peer, sizeof rl->peer, "%s", http_peer(r));
+	clock_gettime(CLOCK_MONOTONIC, &rl->start);
+	if (is_write(rl) && !reg->cfg->relay_writes) {
+		http_reply_error(r, 403, "registry `%s` is a read-only mirror"
+		    " of %s: crated does not relay %s calls to it (set"
+		    " relay_writes = true to allow it)", reg->name,
+		    reg->cfg->upstream, op_name(rl));
+		relay_free(rl);
+		return;
+	}
+	if (http_header(r, "Authorization") != NULL)
+		rl->auth = xstrdup(http_header(r, "Authorization"));
+	snprintf(rl->name, sizeof rl->name, "%s", rt->name);
+	snprintf(rl->vers, sizeof rl->vers, "%s", rt->vers);
+	switch (rt->kind) {
+	case ROUTE_PUBLISH:
+		if (prepare_publish(rl) != 0) {
+			relay_free(rl);
+			return;
+		}
+		rl->path = xstrdup("/new");
+		break;
+	case ROUTE_YANK:
+	case ROUTE_UNYANK:
+		rl->path = xasprintf("/%s/%s/%s", rt->name, rt->vers,
+		    rt->kind == ROUTE_YANK ? "yank" : "unyank");
+		break;
+	case ROUTE_OWNERS:
+		rl->path = xasprintf("/%s/owners", rt->name);
+		if (m != HTTP_GET) {
+			const unsigned char	*b;
+			size_t			 len;
+
+			b = http_body(r, &len);
+			rl->body = xmalloc(len + 1);
+			memcpy(rl->body, b, len);
+			rl->body_len = len;
+		}
+		break;
+	default:
+		rl->path = xstrdup("");
+		if (http_query(r) != NULL)
+			rl->query = xstrdup(http_query(r));
+		break;
+	}
+	mirror_get_config(reg->mirror, forward, rl);
+}
