@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
-    libssl-dev libjansson-dev zlib1g-dev python3 openssl)
+    libssl-dev libjansson-dev zlib1g-dev libarchive-dev python3 openssl)
 
 setup() {
 	local missing=()

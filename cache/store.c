@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cache/crash.h"
@@ -21,6 +22,32 @@ struct store {
 
 static const char	*subdirs[] = { "index", "crates", "meta", "tmp" };
 static atomic_uint	 tmp_counter;
+
+int
+store_lock(const char *data_dir, char **cause)
+{
+	char	*path;
+	int	 fd;
+
+	if (mkdir(data_dir, 0755) == -1 && errno != EEXIST) {
+		*cause = xasprintf("data directory %s: %s", data_dir,
+		    strerror(errno));
+		return -1;
+	}
+	path = xasprintf("%s/lock", data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1 || flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		*cause = xasprintf("%s: %s", path, errno == EWOULDBLOCK ?
+		    "another crated (a running server?) is using this data"
+		    " directory" : strerror(errno));
+		if (fd != -1)
+			close(fd);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return fd;
+}
 
 static int
 mkdir_one(int dirfd, const char *path)

@@ -15,6 +15,11 @@
 
 struct store;
 
+/* Takes the data directory's lock (data_dir/lock, flock): one process
+ * writes a data directory at a time. Returns the fd to keep open, or -1
+ * with *cause (new), e.g. when a running crated holds it. */
+int	 store_lock(const char *data_dir, char **cause);
+
 /* Opens (creating) <data_dir>/<name>/ with index/, crates/, meta/, tmp/;
  * empties tmp/ (what a crash left behind). 0, or a negative errno with
  * *cause (new). */

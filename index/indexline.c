@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -253,5 +254,90 @@ index_line_set_yanked(const char *line, size_t len, bool yanked,
 	}
 	out = xstrdup(s);
 	free(s);
+	return out;
+}
+
+/* The lines of one index file with their versions (NULL: unparsable). */
+struct lines {
+	const char	**line;
+	size_t		 *len;
+	char		**vers;
+	size_t		  n;
+};
+
+static int
+collect_line(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct lines	*l = arg;
+
+	l->line = xreallocarray(l->line, l->n + 1, sizeof *l->line);
+	l->len = xreallocarray(l->len, l->n + 1, sizeof *l->len);
+	l->vers = xreallocarray(l->vers, l->n + 1, sizeof *l->vers);
+	l->line[l->n] = line;
+	l->len[l->n] = len;
+	l->vers[l->n++] = e != NULL ? xstrdup(e->vers) : NULL;
+	return 0;
+}
+
+static ssize_t
+lines_find(const struct lines *l, const char *vers)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->vers[i] != NULL && strcmp(l->vers[i], vers) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+lines_free(struct lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->vers[i]);
+	free(l->line);
+	free(l->len);
+	free(l->vers);
+}
+
+static void
+append(char **out, size_t *len, size_t *cap, const char *line, size_t n)
+{
+	if (*len + n + 2 > *cap) {
+		*cap = (*len + n + 2) * 2;
+		*out = xrealloc(*out, *cap);
+	}
+	memcpy(*out + *len, line, n);
+	*len += n;
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+}
+
+char *
+index_file_merge(const char *local, size_t llen, const char *other,
+    size_t olen, bool other_newer, size_t *len)
+{
+	struct lines	 a = { 0 }, b = { 0 };
+	size_t		 cap = 0;
+	char		*out = NULL;
+	ssize_t		 k;
+
+	*len = 0;
+	index_file_foreach(local, llen, collect_line, &a);
+	index_file_foreach(other, olen, collect_line, &b);
+	out = xstrdup("");
+	cap = 1;
+	for (size_t i = 0; i < a.n; i++) {
+		if (other_newer && a.vers[i] != NULL &&
+		    (k = lines_find(&b, a.vers[i])) >= 0)
+			append(&out, len, &cap, b.line[k], b.len[k]);
+		else
+			append(&out, len, &cap, a.line[i], a.len[i]);
+	}
+	for (size_t i = 0; i < b.n; i++)
+		if (b.vers[i] != NULL && lines_find(&a, b.vers[i]) < 0)
+			append(&out, len, &cap, b.line[i], b.len[i]);
+	out[*len] = '\0';
+	lines_free(&a);
+	lines_free(&b);
 	return out;
 }

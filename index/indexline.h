@@ -40,4 +40,11 @@ int	index_file_check(const char *buf, size_t len, const char *name,
 char	*index_line_set_yanked(const char *line, size_t len, bool yanked,
 	    char **cause);
 
+/* New string: local's lines, with each line of other whose version local
+ * lacks appended, and (other_newer) local's lines replaced by other's for
+ * the versions both have. Lines that do not parse are kept from local and
+ * dropped from other. *len gets the length. */
+char	*index_file_merge(const char *local, size_t llen, const char *other,
+	    size_t olen, bool other_newer, size_t *len);
+
 #endif

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
+/* The longest version string crated stores (paths hold it). */
+#define VERSION_MAX	128
+
 struct semver {
 	uint64_t	 major, minor, patch;
 	const char	*pre;		/* borrowed from the parsed string */

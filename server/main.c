@@ -1,5 +1,6 @@
 /* crated: a cargo sparse registry, pull-through mirror and upload relay. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,9 @@
 #include "cache/crash.h"
 #include "index/xmalloc.h"
 #include "server/config.h"
+#include "server/datacmd.h"
 #include "server/log.h"
+#include "server/prefetch.h"
 #include "server/server.h"
 
 static void
@@ -17,7 +20,18 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: crated serve [--config FILE] [--listen ADDR]..."
 	    " [--data-dir DIR]\n"
-	    "                    [--log-level LEVEL]\n"
+	    "                    [--log-level LEVEL] [--offline]\n"
+	    "       crated prefetch [--config FILE] [--data-dir DIR]"
+	    " [--server URL]\n"
+	    "                       [--registry NAME] [--jobs N]"
+	    " LOCKFILE|DIR...\n"
+	    "       crated export [--config FILE] [--data-dir DIR]"
+	    " [--registry NAME]\n"
+	    "                     [--since BUNDLE|TIME] FILE.tar.gz\n"
+	    "       crated import [--config FILE] [--data-dir DIR]"
+	    " FILE.tar.gz\n"
+	    "       crated status [--config FILE] [--data-dir DIR]"
+	    " [--registry NAME]\n"
 	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
 	    "       crated crash-points\n"
 	    "       crated --help | --version\n"
@@ -41,12 +55,14 @@ cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, 'v' },
+		{ "offline", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*path = NULL, *data_dir = NULL, *level = NULL;
 	const char	**listen = NULL;
 	size_t		 nlisten = 0;
+	bool		 offline = false;
 	struct config	*cfg = NULL;
 	struct server	 srv;
 	enum log_level	 lvl;
@@ -55,7 +71,8 @@ cmd_serve(int argc, char **argv)
 	int		 ch, r;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:l:d:v:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:l:d:v:oh", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -70,6 +87,9 @@ cmd_serve(int argc, char **argv)
 			break;
 		case 'v':
 			level = optarg;
+			break;
+		case 'o':
+			offline = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -100,6 +120,9 @@ cmd_serve(int argc, char **argv)
 		config_set_string(&cfg->data_dir, data_dir);
 	if (level != NULL)
 		config_set_string(&cfg->log_level, level);
+	for (size_t i = 0; offline && i < cfg->nregs; i++)
+		if (cfg->regs[i].upstream != NULL)
+			cfg->regs[i].offline = true;
 	if (log_level_parse(cfg->log_level, &lvl) != 0) {
 		fprintf(stderr, "crated: --log-level: use debug, info, warn or"
 		    " error\n");
@@ -238,6 +261,14 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "export") == 0)
+		return export_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return import_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "prefetch") == 0)
+		return prefetch_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cargo-config") == 0)
 		return cmd_cargo_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crash-points") == 0) {

@@ -140,7 +140,8 @@ struct mirror {
 static const char index_hdrs[] =
     "Cache-Control: public, max-age=0, must-revalidate\r\n";
 static const char crate_hdrs[] =
-    "Cache-Control: public, max-age=31536000, immutable\r\n";
+    "Cache-Control: public, max-age=31536000, immutable\r\n"
+    "X-Crated-Cache: miss\r\n";
 
 /* Credentials. */
 
@@ -974,12 +975,86 @@ reply_error(struct http_request *r, const struct outcome *o)
 	    o->error ? o->error : "upstream failure");
 }
 
+struct filter {
+	struct mirror	*m;
+	char		*out;
+	size_t		 len, cap;
+};
+
+static int
+keep_cached(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct filter	*f = arg;
+	char		 rel[STORE_PATH_MAX];
+
+	if (e == NULL || crate_name_check(e->name, NULL) != 0 ||
+	    strlen(e->vers) > VERSION_MAX)
+		return 0;
+	store_crate_rel(e->name, e->vers, rel);
+	if (!store_exists(f->m->reg->store, rel))
+		return 0;
+	if (f->len + len + 2 > f->cap) {
+		f->cap = (f->len + len + 2) * 2;
+		f->out = xrealloc(f->out, f->cap);
+	}
+	memcpy(f->out + f->len, line, len);
+	f->len += len;
+	f->out[f->len++] = '\n';
+	f->out[f->len] = '\0';
+	return 0;
+}
+
+/*
+ * Offline mode: the index file cut down to the versions whose .crate is
+ * cached, so cargo only resolves to what it can download. A view has its
+ * own ETag, and a Last-Modified of when it was made, so no validator from
+ * the unfiltered file can get a 304 for it. New reference, or NULL when no
+ * version is cached.
+ */
+static struct hot_entry *
+offline_view(struct mirror *m, struct hot_entry *e)
+{
+	struct filter		 f = { .m = m };
+	struct hot_entry	*v;
+	char			*key;
+
+	key = xasprintf("%s#offline", e->_key);
+	if ((v = hot_get(m->srv->hot, key)) != NULL) {
+		hot_ref(v);
+		free(key);
+		return v;
+	}
+	index_file_foreach(e->plain.body, e->plain.len, keep_cached, &f);
+	if (f.len == 0) {
+		free(f.out);
+		free(key);
+		return NULL;
+	}
+	v = hot_make(m->srv->hot, key, f.out, f.len, time(NULL), index_hdrs);
+	free(key);
+	return v;
+}
+
 static void
 index_reply(struct mirror *m, const struct outcome *o, void *arg)
 {
 	struct http_request	*r = arg;
 	char			*hdr, *reason;
 
+	struct hot_entry	*view;
+
+	if (m->reg->cfg->offline) {
+		if (o->status == 200 && (view = offline_view(m, o->e)) !=
+		    NULL) {
+			server_reply_entry(m->srv, r, view, NULL);
+			return;
+		}
+		http_reply_error(r, 404, "crate not found in the offline mirror"
+		    " `%s`: none of its versions is cached (fill it with"
+		    " `crated prefetch` or `crated import`)", m->reg->name);
+		return;
+	}
 	if (o->status == 404) {
 		http_reply_error(r, 404, "crate not found in the upstream of"
 		    " registry `%s`", m->reg->name);
@@ -1357,6 +1432,12 @@ start_crate(struct dl *d)
 	store_crate_rel(d->name, d->vers, rel);
 	if (store_exists(m->reg->store, rel)) {
 		serve_crate_file(d);
+		dl_free(d);
+		return;
+	}
+	if (m->reg->cfg->offline) {
+		http_reply_error(d->req, 404, "crate `%s` %s is not in the"
+		    " offline mirror `%s`", d->name, d->vers, m->reg->name);
 		dl_free(d);
 		return;
 	}

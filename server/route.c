@@ -90,6 +90,10 @@ route_parse(const char *path, struct route *rt)
 		rt->kind = ROUTE_METRICS;
 		return;
 	}
+	if (strcmp(p, "-/registries") == 0) {
+		rt->kind = ROUTE_REGISTRIES;
+		return;
+	}
 	if (segment(&p, rt->registry, sizeof rt->registry) != 0 ||
 	    p[-1] != '/') {
 		rt->registry[0] = '\0';

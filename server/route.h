@@ -6,15 +6,16 @@
 #define SERVER_ROUTE_H
 
 #include "index/name.h"
+#include "index/semver.h"
 
 #define REGISTRY_NAME_MAX	64
-#define VERSION_MAX		128
 
 enum route_kind {
 	ROUTE_NONE,		/* nothing lives there: 404 */
 	ROUTE_HEALTH,		/* /-/health */
 	ROUTE_READY,		/* /-/ready */
 	ROUTE_METRICS,		/* /-/metrics */
+	ROUTE_REGISTRIES,	/* /-/registries */
 	ROUTE_CONFIG,		/* /R/config.json */
 	ROUTE_INDEX,		/* /R/<index path> */
 	ROUTE_DOWNLOAD,		/* /R/api/v1/crates/N/V/download */

@@ -34,7 +34,8 @@
 static const char index_cache_control[] =
     "Cache-Control: public, max-age=0, must-revalidate\r\n";
 static const char crate_cache_control[] =
-    "Cache-Control: public, max-age=31536000, immutable\r\n";
+    "Cache-Control: public, max-age=31536000, immutable\r\n"
+    "X-Crated-Cache: hit\r\n";
 
 static struct registry *
 find_registry(struct server *srv, const char *name)
@@ -160,6 +161,32 @@ read_method(struct http_request *r)
 	return method_ok(r, HTTP_GET, HTTP_HEAD);
 }
 
+/* GET /-/registries: what this server serves, for `crated prefetch
+ * --server` and operators. */
+static void
+list_registries(struct server *srv, struct http_request *r)
+{
+	json_t	*list = json_array();
+	char	*body;
+
+	for (size_t i = 0; i < srv->nregs; i++) {
+		const struct registry	*reg = &srv->regs[i];
+		char			*index = xasprintf("sparse+%s/%s/",
+					    srv->public_url, reg->name);
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?,"
+		    " s:b}", "name", reg->name, "kind", reg->kind ==
+		    REGISTRY_HOSTED ? "hosted" : "mirror", "index", index,
+		    "upstream", reg->cfg->upstream, "offline",
+		    reg->cfg->offline));
+		free(index);
+	}
+	body = json_dumps(json_pack("{s:o}", "registries", list),
+	    JSON_COMPACT | JSON_PRESERVE_ORDER);
+	http_reply(r, 200, "application/json", NULL, body, strlen(body));
+	free(body);
+}
+
 /* The one handler every request goes through. */
 static void
 handle(struct http_request *r, void *arg)
@@ -173,6 +200,10 @@ handle(struct http_request *r, void *arg)
 	case ROUTE_HEALTH:
 		if (read_method(r))
 			http_reply(r, 200, "text/plain", NULL, "ok\n", 3);
+		return;
+	case ROUTE_REGISTRIES:
+		if (read_method(r))
+			list_registries(srv, r);
 		return;
 	case ROUTE_READY:
 	case ROUTE_METRICS:
@@ -229,31 +260,6 @@ make_config_json(const struct server *srv, const struct registry *reg)
 	free(dl);
 	free(api);
 	return s;
-}
-
-/* Takes the data directory's lock: one crated (server or offline command)
- * writes a data directory at a time. */
-static int
-lock_data_dir(struct server *srv, char **cause)
-{
-	char	*path;
-
-	if (mkdir(srv->cfg->data_dir, 0755) == -1 && errno != EEXIST) {
-		*cause = xasprintf("data directory %s: %s", srv->cfg->data_dir,
-		    strerror(errno));
-		return -1;
-	}
-	path = xasprintf("%s/lock", srv->cfg->data_dir);
-	srv->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (srv->lockfd == -1 || flock(srv->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		*cause = xasprintf("%s: %s", path, errno == EWOULDBLOCK ?
-		    "another crated is using this data directory" :
-		    strerror(errno));
-		free(path);
-		return -1;
-	}
-	free(path);
-	return 0;
 }
 
 static void
@@ -350,7 +356,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		*cause = xstrdup("cannot create the event loop");
 		return -1;
 	}
-	if (lock_data_dir(srv, cause) != 0)
+	if ((srv->lockfd = store_lock(cfg->data_dir, cause)) == -1)
 		return -1;
 	srv->hot = hot_create(HOT_CACHE_BYTES);
 	srv->workers = workers_create(srv->base, 2);

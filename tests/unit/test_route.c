@@ -12,6 +12,8 @@ static const struct {
 	{ "/-/health", ROUTE_HEALTH, "", "", "" },
 	{ "/-/ready", ROUTE_READY, "", "", "" },
 	{ "/-/metrics", ROUTE_METRICS, "", "", "" },
+	{ "/-/registries", ROUTE_REGISTRIES, "", "", "" },
+	{ "/-/other", ROUTE_NONE, "", "", "" },
 	{ "/local/config.json", ROUTE_CONFIG, "local", "", "" },
 	{ "/local/me", ROUTE_ME, "local", "", "" },
 	{ "/local/1/a", ROUTE_INDEX, "local", "a", "" },

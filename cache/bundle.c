@@ -1,0 +1,735 @@
+#include "cache/bundle.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cache/store.h"
+#include "index/indexline.h"
+#include "index/name.h"
+#include "index/semver.h"
+#include "index/xmalloc.h"
+
+#define MANIFEST	"crated-bundle.json"
+#define ENTRY_MAX	(1ull << 30)
+#define FORMAT		1
+
+static void
+sha256_hex(const void *buf, size_t len, char *out)
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		md[EVP_MAX_MD_SIZE];
+	unsigned int		n;
+
+	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+read_all(const char *path, char **buf, size_t *len, struct stat *st)
+{
+	int	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t	got = 0;
+
+	if (fd == -1)
+		return -errno;
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode) ||
+	    (unsigned long long)st->st_size > ENTRY_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
+	*buf = xmalloc((size_t)st->st_size + 1);
+	while (got < (size_t)st->st_size) {
+		ssize_t	n = read(fd, *buf + got, (size_t)st->st_size - got);
+
+		if (n <= 0) {
+			close(fd);
+			free(*buf);
+			return n == 0 ? -EIO : -errno;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	(*buf)[got] = '\0';
+	*len = got;
+	return 0;
+}
+
+/* Export. */
+
+struct exporter {
+	struct archive			*a;
+	json_t				*files;
+	time_t				 since;
+	const struct bundle_progress	*progress;
+	struct bundle_stats		*stats;
+	char				*cause;
+};
+
+static int
+add_file(struct exporter *x, const char *full, const char *rel)
+{
+	struct archive_entry	*e;
+	struct stat		 st;
+	char			*buf, hex[65];
+	size_t			 len;
+	int			 r;
+
+	if ((r = read_all(full, &buf, &len, &st)) != 0) {
+		x->cause = xasprintf("%s: %s", full, strerror(-r));
+		return -1;
+	}
+	if (x->since > 0 && st.st_mtime < x->since) {
+		free(buf);
+		return 0;
+	}
+	sha256_hex(buf, len, hex);
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, rel);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, st.st_mtime, 0);
+	if (archive_write_header(x->a, e) != ARCHIVE_OK ||
+	    (len > 0 && archive_write_data(x->a, buf, len) != (la_ssize_t)len)) {
+		x->cause = xasprintf("writing %s: %s", rel,
+		    archive_error_string(x->a));
+		archive_entry_free(e);
+		free(buf);
+		return -1;
+	}
+	archive_entry_free(e);
+	free(buf);
+	json_array_append_new(x->files, json_pack("{s:s, s:I, s:s, s:I}",
+	    "path", rel, "size", (json_int_t)len, "sha256", hex, "mtime",
+	    (json_int_t)st.st_mtime));
+	x->stats->files++;
+	x->stats->bytes += len;
+	if (strstr(rel, "/crates/") != NULL)
+		x->stats->crates++;
+	else if (strstr(rel, "/index/") != NULL)
+		x->stats->index_files++;
+	if (x->progress != NULL && x->progress->fn != NULL)
+		x->progress->fn("export", x->stats->files, 0, x->stats->bytes,
+		    x->progress->arg);
+	return 0;
+}
+
+static int
+add_tree(struct exporter *x, const char *full, const char *rel, int depth)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0;
+
+	if (depth > 8 || (d = opendir(full)) == NULL)
+		return 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		struct stat	 st;
+		char		*f, *rl;
+
+		if (de->d_name[0] == '.')
+			continue;
+		f = xasprintf("%s/%s", full, de->d_name);
+		rl = xasprintf("%s/%s", rel, de->d_name);
+		if (lstat(f, &st) == 0 && S_ISDIR(st.st_mode))
+			r = add_tree(x, f, rl, depth + 1);
+		else if (S_ISREG(st.st_mode))
+			r = add_file(x, f, rl);
+		free(f);
+		free(rl);
+	}
+	closedir(d);
+	return r;
+}
+
+static bool
+registry_name_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n > 0 && n <= 64 && s[0] != '-' && s[0] != '_' && s[0] != '.' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+int
+bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
+    time_t since, const char *file, const struct bundle_progress *progress,
+    struct bundle_stats *stats, char **cause)
+{
+	struct exporter	 x = { .since = since, .progress = progress,
+			    .stats = stats };
+	char		**names = NULL, *tmp, *manifest;
+	size_t		 n = 0;
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0;
+
+	memset(stats, 0, sizeof *stats);
+	if (nregs == 0) {
+		if ((d = opendir(data_dir)) == NULL) {
+			*cause = xasprintf("%s: %s", data_dir, strerror(errno));
+			return -1;
+		}
+		while ((de = readdir(d)) != NULL) {
+			struct stat	 st;
+			char		*p = xasprintf("%s/%s/index", data_dir,
+					    de->d_name);
+
+			if (registry_name_ok(de->d_name) && stat(p, &st) == 0
+			    && S_ISDIR(st.st_mode)) {
+				names = xreallocarray(names, n + 1,
+				    sizeof *names);
+				names[n++] = xstrdup(de->d_name);
+			}
+			free(p);
+		}
+		closedir(d);
+	} else {
+		for (size_t i = 0; i < nregs; i++) {
+			names = xreallocarray(names, n + 1, sizeof *names);
+			names[n++] = xstrdup(regs[i]);
+		}
+	}
+	tmp = xasprintf("%s.tmp", file);
+	x.a = archive_write_new();
+	x.files = json_array();
+	if (archive_write_add_filter_gzip(x.a) != ARCHIVE_OK ||
+	    archive_write_set_format_pax_restricted(x.a) != ARCHIVE_OK ||
+	    archive_write_open_filename(x.a, tmp) != ARCHIVE_OK) {
+		x.cause = xasprintf("%s: %s", tmp, archive_error_string(x.a));
+		r = -1;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		static const char	*parts[] = { "index", "crates", "meta" };
+		char			*root = xasprintf("%s/%s", data_dir,
+					    names[i]), *p, *rel;
+		struct stat		 st;
+
+		if (!registry_name_ok(names[i]) || stat(root, &st) != 0) {
+			x.cause = xasprintf("no registry `%s` in %s", names[i],
+			    data_dir);
+			r = -1;
+		}
+		for (size_t k = 0; r == 0 && k < 3; k++) {
+			p = xasprintf("%s/%s", root, parts[k]);
+			rel = xasprintf("%s/%s", names[i], parts[k]);
+			r = add_tree(&x, p, rel, 0);
+			free(p);
+			free(rel);
+		}
+		p = xasprintf("%s/upstream-config.json", root);
+		rel = xasprintf("%s/upstream-config.json", names[i]);
+		if (r == 0 && access(p, F_OK) == 0)
+			r = add_file(&x, p, rel);
+		free(p);
+		free(rel);
+		free(root);
+	}
+	if (r == 0) {
+		struct archive_entry	*e = archive_entry_new();
+		json_t			*m = json_pack("{s:i, s:I, s:I, s:o}",
+					    "format", FORMAT, "created",
+					    (json_int_t)time(NULL), "since",
+					    (json_int_t)since, "files",
+					    x.files);
+
+		json_incref(x.files);
+		manifest = json_dumps(m, JSON_INDENT(1));
+		json_decref(m);
+		archive_entry_set_pathname(e, MANIFEST);
+		archive_entry_set_size(e, (la_int64_t)strlen(manifest));
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_mtime(e, time(NULL), 0);
+		if (archive_write_header(x.a, e) != ARCHIVE_OK ||
+		    archive_write_data(x.a, manifest, strlen(manifest)) < 0 ||
+		    archive_write_close(x.a) != ARCHIVE_OK) {
+			x.cause = xasprintf("%s: %s", tmp,
+			    archive_error_string(x.a));
+			r = -1;
+		}
+		archive_entry_free(e);
+		free(manifest);
+	}
+	archive_write_free(x.a);
+	json_decref(x.files);
+	if (r == 0) {
+		int	fd = open(tmp, O_RDONLY | O_CLOEXEC);
+
+		if (fd == -1 || fsync(fd) == -1 || rename(tmp, file) == -1) {
+			x.cause = xasprintf("%s: %s", file, strerror(errno));
+			r = -1;
+		}
+		if (fd != -1)
+			close(fd);
+	}
+	if (r != 0) {
+		unlink(tmp);
+		*cause = x.cause;
+	}
+	free(tmp);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+/* Import. */
+
+/* What a bundle path names; -1 when it is not one of the store's. */
+enum part {
+	P_MANIFEST,
+	P_INDEX,
+	P_CRATE,
+	P_META,
+	P_UPCONFIG,
+};
+
+static int
+classify(const char *path, char *reg, char *name, char *vers)
+{
+	const char	*slash, *rest;
+	char		 lname[CRATE_NAME_MAX + 1], file[CRATE_NAME_MAX +
+			     VERSION_MAX + 16];
+	size_t		 n;
+	struct semver	 v;
+
+	if (strcmp(path, MANIFEST) == 0)
+		return P_MANIFEST;
+	if ((slash = strchr(path, '/')) == NULL || slash == path ||
+	    (size_t)(slash - path) > 64)
+		return -1;
+	snprintf(reg, 65, "%.*s", (int)(slash - path), path);
+	if (!registry_name_ok(reg))
+		return -1;
+	rest = slash + 1;
+	if (strcmp(rest, "upstream-config.json") == 0)
+		return P_UPCONFIG;
+	if (strncmp(rest, "index/", 6) == 0)
+		return crate_name_from_index_path(rest + 6, name) == 0 ?
+		    P_INDEX : -1;
+	if (strncmp(rest, "meta/", 5) == 0)
+		return crate_name_from_index_path(rest + 5, name) == 0 ?
+		    P_META : -1;
+	if (strncmp(rest, "crates/", 7) != 0)
+		return -1;
+	rest += 7;
+	if ((slash = strchr(rest, '/')) == NULL || (n = (size_t)(slash -
+	    rest)) == 0 || n > CRATE_NAME_MAX)
+		return -1;
+	memcpy(lname, rest, n);
+	lname[n] = '\0';
+	if (crate_name_check(lname, NULL) != 0 || strspn(lname,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_") != n)
+		return -1;
+	rest = slash + 1;
+	if (strlen(rest) >= sizeof file || strncmp(rest, lname, n) != 0 ||
+	    rest[n] != '-')
+		return -1;
+	snprintf(file, sizeof file, "%s", rest + n + 1);
+	if (strlen(file) < 7 || strcmp(file + strlen(file) - 6, ".crate") != 0)
+		return -1;
+	file[strlen(file) - 6] = '\0';
+	if (strlen(file) > VERSION_MAX || semver_parse(file, &v, NULL) != 0)
+		return -1;
+	strcpy(name, lname);
+	strcpy(vers, file);
+	return P_CRATE;
+}
+
+static int
+mkdirs(const char *path)
+{
+	char	*p = xstrdup(path);
+
+	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0755) == -1 && errno != EEXIST) {
+			free(p);
+			return -errno;
+		}
+		*s = '/';
+	}
+	free(p);
+	return 0;
+}
+
+static int
+write_file(const char *path, const void *buf, size_t len)
+{
+	int		 fd, r = 0;
+	const char	*p = buf;
+
+	if ((r = mkdirs(path)) != 0)
+		return r;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -errno;
+	while (len > 0) {
+		ssize_t	n = write(fd, p, len);
+
+		if (n <= 0) {
+			r = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	close(fd);
+	return r;
+}
+
+static void
+remove_tree(const char *path)
+{
+	DIR		*d = opendir(path);
+	struct dirent	*de;
+
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char	*p;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") ==
+		    0)
+			continue;
+		p = xasprintf("%s/%s", path, de->d_name);
+		remove_tree(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+struct cksum_find {
+	const char	*vers;
+	char		 cksum[65];
+	bool		 found;
+};
+
+static int
+find_cksum(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct cksum_find	*f = arg;
+
+	if (e == NULL || strcmp(e->vers, f->vers) != 0)
+		return 0;
+	memcpy(f->cksum, e->cksum, 65);
+	f->found = true;
+	return 1;
+}
+
+/* The cksum the index gives name@vers: the bundle's index file first,
+ * then the data directory's. */
+static bool
+index_cksum(const char *staging, const char *data_dir, const char *reg,
+    const char *name, const char *vers, char *out)
+{
+	struct cksum_find	 f = { .vers = vers };
+	char			 path[INDEX_PATH_MAX], *p, *buf;
+	const char		*roots[2] = { staging, data_dir };
+	struct stat		 st;
+	size_t			 len;
+
+	crate_index_path(name, path);
+	for (int i = 0; i < 2 && !f.found; i++) {
+		p = xasprintf("%s/%s/index/%s", roots[i], reg, path);
+		if (read_all(p, &buf, &len, &st) == 0) {
+			index_file_foreach(buf, len, find_cksum, &f);
+			free(buf);
+		}
+		free(p);
+	}
+	if (f.found)
+		memcpy(out, f.cksum, 65);
+	return f.found;
+}
+
+struct staged {
+	char	*path;		/* relative */
+	int	 part;
+	char	 reg[65];
+	char	 name[CRATE_NAME_MAX + 1];
+	char	 vers[VERSION_MAX + 1];
+};
+
+time_t
+bundle_created(const char *file, char **cause)
+{
+	struct archive		*a = archive_read_new();
+	struct archive_entry	*e;
+	time_t			 t = -1;
+	int			 r;
+
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
+		*cause = xasprintf("%s: %s", file, archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		char	buf[65536];
+		ssize_t	n;
+		json_t	*j;
+
+		if (strcmp(archive_entry_pathname(e), MANIFEST) != 0)
+			continue;
+		n = archive_read_data(a, buf, sizeof buf - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			j = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+			if (json_is_integer(json_object_get(j, "created")))
+				t = (time_t)json_integer_value(json_object_get(j,
+				    "created"));
+			json_decref(j);
+		}
+		break;
+	}
+	if (t == -1)
+		*cause = xasprintf("%s: no readable %s (not a crated bundle?)",
+		    file, MANIFEST);
+	archive_read_free(a);
+	return t;
+}
+
+int
+bundle_import(const char *data_dir, const char *file,
+    const struct bundle_progress *progress, struct bundle_stats *stats,
+    char **cause)
+{
+	struct archive		*a = archive_read_new();
+	struct archive_entry	*e;
+	struct staged		*st = NULL;
+	size_t			 n = 0, done = 0;
+	char			*staging, *err = NULL;
+	json_t			*manifest = NULL, *files;
+	int			 r;
+
+	memset(stats, 0, sizeof *stats);
+	staging = xasprintf("%s/.import-%ld", data_dir, (long)getpid());
+	remove_tree(staging);
+	if (mkdir(staging, 0755) == -1) {
+		*cause = xasprintf("%s: %s", staging, strerror(errno));
+		free(staging);
+		archive_read_free(a);
+		return -1;
+	}
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
+		err = xasprintf("%s: %s", file, archive_error_string(a));
+		goto fail;
+	}
+	/* 1. Unpack into the staging folder, refusing what is not a
+	 * regular file at a store path. */
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char	*path = archive_entry_pathname(e);
+		struct staged	 s = { 0 };
+		la_int64_t	 size = archive_entry_size(e);
+		char		*buf, *dst;
+		ssize_t		 got;
+
+		if (path == NULL || archive_entry_filetype(e) != AE_IFREG ||
+		    archive_entry_hardlink(e) != NULL ||
+		    archive_entry_symlink(e) != NULL) {
+			err = xasprintf("bundle entry %s is not a regular file"
+			    " (links and devices are refused)", path ? path :
+			    "(unnamed)");
+			goto fail;
+		}
+		if ((s.part = classify(path, s.reg, s.name, s.vers)) < 0) {
+			err = xasprintf("bundle entry \"%s\" is not a path of a"
+			    " crated store (absolute paths and \"..\" are"
+			    " refused)", path);
+			goto fail;
+		}
+		if (size < 0 || (unsigned long long)size > ENTRY_MAX) {
+			err = xasprintf("bundle entry %s: bad size", path);
+			goto fail;
+		}
+		buf = xmalloc((size_t)size + 1);
+		got = archive_read_data(a, buf, (size_t)size);
+		if (got != (ssize_t)size) {
+			err = xasprintf("bundle entry %s is truncated or"
+			    " corrupt: %s", path, got < 0 ?
+			    archive_error_string(a) : "short read");
+			free(buf);
+			goto fail;
+		}
+		buf[size] = '\0';
+		if (s.part == P_MANIFEST) {
+			manifest = json_loadb(buf, (size_t)size, 0, NULL);
+			free(buf);
+			continue;
+		}
+		dst = xasprintf("%s/%s", staging, path);
+		r = write_file(dst, buf, (size_t)size);
+		free(dst);
+		free(buf);
+		if (r != 0) {
+			err = xasprintf("staging %s: %s", path, r == -EEXIST ?
+			    "listed twice" : strerror(-r));
+			goto fail;
+		}
+		s.path = xstrdup(path);
+		st = xreallocarray(st, n + 1, sizeof *st);
+		st[n++] = s;
+		if (progress != NULL && progress->fn != NULL)
+			progress->fn("read", n, 0, 0, progress->arg);
+	}
+	if (r != ARCHIVE_EOF) {
+		err = xasprintf("%s is truncated or corrupt: %s", file,
+		    archive_error_string(a));
+		goto fail;
+	}
+	/* 2. Check every file against the manifest, and every crate against
+	 * an index cksum. */
+	files = json_object_get(manifest, "files");
+	if (!json_is_array(files) || json_array_size(files) != n) {
+		err = xasprintf("%s: the manifest %s is missing or does not"
+		    " list exactly the bundle's %zu files", file, MANIFEST, n);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t		*f = NULL, *v;
+		size_t		 k, len;
+		char		*p, *buf, hex[65], ck[65];
+		struct stat	 sb;
+
+		json_array_foreach(files, k, v)
+			if (json_is_string(json_object_get(v, "path")) &&
+			    strcmp(json_string_value(json_object_get(v,
+			    "path")), st[i].path) == 0)
+				f = v;
+		p = xasprintf("%s/%s", staging, st[i].path);
+		r = read_all(p, &buf, &len, &sb);
+		free(p);
+		if (f == NULL || r != 0) {
+			err = xasprintf("%s: %s is not in the manifest", file,
+			    st[i].path);
+			if (r == 0)
+				free(buf);
+			goto fail;
+		}
+		sha256_hex(buf, len, hex);
+		free(buf);
+		if (!json_is_string(json_object_get(f, "sha256")) ||
+		    strcmp(hex, json_string_value(json_object_get(f,
+		    "sha256"))) != 0) {
+			err = xasprintf("%s: %s does not match its SHA-256 in"
+			    " the manifest (the bundle is damaged)", file,
+			    st[i].path);
+			goto fail;
+		}
+		if (st[i].part == P_CRATE && (!index_cksum(staging, data_dir,
+		    st[i].reg, st[i].name, st[i].vers, ck) ||
+		    strcmp(ck, hex) != 0)) {
+			err = xasprintf("%s: crate %s %s matches no index line's"
+			    " cksum", file, st[i].name, st[i].vers);
+			goto fail;
+		}
+		if (progress != NULL && progress->fn != NULL)
+			progress->fn("verify", i + 1, n, 0, progress->arg);
+	}
+	/* 3. Apply: crates, then index files (merged), then the rest. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			struct store	*s = NULL;
+			struct stat	 sb, lsb;
+			char		*p, *buf, *old = NULL, *rel, *merged;
+			size_t		 len, olen, mlen;
+			bool		 is_crate = st[i].part == P_CRATE;
+			bool		 is_index = st[i].part == P_INDEX;
+
+			if ((pass == 0) != is_crate || (pass == 1) != is_index)
+				continue;
+			if (store_open(data_dir, st[i].reg, &s, &err) != 0)
+				goto fail;
+			rel = xstrdup(strchr(st[i].path, '/') + 1);
+			p = xasprintf("%s/%s", staging, st[i].path);
+			r = read_all(p, &buf, &len, &sb);
+			free(p);
+			if (r == 0 && is_index && store_read(s, rel, &old,
+			    &olen, &lsb, ENTRY_MAX) == 0) {
+				json_t	*f, *v;
+				size_t	 k;
+				time_t	 mt = 0;
+
+				f = json_object_get(manifest, "files");
+				json_array_foreach(f, k, v)
+					if (strcmp(json_string_value(
+					    json_object_get(v, "path")),
+					    st[i].path) == 0)
+						mt = (time_t)json_integer_value(
+						    json_object_get(v, "mtime"));
+				merged = index_file_merge(old, olen, buf, len,
+				    mt > lsb.st_mtime, &mlen);
+				if (mlen == olen && memcmp(merged, old, olen) ==
+				    0)
+					stats->skipped++;
+				else
+					r = store_write(s, rel, merged, mlen,
+					    NULL, NULL);
+				free(merged);
+				free(old);
+				stats->index_files++;
+			} else if (r == 0 && store_exists(s, rel) && !is_index) {
+				stats->skipped++;
+			} else if (r == 0) {
+				r = store_write(s, rel, buf, len, NULL, NULL);
+				stats->crates += is_crate;
+				stats->index_files += is_index;
+			}
+			if (r == 0) {
+				stats->files++;
+				stats->bytes += len;
+				free(buf);
+			}
+			free(rel);
+			store_close(s);
+			if (r != 0) {
+				err = xasprintf("writing %s: %s (the files"
+				    " written so far are complete and"
+				    " consistent)", st[i].path, strerror(-r));
+				goto fail;
+			}
+			if (progress != NULL && progress->fn != NULL)
+				progress->fn("apply", ++done, n, stats->bytes,
+				    progress->arg);
+		}
+	}
+	r = 0;
+	goto out;
+fail:
+	r = -1;
+	*cause = err;
+out:
+	archive_read_free(a);
+	remove_tree(staging);
+	free(staging);
+	json_decref(manifest);
+	for (size_t i = 0; i < n; i++)
+		free(st[i].path);
+	free(st);
+	return r;
+}

@@ -1,0 +1,281 @@
+#include "server/datacmd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/bundle.h"
+#include "cache/store.h"
+#include "index/xmalloc.h"
+#include "server/config.h"
+
+static const struct option	 opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "data-dir", required_argument, NULL, 'd' },
+	{ "registry", required_argument, NULL, 'r' },
+	{ "since", required_argument, NULL, 's' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct args {
+	struct config	*cfg;
+	const char	*registry;
+	const char	*since;
+};
+
+/* Options common to the data commands; the data directory comes from the
+ * config file (or the default), --data-dir overriding it. */
+static int
+parse_args(int argc, char **argv, struct args *a, const char *usage)
+{
+	const char	*path = getenv("CRATED_CONFIG"), *dir = NULL;
+	char		*cause = NULL;
+	int		 ch;
+
+	memset(a, 0, sizeof *a);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:d:r:s:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'r':
+			a->registry = optarg;
+			break;
+		case 's':
+			a->since = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s\n", usage);
+			return -1;
+		}
+	}
+	if ((path ? config_load(path, &a->cfg, &cause) : config_parse(NULL, 0,
+	    NULL, &a->cfg, &cause)) != 0) {
+		fprintf(stderr, "crated: %s\n", cause);
+		free(cause);
+		return -1;
+	}
+	if (dir != NULL)
+		config_set_string(&a->cfg->data_dir, dir);
+	return 0;
+}
+
+struct tty {
+	bool	on;
+};
+
+static void
+show(const char *what, size_t done, size_t total, unsigned long long bytes,
+    void *arg)
+{
+	struct tty	*t = arg;
+
+	if (!t->on)
+		return;
+	if (total > 0)
+		fprintf(stderr, "\r%-7s %zu/%zu files, %.1f MB   ", what, done,
+		    total, (double)bytes / 1e6);
+	else
+		fprintf(stderr, "\r%-7s %zu files, %.1f MB   ", what, done,
+		    (double)bytes / 1e6);
+	fflush(stderr);
+}
+
+/* --since: a bundle's creation time, Unix seconds, or YYYY-MM-DD[THH:MM:SS]
+ * (UTC). */
+static time_t
+parse_since(const char *s, char **cause)
+{
+	struct tm	 tm;
+	char		*end;
+	long long	 n;
+
+	if (access(s, F_OK) == 0)
+		return bundle_created(s, cause);
+	n = strtoll(s, &end, 10);
+	if (*end == '\0' && end != s && n > 0)
+		return (time_t)n;
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end != NULL && *end == 'T')
+		end = strptime(end + 1, "%H:%M:%S", &tm);
+	if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0)) {
+		*cause = xasprintf("--since %s: give a bundle file, Unix seconds"
+		    " or YYYY-MM-DD[THH:MM:SS]", s);
+		return -1;
+	}
+	return timegm(&tm);
+}
+
+int
+export_main(int argc, char **argv)
+{
+	static const char	 usage[] = "crated export [--config FILE]"
+				    " [--data-dir DIR] [--registry NAME]"
+				    " [--since BUNDLE|TIME] FILE.tar.gz";
+	struct args		 a;
+	struct bundle_stats	 st;
+	struct tty		 t = { isatty(STDERR_FILENO) };
+	struct bundle_progress	 p = { show, &t };
+	char			*cause = NULL;
+	time_t			 since = 0;
+	struct timespec		 t0, t1;
+	int			 r;
+
+	if (parse_args(argc, argv, &a, usage) != 0)
+		return 2;
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: %s\n", usage);
+		config_free(a.cfg);
+		return 2;
+	}
+	if (a.since != NULL && (since = parse_since(a.since, &cause)) == -1) {
+		fprintf(stderr, "crated export: %s\n", cause);
+		free(cause);
+		config_free(a.cfg);
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = bundle_export(a.cfg->data_dir, a.registry ? &a.registry : NULL,
+	    a.registry ? 1 : 0, since, argv[optind], &p, &st, &cause);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (t.on)
+		fprintf(stderr, "\n");
+	if (r != 0) {
+		fprintf(stderr, "crated export: %s\n", cause);
+		free(cause);
+	} else
+		printf("export: %s: %zu files (%zu crates, %zu index files),"
+		    " %.1f MB in %.2f s%s\n", argv[optind], st.files,
+		    st.crates, st.index_files, (double)st.bytes / 1e6,
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
+		    t0.tv_nsec) / 1e9, since ? " (incremental)" : "");
+	config_free(a.cfg);
+	return r != 0;
+}
+
+int
+import_main(int argc, char **argv)
+{
+	static const char	 usage[] = "crated import [--config FILE]"
+				    " [--data-dir DIR] FILE.tar.gz";
+	struct args		 a;
+	struct bundle_stats	 st;
+	struct tty		 t = { isatty(STDERR_FILENO) };
+	struct bundle_progress	 p = { show, &t };
+	char			*cause = NULL;
+	int			 r, lock;
+
+	if (parse_args(argc, argv, &a, usage) != 0)
+		return 2;
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: %s\n", usage);
+		config_free(a.cfg);
+		return 2;
+	}
+	if ((lock = store_lock(a.cfg->data_dir, &cause)) == -1) {
+		fprintf(stderr, "crated import: %s\n", cause);
+		free(cause);
+		config_free(a.cfg);
+		return 1;
+	}
+	r = bundle_import(a.cfg->data_dir, argv[optind], &p, &st, &cause);
+	if (t.on)
+		fprintf(stderr, "\n");
+	if (r != 0) {
+		fprintf(stderr, "crated import: refused, nothing changed: %s\n",
+		    cause);
+		free(cause);
+	} else
+		printf("import: %s: %zu crates and %zu index files added or"
+		    " merged, %zu already present, %.1f MB\n", argv[optind],
+		    st.crates, st.index_files, st.skipped,
+		    (double)st.bytes / 1e6);
+	close(lock);
+	config_free(a.cfg);
+	return r != 0;
+}
+
+struct tally {
+	size_t			 crates, index_files;
+	unsigned long long	 bytes;
+	time_t			 oldest;
+};
+
+static void
+tally(const char *dir, struct tally *t, bool crates, int depth)
+{
+	DIR		*d;
+	struct dirent	*de;
+
+	if (depth > 8 || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat	 st;
+		char		*p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			tally(p, t, crates, depth + 1);
+		else if (S_ISREG(st.st_mode)) {
+			t->bytes += (unsigned long long)st.st_size;
+			if (crates)
+				t->crates++;
+			else
+				t->index_files++;
+			if (t->oldest == 0 || st.st_mtime < t->oldest)
+				t->oldest = st.st_mtime;
+		}
+		free(p);
+	}
+	closedir(d);
+}
+
+int
+status_main(int argc, char **argv)
+{
+	static const char	 usage[] = "crated status [--config FILE]"
+				    " [--data-dir DIR] [--registry NAME]";
+	struct args		 a;
+
+	if (parse_args(argc, argv, &a, usage) != 0)
+		return 2;
+	printf("%-16s %-7s %8s %8s %10s  %s\n", "registry", "kind", "crates",
+	    "index", "MB", "oldest entry");
+	for (size_t i = 0; i < a.cfg->nregs; i++) {
+		const struct registry_config	*r = &a.cfg->regs[i];
+		struct tally			 t = { 0 };
+		char				*p, when[32] = "-";
+
+		if (a.registry != NULL && strcmp(a.registry, r->name) != 0)
+			continue;
+		p = xasprintf("%s/%s/crates", a.cfg->data_dir, r->name);
+		tally(p, &t, true, 0);
+		free(p);
+		p = xasprintf("%s/%s/index", a.cfg->data_dir, r->name);
+		tally(p, &t, false, 0);
+		free(p);
+		if (t.oldest != 0)
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ",
+			    gmtime(&t.oldest));
+		printf("%-16s %-7s %8zu %8zu %10.1f  %s\n", r->name,
+		    r->upstream ? (r->offline ? "offline" : "mirror") :
+		    "hosted", t.crates, t.index_files, (double)t.bytes / 1e6,
+		    when);
+	}
+	config_free(a.cfg);
+	return 0;
+}

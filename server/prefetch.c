@@ -1,0 +1,647 @@
+/* crated prefetch: fill a mirror's cache with everything some Cargo.lock
+ * files need, verifying each .crate against the index cksum and the lock
+ * file's checksum. It talks HTTP to a crated: a running one (--server), or
+ * one it starts in this process on 127.0.0.1:0 over the data directory
+ * (which takes the directory's lock, so no second writer runs), so every
+ * byte goes through the same mirror code and upstream client as serving. */
+#include "server/prefetch.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "index/indexline.h"
+#include "index/lockfile.h"
+#include "index/name.h"
+#include "index/xmalloc.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/route.h"
+#include "server/server.h"
+#include "server/upstream.h"
+#include "server/workers.h"
+
+#define DEFAULT_JOBS	8
+#define SCAN_DEPTH	8
+
+struct target {
+	char	*registry;	/* crated registry name */
+	char	*name, *version, *checksum;
+	char	*source;	/* from the lock file, for messages */
+};
+
+struct reg_info {
+	char	*name;
+	char	*index;		/* crated's own URL, normalised */
+	char	*upstream;	/* normalised, or NULL */
+};
+
+struct job;
+
+struct prefetch {
+	struct event_base	*base;
+	struct upstream_client	*uc;
+	char			*server;	/* base URL, no trailing '/' */
+	struct target		*targets;
+	size_t			 ntargets, next, running, jobs;
+	size_t			 fetched, cached, failed, done;
+	unsigned long long	 bytes;
+	struct timespec		 start;
+	bool			 tty;
+	char			**failures;
+	size_t			 nfailures;
+	struct server		*srv;		/* in-process server, or NULL */
+};
+
+struct job {
+	struct prefetch	*pf;
+	struct target	*t;
+	char		 cksum[65];
+	EVP_MD_CTX	*sha;
+	unsigned long long bytes;
+};
+
+static void	start_next(struct prefetch *);
+
+/* "registry+https://x/" and "sparse+https://x" alike: "https://x/". */
+static char *
+normalise(const char *url)
+{
+	size_t	n;
+
+	if (strncmp(url, "registry+", 9) == 0)
+		url += 9;
+	else if (strncmp(url, "sparse+", 7) == 0)
+		url += 7;
+	n = strlen(url);
+	return xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
+}
+
+static double
+elapsed(const struct prefetch *pf)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - pf->start.tv_sec) +
+	    (double)(now.tv_nsec - pf->start.tv_nsec) / 1e9;
+}
+
+static void
+progress(struct prefetch *pf)
+{
+	double	t = elapsed(pf), rate = t > 0 ? (double)pf->bytes / t : 0;
+	size_t	width = 30, fill = pf->ntargets ? pf->done * width /
+		    pf->ntargets : width;
+	char	bar[64];
+
+	if (!pf->tty)
+		return;
+	for (size_t i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[width] = '\0';
+	fprintf(stderr, "\r[%s] %zu/%zu crates, %.1f MB, %.1f MB/s ", bar,
+	    pf->done, pf->ntargets, (double)pf->bytes / 1e6, rate / 1e6);
+	fflush(stderr);
+}
+
+static void
+fail(struct prefetch *pf, struct target *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct prefetch *pf, struct target *t, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*why, *line;
+
+	va_start(ap, fmt);
+	why = xvasprintf(fmt, ap);
+	va_end(ap);
+	line = xasprintf("%s %s (%s): %s", t->name, t->version, t->registry,
+	    why);
+	free(why);
+	pf->failures = xreallocarray(pf->failures, pf->nfailures + 1,
+	    sizeof *pf->failures);
+	pf->failures[pf->nfailures++] = line;
+	pf->failed++;
+	if (pf->tty)
+		fprintf(stderr, "\r%-70s\n", "");
+	fprintf(stderr, "failed: %s\n", line);
+}
+
+static void
+job_end(struct job *j)
+{
+	struct prefetch	*pf = j->pf;
+
+	pf->running--;
+	pf->done++;
+	EVP_MD_CTX_free(j->sha);
+	free(j);
+	progress(pf);
+	start_next(pf);
+	if (pf->running == 0 && pf->next == pf->ntargets)
+		event_base_loopexit(pf->base, NULL);
+}
+
+static bool
+crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
+{
+	struct job	*j = arg;
+
+	EVP_DigestUpdate(j->sha, buf, len);
+	j->bytes += len;
+	return true;
+}
+
+static void
+crate_done(struct fetch *f, void *arg)
+{
+	struct job	*j = arg;
+	struct prefetch	*pf = j->pf;
+	struct target	*t = j->t;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n;
+	char		 hex[65];
+	const char	*hit = fetch_header(f, "X-Crated-Cache");
+	size_t		 len;
+
+	if (fetch_failed(f) || fetch_status(f) != 200) {
+		const char	*body = fetch_body(f, &len);
+
+		fail(pf, t, "download: %s%s%.*s", fetch_failed(f) ?
+		    fetch_error(f) : "", fetch_failed(f) ? "" : "HTTP ",
+		    fetch_failed(f) ? 0 : (int)(len > 300 ? 300 : len),
+		    fetch_failed(f) ? "" : body);
+		job_end(j);
+		return;
+	}
+	EVP_DigestFinal_ex(j->sha, md, &n);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(hex, j->cksum) != 0)
+		fail(pf, t, "the .crate's SHA-256 is %s, the index says %s",
+		    hex, j->cksum);
+	else {
+		bool	was_cached = hit != NULL && strcmp(hit, "hit") == 0;
+
+		if (was_cached)
+			pf->cached++;
+		else {
+			pf->fetched++;
+			pf->bytes += j->bytes;
+		}
+		if (!pf->tty)
+			fprintf(stderr, "%s %s %s (%llu bytes)\n", was_cached ?
+			    "cached " : "fetched", t->name, t->version,
+			    j->bytes);
+	}
+	job_end(j);
+}
+
+struct find {
+	const char	*vers;
+	char		*cksum;
+	bool		 found;
+};
+
+static int
+find_version(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct find	*f = arg;
+
+	if (e == NULL || strcmp(e->vers, f->vers) != 0)
+		return 0;
+	memcpy(f->cksum, e->cksum, 65);
+	f->found = true;
+	return 1;
+}
+
+static void
+index_done(struct fetch *f, void *arg)
+{
+	struct job		*j = arg;
+	struct prefetch		*pf = j->pf;
+	struct target		*t = j->t;
+	struct find		 fv = { t->version, j->cksum, false };
+	struct fetch_opts	 o = { 0 };
+	const char		*body;
+	char			*url;
+	size_t			 len;
+
+	body = fetch_body(f, &len);
+	if (fetch_failed(f) || fetch_status(f) != 200) {
+		fail(pf, t, "index file: %s%ld %.*s", fetch_failed(f) ?
+		    fetch_error(f) : "HTTP ", fetch_status(f),
+		    (int)(len > 300 ? 300 : len), body);
+		job_end(j);
+		return;
+	}
+	index_file_foreach(body, len, find_version, &fv);
+	if (!fv.found) {
+		fail(pf, t, "the registry's index has no version %s",
+		    t->version);
+		job_end(j);
+		return;
+	}
+	if (t->checksum != NULL && strcmp(t->checksum, j->cksum) != 0) {
+		fail(pf, t, "Cargo.lock's checksum %s differs from the index's"
+		    " cksum %s (the upstream changed a published crate, or the"
+		    " lock file comes from another registry)", t->checksum,
+		    j->cksum);
+		job_end(j);
+		return;
+	}
+	url = xasprintf("%s/%s/api/v1/crates/%s/%s/download", pf->server,
+	    t->registry, t->name, t->version);
+	o.url = url;
+	o.max_body = 1 << 20;
+	o.on_data = crate_data;
+	o.done = crate_done;
+	o.arg = j;
+	fetch_start(pf->uc, &o);
+	free(url);
+}
+
+static void
+start_next(struct prefetch *pf)
+{
+	while (pf->running < pf->jobs && pf->next < pf->ntargets) {
+		struct target		*t = &pf->targets[pf->next++];
+		struct job		*j = xcalloc(1, sizeof *j);
+		struct fetch_opts	 o = { 0 };
+		char			 path[INDEX_PATH_MAX], *url;
+
+		j->pf = pf;
+		j->t = t;
+		j->sha = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(j->sha, EVP_sha256(), NULL);
+		pf->running++;
+		crate_index_path(t->name, path);
+		url = xasprintf("%s/%s/%s", pf->server, t->registry, path);
+		o.url = url;
+		o.max_body = 64 << 20;
+		o.done = index_done;
+		o.arg = j;
+		fetch_start(pf->uc, &o);
+		free(url);
+	}
+}
+
+/* Adds the Cargo.lock files under path (a file, or a directory scanned
+ * to SCAN_DEPTH levels, skipping target/ and hidden folders). */
+static void
+collect(const char *path, int depth, char ***files, size_t *n)
+{
+	struct stat	 st;
+	DIR		*d;
+	struct dirent	*de;
+
+	if (stat(path, &st) != 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		*files = xreallocarray(*files, *n + 1, sizeof **files);
+		(*files)[(*n)++] = xstrdup(path);
+		return;
+	}
+	if (depth > SCAN_DEPTH || (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char	*sub;
+
+		if (de->d_name[0] == '.' || strcmp(de->d_name, "target") == 0)
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		if (strcmp(de->d_name, "Cargo.lock") == 0 ||
+		    (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)))
+			collect(sub, depth + 1, files, n);
+		free(sub);
+	}
+	closedir(d);
+}
+
+static const struct reg_info *
+match(const struct reg_info *regs, size_t n, const char *forced,
+    const char *source)
+{
+	char			*url = normalise(source);
+	const struct reg_info	*hit = NULL;
+	bool			 cio = strcmp(url,
+				    "https://github.com/rust-lang/crates.io-index/")
+				    == 0;
+
+	for (size_t i = 0; i < n && hit == NULL; i++) {
+		if (forced != NULL) {
+			if (strcmp(regs[i].name, forced) == 0)
+				hit = &regs[i];
+			continue;
+		}
+		if (strcmp(regs[i].index, url) == 0 ||
+		    (regs[i].upstream != NULL && (strcmp(regs[i].upstream,
+		    url) == 0 || (cio && strcmp(regs[i].upstream,
+		    "https://index.crates.io/") == 0))))
+			hit = &regs[i];
+	}
+	free(url);
+	return hit;
+}
+
+/* The registries of a running crated, from GET /-/registries. */
+static int
+remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n);
+
+static void
+registries_done(struct fetch *f, void *arg)
+{
+	json_t		**out = arg;
+	size_t		  len;
+	const char	 *body = fetch_body(f, &len);
+
+	if (!fetch_failed(f) && fetch_status(f) == 200)
+		*out = json_loadb(body, len, 0, NULL);
+	else
+		fprintf(stderr, "crated prefetch: GET /-/registries: %s%ld\n",
+		    fetch_failed(f) ? fetch_error(f) : "HTTP ",
+		    fetch_status(f));
+}
+
+static int
+remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n)
+{
+	struct fetch_opts	 o = { 0 };
+	json_t			*j = NULL, *v;
+	char			*url = xasprintf("%s/-/registries", pf->server);
+	size_t			 i;
+
+	o.url = url;
+	o.max_body = 1 << 20;
+	o.done = registries_done;
+	o.arg = &j;
+	fetch_start(pf->uc, &o);
+	free(url);
+	event_base_dispatch(pf->base);
+	if (!json_is_array(json_object_get(j, "registries"))) {
+		json_decref(j);
+		return -1;
+	}
+	*n = json_array_size(json_object_get(j, "registries"));
+	*out = xcalloc(*n, sizeof **out);
+	json_array_foreach(json_object_get(j, "registries"), i, v) {
+		const char	*up = json_string_value(json_object_get(v,
+				    "upstream"));
+
+		(*out)[i].name = xstrdup(json_string_value(json_object_get(v,
+		    "name")));
+		(*out)[i].index = normalise(json_string_value(json_object_get(
+		    v, "index")));
+		(*out)[i].upstream = up ? normalise(up) : NULL;
+	}
+	json_decref(j);
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: crated prefetch [--config FILE] [--data-dir"
+	    " DIR] [--server URL]\n"
+	    "                      [--registry NAME] [--jobs N]"
+	    " LOCKFILE|DIR...\n");
+}
+
+int
+prefetch_main(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "server", required_argument, NULL, 's' },
+		{ "registry", required_argument, NULL, 'r' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char		*path = getenv("CRATED_CONFIG");
+	const char		*data_dir = NULL, *server = NULL;
+	const char		*forced = NULL;
+	struct prefetch		 pf = { .jobs = DEFAULT_JOBS };
+	struct config		*cfg = NULL;
+	struct server		 srv;
+	struct reg_info		*regs = NULL;
+	size_t			 nregs = 0, nfiles = 0, skipped = 0;
+	char			**files = NULL, *cause = NULL;
+	int			 ch, status = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:d:s:r:j:", opts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 's':
+			server = optarg;
+			break;
+		case 'r':
+			forced = optarg;
+			break;
+		case 'j':
+			pf.jobs = (size_t)strtoul(optarg, NULL, 10);
+			if (pf.jobs < 1 || pf.jobs > 64)
+				pf.jobs = DEFAULT_JOBS;
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		usage();
+		return 2;
+	}
+	for (int i = optind; i < argc; i++)
+		collect(argv[i], 0, &files, &nfiles);
+	if (nfiles == 0) {
+		fprintf(stderr, "crated prefetch: no Cargo.lock found\n");
+		return 1;
+	}
+	log_setup(LOG_WARN, LOG_TEXT);
+	memset(&srv, 0, sizeof srv);
+	srv.lockfd = -1;
+	if (server != NULL) {
+		pf.base = event_base_new();
+		pf.server = xstrdup(server);
+		if (pf.server[strlen(pf.server) - 1] == '/')
+			pf.server[strlen(pf.server) - 1] = '\0';
+		pf.uc = upstream_client_create(pf.base);
+		if (remote_registries(&pf, &regs, &nregs) != 0) {
+			fprintf(stderr, "crated prefetch: %s does not answer"
+			    " like crated\n", server);
+			status = 1;
+			goto done;
+		}
+	} else {
+		const char	*lo = "127.0.0.1:0";
+
+		if ((path ? config_load(path, &cfg, &cause) :
+		    config_parse(NULL, 0, NULL, &cfg, &cause)) != 0) {
+			fprintf(stderr, "crated prefetch: %s\n", cause);
+			status = 1;
+			goto done;
+		}
+		if (data_dir != NULL)
+			config_set_string(&cfg->data_dir, data_dir);
+		config_set_listen(cfg, &lo, 1);
+		config_set_string(&cfg->public_url, NULL);
+		if (config_check(cfg, &cause) != 0 ||
+		    server_start(&srv, cfg, &cause) != 0) {
+			fprintf(stderr, "crated prefetch: %s\n", cause);
+			status = 1;
+			goto done;
+		}
+		pf.srv = &srv;
+		pf.base = srv.base;
+		pf.server = xstrdup(srv.public_url);
+		pf.uc = srv.upstream;
+		nregs = srv.nregs;
+		regs = xcalloc(nregs, sizeof *regs);
+		for (size_t i = 0; i < nregs; i++) {
+			char	*own = xasprintf("%s/%s/", srv.public_url,
+			    srv.regs[i].name);
+
+			regs[i].name = xstrdup(srv.regs[i].name);
+			regs[i].index = normalise(own);
+			regs[i].upstream = srv.regs[i].cfg->upstream ?
+			    normalise(srv.regs[i].cfg->upstream) : NULL;
+			free(own);
+		}
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		struct lockfile	 lf;
+		FILE		*f = fopen(files[i], "r");
+		char		*text = NULL;
+		size_t		 len = 0;
+
+		if (f == NULL || getdelim(&text, &len, '\0', f) < 0) {
+			fprintf(stderr, "crated prefetch: %s: %s\n", files[i],
+			    strerror(errno));
+			status = 1;
+		} else if (lockfile_parse(text, strlen(text), &lf, &cause) !=
+		    0) {
+			fprintf(stderr, "crated prefetch: %s:%s\n", files[i],
+			    cause);
+			free(cause);
+			cause = NULL;
+			status = 1;
+		} else {
+			for (size_t k = 0; k < lf.n; k++) {
+				struct lock_package	*p = &lf.pkgs[k];
+				const struct reg_info	*ri;
+				bool			 dup = false;
+
+				if (!lockfile_source_is_registry(p->source,
+				    NULL))
+					continue;
+				if ((ri = match(regs, nregs, forced,
+				    p->source)) == NULL) {
+					skipped++;
+					continue;
+				}
+				for (size_t m = 0; m < pf.ntargets && !dup;
+				    m++)
+					dup = strcmp(pf.targets[m].name,
+					    p->name) == 0 && strcmp(
+					    pf.targets[m].version, p->version)
+					    == 0 && strcmp(pf.targets[m]
+					    .registry, ri->name) == 0;
+				if (dup || crate_name_check(p->name, NULL) !=
+				    0)
+					continue;
+				pf.targets = xreallocarray(pf.targets,
+				    pf.ntargets + 1, sizeof *pf.targets);
+				pf.targets[pf.ntargets++] = (struct target){
+				    xstrdup(ri->name), xstrdup(p->name),
+				    xstrdup(p->version), p->checksum ?
+				    xstrdup(p->checksum) : NULL,
+				    xstrdup(p->source) };
+			}
+			lockfile_finish(&lf);
+		}
+		if (f != NULL)
+			fclose(f);
+		free(text);
+	}
+	if (status != 0)
+		goto done;
+	pf.tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &pf.start);
+	fprintf(stderr, "prefetch: %zu crates from %zu lock files through"
+	    " %s\n", pf.ntargets, nfiles, pf.server);
+	if (pf.ntargets > 0) {
+		start_next(&pf);
+		event_base_dispatch(pf.base);
+	}
+	if (pf.tty)
+		fprintf(stderr, "\n");
+	printf("prefetch: %zu crates: %zu fetched, %zu already cached, %zu"
+	    " failed; %zu packages from other sources skipped; %.1f MB in"
+	    " %.2f s\n", pf.ntargets, pf.fetched, pf.cached, pf.failed,
+	    skipped, (double)pf.bytes / 1e6, elapsed(&pf));
+	for (size_t i = 0; i < pf.nfailures; i++)
+		printf("  failed: %s\n", pf.failures[i]);
+	if (pf.failed > 0)
+		status = 1;
+done:
+	if (pf.srv != NULL) {
+		/* Let the cache fills land on disk before exiting. */
+		while (workers_pending(srv.workers) > 0)
+			event_base_loop(srv.base, EVLOOP_ONCE);
+	}
+	for (size_t i = 0; i < pf.ntargets; i++) {
+		free(pf.targets[i].registry);
+		free(pf.targets[i].name);
+		free(pf.targets[i].version);
+		free(pf.targets[i].checksum);
+		free(pf.targets[i].source);
+	}
+	free(pf.targets);
+	for (size_t i = 0; i < pf.nfailures; i++)
+		free(pf.failures[i]);
+	free(pf.failures);
+	for (size_t i = 0; i < nregs; i++) {
+		free(regs[i].name);
+		free(regs[i].index);
+		free(regs[i].upstream);
+	}
+	free(regs);
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	free(pf.server);
+	if (pf.srv != NULL || cfg != NULL) {
+		server_finish(&srv);
+		config_free(cfg);
+	} else {
+		upstream_client_destroy(pf.uc);
+		if (pf.base != NULL)
+			event_base_free(pf.base);
+	}
+	free(cause);
+	return status;
+}
