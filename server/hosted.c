@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cache/store.h"
+#include "cache/tokens.h"
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/publish.h"
@@ -46,6 +47,8 @@ struct op {
 	struct publish		 pub;		/* OP_PUBLISH */
 	json_t			*users;		/* OP_OWNERS_*: logins */
 	bool			 new_crate;
+	char			*user;		/* token label; NULL: auth off */
+	bool			 admin;
 	/* What the worker writes (NULL: nothing), and how it went. */
 	char			*index;
 	size_t			 index_len;
@@ -125,6 +128,7 @@ op_free(struct op *op)
 {
 	publish_finish(&op->pub);
 	json_decref(op->users);
+	free(op->user);
 	free(op->index);
 	free(op->meta);
 	free(op->ok_body);
@@ -193,6 +197,34 @@ fail(struct op *op, int status, const char *fmt, ...)
 	http_reply_error(op->req, status, "%s", msg);
 	free(msg);
 	release(op);
+}
+
+/* With tokens, only a crate's owners (or an admin token) change it. False
+ * when op has been refused (and released). */
+static bool
+owner_ok(struct op *op, json_t *owners)
+{
+	size_t	 i;
+	json_t	*v;
+	char	*list = NULL, *tmp;
+
+	if (op->user == NULL || op->admin || json_array_size(owners) == 0)
+		return true;
+	json_array_foreach(owners, i, v) {
+		if (strcmp(json_string_value(v), op->user) == 0) {
+			free(list);
+			return true;
+		}
+		tmp = xasprintf("%s%s`%s`", list ? list : "", list ? ", " : "",
+		    json_string_value(v));
+		free(list);
+		list = tmp;
+	}
+	fail(op, 403, "`%s` is not an owner of crate `%s` (owners: %s); ask"
+	    " an owner to run `cargo owner --add %s`", op->user, op->name,
+	    list, op->user);
+	free(list);
+	return false;
 }
 
 static void
@@ -437,6 +469,15 @@ start_publish(struct op *op)
 	meta = op->new_crate ? json_object() : read_meta(h, op->name);
 	if (json_object_get(meta, "owners") == NULL)
 		json_object_set_new(meta, "owners", json_array());
+	if (!op->new_crate && !owner_ok(op, json_object_get(meta, "owners"))) {
+		json_decref(meta);
+		return;
+	}
+	/* The first publisher owns the crate. */
+	if (json_array_size(json_object_get(meta, "owners")) == 0 &&
+	    op->user != NULL)
+		json_array_append_new(json_object_get(meta, "owners"),
+		    json_string(op->user));
 	json_object_set(meta, "description", json_object_get(op->pub.meta,
 	    "description") ? json_object_get(op->pub.meta, "description") :
 	    json_null());
@@ -493,6 +534,17 @@ start_yank(struct op *op)
 		fail(op, 404, "crate `%s` does not exist in registry `%s`",
 		    op->name, op->h->reg->name);
 		return;
+	}
+	if (op->user != NULL) {
+		json_t	*meta = read_meta(op->h, op->name);
+		bool	 allowed = owner_ok(op, json_object_get(meta,
+			    "owners"));
+
+		json_decref(meta);
+		if (!allowed) {
+			free(old);
+			return;
+		}
 	}
 	index_file_foreach(old, oldlen, yank_line, &y);
 	if (y.matches != 1) {
@@ -555,6 +607,10 @@ start_owners(struct op *op)
 	}
 	meta = read_meta(op->h, op->name);
 	owners = json_object_get(meta, "owners");
+	if (!owner_ok(op, owners)) {
+		json_decref(meta);
+		return;
+	}
 	json_array_foreach(op->users, i, v) {
 		const char	*login = json_string_value(v);
 		char		*tmp;
@@ -791,12 +847,19 @@ static struct op *
 new_op(struct registry *reg, struct http_request *r, enum op_kind kind)
 {
 	struct op	*op = xcalloc(1, sizeof *op);
+	const char	*user;
+	int		 scope;
 
 	op->kind = kind;
 	op->h = reg->hosted;
 	op->req = r;
+	if ((user = http_user(r, &scope, NULL)) != NULL) {
+		op->user = xstrdup(user);
+		op->admin = scope == SCOPE_ADMIN;
+	}
 	return op;
 }
+
 
 static void
 publish(struct registry *reg, struct http_request *r)
@@ -816,6 +879,10 @@ publish(struct registry *reg, struct http_request *r)
 		return;
 	}
 	snprintf(op->name, sizeof op->name, "%s", op->pub.name);
+	if (!server_may_write(r, op->name, SCOPE_PUBLISH)) {
+		op_free(op);
+		return;
+	}
 	if (strlen(op->pub.vers) > VERSION_MAX) {
 		http_reply_error(r, 400, "version of `%s` is longer than %d"
 		    " bytes", op->name, VERSION_MAX);
@@ -848,6 +915,8 @@ hosted_api(struct registry *reg, struct http_request *r,
 	case ROUTE_UNYANK:
 		if (m != (rt->kind == ROUTE_YANK ? HTTP_DELETE : HTTP_PUT))
 			break;
+		if (!server_may_write(r, rt->name, SCOPE_YANK))
+			return;
 		op = new_op(reg, r, rt->kind == ROUTE_YANK ? OP_YANK :
 		    OP_UNYANK);
 		memcpy(op->name, rt->name, sizeof op->name);
@@ -861,6 +930,8 @@ hosted_api(struct registry *reg, struct http_request *r,
 		}
 		if (m != HTTP_PUT && m != HTTP_DELETE)
 			break;
+		if (!server_may_write(r, rt->name, SCOPE_PUBLISH))
+			return;
 		op = new_op(reg, r, m == HTTP_PUT ? OP_OWNERS_ADD :
 		    OP_OWNERS_REMOVE);
 		memcpy(op->name, rt->name, sizeof op->name);

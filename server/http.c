@@ -89,6 +89,8 @@ struct http_request {
 	bool			 keepalive;
 	bool			 expect_continue;
 	const char		*registry;
+	char			*user, *user_crates;
+	int			 user_scope;
 	int			 stream_status;	/* streaming: the status sent */
 	size_t			 streamed;
 	void			(*drain_cb)(void *);
@@ -168,6 +170,8 @@ request_free(struct http_request *r)
 	free(r->head);
 	free(r->headers);
 	free(r->body);
+	free(r->user);
+	free(r->user_crates);
 	free(r);
 }
 
@@ -270,7 +274,7 @@ reject(struct conn *c, int status, const char *detail)
 	    date_now(), strlen(body), body);
 	log_access(&(struct log_access){ c->peer, c->req &&
 	    c->req->method_name ? c->req->method_name : "-", c->req &&
-	    c->req->path ? c->req->path : "-", NULL, status, strlen(body),
+	    c->req->path ? c->req->path : "-", NULL, NULL, status, strlen(body),
 	    c->head_started ? usec_since(&c->head_start) : 0 });
 	free(body);
 	request_free(c->req);
@@ -705,7 +709,7 @@ finish(struct http_request *r, int status, size_t bytes)
 	bool		 keepalive = r->keepalive;
 
 	log_access(&(struct log_access){ r->peer, r->method_name, r->path,
-	    r->registry, status, bytes, usec_since(&r->start) });
+	    r->registry, r->user, status, bytes, usec_since(&r->start) });
 	r->srv->pending--;
 	request_free(r);
 	if (c == NULL)
@@ -942,6 +946,27 @@ void
 http_set_registry(struct http_request *r, const char *name)
 {
 	r->registry = name;
+}
+
+void
+http_set_user(struct http_request *r, const char *label, int scope,
+    const char *crates)
+{
+	free(r->user);
+	free(r->user_crates);
+	r->user = label ? xstrdup(label) : NULL;
+	r->user_crates = crates ? xstrdup(crates) : NULL;
+	r->user_scope = scope;
+}
+
+const char *
+http_user(const struct http_request *r, int *scope, const char **crates)
+{
+	if (scope != NULL)
+		*scope = r->user_scope;
+	if (crates != NULL)
+		*crates = r->user_crates;
+	return r->user;
 }
 
 bool

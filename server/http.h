@@ -77,6 +77,12 @@ bool			 http_gone(const struct http_request *);
 void			 http_set_registry(struct http_request *,
 			    const char *);
 bool			 http_accepts_gzip(const struct http_request *);
+/* Who the request authenticated as (copied), for handlers and logs. */
+void			 http_set_user(struct http_request *,
+			    const char *label, int scope, const char *crates);
+/* NULL when the request carried no valid token (or auth is off). */
+const char		*http_user(const struct http_request *, int *scope,
+			    const char **crates);
 
 /* Replies. ctype may be NULL (no Content-Type); hdrs is NULL or more header
  * lines, each ending in "\r\n". For HEAD only the headers go out. */

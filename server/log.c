@@ -101,15 +101,16 @@ log_access(const struct log_access *a)
 	timestamp(ts, sizeof ts);
 	if (format == LOG_JSON) {
 		emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I,"
-		    " s:s?}", "ts", ts, "level", "info", "peer", a->peer,
+		    " s:s?, s:s?}", "ts", ts, "level", "info", "peer", a->peer,
 		    "method", a->method, "path", a->path, "status", a->status,
 		    "bytes", (json_int_t)a->bytes, "usec", (json_int_t)a->usec,
-		    "registry", a->registry));
+		    "registry", a->registry, "user", a->user));
 		return;
 	}
-	fprintf(stderr, "%s access: %s \"%s %s\" %d %zu %ldus %s\n", ts,
+	fprintf(stderr, "%s access: %s \"%s %s\" %d %zu %ldus %s %s\n", ts,
 	    a->peer, a->method, a->path, a->status, a->bytes, a->usec,
-	    a->registry != NULL ? a->registry : "-");
+	    a->registry != NULL ? a->registry : "-", a->user != NULL ?
+	    a->user : "-");
 }
 
 void

@@ -33,6 +33,7 @@ struct log_access {
 	const char	*method;
 	const char	*path;		/* without the query string */
 	const char	*registry;	/* or NULL */
+	const char	*user;		/* token label, or NULL */
 	int		 status;
 	size_t		 bytes;		/* body bytes sent */
 	long		 usec;

@@ -32,6 +32,11 @@ usage(FILE *f)
 	    " FILE.tar.gz\n"
 	    "       crated status [--config FILE] [--data-dir DIR]"
 	    " [--registry NAME]\n"
+	    "       crated token create --registry NAME --scope"
+	    " read|publish|yank|admin\n"
+	    "                    [--crates GLOB] [--expires DAYS] --name"
+	    " LABEL\n"
+	    "       crated token list | revoke ID|NAME\n"
 	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
 	    "       crated crash-points\n"
 	    "       crated --help | --version\n"
@@ -261,6 +266,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "token") == 0)
+		return token_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "export") == 0)
 		return export_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import") == 0)

@@ -13,6 +13,7 @@
 #include "index/name.h"
 #include "index/publish.h"
 #include "index/xmalloc.h"
+#include "cache/tokens.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/mirror.h"
@@ -41,6 +42,7 @@ struct relay {
 	unsigned char		*crate;		/* publish: kept on success */
 	size_t			 crate_len;
 	char			 peer[64];
+	char			*user;		/* token label, if any */
 	struct timespec		 start;
 	struct event		*timer;
 };
@@ -55,6 +57,7 @@ relay_free(struct relay *rl)
 	free(rl->body);
 	free(rl->auth);
 	free(rl->crate);
+	free(rl->user);
 	free(rl);
 }
 
@@ -192,9 +195,10 @@ static void
 audit(struct relay *rl, long status, const char *outcome)
 {
 	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
-	    " upstream_status=%ld outcome=%s duration_ms=%ld", rl->reg->name,
-	    op_name(rl), rl->name[0] ? rl->name : "-", rl->vers[0] ? rl->vers :
-	    "-", rl->peer, status, outcome, ms_since(&rl->start));
+	    " user=%s upstream_status=%ld outcome=%s duration_ms=%ld",
+	    rl->reg->name, op_name(rl), rl->name[0] ? rl->name : "-",
+	    rl->vers[0] ? rl->vers : "-", rl->peer, rl->user ? rl->user : "-",
+	    status, outcome, ms_since(&rl->start));
 }
 
 static void
@@ -406,6 +410,10 @@ prepare_publish(struct relay *rl)
 	}
 	snprintf(rl->name, sizeof rl->name, "%s", p.name);
 	snprintf(rl->vers, sizeof rl->vers, "%s", p.vers);
+	if (!server_may_write(rl->req, rl->name, SCOPE_PUBLISH)) {
+		publish_finish(&p);
+		return -1;
+	}
 	rl->crate_len = p.crate_len;
 	rl->crate = xmalloc(p.crate_len);
 	memcpy(rl->crate, p.crate, p.crate_len);
@@ -476,6 +484,8 @@ relay_api(struct registry *reg, struct http_request *r,
 	rl->kind = rt->kind;
 	rl->method = m;
 	snprintf(rl->peer, sizeof rl->peer, "%s", http_peer(r));
+	if (http_user(r, NULL, NULL) != NULL)
+		rl->user = xstrdup(http_user(r, NULL, NULL));
 	clock_gettime(CLOCK_MONOTONIC, &rl->start);
 	if (is_write(rl) && !reg->cfg->relay_writes) {
 		http_reply_error(r, 403, "registry `%s` is a read-only mirror"
@@ -499,11 +509,20 @@ relay_api(struct registry *reg, struct http_request *r,
 		break;
 	case ROUTE_YANK:
 	case ROUTE_UNYANK:
+		if (!server_may_write(r, rt->name, SCOPE_YANK)) {
+			relay_free(rl);
+			return;
+		}
 		rl->path = xasprintf("/%s/%s/%s", rt->name, rt->vers,
 		    rt->kind == ROUTE_YANK ? "yank" : "unyank");
 		break;
 	case ROUTE_OWNERS:
 		rl->path = xasprintf("/%s/owners", rt->name);
+		if (m != HTTP_GET && !server_may_write(r, rt->name,
+		    SCOPE_PUBLISH)) {
+			relay_free(rl);
+			return;
+		}
 		if (m != HTTP_GET) {
 			const unsigned char	*b;
 			size_t			 len;

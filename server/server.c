@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -187,6 +189,125 @@ list_registries(struct server *srv, struct http_request *r)
 	free(body);
 }
 
+static int
+scope_needed(const struct route *rt, enum http_method m)
+{
+	switch (rt->kind) {
+	case ROUTE_PUBLISH:
+		return SCOPE_PUBLISH;
+	case ROUTE_YANK:
+	case ROUTE_UNYANK:
+		return SCOPE_YANK;
+	case ROUTE_OWNERS:
+		return m == HTTP_GET ? SCOPE_READ : SCOPE_PUBLISH;
+	default:
+		return SCOPE_READ;
+	}
+}
+
+/*
+ * auth_required: every request but /R/me carries a valid crated token for
+ * this registry with the scope the route needs. No token: 401 with cargo's
+ * login hint. A bad token: 401 on reads (cargo then says the token was
+ * rejected), 403 on the web API (registry-web-api.md). Returns false when
+ * the request has been answered.
+ */
+static bool
+authorize(struct server *srv, struct registry *reg, struct http_request *r,
+    const struct route *rt)
+{
+	const char		*value = http_header(r, "Authorization");
+	const struct token	*t;
+	char			*hdr;
+	int			 need = scope_needed(rt, http_method(r));
+
+	if (!reg->cfg->auth_required || rt->kind == ROUTE_ME)
+		return true;
+	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
+	if (value == NULL) {
+		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
+		    "\r\n", srv->public_url, reg->name);
+		http_reply_error_hdrs(r, 401, hdr, "registry `%s` needs a"
+		    " crated token; see %s/%s/me", reg->name, srv->public_url,
+		    reg->name);
+		free(hdr);
+		return false;
+	}
+	if ((t = tokens_check(&srv->tokens, value, reg->name,
+	    time(NULL))) == NULL) {
+		log_warn("registry %s: %s sent an unknown, revoked or expired"
+		    " token", reg->name, http_peer(r));
+		http_reply_error(r, route_is_api(rt->kind) && rt->kind !=
+		    ROUTE_DOWNLOAD ? 403 : 401, "the token is not valid for"
+		    " registry `%s` (unknown, revoked or expired); see %s/%s/me",
+		    reg->name, srv->public_url, reg->name);
+		return false;
+	}
+	http_set_user(r, t->label, (int)t->scope, t->crates);
+	if (!scope_allows(t->scope, (enum scope)need)) {
+		http_reply_error(r, 403, "token `%s` has the %s scope; this"
+		    " needs %s", t->label, scope_name(t->scope),
+		    scope_name((enum scope)need));
+		return false;
+	}
+	return true;
+}
+
+bool
+server_may_write(struct http_request *r, const char *crate, int need)
+{
+	const char	*crates, *label;
+	int		 scope;
+
+	if ((label = http_user(r, &scope, &crates)) == NULL)
+		return true;
+	if (!scope_allows((enum scope)scope, (enum scope)need)) {
+		http_reply_error(r, 403, "token `%s` has the %s scope; this"
+		    " needs %s", label, scope_name((enum scope)scope),
+		    scope_name((enum scope)need));
+		return false;
+	}
+	if (crates != NULL && scope != SCOPE_ADMIN &&
+	    fnmatch(crates, crate, 0) != 0) {
+		http_reply_error(r, 403, "token `%s` may only change crates"
+		    " matching `%s`, not `%s`", label, crates, crate);
+		return false;
+	}
+	return true;
+}
+
+/* GET /R/me: how a person gets a token and sets up cargo. */
+static void
+me_page(struct server *srv, struct registry *reg, struct http_request *r)
+{
+	char	*html, *upper = xstrdup(reg->name);
+
+	for (char *p = upper; *p != '\0'; p++)
+		*p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 :
+		    *p);
+	html = xasprintf("<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>crated: registry %s</title></head><body>\n"
+	    "<h1>Registry <code>%s</code></h1>\n"
+	    "<p>This registry %s.</p>\n"
+	    "<h2>Getting a token</h2>\n<p>Ask the operator of this crated to"
+	    " run</p>\n<pre>crated token create --registry %s --scope read"
+	    " --name YOUR-NAME</pre>\n<p>(<code>--scope publish</code> to"
+	    " publish, <code>yank</code> to yank). The token, starting with"
+	    " <code>crated_</code>, is shown once.</p>\n"
+	    "<h2>Configuring cargo</h2>\n<pre>[registries.%s]\n"
+	    "index = \"sparse+%s/%s/\"\ncredential-provider ="
+	    " [\"cargo:token\"]</pre>\n<p>then <code>cargo login --registry"
+	    " %s</code> and paste the token, or set"
+	    " <code>CARGO_REGISTRIES_%s_TOKEN</code>.</p>\n</body></html>\n",
+	    reg->name, reg->name, reg->cfg->auth_required ? "needs a token for"
+	    " every request" : "does not need a token to read", reg->name,
+	    reg->name, srv->public_url, reg->name, reg->name, upper);
+	http_reply(r, 200, "text/html; charset=utf-8", NULL, html,
+	    strlen(html));
+	free(html);
+	free(upper);
+}
+
 /* The one handler every request goes through. */
 static void
 handle(struct http_request *r, void *arg)
@@ -213,6 +334,8 @@ handle(struct http_request *r, void *arg)
 		if ((reg = find_registry(srv, rt.registry)) == NULL)
 			break;
 		http_set_registry(r, reg->name);
+		if (!authorize(srv, reg, r, &rt))
+			return;
 		switch (rt.kind) {
 		case ROUTE_CONFIG:
 			if (read_method(r))
@@ -232,7 +355,9 @@ handle(struct http_request *r, void *arg)
 				serve_download(reg, r, &rt);
 			return;
 		case ROUTE_ME:
-			break;
+			if (read_method(r))
+				me_page(srv, reg, r);
+			return;
 		default:
 			if (reg->kind == REGISTRY_HOSTED)
 				hosted_api(reg, r, &rt);
@@ -358,6 +483,8 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	}
 	if ((srv->lockfd = store_lock(cfg->data_dir, cause)) == -1)
 		return -1;
+	if (tokens_load(cfg->data_dir, &srv->tokens, cause) != 0)
+		return -1;
 	srv->hot = hot_create(HOT_CACHE_BYTES);
 	srv->workers = workers_create(srv->base, 2);
 	srv->upstream = upstream_client_create(srv->base);
@@ -423,5 +550,6 @@ server_finish(struct server *srv)
 		event_base_free(srv->base);
 	if (srv->lockfd != -1)
 		close(srv->lockfd);
+	tokens_finish(&srv->tokens);
 	free(srv->public_url);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cache/tokens.h"
 #include "server/config.h"
 
 struct event_base;
@@ -40,6 +41,7 @@ struct server {
 	size_t			 nregs;
 	char			*public_url;	/* no trailing '/' */
 	int			 lockfd;	/* flock on the data dir */
+	struct tokens		 tokens;
 	struct event		*sigterm, *sigint, *drain_timer;
 	bool			 stopping;
 };
@@ -59,6 +61,10 @@ void	server_index_file(struct registry *, struct http_request *,
 struct hot_entry;
 void	server_reply_entry(struct server *, struct http_request *,
 	    struct hot_entry *, const char *extra);
+/* True when r may change crate: auth is off, or its token's scope allows
+ * need and its crate glob (if any) matches. Otherwise answers 403 and
+ * returns false. */
+bool	server_may_write(struct http_request *, const char *crate, int need);
 /* Drops the hot copy of an index file after a write. */
 void	server_index_changed(struct registry *, const char *path);
 
