@@ -47,6 +47,7 @@ static const char	*check_body(const struct toml_value *);
 static const char	*check_seconds(const struct toml_value *);
 static const char	*check_concurrency(const struct toml_value *);
 static const char	*check_relay_auth(const struct toml_value *);
+static const char	*check_per_client(const struct toml_value *);
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -66,6 +67,15 @@ static const struct key keys[] = {
 	  "text or json" },
 	{ "max_body_bytes", GLOBAL, K_INT, G(max_body_bytes), "52428800",
 	  check_body, "largest request body (a publish) accepted, in bytes" },
+	{ "listen_tls", GLOBAL, K_STRINGS, G(listen_tls), NULL, check_listen,
+	  "addresses to listen on with TLS (needs tls_cert and tls_key)" },
+	{ "tls_cert", GLOBAL, K_STRING, G(tls_cert), NULL, check_nonempty,
+	  "PEM certificate chain for listen_tls; reloaded on SIGHUP" },
+	{ "tls_key", GLOBAL, K_STRING, G(tls_key), NULL, check_nonempty,
+	  "PEM private key for listen_tls; reloaded on SIGHUP" },
+	{ "max_connections_per_client", GLOBAL, K_INT,
+	  G(max_connections_per_client), "256", check_per_client,
+	  "connections one client address may hold open (0: no limit)" },
 
 	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
 	  "index URL of the registry to mirror (sparse+https://.../);"
@@ -194,6 +204,13 @@ check_concurrency(const struct toml_value *v)
 }
 
 static const char *
+check_per_client(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
+	    NULL;
+}
+
+static const char *
 check_relay_auth(const struct toml_value *v)
 {
 	return strcmp(v->s, "server") != 0 && strcmp(v->s, "client") != 0 ?
@@ -249,13 +266,16 @@ store_value(const struct key *k, void *base, const struct toml_value *v)
 		*(bool *)(void *)field = v->b;
 		break;
 	case K_STRINGS: {
-		struct config	*c = base;
-		const char	**a = xcalloc(v->n, sizeof *a);
+		char	***list = (char ***)(void *)field;
+		size_t	  *n = (size_t *)(void *)(field + sizeof(char **));
 
+		for (size_t i = 0; i < *n; i++)
+			free((*list)[i]);
+		free(*list);
+		*list = xcalloc(v->n, sizeof **list);
 		for (size_t i = 0; i < v->n; i++)
-			a[i] = v->items[i]->s;
-		config_set_listen(c, a, v->n);
-		free(a);
+			(*list)[i] = xstrdup(v->items[i]->s);
+		*n = v->n;
 		break;
 	}
 	}
@@ -539,10 +559,21 @@ config_check(const struct config *c, char **cause)
 			return -EINVAL;
 		}
 	}
+	if (c->nlisten_tls > 0 && (c->tls_cert == NULL || c->tls_key ==
+	    NULL)) {
+		*cause = xasprintf("%s: listen_tls needs tls_cert and tls_key",
+		    file);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->nlisten_tls; i++)
+		if (wildcard(c->listen_tls[i]) && c->public_url == NULL) {
+			*cause = xasprintf("%s: listening on %s needs"
+			    " public_url", file, c->listen_tls[i]);
+			return -EINVAL;
+		}
 	for (size_t i = 0; i < c->nregs; i++) {
 		const struct registry_config	*r = &c->regs[i];
-
-		bool	credential = r->upstream_token_env ||
+		bool				 credential = r->upstream_token_env ||
 		    r->upstream_token_file || r->upstream_token_command;
 
 		if ((r->upstream_token_env != NULL) +
@@ -562,14 +593,16 @@ config_check(const struct config *c, char **cause)
 		}
 		if (!credential || r->auth_required || r->allow_anonymous)
 			continue;
-		for (size_t j = 0; j < c->nlisten; j++)
-			if (!loopback(c->listen[j])) {
+		for (size_t j = 0; j < c->nlisten + c->nlisten_tls; j++)
+			if (!loopback(j < c->nlisten ? c->listen[j] :
+			    c->listen_tls[j - c->nlisten])) {
 				*cause = xasprintf("%s:%d: registries.%s holds"
 				    " an upstream credential and crated listens"
 				    " on %s: anyone reaching it would read the"
 				    " upstream with it; set auth_required = true"
 				    " or allow_anonymous = true", file, r->line,
-				    r->name, c->listen[j]);
+				    r->name, j < c->nlisten ? c->listen[j] :
+				    c->listen_tls[j - c->nlisten]);
 				return -EINVAL;
 			}
 	}
@@ -615,6 +648,11 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	free(c->listen);
+	for (size_t i = 0; i < c->nlisten_tls; i++)
+		free(c->listen_tls[i]);
+	free(c->listen_tls);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->path);
 	free(c->public_url);
 	free(c->data_dir);

@@ -30,6 +30,8 @@ struct registry_config {
 
 struct config {
 	char			 *path;		/* NULL: built-in defaults */
+	/* A list of strings is followed by its count (config.c relies on
+	 * it). */
 	char			**listen;
 	size_t			  nlisten;
 	char			 *public_url;	/* NULL: from the first listener */
@@ -37,6 +39,11 @@ struct config {
 	char			 *log_level;
 	char			 *log_format;
 	long long		  max_body_bytes;
+	char			**listen_tls;
+	size_t			  nlisten_tls;
+	char			 *tls_cert;
+	char			 *tls_key;
+	long long		  max_connections_per_client;
 	struct registry_config	 *regs;
 	size_t			  nregs;
 };

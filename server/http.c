@@ -15,10 +15,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "index/validators.h"
 #include "index/xmalloc.h"
@@ -29,7 +31,9 @@
 #define OUTPUT_HIGH	(256 * 1024)
 
 struct http_listener {
+	struct http_server	*srv;
 	struct evconnlistener	*l;
+	bool			 tls;
 	struct http_listener	*next;
 };
 
@@ -39,6 +43,7 @@ struct http_server {
 	http_handler		 fn;
 	void			*arg;
 	struct http_listener	*listeners;
+	SSL_CTX			*tls;		/* for TLS listeners */
 	struct conn		*conns;		/* every open connection */
 	size_t			 nconns;
 	size_t			 pending;	/* requests awaiting a reply */
@@ -63,6 +68,8 @@ struct conn {
 	struct timespec		 head_start;	/* first byte of this head */
 	bool			 head_started;
 	bool			 processing;	/* inside process() */
+	bool			 tls;
+	struct sockaddr_storage	 addr;		/* the client's */
 	char			 peer[64];
 	struct conn		*prev, *next;
 };
@@ -475,8 +482,16 @@ read_body(struct conn *c)
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct http_request	*r = c->req;
 
-	if (evbuffer_get_length(in) < r->clen)
+	if (evbuffer_get_length(in) < r->clen) {
+		/* Slow senders get 30 s plus a second per 16 KiB. */
+		if (usec_since(&c->head_start) / 1000000 > 30 +
+		    (long)(r->clen / 16384)) {
+			c->req = NULL;
+			request_free(r);
+			reject(c, 408, "request body arrived too slowly");
+		}
 		return;
+	}
 	r->body = xmalloc(r->clen + 1);
 	r->body_len = r->clen;
 	evbuffer_remove(in, r->body, r->clen);
@@ -666,6 +681,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
+	if (what & BEV_EVENT_CONNECTED)		/* a TLS handshake is done */
+		return;
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == CONN_HANDLER) {
 		/* A slow handler is not the client's fault. */
 		bufferevent_enable(bev, what & BEV_EVENT_READING ? EV_READ :
@@ -794,8 +811,18 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 		return;
 	}
 	put_head(r, status, ctype, hdrs, len);
-	evbuffer_add_file(bufferevent_get_output(r->conn->bev), fd, 0,
-	    (ev_off_t)len);
+	if (r->conn->tls) {
+		/* OpenSSL must see the bytes: no sendfile under TLS. */
+		struct evbuffer_file_segment	*seg;
+
+		seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
+		    EVBUF_FS_DISABLE_SENDFILE | EVBUF_FS_CLOSE_ON_FREE);
+		evbuffer_add_file_segment(bufferevent_get_output(r->conn->bev),
+		    seg, 0, (ev_off_t)len);
+		evbuffer_file_segment_free(seg);
+	} else
+		evbuffer_add_file(bufferevent_get_output(r->conn->bev), fd, 0,
+		    (ev_off_t)len);
 	finish(r, status, len);
 }
 
@@ -1039,19 +1066,60 @@ http_query_param(const char *query, const char *key, char *out, size_t size)
 	return -1;
 }
 
+static bool
+same_host(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)(const void *)a)
+		    ->sin_addr, &((const struct sockaddr_in *)(const void *)b)
+		    ->sin_addr, sizeof(struct in_addr)) == 0;
+	if (b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)
+		    ->sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)
+		    ->sin6_addr, sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* One address may hold at most max_per_client connections, so a client
+ * (or a slowloris) cannot take every descriptor. */
+static bool
+over_client_limit(const struct http_server *srv, const struct sockaddr *sa)
+{
+	size_t	n = 0;
+
+	if (srv->lim.max_per_client == 0)
+		return false;
+	for (const struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (same_host(&c->addr, sa) && ++n >= srv->lim.max_per_client)
+			return true;
+	return false;
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct http_server	*srv = arg;
+	struct http_listener	*hl = arg;
+	struct http_server	*srv = hl->srv;
 	struct conn		*c;
 	struct timeval		 tv = { srv->lim.idle_timeout, 0 };
 	int			 one = 1;
 
+	if (over_client_limit(srv, sa)) {
+		log_warn("refusing a connection: over max_connections_per_client"
+		    " (%zu) for one address", srv->lim.max_per_client);
+		evutil_closesocket(fd);
+		return;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
 	c->srv = srv;
 	c->state = CONN_HEAD;
+	c->tls = hl->tls;
+	memcpy(&c->addr, sa, (size_t)salen < sizeof c->addr ? (size_t)salen :
+	    sizeof c->addr);
 	if (sa->sa_family == AF_INET6) {
 		char	a[INET6_ADDRSTRLEN];
 
@@ -1068,7 +1136,13 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		    ntohs(((struct sockaddr_in *)(void *)sa)->sin_port));
 	} else
 		snprintf(c->peer, sizeof c->peer, "-");
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (hl->tls)
+		c->bev = bufferevent_openssl_socket_new(srv->base, fd,
+		    SSL_new(srv->tls), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	else
+		c->bev = bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	/* libevent writes at most 16 KiB per call by default: a 50 KB index
 	 * file would take four trips through the loop. */
@@ -1158,8 +1232,8 @@ http_parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
 }
 
 int
-http_server_listen(struct http_server *srv, const char *addr, char *bound,
-    size_t boundlen, char **cause)
+http_server_listen(struct http_server *srv, const char *addr, bool tls,
+    char *bound, size_t boundlen, char **cause)
 {
 	struct sockaddr_storage	 ss;
 	int			 sslen = sizeof ss;
@@ -1173,12 +1247,21 @@ http_server_listen(struct http_server *srv, const char *addr, char *bound,
 		    addr);
 		return -1;
 	}
-	l = evconnlistener_new_bind(srv->base, accept_cb, srv,
+	if (tls && srv->tls == NULL) {
+		*cause = xasprintf("cannot listen with TLS on %s: no"
+		    " certificate", addr);
+		return -1;
+	}
+	hl = xcalloc(1, sizeof *hl);
+	hl->srv = srv;
+	hl->tls = tls;
+	l = evconnlistener_new_bind(srv->base, accept_cb, hl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    1024, (struct sockaddr *)&ss, sslen);
 	if (l == NULL) {
 		*cause = xasprintf("cannot listen on %s: %s", addr,
 		    strerror(errno));
+		free(hl);
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, accept_error_cb);
@@ -1194,11 +1277,18 @@ http_server_listen(struct http_server *srv, const char *addr, char *bound,
 		evutil_inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
 		snprintf(bound, boundlen, "%s:%d", a, ntohs(s4->sin_port));
 	}
-	hl = xcalloc(1, sizeof *hl);
 	hl->l = l;
 	hl->next = srv->listeners;
 	srv->listeners = hl;
 	return 0;
+}
+
+void
+http_server_set_tls(struct http_server *srv, SSL_CTX *ctx)
+{
+	if (srv->tls != NULL)
+		SSL_CTX_free(srv->tls);
+	srv->tls = ctx;
 }
 
 void
@@ -1241,5 +1331,7 @@ http_server_free(struct http_server *srv)
 	http_server_drain(srv);
 	while (srv->conns != NULL)
 		conn_free(srv->conns);
+	if (srv->tls != NULL)
+		SSL_CTX_free(srv->tls);
 	free(srv);
 }

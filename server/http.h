@@ -36,6 +36,8 @@ struct http_limits {
 	int		idle_timeout;	/* seconds without bytes on an idle or
 					   reading connection */
 	int		head_timeout;	/* seconds to receive a whole head */
+	size_t		max_per_client;	/* connections from one address;
+					   0: no limit */
 };
 
 typedef void (*http_handler)(struct http_request *, void *);
@@ -50,8 +52,13 @@ int			 http_parse_addr(const char *addr,
 /* Binds addr ("IP:PORT", "[IPv6]:PORT"); bound gets the real address
  * ("127.0.0.1:41234"), len bytes. 0, or -1 with *cause (new). */
 int			 http_server_listen(struct http_server *,
-			    const char *addr, char *bound, size_t len,
-			    char **cause);
+			    const char *addr, bool tls, char *bound,
+			    size_t len, char **cause);
+/* The certificate for TLS listeners; steals ctx (the previous one goes
+ * when its last connection does). */
+typedef struct ssl_ctx_st SSL_CTX;
+void			 http_server_set_tls(struct http_server *,
+			    SSL_CTX *ctx);
 /* Stops accepting and closes idle connections; busy ones close after
  * their reply. */
 void			 http_server_drain(struct http_server *);

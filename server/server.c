@@ -15,6 +15,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "cache/store.h"
 #include "index/validators.h"
@@ -387,6 +389,59 @@ make_config_json(const struct server *srv, const struct registry *reg)
 	return s;
 }
 
+/* A TLS context from the configured files: TLS 1.2 and up, forward-secret
+ * AEAD ciphers. NULL with *cause. */
+static SSL_CTX *
+tls_context(const struct config *cfg, char **cause)
+{
+	SSL_CTX	*ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+	    "ECDHE-RSA-CHACHA20-POLY1305") != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key,
+	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		char	err[256];
+
+		ERR_error_string_n(ERR_get_error(), err, sizeof err);
+		*cause = xasprintf("TLS certificate %s / key %s: %s",
+		    cfg->tls_cert, cfg->tls_key, err);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	return ctx;
+}
+
+/* SIGHUP: certificates are read again (the tokens file is watched
+ * anyway). A bad new certificate is refused and the old one stays. */
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+	SSL_CTX		*ctx;
+	char		*cause = NULL;
+
+	srv->tokens.checked = 0;
+	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
+	if (srv->cfg->nlisten_tls == 0) {
+		log_info("SIGHUP: tokens reloaded");
+		return;
+	}
+	if ((ctx = tls_context(srv->cfg, &cause)) == NULL) {
+		log_error("SIGHUP: keeping the old certificate: %s", cause);
+		free(cause);
+		return;
+	}
+	http_server_set_tls(srv->http, ctx);
+	log_info("SIGHUP: tokens and TLS certificate reloaded");
+}
+
 static void
 check_drained(struct server *srv)
 {
@@ -469,6 +524,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		.max_body = (uint64_t)cfg->max_body_bytes,
 		.idle_timeout = 60,
 		.head_timeout = 20,
+		.max_per_client = (size_t)cfg->max_connections_per_client,
 	};
 	char			bound[128];
 
@@ -489,13 +545,25 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->workers = workers_create(srv->base, 2);
 	srv->upstream = upstream_client_create(srv->base);
 	srv->http = http_server_create(srv->base, &lim, handle, srv);
-	for (size_t i = 0; i < cfg->nlisten; i++) {
-		if (http_server_listen(srv->http, cfg->listen[i], bound,
+	if (cfg->nlisten_tls > 0) {
+		SSL_CTX	*ctx = tls_context(cfg, cause);
+
+		if (ctx == NULL)
+			return -1;
+		http_server_set_tls(srv->http, ctx);
+	}
+	for (size_t i = 0; i < cfg->nlisten + cfg->nlisten_tls; i++) {
+		bool		 tls = i >= cfg->nlisten;
+		const char	*addr = tls ? cfg->listen_tls[i - cfg->nlisten] :
+				    cfg->listen[i];
+
+		if (http_server_listen(srv->http, addr, tls, bound,
 		    sizeof bound, cause) != 0)
 			return -1;
-		log_info("listening on %s", bound);
-		if (i == 0 && cfg->public_url == NULL)
-			srv->public_url = xasprintf("http://%s", bound);
+		log_info("listening on %s%s", bound, tls ? " (TLS)" : "");
+		if (srv->public_url == NULL && cfg->public_url == NULL)
+			srv->public_url = xasprintf("%s://%s", tls ? "https" :
+			    "http", bound);
 	}
 	if (srv->public_url == NULL) {
 		size_t	n = strlen(cfg->public_url);
@@ -515,8 +583,10 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	}
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
 	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
+	srv->sighup = evsignal_new(srv->base, SIGHUP, on_hup, srv);
 	event_add(srv->sigterm, NULL);
 	event_add(srv->sigint, NULL);
+	event_add(srv->sighup, NULL);
 	return 0;
 }
 
@@ -544,6 +614,8 @@ server_finish(struct server *srv)
 		event_free(srv->sigterm);
 	if (srv->sigint != NULL)
 		event_free(srv->sigint);
+	if (srv->sighup != NULL)
+		event_free(srv->sighup);
 	if (srv->drain_timer != NULL)
 		event_free(srv->drain_timer);
 	if (srv->base != NULL)

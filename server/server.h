@@ -42,7 +42,7 @@ struct server {
 	char			*public_url;	/* no trailing '/' */
 	int			 lockfd;	/* flock on the data dir */
 	struct tokens		 tokens;
-	struct event		*sigterm, *sigint, *drain_timer;
+	struct event		*sigterm, *sigint, *sighup, *drain_timer;
 	bool			 stopping;
 };
 
