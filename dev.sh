@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
-    libssl-dev libjansson-dev zlib1g-dev libarchive-dev python3 openssl)
+    libssl-dev libjansson-dev zlib1g-dev libarchive-dev python3 openssl
+    clang libclang-rt-14-dev)
 
 setup() {
 	local missing=()
@@ -106,6 +107,14 @@ test)
 		passed=$((passed + p))
 		failed=$((failed + f))
 	done
+	echo "== fuzz: each target for ${FUZZ_SECONDS:-15} s"
+	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" build-test-fuzz |
+	    tee /tmp/crated-fuzz.$$ || true
+	read -r fp ff < <(sed -n 's/^fuzz: \([0-9]*\) targets clean, \([0-9]*\) crashed$/\1 \2/p' \
+	    /tmp/crated-fuzz.$$)
+	rm -f /tmp/crated-fuzz.$$
+	passed=$((passed + ${fp:-0}))
+	failed=$((failed + ${ff:-6}))
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	;;

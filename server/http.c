@@ -883,6 +883,9 @@ http_stream_abort(struct http_request *r)
 	finish(r, r->stream_status, r->streamed);
 }
 
+static void	reply_errorv(struct http_request *, int, const char *,
+		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 static void
 reply_errorv(struct http_request *r, int status, const char *hdrs,
     const char *fmt, va_list ap)

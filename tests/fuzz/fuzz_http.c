@@ -1,0 +1,35 @@
+/* libFuzzer: the HTTP request-head parser and the router. The input is a
+ * request head; a CRLF CRLF is appended when missing, as read_head() only
+ * parses complete heads. */
+#include "server/http.c"
+#include "server/route.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	struct http_limits	 lim = { 8192, 32768, 100, 1 << 20, 60, 20,
+				    0 };
+	struct http_request	 r;
+	const char		*why = NULL;
+	struct route		 rt;
+
+	if (len > 65536 || memchr(data, 0, len) != NULL)
+		return 0;
+	memset(&r, 0, sizeof r);
+	r.head = xmalloc(len + 5);
+	memcpy(r.head, data, len);
+	memcpy(r.head + len, "\r\n\r\n", 5);
+	if (parse_head(&r, &lim, &why) == 0) {
+		route_parse(r.path, &rt);
+		if (r.query != NULL) {
+			char	q[256];
+
+			http_query_param(r.query, "q", q, sizeof q);
+		}
+	}
+	free(r.head);
+	free(r.headers);
+	return 0;
+}
