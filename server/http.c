@@ -44,6 +44,8 @@ struct http_server {
 	void			*arg;
 	struct http_listener	*listeners;
 	SSL_CTX			*tls;		/* for TLS listeners */
+	http_done_hook		 hook;
+	void			*hook_arg;
 	struct conn		*conns;		/* every open connection */
 	size_t			 nconns;
 	size_t			 pending;	/* requests awaiting a reply */
@@ -96,6 +98,7 @@ struct http_request {
 	bool			 keepalive;
 	bool			 expect_continue;
 	const char		*registry;
+	const char		*route;
 	char			*user, *user_crates;
 	int			 user_scope;
 	int			 stream_status;	/* streaming: the status sent */
@@ -724,9 +727,13 @@ finish(struct http_request *r, int status, size_t bytes)
 {
 	struct conn	*c = r->conn;
 	bool		 keepalive = r->keepalive;
+	long		 usec = usec_since(&r->start);
 
 	log_access(&(struct log_access){ r->peer, r->method_name, r->path,
-	    r->registry, r->user, status, bytes, usec_since(&r->start) });
+	    r->registry, r->user, status, bytes, usec });
+	if (r->srv->hook != NULL)
+		r->srv->hook(r->registry, r->route ? r->route : "other", status,
+		    bytes, usec, r->srv->hook_arg);
 	r->srv->pending--;
 	request_free(r);
 	if (c == NULL)
@@ -976,6 +983,19 @@ void
 http_set_registry(struct http_request *r, const char *name)
 {
 	r->registry = name;
+}
+
+void
+http_set_route(struct http_request *r, const char *route)
+{
+	r->route = route;
+}
+
+void
+http_server_set_hook(struct http_server *srv, http_done_hook fn, void *arg)
+{
+	srv->hook = fn;
+	srv->hook_arg = arg;
 }
 
 void

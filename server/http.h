@@ -84,6 +84,13 @@ bool			 http_gone(const struct http_request *);
 void			 http_set_registry(struct http_request *,
 			    const char *);
 bool			 http_accepts_gzip(const struct http_request *);
+/* A static name for the route, for metrics ("index", "download", ...). */
+void			 http_set_route(struct http_request *, const char *);
+/* Called as each request ends (after its access-log line). */
+typedef void (*http_done_hook)(const char *registry, const char *route,
+    int status, size_t bytes, long usec, void *arg);
+void			 http_server_set_hook(struct http_server *,
+			    http_done_hook, void *);
 /* Who the request authenticated as (copied), for handlers and logs. */
 void			 http_set_user(struct http_request *,
 			    const char *label, int scope, const char *crates);

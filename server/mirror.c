@@ -22,6 +22,7 @@
 #include "server/hot.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/route.h"
 #include "server/server.h"
 #include "server/upstream.h"
@@ -135,6 +136,9 @@ struct mirror {
 	struct queued		*queue, **queue_tail;
 	time_t			 backoff_until;
 	struct watch		*watches;
+	char			 labels[96];	/* registry="NAME" */
+	time_t			 last_ok, last_fail;
+	char			*last_error;
 };
 
 static const char index_hdrs[] =
@@ -269,6 +273,30 @@ token(struct mirror *m)
 	    c->token_refresh)
 		refresh_token(m);
 	return m->token;
+}
+
+/* Metrics: name{registry="R"} or name{registry="R",extra}. */
+static void
+count(struct mirror *m, const char *name, const char *extra, double v)
+{
+	char	labels[192];
+
+	snprintf(labels, sizeof labels, "%s%s%s", m->labels, extra ? "," : "",
+	    extra ? extra : "");
+	metrics_add(name, labels, v);
+}
+
+/* Remembers how the upstream last answered, for /-/ready. */
+static void
+upstream_state(struct mirror *m, const char *error)
+{
+	if (error == NULL) {
+		m->last_ok = time(NULL);
+		return;
+	}
+	m->last_fail = time(NULL);
+	free(m->last_error);
+	m->last_error = xstrdup(error);
 }
 
 /* Upstream requests: concurrency cap and back-off. */
@@ -718,7 +746,22 @@ fill_done(struct fetch *f, void *arg)
 	char			*copy;
 	size_t			 len;
 
-	switch (judge(m, f, fl->name, &why)) {
+	enum verdict		 v = judge(m, f, fl->name, &why);
+	static const char	*outcomes[] = { "200", "304", "404", "config",
+				    "error" };
+	char			 lab[64];
+
+	snprintf(lab, sizeof lab, "kind=\"index\",outcome=\"%s\"",
+	    outcomes[v]);
+	count(m, "crated_upstream_requests_total", lab, 1);
+	metrics_observe("crated_upstream_duration_seconds", m->labels,
+	    fetch_seconds(f));
+	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
+	    v == V_NOT_MODIFIED))
+		count(m, "crated_revalidations_total", v == V_OK ?
+		    "result=\"200\"" : "result=\"304\"", 1);
+	upstream_state(m, v == V_CONFIG || v == V_TRANSIENT ? why : NULL);
+	switch (v) {
 	case V_OK:
 		key_of(m, fl->path, key);
 		body = fetch_body(f, &len);
@@ -770,6 +813,7 @@ fill_done(struct fetch *f, void *arg)
 		o.error = why;
 		o.retry_after = fetch_header(f, "Retry-After");
 		if (fl->old != NULL && !fl->old->negative) {
+			count(m, "crated_stale_serves_total", NULL, 1);
 			log_warn("registry %s: %s: %s; serving the cached copy"
 			    " from %lds ago", m->reg->name, fl->name, why,
 			    (long)(time(NULL) - fl->old->fetched));
@@ -911,6 +955,8 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 		struct outcome	out = { .status = e->negative ? 404 : 200,
 		    .e = e };
 
+		count(m, e->negative ? "crated_negative_hits_total" :
+		    "crated_cache_hits_total", NULL, 1);
 		cb(m, &out, arg);
 		hot_unref(e);
 		return;
@@ -928,9 +974,12 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 		if (strcmp(fl->path, path) == 0) {
 			w->next = fl->waiters;
 			fl->waiters = w;
+			count(m, "crated_coalesced_waiters_total", NULL, 1);
 			hot_unref(e);
 			return;
 		}
+	if (e == NULL)
+		count(m, "crated_cache_misses_total", NULL, 1);
 	fl = xcalloc(1, sizeof *fl);
 	fl->m = m;
 	snprintf(fl->path, sizeof fl->path, "%s", path);
@@ -1375,6 +1424,10 @@ crate_done(struct fetch *f, void *arg)
 		why = xasprintf("the upstream has no such file (%ld) though"
 		    " its index lists it", fetch_status(f));
 	}
+	count(m, "crated_crate_fetches_total", v == V_OK ? "outcome=\"ok\"" :
+	    "outcome=\"failed\"", 1);
+	if (why != NULL && strncmp(why, "checksum mismatch", 17) == 0)
+		count(m, "crated_checksum_failures_total", NULL, 1);
 	if (v != V_OK) {
 		log_error("registry %s: crate %s %s: %s; not cached",
 		    m->reg->name, cf->name, cf->vers, why);
@@ -1564,6 +1617,7 @@ mirror_open(struct registry *reg, char **cause)
 	reg->mirror = m;
 	m->reg = reg;
 	m->srv = reg->srv;
+	snprintf(m->labels, sizeof m->labels, "registry=\"%s\"", reg->name);
 	m->queue_tail = &m->queue;
 	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
 	    c->upstream + 7 : c->upstream);
@@ -1624,6 +1678,7 @@ mirror_close(struct mirror *m)
 	regconfig_finish(&m->rc);
 	free(m->base);
 	free(m->token);
+	free(m->last_error);
 	free(m);
 }
 
@@ -1687,4 +1742,27 @@ mirror_keep_crate(struct mirror *m, const char *name, const char *vers,
 	memcpy(k->crate, crate, len);
 	k->len = len;
 	workers_submit(m->srv->workers, keep_work, keep_done, k);
+}
+
+void
+mirror_collect(struct mirror *m)
+{
+	(void)m;
+}
+
+void
+mirror_state(struct mirror *m, json_t *j)
+{
+	const char	*state = m->reg->cfg->offline ? "offline" :
+			    backing_off(m) ? "backing off" : m->last_fail >
+			    m->last_ok ? "failing" : m->last_ok ? "ok" :
+			    "not contacted yet";
+
+	json_object_set_new(j, "upstream", json_string(m->base));
+	json_object_set_new(j, "upstream_state", json_string(state));
+	if (m->last_ok != 0)
+		json_object_set_new(j, "last_ok", json_integer(m->last_ok));
+	if (m->last_error != NULL && m->last_fail > m->last_ok)
+		json_object_set_new(j, "last_error", json_string(
+		    m->last_error));
 }

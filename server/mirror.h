@@ -24,6 +24,11 @@ void	mirror_index(struct registry *, struct http_request *,
 void	mirror_download(struct registry *, struct http_request *,
 	    const struct route *);
 
+/* For /-/metrics and /-/ready. */
+typedef struct json_t json_t;
+void		 mirror_collect(struct mirror *);
+void		 mirror_state(struct mirror *, json_t *obj);
+
 /* What the relay (server/relay.c) needs of a mirror. */
 struct fetch_opts;
 typedef void (*mirror_config_cb)(struct mirror *, const char *error,

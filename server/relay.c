@@ -16,6 +16,7 @@
 #include "cache/tokens.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/mirror.h"
 #include "server/route.h"
 #include "server/server.h"
@@ -194,6 +195,12 @@ success_body(struct relay *rl, const char *body, size_t len,
 static void
 audit(struct relay *rl, long status, const char *outcome)
 {
+	char	labels[160];
+
+	snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
+	    "outcome=\"%s\"", rl->reg->name, op_name(rl), status >= 200 &&
+	    status < 300 ? "ok" : status == 0 ? "unreachable" : "refused");
+	metrics_add("crated_relayed_writes_total", labels, 1);
 	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
 	    " user=%s upstream_status=%ld outcome=%s duration_ms=%ld",
 	    rl->reg->name, op_name(rl), rl->name[0] ? rl->name : "-",

@@ -25,6 +25,7 @@
 #include "server/hot.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/mirror.h"
 #include "server/relay.h"
 #include "server/route.h"
@@ -310,6 +311,144 @@ me_page(struct server *srv, struct registry *reg, struct http_request *r)
 	free(upper);
 }
 
+static const char *
+route_name(enum route_kind k)
+{
+	static const char	*names[] = {
+		[ROUTE_NONE] = "none", [ROUTE_HEALTH] = "health",
+		[ROUTE_READY] = "ready", [ROUTE_METRICS] = "metrics",
+		[ROUTE_REGISTRIES] = "registries", [ROUTE_CONFIG] = "config",
+		[ROUTE_INDEX] = "index", [ROUTE_DOWNLOAD] = "download",
+		[ROUTE_PUBLISH] = "publish", [ROUTE_YANK] = "yank",
+		[ROUTE_UNYANK] = "unyank", [ROUTE_OWNERS] = "owners",
+		[ROUTE_SEARCH] = "search", [ROUTE_ME] = "me",
+	};
+
+	return names[k];
+}
+
+static void
+request_done(const char *registry, const char *route, int status,
+    size_t bytes, long usec, void *arg)
+{
+	char	labels[160];
+
+	snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\","
+	    "status=\"%d\"", registry ? registry : "", route, status);
+	metrics_add("crated_requests_total", labels, 1);
+	snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\"",
+	    registry ? registry : "", route);
+	metrics_add("crated_response_bytes_total", labels, (double)bytes);
+	metrics_observe("crated_request_duration_seconds", labels,
+	    (double)usec / 1e6);
+}
+
+static void
+collect(void *arg)
+{
+	struct server	*srv = arg;
+
+	metrics_set("crated_open_connections", "",
+	    (double)http_server_connections(srv->http));
+	metrics_set("crated_upstream_requests_in_flight", "",
+	    (double)upstream_client_active(srv->upstream));
+	metrics_set("crated_hot_cache_bytes", "", (double)hot_bytes(srv->hot));
+	for (size_t i = 0; i < srv->nregs; i++)
+		if (srv->regs[i].mirror != NULL)
+			mirror_collect(srv->regs[i].mirror);
+}
+
+static void
+declare_metrics(void)
+{
+	static const struct {
+		const char		*name;
+		enum metric_type	 type;
+		const char		*help;
+	} m[] = {
+		{ "crated_requests_total", METRIC_COUNTER,
+		  "Requests answered, by registry, route and status." },
+		{ "crated_response_bytes_total", METRIC_COUNTER,
+		  "Response body bytes sent." },
+		{ "crated_request_duration_seconds", METRIC_HISTOGRAM,
+		  "Time from the first byte of a request to its answer." },
+		{ "crated_open_connections", METRIC_GAUGE,
+		  "Client connections open." },
+		{ "crated_hot_cache_bytes", METRIC_GAUGE,
+		  "Bytes of index responses held in memory." },
+		{ "crated_cache_hits_total", METRIC_COUNTER,
+		  "Index files served from the cache within their TTL." },
+		{ "crated_cache_misses_total", METRIC_COUNTER,
+		  "Index files fetched because nothing was cached." },
+		{ "crated_stale_serves_total", METRIC_COUNTER,
+		  "Cached index files served because the upstream failed." },
+		{ "crated_revalidations_total", METRIC_COUNTER,
+		  "Conditional upstream requests, by result (200 or 304)." },
+		{ "crated_negative_hits_total", METRIC_COUNTER,
+		  "404s answered from a remembered upstream 404." },
+		{ "crated_coalesced_waiters_total", METRIC_COUNTER,
+		  "Requests that joined an upstream fetch already under way." },
+		{ "crated_upstream_requests_total", METRIC_COUNTER,
+		  "Upstream requests, by kind and outcome." },
+		{ "crated_upstream_duration_seconds", METRIC_HISTOGRAM,
+		  "Upstream request latency." },
+		{ "crated_upstream_requests_in_flight", METRIC_GAUGE,
+		  "Upstream requests under way." },
+		{ "crated_crate_fetches_total", METRIC_COUNTER,
+		  "Crates fetched from the upstream, by outcome." },
+		{ "crated_checksum_failures_total", METRIC_COUNTER,
+		  "Crates refused because their SHA-256 did not match." },
+		{ "crated_relayed_writes_total", METRIC_COUNTER,
+		  "Web API calls relayed upstream, by operation and outcome." },
+		{ "crated_cache_bytes", METRIC_GAUGE,
+		  "Bytes of cached .crate files." },
+		{ "crated_cache_files", METRIC_GAUGE,
+		  "Cached .crate files." },
+		{ "crated_evictions_total", METRIC_COUNTER,
+		  "Crates evicted to stay under max_cache_bytes." },
+	};
+
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+		metrics_declare(m[i].name, m[i].type, m[i].help);
+}
+
+/* GET /-/ready: listening, the data directory writable, and each
+ * mirror's upstream state. 503 when the data directory is not. */
+static void
+ready(struct server *srv, struct http_request *r)
+{
+	json_t	*regs = json_array(), *j;
+	char	*probe, *body;
+	bool	 writable;
+	int	 fd;
+
+	probe = xasprintf("%s/.ready-probe", srv->cfg->data_dir);
+	fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	writable = fd != -1 && write(fd, "ok", 2) == 2;
+	if (fd != -1)
+		close(fd);
+	unlink(probe);
+	free(probe);
+	for (size_t i = 0; i < srv->nregs; i++) {
+		struct registry	*reg = &srv->regs[i];
+
+		j = json_pack("{s:s, s:s}", "name", reg->name, "kind",
+		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
+		if (reg->mirror != NULL)
+			mirror_state(reg->mirror, j);
+		json_array_append_new(regs, j);
+	}
+	j = json_pack("{s:s, s:b, s:I, s:o}", "status", writable ? "ready" :
+	    "data directory not writable", "data_dir_writable", writable,
+	    "connections", (json_int_t)http_server_connections(srv->http),
+	    "registries", regs);
+	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	http_reply(r, writable ? 200 : 503, "application/json", NULL, body,
+	    strlen(body));
+	free(body);
+}
+
 /* The one handler every request goes through. */
 static void
 handle(struct http_request *r, void *arg)
@@ -319,6 +458,7 @@ handle(struct http_request *r, void *arg)
 	struct route	 rt;
 
 	route_parse(http_path(r), &rt);
+	http_set_route(r, route_name(rt.kind));
 	switch (rt.kind) {
 	case ROUTE_HEALTH:
 		if (read_method(r))
@@ -329,7 +469,19 @@ handle(struct http_request *r, void *arg)
 			list_registries(srv, r);
 		return;
 	case ROUTE_READY:
+		if (read_method(r))
+			ready(srv, r);
+		return;
 	case ROUTE_METRICS:
+		if (read_method(r)) {
+			size_t	 len;
+			char	*text = metrics_render(&len);
+
+			http_reply(r, 200, "text/plain; version=0.0.4", NULL,
+			    text, len);
+			free(text);
+		}
+		return;
 	case ROUTE_NONE:
 		break;
 	default:
@@ -545,6 +697,9 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->workers = workers_create(srv->base, 2);
 	srv->upstream = upstream_client_create(srv->base);
 	srv->http = http_server_create(srv->base, &lim, handle, srv);
+	declare_metrics();
+	http_server_set_hook(srv->http, request_done, srv);
+	metrics_on_collect(collect, srv);
 	if (cfg->nlisten_tls > 0) {
 		SSL_CTX	*ctx = tls_context(cfg, cause);
 
@@ -624,4 +779,5 @@ server_finish(struct server *srv)
 		close(srv->lockfd);
 	tokens_finish(&srv->tokens);
 	free(srv->public_url);
+	metrics_free();
 }
