@@ -1307,6 +1307,12 @@ http_server_listen(struct http_server *srv, const char *addr, bool tls,
 }
 
 void
+http_server_set_max_body(struct http_server *srv, uint64_t n)
+{
+	srv->lim.max_body = n;
+}
+
+void
 http_server_set_tls(struct http_server *srv, SSL_CTX *ctx)
 {
 	if (srv->tls != NULL)

@@ -59,6 +59,8 @@ int			 http_server_listen(struct http_server *,
 typedef struct ssl_ctx_st SSL_CTX;
 void			 http_server_set_tls(struct http_server *,
 			    SSL_CTX *ctx);
+void			 http_server_set_max_body(struct http_server *,
+			    uint64_t);
 /* Stops accepting and closes idle connections; busy ones close after
  * their reply. */
 void			 http_server_drain(struct http_server *);

@@ -1766,3 +1766,9 @@ mirror_state(struct mirror *m, json_t *j)
 		json_object_set_new(j, "last_error", json_string(
 		    m->last_error));
 }
+
+void
+mirror_reconfigured(struct mirror *m)
+{
+	refresh_token(m);
+}

@@ -24,6 +24,9 @@ void	mirror_index(struct registry *, struct http_request *,
 void	mirror_download(struct registry *, struct http_request *,
 	    const struct route *);
 
+/* After SIGHUP gave the registry a new configuration: credentials are
+ * read again. */
+void		 mirror_reconfigured(struct mirror *);
 /* For /-/metrics and /-/ready. */
 typedef struct json_t json_t;
 void		 mirror_collect(struct mirror *);

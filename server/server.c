@@ -570,8 +570,89 @@ tls_context(const struct config *cfg, char **cause)
 	return ctx;
 }
 
-/* SIGHUP: certificates are read again (the tokens file is watched
- * anyway). A bad new certificate is refused and the old one stays. */
+static bool
+same_strings(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
+/*
+ * Reads the configuration file again. What can change in place does:
+ * log settings, body limit, TTLs, credentials, relay and auth settings,
+ * offline. Listeners, data_dir, public_url and the set of registries and
+ * their upstreams need a restart: such a file is refused, as is one that
+ * does not parse, and the running configuration stays.
+ */
+static int
+reload_config(struct server *srv, char **cause)
+{
+	struct config	*old = srv->cfg, *nc = NULL;
+	enum log_level	 lvl;
+	enum log_format	 fmt;
+
+	if (old->path == NULL)
+		return 0;
+	if (config_load(old->path, &nc, cause) != 0)
+		return -1;
+	/* The command line's overrides still hold. */
+	config_set_listen(nc, (const char *const *)old->listen, old->nlisten);
+	config_set_string(&nc->data_dir, old->data_dir);
+	if (config_check(nc, cause) != 0)
+		goto refuse;
+	if (!same_strings(old->listen_tls, old->nlisten_tls, nc->listen_tls,
+	    nc->nlisten_tls) || !same_string(old->public_url, nc->public_url)
+	    || nc->nregs != old->nregs) {
+		*cause = xstrdup("listeners, public_url or the set of"
+		    " registries changed: restart crated for that");
+		goto refuse;
+	}
+	for (size_t i = 0; i < nc->nregs; i++)
+		if (strcmp(nc->regs[i].name, old->regs[i].name) != 0 ||
+		    !same_string(nc->regs[i].upstream, old->regs[i].upstream)) {
+			*cause = xasprintf("registry %s changed its name or"
+			    " upstream: restart crated for that",
+			    nc->regs[i].name);
+			goto refuse;
+		}
+	for (size_t i = 0; i < srv->nregs; i++) {
+		struct registry	*reg = &srv->regs[i];
+
+		reg->cfg = &nc->regs[i];
+		reg->name = reg->cfg->name;
+		free(reg->config_json);
+		reg->config_json = make_config_json(srv, reg);
+		if (reg->mirror != NULL)
+			mirror_reconfigured(reg->mirror);
+	}
+	log_level_parse(nc->log_level, &lvl);
+	log_format_parse(nc->log_format, &fmt);
+	log_setup(lvl, fmt);
+	http_server_set_max_body(srv->http, (uint64_t)nc->max_body_bytes);
+	srv->old_cfgs = xreallocarray(srv->old_cfgs, srv->nold_cfgs + 1,
+	    sizeof *srv->old_cfgs);
+	srv->old_cfgs[srv->nold_cfgs++] = old;
+	srv->cfg = nc;
+	return 0;
+refuse:
+	config_free(nc);
+	return -1;
+}
+
+/* SIGHUP: the configuration, tokens and certificates are read again;
+ * connections stay. Whatever is bad is refused with a log line and the
+ * old version stays. */
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -579,19 +660,25 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	SSL_CTX		*ctx;
 	char		*cause = NULL;
 
+	if (reload_config(srv, &cause) != 0) {
+		log_error("SIGHUP: keeping the running configuration: %s",
+		    cause);
+		free(cause);
+		cause = NULL;
+	} else
+		log_info("SIGHUP: configuration %s reloaded", srv->cfg->path ?
+		    srv->cfg->path : "(built-in defaults)");
 	srv->tokens.checked = 0;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
-	if (srv->cfg->nlisten_tls == 0) {
-		log_info("SIGHUP: tokens reloaded");
+	if (srv->cfg->nlisten_tls == 0)
 		return;
-	}
 	if ((ctx = tls_context(srv->cfg, &cause)) == NULL) {
 		log_error("SIGHUP: keeping the old certificate: %s", cause);
 		free(cause);
 		return;
 	}
 	http_server_set_tls(srv->http, ctx);
-	log_info("SIGHUP: tokens and TLS certificate reloaded");
+	log_info("SIGHUP: TLS certificate reloaded");
 }
 
 static void
@@ -779,5 +866,8 @@ server_finish(struct server *srv)
 		close(srv->lockfd);
 	tokens_finish(&srv->tokens);
 	free(srv->public_url);
+	for (size_t i = 0; i < srv->nold_cfgs; i++)
+		config_free(srv->old_cfgs[i]);
+	free(srv->old_cfgs);
 	metrics_free();
 }

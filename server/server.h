@@ -42,6 +42,10 @@ struct server {
 	char			*public_url;	/* no trailing '/' */
 	int			 lockfd;	/* flock on the data dir */
 	struct tokens		 tokens;
+	struct config		**old_cfgs;	/* replaced by SIGHUP, kept
+						   until exit: requests in
+						   flight may still read them */
+	size_t			 nold_cfgs;
 	struct event		*sigterm, *sigint, *sighup, *drain_timer;
 	bool			 stopping;
 };
