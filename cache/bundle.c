@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "cache/store.h"
+#include "cache/usage.h"
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/semver.h"
@@ -467,6 +468,8 @@ index_cksum(const char *staging, const char *data_dir, const char *reg,
 struct staged {
 	char	*path;		/* relative */
 	int	 part;
+	bool	 written;
+	size_t	 size;
 	char	 reg[65];
 	char	 name[CRATE_NAME_MAX + 1];
 	char	 vers[VERSION_MAX + 1];
@@ -699,6 +702,8 @@ bundle_import(const char *data_dir, const char *file,
 				r = store_write(s, rel, buf, len, NULL, NULL);
 				stats->crates += is_crate;
 				stats->index_files += is_index;
+				st[i].written = r == 0 && is_crate;
+				st[i].size = len;
 			}
 			if (r == 0) {
 				stats->files++;
@@ -717,6 +722,30 @@ bundle_import(const char *data_dir, const char *file,
 				progress->fn("apply", ++done, n, stats->bytes,
 				    progress->arg);
 		}
+	}
+	/* 4. Tell each registry's cache accounting about the new crates. */
+	for (size_t i = 0; i < n; i++) {
+		struct usage	*u;
+		char		*root;
+
+		if (!st[i].written)
+			continue;
+		root = xasprintf("%s/%s", data_dir, st[i].reg);
+		if (usage_open(root, &u, &err) == 0) {
+			for (size_t k = i; k < n; k++)
+				if (st[k].written && strcmp(st[k].reg,
+				    st[i].reg) == 0) {
+					usage_added(u, strchr(st[k].path, '/')
+					    + 1, st[k].size, false);
+					if (k != i)
+						st[k].written = false;
+				}
+			usage_close(u);
+		} else {
+			free(err);
+			err = NULL;
+		}
+		free(root);
 	}
 	r = 0;
 	goto out;

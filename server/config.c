@@ -48,6 +48,7 @@ static const char	*check_seconds(const struct toml_value *);
 static const char	*check_concurrency(const struct toml_value *);
 static const char	*check_relay_auth(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
+static const char	*check_cache_bytes(const struct toml_value *);
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -113,6 +114,9 @@ static const struct key keys[] = {
 	{ "relay_auth", REGISTRY, K_STRING, R(relay_auth), "server",
 	  check_relay_auth, "relayed writes carry crated's upstream credential"
 	  " (\"server\") or the client's own Authorization (\"client\")" },
+	{ "max_cache_bytes", REGISTRY, K_INT, R(max_cache_bytes), "0",
+	  check_cache_bytes, "mirrors: cached .crate bytes kept; past it the"
+	  " least recently used go (0: no limit)" },
 	{ "token_refresh", REGISTRY, K_INT, R(token_refresh), "2700",
 	  check_seconds, "seconds after which upstream_token_command is run"
 	  " again (Entra tokens live about an hour)" },
@@ -201,6 +205,12 @@ static const char *
 check_concurrency(const struct toml_value *v)
 {
 	return v->i < 1 || v->i > 1024 ? "must be between 1 and 1024" : NULL;
+}
+
+static const char *
+check_cache_bytes(const struct toml_value *v)
+{
+	return v->i < 0 ? "must not be negative" : NULL;
 }
 
 static const char *
@@ -585,10 +595,12 @@ config_check(const struct config *c, char **cause)
 			return -EINVAL;
 		}
 		if (r->upstream == NULL && (credential || r->relay_writes ||
-		    r->offline || r->upstream_proxy || r->upstream_ca_file)) {
+		    r->offline || r->upstream_proxy || r->upstream_ca_file ||
+		    r->max_cache_bytes)) {
 			*cause = xasprintf("%s:%d: registries.%s: upstream_*,"
-			    " relay_writes and offline need an upstream (this"
-			    " registry is hosted)", file, r->line, r->name);
+			    " relay_writes, offline and max_cache_bytes need an"
+			    " upstream (this registry is hosted)", file,
+			    r->line, r->name);
 			return -EINVAL;
 		}
 		if (!credential || r->auth_required || r->allow_anonymous)

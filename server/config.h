@@ -26,6 +26,7 @@ struct registry_config {
 	long long upstream_concurrency;
 	long long token_refresh;
 	char	 *relay_auth;		/* "server" or "client" */
+	long long max_cache_bytes;	/* 0: no limit */
 };
 
 struct config {

@@ -8,5 +8,6 @@ int	export_main(int argc, char **argv);
 int	import_main(int argc, char **argv);
 int	status_main(int argc, char **argv);
 int	token_main(int argc, char **argv);
+int	gc_main(int argc, char **argv);
 
 #endif

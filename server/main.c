@@ -32,6 +32,8 @@ usage(FILE *f)
 	    " FILE.tar.gz\n"
 	    "       crated status [--config FILE] [--data-dir DIR]"
 	    " [--registry NAME]\n"
+	    "       crated gc [--config FILE] [--data-dir DIR]"
+	    " [--registry NAME]\n"
 	    "       crated token create --registry NAME --scope"
 	    " read|publish|yank|admin\n"
 	    "                    [--crates GLOB] [--expires DAYS] --name"
@@ -266,6 +268,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gc") == 0)
+		return gc_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "token") == 0)
 		return token_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "export") == 0)

@@ -10,10 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "cache/store.h"
+#include "cache/usage.h"
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/regconfig.h"
@@ -95,6 +97,7 @@ struct crate_fill {
 	bool			 streaming;
 	bool			 paused;
 	int			 res;		/* commit result */
+	bool			 pinned;	/* asked for by crated prefetch */
 	struct dl		*waiters;	/* served from the file */
 	struct crate_fill	*next;
 };
@@ -108,6 +111,7 @@ struct dl {
 	char			 path[INDEX_PATH_MAX];
 	char			 cksum[65];
 	bool			 refreshed;
+	bool			 pin;
 	struct dl		*next;
 };
 
@@ -137,6 +141,9 @@ struct mirror {
 	time_t			 backoff_until;
 	struct watch		*watches;
 	char			 labels[96];	/* registry="NAME" */
+	struct usage		*usage;		/* cached crates */
+	struct event		*gc_timer;
+	bool			 evicting;
 	time_t			 last_ok, last_fail;
 	char			*last_error;
 };
@@ -304,6 +311,7 @@ upstream_state(struct mirror *m, const char *error)
 static void	fetch_done_wrap(struct fetch *, void *);
 static void	watch_check(struct mirror *, const char *,
 		    const struct hot_entry *);
+static void	gc_tick(evutil_socket_t, short, void *);
 
 /* Sits between curl and a fetch's owner to keep the mirror's count of
  * fetches in flight and to read back-off answers. */
@@ -1324,6 +1332,9 @@ crate_commit_done(void *arg)
 		    cf->name, cf->vers, strerror(-cf->res));
 		crate_fail_waiters(cf, 500, "crated could not store it");
 	}
+	if (cf->res == 0)
+		usage_added(cf->m->usage, cf->rel, (uint64_t)cf->got,
+		    cf->pinned);
 	for (d = cf->waiters; d != NULL; d = next) {
 		next = d->next;
 		serve_crate_file(d);
@@ -1496,6 +1507,7 @@ start_crate(struct dl *d)
 	}
 	for (cf = m->crate_fills; cf != NULL; cf = cf->next)
 		if (strcmp(cf->rel, rel) == 0) {
+			cf->pinned = cf->pinned || d->pin;
 			d->next = cf->waiters;
 			cf->waiters = d;
 			return;
@@ -1517,6 +1529,7 @@ start_crate(struct dl *d)
 	EVP_DigestInit_ex(cf->sha, EVP_sha256(), NULL);
 	cf->streamer = d->req;
 	cf->length = -1;
+	cf->pinned = d->pin;
 	dl_free(d);
 	cf->next = m->crate_fills;
 	m->crate_fills = cf;
@@ -1603,6 +1616,7 @@ mirror_download(struct registry *reg, struct http_request *r,
 	snprintf(d->name, sizeof d->name, "%s", rt->name);
 	snprintf(d->vers, sizeof d->vers, "%s", rt->vers);
 	crate_index_path(rt->name, d->path);
+	d->pin = http_header(r, "X-Crated-Pin") != NULL;
 	get_index(d->m, d->name, d->path, false, dl_index, d);
 }
 
@@ -1658,6 +1672,11 @@ mirror_open(struct registry *reg, char **cause)
 		}
 		m->token_time = time(NULL);
 	}
+	if (usage_open(store_root(reg->store), &m->usage, cause) != 0)
+		return -1;
+	m->gc_timer = event_new(m->srv->base, -1, EV_PERSIST, gc_tick, m);
+	event_add(m->gc_timer, &(struct timeval){ 5, 0 });
+	gc_tick(-1, 0, m);
 	log_info("registry %s: mirror of %s%s%s", reg->name, m->base,
 	    m->token ? " (with a credential)" : "", c->offline ?
 	    ", offline" : "");
@@ -1675,6 +1694,9 @@ mirror_close(struct mirror *m)
 		m->watches = w->next;
 		free(w);
 	}
+	if (m->gc_timer != NULL)
+		event_free(m->gc_timer);
+	usage_close(m->usage);
 	regconfig_finish(&m->rc);
 	free(m->base);
 	free(m->token);
@@ -1723,6 +1745,8 @@ keep_done(void *arg)
 {
 	struct keep	*k = arg;
 
+	if (k->res == 0)
+		usage_added(k->m->usage, k->rel, k->len, false);
 	if (k->res != 0)
 		log_warn("registry %s: keeping the uploaded %s: %s",
 		    k->m->reg->name, k->rel, strerror(-k->res));
@@ -1747,7 +1771,75 @@ mirror_keep_crate(struct mirror *m, const char *name, const char *vers,
 void
 mirror_collect(struct mirror *m)
 {
-	(void)m;
+	metrics_set("crated_cache_bytes", m->labels,
+	    (double)usage_bytes(m->usage));
+	metrics_set("crated_cache_files", m->labels,
+	    (double)usage_files(m->usage));
+}
+
+void
+mirror_served_crate(struct mirror *m, const char *rel, bool pin)
+{
+	usage_used(m->usage, rel, time(NULL));
+	if (pin)
+		usage_pin(m->usage, rel);
+}
+
+struct evict {
+	struct mirror	*m;
+	char		**rels;
+	size_t		  n;
+	uint64_t	  before;
+};
+
+static void
+evict_work(void *arg)
+{
+	struct evict	*e = arg;
+
+	/* A file being sent stays readable through its open descriptor. */
+	for (size_t i = 0; i < e->n; i++)
+		store_unlink(e->m->reg->store, e->rels[i]);
+}
+
+static void
+evict_done(void *arg)
+{
+	struct evict	*e = arg;
+
+	log_info("registry %s: evicted %zu crates (%.1f MB to %.1f MB, limit"
+	    " %.1f MB)", e->m->reg->name, e->n, (double)e->before / 1e6,
+	    (double)usage_bytes(e->m->usage) / 1e6,
+	    (double)e->m->reg->cfg->max_cache_bytes / 1e6);
+	count(e->m, "crated_evictions_total", NULL, (double)e->n);
+	for (size_t i = 0; i < e->n; i++)
+		free(e->rels[i]);
+	free(e->rels);
+	e->m->evicting = false;
+	free(e);
+}
+
+/* Every few seconds: persist last-use times and, past max_cache_bytes,
+ * evict the least recently used crates that prefetch did not pin, down to
+ * 90% of the limit, in the background. Index files are small and kept;
+ * offline mirrors never evict. */
+static void
+gc_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct mirror	*m = arg;
+	uint64_t	 max = (uint64_t)m->reg->cfg->max_cache_bytes;
+	struct evict	*e;
+
+	usage_flush(m->usage);
+	if (max == 0 || m->reg->cfg->offline || m->evicting ||
+	    usage_bytes(m->usage) <= max)
+		return;
+	e = xcalloc(1, sizeof *e);
+	e->m = m;
+	e->before = usage_bytes(m->usage);
+	e->n = usage_victims(m->usage, max / 10 * 9, &e->rels);
+	m->evicting = true;
+	workers_submit(m->srv->workers, evict_work, evict_done, e);
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef SERVER_MIRROR_H
 #define SERVER_MIRROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct registry;
@@ -27,6 +28,9 @@ void	mirror_download(struct registry *, struct http_request *,
 /* After SIGHUP gave the registry a new configuration: credentials are
  * read again. */
 void		 mirror_reconfigured(struct mirror *);
+/* A cached .crate was served (pin: crated prefetch asked for it). */
+void		 mirror_served_crate(struct mirror *, const char *rel,
+		     bool pin);
 /* For /-/metrics and /-/ready. */
 typedef struct json_t json_t;
 void		 mirror_collect(struct mirror *);

@@ -271,6 +271,7 @@ index_done(struct fetch *f, void *arg)
 	o.url = url;
 	o.max_body = 1 << 20;
 	o.on_data = crate_data;
+	o.extra_header = "X-Crated-Pin: 1";
 	o.done = crate_done;
 	o.arg = j;
 	fetch_start(pf->uc, &o);

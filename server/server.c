@@ -139,6 +139,9 @@ serve_download(struct registry *reg, struct http_request *r,
 		mirror_download(reg, r, rt);
 		return;
 	}
+	if (fd >= 0 && reg->mirror != NULL)
+		mirror_served_crate(reg->mirror, rel, http_header(r,
+		    "X-Crated-Pin") != NULL);
 	if (fd < 0) {
 		http_reply_error(r, 404, "crate `%s` version %s is not in"
 		    " registry `%s`", rt->name, rt->vers, reg->name);

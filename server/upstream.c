@@ -286,6 +286,9 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		f->req_headers = curl_slist_append(f->req_headers, h);
 		free(h);
 	}
+	if (opts->extra_header != NULL)
+		f->req_headers = curl_slist_append(f->req_headers,
+		    opts->extra_header);
 	if (opts->body != NULL) {
 		/* No "Expect: 100-continue" round trip for our uploads. */
 		f->req_headers = curl_slist_append(f->req_headers, "Expect:");

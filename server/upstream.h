@@ -31,6 +31,7 @@ struct fetch_opts {
 	const char	*content_type;	/* of the request body */
 	const char	*accept;	/* NULL: text/plain first */
 	bool		 no_redirects;	/* web API calls are not redirected */
+	const char	*extra_header;	/* one more "Name: value", or NULL */
 	long		 timeout;	/* seconds for the whole transfer; 0 none */
 	/* Optional streaming: called with each piece of a 2xx body as it
 	 * arrives; return false to abort the transfer. The body is then not

@@ -1,0 +1,42 @@
+/* Cache accounting of a mirror: every cached .crate with its size, last
+ * use and whether `crated prefetch` pinned it. Kept in memory and
+ * persisted incrementally as an append-only journal, <store>/usage.log
+ * (one line per event: "a SIZE USED PINNED REL", "u USED REL", "p REL",
+ * "d REL"), compacted when it grows, so start-up reads one small file and
+ * never walks the cache. A store without a journal (made by an older
+ * crated) is walked once to start one. Eviction takes the least recently
+ * used crates that are not pinned. Pure: no event loop. */
+#ifndef CACHE_USAGE_H
+#define CACHE_USAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct usage;
+
+/* Loads (or starts) the journal of the store at root. 0, or -1 with
+ * *cause (new). */
+int		usage_open(const char *root, struct usage **out, char **cause);
+/* Writes pending last-use times and closes. NULL is fine. */
+void		usage_close(struct usage *);
+
+void		usage_added(struct usage *, const char *rel, uint64_t size,
+		    bool pinned);
+void		usage_used(struct usage *, const char *rel, time_t now);
+void		usage_pin(struct usage *, const char *rel);
+void		usage_removed(struct usage *, const char *rel);
+/* Appends the last-use times gathered since the last flush; compacts the
+ * journal when it has grown past twice the live entries. */
+int		usage_flush(struct usage *);
+
+uint64_t	usage_bytes(const struct usage *);
+size_t		usage_files(const struct usage *);
+
+/* The crates to evict (new array of new strings, least recently used
+ * first, never pinned ones) so that the total falls to target bytes; they
+ * are taken out of the accounting as if removed. */
+size_t		usage_victims(struct usage *, uint64_t target, char ***rels);
+
+#endif
