@@ -49,6 +49,7 @@ static const char	*check_concurrency(const struct toml_value *);
 static const char	*check_relay_auth(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
+static const char	*check_peers(const struct toml_value *);
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -77,6 +78,13 @@ static const struct key keys[] = {
 	{ "max_connections_per_client", GLOBAL, K_INT,
 	  G(max_connections_per_client), "256", check_per_client,
 	  "connections one client address may hold open (0: no limit)" },
+
+	{ "peers", GLOBAL, K_STRINGS, G(peers), NULL, check_peers,
+	  "base URLs of the other replicas behind the same load balancer;"
+	  " a relayed write purges the crate there before it is answered" },
+	{ "peer_token_env", GLOBAL, K_STRING, G(peer_token_env), NULL,
+	  check_nonempty, "environment variable holding the secret replicas"
+	  " use to authenticate purges to each other" },
 
 	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
 	  "index URL of the registry to mirror (sparse+https://.../);"
@@ -205,6 +213,16 @@ static const char *
 check_concurrency(const struct toml_value *v)
 {
 	return v->i < 1 || v->i > 1024 ? "must be between 1 and 1024" : NULL;
+}
+
+static const char *
+check_peers(const struct toml_value *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strncmp(v->items[i]->s, "http://", 7) != 0 &&
+		    strncmp(v->items[i]->s, "https://", 8) != 0)
+			return "must be http:// or https:// URLs";
+	return NULL;
 }
 
 static const char *
@@ -575,6 +593,14 @@ config_check(const struct config *c, char **cause)
 		    file);
 		return -EINVAL;
 	}
+	if (c->npeers > 0 && (c->peer_token_env == NULL ||
+	    getenv(c->peer_token_env) == NULL ||
+	    *getenv(c->peer_token_env) == '\0')) {
+		*cause = xasprintf("%s: peers need peer_token_env naming a set,"
+		    " non-empty environment variable (the shared secret)",
+		    file);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < c->nlisten_tls; i++)
 		if (wildcard(c->listen_tls[i]) && c->public_url == NULL) {
 			*cause = xasprintf("%s: listening on %s needs"
@@ -665,6 +691,10 @@ config_free(struct config *c)
 	free(c->listen_tls);
 	free(c->tls_cert);
 	free(c->tls_key);
+	for (size_t i = 0; i < c->npeers; i++)
+		free(c->peers[i]);
+	free(c->peers);
+	free(c->peer_token_env);
 	free(c->path);
 	free(c->public_url);
 	free(c->data_dir);

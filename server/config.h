@@ -45,6 +45,9 @@ struct config {
 	char			 *tls_cert;
 	char			 *tls_key;
 	long long		  max_connections_per_client;
+	char			**peers;
+	size_t			  npeers;
+	char			 *peer_token_env;
 	struct registry_config	 *regs;
 	size_t			  nregs;
 };

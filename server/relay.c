@@ -44,6 +44,8 @@ struct relay {
 	size_t			 crate_len;
 	char			 peer[64];
 	char			*user;		/* token label, if any */
+	char			*ok;		/* the success answer */
+	size_t			 peers_left;	/* purges not yet answered */
 	struct timespec		 start;
 	struct event		*timer;
 };
@@ -59,6 +61,7 @@ relay_free(struct relay *rl)
 	free(rl->auth);
 	free(rl->crate);
 	free(rl->user);
+	free(rl->ok);
 	free(rl);
 }
 
@@ -209,6 +212,66 @@ audit(struct relay *rl, long status, const char *outcome)
 }
 
 static void
+peer_done(struct fetch *f, void *arg)
+{
+	struct relay	*rl = arg;
+
+	if (fetch_failed(f) || fetch_status(f) != 200)
+		log_warn("registry %s: purge of %s at a peer failed: %s%ld; it"
+		    " will see the change after its index_ttl", rl->reg->name,
+		    rl->name, fetch_failed(f) ? fetch_error(f) : "HTTP ",
+		    fetch_status(f));
+	if (--rl->peers_left > 0)
+		return;
+	answer(rl, 200, rl->ok);
+	relay_free(rl);
+}
+
+/* A write went through: the other replicas (config peers) forget their
+ * copy of the crate's index before the client hears of it, so a publish
+ * through one replica is seen through all. */
+static void
+notify_peers(struct relay *rl)
+{
+	const struct config	*cfg = rl->reg->srv->cfg;
+	const char		*secret;
+	char			*body, *auth;
+
+	if (cfg->npeers == 0 || (secret = getenv(cfg->peer_token_env)) ==
+	    NULL) {
+		answer(rl, 200, rl->ok);
+		relay_free(rl);
+		return;
+	}
+	body = dump(json_pack("{s:s, s:s, s:s?}", "registry", rl->reg->name,
+	    "crate", rl->name, "version", rl->kind == ROUTE_PUBLISH ?
+	    rl->vers : NULL));
+	auth = xasprintf("Crated-Peer %s", secret);
+	rl->peers_left = cfg->npeers;
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		struct fetch_opts	 o = { 0 };
+		char			*url = xasprintf("%s/-/purge",
+					    cfg->peers[i]);
+
+		o.url = url;
+		o.method = "POST";
+		o.body = body;
+		o.body_len = strlen(body);
+		o.content_type = "application/json";
+		o.authorization = auth;
+		o.no_redirects = true;
+		o.max_body = 4096;
+		o.timeout = 5;
+		o.done = peer_done;
+		o.arg = rl;
+		fetch_start(rl->reg->srv->upstream, &o);
+		free(url);
+	}
+	free(auth);
+	free(body);
+}
+
+static void
 relay_done(struct fetch *f, void *arg)
 {
 	struct relay	*rl = arg;
@@ -248,9 +311,8 @@ relay_done(struct fetch *f, void *arg)
 			mirror_watch(rl->reg->mirror, rl->name, rl->vers);
 		} else if (rl->kind == ROUTE_YANK || rl->kind == ROUTE_UNYANK)
 			mirror_watch(rl->reg->mirror, rl->name, NULL);
-		answer(rl, 200, ok);
-		free(ok);
-		relay_free(rl);
+		rl->ok = ok;
+		notify_peers(rl);
 		return;
 	}
 	msg = message_of(body, len);

@@ -94,6 +94,10 @@ route_parse(const char *path, struct route *rt)
 		rt->kind = ROUTE_REGISTRIES;
 		return;
 	}
+	if (strcmp(p, "-/purge") == 0) {
+		rt->kind = ROUTE_PURGE;
+		return;
+	}
 	if (segment(&p, rt->registry, sizeof rt->registry) != 0 ||
 	    p[-1] != '/') {
 		rt->registry[0] = '\0';

@@ -16,6 +16,7 @@ enum route_kind {
 	ROUTE_READY,		/* /-/ready */
 	ROUTE_METRICS,		/* /-/metrics */
 	ROUTE_REGISTRIES,	/* /-/registries */
+	ROUTE_PURGE,		/* /-/purge: a peer replica's write */
 	ROUTE_CONFIG,		/* /R/config.json */
 	ROUTE_INDEX,		/* /R/<index path> */
 	ROUTE_DOWNLOAD,		/* /R/api/v1/crates/N/V/download */

@@ -15,10 +15,12 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "cache/store.h"
+#include "index/name.h"
 #include "index/validators.h"
 #include "index/xmalloc.h"
 #include "server/hosted.h"
@@ -320,7 +322,8 @@ route_name(enum route_kind k)
 	static const char	*names[] = {
 		[ROUTE_NONE] = "none", [ROUTE_HEALTH] = "health",
 		[ROUTE_READY] = "ready", [ROUTE_METRICS] = "metrics",
-		[ROUTE_REGISTRIES] = "registries", [ROUTE_CONFIG] = "config",
+		[ROUTE_REGISTRIES] = "registries", [ROUTE_PURGE] = "purge",
+		[ROUTE_CONFIG] = "config",
 		[ROUTE_INDEX] = "index", [ROUTE_DOWNLOAD] = "download",
 		[ROUTE_PUBLISH] = "publish", [ROUTE_YANK] = "yank",
 		[ROUTE_UNYANK] = "unyank", [ROUTE_OWNERS] = "owners",
@@ -452,6 +455,48 @@ ready(struct server *srv, struct http_request *r)
 	free(body);
 }
 
+/* POST /-/purge from a peer replica that relayed a write:
+ * {"registry":R,"crate":N,"version":V or null}, authenticated with the
+ * shared peer secret ("Authorization: Crated-Peer SECRET"). */
+static void
+purge(struct server *srv, struct http_request *r)
+{
+	const char		*auth = http_header(r, "Authorization");
+	const char		*secret = srv->cfg->peer_token_env ?
+				    getenv(srv->cfg->peer_token_env) : NULL;
+	const unsigned char	*body;
+	size_t			 len;
+	json_t			*j;
+	struct registry		*reg;
+	const char		*name, *vers;
+
+	if (secret == NULL || auth == NULL || strncmp(auth, "Crated-Peer ",
+	    12) != 0 || strlen(auth + 12) != strlen(secret) ||
+	    CRYPTO_memcmp(auth + 12, secret, strlen(secret)) != 0) {
+		http_reply_error(r, 403, "purges need the peer secret");
+		return;
+	}
+	body = http_body(r, &len);
+	j = json_loadb((const char *)body, len, 0, NULL);
+	name = json_string_value(json_object_get(j, "crate"));
+	vers = json_string_value(json_object_get(j, "version"));
+	reg = find_registry(srv, json_string_value(json_object_get(j,
+	    "registry")) ? json_string_value(json_object_get(j, "registry")) :
+	    "");
+	if (reg == NULL || reg->mirror == NULL || name == NULL ||
+	    crate_name_check(name, NULL) != 0) {
+		json_decref(j);
+		http_reply_error(r, 400, "expected {\"registry\":MIRROR,"
+		    "\"crate\":NAME,\"version\":VERSION or null}");
+		return;
+	}
+	mirror_watch(reg->mirror, name, vers);
+	log_info("registry %s: purged %s on a peer's word (%s)", reg->name,
+	    name, http_peer(r));
+	json_decref(j);
+	http_reply(r, 200, "application/json", NULL, "{\"ok\":true}", 11);
+}
+
 /* The one handler every request goes through. */
 static void
 handle(struct http_request *r, void *arg)
@@ -474,6 +519,10 @@ handle(struct http_request *r, void *arg)
 	case ROUTE_READY:
 		if (read_method(r))
 			ready(srv, r);
+		return;
+	case ROUTE_PURGE:
+		if (method_ok(r, HTTP_POST, HTTP_POST))
+			purge(srv, r);
 		return;
 	case ROUTE_METRICS:
 		if (read_method(r)) {

@@ -13,6 +13,7 @@ static const struct {
 	{ "/-/ready", ROUTE_READY, "", "", "" },
 	{ "/-/metrics", ROUTE_METRICS, "", "", "" },
 	{ "/-/registries", ROUTE_REGISTRIES, "", "", "" },
+	{ "/-/purge", ROUTE_PURGE, "", "", "" },
 	{ "/-/other", ROUTE_NONE, "", "", "" },
 	{ "/local/config.json", ROUTE_CONFIG, "local", "", "" },
 	{ "/local/me", ROUTE_ME, "local", "", "" },
