@@ -501,9 +501,10 @@ looks_html(struct fetch *f)
 static enum verdict
 judge(struct mirror *m, struct fetch *f, const char *name, char **why)
 {
-	long	 status = fetch_status(f);
-	char	*msg, *cause = NULL;
-	size_t	 len;
+	long		 status = fetch_status(f);
+	char		*msg, *cause = NULL;
+	const char	*body;
+	size_t		 len;
 
 	*why = NULL;
 	if (fetch_failed(f) && (status < 200 || status >= 300 ||
@@ -528,8 +529,8 @@ judge(struct mirror *m, struct fetch *f, const char *name, char **why)
 		}
 		if (name == NULL)
 			return V_OK;
-		if (index_file_check(fetch_body(f, &len), len, name,
-		    &cause) != 0) {
+		body = fetch_body(f, &len);
+		if (index_file_check(body, len, name, &cause) != 0) {
 			*why = xasprintf("upstream sent an invalid index file:"
 			    " %s", cause);
 			free(cause);

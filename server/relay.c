@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -294,6 +295,20 @@ relay_done(struct fetch *f, void *arg)
 		relay_free(rl);
 		return;
 	}
+	if (status == 203 || (status >= 200 && status < 300 && len > 0 &&
+	    (body[0] == '<' || (fetch_header(f, "Content-Type") != NULL &&
+	    strcasestr(fetch_header(f, "Content-Type"), "html") != NULL)))) {
+		/* Azure's sign-in page for a refused credential. */
+		audit(rl, status, "sign-in page");
+		if (rl->req != NULL)
+			http_reply_error(rl->req, 502, "upstream %ld: the feed"
+			    " answered with a sign-in page, not an API answer:"
+			    " crated's upstream credential is missing or"
+			    " refused", status);
+		rl->req = NULL;
+		relay_free(rl);
+		return;
+	}
 	if (status >= 200 && status < 300) {
 		if ((ok = success_body(rl, body, len, &why)) == NULL) {
 			audit(rl, status, why);
@@ -320,7 +335,8 @@ relay_done(struct fetch *f, void *arg)
 	/* A refused server credential is crated's problem, not the
 	 * client's: 502, as for reads. */
 	code = status >= 500 || ((status == 401 || status == 403) &&
-	    rl->auth == NULL) ? 502 : status >= 400 ? (int)status : 502;
+	    rl->reg->cfg->relay_auth[0] != 'c') ? 502 : status >= 400 ?
+	    (int)status : 502;
 	if (rl->req != NULL)
 		http_reply_error(rl->req, code, "upstream %ld: %s", status, msg);
 	rl->req = NULL;
@@ -379,6 +395,9 @@ forward(struct mirror *m, const char *error, void *arg)
 	o.no_redirects = true;
 	o.max_body = 1 << 20;
 	o.timeout = UPSTREAM_LIMIT;
+	/* A feed may think for a long time before it answers a publish:
+	 * cargo is answered at 25 s anyway, the call itself goes on. */
+	o.low_speed_time = UPSTREAM_LIMIT;
 	o.authorization = rl->reg->cfg->relay_auth[0] == 'c' ?
 	    (rl->auth ? rl->auth : "") : NULL;
 	o.done = relay_done;
@@ -413,7 +432,8 @@ names_registry(const struct server *srv, const struct registry *r,
  * when something changed, or -1 with *why (new).
  */
 static int
-rewrite_registries(struct server *srv, json_t *meta, char **why)
+rewrite_registries(struct server *srv, const struct registry *target,
+    json_t *meta, char **why)
 {
 	json_t	*deps = json_object_get(meta, "deps"), *dep;
 	size_t	 i, n;
@@ -443,6 +463,12 @@ rewrite_registries(struct server *srv, json_t *meta, char **why)
 		}
 		if (to == NULL)
 			continue;
+		if (to == target) {
+			/* No registry means the one published to. */
+			json_object_del(dep, "registry");
+			changed = 1;
+			continue;
+		}
 		if (to->cfg->upstream == NULL) {
 			*why = xasprintf("dependency `%s` comes from crated's"
 			    " hosted registry `%s`, which the upstream feed"
@@ -486,7 +512,8 @@ prepare_publish(struct relay *rl)
 	rl->crate_len = p.crate_len;
 	rl->crate = xmalloc(p.crate_len);
 	memcpy(rl->crate, p.crate, p.crate_len);
-	if ((changed = rewrite_registries(rl->reg->srv, p.meta, &cause)) < 0) {
+	if ((changed = rewrite_registries(rl->reg->srv, rl->reg, p.meta,
+	    &cause)) < 0) {
 		http_reply_error(rl->req, 400, "%s", cause);
 		free(cause);
 		publish_finish(&p);

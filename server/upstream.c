@@ -337,7 +337,8 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)LOW_SPEED_TIME);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts->low_speed_time > 0 ?
+	    opts->low_speed_time : (long)LOW_SPEED_TIME);
 	if (opts->timeout > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT, opts->timeout);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);

@@ -33,6 +33,8 @@ struct fetch_opts {
 	bool		 no_redirects;	/* web API calls are not redirected */
 	const char	*extra_header;	/* one more "Name: value", or NULL */
 	long		 timeout;	/* seconds for the whole transfer; 0 none */
+	long		 low_speed_time; /* seconds under 1 byte/s before giving
+					   up; 0: the default (20) */
 	/* Optional streaming: called with each piece of a 2xx body as it
 	 * arrives; return false to abort the transfer. The body is then not
 	 * kept in the fetch. */
