@@ -14,6 +14,7 @@
 #include <archive_entry.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include "cache/store.h"
 #include "cache/usage.h"
@@ -465,6 +466,51 @@ index_cksum(const char *staging, const char *data_dir, const char *reg,
 	return f.found;
 }
 
+/* A mirror remembers an upstream 404 as metadata with "negative": true;
+ * an index file that arrives by import makes that wrong. */
+static void
+forget_negative(struct store *s, const char *index_rel)
+{
+	char	*meta = xasprintf("meta/%s", index_rel + strlen("index/"));
+	char	*buf;
+	size_t	 len;
+	struct stat st;
+
+	if (store_read(s, meta, &buf, &len, &st, 4096) == 0) {
+		if (strstr(buf, "\"negative\":true") != NULL)
+			store_unlink(s, meta);
+		free(buf);
+	}
+	free(meta);
+}
+
+/* Reads the whole gzip stream, so a damaged trailer (CRC, length) is
+ * caught even where the tar reader stops early. */
+static int
+gzip_ok(const char *file, char **cause)
+{
+	gzFile	 gz = gzopen(file, "rb");
+	char	 buf[65536];
+	int	 n, err = Z_OK;
+
+	if (gz == NULL) {
+		*cause = xasprintf("%s: %s", file, strerror(errno));
+		return -1;
+	}
+	while ((n = gzread(gz, buf, sizeof buf)) > 0)
+		;
+	if (n < 0 || !gzeof(gz)) {
+		const char	*msg = gzerror(gz, &err);
+
+		*cause = xasprintf("%s is truncated or corrupt: %s", file,
+		    n < 0 ? msg : "the gzip stream ends early");
+		gzclose(gz);
+		return -1;
+	}
+	gzclose(gz);
+	return 0;
+}
+
 struct staged {
 	char	*path;		/* relative */
 	int	 part;
@@ -537,6 +583,8 @@ bundle_import(const char *data_dir, const char *file,
 		archive_read_free(a);
 		return -1;
 	}
+	if (gzip_ok(file, &err) != 0)
+		goto fail;
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
@@ -690,16 +738,19 @@ bundle_import(const char *data_dir, const char *file,
 				if (mlen == olen && memcmp(merged, old, olen) ==
 				    0)
 					stats->skipped++;
-				else
+				else {
 					r = store_write(s, rel, merged, mlen,
 					    NULL, NULL);
+					stats->index_files++;
+				}
 				free(merged);
 				free(old);
-				stats->index_files++;
 			} else if (r == 0 && store_exists(s, rel) && !is_index) {
 				stats->skipped++;
 			} else if (r == 0) {
 				r = store_write(s, rel, buf, len, NULL, NULL);
+				if (r == 0 && is_index)
+					forget_negative(s, rel);
 				stats->crates += is_crate;
 				stats->index_files += is_index;
 				st[i].written = r == 0 && is_crate;

@@ -245,9 +245,12 @@ index_done(struct fetch *f, void *arg)
 
 	body = fetch_body(f, &len);
 	if (fetch_failed(f) || fetch_status(f) != 200) {
-		fail(pf, t, "index file: %s%ld %.*s", fetch_failed(f) ?
-		    fetch_error(f) : "HTTP ", fetch_status(f),
-		    (int)(len > 300 ? 300 : len), body);
+		if (fetch_failed(f))
+			fail(pf, t, "index file: %s", fetch_error(f));
+		else
+			fail(pf, t, "index file: HTTP %ld %.*s",
+			    fetch_status(f), (int)(len > 300 ? 300 : len),
+			    body);
 		job_end(j);
 		return;
 	}
@@ -375,9 +378,8 @@ registries_done(struct fetch *f, void *arg)
 	if (!fetch_failed(f) && fetch_status(f) == 200)
 		*out = json_loadb(body, len, 0, NULL);
 	else
-		fprintf(stderr, "crated prefetch: GET /-/registries: %s%ld\n",
-		    fetch_failed(f) ? fetch_error(f) : "HTTP ",
-		    fetch_status(f));
+		fprintf(stderr, "crated prefetch: GET /-/registries: %s\n",
+		    fetch_failed(f) ? fetch_error(f) : "not crated's answer");
 }
 
 static int

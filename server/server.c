@@ -191,8 +191,9 @@ list_registries(struct server *srv, struct http_request *r)
 		    reg->cfg->offline));
 		free(index);
 	}
-	body = json_dumps(json_pack("{s:o}", "registries", list),
-	    JSON_COMPACT | JSON_PRESERVE_ORDER);
+	list = json_pack("{s:o}", "registries", list);
+	body = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(list);
 	http_reply(r, 200, "application/json", NULL, body, strlen(body));
 	free(body);
 }

@@ -345,8 +345,12 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-	if (f->proxy != NULL)
+	if (f->proxy != NULL) {
+		/* A configured proxy is used for everything, whatever
+		 * no_proxy says. */
 		curl_easy_setopt(e, CURLOPT_PROXY, f->proxy);
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+	}
 	if (f->ca != NULL) {
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, f);
