@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
     libssl-dev libjansson-dev zlib1g-dev libarchive-dev python3 openssl
-    clang libclang-rt-14-dev)
+    clang libclang-rt-14-dev systemd groff-base man-db nginx-light)
 
 setup() {
 	local missing=()

@@ -125,6 +125,10 @@ static const struct key keys[] = {
 	{ "max_cache_bytes", REGISTRY, K_INT, R(max_cache_bytes), "0",
 	  check_cache_bytes, "mirrors: cached .crate bytes kept; past it the"
 	  " least recently used go (0: no limit)" },
+	{ "prefetch_dependencies", REGISTRY, K_BOOL,
+	  R(prefetch_dependencies), "true", NULL, "mirrors: when an index"
+	  " file is fetched, fetch its dependencies' index files too, before"
+	  " cargo asks" },
 	{ "token_refresh", REGISTRY, K_INT, R(token_refresh), "2700",
 	  check_seconds, "seconds after which upstream_token_command is run"
 	  " again (Entra tokens live about an hour)" },

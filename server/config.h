@@ -27,6 +27,7 @@ struct registry_config {
 	long long token_refresh;
 	char	 *relay_auth;		/* "server" or "client" */
 	long long max_cache_bytes;	/* 0: no limit */
+	bool	  prefetch_dependencies;
 };
 
 struct config {

@@ -414,9 +414,19 @@ token_main(int argc, char **argv)
 		case 'g':
 			ta.crates = optarg;
 			break;
-		case 'e':
-			ta.days = atoi(optarg);
+		case 'e': {
+			char	*end;
+			long	 d = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || d < 1 ||
+			    d > 36500) {
+				fprintf(stderr, "crated token create: --expires"
+				    " takes a number of days (1 to 36500)\n");
+				return 2;
+			}
+			ta.days = (int)d;
 			break;
+		}
 		case 'n':
 			ta.label = optarg;
 			break;

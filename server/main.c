@@ -145,6 +145,9 @@ cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	crash_setup();
+	memset(&srv, 0, sizeof srv);
+	srv.force_offline = offline;
+	srv.force_log_level = level;
 	if (server_start(&srv, cfg, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
@@ -153,6 +156,7 @@ cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	server_run(&srv);
+	cfg = srv.cfg;		/* SIGHUP may have replaced it */
 	server_finish(&srv);
 	config_free(cfg);
 	log_info("stopped");

@@ -19,6 +19,7 @@
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/regconfig.h"
+#include "index/semver.h"
 #include "index/validators.h"
 #include "index/xmalloc.h"
 #include "server/hot.h"
@@ -312,6 +313,7 @@ static void	fetch_done_wrap(struct fetch *, void *);
 static void	watch_check(struct mirror *, const char *,
 		    const struct hot_entry *);
 static void	gc_tick(evutil_socket_t, short, void *);
+static void	warm_dependencies(struct mirror *, const struct hot_entry *);
 
 /* Sits between curl and a fetch's owner to keep the mirror's count of
  * fetches in flight and to read back-off answers. */
@@ -787,6 +789,8 @@ fill_done(struct fetch *f, void *arg)
 		log_debug("registry %s: fetched %s (%zu bytes)",
 		    m->reg->name, fl->path, len);
 		watch_check(m, fl->path, e);
+		if (m->reg->cfg->prefetch_dependencies)
+			warm_dependencies(m, e);
 		persist(m, fl->path, e, true);
 		o.status = 200;
 		o.e = e;
@@ -1864,4 +1868,101 @@ void
 mirror_reconfigured(struct mirror *m)
 {
 	refresh_token(m);
+}
+
+/* Dependency-aware prefetch. Over HTTP/1.1 cargo keeps at most two
+ * requests in flight, so a cold resolution is a long chain of round trips
+ * to the upstream. When an index file arrives, the index files of the
+ * dependencies of its newest versions are fetched at once, in the
+ * background, so cargo finds them cached when it asks; they in turn warm
+ * theirs. Only missing files are fetched, only deps from this registry,
+ * not dev-dependencies or optional ones, and only while the upstream has
+ * room: foreground requests keep priority. */
+#define WARM_VERSIONS	3
+
+struct vline {
+	const char	*vers;
+	json_t		*j;
+};
+
+static int
+vline_cmp(const void *a, const void *b)
+{
+	const struct vline	*x = a, *y = b;
+
+	return semver_cmp_str(y->vers, x->vers);
+}
+
+static void
+warm_done(struct mirror *m, const struct outcome *o, void *arg)
+{
+}
+
+static int
+collect_line(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct vline	**v = arg;
+	size_t		 *n = (size_t *)(v + 1);
+	json_t		 *j;
+
+	if (e == NULL || e->yanked || (j = json_loadb(line, len, 0,
+	    NULL)) == NULL)
+		return 0;
+	*v = xreallocarray(*v, *n + 1, sizeof **v);
+	(*v)[*n].j = j;
+	(*v)[*n].vers = json_string_value(json_object_get(j, "vers"));
+	(*n)++;
+	return 0;
+}
+
+static void
+warm_dependencies(struct mirror *m, const struct hot_entry *e)
+{
+	struct {
+		struct vline	*v;
+		size_t		 n;
+	}		 lines = { NULL, 0 };
+	size_t		 started = 0;
+
+	index_file_foreach(e->plain.body, e->plain.len, collect_line, &lines);
+	qsort(lines.v, lines.n, sizeof *lines.v, vline_cmp);
+	for (size_t i = 0; i < lines.n && i < WARM_VERSIONS; i++) {
+		json_t	*deps = json_object_get(lines.v[i].j, "deps"), *d;
+		size_t	 k;
+
+		json_array_foreach(deps, k, d) {
+			const char		*name, *kind;
+			char			 path[INDEX_PATH_MAX];
+			struct hot_entry	*have;
+
+			kind = json_string_value(json_object_get(d, "kind"));
+			name = json_string_value(json_object_get(d,
+			    "package"));
+			if (name == NULL)
+				name = json_string_value(json_object_get(d,
+				    "name"));
+			if (name == NULL || crate_name_check(name, NULL) != 0 ||
+			    json_is_true(json_object_get(d, "optional")) ||
+			    (kind != NULL && strcmp(kind, "dev") == 0) ||
+			    json_is_string(json_object_get(d, "registry")))
+				continue;
+			if (m->active >= m->reg->cfg->upstream_concurrency - 1)
+				goto done;
+			crate_index_path(name, path);
+			if ((have = lookup(m, path)) != NULL) {
+				hot_unref(have);
+				continue;
+			}
+			get_index(m, name, path, false, warm_done, NULL);
+			started++;
+		}
+	}
+done:
+	if (started > 0)
+		count(m, "crated_prefetched_index_files_total", NULL,
+		    (double)started);
+	for (size_t i = 0; i < lines.n; i++)
+		json_decref(lines.v[i].j);
+	free(lines.v);
 }

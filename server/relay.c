@@ -583,6 +583,13 @@ relay_api(struct registry *reg, struct http_request *r,
 	if (http_user(r, NULL, NULL) != NULL)
 		rl->user = xstrdup(http_user(r, NULL, NULL));
 	clock_gettime(CLOCK_MONOTONIC, &rl->start);
+	if (reg->cfg->offline) {
+		http_reply_error(r, 503, "registry `%s` is in offline mode:"
+		    " crated does not contact its upstream, so %s calls cannot"
+		    " be relayed", reg->name, op_name(rl));
+		relay_free(rl);
+		return;
+	}
 	if (is_write(rl) && !reg->cfg->relay_writes) {
 		http_reply_error(r, 403, "registry `%s` is a read-only mirror"
 		    " of %s: crated does not relay %s calls to it (set"

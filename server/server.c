@@ -413,6 +413,8 @@ declare_metrics(void)
 		  "Cached .crate files." },
 		{ "crated_evictions_total", METRIC_COUNTER,
 		  "Crates evicted to stay under max_cache_bytes." },
+		{ "crated_prefetched_index_files_total", METRIC_COUNTER,
+		  "Index files fetched ahead of cargo (dependencies)." },
 	};
 
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
@@ -662,6 +664,11 @@ reload_config(struct server *srv, char **cause)
 	/* The command line's overrides still hold. */
 	config_set_listen(nc, (const char *const *)old->listen, old->nlisten);
 	config_set_string(&nc->data_dir, old->data_dir);
+	if (srv->force_log_level != NULL)
+		config_set_string(&nc->log_level, srv->force_log_level);
+	for (size_t i = 0; srv->force_offline && i < nc->nregs; i++)
+		if (nc->regs[i].upstream != NULL)
+			nc->regs[i].offline = true;
 	if (config_check(nc, cause) != 0)
 		goto refuse;
 	if (!same_strings(old->listen_tls, old->nlisten_tls, nc->listen_tls,
@@ -820,7 +827,6 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	};
 	char			bound[128];
 
-	memset(srv, 0, sizeof *srv);
 	srv->cfg = cfg;
 	srv->lockfd = -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -836,6 +842,13 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->hot = hot_create(HOT_CACHE_BYTES);
 	srv->workers = workers_create(srv->base, 2);
 	srv->upstream = upstream_client_create(srv->base);
+	/* Signals first: a supervisor may act on "listening on" at once. */
+	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
+	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
+	srv->sighup = evsignal_new(srv->base, SIGHUP, on_hup, srv);
+	event_add(srv->sigterm, NULL);
+	event_add(srv->sigint, NULL);
+	event_add(srv->sighup, NULL);
 	srv->http = http_server_create(srv->base, &lim, handle, srv);
 	declare_metrics();
 	http_server_set_hook(srv->http, request_done, srv);
@@ -876,12 +889,6 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
 		    "mirror", srv->public_url, srv->regs[i].name);
 	}
-	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
-	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
-	srv->sighup = evsignal_new(srv->base, SIGHUP, on_hup, srv);
-	event_add(srv->sigterm, NULL);
-	event_add(srv->sigint, NULL);
-	event_add(srv->sighup, NULL);
 	return 0;
 }
 

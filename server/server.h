@@ -48,6 +48,9 @@ struct server {
 	size_t			 nold_cfgs;
 	struct event		*sigterm, *sigint, *sighup, *drain_timer;
 	bool			 stopping;
+	/* Command-line settings that outlive a SIGHUP reload. */
+	bool			 force_offline;
+	const char		*force_log_level;
 };
 
 /* Opens the data directory and registries and binds the listeners,
