@@ -334,7 +334,11 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Waiting for a connection that may multiplex only pays where h2
+	 * can be negotiated; over plain HTTP/1.1 it would queue requests
+	 * behind a slow one. */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(f->url, "https:", 6) ==
+	    0 ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts->low_speed_time > 0 ?

@@ -1009,3 +1009,67 @@ class Concurrency:
         finally:
             with self.lock:
                 self.now -= 1
+
+
+class Blackhole:
+    """A loopback port where TCP connects hang (a listening socket with a
+    full backlog: further SYNs are dropped), like an unreachable host."""
+
+    def __init__(self, port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.sock.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fillers = []
+        for _ in range(2):      # fill the accept queue
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", self.port))
+            except (BlockingIOError, OSError):
+                pass
+            self.fillers.append(c)
+        time.sleep(0.2)
+
+    def connect_hangs(self, wait=1.0):
+        c = socket.socket()
+        c.settimeout(wait)
+        try:
+            c.connect(("127.0.0.1", self.port))
+            return False
+        except socket.timeout:
+            return True
+        except OSError:
+            return False
+        finally:
+            c.close()
+
+    def stop(self):
+        for c in self.fillers:
+            c.close()
+        self.sock.close()
+
+
+def b_slow_body(body, chunk=65536, interval=0.1, ctype="application/octet-stream"):
+    """200 with Content-Length, body sent in chunks with pauses."""
+    def f(h, req):
+        si = h.server.standin
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        for i in range(0, len(body), chunk):
+            h.wfile.write(body[i:i + chunk])
+            h.wfile.flush()
+            if si.release.wait(interval):
+                break
+    return f

@@ -174,9 +174,14 @@ class AuthCargoTest(unittest.TestCase):
         self.assertIn("crated token create", me.text())
 
     def test_02_no_token_refused(self):
+        """cargo (1.95) words a missing token for an alternative registry
+        as "no token found ... please run `cargo login --registry local`"
+        without the login URL; the URL from crated's WWW-Authenticate is
+        what `cargo login` prompts with (checked in step 11)."""
         app = self.new_app("app_nothing")
         err = self.cargo_fail(["generate-lockfile"], app, None)
         self.assertIn("no token found for `local`", err)
+        self.assertIn("cargo login --registry local", err)
         self.assertFalse(os.path.exists(os.path.join(app, "Cargo.lock")))
         # the unauthenticated config.json fetch was answered 401
         self.assertRegex(self.srv.log_text(), r'"GET /local/config\.json" 401 ')

@@ -3,8 +3,10 @@
 gives without a token, with an invalid one and with each scope; crate
 globs; owners by label; Bearer; tokens of other registries; expiry;
 tokens.json changed, damaged and removed while running; the `crated
-token` command line; and that no secret (crated token or upstream
-credential) reaches the log, in text or JSON format."""
+token` command line; crate owners (also after the last one leaves);
+odd path spellings; auth_required switched by SIGHUP; the peer secret of
+POST /-/purge; and that no secret (crated token, upstream credential,
+peer secret) reaches the log, in text, debug or JSON format."""
 
 import http.server
 import json
@@ -13,7 +15,6 @@ import re
 import sys
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -615,6 +616,11 @@ class SecretsNotLoggedTest(AuthBase):
         self.check_clean(log)
         self.assertIn("sent an unknown, revoked or expired token", log)
         self.assertRegex(log, r'"GET /local/config\.json" 200 .* local rita\n')
+
+    def test_debug_log(self):
+        self.setup_server((("root", "admin"), ("rita", "read")), extra='log_level = "debug"\n')
+        self.exercise()
+        self.check_clean(self.srv.log_text())
 
     def test_json_log(self):
         self.setup_server((("root", "admin"), ("rita", "read")), extra='log_format = "json"\n')

@@ -11,7 +11,8 @@
 In both: a consumer that names registry "mirror" (crated) resolves and
 builds; index files and .crate files cached by crated are the upstream's
 bytes; a second fresh-CARGO_HOME build within the TTL sends no index or
-.crate request upstream. Also: a mirror is read-only (publish -> 405)."""
+.crate request upstream. Also: a mirror without relay_writes is read-only
+(publish, yank, owners -> 403 saying so)."""
 
 import json
 import os
@@ -140,7 +141,8 @@ class HostedUpstreamTest(MirrorCargoMixin, harness.TestCase):
         d = S.write_project(os.path.join(self.tmp, "ro"), "m-readonly", "0.1.0", publish="mirror")
         rc, out, err = cargo.run(["publish", "--registry", "mirror", "--no-verify"], d, check=False)
         self.assertNotEqual(rc, 0, "publish to a mirror succeeded:\n" + err)
-        self.assertIn("405", err, err)
+        self.assertIn("403", err, err)
+        self.assertIn("read-only", err, err)
         self.assertEqual(self.up.index_lines("m-readonly", reg="up"), [],
                          "the publish reached the upstream")
         for method, path, body in (
@@ -152,8 +154,8 @@ class HostedUpstreamTest(MirrorCargoMixin, harness.TestCase):
             with self.subTest(method=method, path=path):
                 r = self.crated.request(method, path, body=body,
                                         headers={"Authorization": "anything"})
-                self.assertEqual(r.status, 405, r)
-                self.assertErrors(r, [405])
+                self.assertEqual(r.status, 403, r)
+                self.assertErrors(r, [403])
         self.assertFalse(self.up.index_lines("m-base", reg="up")[0]["yanked"])
 
 

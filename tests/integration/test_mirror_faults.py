@@ -55,6 +55,10 @@ SIGNIN_HTML = ('<!DOCTYPE html><html><head><title>Sign in to your account</title
 TOKEN = "Bearer sekrit-upstream-token"
 
 
+def sha(b):
+    return S.sha256_hex(b)
+
+
 class MirrorFixture(harness.TestCase):
     """A stand-in upstream with a registry tree at /reg/ and a crated
     mirroring it (registry "mirror")."""
@@ -223,6 +227,23 @@ class IndexFaultTest(MirrorFixture):
         # window are refused without asking the upstream: either wording
         self.assertRegex(detail, r"429|back off|backing off|Retry-After", detail)
 
+    def test_retry_after_capped(self):
+        # an upstream asking for 2 minutes (or an HTTP date far ahead):
+        # clients are told at most 10 s, as cargo caps it there anyway
+        for i, ra in enumerate(("120", "Wed, 21 Oct 2099 07:28:00 GMT")):
+            # a crated of its own each: the first back-off would hide the second
+            c = self.crated if i == 0 else self.start_crated(
+                name="ra%d" % i, data_dir=os.path.join(self.tmp, "data-ra%d" % i),
+                registries=S.mirror_toml("mirror", "sparse+%s/reg/" % self.si.base))
+            name = "f-ra%d" % i
+            self.si.set(self.up_path(name), S.b_status(429, "slow down", [("Retry-After", ra)]))
+            for _ in range(2):      # the answer, then one inside the back-off
+                r = c.get("/mirror/" + index_path(name))
+                self.assert_upstream_error(r, (503,))
+                self.assertIsNotNone(r.header("retry-after"), r)
+            self.assertEqual(self.si.count(self.up_path(name)), 1)
+            self.assertEqual(S.health(c), 200)
+
     def test_truncated_body(self):
         body = self.tree.index_body("f-warm")
         self.index_fault(S.b_truncate(body), "stale")
@@ -252,10 +273,43 @@ class IndexFaultTest(MirrorFixture):
         self.si.set("/_signin", S.b_body(SIGNIN_HTML, ctype="text/html"))
         self.index_fault(S.b_redirect(self.si.url("/_signin?ReturnUrl=x")), "error")
 
+    def test_redirect_not_followed(self):
+        # a 302 without a Location: nothing to follow
+        self.index_fault(S.b_status(302, "moved"), "error", must_contain=("302",))
+
+    def test_304_to_unconditional_request(self):
+        # a broken upstream (or cache in between) answering 304 although
+        # crated has nothing cached: an error, nothing cached, heals
+        self.si.set(self.up_path("f-cold"), S.b_status(304))
+        self.assert_upstream_error(self.get_index("f-cold"), (502,))
+        self.assertIsNone(self.cached_index("f-cold"))
+        self.assert_alive()
+        self.si.set(self.up_path("f-cold"), None)
+        time.sleep(AFTER_TTL)
+        self.assert_healed("f-cold")
+
     def test_200_html_page(self):
         self.index_fault(S.b_body(SIGNIN_HTML, ctype="text/html"), "error")
 
     def test_hanging_and_trickling(self):
+        # and a second mirror whose upstream stops accepting connections
+        # (connect hangs: crated's connect timeout is 10 s)
+        si2 = S.StandIn()
+        self.addCleanup(si2.stop)
+        tree2 = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
+        tree2.attach_standin(si2)
+        for n in ("f-bh-w", "f-bh-c"):
+            tree2.add(n, "1.0.0", harness.make_crate(n, "1.0.0"))
+        c2 = self.start_crated(name="blackholed", data_dir=os.path.join(self.tmp, "data2"),
+                               registries=S.mirror_toml("mirror", "sparse+%s/reg/" % si2.base,
+                                                        index_ttl=TTL, negative_ttl=TTL))
+        bh_old = c2.get("/mirror/" + index_path("f-bh-w"))
+        self.assertEqual(bh_old.status, 200, bh_old)
+        si2.stop()
+        bh = S.Blackhole(si2.port)
+        self.addCleanup(bh.stop)
+        self.assertTrue(bh.connect_hangs(), "could not make connects to port %d hang" % bh.port)
+
         names = ("f-hang-w", "f-hang-c", "f-trk-w", "f-trk-c")
         for n in names:
             self.crates[(n, "1.0.0")] = harness.make_crate(n, "1.0.0")
@@ -277,7 +331,16 @@ class IndexFaultTest(MirrorFixture):
                 results[n] = (self.get_index(n, timeout=SLOW_BOUND + 10), time.monotonic() - t0)
             except Exception as e:   # noqa: BLE001
                 results[n] = (e, time.monotonic() - t0)
+        def get_bh(n):
+            t0 = time.monotonic()
+            try:
+                results[n] = (c2.get("/mirror/" + index_path(n), timeout=SLOW_BOUND + 10),
+                              time.monotonic() - t0)
+            except Exception as e:   # noqa: BLE001
+                results[n] = (e, time.monotonic() - t0)
         threads = [threading.Thread(target=get, args=(n,), daemon=True) for n in names]
+        threads += [threading.Thread(target=get_bh, args=(n,), daemon=True)
+                    for n in ("f-bh-w", "f-bh-c")]
         for t in threads:
             t.start()
         # meanwhile crated serves others at once
@@ -299,6 +362,19 @@ class IndexFaultTest(MirrorFixture):
                 else:
                     self.assert_upstream_error(r, (502, 503, 504))
                     self.assertIsNone(self.cached_index(n))
+        for n, bound in (("f-bh-w", 15.0), ("f-bh-c", 15.0)):
+            with self.subTest(case=n):
+                r, took = results[n]
+                self.assertIsInstance(r, harness.Resp, "no answer for %s: %r" % (n, r))
+                self.assertLess(took, bound, "%s answered after %.1f s (connect timeout 10 s)"
+                                % (n, took))
+                if n.endswith("-w"):
+                    self.assertEqual(r.status, 200, r)
+                    self.assertTrue(r.header("x-crated-stale"), r)
+                    self.assertEqual(r.body, bh_old.body)
+                else:
+                    self.assert_upstream_error(r, (502, 503, 504))
+        self.assertEqual(S.health(c2), 200)
         for n in ("f-hang-w", "f-trk-w"):
             self.assertEqual(self.cached_index(n), old[n])
         self.assert_alive()
@@ -476,6 +552,41 @@ class DownloadFaultTest(MirrorFixture):
         self.si.set(self.dl_path("f-bad"), None)
         self.assert_download_ok("f-bad")
         cargo.run(["fetch"], d, logs=[self.crated])
+
+    def test_client_disconnects_mid_download(self):
+        # the first client (the one crated streams to) goes away early; a
+        # second one waiting for the same .crate still gets all of it, and
+        # it is cached
+        big = self.crates[("f-big", "1.0.0")]
+        self.si.set(self.dl_path("f-big"), S.b_slow_body(big, chunk=128 << 10, interval=0.1))
+        self.assertEqual(self.get_index("f-big").status, 200)
+        path = "/mirror/api/v1/crates/f-big/1.0.0/download"
+        first = harness.RawConn(self.crated.port, timeout=20)
+        first.send(harness.build_request("GET", path))
+        first.sock.settimeout(10)
+        got = first.sock.recv(4096)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:100])
+        results = {}
+
+        def second():
+            try:
+                results["r"] = self.download("f-big", "1.0.0", timeout=40)
+            except Exception as e:   # noqa: BLE001
+                results["r"] = (None, e)
+        t = threading.Thread(target=second, daemon=True)
+        t.start()
+        time.sleep(0.3)
+        first.close()
+        t.join(timeout=45)
+        resp, err = results.get("r", (None, "no answer"))
+        self.assertIsNone(err, err)
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(sha(resp.body), sha(big), "second client got other bytes")
+        self.assertEqual(self.si.count(self.dl_path("f-big")), 1, self.si.reqs(self.dl_path("f-big")))
+        self.si.set(self.dl_path("f-big"), None)
+        self.assert_download_ok("f-big")
+        self.assertEqual(self.si.count(self.dl_path("f-big")), 1, "cached .crate fetched again")
+        self.assert_alive()
 
     def test_truncated_crate(self):
         self.si.set(self.dl_path("f-trunc"),

@@ -20,7 +20,6 @@ import struct
 import subprocess
 import sys
 import time
-import unittest
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
