@@ -277,7 +277,9 @@ save(const char *data_dir, const struct tokens *t, char **cause)
 		    "crates", k->crates, "created", (json_int_t)k->created,
 		    "expires", (json_int_t)k->expires, "sha256", hex));
 	}
-	text = json_dumps(json_pack("{s:o}", "tokens", list), JSON_INDENT(1));
+	list = json_pack("{s:o}", "tokens", list);
+	text = json_dumps(list, JSON_INDENT(1));
+	json_decref(list);
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)

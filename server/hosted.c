@@ -208,8 +208,14 @@ owner_ok(struct op *op, json_t *owners)
 	json_t	*v;
 	char	*list = NULL, *tmp;
 
-	if (op->user == NULL || op->admin || json_array_size(owners) == 0)
+	if (op->user == NULL || op->admin)
 		return true;
+	if (json_array_size(owners) == 0) {
+		fail(op, 403, "crate `%s` has no owners (it was published"
+		    " before tokens were required); an admin token must add"
+		    " one with `cargo owner --add`", op->name);
+		return false;
+	}
 	json_array_foreach(owners, i, v) {
 		if (strcmp(json_string_value(v), op->user) == 0) {
 			free(list);
@@ -615,6 +621,15 @@ start_owners(struct op *op)
 		const char	*login = json_string_value(v);
 		char		*tmp;
 
+		if (!add && json_array_size(owners) == 1 && has_login(owners,
+		    login) && op->user != NULL) {
+			json_decref(meta);
+			free(list);
+			fail(op, 400, "`%s` is the last owner of crate `%s`: add"
+			    " another owner before removing it", login,
+			    op->name);
+			return;
+		}
 		if (!add && !has_login(owners, login)) {
 			json_decref(meta);
 			free(list);

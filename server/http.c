@@ -474,6 +474,9 @@ dispatch(struct conn *c)
 
 	c->state = CONN_HANDLER;
 	c->head_started = false;
+	bufferevent_set_timeouts(c->bev, &(struct timeval){
+	    c->srv->lim.idle_timeout, 0 }, &(struct timeval){
+	    c->srv->lim.idle_timeout, 0 });
 	c->srv->pending++;
 	c->srv->fn(r, c->srv->arg);
 }
@@ -486,13 +489,10 @@ read_body(struct conn *c)
 	struct http_request	*r = c->req;
 
 	if (evbuffer_get_length(in) < r->clen) {
-		/* Slow senders get 30 s plus a second per 16 KiB. */
+		/* After 30 s, a body must average 16 KiB/s. */
 		if (usec_since(&c->head_start) / 1000000 > 30 +
-		    (long)(r->clen / 16384)) {
-			c->req = NULL;
-			request_free(r);
+		    (long)(evbuffer_get_length(in) / 16384))
 			reject(c, 408, "request body arrived too slowly");
-		}
 		return;
 	}
 	r->body = xmalloc(r->clen + 1);
@@ -544,8 +544,15 @@ read_head(struct conn *c)
 	if ((len = evbuffer_get_length(in)) == 0)
 		return false;
 	if (!c->head_started) {
+		struct timeval	tv = { c->srv->lim.head_timeout, 0 };
+		struct timeval	idle = { c->srv->lim.idle_timeout, 0 };
+
 		clock_gettime(CLOCK_MONOTONIC, &c->head_start);
 		c->head_started = true;
+		/* A started head (and its body) must keep coming: silence
+		 * now ends the connection after head_timeout, not the idle
+		 * timeout. */
+		bufferevent_set_timeouts(c->bev, &tv, &idle);
 	}
 	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (bad_bytes(in, end.pos != -1 ? (size_t)end.pos + 4 :
@@ -686,6 +693,12 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED)		/* a TLS handshake is done */
 		return;
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    (c->state == CONN_HEAD || c->state == CONN_BODY) &&
+	    c->head_started) {
+		reject(c, 408, "the request stalled");
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == CONN_HANDLER) {
 		/* A slow handler is not the client's fault. */
 		bufferevent_enable(bev, what & BEV_EVENT_READING ? EV_READ :

@@ -244,12 +244,18 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 	}
 	if ((t = tokens_check(&srv->tokens, value, reg->name,
 	    time(NULL))) == NULL) {
+		bool	api = route_is_api(rt->kind) && rt->kind !=
+			    ROUTE_DOWNLOAD;
+
 		log_warn("registry %s: %s sent an unknown, revoked or expired"
 		    " token", reg->name, http_peer(r));
-		http_reply_error(r, route_is_api(rt->kind) && rt->kind !=
-		    ROUTE_DOWNLOAD ? 403 : 401, "the token is not valid for"
-		    " registry `%s` (unknown, revoked or expired); see %s/%s/me",
-		    reg->name, srv->public_url, reg->name);
+		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
+		    "\r\n", srv->public_url, reg->name);
+		http_reply_error_hdrs(r, api ? 403 : 401, api ? NULL : hdr,
+		    "the token is not valid for registry `%s` (unknown,"
+		    " revoked or expired); see %s/%s/me", reg->name,
+		    srv->public_url, reg->name);
+		free(hdr);
 		return false;
 	}
 	http_set_user(r, t->label, (int)t->scope, t->crates);
