@@ -101,7 +101,7 @@ test)
 			    -Db_lundef=false
 		fi
 		echo "== $variant: meson test"
-		meson test -C $dir --print-errorlogs --num-processes 2 || true
+		meson test -C $dir --print-errorlogs --num-processes 3 || true
 		read -r p f < <(count $dir)
 		echo "== $variant: $p passed, $f failed"
 		passed=$((passed + p))
