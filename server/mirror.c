@@ -1898,35 +1898,37 @@ warm_done(struct mirror *m, const struct outcome *o, void *arg)
 {
 }
 
+struct vlines {
+	struct vline	*v;
+	size_t		 n;
+};
+
 static int
 collect_line(const char *line, size_t len, const struct index_entry *e,
     void *arg)
 {
-	struct vline	**v = arg;
-	size_t		 *n = (size_t *)(v + 1);
-	json_t		 *j;
+	struct vlines	*l = arg;
+	json_t		*j;
 
 	if (e == NULL || e->yanked || (j = json_loadb(line, len, 0,
 	    NULL)) == NULL)
 		return 0;
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
-	(*v)[*n].j = j;
-	(*v)[*n].vers = json_string_value(json_object_get(j, "vers"));
-	(*n)++;
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	l->v[l->n].j = j;
+	l->v[l->n].vers = json_string_value(json_object_get(j, "vers"));
+	l->n++;
 	return 0;
 }
 
 static void
 warm_dependencies(struct mirror *m, const struct hot_entry *e)
 {
-	struct {
-		struct vline	*v;
-		size_t		 n;
-	}		 lines = { NULL, 0 };
-	size_t		 started = 0;
+	struct vlines	lines = { NULL, 0 };
+	size_t		started = 0;
 
 	index_file_foreach(e->plain.body, e->plain.len, collect_line, &lines);
-	qsort(lines.v, lines.n, sizeof *lines.v, vline_cmp);
+	if (lines.n > 1)
+		qsort(lines.v, lines.n, sizeof *lines.v, vline_cmp);
 	for (size_t i = 0; i < lines.n && i < WARM_VERSIONS; i++) {
 		json_t	*deps = json_object_get(lines.v[i].j, "deps"), *d;
 		size_t	 k;
