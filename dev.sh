@@ -70,8 +70,11 @@ count() {
 	python3 - "$1/meson-logs/testlog.json" <<-'PY'
 	import json, sys
 	p = f = 0
-	for line in open(sys.argv[1]):
-	    r = json.loads(line).get("result")
+	for line in open(sys.argv[1], "rb"):
+	    try:
+	        r = json.loads(line).get("result")
+	    except ValueError:
+	        r = "UNREADABLE"
 	    if r in ("OK", "EXPECTEDFAIL"):
 	        p += 1
 	    elif r != "SKIP":
