@@ -20,8 +20,15 @@ trap cleanup EXIT
 
 mkdir -p "$work/up" "$work/proj/src"
 tar xzf "$sample" -C "$work/up"
-(cd "$work/up" && exec python3 -m http.server 18201 --bind 127.0.0.1 \
-    > /dev/null 2> "$work/up.log") & pids+=($!)
+# python3 -m http.server listens with a backlog of 5: a burst of crated's
+# parallel fetches would wait out SYN retries. Same server, deeper backlog.
+(cd "$work/up" && exec python3 -c '
+import functools, http.server, sys
+class S(http.server.ThreadingHTTPServer):
+    request_queue_size = 256
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=".")
+S(("127.0.0.1", 18201), h).serve_forever()' > /dev/null 2> "$work/up.log") &
+pids+=($!)
 cat > "$work/crated.toml" <<TOML
 listen = ["127.0.0.1:18202"]
 data_dir = "$work/data"

@@ -79,6 +79,9 @@ static const struct key keys[] = {
 	  G(max_connections_per_client), "256", check_per_client,
 	  "connections one client address may hold open (0: no limit)" },
 
+	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
+	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"
+	  " ALPN h2 on TLS" },
 	{ "peers", GLOBAL, K_STRINGS, G(peers), NULL, check_peers,
 	  "base URLs of the other replicas behind the same load balancer;"
 	  " a relayed write purges the crate there before it is answered" },

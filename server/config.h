@@ -49,6 +49,7 @@ struct config {
 	char			**peers;
 	size_t			  npeers;
 	char			 *peer_token_env;
+	bool			  http2;
 	struct registry_config	 *regs;
 	size_t			  nregs;
 };

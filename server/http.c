@@ -24,90 +24,8 @@
 
 #include "index/validators.h"
 #include "index/xmalloc.h"
+#include "server/http_conn.h"
 #include "server/log.h"
-
-/* Output beyond this stops reading the next pipelined request until the
- * client has taken the bytes. */
-#define OUTPUT_HIGH	(256 * 1024)
-
-struct http_listener {
-	struct http_server	*srv;
-	struct evconnlistener	*l;
-	bool			 tls;
-	struct http_listener	*next;
-};
-
-struct http_server {
-	struct event_base	*base;
-	struct http_limits	 lim;
-	http_handler		 fn;
-	void			*arg;
-	struct http_listener	*listeners;
-	SSL_CTX			*tls;		/* for TLS listeners */
-	http_done_hook		 hook;
-	void			*hook_arg;
-	struct conn		*conns;		/* every open connection */
-	size_t			 nconns;
-	size_t			 pending;	/* requests awaiting a reply */
-	bool			 draining;
-};
-
-/* A connection is a small state machine (memcached's conn_states). */
-enum conn_state {
-	CONN_HEAD,	/* waiting for a complete request head */
-	CONN_BODY,	/* head parsed, reading Content-Length bytes */
-	CONN_HANDLER,	/* request handed to the handler, no reply yet */
-	CONN_DRAIN,	/* reply queued; waiting for output to drain below
-			   OUTPUT_HIGH before reading the next request */
-	CONN_CLOSING,	/* last reply queued; close once it is written */
-};
-
-struct conn {
-	struct http_server	*srv;
-	struct bufferevent	*bev;
-	enum conn_state		 state;
-	struct http_request	*req;		/* being read or handled */
-	struct timespec		 head_start;	/* first byte of this head */
-	bool			 head_started;
-	bool			 processing;	/* inside process() */
-	bool			 tls;
-	struct sockaddr_storage	 addr;		/* the client's */
-	char			 peer[64];
-	struct conn		*prev, *next;
-};
-
-struct header {
-	const char	*name;
-	const char	*value;
-};
-
-struct http_request {
-	struct conn		*conn;		/* NULL once the client left */
-	struct http_server	*srv;
-	char			*head;		/* the raw head, parsed in place */
-	enum http_method	 method;
-	const char		*method_name;
-	const char		*path;
-	const char		*query;
-	int			 minor;		/* HTTP/1.minor */
-	struct header		*headers;
-	size_t			 nheaders;
-	uint64_t		 clen;
-	unsigned char		*body;
-	size_t			 body_len;
-	bool			 keepalive;
-	bool			 expect_continue;
-	const char		*registry;
-	const char		*route;
-	char			*user, *user_crates;
-	int			 user_scope;
-	int			 stream_status;	/* streaming: the status sent */
-	size_t			 streamed;
-	void			(*drain_cb)(void *);
-	void			*drain_arg;
-	char			 peer[64];
-	struct timespec		 start;
-};
 
 static void	process(struct conn *);
 static void	conn_free(struct conn *);
@@ -148,7 +66,7 @@ http_status_text(int status)
 }
 
 /* The Date header value, recomputed at most once a second. */
-static const char *
+const char *
 date_now(void)
 {
 	static char	buf[30];
@@ -162,7 +80,7 @@ date_now(void)
 	return buf;
 }
 
-static long
+long
 usec_since(const struct timespec *t)
 {
 	struct timespec	now;
@@ -172,7 +90,7 @@ usec_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000;
 }
 
-static void
+void
 request_free(struct http_request *r)
 {
 	if (r == NULL)
@@ -182,6 +100,13 @@ request_free(struct http_request *r)
 	free(r->body);
 	free(r->user);
 	free(r->user_crates);
+	free(r->h2_method);
+	free(r->h2_path);
+	free(r->h2_text);
+	if (r->out != NULL)
+		evbuffer_free(r->out);
+	if (r->h2_body != NULL)
+		evbuffer_free(r->h2_body);
 	free(r);
 }
 
@@ -205,6 +130,8 @@ conn_free(struct conn *c)
 	struct http_request	*r = c->req;
 	bool			 handled = c->state == CONN_HANDLER;
 
+	if (c->h2 != NULL)
+		h2_conn_free(c);
 	unlink_conn(c);
 	bufferevent_free(c->bev);
 	free(c);
@@ -342,7 +269,7 @@ list_has(const char *value, const char *token)
  * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
  * place. Returns 0, or an HTTP status with *why set to a static message.
  */
-static int
+int
 parse_head(struct http_request *r, const struct http_limits *lim,
     const char **why)
 {
@@ -602,6 +529,8 @@ read_head(struct conn *c)
 		reject(c, 413, detail);
 		return false;
 	}
+	if (h2_upgrade_offered(r) && h2_upgrade(c, r) == 0)
+		return true;
 	if (r->clen == 0) {
 		dispatch(c);
 		return true;
@@ -636,6 +565,9 @@ process(struct conn *c)
 			    < OUTPUT_HIGH)
 				c->state = CONN_HEAD;
 			break;
+		case CONN_H2:
+			h2_read(c);
+			break;
 		case CONN_HANDLER:
 		case CONN_CLOSING:
 			break;
@@ -662,6 +594,10 @@ read_cb(struct bufferevent *bev, void *arg)
 	if ((c->state == CONN_HANDLER || c->state == CONN_DRAIN) &&
 	    evbuffer_get_length(in) > c->srv->lim.max_head)
 		bufferevent_disable(bev, EV_READ);
+	if (c->state == CONN_H2) {
+		h2_read(c);
+		return;
+	}
 	process(c);
 }
 
@@ -675,7 +611,9 @@ write_cb(struct bufferevent *bev, void *arg)
 			conn_free(c);
 		return;
 	}
-	if (c->state == CONN_DRAIN)
+	if (c->state == CONN_H2)
+		h2_write(c);
+	else if (c->state == CONN_DRAIN)
 		process(c);
 	else if (c->state == CONN_HANDLER && c->req != NULL &&
 	    c->req->drain_cb != NULL) {
@@ -691,8 +629,23 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
-	if (what & BEV_EVENT_CONNECTED)		/* a TLS handshake is done */
+	if (what & BEV_EVENT_CONNECTED) {	/* a TLS handshake is done */
+		SSL			*ssl = bufferevent_openssl_get_ssl(bev);
+		const unsigned char	*proto = NULL;
+		unsigned int		 len = 0;
+
+		if (ssl != NULL)
+			SSL_get0_alpn_selected(ssl, &proto, &len);
+		if (len == 2 && memcmp(proto, "h2", 2) == 0 &&
+		    c->srv->lim.http2)
+			h2_start(c);
 		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == CONN_H2 &&
+	    c->h2 != NULL && c->srv->pending > 0) {
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    (c->state == CONN_HEAD || c->state == CONN_BODY) &&
 	    c->head_started) {
@@ -735,7 +688,7 @@ put_head(struct http_request *r, int status, const char *ctype,
 }
 
 /* Ends r: logs it, frees it and moves its connection on. */
-static void
+void
 finish(struct http_request *r, int status, size_t bytes)
 {
 	struct conn	*c = r->conn;
@@ -748,6 +701,14 @@ finish(struct http_request *r, int status, size_t bytes)
 		r->srv->hook(r->registry, r->route ? r->route : "other", status,
 		    bytes, usec, r->srv->hook_arg);
 	r->srv->pending--;
+	if (r->stream_id != 0) {
+		/* HTTP/2: the stream may still be sending; it frees the
+		 * request when it closes. */
+		r->finished = true;
+		if (c == NULL || r->stream_closed)
+			request_free(r);
+		return;
+	}
 	request_free(r);
 	if (c == NULL)
 		return;
@@ -773,10 +734,28 @@ send_body(const struct http_request *r, int status)
 	    status != 204;
 }
 
+/* The HTTP/2 stream's body buffer. */
+static struct evbuffer *
+stream_out(struct http_request *r)
+{
+	if (r->out == NULL)
+		r->out = evbuffer_new();
+	return r->out;
+}
+
 void
 http_reply(struct http_request *r, int status, const char *ctype,
     const char *hdrs, const void *body, size_t len)
 {
+	if (r->stream_id != 0) {
+		if (r->conn != NULL && !r->stream_closed) {
+			if (send_body(r, status) && len > 0)
+				evbuffer_add(stream_out(r), body, len);
+			h2_respond(r, status, ctype, hdrs, len, false);
+		}
+		finish(r, status, send_body(r, status) ? len : 0);
+		return;
+	}
 	if (r->conn != NULL) {
 		put_head(r, status, ctype, hdrs, len);
 		if (send_body(r, status) && len > 0)
@@ -812,10 +791,18 @@ http_reply_ref(struct http_request *r, int status, const char *ctype,
 		done(body, len, arg);
 		return;
 	}
-	put_head(r, status, ctype, hdrs, len);
 	ref = xmalloc(sizeof *ref);
 	ref->done = done;
 	ref->arg = arg;
+	if (r->stream_id != 0) {
+		evbuffer_add_reference(stream_out(r), body, len, ref_cleanup,
+		    ref);
+		if (!r->stream_closed)
+			h2_respond(r, status, ctype, hdrs, len, false);
+		finish(r, status, len);
+		return;
+	}
+	put_head(r, status, ctype, hdrs, len);
 	evbuffer_add_reference(bufferevent_get_output(r->conn->bev), body, len,
 	    ref_cleanup, ref);
 	finish(r, status, len);
@@ -828,6 +815,18 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 	if (r->conn == NULL || !send_body(r, status) || len == 0) {
 		close(fd);
 		http_reply(r, status, ctype, hdrs, NULL, len);
+		return;
+	}
+	if (r->stream_id != 0) {
+		struct evbuffer_file_segment	*seg;
+
+		seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
+		    EVBUF_FS_DISABLE_SENDFILE | EVBUF_FS_CLOSE_ON_FREE);
+		evbuffer_add_file_segment(stream_out(r), seg, 0, (ev_off_t)len);
+		evbuffer_file_segment_free(seg);
+		if (!r->stream_closed)
+			h2_respond(r, status, ctype, hdrs, len, false);
+		finish(r, status, len);
 		return;
 	}
 	put_head(r, status, ctype, hdrs, len);
@@ -851,7 +850,10 @@ http_stream_start(struct http_request *r, int status, const char *ctype,
     const char *hdrs, size_t len)
 {
 	r->stream_status = status;
-	if (r->conn != NULL)
+	if (r->stream_id != 0 && r->conn != NULL && !r->stream_closed) {
+		stream_out(r);
+		h2_respond(r, status, ctype, hdrs, len, true);
+	} else if (r->stream_id == 0 && r->conn != NULL)
 		put_head(r, status, ctype, hdrs, len);
 }
 
@@ -862,6 +864,14 @@ http_stream_write(struct http_request *r, const void *buf, size_t len)
 
 	if (r->conn == NULL)
 		return 0;
+	if (r->stream_id != 0) {
+		if (r->stream_closed || r->method == HTTP_HEAD)
+			return 0;
+		evbuffer_add(stream_out(r), buf, len);
+		r->streamed += len;
+		h2_resume(r);
+		return evbuffer_get_length(r->out);
+	}
 	out = bufferevent_get_output(r->conn->bev);
 	if (r->method != HTTP_HEAD) {
 		evbuffer_add(out, buf, len);
@@ -873,7 +883,8 @@ http_stream_write(struct http_request *r, const void *buf, size_t len)
 void
 http_stream_on_drain(struct http_request *r, void (*cb)(void *), void *arg)
 {
-	if (r->conn == NULL) {
+	/* HTTP/2 streams buffer what flow control holds back: no wait. */
+	if (r->conn == NULL || r->stream_id != 0) {
 		cb(arg);
 		return;
 	}
@@ -885,6 +896,10 @@ void
 http_stream_end(struct http_request *r)
 {
 	r->drain_cb = NULL;
+	if (r->stream_id != 0) {
+		r->out_eof = true;
+		h2_resume(r);
+	}
 	finish(r, r->stream_status, r->streamed);
 }
 
@@ -894,11 +909,22 @@ http_stream_abort(struct http_request *r)
 	struct conn	*c = r->conn;
 
 	r->drain_cb = NULL;
+	if (r->stream_id != 0) {
+		h2_reset(r);
+		finish(r, r->stream_status, r->streamed);
+		return;
+	}
 	if (c != NULL) {
+		/* What was queued (the head, part of the body) still goes
+		 * out; the close then leaves the body short of its
+		 * Content-Length, which every client rejects. */
 		c->req = NULL;
 		r->conn = NULL;
 		c->state = CONN_CLOSING;
-		conn_free(c);
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
 	}
 	finish(r, r->stream_status, r->streamed);
 }
@@ -1331,6 +1357,8 @@ http_server_set_tls(struct http_server *srv, SSL_CTX *ctx)
 	if (srv->tls != NULL)
 		SSL_CTX_free(srv->tls);
 	srv->tls = ctx;
+	if (ctx != NULL && srv->lim.http2)
+		h2_alpn(ctx);
 }
 
 void

@@ -333,6 +333,20 @@ wrap_data(struct fetch *f, const void *buf, size_t len, void *arg)
 	return w->on_data(f, buf, len, w->arg);
 }
 
+/* True when a and b have the same scheme, host and port. */
+static bool
+same_origin(const char *a, const char *b)
+{
+	const char	*ea = strstr(a, "://"), *eb = strstr(b, "://");
+	size_t		 na, nb;
+
+	if (ea == NULL || eb == NULL)
+		return false;
+	na = (size_t)(ea - a) + 3 + strcspn(ea + 3, "/?#");
+	nb = (size_t)(eb - b) + 3 + strcspn(eb + 3, "/?#");
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
 static void
 launch(struct mirror *m, struct fetch_opts *o)
 {
@@ -346,9 +360,13 @@ launch(struct mirror *m, struct fetch_opts *o)
 		o->on_data = wrap_data;
 	o->done = fetch_done_wrap;
 	o->arg = w;
-	if (o->authorization == NULL)
+	/* The credential belongs to the upstream: it goes to the index's
+	 * origin and to the api the upstream names, never to a download
+	 * host elsewhere (a CDN, blob storage). */
+	if (o->authorization == NULL && (same_origin(o->url, m->base) ||
+	    (m->rc.api != NULL && same_origin(o->url, m->rc.api))))
 		o->authorization = token(m);
-	else if (o->authorization[0] == '\0')
+	else if (o->authorization != NULL && o->authorization[0] == '\0')
 		o->authorization = NULL;
 	o->proxy = m->reg->cfg->upstream_proxy;
 	o->ca_file = m->reg->cfg->upstream_ca_file;
@@ -1215,9 +1233,13 @@ config_done(struct fetch *f, void *arg)
 		}
 		why = xasprintf("upstream %s", cause);
 		free(cause);
-	} else if (why == NULL)
-		why = xasprintf("upstream config.json: %ld",
-		    fetch_status(f));
+	} else {
+		char	*w = xasprintf("upstream config.json: %s", why ? why :
+		    "no answer");
+
+		free(why);
+		why = w;
+	}
 	if (m->rc.dl != NULL) {
 		log_warn("registry %s: config.json: %s; using the copy from"
 		    " %lds ago", m->reg->name, why, (long)(time(NULL) -

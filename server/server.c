@@ -830,6 +830,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		.idle_timeout = 60,
 		.head_timeout = 20,
 		.max_per_client = (size_t)cfg->max_connections_per_client,
+		.http2 = cfg->http2,
 	};
 	char			bound[128];
 

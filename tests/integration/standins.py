@@ -1073,3 +1073,46 @@ def b_slow_body(body, chunk=65536, interval=0.1, ctype="application/octet-stream
             if si.release.wait(interval):
                 break
     return f
+
+
+def b_chunked(body=None, ctype="text/plain", chunk=1000):
+    """200 with Transfer-Encoding: chunked (body: bytes, or None for the
+    file at the path)."""
+    def f(h, req):
+        data = body
+        if data is None:
+            with h.server.standin.lock:
+                entry = h.server.standin.files.get(req.path.split("?", 1)[0])
+            if entry is None:
+                h.send_full(404, "not found")
+                return
+            data = entry[0]
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        for i in range(0, len(data), chunk):
+            part = data[i:i + chunk]
+            h.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+    return f
+
+
+def b_close_delimited(body=None, ctype="text/plain"):
+    """An HTTP/1.0-style answer: no Content-Length, the body ends when the
+    connection closes."""
+    def f(h, req):
+        data = body
+        if data is None:
+            with h.server.standin.lock:
+                entry = h.server.standin.files.get(req.path.split("?", 1)[0])
+            data = entry[0] if entry else b""
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(data)
+        h.wfile.flush()
+        h.close_connection = True
+    return f

@@ -301,19 +301,44 @@ class HttpTest(unittest.TestCase):
             c.send(build_request("GET", "/local/config.json"))
             self.assertEqual(c.read_response().status, 200)
 
-    def test_h2c_upgrade_ignored(self):
-        h = [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
-             ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"), ("Accept", "text/plain"),
-             ("cargo-protocol", "version=1")]
+    H2C = [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
+           ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"), ("Accept", "text/plain"),
+           ("cargo-protocol", "version=1")]
+
+    def test_h2c_upgrade_accepted(self):
+        # http2 = true (the default): cargo's h2c offer is taken, 101, then
+        # the server speaks HTTP/2 first (its SETTINGS frame).
         with RawConn(self.srv.port) as c:
-            c.send(build_request("GET", "/local/1/a", h))
+            c.send(build_request("GET", "/local/1/a", self.H2C))
             r = c.read_response(skip_interim=False)
-            self.assertEqual(r.version, "HTTP/1.1")
-            self.assertEqual(r.status, 200, "h2c upgrade must be ignored (no 101/400): %r" % r)
-            self.assertIsNone(r.header("upgrade"), r)
-            c.send(build_request("GET", "/local/2/ab"))
-            r2 = c.read_response()
-            self.assertEqual(r2.status, 200, r2)
+            self.assertEqual(r.status, 101, r)
+            self.assertEqual((r.header("upgrade") or "").lower(), "h2c", r)
+            c.send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            deadline = time.monotonic() + 5
+            while len(c.buf) < 9 and c._fill(deadline):
+                pass
+            # A frame header: 3-byte length, type 4 (SETTINGS).
+            self.assertGreaterEqual(len(c.buf), 9, c.buf)
+            self.assertEqual(c.buf[3], 4, c.buf[:9])
+
+    def test_h2c_upgrade_ignored_when_http2_off(self):
+        # http2 = false: the offer is ignored, the answer is HTTP/1.1 and the
+        # connection stays usable (a server that closes here halves cargo's
+        # cold resolution speed).
+        tmp = harness.make_tempdir()
+        srv = harness.start_crated(tmp, config_extra="http2 = false\n")
+        try:
+            with RawConn(srv.port) as c:
+                c.send(build_request("GET", "/local/1/a", self.H2C))
+                r = c.read_response(skip_interim=False)
+                self.assertEqual(r.version, "HTTP/1.1")
+                self.assertEqual(r.status, 404, "h2c upgrade must be ignored (no 101/400): %r" % r)
+                self.assertIsNone(r.header("upgrade"), r)
+                c.send(build_request("GET", "/local/config.json"))
+                r2 = c.read_response()
+                self.assertEqual(r2.status, 200, r2)
+        finally:
+            srv.stop()
 
     def test_expect_100_continue(self):
         name, vers = "expectcont", "0.1.0"

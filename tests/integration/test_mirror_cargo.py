@@ -17,7 +17,6 @@ bytes; a second fresh-CARGO_HOME build within the TTL sends no index or
 import json
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402

@@ -23,13 +23,20 @@ transfer is cut short, cargo fails, nothing cached, heals), a truncated
 .crate, an upstream 500 for a .crate, a version not in the index (404 and
 no upstream request), a download redirected to another port that must not
 receive the upstream credential, and an upstream config.json without dl.
-Also: negative caching of upstream 404s, and a mirror with a credential
-refusing to start on a non-loopback listener.
+Also: negative caching of upstream 404s; Retry-After capped at 10 s; a
+304 to an unconditional request; a credential never sent to a dl host
+other than the upstream's, nor to a redirect target; token file and
+command re-read after a 401; upstream config.json missing, not JSON or
+failing; every dl marker; gzip, chunked and close-delimited upstream
+bodies; a 4 MB index file; upstream_concurrency; one hanging upstream
+request not blocking fetches of other files; an unreachable upstream
+(connects hang) answered within the connect timeout; malformed paths
+never forwarded; a mirror with a credential refusing to start on a
+non-loopback listener; bad upstream URLs refused at start-up.
 
 The hanging and trickling upstream cases run concurrently and are bounded
 (crated gives up after ~25 s; asserted within 35 s)."""
 
-import email.utils
 import json
 import os
 import socket
@@ -261,6 +268,18 @@ class IndexFaultTest(MirrorFixture):
                                                      ("WWW-Authenticate", "Bearer")]),
                          "error", must_contain=("TF400813",))
 
+    def test_401_azure_through_cargo(self):
+        # what a user sees: cargo's error carries the upstream's message
+        self.si.set(self.up_path("f-cold"), S.b_status(401, AZURE_401, [
+            ("Content-Type", "application/json; charset=utf-8")]))
+        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        d = S.write_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
+                            deps='f-cold = { version = "1", registry = "mirror" }')
+        rc, out, err = cargo.run(["generate-lockfile"], d, check=False, env={"CARGO_NET_RETRY": "0"})
+        self.assertNotEqual(rc, 0, err)
+        self.assertIn("TF400813", err, err)
+        self.assertNotIn("no matching package", err, "the 401 looked like a missing crate:\n" + err)
+
     def test_403(self):
         self.index_fault(S.b_status(403, '{"errors":[{"detail":"forbidden by policy X"}]}',
                                     [("Content-Type", "application/json")]),
@@ -454,6 +473,56 @@ class UpstreamBehaviourTest(MirrorFixture):
             self.assertEqual(results[n].status, 200, results[n])
             self.assertEqual(results[n].body, self.tree.index_body(n))
         self.assertEqual(cc.peak, 2)
+
+    def test_chunked_and_close_delimited_upstream(self):
+        for name, b in (("f-warm", S.b_chunked()), ("f-cold", S.b_close_delimited())):
+            with self.subTest(name=name):
+                self.si.set(self.up_path(name), b)
+                self.si.set("/dl/%s/1.0.0" % name, b)
+                r = self.get_index(name)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body, self.tree.index_body(name))
+                resp, err = self.download(name, "1.0.0")
+                self.assertIsNone(err, err)
+                self.assertEqual(resp.status, 200, resp)
+                self.assertEqual(resp.body, self.crates[(name, "1.0.0")])
+
+    def test_large_index_file(self):
+        # ~4 MB, 12000 versions: byte for byte
+        name = "f-huge"
+        crate = harness.make_crate(name, "0.0.1")
+        for i in range(12000):
+            self.tree.index.setdefault(index_path(name), []).append(S.index_line(
+                name, "0.%d.%d" % (i // 100, i % 100), S.sha256_hex(crate),
+                deps=[S.index_dep("serde", "^1", registry="https://github.com/rust-lang/crates.io-index",
+                                  features=["derive", "std"])],
+                features={"default": ["std"], "std": [], "x%d" % i: []}))
+        self.tree._sync()
+        want = self.tree.index_body(name)
+        self.assertGreater(len(want), 3 << 20)
+        r = self.get_index(name)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(S.sha256_hex(r.body), S.sha256_hex(want))
+        r = self.crated.get("/mirror/" + index_path(name), headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(r.status, 200, r)
+        if r.header("content-encoding") == "gzip":
+            import gzip
+            self.assertEqual(gzip.decompress(r.body), want)
+        else:
+            self.assertEqual(r.body, want)
+
+    def test_malformed_paths_never_reach_upstream(self):
+        # crated is no open proxy: only well-formed index paths go upstream
+        mark = self.si.mark()
+        for p in ("/mirror/zz/zz/f-warm", "/mirror/F-/WA/F-WARM", "/mirror/f-/wa/../../config.json",
+                  "/mirror/..%2f..%2fetc/passwd", "/mirror/3/f/f-warm", "/mirror/f-/wa/f-warm/",
+                  "/mirror/api/v1/crates/f-warm/1.0.0/../../../../x",
+                  "/mirror/api/v1/crates/f-warm/..%2f..%2f/download"):
+            with self.subTest(path=p):
+                r = harness.raw_exchange(self.crated.port, harness.build_request("GET", p))
+                self.assertEqual(r.status, 404, r)
+        self.assertEqual(self.si.since(mark), [])
+        self.assert_alive()
 
     def test_slow_request_does_not_block_others(self):
         # one upstream request hangs; a fetch of another file proceeds
@@ -675,6 +744,20 @@ class CredentialRedirectTest(MirrorFixture):
         self.assertEqual(len(blob), 1, blob)
         self.assertIsNone(blob[0].header("authorization"), "credential leaked: %r" % blob[0])
 
+    def test_dl_template_on_another_host_gets_no_token(self):
+        # config.json's dl names another host:port outright (as crates.io's
+        # static.crates.io does): the upstream credential is not sent there
+        self.si.put_file("/reg/config.json",
+                         json.dumps({"dl": self.blob.url("/blob/{crate}-{version}.crate")}),
+                         "application/json")
+        resp, err = self.download("f-auth", "1.0.0")
+        self.assertIsNone(err, err)
+        self.assertEqual(resp.status, 200, "%r\nblob saw %r" % (resp, self.blob.reqs()))
+        self.assertEqual(resp.body, self.crates[("f-auth", "1.0.0")])
+        blob = self.blob.reqs()
+        self.assertEqual(len(blob), 1, blob)
+        self.assertIsNone(blob[0].header("authorization"), "credential leaked: %r" % blob[0])
+
     def test_wrong_token_is_an_error_not_a_404(self):
         self.si.default = S.b_require_auth("Bearer something-else")
         r = self.get_index("f-auth")
@@ -765,6 +848,39 @@ class NoDlTest(MirrorFixture):
         self.assertEqual(resp.body, self.crates[("f-nodl", "1.0.0")])
 
 
+class BadUpstreamConfigTest(MirrorFixture):
+    """The upstream's config.json is missing (404) or not JSON."""
+
+    CRATES = ("f-cfg",)
+
+    def check(self, behaviour):
+        self.si.set("/reg/config.json", behaviour)
+        r = self.get_index("f-cfg")
+        self.assertEqual(r.status, 200, r)
+        resp, err = self.download("f-cfg", "1.0.0")
+        self.assertIsNone(err, err)
+        detail = self.assert_upstream_error(resp, (502, 503))
+        self.assertIn("config.json", detail)
+        self.assert_no_crate_cached("f-cfg")
+        self.assert_alive()
+        r = self.crated.get("/mirror/config.json")
+        self.assertEqual(r.status, 200, "crated's own config.json depends on the upstream's: %r" % r)
+        self.si.set("/reg/config.json", None)
+        time.sleep(AFTER_TTL)
+        resp, err = self.download("f-cfg", "1.0.0")
+        self.assertIsNone(err, err)
+        self.assertEqual(resp.status, 200, resp)
+
+    def test_config_404(self):
+        self.check(S.b_status(404, "no config here"))
+
+    def test_config_not_json(self):
+        self.check(S.b_body("{ this is not json", ctype="application/json"))
+
+    def test_config_500(self):
+        self.check(S.b_status(500, "config store down"))
+
+
 class DlTemplateTest(harness.TestCase):
     """Every dl marker and the no-marker default, on a mixed-case name."""
 
@@ -824,12 +940,27 @@ class ListenerPolicyTest(harness.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("mirror", err + out)
         self.assertRegex(err + out, r"auth_required|allow_anonymous")
-        # allowed with allow_anonymous (then stopped at once)
+        # on loopback the same mirror starts without either flag
         harness.write_config(path, os.path.join(self.tmp, "data"), listen=("127.0.0.1:0",),
                              registries=S.mirror_toml("mirror", "sparse+http://127.0.0.1:9/reg/",
                                                       upstream_token_env="CRATED_TEST_TOK"))
         c = self.start_crated(config_path=path, env={"CRATED_TEST_TOK": "x"})
         self.assertEqual(S.health(c), 200)
+
+    def test_bad_upstream_urls_refused(self):
+        for url in ("sparse+http://127.0.0.1:9/reg", "ftp://127.0.0.1/reg/", "not a url",
+                    "sparse+http://127.0.0.1:9/reg/?x=1"):
+            with self.subTest(url=url):
+                path = os.path.join(self.tmp, "bad.toml")
+                harness.write_config(path, os.path.join(self.tmp, "data"),
+                                     registries=S.mirror_toml("mirror", url))
+                try:
+                    rc, out, err = harness.run_crated(["serve", "--config", path], cwd=self.tmp,
+                                                      timeout=10)
+                except Exception as e:   # noqa: BLE001
+                    self.fail("crated kept running with upstream = %r: %s" % (url, e))
+                self.assertNotEqual(rc, 0, "accepted upstream = %r" % url)
+                self.assertRegex(err + out, r"bad\.toml:\d+:", err)
 
 
 if __name__ == "__main__":

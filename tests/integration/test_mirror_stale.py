@@ -159,6 +159,8 @@ class StaleTest(harness.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, first.body)
         self.assertIsNone(r.header("x-crated-stale"), r)
+        # the 304 made the copy fresh again: no upstream request within the TTL
+        self.assertEqual(self.get_index("st-base").body, first.body)
         reqs = reqs()
         self.assertEqual(len(reqs), 2, reqs)
         return reqs[1], self.si.files[path]

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Scenario 3, cold resolution: `cargo generate-lockfile` with a fresh
+# CARGO_HOME of a project depending on the sample's 15 root crates (the
+# project of bench/mirror-resolve.sh), against the real crates.io index
+# sample served by bench/standin.py, which waits 50 ms before every answer
+# and counts the requests it gets. cargo reaches the sample through
+#   crated      a crated mirror of the stand-in (prefetch_dependencies on)
+#   crated-nopf the same with prefetch_dependencies = false
+#   nginx       nginx proxy_cache in front of the stand-in (HTTP/1.1,
+#               upstream keep-alive, proxy_cache_lock)
+#   nghttpx     nghttpx (h2c, cleartext) in front of that nginx; cargo
+#               offers Upgrade: h2c on http:// and multiplexes over it
+# Every run is cold: each server is started afresh with an empty cache
+# and cargo with an empty CARGO_HOME. Runs rotate through the setups;
+# the table shows medians. Targets: crated >= 10x faster than nginx
+# proxy_cache, and faster than nghttpx+nginx.
+# Env: CRATED_BIN, BENCH_RUNS (3), BENCH_DELAY (0.05 s),
+# BENCH_SETUPS ("crated crated-nopf nginx nghttpx").
+source "$(dirname "$0")/lib.sh"
+runs=${BENCH_RUNS:-3}
+delay=${BENCH_DELAY:-0.05}
+setups=${BENCH_SETUPS:-crated crated-nopf nginx nghttpx}
+cargo=$(command -v cargo || echo /root/.cargo/bin/cargo)
+export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
+bench_header "cold resolution: cargo generate-lockfile, upstream +${delay}s per answer, medians of $runs"
+
+unpack_sample "$work/up"
+sport=$(free_port)
+bg_start "$python" "$bench_dir/standin.py" --root "$work/up" --port "$sport" \
+    --delay "$delay" --log "$work/up.log"
+wait_port "$sport"
+
+mkdir -p "$work/proj/src"
+cat > "$work/proj/Cargo.toml" <<TOML
+[package]
+name = "resolve-bench"
+version = "0.1.0"
+edition = "2021"
+[dependencies]
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+rand = "0.8"
+regex = "1"
+clap = { version = "4", features = ["derive"] }
+anyhow = "1"
+tokio = { version = "1", features = ["full"] }
+hyper = "1"
+reqwest = "0.12"
+tracing-subscriber = "0.3"
+chrono = "0.4"
+uuid = "1"
+url = "2"
+itertools = "0.13"
+thiserror = "1"
+TOML
+echo "fn main() {}" > "$work/proj/src/main.rs"
+roots=$(sed -n '/^\[dependencies\]/,$ s/^\([a-z_-]*\) = .*/\1/p' \
+    "$work/proj/Cargo.toml" | paste -sd,)
+
+# start SETUP RUN: starts that setup's servers afresh (empty caches);
+# sets $index (cargo's index URL) and $spids (what to stop afterwards).
+start() {
+	local d=$work/run-$1-$2 p np
+	mkdir -p "$d"
+	spids=()
+	case $1 in
+	crated | crated-nopf)
+		p=$(free_port)
+		cat > "$d/crated.toml" <<TOML
+listen = ["127.0.0.1:$p"]
+data_dir = "$d/data"
+log_level = "info"
+[registries.cio]
+upstream = "sparse+http://127.0.0.1:$sport/"
+prefetch_dependencies = $([ "$1" = crated ] && echo true || echo false)
+TOML
+		bg_start "$crated" serve --config "$d/crated.toml" 2> "$d/crated.log"
+		spids+=("$bg_pid")
+		wait_port "$p"
+		index=sparse+http://127.0.0.1:$p/cio/
+		;;
+	nginx | nghttpx)
+		np=$(free_port)
+		mkdir -p "$d/cache"
+		cat > "$d/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+error_log $d/nginx.err;
+pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	proxy_cache_path $d/cache levels=1:2 keys_zone=idx:10m max_size=2g inactive=1h use_temp_path=off;
+	upstream up { server 127.0.0.1:$sport; keepalive 32; }
+	server {
+		listen 127.0.0.1:$np;
+		keepalive_requests 100000;
+		location / {
+			proxy_pass http://up;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_cache idx;
+			proxy_cache_valid 200 10m;
+			proxy_cache_valid 404 1m;
+			proxy_cache_lock on;
+			proxy_cache_use_stale error timeout updating;
+		}
+	}
+}
+NGX
+		bg_start nginx -c "$d/nginx.conf"
+		spids+=("$bg_pid")
+		wait_port "$np"
+		index=sparse+http://127.0.0.1:$np/
+		if [ "$1" = nghttpx ]; then
+			p=$(free_port)
+			bg_start nghttpx -f"127.0.0.1,$p;no-tls" -b"127.0.0.1,$np" \
+			    --workers=1 --accesslog-file="$d/nghttpx.access" \
+			    --accesslog-format='$alpn $status $path' \
+			    --errorlog-file="$d/nghttpx.err" --no-via \
+			    --conf=/dev/null 2> /dev/null
+			spids+=("$bg_pid")
+			wait_port "$p"
+			index=sparse+http://127.0.0.1:$p/
+		fi
+		;;
+	esac
+}
+
+# one SETUP RUN: sets r_t (seconds), r_u (upstream requests) and r_n
+# (packages locked). Not in a subshell, so the trap knows every server.
+one() {
+	local d=$work/run-$1-$2 before after t0 t1 s
+	start "$1" "$2"
+	mkdir -p "$d/home"
+	cat > "$d/home/config.toml" <<TOML
+[source.crates-io]
+replace-with = "bench"
+[registries.bench]
+index = "$index"
+TOML
+	before=$(wc -l < "$work/up.log")
+	rm -f "$work/proj/Cargo.lock"
+	t0=$(date +%s.%N)
+	CARGO_HOME=$d/home "$cargo" generate-lockfile --manifest-path \
+	    "$work/proj/Cargo.toml" 2> "$d/cargo.log" ||
+	    { echo "$1: cargo failed:" >&2; cat "$d/cargo.log" >&2; exit 1; }
+	t1=$(date +%s.%N)
+	# The prefetch may still be fetching: let it finish before counting.
+	sleep 0.5
+	after=$(wc -l < "$work/up.log")
+	for s in "${spids[@]}"; do bg_stop "$s"; done
+	sed -n "$((before + 1)),${after}p" "$work/up.log" > "$d/up.log"
+	r_why=
+	case $1 in crated) r_why=$("$python" "$bench_dir/client.py" \
+	    resolve-stats "$d/crated.log" "$d/up.log" "$work/up" "$roots" |
+	    sed 's/^/    /');; esac
+	r_t=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+	r_u=$((after - before))
+	r_n=$(grep -c '^name = ' "$work/proj/Cargo.lock")
+}
+
+declare -A times=() ups=() pkgs=()
+for ((i = 1; i <= runs; i++)); do
+	for s in $setups; do
+		one "$s" "$i"
+		t=$r_t u=$r_u n=$r_n
+		times[$s]="${times[$s]:-} $t"
+		ups[$s]="${ups[$s]:-} $u"
+		pkgs[$s]="${pkgs[$s]:-} $n"
+		echo "  run $i $s: ${t}s, $u upstream requests, $n packages locked, load $(load)"
+		[ -z "$r_why" ] || echo "$r_why"
+	done
+done
+
+printf '%-12s %9s %10s %10s %9s %9s  %s\n' setup median_s vs_nginx \
+    vs_nghttpx upstream packages "all runs (s)"
+declare -A med=()
+for s in $setups; do med[$s]=$(median ${times[$s]}); done
+for s in $setups; do
+	printf '%-12s %9.2f %9sx %9sx %9s %9s  %s\n' "$s" "${med[$s]}" \
+	    "$([ -n "${med[nginx]:-}" ] && ratio "${med[nginx]}" "${med[$s]}" || echo -)" \
+	    "$([ -n "${med[nghttpx]:-}" ] && ratio "${med[nghttpx]}" "${med[$s]}" || echo -)" \
+	    "$(median ${ups[$s]})" "$(median ${pkgs[$s]})" "${times[$s]# }"
+done
+echo "(vs_X: how many times faster than X, X's median time / this one's;" \
+    "upstream: median requests the stand-in answered per run)"
+if [ -n "${med[nghttpx]:-}" ]; then
+	h2=$(awk '$1 == "h2c" || $1 == "h2" {n++} END {print n + 0}' \
+	    "$work"/run-nghttpx-1/nghttpx.access)
+	echo "nghttpx run 1: $h2 of $(wc -l < "$work/run-nghttpx-1/nghttpx.access") requests over HTTP/2"
+fi
+fails=0
+if [ -n "${med[crated]:-}" ] && [ -n "${med[nginx]:-}" ]; then
+	v=$(verdict "${med[nginx]} >= 10 * ${med[crated]}")
+	[ "$v" = met ] || fails=$((fails + 1))
+	echo "target crated >= 10x faster than nginx proxy_cache: $v"
+fi
+if [ -n "${med[crated]:-}" ] && [ -n "${med[nghttpx]:-}" ]; then
+	v=$(verdict "${med[nghttpx]} > ${med[crated]}")
+	[ "$v" = met ] || fails=$((fails + 1))
+	echo "target crated faster than nghttpx+nginx: $v"
+fi
+echo "cold-resolve: $fails target(s) not met"

@@ -1,0 +1,26 @@
+-- wrk script for bench/*.sh: cycles through the paths listed in the file
+-- $WRK_PATHS (one "path [etag]" a line). With WRK_COND=1 every request
+-- carries If-None-Match: <etag> from the same line. Requests are formatted
+-- once, at start-up, so the per-request Lua cost is one table lookup. Each
+-- wrk thread starts at a different offset.
+local list = os.getenv("WRK_PATHS")
+local cond = os.getenv("WRK_COND") == "1"
+local reqs = {}
+local i = 0
+
+function init(args)
+	for line in io.lines(list) do
+		local p, etag = line:match("^(%S+)%s*(.*)$")
+		if p then
+			local h = nil
+			if cond then h = { ["If-None-Match"] = etag } end
+			reqs[#reqs + 1] = wrk.format("GET", p, h)
+		end
+	end
+	i = math.random(#reqs) - 1
+end
+
+function request()
+	i = i % #reqs + 1
+	return reqs[i]
+end

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Scenario 1, warm index hits: crated (hosted registries) vs nginx (one
+# worker, sendfile, open_file_cache) serving the same real index files from
+# the crates.io sample, with wrk -t1 -c50:
+#   small  one ~1.5 KB file (3/l/lzw)
+#   large  one ~50 KB file (3/l/log)
+#   10k    10,000 distinct paths: the sample's 3,208 files hard-linked into
+#          four registries r0..r3 (12,832 paths), 10,000 of them in a fixed
+#          shuffled order, cycled by bench/paths.lua
+# each as a plain GET (200) and as a conditional GET with the server's own
+# ETag for that file (304; each server's ETags are fetched first, and every
+# one is checked to give 304 before the run).
+# Rounds alternate the servers (nginx, crated, crated, nginx, ...); the
+# table shows the mean over rounds. Target: crated >= 1.0x nginx's req/s
+# with p99 <= 1.2x nginx's.
+# Env: CRATED_BIN, BENCH_SECONDS (per run, 8), BENCH_ROUNDS (2),
+# BENCH_CONNS (50), BENCH_CASES ("small large 10k").
+source "$(dirname "$0")/lib.sh"
+secs=${BENCH_SECONDS:-8}
+rounds=${BENCH_ROUNDS:-2}
+conns=${BENCH_CONNS:-50}
+cases=${BENCH_CASES:-small large 10k}
+bench_header "warm index hits: crated vs nginx, wrk -t1 -c$conns -d${secs}s x $rounds rounds"
+
+unpack_sample "$work/sample"
+rm -f "$work/sample/config.json"
+mkdir -p "$work/data" "$work/www"
+for r in r0 r1 r2 r3; do
+	mkdir -p "$work/data/$r"
+	cp -al "$work/sample" "$work/data/$r/index"
+	cp -al "$work/sample" "$work/www/$r"
+done
+(cd "$work/sample" && find . -type f | sed 's|^\.||' | sort) > "$work/all"
+"$python" - "$work/all" "$work/paths-10k" <<'PY'
+import random, sys
+files = open(sys.argv[1]).read().split()
+paths = ["/r%d%s" % (r, f) for r in range(4) for f in files]
+random.Random(1).shuffle(paths)
+open(sys.argv[2], "w").write("\n".join(paths[:10000]) + "\n")
+PY
+echo /r0/3/l/lzw > "$work/paths-small"
+echo /r0/3/l/log > "$work/paths-large"
+
+nport=$(free_port)
+cport=$(free_port)
+cat > "$work/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+error_log $work/nginx.err;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	tcp_nodelay on;
+	keepalive_requests 10000000;
+	open_file_cache max=20000 inactive=60s;
+	open_file_cache_valid 60s;
+	default_type text/plain;
+	server { listen 127.0.0.1:$nport; root $work/www; }
+}
+NGX
+bg_start nginx -c "$work/nginx.conf"
+cat > "$work/crated.toml" <<TOML
+listen = ["127.0.0.1:$cport"]
+data_dir = "$work/data"
+log_level = "warn"
+[registries.r0]
+[registries.r1]
+[registries.r2]
+[registries.r3]
+TOML
+bg_start "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log"
+cpid=$bg_pid
+wait_port "$nport"
+wait_port "$cport"
+declare -A base=([nginx]="http://127.0.0.1:$nport" [crated]="http://127.0.0.1:$cport")
+
+# Each server's ETag for every path, and a check that each gives 304.
+for s in nginx crated; do
+	for c in $cases; do
+		"$python" "$bench_dir/client.py" etags "${base[$s]}" \
+		    "$work/paths-$c" "$work/etags-$c-$s"
+		"$python" "$bench_dir/client.py" check "${base[$s]}" \
+		    "$work/etags-$c-$s" > "$work/check" ||
+		    { echo "$s $c: not every conditional GET gave 304:" \
+		    "$(cat "$work/check")" >&2; exit 1; }
+	done
+done
+
+run() {	# server case cond(0/1) seconds -> "rps p99 errors"
+	WRK_PATHS=$work/$([ "$3" = 1 ] && echo "etags-$2-$1" ||
+	    echo "paths-$2") WRK_COND=$3 wrk_run "$work/wrk.out" -t1 \
+	    -c"$conns" -d"$4s" -s "$bench_dir/paths.lua" "${base[$1]}"
+}
+
+# Warm-up: page cache, nginx's open_file_cache, crated's memory cache.
+for c in $cases; do
+	for s in nginx crated; do run "$s" "$c" 0 2 > /dev/null; done
+done
+
+printf '%-10s %-7s %10s %9s %8s %8s %6s %7s  %s\n' case server req/s \
+    p99_ms rps_x p99_x errors load "per round (req/s)"
+fails=0
+for c in $cases; do
+	for cond in 0 1; do
+		label=$c-$([ "$cond" = 1 ] && echo 304 || echo 200)
+		declare -A sum_rps=() sum_p99=() errs=() each=()
+		for ((i = 0; i < rounds; i++)); do
+			order="nginx crated"
+			((i % 2)) && order="crated nginx"
+			for s in $order; do
+				read -r rps p99 err < <(run "$s" "$c" "$cond" "$secs")
+				sum_rps[$s]=$(awk -v a="${sum_rps[$s]:-0}" -v b="$rps" \
+				    'BEGIN {print a + b}')
+				sum_p99[$s]=$(awk -v a="${sum_p99[$s]:-0}" -v b="$p99" \
+				    'BEGIN {print a + b}')
+				errs[$s]=$((${errs[$s]:-0} + err))
+				each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}"
+			done
+		done
+		l=$(load)
+		n_rps=$(awk -v a="${sum_rps[nginx]}" -v n="$rounds" 'BEGIN {print a / n}')
+		n_p99=$(awk -v a="${sum_p99[nginx]}" -v n="$rounds" 'BEGIN {print a / n}')
+		for s in nginx crated; do
+			rps=$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')
+			p99=$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')
+			printf '%-10s %-7s %10.0f %9.2f %7sx %7sx %6d %7s  %s\n' \
+			    "$label" "$s" "$rps" "$p99" "$(ratio "$rps" "$n_rps")" \
+			    "$(ratio "$p99" "$n_p99")" "${errs[$s]}" "$l" "${each[$s]}"
+		done
+		v=$(verdict "$rps >= $n_rps && $p99 <= 1.2 * $n_p99")
+		[ "$v" = met ] || fails=$((fails + 1))
+		echo "  target for $label (crated >= 1.0x req/s, p99 <= 1.2x): $v"
+		unset sum_rps sum_p99 errs each
+	done
+done
+echo "sizes: small $(stat -c %s "$work/sample/3/l/lzw") B," \
+    "large $(stat -c %s "$work/sample/3/l/log") B, 10k set" \
+    "$(cd "$work/www" && xargs -a "$work/paths-10k" -I{} echo .{} |
+    xargs stat -c %s | awk '{s += $1} END {printf "%.0f MB", s / 1e6}')" \
+    "($(sort -u "$work/paths-10k" | wc -l) distinct paths);" \
+    "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
+echo "warm-hits: $fails target(s) not met"

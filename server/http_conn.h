@@ -1,0 +1,148 @@
+/* Private to the HTTP layer: the connection and request structures that
+ * server/http.c (HTTP/1.1) and server/h2.c (HTTP/2) share. */
+#ifndef SERVER_HTTP_CONN_H
+#define SERVER_HTTP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "server/http.h"
+
+struct evbuffer;
+struct evconnlistener;
+struct h2;
+
+/* Output beyond this stops reading the next pipelined request until the
+ * client has taken the bytes. */
+#define OUTPUT_HIGH	(256 * 1024)
+
+struct http_listener {
+	struct http_server	*srv;
+	struct evconnlistener	*l;
+	bool			 tls;
+	struct http_listener	*next;
+};
+
+struct http_server {
+	struct event_base	*base;
+	struct http_limits	 lim;
+	http_handler		 fn;
+	void			*arg;
+	struct http_listener	*listeners;
+	SSL_CTX			*tls;		/* for TLS listeners */
+	http_done_hook		 hook;
+	void			*hook_arg;
+	struct conn		*conns;		/* every open connection */
+	size_t			 nconns;
+	size_t			 pending;	/* requests awaiting a reply */
+	bool			 draining;
+};
+
+/* A connection is a small state machine (memcached's conn_states). */
+enum conn_state {
+	CONN_HEAD,	/* waiting for a complete request head */
+	CONN_BODY,	/* head parsed, reading Content-Length bytes */
+	CONN_HANDLER,	/* request handed to the handler, no reply yet */
+	CONN_DRAIN,	/* reply queued; waiting for output to drain below
+			   OUTPUT_HIGH before reading the next request */
+	CONN_CLOSING,	/* last reply queued; close once it is written */
+	CONN_H2,	/* speaking HTTP/2: requests are streams */
+};
+
+struct conn {
+	struct http_server	*srv;
+	struct bufferevent	*bev;
+	enum conn_state		 state;
+	struct http_request	*req;		/* being read or handled */
+	struct timespec		 head_start;	/* first byte of this head */
+	bool			 head_started;
+	bool			 processing;	/* inside process() */
+	bool			 tls;
+	struct sockaddr_storage	 addr;		/* the client's */
+	char			 peer[64];
+	struct h2		*h2;		/* CONN_H2 */
+	struct conn		*prev, *next;
+};
+
+struct header {
+	const char	*name;
+	const char	*value;
+};
+
+struct http_request {
+	struct conn		*conn;		/* NULL once the client left */
+	struct http_server	*srv;
+	char			*head;		/* the raw head, parsed in place */
+	enum http_method	 method;
+	const char		*method_name;
+	const char		*path;
+	const char		*query;
+	int			 minor;		/* HTTP/1.minor */
+	struct header		*headers;
+	size_t			 nheaders;
+	uint64_t		 clen;
+	unsigned char		*body;
+	size_t			 body_len;
+	bool			 keepalive;
+	bool			 expect_continue;
+	const char		*registry;
+	const char		*route;
+	char			*user, *user_crates;
+	int			 user_scope;
+	int			 stream_status;	/* streaming: the status sent */
+	size_t			 streamed;
+	void			(*drain_cb)(void *);
+	void			*drain_arg;
+	char			 peer[64];
+	struct timespec		 start;
+	/* HTTP/2 streams (stream_id 0: HTTP/1.1). */
+	int32_t			 stream_id;
+	struct evbuffer		*out;		/* response body to send */
+	bool			 out_eof;	/* no more body will come */
+	bool			 finished;	/* replied and logged */
+	bool			 stream_closed;
+	char			*h2_method, *h2_path;
+	char			*h2_text;	/* other headers, as 1.1 text */
+	size_t			 h2_len, h2_cap;
+	struct evbuffer		*h2_body;
+	struct http_request	*h2_next;	/* the connection's streams */
+};
+
+
+/* server/http.c, for server/h2.c. */
+void		 request_free(struct http_request *);
+int		 parse_head(struct http_request *, const struct http_limits *,
+		     const char **why);
+void		 finish(struct http_request *, int status, size_t bytes);
+long		 usec_since(const struct timespec *);
+const char	*date_now(void);
+
+/* server/h2.c */
+/* True when r (HTTP/1.1, no body) offers an h2c upgrade crated accepts. */
+bool		 h2_upgrade_offered(const struct http_request *);
+/* Answers 101, turns c into an HTTP/2 connection and makes r its stream
+ * 1. -1 when the offer was unusable (r is then served over HTTP/1.1). */
+int		 h2_upgrade(struct conn *, struct http_request *);
+/* TLS with ALPN "h2": c speaks HTTP/2 from its first byte. */
+void		 h2_start(struct conn *);
+/* Feeds c's input to HTTP/2 and sends what is due. */
+void		 h2_read(struct conn *);
+void		 h2_write(struct conn *);
+/* The HTTP/2 side of http_reply*: r->out holds the body (len bytes, or
+ * more to come when streaming). */
+void		 h2_respond(struct http_request *, int status,
+		     const char *ctype, const char *hdrs, size_t len,
+		     bool streaming);
+void		 h2_resume(struct http_request *);
+void		 h2_reset(struct http_request *);
+/* Before c goes: its streams' requests are orphaned or freed. */
+void		 h2_conn_free(struct conn *);
+/* ALPN: prefer h2, then http/1.1. */
+void		 h2_alpn(SSL_CTX *);
+
+#endif
