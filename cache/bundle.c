@@ -421,49 +421,28 @@ remove_tree(const char *path)
 	rmdir(path);
 }
 
-struct cksum_find {
-	const char	*vers;
-	char		 cksum[65];
-	bool		 found;
-};
-
-static int
-find_cksum(const char *line, size_t len, const struct index_entry *e,
-    void *arg)
-{
-	struct cksum_find	*f = arg;
-
-	if (e == NULL || strcmp(e->vers, f->vers) != 0)
-		return 0;
-	memcpy(f->cksum, e->cksum, 65);
-	f->found = true;
-	return 1;
-}
-
 /* The cksum the index gives name@vers: the bundle's index file first,
  * then the data directory's. */
 static bool
 index_cksum(const char *staging, const char *data_dir, const char *reg,
     const char *name, const char *vers, char *out)
 {
-	struct cksum_find	 f = { .vers = vers };
-	char			 path[INDEX_PATH_MAX], *p, *buf;
-	const char		*roots[2] = { staging, data_dir };
-	struct stat		 st;
-	size_t			 len;
+	char		 path[INDEX_PATH_MAX], *p, *buf;
+	const char	*roots[2] = { staging, data_dir };
+	struct stat	 st;
+	size_t		 len;
+	bool		 found = false;
 
 	crate_index_path(name, path);
-	for (int i = 0; i < 2 && !f.found; i++) {
+	for (int i = 0; i < 2 && !found; i++) {
 		p = xasprintf("%s/%s/index/%s", roots[i], reg, path);
 		if (read_all(p, &buf, &len, &st) == 0) {
-			index_file_foreach(buf, len, find_cksum, &f);
+			found = index_file_cksum(buf, len, vers, out);
 			free(buf);
 		}
 		free(p);
 	}
-	if (f.found)
-		memcpy(out, f.cksum, 65);
-	return f.found;
+	return found;
 }
 
 /* A mirror remembers an upstream 404 as metadata with "negative": true;

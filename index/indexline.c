@@ -341,3 +341,28 @@ index_file_merge(const char *local, size_t llen, const char *other,
 	lines_free(&b);
 	return out;
 }
+
+struct cksum_of {
+	const char	*vers;
+	char		*out;
+};
+
+static int
+cksum_line(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct cksum_of	*c = arg;
+
+	if (e == NULL || strcmp(e->vers, c->vers) != 0)
+		return 0;
+	memcpy(c->out, e->cksum, 65);
+	return 1;
+}
+
+int
+index_file_cksum(const char *buf, size_t len, const char *vers, char *out)
+{
+	struct cksum_of	c = { vers, out };
+
+	return index_file_foreach(buf, len, cksum_line, &c) == 1;
+}

@@ -40,6 +40,11 @@ int	index_file_check(const char *buf, size_t len, const char *name,
 char	*index_line_set_yanked(const char *line, size_t len, bool yanked,
 	    char **cause);
 
+/* Finds the line of version vers (exactly) in buf: 1 and its cksum in out
+ * (65 bytes), or 0. */
+int	index_file_cksum(const char *buf, size_t len, const char *vers,
+	    char *out);
+
 /* New string: local's lines, with each line of other whose version local
  * lacks appended, and (other_newer) local's lines replaced by other's for
  * the versions both have. Lines that do not parse are kept from local and

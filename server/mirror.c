@@ -1584,42 +1584,22 @@ dl_config(struct mirror *m, const char *error, void *arg)
 	start_crate(d);
 }
 
-struct find {
-	const char	*vers;
-	char		*cksum;
-	bool		 found;
-};
-
-static int
-find_version(const char *line, size_t len, const struct index_entry *e,
-    void *arg)
-{
-	struct find	*f = arg;
-
-	if (e == NULL || strcmp(e->vers, f->vers) != 0)
-		return 0;
-	memcpy(f->cksum, e->cksum, 65);
-	f->found = true;
-	return 1;
-}
-
 static void
 dl_index(struct mirror *m, const struct outcome *o, void *arg)
 {
 	struct dl	*d = arg;
-	struct find	 f = { d->vers, d->cksum, false };
+	bool		 found = o->status == 200 && index_file_cksum(
+			    o->e->plain.body, o->e->plain.len, d->vers,
+			    d->cksum);
 
-	if (o->status == 200)
-		index_file_foreach(o->e->plain.body, o->e->plain.len,
-		    find_version, &f);
-	if (o->status == 200 && !f.found && !d->refreshed && o->stale == NULL &&
+	if (o->status == 200 && !found && !d->refreshed && o->stale == NULL &&
 	    !m->reg->cfg->offline) {
 		/* Maybe published since we last looked. */
 		d->refreshed = true;
 		get_index(m, d->name, d->path, true, dl_index, d);
 		return;
 	}
-	if (o->status == 200 && f.found) {
+	if (found) {
 		get_config(m, dl_config, d);
 		return;
 	}

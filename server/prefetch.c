@@ -212,32 +212,12 @@ crate_done(struct fetch *f, void *arg)
 	job_end(j);
 }
 
-struct find {
-	const char	*vers;
-	char		*cksum;
-	bool		 found;
-};
-
-static int
-find_version(const char *line, size_t len, const struct index_entry *e,
-    void *arg)
-{
-	struct find	*f = arg;
-
-	if (e == NULL || strcmp(e->vers, f->vers) != 0)
-		return 0;
-	memcpy(f->cksum, e->cksum, 65);
-	f->found = true;
-	return 1;
-}
-
 static void
 index_done(struct fetch *f, void *arg)
 {
 	struct job		*j = arg;
 	struct prefetch		*pf = j->pf;
 	struct target		*t = j->t;
-	struct find		 fv = { t->version, j->cksum, false };
 	struct fetch_opts	 o = { 0 };
 	const char		*body;
 	char			*url;
@@ -254,8 +234,7 @@ index_done(struct fetch *f, void *arg)
 		job_end(j);
 		return;
 	}
-	index_file_foreach(body, len, find_version, &fv);
-	if (!fv.found) {
+	if (!index_file_cksum(body, len, t->version, j->cksum)) {
 		fail(pf, t, "the registry's index has no version %s",
 		    t->version);
 		job_end(j);

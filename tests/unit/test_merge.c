@@ -1,5 +1,5 @@
 /* Merging index files (crated import): a bundle adds versions, and
- * replaces lines only when it is newer. */
+ * replaces lines only when it is newer; finding a version's cksum. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,5 +44,17 @@ main(void)
 	merge(L("1.0.0", "false") "\nlocal junk\n", "", false,
 	    L("1.0.0", "false") "\nlocal junk\n",
 	    "unparsable local lines are kept");
+	{
+		const char	*f = L("1.0.0", "false") "\n" L("1.1.0", "true")
+				    "\ngarbage\n";
+		char		 ck[65] = "";
+
+		ok(index_file_cksum(f, strlen(f), "1.1.0", ck) == 1 &&
+		    strcmp(ck, CK) == 0, "cksum of a listed version");
+		ok(index_file_cksum(f, strlen(f), "1.1", ck) == 0,
+		    "no partial version match");
+		ok(index_file_cksum(f, strlen(f), "2.0.0", ck) == 0,
+		    "an absent version");
+	}
 	return done_testing();
 }
