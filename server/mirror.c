@@ -471,6 +471,22 @@ enum verdict {
 	V_TRANSIENT,	/* serve stale if we can */
 };
 
+/* crated_upstream_requests_total{kind,outcome} and the latency. */
+static void
+count_upstream(struct mirror *m, struct fetch *f, const char *kind,
+    enum verdict v)
+{
+	static const char	*outcomes[] = { "200", "304", "404", "config",
+				    "error" };
+	char			 lab[64];
+
+	snprintf(lab, sizeof lab, "kind=\"%s\",outcome=\"%s\"", kind,
+	    outcomes[v]);
+	count(m, "crated_upstream_requests_total", lab, 1);
+	metrics_observe("crated_upstream_duration_seconds", m->labels,
+	    fetch_seconds(f));
+}
+
 /* The upstream's own message from an error body: Azure's JSON "message",
  * cargo's errors[0].detail, or the start of the text. New string. */
 static char *
@@ -776,15 +792,8 @@ fill_done(struct fetch *f, void *arg)
 	size_t			 len;
 
 	enum verdict		 v = judge(m, f, fl->name, &why);
-	static const char	*outcomes[] = { "200", "304", "404", "config",
-				    "error" };
-	char			 lab[64];
 
-	snprintf(lab, sizeof lab, "kind=\"index\",outcome=\"%s\"",
-	    outcomes[v]);
-	count(m, "crated_upstream_requests_total", lab, 1);
-	metrics_observe("crated_upstream_duration_seconds", m->labels,
-	    fetch_seconds(f));
+	count_upstream(m, f, "index", v);
 	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
 	    v == V_NOT_MODIFIED))
 		count(m, "crated_revalidations_total", v == V_OK ?
@@ -1216,8 +1225,10 @@ config_done(struct fetch *f, void *arg)
 	char			*why = NULL, *cause = NULL;
 	const char		*body;
 	size_t			 len;
+	enum verdict		 v = judge(m, f, NULL, &why);
 
-	if (judge(m, f, NULL, &why) == V_OK) {
+	count_upstream(m, f, "config", v);
+	if (v == V_OK) {
 		body = fetch_body(f, &len);
 		if (regconfig_parse(body, len, &rc, &cause) == 0) {
 			struct rc_job	*j = xcalloc(1, sizeof *j);
@@ -1443,6 +1454,7 @@ crate_done(struct fetch *f, void *arg)
 	char			 hex[65], *why = NULL;
 	enum verdict		 v = judge(m, f, NULL, &why);
 
+	count_upstream(m, f, "crate", v);
 	cf->fetch = NULL;
 	if (v == V_OK && fetch_failed(f) == 0) {
 		EVP_DigestFinal_ex(cf->sha, md, &mdlen);
