@@ -320,8 +320,9 @@ usage_removed(struct usage *u, const char *rel)
 {
 	if (*slot(u, rel) == NULL)
 		return;
-	drop(u, rel);
+	/* rel may be the entry's own string: write before dropping it. */
 	append(u, "d %s\n", rel);
+	drop(u, rel);
 }
 
 int
@@ -377,8 +378,8 @@ usage_victims(struct usage *u, uint64_t target, char ***rels)
 	qsort(all, n, sizeof *all, older);
 	*rels = xcalloc(n ? n : 1, sizeof **rels);
 	for (size_t i = 0; i < n && u->bytes > target; i++) {
-		(*rels)[k++] = xstrdup(all[i]->rel);
-		usage_removed(u, all[i]->rel);
+		(*rels)[k] = xstrdup(all[i]->rel);
+		usage_removed(u, (*rels)[k++]);
 	}
 	free(all);
 	return k;

@@ -908,9 +908,11 @@ server_run(struct server *srv)
 void
 server_finish(struct server *srv)
 {
-	http_server_free(srv->http);
+	/* Work still under way ends first, answering its requests while
+	 * their connections exist; then the connections go. */
 	upstream_client_destroy(srv->upstream);
 	workers_destroy(srv->workers);
+	http_server_free(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++) {
 		hosted_close(srv->regs[i].hosted);
 		mirror_close(srv->regs[i].mirror);

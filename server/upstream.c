@@ -22,6 +22,7 @@ struct upstream_client {
 	CURLM			*multi;
 	struct event		*timer;
 	size_t			 active;
+	struct fetch		*fetches;	/* under way */
 };
 
 /* curl's state for one of its sockets. */
@@ -47,7 +48,37 @@ struct fetch {
 	bool			 too_big;
 	bool			 aborted;
 	char			 errbuf[CURL_ERROR_SIZE];
+	struct fetch		*prev, *next;
 };
+
+/* Takes f off the multi handle, tells its owner, and frees it. */
+static void
+end(struct upstream_client *uc, struct fetch *f)
+{
+	curl_multi_remove_handle(uc->multi, f->easy);
+	uc->active--;
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		uc->fetches = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	f->opts.done(f, f->opts.arg);
+	curl_easy_cleanup(f->easy);
+	curl_slist_free_all(f->req_headers);
+	for (int i = 0; i < f->nheaders; i++)
+		free(f->headers[i]);
+	free(f->url);
+	free(f->auth);
+	free(f->inm);
+	free(f->ims);
+	free(f->proxy);
+	free(f->ca);
+	free(f->req_body);
+	free(f->method);
+	free(f->body);
+	free(f);
+}
 
 static void
 check_done(struct upstream_client *uc)
@@ -64,23 +95,7 @@ check_done(struct upstream_client *uc)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&f);
 		f->result = msg->data.result;
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &f->status);
-		curl_multi_remove_handle(uc->multi, easy);
-		uc->active--;
-		f->opts.done(f, f->opts.arg);
-		curl_easy_cleanup(easy);
-		curl_slist_free_all(f->req_headers);
-		for (int i = 0; i < f->nheaders; i++)
-			free(f->headers[i]);
-		free(f->url);
-		free(f->auth);
-		free(f->inm);
-		free(f->ims);
-		free(f->proxy);
-		free(f->ca);
-		free(f->req_body);
-		free(f->method);
-		free(f->body);
-		free(f);
+		end(uc, f);
 	}
 }
 
@@ -179,6 +194,14 @@ upstream_client_destroy(struct upstream_client *uc)
 {
 	if (uc == NULL)
 		return;
+	/* Shutting down with transfers under way (the drain ran out): their
+	 * owners hear of it, so nothing they hold is lost. */
+	while (uc->fetches != NULL) {
+		uc->fetches->result = CURLE_ABORTED_BY_CALLBACK;
+		snprintf(uc->fetches->errbuf, sizeof uc->fetches->errbuf,
+		    "crated is shutting down");
+		end(uc, uc->fetches);
+	}
 	curl_multi_cleanup(uc->multi);
 	event_free(uc->timer);
 	free(uc);
@@ -360,6 +383,10 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, f);
 	}
 	uc->active++;
+	f->next = uc->fetches;
+	if (f->next != NULL)
+		f->next->prev = f;
+	uc->fetches = f;
 	curl_multi_add_handle(uc->multi, e);
 	return f;
 }

@@ -390,7 +390,10 @@ class MetricsTest(harness.TestCase):
             key("crated_coalesced_waiters_total", **M): 1,
             key("crated_upstream_requests_total", kind="index", outcome="200", **M): 4,
             key("crated_upstream_requests_total", kind="index", outcome="404", **M): 1,
-            key("crated_upstream_duration_seconds_count", **M): 5,
+            # the download: the upstream's config.json, then the .crate
+            key("crated_upstream_requests_total", kind="config", outcome="200", **M): 1,
+            key("crated_upstream_requests_total", kind="crate", outcome="200", **M): 1,
+            key("crated_upstream_duration_seconds_count", **M): 7,
             key("crated_crate_fetches_total", outcome="ok", **M): 1,
         }
         diff, expected, after = self.settle(base, since, extra)
