@@ -67,6 +67,9 @@ static const struct key keys[] = {
 	  "debug, info, warn or error" },
 	{ "log_format", GLOBAL, K_STRING, G(log_format), "text", check_format,
 	  "text or json" },
+	{ "access_log", GLOBAL, K_STRING, G(access_log), "stderr",
+	  check_nonempty, "where access lines go: \"stderr\" (with the error"
+	  " lines), \"off\", or a file (reopened on SIGHUP)" },
 	{ "max_body_bytes", GLOBAL, K_INT, G(max_body_bytes), "52428800",
 	  check_body, "largest request body (a publish) accepted, in bytes" },
 	{ "listen_tls", GLOBAL, K_STRINGS, G(listen_tls), NULL, check_listen,
@@ -707,6 +710,7 @@ config_free(struct config *c)
 	free(c->data_dir);
 	free(c->log_level);
 	free(c->log_format);
+	free(c->access_log);
 	for (size_t i = 0; i < c->nregs; i++) {
 		struct registry_config	*r = &c->regs[i];
 

@@ -40,6 +40,7 @@ struct config {
 	char			 *data_dir;
 	char			 *log_level;
 	char			 *log_format;
+	char			 *access_log;
 	long long		  max_body_bytes;
 	char			**listen_tls;
 	size_t			  nlisten_tls;

@@ -1,6 +1,7 @@
 #include "server/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include "index/xmalloc.h"
 
 static enum log_level	 level = LOG_INFO;
+static FILE		*access_out;	/* NULL: stderr */
+static bool		 access_off;
 static enum log_format	 format = LOG_TEXT;
 static const char	*names[] = { "debug", "info", "warn", "error" };
 
@@ -19,6 +22,23 @@ log_setup(enum log_level l, enum log_format f)
 {
 	level = l;
 	format = f;
+}
+
+int
+log_access_to(const char *where)
+{
+	FILE	*f = NULL;
+
+	if (strcmp(where, "stderr") != 0 && strcmp(where, "off") != 0) {
+		if ((f = fopen(where, "a")) == NULL)
+			return -1;
+		setvbuf(f, NULL, _IOLBF, 0);
+	}
+	if (access_out != NULL)
+		fclose(access_out);
+	access_out = f;
+	access_off = strcmp(where, "off") == 0;
+	return 0;
 }
 
 int
@@ -58,14 +78,14 @@ timestamp(char *buf, size_t len)
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-/* Writes one JSON object as a line; steals obj. */
+/* Writes one JSON object as a line to f; steals obj. */
 static void
-emit_json(json_t *obj)
+emit_json(FILE *f, json_t *obj)
 {
 	char	*s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	if (s != NULL) {
-		fprintf(stderr, "%s\n", s);
+		fprintf(f, "%s\n", s);
 		free(s);
 	}
 	json_decref(obj);
@@ -84,8 +104,8 @@ log_msg(enum log_level l, const char *fmt, ...)
 	va_end(ap);
 	timestamp(ts, sizeof ts);
 	if (format == LOG_JSON)
-		emit_json(json_pack("{s:s, s:s, s:s}", "ts", ts, "level",
-		    names[l], "msg", msg));
+		emit_json(stderr, json_pack("{s:s, s:s, s:s}", "ts", ts,
+		    "level", names[l], "msg", msg));
 	else
 		fprintf(stderr, "%s %s: %s\n", ts, names[l], msg);
 	free(msg);
@@ -94,20 +114,21 @@ log_msg(enum log_level l, const char *fmt, ...)
 void
 log_access(const struct log_access *a)
 {
-	char	ts[64];
+	char	 ts[64];
+	FILE	*f = access_out != NULL ? access_out : stderr;
 
-	if (level > LOG_INFO)
+	if (level > LOG_INFO || access_off)
 		return;
 	timestamp(ts, sizeof ts);
 	if (format == LOG_JSON) {
-		emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I,"
+		emit_json(f, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I,"
 		    " s:s?, s:s?}", "ts", ts, "level", "info", "peer", a->peer,
 		    "method", a->method, "path", a->path, "status", a->status,
 		    "bytes", (json_int_t)a->bytes, "usec", (json_int_t)a->usec,
 		    "registry", a->registry, "user", a->user));
 		return;
 	}
-	fprintf(stderr, "%s access: %s \"%s %s\" %d %zu %ldus %s %s\n", ts,
+	fprintf(f, "%s access: %s \"%s %s\" %d %zu %ldus %s %s\n", ts,
 	    a->peer, a->method, a->path, a->status, a->bytes, a->usec,
 	    a->registry != NULL ? a->registry : "-", a->user != NULL ?
 	    a->user : "-");

@@ -18,6 +18,10 @@ enum log_format {
 };
 
 void	log_setup(enum log_level level, enum log_format format);
+/* Where access lines go: "stderr" (the default, with the error lines),
+ * "off", or a file appended to (opened again on each call, so SIGHUP can
+ * follow a rotation). 0, or -1 with errno. */
+int	log_access_to(const char *where);
 int	log_level_parse(const char *s, enum log_level *out);
 int	log_format_parse(const char *s, enum log_format *out);
 

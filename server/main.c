@@ -138,6 +138,12 @@ cmd_serve(int argc, char **argv)
 	}
 	log_format_parse(cfg->log_format, &fmt);
 	log_setup(lvl, fmt);
+	if (log_access_to(cfg->access_log) != 0) {
+		fprintf(stderr, "crated: access_log %s: %s\n", cfg->access_log,
+		    strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
 	if (config_check(cfg, &cause) != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);

@@ -705,6 +705,9 @@ reload_config(struct server *srv, char **cause)
 	log_level_parse(nc->log_level, &lvl);
 	log_format_parse(nc->log_format, &fmt);
 	log_setup(lvl, fmt);
+	if (log_access_to(nc->access_log) != 0)
+		log_error("SIGHUP: access_log %s: %s; access lines"
+		    " keep their old place", nc->access_log, strerror(errno));
 	http_server_set_max_body(srv->http, (uint64_t)nc->max_body_bytes);
 	srv->old_cfgs = xreallocarray(srv->old_cfgs, srv->nold_cfgs + 1,
 	    sizeof *srv->old_cfgs);
