@@ -6,6 +6,9 @@
 # and counts the requests it gets. cargo reaches the sample through
 #   crated      a crated mirror of the stand-in (prefetch_dependencies on)
 #   crated-nopf the same with prefetch_dependencies = false
+#   crated-h1   prefetch on, http2 = false: cargo's h2c offer is declined
+#               and it speaks HTTP/1.1 (only with a crated that has the
+#               http2 key)
 #   nginx       nginx proxy_cache in front of the stand-in (HTTP/1.1,
 #               upstream keep-alive, proxy_cache_lock)
 #   nghttpx     nghttpx (h2c, cleartext) in front of that nginx; cargo
@@ -14,12 +17,17 @@
 # and cargo with an empty CARGO_HOME. Runs rotate through the setups;
 # the table shows medians. Targets: crated >= 10x faster than nginx
 # proxy_cache, and faster than nghttpx+nginx.
-# Env: CRATED_BIN, BENCH_RUNS (3), BENCH_DELAY (0.05 s),
-# BENCH_SETUPS ("crated crated-nopf nginx nghttpx").
+# Env: CRATED_BIN, BENCH_RUNS (3), BENCH_DELAY (0.05 s), BENCH_CONCURRENCY
+# (crated's upstream_concurrency; unset: crated's default, 16),
+# BENCH_SETUPS ("crated crated-nopf crated-h1 nginx nghttpx").
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-3}
 delay=${BENCH_DELAY:-0.05}
-setups=${BENCH_SETUPS:-crated crated-nopf nginx nghttpx}
+if [ "$("$crated" --help 2>&1 | grep -c '^  http2 ')" -gt 0 ]; then
+	setups=${BENCH_SETUPS:-crated crated-nopf crated-h1 nginx nghttpx}
+else	# a crated from before HTTP/2: it always speaks HTTP/1.1
+	setups=${BENCH_SETUPS:-crated crated-nopf nginx nghttpx}
+fi
 cargo=$(command -v cargo || echo /root/.cargo/bin/cargo)
 export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
 bench_header "cold resolution: cargo generate-lockfile, upstream +${delay}s per answer, medians of $runs"
@@ -64,7 +72,7 @@ start() {
 	mkdir -p "$d"
 	spids=()
 	case $1 in
-	crated | crated-nopf)
+	crated*)
 		p=$(free_port)
 		cat > "$d/crated.toml" <<TOML
 listen = ["127.0.0.1:$p"]
@@ -72,8 +80,15 @@ data_dir = "$d/data"
 log_level = "info"
 [registries.cio]
 upstream = "sparse+http://127.0.0.1:$sport/"
-prefetch_dependencies = $([ "$1" = crated ] && echo true || echo false)
+prefetch_dependencies = $([ "$1" = crated-nopf ] && echo false || echo true)
 TOML
+		if [ "$1" = crated-h1 ]; then
+			sed -i '/^log_level/a http2 = false' "$d/crated.toml"
+		fi
+		if [ -n "${BENCH_CONCURRENCY:-}" ]; then
+			echo "upstream_concurrency = $BENCH_CONCURRENCY" >> \
+			    "$d/crated.toml"
+		fi
 		bg_start "$crated" serve --config "$d/crated.toml" 2> "$d/crated.log"
 		spids+=("$bg_pid")
 		wait_port "$p"
@@ -127,8 +142,8 @@ NGX
 	esac
 }
 
-# one SETUP RUN: sets r_t (seconds), r_u (upstream requests) and r_n
-# (packages locked). Not in a subshell, so the trap knows every server.
+# one SETUP RUN: sets r_t (seconds), r_u (upstream requests), r_n
+# (packages locked) and r_cpu (the servers' CPU seconds, user + system). Not in a subshell, so the trap knows every server.
 one() {
 	local d=$work/run-$1-$2 before after t0 t1 s
 	start "$1" "$2"
@@ -149,10 +164,14 @@ TOML
 	# The prefetch may still be fetching: let it finish before counting.
 	sleep 0.5
 	after=$(wc -l < "$work/up.log")
+	local all=() p
+	for p in "${spids[@]}"; do all+=("$p" $(pgrep -P "$p" || true)); done
+	r_cpu=$(awk -v t="$(cpu_ticks "${all[@]}")" -v h="$clk_tck" \
+	    'BEGIN {printf "%.2f", t / h}')
 	for s in "${spids[@]}"; do bg_stop "$s"; done
 	sed -n "$((before + 1)),${after}p" "$work/up.log" > "$d/up.log"
 	r_why=
-	case $1 in crated) r_why=$("$python" "$bench_dir/client.py" \
+	case $1 in crated | crated-h1) r_why=$("$python" "$bench_dir/client.py" \
 	    resolve-stats "$d/crated.log" "$d/up.log" "$work/up" "$roots" |
 	    sed 's/^/    /');; esac
 	r_t=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
@@ -160,31 +179,35 @@ TOML
 	r_n=$(grep -c '^name = ' "$work/proj/Cargo.lock")
 }
 
-declare -A times=() ups=() pkgs=()
+declare -A times=() ups=() pkgs=() cpus=()
 for ((i = 1; i <= runs; i++)); do
 	for s in $setups; do
 		one "$s" "$i"
 		t=$r_t u=$r_u n=$r_n
+		cpus[$s]="${cpus[$s]:-} $r_cpu"
 		times[$s]="${times[$s]:-} $t"
 		ups[$s]="${ups[$s]:-} $u"
 		pkgs[$s]="${pkgs[$s]:-} $n"
-		echo "  run $i $s: ${t}s, $u upstream requests, $n packages locked, load $(load)"
+		echo "  run $i $s: ${t}s, $u upstream requests, $n packages locked," \
+		    "server CPU ${r_cpu}s, load $(load)"
 		[ -z "$r_why" ] || echo "$r_why"
 	done
 done
 
-printf '%-12s %9s %10s %10s %9s %9s  %s\n' setup median_s vs_nginx \
-    vs_nghttpx upstream packages "all runs (s)"
+printf '%-12s %9s %10s %10s %9s %9s %8s  %s\n' setup median_s vs_nginx \
+    vs_nghttpx upstream packages cpu_s "all runs (s)"
 declare -A med=()
 for s in $setups; do med[$s]=$(median ${times[$s]}); done
 for s in $setups; do
-	printf '%-12s %9.2f %9sx %9sx %9s %9s  %s\n' "$s" "${med[$s]}" \
+	printf '%-12s %9.2f %9sx %9sx %9s %9s %8s  %s\n' "$s" "${med[$s]}" \
 	    "$([ -n "${med[nginx]:-}" ] && ratio "${med[nginx]}" "${med[$s]}" || echo -)" \
 	    "$([ -n "${med[nghttpx]:-}" ] && ratio "${med[nghttpx]}" "${med[$s]}" || echo -)" \
-	    "$(median ${ups[$s]})" "$(median ${pkgs[$s]})" "${times[$s]# }"
+	    "$(median ${ups[$s]})" "$(median ${pkgs[$s]})" \
+	    "$(median ${cpus[$s]})" "${times[$s]# }"
 done
 echo "(vs_X: how many times faster than X, X's median time / this one's;" \
-    "upstream: median requests the stand-in answered per run)"
+    "upstream: median requests the stand-in answered per run; cpu_s: median" \
+    "CPU seconds the servers (crated; nginx; nghttpx and nginx) used)"
 if [ -n "${med[nghttpx]:-}" ]; then
 	h2=$(awk '$1 == "h2c" || $1 == "h2" {n++} END {print n + 0}' \
 	    "$work"/run-nghttpx-1/nghttpx.access)

@@ -4,13 +4,15 @@
 # /local/api/v1/crates/bench/1.0.0/download from crated and the same file
 # (a hard link) from nginx (one worker, sendfile, open_file_cache), with
 # wrk -t1 at a few connection counts. Both answers are checked byte for
-# byte first. Rounds alternate the servers; the table shows the mean.
+# byte first. Rounds alternate the servers; the table shows means, the
+# medians of the per-round ratios and each server's CPU time per request
+# (see compare in lib.sh).
 # Target: crated >= 0.9x nginx's req/s.
-# Env: CRATED_BIN, BENCH_SECONDS (per run, 8), BENCH_ROUNDS (2),
+# Env: CRATED_BIN, BENCH_SECONDS (per run, 6), BENCH_ROUNDS (3),
 # BENCH_CONNS ("1 8 50").
 source "$(dirname "$0")/lib.sh"
-secs=${BENCH_SECONDS:-8}
-rounds=${BENCH_ROUNDS:-2}
+secs=${BENCH_SECONDS:-6}
+rounds=${BENCH_ROUNDS:-3}
 conn_list=${BENCH_CONNS:-1 8 50}
 bench_header ".crate downloads (1 MiB): crated vs nginx, wrk -t1 -d${secs}s x $rounds rounds"
 
@@ -39,6 +41,7 @@ http {
 }
 NGX
 bg_start nginx -c "$work/nginx.conf"
+npid=$bg_pid
 cat > "$work/crated.toml" <<TOML
 listen = ["127.0.0.1:$cport"]
 data_dir = "$work/data"
@@ -57,37 +60,19 @@ for s in nginx crated; do
 	wrk -t1 -c4 -d1s "${base[$s]}$url" > /dev/null	# warm-up
 done
 
-printf '%-6s %-7s %9s %9s %9s %8s %8s %6s %6s  %s\n' conns server req/s \
-    MiB/s p99_ms rps_x p99_x errors load "per round (req/s)"
+srv_pids[nginx]="$npid $(pgrep -P "$npid" | paste -sd' ')"
+srv_pids[crated]=$cpid
+runner() { wrk_run "$work/wrk.out" -t1 -c"$c" -d"${secs}s" "${base[$1]}$url"; }
+compare_header conns
 fails=0
 for c in $conn_list; do
-	declare -A sum_rps=() sum_p99=() errs=() each=()
-	for ((i = 0; i < rounds; i++)); do
-		order="nginx crated"
-		((i % 2)) && order="crated nginx"
-		for s in $order; do
-			read -r rps p99 err < <(wrk_run "$work/wrk.out" -t1 -c"$c" \
-			    -d"${secs}s" "${base[$s]}$url")
-			sum_rps[$s]=$(awk -v a="${sum_rps[$s]:-0}" -v b="$rps" 'BEGIN {print a + b}')
-			sum_p99[$s]=$(awk -v a="${sum_p99[$s]:-0}" -v b="$p99" 'BEGIN {print a + b}')
-			errs[$s]=$((${errs[$s]:-0} + err))
-			each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}"
-		done
-	done
-	l=$(load)
-	n_rps=$(awk -v a="${sum_rps[nginx]}" -v n="$rounds" 'BEGIN {print a / n}')
-	n_p99=$(awk -v a="${sum_p99[nginx]}" -v n="$rounds" 'BEGIN {print a / n}')
-	for s in nginx crated; do
-		rps=$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')
-		p99=$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')
-		printf '%-6s %-7s %9.0f %9.0f %9.2f %7sx %7sx %6d %6s  %s\n' "$c" \
-		    "$s" "$rps" "$rps" "$p99" "$(ratio "$rps" "$n_rps")" \
-		    "$(ratio "$p99" "$n_p99")" "${errs[$s]}" "$l" "${each[$s]}"
-	done
-	v=$(verdict "$rps >= 0.9 * $n_rps")
+	compare "-c$c" runner
+	v=$(verdict "$cmp_rps_x >= 0.9")
 	[ "$v" = met ] || fails=$((fails + 1))
 	echo "  target for -c$c (crated >= 0.9x nginx req/s): $v"
-	unset sum_rps sum_p99 errs each
 done
+echo "(one request = 1 MiB, so req/s = MiB/s; rps_x, p99_x: medians of the" \
+    "per-round crated/nginx ratios; cpu_us: the server's user+system CPU" \
+    "per request; cpu_x: crated/nginx)"
 echo "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
 echo "downloads: $fails target(s) not met"

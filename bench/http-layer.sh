@@ -12,6 +12,7 @@ crated=${CRATED_BIN:-$root/build/crated}
 sample=${CRATED_SAMPLE:-$root/../shared/data/crates-io-index-2025-sample.tar.gz}
 secs=${BENCH_SECONDS:-10}
 work=$(mktemp -d)
+chmod 755 "$work"	# nginx's workers (user nobody) must read www/
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	    wait 2>/dev/null || true; rm -rf "$work"; }
@@ -34,6 +35,7 @@ http {
 	sendfile on;
 	tcp_nopush on;
 	tcp_nodelay on;
+	keepalive_requests 10000000;
 	open_file_cache max=20000 inactive=60s;
 	default_type text/plain;
 	server { listen 127.0.0.1:18101; root $work/www; }
@@ -43,29 +45,35 @@ nginx -c "$work/nginx.conf" & pids+=($!)
 "$crated" serve --listen 127.0.0.1:18102 --data-dir "$work/data" \
     --log-level warn & pids+=($!)
 sleep 0.5
+for u in http://127.0.0.1:18101/local/3/l/lzw http://127.0.0.1:18102/local/3/l/lzw; do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$u")" = 200 ] ||
+	    { echo "$u does not answer 200" >&2; exit 1; }
+done
 
-run() {	# name url -> "rps p99"
+run() {	# name url -> "rps p99 errors"
 	wrk -t1 -c50 -d"${secs}s" --latency "$2" > "$work/out" 2>&1
-	local rps p99
+	local rps p99 err
 	rps=$(awk '/Requests\/sec/ {print $2}' "$work/out")
 	p99=$(awk '$1 == "99%" {print $2}' "$work/out")
-	echo "$rps $p99"
+	err=$(awk '/Non-2xx or 3xx/ {n += $NF} END {print n + 0}' "$work/out")
+	echo "$rps $p99 $err"
 }
 
-printf '%-8s %-8s %12s %10s %8s\n' file server req/s p99 ratio
+echo "($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) before the run)"
+printf '%-8s %-8s %12s %10s %8s %7s\n' file server req/s p99 ratio non-2xx
 for f in 3/l/log 3/l/lzw; do
 	"$work/evhttp" 18103 "$work/www/local/$f" & evpid=$!
 	sleep 0.3
-	read -r n_rps n_p99 < <(run nginx "http://127.0.0.1:18101/local/$f")
-	read -r c_rps c_p99 < <(run crated "http://127.0.0.1:18102/local/$f")
-	read -r e_rps e_p99 < <(run evhttp "http://127.0.0.1:18103/local/$f")
+	read -r n_rps n_p99 n_err < <(run nginx "http://127.0.0.1:18101/local/$f")
+	read -r c_rps c_p99 c_err < <(run crated "http://127.0.0.1:18102/local/$f")
+	read -r e_rps e_p99 e_err < <(run evhttp "http://127.0.0.1:18103/local/$f")
 	kill $evpid; wait $evpid 2>/dev/null || true
 	size=$(stat -c %s "$work/www/local/$f")
-	for row in "nginx $n_rps $n_p99" "crated $c_rps $c_p99" \
-	    "evhttp $e_rps $e_p99"; do
+	for row in "nginx $n_rps $n_p99 $n_err" "crated $c_rps $c_p99 $c_err" \
+	    "evhttp $e_rps $e_p99 $e_err"; do
 		set -- $row
-		printf '%-8s %-8s %12s %10s %7.2fx\n' "$f" "$1" "$2" "$3" \
-		    "$(awk -v a="$2" -v b="$n_rps" 'BEGIN {print a / b}')"
+		printf '%-8s %-8s %12s %10s %7.2fx %7s\n' "$f" "$1" "$2" "$3" \
+		    "$(awk -v a="$2" -v b="$n_rps" 'BEGIN {print a / b}')" "$4"
 	done
-	echo "($f: $size bytes)"
+	echo "($f: $size bytes; load $(cut -d' ' -f1 /proc/loadavg))"
 done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the bench/*.sh scripts: sourced, not run. Sets up a work
 # directory and a trap that stops every process the script started (their
 # pids are kept in $pids; `bg_start` adds them) and removes the directory.
@@ -86,19 +87,93 @@ to_ms() {
 		else { sub(/s$/, "", v); print v * 1000 } }'
 }
 
-# wrk_run OUT ARGS...: runs wrk --latency and prints "rps p99_ms errors":
-# errors counts socket errors and non-2xx/3xx answers.
+# wrk_run OUT ARGS...: runs wrk --latency and prints "rps p99_ms errors
+# requests": errors counts socket errors and non-2xx/3xx answers.
 wrk_run() {
 	local out=$1
 	shift
 	wrk --latency "$@" > "$out" 2>&1 || { cat "$out" >&2; return 1; }
-	local rps p99 err
+	local rps p99 err n
 	rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
 	p99=$(awk '$1 == "99%" {print $2}' "$out")
+	n=$(awk '/ requests in / {print $1}' "$out")
 	err=$(awk '/Non-2xx or 3xx/ {n += $NF}
 	    /Socket errors/ {gsub(/[^0-9 ]/, " "); for (i = 1; i <= NF; i++)
 	    n += $i} END {print n + 0}' "$out")
-	echo "$rps $(to_ms "$p99") $err"
+	echo "$rps $(to_ms "$p99") $err $n"
+}
+
+# cpu_ticks PID...: user + system CPU time of those processes (all their
+# threads), in clock ticks.
+cpu_ticks() {
+	local p t=0 f
+	for p in "$@"; do
+		f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		set -- $f
+		t=$((t + ${12} + ${13}))
+	done
+	echo "$t"
+}
+clk_tck=$(getconf CLK_TCK)
+
+# compare LABEL RUNNER: runs `RUNNER SERVER` (which prints wrk_run's line)
+# for nginx and crated, $rounds times, alternating the order (nginx
+# crated, crated nginx, ...), and prints a row per server: mean req/s, mean
+# p99, the medians of the per-round crated/nginx ratios (each round's two
+# runs are next to each other in time, so a change of load hits both),
+# errors, the server's CPU time per request (user + system, from
+# /proc/PID/stat of the pids in ${srv_pids[SERVER]}: independent of how
+# much CPU other work left it) and each round's req/s. Sets cmp_rps_x and
+# cmp_p99_x (crated's median ratios) for the verdict.
+declare -A srv_pids=()
+compare() {
+	local label=$1 runner=$2 i s order rps p99 err n c0 c1 l
+	: "${rounds:?compare needs \$rounds}"
+	declare -A sum_rps=() sum_p99=() errs=() each=() ticks=() reqs=() \
+	    r_rps=() r_p99=()
+	local rx=() px=()
+	for ((i = 0; i < rounds; i++)); do
+		order="nginx crated"
+		((i % 2)) && order="crated nginx"
+		for s in $order; do
+			c0=$(cpu_ticks ${srv_pids[$s]})
+			read -r rps p99 err n < <("$runner" "$s")
+			c1=$(cpu_ticks ${srv_pids[$s]})
+			sum_rps[$s]=$(awk -v a="${sum_rps[$s]:-0}" -v b="$rps" 'BEGIN {print a + b}')
+			sum_p99[$s]=$(awk -v a="${sum_p99[$s]:-0}" -v b="$p99" 'BEGIN {print a + b}')
+			errs[$s]=$((${errs[$s]:-0} + err))
+			ticks[$s]=$((${ticks[$s]:-0} + c1 - c0))
+			reqs[$s]=$((${reqs[$s]:-0} + n))
+			each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}"
+			r_rps[$s]=$rps
+			r_p99[$s]=$p99
+		done
+		rx+=("$(awk -v a="${r_rps[crated]}" -v b="${r_rps[nginx]}" 'BEGIN {print a / b}')")
+		px+=("$(awk -v a="${r_p99[crated]}" -v b="${r_p99[nginx]}" 'BEGIN {print a / b}')")
+	done
+	l=$(load)
+	cmp_rps_x=$(median "${rx[@]}")
+	cmp_p99_x=$(median "${px[@]}")
+	local n_cpu c_cpu
+	n_cpu=$(awk -v t="${ticks[nginx]}" -v n="${reqs[nginx]}" -v h="$clk_tck" \
+	    'BEGIN {print n ? t * 1e6 / h / n : 0}')
+	for s in nginx crated; do
+		c_cpu=$(awk -v t="${ticks[$s]}" -v n="${reqs[$s]}" -v h="$clk_tck" \
+		    'BEGIN {print n ? t * 1e6 / h / n : 0}')
+		printf '%-10s %-7s %9.0f %8.2f %6sx %6sx %6d %7.1f %6sx %5s  %s\n' \
+		    "$label" "$s" \
+		    "$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
+		    "$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
+		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_rps_x")" \
+		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_p99_x")" \
+		    "${errs[$s]}" "$c_cpu" "$(ratio "$c_cpu" "$n_cpu")" "$l" \
+		    "${each[$s]}"
+	done
+}
+compare_header() {
+	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %5s  %s\n' "${1:-case}" \
+	    server req/s p99_ms rps_x p99_x errors cpu_us cpu_x load \
+	    "req/s per round"
 }
 
 # ratio A B: A / B with two decimals.

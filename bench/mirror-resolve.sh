@@ -80,9 +80,10 @@ TOML
 	    { cat "$work/cargo-$1.log"; exit 1; }
 	t1=$(date +%s.%N)
 	after=$(grep -c '"GET' "$work/up.log" || true)
-	printf '%-5s %6.2f s  %4d upstream requests  %d packages locked\n' \
+	printf '%-5s %6.2f s  %4d upstream requests  %d packages locked  load %s\n' \
 	    "$1" "$(echo "$t1 - $t0" | awk '{print $1 - $3}')" \
-	    $((after - before)) "$(grep -c '^name = ' "$work/proj/Cargo.lock")"
+	    $((after - before)) "$(grep -c '^name = ' "$work/proj/Cargo.lock")" \
+	    "$(cut -d' ' -f1 /proc/loadavg)"
 }
 run cold
 run warm

@@ -11,13 +11,14 @@
 # ETag for that file (304; each server's ETags are fetched first, and every
 # one is checked to give 304 before the run).
 # Rounds alternate the servers (nginx, crated, crated, nginx, ...); the
-# table shows the mean over rounds. Target: crated >= 1.0x nginx's req/s
-# with p99 <= 1.2x nginx's.
-# Env: CRATED_BIN, BENCH_SECONDS (per run, 8), BENCH_ROUNDS (2),
+# table shows means over rounds, the medians of the per-round ratios, and
+# each server's CPU time per request (see compare in lib.sh). Target:
+# crated >= 1.0x nginx's req/s with p99 <= 1.2x nginx's.
+# Env: CRATED_BIN, BENCH_SECONDS (per run, 6), BENCH_ROUNDS (3),
 # BENCH_CONNS (50), BENCH_CASES ("small large 10k").
 source "$(dirname "$0")/lib.sh"
-secs=${BENCH_SECONDS:-8}
-rounds=${BENCH_ROUNDS:-2}
+secs=${BENCH_SECONDS:-6}
+rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-50}
 cases=${BENCH_CASES:-small large 10k}
 bench_header "warm index hits: crated vs nginx, wrk -t1 -c$conns -d${secs}s x $rounds rounds"
@@ -62,6 +63,7 @@ http {
 }
 NGX
 bg_start nginx -c "$work/nginx.conf"
+npid=$bg_pid
 cat > "$work/crated.toml" <<TOML
 listen = ["127.0.0.1:$cport"]
 data_dir = "$work/data"
@@ -89,7 +91,7 @@ for s in nginx crated; do
 	done
 done
 
-run() {	# server case cond(0/1) seconds -> "rps p99 errors"
+run() {	# server case cond(0/1) seconds -> wrk_run's line
 	WRK_PATHS=$work/$([ "$3" = 1 ] && echo "etags-$2-$1" ||
 	    echo "paths-$2") WRK_COND=$3 wrk_run "$work/wrk.out" -t1 \
 	    -c"$conns" -d"$4s" -s "$bench_dir/paths.lua" "${base[$1]}"
@@ -100,42 +102,22 @@ for c in $cases; do
 	for s in nginx crated; do run "$s" "$c" 0 2 > /dev/null; done
 done
 
-printf '%-10s %-7s %10s %9s %8s %8s %6s %7s  %s\n' case server req/s \
-    p99_ms rps_x p99_x errors load "per round (req/s)"
+srv_pids[nginx]="$npid $(pgrep -P "$npid" | paste -sd' ')"
+srv_pids[crated]=$cpid
+runner() { run "$1" "$c" "$cond" "$secs"; }
+compare_header
 fails=0
 for c in $cases; do
 	for cond in 0 1; do
 		label=$c-$([ "$cond" = 1 ] && echo 304 || echo 200)
-		declare -A sum_rps=() sum_p99=() errs=() each=()
-		for ((i = 0; i < rounds; i++)); do
-			order="nginx crated"
-			((i % 2)) && order="crated nginx"
-			for s in $order; do
-				read -r rps p99 err < <(run "$s" "$c" "$cond" "$secs")
-				sum_rps[$s]=$(awk -v a="${sum_rps[$s]:-0}" -v b="$rps" \
-				    'BEGIN {print a + b}')
-				sum_p99[$s]=$(awk -v a="${sum_p99[$s]:-0}" -v b="$p99" \
-				    'BEGIN {print a + b}')
-				errs[$s]=$((${errs[$s]:-0} + err))
-				each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}"
-			done
-		done
-		l=$(load)
-		n_rps=$(awk -v a="${sum_rps[nginx]}" -v n="$rounds" 'BEGIN {print a / n}')
-		n_p99=$(awk -v a="${sum_p99[nginx]}" -v n="$rounds" 'BEGIN {print a / n}')
-		for s in nginx crated; do
-			rps=$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')
-			p99=$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')
-			printf '%-10s %-7s %10.0f %9.2f %7sx %7sx %6d %7s  %s\n' \
-			    "$label" "$s" "$rps" "$p99" "$(ratio "$rps" "$n_rps")" \
-			    "$(ratio "$p99" "$n_p99")" "${errs[$s]}" "$l" "${each[$s]}"
-		done
-		v=$(verdict "$rps >= $n_rps && $p99 <= 1.2 * $n_p99")
+		compare "$label" runner
+		v=$(verdict "$cmp_rps_x >= 1.0 && $cmp_p99_x <= 1.2")
 		[ "$v" = met ] || fails=$((fails + 1))
 		echo "  target for $label (crated >= 1.0x req/s, p99 <= 1.2x): $v"
-		unset sum_rps sum_p99 errs each
 	done
 done
+echo "(rps_x, p99_x: medians of the per-round crated/nginx ratios; cpu_us:" \
+    "the server's user+system CPU per request; cpu_x: crated/nginx)"
 echo "sizes: small $(stat -c %s "$work/sample/3/l/lzw") B," \
     "large $(stat -c %s "$work/sample/3/l/log") B, 10k set" \
     "$(cd "$work/www" && xargs -a "$work/paths-10k" -I{} echo .{} |
