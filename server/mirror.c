@@ -816,8 +816,6 @@ fill_done(struct fetch *f, void *arg)
 		log_debug("registry %s: fetched %s (%zu bytes)",
 		    m->reg->name, fl->path, len);
 		watch_check(m, fl->path, e);
-		if (m->reg->cfg->prefetch_dependencies)
-			warm_dependencies(m, e);
 		persist(m, fl->path, e, true);
 		o.status = 200;
 		o.e = e;
@@ -866,6 +864,10 @@ fill_done(struct fetch *f, void *arg)
 		break;
 	}
 	finish_fill(fl, &o);
+	/* After the waiters have their answer: the parsing it takes must
+	 * not delay them. */
+	if (v == V_OK && m->reg->cfg->prefetch_dependencies)
+		warm_dependencies(m, e);
 	hot_unref(e);
 	free(why);
 }
@@ -1917,21 +1919,30 @@ struct vlines {
 	size_t		 n;
 };
 
-static int
-collect_line(const char *line, size_t len, const struct index_entry *e,
-    void *arg)
+/* Each line parsed once, by jansson; unparsable and yanked ones are
+ * skipped. */
+static void
+collect_lines(const char *buf, size_t len, struct vlines *l)
 {
-	struct vlines	*l = arg;
-	json_t		*j;
+	const char	*p = buf, *end = buf + len;
 
-	if (e == NULL || e->yanked || (j = json_loadb(line, len, 0,
-	    NULL)) == NULL)
-		return 0;
-	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-	l->v[l->n].j = j;
-	l->v[l->n].vers = json_string_value(json_object_get(j, "vers"));
-	l->n++;
-	return 0;
+	while (p < end) {
+		const char	*nl = memchr(p, '\n', (size_t)(end - p));
+		size_t		 n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		json_t		*j = n > 0 ? json_loadb(p, n, 0, NULL) : NULL;
+		const char	*vers = json_string_value(json_object_get(j,
+				    "vers"));
+
+		if (vers == NULL || json_is_true(json_object_get(j,
+		    "yanked")))
+			json_decref(j);
+		else {
+			l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+			l->v[l->n].j = j;
+			l->v[l->n++].vers = vers;
+		}
+		p += n + 1;
+	}
 }
 
 static void
@@ -1940,7 +1951,7 @@ warm_dependencies(struct mirror *m, const struct hot_entry *e)
 	struct vlines	lines = { NULL, 0 };
 	size_t		started = 0;
 
-	index_file_foreach(e->plain.body, e->plain.len, collect_line, &lines);
+	collect_lines(e->plain.body, e->plain.len, &lines);
 	if (lines.n > 1)
 		qsort(lines.v, lines.n, sizeof *lines.v, vline_cmp);
 	for (size_t i = 0; i < lines.n && i < WARM_VERSIONS; i++) {
