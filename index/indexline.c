@@ -11,22 +11,8 @@
 #include <jansson.h>
 
 #include "index/semver.h"
+#include "index/quote.h"
 #include "index/xmalloc.h"
-
-/* Longest part of a bad line or name quoted in a cause. */
-#define QUOTE_MAX	70
-
-/* How many bytes of s (len bytes) a cause quotes: at most QUOTE_MAX, and
- * never half of a UTF-8 sequence. */
-static int
-cut(const char *s, size_t len)
-{
-	size_t	n = len > QUOTE_MAX ? QUOTE_MAX : len;
-
-	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return (int)n;
-}
 
 static int
 ishex(const char *s)
@@ -125,7 +111,7 @@ index_line_parse(const char *line, size_t len, struct index_entry *e,
 		return 0;
 	if (cause != NULL)
 		*cause = xasprintf("index line \"%.*s%s\": %s",
-		    cut(line, len), line,
+		    quote_len(line, len), line,
 		    len > QUOTE_MAX ? "..." : "", why);
 	free(why);
 	return -EINVAL;
@@ -203,7 +189,7 @@ checkline(const char *line, size_t len, const struct index_entry *e,
 	if (c->name != NULL && strcasecmp(e->name, c->name) != 0) {
 		c->cause = xasprintf("line %zu: names crate \"%.*s\", not "
 		    "\"%s\"", lineno(c->buf, line),
-		    cut(e->name, strlen(e->name)), e->name, c->name);
+		    quote_len(e->name, strlen(e->name)), e->name, c->name);
 		return -EINVAL;
 	}
 	return 0;

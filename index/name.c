@@ -5,22 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/quote.h"
 #include "index/xmalloc.h"
-
-/* Longest part of a bad name quoted in a cause. */
-#define QUOTE_MAX	70
-
-/* How many bytes of s (len bytes) a cause quotes: at most QUOTE_MAX, and
- * never half of a UTF-8 sequence. */
-static int
-cut(const char *s, size_t len)
-{
-	size_t	n = len > QUOTE_MAX ? QUOTE_MAX : len;
-
-	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return (int)n;
-}
 
 static int
 isletter(unsigned char c)
@@ -76,7 +62,8 @@ crate_name_check(const char *name, char **cause)
 		return 0;
 	if (cause != NULL)
 		*cause = xasprintf("invalid crate name \"%.*s%s\": %s",
-		    cut(name, len), name, len > QUOTE_MAX ? "..." : "", w);
+		    quote_len(name, len), name, len > QUOTE_MAX ? "..." : "",
+		    w);
 	free(w);
 	return -EINVAL;
 }

@@ -11,22 +11,8 @@
 
 #include "index/name.h"
 #include "index/semver.h"
+#include "index/quote.h"
 #include "index/xmalloc.h"
-
-/* Longest part of an untrusted string quoted in a cause. */
-#define QUOTE_MAX	70
-
-/* How many bytes of s (len bytes) a cause quotes: at most QUOTE_MAX, and
- * never half of a UTF-8 sequence. */
-static int
-cut(const char *s, size_t len)
-{
-	size_t	n = len > QUOTE_MAX ? QUOTE_MAX : len;
-
-	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return (int)n;
-}
 
 static uint32_t
 u32le(const unsigned char *p)
@@ -114,7 +100,7 @@ dep(json_t *d, size_t n)
 	    strcmp(k = json_string_value(kind), "normal") != 0 &&
 	    strcmp(k, "build") != 0 && strcmp(k, "dev") != 0)
 		w = xasprintf("kind \"%.*s\" is not \"normal\", \"build\" or "
-		    "\"dev\"", cut(k, strlen(k)), k);
+		    "\"dev\"", quote_len(k, strlen(k)), k);
 	else if (!optbool(json_object_get(d, "optional")))
 		w = xstrdup("optional must be a boolean");
 	else if (!optbool(json_object_get(d, "default_features")))
@@ -164,7 +150,7 @@ meta(json_t *m)
 	json_object_foreach(feats, k, v)
 		if (!json_is_array(v) || !optstrs(v))
 			return xasprintf("feature \"%.*s\" must be an array of "
-			    "strings", cut(k, strlen(k)), k);
+			    "strings", quote_len(k, strlen(k)), k);
 	if (!optstr(json_object_get(m, "links")))
 		return xstrdup("links must be null or a string");
 	if (!optstr(json_object_get(m, "rust_version")))

@@ -5,22 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/quote.h"
 #include "index/xmalloc.h"
-
-/* Longest part of a bad version quoted in a cause. */
-#define QUOTE_MAX	70
-
-/* How many bytes of s (len bytes) a cause quotes: at most QUOTE_MAX, and
- * never half of a UTF-8 sequence. */
-static int
-cut(const char *s, size_t len)
-{
-	size_t	n = len > QUOTE_MAX ? QUOTE_MAX : len;
-
-	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return (int)n;
-}
 
 static int
 isdigit_(char c)
@@ -138,7 +124,7 @@ semver_parse(const char *s, struct semver *v, char **cause)
 	if (cause != NULL) {
 		len = strlen(s);
 		*cause = xasprintf("invalid version \"%.*s%s\": %s",
-		    cut(s, len), s,
+		    quote_len(s, len), s,
 		    len > QUOTE_MAX ? "..." : "", w);
 	}
 	return -EINVAL;

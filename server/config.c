@@ -518,6 +518,8 @@ config_load(const char *path, struct config **out, char **cause)
 	size_t	 len = 0, cap = 0;
 	int	 r;
 
+	if (path == NULL)
+		return config_parse(NULL, 0, NULL, out, cause);
 	if ((f = fopen(path, "r")) == NULL) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));
 		return -errno;

@@ -60,7 +60,7 @@ struct config {
  * as "FILE:LINE: why". */
 int	config_parse(const char *text, size_t len, const char *file,
 	    struct config **out, char **cause);
-/* Reads and parses path. */
+/* Reads and parses path; NULL path: the built-in defaults. */
 int	config_load(const char *path, struct config **out, char **cause);
 void	config_free(struct config *c);
 

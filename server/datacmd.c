@@ -64,8 +64,7 @@ parse_args(int argc, char **argv, struct args *a, const char *usage)
 			return -1;
 		}
 	}
-	if ((path ? config_load(path, &a->cfg, &cause) : config_parse(NULL, 0,
-	    NULL, &a->cfg, &cause)) != 0) {
+	if (config_load(path, &a->cfg, &cause) != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);
 		return -1;
@@ -435,8 +434,7 @@ token_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((path ? config_load(path, &a.cfg, &cause) : config_parse(NULL, 0,
-	    NULL, &a.cfg, &cause)) != 0) {
+	if (config_load(path, &a.cfg, &cause) != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);
 		return 1;

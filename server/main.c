@@ -112,8 +112,7 @@ cmd_serve(int argc, char **argv)
 	}
 	if (path == NULL)
 		path = getenv("CRATED_CONFIG");
-	r = path ? config_load(path, &cfg, &cause) :
-	    config_parse(NULL, 0, NULL, &cfg, &cause);
+	r = config_load(path, &cfg, &cause);
 	if (r != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);
@@ -208,8 +207,7 @@ cmd_cargo_config(int argc, char **argv)
 			return 2;
 		}
 	}
-	r = path ? config_load(path, &cfg, &cause) :
-	    config_parse(NULL, 0, NULL, &cfg, &cause);
+	r = config_load(path, &cfg, &cause);
 	if (r != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);

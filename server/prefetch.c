@@ -481,8 +481,7 @@ prefetch_main(int argc, char **argv)
 	} else {
 		const char	*lo = "127.0.0.1:0";
 
-		if ((path ? config_load(path, &cfg, &cause) :
-		    config_parse(NULL, 0, NULL, &cfg, &cause)) != 0) {
+		if (config_load(path, &cfg, &cause) != 0) {
 			fprintf(stderr, "crated prefetch: %s\n", cause);
 			status = 1;
 			goto done;
