@@ -317,6 +317,10 @@ class RelayAzureTest(unittest.TestCase):
         self.assertTrue(400 <= r.status < 500, "duplicate must be a 4xx: %r" % r)
         self.assertIn("already contains", detail)
         self.assertIn("409", detail, "the upstream status should be named: %r" % detail)
+        # The stand-in records a status after sending it: give its thread
+        # a moment (bounded) before counting.
+        feed.wait(lambda: feed.count("PUT", feed.api_path("/new"),
+                                     lambda r: r["status"] == 409) >= 1, 5)
         self.assertEqual(feed.count("PUT", feed.api_path("/new"), lambda r: r["status"] == 409),
                          1)
         self.assertEqual(feed.count("PUT", feed.api_path("/new")), n_put + 1, "retried?")
