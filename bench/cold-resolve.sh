@@ -18,8 +18,9 @@
 # the table shows medians. Targets: crated >= 10x faster than nginx
 # proxy_cache, and faster than nghttpx+nginx.
 # Env: CRATED_BIN, BENCH_RUNS (3), BENCH_DELAY (0.05 s), BENCH_CONCURRENCY
-# (crated's upstream_concurrency; unset: crated's default, 16),
-# BENCH_SETUPS ("crated crated-nopf crated-h1 nginx nghttpx").
+# (crated's upstream_concurrency; unset: crated's default, 32),
+# BENCH_SETUPS ("crated crated-nopf crated-h1 nginx nghttpx"), BENCH_PERF
+# (set: perf record crated during each of its runs; use with BENCH_KEEP=1).
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-3}
 delay=${BENCH_DELAY:-0.05}
@@ -156,6 +157,13 @@ index = "$index"
 TOML
 	before=$(wc -l < "$work/up.log")
 	rm -f "$work/proj/Cargo.lock"
+	local perf_pid=
+	if [ -n "${BENCH_PERF:-}" ] && [[ $1 == crated* ]]; then
+		perf record -q -F 4000 -g -p "${spids[0]}" -o "$d/perf.data" \
+		    > /dev/null 2>&1 &
+		perf_pid=$!
+		sleep 0.3
+	fi
 	t0=$(date +%s.%N)
 	CARGO_HOME=$d/home "$cargo" generate-lockfile --manifest-path \
 	    "$work/proj/Cargo.toml" 2> "$d/cargo.log" ||
@@ -164,6 +172,10 @@ TOML
 	# The prefetch may still be fetching: let it finish before counting.
 	sleep 0.5
 	after=$(wc -l < "$work/up.log")
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"; wait "$perf_pid" || true
+		echo "  perf profile: $d/perf.data" >&2
+	fi
 	local all=() p
 	for p in "${spids[@]}"; do all+=("$p" $(pgrep -P "$p" || true)); done
 	r_cpu=$(awk -v t="$(cpu_ticks "${all[@]}")" -v h="$clk_tck" \

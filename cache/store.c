@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cache/crash.h"
 #include "index/name.h"
+#include "index/validators.h"
 #include "index/xmalloc.h"
 
 struct store {
@@ -174,42 +177,84 @@ store_exists(struct store *s, const char *rel)
 }
 
 int
-store_read(struct store *s, const char *rel, char **buf, size_t *len,
-    struct stat *stp, size_t max)
+store_read_fd(int fd, const struct stat *st, char **buf, size_t *len,
+    size_t max)
 {
-	struct stat	 st;
-	char		*p;
-	size_t		 got = 0;
-	int		 fd, r = 0;
+	char	*p;
+	size_t	 got = 0;
 
-	if ((fd = store_open_file(s, rel, &st)) < 0)
-		return fd;
-	if ((size_t)st.st_size > max) {
-		close(fd);
+	if ((size_t)st->st_size > max)
 		return -EFBIG;
-	}
-	p = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t	n = read(fd, p + got, (size_t)st.st_size - got);
+	p = xmalloc((size_t)st->st_size + 1);
+	while (got < (size_t)st->st_size) {
+		ssize_t	n = pread(fd, p + got, (size_t)st->st_size - got,
+			    (off_t)got);
 
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			r = n == 0 ? -EIO : -errno;
-			break;
+			free(p);
+			return n == 0 ? -EIO : -errno;
 		}
 		got += (size_t)n;
-	}
-	close(fd);
-	if (r != 0) {
-		free(p);
-		return r;
 	}
 	p[got] = '\0';
 	*buf = p;
 	*len = got;
-	if (stp != NULL)
+	return 0;
+}
+
+int
+store_read(struct store *s, const char *rel, char **buf, size_t *len,
+    struct stat *stp, size_t max)
+{
+	struct stat	 st;
+	int		 fd, r;
+
+	if ((fd = store_open_file(s, rel, &st)) < 0)
+		return fd;
+	r = store_read_fd(fd, &st, buf, len, max);
+	close(fd);
+	if (r == 0 && stp != NULL)
 		*stp = st;
+	return r;
+}
+
+/*
+ * A file's ETag is remembered in an extended attribute, with the inode,
+ * mtime and size it was computed for: crated replaces files by rename (a
+ * new inode), so a value that does not match is stale and is computed
+ * anew. The attribute is a cache, never the truth: where it cannot be set
+ * (a file system without user xattrs, a read-only data directory) every
+ * call reads and hashes the file.
+ */
+#define ETAG_XATTR	"user.crated.etag"
+
+int
+store_file_etag(int fd, const struct stat *st, size_t max, char *etag,
+    char **buf, size_t *len)
+{
+	char	 id[96], val[96 + ETAG_LEN];
+	int	 n, r;
+	ssize_t	 got;
+
+	*buf = NULL;
+	n = snprintf(id, sizeof id, "v1 %ju %jd.%09ld %jd ",
+	    (uintmax_t)st->st_ino, (intmax_t)st->st_mtim.tv_sec,
+	    (long)st->st_mtim.tv_nsec, (intmax_t)st->st_size);
+	got = fgetxattr(fd, ETAG_XATTR, val, sizeof val - 1);
+	if (got == (ssize_t)n + ETAG_LEN - 1 && memcmp(val, id, (size_t)n) ==
+	    0) {
+		memcpy(etag, val + n, ETAG_LEN - 1);
+		etag[ETAG_LEN - 1] = '\0';
+		return 0;
+	}
+	if ((r = store_read_fd(fd, st, buf, len, max)) != 0)
+		return r;
+	etag_of(*buf, *len, etag);
+	memcpy(val, id, (size_t)n);
+	memcpy(val + n, etag, ETAG_LEN - 1);
+	(void)fsetxattr(fd, ETAG_XATTR, val, (size_t)n + ETAG_LEN - 1, 0);
 	return 0;
 }
 

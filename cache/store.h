@@ -34,6 +34,15 @@ int	 store_read(struct store *s, const char *rel, char **buf, size_t *len,
 	     struct stat *st, size_t max);
 /* Opens a file for reading; the fd is the caller's. */
 int	 store_open_file(struct store *s, const char *rel, struct stat *st);
+/* store_read on an open file (st its fstat). */
+int	 store_read_fd(int fd, const struct stat *st, char **buf, size_t *len,
+	    size_t max);
+/* The ETag (index/validators.h) of the open file fd, without reading it
+ * when an extended attribute remembers it for this inode, mtime and size.
+ * When the file had to be read, *buf (new) and *len hold its bytes, else
+ * *buf is NULL. 0 or -errno (-EFBIG past max bytes). */
+int	 store_file_etag(int fd, const struct stat *st, size_t max,
+	    char *etag, char **buf, size_t *len);
 int	 store_exists(struct store *s, const char *rel);
 
 /* Atomically replaces rel with buf. crash_tmp is reached after the temp

@@ -152,10 +152,11 @@ index_file_foreach(const char *buf, size_t len, index_line_fn fn, void *arg)
 }
 
 struct check {
-	const char	*buf;
-	const char	*name;
-	size_t		 lines;
-	char		*cause;
+	const char		*buf;
+	const char		*name;
+	size_t			 lines;
+	char			*cause;
+	struct index_line_refs	*refs;		/* or NULL */
 };
 
 /* The 1-based number of the line of buf that starts at line. */
@@ -192,16 +193,51 @@ checkline(const char *line, size_t len, const struct index_entry *e,
 		    quote_len(e->name, strlen(e->name)), e->name, c->name);
 		return -EINVAL;
 	}
+	if (c->refs != NULL)
+		index_line_refs_add(c->refs, (size_t)(line - c->buf), len, e);
 	return 0;
+}
+
+void
+index_line_refs_add(struct index_line_refs *refs, size_t off, size_t len,
+    const struct index_entry *e)
+{
+	struct index_line_ref	*r;
+
+	refs->v = xreallocarray(refs->v, refs->n + 1, sizeof *refs->v);
+	r = &refs->v[refs->n++];
+	r->off = off;
+	r->len = len;
+	r->vers = xstrdup(e->vers);
+	r->yanked = e->yanked;
+}
+
+void
+index_line_refs_free(struct index_line_refs *refs)
+{
+	for (size_t i = 0; i < refs->n; i++)
+		free(refs->v[i].vers);
+	free(refs->v);
+	refs->v = NULL;
+	refs->n = 0;
 }
 
 int
 index_file_check(const char *buf, size_t len, const char *name,
     char **cause)
 {
-	struct check	 c = { .buf = buf, .name = name };
+	return index_file_check_refs(buf, len, name, cause, NULL);
+}
+
+int
+index_file_check_refs(const char *buf, size_t len, const char *name,
+    char **cause, struct index_line_refs *refs)
+{
+	struct check	 c = { .buf = buf, .name = name, .refs = refs };
 	int		 rc;
 
+	if (refs != NULL)
+		index_line_refs_free(refs);
 	rc = index_file_foreach(buf, len, checkline, &c);
 	if (rc == 0 && c.lines == 0) {
 		c.cause = xstrdup("it is empty");
@@ -209,6 +245,8 @@ index_file_check(const char *buf, size_t len, const char *name,
 	}
 	if (rc == 0)
 		return 0;
+	if (refs != NULL)
+		index_line_refs_free(refs);
 	if (cause != NULL)
 		*cause = xasprintf("index file%s%s%s: %s",
 		    name != NULL ? " of \"" : "", name != NULL ? name : "",

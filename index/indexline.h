@@ -34,6 +34,25 @@ int	index_file_foreach(const char *buf, size_t len, index_line_fn fn,
 int	index_file_check(const char *buf, size_t len, const char *name,
 	    char **cause);
 
+/* Where each line of a checked file is and which version it holds. */
+struct index_line_ref {
+	size_t	 off, len;	/* the line within the file */
+	char	*vers;
+	bool	 yanked;
+};
+struct index_line_refs {
+	struct index_line_ref	*v;
+	size_t			 n;
+};
+
+/* index_file_check that also records every line in refs (emptied
+ * first; left empty on failure), so callers need not parse twice. */
+int	index_file_check_refs(const char *buf, size_t len, const char *name,
+	    char **cause, struct index_line_refs *refs);
+void	index_line_refs_add(struct index_line_refs *, size_t off, size_t len,
+	    const struct index_entry *e);
+void	index_line_refs_free(struct index_line_refs *);
+
 /* New copy of line with "yanked" set to the given value; other keys keep
  * their order and values. NULL with *cause (new) if the line is not a
  * JSON object. */

@@ -222,3 +222,120 @@ semver_same_ignoring_build(const char *a, const char *b)
 	    va.patch == vb.patch && va.pre_len == vb.pre_len &&
 	    (va.pre_len == 0 || memcmp(va.pre, vb.pre, va.pre_len) == 0);
 }
+
+/* Version requirements. */
+
+/* One comparator: an operator and a partial version ("1", "1.2",
+ * "1.2.3-pre"); parts counts the numbers given. */
+struct cmp {
+	char		 op[3];		/* "^", "~", "=", ">", ">=", "<", "<=" */
+	struct semver	 v;
+	int		 parts;
+};
+
+/* Reads one comparator at *sp (up to a comma or the end). 1 for a
+ * comparator, 0 for a wildcard that allows anything, -1 when it does not
+ * parse. */
+static int
+comparator(const char **sp, struct cmp *c)
+{
+	const char	*s = *sp;
+	uint64_t	*part[3];
+	size_t		 n = 0;
+
+	memset(c, 0, sizeof *c);
+	part[0] = &c->v.major;
+	part[1] = &c->v.minor;
+	part[2] = &c->v.patch;
+	while (*s == ' ')
+		s++;
+	while (n < 2 && strchr("^~=<>", *s) != NULL && *s != '\0')
+		c->op[n++] = *s++;
+	if (n == 0)
+		c->op[0] = '^';
+	while (*s == ' ')
+		s++;
+	for (c->parts = 0; c->parts < 3; c->parts++) {
+		if (*s == '*' || *s == 'x' || *s == 'X') {
+			s++;
+			break;
+		}
+		if (number(&s, part[c->parts]) != NULL)
+			return -1;
+		if (*s != '.') {
+			c->parts++;
+			break;
+		}
+		s++;
+	}
+	if (*s == '-') {
+		c->v.pre = ++s;
+		while (isidchar(*s) || *s == '.')
+			s++;
+		c->v.pre_len = (size_t)(s - c->v.pre);
+	}
+	if (*s == '+')
+		while (isidchar(*++s) || *s == '.')
+			;
+	while (*s == ' ')
+		s++;
+	if (*s != ',' && *s != '\0')
+		return -1;
+	*sp = s;
+	return c->parts > 0;
+}
+
+/* cargo's rules for one comparator, missing parts taken as 0. */
+static int
+cmp_allows(const struct cmp *c, const struct semver *v)
+{
+	int	d = semver_cmp(v, &c->v);
+
+	if (strcmp(c->op, ">") == 0)	/* ">1.2" is ">=1.3.0" */
+		return c->parts == 3 ? d > 0 : v->major > c->v.major ||
+		    (c->parts == 2 && v->major == c->v.major &&
+		    v->minor > c->v.minor);
+	if (strcmp(c->op, ">=") == 0)
+		return d >= 0;
+	if (strcmp(c->op, "<") == 0)
+		return d < 0;
+	if (strcmp(c->op, "<=") == 0)
+		return d <= 0 || (c->parts < 3 && v->major == c->v.major &&
+		    (c->parts < 2 || v->minor == c->v.minor));
+	if (c->op[0] == '=')
+		return v->major == c->v.major && (c->parts < 2 ||
+		    v->minor == c->v.minor) && (c->parts < 3 || d == 0);
+	if (d < 0 || v->major != c->v.major)
+		return 0;
+	if (c->op[0] == '~')
+		return c->parts < 2 || v->minor == c->v.minor;
+	/* ^ */
+	if (c->v.major > 0 || c->parts == 1)
+		return 1;
+	if (v->minor != c->v.minor)
+		return 0;
+	return c->v.minor > 0 || c->parts == 2 || v->patch == c->v.patch;
+}
+
+int
+semver_req_allows(const char *req, const struct semver *v)
+{
+	const char	*s = req;
+	struct cmp	 c;
+	int		 rc, pre_ok = v->pre_len == 0;
+
+	while (*s != '\0') {
+		if ((rc = comparator(&s, &c)) < 0)
+			return -1;
+		if (rc == 1 && !cmp_allows(&c, v))
+			return 0;
+		/* A pre-release only where a comparator names one of the
+		 * same major.minor.patch. */
+		if (rc == 1 && c.v.pre_len > 0 && c.v.major == v->major &&
+		    c.v.minor == v->minor && c.v.patch == v->patch)
+			pre_ok = 1;
+		if (*s == ',')
+			s++;
+	}
+	return pre_ok;
+}

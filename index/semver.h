@@ -32,4 +32,10 @@ int	semver_cmp_str(const char *a, const char *b);
 /* 1 when a and b are the same version but for build metadata. */
 int	semver_same_ignoring_build(const char *a, const char *b);
 
+/* 1 when cargo's version requirement req ("^1.2", "~0.3.1", "=1.0.0",
+ * ">=1.0, <2", "1.*", "*", several comparators separated by commas)
+ * allows v, 0 when not, -1 when req does not parse. Pre-releases are
+ * allowed only where a comparator names one of the same version. */
+int	semver_req_allows(const char *req, const struct semver *v);
+
 #endif

@@ -46,6 +46,7 @@ static const char	*check_format(const struct toml_value *);
 static const char	*check_body(const struct toml_value *);
 static const char	*check_seconds(const struct toml_value *);
 static const char	*check_concurrency(const struct toml_value *);
+static const char	*check_memory(const struct toml_value *);
 static const char	*check_relay_auth(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
@@ -81,6 +82,10 @@ static const struct key keys[] = {
 	{ "max_connections_per_client", GLOBAL, K_INT,
 	  G(max_connections_per_client), "256", check_per_client,
 	  "connections one client address may hold open (0: no limit)" },
+
+	{ "memory_cache_bytes", GLOBAL, K_INT, G(memory_cache_bytes),
+	  "8388608", check_memory, "bytes of hot index files (and their gzip"
+	  " form) kept in memory, ready to send; read at start" },
 
 	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
 	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"
@@ -124,7 +129,7 @@ static const struct key keys[] = {
 	  check_nonempty, "PEM bundle of CAs trusted for the upstream, besides"
 	  " the system's" },
 	{ "upstream_concurrency", REGISTRY, K_INT, R(upstream_concurrency),
-	  "16", check_concurrency, "most requests in flight to the upstream" },
+	  "32", check_concurrency, "most requests in flight to the upstream" },
 	{ "relay_auth", REGISTRY, K_STRING, R(relay_auth), "server",
 	  check_relay_auth, "relayed writes carry crated's upstream credential"
 	  " (\"server\") or the client's own Authorization (\"client\")" },
@@ -246,6 +251,13 @@ check_per_client(const struct toml_value *v)
 {
 	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
 	    NULL;
+}
+
+static const char *
+check_memory(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > (1LL << 40) ? "must be between 0 and"
+	    " 1099511627776" : NULL;
 }
 
 static const char *

@@ -47,6 +47,7 @@ struct config {
 	char			 *tls_cert;
 	char			 *tls_key;
 	long long		  max_connections_per_client;
+	long long		  memory_cache_bytes;
 	char			**peers;
 	size_t			  npeers;
 	char			 *peer_token_env;

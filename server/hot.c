@@ -9,6 +9,12 @@
 
 #include "index/xmalloc.h"
 
+/* On the sample's real index files (17.5 MB, 260 files) zlib level 3
+ * compresses 15.0x smaller at 98 MB/s at level 6 and 11.2x at 243 MB/s at
+ * level 3; a cold resolution compresses every file it fetches, so the
+ * faster one (nginx's default is 1). */
+#define GZIP_LEVEL	3
+
 struct hot {
 	struct hot_entry	**buckets;
 	size_t			  nbuckets;	/* a power of two */
@@ -167,24 +173,35 @@ grow(struct hot *h)
 	free(old);
 }
 
-static char *
-make_hdrs(const struct hot_entry *e, const char *etag, bool gzip)
+char *
+hot_header_lines(const char *etag, time_t mtime, bool gzip,
+    const char *extra)
 {
 	char	lastmod[30];
 
-	http_date_format(e->mtime, lastmod);
+	http_date_format(mtime, lastmod);
 	return xasprintf("ETag: %s\r\nLast-Modified: %s\r\n"
 	    "Vary: Accept-Encoding\r\n%s%s", etag, lastmod,
-	    gzip ? "Content-Encoding: gzip\r\n" : "",
-	    e->extra ? e->extra : "");
+	    gzip ? "Content-Encoding: gzip\r\n" : "", extra ? extra : "");
+}
+
+static char *
+make_hdrs(const struct hot_entry *e, const char *etag, bool gzip)
+{
+	return hot_header_lines(etag, e->mtime, gzip, e->extra);
+}
+
+bool
+hot_has_room(const struct hot *h, size_t len)
+{
+	return h->bytes + len + sizeof(struct hot_entry) + 512 <= h->max;
 }
 
 struct hot_entry *
-hot_make(struct hot *h, const char *key, char *body, size_t len,
-    time_t mtime, const char *extra)
+hot_entry_new(const char *key, char *body, size_t len, time_t mtime,
+    const char *extra)
 {
-	struct hot_entry	*e = xcalloc(1, sizeof *e), *old;
-	size_t			 b;
+	struct hot_entry	*e = xcalloc(1, sizeof *e);
 
 	e->_key = xstrdup(key);
 	e->_refs = 1;
@@ -194,15 +211,24 @@ hot_make(struct hot *h, const char *key, char *body, size_t len,
 	e->extra = extra ? xstrdup(extra) : NULL;
 	etag_of(body, len, e->plain.etag);
 	e->plain.hdrs = make_hdrs(e, e->plain.etag, false);
+	return e;
+}
+
+struct hot_entry *
+hot_insert(struct hot *h, struct hot_entry *e)
+{
+	struct hot_entry	*old;
+	size_t			 b;
+
 	if (cost(e) > h->max / 4)
 		return e;
-	if ((old = hot_get(h, key)) != NULL)
+	if ((old = hot_get(h, e->_key)) != NULL)
 		evict(h, old);
 	while (h->head != NULL && h->bytes + cost(e) > h->max)
 		evict(h, h->tail);
 	if (h->n >= h->nbuckets)
 		grow(h);
-	b = hash(key) & (h->nbuckets - 1);
+	b = hash(e->_key) & (h->nbuckets - 1);
 	e->_next = h->buckets[b];
 	h->buckets[b] = e;
 	e->_cached = true;
@@ -213,18 +239,24 @@ hot_make(struct hot *h, const char *key, char *body, size_t len,
 	return e;
 }
 
-const struct hot_variant *
-hot_gzip(struct hot *h, struct hot_entry *e)
+struct hot_entry *
+hot_make(struct hot *h, const char *key, char *body, size_t len,
+    time_t mtime, const char *extra)
+{
+	return hot_insert(h, hot_entry_new(key, body, len, mtime, extra));
+}
+
+void
+hot_entry_compress(struct hot_entry *e)
 {
 	z_stream	 z;
 	unsigned char	*out;
-	size_t		 cap, before;
+	size_t		 cap;
 
 	if (e->gzip.body != NULL)
-		return &e->gzip;
-	before = e->_cached ? cost(e) : 0;
+		return;
 	memset(&z, 0, sizeof z);
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
+	if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		abort();
 	cap = deflateBound(&z, e->plain.len);
@@ -244,6 +276,17 @@ hot_gzip(struct hot *h, struct hot_entry *e)
 		e->gzip.hdrs = make_hdrs(e, e->gzip.etag, true);
 	}
 	deflateEnd(&z);
+}
+
+const struct hot_variant *
+hot_gzip(struct hot *h, struct hot_entry *e)
+{
+	size_t	before;
+
+	if (e->gzip.body != NULL)
+		return &e->gzip;
+	before = e->_cached ? cost(e) : 0;
+	hot_entry_compress(e);
 	if (e->_cached)
 		h->bytes += cost(e) - before;
 	return &e->gzip;

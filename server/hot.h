@@ -49,10 +49,24 @@ struct hot_entry *hot_get(struct hot *, const char *key);
  * returned with a reference the caller must drop with hot_unref. */
 struct hot_entry *hot_make(struct hot *, const char *key, char *body,
 		     size_t len, time_t mtime, const char *extra);
+/* hot_make in two steps, so the work can be done off the loop:
+ * hot_entry_new computes the ETag and header lines of an entry nobody
+ * else sees yet (any thread; hot_entry_compress too, for its gzip form),
+ * hot_insert caches it (the loop) and returns it. */
+struct hot_entry *hot_entry_new(const char *key, char *body, size_t len,
+		     time_t mtime, const char *extra);
+void		 hot_entry_compress(struct hot_entry *e);
+struct hot_entry *hot_insert(struct hot *, struct hot_entry *e);
 /* The gzip variant of e, compressed on first use; &e->plain when gzip does
  * not make it smaller. */
 const struct hot_variant *hot_gzip(struct hot *, struct hot_entry *e);
 void		 hot_invalidate(struct hot *, const char *key);
+/* True when an entry of len bytes would be cached without evicting any. */
+bool		 hot_has_room(const struct hot *, size_t len);
+/* The header lines of an index file answer (new string): ETag,
+ * Last-Modified, Vary, Content-Encoding when gzip, then extra. */
+char		*hot_header_lines(const char *etag, time_t mtime, bool gzip,
+		     const char *extra);
 void		 hot_ref(struct hot_entry *);
 void		 hot_unref(struct hot_entry *);
 size_t		 hot_bytes(const struct hot *);

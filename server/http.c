@@ -602,9 +602,24 @@ read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
+cork(struct conn *c, bool on)
+{
+	int	v = on;
+
+	if (c->corked == on)
+		return;
+	setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_CORK, &v,
+	    sizeof v);
+	c->corked = on;
+}
+
+static void
 write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
+
+	if (c->corked && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		cork(c, false);
 
 	if (c->state == CONN_CLOSING) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -839,9 +854,14 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 		evbuffer_add_file_segment(bufferevent_get_output(r->conn->bev),
 		    seg, 0, (ev_off_t)len);
 		evbuffer_file_segment_free(seg);
-	} else
+	} else {
+		/* The head would leave alone (TCP_NODELAY) and the file in
+		 * sendfile's segments: corked, full segments go out, and the
+		 * tail when the output drains (write_cb). */
+		cork(r->conn, true);
 		evbuffer_add_file(bufferevent_get_output(r->conn->bev), fd, 0,
 		    (ev_off_t)len);
+	}
 	finish(r, status, len);
 }
 

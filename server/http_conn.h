@@ -63,6 +63,7 @@ struct conn {
 	bool			 head_started;
 	bool			 processing;	/* inside process() */
 	bool			 tls;
+	bool			 corked;	/* TCP_CORK until drained */
 	struct sockaddr_storage	 addr;		/* the client's */
 	char			 peer[64];
 	struct h2		*h2;		/* CONN_H2 */

@@ -16,6 +16,7 @@
 
 #include "cache/store.h"
 #include "cache/usage.h"
+#include "index/deps.h"
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/regconfig.h"
@@ -37,6 +38,7 @@
 #define STREAM_HIGH	(1u << 20)	/* pause the upstream past this */
 #define BACKOFF_MAX	60		/* seconds */
 #define INDEX_TIMEOUT	25		/* seconds: cargo waits 30 */
+#define PREFETCH_QUEUE	4096		/* prefetches waiting, at most */
 
 /* What a fill of an index file came to, as its waiters see it. */
 struct outcome {
@@ -62,6 +64,8 @@ struct fill {
 	char			 name[CRATE_NAME_MAX + 1];
 	struct hot_entry	*old;		/* what we have, or NULL */
 	struct waiter		*waiters;
+	bool			 prefetch;	/* nobody asked yet */
+	struct featreq		 feat;		/* features wanted of it */
 	struct fill		*next;
 };
 
@@ -139,6 +143,8 @@ struct mirror {
 	bool			 token_refreshing;
 	int			 active;	/* fetches in flight */
 	struct queued		*queue, **queue_tail;
+	struct queued		*low, **low_tail; /* prefetches */
+	size_t			 nlow;
 	time_t			 backoff_until;
 	struct watch		*watches;
 	char			 labels[96];	/* registry="NAME" */
@@ -313,7 +319,6 @@ static void	fetch_done_wrap(struct fetch *, void *);
 static void	watch_check(struct mirror *, const char *,
 		    const struct hot_entry *);
 static void	gc_tick(evutil_socket_t, short, void *);
-static void	warm_dependencies(struct mirror *, const struct hot_entry *);
 
 /* Sits between curl and a fetch's owner to keep the mirror's count of
  * fetches in flight and to read back-off answers. */
@@ -374,6 +379,31 @@ launch(struct mirror *m, struct fetch_opts *o)
 	fetch_start(m->srv->upstream, o);
 }
 
+static struct queued *
+queued_new(const struct fetch_opts *o)
+{
+	struct queued	*q = xcalloc(1, sizeof *q);
+
+	q->opts = *o;
+	q->url = xstrdup(o->url);
+	q->inm = o->if_none_match ? xstrdup(o->if_none_match) : NULL;
+	q->ims = o->if_modified_since ? xstrdup(o->if_modified_since) : NULL;
+	q->opts.url = q->url;
+	q->opts.if_none_match = q->inm;
+	q->opts.if_modified_since = q->ims;
+	return q;
+}
+
+static void
+queued_launch(struct mirror *m, struct queued *q)
+{
+	launch(m, &q->opts);
+	free(q->url);
+	free(q->inm);
+	free(q->ims);
+	free(q);
+}
+
 /* Starts o now, or when a place frees up. The URL and validators are
  * copied. The on_data and done callbacks get o->arg. */
 static void
@@ -387,16 +417,78 @@ upstream_get(struct mirror *m, const struct fetch_opts *o)
 		launch(m, &copy);
 		return;
 	}
-	q = xcalloc(1, sizeof *q);
-	q->opts = *o;
-	q->url = xstrdup(o->url);
-	q->inm = o->if_none_match ? xstrdup(o->if_none_match) : NULL;
-	q->ims = o->if_modified_since ? xstrdup(o->if_modified_since) : NULL;
-	q->opts.url = q->url;
-	q->opts.if_none_match = q->inm;
-	q->opts.if_modified_since = q->ims;
+	q = queued_new(o);
 	*m->queue_tail = q;
 	m->queue_tail = &q->next;
+}
+
+/* upstream_get for a prefetch: behind every request someone waits for,
+ * and never in the last free place, which stays for cargo's next miss.
+ * False when too many prefetches wait already. */
+static bool
+upstream_get_low(struct mirror *m, const struct fetch_opts *o)
+{
+	struct queued	*q;
+
+	if (m->queue == NULL && m->low == NULL &&
+	    m->active < m->reg->cfg->upstream_concurrency - 1) {
+		struct fetch_opts	copy = *o;
+
+		launch(m, &copy);
+		return true;
+	}
+	if (m->nlow >= PREFETCH_QUEUE)
+		return false;
+	q = queued_new(o);
+	*m->low_tail = q;
+	m->low_tail = &q->next;
+	m->nlow++;
+	return true;
+}
+
+/* Someone now waits for the prefetch whose callback argument is arg:
+ * moves it to the front queue if it has not started. */
+static void
+promote(struct mirror *m, void *arg)
+{
+	struct queued	**qp, *q;
+
+	for (qp = &m->low; (q = *qp) != NULL; qp = &q->next)
+		if (q->opts.arg == arg)
+			break;
+	if (q == NULL)
+		return;
+	if ((*qp = q->next) == NULL)
+		m->low_tail = qp;
+	m->nlow--;
+	q->next = NULL;
+	if (m->active < m->reg->cfg->upstream_concurrency) {
+		queued_launch(m, q);
+		return;
+	}
+	*m->queue_tail = q;
+	m->queue_tail = &q->next;
+}
+
+/* Starts queued fetches while there is room: the front queue first. */
+static void
+launch_queued(struct mirror *m)
+{
+	long long	cap = m->reg->cfg->upstream_concurrency;
+	struct queued	*q;
+
+	while ((q = m->queue) != NULL && m->active < cap) {
+		if ((m->queue = q->next) == NULL)
+			m->queue_tail = &m->queue;
+		queued_launch(m, q);
+	}
+	while (m->queue == NULL && (q = m->low) != NULL &&
+	    m->active < cap - 1) {
+		if ((m->low = q->next) == NULL)
+			m->low_tail = &m->low;
+		m->nlow--;
+		queued_launch(m, q);
+	}
 }
 
 /* Seconds from a Retry-After value (delta seconds or an HTTP date). */
@@ -441,18 +533,7 @@ fetch_done_wrap(struct fetch *f, void *arg)
 		refresh_token(m);
 	w->done(f, w->arg);
 	free(w);
-	while (m->queue != NULL && m->active <
-	    m->reg->cfg->upstream_concurrency) {
-		struct queued	*q = m->queue;
-
-		if ((m->queue = q->next) == NULL)
-			m->queue_tail = &m->queue;
-		launch(m, &q->opts);
-		free(q->url);
-		free(q->inm);
-		free(q->ims);
-		free(q);
-	}
+	launch_queued(m);
 }
 
 static bool
@@ -775,7 +856,157 @@ finish_fill(struct fill *fl, const struct outcome *o)
 		free(w);
 	}
 	hot_unref(fl->old);
+	featreq_free(&fl->feat);
 	free(fl);
+}
+
+static void	warm(struct mirror *, const struct wants *);
+
+/* Ends fl with verdict v: caches what came (e, for V_OK), answers the
+ * waiters. o carries a failure's status and Retry-After. */
+static void
+settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
+    struct outcome *o)
+{
+	struct mirror	*m = fl->m;
+	char		 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+
+	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
+	    v == V_NOT_MODIFIED))
+		count(m, "crated_revalidations_total", v == V_OK ?
+		    "result=\"200\"" : "result=\"304\"", 1);
+	upstream_state(m, v == V_CONFIG || v == V_TRANSIENT ? why : NULL);
+	switch (v) {
+	case V_OK:
+		log_debug("registry %s: fetched %s (%zu bytes)",
+		    m->reg->name, fl->path, e->plain.len);
+		watch_check(m, fl->path, e);
+		persist(m, fl->path, e, true);
+		o->status = 200;
+		o->e = e;
+		break;
+	case V_NOT_MODIFIED:
+		if (fl->old == NULL || fl->old->negative) {
+			why = "upstream answered 304 to an unconditional"
+			    " request";
+			o->status = 502;
+			goto transient;
+		}
+		fl->old->fetched = time(NULL);
+		persist(m, fl->path, fl->old, false);
+		o->status = 200;
+		o->e = fl->old;
+		break;
+	case V_NOT_FOUND:
+		key_of(m, fl->path, key);
+		e = hot_make(m->srv->hot, key, xstrdup(""), 0, 0, index_hdrs);
+		e->negative = true;
+		e->fetched = time(NULL);
+		persist(m, fl->path, e, false);
+		hot_unref(e);
+		o->status = 404;
+		break;
+	case V_CONFIG:
+		log_error("registry %s: %s: %s (crated is misconfigured; not"
+		    " cached)", m->reg->name, fl->name, why);
+		o->error = why;
+		break;
+	case V_TRANSIENT:
+	transient:
+		o->error = why;
+		if (fl->old != NULL && !fl->old->negative) {
+			count(m, "crated_stale_serves_total", NULL, 1);
+			log_warn("registry %s: %s: %s; serving the cached copy"
+			    " from %lds ago", m->reg->name, fl->name, why,
+			    (long)(time(NULL) - fl->old->fetched));
+			o->status = 200;
+			o->e = fl->old;
+			o->stale = why;
+		} else
+			log_warn("registry %s: %s: %s; nothing cached",
+			    m->reg->name, fl->name, why);
+		break;
+	}
+	finish_fill(fl, o);
+}
+
+/*
+ * A fetched index file is read off the loop, on the CPU worker: checked
+ * line by line, its wanted dependencies found, its ETag and gzip form
+ * computed. The fill stays in m->fills meanwhile, so later requests
+ * still join it.
+ */
+struct digest {
+	struct fill		*fl;
+	char			*body;		/* until e takes it */
+	size_t			 len;
+	char			 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+	bool			 deps;		/* find the wanted deps */
+	struct featreq		 feat;		/* a copy of fl->feat */
+	double			 secs;		/* the fetch's duration */
+	char			*up_etag, *up_lastmod;
+	/* results */
+	char			*cause;		/* not an index file: why */
+	struct hot_entry	*e;
+	struct wants		 wants;
+};
+
+static void
+digest_work(void *arg)
+{
+	struct digest		*d = arg;
+	struct index_line_refs	 refs = { NULL, 0 };
+
+	if (index_file_check_refs(d->body, d->len, d->fl->name, &d->cause,
+	    &refs) != 0)
+		return;
+	if (d->deps)
+		index_file_wants(d->body, d->len, &refs, &d->feat,
+		    &d->wants);
+	index_line_refs_free(&refs);
+	d->e = hot_entry_new(d->key, d->body, d->len, time(NULL), index_hdrs);
+	d->body = NULL;
+	hot_entry_compress(d->e);
+}
+
+static void
+digest_done(void *arg)
+{
+	struct digest	*d = arg;
+	struct fill	*fl = d->fl;
+	struct mirror	*m = fl->m;
+	struct outcome	 o = { .status = 502 };
+	char		*why = NULL;
+
+	count(m, "crated_upstream_requests_total", d->e != NULL ?
+	    "kind=\"index\",outcome=\"200\"" :
+	    "kind=\"index\",outcome=\"error\"", 1);
+	metrics_observe("crated_upstream_duration_seconds", m->labels,
+	    d->secs);
+	if (d->e == NULL) {
+		why = xasprintf("upstream sent an invalid index file: %s",
+		    d->cause);
+		settle(fl, V_TRANSIENT, NULL, why, &o);
+	} else {
+		struct hot_entry	*e = hot_insert(m->srv->hot, d->e);
+
+		e->fetched = time(NULL);
+		e->up_etag = d->up_etag;
+		e->up_lastmod = d->up_lastmod;
+		d->up_etag = d->up_lastmod = NULL;
+		settle(fl, V_OK, e, NULL, &o);
+		/* After the waiters have their answer. */
+		warm(m, &d->wants);
+		hot_unref(e);
+	}
+	free(why);
+	free(d->cause);
+	free(d->body);
+	free(d->up_etag);
+	free(d->up_lastmod);
+	featreq_free(&d->feat);
+	wants_free(&d->wants);
+	free(d);
 }
 
 static void
@@ -784,91 +1015,35 @@ fill_done(struct fetch *f, void *arg)
 	struct fill		*fl = arg;
 	struct mirror		*m = fl->m;
 	struct outcome		 o = { .status = 502 };
-	struct hot_entry	*e = NULL;
-	char			*why = NULL, key[REGISTRY_NAME_MAX +
-				     INDEX_PATH_MAX + 2];
-	const char		*et, *lm, *body;
-	char			*copy;
-	size_t			 len;
+	char			*why = NULL;
+	enum verdict		 v = judge(m, f, NULL, &why);
 
-	enum verdict		 v = judge(m, f, fl->name, &why);
+	if (v == V_OK) {
+		struct digest	*d = xcalloc(1, sizeof *d);
+		const char	*body = fetch_body(f, &d->len), *h;
 
-	count_upstream(m, f, "index", v);
-	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
-	    v == V_NOT_MODIFIED))
-		count(m, "crated_revalidations_total", v == V_OK ?
-		    "result=\"200\"" : "result=\"304\"", 1);
-	upstream_state(m, v == V_CONFIG || v == V_TRANSIENT ? why : NULL);
-	switch (v) {
-	case V_OK:
-		key_of(m, fl->path, key);
-		body = fetch_body(f, &len);
-		copy = xmalloc(len + 1);
-		memcpy(copy, body, len);
-		copy[len] = '\0';
-		e = hot_make(m->srv->hot, key, copy, len, time(NULL),
-		    index_hdrs);
-		e->fetched = time(NULL);
-		et = fetch_header(f, "ETag");
-		lm = fetch_header(f, "Last-Modified");
-		e->up_etag = et ? xstrdup(et) : NULL;
-		e->up_lastmod = lm ? xstrdup(lm) : NULL;
-		log_debug("registry %s: fetched %s (%zu bytes)",
-		    m->reg->name, fl->path, len);
-		watch_check(m, fl->path, e);
-		persist(m, fl->path, e, true);
-		o.status = 200;
-		o.e = e;
-		break;
-	case V_NOT_MODIFIED:
-		if (fl->old == NULL || fl->old->negative) {
-			why = xstrdup("upstream answered 304 to an"
-			    " unconditional request");
-			goto transient;
-		}
-		fl->old->fetched = time(NULL);
-		persist(m, fl->path, fl->old, false);
-		o.status = 200;
-		o.e = fl->old;
-		break;
-	case V_NOT_FOUND:
-		key_of(m, fl->path, key);
-		e = hot_make(m->srv->hot, key, xstrdup(""), 0, 0, index_hdrs);
-		e->negative = true;
-		e->fetched = time(NULL);
-		persist(m, fl->path, e, false);
-		o.status = 404;
-		break;
-	case V_CONFIG:
-		log_error("registry %s: %s: %s (crated is misconfigured; not"
-		    " cached)", m->reg->name, fl->name, why);
-		o.error = why;
-		break;
-	case V_TRANSIENT:
-	transient:
-		o.status = fetch_status(f) == 429 || fetch_status(f) == 503 ?
-		    503 : 502;
-		o.error = why;
-		o.retry_after = fetch_header(f, "Retry-After");
-		if (fl->old != NULL && !fl->old->negative) {
-			count(m, "crated_stale_serves_total", NULL, 1);
-			log_warn("registry %s: %s: %s; serving the cached copy"
-			    " from %lds ago", m->reg->name, fl->name, why,
-			    (long)(time(NULL) - fl->old->fetched));
-			o.status = 200;
-			o.e = fl->old;
-			o.stale = why;
-		} else
-			log_warn("registry %s: %s: %s; nothing cached",
-			    m->reg->name, fl->name, why);
-		break;
+		d->fl = fl;
+		d->body = xmalloc(d->len + 1);
+		memcpy(d->body, body, d->len);
+		d->body[d->len] = '\0';
+		key_of(m, fl->path, d->key);
+		d->deps = m->reg->cfg->prefetch_dependencies;
+		featreq_merge(&d->feat, &fl->feat);
+		d->secs = fetch_seconds(f);
+		if ((h = fetch_header(f, "ETag")) != NULL)
+			d->up_etag = xstrdup(h);
+		if ((h = fetch_header(f, "Last-Modified")) != NULL)
+			d->up_lastmod = xstrdup(h);
+		workers_submit(m->srv->cpu, digest_work, digest_done, d);
+		return;
 	}
-	finish_fill(fl, &o);
-	/* After the waiters have their answer: the parsing it takes must
-	 * not delay them. */
-	if (v == V_OK && m->reg->cfg->prefetch_dependencies)
-		warm_dependencies(m, e);
-	hot_unref(e);
+	count_upstream(m, f, "index", v);
+	if (v == V_TRANSIENT && (fetch_status(f) == 429 ||
+	    fetch_status(f) == 503)) {
+		o.status = 503;
+		o.retry_after = fetch_header(f, "Retry-After");
+	}
+	settle(fl, v, NULL, why, &o);
 	free(why);
 }
 
@@ -976,6 +1151,62 @@ mirror_watch(struct mirror *m, const char *name, const char *vers)
 	m->watches = w;
 }
 
+static struct fill *
+find_fill(struct mirror *m, const char *path)
+{
+	struct fill	*fl;
+
+	for (fl = m->fills; fl != NULL; fl = fl->next)
+		if (strcmp(fl->path, path) == 0)
+			return fl;
+	return NULL;
+}
+
+/* Asks the upstream for the index file at path (e: what we have, taken
+ * over). With a waiter, someone waits; without, it is a prefetch, asked
+ * with the features in feat. False when the prefetch queue is full. */
+static bool
+start_fill(struct mirror *m, const char *name, const char *path,
+    struct hot_entry *e, struct waiter *w, const struct featreq *feat)
+{
+	struct fill		*fl = xcalloc(1, sizeof *fl);
+	struct fetch_opts	 o = { 0 };
+	bool			 ok = true;
+
+	fl->m = m;
+	snprintf(fl->path, sizeof fl->path, "%s", path);
+	snprintf(fl->name, sizeof fl->name, "%s", name);
+	fl->old = e;
+	fl->waiters = w;
+	fl->prefetch = w == NULL;
+	if (feat != NULL)
+		featreq_merge(&fl->feat, feat);
+	else
+		fl->feat.defaults = true;
+	o.url = xasprintf("%s%s", m->base, path);
+	if (e != NULL && !e->negative) {
+		o.if_none_match = e->up_etag;
+		o.if_modified_since = e->up_etag ? NULL : e->up_lastmod;
+	}
+	o.max_body = INDEX_MAX;
+	o.timeout = INDEX_TIMEOUT;
+	o.done = fill_done;
+	o.arg = fl;
+	if (w != NULL)
+		upstream_get(m, &o);
+	else
+		ok = upstream_get_low(m, &o);
+	free((char *)(uintptr_t)o.url);
+	if (!ok) {
+		featreq_free(&fl->feat);
+		free(fl);
+		return false;
+	}
+	fl->next = m->fills;
+	m->fills = fl;
+	return true;
+}
+
 /*
  * Gets the index file of name at path: from memory or disk while fresh
  * (force: never), else through one shared upstream request; cb gets the
@@ -988,8 +1219,6 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 	struct hot_entry	*e = lookup(m, path);
 	struct fill		*fl;
 	struct waiter		*w;
-	struct fetch_opts	 o = { 0 };
-	char			*url;
 
 	if (watched(m, path))
 		force = true;
@@ -1012,36 +1241,21 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 	w = xcalloc(1, sizeof *w);
 	w->cb = cb;
 	w->arg = arg;
-	for (fl = m->fills; fl != NULL; fl = fl->next)
-		if (strcmp(fl->path, path) == 0) {
-			w->next = fl->waiters;
-			fl->waiters = w;
+	if ((fl = find_fill(m, path)) != NULL) {
+		w->next = fl->waiters;
+		fl->waiters = w;
+		if (fl->prefetch) {
+			fl->prefetch = false;
+			promote(m, fl);
+			count(m, "crated_prefetch_joins_total", NULL, 1);
+		} else
 			count(m, "crated_coalesced_waiters_total", NULL, 1);
-			hot_unref(e);
-			return;
-		}
+		hot_unref(e);
+		return;
+	}
 	if (e == NULL)
 		count(m, "crated_cache_misses_total", NULL, 1);
-	fl = xcalloc(1, sizeof *fl);
-	fl->m = m;
-	snprintf(fl->path, sizeof fl->path, "%s", path);
-	snprintf(fl->name, sizeof fl->name, "%s", name);
-	fl->old = e;
-	fl->waiters = w;
-	fl->next = m->fills;
-	m->fills = fl;
-	url = xasprintf("%s%s", m->base, path);
-	o.url = url;
-	if (e != NULL && !e->negative) {
-		o.if_none_match = e->up_etag;
-		o.if_modified_since = e->up_etag ? NULL : e->up_lastmod;
-	}
-	o.max_body = INDEX_MAX;
-	o.timeout = INDEX_TIMEOUT;
-	o.done = fill_done;
-	o.arg = fl;
-	upstream_get(m, &o);
-	free(url);
+	start_fill(m, name, path, e, w, NULL);
 }
 
 /* Keeps a header value to one printable line. */
@@ -1654,6 +1868,7 @@ mirror_open(struct registry *reg, char **cause)
 	m->srv = reg->srv;
 	snprintf(m->labels, sizeof m->labels, "registry=\"%s\"", reg->name);
 	m->queue_tail = &m->queue;
+	m->low_tail = &m->low;
 	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
 	    c->upstream + 7 : c->upstream);
 	if (store_read(reg->store, "upstream-config.json", &buf, &len, NULL,
@@ -1886,110 +2101,53 @@ mirror_reconfigured(struct mirror *m)
 	refresh_token(m);
 }
 
-/* Dependency-aware prefetch. Over HTTP/1.1 cargo keeps at most two
- * requests in flight, so a cold resolution is a long chain of round trips
- * to the upstream. When an index file arrives, the index files of the
- * dependencies of its newest versions are fetched at once, in the
- * background, so cargo finds them cached when it asks; they in turn warm
- * theirs. Only missing files are fetched, only deps from this registry,
- * not dev-dependencies or optional ones, and only while the upstream has
- * room: foreground requests keep priority. */
-#define WARM_VERSIONS	3
-
-struct vline {
-	const char	*vers;
-	json_t		*j;
-};
-
-static int
-vline_cmp(const void *a, const void *b)
-{
-	const struct vline	*x = a, *y = b;
-
-	return semver_cmp_str(y->vers, x->vers);
-}
-
+/*
+ * Dependency-aware prefetch. Over HTTP/1.1 cargo keeps at most two
+ * requests in flight, and even over HTTP/2 it learns what to ask next
+ * only when an answer arrives, so a cold resolution is a chain of round
+ * trips to the upstream as long as the dependency graph is deep. When an
+ * index file arrives, the files of the dependencies cargo will look up
+ * next (index/deps.h: the newest versions, the features dependents turn
+ * on) are fetched at once in the background, so cargo finds them cached
+ * or on their way; they in turn warm theirs. Only missing files, only
+ * from this registry, behind every request someone waits for.
+ */
 static void
-warm_done(struct mirror *m, const struct outcome *o, void *arg)
+warm(struct mirror *m, const struct wants *w)
 {
-}
+	size_t	started = 0, dropped = 0;
 
-struct vlines {
-	struct vline	*v;
-	size_t		 n;
-};
+	if (backing_off(m))
+		return;
+	for (size_t i = 0; i < w->n; i++) {
+		const char		*name = w->v[i].name;
+		char			 path[INDEX_PATH_MAX];
+		struct hot_entry	*have;
+		struct fill		*fl;
 
-/* Each line parsed once, by jansson; unparsable and yanked ones are
- * skipped. */
-static void
-collect_lines(const char *buf, size_t len, struct vlines *l)
-{
-	const char	*p = buf, *end = buf + len;
-
-	while (p < end) {
-		const char	*nl = memchr(p, '\n', (size_t)(end - p));
-		size_t		 n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		json_t		*j = n > 0 ? json_loadb(p, n, 0, NULL) : NULL;
-		const char	*vers = json_string_value(json_object_get(j,
-				    "vers"));
-
-		if (vers == NULL || json_is_true(json_object_get(j,
-		    "yanked")))
-			json_decref(j);
-		else {
-			l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-			l->v[l->n].j = j;
-			l->v[l->n++].vers = vers;
+		if (crate_name_check(name, NULL) != 0)
+			continue;
+		crate_index_path(name, path);
+		if ((fl = find_fill(m, path)) != NULL) {
+			/* On its way: read it with these features too. */
+			featreq_merge(&fl->feat, &w->v[i].feat);
+			continue;
 		}
-		p += n + 1;
-	}
-}
-
-static void
-warm_dependencies(struct mirror *m, const struct hot_entry *e)
-{
-	struct vlines	lines = { NULL, 0 };
-	size_t		started = 0;
-
-	collect_lines(e->plain.body, e->plain.len, &lines);
-	if (lines.n > 1)
-		qsort(lines.v, lines.n, sizeof *lines.v, vline_cmp);
-	for (size_t i = 0; i < lines.n && i < WARM_VERSIONS; i++) {
-		json_t	*deps = json_object_get(lines.v[i].j, "deps"), *d;
-		size_t	 k;
-
-		json_array_foreach(deps, k, d) {
-			const char		*name, *kind;
-			char			 path[INDEX_PATH_MAX];
-			struct hot_entry	*have;
-
-			kind = json_string_value(json_object_get(d, "kind"));
-			name = json_string_value(json_object_get(d,
-			    "package"));
-			if (name == NULL)
-				name = json_string_value(json_object_get(d,
-				    "name"));
-			if (name == NULL || crate_name_check(name, NULL) != 0 ||
-			    json_is_true(json_object_get(d, "optional")) ||
-			    (kind != NULL && strcmp(kind, "dev") == 0) ||
-			    json_is_string(json_object_get(d, "registry")))
-				continue;
-			if (m->active >= m->reg->cfg->upstream_concurrency - 1)
-				goto done;
-			crate_index_path(name, path);
-			if ((have = lookup(m, path)) != NULL) {
-				hot_unref(have);
-				continue;
-			}
-			get_index(m, name, path, false, warm_done, NULL);
+		if ((have = lookup(m, path)) != NULL && fresh(m, have)) {
+			hot_unref(have);
+			continue;
+		}
+		if (start_fill(m, name, path, have, NULL, &w->v[i].feat))
 			started++;
+		else {
+			hot_unref(have);
+			dropped++;
 		}
 	}
-done:
 	if (started > 0)
 		count(m, "crated_prefetched_index_files_total", NULL,
 		    (double)started);
-	for (size_t i = 0; i < lines.n; i++)
-		json_decref(lines.v[i].j);
-	free(lines.v);
+	if (dropped > 0)
+		count(m, "crated_prefetch_dropped_total", NULL,
+		    (double)dropped);
 }

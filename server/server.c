@@ -34,7 +34,6 @@
 #include "server/upstream.h"
 #include "server/workers.h"
 
-#define HOT_CACHE_BYTES		(16u << 20)
 #define INDEX_FILE_MAX		(64u << 20)
 #define DRAIN_SECONDS		10
 
@@ -80,6 +79,47 @@ server_reply_entry(struct server *srv, struct http_request *r,
 	free(hdrs);
 }
 
+/*
+ * A plain (not gzip) request for an index file outside the memory cache,
+ * when the cache is full: answered from the file with sendfile, its ETag
+ * from store_file_etag, so neither the bytes are read nor other entries
+ * evicted (a working set larger than memory_cache_bytes stays on disk,
+ * as with nginx). 1 when answered; 0 when the caller should read the
+ * file into the cache; -errno.
+ */
+static int
+index_from_disk(struct registry *reg, struct http_request *r,
+    const char *rel)
+{
+	struct stat	 st;
+	char		 etag[ETAG_LEN], *buf, *hdrs;
+	size_t		 len;
+	int		 fd, res;
+
+	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
+		return fd;
+	if (hot_has_room(reg->srv->hot, (size_t)st.st_size)) {
+		close(fd);
+		return 0;
+	}
+	if ((res = store_file_etag(fd, &st, INDEX_FILE_MAX, etag, &buf,
+	    &len)) != 0) {
+		close(fd);
+		return res;
+	}
+	free(buf);
+	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
+	if (validators_not_modified(http_header(r, "If-None-Match"),
+	    http_header(r, "If-Modified-Since"), etag, st.st_mtime)) {
+		close(fd);
+		http_reply(r, 304, NULL, hdrs, NULL, 0);
+	} else
+		http_reply_file(r, 200, "text/plain; charset=utf-8", hdrs, fd,
+		    (size_t)st.st_size);
+	free(hdrs);
+	return 1;
+}
+
 void
 server_index_file(struct registry *reg, struct http_request *r,
     const char *path)
@@ -91,7 +131,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	char		 rel[STORE_PATH_MAX];
 	char		*buf;
 	size_t		 len;
-	int		 res;
+	int		 res = 0;
 
 	snprintf(key, sizeof key, "%s/%s", reg->name, path);
 	if ((e = hot_get(srv->hot, key)) != NULL) {
@@ -100,19 +140,25 @@ server_index_file(struct registry *reg, struct http_request *r,
 		return;
 	}
 	snprintf(rel, sizeof rel, "index/%s", path);
-	res = store_read(reg->store, rel, &buf, &len, &st, INDEX_FILE_MAX);
+	if (!http_accepts_gzip(r))
+		res = index_from_disk(reg, r, rel);
+	if (res == 0)
+		res = store_read(reg->store, rel, &buf, &len, &st,
+		    INDEX_FILE_MAX);
 	if (res == -ENOENT) {
 		http_reply_error(r, 404, "crate not found in registry `%s`",
 		    reg->name);
 		return;
 	}
-	if (res != 0) {
+	if (res < 0) {
 		log_error("registry %s: reading %s: %s", reg->name, rel,
 		    strerror(-res));
 		http_reply_error(r, 500, "cannot read the index file: %s",
 		    strerror(-res));
 		return;
 	}
+	if (res == 1)
+		return;
 	e = hot_make(srv->hot, key, buf, len, st.st_mtime,
 	    index_cache_control);
 	server_reply_entry(srv, r, e, NULL);
@@ -421,6 +467,10 @@ declare_metrics(void)
 		  "Crates evicted to stay under max_cache_bytes." },
 		{ "crated_prefetched_index_files_total", METRIC_COUNTER,
 		  "Index files fetched ahead of cargo (dependencies)." },
+		{ "crated_prefetch_joins_total", METRIC_COUNTER,
+		  "Index requests that found their file being prefetched." },
+		{ "crated_prefetch_dropped_total", METRIC_COUNTER,
+		  "Prefetches not made: too many were waiting." },
 	};
 
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
@@ -756,6 +806,7 @@ check_drained(struct server *srv)
 	if (http_server_pending(srv->http) == 0 &&
 	    http_server_connections(srv->http) == 0 &&
 	    workers_pending(srv->workers) == 0 &&
+	    workers_pending(srv->cpu) == 0 &&
 	    upstream_client_active(srv->upstream) == 0)
 		event_base_loopexit(srv->base, NULL);
 }
@@ -849,8 +900,9 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		return -1;
 	if (tokens_load(cfg->data_dir, &srv->tokens, cause) != 0)
 		return -1;
-	srv->hot = hot_create(HOT_CACHE_BYTES);
+	srv->hot = hot_create((size_t)cfg->memory_cache_bytes);
 	srv->workers = workers_create(srv->base, 2);
+	srv->cpu = workers_create(srv->base, 1);
 	srv->upstream = upstream_client_create(srv->base);
 	/* Signals first: a supervisor may act on "listening on" at once. */
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
@@ -913,6 +965,7 @@ server_finish(struct server *srv)
 {
 	/* Work still under way ends first, answering its requests while
 	 * their connections exist; then the connections go. */
+	workers_destroy(srv->cpu);
 	upstream_client_destroy(srv->upstream);
 	workers_destroy(srv->workers);
 	http_server_free(srv->http);

@@ -34,7 +34,8 @@ struct server {
 	struct event_base	*base;
 	struct config		*cfg;
 	struct http_server	*http;
-	struct workers		*workers;
+	struct workers		*workers;	/* disk: writes, fsyncs */
+	struct workers		*cpu;		/* reading fetched files */
 	struct upstream_client	*upstream;
 	struct hot		*hot;
 	struct registry		*regs;

@@ -4,6 +4,7 @@
 #define TESTS_TAP_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static int tap_n, tap_failed;
 
@@ -34,6 +35,37 @@ done_testing(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed != 0;
+}
+
+/* Reads rel, a path under $CRATED_TEST_DATA (default tests/data), into a
+ * new NUL-terminated buffer; NULL if it cannot. */
+static inline char *
+test_data(const char *rel, size_t *len)
+{
+	const char	*dir = getenv("CRATED_TEST_DATA");
+	char		 path[4096], *buf;
+	FILE		*f;
+	long		 n;
+
+	snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : "tests/data",
+	    rel);
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc((size_t)n + 1);
+	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return buf;
 }
 
 #endif

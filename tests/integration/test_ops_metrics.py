@@ -383,7 +383,8 @@ class MetricsTest(harness.TestCase):
 
         M = dict(registry="mirror")
         extra = {
-            key("crated_cache_misses_total", **M): 5,          # top, dep, nope, solo, co
+            # top, nope, solo, co (a prefetch is nobody's miss: dep is a hit)
+            key("crated_cache_misses_total", **M): 4,
             key("crated_cache_hits_total", **M): 2,            # top, dep
             key("crated_negative_hits_total", **M): 1,
             key("crated_prefetched_index_files_total", **M): 1,
@@ -508,6 +509,8 @@ class MetricsTest(harness.TestCase):
             "crated_upstream_duration_seconds": "histogram",
             "crated_coalesced_waiters_total": "counter",
             "crated_prefetched_index_files_total": "counter",
+            "crated_prefetch_joins_total": "counter",
+            "crated_prefetch_dropped_total": "counter",
             "crated_crate_fetches_total": "counter", "crated_checksum_failures_total": "counter",
             "crated_relayed_writes_total": "counter", "crated_cache_bytes": "gauge",
             "crated_cache_files": "gauge", "crated_evictions_total": "counter",

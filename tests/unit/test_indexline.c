@@ -107,36 +107,6 @@ struct count {
 	size_t	lines, bad, yanked, v2, roundtrip;
 };
 
-/* Reads a file under $CRATED_TEST_DATA; NULL if it cannot. */
-static char *
-slurp(const char *rel, size_t *len)
-{
-	const char	*dir = getenv("CRATED_TEST_DATA");
-	char		 path[4096], *buf;
-	FILE		*f;
-	long		 n;
-
-	snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : "tests/data",
-	    rel);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
-
 /* Sets yanked to !e->yanked and back; 1 if that gives the same bytes. */
 static int
 roundtrip(const char *line, size_t len, const struct index_entry *e)
@@ -266,7 +236,7 @@ test_files(void)
 
 	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(rel, sizeof rel, "index/%s", files[i].path);
-		buf = slurp(rel, &len);
+		buf = test_data(rel, &len);
 		ok(buf != NULL, "read index/%s (set CRATED_TEST_DATA)",
 		    files[i].path);
 		if (buf == NULL)
@@ -297,7 +267,7 @@ test_files(void)
 		free(buf);
 	}
 
-	buf = slurp("index/de/un/deunicode", &len);
+	buf = test_data("index/de/un/deunicode", &len);
 	memset(&c, 0, sizeof c);
 	if (buf != NULL)
 		index_file_foreach(buf, len, count, &c);

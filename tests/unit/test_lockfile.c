@@ -174,42 +174,16 @@ static const struct {
 	    "the table header" },
 };
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	*f;
-	char	*buf;
-	long	 size;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return NULL;
-	}
-	buf = xmalloc((size_t)size);
-	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*len = (size_t)size;
-	return buf;
-}
-
 /* Parses data file name into lf; the cause (new) or NULL. */
 static char *
 parsefile(const char *name, struct lockfile *lf)
 {
-	const char	*dir = getenv("CRATED_TEST_DATA");
 	char		*path, *buf, *cause = NULL;
 	size_t		 len;
 	int		 rc;
 
-	path = xasprintf("%s/lockfiles/%s", dir != NULL ? dir : "tests/data",
-	    name);
-	buf = slurp(path, &len);
+	path = xasprintf("lockfiles/%s", name);
+	buf = test_data(path, &len);
 	if (buf == NULL) {
 		cause = xasprintf("cannot read %s", path);
 		free(path);

@@ -232,36 +232,6 @@ body(const char *json, const unsigned char *crate, size_t clen, size_t *len)
 	return b;
 }
 
-/* Reads a file under $CRATED_TEST_DATA; NULL if it cannot. */
-static char *
-slurp(const char *rel, size_t *len)
-{
-	const char	*dir = getenv("CRATED_TEST_DATA");
-	char		 path[4096], *buf;
-	FILE		*f;
-	long		 n;
-
-	snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : "tests/data",
-	    rel);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
-
 static void
 test_real(void)
 {
@@ -272,9 +242,9 @@ test_real(void)
 
 	for (i = 0; i < sizeof real / sizeof real[0]; i++) {
 		snprintf(rel, sizeof rel, "publish/%s.body", real[i].file);
-		b = slurp(rel, &len);
+		b = test_data(rel, &len);
 		snprintf(rel, sizeof rel, "publish/%s.line", real[i].file);
-		want = slurp(rel, &wlen);
+		want = test_data(rel, &wlen);
 		ok(b != NULL && want != NULL, "read %s (set CRATED_TEST_DATA)",
 		    real[i].file);
 		if (b == NULL || want == NULL) {
