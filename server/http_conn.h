@@ -64,6 +64,11 @@ struct conn {
 	bool			 processing;	/* inside process() */
 	bool			 tls;
 	bool			 corked;	/* TCP_CORK until drained */
+	struct evbuffer		*pend;		/* a reply being put together
+						 * (plain TCP; NULL on TLS) */
+	struct event		*rd;		/* plain TCP: our reader */
+	bool			 reading;	/* rd is added */
+	long			 read_secs;	/* rd's timeout */
 	struct sockaddr_storage	 addr;		/* the client's */
 	char			 peer[64];
 	struct h2		*h2;		/* CONN_H2 */

@@ -99,13 +99,23 @@ series(const char *name, const char *labels)
 	return s;
 }
 
+struct series *
+metrics_series(const char *name, const char *labels)
+{
+	return series(name, labels);
+}
+
+void
+metrics_series_add(struct series *s, double v)
+{
+	if (s != NULL)
+		s->value += v;
+}
+
 void
 metrics_add(const char *name, const char *labels, double v)
 {
-	struct series	*s = series(name, labels);
-
-	if (s != NULL)
-		s->value += v;
+	metrics_series_add(series(name, labels), v);
 }
 
 void
@@ -120,8 +130,12 @@ metrics_set(const char *name, const char *labels, double v)
 void
 metrics_observe(const char *name, const char *labels, double v)
 {
-	struct series	*s = series(name, labels);
+	metrics_series_observe(series(name, labels), v);
+}
 
+void
+metrics_series_observe(struct series *s, double v)
+{
 	if (s == NULL)
 		return;
 	s->value += v;

@@ -20,6 +20,14 @@ void	metrics_set(const char *name, const char *labels, double v);
 /* A histogram observation in seconds. */
 void	metrics_observe(const char *name, const char *labels, double v);
 
+/* A series found once and updated many times (the per-request ones):
+ * NULL for an undeclared name, which the two calls ignore. Valid until
+ * metrics_free. */
+struct series;
+struct series	*metrics_series(const char *name, const char *labels);
+void		 metrics_series_add(struct series *, double v);
+void		 metrics_series_observe(struct series *, double v);
+
 /* Calls fn before each exposition, to refresh gauges. */
 void	metrics_on_collect(void (*fn)(void *), void *arg);
 /* The exposition text (new string). */

@@ -470,6 +470,41 @@ promote(struct mirror *m, void *arg)
 	m->queue_tail = &q->next;
 }
 
+static void	fill_free(struct fill *);
+
+/* Forgets the prefetches that have not started (nobody waits for them:
+ * a request for one moves it to the front queue): at shutdown. */
+static void
+drop_prefetches(struct mirror *m)
+{
+	struct queued	*q;
+
+	while ((q = m->low) != NULL) {
+		struct fill	**fp, *fl = q->opts.arg;
+
+		m->low = q->next;
+		for (fp = &m->fills; *fp != NULL && *fp != fl;
+		    fp = &(*fp)->next)
+			;
+		if (*fp == fl)
+			*fp = fl->next;
+		fill_free(fl);
+		free(q->url);
+		free(q->inm);
+		free(q->ims);
+		free(q);
+	}
+	m->low_tail = &m->low;
+	m->nlow = 0;
+}
+
+void
+mirror_stop_prefetching(struct mirror *m)
+{
+	if (m != NULL)
+		drop_prefetches(m);
+}
+
 /* Starts queued fetches while there is room: the front queue first. */
 static void
 launch_queued(struct mirror *m)
@@ -855,6 +890,12 @@ finish_fill(struct fill *fl, const struct outcome *o)
 		w->cb(m, o, w->arg);
 		free(w);
 	}
+	fill_free(fl);
+}
+
+static void
+fill_free(struct fill *fl)
+{
 	hot_unref(fl->old);
 	featreq_free(&fl->feat);
 	free(fl);
@@ -922,7 +963,10 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 			o->status = 200;
 			o->e = fl->old;
 			o->stale = why;
-		} else
+		} else if (fl->prefetch)	/* nobody waits: /-/ready tells */
+			log_debug("registry %s: prefetching %s: %s",
+			    m->reg->name, fl->name, why);
+		else
 			log_warn("registry %s: %s: %s; nothing cached",
 			    m->reg->name, fl->name, why);
 		break;
@@ -1924,6 +1968,7 @@ mirror_close(struct mirror *m)
 {
 	if (m == NULL)
 		return;
+	drop_prefetches(m);
 	while (m->watches != NULL) {
 		struct watch	*w = m->watches;
 
@@ -2117,7 +2162,7 @@ warm(struct mirror *m, const struct wants *w)
 {
 	size_t	started = 0, dropped = 0;
 
-	if (backing_off(m))
+	if (backing_off(m) || m->srv->stopping)
 		return;
 	for (size_t i = 0; i < w->n; i++) {
 		const char		*name = w->v[i].name;

@@ -19,6 +19,8 @@ struct mirror;
 /* 0, or -1 with *cause (new). */
 int	mirror_open(struct registry *, char **cause);
 void	mirror_close(struct mirror *);
+/* Shutting down: prefetches not yet started are dropped, none begin. */
+void	mirror_stop_prefetching(struct mirror *);
 void	mirror_index(struct registry *, struct http_request *,
 	    const struct route *);
 /* A download whose .crate is not cached yet. */

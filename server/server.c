@@ -386,20 +386,53 @@ route_name(enum route_kind k)
 	return names[k];
 }
 
+/* The series each request updates, found once per registry, route and
+ * status: a small direct-mapped cache in front of the metrics table. */
+#define REQUEST_SERIES	64
+
+struct request_series {
+	char		 registry[REGISTRY_NAME_MAX + 1];
+	char		 route[24];
+	int		 status;
+	struct series	*total, *bytes, *duration;
+};
+
 static void
 request_done(const char *registry, const char *route, int status,
     size_t bytes, long usec, void *arg)
 {
-	char	labels[160];
+	struct server			*srv = arg;
+	struct request_series		*c;
+	char				 labels[160];
+	unsigned			 h = (unsigned)status;
 
-	snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\","
-	    "status=\"%d\"", registry ? registry : "", route, status);
-	metrics_add("crated_requests_total", labels, 1);
-	snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\"",
-	    registry ? registry : "", route);
-	metrics_add("crated_response_bytes_total", labels, (double)bytes);
-	metrics_observe("crated_request_duration_seconds", labels,
-	    (double)usec / 1e6);
+	if (registry == NULL)
+		registry = "";
+	for (const char *p = route; *p != '\0'; p++)
+		h = h * 31 + (unsigned char)*p;
+	for (const char *p = registry; *p != '\0'; p++)
+		h = h * 31 + (unsigned char)*p;
+	if (srv->req_series == NULL)
+		srv->req_series = xcalloc(REQUEST_SERIES, sizeof *c);
+	c = &srv->req_series[h % REQUEST_SERIES];
+	if (c->status != status || strcmp(c->route, route) != 0 ||
+	    strcmp(c->registry, registry) != 0) {
+		snprintf(c->registry, sizeof c->registry, "%s", registry);
+		snprintf(c->route, sizeof c->route, "%s", route);
+		c->status = status;
+		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\","
+		    "status=\"%d\"", registry, route, status);
+		c->total = metrics_series("crated_requests_total", labels);
+		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\"",
+		    registry, route);
+		c->bytes = metrics_series("crated_response_bytes_total",
+		    labels);
+		c->duration = metrics_series("crated_request_duration_seconds",
+		    labels);
+	}
+	metrics_series_add(c->total, 1);
+	metrics_series_add(c->bytes, (double)bytes);
+	metrics_series_observe(c->duration, (double)usec / 1e6);
 }
 
 static void
@@ -839,6 +872,8 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	    sig == SIGTERM ? "SIGTERM" : "SIGINT",
 	    http_server_pending(srv->http));
 	http_server_drain(srv->http);
+	for (size_t i = 0; i < srv->nregs; i++)
+		mirror_stop_prefetching(srv->regs[i].mirror);
 	srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_tick,
 	    srv);
 	event_add(srv->drain_timer, &tv);
@@ -995,4 +1030,5 @@ server_finish(struct server *srv)
 		config_free(srv->old_cfgs[i]);
 	free(srv->old_cfgs);
 	metrics_free();
+	free(srv->req_series);
 }

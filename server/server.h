@@ -49,6 +49,7 @@ struct server {
 	size_t			 nold_cfgs;
 	struct event		*sigterm, *sigint, *sighup, *drain_timer;
 	bool			 stopping;
+	struct request_series	*req_series;	/* metrics of requests */
 	/* Command-line settings that outlive a SIGHUP reload. */
 	bool			 force_offline;
 	const char		*force_log_level;

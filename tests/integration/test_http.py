@@ -22,11 +22,12 @@ from harness import RawConn, build_request, crate_meta, index_path, make_crate  
 
 class HttpTest(unittest.TestCase):
     maxDiff = 4000
+    config_extra = ""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = harness.make_tempdir()
-        cls.srv = harness.start_crated(cls.tmp)
+        cls.srv = harness.start_crated(cls.tmp, config_extra=cls.config_extra)
         cls.crates = {}
         # 1-, 2-, 3-, 4+-letter names, a mixed-case one, a '+' version.
         # Several versions of "abcd" so its index file is big enough that
@@ -527,6 +528,24 @@ class HttpTest(unittest.TestCase):
 
 def snapshot_files(s):
     return {k: v for k, v in s.items() if v[0] == "file"}
+
+
+class HttpFromDiskTest(HttpTest):
+    """The same, with no memory cache: plain requests for index files are
+    answered from disk with sendfile and the ETag remembered in an
+    extended attribute; the answers must not differ."""
+    config_extra = "memory_cache_bytes = 0\n"
+
+    def test_disk_etag_matches_bytes(self):
+        for name in ("a", "abcd", "Serde_Json"):
+            r = self.srv.get("/local/" + index_path(name))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("etag"),
+                             '"%s"' % harness.sha256_hex(r.body)[:32], r)
+            r2 = self.srv.get("/local/" + index_path(name),
+                              headers={"If-None-Match": r.header("etag")})
+            self.assertEqual(r2.status, 304, r2)
+            self.assertEqual(r2.body, b"")
 
 
 if __name__ == "__main__":
