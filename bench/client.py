@@ -240,9 +240,11 @@ def cmd_resolve_stats(a):
     """Sorts the index requests cargo made through a crated mirror by what
     each one waited for, from crated's access log (request start = log
     time - duration), the stand-in's log ("time path" lines) and the index
-    files themselves. Prefetch (server/mirror.c, warm_dependencies) covers
-    the non-optional, non-dev dependencies of the 3 newest versions, while
-    fewer than upstream_concurrency - 1 fetches are running."""
+    files themselves. Prefetch (server/mirror.c, warm; index/deps.h) covers
+    the normal and build dependencies of the versions the dependents'
+    requirements pick (for a root, the newest of its two newest ranges),
+    with the optional ones their features turn on; a miss is sorted by the
+    closest reason found among the files fetched before it."""
     import datetime
     first_up = {}
     with open(a.upstream) as f:
@@ -275,8 +277,8 @@ def cmd_resolve_stats(a):
                 tzinfo=datetime.timezone.utc).timestamp()
             dur = int(w[7].rstrip("us")) / 1e6
             reqs.append((end - dur, dur, path))
-    reasons = ["required dep, skipped at the concurrency cap",
-               "optional dep (prefetch skips these)",
+    reasons = ["required dep (its prefetch still queued, or not foreseen)",
+               "optional dep (a feature the prefetch did not foresee)",
                "dep of an older version only", "dev-dep", "unrelated"]
     groups, seen = {}, []
     for t0, dur, p in sorted(reqs):

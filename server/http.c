@@ -656,6 +656,25 @@ process(struct conn *c)
 			break;
 	}
 	c->processing = false;
+	if (c->doomed)
+		conn_free(c);
+}
+
+/* Stops reading and closes c once what is queued is sent: now, if that is
+ * already so (a reply written straight to the socket), or when process()
+ * is done with it. */
+static void
+close_when_sent(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	read_off(c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
+	if (c->processing)
+		c->doomed = true;
+	else
+		conn_free(c);
 }
 
 static void
@@ -847,11 +866,7 @@ finish(struct http_request *r, int status, size_t bytes)
 	flush(c);
 	c->req = NULL;
 	if (!keepalive || c->srv->draining) {
-		c->state = CONN_CLOSING;
-		read_off(c);
-		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_free(c);
+		close_when_sent(c);
 		return;
 	}
 	c->state = CONN_DRAIN;
@@ -1058,11 +1073,7 @@ http_stream_abort(struct http_request *r)
 		 * Content-Length, which every client rejects. */
 		c->req = NULL;
 		r->conn = NULL;
-		c->state = CONN_CLOSING;
-		read_off(c);
-		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_free(c);
+		close_when_sent(c);
 	}
 	finish(r, r->stream_status, r->streamed);
 }

@@ -62,6 +62,7 @@ struct conn {
 	struct timespec		 head_start;	/* first byte of this head */
 	bool			 head_started;
 	bool			 processing;	/* inside process() */
+	bool			 doomed;	/* free when process() ends */
 	bool			 tls;
 	bool			 corked;	/* TCP_CORK until drained */
 	struct evbuffer		*pend;		/* a reply being put together
