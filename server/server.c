@@ -499,7 +499,7 @@ declare_metrics(void)
 		{ "crated_evictions_total", METRIC_COUNTER,
 		  "Crates evicted to stay under max_cache_bytes." },
 		{ "crated_prefetched_index_files_total", METRIC_COUNTER,
-		  "Index files fetched ahead of cargo (dependencies)." },
+		  "Index file prefetches started or queued ahead of cargo." },
 		{ "crated_prefetch_joins_total", METRIC_COUNTER,
 		  "Index requests that found their file being prefetched." },
 		{ "crated_prefetch_dropped_total", METRIC_COUNTER,

@@ -1,8 +1,10 @@
-/* libFuzzer: index lines and files, as an upstream could send them. */
+/* libFuzzer: index lines and files, as an upstream could send them: the
+ * check, the dependency reading of the prefetch, yank rewriting, merge. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/deps.h"
 #include "index/indexline.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -22,12 +24,21 @@ each(const char *line, size_t len, const struct index_entry *e, void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	const char	*text = (const char *)data;
-	char		*cause = NULL, *merged;
-	size_t		 mlen;
+	const char		*text = (const char *)data;
+	char			*cause = NULL, *merged;
+	size_t			 mlen;
+	struct index_line_refs	 refs = { NULL, 0 };
+	struct featreq		 req = { .defaults = len & 1 };
+	struct wants		 w = { NULL, 0 };
 
-	if (index_file_check(text, len, "serde", &cause) != 0)
+	featreq_add(&req, "std", 3);
+	featreq_add_req(&req, len & 2 ? "^1" : ">=0.1, <0.3");
+	if (index_file_check_refs(text, len, "serde", &cause, &refs) != 0)
 		free(cause);
+	index_file_wants(text, len, refs.n > 0 ? &refs : NULL, &req, &w);
+	wants_free(&w);
+	featreq_free(&req);
+	index_line_refs_free(&refs);
 	index_file_foreach(text, len, each, NULL);
 	merged = index_file_merge(text, len / 2, text + len / 2,
 	    len - len / 2, len & 1, &mlen);
