@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "index/jsonscan.h"
 #include "index/semver.h"
 #include "index/quote.h"
 #include "index/xmalloc.h"
@@ -95,6 +96,78 @@ load(const char *line, size_t len, char **why)
 	return o;
 }
 
+/* A string member's bytes when they need no unescaping; NULL otherwise. */
+static char *
+plain_string(const struct json_member *m)
+{
+	if (m == NULL || m->type != '"' || memchr(m->val, '\\', m->vlen))
+		return NULL;
+	return xstrndup(m->val + 1, m->vlen - 2);
+}
+
+/*
+ * index_line_parse for the usual line, without jansson's tree (a mirror
+ * checks every line of every file it fetches): 1 with e filled when
+ * json_scan_object vouches for the JSON and every field is plainly right;
+ * 0 sends the line to jansson, for the verdict and its wording.
+ */
+static int
+fast_parse(const char *line, size_t len, struct index_entry *e)
+{
+	struct json_member	 m[16], *name = NULL, *vers = NULL, *deps = NULL,
+				*cksum = NULL, *yanked = NULL, *v = NULL;
+	size_t			 n;
+	struct semver		 sv;
+	long			 num = 1;
+
+	if (!json_scan_object(line, len, m, sizeof m / sizeof m[0], &n) ||
+	    n == sizeof m / sizeof m[0])
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_member	**slot = NULL;
+
+#define KEY(k)	(m[i].klen == sizeof k - 1 && memcmp(m[i].key, k, \
+		    sizeof k - 1) == 0)
+		if (KEY("name"))
+			slot = &name;
+		else if (KEY("vers"))
+			slot = &vers;
+		else if (KEY("deps"))
+			slot = &deps;
+		else if (KEY("cksum"))
+			slot = &cksum;
+		else if (KEY("yanked"))
+			slot = &yanked;
+		else if (KEY("v"))
+			slot = &v;
+#undef KEY
+		if (slot != NULL)
+			*slot = &m[i];
+	}
+	if (deps == NULL || deps->type != '[' || cksum == NULL ||
+	    cksum->type != '"' || cksum->vlen != 66 ||
+	    (yanked != NULL && yanked->type != 't' && yanked->type != 'f' &&
+	    yanked->type != 'n'))
+		return 0;
+	if (v != NULL) {
+		if (v->type < '0' || v->type > '9' || v->vlen > 9)
+			return 0;
+		num = strtol(v->val, NULL, 10);
+	}
+	memset(e, 0, sizeof *e);
+	memcpy(e->cksum, cksum->val + 1, 64);
+	e->cksum[64] = '\0';
+	if (!ishex(e->cksum) || (e->name = plain_string(name)) == NULL ||
+	    (e->vers = plain_string(vers)) == NULL ||
+	    semver_parse(e->vers, &sv, NULL) != 0) {
+		index_entry_finish(e);
+		return 0;
+	}
+	e->yanked = yanked != NULL && yanked->type == 't';
+	e->v = (int)num;
+	return 1;
+}
+
 int
 index_line_parse(const char *line, size_t len, struct index_entry *e,
     char **cause)
@@ -102,6 +175,8 @@ index_line_parse(const char *line, size_t len, struct index_entry *e,
 	json_t	*o;
 	char	*why = NULL;
 
+	if (fast_parse(line, len, e))
+		return 0;
 	memset(e, 0, sizeof *e);
 	if ((o = load(line, len, &why)) != NULL) {
 		why = fields(o, e);

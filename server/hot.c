@@ -15,7 +15,14 @@
  * faster one (nginx's default is 1). */
 #define GZIP_LEVEL	3
 
+/* How often keys were asked for, roughly (TinyLFU's sketch, one row): a
+ * byte per slot, halved every FREQ_AGE lookups so old fame fades. */
+#define FREQ_SLOTS	16384
+#define FREQ_AGE	(10 * FREQ_SLOTS)
+
 struct hot {
+	uint8_t			  freq[FREQ_SLOTS];
+	size_t			  lookups;
 	struct hot_entry	**buckets;
 	size_t			  nbuckets;	/* a power of two */
 	size_t			  n;
@@ -137,12 +144,34 @@ lru_front(struct hot *h, struct hot_entry *e)
 		h->tail = e;
 }
 
+static void
+freq_count(struct hot *h, uint64_t hv)
+{
+	uint8_t	*f = &h->freq[(hv >> 32) % FREQ_SLOTS];
+
+	if (*f < UINT8_MAX)
+		(*f)++;
+	if (++h->lookups >= FREQ_AGE) {
+		for (size_t i = 0; i < FREQ_SLOTS; i++)
+			h->freq[i] /= 2;
+		h->lookups = 0;
+	}
+}
+
+static unsigned
+freq_of(const struct hot *h, const char *key)
+{
+	return h->freq[(hash(key) >> 32) % FREQ_SLOTS];
+}
+
 struct hot_entry *
 hot_get(struct hot *h, const char *key)
 {
 	struct hot_entry	*e;
+	uint64_t		 hv = hash(key);
 
-	for (e = h->buckets[hash(key) & (h->nbuckets - 1)]; e != NULL;
+	freq_count(h, hv);
+	for (e = h->buckets[hv & (h->nbuckets - 1)]; e != NULL;
 	    e = e->_next)
 		if (strcmp(e->_key, key) == 0) {
 			lru_front(h, e);
@@ -192,9 +221,12 @@ make_hdrs(const struct hot_entry *e, const char *etag, bool gzip)
 }
 
 bool
-hot_has_room(const struct hot *h, size_t len)
+hot_admit(const struct hot *h, const char *key, size_t len)
 {
-	return h->bytes + len + sizeof(struct hot_entry) + 512 <= h->max;
+	if (h->bytes + len + sizeof(struct hot_entry) + 512 <= h->max)
+		return true;
+	return len + sizeof(struct hot_entry) + 512 <= h->max / 4 &&
+	    h->tail != NULL && freq_of(h, key) > freq_of(h, h->tail->_key);
 }
 
 struct hot_entry *

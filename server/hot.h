@@ -61,8 +61,11 @@ struct hot_entry *hot_insert(struct hot *, struct hot_entry *e);
  * not make it smaller. */
 const struct hot_variant *hot_gzip(struct hot *, struct hot_entry *e);
 void		 hot_invalidate(struct hot *, const char *key);
-/* True when an entry of len bytes would be cached without evicting any. */
-bool		 hot_has_room(const struct hot *, size_t len);
+/* Whether an entry of len bytes for key is worth caching: when it fits
+ * without evicting any, or when key was asked for more often lately than
+ * the least recently used entry it would push out (every hot_get counts),
+ * so a working set larger than the cache does not churn it. */
+bool		 hot_admit(const struct hot *, const char *key, size_t len);
 /* The header lines of an index file answer (new string): ETag,
  * Last-Modified, Vary, Content-Encoding when gzip, then extra. */
 char		*hot_header_lines(const char *etag, time_t mtime, bool gzip,

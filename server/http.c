@@ -1354,8 +1354,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		c->bev = bufferevent_socket_new(srv->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	if (!hl->tls)
+	if (!hl->tls) {
 		c->pend = evbuffer_new();
+		/* Else libevent maps or reads files added to it instead
+		 * of keeping them for sendfile. */
+		evbuffer_set_flags(c->pend, EVBUFFER_FLAG_DRAINS_TO_FD);
+	}
 	/* libevent writes at most 16 KiB per call by default: a 50 KB index
 	 * file would take four trips through the loop. */
 	bufferevent_set_max_single_write(c->bev, 1 << 22);

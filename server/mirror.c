@@ -1078,7 +1078,13 @@ fill_done(struct fetch *f, void *arg)
 			d->up_etag = xstrdup(h);
 		if ((h = fetch_header(f, "Last-Modified")) != NULL)
 			d->up_lastmod = xstrdup(h);
-		workers_submit(m->srv->cpu, digest_work, digest_done, d);
+		/* Files someone waits for are read before prefetched ones. */
+		if (fl->waiters != NULL)
+			workers_submit_first(m->srv->cpu, digest_work,
+			    digest_done, d);
+		else
+			workers_submit(m->srv->cpu, digest_work, digest_done,
+			    d);
 		return;
 	}
 	count_upstream(m, f, "index", v);

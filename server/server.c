@@ -80,16 +80,16 @@ server_reply_entry(struct server *srv, struct http_request *r,
 }
 
 /*
- * A plain (not gzip) request for an index file outside the memory cache,
- * when the cache is full: answered from the file with sendfile, its ETag
- * from store_file_etag, so neither the bytes are read nor other entries
- * evicted (a working set larger than memory_cache_bytes stays on disk,
- * as with nginx). 1 when answered; 0 when the caller should read the
- * file into the cache; -errno.
+ * A plain (not gzip) request for an index file outside the memory cache
+ * that the cache does not admit (hot_admit): answered from the file with
+ * sendfile, its ETag from store_file_etag, so neither are the bytes read
+ * nor other entries evicted (a working set larger than
+ * memory_cache_bytes stays on disk, as with nginx). 1 when answered; 0
+ * when the caller should read the file into the cache; -errno.
  */
 static int
 index_from_disk(struct registry *reg, struct http_request *r,
-    const char *rel)
+    const char *key, const char *rel)
 {
 	struct stat	 st;
 	char		 etag[ETAG_LEN], *buf, *hdrs;
@@ -98,7 +98,7 @@ index_from_disk(struct registry *reg, struct http_request *r,
 
 	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
 		return fd;
-	if (hot_has_room(reg->srv->hot, (size_t)st.st_size)) {
+	if (hot_admit(reg->srv->hot, key, (size_t)st.st_size)) {
 		close(fd);
 		return 0;
 	}
@@ -141,7 +141,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	}
 	snprintf(rel, sizeof rel, "index/%s", path);
 	if (!http_accepts_gzip(r))
-		res = index_from_disk(reg, r, rel);
+		res = index_from_disk(reg, r, key, rel);
 	if (res == 0)
 		res = store_read(reg->store, rel, &buf, &len, &st,
 		    INDEX_FILE_MAX);
@@ -937,7 +937,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		return -1;
 	srv->hot = hot_create((size_t)cfg->memory_cache_bytes);
 	srv->workers = workers_create(srv->base, 2);
-	srv->cpu = workers_create(srv->base, 1);
+	srv->cpu = workers_create(srv->base, 2);
 	srv->upstream = upstream_client_create(srv->base);
 	/* Signals first: a supervisor may act on "listening on" at once. */
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);

@@ -91,9 +91,9 @@ workers_create(struct event_base *base, int n)
 	return w;
 }
 
-void
-workers_submit(struct workers *w, void (*work)(void *), void (*done)(void *),
-    void *arg)
+static void
+submit(struct workers *w, void (*work)(void *), void (*done)(void *),
+    void *arg, bool first)
 {
 	struct job	*j = xcalloc(1, sizeof *j);
 
@@ -102,10 +102,30 @@ workers_submit(struct workers *w, void (*work)(void *), void (*done)(void *),
 	j->arg = arg;
 	w->pending++;
 	pthread_mutex_lock(&w->lock);
-	*w->todo_tail = j;
-	w->todo_tail = &j->next;
+	if (first) {
+		if ((j->next = w->todo) == NULL)
+			w->todo_tail = &j->next;
+		w->todo = j;
+	} else {
+		*w->todo_tail = j;
+		w->todo_tail = &j->next;
+	}
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+}
+
+void
+workers_submit(struct workers *w, void (*work)(void *), void (*done)(void *),
+    void *arg)
+{
+	submit(w, work, done, arg, false);
+}
+
+void
+workers_submit_first(struct workers *w, void (*work)(void *),
+    void (*done)(void *), void *arg)
+{
+	submit(w, work, done, arg, true);
 }
 
 size_t

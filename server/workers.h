@@ -1,5 +1,5 @@
-/* A small pool of threads for blocking disk work (fsync, rename) that
- * would stall the event loop. work(arg) runs on a worker; done(arg) runs
+/* A small pool of threads for blocking work (fsync and rename; reading
+ * fetched files) that would stall the event loop. work(arg) runs on a worker; done(arg) runs
  * afterwards on the loop, in the order jobs finish. Jobs share nothing
  * with the loop while they run but what arg carries. */
 #ifndef SERVER_WORKERS_H
@@ -12,6 +12,9 @@ struct workers;
 
 struct workers	*workers_create(struct event_base *, int nthreads);
 void		 workers_submit(struct workers *, void (*work)(void *),
+		     void (*done)(void *), void *arg);
+/* workers_submit ahead of every job not yet started (someone waits). */
+void		 workers_submit_first(struct workers *, void (*work)(void *),
 		     void (*done)(void *), void *arg);
 /* Jobs submitted and not yet done (their done callback not yet run). */
 size_t		 workers_pending(const struct workers *);
