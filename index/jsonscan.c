@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/hex.h"
 #include "index/xmalloc.h"
 
 #define DEPTH_MAX	32	/* deeper: jansson decides (its limit: 2048) */
@@ -32,18 +33,6 @@ ws(struct scan *s)
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
 	    *s->p == '\n' || *s->p == '\r'))
 		s->p++;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* A string at s->p (its opening quote); *escaped tells whether it had a

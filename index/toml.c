@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/hex.h"
 #include "index/xmalloc.h"
 
 #define INPUT_MAX	(64 * 1024 * 1024)
@@ -404,18 +405,6 @@ bput(struct buf *b, const char *s, size_t n)
 	memcpy(b->s + b->n, s, n);
 	b->n += n;
 	b->s[b->n] = '\0';
-}
-
-static int
-hexval(int c)
-{
-	if (isdigitc(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Appends code point u as UTF-8. */

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <openssl/ssl.h>
 
+#include "index/hex.h"
 #include "index/validators.h"
 #include "index/xmalloc.h"
 #include "server/http_conn.h"
@@ -1225,18 +1226,6 @@ http_accepts_gzip(const struct http_request *r)
 		return true;
 	}
 	return false;
-}
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
 }
 
 int
