@@ -1034,6 +1034,14 @@ digest_done(void *arg)
 	} else {
 		struct hot_entry	*e = hot_insert(m->srv->hot, d->e);
 
+		/* Dependents asked for more (features, requirements) while
+		 * the file was read: read its wants again (rare). */
+		if (d->deps && featreq_merge(&d->feat, &fl->feat)) {
+			wants_free(&d->wants);
+			index_file_wants(e->plain.body, e->plain.len, NULL,
+			    &d->feat, &d->wants);
+		}
+
 		e->fetched = time(NULL);
 		e->up_etag = d->up_etag;
 		e->up_lastmod = d->up_lastmod;
@@ -2168,7 +2176,10 @@ warm(struct mirror *m, const struct wants *w)
 {
 	size_t	started = 0, dropped = 0;
 
-	if (backing_off(m) || m->srv->stopping)
+	/* With one slot there is none to spare: queued prefetches would
+	 * only pile up until someone asked. */
+	if (backing_off(m) || m->srv->stopping ||
+	    m->reg->cfg->upstream_concurrency < 2)
 		return;
 	for (size_t i = 0; i < w->n; i++) {
 		const char		*name = w->v[i].name;
