@@ -40,28 +40,7 @@ bg_start "$python" "$bench_dir/standin.py" --root "$work/up" --port "$sport" \
 wait_port "$sport"
 
 mkdir -p "$work/proj/src"
-cat > "$work/proj/Cargo.toml" <<TOML
-[package]
-name = "resolve-bench"
-version = "0.1.0"
-edition = "2021"
-[dependencies]
-serde = { version = "1", features = ["derive"] }
-serde_json = "1"
-rand = "0.8"
-regex = "1"
-clap = { version = "4", features = ["derive"] }
-anyhow = "1"
-tokio = { version = "1", features = ["full"] }
-hyper = "1"
-reqwest = "0.12"
-tracing-subscriber = "0.3"
-chrono = "0.4"
-uuid = "1"
-url = "2"
-itertools = "0.13"
-thiserror = "1"
-TOML
+cp "$(dirname "$0")/resolve-project.toml" "$work/proj/Cargo.toml"
 echo "fn main() {}" > "$work/proj/src/main.rs"
 roots=$(sed -n '/^\[dependencies\]/,$ s/^\([a-z_-]*\) = .*/\1/p' \
     "$work/proj/Cargo.toml" | paste -sd,)

@@ -24,6 +24,30 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# nginx_static PORT ROOT TYPE: writes $work/nginx.conf, nginx serving the
+# files under ROOT as the reference: one worker, sendfile, tcp_nopush,
+# open_file_cache, no access log, keep-alive never cut short.
+nginx_static() {
+	cat > "$work/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+error_log $work/nginx.err;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	tcp_nodelay on;
+	keepalive_requests 10000000;
+	open_file_cache max=20000 inactive=60s;
+	open_file_cache_valid 60s;
+	default_type $3;
+	server { listen 127.0.0.1:$1; root $2; }
+}
+NGX
+}
+
 # bg_start CMD...: runs CMD in the background, remembers its pid in $bg_pid.
 bg_start() {
 	"$@" &

@@ -39,28 +39,7 @@ TOML
 "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log" & pids+=($!)
 sleep 0.5
 
-cat > "$work/proj/Cargo.toml" <<TOML
-[package]
-name = "resolve-bench"
-version = "0.1.0"
-edition = "2021"
-[dependencies]
-serde = { version = "1", features = ["derive"] }
-serde_json = "1"
-rand = "0.8"
-regex = "1"
-clap = { version = "4", features = ["derive"] }
-anyhow = "1"
-tokio = { version = "1", features = ["full"] }
-hyper = "1"
-reqwest = "0.12"
-tracing-subscriber = "0.3"
-chrono = "0.4"
-uuid = "1"
-url = "2"
-itertools = "0.13"
-thiserror = "1"
-TOML
+cp "$(dirname "$0")/resolve-project.toml" "$work/proj/Cargo.toml"
 echo "fn main() {}" > "$work/proj/src/main.rs"
 
 run() {	# label

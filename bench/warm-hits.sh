@@ -44,24 +44,7 @@ echo /r0/3/l/log > "$work/paths-large"
 
 nport=$(free_port)
 cport=$(free_port)
-cat > "$work/nginx.conf" <<NGX
-worker_processes 1;
-daemon off;
-error_log $work/nginx.err;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	sendfile on;
-	tcp_nopush on;
-	tcp_nodelay on;
-	keepalive_requests 10000000;
-	open_file_cache max=20000 inactive=60s;
-	open_file_cache_valid 60s;
-	default_type text/plain;
-	server { listen 127.0.0.1:$nport; root $work/www; }
-}
-NGX
+nginx_static "$nport" "$work/www" text/plain
 bg_start nginx -c "$work/nginx.conf"
 npid=$bg_pid
 cat > "$work/crated.toml" <<TOML

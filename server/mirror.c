@@ -395,13 +395,19 @@ queued_new(const struct fetch_opts *o)
 }
 
 static void
-queued_launch(struct mirror *m, struct queued *q)
+queued_free(struct queued *q)
 {
-	launch(m, &q->opts);
 	free(q->url);
 	free(q->inm);
 	free(q->ims);
 	free(q);
+}
+
+static void
+queued_launch(struct mirror *m, struct queued *q)
+{
+	launch(m, &q->opts);
+	queued_free(q);
 }
 
 /* Starts o now, or when a place frees up. The URL and validators are
@@ -489,10 +495,7 @@ drop_prefetches(struct mirror *m)
 		if (*fp == fl)
 			*fp = fl->next;
 		fill_free(fl);
-		free(q->url);
-		free(q->inm);
-		free(q->ims);
-		free(q);
+		queued_free(q);
 	}
 	m->low_tail = &m->low;
 	m->nlow = 0;
@@ -589,7 +592,7 @@ enum verdict {
 
 /* crated_upstream_requests_total{kind,outcome} and the latency. */
 static void
-count_upstream(struct mirror *m, struct fetch *f, const char *kind,
+count_upstream(struct mirror *m, double seconds, const char *kind,
     enum verdict v)
 {
 	static const char	*outcomes[] = { "200", "304", "404", "config",
@@ -600,7 +603,7 @@ count_upstream(struct mirror *m, struct fetch *f, const char *kind,
 	    outcomes[v]);
 	count(m, "crated_upstream_requests_total", lab, 1);
 	metrics_observe("crated_upstream_duration_seconds", m->labels,
-	    fetch_seconds(f));
+	    seconds);
 }
 
 /* The upstream's own message from an error body: Azure's JSON "message",
@@ -646,17 +649,15 @@ looks_html(struct fetch *f)
 }
 
 /*
- * Judges a finished fetch; *why (new) says what went wrong for the
- * verdicts that are failures. name: the crate an index file must be of,
- * or NULL.
+ * Judges a finished fetch by its status and headers; *why (new) says what
+ * went wrong for the verdicts that are failures. (An index file's lines
+ * are checked afterwards, off the loop: digest_work.)
  */
 static enum verdict
-judge(struct mirror *m, struct fetch *f, const char *name, char **why)
+judge(struct mirror *m, struct fetch *f, char **why)
 {
 	long		 status = fetch_status(f);
-	char		*msg, *cause = NULL;
-	const char	*body;
-	size_t		 len;
+	char		*msg;
 
 	*why = NULL;
 	if (fetch_failed(f) && (status < 200 || status >= 300 ||
@@ -678,15 +679,6 @@ judge(struct mirror *m, struct fetch *f, const char *name, char **why)
 			    " credential)", fetch_redirects(f) ?
 			    " after a redirect" : "");
 			return V_CONFIG;
-		}
-		if (name == NULL)
-			return V_OK;
-		body = fetch_body(f, &len);
-		if (index_file_check(body, len, name, &cause) != 0) {
-			*why = xasprintf("upstream sent an invalid index file:"
-			    " %s", cause);
-			free(cause);
-			return V_TRANSIENT;
 		}
 		return V_OK;
 	case 304:
@@ -1022,11 +1014,8 @@ digest_done(void *arg)
 	struct outcome	 o = { .status = 502 };
 	char		*why = NULL;
 
-	count(m, "crated_upstream_requests_total", d->e != NULL ?
-	    "kind=\"index\",outcome=\"200\"" :
-	    "kind=\"index\",outcome=\"error\"", 1);
-	metrics_observe("crated_upstream_duration_seconds", m->labels,
-	    d->secs);
+	count_upstream(m, d->secs, "index", d->e != NULL ? V_OK :
+	    V_TRANSIENT);
 	if (d->e == NULL) {
 		why = xasprintf("upstream sent an invalid index file: %s",
 		    d->cause);
@@ -1068,7 +1057,7 @@ fill_done(struct fetch *f, void *arg)
 	struct mirror		*m = fl->m;
 	struct outcome		 o = { .status = 502 };
 	char			*why = NULL;
-	enum verdict		 v = judge(m, f, NULL, &why);
+	enum verdict		 v = judge(m, f, &why);
 
 	if (v == V_OK) {
 		struct digest	*d = xcalloc(1, sizeof *d);
@@ -1095,7 +1084,7 @@ fill_done(struct fetch *f, void *arg)
 			    d);
 		return;
 	}
-	count_upstream(m, f, "index", v);
+	count_upstream(m, fetch_seconds(f), "index", v);
 	if (v == V_TRANSIENT && (fetch_status(f) == 429 ||
 	    fetch_status(f) == 503)) {
 		o.status = 503;
@@ -1499,9 +1488,9 @@ config_done(struct fetch *f, void *arg)
 	char			*why = NULL, *cause = NULL;
 	const char		*body;
 	size_t			 len;
-	enum verdict		 v = judge(m, f, NULL, &why);
+	enum verdict		 v = judge(m, f, &why);
 
-	count_upstream(m, f, "config", v);
+	count_upstream(m, fetch_seconds(f), "config", v);
 	if (v == V_OK) {
 		body = fetch_body(f, &len);
 		if (regconfig_parse(body, len, &rc, &cause) == 0) {
@@ -1726,9 +1715,9 @@ crate_done(struct fetch *f, void *arg)
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen;
 	char			 hex[65], *why = NULL;
-	enum verdict		 v = judge(m, f, NULL, &why);
+	enum verdict		 v = judge(m, f, &why);
 
-	count_upstream(m, f, "crate", v);
+	count_upstream(m, fetch_seconds(f), "crate", v);
 	cf->fetch = NULL;
 	if (v == V_OK && fetch_failed(f) == 0) {
 		EVP_DigestFinal_ex(cf->sha, md, &mdlen);

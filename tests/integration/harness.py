@@ -780,3 +780,20 @@ def main():
                          % CRATED_BIN)
         sys.exit(2)
     unittest.main(module="__main__", verbosity=2)
+
+
+class Steps(unittest.TestCase):
+    """A test class whose tests are steps building on each other (run in
+    name order): after the first failure the remaining steps are skipped."""
+    failed = False
+
+    def setUp(self):
+        if type(self).failed:
+            self.skipTest("an earlier step failed")
+
+    def run(self, result=None):
+        n = len(result.failures) + len(result.errors) if result else 0
+        r = super().run(result)
+        if result and len(result.failures) + len(result.errors) > n:
+            type(self).failed = True
+        return r

@@ -59,7 +59,7 @@ def create_token(cfg, name, scope, crates=None, registry="local"):
     return tok, err
 
 
-class AuthCargoTest(unittest.TestCase):
+class AuthCargoTest(harness.Steps):
     maxDiff = 6000
     failed = False
 
@@ -93,16 +93,6 @@ class AuthCargoTest(unittest.TestCase):
         finally:
             harness.remove_tempdir(cls.tmp)
 
-    def setUp(self):
-        if AuthCargoTest.failed:
-            self.skipTest("an earlier step failed")
-
-    def run(self, result=None):
-        n = len(result.failures) + len(result.errors) if result else 0
-        r = super().run(result)
-        if result and len(result.failures) + len(result.errors) > n:
-            AuthCargoTest.failed = True
-        return r
 
     # helpers ---------------------------------------------------------------
 
