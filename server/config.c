@@ -47,6 +47,7 @@ static const char	*check_body(const struct toml_value *);
 static const char	*check_seconds(const struct toml_value *);
 static const char	*check_concurrency(const struct toml_value *);
 static const char	*check_memory(const struct toml_value *);
+static const char	*check_open_files(const struct toml_value *);
 static const char	*check_relay_auth(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
@@ -86,6 +87,10 @@ static const struct key keys[] = {
 	{ "memory_cache_bytes", GLOBAL, K_INT, G(memory_cache_bytes),
 	  "8388608", check_memory, "bytes of hot index files (and their gzip"
 	  " form) kept in memory, ready to send; read at start" },
+	{ "open_file_cache", GLOBAL, K_INT, G(open_file_cache), "10000",
+	  check_open_files, "hosted index files beyond the memory cache kept"
+	  " open with their ETag (at most half the open-file limit); read at"
+	  " start" },
 
 	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
 	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"
@@ -258,6 +263,13 @@ check_memory(const struct toml_value *v)
 {
 	return v->i < 0 || v->i > (1LL << 40) ? "must be between 0 and"
 	    " 1099511627776" : NULL;
+}
+
+static const char *
+check_open_files(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
+	    NULL;
 }
 
 static const char *

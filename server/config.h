@@ -48,6 +48,7 @@ struct config {
 	char			 *tls_key;
 	long long		  max_connections_per_client;
 	long long		  memory_cache_bytes;
+	long long		  open_file_cache;
 	char			**peers;
 	size_t			  npeers;
 	char			 *peer_token_env;

@@ -23,23 +23,12 @@
 struct hot {
 	uint8_t			  freq[FREQ_SLOTS];
 	size_t			  lookups;
-	struct hot_entry	**buckets;
-	size_t			  nbuckets;	/* a power of two */
-	size_t			  n;
+	struct lru		  lru;
 	size_t			  bytes;
 	size_t			  max;
-	struct hot_entry	 *head, *tail;	/* LRU: head most recent */
 };
 
-static uint64_t
-hash(const char *s)
-{
-	uint64_t	h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
+#define ENTRY(n)	lru_entry(n, struct hot_entry, _node)
 
 static size_t
 cost(const struct hot_entry *e)
@@ -53,8 +42,7 @@ hot_create(size_t max)
 {
 	struct hot	*h = xcalloc(1, sizeof *h);
 
-	h->nbuckets = 1024;
-	h->buckets = xcalloc(h->nbuckets, sizeof *h->buckets);
+	lru_init(&h->lru);
 	h->max = max;
 	return h;
 }
@@ -93,21 +81,7 @@ hot_unref(struct hot_entry *e)
 static void
 evict(struct hot *h, struct hot_entry *e)
 {
-	struct hot_entry	**pp;
-
-	pp = &h->buckets[hash(e->_key) & (h->nbuckets - 1)];
-	while (*pp != e)
-		pp = &(*pp)->_next;
-	*pp = e->_next;
-	if (e->_lprev != NULL)
-		e->_lprev->_lnext = e->_lnext;
-	else
-		h->head = e->_lnext;
-	if (e->_lnext != NULL)
-		e->_lnext->_lprev = e->_lprev;
-	else
-		h->tail = e->_lprev;
-	h->n--;
+	lru_remove(&h->lru, &e->_node);
 	h->bytes -= cost(e);
 	e->_cached = false;
 	hot_unref(e);
@@ -118,30 +92,10 @@ hot_destroy(struct hot *h)
 {
 	if (h == NULL)
 		return;
-	while (h->head != NULL)
-		evict(h, h->head);
-	free(h->buckets);
+	while (h->lru.newest != NULL)
+		evict(h, ENTRY(h->lru.newest));
+	lru_fini(&h->lru);
 	free(h);
-}
-
-static void
-lru_front(struct hot *h, struct hot_entry *e)
-{
-	if (h->head == e)
-		return;
-	if (e->_lprev != NULL)
-		e->_lprev->_lnext = e->_lnext;
-	if (e->_lnext != NULL)
-		e->_lnext->_lprev = e->_lprev;
-	else if (h->tail == e)
-		h->tail = e->_lprev;
-	e->_lprev = NULL;
-	e->_lnext = h->head;
-	if (h->head != NULL)
-		h->head->_lprev = e;
-	h->head = e;
-	if (h->tail == NULL)
-		h->tail = e;
 }
 
 static void
@@ -161,45 +115,20 @@ freq_count(struct hot *h, uint64_t hv)
 static unsigned
 freq_of(const struct hot *h, const char *key)
 {
-	return h->freq[(hash(key) >> 32) % FREQ_SLOTS];
+	return h->freq[(lru_hash(key) >> 32) % FREQ_SLOTS];
 }
 
 struct hot_entry *
 hot_get(struct hot *h, const char *key)
 {
-	struct hot_entry	*e;
-	uint64_t		 hv = hash(key);
+	struct lru_node	*n;
+	uint64_t	 hv = lru_hash(key);
 
 	freq_count(h, hv);
-	for (e = h->buckets[hv & (h->nbuckets - 1)]; e != NULL;
-	    e = e->_next)
-		if (strcmp(e->_key, key) == 0) {
-			lru_front(h, e);
-			return e;
-		}
-	return NULL;
-}
-
-static void
-grow(struct hot *h)
-{
-	struct hot_entry	**old = h->buckets;
-	size_t			  n = h->nbuckets;
-
-	h->nbuckets *= 2;
-	h->buckets = xcalloc(h->nbuckets, sizeof *h->buckets);
-	for (size_t i = 0; i < n; i++) {
-		struct hot_entry	*e, *next;
-
-		for (e = old[i]; e != NULL; e = next) {
-			size_t	b = hash(e->_key) & (h->nbuckets - 1);
-
-			next = e->_next;
-			e->_next = h->buckets[b];
-			h->buckets[b] = e;
-		}
-	}
-	free(old);
+	if ((n = lru_find(&h->lru, key, hv)) == NULL)
+		return NULL;
+	lru_touch(&h->lru, n);
+	return ENTRY(n);
 }
 
 char *
@@ -225,8 +154,12 @@ hot_admit(const struct hot *h, const char *key, size_t len)
 {
 	if (h->bytes + len + sizeof(struct hot_entry) + 512 <= h->max)
 		return true;
+	/* Twice as often: with a working set larger than the cache whose
+	 * files are asked for about as often as each other, a plain "more
+	 * often" admits on the sketch's noise and churns the cache. */
 	return len + sizeof(struct hot_entry) + 512 <= h->max / 4 &&
-	    h->tail != NULL && freq_of(h, key) > freq_of(h, h->tail->_key);
+	    h->lru.oldest != NULL && freq_of(h, key) > 2 * freq_of(h,
+	    h->lru.oldest->key);
 }
 
 struct hot_entry *
@@ -249,25 +182,19 @@ hot_entry_new(const char *key, char *body, size_t len, time_t mtime,
 struct hot_entry *
 hot_insert(struct hot *h, struct hot_entry *e)
 {
-	struct hot_entry	*old;
-	size_t			 b;
+	struct lru_node	*old;
+	uint64_t	 hv = lru_hash(e->_key);
 
 	if (cost(e) > h->max / 4)
 		return e;
-	if ((old = hot_get(h, e->_key)) != NULL)
-		evict(h, old);
-	while (h->head != NULL && h->bytes + cost(e) > h->max)
-		evict(h, h->tail);
-	if (h->n >= h->nbuckets)
-		grow(h);
-	b = hash(e->_key) & (h->nbuckets - 1);
-	e->_next = h->buckets[b];
-	h->buckets[b] = e;
+	if ((old = lru_find(&h->lru, e->_key, hv)) != NULL)
+		evict(h, ENTRY(old));
+	while (h->lru.oldest != NULL && h->bytes + cost(e) > h->max)
+		evict(h, ENTRY(h->lru.oldest));
+	lru_add(&h->lru, &e->_node, e->_key, hv);
 	e->_cached = true;
 	e->_refs++;
-	h->n++;
 	h->bytes += cost(e);
-	lru_front(h, e);
 	return e;
 }
 

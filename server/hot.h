@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "cache/lru.h"
 #include "index/validators.h"
 
 struct hot;
@@ -34,8 +35,7 @@ struct hot_entry {
 	/* private */
 	char			*_key;
 	unsigned		 _refs;
-	struct hot_entry	*_next;		/* hash chain */
-	struct hot_entry	*_lprev, *_lnext;
+	struct lru_node		 _node;
 	bool			 _cached;
 };
 
@@ -62,8 +62,8 @@ struct hot_entry *hot_insert(struct hot *, struct hot_entry *e);
 const struct hot_variant *hot_gzip(struct hot *, struct hot_entry *e);
 void		 hot_invalidate(struct hot *, const char *key);
 /* Whether an entry of len bytes for key is worth caching: when it fits
- * without evicting any, or when key was asked for more often lately than
- * the least recently used entry it would push out (every hot_get counts),
+ * without evicting any, or when key was asked for twice as often lately
+ * as the least recently used entry it would push out (every hot_get counts),
  * so a working set larger than the cache does not churn it. */
 bool		 hot_admit(const struct hot *, const char *key, size_t len);
 /* The header lines of an index file answer (new string): ETag,

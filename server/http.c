@@ -1,10 +1,12 @@
 #include "server/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +99,8 @@ request_free(struct http_request *r)
 	if (r == NULL)
 		return;
 	free(r->head);
-	free(r->headers);
+	if (r->headers != r->hdr_inline)
+		free(r->headers);
 	free(r->body);
 	free(r->user);
 	free(r->user_crates);
@@ -408,7 +411,7 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 	}
 	r->path = target;
 
-	r->headers = xcalloc(lim->max_headers, sizeof *r->headers);
+	r->headers = r->hdr_inline;
 	for (p = eol + 2; *p != '\r'; p = eol + 2) {
 		char	*colon, *v, *end;
 
@@ -417,6 +420,11 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 		if (r->nheaders == lim->max_headers) {
 			*why = "too many header fields";
 			return 431;
+		}
+		if (r->nheaders == HEADERS_INLINE) {
+			r->headers = xcalloc(lim->max_headers,
+			    sizeof *r->headers);
+			memcpy(r->headers, r->hdr_inline, sizeof r->hdr_inline);
 		}
 		if ((colon = strchr(p, ':')) == NULL || colon == p) {
 			*why = "malformed header field";
@@ -814,29 +822,73 @@ flush(struct conn *c)
 		cork(c, false);
 }
 
+static char *
+put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LITERAL(p, s)	put(p, s, sizeof s - 1)
+
+static char *
+put_uint(char *p, uint64_t v)
+{
+	char	digits[20];
+	int	n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/* The head goes into the reply buffer as one piece, put together without
+ * printf: it is on the path of every warm hit. */
 static void
 put_head(struct http_request *r, int status, const char *ctype,
     const char *hdrs, size_t len)
 {
 	struct evbuffer	*out = reply_out(r->conn);
-	char		 buf[512];
-	int		 n;
+	const char	*text = http_status_text(status);
+	size_t		 tlen = strlen(text), clen = ctype ? strlen(ctype) : 0;
+	size_t		 hlen = hdrs ? strlen(hdrs) : 0;
+	char		 buf[2048], *p = buf;
 
-	n = snprintf(buf, sizeof buf, "HTTP/1.1 %d %s\r\nServer: crated\r\n"
-	    "Date: %s\r\n%s%s%s", status, http_status_text(status),
-	    date_now(), ctype ? "Content-Type: " : "", ctype ? ctype : "",
-	    ctype ? "\r\n" : "");
-	evbuffer_add(out, buf, (size_t)n);
-	if (status != 304 && status >= 200) {
-		n = snprintf(buf, sizeof buf, "Content-Length: %zu\r\n", len);
-		evbuffer_add(out, buf, (size_t)n);
+	if (clen > 256) {		/* never, from our handlers */
+		ctype = "application/octet-stream";
+		clen = strlen(ctype);
 	}
-	if (hdrs != NULL)
-		evbuffer_add(out, hdrs, strlen(hdrs));
+	p = PUT_LITERAL(p, "HTTP/1.1 ");
+	p = put_uint(p, (uint64_t)status);
+	*p++ = ' ';
+	p = put(p, text, tlen);
+	p = PUT_LITERAL(p, "\r\nServer: crated\r\nDate: ");
+	p = put(p, date_now(), 29);
+	p = PUT_LITERAL(p, "\r\n");
+	if (ctype != NULL) {
+		p = PUT_LITERAL(p, "Content-Type: ");
+		p = put(p, ctype, clen);
+		p = PUT_LITERAL(p, "\r\n");
+	}
+	if (status != 304 && status >= 200) {
+		p = PUT_LITERAL(p, "Content-Length: ");
+		p = put_uint(p, len);
+		p = PUT_LITERAL(p, "\r\n");
+	}
+	if (hlen > (size_t)(buf + sizeof buf - p) - 32) {
+		evbuffer_add(out, buf, (size_t)(p - buf));
+		evbuffer_add(out, hdrs, hlen);
+		p = buf;
+	} else if (hlen > 0)
+		p = put(p, hdrs, hlen);
 	if (!r->keepalive || r->srv->draining)
-		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		p = PUT_LITERAL(p, "Connection: close\r\n\r\n");
 	else
-		evbuffer_add(out, "\r\n", 2);
+		p = PUT_LITERAL(p, "\r\n");
+	evbuffer_add(out, buf, (size_t)(p - buf));
 }
 
 /* Ends r: logs it, frees it and moves its connection on. */
@@ -994,6 +1046,31 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 		cork(r->conn, true);
 		evbuffer_add_file(reply_out(r->conn), fd, 0, (ev_off_t)len);
 	}
+	finish(r, status, len);
+}
+
+void
+http_reply_segment(struct http_request *r, int status, const char *ctype,
+    const char *hdrs, struct evbuffer_file_segment *seg, int fd, size_t len)
+{
+	int	copy;
+
+	if (r->conn == NULL || !send_body(r, status) || len == 0) {
+		http_reply(r, status, ctype, hdrs, NULL, len);
+		return;
+	}
+	if (r->stream_id != 0 || r->conn->tls) {
+		if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			http_reply_error(r, 503, "cannot reply: %s",
+			    strerror(errno));
+			return;
+		}
+		http_reply_file(r, status, ctype, hdrs, copy, len);
+		return;
+	}
+	put_head(r, status, ctype, hdrs, len);
+	cork(r->conn, true);
+	evbuffer_add_file_segment(reply_out(r->conn), seg, 0, (ev_off_t)len);
 	finish(r, status, len);
 }
 

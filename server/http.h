@@ -113,6 +113,14 @@ void	http_reply_ref(struct http_request *, int status, const char *ctype,
 /* Sends len bytes of fd (sendfile); steals fd. */
 void	http_reply_file(struct http_request *, int status, const char *ctype,
 	    const char *hdrs, int fd, size_t len);
+/* Sends the len bytes of seg, a file segment made for sendfile whose file
+ * is fd, without taking the caller's reference: one more reference keeps
+ * the file open until the bytes are sent. Under TLS and HTTP/2, where
+ * sendfile cannot be used, a copy of fd is read instead. */
+struct evbuffer_file_segment;
+void	http_reply_segment(struct http_request *, int status,
+	    const char *ctype, const char *hdrs,
+	    struct evbuffer_file_segment *seg, int fd, size_t len);
 /* A cargo-format error: {"errors":[{"detail":"..."}]}. */
 void	http_reply_error(struct http_request *, int status, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));

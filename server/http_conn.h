@@ -81,6 +81,10 @@ struct header {
 	const char	*value;
 };
 
+/* Header fields most requests fit in without an allocation of their own
+ * (cargo sends about 8). */
+#define HEADERS_INLINE	16
+
 struct http_request {
 	struct conn		*conn;		/* NULL once the client left */
 	struct http_server	*srv;
@@ -90,8 +94,9 @@ struct http_request {
 	const char		*path;
 	const char		*query;
 	int			 minor;		/* HTTP/1.minor */
-	struct header		*headers;
+	struct header		*headers;	/* hdr_inline or allocated */
 	size_t			 nheaders;
+	struct header		 hdr_inline[HEADERS_INLINE];
 	uint64_t		 clen;
 	unsigned char		*body;
 	size_t			 body_len;

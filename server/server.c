@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "index/xmalloc.h"
 #include "server/hosted.h"
 #include "server/hot.h"
+#include "server/openfiles.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -79,23 +81,48 @@ server_reply_entry(struct server *srv, struct http_request *r,
 	free(hdrs);
 }
 
+static void
+reply_open_file(struct http_request *r, const struct open_file *f)
+{
+	if (validators_not_modified(http_header(r, "If-None-Match"),
+	    http_header(r, "If-Modified-Since"), f->etag, f->mtime))
+		http_reply(r, 304, NULL, f->hdrs, NULL, 0);
+	else
+		http_reply_segment(r, 200, "text/plain; charset=utf-8",
+		    f->hdrs, f->seg, f->fd, f->size);
+}
+
 /*
  * A plain (not gzip) request for an index file outside the memory cache
  * that the cache does not admit (hot_admit): answered from the file with
  * sendfile, its ETag from store_file_etag, so neither are the bytes read
  * nor other entries evicted (a working set larger than
- * memory_cache_bytes stays on disk, as with nginx). 1 when answered; 0
- * when the caller should read the file into the cache; -errno.
+ * memory_cache_bytes stays on disk, as with nginx). The file is kept open
+ * with its ETag and header lines (open_files), so the next request for
+ * it costs no system call but the reply's, until it is asked for often
+ * enough to be admitted. 1 when answered; 0 when the caller should read
+ * the file into the cache; -errno.
  */
 static int
 index_from_disk(struct registry *reg, struct http_request *r,
     const char *key, const char *rel)
 {
-	struct stat	 st;
-	char		 etag[ETAG_LEN], *buf, *hdrs;
-	size_t		 len;
-	int		 fd, res;
+	struct open_files	*open = reg->srv->open;
+	struct open_file	*f;
+	struct stat		 st;
+	char			 etag[ETAG_LEN], *buf, *hdrs;
+	size_t			 len;
+	int			 fd, res;
 
+	if ((f = open_files_get(open, key)) != NULL) {
+		if (!hot_admit(reg->srv->hot, key, f->size)) {
+			reply_open_file(r, f);
+			return 1;
+		}
+		/* Asked for often enough to go to memory. */
+		open_files_forget(open, key);
+		return 0;
+	}
 	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
 		return fd;
 	if (hot_admit(reg->srv->hot, key, (size_t)st.st_size)) {
@@ -109,6 +136,11 @@ index_from_disk(struct registry *reg, struct http_request *r,
 	}
 	free(buf);
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
+	if (st.st_size > 0 && (f = open_files_add(open, key, fd, &st, etag,
+	    hdrs)) != NULL) {
+		reply_open_file(r, f);
+		return 1;
+	}
 	if (validators_not_modified(http_header(r, "If-None-Match"),
 	    http_header(r, "If-Modified-Since"), etag, st.st_mtime)) {
 		close(fd);
@@ -171,6 +203,7 @@ server_index_changed(struct registry *reg, const char *path)
 
 	snprintf(key, sizeof key, "%s/%s", reg->name, path);
 	hot_invalidate(reg->srv->hot, key);
+	open_files_forget(reg->srv->open, key);
 }
 
 static void
@@ -445,6 +478,8 @@ collect(void *arg)
 	metrics_set("crated_upstream_requests_in_flight", "",
 	    (double)upstream_client_active(srv->upstream));
 	metrics_set("crated_hot_cache_bytes", "", (double)hot_bytes(srv->hot));
+	metrics_set("crated_open_index_files", "",
+	    (double)open_files_count(srv->open));
 	for (size_t i = 0; i < srv->nregs; i++)
 		if (srv->regs[i].mirror != NULL)
 			mirror_collect(srv->regs[i].mirror);
@@ -468,6 +503,8 @@ declare_metrics(void)
 		  "Client connections open." },
 		{ "crated_hot_cache_bytes", METRIC_GAUGE,
 		  "Bytes of index responses held in memory." },
+		{ "crated_open_index_files", METRIC_GAUGE,
+		  "Hosted index files kept open (open_file_cache)." },
 		{ "crated_cache_hits_total", METRIC_COUNTER,
 		  "Index files served from the cache within their TTL." },
 		{ "crated_cache_misses_total", METRIC_COUNTER,
@@ -908,6 +945,36 @@ open_registries(struct server *srv, char **cause)
 	return 0;
 }
 
+/*
+ * How many index files may be kept open: open_file_cache, at most half
+ * the open-file limit (the rest is for connections, upstream transfers
+ * and the store). The soft limit is raised to the hard one first.
+ */
+static size_t
+open_file_budget(long long want)
+{
+	struct rlimit	rl;
+	rlim_t		half;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t	was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	half = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 30 :
+	    rl.rlim_cur / 2;
+	if ((rlim_t)want <= half)
+		return (size_t)want;
+	log_warn("open_file_cache = %lld is more than half the open-file"
+	    " limit (%llu): keeping at most %llu index files open", want,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)half);
+	return (size_t)half;
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -936,6 +1003,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	if (tokens_load(cfg->data_dir, &srv->tokens, cause) != 0)
 		return -1;
 	srv->hot = hot_create((size_t)cfg->memory_cache_bytes);
+	srv->open = open_files_create(open_file_budget(cfg->open_file_cache));
 	srv->workers = workers_create(srv->base, 2);
 	srv->cpu = workers_create(srv->base, 2);
 	srv->upstream = upstream_client_create(srv->base);
@@ -1012,6 +1080,7 @@ server_finish(struct server *srv)
 	}
 	free(srv->regs);
 	hot_destroy(srv->hot);
+	open_files_destroy(srv->open);
 	if (srv->sigterm != NULL)
 		event_free(srv->sigterm);
 	if (srv->sigint != NULL)

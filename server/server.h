@@ -38,6 +38,7 @@ struct server {
 	struct workers		*cpu;		/* reading fetched files */
 	struct upstream_client	*upstream;
 	struct hot		*hot;
+	struct open_files	*open;		/* hosted index files */
 	struct registry		*regs;
 	size_t			 nregs;
 	char			*public_url;	/* no trailing '/' */

@@ -11,6 +11,7 @@ import email.utils
 import gzip
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -546,6 +547,32 @@ class HttpFromDiskTest(HttpTest):
                               headers={"If-None-Match": r.header("etag")})
             self.assertEqual(r2.status, 304, r2)
             self.assertEqual(r2.body, b"")
+
+    def test_files_kept_open(self):
+        """Answered from disk, a file stays open (open_file_cache): the
+        metric counts it, and a publish still shows at once."""
+        name = "keptopen"
+        r, _ = self.srv.publish_simple(name, "0.1.0")
+        self.assertEqual(r.status, 200, r)
+        p = "/local/" + index_path(name)
+        first = self.get(p)
+        self.assertEqual(first.status, 200, first)
+        self.assertEqual(self.get(p).body, first.body)
+        m = self.srv.get("/-/metrics").body.decode()
+        kept = re.search(r"^crated_open_index_files (\d+)$", m, re.M)
+        self.assertIsNotNone(kept, m)
+        self.assertGreaterEqual(int(kept.group(1)), 1, m)
+        r, _ = self.srv.publish_simple(name, "0.2.0")
+        self.assertEqual(r.status, 200, r)
+        after = self.get(p, {"If-None-Match": first.header("etag")})
+        self.assertEqual(after.status, 200, after)
+        self.assertEqual(len(after.body.decode().splitlines()), 2, after)
+
+
+class HttpFromDiskUncachedTest(HttpTest):
+    """From disk with nothing kept open (open_file_cache = 0): every
+    request opens the file."""
+    config_extra = "memory_cache_bytes = 0\nopen_file_cache = 0\n"
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ main(void)
 	    strcmp(c->regs[1].upstream, "https://index.crates.io/") == 0 &&
 	    c->regs[1].index_ttl == 300, "default mirror of crates.io");
 	ok(c->max_body_bytes == 52428800, "default max_body_bytes");
+	ok(c->memory_cache_bytes == 8388608, "default memory_cache_bytes");
+	ok(c->open_file_cache == 10000, "default open_file_cache");
 	ok(config_check(c, &cause) == 0, "defaults pass the check");
 	config_free(c);
 
@@ -75,6 +77,8 @@ main(void)
 
 	bad("lisen = [\"127.0.0.1:0\"]\n[registries.a]\n",
 	    "crated.toml:1: unknown key \"lisen\"");
+	bad("open_file_cache = -1\n[registries.a]\n",
+	    "crated.toml:1: open_file_cache: must be between 0 and 1000000");
 	bad("[registries.a]\nindex_ttl = \"x\"\n",
 	    "crated.toml:2: registries.a.index_ttl must be an integer, not"
 	    " string");
