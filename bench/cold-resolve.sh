@@ -13,6 +13,11 @@
 #               upstream keep-alive, proxy_cache_lock)
 #   nghttpx     nghttpx (h2c, cleartext) in front of that nginx; cargo
 #               offers Upgrade: h2c on http:// and multiplexes over it
+#   crated-warm not cold: crated after one untimed resolution, so every
+#               index file is cached and fresh; the timed run (a fresh
+#               CARGO_HOME again) is the floor: cargo's own work and
+#               serving from cache
+#   nginx-warm, nghttpx-warm  the same for those
 # Every run is cold: each server is started afresh with an empty cache
 # and cargo with an empty CARGO_HOME. Runs rotate through the setups;
 # the table shows medians. Targets: crated >= 10x faster than nginx
@@ -25,7 +30,7 @@ source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-3}
 delay=${BENCH_DELAY:-0.05}
 if [ "$("$crated" --help 2>&1 | grep -c '^  http2 ')" -gt 0 ]; then
-	setups=${BENCH_SETUPS:-crated crated-nopf crated-h1 nginx nghttpx}
+	setups=${BENCH_SETUPS:-crated crated-nopf crated-h1 nginx nghttpx crated-warm nghttpx-warm}
 else	# a crated from before HTTP/2: it always speaks HTTP/1.1
 	setups=${BENCH_SETUPS:-crated crated-nopf nginx nghttpx}
 fi
@@ -51,7 +56,7 @@ start() {
 	local d=$work/run-$1-$2 p np
 	mkdir -p "$d"
 	spids=()
-	case $1 in
+	case ${1%-warm} in
 	crated*)
 		p=$(free_port)
 		cat > "$d/crated.toml" <<TOML
@@ -107,7 +112,7 @@ NGX
 		spids+=("$bg_pid")
 		wait_port "$np"
 		index=sparse+http://127.0.0.1:$np/
-		if [ "$1" = nghttpx ]; then
+		if [ "${1%-warm}" = nghttpx ]; then
 			p=$(free_port)
 			bg_start nghttpx -f"127.0.0.1,$p;no-tls" -b"127.0.0.1,$np" \
 			    --workers=1 --accesslog-file="$d/nghttpx.access" \
@@ -134,6 +139,16 @@ replace-with = "bench"
 [registries.bench]
 index = "$index"
 TOML
+	if [[ $1 == *-warm ]]; then
+		mkdir -p "$d/home0"
+		cp "$d/home/config.toml" "$d/home0/"
+		rm -f "$work/proj/Cargo.lock"
+		CARGO_HOME=$d/home0 "$cargo" generate-lockfile --manifest-path \
+		    "$work/proj/Cargo.toml" 2> "$d/cargo0.log" ||
+		    { echo "$1: cargo failed:" >&2; cat "$d/cargo0.log" >&2
+		      exit 1; }
+		sleep 0.5	# the prefetch may still be fetching
+	fi
 	before=$(wc -l < "$work/up.log")
 	rm -f "$work/proj/Cargo.lock"
 	local perf_pid=

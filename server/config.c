@@ -88,9 +88,9 @@ static const struct key keys[] = {
 	  "8388608", check_memory, "bytes of hot index files (and their gzip"
 	  " form) kept in memory, ready to send; read at start" },
 	{ "open_file_cache", GLOBAL, K_INT, G(open_file_cache), "10000",
-	  check_open_files, "hosted index files beyond the memory cache kept"
-	  " open with their ETag (at most half the open-file limit); read at"
-	  " start" },
+	  check_open_files, ".crate files and hosted index files beyond the"
+	  " memory cache kept open (at most half the open-file limit); read"
+	  " at start" },
 
 	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
 	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"

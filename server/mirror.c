@@ -2096,8 +2096,12 @@ evict_done(void *arg)
 	    (double)usage_bytes(e->m->usage) / 1e6,
 	    (double)e->m->reg->cfg->max_cache_bytes / 1e6);
 	count(e->m, "crated_evictions_total", NULL, (double)e->n);
-	for (size_t i = 0; i < e->n; i++)
+	/* Kept open, an evicted file would keep its disk space: closed
+	 * now, after the unlink, so no request can open it again between. */
+	for (size_t i = 0; i < e->n; i++) {
+		server_file_removed(e->m->reg, e->rels[i]);
 		free(e->rels[i]);
+	}
 	free(e->rels);
 	e->m->evicting = false;
 	free(e);

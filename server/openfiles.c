@@ -1,5 +1,6 @@
 #include "server/openfiles.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ open_files_add(struct open_files *o, const char *key, int fd,
 	f->fd = fd;
 	f->size = (size_t)st->st_size;
 	f->mtime = st->st_mtime;
-	memcpy(f->etag, etag, sizeof f->etag);
+	snprintf(f->etag, sizeof f->etag, "%s", etag ? etag : "");
 	f->hdrs = hdrs;
 	f->_key = xstrdup(key);
 	lru_add(&o->lru, &f->_node, f->_key, hv);

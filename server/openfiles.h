@@ -1,12 +1,14 @@
-/* Index files served from disk, kept open: a plain request for a file
- * beyond the memory cache costs a lookup here and a sendfile, not an
- * open, a stat, an xattr read and a close (nginx's open_file_cache). Each
+/* Files served from disk, kept open: a plain request for an index file
+ * beyond the memory cache, or a download of a .crate, costs a lookup
+ * here and a sendfile, not an open, a stat (an xattr read) and a close
+ * (nginx's open_file_cache). Each
  * entry keeps the file as a libevent file segment (reference counted, so
  * a reply in flight keeps the file after the entry goes), its size,
  * mtime, ETag and ready-made header lines. Bounded in entries (each holds
  * a file descriptor); least recently used go first. Entries must be
- * dropped when crated replaces the file (open_files_forget): nothing else
- * writes a data directory crated serves (store_lock). Lives on the loop. */
+ * dropped when crated replaces or removes the file (open_files_forget):
+ * nothing else writes a data directory crated serves (store_lock). Lives
+ * on the loop. */
 #ifndef SERVER_OPENFILES_H
 #define SERVER_OPENFILES_H
 
@@ -38,7 +40,8 @@ void		 open_files_destroy(struct open_files *);
 /* Borrowed entry for key, marked as recently used; NULL on a miss. */
 struct open_file *open_files_get(struct open_files *, const char *key);
 /* Keeps fd (stolen: closed when the entry and every reply using it are
- * gone) under key with its stat, ETag and header lines (stolen). Returns
+ * gone) under key with its stat, ETag and header lines (stolen; both may
+ * be NULL, for files answered without them: .crate files). Returns
  * the borrowed entry, or NULL when the cache keeps nothing (max 0, or
  * libevent refused the file); fd and hdrs are still the caller's then. */
 struct open_file *open_files_add(struct open_files *, const char *key,

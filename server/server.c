@@ -206,30 +206,55 @@ server_index_changed(struct registry *reg, const char *path)
 	open_files_forget(reg->srv->open, key);
 }
 
+/* A .crate from the store, kept open (open_files: a .crate never changes
+ * once written; a mirror's eviction forgets it, server_file_removed). */
 static void
 serve_download(struct registry *reg, struct http_request *r,
     const struct route *rt)
 {
-	struct stat	st;
-	char		rel[STORE_PATH_MAX];
-	int		fd;
+	struct open_files	*open = reg->srv->open;
+	struct open_file	*f;
+	struct stat		 st;
+	char			 rel[STORE_PATH_MAX];
+	char			 key[REGISTRY_NAME_MAX + STORE_PATH_MAX + 2];
+	int			 fd = -1;
 
 	store_crate_rel(rt->name, rt->vers, rel);
-	fd = store_open_file(reg->store, rel, &st);
-	if (fd < 0 && reg->kind == REGISTRY_MIRROR) {
-		mirror_download(reg, r, rt);
-		return;
+	snprintf(key, sizeof key, "%s/%s", reg->name, rel);
+	if ((f = open_files_get(open, key)) == NULL) {
+		fd = store_open_file(reg->store, rel, &st);
+		if (fd < 0 && reg->kind == REGISTRY_MIRROR) {
+			mirror_download(reg, r, rt);
+			return;
+		}
+		if (fd < 0) {
+			http_reply_error(r, 404, "crate `%s` version %s is not"
+			    " in registry `%s`", rt->name, rt->vers,
+			    reg->name);
+			return;
+		}
+		if (st.st_size > 0 && (f = open_files_add(open, key, fd, &st,
+		    NULL, NULL)) != NULL)
+			fd = -1;
 	}
-	if (fd >= 0 && reg->mirror != NULL)
+	if (reg->mirror != NULL)
 		mirror_served_crate(reg->mirror, rel, http_header(r,
 		    "X-Crated-Pin") != NULL);
-	if (fd < 0) {
-		http_reply_error(r, 404, "crate `%s` version %s is not in"
-		    " registry `%s`", rt->name, rt->vers, reg->name);
-		return;
-	}
-	http_reply_file(r, 200, "application/gzip", crate_cache_control, fd,
-	    (size_t)st.st_size);
+	if (f != NULL)
+		http_reply_segment(r, 200, "application/gzip",
+		    crate_cache_control, f->seg, f->fd, f->size);
+	else
+		http_reply_file(r, 200, "application/gzip",
+		    crate_cache_control, fd, (size_t)st.st_size);
+}
+
+void
+server_file_removed(struct registry *reg, const char *rel)
+{
+	char	key[REGISTRY_NAME_MAX + STORE_PATH_MAX + 2];
+
+	snprintf(key, sizeof key, "%s/%s", reg->name, rel);
+	open_files_forget(reg->srv->open, key);
 }
 
 static bool
@@ -504,7 +529,7 @@ declare_metrics(void)
 		{ "crated_hot_cache_bytes", METRIC_GAUGE,
 		  "Bytes of index responses held in memory." },
 		{ "crated_open_index_files", METRIC_GAUGE,
-		  "Hosted index files kept open (open_file_cache)." },
+		  "Files kept open: .crate and hosted index files (open_file_cache)." },
 		{ "crated_cache_hits_total", METRIC_COUNTER,
 		  "Index files served from the cache within their TTL." },
 		{ "crated_cache_misses_total", METRIC_COUNTER,

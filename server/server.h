@@ -38,7 +38,7 @@ struct server {
 	struct workers		*cpu;		/* reading fetched files */
 	struct upstream_client	*upstream;
 	struct hot		*hot;
-	struct open_files	*open;		/* hosted index files */
+	struct open_files	*open;		/* .crate, hosted index files */
 	struct registry		*regs;
 	size_t			 nregs;
 	char			*public_url;	/* no trailing '/' */
@@ -77,5 +77,8 @@ void	server_reply_entry(struct server *, struct http_request *,
 bool	server_may_write(struct http_request *, const char *crate, int need);
 /* Drops the hot copy of an index file after a write. */
 void	server_index_changed(struct registry *, const char *path);
+/* Closes a store file (rel, as "crates/...") crated removes, if kept
+ * open, so its disk space is freed. */
+void	server_file_removed(struct registry *, const char *rel);
 
 #endif

@@ -85,6 +85,16 @@ class CacheLimitTest(harness.TestCase):
         self.assertEqual(r.status, 200, "download of %s: %r" % (name, r))
         self.assertEqual(r.body, self.crates[name], "wrong bytes for %s" % name)
 
+    def crate_file(self, name):
+        return os.path.join(self.data, "mirror", "crates", name,
+                            "%s-1.0.0.crate" % name)
+
+    def wait_file(self, path, secs=5.0):
+        deadline = time.monotonic() + secs
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(os.path.exists(path), path)
+
     def on_disk(self):
         """{crate name: size} of the .crate files under data/mirror/crates."""
         root = os.path.join(self.data, "mirror", "crates")
@@ -129,6 +139,26 @@ class CacheLimitTest(harness.TestCase):
                          "gauges (files, bytes) differ from the disk: %r" % sorted(disk))
         return ex
 
+    @staticmethod
+    def deleted_open_files(srv, secs=5.0):
+        """Files crated holds open that were removed from disk, once there
+        are none or secs have passed (the eviction closes them on the loop
+        just after its worker unlinked them)."""
+        fds = "/proc/%d/fd" % srv.proc.pid
+        deadline = time.monotonic() + secs
+        while True:
+            gone = []
+            for fd in os.listdir(fds):
+                try:
+                    target = os.readlink(os.path.join(fds, fd))
+                except OSError:
+                    continue            # closed meanwhile
+                if target.endswith(" (deleted)"):
+                    gone.append(target)
+            if not gone or time.monotonic() > deadline:
+                return gone
+            time.sleep(0.05)
+
     def evictions_match(self, srv, kept):
         """crated_evictions_total == fetches - crates kept, once the
         counters have caught up with the disk (a bounded wait: files are
@@ -157,6 +187,10 @@ class CacheLimitTest(harness.TestCase):
         for name in NAMES:
             time.sleep(1.05)
             self.download(srv, name)
+            # again once the fill is on disk (within the same second, so
+            # the order of last use stays): served from disk, kept open
+            self.wait_file(self.crate_file(name))
+            self.download(srv, name)
         time.sleep(1.05)
         self.download(srv, "cl-c1")             # touched: recently used again
         t_touch = time.monotonic()
@@ -169,6 +203,9 @@ class CacheLimitTest(harness.TestCase):
                          % (time.monotonic() - t_touch, sorted(have), limit,
                             sum(have.values()), srv.log_tail(12)))
         self.assertLessEqual(sum(have.values()), limit)
+        # evicted crates were kept open (open_file_cache): their files
+        # must be closed, or their disk space is never freed
+        self.assertEqual(self.deleted_open_files(srv), [])
         for name in [PIN] + NAMES:
             self.assertTrue(os.path.isfile(os.path.join(self.data, "mirror", "index",
                                                         index_path(name))),
