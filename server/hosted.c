@@ -330,6 +330,14 @@ write_done(void *arg)
 	crate_index_path(op->name, path);
 	if (op->index != NULL)
 		server_index_changed(reg, path);
+	if (op->kind == OP_PUBLISH) {
+		/* A .crate left by a publish that failed later may have been
+		 * downloaded, and so kept open, before this one replaced it. */
+		char	rel[STORE_PATH_MAX];
+
+		store_crate_rel(op->name, op->vers, rel);
+		server_file_removed(reg, rel);
+	}
 	if (op->res != 0) {
 		log_error("registry %s: %s %s: writing %s: %s", reg->name,
 		    op->name, op->vers, op->failed, strerror(-op->res));

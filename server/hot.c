@@ -15,13 +15,18 @@
  * faster one (nginx's default is 1). */
 #define GZIP_LEVEL	3
 
-/* How often keys were asked for, roughly (TinyLFU's sketch, one row): a
- * byte per slot, halved every FREQ_AGE lookups so old fame fades. */
-#define FREQ_SLOTS	16384
+/* How often keys were asked for, roughly: TinyLFU's count-min sketch,
+ * FREQ_ROWS rows of byte counters, each indexed by other bits of the key's
+ * hash; a key's count is its smallest counter, so a collision in one row
+ * does not make a key look popular (with one row, a uniform working set
+ * larger than the cache looked uneven and churned it). Counters are
+ * halved every FREQ_AGE lookups so old fame fades. */
+#define FREQ_ROWS	4
+#define FREQ_SLOTS	16384		/* per row, a power of two */
 #define FREQ_AGE	(10 * FREQ_SLOTS)
 
 struct hot {
-	uint8_t			  freq[FREQ_SLOTS];
+	uint8_t			  freq[FREQ_ROWS][FREQ_SLOTS];
 	size_t			  lookups;
 	struct lru		  lru;
 	size_t			  bytes;
@@ -98,16 +103,47 @@ hot_destroy(struct hot *h)
 	free(h);
 }
 
+/* The counters of a key are 14-bit slices of its hash, mixed first
+ * (splitmix64's finaliser: FNV-1a spreads short keys poorly in its high
+ * bits). */
+static uint64_t
+freq_mix(uint64_t hv)
+{
+	hv ^= hv >> 30;
+	hv *= 0xbf58476d1ce4e5b9ULL;
+	hv ^= hv >> 27;
+	hv *= 0x94d049bb133111ebULL;
+	return hv ^ (hv >> 31);
+}
+
+#define FREQ_SLOT(m, i)	((size_t)((m) >> (16 * (i))) & (FREQ_SLOTS - 1))
+
+static unsigned
+freq_estimate(const struct hot *h, uint64_t m)
+{
+	unsigned	min = UINT8_MAX;
+
+	for (int i = 0; i < FREQ_ROWS; i++)
+		if (h->freq[i][FREQ_SLOT(m, i)] < min)
+			min = h->freq[i][FREQ_SLOT(m, i)];
+	return min;
+}
+
+/* Conservative update: only the counters at the key's minimum grow. */
 static void
 freq_count(struct hot *h, uint64_t hv)
 {
-	uint8_t	*f = &h->freq[(hv >> 32) % FREQ_SLOTS];
+	uint64_t	m = freq_mix(hv);
+	unsigned	min = freq_estimate(h, m);
 
-	if (*f < UINT8_MAX)
-		(*f)++;
+	if (min < UINT8_MAX)
+		for (int i = 0; i < FREQ_ROWS; i++)
+			if (h->freq[i][FREQ_SLOT(m, i)] == min)
+				h->freq[i][FREQ_SLOT(m, i)]++;
 	if (++h->lookups >= FREQ_AGE) {
-		for (size_t i = 0; i < FREQ_SLOTS; i++)
-			h->freq[i] /= 2;
+		for (int i = 0; i < FREQ_ROWS; i++)
+			for (size_t j = 0; j < FREQ_SLOTS; j++)
+				h->freq[i][j] /= 2;
 		h->lookups = 0;
 	}
 }
@@ -115,7 +151,7 @@ freq_count(struct hot *h, uint64_t hv)
 static unsigned
 freq_of(const struct hot *h, const char *key)
 {
-	return h->freq[(lru_hash(key) >> 32) % FREQ_SLOTS];
+	return freq_estimate(h, freq_mix(lru_hash(key)));
 }
 
 struct hot_entry *
@@ -152,13 +188,14 @@ make_hdrs(const struct hot_entry *e, const char *etag, bool gzip)
 bool
 hot_admit(const struct hot *h, const char *key, size_t len)
 {
+	if (len + sizeof(struct hot_entry) + 512 > h->max / 4)
+		return false;		/* hot_insert would not keep it */
 	if (h->bytes + len + sizeof(struct hot_entry) + 512 <= h->max)
 		return true;
-	/* Twice as often: with a working set larger than the cache whose
-	 * files are asked for about as often as each other, a plain "more
-	 * often" admits on the sketch's noise and churns the cache. */
-	return len + sizeof(struct hot_entry) + 512 <= h->max / 4 &&
-	    h->lru.oldest != NULL && freq_of(h, key) > 2 * freq_of(h,
+	/* Twice as often: the files of a working set larger than the
+	 * cache, asked for about as often as each other, must not take
+	 * turns in it on the sketch's noise. */
+	return h->lru.oldest != NULL && freq_of(h, key) > 2 * freq_of(h,
 	    h->lru.oldest->key);
 }
 

@@ -1017,35 +1017,38 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 		http_reply(r, status, ctype, hdrs, NULL, len);
 		return;
 	}
-	if (r->stream_id != 0) {
+	if (r->stream_id != 0 || r->conn->tls) {
+		/* nghttp2 and OpenSSL must see the bytes: no sendfile. */
 		struct evbuffer_file_segment	*seg;
 
 		seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
 		    EVBUF_FS_DISABLE_SENDFILE | EVBUF_FS_CLOSE_ON_FREE);
-		evbuffer_add_file_segment(stream_out(r), seg, 0, (ev_off_t)len);
+		if (seg == NULL) {	/* neither mapped nor read */
+			close(fd);
+			http_reply_error(r, 503, "cannot read the file to"
+			    " send; try again");
+			return;
+		}
+		if (r->stream_id != 0) {
+			evbuffer_add_file_segment(stream_out(r), seg, 0,
+			    (ev_off_t)len);
+			if (!r->stream_closed)
+				h2_respond(r, status, ctype, hdrs, len, false);
+		} else {
+			put_head(r, status, ctype, hdrs, len);
+			evbuffer_add_file_segment(bufferevent_get_output(
+			    r->conn->bev), seg, 0, (ev_off_t)len);
+		}
 		evbuffer_file_segment_free(seg);
-		if (!r->stream_closed)
-			h2_respond(r, status, ctype, hdrs, len, false);
 		finish(r, status, len);
 		return;
 	}
+	/* The head would leave alone (TCP_NODELAY) and the file in
+	 * sendfile's segments: corked, full segments go out, and the tail
+	 * when the output drains (write_cb). */
 	put_head(r, status, ctype, hdrs, len);
-	if (r->conn->tls) {
-		/* OpenSSL must see the bytes: no sendfile under TLS. */
-		struct evbuffer_file_segment	*seg;
-
-		seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
-		    EVBUF_FS_DISABLE_SENDFILE | EVBUF_FS_CLOSE_ON_FREE);
-		evbuffer_add_file_segment(bufferevent_get_output(r->conn->bev),
-		    seg, 0, (ev_off_t)len);
-		evbuffer_file_segment_free(seg);
-	} else {
-		/* The head would leave alone (TCP_NODELAY) and the file in
-		 * sendfile's segments: corked, full segments go out, and the
-		 * tail when the output drains (write_cb). */
-		cork(r->conn, true);
-		evbuffer_add_file(reply_out(r->conn), fd, 0, (ev_off_t)len);
-	}
+	cork(r->conn, true);
+	evbuffer_add_file(reply_out(r->conn), fd, 0, (ev_off_t)len);
 	finish(r, status, len);
 }
 
@@ -1070,7 +1073,14 @@ http_reply_segment(struct http_request *r, int status, const char *ctype,
 	}
 	put_head(r, status, ctype, hdrs, len);
 	cork(r->conn, true);
-	evbuffer_add_file_segment(reply_out(r->conn), seg, 0, (ev_off_t)len);
+	if (evbuffer_add_file_segment(reply_out(r->conn), seg, 0,
+	    (ev_off_t)len) != 0) {
+		/* The head is queued: the body cannot follow, so the
+		 * connection ends after it and the client sees it cut. */
+		log_error("%s: cannot queue %zu bytes of a file for sending",
+		    r->path, len);
+		r->keepalive = false;
+	}
 	finish(r, status, len);
 }
 

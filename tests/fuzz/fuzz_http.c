@@ -30,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		}
 	}
 	free(r.head);
-	free(r.headers);
+	if (r.headers != r.hdr_inline)
+		free(r.headers);
 	return 0;
 }

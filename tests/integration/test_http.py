@@ -164,6 +164,17 @@ class HttpTest(unittest.TestCase):
             self.assertEqual(b.status, 200)
             json.loads(b.body)
 
+    def test_header_past_the_sixteenth(self):
+        """Headers past the 16 a request keeps without an allocation of
+        their own are read too: If-None-Match as the 20th."""
+        etag = self.get("/local/ab/cd/abcd").header("etag")
+        h = dict(("X-Filler-%02d" % i, "v%d" % i) for i in range(19))
+        h["If-None-Match"] = etag
+        with RawConn(self.srv.port) as c:
+            c.send(build_request("GET", "/local/ab/cd/abcd", h))
+            a = c.read_response()
+        self.assertEqual(a.status, 304, a)
+
     def test_etag_changes_after_publish(self):
         name = "etagchange"
         r, _ = self.srv.publish_simple(name, "0.1.0")
@@ -548,25 +559,42 @@ class HttpFromDiskTest(HttpTest):
             self.assertEqual(r2.status, 304, r2)
             self.assertEqual(r2.body, b"")
 
+    def open_files(self):
+        """The paths crated holds open."""
+        fds = "/proc/%d/fd" % self.srv.proc.pid
+        out = []
+        for fd in os.listdir(fds):
+            try:
+                out.append(os.readlink(os.path.join(fds, fd)))
+            except OSError:
+                pass                # closed meanwhile
+        return out
+
     def test_files_kept_open(self):
-        """Answered from disk, a file stays open (open_file_cache): the
-        metric counts it, and a publish still shows at once."""
+        """Answered from disk, an index file stays open (open_file_cache);
+        a publish closes it, and the next answer has the new version."""
         name = "keptopen"
         r, _ = self.srv.publish_simple(name, "0.1.0")
         self.assertEqual(r.status, 200, r)
         p = "/local/" + index_path(name)
+        path = os.path.realpath(os.path.join(self.srv.data_dir, "local", "index",
+                                             index_path(name)))
         first = self.get(p)
         self.assertEqual(first.status, 200, first)
         self.assertEqual(self.get(p).body, first.body)
+        self.assertIn(path, self.open_files())
         m = self.srv.get("/-/metrics").body.decode()
         kept = re.search(r"^crated_open_index_files (\d+)$", m, re.M)
         self.assertIsNotNone(kept, m)
         self.assertGreaterEqual(int(kept.group(1)), 1, m)
         r, _ = self.srv.publish_simple(name, "0.2.0")
         self.assertEqual(r.status, 200, r)
+        self.assertNotIn(path + " (deleted)", self.open_files(),
+                         "the replaced index file is still held open")
         after = self.get(p, {"If-None-Match": first.header("etag")})
         self.assertEqual(after.status, 200, after)
         self.assertEqual(len(after.body.decode().splitlines()), 2, after)
+        self.assertIn(path, self.open_files())
 
 
 class HttpFromDiskUncachedTest(HttpTest):
