@@ -125,7 +125,7 @@ replay(struct usage *u, char *line)
 
 	line[strcspn(line, "\n")] = '\0';
 	if (sscanf(line, "a %llu %lld %d %n", &size, &used, &pinned, &n) ==
-	    3 && n > 0)
+	    3 && n > 0 && line[n] != '\0')
 		put(u, line + n, size, (time_t)used, pinned != 0);
 	else if (sscanf(line, "u %lld %n", &used, &n) == 1 && n > 0) {
 		struct entry	*e = *slot(u, line + n);
@@ -177,7 +177,9 @@ scan(struct usage *u, const char *dir, const char *rel, int depth)
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		r = xasprintf("%s/%s", rel, de->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		if (lstat(p, &st) != 0)
+			;	/* gone meanwhile */
+		else if (S_ISDIR(st.st_mode))
 			scan(u, p, r, depth + 1);
 		else if (S_ISREG(st.st_mode))
 			put(u, r, (uint64_t)st.st_size, st.st_mtime, false);
@@ -228,6 +230,7 @@ usage_open(const char *root, struct usage **out, char **cause)
 {
 	struct usage	*u = xcalloc(1, sizeof *u);
 	char		*path = xasprintf("%s/%s", root, JOURNAL), *line = NULL;
+	const char	*what = "reopen it";
 	size_t		 cap = 0;
 	FILE		*f;
 
@@ -245,14 +248,18 @@ usage_open(const char *root, struct usage **out, char **cause)
 		u->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	} else {
 		char	*crates = xasprintf("%s/crates", root);
+		int	 r;
 
 		scan(u, crates, "crates", 0);
 		free(crates);
-		compact(u);
+		what = "start it (through tmp/)";
+		if ((r = compact(u)) != 0)
+			errno = -r;
 	}
 	free(path);
 	if (u->fd == -1) {
-		*cause = xasprintf("%s/%s: %s", root, JOURNAL, strerror(errno));
+		*cause = xasprintf("%s/%s: cannot %s: %s", root, JOURNAL, what,
+		    strerror(errno));
 		usage_close(u);
 		return -1;
 	}
