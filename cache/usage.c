@@ -10,74 +10,47 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/lru.h"
 #include "index/xmalloc.h"
 
 #define JOURNAL		"usage.log"
-#define NCHAINS_MIN	1024
 
 struct entry {
+	struct lru_node	 node;		/* by rel; its order is not used */
 	char		*rel;
 	uint64_t	 size;
 	time_t		 used;
 	bool		 pinned;
 	bool		 dirty;		/* used since the last flush */
-	struct entry	*next;
 };
 
 struct usage {
-	char		 *root;
-	int		  fd;		/* the journal, O_APPEND */
-	struct entry	**chains;
-	size_t		  nchains;
-	size_t		  n;
-	uint64_t	  bytes;
-	size_t		  lines;	/* in the journal */
+	char		*root;
+	int		 fd;		/* the journal, O_APPEND */
+	struct lru	 table;
+	uint64_t	 bytes;
+	size_t		 lines;		/* in the journal */
 };
 
-static uint64_t
-hash(const char *s)
+#define ENTRY(n)	lru_entry(n, struct entry, node)
+/* Every entry of u as e (which the body must not remove). */
+#define FOREACH(e, u)							\
+	for (struct lru_node *fe_ = (u)->table.newest;			\
+	    fe_ != NULL && ((e) = ENTRY(fe_), 1); fe_ = fe_->older)
+
+static struct entry *
+find(const struct usage *u, const char *rel)
 {
-	uint64_t	h = 1469598103934665603ULL;
+	struct lru_node	*n = lru_find(&u->table, rel, lru_hash(rel));
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static struct entry **
-slot(struct usage *u, const char *rel)
-{
-	struct entry	**pp = &u->chains[hash(rel) % u->nchains];
-
-	while (*pp != NULL && strcmp((*pp)->rel, rel) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void
-grow(struct usage *u)
-{
-	struct entry	**old = u->chains;
-	size_t		  n = u->nchains;
-
-	u->nchains *= 2;
-	u->chains = xcalloc(u->nchains, sizeof *u->chains);
-	for (size_t i = 0; i < n; i++)
-		for (struct entry *e = old[i], *next; e != NULL; e = next) {
-			size_t	b = hash(e->rel) % u->nchains;
-
-			next = e->next;
-			e->next = u->chains[b];
-			u->chains[b] = e;
-		}
-	free(old);
+	return n != NULL ? ENTRY(n) : NULL;
 }
 
 static void
 put(struct usage *u, const char *rel, uint64_t size, time_t used,
     bool pinned)
 {
-	struct entry	**pp = slot(u, rel), *e = *pp;
+	struct entry	*e = find(u, rel);
 
 	if (e != NULL) {
 		u->bytes -= e->size;
@@ -87,28 +60,19 @@ put(struct usage *u, const char *rel, uint64_t size, time_t used,
 		u->bytes += size;
 		return;
 	}
-	if (u->n >= u->nchains)
-		grow(u);
-	pp = slot(u, rel);
 	e = xcalloc(1, sizeof *e);
 	e->rel = xstrdup(rel);
 	e->size = size;
 	e->used = used;
 	e->pinned = pinned;
-	*pp = e;
-	u->n++;
+	lru_add(&u->table, &e->node, e->rel, lru_hash(e->rel));
 	u->bytes += size;
 }
 
 static void
-drop(struct usage *u, const char *rel)
+drop(struct usage *u, struct entry *e)
 {
-	struct entry	**pp = slot(u, rel), *e = *pp;
-
-	if (e == NULL)
-		return;
-	*pp = e->next;
-	u->n--;
+	lru_remove(&u->table, &e->node);
 	u->bytes -= e->size;
 	free(e->rel);
 	free(e);
@@ -128,17 +92,21 @@ replay(struct usage *u, char *line)
 	    3 && n > 0 && line[n] != '\0')
 		put(u, line + n, size, (time_t)used, pinned != 0);
 	else if (sscanf(line, "u %lld %n", &used, &n) == 1 && n > 0) {
-		struct entry	*e = *slot(u, line + n);
+		struct entry	*e = find(u, line + n);
 
 		if (e != NULL && used > e->used)
 			e->used = (time_t)used;
 	} else if (strncmp(line, "p ", 2) == 0) {
-		struct entry	*e = *slot(u, line + 2);
+		struct entry	*e = find(u, line + 2);
 
 		if (e != NULL)
 			e->pinned = true;
-	} else if (strncmp(line, "d ", 2) == 0)
-		drop(u, line + 2);
+	} else if (strncmp(line, "d ", 2) == 0) {
+		struct entry	*e = find(u, line + 2);
+
+		if (e != NULL)
+			drop(u, e);
+	}
 }
 
 static void
@@ -197,18 +165,18 @@ compact(struct usage *u)
 	char	*tmp = xasprintf("%s/tmp/%s.%ld", u->root, JOURNAL,
 		    (long)getpid());
 	FILE	*f = fopen(tmp, "w");
+	struct entry *e;
 	int	 r = 0;
 
 	if (f == NULL) {
 		r = -errno;
 		goto done;
 	}
-	for (size_t i = 0; i < u->nchains; i++)
-		for (struct entry *e = u->chains[i]; e != NULL; e = e->next) {
-			fprintf(f, "a %llu %lld %d %s\n", (unsigned long long)
-			    e->size, (long long)e->used, e->pinned, e->rel);
-			e->dirty = false;
-		}
+	FOREACH(e, u) {
+		fprintf(f, "a %llu %lld %d %s\n", (unsigned long long)e->size,
+		    (long long)e->used, e->pinned, e->rel);
+		e->dirty = false;
+	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 ||
 	    rename(tmp, path) != 0) {
 		r = -errno;
@@ -218,7 +186,7 @@ compact(struct usage *u)
 	if (u->fd != -1)
 		close(u->fd);
 	u->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	u->lines = u->n;
+	u->lines = u->table.n;
 done:
 	free(path);
 	free(tmp);
@@ -235,8 +203,7 @@ usage_open(const char *root, struct usage **out, char **cause)
 	FILE		*f;
 
 	u->root = xstrdup(root);
-	u->nchains = NCHAINS_MIN;
-	u->chains = xcalloc(u->nchains, sizeof *u->chains);
+	lru_init(&u->table);
 	u->fd = -1;
 	if ((f = fopen(path, "r")) != NULL) {
 		while (getline(&line, &cap, f) > 0) {
@@ -273,16 +240,11 @@ usage_close(struct usage *u)
 	if (u == NULL)
 		return;
 	usage_flush(u);
-	for (size_t i = 0; i < u->nchains; i++)
-		for (struct entry *e = u->chains[i], *next; e != NULL;
-		    e = next) {
-			next = e->next;
-			free(e->rel);
-			free(e);
-		}
+	while (u->table.newest != NULL)
+		drop(u, ENTRY(u->table.newest));
 	if (u->fd != -1)
 		close(u->fd);
-	free(u->chains);
+	lru_fini(&u->table);
 	free(u->root);
 	free(u);
 }
@@ -291,7 +253,7 @@ void
 usage_added(struct usage *u, const char *rel, uint64_t size, bool pinned)
 {
 	time_t		 now = time(NULL);
-	struct entry	*e = *slot(u, rel);
+	struct entry	*e = find(u, rel);
 
 	if (e != NULL && e->size == size && (e->pinned || !pinned))
 		return;
@@ -303,7 +265,7 @@ usage_added(struct usage *u, const char *rel, uint64_t size, bool pinned)
 void
 usage_used(struct usage *u, const char *rel, time_t now)
 {
-	struct entry	*e = *slot(u, rel);
+	struct entry	*e = find(u, rel);
 
 	if (e != NULL && e->used != now) {
 		e->used = now;
@@ -314,7 +276,7 @@ usage_used(struct usage *u, const char *rel, time_t now)
 void
 usage_pin(struct usage *u, const char *rel)
 {
-	struct entry	*e = *slot(u, rel);
+	struct entry	*e = find(u, rel);
 
 	if (e != NULL && !e->pinned) {
 		e->pinned = true;
@@ -325,25 +287,27 @@ usage_pin(struct usage *u, const char *rel)
 void
 usage_removed(struct usage *u, const char *rel)
 {
-	if (*slot(u, rel) == NULL)
+	struct entry	*e = find(u, rel);
+
+	if (e == NULL)
 		return;
 	/* rel may be the entry's own string: write before dropping it. */
 	append(u, "d %s\n", rel);
-	drop(u, rel);
+	drop(u, e);
 }
 
 int
 usage_flush(struct usage *u)
 {
-	if (u->lines > 2 * u->n + 1024)
+	struct entry	*e;
+
+	if (u->lines > 2 * u->table.n + 1024)
 		return compact(u);
-	for (size_t i = 0; i < u->nchains; i++)
-		for (struct entry *e = u->chains[i]; e != NULL; e = e->next)
-			if (e->dirty) {
-				append(u, "u %lld %s\n", (long long)e->used,
-				    e->rel);
-				e->dirty = false;
-			}
+	FOREACH(e, u)
+		if (e->dirty) {
+			append(u, "u %lld %s\n", (long long)e->used, e->rel);
+			e->dirty = false;
+		}
 	return 0;
 }
 
@@ -356,7 +320,7 @@ usage_bytes(const struct usage *u)
 size_t
 usage_files(const struct usage *u)
 {
-	return u->n;
+	return u->table.n;
 }
 
 static int
@@ -371,17 +335,16 @@ older(const void *a, const void *b)
 size_t
 usage_victims(struct usage *u, uint64_t target, char ***rels)
 {
-	struct entry	**all;
+	struct entry	**all, *e;
 	size_t		  n = 0, k = 0;
 
 	*rels = NULL;
 	if (u->bytes <= target)
 		return 0;
-	all = xcalloc(u->n ? u->n : 1, sizeof *all);
-	for (size_t i = 0; i < u->nchains; i++)
-		for (struct entry *e = u->chains[i]; e != NULL; e = e->next)
-			if (!e->pinned)
-				all[n++] = e;
+	all = xcalloc(u->table.n ? u->table.n : 1, sizeof *all);
+	FOREACH(e, u)
+		if (!e->pinned)
+			all[n++] = e;
 	qsort(all, n, sizeof *all, older);
 	*rels = xcalloc(n ? n : 1, sizeof **rels);
 	for (size_t i = 0; i < n && u->bytes > target; i++) {

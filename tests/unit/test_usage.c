@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/usage.h"
@@ -74,6 +75,7 @@ main(void)
 	struct usage	*u = NULL;
 	char		*cause = NULL, **rels, path[512], cmd[600];
 	size_t		 n;
+	time_t		 t0 = time(NULL);
 	FILE		*f;
 
 	if (mkdtemp(root) == NULL)
@@ -98,9 +100,11 @@ main(void)
 	usage_added(u, C, 300, false);
 	usage_added(u, C, 300, false);
 	ok(usage_files(u) == 3 && usage_bytes(u) == 600, "c added once");
-	usage_used(u, A, 1000);
-	usage_used(u, B, 3000);
-	usage_used(u, C, 2000);
+	/* Later than the adds: the journal only ever moves a last use
+	 * forward. */
+	usage_used(u, A, t0 + 1000);
+	usage_used(u, B, t0 + 3000);
+	usage_used(u, C, t0 + 2000);
 	usage_pin(u, B);
 	usage_added(u, "crates/d/d-1.0.0.crate", 50, false);
 	usage_removed(u, "crates/d/d-1.0.0.crate");
@@ -142,7 +146,7 @@ main(void)
 	/* Compaction: last-use lines pile up until a flush rewrites the
 	 * journal as one line per crate. */
 	for (long t = 1; t <= 1100; t++) {
-		usage_used(u, B, (time_t)(5000 + t));
+		usage_used(u, B, t0 + 5000 + t);
 		usage_flush(u);
 	}
 	ok(journal_lines() >= 1 && journal_lines() < 200, "compacted on the way:"
