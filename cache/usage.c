@@ -348,8 +348,9 @@ usage_victims(struct usage *u, uint64_t target, char ***rels)
 	qsort(all, n, sizeof *all, older);
 	*rels = xcalloc(n ? n : 1, sizeof **rels);
 	for (size_t i = 0; i < n && u->bytes > target; i++) {
-		(*rels)[k] = xstrdup(all[i]->rel);
-		usage_removed(u, (*rels)[k++]);
+		(*rels)[k++] = xstrdup(all[i]->rel);
+		append(u, "d %s\n", all[i]->rel);
+		drop(u, all[i]);
 	}
 	free(all);
 	return k;

@@ -148,10 +148,11 @@ freq_count(struct hot *h, uint64_t hv)
 	}
 }
 
+/* How often the key with hash hv (lru_hash) was asked for lately. */
 static unsigned
-freq_of(const struct hot *h, const char *key)
+freq_of(const struct hot *h, uint64_t hv)
 {
-	return freq_estimate(h, freq_mix(lru_hash(key)));
+	return freq_estimate(h, freq_mix(hv));
 }
 
 struct hot_entry *
@@ -195,8 +196,8 @@ hot_admit(const struct hot *h, const char *key, size_t len)
 	/* Twice as often: the files of a working set larger than the
 	 * cache, asked for about as often as each other, must not take
 	 * turns in it on the sketch's noise. */
-	return h->lru.oldest != NULL && freq_of(h, key) > 2 * freq_of(h,
-	    h->lru.oldest->key);
+	return h->lru.oldest != NULL && freq_of(h, lru_hash(key)) > 2 *
+	    freq_of(h, h->lru.oldest->hash);
 }
 
 struct hot_entry *

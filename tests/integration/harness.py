@@ -467,6 +467,17 @@ class Crated:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
+    def open_files(self):
+        """The paths this crated holds open (from /proc/PID/fd)."""
+        fds = "/proc/%d/fd" % self.proc.pid
+        out = []
+        for fd in os.listdir(fds):
+            try:
+                out.append(os.readlink(os.path.join(fds, fd)))
+            except OSError:
+                pass                # closed meanwhile
+        return out
+
     def registry_url(self, reg="local"):
         return "%s/%s" % (self.url, reg)
 

@@ -559,17 +559,6 @@ class HttpFromDiskTest(HttpTest):
             self.assertEqual(r2.status, 304, r2)
             self.assertEqual(r2.body, b"")
 
-    def open_files(self):
-        """The paths crated holds open."""
-        fds = "/proc/%d/fd" % self.srv.proc.pid
-        out = []
-        for fd in os.listdir(fds):
-            try:
-                out.append(os.readlink(os.path.join(fds, fd)))
-            except OSError:
-                pass                # closed meanwhile
-        return out
-
     def test_files_kept_open(self):
         """Answered from disk, an index file stays open (open_file_cache);
         a publish closes it, and the next answer has the new version."""
@@ -582,19 +571,19 @@ class HttpFromDiskTest(HttpTest):
         first = self.get(p)
         self.assertEqual(first.status, 200, first)
         self.assertEqual(self.get(p).body, first.body)
-        self.assertIn(path, self.open_files())
+        self.assertIn(path, self.srv.open_files())
         m = self.srv.get("/-/metrics").body.decode()
         kept = re.search(r"^crated_open_index_files (\d+)$", m, re.M)
         self.assertIsNotNone(kept, m)
         self.assertGreaterEqual(int(kept.group(1)), 1, m)
         r, _ = self.srv.publish_simple(name, "0.2.0")
         self.assertEqual(r.status, 200, r)
-        self.assertNotIn(path + " (deleted)", self.open_files(),
+        self.assertNotIn(path + " (deleted)", self.srv.open_files(),
                          "the replaced index file is still held open")
         after = self.get(p, {"If-None-Match": first.header("etag")})
         self.assertEqual(after.status, 200, after)
         self.assertEqual(len(after.body.decode().splitlines()), 2, after)
-        self.assertIn(path, self.open_files())
+        self.assertIn(path, self.srv.open_files())
 
 
 class HttpFromDiskUncachedTest(HttpTest):

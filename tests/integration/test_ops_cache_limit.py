@@ -144,17 +144,9 @@ class CacheLimitTest(harness.TestCase):
         """Files crated holds open that were removed from disk, once there
         are none or secs have passed (the eviction closes them on the loop
         just after its worker unlinked them)."""
-        fds = "/proc/%d/fd" % srv.proc.pid
         deadline = time.monotonic() + secs
         while True:
-            gone = []
-            for fd in os.listdir(fds):
-                try:
-                    target = os.readlink(os.path.join(fds, fd))
-                except OSError:
-                    continue            # closed meanwhile
-                if target.endswith(" (deleted)"):
-                    gone.append(target)
+            gone = [p for p in srv.open_files() if p.endswith(" (deleted)")]
             if not gone or time.monotonic() > deadline:
                 return gone
             time.sleep(0.05)
