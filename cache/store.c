@@ -23,7 +23,7 @@ struct store {
 	int	 rootfd;
 };
 
-static const char	*subdirs[] = { "index", "crates", "meta", "tmp" };
+static const char	*subdirs[] = { "index", "crates", "meta", "gz", "tmp" };
 static atomic_uint	 tmp_counter;
 
 int

@@ -5,15 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
-
+#include "cache/gzfile.h"
 #include "index/xmalloc.h"
-
-/* On the sample's real index files (17.5 MB, 260 files) zlib level 3
- * compresses 15.0x smaller at 98 MB/s at level 6 and 11.2x at 243 MB/s at
- * level 3; a cold resolution compresses every file it fetches, so the
- * faster one (nginx's default is 1). */
-#define GZIP_LEVEL	3
 
 /* How often keys were asked for, roughly: TinyLFU's count-min sketch,
  * FREQ_ROWS rows of byte counters, each indexed by other bits of the key's
@@ -244,35 +237,37 @@ hot_make(struct hot *h, const char *key, char *body, size_t len,
 }
 
 void
+hot_entry_set_gzip(struct hot_entry *e, char *gz, size_t len)
+{
+	if (e->gzip.body != NULL) {
+		free(gz);
+		return;
+	}
+	e->gzip.body = gz;
+	e->gzip.len = len;
+	gzfile_etag(e->plain.etag, e->gzip.etag);
+	e->gzip.hdrs = make_hdrs(e, e->gzip.etag, true);
+}
+
+void
 hot_entry_compress(struct hot_entry *e)
 {
-	z_stream	 z;
-	unsigned char	*out;
-	size_t		 cap;
+	char	*out;
+	size_t	 len;
 
 	if (e->gzip.body != NULL)
 		return;
-	memset(&z, 0, sizeof z);
-	if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
-		abort();
-	cap = deflateBound(&z, e->plain.len);
-	out = xmalloc(cap);
-	z.next_in = (unsigned char *)(uintptr_t)e->plain.body;
-	z.avail_in = (uInt)e->plain.len;
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END || z.total_out >=
-	    e->plain.len) {
-		free(out);
-		e->gzip = e->plain;
-	} else {
-		e->gzip.body = (char *)out;
-		e->gzip.len = z.total_out;
-		etag_of(out, e->gzip.len, e->gzip.etag);
-		e->gzip.hdrs = make_hdrs(e, e->gzip.etag, true);
-	}
-	deflateEnd(&z);
+	if (gzfile_make(e->plain.body, e->plain.len, e->plain.etag, &out,
+	    &len) == 0)
+		hot_entry_set_gzip(e, out, len);
+	else
+		e->gzip = e->plain;	/* not smaller (or zlib failed) */
+}
+
+bool
+hot_entry_has_gzip(const struct hot_entry *e)
+{
+	return e->gzip.body != NULL && e->gzip.body != e->plain.body;
 }
 
 const struct hot_variant *

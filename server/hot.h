@@ -56,6 +56,11 @@ struct hot_entry *hot_make(struct hot *, const char *key, char *body,
 struct hot_entry *hot_entry_new(const char *key, char *body, size_t len,
 		     time_t mtime, const char *extra);
 void		 hot_entry_compress(struct hot_entry *e);
+/* Gives e (not yet cached) the gzip form gz (stolen, made by gzfile_make
+ * from e's bytes) instead of compressing them; freed if e has one. */
+void		 hot_entry_set_gzip(struct hot_entry *e, char *gz, size_t len);
+/* Whether e has a gzip form of its own (not only its plain bytes). */
+bool		 hot_entry_has_gzip(const struct hot_entry *e);
 struct hot_entry *hot_insert(struct hot *, struct hot_entry *e);
 /* The gzip variant of e, compressed on first use; &e->plain when gzip does
  * not make it smaller. */

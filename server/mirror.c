@@ -759,7 +759,10 @@ load(struct mirror *m, const char *path)
 		st.st_mtime = 0;
 	}
 	key_of(m, path, key);
-	e = hot_make(m->srv->hot, key, buf, len, st.st_mtime, index_hdrs);
+	e = hot_entry_new(key, buf, len, st.st_mtime, index_hdrs);
+	if (!negative)
+		server_entry_gzip(m->reg, path, e);
+	e = hot_insert(m->srv->hot, e);
 	e->negative = negative;
 	if (meta != NULL) {
 		const char	*et = json_string_value(json_object_get(meta,
@@ -822,6 +825,15 @@ persist_work(void *arg)
 	else if (p->body)
 		p->res = store_write(st, rel, p->e->plain.body,
 		    p->e->plain.len, NULL, NULL);
+	if (p->res != 0)
+		return;
+	/* Its gzip form (cache/gzfile.h), made when the fill was read. */
+	snprintf(rel, sizeof rel, "gz/%s", p->path);
+	if (p->e->negative)
+		p->res = store_unlink(st, rel);
+	else if (p->body && hot_entry_has_gzip(p->e))
+		p->res = store_write(st, rel, p->e->gzip.body,
+		    p->e->gzip.len, NULL, NULL);
 	if (p->res != 0)
 		return;
 	snprintf(rel, sizeof rel, "meta/%s", p->path);

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "cache/gzfile.h"
 #include "cache/store.h"
 #include "index/name.h"
 #include "index/validators.h"
@@ -92,6 +93,31 @@ reply_open_file(struct http_request *r, const struct open_file *f)
 		    f->hdrs, f->seg, f->fd, f->size);
 }
 
+/* Answers r with the file fd (st its stat, with the mtime its validators
+ * use; hdrs its header lines, stolen) and keeps it open under key; fd is
+ * closed when nothing keeps it. */
+static void
+reply_and_keep(struct open_files *open, struct http_request *r,
+    const char *key, int fd, const struct stat *st, const char *etag,
+    char *hdrs)
+{
+	struct open_file	*f;
+
+	if (st->st_size > 0 && (f = open_files_add(open, key, fd, st, etag,
+	    hdrs)) != NULL) {
+		reply_open_file(r, f);
+		return;
+	}
+	if (validators_not_modified(http_header(r, "If-None-Match"),
+	    http_header(r, "If-Modified-Since"), etag, st->st_mtime)) {
+		close(fd);
+		http_reply(r, 304, NULL, hdrs, NULL, 0);
+	} else
+		http_reply_file(r, 200, "text/plain; charset=utf-8", hdrs, fd,
+		    (size_t)st->st_size);
+	free(hdrs);
+}
+
 /*
  * A plain (not gzip) request for an index file outside the memory cache
  * that the cache does not admit (hot_admit): answered from the file with
@@ -136,19 +162,161 @@ index_from_disk(struct registry *reg, struct http_request *r,
 	}
 	free(buf);
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
-	if (st.st_size > 0 && (f = open_files_add(open, key, fd, &st, etag,
-	    hdrs)) != NULL) {
-		reply_open_file(r, f);
-		return 1;
+	reply_and_keep(open, r, key, fd, &st, etag, hdrs);
+	return 1;
+}
+
+/* The key of an index file's gzip form in the open-file cache. */
+static void
+gzip_key(char *out, size_t size, const char *key)
+{
+	snprintf(out, size, "%s#gz", key);
+}
+
+/* gz/ writes waiting or under way, at most: past that, a file's gzip form
+ * is made again at its next miss and kept then. */
+#define KEEPING_MAX	1024
+
+/* A gz/ write: a copy of the gzip bytes (a tenth of the entry's), so a
+ * backlog of writes holds little memory. One per key at a time. */
+struct gz_keep {
+	struct server	*srv;
+	struct store	*store;
+	char		 rel[STORE_PATH_MAX];
+	char		*key;
+	struct lru_node	 node;
+	char		*body;
+	size_t		 len;
+	int		 res;
+};
+
+static void
+gz_keep_work(void *arg)
+{
+	struct gz_keep	*k = arg;
+
+	k->res = store_write(k->store, k->rel, k->body, k->len, NULL, NULL);
+}
+
+static void
+gz_keep_done(void *arg)
+{
+	struct gz_keep	*k = arg;
+
+	if (k->res != 0)
+		log_warn("keeping %s: %s", k->key, strerror(-k->res));
+	lru_remove(&k->srv->keeping, &k->node);
+	free(k->key);
+	free(k->body);
+	free(k);
+}
+
+void
+server_keep_gzip(struct registry *reg, const char *path,
+    struct hot_entry *e)
+{
+	struct server	*srv = reg->srv;
+	struct gz_keep	*k;
+	char		*key;
+	uint64_t	 hv;
+
+	if (!hot_entry_has_gzip(e) || srv->keeping.n >= KEEPING_MAX)
+		return;
+	key = xasprintf("%s/%s", reg->name, path);
+	hv = lru_hash(key);
+	if (lru_find(&srv->keeping, key, hv) != NULL) {
+		free(key);
+		return;
 	}
-	if (validators_not_modified(http_header(r, "If-None-Match"),
-	    http_header(r, "If-Modified-Since"), etag, st.st_mtime)) {
+	k = xcalloc(1, sizeof *k);
+	k->srv = srv;
+	k->store = reg->store;
+	snprintf(k->rel, sizeof k->rel, "gz/%s", path);
+	k->key = key;
+	lru_add(&srv->keeping, &k->node, key, hv);
+	k->body = xmalloc(e->gzip.len);
+	memcpy(k->body, e->gzip.body, e->gzip.len);
+	k->len = e->gzip.len;
+	workers_submit(srv->workers, gz_keep_work, gz_keep_done, k);
+}
+
+void
+server_entry_gzip(struct registry *reg, const char *path,
+    struct hot_entry *e)
+{
+	char	rel[STORE_PATH_MAX], *buf;
+	size_t	len;
+
+	if (e->gzip.body != NULL)
+		return;
+	snprintf(rel, sizeof rel, "gz/%s", path);
+	if (e->plain.len > 0 && store_read(reg->store, rel, &buf, &len, NULL,
+	    INDEX_FILE_MAX) == 0) {
+		if (gzfile_made_from(buf, len, e->plain.etag)) {
+			hot_entry_set_gzip(e, buf, len);
+			return;
+		}
+		free(buf);
+	}
+	hot_entry_compress(e);
+	server_keep_gzip(reg, path, e);
+}
+
+/*
+ * A gzip request (cargo's, always) for a hosted index file outside the
+ * memory cache: answered with sendfile from gz/PATH when it was made from
+ * the file as it is now, and kept open (open_files, under KEY#gz) like
+ * index_from_disk's files, until hot_admit moves it to memory. 1 when
+ * answered; 0 when the caller should read the file into the cache (and
+ * give it its gzip form, server_entry_gzip); -errno.
+ */
+static int
+gzip_from_disk(struct registry *reg, struct http_request *r,
+    const char *key, const char *path)
+{
+	struct open_files	*open = reg->srv->open;
+	struct open_file	*f;
+	struct stat		 st, gst;
+	char			 gzkey[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 8];
+	char			 rel[STORE_PATH_MAX], etag[ETAG_LEN];
+	char			 gzetag[ETAG_LEN], *buf, *hdrs;
+	size_t			 len;
+	int			 fd, gzfd, res;
+
+	gzip_key(gzkey, sizeof gzkey, key);
+	if ((f = open_files_get(open, gzkey)) != NULL) {
+		if (!hot_admit(reg->srv->hot, key, f->size)) {
+			reply_open_file(r, f);
+			return 1;
+		}
+		open_files_forget(open, gzkey);
+		return 0;
+	}
+	snprintf(rel, sizeof rel, "index/%s", path);
+	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
+		return fd;
+	if (hot_admit(reg->srv->hot, key, (size_t)st.st_size)) {
 		close(fd);
-		http_reply(r, 304, NULL, hdrs, NULL, 0);
-	} else
-		http_reply_file(r, 200, "text/plain; charset=utf-8", hdrs, fd,
-		    (size_t)st.st_size);
-	free(hdrs);
+		return 0;
+	}
+	res = store_file_etag(fd, &st, INDEX_FILE_MAX, etag, &buf, &len);
+	close(fd);
+	if (res != 0)
+		return res;
+	free(buf);
+	snprintf(rel, sizeof rel, "gz/%s", path);
+	if ((gzfd = store_open_file(reg->store, rel, &gst)) < 0)
+		return 0;		/* none yet: made on the way in */
+	if (!gzfile_fd_made_from(gzfd, etag)) {
+		close(gzfd);
+		return 0;		/* of an older file: made again */
+	}
+	/* Validators and Last-Modified are the index file's. */
+	gst.st_mtime = st.st_mtime;
+	gzfile_etag(etag, gzetag);
+	hdrs = hot_header_lines(gzetag, st.st_mtime, true,
+	    index_cache_control);
+	reply_and_keep(open, r, gzkey, gzfd, &gst, gzetag, hdrs);
 	return 1;
 }
 
@@ -174,6 +342,8 @@ server_index_file(struct registry *reg, struct http_request *r,
 	snprintf(rel, sizeof rel, "index/%s", path);
 	if (!http_accepts_gzip(r))
 		res = index_from_disk(reg, r, key, rel);
+	else
+		res = gzip_from_disk(reg, r, key, path);
 	if (res == 0)
 		res = store_read(reg->store, rel, &buf, &len, &st,
 		    INDEX_FILE_MAX);
@@ -191,19 +361,23 @@ server_index_file(struct registry *reg, struct http_request *r,
 	}
 	if (res == 1)
 		return;
-	e = hot_make(srv->hot, key, buf, len, st.st_mtime,
-	    index_cache_control);
-	server_reply_entry(srv, r, e, NULL);
+	e = hot_entry_new(key, buf, len, st.st_mtime, index_cache_control);
+	if (http_accepts_gzip(r))
+		server_entry_gzip(reg, path, e);
+	server_reply_entry(srv, r, hot_insert(srv->hot, e), NULL);
 }
 
 void
 server_index_changed(struct registry *reg, const char *path)
 {
 	char	key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+	char	gzkey[sizeof key + 3];
 
 	snprintf(key, sizeof key, "%s/%s", reg->name, path);
 	hot_invalidate(reg->srv->hot, key);
 	open_files_forget(reg->srv->open, key);
+	gzip_key(gzkey, sizeof gzkey, key);
+	open_files_forget(reg->srv->open, gzkey);
 }
 
 /* A .crate from the store, kept open (open_files: a .crate never changes
@@ -1031,6 +1205,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->open = open_files_create(open_file_budget(cfg->open_file_cache));
 	srv->workers = workers_create(srv->base, 2);
 	srv->cpu = workers_create(srv->base, 2);
+	lru_init(&srv->keeping);
 	srv->upstream = upstream_client_create(srv->base);
 	/* Signals first: a supervisor may act on "listening on" at once. */
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
@@ -1096,6 +1271,7 @@ server_finish(struct server *srv)
 	workers_destroy(srv->cpu);
 	upstream_client_destroy(srv->upstream);
 	workers_destroy(srv->workers);
+	lru_fini(&srv->keeping);
 	http_server_free(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++) {
 		hosted_close(srv->regs[i].hosted);

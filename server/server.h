@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cache/lru.h"
 #include "cache/tokens.h"
 #include "server/config.h"
 
@@ -39,6 +40,7 @@ struct server {
 	struct upstream_client	*upstream;
 	struct hot		*hot;
 	struct open_files	*open;		/* .crate, hosted index files */
+	struct lru		 keeping;	/* gz/ writes under way, by key */
 	struct registry		*regs;
 	size_t			 nregs;
 	char			*public_url;	/* no trailing '/' */
@@ -75,6 +77,16 @@ void	server_reply_entry(struct server *, struct http_request *,
  * need and its crate glob (if any) matches. Otherwise answers 403 and
  * returns false. */
 bool	server_may_write(struct http_request *, const char *crate, int need);
+/* Gives e (made from the index file at path, not yet cached) its gzip
+ * form: gz/PATH from reg's store when that was made from these bytes,
+ * else compressed now and kept there in the background
+ * (server_keep_gzip). cache/gzfile.h says why. */
+void	server_entry_gzip(struct registry *, const char *path,
+	    struct hot_entry *);
+/* Writes e's gzip form (if it has one of its own) to gz/PATH of reg's
+ * store, on a worker. */
+void	server_keep_gzip(struct registry *, const char *path,
+	    struct hot_entry *);
 /* Drops the hot copy of an index file after a write. */
 void	server_index_changed(struct registry *, const char *path);
 /* Closes a store file (rel, as "crates/...") crated removes, if kept
