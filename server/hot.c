@@ -264,6 +264,12 @@ hot_entry_compress(struct hot_entry *e)
 		e->gzip = e->plain;	/* not smaller (or zlib failed) */
 }
 
+const char *
+hot_entry_key(const struct hot_entry *e)
+{
+	return e->_key;
+}
+
 bool
 hot_entry_has_gzip(const struct hot_entry *e)
 {

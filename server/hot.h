@@ -59,6 +59,8 @@ void		 hot_entry_compress(struct hot_entry *e);
 /* Gives e (not yet cached) the gzip form gz (stolen, made by gzfile_make
  * from e's bytes) instead of compressing them; freed if e has one. */
 void		 hot_entry_set_gzip(struct hot_entry *e, char *gz, size_t len);
+/* The key e was made under. */
+const char	*hot_entry_key(const struct hot_entry *e);
 /* Whether e has a gzip form of its own (not only its plain bytes). */
 bool		 hot_entry_has_gzip(const struct hot_entry *e);
 struct hot_entry *hot_insert(struct hot *, struct hot_entry *e);

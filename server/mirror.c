@@ -761,7 +761,7 @@ load(struct mirror *m, const char *path)
 	key_of(m, path, key);
 	e = hot_entry_new(key, buf, len, st.st_mtime, index_hdrs);
 	if (!negative)
-		server_entry_gzip(m->reg, path, e);
+		server_load_gzip(m->reg, path, e);
 	e = hot_insert(m->srv->hot, e);
 	e->negative = negative;
 	if (meta != NULL) {

@@ -55,6 +55,8 @@ find_registry(struct server *srv, const char *name)
 	return NULL;
 }
 
+static void	keep_compressed(struct server *, const struct hot_entry *);
+
 static void
 hot_done(const void *data, size_t len, void *arg)
 {
@@ -68,8 +70,13 @@ server_reply_entry(struct server *srv, struct http_request *r,
 	const struct hot_variant	*v = &e->plain;
 	char				*hdrs = NULL;
 
-	if (http_accepts_gzip(r))
+	if (http_accepts_gzip(r)) {
+		bool	made = e->gzip.body == NULL;
+
 		v = hot_gzip(srv->hot, e);
+		if (made)
+			keep_compressed(srv, e);
+	}
 	if (extra != NULL)
 		hdrs = xasprintf("%s%s", v->hdrs, extra);
 	if (validators_not_modified(http_header(r, "If-None-Match"),
@@ -213,7 +220,7 @@ gz_keep_done(void *arg)
 
 void
 server_keep_gzip(struct registry *reg, const char *path,
-    struct hot_entry *e)
+    const struct hot_entry *e)
 {
 	struct server	*srv = reg->srv;
 	struct gz_keep	*k;
@@ -240,26 +247,43 @@ server_keep_gzip(struct registry *reg, const char *path,
 	workers_submit(srv->workers, gz_keep_work, gz_keep_done, k);
 }
 
-void
-server_entry_gzip(struct registry *reg, const char *path,
+bool
+server_load_gzip(struct registry *reg, const char *path,
     struct hot_entry *e)
 {
 	char	rel[STORE_PATH_MAX], *buf;
 	size_t	len;
 
-	if (e->gzip.body != NULL)
-		return;
+	if (e->gzip.body != NULL || e->plain.len == 0)
+		return e->gzip.body != NULL;
 	snprintf(rel, sizeof rel, "gz/%s", path);
-	if (e->plain.len > 0 && store_read(reg->store, rel, &buf, &len, NULL,
-	    INDEX_FILE_MAX) == 0) {
-		if (gzfile_made_from(buf, len, e->plain.etag)) {
-			hot_entry_set_gzip(e, buf, len);
-			return;
-		}
+	if (store_read(reg->store, rel, &buf, &len, NULL, INDEX_FILE_MAX) !=
+	    0)
+		return false;
+	if (!gzfile_made_from(buf, len, e->plain.etag)) {
 		free(buf);
+		return false;
 	}
-	hot_entry_compress(e);
-	server_keep_gzip(reg, path, e);
+	hot_entry_set_gzip(e, buf, len);
+	return true;
+}
+
+/* e was just compressed for a gzip answer: keeps its gzip form on disk.
+ * Entries' keys are REGISTRY/PATH (a mirror's offline views, PATH#offline,
+ * are made from other bytes than the file's: never kept). */
+static void
+keep_compressed(struct server *srv, const struct hot_entry *e)
+{
+	const char	*key = hot_entry_key(e), *slash = strchr(key, '/');
+	char		 name[REGISTRY_NAME_MAX + 1];
+
+	if (slash == NULL || strchr(slash, '#') != NULL ||
+	    (size_t)(slash - key) > REGISTRY_NAME_MAX)
+		return;
+	snprintf(name, sizeof name, "%.*s", (int)(slash - key), key);
+	for (size_t i = 0; i < srv->nregs; i++)
+		if (strcmp(srv->regs[i].name, name) == 0)
+			server_keep_gzip(&srv->regs[i], slash + 1, e);
 }
 
 /*
@@ -267,8 +291,9 @@ server_entry_gzip(struct registry *reg, const char *path,
  * memory cache: answered with sendfile from gz/PATH when it was made from
  * the file as it is now, and kept open (open_files, under KEY#gz) like
  * index_from_disk's files, until hot_admit moves it to memory. 1 when
- * answered; 0 when the caller should read the file into the cache (and
- * give it its gzip form, server_entry_gzip); -errno.
+ * answered; 0 when the caller should read the file into the cache (with
+ * its kept gzip form, server_load_gzip, or compressed and kept then);
+ * -errno.
  */
 static int
 gzip_from_disk(struct registry *reg, struct http_request *r,
@@ -363,7 +388,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 		return;
 	e = hot_entry_new(key, buf, len, st.st_mtime, index_cache_control);
 	if (http_accepts_gzip(r))
-		server_entry_gzip(reg, path, e);
+		server_load_gzip(reg, path, e);
 	server_reply_entry(srv, r, hot_insert(srv->hot, e), NULL);
 }
 

@@ -69,7 +69,8 @@ void	server_index_file(struct registry *, struct http_request *,
 	    const char *path);
 /* Answers r from a hot entry (stealing a reference to it): 304 when the
  * client's validators match the variant it would get, else the bytes.
- * extra: more header lines, or NULL. */
+ * extra: more header lines, or NULL. A gzip form made for the answer is
+ * kept on disk (server_keep_gzip). */
 struct hot_entry;
 void	server_reply_entry(struct server *, struct http_request *,
 	    struct hot_entry *, const char *extra);
@@ -77,16 +78,16 @@ void	server_reply_entry(struct server *, struct http_request *,
  * need and its crate glob (if any) matches. Otherwise answers 403 and
  * returns false. */
 bool	server_may_write(struct http_request *, const char *crate, int need);
-/* Gives e (made from the index file at path, not yet cached) its gzip
- * form: gz/PATH from reg's store when that was made from these bytes,
- * else compressed now and kept there in the background
- * (server_keep_gzip). cache/gzfile.h says why. */
-void	server_entry_gzip(struct registry *, const char *path,
+/* Gives e (made from the index file at path, not yet cached) the gzip
+ * form kept in gz/PATH of reg's store, when that was made from these
+ * bytes (cache/gzfile.h); true if so. Otherwise e is compressed at its
+ * first gzip answer (server_reply_entry), and that is kept. */
+bool	server_load_gzip(struct registry *, const char *path,
 	    struct hot_entry *);
 /* Writes e's gzip form (if it has one of its own) to gz/PATH of reg's
  * store, on a worker. */
 void	server_keep_gzip(struct registry *, const char *path,
-	    struct hot_entry *);
+	    const struct hot_entry *);
 /* Drops the hot copy of an index file after a write. */
 void	server_index_changed(struct registry *, const char *path);
 /* Closes a store file (rel, as "crates/...") crated removes, if kept

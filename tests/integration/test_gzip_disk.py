@@ -12,7 +12,8 @@ come from the kept .gz:
 * a .gz that does not match its file (an older one put back, or garbage)
   is never served: the answer is made from the file and the .gz replaced;
 * mirror: a fill keeps gz/PATH beside the index file; after a restart the
-  gzip answer is the same bytes and ETag, without asking the upstream."""
+  gzip answer is the same bytes and ETag, without asking the upstream; a
+  file that has none gets one at its first gzip answer."""
 
 import gzip
 import os
@@ -160,6 +161,18 @@ class GzipMirrorTest(harness.TestCase):
         self.assertEqual(again.body, first.body)
         self.assertEqual(again.header("etag"), first.header("etag"))
         self.assertEqual(len(si.requests), asked, "asked the upstream within the TTL")
+        c.stop()
+
+        # A file with none (an import, an older data directory): made at
+        # the first gzip answer, and kept.
+        os.unlink(gzp)
+        c = self.start_crated(registries=regs, config_extra=extra)
+        made = c.get(p, GZ)
+        self.assertEqual(made.status, 200, made)
+        self.assertEqual(made.body, first.body)
+        self.assertEqual(made.header("etag"), first.header("etag"))
+        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
+                        "no gz/%s made at the first gzip answer" % index_path(name))
 
 
 if __name__ == "__main__":
