@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """HTTP helpers for bench/*.sh (standard library only). Not part of crated.
 
-  client.py etags BASE PATHS OUT       HEAD every path, write "path etag"
-  client.py check BASE ETAGS           GET each path with If-None-Match: its
+  client.py etags BASE PATHS OUT [--gzip]
+                                       HEAD every path, write "path etag"
+                                       (--gzip: accepting gzip; nine in ten
+                                       answers must be gzip-encoded)
+  client.py check BASE ETAGS [--gzip]  GET each path with If-None-Match: its
                                        ETag; every answer must be 304
   client.py getall BASE PATHS [--conns N] [--gzip]
                                        GET every path once over N keep-alive
@@ -45,19 +48,29 @@ def read_paths(path):
         return [line.split()[0] for line in f if line.strip()]
 
 
+GZIP = {"Accept-Encoding": "deflate, gzip"}     # what cargo sends
+
+
 def cmd_etags(a):
     host, port, prefix = conn_for(a.base)
     c = http.client.HTTPConnection(host, port)
+    paths = read_paths(a.paths)
+    gz = 0
     with open(a.out, "w") as out:
-        for p in read_paths(a.paths):
-            c.request("HEAD", prefix + p)
+        for p in paths:
+            c.request("HEAD", prefix + p, headers=GZIP if a.gzip else {})
             r = c.getresponse()
             r.read()
             et = r.getheader("ETag")
             if r.status != 200 or not et:
                 sys.exit("%s%s: HEAD answered %d, ETag %r" %
                          (a.base, p, r.status, et))
+            gz += r.getheader("Content-Encoding") == "gzip"
             out.write("%s %s\n" % (p, et))
+    # Files gzip does not make smaller are answered as they are.
+    if a.gzip and gz < len(set(paths)) * 9 // 10:
+        sys.exit("%s: only %d of %d answers gzip-encoded" %
+                 (a.base, gz, len(paths)))
 
 
 def cmd_check(a):
@@ -67,7 +80,9 @@ def cmd_check(a):
     with open(a.etags) as f:
         for line in f:
             p, et = line.split(" ", 1)
-            c.request("GET", prefix + p, headers={"If-None-Match": et.strip()})
+            h = dict(GZIP) if a.gzip else {}
+            h["If-None-Match"] = et.strip()
+            c.request("GET", prefix + p, headers=h)
             r = c.getresponse()
             r.read()
             counts[r.status] = counts.get(r.status, 0) + 1
@@ -328,10 +343,12 @@ def main():
     p.add_argument("base")
     p.add_argument("paths")
     p.add_argument("out")
+    p.add_argument("--gzip", action="store_true")
     p.set_defaults(fn=cmd_etags)
     p = sub.add_parser("check")
     p.add_argument("base")
     p.add_argument("etags")
+    p.add_argument("--gzip", action="store_true")
     p.set_defaults(fn=cmd_check)
     p = sub.add_parser("getall")
     p.add_argument("base")

@@ -127,10 +127,21 @@ NGX
 	esac
 }
 
+# server_ticks: the CPU clock ticks (user + system) the running servers
+# of this setup and their children have used so far.
+server_ticks() {
+	local all=() p
+	for p in "${spids[@]}"; do all+=("$p" $(pgrep -P "$p" || true)); done
+	cpu_ticks "${all[@]}"
+}
+
 # one SETUP RUN: sets r_t (seconds), r_u (upstream requests), r_n
-# (packages locked) and r_cpu (the servers' CPU seconds, user + system). Not in a subshell, so the trap knows every server.
+# (packages locked), r_cpu (the servers' CPU seconds, user + system,
+# during the timed run) and r_cargo (cargo's own CPU seconds, user +
+# system, in the timed run). Not in a subshell, so the trap knows every
+# server.
 one() {
-	local d=$work/run-$1-$2 before after t0 t1 s
+	local d=$work/run-$1-$2 before after t0 t1 s ticks0
 	start "$1" "$2"
 	mkdir -p "$d/home"
 	cat > "$d/home/config.toml" <<TOML
@@ -158,11 +169,16 @@ TOML
 		perf_pid=$!
 		sleep 0.3
 	fi
+	ticks0=$(server_ticks)
 	t0=$(date +%s.%N)
-	CARGO_HOME=$d/home "$cargo" generate-lockfile --manifest-path \
-	    "$work/proj/Cargo.toml" 2> "$d/cargo.log" ||
+	# bash's time keyword: cargo's (and its children's) user + system
+	# CPU, from wait4's rusage.
+	{ TIMEFORMAT='%U %S'; time CARGO_HOME=$d/home "$cargo" \
+	    generate-lockfile --manifest-path "$work/proj/Cargo.toml" \
+	    2> "$d/cargo.log"; } 2> "$d/cargo.cpu" ||
 	    { echo "$1: cargo failed:" >&2; cat "$d/cargo.log" >&2; exit 1; }
 	t1=$(date +%s.%N)
+	r_cargo=$(awk '{printf "%.2f", $1 + $2}' "$d/cargo.cpu")
 	# The prefetch may still be fetching: let it finish before counting.
 	sleep 0.5
 	after=$(wc -l < "$work/up.log")
@@ -170,10 +186,8 @@ TOML
 		kill -INT "$perf_pid"; wait "$perf_pid" || true
 		echo "  perf profile: $d/perf.data" >&2
 	fi
-	local all=() p
-	for p in "${spids[@]}"; do all+=("$p" $(pgrep -P "$p" || true)); done
-	r_cpu=$(awk -v t="$(cpu_ticks "${all[@]}")" -v h="$clk_tck" \
-	    'BEGIN {printf "%.2f", t / h}')
+	r_cpu=$(awk -v t="$(server_ticks)" -v t0="$ticks0" -v h="$clk_tck" \
+	    'BEGIN {printf "%.2f", (t - t0) / h}')
 	for s in "${spids[@]}"; do bg_stop "$s"; done
 	sed -n "$((before + 1)),${after}p" "$work/up.log" > "$d/up.log"
 	r_why=
@@ -185,35 +199,48 @@ TOML
 	r_n=$(grep -c '^name = ' "$work/proj/Cargo.lock")
 }
 
-declare -A times=() ups=() pkgs=() cpus=()
+declare -A times=() ups=() pkgs=() cpus=() cargos=()
 for ((i = 1; i <= runs; i++)); do
 	for s in $setups; do
 		one "$s" "$i"
 		t=$r_t u=$r_u n=$r_n
 		cpus[$s]="${cpus[$s]:-} $r_cpu"
+		cargos[$s]="${cargos[$s]:-} $r_cargo"
 		times[$s]="${times[$s]:-} $t"
 		ups[$s]="${ups[$s]:-} $u"
 		pkgs[$s]="${pkgs[$s]:-} $n"
 		echo "  run $i $s: ${t}s, $u upstream requests, $n packages locked," \
-		    "server CPU ${r_cpu}s, load $(load)"
+		    "server CPU ${r_cpu}s, cargo CPU ${r_cargo}s, load $(load)"
 		[ -z "$r_why" ] || echo "$r_why"
 	done
 done
 
-printf '%-12s %9s %10s %10s %9s %9s %8s  %s\n' setup median_s vs_nginx \
-    vs_nghttpx upstream packages cpu_s "all runs (s)"
+printf '%-12s %9s %10s %10s %9s %9s %8s %8s  %s\n' setup median_s vs_nginx \
+    vs_nghttpx upstream packages cpu_s cargo_s "all runs (s)"
 declare -A med=()
 for s in $setups; do med[$s]=$(median ${times[$s]}); done
 for s in $setups; do
-	printf '%-12s %9.2f %9sx %9sx %9s %9s %8s  %s\n' "$s" "${med[$s]}" \
+	printf '%-12s %9.2f %9sx %9sx %9s %9s %8s %8s  %s\n' "$s" "${med[$s]}" \
 	    "$([ -n "${med[nginx]:-}" ] && ratio "${med[nginx]}" "${med[$s]}" || echo -)" \
 	    "$([ -n "${med[nghttpx]:-}" ] && ratio "${med[nghttpx]}" "${med[$s]}" || echo -)" \
 	    "$(median ${ups[$s]})" "$(median ${pkgs[$s]})" \
-	    "$(median ${cpus[$s]})" "${times[$s]# }"
+	    "$(median ${cpus[$s]})" "$(median ${cargos[$s]})" "${times[$s]# }"
 done
 echo "(vs_X: how many times faster than X, X's median time / this one's;" \
     "upstream: median requests the stand-in answered per run; cpu_s: median" \
-    "CPU seconds the servers (crated; nginx; nghttpx and nginx) used)"
+    "CPU seconds the servers (crated; nginx; nghttpx and nginx) used during" \
+    "the timed run; cargo_s: median CPU seconds cargo itself used)"
+# What no server can go below: cargo's own CPU time in the runs where it
+# waited for nothing (every file cached), and wall time then.
+for s in crated-warm nghttpx-warm nginx-warm; do
+	[ -n "${med[$s]:-}" ] || continue
+	echo "floor ($s): cargo alone used $(median ${cargos[$s]}) s of CPU," \
+	    "the run took ${med[$s]} s"
+done
+if [ -n "${med[nginx]:-}" ]; then
+	echo "10x nginx proxy_cache means a cold run of at most" \
+	    "$(awk -v n="${med[nginx]}" 'BEGIN {printf "%.2f", n / 10}') s"
+fi
 if [ -n "${med[nghttpx]:-}" ]; then
 	h2=$(awk '$1 == "h2c" || $1 == "h2" {n++} END {print n + 0}' \
 	    "$work"/run-nghttpx-1/nghttpx.access)

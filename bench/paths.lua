@@ -1,10 +1,12 @@
 -- wrk script for bench/*.sh: cycles through the paths listed in the file
 -- $WRK_PATHS (one "path [etag]" a line). With WRK_COND=1 every request
--- carries If-None-Match: <etag> from the same line. Requests are formatted
+-- carries If-None-Match: <etag> from the same line; with WRK_GZIP=1, every
+-- request accepts gzip as cargo's do. Requests are formatted
 -- once, at start-up, so the per-request Lua cost is one table lookup. Each
 -- wrk thread starts at a different offset.
 local list = os.getenv("WRK_PATHS")
 local cond = os.getenv("WRK_COND") == "1"
+local gz = os.getenv("WRK_GZIP") == "1"
 local reqs = {}
 local i = 0
 
@@ -12,8 +14,9 @@ function init(args)
 	for line in io.lines(list) do
 		local p, etag = line:match("^(%S+)%s*(.*)$")
 		if p then
-			local h = nil
-			if cond then h = { ["If-None-Match"] = etag } end
+			local h = {}
+			if cond then h["If-None-Match"] = etag end
+			if gz then h["Accept-Encoding"] = "deflate, gzip" end
 			reqs[#reqs + 1] = wrk.format("GET", p, h)
 		end
 	end

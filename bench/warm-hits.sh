@@ -7,6 +7,10 @@
 #   10k    10,000 distinct paths: the sample's 3,208 files hard-linked into
 #          four registries r0..r3 (12,832 paths), 10,000 of them in a fixed
 #          shuffled order, cycled by bench/paths.lua
+#   large-gz, 10k-gz  the same files asked for as cargo asks, accepting
+#          gzip: nginx answers from .gz files made beside them beforehand
+#          (gzip_static, gzip -3); crated from its memory cache or from
+#          the gz/ files it keeps itself (cache/gzfile.h)
 # each as a plain GET (200) and as a conditional GET with the server's own
 # ETag for that file (304; each server's ETags are fetched first, and every
 # one is checked to give 304 before the run).
@@ -15,21 +19,31 @@
 # each server's CPU time per request (see compare in lib.sh). Target:
 # crated >= 1.0x nginx's req/s with p99 <= 1.2x nginx's.
 # Env: CRATED_BIN, BENCH_SECONDS (per run, 6), BENCH_ROUNDS (3),
-# BENCH_CONNS (50), BENCH_CASES ("small large 10k").
+# BENCH_CONNS (50), BENCH_CASES ("small large 10k large-gz 10k-gz").
 source "$(dirname "$0")/lib.sh"
 secs=${BENCH_SECONDS:-6}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNS:-50}
-cases=${BENCH_CASES:-small large 10k}
+cases=${BENCH_CASES:-small large 10k large-gz 10k-gz}
 bench_header "warm index hits: crated vs nginx, wrk -t1 -c$conns -d${secs}s x $rounds rounds"
 
 unpack_sample "$work/sample"
 rm -f "$work/sample/config.json"
 mkdir -p "$work/data" "$work/www"
+# nginx's .gz files, made once and linked into each of its trees (not
+# into crated's, which makes its own).
+mkdir -p "$work/sample-gz"
+# As crated does, only where gzip makes the file smaller.
+(cd "$work/sample" && find . -type f -printf '%P\0' |
+    xargs -0 -P "$(nproc)" -n 200 sh -c 'for f; do mkdir -p \
+    "$0/$(dirname "$f")"; gzip -3 -n -c "$f" > "$0/$f.gz"
+    [ "$(stat -c %s "$0/$f.gz")" -lt "$(stat -c %s "$f")" ] ||
+    rm "$0/$f.gz"; done' "$work/sample-gz")
 for r in r0 r1 r2 r3; do
 	mkdir -p "$work/data/$r"
 	cp -al "$work/sample" "$work/data/$r/index"
 	cp -al "$work/sample" "$work/www/$r"
+	cp -al "$work/sample-gz/." "$work/www/$r/"
 done
 (cd "$work/sample" && find . -type f | sed 's|^\.||' | sort) > "$work/all"
 "$python" - "$work/all" "$work/paths-10k" <<'PY'
@@ -63,20 +77,43 @@ wait_port "$cport"
 declare -A base=([nginx]="http://127.0.0.1:$nport" [crated]="http://127.0.0.1:$cport")
 
 # Each server's ETag for every path, and a check that each gives 304.
+gz_flag() { [[ $1 == *-gz ]] && echo --gzip || true; }
 for s in nginx crated; do
 	for c in $cases; do
 		"$python" "$bench_dir/client.py" etags "${base[$s]}" \
-		    "$work/paths-$c" "$work/etags-$c-$s"
+		    "$work/paths-${c%-gz}" "$work/etags-$c-$s" $(gz_flag "$c")
 		"$python" "$bench_dir/client.py" check "${base[$s]}" \
-		    "$work/etags-$c-$s" > "$work/check" ||
+		    "$work/etags-$c-$s" $(gz_flag "$c") > "$work/check" ||
 		    { echo "$s $c: not every conditional GET gave 304:" \
 		    "$(cat "$work/check")" >&2; exit 1; }
 	done
 done
 
+# Warm means crated has made its gz/ files. It makes one in the background
+# after a file's first gzip answer, with at most 1,024 writes waiting
+# (past that, at a later answer): ask for every file again until a round
+# adds none (at most 10 rounds, each waiting until the writes settle).
+gz_count() { find "$work/data" -path '*/gz/*' -type f | wc -l; }
+for c in $cases; do
+	[[ $c == *-gz ]] || continue
+	before=-1
+	for ((i = 0; i < 10; i++)); do
+		"$python" "$bench_dir/client.py" getall "${base[crated]}" \
+		    "$work/paths-${c%-gz}" --gzip > /dev/null
+		for ((j = 0; j < 30; j++)); do
+			n=$(gz_count); sleep 0.5
+			[ "$(gz_count)" -eq "$n" ] && break
+		done
+		[ "$n" -eq "$before" ] && break
+		before=$n
+	done
+	echo "$c: crated keeps $n gz/ files"
+done
+
 run() {	# server case cond(0/1) seconds -> wrk_run's line
 	WRK_PATHS=$work/$([ "$3" = 1 ] && echo "etags-$2-$1" ||
-	    echo "paths-$2") WRK_COND=$3 wrk_run "$work/wrk.out" -t1 \
+	    echo "paths-${2%-gz}") WRK_COND=$3 WRK_GZIP=$([[ $2 == *-gz ]] &&
+	    echo 1 || echo 0) wrk_run "$work/wrk.out" -t1 \
 	    -c"$conns" -d"$4s" -s "$bench_dir/paths.lua" "${base[$1]}"
 }
 
