@@ -80,6 +80,7 @@ open_files_add(struct open_files *o, const char *key, int fd,
 	f->seg = seg;
 	f->fd = fd;
 	f->size = (size_t)st->st_size;
+	f->cost = f->size;
 	f->mtime = st->st_mtime;
 	snprintf(f->etag, sizeof f->etag, "%s", etag ? etag : "");
 	f->hdrs = hdrs;

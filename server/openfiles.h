@@ -26,6 +26,8 @@ struct open_file {
 	struct evbuffer_file_segment	*seg;
 	int				 fd;	/* the segment's */
 	size_t				 size;
+	size_t				 cost;	/* in memory, read in: size,
+						   unless the caller says */
 	time_t				 mtime;
 	char				 etag[ETAG_LEN];
 	char				*hdrs;	/* ETag, Last-Modified, ... */

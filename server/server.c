@@ -101,17 +101,19 @@ reply_open_file(struct http_request *r, const struct open_file *f)
 }
 
 /* Answers r with the file fd (st its stat, with the mtime its validators
- * use; hdrs its header lines, stolen) and keeps it open under key; fd is
- * closed when nothing keeps it. */
+ * use; hdrs its header lines, stolen) and keeps it open under key, with
+ * what the file would cost hot_admit in memory; fd is closed when nothing
+ * keeps it. */
 static void
 reply_and_keep(struct open_files *open, struct http_request *r,
     const char *key, int fd, const struct stat *st, const char *etag,
-    char *hdrs)
+    char *hdrs, size_t cost)
 {
 	struct open_file	*f;
 
 	if (st->st_size > 0 && (f = open_files_add(open, key, fd, st, etag,
 	    hdrs)) != NULL) {
+		f->cost = cost;
 		reply_open_file(r, f);
 		return;
 	}
@@ -148,7 +150,7 @@ index_from_disk(struct registry *reg, struct http_request *r,
 	int			 fd, res;
 
 	if ((f = open_files_get(open, key)) != NULL) {
-		if (!hot_admit(reg->srv->hot, key, f->size)) {
+		if (!hot_admit(reg->srv->hot, key, f->cost)) {
 			reply_open_file(r, f);
 			return 1;
 		}
@@ -169,7 +171,7 @@ index_from_disk(struct registry *reg, struct http_request *r,
 	}
 	free(buf);
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
-	reply_and_keep(open, r, key, fd, &st, etag, hdrs);
+	reply_and_keep(open, r, key, fd, &st, etag, hdrs, (size_t)st.st_size);
 	return 1;
 }
 
@@ -244,7 +246,7 @@ server_keep_gzip(struct registry *reg, const char *path,
 	k->body = xmalloc(e->gzip.len);
 	memcpy(k->body, e->gzip.body, e->gzip.len);
 	k->len = e->gzip.len;
-	workers_submit(srv->workers, gz_keep_work, gz_keep_done, k);
+	workers_submit(srv->background, gz_keep_work, gz_keep_done, k);
 }
 
 bool
@@ -310,7 +312,7 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
 
 	gzip_key(gzkey, sizeof gzkey, key);
 	if ((f = open_files_get(open, gzkey)) != NULL) {
-		if (!hot_admit(reg->srv->hot, key, f->size)) {
+		if (!hot_admit(reg->srv->hot, key, f->cost)) {
 			reply_open_file(r, f);
 			return 1;
 		}
@@ -344,7 +346,9 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
 	gzfile_etag(etag, gzetag);
 	hdrs = hot_header_lines(gzetag, st.st_mtime, true,
 	    index_cache_control);
-	reply_and_keep(open, r, gzkey, gzfd, &gst, gzetag, hdrs);
+	/* In memory it would be the plain bytes (and these). */
+	reply_and_keep(open, r, gzkey, gzfd, &gst, gzetag, hdrs,
+	    (size_t)st.st_size);
 	return 1;
 }
 
@@ -390,8 +394,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	if (res == 1)
 		return;
 	e = hot_entry_new(key, buf, len, st.st_mtime, index_cache_control);
-	if (http_accepts_gzip(r))
-		server_load_gzip(reg, path, e);
+	server_load_gzip(reg, path, e);	/* for this answer or the next */
 	server_reply_entry(srv, r, hot_insert(srv->hot, e), NULL);
 }
 
@@ -1104,6 +1107,7 @@ check_drained(struct server *srv)
 	    http_server_connections(srv->http) == 0 &&
 	    workers_pending(srv->workers) == 0 &&
 	    workers_pending(srv->cpu) == 0 &&
+	    workers_pending(srv->background) == 0 &&
 	    upstream_client_active(srv->upstream) == 0)
 		event_base_loopexit(srv->base, NULL);
 }
@@ -1233,6 +1237,8 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->open = open_files_create(open_file_budget(cfg->open_file_cache));
 	srv->workers = workers_create(srv->base, 2);
 	srv->cpu = workers_create(srv->base, 2);
+	/* gz/ writes: never queued ahead of a publish's. */
+	srv->background = workers_create(srv->base, 1);
 	lru_init(&srv->keeping);
 	srv->upstream = upstream_client_create(srv->base);
 	/* Signals first: a supervisor may act on "listening on" at once. */
@@ -1299,6 +1305,7 @@ server_finish(struct server *srv)
 	workers_destroy(srv->cpu);
 	upstream_client_destroy(srv->upstream);
 	workers_destroy(srv->workers);
+	workers_destroy(srv->background);
 	lru_fini(&srv->keeping);
 	http_server_free(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++) {

@@ -37,6 +37,7 @@ struct server {
 	struct http_server	*http;
 	struct workers		*workers;	/* disk: writes, fsyncs */
 	struct workers		*cpu;		/* reading fetched files */
+	struct workers		*background;	/* writes nobody waits for */
 	struct upstream_client	*upstream;
 	struct hot		*hot;
 	struct open_files	*open;		/* .crate, hosted index files */

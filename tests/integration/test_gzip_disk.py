@@ -131,6 +131,52 @@ class GzipHostedTest(harness.TestCase):
             srv.stop()
 
 
+def read_bytes(pid):
+    """What the process has read so far (rchar: files and sockets)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/%d/io" % pid)
+
+
+class GzipLargeFileTest(harness.TestCase):
+    """A file too large for the memory cache (over a quarter of it) whose
+    .gz is small: answered from the kept .gz every time, never read whole
+    (the memory cache's admission must weigh the plain bytes it would
+    hold, not the .gz's)."""
+
+    def test_large_file_not_read_per_request(self):
+        data = os.path.join(self.tmp, "data")
+        rel = os.path.join(data, "local", "index", index_path("big"))
+        os.makedirs(os.path.dirname(rel))
+        lines = [('{"name":"big","vers":"0.0.%d","deps":[],"cksum":"%064x",'
+                  '"features":{},"yanked":false}' % (i, i)) for i in range(1500)]
+        body = ("\n".join(lines) + "\n").encode()
+        with open(rel, "wb") as f:
+            f.write(body)
+        self.assertGreater(len(body), 200000)
+        srv = self.start_crated(config_extra="memory_cache_bytes = 524288\n")
+        p = "/local/" + index_path("big")
+        first = srv.get(p, GZ)
+        self.assertEqual(first.status, 200, first)
+        self.assertEqual(gzip.decompress(first.body), body)
+        gzp = os.path.join(data, "local", "gz", index_path("big"))
+        plain_etag = srv.get(p).header("etag")
+        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain_etag), WAIT))
+        for _ in range(3):
+            srv.get(p, GZ)
+        before = read_bytes(srv.proc.pid)
+        n = 20
+        for _ in range(n):
+            r = srv.get(p, GZ)
+            self.assertEqual(r.body, first.body)
+        read = read_bytes(srv.proc.pid) - before
+        self.assertLess(read, n * len(body) // 4,
+                        "%d bytes read for %d answers of a %d-byte file (.gz %d)"
+                        % (read, n, len(body), len(first.body)))
+
+
 class GzipMirrorTest(harness.TestCase):
 
     def test_fill_keeps_gzip(self):
