@@ -127,6 +127,52 @@ reply_and_keep(struct open_files *open, struct http_request *r,
 	free(hdrs);
 }
 
+/* The index file of key kept open under okey (key, or its gzip form's):
+ * answered from it (1), unless the memory cache now admits the file (0:
+ * the caller reads it in; it stays open for when memory lets it go again,
+ * as a working set larger than memory takes turns in it, and reopening
+ * cost an open, a stat and an xattr read each time). -1 when not kept. */
+static int
+from_kept(struct registry *reg, struct http_request *r, const char *key,
+    const char *okey)
+{
+	struct open_file	*f;
+
+	if ((f = open_files_get(reg->srv->open, okey)) == NULL)
+		return -1;
+	if (hot_admit(reg->srv->hot, key, f->cost))
+		return 0;
+	reply_open_file(r, f);
+	return 1;
+}
+
+/* Opens the index file rel (of key) to answer from disk: its fd (the
+ * caller's), its stat in st and its ETag in etag, remembered in an xattr
+ * (store_file_etag). -EAGAIN when the memory cache admits it instead
+ * (nothing is left open); -errno. */
+static int
+open_plain(struct registry *reg, const char *key, const char *rel,
+    struct stat *st, char *etag)
+{
+	char	*buf;
+	size_t	 len;
+	int	 fd, res;
+
+	if ((fd = store_open_file(reg->store, rel, st)) < 0)
+		return fd;
+	if (hot_admit(reg->srv->hot, key, (size_t)st->st_size)) {
+		close(fd);
+		return -EAGAIN;
+	}
+	if ((res = store_file_etag(fd, st, INDEX_FILE_MAX, etag, &buf,
+	    &len)) != 0) {
+		close(fd);
+		return res;
+	}
+	free(buf);
+	return fd;
+}
+
 /*
  * A plain (not gzip) request for an index file outside the memory cache
  * that the cache does not admit (hot_admit): answered from the file with
@@ -143,33 +189,14 @@ index_from_disk(struct registry *reg, struct http_request *r,
     const char *key, const char *rel)
 {
 	struct open_files	*open = reg->srv->open;
-	struct open_file	*f;
 	struct stat		 st;
-	char			 etag[ETAG_LEN], *buf, *hdrs;
-	size_t			 len;
+	char			 etag[ETAG_LEN], *hdrs;
 	int			 fd, res;
 
-	if ((f = open_files_get(open, key)) != NULL) {
-		if (!hot_admit(reg->srv->hot, key, f->cost)) {
-			reply_open_file(r, f);
-			return 1;
-		}
-		/* Asked for often enough to go to memory; stays open for
-		 * when memory lets it go (gzip_from_disk says why). */
-		return 0;
-	}
-	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
-		return fd;
-	if (hot_admit(reg->srv->hot, key, (size_t)st.st_size)) {
-		close(fd);
-		return 0;
-	}
-	if ((res = store_file_etag(fd, &st, INDEX_FILE_MAX, etag, &buf,
-	    &len)) != 0) {
-		close(fd);
+	if ((res = from_kept(reg, r, key, key)) >= 0)
 		return res;
-	}
-	free(buf);
+	if ((fd = open_plain(reg, key, rel, &st, etag)) < 0)
+		return fd == -EAGAIN ? 0 : fd;
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
 	reply_and_keep(open, r, key, fd, &st, etag, hdrs, (size_t)st.st_size);
 	return 1;
@@ -220,29 +247,25 @@ gz_keep_done(void *arg)
 	free(k);
 }
 
-void
-server_keep_gzip(struct registry *reg, const char *path,
-    const struct hot_entry *e)
+/* Writes e's gzip form (if it has one of its own) to gz/PATH of reg's
+ * store, in the background. */
+static void
+keep_gzip(struct registry *reg, const char *path, const struct hot_entry *e)
 {
 	struct server	*srv = reg->srv;
 	struct gz_keep	*k;
-	char		*key;
-	uint64_t	 hv;
+	const char	*key = hot_entry_key(e);
+	uint64_t	 hv = lru_hash(key);
 
-	if (!hot_entry_has_gzip(e) || srv->keeping.n >= KEEPING_MAX)
+	if (!hot_entry_has_gzip(e) || srv->keeping.n >= KEEPING_MAX ||
+	    lru_find(&srv->keeping, key, hv) != NULL)
 		return;
-	key = xasprintf("%s/%s", reg->name, path);
-	hv = lru_hash(key);
-	if (lru_find(&srv->keeping, key, hv) != NULL) {
-		free(key);
-		return;
-	}
 	k = xcalloc(1, sizeof *k);
 	k->srv = srv;
 	k->store = reg->store;
 	snprintf(k->rel, sizeof k->rel, "gz/%s", path);
-	k->key = key;
-	lru_add(&srv->keeping, &k->node, key, hv);
+	k->key = xstrdup(key);
+	lru_add(&srv->keeping, &k->node, k->key, hv);
 	k->body = xmalloc(e->gzip.len);
 	memcpy(k->body, e->gzip.body, e->gzip.len);
 	k->len = e->gzip.len;
@@ -277,15 +300,15 @@ static void
 keep_compressed(struct server *srv, const struct hot_entry *e)
 {
 	const char	*key = hot_entry_key(e), *slash = strchr(key, '/');
+	struct registry	*reg;
 	char		 name[REGISTRY_NAME_MAX + 1];
 
 	if (slash == NULL || strchr(slash, '#') != NULL ||
 	    (size_t)(slash - key) > REGISTRY_NAME_MAX)
 		return;
 	snprintf(name, sizeof name, "%.*s", (int)(slash - key), key);
-	for (size_t i = 0; i < srv->nregs; i++)
-		if (strcmp(srv->regs[i].name, name) == 0)
-			server_keep_gzip(&srv->regs[i], slash + 1, e);
+	if ((reg = find_registry(srv, name)) != NULL)
+		keep_gzip(reg, slash + 1, e);
 }
 
 /*
@@ -302,38 +325,19 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
     const char *key, const char *path)
 {
 	struct open_files	*open = reg->srv->open;
-	struct open_file	*f;
 	struct stat		 st, gst;
 	char			 gzkey[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 8];
 	char			 rel[STORE_PATH_MAX], etag[ETAG_LEN];
-	char			 gzetag[ETAG_LEN], *buf, *hdrs;
-	size_t			 len;
+	char			 gzetag[ETAG_LEN], *hdrs;
 	int			 fd, gzfd, res;
 
 	gzip_key(gzkey, sizeof gzkey, key);
-	if ((f = open_files_get(open, gzkey)) != NULL) {
-		if (!hot_admit(reg->srv->hot, key, f->cost)) {
-			reply_open_file(r, f);
-			return 1;
-		}
-		/* To memory; the .gz stays open for when memory lets the file
-		 * go again (a working set larger than memory takes turns in
-		 * it: reopening each time cost an open, a stat, an xattr read
-		 * and a read of the header). */
-		return 0;
-	}
-	snprintf(rel, sizeof rel, "index/%s", path);
-	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
-		return fd;
-	if (hot_admit(reg->srv->hot, key, (size_t)st.st_size)) {
-		close(fd);
-		return 0;
-	}
-	res = store_file_etag(fd, &st, INDEX_FILE_MAX, etag, &buf, &len);
-	close(fd);
-	if (res != 0)
+	if ((res = from_kept(reg, r, key, gzkey)) >= 0)
 		return res;
-	free(buf);
+	snprintf(rel, sizeof rel, "index/%s", path);
+	if ((fd = open_plain(reg, key, rel, &st, etag)) < 0)
+		return fd == -EAGAIN ? 0 : fd;
+	close(fd);
 	snprintf(rel, sizeof rel, "gz/%s", path);
 	if ((gzfd = store_open_file(reg->store, rel, &gst)) < 0)
 		return 0;		/* none yet: made on the way in */

@@ -71,7 +71,7 @@ void	server_index_file(struct registry *, struct http_request *,
 /* Answers r from a hot entry (stealing a reference to it): 304 when the
  * client's validators match the variant it would get, else the bytes.
  * extra: more header lines, or NULL. A gzip form made for the answer is
- * kept on disk (server_keep_gzip). */
+ * kept on disk (in gz/, in the background). */
 struct hot_entry;
 void	server_reply_entry(struct server *, struct http_request *,
 	    struct hot_entry *, const char *extra);
@@ -85,10 +85,6 @@ bool	server_may_write(struct http_request *, const char *crate, int need);
  * first gzip answer (server_reply_entry), and that is kept. */
 bool	server_load_gzip(struct registry *, const char *path,
 	    struct hot_entry *);
-/* Writes e's gzip form (if it has one of its own) to gz/PATH of reg's
- * store, on a worker. */
-void	server_keep_gzip(struct registry *, const char *path,
-	    const struct hot_entry *);
 /* Drops the hot copy of an index file after a write. */
 void	server_index_changed(struct registry *, const char *path);
 /* Closes a store file (rel, as "crates/...") crated removes, if kept
