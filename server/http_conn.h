@@ -65,6 +65,8 @@ struct conn {
 	bool			 doomed;	/* free when process() ends */
 	bool			 tls;
 	bool			 corked;	/* TCP_CORK until drained */
+	size_t			 full_at;	/* output left when sendfile
+						 * last found the socket full */
 	struct evbuffer		*pend;		/* a reply being put together
 						 * (plain TCP; NULL on TLS) */
 	struct event		*rd;		/* plain TCP: our reader */

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Files sent with sendfile that the socket does not take at once: a
+.crate of 24 MiB goes out with its head (MSG_MORE) and as much of the file
+as the socket takes straight from the handler, and the rest from the loop
+as the client reads. A client that stops reading gets the rest, whole, when
+it reads again, while others are served meanwhile; two pipelined downloads
+on one connection arrive whole and in order. (libevent takes a sendfile
+that would block for the end of the connection: every such file was cut
+where the socket first filled, about 4 MB on loopback.)"""
+
+import hashlib
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def read_response(sock, deadline):
+    """One HTTP/1.1 response with Content-Length from sock: (head, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        if time.monotonic() > deadline:
+            raise AssertionError("no response head in time")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before the head")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    assert length is not None, head
+    body = bytearray(rest)
+    while len(body) < length:
+        if time.monotonic() > deadline:
+            raise AssertionError("body cut at %d of %d bytes" % (len(body), length))
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise AssertionError("closed at %d of %d bytes" % (len(body), length))
+        body += chunk
+    return head, bytes(body[:length]), bytes(body[length:])
+
+
+class LargeDownloadTest(harness.TestCase):
+    SIZE = 24 << 20     # far more than a loopback socket buffer takes
+
+    def setUp(self):
+        super().setUp()
+        data = os.path.join(self.tmp, "data")
+        d = os.path.join(data, "local", "crates", "bigdl")
+        os.makedirs(d)
+        self.crate = os.urandom(self.SIZE)
+        with open(os.path.join(d, "bigdl-1.0.0.crate"), "wb") as f:
+            f.write(self.crate)
+        self.srv = self.start_crated()
+        self.path = "/local/api/v1/crates/bigdl/1.0.0/download"
+        self.digest = hashlib.sha256(self.crate).hexdigest()
+
+    def connect(self, rcvbuf=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(harness.HTTP_TIMEOUT)
+        s.connect(("127.0.0.1", self.srv.port))
+        self.addCleanup(s.close)
+        return s
+
+    def get_line(self):
+        return ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % self.path).encode()
+
+    def test_stalled_reader_then_others(self):
+        stalled = self.connect(rcvbuf=4096)
+        stalled.sendall(self.get_line())
+        time.sleep(0.3)     # crated has sent what the sockets take
+        t0 = time.monotonic()
+        for _ in range(3):
+            r = self.srv.get(self.path)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(hashlib.sha256(r.body).hexdigest(), self.digest)
+        self.assertEqual(self.srv.get("/local/config.json").status, 200)
+        self.assertLess(time.monotonic() - t0, harness.HTTP_TIMEOUT)
+        head, body, extra = read_response(stalled, time.monotonic() + 30)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertEqual(len(body), self.SIZE)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), self.digest,
+                         "the rest of a stalled download is not the file's")
+        self.assertEqual(extra, b"")
+
+    def test_pipelined_downloads(self):
+        s = self.connect()
+        s.sendall(self.get_line() * 2 + b"GET /local/config.json HTTP/1.1\r\n"
+                  b"Host: x\r\n\r\n")
+        deadline = time.monotonic() + 30
+        rest = b""
+        for i in range(2):
+            head, body, rest = read_response(_Prefixed(s, rest), deadline)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+            self.assertEqual(hashlib.sha256(body).hexdigest(), self.digest,
+                             "download %d of 2 on one connection" % (i + 1))
+        head, body, rest = read_response(_Prefixed(s, rest), deadline)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertIn(b'"dl"', body)
+
+
+class _Prefixed:
+    """A socket whose first reads return bytes already received."""
+
+    def __init__(self, sock, pre):
+        self.sock, self.pre = sock, pre
+
+    def recv(self, n):
+        if self.pre:
+            out, self.pre = self.pre[:n], self.pre[n:]
+            return out
+        return self.sock.recv(n)
+
+
+if __name__ == "__main__":
+    harness.main()
