@@ -1160,6 +1160,13 @@ read_into(struct evbuffer *out, int fd, size_t len)
 	return evbuffer_commit_space(out, &v, 1);
 }
 
+bool
+http_sendfile_better(const struct http_request *r, size_t len)
+{
+	return r->conn != NULL && r->stream_id == 0 && !r->conn->tls &&
+	    len > SMALL_FILE;
+}
+
 void
 http_reply_segment(struct http_request *r, int status, const char *ctype,
     const char *hdrs, struct evbuffer_file_segment *seg, int fd, size_t len)

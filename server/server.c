@@ -356,12 +356,56 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
 	return 1;
 }
 
+/*
+ * The file of the hot entry e, kept open beside it (or opened now), for a
+ * large plain answer: sendfile from the page cache beats copying the bytes
+ * from memory into the socket (a 50 KB file, wrk -t1 -c50, 6 rounds side
+ * by side: 0.92x nginx's req/s from memory, 0.99x with sendfile, at 0.9x
+ * nginx's CPU per answer; wrk's own CPU is what limits). Only when the
+ * file's ETag is the entry's: a publish renames the new file in before its
+ * done callback drops the entry. NULL: answer from memory.
+ */
+static struct open_file *
+entry_file(struct registry *reg, const char *key, const char *path,
+    const struct hot_entry *e)
+{
+	struct open_file	*f;
+	struct stat		 st;
+	char			 rel[STORE_PATH_MAX], etag[ETAG_LEN], *hdrs;
+	char			*buf = NULL;
+	size_t			 len;
+	int			 fd;
+
+	if ((f = open_files_get(reg->srv->open, key)) != NULL)
+		return strcmp(f->etag, e->plain.etag) == 0 ? f : NULL;
+	snprintf(rel, sizeof rel, "index/%s", path);
+	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
+		return NULL;
+	if (store_file_etag(fd, &st, INDEX_FILE_MAX, etag, &buf, &len) != 0 ||
+	    strcmp(etag, e->plain.etag) != 0) {
+		free(buf);
+		close(fd);
+		return NULL;
+	}
+	free(buf);
+	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
+	if ((f = open_files_add(reg->srv->open, key, fd, &st, etag,
+	    hdrs)) == NULL) {
+		free(hdrs);
+		close(fd);
+		return NULL;
+	}
+	f->cost = (size_t)st.st_size;
+	return f;
+}
+
 void
 server_index_file(struct registry *reg, struct http_request *r,
     const char *path)
 {
 	struct server	*srv = reg->srv;
 	struct hot_entry *e;
+	struct open_file *f;
 	struct stat	 st;
 	char		 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 	char		 rel[STORE_PATH_MAX];
@@ -371,6 +415,12 @@ server_index_file(struct registry *reg, struct http_request *r,
 
 	snprintf(key, sizeof key, "%s/%s", reg->name, path);
 	if ((e = hot_get(srv->hot, key)) != NULL) {
+		if (!http_accepts_gzip(r) &&
+		    http_sendfile_better(r, e->plain.len) &&
+		    (f = entry_file(reg, key, path, e)) != NULL) {
+			reply_open_file(r, f);
+			return;
+		}
 		hot_ref(e);
 		server_reply_entry(srv, r, e, NULL);
 		return;

@@ -1,5 +1,12 @@
 #!/usr/bin/env python3
-"""Files sent with sendfile that the socket does not take at once: a
+"""A hosted index file larger than a small file (16 KB) that a client takes
+plain over HTTP/1.1 is answered with sendfile from the file, kept open
+beside its memory-cache entry, rather than copied from memory: the same
+bytes, ETag and Last-Modified either way, 304 on that ETag, HEAD without a
+body, and after a publish the new file (never the memory entry's ETag with
+the new bytes, or the other way round).
+
+Files sent with sendfile that the socket does not take at once: a
 .crate of 24 MiB goes out with its head (MSG_MORE) and as much of the file
 as the socket takes straight from the handler, and the rest from the loop
 as the client reads. A client that stops reading gets the rest, whole, when
@@ -16,6 +23,107 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import index_path  # noqa: E402
+
+NAME = "bigplain"
+VERSIONS = 110          # index lines of ~190 bytes: over 16 KB
+
+
+class HostedLargePlainTest(harness.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_crated()
+        for i in range(VERSIONS):
+            r, _ = self.srv.publish_simple(NAME, "0.%d.0" % i)
+            self.assertEqual(r.status, 200, r)
+        self.path = "/local/" + index_path(NAME)
+        self.file = os.path.join(self.srv.data_dir, "local", "index",
+                                 index_path(NAME))
+
+    def on_disk(self):
+        with open(self.file, "rb") as f:
+            return f.read()
+
+    def held_open(self):
+        return [p for p in self.srv.open_files()
+                if p.startswith(os.path.realpath(self.file))]
+
+    def test_large_plain_answers(self):
+        body = self.on_disk()
+        self.assertGreater(len(body), 16 * 1024)
+        self.assertEqual(self.held_open(), [], "held open before any request")
+
+        answers = [self.srv.get(self.path) for _ in range(4)]
+        for r in answers:
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, body)
+            self.assertEqual(r.header("content-length"), str(len(body)))
+            self.assertEqual(r.header("content-encoding"), None)
+        for h in ("etag", "last-modified", "cache-control", "vary"):
+            self.assertEqual({r.header(h) for r in answers},
+                             {answers[0].header(h)}, h)
+        self.assertEqual(self.held_open(), [os.path.realpath(self.file)],
+                         "the file is not what answered (not held open)")
+
+        etag = answers[0].header("etag")
+        nm = self.srv.get(self.path, {"If-None-Match": etag})
+        self.assertEqual(nm.status, 304, nm)
+        self.assertEqual(nm.body, b"")
+        head = self.srv.request("HEAD", self.path)
+        self.assertEqual(head.status, 200, head)
+        self.assertEqual(head.body, b"")
+        self.assertEqual(head.header("content-length"), str(len(body)))
+        self.assertEqual(head.header("etag"), etag)
+
+        # One connection, many answers back to back: each whole, in order.
+        conn = harness.http.client.HTTPConnection("127.0.0.1", self.srv.port,
+                                                  timeout=harness.HTTP_TIMEOUT)
+        try:
+            for _ in range(20):
+                conn.request("GET", self.path)
+                r = conn.getresponse()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.read(), body)
+        finally:
+            conn.close()
+
+        r, _ = self.srv.publish_simple(NAME, "1.0.0")
+        self.assertEqual(r.status, 200, r)
+        new = self.on_disk()
+        self.assertNotEqual(new, body)
+        for _ in range(3):
+            after = self.srv.get(self.path, {"If-None-Match": etag})
+            self.assertEqual(after.status, 200, after)
+            self.assertEqual(after.body, new, "the old file after a publish")
+            self.assertNotEqual(after.header("etag"), etag)
+            self.assertEqual(after.body.splitlines()[-1],
+                             new.splitlines()[-1])
+            self.assertIn(b'"1.0.0"', after.body.splitlines()[-1])
+        self.assertEqual(self.held_open(), [os.path.realpath(self.file)],
+                         "the replaced file is still held open")
+
+    def test_gzip_and_small_files_unchanged(self):
+        """A gzip client gets the gzip form; a file of 16 KB or less is
+        read into the reply, never held open for this."""
+        import gzip
+        body = self.on_disk()
+        gz = self.srv.get(self.path, {"Accept-Encoding": "gzip"})
+        self.assertEqual(gz.status, 200, gz)
+        self.assertEqual(gz.header("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(gz.body), body)
+
+        small = "smallplain"
+        r, _ = self.srv.publish_simple(small, "0.1.0")
+        self.assertEqual(r.status, 200, r)
+        sp = os.path.join(self.srv.data_dir, "local", "index",
+                          index_path(small))
+        for _ in range(3):
+            r = self.srv.get("/local/" + index_path(small))
+            self.assertEqual(r.status, 200, r)
+            with open(sp, "rb") as f:
+                self.assertEqual(r.body, f.read())
+        self.assertNotIn(os.path.realpath(sp), self.srv.open_files())
 
 
 def read_response(sock, deadline):
