@@ -141,6 +141,8 @@ conn_free(struct conn *c)
 	unlink_conn(c);
 	if (c->rd != NULL)
 		event_free(c->rd);
+	if (c->retry != NULL)
+		event_free(c->retry);
 	bufferevent_free(c->bev);
 	if (c->pend != NULL)
 		evbuffer_free(c->pend);
@@ -749,28 +751,53 @@ write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* How long a socket that polls writable may take none of a file before its
+ * connection ends: WRITE_RETRIES tries, WRITE_RETRY_MS apart (5 s). */
+#define WRITE_RETRY_MS	20
+#define WRITE_RETRIES	250
+
+static void
+write_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
 /*
- * libevent's bufferevent takes a sendfile that would block (it returns 0
- * for EAGAIN) for the end of the connection, and so would cut every file
- * larger than what the socket takes at once. The connection is kept, and
- * the write waited for again, when the socket is full now, or when bytes
- * went out since the last time (a file that ends short of its size leaves
- * the socket writable and the output where it was: that one ends).
+ * libevent's bufferevent takes a sendfile that would block (0 for EAGAIN)
+ * for the end of the connection, and so would cut every file larger than
+ * what the socket takes at once. True when the connection is kept and the
+ * write waited for again: for room, when the socket is full (poll); else,
+ * when it polls writable and still took nothing (the kernel short of TCP
+ * memory, or a file that ends short of its size), after WRITE_RETRY_MS,
+ * for at most WRITE_RETRIES such tries with nothing sent in between.
  */
 static bool
-socket_full(struct conn *c)
+write_stalled(struct conn *c)
 {
 	struct pollfd	 p = { bufferevent_getfd(c->bev), POLLOUT, 0 };
+	struct timeval	 tv = { 0, WRITE_RETRY_MS * 1000 };
 	size_t		 left;
+	int		 n;
 
-	if (c->tls || c->state == CONN_H2)
+	if (c->tls || c->state == CONN_H2 ||
+	    (left = evbuffer_get_length(bufferevent_get_output(c->bev))) == 0)
 		return false;
-	left = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if (left == 0 || (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) &&
-	    left == c->full_at))
+	if (left != c->stall_left) {		/* bytes went out since */
+		c->stall_left = left;
+		c->stalls = 0;
+	}
+	if ((n = poll(&p, 1, 0)) == 0) {
+		bufferevent_enable(c->bev, EV_WRITE);
+		return true;
+	}
+	if (n < 0 || (p.revents & (POLLERR | POLLHUP)) ||
+	    ++c->stalls > WRITE_RETRIES)
 		return false;
-	c->full_at = left;
-	bufferevent_enable(c->bev, EV_WRITE);
+	if (c->retry == NULL)
+		c->retry = evtimer_new(c->srv->base, write_retry_cb, c);
+	evtimer_add(c->retry, &tv);
 	return true;
 }
 
@@ -791,7 +818,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			h2_start(c);
 		return;
 	}
-	if (what == (BEV_EVENT_WRITING | BEV_EVENT_EOF) && socket_full(c))
+	if (what == (BEV_EVENT_WRITING | BEV_EVENT_EOF) && write_stalled(c))
 		return;
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == CONN_H2 &&
 	    c->h2 != NULL && c->srv->pending > 0) {
@@ -852,24 +879,22 @@ flush(struct conn *c)
 }
 
 /*
- * Sends the head put together in c->pend and then len bytes of the file fd,
- * from off, straight to the socket, when nothing is queued before them:
+ * Sends the head put together in c->pend and then the first len bytes of
+ * the file fd straight to the socket, when nothing is queued before them:
  * the head with MSG_MORE, so it waits for the file's first bytes and
  * leaves in the same segment, and the file with sendfile, whose last piece
- * pushes it all out. That is what TCP_CORK does around the pair, less the
- * two setsockopt calls (59% of the system-call time serving a 50 KB file,
- * by strace -c); and, on this machine's kernel (6.18, loopback), at a
- * third to a half of the CPU time per 1 MiB download, where corked
- * sendfile spent a third of it in the receive path run under
- * tcp_write_xmit (perf). Returns how many of the file's bytes went
- * out; the rest, and any of the head, are the caller's to queue.
+ * pushes it all out. That is TCP_CORK around the pair without its two
+ * setsockopt calls, and less CPU time per file on Linux 6.18 (d6cc8f8).
+ * Returns how many of the file's bytes went out; the rest, and any of the
+ * head, are the caller's to queue.
  */
 static size_t
-send_direct(struct conn *c, int fd, off_t off, size_t len)
+send_direct(struct conn *c, int fd, size_t len)
 {
 	evutil_socket_t	 s = bufferevent_getfd(c->bev);
 	struct evbuffer	*p = c->pend;
 	size_t		 hlen, sent = 0;
+	off_t		 off = 0;
 	ssize_t		 n;
 
 	if (p == NULL || c->corked ||
@@ -1120,7 +1145,7 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 		return;
 	}
 	put_head(r, status, ctype, hdrs, len);
-	if ((sent = send_direct(r->conn, fd, 0, len)) == len) {
+	if ((sent = send_direct(r->conn, fd, len)) == len) {
 		close(fd);
 		finish(r, status, len);
 		return;
@@ -1129,8 +1154,14 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 	 * (TCP_NODELAY): corked, full segments go out, and the tail when
 	 * the output drains (write_cb). */
 	cork(r->conn, true);
-	evbuffer_add_file(reply_out(r->conn), fd, (ev_off_t)sent,
-	    (ev_off_t)(len - sent));
+	if (evbuffer_add_file(reply_out(r->conn), fd, (ev_off_t)sent,
+	    (ev_off_t)(len - sent)) != 0) {
+		/* As in http_reply_segment: the client sees the body cut. */
+		log_error("%s: cannot queue %zu bytes of a file for sending",
+		    r->path, len - sent);
+		close(fd);
+		r->keepalive = false;
+	}
 	finish(r, status, len);
 }
 
@@ -1192,7 +1223,7 @@ http_reply_segment(struct http_request *r, int status, const char *ctype,
 		finish(r, status, len);
 		return;
 	}
-	if ((sent = send_direct(r->conn, fd, 0, len)) == len) {
+	if ((sent = send_direct(r->conn, fd, len)) == len) {
 		finish(r, status, len);
 		return;
 	}
@@ -1202,7 +1233,7 @@ http_reply_segment(struct http_request *r, int status, const char *ctype,
 		/* The head is queued: the body cannot follow, so the
 		 * connection ends after it and the client sees it cut. */
 		log_error("%s: cannot queue %zu bytes of a file for sending",
-		    r->path, len);
+		    r->path, len - sent);
 		r->keepalive = false;
 	}
 	finish(r, status, len);

@@ -87,11 +87,11 @@ bool			 http_gone(const struct http_request *);
 void			 http_set_registry(struct http_request *,
 			    const char *);
 bool			 http_accepts_gzip(const struct http_request *);
-/* True when a body of len bytes goes out faster from a file (sendfile)
- * than from memory on r's connection: plain TCP, HTTP/1.1, and more than
- * a small file, which is read into the reply instead. */
+/* True when a body of that many bytes goes out faster from a file
+ * (sendfile) than from memory on the request's connection: plain TCP, not
+ * HTTP/2, and more than a small file, which is read into the reply. */
 bool			 http_sendfile_better(const struct http_request *,
-			    size_t len);
+			    size_t);
 /* A static name for the route, for metrics ("index", "download", ...). */
 void			 http_set_route(struct http_request *, const char *);
 /* Called as each request ends (after its access-log line). */

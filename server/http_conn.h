@@ -65,8 +65,10 @@ struct conn {
 	bool			 doomed;	/* free when process() ends */
 	bool			 tls;
 	bool			 corked;	/* TCP_CORK until drained */
-	size_t			 full_at;	/* output left when sendfile
-						 * last found the socket full */
+	struct event		*retry;		/* write_stalled's timer */
+	size_t			 stall_left;	/* output left at the last
+						 * write_stalled */
+	int			 stalls;	/* in a row, with none sent */
 	struct evbuffer		*pend;		/* a reply being put together
 						 * (plain TCP; NULL on TLS) */
 	struct event		*rd;		/* plain TCP: our reader */

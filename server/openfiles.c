@@ -104,3 +104,9 @@ open_files_count(const struct open_files *o)
 {
 	return o->lru.n;
 }
+
+size_t
+open_files_max(const struct open_files *o)
+{
+	return o->max;
+}

@@ -51,5 +51,6 @@ struct open_file *open_files_add(struct open_files *, const char *key,
 		     char *hdrs);
 void		 open_files_forget(struct open_files *, const char *key);
 size_t		 open_files_count(const struct open_files *);
+size_t		 open_files_max(const struct open_files *);
 
 #endif
