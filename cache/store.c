@@ -258,6 +258,24 @@ store_file_etag(int fd, const struct stat *st, size_t max, char *etag,
 	return 0;
 }
 
+int
+store_read_tagged(struct store *s, const char *rel, char **buf, size_t *len,
+    struct stat *stp, size_t max, char *etag)
+{
+	struct stat	 st;
+	int		 fd, r;
+
+	if ((fd = store_open_file(s, rel, &st)) < 0)
+		return fd;
+	if ((r = store_file_etag(fd, &st, max, etag, buf, len)) == 0 &&
+	    *buf == NULL)
+		r = store_read_fd(fd, &st, buf, len, max);
+	close(fd);
+	if (r == 0 && stp != NULL)
+		*stp = st;
+	return r;
+}
+
 /* Creates the directories leading to rel, fsyncing each parent that
  * gained an entry so the new directory survives a crash. */
 static int

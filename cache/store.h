@@ -43,6 +43,10 @@ int	 store_read_fd(int fd, const struct stat *st, char **buf, size_t *len,
  * *buf is NULL. 0 or -errno (-EFBIG past max bytes). */
 int	 store_file_etag(int fd, const struct stat *st, size_t max,
 	    char *etag, char **buf, size_t *len);
+/* store_read with the file's ETag (store_file_etag): hashed only when no
+ * extended attribute remembers it for this inode, mtime and size. */
+int	 store_read_tagged(struct store *s, const char *rel, char **buf,
+	    size_t *len, struct stat *st, size_t max, char *etag);
 int	 store_exists(struct store *s, const char *rel);
 
 /* Atomically replaces rel with buf. crash_tmp is reached after the temp

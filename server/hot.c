@@ -194,8 +194,8 @@ hot_admit(const struct hot *h, const char *key, size_t len)
 }
 
 struct hot_entry *
-hot_entry_new(const char *key, char *body, size_t len, time_t mtime,
-    const char *extra)
+hot_entry_new_tagged(const char *key, char *body, size_t len, time_t mtime,
+    const char *extra, const char *etag)
 {
 	struct hot_entry	*e = xcalloc(1, sizeof *e);
 
@@ -205,9 +205,19 @@ hot_entry_new(const char *key, char *body, size_t len, time_t mtime,
 	e->plain.len = len;
 	e->mtime = mtime;
 	e->extra = extra ? xstrdup(extra) : NULL;
-	etag_of(body, len, e->plain.etag);
+	if (etag != NULL)
+		snprintf(e->plain.etag, sizeof e->plain.etag, "%s", etag);
+	else
+		etag_of(body, len, e->plain.etag);
 	e->plain.hdrs = make_hdrs(e, e->plain.etag, false);
 	return e;
+}
+
+struct hot_entry *
+hot_entry_new(const char *key, char *body, size_t len, time_t mtime,
+    const char *extra)
+{
+	return hot_entry_new_tagged(key, body, len, mtime, extra, NULL);
 }
 
 struct hot_entry *

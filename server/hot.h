@@ -55,6 +55,11 @@ struct hot_entry *hot_make(struct hot *, const char *key, char *body,
  * hot_insert caches it (the loop) and returns it. */
 struct hot_entry *hot_entry_new(const char *key, char *body, size_t len,
 		     time_t mtime, const char *extra);
+/* hot_entry_new with the body's ETag known (store_read_tagged), not
+ * computed again. */
+struct hot_entry *hot_entry_new_tagged(const char *key, char *body,
+		     size_t len, time_t mtime, const char *extra,
+		     const char *etag);
 void		 hot_entry_compress(struct hot_entry *e);
 /* Gives e (not yet cached) the gzip form gz (stolen, made by gzfile_make
  * from e's bytes) instead of compressing them; freed if e has one. */

@@ -413,7 +413,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	struct open_file *f;
 	struct stat	 st;
 	char		 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
-	char		 rel[STORE_PATH_MAX];
+	char		 rel[STORE_PATH_MAX], etag[ETAG_LEN];
 	char		*buf;
 	size_t		 len;
 	int		 res = 0;
@@ -434,8 +434,8 @@ server_index_file(struct registry *reg, struct http_request *r,
 	else
 		res = gzip_from_disk(reg, r, key, path);
 	if (res == 0)
-		res = store_read(reg->store, rel, &buf, &len, &st,
-		    INDEX_FILE_MAX);
+		res = store_read_tagged(reg->store, rel, &buf, &len, &st,
+		    INDEX_FILE_MAX, etag);
 	if (res == -ENOENT) {
 		http_reply_error(r, 404, "crate not found in registry `%s`",
 		    reg->name);
@@ -450,7 +450,8 @@ server_index_file(struct registry *reg, struct http_request *r,
 	}
 	if (res == 1)
 		return;
-	e = hot_entry_new(key, buf, len, st.st_mtime, index_cache_control);
+	e = hot_entry_new_tagged(key, buf, len, st.st_mtime,
+	    index_cache_control, etag);
 	server_load_gzip(reg, path, e);	/* for this answer or the next */
 	server_reply_entry(srv, r, hot_insert(srv->hot, e), NULL);
 }

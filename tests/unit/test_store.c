@@ -78,6 +78,41 @@ test_etag(struct store *s)
 	ok(store_unlink(s, "index/2/ab") == 0, "etag: clean up");
 }
 
+/* store_read_tagged: the bytes and their ETag, hashed or remembered. */
+static void
+test_read_tagged(struct store *s)
+{
+	char		 etag[ETAG_LEN], want[ETAG_LEN], *buf = NULL;
+	size_t		 len = 0;
+	struct stat	 st;
+
+	ok(store_write(s, "index/2/cd", "three\n", 6, NULL, NULL) == 0,
+	    "tagged: write");
+	etag_of("three\n", 6, want);
+	for (int i = 0; i < 2; i++) {
+		ok(store_read_tagged(s, "index/2/cd", &buf, &len, &st, 100,
+		    etag) == 0 && len == 6 && memcmp(buf, "three\n", 6) == 0 &&
+		    st.st_size == 6 && strcmp(etag, want) == 0, i == 0 ?
+		    "tagged: bytes and ETag, hashed" :
+		    "tagged: bytes and ETag, remembered");
+		free(buf);
+		buf = NULL;
+	}
+	ok(store_write(s, "index/2/cd", "four!!\n", 7, NULL, NULL) == 0,
+	    "tagged: replace");
+	etag_of("four!!\n", 7, want);
+	ok(store_read_tagged(s, "index/2/cd", &buf, &len, NULL, 100,
+	    etag) == 0 && len == 7 && memcmp(buf, "four!!\n", 7) == 0 &&
+	    strcmp(etag, want) == 0, "tagged: a replaced file, its new ETag");
+	free(buf);
+	buf = NULL;
+	ok(store_read_tagged(s, "index/2/cd", &buf, &len, NULL, 3, etag) ==
+	    -EFBIG && buf == NULL, "tagged: over max");
+	ok(store_read_tagged(s, "index/2/none", &buf, &len, NULL, 100,
+	    etag) == -ENOENT && buf == NULL, "tagged: missing file");
+	ok(store_unlink(s, "index/2/cd") == 0, "tagged: clean up");
+}
+
 int
 main(void)
 {
@@ -143,6 +178,7 @@ main(void)
 	if (fd >= 0)
 		close(fd);
 	test_etag(s);
+	test_read_tagged(s);
 	ok(store_unlink(s, "index/1/a") == 0 && !store_exists(s, "index/1/a"),
 	    "unlink");
 	store_close(s);
