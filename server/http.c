@@ -1111,58 +1111,38 @@ void
 http_reply_file(struct http_request *r, int status, const char *ctype,
     const char *hdrs, int fd, size_t len)
 {
-	size_t	sent;
+	struct evbuffer_file_segment	*seg;
+	bool				 bytes;
 
 	if (r->conn == NULL || !send_body(r, status) || len == 0) {
 		close(fd);
 		http_reply(r, status, ctype, hdrs, NULL, len);
 		return;
 	}
-	if (r->stream_id != 0 || r->conn->tls) {
-		/* nghttp2 and OpenSSL must see the bytes: no sendfile. */
-		struct evbuffer_file_segment	*seg;
-
-		seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
-		    EVBUF_FS_DISABLE_SENDFILE | EVBUF_FS_CLOSE_ON_FREE);
-		if (seg == NULL) {	/* neither mapped nor read */
-			close(fd);
-			http_reply_error(r, 503, "cannot read the file to"
-			    " send; try again");
-			return;
-		}
-		if (r->stream_id != 0) {
-			evbuffer_add_file_segment(stream_out(r), seg, 0,
-			    (ev_off_t)len);
-			if (!r->stream_closed)
-				h2_respond(r, status, ctype, hdrs, len, false);
-		} else {
-			put_head(r, status, ctype, hdrs, len);
-			evbuffer_add_file_segment(bufferevent_get_output(
-			    r->conn->bev), seg, 0, (ev_off_t)len);
-		}
-		evbuffer_file_segment_free(seg);
-		finish(r, status, len);
+	/* nghttp2 and OpenSSL must see the bytes: no sendfile. */
+	bytes = r->stream_id != 0 || r->conn->tls;
+	seg = evbuffer_file_segment_new(fd, 0, (ev_off_t)len,
+	    EVBUF_FS_CLOSE_ON_FREE | (bytes ? EVBUF_FS_DISABLE_SENDFILE : 0));
+	if (seg == NULL) {	/* neither mapped nor read */
+		close(fd);
+		http_reply_error(r, 503, "cannot read the file to send; try"
+		    " again");
 		return;
 	}
-	put_head(r, status, ctype, hdrs, len);
-	if ((sent = send_direct(r->conn, fd, len)) == len) {
-		close(fd);
+	if (!bytes)		/* as a kept-open file goes */
+		http_reply_segment(r, status, ctype, hdrs, seg, fd, len);
+	else if (r->stream_id != 0) {
+		evbuffer_add_file_segment(stream_out(r), seg, 0, (ev_off_t)len);
+		if (!r->stream_closed)
+			h2_respond(r, status, ctype, hdrs, len, false);
 		finish(r, status, len);
-		return;
+	} else {
+		put_head(r, status, ctype, hdrs, len);
+		evbuffer_add_file_segment(bufferevent_get_output(r->conn->bev),
+		    seg, 0, (ev_off_t)len);
+		finish(r, status, len);
 	}
-	/* The rest would leave in sendfile's segments, each pushed at once
-	 * (TCP_NODELAY): corked, full segments go out, and the tail when
-	 * the output drains (write_cb). */
-	cork(r->conn, true);
-	if (evbuffer_add_file(reply_out(r->conn), fd, (ev_off_t)sent,
-	    (ev_off_t)(len - sent)) != 0) {
-		/* As in http_reply_segment: the client sees the body cut. */
-		log_error("%s: cannot queue %zu bytes of a file for sending",
-		    r->path, len - sent);
-		close(fd);
-		r->keepalive = false;
-	}
-	finish(r, status, len);
+	evbuffer_file_segment_free(seg);	/* closes fd once unused */
 }
 
 /*

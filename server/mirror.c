@@ -728,6 +728,13 @@ key_of(struct mirror *m, const char *path, char *key)
 	    m->reg->name, path);
 }
 
+/* The index path of an entry made under key_of. */
+static const char *
+path_of(struct mirror *m, const struct hot_entry *e)
+{
+	return hot_entry_key(e) + strlen(m->reg->name) + 1;
+}
+
 /* Loads an index file and its metadata from disk into the hot cache.
  * New reference, or NULL when nothing is stored. */
 static struct hot_entry *
@@ -1416,7 +1423,7 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 	if (m->reg->cfg->offline) {
 		if (o->status == 200 && (view = offline_view(m, o->e)) !=
 		    NULL) {
-			server_reply_entry(m->srv, r, view, NULL);
+			server_reply_entry(m->srv, r, view, NULL);	/* not a file */
 			return;
 		}
 		http_reply_error(r, 404, "crate not found in the offline mirror"
@@ -1435,13 +1442,14 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 	}
 	hot_ref(o->e);
 	if (o->stale == NULL) {
-		server_reply_entry(m->srv, r, o->e, NULL);
+		server_reply_file_entry(m->reg, path_of(m, o->e), r, o->e,
+		    NULL);
 		return;
 	}
 	reason = xstrndup(o->stale, 200);
 	header_safe(reason);
 	hdr = xasprintf("X-Crated-Stale: %s\r\n", reason);
-	server_reply_entry(m->srv, r, o->e, hdr);
+	server_reply_file_entry(m->reg, path_of(m, o->e), r, o->e, hdr);
 	free(reason);
 	free(hdr);
 }

@@ -55,7 +55,8 @@ find_registry(struct server *srv, const char *name)
 	return NULL;
 }
 
-static void	keep_compressed(struct server *, const struct hot_entry *);
+static void	keep_gzip(struct registry *, const char *,
+		    const struct hot_entry *);
 
 static void
 hot_done(const void *data, size_t len, void *arg)
@@ -63,9 +64,11 @@ hot_done(const void *data, size_t len, void *arg)
 	hot_unref(arg);
 }
 
-void
-server_reply_entry(struct server *srv, struct http_request *r,
-    struct hot_entry *e, const char *extra)
+/* server_reply_entry's work; the gzip form made for the answer is kept in
+ * gz/PATH of reg when reg is not NULL. */
+static void
+reply_entry(struct server *srv, struct registry *reg, const char *path,
+    struct http_request *r, struct hot_entry *e, const char *extra)
 {
 	const struct hot_variant	*v = &e->plain;
 	char				*hdrs = NULL;
@@ -74,8 +77,8 @@ server_reply_entry(struct server *srv, struct http_request *r,
 		bool	made = e->gzip.body == NULL;
 
 		v = hot_gzip(srv->hot, e);
-		if (made)
-			keep_compressed(srv, e);
+		if (made && reg != NULL)
+			keep_gzip(reg, path, e);
 	}
 	if (extra != NULL)
 		hdrs = xasprintf("%s%s", v->hdrs, extra);
@@ -87,6 +90,20 @@ server_reply_entry(struct server *srv, struct http_request *r,
 		http_reply_ref(r, 200, "text/plain; charset=utf-8",
 		    hdrs ? hdrs : v->hdrs, v->body, v->len, hot_done, e);
 	free(hdrs);
+}
+
+void
+server_reply_entry(struct server *srv, struct http_request *r,
+    struct hot_entry *e, const char *extra)
+{
+	reply_entry(srv, NULL, NULL, r, e, extra);
+}
+
+void
+server_reply_file_entry(struct registry *reg, const char *path,
+    struct http_request *r, struct hot_entry *e, const char *extra)
+{
+	reply_entry(reg->srv, reg, path, r, e, extra);
 }
 
 static void
@@ -148,11 +165,11 @@ from_kept(struct registry *reg, struct http_request *r, const char *key,
 
 /* Opens the index file rel (of key) to answer from disk: its fd (the
  * caller's), its stat in st and its ETag in etag, remembered in an xattr
- * (store_file_etag). -EAGAIN when the memory cache admits it instead
- * (nothing is left open); -errno. */
+ * (store_file_etag). With admit, -EAGAIN when the memory cache admits it
+ * instead (nothing is left open); -errno. */
 static int
 open_plain(struct registry *reg, const char *key, const char *rel,
-    struct stat *st, char *etag)
+    bool admit, struct stat *st, char *etag)
 {
 	char	*buf;
 	size_t	 len;
@@ -160,7 +177,7 @@ open_plain(struct registry *reg, const char *key, const char *rel,
 
 	if ((fd = store_open_file(reg->store, rel, st)) < 0)
 		return fd;
-	if (hot_admit(reg->srv->hot, key, (size_t)st->st_size)) {
+	if (admit && hot_admit(reg->srv->hot, key, (size_t)st->st_size)) {
 		close(fd);
 		return -EAGAIN;
 	}
@@ -195,7 +212,7 @@ index_from_disk(struct registry *reg, struct http_request *r,
 
 	if ((res = from_kept(reg, r, key, key)) >= 0)
 		return res;
-	if ((fd = open_plain(reg, key, rel, &st, etag)) < 0)
+	if ((fd = open_plain(reg, key, rel, true, &st, etag)) < 0)
 		return fd == -EAGAIN ? 0 : fd;
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
 	reply_and_keep(open, r, key, fd, &st, etag, hdrs, (size_t)st.st_size);
@@ -293,24 +310,6 @@ server_load_gzip(struct registry *reg, const char *path,
 	return true;
 }
 
-/* e was just compressed for a gzip answer: keeps its gzip form on disk.
- * Entries' keys are REGISTRY/PATH (a mirror's offline views, PATH#offline,
- * are made from other bytes than the file's: never kept). */
-static void
-keep_compressed(struct server *srv, const struct hot_entry *e)
-{
-	const char	*key = hot_entry_key(e), *slash = strchr(key, '/');
-	struct registry	*reg;
-	char		 name[REGISTRY_NAME_MAX + 1];
-
-	if (slash == NULL || strchr(slash, '#') != NULL ||
-	    (size_t)(slash - key) > REGISTRY_NAME_MAX)
-		return;
-	snprintf(name, sizeof name, "%.*s", (int)(slash - key), key);
-	if ((reg = find_registry(srv, name)) != NULL)
-		keep_gzip(reg, slash + 1, e);
-}
-
 /*
  * A gzip request (cargo's, always) for a hosted index file outside the
  * memory cache: answered with sendfile from gz/PATH when it was made from
@@ -335,7 +334,7 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
 	if ((res = from_kept(reg, r, key, gzkey)) >= 0)
 		return res;
 	snprintf(rel, sizeof rel, "index/%s", path);
-	if ((fd = open_plain(reg, key, rel, &st, etag)) < 0)
+	if ((fd = open_plain(reg, key, rel, true, &st, etag)) < 0)
 		return fd == -EAGAIN ? 0 : fd;
 	close(fd);
 	snprintf(rel, sizeof rel, "gz/%s", path);
@@ -374,8 +373,6 @@ entry_file(struct registry *reg, struct http_request *r, const char *key,
 	struct open_file	*f;
 	struct stat		 st;
 	char			 rel[STORE_PATH_MAX], etag[ETAG_LEN], *hdrs;
-	char			*buf = NULL;
-	size_t			 len;
 	int			 fd;
 
 	if (http_method(r) != HTTP_GET || http_accepts_gzip(r) ||
@@ -387,15 +384,12 @@ entry_file(struct registry *reg, struct http_request *r, const char *key,
 	if ((f = open_files_get(open, key)) != NULL)
 		return strcmp(f->etag, e->plain.etag) == 0 ? f : NULL;
 	snprintf(rel, sizeof rel, "index/%s", path);
-	if ((fd = store_open_file(reg->store, rel, &st)) < 0)
+	if ((fd = open_plain(reg, key, rel, false, &st, etag)) < 0)
 		return NULL;
-	if (store_file_etag(fd, &st, INDEX_FILE_MAX, etag, &buf, &len) != 0 ||
-	    strcmp(etag, e->plain.etag) != 0) {
-		free(buf);
+	if (strcmp(etag, e->plain.etag) != 0) {
 		close(fd);
 		return NULL;
 	}
-	free(buf);
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
 	if ((f = open_files_add(open, key, fd, &st, etag, hdrs)) == NULL) {
 		free(hdrs);
@@ -425,7 +419,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 			return;
 		}
 		hot_ref(e);
-		server_reply_entry(srv, r, e, NULL);
+		server_reply_file_entry(reg, path, r, e, NULL);
 		return;
 	}
 	snprintf(rel, sizeof rel, "index/%s", path);
@@ -453,7 +447,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	e = hot_entry_new_tagged(key, buf, len, st.st_mtime,
 	    index_cache_control, etag);
 	server_load_gzip(reg, path, e);	/* for this answer or the next */
-	server_reply_entry(srv, r, hot_insert(srv->hot, e), NULL);
+	server_reply_file_entry(reg, path, r, hot_insert(srv->hot, e), NULL);
 }
 
 void

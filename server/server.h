@@ -70,11 +70,16 @@ void	server_index_file(struct registry *, struct http_request *,
 	    const char *path);
 /* Answers r from a hot entry (stealing a reference to it): 304 when the
  * client's validators match the variant it would get, else the bytes.
- * extra: more header lines, or NULL. A gzip form made for the answer is
- * kept on disk (in gz/, in the background). */
+ * extra: more header lines, or NULL. */
 struct hot_entry;
 void	server_reply_entry(struct server *, struct http_request *,
 	    struct hot_entry *, const char *extra);
+/* server_reply_entry for an entry holding the bytes of reg's index file
+ * at path, whose gzip form, made for the answer, is kept there (in gz/,
+ * in the background); server_reply_entry keeps nothing. */
+struct registry;
+void	server_reply_file_entry(struct registry *, const char *path,
+	    struct http_request *, struct hot_entry *, const char *extra);
 /* True when r may change crate: auth is off, or its token's scope allows
  * need and its crate glob (if any) matches. Otherwise answers 403 and
  * returns false. */
