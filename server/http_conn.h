@@ -74,6 +74,7 @@ struct conn {
 	struct event		*rd;		/* plain TCP: our reader */
 	bool			 reading;	/* rd is added */
 	long			 read_secs;	/* rd's timeout */
+	long			 write_secs;	/* the bufferevent's write timeout */
 	struct sockaddr_storage	 addr;		/* the client's */
 	char			 peer[64];
 	struct h2		*h2;		/* CONN_H2 */
@@ -83,6 +84,7 @@ struct conn {
 struct header {
 	const char	*name;
 	const char	*value;
+	size_t		 name_len;
 };
 
 /* Header fields most requests fit in without an allocation of their own

@@ -724,7 +724,7 @@ judge(struct mirror *m, struct fetch *f, char **why)
 static void
 key_of(struct mirror *m, const char *path, char *key)
 {
-	snprintf(key, REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2, "%s/%s",
+	server_file_key(key, REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2,
 	    m->reg->name, path);
 }
 

@@ -73,30 +73,27 @@ route_parse(const char *path, struct route *rt)
 {
 	const char	*p = path;
 
-	memset(rt, 0, sizeof *rt);
 	rt->kind = ROUTE_NONE;
+	rt->registry[0] = rt->name[0] = rt->vers[0] = rt->path[0] = '\0';
 	rt->why = "not found";
 	if (*p++ != '/')
 		return;
-	if (strcmp(p, "-/health") == 0) {
-		rt->kind = ROUTE_HEALTH;
-		return;
-	}
-	if (strcmp(p, "-/ready") == 0) {
-		rt->kind = ROUTE_READY;
-		return;
-	}
-	if (strcmp(p, "-/metrics") == 0) {
-		rt->kind = ROUTE_METRICS;
-		return;
-	}
-	if (strcmp(p, "-/registries") == 0) {
-		rt->kind = ROUTE_REGISTRIES;
-		return;
-	}
-	if (strcmp(p, "-/purge") == 0) {
-		rt->kind = ROUTE_PURGE;
-		return;
+	if (p[0] == '-' && p[1] == '/') {	/* crated's own */
+		static const struct {
+			const char	*name;
+			enum route_kind	 kind;
+		} own[] = {
+			{ "health", ROUTE_HEALTH }, { "ready", ROUTE_READY },
+			{ "metrics", ROUTE_METRICS },
+			{ "registries", ROUTE_REGISTRIES },
+			{ "purge", ROUTE_PURGE },
+		};
+
+		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+			if (strcmp(p + 2, own[i].name) == 0) {
+				rt->kind = own[i].kind;
+				return;
+			}
 	}
 	if (segment(&p, rt->registry, sizeof rt->registry) != 0 ||
 	    p[-1] != '/') {

@@ -219,6 +219,27 @@ index_from_disk(struct registry *reg, struct http_request *r,
 	return 1;
 }
 
+/* On the path of every warm hit, where snprintf took 850 instructions of
+ * a 304's 11,000 (callgrind). */
+void
+server_file_key(char *out, size_t size, const char *registry,
+    const char *path)
+{
+	size_t	a = strlen(registry), b = strlen(path);
+
+	if (size == 0)
+		return;
+	if (a > size - 1)
+		a = size - 1;
+	memcpy(out, registry, a);
+	if (a < size - 1)
+		out[a++] = '/';
+	if (b > size - 1 - a)
+		b = size - 1 - a;
+	memcpy(out + a, path, b);
+	out[a + b] = '\0';
+}
+
 /* The key of an index file's gzip form in the open-file cache. */
 static void
 gzip_key(char *out, size_t size, const char *key)
@@ -412,7 +433,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	size_t		 len;
 	int		 res = 0;
 
-	snprintf(key, sizeof key, "%s/%s", reg->name, path);
+	server_file_key(key, sizeof key, reg->name, path);
 	if ((e = hot_get(srv->hot, key)) != NULL) {
 		if ((f = entry_file(reg, r, key, path, e)) != NULL) {
 			reply_open_file(r, f);
@@ -456,7 +477,7 @@ server_index_changed(struct registry *reg, const char *path)
 	char	key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 	char	gzkey[sizeof key + 3];
 
-	snprintf(key, sizeof key, "%s/%s", reg->name, path);
+	server_file_key(key, sizeof key, reg->name, path);
 	hot_invalidate(reg->srv->hot, key);
 	open_files_forget(reg->srv->open, key);
 	gzip_key(gzkey, sizeof gzkey, key);
@@ -477,7 +498,7 @@ serve_download(struct registry *reg, struct http_request *r,
 	int			 fd = -1;
 
 	store_crate_rel(rt->name, rt->vers, rel);
-	snprintf(key, sizeof key, "%s/%s", reg->name, rel);
+	server_file_key(key, sizeof key, reg->name, rel);
 	if ((f = open_files_get(open, key)) == NULL) {
 		fd = store_open_file(reg->store, rel, &st);
 		if (fd < 0 && reg->kind == REGISTRY_MIRROR) {
@@ -510,7 +531,7 @@ server_file_removed(struct registry *reg, const char *rel)
 {
 	char	key[REGISTRY_NAME_MAX + STORE_PATH_MAX + 2];
 
-	snprintf(key, sizeof key, "%s/%s", reg->name, rel);
+	server_file_key(key, sizeof key, reg->name, rel);
 	open_files_forget(reg->srv->open, key);
 }
 

@@ -314,6 +314,28 @@ class HttpTest(unittest.TestCase):
             c.send(build_request("GET", "/local/config.json"))
             self.assertEqual(c.read_response().status, 200)
 
+    def test_head_split_across_reads(self):
+        # A head that arrives in two pieces, cut anywhere (inside the
+        # request line, a header name, its value, the final CRLF CRLF), is
+        # read whole; and so are empty lines before a request line (RFC
+        # 9112 2.2). Each piece waits long enough to be a read of its own.
+        req = (b"GET /local/1/a HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"If-None-Match: \"nope\"\r\n\r\n")
+        cuts = [3, 10, len(b"GET /local/1/a HTTP/1.1\r\nHo"), len(req) - 6, len(req) - 3,
+                len(req) - 2, len(req) - 1]
+        with RawConn(self.srv.port) as c:
+            for cut in cuts:
+                with self.subTest(cut=cut):
+                    c.send(req[:cut])
+                    time.sleep(0.05)
+                    c.send(req[cut:])
+                    r = c.read_response()
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(json.loads(r.body.decode().splitlines()[0])["name"], "a")
+            c.send(b"\r\n\r\n" + req)
+            self.assertEqual(c.read_response().status, 200)
+            self.assertFalse(c.eof)
+
     H2C = [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
            ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"), ("Accept", "text/plain"),
            ("cargo-protocol", "version=1")]
