@@ -402,6 +402,16 @@ list_has(const char *value, const char *token)
 	return false;
 }
 
+/* The CR of the CRLF that ends the line at p; NULL when a bare LF comes
+ * first (or none: never, in a head that ends with CRLF CRLF). */
+static char *
+line_end(char *p)
+{
+	char	*lf = strchr(p, '\n');
+
+	return lf != NULL && lf > p && lf[-1] == '\r' ? lf - 1 : NULL;
+}
+
 /*
  * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
  * place. Returns 0, or an HTTP status with *why set to a static message.
@@ -414,7 +424,10 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 	const char	*te = NULL, *conn = NULL, *expect = NULL;
 	bool		 have_clen = false;
 
-	eol = strstr(p, "\r\n");
+	if ((eol = line_end(p)) == NULL) {
+		*why = "malformed request line";
+		return 400;
+	}
 	if ((size_t)(eol - p) > lim->max_line) {
 		*why = "request line too long";
 		return 414;
@@ -460,11 +473,14 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 	r->path = target;
 
 	r->headers = r->hdr_inline;
-	for (p = eol + 2; *p != '\r'; p = eol + 2) {
+	for (p = eol + 2; p[0] != '\r' || p[1] != '\n'; p = eol + 2) {
 		char	*colon, *v, *end;
 		size_t	 nlen;
 
-		eol = strstr(p, "\r\n");
+		if ((eol = line_end(p)) == NULL) {
+			*why = "malformed header field";
+			return 400;
+		}
 		*eol = '\0';
 		if (r->nheaders == lim->max_headers) {
 			*why = "too many header fields";
@@ -486,7 +502,7 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 			}
 		*colon = '\0';
 		v = colon + 1 + strspn(colon + 1, " \t");
-		end = v + strlen(v);
+		end = eol;
 		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
 		for (unsigned char *c = (unsigned char *)v; *c; c++)
@@ -576,28 +592,32 @@ read_body(struct conn *c)
  * The length of the head at p (n bytes buffered), through its CRLF CRLF;
  * 0 when it has not all come yet; -1 when these bytes cannot be one: a
  * method starts with a letter, and no control byte but CR, LF and HTAB
- * belongs in a head (NUL, TLS records and binary garbage all fail). One
- * pass, as this is on the path of every request.
+ * belongs in a head (NUL, TLS records and binary garbage all fail). Of a
+ * whole head only the NULs are looked for here: parse_head checks every
+ * other byte where it parses it, and works on a C string. Each request
+ * comes this way, so the search is memchr's.
  */
 static ssize_t
 head_length(const unsigned char *p, size_t n)
 {
+	const unsigned char	*lf = p, *end = p + n;
+
 	if (n == 0)
 		return 0;
 	if (!(p[0] >= 'A' && p[0] <= 'Z'))
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char	ch = p[i];
-
-		if (ch >= 0x20 && ch != 0x7f)
-			continue;
-		if (ch == '\n') {
-			if (i >= 3 && p[i - 1] == '\r' && p[i - 2] == '\n' &&
-			    p[i - 3] == '\r')
-				return (ssize_t)i + 1;
-		} else if (ch != '\r' && ch != '\t')
-			return -1;
+	while ((lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL) {
+		if (lf - p >= 3 && lf[-1] == '\r' && lf[-2] == '\n' &&
+		    lf[-3] == '\r') {
+			n = (size_t)(lf + 1 - p);
+			return memchr(p, '\0', n) == NULL ? (ssize_t)n : -1;
+		}
+		lf++;
 	}
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' &&
+		    p[i] != '\t') || p[i] == 0x7f)
+			return -1;
 	return 0;
 }
 

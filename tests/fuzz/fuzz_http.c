@@ -14,8 +14,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct http_request	 r;
 	const char		*why = NULL;
 	struct route		 rt;
+	ssize_t			 hlen;
 
-	if (len > 65536 || memchr(data, 0, len) != NULL)
+	if (len > 65536)
+		return 0;
+	/* A head found is the bytes through the first CRLF CRLF, NUL-free. */
+	hlen = head_length(data, len);
+	if (hlen > 0 && (hlen < 4 || (size_t)hlen > len ||
+	    memcmp(data + hlen - 4, "\r\n\r\n", 4) != 0 ||
+	    memchr(data, 0, (size_t)hlen) != NULL ||
+	    memmem(data, (size_t)hlen, "\r\n\r\n", 4) !=
+	    data + hlen - 4))
+		abort();
+	if (memchr(data, 0, len) != NULL)
 		return 0;
 	memset(&r, 0, sizeof r);
 	r.head = xmalloc(len + 5);
