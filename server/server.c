@@ -219,32 +219,40 @@ index_from_disk(struct registry *reg, struct http_request *r,
 	return 1;
 }
 
-/* On the path of every warm hit, where snprintf took 850 instructions of
- * a 304's 11,000 (callgrind). */
+/* out = a b c, cut to size as snprintf would. Keys and store paths are
+ * made on the path of every warm hit, where snprintf took 850 of a 304's
+ * 11,000 instructions (callgrind). */
+static void
+join3(char *out, size_t size, const char *a, const char *b, const char *c)
+{
+	const char	*part[3] = { a, b, c };
+	size_t		 n = 0;
+
+	if (size == 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		size_t	len = strlen(part[i]);
+
+		if (len > size - 1 - n)
+			len = size - 1 - n;
+		memcpy(out + n, part[i], len);
+		n += len;
+	}
+	out[n] = '\0';
+}
+
 void
 server_file_key(char *out, size_t size, const char *registry,
     const char *path)
 {
-	size_t	a = strlen(registry), b = strlen(path);
-
-	if (size == 0)
-		return;
-	if (a > size - 1)
-		a = size - 1;
-	memcpy(out, registry, a);
-	if (a < size - 1)
-		out[a++] = '/';
-	if (b > size - 1 - a)
-		b = size - 1 - a;
-	memcpy(out + a, path, b);
-	out[a + b] = '\0';
+	join3(out, size, registry, "/", path);
 }
 
 /* The key of an index file's gzip form in the open-file cache. */
 static void
 gzip_key(char *out, size_t size, const char *key)
 {
-	snprintf(out, size, "%s#gz", key);
+	join3(out, size, key, "#gz", "");
 }
 
 /* gz/ writes waiting or under way, at most: past that, a file's gzip form
@@ -301,7 +309,7 @@ keep_gzip(struct registry *reg, const char *path, const struct hot_entry *e)
 	k = xcalloc(1, sizeof *k);
 	k->srv = srv;
 	k->store = reg->store;
-	snprintf(k->rel, sizeof k->rel, "gz/%s", path);
+	join3(k->rel, sizeof k->rel, "gz/", path, "");
 	k->key = xstrdup(key);
 	lru_add(&srv->keeping, &k->node, k->key, hv);
 	k->body = xmalloc(e->gzip.len);
@@ -319,7 +327,7 @@ server_load_gzip(struct registry *reg, const char *path,
 
 	if (e->gzip.body != NULL || e->plain.len == 0)
 		return e->gzip.body != NULL;
-	snprintf(rel, sizeof rel, "gz/%s", path);
+	join3(rel, sizeof rel, "gz/", path, "");
 	if (store_read(reg->store, rel, &buf, &len, NULL, INDEX_FILE_MAX) !=
 	    0)
 		return false;
@@ -354,11 +362,11 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
 	gzip_key(gzkey, sizeof gzkey, key);
 	if ((res = from_kept(reg, r, key, gzkey)) >= 0)
 		return res;
-	snprintf(rel, sizeof rel, "index/%s", path);
+	join3(rel, sizeof rel, "index/", path, "");
 	if ((fd = open_plain(reg, key, rel, true, &st, etag)) < 0)
 		return fd == -EAGAIN ? 0 : fd;
 	close(fd);
-	snprintf(rel, sizeof rel, "gz/%s", path);
+	join3(rel, sizeof rel, "gz/", path, "");
 	if ((gzfd = store_open_file(reg->store, rel, &gst)) < 0)
 		return 0;		/* none yet: made on the way in */
 	if (!gzfile_fd_made_from(gzfd, etag)) {
@@ -404,7 +412,7 @@ entry_file(struct registry *reg, struct http_request *r, const char *key,
 		return NULL;
 	if ((f = open_files_get(open, key)) != NULL)
 		return strcmp(f->etag, e->plain.etag) == 0 ? f : NULL;
-	snprintf(rel, sizeof rel, "index/%s", path);
+	join3(rel, sizeof rel, "index/", path, "");
 	if ((fd = open_plain(reg, key, rel, false, &st, etag)) < 0)
 		return NULL;
 	if (strcmp(etag, e->plain.etag) != 0) {
@@ -443,7 +451,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 		server_reply_file_entry(reg, path, r, e, NULL);
 		return;
 	}
-	snprintf(rel, sizeof rel, "index/%s", path);
+	join3(rel, sizeof rel, "index/", path, "");
 	if (!http_accepts_gzip(r))
 		res = index_from_disk(reg, r, key, rel);
 	else
