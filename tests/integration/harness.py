@@ -430,6 +430,22 @@ def snapshot(root):
     return snap
 
 
+def settled_snapshot(root, seconds=5.0):
+    """snapshot(root) once a running server has stopped writing there: two
+    snapshots 0.1 s apart are equal and nothing is under a tmp/ folder (a
+    write under way). Bounded: after seconds, the last snapshot."""
+    deadline = time.monotonic() + seconds
+    prev = snapshot(root)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        cur = snapshot(root)
+        if cur == prev and not any(
+                os.sep + "tmp" + os.sep in os.sep + k and cur[k][0] != "dir" for k in cur):
+            return cur
+        prev = cur
+    return prev
+
+
 def snapshot_diff(before, after):
     out = []
     for k in sorted(set(before) | set(after)):
