@@ -575,6 +575,10 @@ read_body(struct conn *c)
 	struct http_request	*r = c->req;
 
 	if (evbuffer_get_length(in) < r->clen) {
+		/* Still coming: silence ends the connection after
+		 * head_timeout, as within a head. */
+		set_timeouts(c, c->srv->lim.head_timeout,
+		    c->srv->lim.idle_timeout);
 		/* After 30 s, a body must average 16 KiB/s. */
 		if (usec_since(&c->head_start) / 1000000 > 30 +
 		    (long)(evbuffer_get_length(in) / 16384))
@@ -707,7 +711,6 @@ read_head(struct conn *c)
 	}
 	if (r->expect_continue && evbuffer_get_length(in) == 0)
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	set_timeouts(c, lim->head_timeout, lim->idle_timeout);
 	c->state = CONN_BODY;
 	read_body(c);
 	return true;

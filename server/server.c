@@ -340,34 +340,34 @@ server_load_gzip(struct registry *reg, const char *path,
 }
 
 /*
- * A gzip request (cargo's, always) for a hosted index file outside the
- * memory cache: answered with sendfile from gz/PATH when it was made from
- * the file as it is now, and kept open (open_files, under KEY#gz) like
- * index_from_disk's files, until hot_admit moves it to memory. 1 when
+ * A gzip request (cargo's, always) for a hosted index file (rel, at path)
+ * outside the memory cache: answered with sendfile from gz/PATH when it
+ * was made from the file as it is now, and kept open (open_files, under
+ * KEY#gz) like index_from_disk's files, until hot_admit moves it to
+ * memory. 1 when
  * answered; 0 when the caller should read the file into the cache (with
  * its kept gzip form, server_load_gzip, or compressed and kept then);
  * -errno.
  */
 static int
 gzip_from_disk(struct registry *reg, struct http_request *r,
-    const char *key, const char *path)
+    const char *key, const char *path, const char *rel)
 {
 	struct open_files	*open = reg->srv->open;
 	struct stat		 st, gst;
 	char			 gzkey[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 8];
-	char			 rel[STORE_PATH_MAX], etag[ETAG_LEN];
+	char			 gzrel[STORE_PATH_MAX], etag[ETAG_LEN];
 	char			 gzetag[ETAG_LEN], *hdrs;
 	int			 fd, gzfd, res;
 
 	gzip_key(gzkey, sizeof gzkey, key);
 	if ((res = from_kept(reg, r, key, gzkey)) >= 0)
 		return res;
-	join3(rel, sizeof rel, "index/", path, "");
 	if ((fd = open_plain(reg, key, rel, true, &st, etag)) < 0)
 		return fd == -EAGAIN ? 0 : fd;
 	close(fd);
-	join3(rel, sizeof rel, "gz/", path, "");
-	if ((gzfd = store_open_file(reg->store, rel, &gst)) < 0)
+	join3(gzrel, sizeof gzrel, "gz/", path, "");
+	if ((gzfd = store_open_file(reg->store, gzrel, &gst)) < 0)
 		return 0;		/* none yet: made on the way in */
 	if (!gzfile_fd_made_from(gzfd, etag)) {
 		close(gzfd);
@@ -455,7 +455,7 @@ server_index_file(struct registry *reg, struct http_request *r,
 	if (!http_accepts_gzip(r))
 		res = index_from_disk(reg, r, key, rel);
 	else
-		res = gzip_from_disk(reg, r, key, path);
+		res = gzip_from_disk(reg, r, key, path, rel);
 	if (res == 0)
 		res = store_read_tagged(reg->store, rel, &buf, &len, &st,
 		    INDEX_FILE_MAX, etag);

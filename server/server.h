@@ -90,11 +90,11 @@ bool	server_may_write(struct http_request *, const char *crate, int need);
  * first gzip answer (server_reply_entry), and that is kept. */
 bool	server_load_gzip(struct registry *, const char *path,
 	    struct hot_entry *);
-/* Drops the hot copy of an index file after a write. */
 /* The memory and open-file caches' key of a file: "REGISTRY/PATH", cut to
  * size as snprintf would. */
 void	server_file_key(char *out, size_t size, const char *registry,
 	    const char *path);
+/* Drops the hot copy of an index file after a write. */
 void	server_index_changed(struct registry *, const char *path);
 /* Closes a store file (rel, as "crates/...") crated removes, if kept
  * open, so its disk space is freed. */

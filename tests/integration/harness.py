@@ -439,8 +439,9 @@ def settled_snapshot(root, seconds=5.0):
     while time.monotonic() < deadline:
         time.sleep(0.1)
         cur = snapshot(root)
-        if cur == prev and not any(
-                os.sep + "tmp" + os.sep in os.sep + k and cur[k][0] != "dir" for k in cur):
+        writing = any(v[0] != "dir" and "tmp" in k.split(os.sep)[:-1]
+                      for k, v in cur.items())
+        if cur == prev and not writing:
             return cur
         prev = cur
     return prev
