@@ -137,6 +137,7 @@ struct mirror {
 	bool			 rc_fetching;
 	struct config_waiter	*rc_waiters;
 	struct fill		*fills;
+	struct lru		 writing;	/* persists under way, by key */
 	struct crate_fill	*crate_fills;
 	char			*token;		/* Authorization value */
 	time_t			 token_time;
@@ -735,6 +736,18 @@ path_of(struct mirror *m, const struct hot_entry *e)
 	return hot_entry_key(e) + strlen(m->reg->name) + 1;
 }
 
+/* An index file on its way to disk (persist). */
+struct persist {
+	struct mirror		*m;
+	char			 path[INDEX_PATH_MAX];
+	struct hot_entry	*e;		/* what to write (a reference) */
+	struct lru_node		 node;		/* in m->writing, by e's key */
+	bool			 listed;	/* still there (no newer one) */
+	bool			 body;		/* write the index file too */
+	char			*meta;
+	int			 res;
+};
+
 /* Loads an index file and its metadata from disk into the hot cache.
  * New reference, or NULL when nothing is stored. */
 static struct hot_entry *
@@ -797,9 +810,20 @@ lookup(struct mirror *m, const char *path)
 {
 	char			 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 	struct hot_entry	*e;
+	struct lru_node		*n;
+	uint64_t		 hv;
 
 	key_of(m, path, key);
 	if ((e = hot_get(m->srv->hot, key)) != NULL) {
+		hot_ref(e);
+		return e;
+	}
+	/* Fetched, but neither kept in memory (too big, or pushed out) nor
+	 * on disk yet: without this, cargo's request for a file the
+	 * prefetch just brought went upstream again. */
+	hv = lru_hash(key);
+	if ((n = lru_find(&m->writing, key, hv)) != NULL) {
+		e = lru_entry(n, struct persist, node)->e;
 		hot_ref(e);
 		return e;
 	}
@@ -815,15 +839,6 @@ fresh(struct mirror *m, const struct hot_entry *e)
 	return m->reg->cfg->offline || time(NULL) - e->fetched < ttl;
 }
 
-struct persist {
-	struct mirror		*m;
-	char			 path[INDEX_PATH_MAX];
-	struct hot_entry	*e;		/* what to write (a reference) */
-	bool			 body;		/* write the index file too */
-	char			*meta;
-	int			 res;
-};
-
 static void
 persist_work(void *arg)
 {
@@ -836,7 +851,8 @@ persist_work(void *arg)
 		p->res = store_unlink(st, rel);
 	else if (p->body)
 		p->res = store_write(st, rel, p->e->plain.body,
-		    p->e->plain.len, NULL, NULL);
+		    p->e->plain.len, "mirror-index:after-tmp",
+		    "mirror-index:after-rename");
 	if (p->res != 0)
 		return;
 	/* Its gzip form (cache/gzfile.h), made when the fill was read. */
@@ -860,6 +876,8 @@ persist_done(void *arg)
 	if (p->res != 0)
 		log_error("registry %s: caching %s: %s", p->m->reg->name,
 		    p->path, strerror(-p->res));
+	if (p->listed)
+		lru_remove(&p->m->writing, &p->node);
 	hot_unref(p->e);
 	free(p->meta);
 	free(p);
@@ -867,17 +885,25 @@ persist_done(void *arg)
 
 /* Writes e (and its metadata) to disk in the background. The bytes were
  * already served from memory; a crash before the rename loses only the
- * cache fill. */
+ * cache fill. Until the write is done, lookup finds e in m->writing. */
 static void
 persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 {
 	struct persist	*p = xcalloc(1, sizeof *p);
 	json_t		*meta;
+	uint64_t	 hv = lru_hash(hot_entry_key(e));
+	struct lru_node	*n;
 
 	p->m = m;
 	snprintf(p->path, sizeof p->path, "%s", path);
 	hot_ref(e);
 	p->e = e;
+	if ((n = lru_find(&m->writing, hot_entry_key(e), hv)) != NULL) {
+		lru_remove(&m->writing, n);
+		lru_entry(n, struct persist, node)->listed = false;
+	}
+	lru_add(&m->writing, &p->node, hot_entry_key(e), hv);
+	p->listed = true;
 	p->body = body;
 	meta = json_pack("{s:I, s:b}", "fetched", (json_int_t)e->fetched,
 	    "negative", e->negative);
@@ -1941,6 +1967,7 @@ mirror_open(struct registry *reg, char **cause)
 	snprintf(m->labels, sizeof m->labels, "registry=\"%s\"", reg->name);
 	m->queue_tail = &m->queue;
 	m->low_tail = &m->low;
+	lru_init(&m->writing);
 	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
 	    c->upstream + 7 : c->upstream);
 	if (store_read(reg->store, "upstream-config.json", &buf, &len, NULL,
@@ -2007,6 +2034,7 @@ mirror_close(struct mirror *m)
 		event_free(m->gc_timer);
 	usage_close(m->usage);
 	regconfig_finish(&m->rc);
+	lru_fini(&m->writing);	/* empty: the workers have finished */
 	free(m->base);
 	free(m->token);
 	free(m->last_error);

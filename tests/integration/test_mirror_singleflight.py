@@ -7,7 +7,12 @@ stand-in must have seen exactly one request for the path, and every
 client the same answer: for an index file (200, identical bodies), for an
 upstream 404 (all 404), for an upstream error (all 502/503, and a later
 request once the upstream is good again heals), and for a .crate
-download (all 200 with the upstream's bytes)."""
+download (all 200 with the upstream's bytes).
+
+WriteUnderWayTest: a fill is served from memory while its write to disk is
+still under way, even with a memory cache that keeps nothing, so a second
+request meanwhile does not go upstream again (it did: the file was in
+neither place)."""
 
 import os
 import sys
@@ -157,6 +162,50 @@ class SingleFlightRevalidateTest(SingleFlightTest):
             self.assertEqual(r.body, self.tree.index_body("sf-one"))
 
     test_not_found = test_upstream_error_then_heal = test_crate_download = None
+
+
+class WriteUnderWayTest(harness.TestCase):
+    """memory_cache_bytes = 0 (nothing is kept in memory) and the write of a
+    fetched index file held at mirror-index:after-tmp for PAUSE_MS by
+    CRATED_PAUSE_AT (a slow disk): a second GET while the file is on
+    neither disk nor in the memory cache is answered from the fill, with no
+    second upstream request; once the write is done the file is on disk."""
+
+    PAUSE_MS = 5000
+
+    def test_second_request_while_writing(self):
+        si = S.StandIn()
+        self.addCleanup(si.stop)
+        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
+        tree.attach_standin(si)
+        tree.add("wu-one", "1.0.0", harness.make_crate("wu-one", "1.0.0"))
+        crated = self.start_crated(
+            config_extra="memory_cache_bytes = 0\n",
+            env={"CRATED_PAUSE_AT": "mirror-index:after-tmp=%d" % self.PAUSE_MS},
+            registries=S.mirror_toml("mirror", "sparse+%s/reg/" % si.base,
+                                     index_ttl=300, negative_ttl=300,
+                                     prefetch_dependencies=False))
+        path = "/mirror/" + index_path("wu-one")
+        up = "/reg/" + index_path("wu-one")
+        on_disk = os.path.join(crated.data_dir, "mirror", "index", index_path("wu-one"))
+        body = tree.index_body("wu-one")
+        for i in (1, 2):
+            r = crated.get(path)
+            self.assertEqual(r.status, 200, "GET %d: %r" % (i, r))
+            self.assertEqual(r.body, body, "GET %d" % i)
+        self.assertFalse(os.path.exists(on_disk),
+                         "the write was not held (CRATED_PAUSE_AT ignored?)")
+        self.assertEqual(si.count(up), 1, "a second upstream request while the "
+                         "fill was being written: %r" % si.reqs(up))
+        self.assertTrue(S.wait_until(lambda: os.path.exists(on_disk),
+                                     self.PAUSE_MS / 1000 + 10),
+                        "the held write never finished")
+        with open(on_disk, "rb") as f:
+            self.assertEqual(f.read(), body)
+        r = crated.get(path)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, body)
+        self.assertEqual(si.count(up), 1, si.reqs(up))
 
 
 if __name__ == "__main__":
