@@ -39,6 +39,7 @@
 #define BACKOFF_MAX	60		/* seconds */
 #define INDEX_TIMEOUT	25		/* seconds: cargo waits 30 */
 #define PREFETCH_QUEUE	4096		/* prefetches waiting, at most */
+#define ASKED_MAX	8192		/* files whose reading is remembered */
 
 /* What a fill of an index file came to, as its waiters see it. */
 struct outcome {
@@ -138,6 +139,7 @@ struct mirror {
 	struct config_waiter	*rc_waiters;
 	struct fill		*fills;
 	struct lru		 writing;	/* persists under way, by key */
+	struct lru		 asked;		/* struct asked, by key */
 	struct crate_fill	*crate_fills;
 	char			*token;		/* Authorization value */
 	time_t			 token_time;
@@ -944,6 +946,9 @@ fill_free(struct fill *fl)
 }
 
 static void	warm(struct mirror *, const struct wants *);
+static void	asked_set(struct mirror *, const char *,
+		    const struct featreq *);
+static void	asked_remove(struct mirror *, struct lru_node *);
 
 /* Ends fl with verdict v: caches what came (e, for V_OK), answers the
  * waiters. o carries a failure's status and Retry-After. */
@@ -1087,6 +1092,8 @@ digest_done(void *arg)
 		d->up_etag = d->up_lastmod = NULL;
 		settle(fl, V_OK, e, NULL, &o);
 		/* After the waiters have their answer. */
+		if (d->deps)
+			asked_set(m, d->key, &d->feat);
 		warm(m, &d->wants);
 		hot_unref(e);
 	}
@@ -1968,6 +1975,7 @@ mirror_open(struct registry *reg, char **cause)
 	m->queue_tail = &m->queue;
 	m->low_tail = &m->low;
 	lru_init(&m->writing);
+	lru_init(&m->asked);
 	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
 	    c->upstream + 7 : c->upstream);
 	if (store_read(reg->store, "upstream-config.json", &buf, &len, NULL,
@@ -2035,6 +2043,9 @@ mirror_close(struct mirror *m)
 	usage_close(m->usage);
 	regconfig_finish(&m->rc);
 	lru_fini(&m->writing);	/* empty: the workers have finished */
+	while (m->asked.oldest != NULL)
+		asked_remove(m, m->asked.oldest);
+	lru_fini(&m->asked);
 	free(m->base);
 	free(m->token);
 	free(m->last_error);
@@ -2207,6 +2218,108 @@ mirror_reconfigured(struct mirror *m)
 }
 
 /*
+ * What the prefetch read each fetched index file with: the features and
+ * requirements its dependents had asked for (index/deps.h). A file is
+ * often cached before its last dependent arrives: clap 3, read as a root,
+ * asks for indexmap ^1, and h2 asks for indexmap ^2 later. Without a
+ * second reading the dependencies only indexmap 2 has (equivalent) would
+ * wait for cargo to ask. Bounded: the least recently used go first, and a
+ * file read before this process started is not read again.
+ */
+struct asked {
+	struct lru_node	 node;
+	char		*key;
+	struct featreq	 feat;
+};
+
+static void
+asked_remove(struct mirror *m, struct lru_node *n)
+{
+	struct asked	*a = lru_entry(n, struct asked, node);
+
+	lru_remove(&m->asked, n);
+	featreq_free(&a->feat);
+	free(a->key);
+	free(a);
+}
+
+static struct asked *
+asked_find(struct mirror *m, const char *key)
+{
+	struct lru_node	*n = lru_find(&m->asked, key, lru_hash(key));
+
+	if (n == NULL)
+		return NULL;
+	lru_touch(&m->asked, n);
+	return lru_entry(n, struct asked, node);
+}
+
+/* Records that the file under key was read with feat. */
+static void
+asked_set(struct mirror *m, const char *key, const struct featreq *feat)
+{
+	struct asked	*a = asked_find(m, key);
+
+	if (a == NULL) {
+		if (m->asked.n >= ASKED_MAX)
+			asked_remove(m, m->asked.oldest);
+		a = xcalloc(1, sizeof *a);
+		a->key = xstrdup(key);
+		lru_add(&m->asked, &a->node, a->key, lru_hash(a->key));
+	}
+	featreq_merge(&a->feat, feat);
+}
+
+/* A second reading of a cached file, off the loop. */
+struct reread {
+	struct mirror		*m;
+	struct hot_entry	*e;		/* a reference */
+	struct featreq		 feat;
+	struct wants		 wants;
+};
+
+static void
+reread_work(void *arg)
+{
+	struct reread	*r = arg;
+
+	index_file_wants(r->e->plain.body, r->e->plain.len, NULL, &r->feat,
+	    &r->wants);
+}
+
+static void
+reread_done(void *arg)
+{
+	struct reread	*r = arg;
+
+	warm(r->m, &r->wants);
+	wants_free(&r->wants);
+	featreq_free(&r->feat);
+	hot_unref(r->e);
+	free(r);
+}
+
+/* A dependent wants feat of the cached file e: when that is more than
+ * the file was read with, reads it again and warms what it adds. Ends:
+ * what a file is read with only grows, and is bounded (REQS_MAX). */
+static void
+reread(struct mirror *m, struct hot_entry *e, const struct featreq *feat)
+{
+	struct asked	*a;
+	struct reread	*r;
+
+	if (e->negative || (a = asked_find(m, hot_entry_key(e))) == NULL ||
+	    !featreq_merge(&a->feat, feat))
+		return;
+	r = xcalloc(1, sizeof *r);
+	r->m = m;
+	hot_ref(e);
+	r->e = e;
+	featreq_merge(&r->feat, &a->feat);
+	workers_submit(m->srv->cpu, reread_work, reread_done, r);
+}
+
+/*
  * Dependency-aware prefetch. Over HTTP/1.1 cargo keeps at most two
  * requests in flight, and even over HTTP/2 it learns what to ask next
  * only when an answer arrives, so a cold resolution is a chain of round
@@ -2242,6 +2355,7 @@ warm(struct mirror *m, const struct wants *w)
 			continue;
 		}
 		if ((have = lookup(m, path)) != NULL && fresh(m, have)) {
+			reread(m, have, &w->v[i].feat);
 			hot_unref(have);
 			continue;
 		}

@@ -42,6 +42,9 @@ observable by which paths the stand-in is asked for:
 * test_shutdown_with_prefetches_queued: SIGTERM while prefetches are
   queued behind a held one: crated starts no new upstream request and
   exits promptly and cleanly.
+* RereadTest: a file already cached when a later dependent asks more of it
+  (another requirement, a feature) is read again, and only what that adds
+  is fetched; asking what it was already read with fetches nothing.
 """
 
 import hashlib
@@ -688,6 +691,46 @@ class QueueTest(PrefetchCase):
                          "prefetches (exit %.1f s after the signal); log tail:\n%s"
                          % (len(late), took, srv.log_tail(6)))
         self.assertLess(took, 5.0, "exit took %.1f s after SIGTERM" % took)
+
+
+# ---------------------------------------------------------------------------
+# a cached file read again
+
+
+class RereadTest(PrefetchCase):
+    """rr-a 1.0.0 needs rr-b, 2.0.0 needs rr-c and has feature "x" turning
+    on rr-d. Roots, asked for one at a time, each once the previous one's
+    prefetch has settled (so rr-a is cached and fresh when they arrive):
+    rr-one wants rr-a ^1, rr-two ^2, rr-three ^2 with "x", rr-four ^1
+    again. Before, a cached file was never read again: rr-c and rr-d were
+    left for cargo to ask for."""
+
+    STEPS = [
+        ("rr-one", ["rr-one", "rr-a", "rr-b"]),
+        ("rr-two", ["rr-two", "rr-c"]),
+        ("rr-three", ["rr-three", "rr-d"]),
+        ("rr-four", ["rr-four"]),
+    ]
+
+    def test_later_dependent_asks_more(self):
+        self.add("rr-a", "1.0.0", [dep("rr-b")])
+        self.add("rr-a", "2.0.0", [dep("rr-c"), dep("rr-d", optional=True)],
+                 features={"x": ["dep:rr-d"]})
+        self.add("rr-one", "1.0.0", [dep("rr-a", "^1")])
+        self.add("rr-two", "1.0.0", [dep("rr-a", "^2")])
+        self.add("rr-three", "1.0.0", [dep("rr-a", "^2", features=["x"])])
+        self.add("rr-four", "1.0.0", [dep("rr-a", "^1")])
+        for leaf in ("rr-b", "rr-c", "rr-d"):
+            self.add(leaf, "1.0.0")
+        self.start_mirror()
+        fetched = []
+        for root, adds in self.STEPS:
+            r = self.get_index(root)
+            self.assertEqual(r.status, 200, "%s: %r" % (root, r))
+            self.assertTrue(self.settle(), "%s: prefetch did not settle: %r"
+                            % (root, self.requested_paths()))
+            fetched += adds
+            self.assertPathsOnce(fetched, "after " + root)
 
 
 if __name__ == "__main__":
