@@ -333,6 +333,22 @@ def cmd_resolve_stats(a):
     for k, (n, t, names) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
         print("  %-50s %4d %6.2f s  %s" % (k, n, t, " ".join(names[:6]) +
                                            (" ..." if n > 6 else "")))
+    # How long cargo had an index request outstanding (the union of the
+    # requests' intervals): the part of its run spent waiting, whatever
+    # its own CPU took in between.
+    waited, until = 0.0, None
+    for t0, dur, p in sorted(reqs):
+        t1 = t0 + dur
+        if until is None or t0 > until:
+            waited += dur
+            until = t1
+        elif t1 > until:
+            waited += t1 - until
+            until = t1
+    if reqs:
+        span = max(t + d for t, d, _ in reqs) - min(t for t, _, _ in reqs)
+        print("  cargo waited for index files %.2f s of the %.2f s from its"
+              " first request to the last answer" % (waited, span))
 
 
 def main():
