@@ -168,9 +168,25 @@ hot_header_lines(const char *etag, time_t mtime, bool gzip,
 	char	lastmod[30];
 
 	http_date_format(mtime, lastmod);
-	return xasprintf("ETag: %s\r\nLast-Modified: %s\r\n"
-	    "Vary: Accept-Encoding\r\n%s%s", etag, lastmod,
-	    gzip ? "Content-Encoding: gzip\r\n" : "", extra ? extra : "");
+	return xasprintf("%sLast-Modified: %s\r\nETag: %s\r\n"
+	    "Vary: Accept-Encoding\r\n%s", gzip ? "Content-Encoding: gzip\r\n" :
+	    "", lastmod, etag, extra ? extra : "");
+}
+
+#define CE_LINE	"Content-Encoding: gzip\r\n"
+#define LM_LINE	"Last-Modified: "
+
+const char *
+hot_304_lines(const char *hdrs)
+{
+	const char	*nl;
+
+	if (strncmp(hdrs, CE_LINE, sizeof CE_LINE - 1) == 0)
+		hdrs += sizeof CE_LINE - 1;
+	if (strncmp(hdrs, LM_LINE, sizeof LM_LINE - 1) == 0 &&
+	    (nl = strchr(hdrs, '\n')) != NULL)
+		hdrs = nl + 1;
+	return hdrs;
 }
 
 static char *

@@ -84,7 +84,8 @@ reply_entry(struct server *srv, struct registry *reg, const char *path,
 		hdrs = xasprintf("%s%s", v->hdrs, extra);
 	if (validators_not_modified(http_header(r, "If-None-Match"),
 	    http_header(r, "If-Modified-Since"), v->etag, e->mtime)) {
-		http_reply(r, 304, NULL, hdrs ? hdrs : v->hdrs, NULL, 0);
+		http_reply(r, 304, NULL, hot_304_lines(hdrs ? hdrs : v->hdrs),
+		    NULL, 0);
 		hot_unref(e);
 	} else
 		http_reply_ref(r, 200, "text/plain; charset=utf-8",
@@ -111,7 +112,7 @@ reply_open_file(struct http_request *r, const struct open_file *f)
 {
 	if (validators_not_modified(http_header(r, "If-None-Match"),
 	    http_header(r, "If-Modified-Since"), f->etag, f->mtime))
-		http_reply(r, 304, NULL, f->hdrs, NULL, 0);
+		http_reply(r, 304, NULL, hot_304_lines(f->hdrs), NULL, 0);
 	else
 		http_reply_segment(r, 200, "text/plain; charset=utf-8",
 		    f->hdrs, f->seg, f->fd, f->size);
@@ -137,7 +138,7 @@ reply_and_keep(struct open_files *open, struct http_request *r,
 	if (validators_not_modified(http_header(r, "If-None-Match"),
 	    http_header(r, "If-Modified-Since"), etag, st->st_mtime)) {
 		close(fd);
-		http_reply(r, 304, NULL, hdrs, NULL, 0);
+		http_reply(r, 304, NULL, hot_304_lines(hdrs), NULL, 0);
 	} else
 		http_reply_file(r, 200, "text/plain; charset=utf-8", hdrs, fd,
 		    (size_t)st->st_size);

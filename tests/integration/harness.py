@@ -300,6 +300,20 @@ def raw_exchange(port, data, method="GET", timeout=HTTP_TIMEOUT):
         return c.read_response(method)
 
 
+def check_not_modified(testcase, resp, etag):
+    """Asserts resp is a 304 for etag as RFC 9110 15.4.5 has it: no body,
+    the ETag, Vary and Cache-Control a 200 would carry, and none of the
+    representation metadata a 304 with an ETag should not repeat
+    (Last-Modified, Content-Encoding, Content-Length)."""
+    testcase.assertEqual(resp.status, 304, resp)
+    testcase.assertEqual(resp.body, b"", resp)
+    testcase.assertEqual(resp.header("etag"), etag, "304 should repeat the ETag")
+    testcase.assertIn("accept-encoding", (resp.header("vary") or "").lower(), resp)
+    testcase.assertTrue(resp.header("cache-control"), "304 without Cache-Control: %r" % resp)
+    for h in ("last-modified", "content-encoding", "content-length"):
+        testcase.assertIsNone(resp.header(h), "304 repeats %s: %r" % (h, resp))
+
+
 def errors_detail(testcase, resp, statuses=None):
     """Asserts resp is an error with a cargo-format body
     {"errors":[{"detail":"..."}]} and returns the joined details."""
@@ -794,6 +808,9 @@ class TestCase(unittest.TestCase):
 
     def assertErrors(self, resp, statuses=None):
         return errors_detail(self, resp, statuses)
+
+    def assertNotModified(self, resp, etag):
+        check_not_modified(self, resp, etag)
 
     def assertUnchanged(self, before, after, what=""):
         d = snapshot_diff(before, after)

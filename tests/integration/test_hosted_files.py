@@ -70,8 +70,7 @@ class HostedLargePlainTest(harness.TestCase):
 
         etag = answers[0].header("etag")
         nm = self.srv.get(self.path, {"If-None-Match": etag})
-        self.assertEqual(nm.status, 304, nm)
-        self.assertEqual(nm.body, b"")
+        self.assertNotModified(nm, etag)
         head = self.srv.request("HEAD", self.path)
         self.assertEqual(head.status, 200, head)
         self.assertEqual(head.body, b"")

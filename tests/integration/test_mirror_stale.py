@@ -200,6 +200,8 @@ class StaleTest(harness.TestCase):
         h = {"If-None-Match": etag} if etag else {"If-Modified-Since": lm}
         r2 = self.crated.get("/mirror/" + index_path("st-base"), headers=h)
         self.assertEqual(r2.status, 304, r2)
+        if etag:
+            self.assertNotModified(r2, etag)
 
 
 if __name__ == "__main__":

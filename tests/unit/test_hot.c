@@ -120,5 +120,25 @@ main(void)
 	ok(admitted == 1, "admitted once, then kept (%d admissions)",
 	    admitted);
 	hot_destroy(h);
+
+	/* The header lines of a 304: what a 200 has less Content-Encoding
+	 * and Last-Modified (RFC 9110 15.4.5), as a suffix of them. */
+	for (int gzip = 0; gzip <= 1; gzip++) {
+		char		*lines = hot_header_lines("\"e1\"", 86400, gzip,
+				    "Cache-Control: x\r\n");
+		const char	*nm = hot_304_lines(lines);
+
+		ok(strstr(lines, "Last-Modified: Fri, 02 Jan 1970 00:00:00"
+		    " GMT\r\n") != NULL && (strstr(lines,
+		    "Content-Encoding: gzip\r\n") != NULL) == gzip,
+		    "200 lines (gzip %d)", gzip);
+		is_str(nm, "ETag: \"e1\"\r\nVary: Accept-Encoding\r\n"
+		    "Cache-Control: x\r\n", "304 lines (gzip %d)", gzip);
+		ok(nm > lines && nm < lines + strlen(lines), "a suffix");
+		free(lines);
+	}
+	is_str(hot_304_lines("ETag: \"e\"\r\n"), "ETag: \"e\"\r\n",
+	    "lines without them are kept whole");
+	is_str(hot_304_lines(""), "", "no lines");
 	return done_testing();
 }
