@@ -57,6 +57,7 @@ for c in $conn_list; do
 done
 echo "(one request = 1 MiB, so req/s = MiB/s; rps_x, p99_x: medians of the" \
     "per-round crated/nginx ratios; cpu_us: the server's user+system CPU" \
-    "per request; cpu_x: crated/nginx)"
+    "per request; cpu_x: crated/nginx; wrk_cpu: the share of its core wrk" \
+    "used, near 100% when it is the limit)"
 echo "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
 echo "downloads: $fails target(s) not met"

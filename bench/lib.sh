@@ -116,19 +116,24 @@ to_ms() {
 }
 
 # wrk_run OUT ARGS...: runs wrk --latency and prints "rps p99_ms errors
-# requests": errors counts socket errors and non-2xx/3xx answers.
+# requests wrk_cpu": errors counts socket errors and non-2xx/3xx answers;
+# wrk_cpu is the share of one core wrk used (user + system over wall time,
+# in %): near 100 with -t1, the client is what limits req/s.
 wrk_run() {
 	local out=$1
 	shift
-	wrk --latency "$@" > "$out" 2>&1 || { cat "$out" >&2; return 1; }
-	local rps p99 err n
+	{ TIMEFORMAT='%U %S %R'; time wrk --latency "$@" > "$out" 2>&1; } \
+	    2> "$out.time" || { cat "$out" >&2; return 1; }
+	local rps p99 err n cpu
 	rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
 	p99=$(awk '$1 == "99%" {print $2}' "$out")
 	n=$(awk '/ requests in / {print $1}' "$out")
 	err=$(awk '/Non-2xx or 3xx/ {n += $NF}
 	    /Socket errors/ {gsub(/[^0-9 ]/, " "); for (i = 1; i <= NF; i++)
 	    n += $i} END {print n + 0}' "$out")
-	echo "$rps $(to_ms "$p99") $err $n"
+	cpu=$(awk '{printf "%.0f", ($3 > 0 ? ($1 + $2) * 100 / $3 : 0)}' \
+	    "$out.time")
+	echo "$rps $(to_ms "$p99") $err $n $cpu"
 }
 
 # cpu_ticks PID...: user + system CPU time of those processes (all their
@@ -151,25 +156,27 @@ clk_tck=$(getconf CLK_TCK)
 # runs are next to each other in time, so a change of load hits both),
 # errors, the server's CPU time per request (user + system, from
 # /proc/PID/stat of the pids in ${srv_pids[SERVER]}: independent of how
-# much CPU other work left it) and each round's req/s. Sets cmp_rps_x and
-# cmp_p99_x (crated's median ratios) for the verdict.
+# much CPU other work left it), wrk's mean share of its core (wrk_run) and
+# each round's req/s. Sets cmp_rps_x and cmp_p99_x (crated's median
+# ratios) for the verdict.
 declare -A srv_pids=()
 compare() {
-	local label=$1 runner=$2 i s order rps p99 err n c0 c1 l
+	local label=$1 runner=$2 i s order rps p99 err n wcpu c0 c1 l
 	: "${rounds:?compare needs \$rounds}"
 	declare -A sum_rps=() sum_p99=() errs=() each=() ticks=() reqs=() \
-	    r_rps=() r_p99=()
+	    r_rps=() r_p99=() sum_wcpu=()
 	local rx=() px=()
 	for ((i = 0; i < rounds; i++)); do
 		order="nginx crated"
 		((i % 2)) && order="crated nginx"
 		for s in $order; do
 			c0=$(cpu_ticks ${srv_pids[$s]})
-			read -r rps p99 err n < <("$runner" "$s")
+			read -r rps p99 err n wcpu < <("$runner" "$s")
 			c1=$(cpu_ticks ${srv_pids[$s]})
 			sum_rps[$s]=$(awk -v a="${sum_rps[$s]:-0}" -v b="$rps" 'BEGIN {print a + b}')
 			sum_p99[$s]=$(awk -v a="${sum_p99[$s]:-0}" -v b="$p99" 'BEGIN {print a + b}')
 			errs[$s]=$((${errs[$s]:-0} + err))
+			sum_wcpu[$s]=$((${sum_wcpu[$s]:-0} + wcpu))
 			ticks[$s]=$((${ticks[$s]:-0} + c1 - c0))
 			reqs[$s]=$((${reqs[$s]:-0} + n))
 			each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}"
@@ -188,19 +195,19 @@ compare() {
 	for s in nginx crated; do
 		c_cpu=$(awk -v t="${ticks[$s]}" -v n="${reqs[$s]}" -v h="$clk_tck" \
 		    'BEGIN {print n ? t * 1e6 / h / n : 0}')
-		printf '%-10s %-7s %9.0f %8.2f %6sx %6sx %6d %7.1f %6sx %5s  %s\n' \
+		printf '%-10s %-7s %9.0f %8.2f %6sx %6sx %6d %7.1f %6sx %7s %5s  %s\n' \
 		    "$label" "$s" \
 		    "$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
 		    "$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
 		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_rps_x")" \
 		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_p99_x")" \
-		    "${errs[$s]}" "$c_cpu" "$(ratio "$c_cpu" "$n_cpu")" "$l" \
-		    "${each[$s]}"
+		    "${errs[$s]}" "$c_cpu" "$(ratio "$c_cpu" "$n_cpu")" \
+		    "$((sum_wcpu[$s] / rounds))%" "$l" "${each[$s]}"
 	done
 }
 compare_header() {
-	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %5s  %s\n' "${1:-case}" \
-	    server req/s p99_ms rps_x p99_x errors cpu_us cpu_x load \
+	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %7s %5s  %s\n' "${1:-case}" \
+	    server req/s p99_ms rps_x p99_x errors cpu_us cpu_x wrk_cpu load \
 	    "req/s per round"
 }
 
