@@ -129,6 +129,12 @@ err:
 	return r;
 }
 
+int
+store_sync(struct store *s)
+{
+	return syncfs(s->rootfd) == -1 ? -errno : 0;
+}
+
 void
 store_close(struct store *s)
 {
@@ -276,10 +282,10 @@ store_read_tagged(struct store *s, const char *rel, char **buf, size_t *len,
 	return r;
 }
 
-/* Creates the directories leading to rel, fsyncing each parent that
- * gained an entry so the new directory survives a crash. */
+/* Creates the directories leading to rel; with durable, fsyncs each
+ * parent that gained an entry so the new directory survives a crash. */
 static int
-make_parents(struct store *s, const char *rel)
+make_parents(struct store *s, const char *rel, bool durable)
 {
 	char	path[STORE_PATH_MAX];
 	size_t	len = strlen(rel);
@@ -289,7 +295,10 @@ make_parents(struct store *s, const char *rel)
 	memcpy(path, rel, len + 1);
 	for (char *p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
 		*p = '\0';
-		if (mkdirat(s->rootfd, path, 0755) == 0) {
+		if (mkdirat(s->rootfd, path, 0755) == -1) {
+			if (errno != EEXIST)
+				return -errno;
+		} else if (durable) {
 			char	*slash = strrchr(path, '/');
 			int	 fd;
 
@@ -303,8 +312,6 @@ make_parents(struct store *s, const char *rel)
 			}
 			if (slash != NULL)
 				*slash = '/';
-		} else if (errno != EEXIST) {
-			return -errno;
 		}
 		*p = '/';
 	}
@@ -351,9 +358,11 @@ store_tmp_discard(struct store *s, int fd, const char *tmprel)
 	unlinkat(s->rootfd, tmprel, 0);
 }
 
-int
-store_tmp_commit(struct store *s, int fd, const char *tmprel, const char *rel,
-    const char *crash_tmp, const char *crash_rename)
+/* fsyncs, closes and renames the temp file to rel. With durable, the
+ * directories it creates and the rename are synced as well. */
+static int
+commit(struct store *s, int fd, const char *tmprel, const char *rel,
+    bool durable, const char *crash_tmp, const char *crash_rename)
 {
 	int	r;
 
@@ -369,7 +378,7 @@ store_tmp_commit(struct store *s, int fd, const char *tmprel, const char *rel,
 	close(fd);
 	if (crash_tmp != NULL)
 		crash_point(crash_tmp);
-	if ((r = make_parents(s, rel)) != 0 ||
+	if ((r = make_parents(s, rel, durable)) != 0 ||
 	    (renameat(s->rootfd, tmprel, s->rootfd, rel) == -1 &&
 	    (r = -errno) != 0)) {
 		store_tmp_discard(s, -1, tmprel);
@@ -377,12 +386,19 @@ store_tmp_commit(struct store *s, int fd, const char *tmprel, const char *rel,
 	}
 	if (crash_rename != NULL)
 		crash_point(crash_rename);
-	return fsync_parent(s, rel);
+	return durable ? fsync_parent(s, rel) : 0;
 }
 
 int
-store_write(struct store *s, const char *rel, const void *buf, size_t len,
+store_tmp_commit(struct store *s, int fd, const char *tmprel, const char *rel,
     const char *crash_tmp, const char *crash_rename)
+{
+	return commit(s, fd, tmprel, rel, true, crash_tmp, crash_rename);
+}
+
+static int
+write_file(struct store *s, const char *rel, const void *buf, size_t len,
+    bool durable, const char *crash_tmp, const char *crash_rename)
 {
 	char		 tmp[STORE_PATH_MAX];
 	const char	*p = buf;
@@ -406,7 +422,21 @@ store_write(struct store *s, const char *rel, const void *buf, size_t len,
 		p += n;
 		len -= (size_t)n;
 	}
-	return store_tmp_commit(s, fd, tmp, rel, crash_tmp, crash_rename);
+	return commit(s, fd, tmp, rel, durable, crash_tmp, crash_rename);
+}
+
+int
+store_write(struct store *s, const char *rel, const void *buf, size_t len,
+    const char *crash_tmp, const char *crash_rename)
+{
+	return write_file(s, rel, buf, len, true, crash_tmp, crash_rename);
+}
+
+int
+store_write_cache(struct store *s, const char *rel, const void *buf,
+    size_t len, const char *crash_tmp, const char *crash_rename)
+{
+	return write_file(s, rel, buf, len, false, crash_tmp, crash_rename);
 }
 
 int

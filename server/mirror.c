@@ -750,6 +750,17 @@ struct persist {
 	int			 res;
 };
 
+/* Whether meta belongs to the index file whose ETag is etag. Metadata
+ * written before it named the file (no "plain_etag") is taken as it is. */
+static bool
+meta_describes(json_t *meta, const char *etag)
+{
+	const char	*pe = json_string_value(json_object_get(meta,
+			    "plain_etag"));
+
+	return pe == NULL || strcmp(pe, etag) == 0;
+}
+
 /* Loads an index file and its metadata from disk into the hot cache.
  * New reference, or NULL when nothing is stored. */
 static struct hot_entry *
@@ -791,6 +802,15 @@ load(struct mirror *m, const char *path)
 		server_load_gzip(m->reg, path, e);
 	e = hot_insert(m->srv->hot, e);
 	e->negative = negative;
+	if (meta != NULL && !negative && !meta_describes(meta, etag)) {
+		/* A crash kept the file's or the metadata's older version:
+		 * the validators are not this file's, so it is fetched again
+		 * unconditionally when next asked for. */
+		log_info("registry %s: %s: metadata is not the cached file's;"
+		    " it will be fetched again", m->reg->name, path);
+		json_decref(meta);
+		meta = NULL;
+	}
 	if (meta != NULL) {
 		const char	*et = json_string_value(json_object_get(meta,
 				    "etag"));
@@ -852,7 +872,7 @@ persist_work(void *arg)
 	if (p->e->negative)
 		p->res = store_unlink(st, rel);
 	else if (p->body)
-		p->res = store_write(st, rel, p->e->plain.body,
+		p->res = store_write_cache(st, rel, p->e->plain.body,
 		    p->e->plain.len, "mirror-index:after-tmp",
 		    "mirror-index:after-rename");
 	if (p->res != 0)
@@ -862,12 +882,13 @@ persist_work(void *arg)
 	if (p->e->negative)
 		p->res = store_unlink(st, rel);
 	else if (p->body && hot_entry_has_gzip(p->e))
-		p->res = store_write(st, rel, p->e->gzip.body,
+		p->res = store_write_cache(st, rel, p->e->gzip.body,
 		    p->e->gzip.len, NULL, NULL);
 	if (p->res != 0)
 		return;
 	snprintf(rel, sizeof rel, "meta/%s", p->path);
-	p->res = store_write(st, rel, p->meta, strlen(p->meta), NULL, NULL);
+	p->res = store_write_cache(st, rel, p->meta, strlen(p->meta), NULL,
+	    NULL);
 }
 
 static void
@@ -909,6 +930,12 @@ persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 	p->body = body;
 	meta = json_pack("{s:I, s:b}", "fetched", (json_int_t)e->fetched,
 	    "negative", e->negative);
+	/* What the validators belong to: the three files are written
+	 * without syncing their renames (store_write_cache), so after a
+	 * crash this metadata may sit beside an older or newer index file. */
+	if (!e->negative)
+		json_object_set_new(meta, "plain_etag",
+		    json_string(e->plain.etag));
 	if (e->up_etag != NULL)
 		json_object_set_new(meta, "etag", json_string(e->up_etag));
 	if (e->up_lastmod != NULL)

@@ -136,6 +136,56 @@ class StaleTest(harness.TestCase):
         r = c2.get("/mirror/api/v1/crates/st-top/0.1.0/download")
         self.assertEqual(r.status, 200, r)
 
+    def test_metadata_of_another_file_is_not_trusted(self):
+        """A mirror writes index/, gz/ and meta/ without syncing their
+        renames, so a crash can leave new metadata beside an older index
+        file. Made here by hand: st-base fetched once (A), then again after
+        0.1.1 was published upstream (B, with B's metadata), then A put
+        back under B's metadata. Within the TTL crated must not serve A as
+        fresh (nor B's .gz for A): it fetches the file again, without B's
+        validators."""
+        path = "/reg/" + index_path("st-base")
+        on_disk = os.path.join(self.crated.data_dir, "mirror", "index", index_path("st-base"))
+        meta = os.path.join(self.crated.data_dir, "mirror", "meta", index_path("st-base"))
+
+        def written(body):
+            def check():
+                try:
+                    with open(on_disk, "rb") as f, open(meta) as m:
+                        return f.read() == body and "plain_etag" in m.read()
+                except OSError:
+                    return False
+            return check
+        a = self.tree.index_body("st-base")
+        self.assertEqual(self.get_index("st-base").body, a)
+        self.assertTrue(S.wait_until(written(a), 5), "first fill not on disk")
+        self.tree.add("st-base", "0.1.1", self.base_011)
+        b = self.tree.index_body("st-base")
+        self.assertNotEqual(a, b)
+        time.sleep(AFTER_TTL)
+        self.assertEqual(self.get_index("st-base").body, b)
+        self.assertTrue(S.wait_until(written(b), 5), "second fill not on disk")
+        self.crated.stop()
+        with open(on_disk, "wb") as f:     # the older file is back
+            f.write(a)
+        mark = self.si.mark()
+        self.crated = self.start_crated(
+            name="again", data_dir=self.crated.data_dir,
+            registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL, negative_ttl=TTL))
+        r = self.get_index("st-base")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b, "served the older file as fresh under the newer metadata")
+        reqs = [q for q in self.si.since(mark) if q.path == path]
+        self.assertEqual(len(reqs), 1, reqs)
+        self.assertIsNone(reqs[0].header("if-none-match"), reqs[0].headers)
+        rg = self.crated.get("/mirror/" + index_path("st-base"), headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(rg.status, 200, rg)
+        body = rg.body
+        if rg.header("content-encoding") == "gzip":
+            import gzip
+            body = gzip.decompress(body)
+        self.assertEqual(body, b)
+
     def assert_stale_copy(self, r, name):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.header("x-crated-stale"), "no X-Crated-Stale: %r" % r)
