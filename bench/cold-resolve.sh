@@ -25,7 +25,10 @@
 # Env: CRATED_BIN, BENCH_RUNS (3), BENCH_DELAY (0.05 s), BENCH_CONCURRENCY
 # (crated's upstream_concurrency; unset: crated's default, 32),
 # BENCH_SETUPS ("crated crated-nopf crated-h1 nginx nghttpx"), BENCH_PERF
-# (set: perf record crated during each of its runs; use with BENCH_KEEP=1).
+# (set: perf record crated during each of its runs; use with BENCH_KEEP=1),
+# BENCH_TRIM (unset: the whole sample; N: bench/trim-index.py keeps only
+# the newest N versions of each major.minor series in every file, a
+# variant with smaller files, as the 2019 index the issue measured on).
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-3}
 delay=${BENCH_DELAY:-0.05}
@@ -39,6 +42,9 @@ export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
 bench_header "cold resolution: cargo generate-lockfile, upstream +${delay}s per answer, medians of $runs"
 
 unpack_sample "$work/up"
+if [ -n "${BENCH_TRIM:-}" ]; then
+	"$python" "$bench_dir/trim-index.py" --keep "$BENCH_TRIM" "$work/up" || exit 2
+fi
 sport=$(free_port)
 bg_start "$python" "$bench_dir/standin.py" --root "$work/up" --port "$sport" \
     --delay "$delay" --log "$work/up.log"
