@@ -60,9 +60,9 @@ int	 store_write(struct store *s, const char *rel, const void *buf,
 /* store_write for a cache of what can be fetched again: the temp file is
  * fsynced before the rename, so rel never holds part of a file, but the
  * rename and the directories it needs are not synced, so after a crash
- * rel may hold its old bytes or be gone. Only for files that name what
- * they were made from (a mirror's meta/ and gz/), so that a stale one is
- * seen as such. About a third of the fsyncs of a mirror's fill. */
+ * rel may hold its old bytes or be gone. Only for a mirror's fills
+ * (index/, gz/, meta/), where the gzip form and the metadata name the
+ * index file they were made for, so that a stale pair is seen as such. */
 int	 store_write_cache(struct store *s, const char *rel, const void *buf,
 	     size_t len, const char *crash_tmp, const char *crash_rename);
 

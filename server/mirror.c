@@ -751,7 +751,8 @@ struct persist {
 };
 
 /* Whether meta belongs to the index file whose ETag is etag. Metadata
- * written before it named the file (no "plain_etag") is taken as it is. */
+ * written before it named the file (no "plain_etag") is taken for its
+ * fetch time only (load). */
 static bool
 meta_describes(json_t *meta, const char *etag)
 {
@@ -783,6 +784,15 @@ load(struct mirror *m, const char *path)
 		negative = json_is_true(json_object_get(meta, "negative"));
 	}
 	snprintf(rel, sizeof rel, "index/%s", path);
+	/* A negative entry's index file is removed (and the removal synced)
+	 * before its metadata is written, so an index file beside negative
+	 * metadata is newer than it: a fill whose metadata a crash lost, or
+	 * an import. */
+	if (negative && store_exists(m->reg->store, rel) == 1) {
+		negative = false;
+		json_decref(meta);
+		meta = NULL;
+	}
 	/* The ETag from the file's xattr: a miss beyond the memory cache
 	 * hashed the whole file every time (a third of crated's CPU on gzip
 	 * misses over 3,000 files). */
@@ -806,16 +816,20 @@ load(struct mirror *m, const char *path)
 		/* A crash kept the file's or the metadata's older version:
 		 * the validators are not this file's, so it is fetched again
 		 * unconditionally when next asked for. */
-		log_info("registry %s: %s: metadata is not the cached file's;"
-		    " it will be fetched again", m->reg->name, path);
+		log_debug("registry %s: %s: metadata is not the cached"
+		    " file's; it will be fetched again", m->reg->name, path);
 		json_decref(meta);
 		meta = NULL;
 	}
 	if (meta != NULL) {
-		const char	*et = json_string_value(json_object_get(meta,
-				    "etag"));
-		const char	*lm = json_string_value(json_object_get(meta,
-				    "last_modified"));
+		/* Without plain_etag the validators may be another version's:
+		 * the next revalidation is unconditional. */
+		bool		 named = negative || json_object_get(meta,
+				    "plain_etag") != NULL;
+		const char	*et = named ? json_string_value(
+				    json_object_get(meta, "etag")) : NULL;
+		const char	*lm = named ? json_string_value(
+				    json_object_get(meta, "last_modified")) : NULL;
 
 		e->fetched = (time_t)json_integer_value(json_object_get(meta,
 		    "fetched"));

@@ -13,6 +13,7 @@
   ETag), a 304 keeps the cached bytes, and within the TTL there is no
   upstream request at all."""
 
+import json
 import os
 import sys
 import time
@@ -152,13 +153,18 @@ class StaleTest(harness.TestCase):
             def check():
                 try:
                     with open(on_disk, "rb") as f, open(meta) as m:
-                        return f.read() == body and "plain_etag" in m.read()
-                except OSError:
+                        return f.read() == body and json.load(m).get("fetched")
+                except (OSError, ValueError):
                     return False
             return check
         a = self.tree.index_body("st-base")
-        self.assertEqual(self.get_index("st-base").body, a)
+        first = self.get_index("st-base")
+        self.assertEqual(first.body, a)
         self.assertTrue(S.wait_until(written(a), 5), "first fill not on disk")
+        # the metadata names the file it describes (so a consistent pair
+        # is trusted after a restart, and only that)
+        with open(meta) as m:
+            self.assertEqual(json.load(m).get("plain_etag"), first.header("etag"))
         self.tree.add("st-base", "0.1.1", self.base_011)
         b = self.tree.index_body("st-base")
         self.assertNotEqual(a, b)
@@ -178,13 +184,38 @@ class StaleTest(harness.TestCase):
         reqs = [q for q in self.si.since(mark) if q.path == path]
         self.assertEqual(len(reqs), 1, reqs)
         self.assertIsNone(reqs[0].header("if-none-match"), reqs[0].headers)
-        rg = self.crated.get("/mirror/" + index_path("st-base"), headers={"Accept-Encoding": "gzip"})
-        self.assertEqual(rg.status, 200, rg)
-        body = rg.body
-        if rg.header("content-encoding") == "gzip":
-            import gzip
-            body = gzip.decompress(body)
-        self.assertEqual(body, b)
+
+    def test_negative_metadata_beside_an_index_file(self):
+        """A path that was a 404, then filled: a crash can keep the old
+        negative metadata beside the new index file. crated must not answer
+        404 for a file it has (within negative_ttl, or ever when offline)."""
+        path = "/reg/" + index_path("st-base")
+        a = self.tree.index_body("st-base")
+        self.assertEqual(self.get_index("st-base").body, a)
+        on_disk = os.path.join(self.crated.data_dir, "mirror", "index", index_path("st-base"))
+        meta = os.path.join(self.crated.data_dir, "mirror", "meta", index_path("st-base"))
+
+        def written():
+            try:
+                with open(on_disk, "rb") as f:
+                    return f.read() == a and os.path.exists(meta)
+            except OSError:
+                return False
+        self.assertTrue(S.wait_until(written, 5), "fill not on disk")
+        self.crated.stop()
+        with open(meta, "w") as m:
+            json.dump({"fetched": int(time.time()), "negative": True}, m)
+        mark = self.si.mark()
+        self.crated = self.start_crated(
+            name="again", data_dir=self.crated.data_dir,
+            registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL, negative_ttl=60))
+        r = self.get_index("st-base")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, a)
+        # the file is taken as never fetched: asked for again, unconditionally
+        reqs = [q for q in self.si.since(mark) if q.path == path]
+        self.assertEqual(len(reqs), 1, reqs)
+        self.assertIsNone(reqs[0].header("if-none-match"), reqs[0].headers)
 
     def assert_stale_copy(self, r, name):
         self.assertEqual(r.status, 200, r)
