@@ -28,8 +28,10 @@ def version_key(vers):
 
 
 def trim(path, keep):
+    """Returns (lines, lines kept, bytes, bytes kept)."""
     with open(path, "rb") as f:
-        lines = f.read().splitlines(keepends=True)
+        data = f.read()
+    lines = data.splitlines(keepends=True)
     series = {}
     for i, line in enumerate(lines):
         vers = json.loads(line)["vers"]
@@ -40,13 +42,12 @@ def trim(path, keep):
         members.sort(reverse=True)
         kept.update(i for _, i in members[:keep])
     if len(kept) == len(lines):
-        return len(lines), len(lines), 0
+        return len(lines), len(lines), len(data), len(data)
     out = b"".join(line for i, line in enumerate(lines) if i in kept)
     with open(path + ".trim", "wb") as f:
         f.write(out)
-    saved = os.path.getsize(path) - len(out)
     os.replace(path + ".trim", path)
-    return len(lines), len(kept), saved
+    return len(lines), len(kept), len(data), len(out)
 
 
 def main():
@@ -56,21 +57,16 @@ def main():
     args = ap.parse_args()
     if args.keep < 1:
         sys.exit("trim-index: --keep must be at least 1")
-    files = lines = kept = saved = total = 0
+    files, sums = 0, [0, 0, 0, 0]
     for d, _, names in os.walk(args.root):
         for name in names:
-            if name == "config.json":
-                continue
-            p = os.path.join(d, name)
-            total += os.path.getsize(p)
-            n, k, s = trim(p, args.keep)
-            files += 1
-            lines += n
-            kept += k
-            saved += s
+            if name != "config.json":
+                sums = [a + b for a, b in zip(sums, trim(os.path.join(d, name), args.keep))]
+                files += 1
+    lines, kept, total, left = sums
     print(f"trimmed the index to {args.keep} versions per major.minor:"
           f" {files} files, {kept} of {lines} lines kept,"
-          f" {(total - saved) / 1e6:.1f} of {total / 1e6:.1f} MB")
+          f" {left / 1e6:.1f} of {total / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

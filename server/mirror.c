@@ -750,18 +750,6 @@ struct persist {
 	int			 res;
 };
 
-/* Whether meta belongs to the index file whose ETag is etag. Metadata
- * written before it named the file (no "plain_etag") is taken for its
- * fetch time only (load). */
-static bool
-meta_describes(json_t *meta, const char *etag)
-{
-	const char	*pe = json_string_value(json_object_get(meta,
-			    "plain_etag"));
-
-	return pe == NULL || strcmp(pe, etag) == 0;
-}
-
 /* Loads an index file and its metadata from disk into the hot cache.
  * New reference, or NULL when nothing is stored. */
 static struct hot_entry *
@@ -773,6 +761,7 @@ load(struct mirror *m, const char *path)
 	size_t		 len = 0, mlen;
 	struct stat	 st;
 	json_t		*meta = NULL;
+	const char	*pe;
 	struct hot_entry *e;
 	bool		 negative = false;
 
@@ -784,26 +773,38 @@ load(struct mirror *m, const char *path)
 		negative = json_is_true(json_object_get(meta, "negative"));
 	}
 	snprintf(rel, sizeof rel, "index/%s", path);
-	/* A negative entry's index file is removed (and the removal synced)
-	 * before its metadata is written, so an index file beside negative
-	 * metadata is newer than it: a fill whose metadata a crash lost, or
-	 * an import. */
-	if (negative && store_exists(m->reg->store, rel) == 1) {
+	/* The ETag from the file's xattr: a miss beyond the memory cache
+	 * hashed the whole file every time (a third of crated's CPU on gzip
+	 * misses over 3,000 files). */
+	if (store_read_tagged(m->reg->store, rel, &buf, &len, &st, INDEX_MAX,
+	    etag) != 0) {
+		if (!negative) {
+			json_decref(meta);
+			return NULL;
+		}
+		buf = xstrdup("");
+		st.st_mtime = 0;
+	} else if (negative) {
+		/* A negative entry's index file is removed (and the removal
+		 * synced) before its metadata is written, so an index file
+		 * beside negative metadata is the newer: a fill whose
+		 * metadata a crash lost, or an import. */
 		negative = false;
 		json_decref(meta);
 		meta = NULL;
 	}
-	/* The ETag from the file's xattr: a miss beyond the memory cache
-	 * hashed the whole file every time (a third of crated's CPU on gzip
-	 * misses over 3,000 files). */
-	if (!negative && store_read_tagged(m->reg->store, rel, &buf, &len,
-	    &st, INDEX_MAX, etag) != 0) {
+	/* The three files of a fill are written without syncing their
+	 * renames (persist), so after a crash the metadata may be another
+	 * version's: it names the file it describes. Without that name
+	 * (written before it was kept) only its fetch time is used. */
+	pe = negative ? NULL : json_string_value(json_object_get(meta,
+	    "plain_etag"));
+	if (pe != NULL && strcmp(pe, etag) != 0) {
+		log_debug("registry %s: %s: metadata is not the cached"
+		    " file's; it will be fetched again", m->reg->name, path);
 		json_decref(meta);
-		return NULL;
-	}
-	if (negative) {
-		buf = xstrdup("");
-		st.st_mtime = 0;
+		meta = NULL;
+		pe = NULL;
 	}
 	key_of(m, path, key);
 	e = hot_entry_new_tagged(key, buf, len, st.st_mtime, index_hdrs,
@@ -812,24 +813,11 @@ load(struct mirror *m, const char *path)
 		server_load_gzip(m->reg, path, e);
 	e = hot_insert(m->srv->hot, e);
 	e->negative = negative;
-	if (meta != NULL && !negative && !meta_describes(meta, etag)) {
-		/* A crash kept the file's or the metadata's older version:
-		 * the validators are not this file's, so it is fetched again
-		 * unconditionally when next asked for. */
-		log_debug("registry %s: %s: metadata is not the cached"
-		    " file's; it will be fetched again", m->reg->name, path);
-		json_decref(meta);
-		meta = NULL;
-	}
 	if (meta != NULL) {
-		/* Without plain_etag the validators may be another version's:
-		 * the next revalidation is unconditional. */
-		bool		 named = negative || json_object_get(meta,
-				    "plain_etag") != NULL;
-		const char	*et = named ? json_string_value(
-				    json_object_get(meta, "etag")) : NULL;
-		const char	*lm = named ? json_string_value(
-				    json_object_get(meta, "last_modified")) : NULL;
+		const char	*et = pe ? json_string_value(json_object_get(meta,
+				    "etag")) : NULL;
+		const char	*lm = pe ? json_string_value(json_object_get(meta,
+				    "last_modified")) : NULL;
 
 		e->fetched = (time_t)json_integer_value(json_object_get(meta,
 		    "fetched"));
@@ -2070,6 +2058,8 @@ mirror_open(struct registry *reg, char **cause)
 void
 mirror_close(struct mirror *m)
 {
+	int	r;
+
 	if (m == NULL)
 		return;
 	drop_prefetches(m);
@@ -2084,6 +2074,11 @@ mirror_close(struct mirror *m)
 	usage_close(m->usage);
 	regconfig_finish(&m->rc);
 	lru_fini(&m->writing);	/* empty: the workers have finished */
+	/* The fills did not sync their renames (persist); at a clean stop
+	 * (serve, prefetch) they become durable. */
+	if ((r = store_sync(m->reg->store)) != 0)
+		log_warn("registry %s: syncing the cache: %s", m->reg->name,
+		    strerror(-r));
 	while (m->asked.oldest != NULL)
 		asked_remove(m, m->asked.oldest);
 	lru_fini(&m->asked);

@@ -1382,8 +1382,6 @@ server_run(struct server *srv)
 void
 server_finish(struct server *srv)
 {
-	int	r;
-
 	/* Work still under way ends first, answering its requests while
 	 * their connections exist; then the connections go. */
 	workers_destroy(srv->cpu);
@@ -1395,12 +1393,6 @@ server_finish(struct server *srv)
 	for (size_t i = 0; i < srv->nregs; i++) {
 		hosted_close(srv->regs[i].hosted);
 		mirror_close(srv->regs[i].mirror);
-		/* A mirror's fills did not sync their renames; at a clean
-		 * stop (serve, prefetch) they become durable. */
-		if (srv->regs[i].mirror != NULL && srv->regs[i].store != NULL &&
-		    (r = store_sync(srv->regs[i].store)) != 0)
-			log_warn("registry %s: syncing the cache: %s",
-			    srv->regs[i].name, strerror(-r));
 		store_close(srv->regs[i].store);
 		free(srv->regs[i].config_json);
 	}

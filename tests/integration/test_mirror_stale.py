@@ -137,6 +137,39 @@ class StaleTest(harness.TestCase):
         r = c2.get("/mirror/api/v1/crates/st-top/0.1.0/download")
         self.assertEqual(r.status, 200, r)
 
+    def cached_files(self, name):
+        """crated's index file and metadata for name, in its data dir."""
+        d = os.path.join(self.crated.data_dir, "mirror")
+        return (os.path.join(d, "index", index_path(name)),
+                os.path.join(d, "meta", index_path(name)))
+
+    def wait_written(self, name, body):
+        """Until crated's index file for name holds body, beside metadata
+        that has a fetch time."""
+        on_disk, meta = self.cached_files(name)
+
+        def check():
+            try:
+                with open(on_disk, "rb") as f, open(meta) as m:
+                    return f.read() == body and json.load(m).get("fetched")
+            except (OSError, ValueError):
+                return False
+        self.assertTrue(S.wait_until(check, 5), "fill of %s not on disk" % name)
+
+    def start_again(self, negative_ttl=TTL):
+        """Starts a stopped crated again on the same data dir (which the
+        test changed meanwhile: a crash's outcome, made by hand)."""
+        self.crated = self.start_crated(
+            name="again", data_dir=self.crated.data_dir,
+            registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL,
+                                     negative_ttl=negative_ttl))
+
+    def assert_refetched_unconditionally(self, name, mark):
+        path = "/reg/" + index_path(name)
+        reqs = [q for q in self.si.since(mark) if q.path == path]
+        self.assertEqual(len(reqs), 1, reqs)
+        self.assertIsNone(reqs[0].header("if-none-match"), reqs[0].headers)
+
     def test_metadata_of_another_file_is_not_trusted(self):
         """A mirror writes index/, gz/ and meta/ without syncing their
         renames, so a crash can leave new metadata beside an older index
@@ -145,22 +178,11 @@ class StaleTest(harness.TestCase):
         back under B's metadata. Within the TTL crated must not serve A as
         fresh (nor B's .gz for A): it fetches the file again, without B's
         validators."""
-        path = "/reg/" + index_path("st-base")
-        on_disk = os.path.join(self.crated.data_dir, "mirror", "index", index_path("st-base"))
-        meta = os.path.join(self.crated.data_dir, "mirror", "meta", index_path("st-base"))
-
-        def written(body):
-            def check():
-                try:
-                    with open(on_disk, "rb") as f, open(meta) as m:
-                        return f.read() == body and json.load(m).get("fetched")
-                except (OSError, ValueError):
-                    return False
-            return check
+        on_disk, meta = self.cached_files("st-base")
         a = self.tree.index_body("st-base")
         first = self.get_index("st-base")
         self.assertEqual(first.body, a)
-        self.assertTrue(S.wait_until(written(a), 5), "first fill not on disk")
+        self.wait_written("st-base", a)
         # the metadata names the file it describes (so a consistent pair
         # is trusted after a restart, and only that)
         with open(meta) as m:
@@ -170,52 +192,34 @@ class StaleTest(harness.TestCase):
         self.assertNotEqual(a, b)
         time.sleep(AFTER_TTL)
         self.assertEqual(self.get_index("st-base").body, b)
-        self.assertTrue(S.wait_until(written(b), 5), "second fill not on disk")
+        self.wait_written("st-base", b)
         self.crated.stop()
         with open(on_disk, "wb") as f:     # the older file is back
             f.write(a)
         mark = self.si.mark()
-        self.crated = self.start_crated(
-            name="again", data_dir=self.crated.data_dir,
-            registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL, negative_ttl=TTL))
+        self.start_again()
         r = self.get_index("st-base")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, b, "served the older file as fresh under the newer metadata")
-        reqs = [q for q in self.si.since(mark) if q.path == path]
-        self.assertEqual(len(reqs), 1, reqs)
-        self.assertIsNone(reqs[0].header("if-none-match"), reqs[0].headers)
+        self.assert_refetched_unconditionally("st-base", mark)
 
     def test_negative_metadata_beside_an_index_file(self):
         """A path that was a 404, then filled: a crash can keep the old
         negative metadata beside the new index file. crated must not answer
         404 for a file it has (within negative_ttl, or ever when offline)."""
-        path = "/reg/" + index_path("st-base")
         a = self.tree.index_body("st-base")
         self.assertEqual(self.get_index("st-base").body, a)
-        on_disk = os.path.join(self.crated.data_dir, "mirror", "index", index_path("st-base"))
-        meta = os.path.join(self.crated.data_dir, "mirror", "meta", index_path("st-base"))
-
-        def written():
-            try:
-                with open(on_disk, "rb") as f:
-                    return f.read() == a and os.path.exists(meta)
-            except OSError:
-                return False
-        self.assertTrue(S.wait_until(written, 5), "fill not on disk")
+        self.wait_written("st-base", a)
         self.crated.stop()
-        with open(meta, "w") as m:
+        with open(self.cached_files("st-base")[1], "w") as m:
             json.dump({"fetched": int(time.time()), "negative": True}, m)
         mark = self.si.mark()
-        self.crated = self.start_crated(
-            name="again", data_dir=self.crated.data_dir,
-            registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL, negative_ttl=60))
+        self.start_again(negative_ttl=60)
         r = self.get_index("st-base")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, a)
         # the file is taken as never fetched: asked for again, unconditionally
-        reqs = [q for q in self.si.since(mark) if q.path == path]
-        self.assertEqual(len(reqs), 1, reqs)
-        self.assertIsNone(reqs[0].header("if-none-match"), reqs[0].headers)
+        self.assert_refetched_unconditionally("st-base", mark)
 
     def assert_stale_copy(self, r, name):
         self.assertEqual(r.status, 200, r)
