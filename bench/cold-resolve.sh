@@ -23,7 +23,7 @@
 # the table shows medians. Targets: crated >= 10x faster than nginx
 # proxy_cache, and faster than nghttpx+nginx.
 # Env: CRATED_BIN, BENCH_RUNS (3), BENCH_DELAY (0.05 s), BENCH_CONCURRENCY
-# (crated's upstream_concurrency; unset: crated's default, 32),
+# (crated's upstream_concurrency; unset: crated's default, 64),
 # BENCH_SETUPS ("crated crated-nopf crated-h1 nginx nghttpx"), BENCH_PERF
 # (set: perf record crated during each of its runs; use with BENCH_KEEP=1),
 # BENCH_TRIM (unset: the whole sample; N: bench/trim-index.py keeps only
