@@ -28,7 +28,8 @@
 # (set: perf record crated during each of its runs; use with BENCH_KEEP=1),
 # BENCH_TRIM (unset: the whole sample; N: bench/trim-index.py keeps only
 # the newest N versions of each major.minor series in every file, a
-# variant with smaller files, as the 2019 index the issue measured on).
+# variant with smaller files, as the 2019 index the issue measured on),
+# TMPDIR (where the work directory goes: /tmp; /dev/shm for no disk).
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-3}
 delay=${BENCH_DELAY:-0.05}
@@ -40,6 +41,11 @@ fi
 cargo=$(command -v cargo || echo /root/.cargo/bin/cargo)
 export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
 bench_header "cold resolution: cargo generate-lockfile, upstream +${delay}s per answer, medians of $runs"
+# Every cold run creates some 1,000-1,500 files (caches, CARGO_HOME): how
+# dear that is here now (bench/lib.sh create_ms) explains much of the
+# spread between runs on a disk; TMPDIR=/dev/shm takes the disk out.
+echo "work directory $work ($(stat -f -c %T "$work")): 500 file creations" \
+    "took $(create_ms) ms"
 
 unpack_sample "$work/up"
 if [ -n "${BENCH_TRIM:-}" ]; then
@@ -263,4 +269,5 @@ if [ -n "${med[crated]:-}" ] && [ -n "${med[nghttpx]:-}" ]; then
 	[ "$v" = met ] || fails=$((fails + 1))
 	echo "target crated faster than nghttpx+nginx: $v"
 fi
+echo "500 file creations took $(create_ms) ms at the end"
 echo "cold-resolve: $fails target(s) not met"

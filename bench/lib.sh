@@ -106,6 +106,30 @@ crated_port() {
 # load: the 1-minute load average now.
 load() { cut -d' ' -f1 /proc/loadavg; }
 
+# create_ms: milliseconds to create (and write 100 bytes to) 500 new files
+# in a new directory under $work, a reading of how dear creating a file is
+# on this filesystem right now. Where ext4 runs without a journal, every
+# new inode is first checked against the inodes deleted in the last 1-6
+# minutes (recently_deleted), so a large rm just before (another bench's
+# work directory) makes each creation slower for a while: here 500 took
+# 20 ms on a fresh boot and 100-400 ms after the other benchmarks.
+create_ms() {
+	"$python" - "$work/create-probe" <<'PY'
+import os, sys, time
+d = sys.argv[1]
+os.mkdir(d)
+t = time.perf_counter()
+for i in range(500):
+    fd = os.open("%s/%d" % (d, i), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    os.write(fd, b"x" * 100)
+    os.close(fd)
+print("%.0f" % ((time.perf_counter() - t) * 1000))
+for i in range(500):
+    os.unlink("%s/%d" % (d, i))
+os.rmdir(d)
+PY
+}
+
 # to_ms VALUE: a wrk latency (850.00us, 1.20ms, 2.01s) in milliseconds.
 to_ms() {
 	awk -v v="$1" 'BEGIN {
