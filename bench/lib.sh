@@ -108,11 +108,11 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 
 # create_ms: milliseconds to create (and write 100 bytes to) 500 new files
 # in a new directory under $work, a reading of how dear creating a file is
-# on this filesystem right now. Where ext4 runs without a journal, every
-# new inode is first checked against the inodes deleted in the last 1-6
-# minutes (recently_deleted), so a large rm just before (another bench's
-# work directory) makes each creation slower for a while: here 500 took
-# 20 ms on a fresh boot and 100-400 ms after the other benchmarks.
+# on this filesystem right now. Where ext4 runs without a journal, a free
+# inode is checked against the inodes deleted recently (recently_deleted)
+# before it is used, so a large rm just before (another bench's work
+# directory) makes each creation slower for a while: here 1,000 took 41 ms
+# on a fresh boot and 180-890 ms after other benchmarks (bench/README.md).
 create_ms() {
 	"$python" - "$work/create-probe" <<'PY'
 import os, sys, time
