@@ -41,11 +41,12 @@ fi
 cargo=$(command -v cargo || echo /root/.cargo/bin/cargo)
 export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
 bench_header "cold resolution: cargo generate-lockfile, upstream +${delay}s per answer, medians of $runs"
-# Every cold run creates some 1,000-1,500 files (caches, CARGO_HOME): how
-# dear that is here now (bench/lib.sh create_ms) explains much of the
-# spread between runs on a disk; TMPDIR=/dev/shm takes the disk out.
-echo "work directory $work ($(stat -f -c %T "$work")): 500 file creations" \
-    "took $(create_ms) ms"
+# A cold run through crated creates some 1,400 files and directories in
+# its cache alone, besides CARGO_HOME's: how dear that is here now
+# (bench/lib.sh create_ms) explains much of the spread between runs on a
+# disk; TMPDIR=/dev/shm takes the disk out.
+echo "work directory $work ($(df --output=fstype "$work" | tail -1)): 500" \
+    "file creations took $(create_ms) ms"
 
 unpack_sample "$work/up"
 if [ -n "${BENCH_TRIM:-}" ]; then

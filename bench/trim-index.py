@@ -61,7 +61,8 @@ def main():
     for d, _, names in os.walk(args.root):
         for name in names:
             if name != "config.json":
-                sums = [a + b for a, b in zip(sums, trim(os.path.join(d, name), args.keep))]
+                got = trim(os.path.join(d, name), args.keep)
+                sums = [a + b for a, b in zip(sums, got)]
                 files += 1
     lines, kept, total, left = sums
     print(f"trimmed the index to {args.keep} versions per major.minor:"

@@ -176,8 +176,8 @@ class StaleTest(harness.TestCase):
         file. Made here by hand: st-base fetched once (A), then again after
         0.1.1 was published upstream (B, with B's metadata), then A put
         back under B's metadata. Within the TTL crated must not serve A as
-        fresh (nor B's .gz for A): it fetches the file again, without B's
-        validators."""
+        fresh: it fetches the file again, without B's validators. (That a
+        .gz made from another file is never served is test_gzip_disk's.)"""
         on_disk, meta = self.cached_files("st-base")
         a = self.tree.index_body("st-base")
         first = self.get_index("st-base")
