@@ -58,6 +58,7 @@ done
 echo "(one request = 1 MiB, so req/s = MiB/s; rps_x, p99_x: medians of the" \
     "per-round crated/nginx ratios; cpu_us: the server's user+system CPU" \
     "per request; cpu_x: crated/nginx; wrk_cpu: the share of its core wrk" \
-    "used, near 100% when it is the limit)"
+    "used, near 100% when it is the limit; steal: the share of CPU time" \
+    "the hypervisor took while that server ran, per round after the /)"
 echo "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
 echo "downloads: $fails target(s) not met"

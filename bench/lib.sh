@@ -173,6 +173,17 @@ cpu_ticks() {
 }
 clk_tck=$(getconf CLK_TCK)
 
+# cpu_stat: "steal all" from /proc/stat's cpu line, in ticks summed over
+# every core: the time the hypervisor gave this VM's cores to someone else,
+# and all time. Around a run, 100 * steal / all is the share of the
+# machine taken away while it ran: on this workplace's VMs 0.5-2% when
+# idle, 10-35% while wrk and a server load both cores (2026-12-02), and
+# what it takes is not taken evenly from the two servers of a round.
+cpu_stat() {
+	awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i
+	    print $9, t; exit }' /proc/stat
+}
+
 # compare LABEL RUNNER: runs `RUNNER SERVER` (which prints wrk_run's line)
 # for nginx and crated, $rounds times, alternating the order (nginx
 # crated, crated nginx, ...), and prints a row per server: mean req/s, mean
@@ -181,29 +192,36 @@ clk_tck=$(getconf CLK_TCK)
 # errors, the server's CPU time per request (user + system, from
 # /proc/PID/stat of the pids in ${srv_pids[SERVER]}: independent of how
 # much CPU other work left it), wrk's mean share of its core (wrk_run) and
-# each round's req/s. Sets cmp_rps_x and cmp_p99_x (crated's median
+# the share of CPU time stolen by the hypervisor during its runs (cpu_stat)
+# and each round's req/s with that round's steal (73352/12%). Sets cmp_rps_x and cmp_p99_x (crated's median
 # ratios) for the verdict.
 declare -A srv_pids=()
 compare() {
-	local label=$1 runner=$2 i s order rps p99 err n wcpu c0 c1 l
+	local label=$1 runner=$2 i s order rps p99 err n wcpu c0 c1 l s0 t0 s1 t1
 	: "${rounds:?compare needs \$rounds}"
 	declare -A sum_rps=() sum_p99=() errs=() each=() ticks=() reqs=() \
-	    r_rps=() r_p99=() sum_wcpu=()
+	    r_rps=() r_p99=() sum_wcpu=() stolen=() all=()
 	local rx=() px=()
 	for ((i = 0; i < rounds; i++)); do
 		order="nginx crated"
 		((i % 2)) && order="crated nginx"
 		for s in $order; do
 			c0=$(cpu_ticks ${srv_pids[$s]})
+			read -r s0 t0 < <(cpu_stat)
 			read -r rps p99 err n wcpu < <("$runner" "$s")
+			read -r s1 t1 < <(cpu_stat)
 			c1=$(cpu_ticks ${srv_pids[$s]})
+			stolen[$s]=$((${stolen[$s]:-0} + s1 - s0))
+			all[$s]=$((${all[$s]:-0} + t1 - t0))
 			sum_rps[$s]=$(awk -v a="${sum_rps[$s]:-0}" -v b="$rps" 'BEGIN {print a + b}')
 			sum_p99[$s]=$(awk -v a="${sum_p99[$s]:-0}" -v b="$p99" 'BEGIN {print a + b}')
 			errs[$s]=$((${errs[$s]:-0} + err))
 			sum_wcpu[$s]=$((${sum_wcpu[$s]:-0} + wcpu))
 			ticks[$s]=$((${ticks[$s]:-0} + c1 - c0))
 			reqs[$s]=$((${reqs[$s]:-0} + n))
-			each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}"
+			each[$s]="${each[$s]:-}${each[$s]:+ }${rps%.*}/$(awk \
+			    -v a=$((s1 - s0)) -v b=$((t1 - t0)) \
+			    'BEGIN {printf "%.0f", b ? 100 * a / b : 0}')%"
 			r_rps[$s]=$rps
 			r_p99[$s]=$p99
 		done
@@ -219,20 +237,22 @@ compare() {
 	for s in nginx crated; do
 		c_cpu=$(awk -v t="${ticks[$s]}" -v n="${reqs[$s]}" -v h="$clk_tck" \
 		    'BEGIN {print n ? t * 1e6 / h / n : 0}')
-		printf '%-10s %-7s %9.0f %8.2f %6sx %6sx %6d %7.1f %6sx %7s %5s  %s\n' \
+		printf '%-10s %-7s %9.0f %8.2f %6sx %6sx %6d %7.1f %6sx %7s %5s %5s%%  %s\n' \
 		    "$label" "$s" \
 		    "$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
 		    "$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
 		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_rps_x")" \
 		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_p99_x")" \
 		    "${errs[$s]}" "$c_cpu" "$(ratio "$c_cpu" "$n_cpu")" \
-		    "$((sum_wcpu[$s] / rounds))%" "$l" "${each[$s]}"
+		    "$((sum_wcpu[$s] / rounds))%" "$l" \
+		    "$(awk -v a="${stolen[$s]}" -v b="${all[$s]}" \
+		    'BEGIN {printf "%.1f", b ? 100 * a / b : 0}')" "${each[$s]}"
 	done
 }
 compare_header() {
-	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %7s %5s  %s\n' "${1:-case}" \
-	    server req/s p99_ms rps_x p99_x errors cpu_us cpu_x wrk_cpu load \
-	    "req/s per round"
+	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %7s %5s %6s  %s\n' \
+	    "${1:-case}" server req/s p99_ms rps_x p99_x errors cpu_us cpu_x \
+	    wrk_cpu load steal "req/s/steal per round"
 }
 
 # ratio A B: A / B with two decimals.

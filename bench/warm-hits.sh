@@ -138,7 +138,9 @@ for c in $cases; do
 done
 echo "(rps_x, p99_x: medians of the per-round crated/nginx ratios; cpu_us:" \
     "the server's user+system CPU per request; cpu_x: crated/nginx;" \
-    "wrk_cpu: the share of its core wrk used, near 100% when it is the limit)"
+    "wrk_cpu: the share of its core wrk used, near 100% when it is the limit;" \
+    "steal: the share of CPU time the hypervisor took while that server ran," \
+    "per round after the /)"
 echo "sizes: small $(stat -c %s "$work/sample/3/l/lzw") B," \
     "large $(stat -c %s "$work/sample/3/l/log") B, 10k set" \
     "$(cd "$work/www" && xargs -a "$work/paths-10k" -I{} echo .{} |
