@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
-    libssl-dev libjansson-dev zlib1g-dev libarchive-dev python3 openssl
+    libssl-dev libjansson-dev zlib1g-dev libarchive-dev libnghttp2-dev
+    python3 openssl
     clang libclang-rt-14-dev systemd groff-base man-db nginx-light)
 
 setup() {
@@ -54,15 +55,24 @@ find_cargo() {
 	[ -d "$RUSTUP_HOME" ] || export RUSTUP_HOME=/root/.rustup
 }
 
-build() {	# build DIR [meson options...]
-	local dir=$1
+# build DIR [meson options...]: quiet when it works; when a step fails its
+# whole output is shown, so that a missing dependency is named.
+build() {
+	local dir=$1 log
 	shift
-	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >/dev/null
-	else
-		meson configure "$dir" "$@" >/dev/null
+	log=$(mktemp)
+	if { if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@"
+	     else
+		meson configure "$dir" "$@"
+	     fi && ninja -C "$dir"; } >"$log" 2>&1; then
+		rm -f "$log"
+		return 0
 	fi
-	ninja -C "$dir" >/dev/null
+	cat "$log" >&2
+	rm -f "$log"
+	echo "dev.sh: building $dir failed (output above)" >&2
+	return 1
 }
 
 # Prints "passed failed" for a build directory's last meson test run.

@@ -485,6 +485,39 @@ class ContainerfileTest(harness.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(harness.REPO, src)),
                                 "COPY of a missing file: %s" % src)
 
+    def test_build_packages_cover_meson_dependencies(self):
+        """Every pkg-config dependency meson.build names comes from a
+        package that both dev.sh (the README's commands) and the build
+        stage install: which package ships its .pc file is what dpkg
+        says. (libnghttp2-dev was missing from both until 2026-12-07; a
+        machine where someone had installed it by hand hid that.)"""
+        for tool in ("pkg-config", "dpkg-query"):
+            if which(tool) is None:
+                self.skipTest("%s not installed (not a Debian system?)" % tool)
+        names = sorted(set(re.findall(r"dependency\('([^']+)'\)",
+                                      read(os.path.join(harness.REPO, "meson.build")))))
+        names = [n for n in names if n != "threads"]
+        self.assertIn("libnghttp2", names)
+        m = re.search(r"^PACKAGES=\(([^)]*)\)", read(os.path.join(harness.REPO, "dev.sh")),
+                      re.M)
+        self.assertIsNotNone(m, "no PACKAGES=(...) in dev.sh")
+        devsh = m.group(1).split()
+        build = apt_packages(" ".join(a for i, a in self.stages[0] if i == "RUN"))
+        for name in names:
+            pcdir = subprocess.run(["pkg-config", "--variable=pcfiledir", name],
+                                   stdin=subprocess.DEVNULL, capture_output=True,
+                                   timeout=TOOL_TIMEOUT)
+            self.assertEqual(pcdir.returncode, 0, "pkg-config does not know %s" % name)
+            pc = os.path.join(pcdir.stdout.decode().strip(), name + ".pc")
+            owner = subprocess.run(["dpkg-query", "-S", os.path.realpath(pc)],
+                                   stdin=subprocess.DEVNULL, capture_output=True,
+                                   timeout=TOOL_TIMEOUT)
+            self.assertEqual(owner.returncode, 0, "no package owns %s" % pc)
+            pkg = owner.stdout.decode().split(":")[0]
+            self.assertIn(pkg, devsh, "dev.sh does not install %s (for %s)" % (pkg, name))
+            self.assertIn(pkg, build, "the build stage does not install %s (for %s)"
+                          % (pkg, name))
+
     def test_runtime_stage(self):
         user = self.final("USER")
         self.assertNotRegex(user.split(":")[0], r"^(root|0)$", "runs as root")
