@@ -3,6 +3,9 @@
 #   ./dev.sh run    set up, build, and run crated with its defaults
 #   ./dev.sh test   set up, build, and run every test: once with
 #                   -Dwarning_level=3 -Dwerror=true, once under ASan+UBSan
+#   ./dev.sh bench [NAME...]
+#                   set up (with the benchmarks' packages too), build an
+#                   optimised crated, run bench/run-all.sh [NAME...]
 # Run as root on Debian 12 (or with sudo): missing packages are installed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,9 +15,13 @@ PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
     python3 openssl
     clang libclang-rt-14-dev systemd groff-base man-db nginx-light)
 
-setup() {
+# What bench/ needs besides: wrk, nginx's references, nghttpx, and the
+# tools its scripts read figures with (nstat, perf when asked for).
+BENCH_PACKAGES=(wrk nghttp2-proxy curl iproute2 linux-perf)
+
+setup() {	# setup [EXTRA_PACKAGE...]
 	local missing=()
-	for p in "${PACKAGES[@]}"; do
+	for p in "${PACKAGES[@]}" "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q "install ok installed" || missing+=("$p")
 	done
@@ -101,6 +108,13 @@ run)
 	shift
 	exec build/crated serve "$@"
 	;;
+bench)
+	setup "${BENCH_PACKAGES[@]}"
+	find_cargo
+	build build -Dbuildtype=release
+	shift
+	CRATED_BIN=${CRATED_BIN:-$PWD/build/crated} exec bench/run-all.sh "$@"
+	;;
 test)
 	setup
 	find_cargo
@@ -133,7 +147,8 @@ test)
 	[ "$failed" -eq 0 ]
 	;;
 *)
-	echo "usage: ./dev.sh run [crated serve options] | ./dev.sh test" >&2
+	echo "usage: ./dev.sh run [crated serve options] | ./dev.sh test |" \
+	    "./dev.sh bench [benchmark...]" >&2
 	exit 2
 	;;
 esac

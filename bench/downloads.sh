@@ -7,9 +7,10 @@
 # byte first. Rounds alternate the servers; the table shows means, the
 # medians of the per-round ratios and each server's CPU time per request
 # (see compare in lib.sh).
-# Target: crated >= 0.9x nginx's req/s.
+# Target: crated >= 0.9x nginx's req/s. nginx-b, a second nginx identical
+# to the first, runs in every round too (the A/A control).
 # Env: CRATED_BIN, BENCH_SECONDS (per run, 6), BENCH_ROUNDS (3),
-# BENCH_CONNS ("1 8 50").
+# BENCH_CONNS ("1 8 50"), BENCH_CONTROL (1; 0 leaves nginx-b out).
 source "$(dirname "$0")/lib.sh"
 secs=${BENCH_SECONDS:-6}
 rounds=${BENCH_ROUNDS:-3}
@@ -37,7 +38,8 @@ cpid=$bg_pid
 wait_port "$nport"
 wait_port "$cport"
 declare -A base=([nginx]="http://127.0.0.1:$nport" [crated]="http://127.0.0.1:$cport")
-for s in nginx crated; do
+control_start "$work/www" application/gzip
+for s in $cmp_servers; do
 	curl -sf -o "$work/got" "${base[$s]}$url"
 	cmp -s "$work/got" "$work/www$url" ||
 	    { echo "$s did not send the file" >&2; exit 1; }
@@ -46,19 +48,32 @@ done
 
 srv_pids[nginx]="$npid $(pgrep -P "$npid" | paste -sd' ')"
 srv_pids[crated]=$cpid
+[ -n "$ctl_pid" ] && srv_pids[nginx-b]="$ctl_pid $(pgrep -P "$ctl_pid" | paste -sd' ')"
 runner() { wrk_run "$work/wrk.out" -t1 -c"$c" -d"${secs}s" "${base[$1]}$url"; }
 compare_header conns
-fails=0
+fails=0 bfails=0 targets=0
 for c in $conn_list; do
 	compare "-c$c" runner
+	targets=$((targets + 1))
 	v=$(verdict "$cmp_rps_x >= 0.9")
 	[ "$v" = met ] || fails=$((fails + 1))
-	echo "  target for -c$c (crated >= 0.9x nginx req/s): $v"
+	ctl=
+	if [ -n "$ctl_pid" ]; then
+		vb=$(verdict "${cmp_rps[nginx-b]} >= 0.9")
+		[ "$vb" = met ] || bfails=$((bfails + 1))
+		ctl="; nginx-b, nginx's twin, against the same: $vb"
+	fi
+	echo "  target for -c$c (crated >= 0.9x nginx req/s): $v$ctl"
 done
 echo "(one request = 1 MiB, so req/s = MiB/s; rps_x, p99_x: medians of the" \
-    "per-round crated/nginx ratios; cpu_us: the server's user+system CPU" \
-    "per request; cpu_x: crated/nginx; wrk_cpu: the share of its core wrk" \
+    "per-round ratios to nginx; cpu_us: the server's user+system CPU" \
+    "per request; cpu_x: to nginx's; wrk_cpu: the share of its core wrk" \
     "used, near 100% when it is the limit; steal: the share of CPU time" \
     "the hypervisor took while that server ran, per round after the /)"
 echo "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
-echo "downloads: $fails target(s) not met"
+if [ -n "$ctl_pid" ]; then
+	echo "downloads: $fails target(s) not met; nginx-b, identical to" \
+	    "nginx, missed $bfails of the same $targets"
+else
+	echo "downloads: $fails target(s) not met"
+fi

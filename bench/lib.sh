@@ -24,15 +24,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# nginx_static PORT ROOT TYPE: writes $work/nginx.conf, nginx serving the
+# nginx_static PORT ROOT TYPE [NAME]: writes $work/NAME.conf (NAME: nginx),
+# nginx serving the
 # files under ROOT as the reference: one worker, sendfile, tcp_nopush,
 # open_file_cache, gzip_static, no access log, keep-alive never cut short.
 nginx_static() {
-	cat > "$work/nginx.conf" <<NGX
+	local name=${4:-nginx}
+	cat > "$work/$name.conf" <<NGX
 worker_processes 1;
 daemon off;
-error_log $work/nginx.err;
-pid $work/nginx.pid;
+error_log $work/$name.err;
+pid $work/$name.pid;
 events { worker_connections 4096; }
 http {
 	access_log off;
@@ -50,6 +52,23 @@ http {
 	server { listen 127.0.0.1:$1; root $2; }
 }
 NGX
+}
+
+# control_start ROOT TYPE: unless BENCH_CONTROL=0, starts nginx-b, a second
+# nginx configured as the reference (nginx_static), adds it to
+# $cmp_servers and ${base[nginx-b]} (declare base first), and sets
+# $ctl_pid: the A/A control of warm-hits.sh and downloads.sh (see compare).
+ctl_pid=
+control_start() {
+	[ "${BENCH_CONTROL:-1}" = 1 ] || return 0
+	local port
+	port=$(free_port)
+	nginx_static "$port" "$1" "$2" nginx-b
+	bg_start nginx -c "$work/nginx-b.conf"
+	ctl_pid=$bg_pid
+	wait_port "$port"
+	base[nginx-b]=http://127.0.0.1:$port
+	cmp_servers="nginx crated nginx-b"
 }
 
 # bg_start CMD...: runs CMD in the background, remembers its pid in $bg_pid.
@@ -185,27 +204,38 @@ cpu_stat() {
 }
 
 # compare LABEL RUNNER: runs `RUNNER SERVER` (which prints wrk_run's line)
-# for nginx and crated, $rounds times, alternating the order (nginx
-# crated, crated nginx, ...), and prints a row per server: mean req/s, mean
-# p99, the medians of the per-round crated/nginx ratios (each round's two
-# runs are next to each other in time, so a change of load hits both),
-# errors, the server's CPU time per request (user + system, from
-# /proc/PID/stat of the pids in ${srv_pids[SERVER]}: independent of how
-# much CPU other work left it), wrk's mean share of its core (wrk_run) and
-# the share of CPU time stolen by the hypervisor during its runs (cpu_stat)
-# and each round's req/s with that round's steal (73352/12%). Sets cmp_rps_x and cmp_p99_x (crated's median
-# ratios) for the verdict.
-declare -A srv_pids=()
+# for each server of $cmp_servers (default "nginx crated"; the first is the
+# reference), $rounds times, each round starting one further along the
+# list (nginx crated, crated nginx, ...; with three: nginx crated nginx-b,
+# crated nginx-b nginx, nginx-b nginx crated), and prints a row per server:
+# mean req/s, mean p99, the medians of the per-round ratios to the
+# reference (a round's runs are next to each other in time, so a change of
+# load hits them all), errors, the server's CPU time per request (user +
+# system, from /proc/PID/stat of the pids in ${srv_pids[SERVER]}:
+# independent of how much CPU other work left it), wrk's mean share of its
+# core (wrk_run), the share of CPU time stolen by the hypervisor during its
+# runs (cpu_stat) and each round's req/s with that round's steal
+# (73352/12%). Sets cmp_rps[SERVER] and cmp_p99[SERVER] (the median
+# ratios), and cmp_rps_x and cmp_p99_x (crated's), for the verdicts.
+#
+# nginx-b, where a script runs it, is a second nginx identical to the
+# first (the A/A control): what the same comparison makes of a server
+# that is the reference's twin is what it can resolve in that run.
+declare -A srv_pids=() cmp_rps=() cmp_p99=()
+cmp_servers="nginx crated"
 compare() {
-	local label=$1 runner=$2 i s order rps p99 err n wcpu c0 c1 l s0 t0 s1 t1
+	local label=$1 runner=$2 i j s order rps p99 err n wcpu c0 c1 l s0 t0 \
+	    s1 t1 ref list=($cmp_servers)
 	: "${rounds:?compare needs \$rounds}"
 	declare -A sum_rps=() sum_p99=() errs=() each=() ticks=() reqs=() \
-	    r_rps=() r_p99=() sum_wcpu=() stolen=() all=()
-	local rx=() px=()
+	    r_rps=() r_p99=() sum_wcpu=() stolen=() all=() rx=() px=()
+	ref=${list[0]}
 	for ((i = 0; i < rounds; i++)); do
-		order="nginx crated"
-		((i % 2)) && order="crated nginx"
-		for s in $order; do
+		order=()
+		for ((j = 0; j < ${#list[@]}; j++)); do
+			order+=("${list[(i + j) % ${#list[@]}]}")
+		done
+		for s in "${order[@]}"; do
 			c0=$(cpu_ticks ${srv_pids[$s]})
 			read -r s0 t0 < <(cpu_stat)
 			read -r rps p99 err n wcpu < <("$runner" "$s")
@@ -225,29 +255,32 @@ compare() {
 			r_rps[$s]=$rps
 			r_p99[$s]=$p99
 		done
-		rx+=("$(awk -v a="${r_rps[crated]}" -v b="${r_rps[nginx]}" 'BEGIN {print a / b}')")
-		px+=("$(awk -v a="${r_p99[crated]}" -v b="${r_p99[nginx]}" 'BEGIN {print a / b}')")
+		for s in "${list[@]}"; do
+			rx[$s]="${rx[$s]:-} $(awk -v a="${r_rps[$s]}" -v b="${r_rps[$ref]}" 'BEGIN {print a / b}')"
+			px[$s]="${px[$s]:-} $(awk -v a="${r_p99[$s]}" -v b="${r_p99[$ref]}" 'BEGIN {print a / b}')"
+		done
 	done
 	l=$(load)
-	cmp_rps_x=$(median "${rx[@]}")
-	cmp_p99_x=$(median "${px[@]}")
 	local n_cpu c_cpu
-	n_cpu=$(awk -v t="${ticks[nginx]}" -v n="${reqs[nginx]}" -v h="$clk_tck" \
+	n_cpu=$(awk -v t="${ticks[$ref]}" -v n="${reqs[$ref]}" -v h="$clk_tck" \
 	    'BEGIN {print n ? t * 1e6 / h / n : 0}')
-	for s in nginx crated; do
+	for s in "${list[@]}"; do
+		cmp_rps[$s]=$(median ${rx[$s]})
+		cmp_p99[$s]=$(median ${px[$s]})
 		c_cpu=$(awk -v t="${ticks[$s]}" -v n="${reqs[$s]}" -v h="$clk_tck" \
 		    'BEGIN {print n ? t * 1e6 / h / n : 0}')
-		printf '%-10s %-7s %9.0f %8.2f %6sx %6sx %6d %7.1f %6sx %7s %5s %5s%%  %s\n' \
+		printf '%-10s %-7s %9.0f %8.2f %6.2fx %6.2fx %6d %7.1f %6sx %7s %5s %5s%%  %s\n' \
 		    "$label" "$s" \
 		    "$(awk -v a="${sum_rps[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
 		    "$(awk -v a="${sum_p99[$s]}" -v n="$rounds" 'BEGIN {print a / n}')" \
-		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_rps_x")" \
-		    "$([ "$s" = nginx ] && echo 1.00 || printf '%.2f' "$cmp_p99_x")" \
+		    "${cmp_rps[$s]}" "${cmp_p99[$s]}" \
 		    "${errs[$s]}" "$c_cpu" "$(ratio "$c_cpu" "$n_cpu")" \
 		    "$((sum_wcpu[$s] / rounds))%" "$l" \
 		    "$(awk -v a="${stolen[$s]}" -v b="${all[$s]}" \
 		    'BEGIN {printf "%.1f", b ? 100 * a / b : 0}')" "${each[$s]}"
 	done
+	cmp_rps_x=${cmp_rps[crated]:-0}
+	cmp_p99_x=${cmp_p99[crated]:-0}
 }
 compare_header() {
 	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %7s %5s %6s  %s\n' \

@@ -18,8 +18,12 @@
 # table shows means over rounds, the medians of the per-round ratios, and
 # each server's CPU time per request (see compare in lib.sh). Target:
 # crated >= 1.0x nginx's req/s with p99 <= 1.2x nginx's.
+# nginx-b, a second nginx identical to the first, runs in every round too
+# (the A/A control): each case also says whether it would meet crated's
+# target against nginx, which shows what this run could resolve.
 # Env: CRATED_BIN, BENCH_SECONDS (per run, 6), BENCH_ROUNDS (3),
-# BENCH_CONNS (50), BENCH_CASES ("small large 10k large-gz 10k-gz").
+# BENCH_CONNS (50), BENCH_CASES ("small large 10k large-gz 10k-gz"),
+# BENCH_CONTROL (1; 0 leaves nginx-b out).
 source "$(dirname "$0")/lib.sh"
 secs=${BENCH_SECONDS:-6}
 rounds=${BENCH_ROUNDS:-3}
@@ -75,10 +79,11 @@ cpid=$bg_pid
 wait_port "$nport"
 wait_port "$cport"
 declare -A base=([nginx]="http://127.0.0.1:$nport" [crated]="http://127.0.0.1:$cport")
+control_start "$work/www" text/plain
 
 # Each server's ETag for every path, and a check that each gives 304.
 gz_flag() { [[ $1 == *-gz ]] && echo --gzip || true; }
-for s in nginx crated; do
+for s in $cmp_servers; do
 	for c in $cases; do
 		"$python" "$bench_dir/client.py" etags "${base[$s]}" \
 		    "$work/paths-${c%-gz}" "$work/etags-$c-$s" $(gz_flag "$c")
@@ -119,25 +124,33 @@ run() {	# server case cond(0/1) seconds -> wrk_run's line
 
 # Warm-up: page cache, nginx's open_file_cache, crated's memory cache.
 for c in $cases; do
-	for s in nginx crated; do run "$s" "$c" 0 2 > /dev/null; done
+	for s in $cmp_servers; do run "$s" "$c" 0 2 > /dev/null; done
 done
 
 srv_pids[nginx]="$npid $(pgrep -P "$npid" | paste -sd' ')"
 srv_pids[crated]=$cpid
+[ -n "$ctl_pid" ] && srv_pids[nginx-b]="$ctl_pid $(pgrep -P "$ctl_pid" | paste -sd' ')"
 runner() { run "$1" "$c" "$cond" "$secs"; }
 compare_header
-fails=0
+fails=0 bfails=0 targets=0
 for c in $cases; do
 	for cond in 0 1; do
 		label=$c-$([ "$cond" = 1 ] && echo 304 || echo 200)
 		compare "$label" runner
+		targets=$((targets + 1))
 		v=$(verdict "$cmp_rps_x >= 1.0 && $cmp_p99_x <= 1.2")
 		[ "$v" = met ] || fails=$((fails + 1))
-		echo "  target for $label (crated >= 1.0x req/s, p99 <= 1.2x): $v"
+		ctl=
+		if [ -n "$ctl_pid" ]; then
+			vb=$(verdict "${cmp_rps[nginx-b]} >= 1.0 && ${cmp_p99[nginx-b]} <= 1.2")
+			[ "$vb" = met ] || bfails=$((bfails + 1))
+			ctl="; nginx-b, nginx's twin, against the same: $vb"
+		fi
+		echo "  target for $label (crated >= 1.0x req/s, p99 <= 1.2x): $v$ctl"
 	done
 done
-echo "(rps_x, p99_x: medians of the per-round crated/nginx ratios; cpu_us:" \
-    "the server's user+system CPU per request; cpu_x: crated/nginx;" \
+echo "(rps_x, p99_x: medians of the per-round ratios to nginx; cpu_us:" \
+    "the server's user+system CPU per request; cpu_x: to nginx's;" \
     "wrk_cpu: the share of its core wrk used, near 100% when it is the limit;" \
     "steal: the share of CPU time the hypervisor took while that server ran," \
     "per round after the /)"
@@ -147,4 +160,9 @@ echo "sizes: small $(stat -c %s "$work/sample/3/l/lzw") B," \
     xargs stat -c %s | awk '{s += $1} END {printf "%.0f MB", s / 1e6}')" \
     "($(sort -u "$work/paths-10k" | wc -l) distinct paths);" \
     "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
-echo "warm-hits: $fails target(s) not met"
+if [ -n "$ctl_pid" ]; then
+	echo "warm-hits: $fails target(s) not met; nginx-b, identical to" \
+	    "nginx, missed $bfails of the same $targets"
+else
+	echo "warm-hits: $fails target(s) not met"
+fi
