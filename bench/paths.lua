@@ -27,3 +27,15 @@ function request()
 	i = i % #reqs + 1
 	return reqs[i]
 end
+
+-- One line for bench/tail.sh: the latency distribution in microseconds.
+function done(summary, latency, requests)
+	local e = summary.errors
+	io.write(string.format("TAIL requests=%d rps=%.0f mean=%.0f sd=%.0f "
+	    .. "p50=%d p90=%d p99=%d p999=%d max=%d errors=%d\n",
+	    summary.requests, summary.requests / (summary.duration / 1e6),
+	    latency.mean, latency.stdev, latency:percentile(50),
+	    latency:percentile(90), latency:percentile(99),
+	    latency:percentile(99.9), latency.max,
+	    e.connect + e.read + e.write + e.status + e.timeout))
+end
