@@ -25,9 +25,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # nginx_static PORT ROOT TYPE [NAME]: writes $work/NAME.conf (NAME: nginx),
-# nginx serving the
-# files under ROOT as the reference: one worker, sendfile, tcp_nopush,
-# open_file_cache, gzip_static, no access log, keep-alive never cut short.
+# nginx serving the files under ROOT as the reference: one worker,
+# sendfile, tcp_nopush, open_file_cache, gzip_static, no access log,
+# keep-alive never cut short.
 nginx_static() {
 	local name=${4:-nginx}
 	cat > "$work/$name.conf" <<NGX
