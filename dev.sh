@@ -65,14 +65,12 @@ find_cargo() {
 # build DIR [meson options...]: quiet when it works; when a step fails its
 # whole output is shown, so that a missing dependency is named.
 build() {
-	local dir=$1 log
+	local dir=$1 log step
 	shift
+	step=(meson configure "$dir" "$@")
+	[ -f "$dir/build.ninja" ] || step=(meson setup "$dir" "$@")
 	log=$(mktemp)
-	if { if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@"
-	     else
-		meson configure "$dir" "$@"
-	     fi && ninja -C "$dir"; } >"$log" 2>&1; then
+	if "${step[@]}" > "$log" 2>&1 && ninja -C "$dir" >> "$log" 2>&1; then
 		rm -f "$log"
 		return 0
 	fi

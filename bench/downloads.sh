@@ -23,20 +23,11 @@ head -c 1048576 /dev/urandom > "$work/data/local/crates/bench/bench-1.0.0.crate"
 ln "$work/data/local/crates/bench/bench-1.0.0.crate" "$work/www$url"
 
 nport=$(free_port)
-cport=$(free_port)
 nginx_static "$nport" "$work/www" application/gzip
 bg_start nginx -c "$work/nginx.conf"
 npid=$bg_pid
-cat > "$work/crated.toml" <<TOML
-listen = ["127.0.0.1:$cport"]
-data_dir = "$work/data"
-log_level = "warn"
-[registries.local]
-TOML
-bg_start "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log"
-cpid=$bg_pid
+hosted_crated local
 wait_port "$nport"
-wait_port "$cport"
 declare -A base=([nginx]="http://127.0.0.1:$nport" [crated]="http://127.0.0.1:$cport")
 control_start "$work/www" application/gzip
 for s in $cmp_servers; do
@@ -46,24 +37,14 @@ for s in $cmp_servers; do
 	wrk -t1 -c4 -d1s "${base[$s]}$url" > /dev/null	# warm-up
 done
 
-srv_pids[nginx]="$npid $(pgrep -P "$npid" | paste -sd' ')"
+srv_pids[nginx]=$(with_children "$npid")
 srv_pids[crated]=$cpid
-[ -n "$ctl_pid" ] && srv_pids[nginx-b]="$ctl_pid $(pgrep -P "$ctl_pid" | paste -sd' ')"
+[ -n "$ctl_pid" ] && srv_pids[nginx-b]=$(with_children "$ctl_pid")
 runner() { wrk_run "$work/wrk.out" -t1 -c"$c" -d"${secs}s" "${base[$1]}$url"; }
 compare_header conns
-fails=0 bfails=0 targets=0
 for c in $conn_list; do
 	compare "-c$c" runner
-	targets=$((targets + 1))
-	v=$(verdict "$cmp_rps_x >= 0.9")
-	[ "$v" = met ] || fails=$((fails + 1))
-	ctl=
-	if [ -n "$ctl_pid" ]; then
-		vb=$(verdict "${cmp_rps[nginx-b]} >= 0.9")
-		[ "$vb" = met ] || bfails=$((bfails + 1))
-		ctl="; nginx-b, nginx's twin, against the same: $vb"
-	fi
-	echo "  target for -c$c (crated >= 0.9x nginx req/s): $v$ctl"
+	judge "target for -c$c (crated >= 0.9x nginx req/s)" "R >= 0.9"
 done
 echo "(one request = 1 MiB, so req/s = MiB/s; rps_x, p99_x: medians of the" \
     "per-round ratios to nginx; cpu_us: the server's user+system CPU" \
@@ -71,9 +52,4 @@ echo "(one request = 1 MiB, so req/s = MiB/s; rps_x, p99_x: medians of the" \
     "used, near 100% when it is the limit; steal: the share of CPU time" \
     "the hypervisor took while that server ran, per round after the /)"
 echo "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
-if [ -n "$ctl_pid" ]; then
-	echo "downloads: $fails target(s) not met; nginx-b, identical to" \
-	    "nginx, missed $bfails of the same $targets"
-else
-	echo "downloads: $fails target(s) not met"
-fi
+judge_summary downloads

@@ -71,6 +71,24 @@ control_start() {
 	cmp_servers="nginx crated nginx-b"
 }
 
+# hosted_crated REGISTRY...: starts crated serving those hosted
+# registries from $work/data on a free port, logging warnings to
+# $work/crated.log; sets $cport and $cpid once it accepts.
+hosted_crated() {
+	local r
+	cport=$(free_port)
+	{ printf 'listen = ["127.0.0.1:%s"]\ndata_dir = "%s"\nlog_level = "warn"\n' \
+	    "$cport" "$work/data"
+	  for r; do echo "[registries.$r]"; done; } > "$work/crated.toml"
+	bg_start "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log"
+	cpid=$bg_pid
+	wait_port "$cport"
+}
+
+# with_children PID: PID and its children (nginx's master and workers), for
+# srv_pids.
+with_children() { echo "$1 $(pgrep -P "$1" | paste -sd' ')"; }
+
 # bg_start CMD...: runs CMD in the background, remembers its pid in $bg_pid.
 bg_start() {
 	"$@" &
@@ -216,7 +234,7 @@ cpu_stat() {
 # core (wrk_run), the share of CPU time stolen by the hypervisor during its
 # runs (cpu_stat) and each round's req/s with that round's steal
 # (73352/12%). Sets cmp_rps[SERVER] and cmp_p99[SERVER] (the median
-# ratios), and cmp_rps_x and cmp_p99_x (crated's), for the verdicts.
+# ratios) for judge.
 #
 # nginx-b, where a script runs it, is a second nginx identical to the
 # first (the A/A control): what the same comparison makes of a server
@@ -279,8 +297,6 @@ compare() {
 		    "$(awk -v a="${stolen[$s]}" -v b="${all[$s]}" \
 		    'BEGIN {printf "%.1f", b ? 100 * a / b : 0}')" "${each[$s]}"
 	done
-	cmp_rps_x=${cmp_rps[crated]:-0}
-	cmp_p99_x=${cmp_p99[crated]:-0}
 }
 compare_header() {
 	printf '%-10s %-7s %9s %8s %7s %7s %6s %7s %7s %7s %5s %6s  %s\n' \
@@ -297,8 +313,40 @@ median() {
 		print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# verdict COND: "met" or "NOT met" for an awk condition.
-verdict() { awk "BEGIN { exit !($1) }" && echo met || echo "NOT met"; }
+# verdict COND [R P]: "met" or "NOT met" for an awk condition, in which R
+# and P stand for the numbers given after it (0 when not).
+verdict() {
+	awk -v R="${2:-0}" -v P="${3:-0}" "BEGIN { exit !($1) }" &&
+	    echo met || echo "NOT met"
+}
+
+# judge TEXT COND: after compare, prints "  TEXT: met" or "NOT met" for
+# crated, COND an awk condition on R and P (crated's median req/s and p99
+# ratios), and, where nginx-b runs, what the same condition says of it;
+# counts the targets and each server's misses for judge_summary.
+judged=0 crated_missed=0 control_missed=0
+judge() {
+	local v ctl=
+	judged=$((judged + 1))
+	v=$(verdict "$2" "${cmp_rps[crated]}" "${cmp_p99[crated]}")
+	[ "$v" = met ] || crated_missed=$((crated_missed + 1))
+	if [ -n "$ctl_pid" ]; then
+		ctl=$(verdict "$2" "${cmp_rps[nginx-b]}" "${cmp_p99[nginx-b]}")
+		[ "$ctl" = met ] || control_missed=$((control_missed + 1))
+		ctl="; nginx-b, nginx's twin, against the same: $ctl"
+	fi
+	echo "  $1: $v$ctl"
+}
+
+# judge_summary NAME: the last line of a script that judged.
+judge_summary() {
+	if [ -n "$ctl_pid" ]; then
+		echo "$1: $crated_missed target(s) not met; nginx-b, identical to" \
+		    "nginx, missed $control_missed of the same $judged"
+	else
+		echo "$1: $crated_missed target(s) not met"
+	fi
+}
 
 # unpack_sample DIR: the real crates.io index sample, unpacked in DIR.
 unpack_sample() {

@@ -37,22 +37,14 @@ if [ "${BENCH_CONTROL:-0}" = 1 ]; then
 	opid=$ctl_pid
 else
 	other=crated
-	cport=$(free_port)
-	cat > "$work/crated.toml" <<-TOML
-	listen = ["127.0.0.1:$cport"]
-	data_dir = "$work/data"
-	log_level = "warn"
-	[registries.r0]
-	TOML
-	bg_start "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log"
-	opid=$bg_pid
-	wait_port "$cport"
+	hosted_crated r0
+	opid=$cpid
 	base[crated]="http://127.0.0.1:$cport"
 fi
 wait_port "$nport"
 
+echo "/r0/$file" > "$work/path"
 for s in nginx "$other"; do
-	echo "/r0/$file" > "$work/path"
 	"$python" "$bench_dir/client.py" etags "${base[$s]}" "$work/path" \
 	    "$work/etags-$s"
 	"$python" "$bench_dir/client.py" check "${base[$s]}" "$work/etags-$s" \

@@ -61,23 +61,11 @@ echo /r0/3/l/lzw > "$work/paths-small"
 echo /r0/3/l/log > "$work/paths-large"
 
 nport=$(free_port)
-cport=$(free_port)
 nginx_static "$nport" "$work/www" text/plain
 bg_start nginx -c "$work/nginx.conf"
 npid=$bg_pid
-cat > "$work/crated.toml" <<TOML
-listen = ["127.0.0.1:$cport"]
-data_dir = "$work/data"
-log_level = "warn"
-[registries.r0]
-[registries.r1]
-[registries.r2]
-[registries.r3]
-TOML
-bg_start "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log"
-cpid=$bg_pid
+hosted_crated r0 r1 r2 r3
 wait_port "$nport"
-wait_port "$cport"
 declare -A base=([nginx]="http://127.0.0.1:$nport" [crated]="http://127.0.0.1:$cport")
 control_start "$work/www" text/plain
 
@@ -127,26 +115,17 @@ for c in $cases; do
 	for s in $cmp_servers; do run "$s" "$c" 0 2 > /dev/null; done
 done
 
-srv_pids[nginx]="$npid $(pgrep -P "$npid" | paste -sd' ')"
+srv_pids[nginx]=$(with_children "$npid")
 srv_pids[crated]=$cpid
-[ -n "$ctl_pid" ] && srv_pids[nginx-b]="$ctl_pid $(pgrep -P "$ctl_pid" | paste -sd' ')"
+[ -n "$ctl_pid" ] && srv_pids[nginx-b]=$(with_children "$ctl_pid")
 runner() { run "$1" "$c" "$cond" "$secs"; }
 compare_header
-fails=0 bfails=0 targets=0
 for c in $cases; do
 	for cond in 0 1; do
 		label=$c-$([ "$cond" = 1 ] && echo 304 || echo 200)
 		compare "$label" runner
-		targets=$((targets + 1))
-		v=$(verdict "$cmp_rps_x >= 1.0 && $cmp_p99_x <= 1.2")
-		[ "$v" = met ] || fails=$((fails + 1))
-		ctl=
-		if [ -n "$ctl_pid" ]; then
-			vb=$(verdict "${cmp_rps[nginx-b]} >= 1.0 && ${cmp_p99[nginx-b]} <= 1.2")
-			[ "$vb" = met ] || bfails=$((bfails + 1))
-			ctl="; nginx-b, nginx's twin, against the same: $vb"
-		fi
-		echo "  target for $label (crated >= 1.0x req/s, p99 <= 1.2x): $v$ctl"
+		judge "target for $label (crated >= 1.0x req/s, p99 <= 1.2x)" \
+		    "R >= 1.0 && P <= 1.2"
 	done
 done
 echo "(rps_x, p99_x: medians of the per-round ratios to nginx; cpu_us:" \
@@ -160,9 +139,4 @@ echo "sizes: small $(stat -c %s "$work/sample/3/l/lzw") B," \
     xargs stat -c %s | awk '{s += $1} END {printf "%.0f MB", s / 1e6}')" \
     "($(sort -u "$work/paths-10k" | wc -l) distinct paths);" \
     "crated RSS $(awk '/VmRSS/ {print $2 " " $3}' /proc/$cpid/status)"
-if [ -n "$ctl_pid" ]; then
-	echo "warm-hits: $fails target(s) not met; nginx-b, identical to" \
-	    "nginx, missed $bfails of the same $targets"
-else
-	echo "warm-hits: $fails target(s) not met"
-fi
+judge_summary warm-hits
