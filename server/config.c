@@ -138,6 +138,18 @@ static const struct key keys[] = {
 	{ "relay_auth", REGISTRY, K_STRING, R(relay_auth), "server",
 	  check_relay_auth, "relayed writes carry crated's upstream credential"
 	  " (\"server\") or the client's own Authorization (\"client\")" },
+	{ "relay_max_writes", REGISTRY, K_INT, R(relay_max_writes), "16",
+	  check_concurrency, "relayed writes (publish, yank, owner changes)"
+	  " in flight, each holding its body until the upstream answers;"
+	  " past it 503 with Retry-After" },
+	{ "relay_max_writes_per_client", REGISTRY, K_INT,
+	  R(relay_max_writes_per_client), "4", check_concurrency,
+	  "relayed writes in flight from one client address; past it 429"
+	  " with Retry-After" },
+	{ "relay_api_other_origin", REGISTRY, K_BOOL,
+	  R(relay_api_other_origin), "false", NULL, "relay to (and send the"
+	  " upstream credential to) a config.json api on another origin than"
+	  " the index" },
 	{ "max_cache_bytes", REGISTRY, K_INT, R(max_cache_bytes), "0",
 	  check_cache_bytes, "mirrors: cached .crate bytes kept; past it the"
 	  " least recently used go (0: no limit)" },

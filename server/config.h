@@ -26,6 +26,9 @@ struct registry_config {
 	long long upstream_concurrency;
 	long long token_refresh;
 	char	 *relay_auth;		/* "server" or "client" */
+	long long relay_max_writes;	/* relayed writes in flight */
+	long long relay_max_writes_per_client;
+	bool	  relay_api_other_origin; /* api may be on another origin */
 	long long max_cache_bytes;	/* 0: no limit */
 	bool	  prefetch_dependencies;
 };

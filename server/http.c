@@ -567,27 +567,34 @@ dispatch(struct conn *c)
 	c->srv->fn(r, c->srv->arg);
 }
 
-/* Reads the body once all of it is buffered. */
+/* Moves the body's bytes, as they come, into the one buffer the handler
+ * gets (never the whole body twice: in the input buffer and a copy). */
 static void
 read_body(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct http_request	*r = c->req;
+	size_t			 n = evbuffer_get_length(in);
 
-	if (evbuffer_get_length(in) < r->clen) {
+	if (r->body == NULL) {
+		r->body = xmalloc(r->clen + 1);
+		r->body_len = 0;
+	}
+	if (n > r->clen - r->body_len)
+		n = r->clen - r->body_len;
+	evbuffer_remove(in, r->body + r->body_len, n);
+	r->body_len += n;
+	if (r->body_len < r->clen) {
 		/* Still coming: silence ends the connection after
 		 * head_timeout, as within a head. */
 		set_timeouts(c, c->srv->lim.head_timeout,
 		    c->srv->lim.idle_timeout);
 		/* After 30 s, a body must average 16 KiB/s. */
 		if (usec_since(&c->head_start) / 1000000 > 30 +
-		    (long)(evbuffer_get_length(in) / 16384))
+		    (long)(r->body_len / 16384))
 			reject(c, 408, "request body arrived too slowly");
 		return;
 	}
-	r->body = xmalloc(r->clen + 1);
-	r->body_len = r->clen;
-	evbuffer_remove(in, r->body, r->clen);
 	r->body[r->clen] = '\0';
 	dispatch(c);
 }
@@ -1459,6 +1466,17 @@ http_body(const struct http_request *r, size_t *len)
 {
 	*len = r->body_len;
 	return r->body;
+}
+
+unsigned char *
+http_body_take(struct http_request *r, size_t *len)
+{
+	unsigned char	*b = r->body;
+
+	*len = r->body_len;
+	r->body = NULL;
+	r->body_len = 0;
+	return b;
 }
 
 const char *

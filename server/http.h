@@ -80,6 +80,9 @@ const char		*http_query(const struct http_request *);
 const char		*http_header(const struct http_request *,
 			    const char *name);
 const unsigned char	*http_body(const struct http_request *, size_t *);
+/* The body, now the caller's to free (NUL-terminated; NULL when empty):
+ * a handler that keeps it needs no copy. http_body is empty afterwards. */
+unsigned char		*http_body_take(struct http_request *, size_t *);
 const char		*http_peer(const struct http_request *);
 /* True once the client has disconnected. */
 bool			 http_gone(const struct http_request *);

@@ -369,10 +369,12 @@ launch(struct mirror *m, struct fetch_opts *o)
 	o->done = fetch_done_wrap;
 	o->arg = w;
 	/* The credential belongs to the upstream: it goes to the index's
-	 * origin and to the api the upstream names, never to a download
-	 * host elsewhere (a CDN, blob storage). */
+	 * origin (and to the api the upstream names when the operator lets
+	 * it be elsewhere), never to a download host elsewhere (a CDN, blob
+	 * storage). */
 	if (o->authorization == NULL && (same_origin(o->url, m->base) ||
-	    (m->rc.api != NULL && same_origin(o->url, m->rc.api))))
+	    (m->rc.api != NULL && m->reg->cfg->relay_api_other_origin &&
+	    same_origin(o->url, m->rc.api))))
 		o->authorization = token(m);
 	else if (o->authorization != NULL && o->authorization[0] == '\0')
 		o->authorization = NULL;

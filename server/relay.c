@@ -27,6 +27,7 @@
  * be neither retried nor cancelled: answer by then, outcome unknown. */
 #define ANSWER_SECONDS	25
 #define UPSTREAM_LIMIT	600	/* seconds the upstream call may take */
+#define RETRY_AFTER	30	/* seconds, when too many writes are in flight */
 
 /* One relayed web API call. */
 struct relay {
@@ -38,12 +39,16 @@ struct relay {
 	char			 vers[VERSION_MAX + 1];
 	char			*path;		/* under the upstream api */
 	char			*query;
-	unsigned char		*body;		/* what goes upstream */
+	unsigned char		*body;		/* what goes upstream: the only
+						   copy of the client's body */
 	size_t			 body_len;
 	char			*auth;		/* client's, relay_auth=client */
-	unsigned char		*crate;		/* publish: kept on success */
-	size_t			 crate_len;
+	size_t			 crate_off;	/* publish: the .crate in body, */
+	size_t			 crate_len;	/* kept on success */
 	char			 peer[64];
+	char			 addr[64];	/* peer without its port */
+	bool			 admitted;	/* counted in flight */
+	struct relay		*next_flight;
 	char			*user;		/* token label, if any */
 	char			*ok;		/* the success answer */
 	size_t			 peers_left;	/* purges not yet answered */
@@ -51,16 +56,55 @@ struct relay {
 	struct event		*timer;
 };
 
+/* The relayed writes under way, every registry's: few (a cap each). */
+static struct relay	*flight;
+
+static void
+declare(void)
+{
+	static bool	done;
+
+	if (done)
+		return;
+	done = true;
+	metrics_declare("crated_relayed_reads_total", METRIC_COUNTER,
+	    "Web API reads (search, owner lists) relayed upstream, by"
+	    " operation and outcome.");
+	metrics_declare("crated_relayed_writes_in_flight", METRIC_GAUGE,
+	    "Relayed writes waiting for the upstream's answer.");
+}
+
+static void
+flight_gauge(const struct registry *reg)
+{
+	char	labels[96];
+	size_t	n = 0;
+
+	for (struct relay *o = flight; o != NULL; o = o->next_flight)
+		n += o->reg == reg;
+	snprintf(labels, sizeof labels, "registry=\"%s\"", reg->name);
+	metrics_set("crated_relayed_writes_in_flight", labels, (double)n);
+}
+
 static void
 relay_free(struct relay *rl)
 {
+	struct relay	**p;
+
+	if (rl->admitted) {
+		for (p = &flight; *p != NULL && *p != rl;
+		    p = &(*p)->next_flight)
+			;
+		if (*p == rl)
+			*p = rl->next_flight;
+		flight_gauge(rl->reg);
+	}
 	if (rl->timer != NULL)
 		event_free(rl->timer);
 	free(rl->path);
 	free(rl->query);
 	free(rl->body);
 	free(rl->auth);
-	free(rl->crate);
 	free(rl->user);
 	free(rl->ok);
 	free(rl);
@@ -196,15 +240,20 @@ success_body(struct relay *rl, const char *body, size_t len,
 	}
 }
 
+/* The audit line and the counter of a finished call; label is the
+ * counter's outcome, or NULL for the one status gives. */
 static void
-audit(struct relay *rl, long status, const char *outcome)
+audit(struct relay *rl, long status, const char *label, const char *outcome)
 {
 	char	labels[160];
 
+	if (label == NULL)
+		label = status >= 200 && status < 300 ? "ok" : status == 0 ?
+		    "unreachable" : "refused";
 	snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
-	    "outcome=\"%s\"", rl->reg->name, op_name(rl), status >= 200 &&
-	    status < 300 ? "ok" : status == 0 ? "unreachable" : "refused");
-	metrics_add("crated_relayed_writes_total", labels, 1);
+	    "outcome=\"%s\"", rl->reg->name, op_name(rl), label);
+	metrics_add(is_write(rl) ? "crated_relayed_writes_total" :
+	    "crated_relayed_reads_total", labels, 1);
 	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
 	    " user=%s upstream_status=%ld outcome=%s duration_ms=%ld",
 	    rl->reg->name, op_name(rl), rl->name[0] ? rl->name : "-",
@@ -272,6 +321,41 @@ notify_peers(struct relay *rl)
 	free(body);
 }
 
+/*
+ * No answer came. A write whose request went out whole may have been
+ * done by the feed (it dropped the connection before answering): the
+ * outcome is unknown, and crated never sends it again. One that did not
+ * go out whole cannot have been.
+ */
+static void
+lost(struct relay *rl, struct fetch *f)
+{
+	if (is_write(rl) && fetch_request_sent(f)) {
+		audit(rl, 0, "unknown", fetch_error(f));
+		log_warn("registry %s: %s %s %s: the connection to the upstream"
+		    " was lost after the whole request was sent (%s): outcome"
+		    " unknown, not sent again", rl->reg->name, op_name(rl),
+		    rl->name, rl->vers, fetch_error(f));
+		if (rl->req != NULL)
+			http_reply_error(rl->req, 502, "the upstream feed"
+			    " dropped the connection after crated sent it the"
+			    " whole %s of `%s` %s (%s): the outcome is unknown."
+			    " crated did not send it again: look for the result"
+			    " in the feed (for a publish, `cargo search` or the"
+			    " feed's web page) before trying again", op_name(rl),
+			    rl->name, rl->vers, fetch_error(f));
+	} else {
+		audit(rl, 0, NULL, fetch_error(f));
+		if (rl->req != NULL)
+			http_reply_error(rl->req, 502, "upstream unreachable:"
+			    " %s%s", fetch_error(f), is_write(rl) ? " (the call"
+			    " did not reach the feed: it is safe to try again)" :
+			    "");
+	}
+	rl->req = NULL;
+	relay_free(rl);
+}
+
 static void
 relay_done(struct fetch *f, void *arg)
 {
@@ -283,23 +367,31 @@ relay_done(struct fetch *f, void *arg)
 	int		 code;
 
 	body = fetch_body(f, &len);
-	if (fetch_failed(f) || status == 0) {
-		audit(rl, status, fetch_error(f));
+	if (status == 0) {
+		lost(rl, f);
+		return;
+	}
+	if (fetch_failed(f) && status >= 200 && status < 300 && !is_write(rl)) {
+		audit(rl, status, "unusable", fetch_error(f));
 		if (rl->req != NULL)
-			http_reply_error(rl->req, 502, "upstream unreachable:"
-			    " %s%s", fetch_error(f), rl->kind == ROUTE_PUBLISH ?
-			    " (the publish did not reach the feed, or its"
-			    " outcome is unknown: check the feed before"
-			    " publishing again)" : "");
+			http_reply_error(rl->req, 502, "upstream %ld: its answer"
+			    " could not be read whole: %s", status,
+			    fetch_error(f));
 		rl->req = NULL;
 		relay_free(rl);
 		return;
 	}
+	/* The status decides: a write the feed answered 2xx went through,
+	 * even if its answer was too long or cut short. */
+	if (fetch_failed(f))
+		log_warn("registry %s: %s %s %s: upstream %ld, then %s (the"
+		    " status decides)", rl->reg->name, op_name(rl), rl->name,
+		    rl->vers, status, fetch_error(f));
 	if (status == 203 || (status >= 200 && status < 300 && len > 0 &&
 	    (body[0] == '<' || (fetch_header(f, "Content-Type") != NULL &&
 	    strcasestr(fetch_header(f, "Content-Type"), "html") != NULL)))) {
 		/* Azure's sign-in page for a refused credential. */
-		audit(rl, status, "sign-in page");
+		audit(rl, status, NULL, "sign-in page");
 		if (rl->req != NULL)
 			http_reply_error(rl->req, 502, "upstream %ld: the feed"
 			    " answered with a sign-in page, not an API answer:"
@@ -311,7 +403,7 @@ relay_done(struct fetch *f, void *arg)
 	}
 	if (status >= 200 && status < 300) {
 		if ((ok = success_body(rl, body, len, &why)) == NULL) {
-			audit(rl, status, why);
+			audit(rl, status, NULL, why);
 			if (rl->req != NULL)
 				http_reply_error(rl->req, 502, "upstream %ld:"
 				    " %s", status, why);
@@ -319,10 +411,10 @@ relay_done(struct fetch *f, void *arg)
 			relay_free(rl);
 			return;
 		}
-		audit(rl, status, "ok");
+		audit(rl, status, NULL, "ok");
 		if (rl->kind == ROUTE_PUBLISH) {
 			mirror_keep_crate(rl->reg->mirror, rl->name, rl->vers,
-			    rl->crate, rl->crate_len);
+			    rl->body + rl->crate_off, rl->crate_len);
 			mirror_watch(rl->reg->mirror, rl->name, rl->vers);
 		} else if (rl->kind == ROUTE_YANK || rl->kind == ROUTE_UNYANK)
 			mirror_watch(rl->reg->mirror, rl->name, NULL);
@@ -331,7 +423,7 @@ relay_done(struct fetch *f, void *arg)
 		return;
 	}
 	msg = message_of(body, len);
-	audit(rl, status, msg);
+	audit(rl, status, NULL, msg);
 	/* A refused server credential is crated's problem, not the
 	 * client's: 502, as for reads. */
 	code = status >= 500 || ((status == 401 || status == 403) &&
@@ -364,6 +456,45 @@ on_slow(evutil_socket_t fd, short what, void *arg)
 	rl->req = NULL;
 }
 
+/* True when URLs a and b have the same scheme, host and port. */
+static bool
+same_origin(const char *a, const char *b)
+{
+	const char	*ea, *eb;
+	size_t		 na, nb;
+
+	if (strncmp(a, "sparse+", 7) == 0)
+		a += 7;
+	if (strncmp(b, "sparse+", 7) == 0)
+		b += 7;
+	if ((ea = strstr(a, "://")) == NULL || (eb = strstr(b, "://")) == NULL)
+		return false;
+	na = (size_t)(ea - a) + 3 + strcspn(ea + 3, "/?#");
+	nb = (size_t)(eb - b) + 3 + strcspn(eb + 3, "/?#");
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* Why the call cannot go to the upstream's api, or NULL. An api on
+ * another origin than the index would get the credential (crated's, or
+ * the client's) that cargo sends there: only when the operator says so. */
+static char *
+refuse_api(struct relay *rl, const char *error, const char *api)
+{
+	const struct registry_config	*cfg = rl->reg->cfg;
+
+	if (error != NULL)
+		return xstrdup(error);
+	if (api == NULL)
+		return xstrdup("its config.json has no \"api\"");
+	if (!same_origin(api, cfg->upstream) && !cfg->relay_api_other_origin)
+		return xasprintf("its config.json names an api at %s, another"
+		    " origin than its index %s, and crated sends its"
+		    " credential only to the index's origin (set"
+		    " relay_api_other_origin = true for registry `%s` if that"
+		    " host is trusted)", api, cfg->upstream, rl->reg->name);
+	return NULL;
+}
+
 static void
 forward(struct mirror *m, const char *error, void *arg)
 {
@@ -371,11 +502,14 @@ forward(struct mirror *m, const char *error, void *arg)
 	struct fetch_opts	 o = { 0 };
 	const char		*api = mirror_api(m);
 	struct timeval		 tv = { ANSWER_SECONDS, 0 };
-	char			*url;
+	char			*url, *why;
 
-	if (error != NULL || api == NULL) {
+	if ((why = refuse_api(rl, error, api)) != NULL) {
+		log_warn("registry %s: cannot relay %s: %s", rl->reg->name,
+		    op_name(rl), why);
 		http_reply_error(rl->req, 502, "cannot relay to the upstream:"
-		    " %s", error ? error : "its config.json has no \"api\"");
+		    " %s", why);
+		free(why);
 		rl->req = NULL;
 		relay_free(rl);
 		return;
@@ -389,6 +523,9 @@ forward(struct mirror *m, const char *error, void *arg)
 	o.body_len = rl->body_len;
 	if (rl->method == HTTP_PUT && rl->body == NULL)
 		o.body = "";
+	/* A write reaches the feed at most once, from rl's one copy of the
+	 * body: never re-sent by curl on another connection. */
+	o.once = is_write(rl);
 	o.content_type = rl->kind == ROUTE_PUBLISH ?
 	    "application/octet-stream" : rl->body ? "application/json" : NULL;
 	o.accept = "application/json";
@@ -484,19 +621,48 @@ rewrite_registries(struct server *srv, const struct registry *target,
 	return changed;
 }
 
-/* Checks a publish body and builds what goes upstream; -1 when refused
- * (and answered). */
+/* Replaces rl's body with one carrying p's rewritten metadata. p's crate
+ * lies in the old body, which goes once copied. */
+static void
+reencode(struct relay *rl, const struct publish *p)
+{
+	char		*json;
+	unsigned char	*b;
+	size_t		 jlen, len;
+	uint32_t	 l;
+
+	json = json_dumps(p->meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	jlen = strlen(json);
+	len = 8 + jlen + p->crate_len;
+	b = xmalloc(len);
+	l = (uint32_t)jlen;
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(l >> (8 * i));
+	memcpy(b + 4, json, jlen);
+	l = (uint32_t)p->crate_len;
+	for (int i = 0; i < 4; i++)
+		b[4 + jlen + i] = (unsigned char)(l >> (8 * i));
+	memcpy(b + 8 + jlen, p->crate, p->crate_len);
+	free(json);
+	free(rl->body);
+	rl->body = b;
+	rl->body_len = len;
+	rl->crate_off = 8 + jlen;
+	log_info("registry %s: %s %s: rewrote dependency registry URLs that"
+	    " named crated", rl->reg->name, rl->name, rl->vers);
+}
+
+/* Checks a publish body, which rl takes from the request (no copy), and
+ * makes it what goes upstream; -1 when refused (and answered). */
 static int
 prepare_publish(struct relay *rl)
 {
-	struct publish		 p;
-	const unsigned char	*body;
-	size_t			 len, jlen;
-	char			*cause = NULL, *json;
-	int			 changed;
+	struct publish	 p;
+	char		*cause = NULL;
+	int		 changed;
 
-	body = http_body(rl->req, &len);
-	if (publish_parse(body, len, &p, &cause) != 0) {
+	rl->body = http_body_take(rl->req, &rl->body_len);
+	if (publish_parse(rl->body, rl->body_len, &p, &cause) != 0) {
 		log_warn("registry %s: refused a publish from %s: %s",
 		    rl->reg->name, rl->peer, cause);
 		http_reply_error(rl->req, 400, "%s", cause);
@@ -509,9 +675,6 @@ prepare_publish(struct relay *rl)
 		publish_finish(&p);
 		return -1;
 	}
-	rl->crate_len = p.crate_len;
-	rl->crate = xmalloc(p.crate_len);
-	memcpy(rl->crate, p.crate, p.crate_len);
 	if ((changed = rewrite_registries(rl->reg->srv, rl->reg, p.meta,
 	    &cause)) < 0) {
 		http_reply_error(rl->req, 400, "%s", cause);
@@ -519,31 +682,68 @@ prepare_publish(struct relay *rl)
 		publish_finish(&p);
 		return -1;
 	}
-	if (changed == 0) {
-		rl->body = xmalloc(len);
-		memcpy(rl->body, body, len);
-		rl->body_len = len;
-	} else {
-		uint32_t	l;
-
-		json = json_dumps(p.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		jlen = strlen(json);
-		rl->body_len = 8 + jlen + p.crate_len;
-		rl->body = xmalloc(rl->body_len);
-		l = (uint32_t)jlen;
-		for (int i = 0; i < 4; i++)
-			rl->body[i] = (unsigned char)(l >> (8 * i));
-		memcpy(rl->body + 4, json, jlen);
-		l = (uint32_t)p.crate_len;
-		for (int i = 0; i < 4; i++)
-			rl->body[4 + jlen + i] = (unsigned char)(l >> (8 * i));
-		memcpy(rl->body + 8 + jlen, p.crate, p.crate_len);
-		free(json);
-		log_info("registry %s: %s %s: rewrote dependency registry URLs"
-		    " that named crated", rl->reg->name, rl->name, rl->vers);
-	}
+	rl->crate_len = p.crate_len;
+	if (changed > 0)
+		reencode(rl, &p);
+	else
+		rl->crate_off = (size_t)(p.crate - rl->body);
 	publish_finish(&p);
 	return 0;
+}
+
+/* The client's address without its port. */
+static void
+peer_address(const char *peer, char *out, size_t len)
+{
+	const char	*colon = strrchr(peer, ':');
+	int		 n = colon != NULL ? (int)(colon - peer) :
+			    (int)strlen(peer);
+
+	snprintf(out, len, "%.*s", n, peer);
+}
+
+/*
+ * Takes a place among the writes in flight (each holds its body until the
+ * feed answers, up to UPSTREAM_LIMIT), or refuses the call: 429 past the
+ * client's share, 503 past the registry's. False when refused.
+ */
+static bool
+admit(struct relay *rl)
+{
+	const struct registry_config	*cfg = rl->reg->cfg;
+	long long			 nreg = 0, nclient = 0;
+	char				 hdr[64], labels[160];
+	bool				 client;
+
+	for (struct relay *o = flight; o != NULL; o = o->next_flight) {
+		if (o->reg != rl->reg)
+			continue;
+		nreg++;
+		nclient += strcmp(o->addr, rl->addr) == 0;
+	}
+	if ((client = nclient >= cfg->relay_max_writes_per_client) ||
+	    nreg >= cfg->relay_max_writes) {
+		log_warn("registry %s: refused a %s from %s: %lld relayed"
+		    " writes in flight (%lld from that client)", rl->reg->name,
+		    op_name(rl), rl->peer, nreg, nclient);
+		snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
+		    "outcome=\"busy\"", rl->reg->name, op_name(rl));
+		metrics_add("crated_relayed_writes_total", labels, 1);
+		snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", RETRY_AFTER);
+		http_reply_error_hdrs(rl->req, client ? 429 : 503, hdr, "%s:"
+		    " %lld %s writes to registry `%s` are waiting for the"
+		    " upstream feed already; try again in %d s",
+		    client ? "too many calls from this client" : "crated is"
+		    " busy", client ? nclient : nreg, client ? "of this"
+		    " client's" : "relayed", rl->reg->name, RETRY_AFTER);
+		rl->req = NULL;
+		return false;
+	}
+	rl->admitted = true;
+	rl->next_flight = flight;
+	flight = rl;
+	flight_gauge(rl->reg);
+	return true;
 }
 
 void
@@ -582,7 +782,9 @@ relay_api(struct registry *reg, struct http_request *r,
 	snprintf(rl->peer, sizeof rl->peer, "%s", http_peer(r));
 	if (http_user(r, NULL, NULL) != NULL)
 		rl->user = xstrdup(http_user(r, NULL, NULL));
+	peer_address(rl->peer, rl->addr, sizeof rl->addr);
 	clock_gettime(CLOCK_MONOTONIC, &rl->start);
+	declare();
 	if (reg->cfg->offline) {
 		http_reply_error(r, 503, "registry `%s` is in offline mode:"
 		    " crated does not contact its upstream, so %s calls cannot"
@@ -595,6 +797,10 @@ relay_api(struct registry *reg, struct http_request *r,
 		    " of %s: crated does not relay %s calls to it (set"
 		    " relay_writes = true to allow it)", reg->name,
 		    reg->cfg->upstream, op_name(rl));
+		relay_free(rl);
+		return;
+	}
+	if (is_write(rl) && !admit(rl)) {
 		relay_free(rl);
 		return;
 	}
@@ -626,15 +832,8 @@ relay_api(struct registry *reg, struct http_request *r,
 			relay_free(rl);
 			return;
 		}
-		if (m != HTTP_GET) {
-			const unsigned char	*b;
-			size_t			 len;
-
-			b = http_body(r, &len);
-			rl->body = xmalloc(len + 1);
-			memcpy(rl->body, b, len);
-			rl->body_len = len;
-		}
+		if (m != HTTP_GET)
+			rl->body = http_body_take(r, &rl->body_len);
 		break;
 	default:
 		rl->path = xstrdup("");

@@ -41,6 +41,7 @@ struct fetch {
 	char			*req_body, *method;
 	char			*body;
 	size_t			 len, cap;
+	size_t			 sent;		/* of opts.body, once */
 	char			*headers[MAX_HEADERS];	/* "name: value" */
 	int			 nheaders;
 	long			 status;
@@ -264,6 +265,20 @@ write_cb(char *buf, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The body of a "once" request, from the caller's buffer. */
+static size_t
+read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct fetch	*f = arg;
+	size_t		 len = f->opts.body_len - f->sent;
+
+	if (len > size * n)
+		len = size * n;
+	memcpy(buf, (const char *)f->opts.body + f->sent, len);
+	f->sent += len;
+	return len;
+}
+
 /* Adds the operator's CA bundle to OpenSSL's store, beside the system's. */
 static CURLcode
 ssl_ctx_cb(CURL *easy, void *ctx, void *arg)
@@ -342,7 +357,14 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		f->method = xstrdup(opts->method);
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
 	}
-	if (opts->body != NULL) {
+	if (opts->body != NULL && opts->once) {
+		/* No CURLOPT_SEEKFUNCTION: a rewind (for a re-send) fails. */
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)opts->body_len);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, f);
+	} else if (opts->body != NULL) {
 		f->req_body = xmalloc(opts->body_len + 1);
 		memcpy(f->req_body, opts->body, opts->body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -361,7 +383,11 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	 * can be negotiated; over plain HTTP/1.1 it would queue requests
 	 * behind a slow one. */
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(f->url, "https:", 6) ==
-	    0 ? 1L : 0L);
+	    0 && !opts->once ? 1L : 0L);
+	if (opts->once) {
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts->low_speed_time > 0 ?
@@ -474,6 +500,18 @@ fetch_content_length(const struct fetch *f)
 
 	curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n);
 	return n;
+}
+
+bool
+fetch_request_sent(const struct fetch *f)
+{
+	long		head = 0;
+	curl_off_t	up = 0;
+
+	curl_easy_getinfo(f->easy, CURLINFO_REQUEST_SIZE, &head);
+	curl_easy_getinfo(f->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+	return head > 0 && (f->opts.body == NULL || (size_t)up >=
+	    f->opts.body_len);
 }
 
 void

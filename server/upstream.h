@@ -28,6 +28,12 @@ struct fetch_opts {
 	const char	*method;	/* NULL: GET */
 	const void	*body;		/* request body (copied), or NULL */
 	size_t		 body_len;
+	/* A call that must reach the server at most once (a publish, yank,
+	 * owner change): a new connection of its own, closed afterwards, so
+	 * curl never re-sends it on a fresh connection when a reused one
+	 * dies; the body is not copied (it must outlive the fetch) and goes
+	 * out through a read callback curl cannot rewind. */
+	bool		 once;
 	const char	*content_type;	/* of the request body */
 	const char	*accept;	/* NULL: text/plain first */
 	bool		 no_redirects;	/* web API calls are not redirected */
@@ -72,6 +78,9 @@ long		 fetch_redirects(const struct fetch *);
 double		 fetch_seconds(const struct fetch *);
 /* Content-Length of the 2xx response when known, else -1. */
 long long	 fetch_content_length(const struct fetch *);
+/* True once the request head and its whole body were sent: a failure
+ * after that leaves the server's outcome unknown. */
+bool		 fetch_request_sent(const struct fetch *);
 /* Pauses or resumes a streamed transfer (back-pressure). */
 void		 fetch_pause(struct fetch *, bool pause);
 

@@ -27,6 +27,13 @@ What it does, like the real feed as far as docs/azure-devops-feed.md knows:
   counts them, and can be put in modes: "ok", "garbage" (200 with an HTML
   sign-in page for everything), "error500" (500 for API writes), "hang"
   (API writes wait `hang_seconds` before being handled).
+* one-shot faults for the next API write (`fault`): "reset_after_body"
+  (the body is read, then the connection is reset with no answer) and
+  "reset_after_commit" (the write is done, then the connection is reset
+  instead of answered); `publish_pad` bytes of padding make the publish's
+  success answer that much longer; `api_on_alt` (before start) puts the
+  `api` of config.json on a second port serving the same feed (another
+  origin). Each recorded request has the "port" it came in on.
 
 Every wait is bounded; the servers run in daemon threads and stop() closes
 the listening sockets and every open connection (so "stopped" really means
@@ -213,6 +220,21 @@ SIGNIN_HTML = (b"<!DOCTYPE html><html><head><title>Sign in to your account</titl
 # servers
 
 
+class _Reset(OSError):
+    """Raised by a handler to drop its connection with a TCP reset."""
+
+
+def _reset(h):
+    """Resets h's connection (SO_LINGER 0, then the server closes it) and
+    ends the request with no answer."""
+    try:
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    h.close_connection = True
+    raise _Reset("connection reset by the stand-in")
+
+
 class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that does TLS in the connection's own thread
     (a stuck handshake never blocks accept) and can cut every connection."""
@@ -327,6 +349,10 @@ class AzureFeed:
         self.blob_tls = blob_tls
         self.mode = "ok"
         self.hang_seconds = 40.0
+        self.fault = None       # one-shot: "reset_after_body", "reset_after_commit"
+        self.publish_pad = 0    # bytes of padding in a publish's success answer
+        self.api_on_alt = False
+        self.alt = None
         self.lock = threading.Lock()
         self.index = {}         # lower name -> [line dict]
         self.crates = {}        # (lower name, vers) -> bytes
@@ -378,6 +404,8 @@ class AzureFeed:
 
     @property
     def api(self):
+        if self.api_on_alt:
+            return "https://127.0.0.1:%d%s" % (self.alt.server_address[1], self.api_prefix)
         return self.base + self.api_prefix
 
     @property
@@ -395,7 +423,11 @@ class AzureFeed:
         self.main = _Server(("127.0.0.1", 0), _Handler, self, self._ctx())
         self.blob = _Server(("127.0.0.1", 0), _BlobHandler, self,
                             self._ctx() if self.blob_tls else None)
-        for s in (self.main, self.blob):
+        if self.api_on_alt:
+            self.alt = _Server(("127.0.0.1", 0), _Handler, self, self._ctx())
+        for s in (self.main, self.blob, self.alt):
+            if s is None:
+                continue
             t = threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1},
                                  daemon=True)
             t.start()
@@ -407,7 +439,7 @@ class AzureFeed:
         index appends are cancelled. Idempotent."""
         for t in self.timers:
             t.cancel()
-        for s in (self.main, self.blob):
+        for s in (self.main, self.blob, self.alt):
             if s is None:
                 continue
             try:
@@ -482,12 +514,16 @@ class AzureFeed:
         path = raw_path.split("?", 1)[0]
         auth = h.headers.get("Authorization")
         rec = {"t": time.monotonic(), "method": h.command, "path": path, "auth": auth,
-               "status": None, "len": len(body)}
+               "status": None, "len": len(body), "port": h.server.server_address[1]}
         h._rec = rec
+        is_write = h.command in ("PUT", "DELETE") and path.startswith(self.api_prefix + "/")
         with self.lock:
             self.requests.append(rec)
             secrets = list(self.secrets)
             mode = self.mode
+            fault = self.fault if is_write else None
+            if fault is not None:
+                self.fault = None
         if auth is None or auth not in [basic_token(s) for s in secrets]:
             h._send(401, UNAUTHORIZED, headers=[
                 ("WWW-Authenticate", 'Bearer authorization_uri=https://login.windows.net/'
@@ -499,7 +535,11 @@ class AzureFeed:
         if mode == "garbage":
             h._send(200, SIGNIN_HTML, ctype="text/html; charset=utf-8")
             return
-        is_write = h.command in ("PUT", "DELETE") and path.startswith(self.api_prefix + "/")
+        if fault == "reset_after_body":
+            _reset(h)
+        if fault == "reset_after_commit":
+            # do the write, but never answer it
+            h._send = lambda status, *a, **kw: setattr(h, "_status", status)
         if is_write and mode == "hang":
             time.sleep(self.hang_seconds)
         if is_write and mode == "error500":
@@ -512,6 +552,8 @@ class AzureFeed:
             self._api(h, path[len(self.api_prefix + "/api/v1/crates"):], body, auth)
         else:
             h._send(404, azure_error("The resource cannot be found.", "ResourceNotFoundException"))
+        if fault == "reset_after_commit":
+            _reset(h)
 
     def _index(self, h, rel):
         if h.command not in ("GET", "HEAD"):
@@ -595,8 +637,11 @@ class AzureFeed:
         t.daemon = True
         self.timers.append(t)
         t.start()
-        h._send(self.publish_status, {"id": str(uuid.uuid4()), "status": "accepted",
-                                      "package": {"name": name, "version": vers}})
+        answer = {"id": str(uuid.uuid4()), "status": "accepted",
+                  "package": {"name": name, "version": vers}}
+        if self.publish_pad:
+            answer["padding"] = "x" * self.publish_pad
+        h._send(self.publish_status, answer)
 
     def _find_line(self, name, vers):
         for l in self.index.get(name.lower(), []):
