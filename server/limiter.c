@@ -5,10 +5,12 @@
 #include "index/xmalloc.h"
 
 #define WINDOW		10.0	/* seconds a latency minimum stands for */
-#define SLACK		0.002	/* seconds of jitter never called a rise */
+#define SLACK		0.050	/* seconds of jitter never called a rise */
 #define RISE		2.0	/* latency over RISE x usual: shrink */
+#define SLOW_START_CONNECTS 8	/* slow start on new connections up to */
+#define MIN_ROUND	0.1	/* seconds: growth after a cut, at most */
 #define CONNECT_FIRST	750	/* ms, before any connect was seen */
-#define CONNECT_MIN	250	/* ms */
+#define CONNECT_MIN	100	/* ms */
 #define CONNECT_MAX	10000	/* ms */
 
 struct limiter {
@@ -16,10 +18,12 @@ struct limiter {
 	int	ceiling;
 	bool	slow_start;
 	int	acked;		/* answers towards the next +1 */
+	double	grown_at;	/* when the limit last grew */
 	double	cut_at;		/* when the limit was last cut */
 	/* The lowest latency of this window and of the one before: the
 	 * usual latency, which follows a lasting change within two. */
 	double	min_now, min_before, window_start;
+	double	recent;		/* smoothed latency of the last answers */
 	double	connect;	/* smoothed connect time, seconds; 0 none */
 };
 
@@ -98,7 +102,7 @@ cut(struct limiter *l, double sent, double now, double factor)
 
 bool
 limiter_sample(struct limiter *l, enum limiter_outcome o, double sent,
-    double now, double latency, int inflight)
+    double now, double latency, int inflight, bool fresh)
 {
 	int	old = (int)l->limit;
 	double	usual;
@@ -113,15 +117,28 @@ limiter_sample(struct limiter *l, enum limiter_outcome o, double sent,
 	}
 	usual = limiter_latency(l);
 	observe(l, now, latency);
-	if (usual > 0 && latency > RISE * usual + SLACK)
+	/* One slow answer is noise (a busy thread, a big file); a run of
+	 * them is the upstream queueing. */
+	l->recent = l->recent == 0 ? latency : 0.75 * l->recent +
+	    0.25 * latency;
+	if (usual > 0 && l->recent > RISE * usual + SLACK)
 		return cut(l, sent, now, 0.9);
 	/* Grow only while the limit is what holds requests back (a
 	 * prefetch leaves one place free: nearly full counts). */
 	if (inflight < old - 1)
 		return false;
-	if (l->slow_start || ++l->acked >= old) {
+	/* An upstream that wants a new connection for every request (no
+	 * keep-alive) meets a burst of connects at once when the limit
+	 * doubles: past SLOW_START_CONNECTS it grows one per round trip. */
+	if (l->slow_start && !(fresh && old >= SLOW_START_CONNECTS)) {
+		l->limit += 1;
+		l->grown_at = now;
+	} else if (++l->acked >= old && now - l->grown_at >= MIN_ROUND) {
+		/* One per round trip, and a round trip on loopback or a
+		 * LAN is far shorter than a server takes to fall behind. */
 		l->limit += 1;
 		l->acked = 0;
+		l->grown_at = now;
 	}
 	if (l->limit > l->ceiling)
 		l->limit = l->ceiling;

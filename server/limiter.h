@@ -6,7 +6,8 @@
  * 5, a proxy or a rate limit per client) and grows by one per answer that
  * came at the usual latency while the limit was what held requests back
  * (slow start: it doubles every round trip), then by one per round trip
- * once it has shrunk. It shrinks by half on a drop (a connect timeout, a
+ * once it has shrunk, or past 8 when every request needs a connection of
+ * its own: a small server's listen backlog drops a burst of SYNs. It shrinks by half on a drop (a connect timeout, a
  * reset, a 429 or 503) and by a tenth when answers take more than twice
  * the usual time, at most once per round trip: answers to requests sent
  * before the last cut say nothing about the new limit. The ceiling is
@@ -37,9 +38,11 @@ int		 limiter_limit(const struct limiter *);
 /* One request's result. sent: when it was sent; now: when it ended (both
  * in seconds of one monotonic clock); latency: from sending to the first
  * byte of the answer, connecting excluded; inflight: requests in flight
- * when it ended, itself included. True when the limit changed. */
+ * when it ended, itself included; fresh: it needed a new connection.
+ * True when the limit changed. */
 bool		 limiter_sample(struct limiter *, enum limiter_outcome,
-		    double sent, double now, double latency, int inflight);
+		    double sent, double now, double latency, int inflight,
+		    bool fresh);
 /* The usual latency (0 before the first answer). */
 double		 limiter_latency(const struct limiter *);
 

@@ -155,6 +155,7 @@ struct mirror {
 	struct wrap		*inflight;
 	struct event		*overdue_timer;	/* a place frees itself */
 	bool			 multiplexed;	/* the upstream took h2c */
+	bool			 answered;	/* the upstream ever answered */
 	struct queued		*queue, **queue_tail;
 	struct queued		*low, **low_tail; /* prefetches */
 	size_t			 nlow;
@@ -427,6 +428,11 @@ room(struct mirror *m, int reserve, double *next)
 
 	if (m->active >= m->reg->cfg->upstream_concurrency - reserve)
 		return false;
+	/* Until the first answer tells whether the upstream multiplexes,
+	 * one at a time: requests sent together would each open (and
+	 * upgrade) a connection of their own. */
+	if (!m->answered)
+		return m->active == 0;
 	if (m->active < limiter_limit(m->limiter) - reserve)
 		return true;
 	if (after < OVERDUE_MIN)
@@ -650,10 +656,13 @@ observe_upstream(struct mirror *m, struct fetch *f, const struct wrap *w)
 		limiter_connected(m->limiter, t.tls > 0 ? t.tls : t.connect);
 	if (fetch_multiplexed(f))
 		m->multiplexed = true;
+	if (fetch_status(f) != 0)
+		m->answered = true;
 	count(m, "crated_upstream_connections_total", NULL,
 	    (double)fetch_connections(f));
 	if (limiter_sample(m->limiter, o, mono(&w->sent), mono(&now),
-	    t.first_byte - t.pretransfer, m->active + 1))
+	    t.first_byte - t.pretransfer, m->active + 1,
+	    fetch_connections(f) > 0))
 		log_debug("registry %s: upstream limit %d -> %d (%s, %.1f ms,"
 		    " usual %.1f ms)", m->reg->name, old,
 		    limiter_limit(m->limiter), o == LIMITER_DROP ? "drop" :

@@ -366,7 +366,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * A GET that could not connect, lost its connection or stalled before
  * anything was passed on goes again on a new connection, after 100 ms,
- * then 400 ms, with twice the connect timeout each time, within the
+ * then 400 ms (up to twice that, at random), with twice the connect timeout each time, within the
  * transfer's own time limit. True when f was sent again later.
  */
 static bool
@@ -389,7 +389,7 @@ retry(struct upstream_client *uc, struct fetch *f)
 	}
 	for (int i = 0; i < f->attempt; i++)
 		delay *= 4;
-	delay += random() % (delay / 2 + 1);	/* no lockstep */
+	delay += random() % (delay + 1);	/* spread: no burst of SYNs */
 	f->attempt++;
 	log_info("upstream GET %s: %s (%s); retry %d of %d in %ld ms on a new"
 	    " connection", f->url, why, f->errbuf[0] ? f->errbuf :
