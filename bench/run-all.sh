@@ -8,7 +8,7 @@
 # BENCH_LOG=FILE to keep a copy of everything in FILE.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-all=(warm-hits downloads cold-resolve coalescing scale)
+all=(warm-hits downloads cold-resolve small-upstream coalescing scale)
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

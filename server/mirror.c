@@ -25,6 +25,7 @@
 #include "index/xmalloc.h"
 #include "server/hot.h"
 #include "server/http.h"
+#include "server/limiter.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/route.h"
@@ -38,6 +39,11 @@
 #define STREAM_HIGH	(1u << 20)	/* pause the upstream past this */
 #define BACKOFF_MAX	60		/* seconds */
 #define INDEX_TIMEOUT	25		/* seconds: cargo waits 30 */
+#define UPSTREAM_START	4		/* requests in flight at first */
+#define UPSTREAM_RETRIES 2		/* new connections for a failed GET */
+#define SLOW_ANSWER	3.0		/* seconds: an upstream answer logged */
+#define OVERDUE		8		/* x the usual latency: stuck */
+#define OVERDUE_MIN	1.0		/* seconds */
 #define PREFETCH_QUEUE	4096		/* prefetches waiting, at most */
 #define ASKED_MAX	8192		/* files whose reading is remembered */
 
@@ -145,6 +151,11 @@ struct mirror {
 	time_t			 token_time;
 	bool			 token_refreshing;
 	int			 active;	/* fetches in flight */
+	struct limiter		*limiter;	/* how many may be */
+	struct wrap		*inflight;
+	struct event		*overdue_timer;	/* a place frees itself */
+	bool			 multiplexed;	/* the upstream took h2c */
+	bool			 answered;	/* the upstream ever answered */
 	struct queued		*queue, **queue_tail;
 	struct queued		*low, **low_tail; /* prefetches */
 	size_t			 nlow;
@@ -327,6 +338,8 @@ static void	gc_tick(evutil_socket_t, short, void *);
  * fetches in flight and to read back-off answers. */
 struct wrap {
 	struct mirror	*m;
+	struct timespec	 sent;
+	struct wrap	*prev, *next;	/* the mirror's fetches in flight */
 	bool		(*on_data)(struct fetch *, const void *, size_t,
 			    void *);
 	void		(*done)(struct fetch *, void *);
@@ -339,6 +352,12 @@ wrap_data(struct fetch *f, const void *buf, size_t len, void *arg)
 	struct wrap	*w = arg;
 
 	return w->on_data(f, buf, len, w->arg);
+}
+
+static double
+mono(const struct timespec *t)
+{
+	return t->tv_sec + t->tv_nsec / 1e9;
 }
 
 /* True when a and b have the same scheme, host and port. */
@@ -361,6 +380,11 @@ launch(struct mirror *m, struct fetch_opts *o)
 	struct wrap	*w = xmalloc(sizeof *w);
 
 	w->m = m;
+	clock_gettime(CLOCK_MONOTONIC, &w->sent);
+	w->prev = NULL;
+	if ((w->next = m->inflight) != NULL)
+		w->next->prev = w;
+	m->inflight = w;
 	w->on_data = o->on_data;
 	w->done = o->done;
 	w->arg = o->arg;
@@ -380,8 +404,50 @@ launch(struct mirror *m, struct fetch_opts *o)
 		o->authorization = NULL;
 	o->proxy = m->reg->cfg->upstream_proxy;
 	o->ca_file = m->reg->cfg->upstream_ca_file;
+	o->connect_timeout_ms = limiter_connect_timeout_ms(m->limiter);
+	if (o->method == NULL && o->body == NULL)
+		o->retries = UPSTREAM_RETRIES;
+	o->h2c = true;
+	o->multiplexed = m->multiplexed;
 	m->active++;
 	fetch_start(m->srv->upstream, o);
+}
+
+/*
+ * Whether another fetch may start, leaving reserve places free. A fetch
+ * that has waited OVERDUE times the usual latency (OVERDUE_MIN at least)
+ * is presumed stuck on a path the upstream hangs on and no longer holds
+ * a place under the adaptive limit, so a few hanging paths cannot hold
+ * up every other request; upstream_concurrency still bounds them all.
+ * *next: seconds until the next one is overdue (unchanged when none).
+ */
+static bool
+room(struct mirror *m, int reserve, double *next)
+{
+	struct timespec	 now;
+	double		 after = OVERDUE * limiter_latency(m->limiter), age;
+	int		 counted = 0;
+
+	if (m->active >= m->reg->cfg->upstream_concurrency - reserve)
+		return false;
+	/* Until the first answer tells whether the upstream multiplexes,
+	 * one at a time: requests sent together would each open (and
+	 * upgrade) a connection of their own. */
+	if (!m->answered)
+		return m->active == 0;
+	if (m->active < limiter_limit(m->limiter) - reserve)
+		return true;
+	if (after < OVERDUE_MIN)
+		after = OVERDUE_MIN;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (struct wrap *w = m->inflight; w != NULL; w = w->next) {
+		if ((age = mono(&now) - mono(&w->sent)) < after) {
+			counted++;
+			if (next != NULL && after - age < *next)
+				*next = after - age;
+		}
+	}
+	return counted < limiter_limit(m->limiter) - reserve;
 }
 
 static struct queued *
@@ -422,7 +488,7 @@ upstream_get(struct mirror *m, const struct fetch_opts *o)
 {
 	struct queued	*q;
 
-	if (m->active < m->reg->cfg->upstream_concurrency) {
+	if (m->queue == NULL && room(m, 0, NULL)) {
 		struct fetch_opts	copy = *o;
 
 		launch(m, &copy);
@@ -441,8 +507,8 @@ upstream_get_low(struct mirror *m, const struct fetch_opts *o)
 {
 	struct queued	*q;
 
-	if (m->queue == NULL && m->low == NULL &&
-	    m->active < m->reg->cfg->upstream_concurrency - 1) {
+	if (m->queue == NULL && m->low == NULL && (m->active == 0 ||
+	    room(m, 1, NULL))) {
 		struct fetch_opts	copy = *o;
 
 		launch(m, &copy);
@@ -473,7 +539,7 @@ promote(struct mirror *m, void *arg)
 		m->low_tail = qp;
 	m->nlow--;
 	q->next = NULL;
-	if (m->active < m->reg->cfg->upstream_concurrency) {
+	if (m->queue == NULL && room(m, 0, NULL)) {
 		queued_launch(m, q);
 		return;
 	}
@@ -482,6 +548,7 @@ promote(struct mirror *m, void *arg)
 }
 
 static void	fill_free(struct fill *);
+static void	launch_queued(struct mirror *);
 
 /* Forgets the prefetches that have not started (nobody waits for them:
  * a request for one moves it to the front queue): at shutdown. */
@@ -513,24 +580,40 @@ mirror_stop_prefetching(struct mirror *m)
 		drop_prefetches(m);
 }
 
-/* Starts queued fetches while there is room: the front queue first. */
+static void
+overdue_cb(evutil_socket_t fd, short what, void *arg)
+{
+	launch_queued(arg);
+}
+
+/* Starts queued fetches while there is room: the front queue first; a
+ * prefetch never takes the last place unless the upstream is idle. When
+ * some wait, wakes up as the next fetch in flight becomes overdue. */
 static void
 launch_queued(struct mirror *m)
 {
-	long long	cap = m->reg->cfg->upstream_concurrency;
 	struct queued	*q;
+	double		 next = 1e9;
 
-	while ((q = m->queue) != NULL && m->active < cap) {
+	while ((q = m->queue) != NULL && room(m, 0, &next)) {
 		if ((m->queue = q->next) == NULL)
 			m->queue_tail = &m->queue;
 		queued_launch(m, q);
 	}
 	while (m->queue == NULL && (q = m->low) != NULL &&
-	    m->active < cap - 1) {
+	    (m->active == 0 || room(m, 1, &next))) {
 		if ((m->low = q->next) == NULL)
 			m->low_tail = &m->low;
 		m->nlow--;
 		queued_launch(m, q);
+	}
+	if ((m->queue != NULL || m->low != NULL) && next < 1e9 &&
+	    m->overdue_timer != NULL) {
+		struct timeval	tv = { (time_t)next,
+				    (suseconds_t)((next - (time_t)next) * 1e6) +
+				    1000 };
+
+		evtimer_add(m->overdue_timer, &tv);
 	}
 }
 
@@ -552,6 +635,49 @@ retry_after_seconds(const char *v)
 	return t > time(NULL) ? (long)(t - time(NULL)) : 0;
 }
 
+/*
+ * What an answer says of the upstream's load, for the limiter; a slow
+ * one is logged with the phase it was slow in.
+ */
+static void
+observe_upstream(struct mirror *m, struct fetch *f, const struct wrap *w)
+{
+	struct fetch_times	 t;
+	struct timespec		 now;
+	enum limiter_outcome	 o = LIMITER_NONE;
+	long			 status = fetch_status(f);
+	int			 old = limiter_limit(m->limiter);
+
+	fetch_times(f, &t);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (fetch_dropped(f) || status == 429 || status == 503)
+		o = LIMITER_DROP;
+	else if (!fetch_failed(f))
+		o = LIMITER_OK;
+	if (fetch_connections(f) > 0 && !fetch_failed(f))
+		limiter_connected(m->limiter, t.tls > 0 ? t.tls : t.connect);
+	if (fetch_multiplexed(f))
+		m->multiplexed = true;
+	if (fetch_status(f) != 0)
+		m->answered = true;
+	count(m, "crated_upstream_connections_total", NULL,
+	    (double)fetch_connections(f));
+	if (limiter_sample(m->limiter, o, mono(&w->sent), mono(&now),
+	    t.first_byte - t.pretransfer, m->active + 1,
+	    fetch_connections(f) > 0))
+		log_debug("registry %s: upstream limit %d -> %d (%s, %.1f ms,"
+		    " usual %.1f ms)", m->reg->name, old,
+		    limiter_limit(m->limiter), o == LIMITER_DROP ? "drop" :
+		    "answer", (t.first_byte - t.pretransfer) * 1e3,
+		    limiter_latency(m->limiter) * 1e3);
+	if (t.total >= SLOW_ANSWER)
+		log_warn("registry %s: upstream %s took %.1f s (connect %.2f s,"
+		    " TLS %.2f s, first byte %.2f s, status %ld%s%s)",
+		    m->reg->name, fetch_url(f), t.total, t.connect, t.tls,
+		    t.first_byte, status, fetch_failed(f) ? ": " : "",
+		    fetch_failed(f) ? fetch_error(f) : "");
+}
+
 static void
 fetch_done_wrap(struct fetch *f, void *arg)
 {
@@ -560,6 +686,13 @@ fetch_done_wrap(struct fetch *f, void *arg)
 	long		 status = fetch_status(f);
 
 	m->active--;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		m->inflight = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	observe_upstream(m, f, w);
 	if (!fetch_failed(f) && (status == 429 || status == 503)) {
 		long	s = retry_after_seconds(fetch_header(f,
 		    "Retry-After"));
@@ -2005,6 +2138,8 @@ mirror_open(struct registry *reg, char **cause)
 	snprintf(m->labels, sizeof m->labels, "registry=\"%s\"", reg->name);
 	m->queue_tail = &m->queue;
 	m->low_tail = &m->low;
+	m->limiter = limiter_create(UPSTREAM_START, (int)c->upstream_concurrency);
+	m->overdue_timer = evtimer_new(m->srv->base, overdue_cb, m);
 	lru_init(&m->writing);
 	lru_init(&m->asked);
 	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
@@ -2084,6 +2219,9 @@ mirror_close(struct mirror *m)
 	while (m->asked.oldest != NULL)
 		asked_remove(m, m->asked.oldest);
 	lru_fini(&m->asked);
+	limiter_destroy(m->limiter);
+	if (m->overdue_timer != NULL)
+		event_free(m->overdue_timer);
 	free(m->base);
 	free(m->token);
 	free(m->last_error);
@@ -2161,6 +2299,8 @@ mirror_collect(struct mirror *m)
 	    (double)usage_bytes(m->usage));
 	metrics_set("crated_cache_files", m->labels,
 	    (double)usage_files(m->usage));
+	metrics_set("crated_upstream_limit", m->labels,
+	    (double)limiter_limit(m->limiter));
 }
 
 void
@@ -2247,11 +2387,20 @@ mirror_state(struct mirror *m, json_t *j)
 	if (m->last_error != NULL && m->last_fail > m->last_ok)
 		json_object_set_new(j, "last_error", json_string(
 		    m->last_error));
+	json_object_set_new(j, "upstream_limit", json_integer(
+	    limiter_limit(m->limiter)));
+	json_object_set_new(j, "upstream_ceiling", json_integer(
+	    m->reg->cfg->upstream_concurrency));
+	json_object_set_new(j, "upstream_http2", json_boolean(m->multiplexed));
+	if (limiter_latency(m->limiter) > 0)
+		json_object_set_new(j, "upstream_latency_ms", json_real(
+		    limiter_latency(m->limiter) * 1e3));
 }
 
 void
 mirror_reconfigured(struct mirror *m)
 {
+	limiter_set_ceiling(m->limiter, (int)m->reg->cfg->upstream_concurrency);
 	refresh_token(m);
 }
 

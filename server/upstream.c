@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -16,6 +17,8 @@
 #define CONNECT_TIMEOUT		10	/* seconds */
 #define LOW_SPEED_TIME		20	/* seconds under 1 byte/s: give up */
 #define MAX_HEADERS		64
+#define RETRY_DELAY_MS		100	/* before the first retry; x4 after */
+#define RETRY_MIN_LEFT		1.0	/* seconds a retry must still have */
 
 struct upstream_client {
 	struct event_base	*base;
@@ -48,15 +51,28 @@ struct fetch {
 	CURLcode		 result;
 	bool			 too_big;
 	bool			 aborted;
+	bool			 passed_on;	/* on_data has had bytes */
+	int			 attempt;	/* retries made so far */
+	bool			 dropped;	/* an attempt met a drop */
+	long			 connect_ms;	/* this attempt's timeout */
+	long			 connects;	/* new connections, all attempts */
+	struct timespec		 started;
+	struct event		*retry_timer;	/* set while waiting to retry */
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct fetch		*prev, *next;
 };
+
+static bool	retry(struct upstream_client *, struct fetch *);
 
 /* Takes f off the multi handle, tells its owner, and frees it. */
 static void
 end(struct upstream_client *uc, struct fetch *f)
 {
 	curl_multi_remove_handle(uc->multi, f->easy);
+	if (retry(uc, f))
+		return;
+	if (f->retry_timer != NULL)
+		event_free(f->retry_timer);
 	uc->active--;
 	if (f->prev != NULL)
 		f->prev->next = f->next;
@@ -81,6 +97,24 @@ end(struct upstream_client *uc, struct fetch *f)
 	free(f);
 }
 
+static long
+info_long(CURL *easy, CURLINFO what)
+{
+	long	v = 0;
+
+	curl_easy_getinfo(easy, what, &v);
+	return v;
+}
+
+static double
+info_seconds(CURL *easy, CURLINFO what)
+{
+	curl_off_t	us = 0;
+
+	curl_easy_getinfo(easy, what, &us);
+	return us / 1e6;
+}
+
 static void
 check_done(struct upstream_client *uc)
 {
@@ -96,6 +130,7 @@ check_done(struct upstream_client *uc)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&f);
 		f->result = msg->data.result;
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &f->status);
+		f->connects += info_long(easy, CURLINFO_NUM_CONNECTS);
 		end(uc, f);
 	}
 }
@@ -198,6 +233,7 @@ upstream_client_destroy(struct upstream_client *uc)
 	/* Shutting down with transfers under way (the drain ran out): their
 	 * owners hear of it, so nothing they hold is lost. */
 	while (uc->fetches != NULL) {
+		uc->fetches->attempt = uc->fetches->opts.retries;
 		uc->fetches->result = CURLE_ABORTED_BY_CALLBACK;
 		snprintf(uc->fetches->errbuf, sizeof uc->fetches->errbuf,
 		    "crated is shutting down");
@@ -245,6 +281,7 @@ write_cb(char *buf, size_t size, size_t n, void *arg)
 
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (f->opts.on_data != NULL && status >= 200 && status < 300) {
+		f->passed_on = true;
 		if (!f->opts.on_data(f, buf, len, f->opts.arg)) {
 			f->aborted = true;
 			return 0;
@@ -290,6 +327,106 @@ ssl_ctx_cb(CURL *easy, void *ctx, void *arg)
 		return CURLE_SSL_CACERT_BADFILE;
 	}
 	return CURLE_OK;
+}
+
+/* Why an attempt failed in a way a new connection may mend, or NULL. A
+ * transfer that passed bytes on, was refused by its owner or was too big
+ * is never one. */
+static const char *
+retry_reason(const struct fetch *f)
+{
+	if (f->passed_on || f->aborted || f->too_big)
+		return NULL;
+	switch (f->result) {
+	case CURLE_COULDNT_CONNECT:
+		return "connection refused";
+	case CURLE_OPERATION_TIMEDOUT:
+		if (info_seconds(f->easy, CURLINFO_CONNECT_TIME_T) == 0)
+			return "connect timeout";
+		if (strncmp(f->errbuf, "Operation too slow", 18) == 0)
+			return "stalled";
+		return NULL;	/* the whole transfer's time is up */
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return "connection lost";
+	default:
+		return NULL;
+	}
+}
+
+static double
+seconds_since(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) + (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch	*f = arg;
+
+	event_free(f->retry_timer);
+	f->retry_timer = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &f->started);
+	curl_multi_add_handle(f->uc->multi, f->easy);
+}
+
+/*
+ * A GET that could not connect, lost its connection or stalled before
+ * anything was passed on goes again on a new connection, after 100 ms,
+ * then 400 ms (up to twice that, at random), with twice the connect timeout each time, within the
+ * transfer's own time limit. True when f was sent again later.
+ */
+static bool
+retry(struct upstream_client *uc, struct fetch *f)
+{
+	const char	*why;
+	long		 delay = RETRY_DELAY_MS;
+	double		 left = 0;
+	struct timeval	 tv;
+
+	if ((why = retry_reason(f)) == NULL)
+		return false;
+	f->dropped = true;
+	if (f->attempt >= f->opts.retries || f->opts.once)
+		return false;
+	if (f->opts.timeout > 0) {
+		left = f->opts.timeout - seconds_since(&f->started);
+		if (left < RETRY_MIN_LEFT)
+			return false;
+	}
+	for (int i = 0; i < f->attempt; i++)
+		delay *= 4;
+	delay += random() % (delay + 1);	/* spread: no burst of SYNs */
+	f->attempt++;
+	log_info("upstream GET %s: %s (%s); retry %d of %d in %ld ms on a new"
+	    " connection", f->url, why, f->errbuf[0] ? f->errbuf :
+	    curl_easy_strerror(f->result), f->attempt, f->opts.retries, delay);
+	for (int i = 0; i < f->nheaders; i++)
+		free(f->headers[i]);
+	f->nheaders = 0;
+	f->len = 0;
+	f->status = 0;
+	f->result = CURLE_OK;
+	f->errbuf[0] = '\0';
+	f->connect_ms *= 2;
+	curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS, f->connect_ms);
+	curl_easy_setopt(f->easy, CURLOPT_FRESH_CONNECT, 1L);
+	if (f->opts.timeout > 0)
+		curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, (long)(left *
+		    1000));
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	f->retry_timer = evtimer_new(uc->base, retry_cb, f);
+	evtimer_add(f->retry_timer, &tv);
+	return true;
 }
 
 static char *
@@ -378,17 +515,32 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-	/* Waiting for a connection that may multiplex only pays where h2
-	 * can be negotiated; over plain HTTP/1.1 it would queue requests
-	 * behind a slow one. */
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(f->url, "https:", 6) ==
-	    0 && !opts->once ? 1L : 0L);
+	if (strncmp(f->url, "https:", 6) == 0) {
+		/* ALPN tells at once: wait for a connection that may
+		 * multiplex rather than open another. */
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+		    CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, opts->once ? 0L : 1L);
+	} else if (opts->h2c && opts->body == NULL && f->proxy == NULL &&
+	    !opts->once) {
+		/* Cleartext: offer Upgrade: h2c (an HTTP/1.1 server ignores
+		 * it); once the upstream is known to take it, requests wait
+		 * for its connection and share it. Until then waiting would
+		 * queue them behind a slow one. */
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+		    CURL_HTTP_VERSION_2_0);
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, opts->multiplexed ?
+		    1L : 0L);
+	} else
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+		    CURL_HTTP_VERSION_1_1);
 	if (opts->once) {
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	}
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
+	f->connect_ms = opts->connect_timeout_ms > 0 ?
+	    opts->connect_timeout_ms : CONNECT_TIMEOUT * 1000L;
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, f->connect_ms);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, opts->low_speed_time > 0 ?
 	    opts->low_speed_time : (long)LOW_SPEED_TIME);
@@ -408,6 +560,7 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, f);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &f->started);
 	uc->active++;
 	f->next = uc->fetches;
 	if (f->next != NULL)
@@ -518,4 +671,47 @@ void
 fetch_pause(struct fetch *f, bool pause)
 {
 	curl_easy_pause(f->easy, pause ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+}
+
+int
+fetch_retries(const struct fetch *f)
+{
+	return f->attempt;
+}
+
+bool
+fetch_dropped(const struct fetch *f)
+{
+	return f->dropped;
+}
+
+long
+fetch_connections(const struct fetch *f)
+{
+	return f->connects;
+}
+
+bool
+fetch_multiplexed(const struct fetch *f)
+{
+	return info_long(f->easy, CURLINFO_HTTP_VERSION) >=
+	    CURL_HTTP_VERSION_2_0;
+}
+
+void
+fetch_times(const struct fetch *f, struct fetch_times *t)
+{
+	CURL	*e = f->easy;
+
+	t->connect = info_seconds(e, CURLINFO_CONNECT_TIME_T);
+	t->tls = info_seconds(e, CURLINFO_APPCONNECT_TIME_T);
+	t->pretransfer = info_seconds(e, CURLINFO_PRETRANSFER_TIME_T);
+	t->first_byte = info_seconds(e, CURLINFO_STARTTRANSFER_TIME_T);
+	t->total = info_seconds(e, CURLINFO_TOTAL_TIME_T);
+}
+
+const char *
+fetch_url(const struct fetch *f)
+{
+	return f->url;
 }

@@ -41,6 +41,12 @@ struct fetch_opts {
 	long		 timeout;	/* seconds for the whole transfer; 0 none */
 	long		 low_speed_time; /* seconds under 1 byte/s before giving
 					   up; 0: the default (20) */
+	long		 connect_timeout_ms; /* of the first attempt; 0: 10 s */
+	int		 retries;	/* new attempts after a failed connect,
+					   a lost connection or a stall, while
+					   nothing was passed on; GETs only */
+	bool		 h2c;		/* http://: offer Upgrade: h2c */
+	bool		 multiplexed;	/* http://: the upstream took h2c */
 	/* Optional streaming: called with each piece of a 2xx body as it
 	 * arrives; return false to abort the transfer. The body is then not
 	 * kept in the fetch. */
@@ -72,6 +78,8 @@ bool		 fetch_timed_out(const struct fetch *);
 const char	*fetch_body(const struct fetch *, size_t *len);
 /* A response header of the last response, or NULL. */
 const char	*fetch_header(const struct fetch *, const char *name);
+/* The URL asked for. */
+const char	*fetch_url(const struct fetch *);
 /* Where the redirects ended, when any were followed. */
 const char	*fetch_final_url(const struct fetch *);
 long		 fetch_redirects(const struct fetch *);
@@ -81,6 +89,19 @@ long long	 fetch_content_length(const struct fetch *);
 /* True once the request head and its whole body were sent: a failure
  * after that leaves the server's outcome unknown. */
 bool		 fetch_request_sent(const struct fetch *);
+/* Retries made; whether any attempt met a connect timeout, a lost
+ * connection or a stall (the upstream's load, for the limiter). */
+int		 fetch_retries(const struct fetch *);
+bool		 fetch_dropped(const struct fetch *);
+/* New connections opened for it, all attempts. */
+long		 fetch_connections(const struct fetch *);
+/* Whether the answer came over HTTP/2. */
+bool		 fetch_multiplexed(const struct fetch *);
+/* Seconds from the last attempt's start to the end of each phase. */
+struct fetch_times {
+	double	connect, tls, pretransfer, first_byte, total;
+};
+void		 fetch_times(const struct fetch *, struct fetch_times *);
 /* Pauses or resumes a streamed transfer (back-pressure). */
 void		 fetch_pause(struct fetch *, bool pause);
 
