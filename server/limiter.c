@@ -10,7 +10,7 @@
 #define SLOW_START_CONNECTS 8	/* slow start on new connections up to */
 #define MIN_ROUND	0.1	/* seconds: growth after a cut, at most */
 #define CONNECT_FIRST	750	/* ms, before any connect was seen */
-#define CONNECT_MIN	100	/* ms */
+#define CONNECT_MIN	250	/* ms: a TLS handshake on a busy host */
 #define CONNECT_MAX	10000	/* ms */
 
 struct limiter {

@@ -404,9 +404,12 @@ launch(struct mirror *m, struct fetch_opts *o)
 		o->authorization = NULL;
 	o->proxy = m->reg->cfg->upstream_proxy;
 	o->ca_file = m->reg->cfg->upstream_ca_file;
-	o->connect_timeout_ms = limiter_connect_timeout_ms(m->limiter);
-	if (o->method == NULL && o->body == NULL)
+	/* Short connect timeouts pay only where a new attempt follows: a
+	 * write is never sent twice, so it waits the whole 10 s. */
+	if (o->method == NULL && o->body == NULL) {
+		o->connect_timeout_ms = limiter_connect_timeout_ms(m->limiter);
 		o->retries = UPSTREAM_RETRIES;
+	}
 	o->h2c = true;
 	o->multiplexed = m->multiplexed;
 	m->active++;
@@ -2243,6 +2246,14 @@ mirror_api(const struct mirror *m)
 void
 mirror_request(struct mirror *m, const struct fetch_opts *o)
 {
+	struct fetch_opts	copy = *o;
+
+	/* A write someone is waiting on goes at once (the relay caps them
+	 * itself); reads wait their turn under the limit. */
+	if (o->once) {
+		launch(m, &copy);
+		return;
+	}
 	upstream_get(m, o);
 }
 

@@ -46,8 +46,9 @@ typedef void (*mirror_config_cb)(struct mirror *, const char *error,
 void		 mirror_get_config(struct mirror *, mirror_config_cb, void *);
 /* The upstream's web API base from its config.json, or NULL. */
 const char	*mirror_api(const struct mirror *);
-/* Starts an upstream request under the mirror's concurrency cap and
- * back-off. authorization NULL: the mirror's credential; "": none. */
+/* Starts an upstream request under the mirror's adaptive limit (a "once"
+ * request, a relayed write, at once: the relay caps those).
+ * authorization NULL: the mirror's credential; "": none. */
 void		 mirror_request(struct mirror *, const struct fetch_opts *);
 /* After a write upstream: forgets what is cached of name's index file
  * (negative entries too) and, when vers is given, asks the upstream on

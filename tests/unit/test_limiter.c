@@ -127,7 +127,7 @@ main(void)
 	l = limiter_create(0, 0);
 	ok(limiter_limit(l) == 1, "start and ceiling clamped to 1");
 	limiter_connected(l, 0.0001);
-	ok(limiter_connect_timeout_ms(l) == 100, "fast connects: 100 ms floor");
+	ok(limiter_connect_timeout_ms(l) == 250, "fast connects: 250 ms floor");
 	for (int i = 0; i < 50; i++)
 		limiter_connected(l, 0.4);
 	ok(limiter_connect_timeout_ms(l) >= 1500 &&
