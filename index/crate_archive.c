@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +13,11 @@
 #include <archive_entry.h>
 #include <zlib.h>
 
-#include "index/quote.h"
+#include "index/causequote.h"
 #include "index/xmalloc.h"
 
 #define OUTBUF	65536
+
 
 struct rd {
 	z_stream	 z;
@@ -90,31 +92,28 @@ entry(struct archive_entry *e, const char *top, bool *manifest)
 
 	if (p == NULL)
 		return xstrdup("an entry has no name");
-	n = strlen(p);
 	if (strncmp(p, top, tlen) != 0 || (p[tlen] != '/' && p[tlen] != '\0'))
-		return xasprintf("entry \"%.*s%s\" is not under %s/ (cargo "
-		    "unpacks only a crate whose files are all there)",
-		    quote_len(p, n), p, n > QUOTE_MAX ? "..." : "", top);
+		return xasprintf("entry \"%s\" is not under %s/ (cargo "
+		    "unpacks only a crate whose files are all there)", cause_quote(p),
+		    cause_quote(top));
 	rest = p + tlen + (p[tlen] == '/');
-	for (c = rest; *c != '\0'; c += strcspn(c, "/") + (c[strcspn(c, "/")]
-	    == '/')) {
+	for (c = rest; *c != '\0'; c += n + (c[n] == '/')) {
 		n = strcspn(c, "/");
 		if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' &&
 		    c[1] == '.'))
-			return xasprintf("entry \"%.*s\" has a \".\" or \"..\""
-			    " component", quote_len(p, strlen(p)), p);
+			return xasprintf("entry \"%s\" has a \".\" or \"..\""
+			    " component", cause_quote(p));
 	}
-	n = strlen(p);
 	if (archive_entry_hardlink(e) != NULL)
-		return xasprintf("entry \"%.*s\" is a hard link (a crate holds"
-		    " only regular files and directories)", quote_len(p, n), p);
+		return xasprintf("entry \"%s\" is a hard link (a crate holds"
+		    " only regular files and directories)", cause_quote(p));
 	if (type == AE_IFLNK)
-		return xasprintf("entry \"%.*s\" is a symbolic link (a crate "
+		return xasprintf("entry \"%s\" is a symbolic link (a crate "
 		    "holds only regular files and directories)",
-		    quote_len(p, n), p);
+		    cause_quote(p));
 	if (type != AE_IFREG && type != AE_IFDIR)
-		return xasprintf("entry \"%.*s\" is not a regular file or a "
-		    "directory", quote_len(p, n), p);
+		return xasprintf("entry \"%s\" is not a regular file or a "
+		    "directory", cause_quote(p));
 	if (type == AE_IFREG && strcmp(rest, "Cargo.toml") == 0)
 		*manifest = true;
 	return NULL;
@@ -146,7 +145,7 @@ walk(struct archive *a, struct rd *rd, const char *top)
 		if (inflate_some(rd) < 0)
 			return xstrdup(rd->why);
 	if (!manifest)
-		return xasprintf("it has no %s/Cargo.toml", top);
+		return xasprintf("it has no %s/Cargo.toml", cause_quote(top));
 	return NULL;
 }
 

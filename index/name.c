@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/quote.h"
+#include "index/causequote.h"
 #include "index/xmalloc.h"
 
 static int
@@ -61,9 +61,8 @@ crate_name_check(const char *name, char **cause)
 	if ((w = why(name, len)) == NULL)
 		return 0;
 	if (cause != NULL)
-		*cause = xasprintf("invalid crate name \"%.*s%s\": %s",
-		    quote_len(name, len), name, len > QUOTE_MAX ? "..." : "",
-		    w);
+		*cause = xasprintf("invalid crate name \"%s\": %s",
+		    cause_quote(name), w);
 	free(w);
 	return -EINVAL;
 }

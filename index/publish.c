@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,7 +15,7 @@
 
 #include "index/name.h"
 #include "index/semver.h"
-#include "index/quote.h"
+#include "index/causequote.h"
 #include "index/xmalloc.h"
 
 static uint32_t
@@ -87,9 +88,7 @@ isalnum_(unsigned char c)
 	return isalpha_(c) || (c >= '0' && c <= '9');
 }
 
-/* s quoted for a cause: at most QUOTE_MAX bytes, "..." when cut. */
-#define Q(s)	quote_len((s), strlen(s)), (s), \
-		strlen(s) > QUOTE_MAX ? "..." : ""
+
 
 static int
 bad(char **cause, char *why)
@@ -137,8 +136,8 @@ publish_feature_name_check(const char *s, char **cause)
 	if (*s == '\0')
 		return bad(cause, xstrdup("a feature name is empty"));
 	if (strncmp(s, "dep:", 4) == 0)
-		return bad(cause, xasprintf("feature name \"%.*s%s\" starts with"
-		    " `dep:`, which only feature values may use", Q(s)));
+		return bad(cause, xasprintf("feature name \"%s\" starts with"
+		    " `dep:`, which only feature values may use", cause_quote(s)));
 	if (!isalnum_((unsigned char)*s) && *s != '_')
 		c = s;
 	else
@@ -146,9 +145,9 @@ publish_feature_name_check(const char *s, char **cause)
 	if (c == NULL)
 		return 0;
 	b = byte(c);
-	w = xasprintf("%s in feature name \"%.*s%s\" is not allowed (the first"
+	w = xasprintf("%s in feature name \"%s\" is not allowed (the first"
 	    " an ASCII letter, digit or '_', then also '-', '+' or '.')", b,
-	    Q(s));
+	    cause_quote(s));
 	free(b);
 	return bad(cause, w);
 }
@@ -270,8 +269,8 @@ publish_target_check(const char *s, char **cause)
 		free(in);
 		if (w == NULL)
 			return 0;
-		return bad(cause, xasprintf("target \"%.*s%s\" is not a cfg"
-		    " expression cargo accepts: %s", Q(s), w));
+		return bad(cause, xasprintf("target \"%s\" is not a cfg"
+		    " expression cargo accepts: %s", cause_quote(s), w));
 	}
 	if (*s == '\0')
 		return bad(cause, xstrdup("target is empty (null means every"
@@ -279,8 +278,8 @@ publish_target_check(const char *s, char **cause)
 	if ((w = outside(s, platchar)) == NULL)
 		return 0;
 	b = byte(w);
-	in = xasprintf("target \"%.*s%s\": %s is not allowed in a platform"
-	    " name (a cfg expression is written cfg(...))", Q(s), b);
+	in = xasprintf("target \"%s\": %s is not allowed in a platform"
+	    " name (a cfg expression is written cfg(...))", cause_quote(s), b);
 	free(b);
 	return bad(cause, in);
 }
@@ -302,26 +301,26 @@ publish_registry_check(const char *s, char **cause)
 		    *c == '.')
 			c++;
 	if (c == s || *c != ':')
-		return bad(cause, xasprintf("registry \"%.*s%s\" is not an"
-		    " absolute URL (it has no scheme)", Q(s)));
+		return bad(cause, xasprintf("registry \"%s\" is not an"
+		    " absolute URL (it has no scheme)", cause_quote(s)));
 	slen = (size_t)(c - s);
 	rest = c + 1;
 	if ((c = outside(rest, urlchar)) != NULL) {
 		char	*b = byte(c), *w;
 
-		w = xasprintf("registry \"%.*s%s\": %s is not allowed in a"
-		    " URL", Q(s), b);
+		w = xasprintf("registry \"%s\": %s is not allowed in a"
+		    " URL", cause_quote(s), b);
 		free(b);
 		return bad(cause, w);
 	}
 	if ((strncasecmp(s, "http", 4) == 0 || strncasecmp(s, "sparse+http",
 	    11) == 0) && (slen == 4 || slen == 5 || slen == 11 || slen == 12) &&
 	    (strncmp(rest, "//", 2) != 0 || rest[2] == '\0' || rest[2] == '/'))
-		return bad(cause, xasprintf("registry \"%.*s%s\" has no host",
-		    Q(s)));
+		return bad(cause, xasprintf("registry \"%s\" has no host",
+		    cause_quote(s)));
 	if (*rest == '\0')
-		return bad(cause, xasprintf("registry \"%.*s%s\" is not an"
-		    " absolute URL (nothing after the scheme)", Q(s)));
+		return bad(cause, xasprintf("registry \"%s\" is not an"
+		    " absolute URL (nothing after the scheme)", cause_quote(s)));
 	return 0;
 }
 
@@ -342,9 +341,9 @@ publish_links_check(const char *s, char **cause)
 	if ((c = outside(s, linkchar)) == NULL)
 		return 0;
 	b = byte(c);
-	w = xasprintf("links \"%.*s%s\": %s is not allowed in the name of a"
+	w = xasprintf("links \"%s\": %s is not allowed in the name of a"
 	    " native library (ASCII letters, digits, '_', '-', '.', '+')",
-	    Q(s), b);
+	    cause_quote(s), b);
 	free(b);
 	return bad(cause, w);
 }
@@ -367,9 +366,9 @@ publish_rust_version_check(const char *s, char **cause)
 	}
 	if (parts > 0 && *c == '\0' && c[-1] != '.' && c - s <= 32)
 		return 0;
-	return bad(cause, xasprintf("rust_version \"%.*s%s\" is not a Rust"
+	return bad(cause, xasprintf("rust_version \"%s\" is not a Rust"
 	    " version: N, N.N or N.N.N (like 1.70), without leading zeros, a"
-	    " pre-release or an operator", Q(s)));
+	    " pre-release or an operator", cause_quote(s)));
 }
 
 /* Features (cargo's build_feature_map, crates.io's validate_feature). */
@@ -413,10 +412,10 @@ featval(const char *k, const char *v, json_t *deps, json_t *listed,
 		else if (publish_feature_name_check(slash + 1, &w) != 0)
 			;
 		else if (fl == 0)
-			w = xasprintf("`%.*s%s` is not a dependency", Q(dn));
+			w = xasprintf("`%s` is not a dependency", cause_quote(dn));
 		else if (weak && !(fl & DEP_OPTIONAL))
-			w = xasprintf("it has a `?`, but `%.*s%s` is not an"
-			    " optional dependency", Q(dn));
+			w = xasprintf("it has a `?`, but `%s` is not an"
+			    " optional dependency", cause_quote(dn));
 		else
 			json_object_set_new(deps, dn, json_integer(fl |
 			    DEP_USED));
@@ -424,10 +423,10 @@ featval(const char *k, const char *v, json_t *deps, json_t *listed,
 	} else if (strncmp(v, "dep:", 4) == 0) {
 		fl = json_integer_value(json_object_get(deps, v + 4));
 		if (fl == 0)
-			w = xasprintf("`%.*s%s` is not a dependency", Q(v + 4));
+			w = xasprintf("`%s` is not a dependency", cause_quote(v + 4));
 		else if (!(fl & DEP_OPTIONAL))
-			w = xasprintf("`%.*s%s` is not an optional dependency",
-			    Q(v + 4));
+			w = xasprintf("`%s` is not an optional dependency",
+			    cause_quote(v + 4));
 		else
 			json_object_set_new(deps, v + 4, json_integer(fl |
 			    DEP_USED));
@@ -439,18 +438,18 @@ featval(const char *k, const char *v, json_t *deps, json_t *listed,
 			w = xstrdup("it names neither a feature nor an optional"
 			    " dependency");
 		else if (!(fl & DEP_OPTIONAL))
-			w = xasprintf("`%.*s%s` is not an optional dependency",
-			    Q(f));
+			w = xasprintf("`%s` is not an optional dependency",
+			    cause_quote(f));
 		else if (json_object_get(listed, f) != NULL)
-			w = xasprintf("`%.*s%s` is an optional dependency"
+			w = xasprintf("`%s` is an optional dependency"
 			    " without an implicit feature (it is named as"
-			    " `dep:%.*s%s` elsewhere); use `dep:%.*s%s`", Q(f),
-			    Q(f), Q(f));
+			    " `dep:%s` elsewhere); use `dep:%s`", cause_quote(f),
+			    cause_quote(f), cause_quote(f));
 	}
 	if (w == NULL)
 		return NULL;
-	dn = xasprintf("features: feature `%.*s%s` includes `%.*s%s`: %s",
-	    Q(k), Q(v), w);
+	dn = xasprintf("features: feature `%s` includes `%s`: %s",
+	    cause_quote(k), cause_quote(v), w);
 	free(w);
 	return dn;
 }
@@ -511,9 +510,9 @@ features(json_t *m)
 		    (json_object_get(listed, k) == NULL &&
 		    json_object_get(feats, k) == NULL))
 			continue;
-		w = xasprintf("features: optional dependency `%.*s%s` is not"
-		    " enabled by any feature (add `dep:%.*s%s` to one)", Q(k),
-		    Q(k));
+		w = xasprintf("features: optional dependency `%s` is not"
+		    " enabled by any feature (add `dep:%s` to one)", cause_quote(k),
+		    cause_quote(k));
 		goto out;
 	}
 out:
@@ -611,8 +610,8 @@ dep(json_t *d, size_t n)
 	else if (json_is_string(kind) &&
 	    strcmp(k = json_string_value(kind), "normal") != 0 &&
 	    strcmp(k, "build") != 0 && strcmp(k, "dev") != 0)
-		w = xasprintf("kind \"%.*s\" is not \"normal\", \"build\" or "
-		    "\"dev\"", quote_len(k, strlen(k)), k);
+		w = xasprintf("kind \"%s\" is not \"normal\", \"build\" or "
+		    "\"dev\"", cause_quote(k));
 	else if (!optbool(json_object_get(d, "optional")))
 		w = xstrdup("optional must be a boolean");
 	else if (!optbool(json_object_get(d, "default_features")))
@@ -662,8 +661,8 @@ meta(json_t *m)
 		return xstrdup("features must be an object");
 	json_object_foreach(feats, k, v)
 		if (!json_is_array(v) || !optstrs(v))
-			return xasprintf("feature \"%.*s\" must be an array of "
-			    "strings", quote_len(k, strlen(k)), k);
+			return xasprintf("feature \"%s\" must be an array of "
+			    "strings", cause_quote(k));
 	if (!optstr(v = json_object_get(m, "links")))
 		return xstrdup("links must be null or a string");
 	if (json_is_string(v) && publish_links_check(json_string_value(v),

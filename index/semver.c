@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/causequote.h"
 #include "index/quote.h"
 #include "index/xmalloc.h"
 
@@ -472,14 +473,11 @@ int
 semver_req_check(const char *req, char **cause)
 {
 	const char	*w;
-	size_t		 len;
 
 	if ((w = reqwhy(req)) == NULL)
 		return 0;
-	if (cause != NULL) {
-		len = strlen(req);
-		*cause = xasprintf("invalid version requirement \"%.*s%s\": %s",
-		    quote_len(req, len), req, len > QUOTE_MAX ? "..." : "", w);
-	}
+	if (cause != NULL)
+		*cause = xasprintf("invalid version requirement \"%s\": %s",
+		    cause_quote(req), w);
 	return -EINVAL;
 }
