@@ -86,11 +86,14 @@ readcb(struct archive *a, void *arg, const void **buf)
 static char *
 entry(struct archive_entry *e, const char *top, bool *manifest)
 {
-	const char	*p = archive_entry_pathname(e), *rest, *c;
+	const char	*p, *rest, *c;
 	size_t		 tlen = strlen(top), n;
 	mode_t		 type = archive_entry_filetype(e);
 
-	if (p == NULL)
+	/* The name as stored: pax headers hold UTF-8, which a C locale
+	 * cannot convert; ustar and GNU names are bytes. */
+	if ((p = archive_entry_pathname_utf8(e)) == NULL &&
+	    (p = archive_entry_pathname(e)) == NULL)
 		return xstrdup("an entry has no name");
 	if (strncmp(p, top, tlen) != 0 || (p[tlen] != '/' && p[tlen] != '\0'))
 		return xasprintf("entry \"%s\" is not under %s/ (cargo "
@@ -128,7 +131,10 @@ walk(struct archive *a, struct rd *rd, const char *top)
 	char			*w;
 	int			 r;
 
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+	/* ARCHIVE_WARN: the entry is read, but a name did not convert to
+	 * the locale's charset (see entry()). */
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
+	    r == ARCHIVE_WARN) {
 		if ((w = entry(e, top, &manifest)) != NULL)
 			return w;
 		if (archive_read_data_skip(a) != ARCHIVE_OK)

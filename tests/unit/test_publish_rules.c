@@ -202,6 +202,9 @@ static const struct {
 	{ "good", "bar", "1.0.10", 0, "not under bar-1.0.10/" },
 	{ "good", "ba", "r-1.0.1", 0, "not under ba-r-1.0.1/" },
 	{ "dirs", "bar", "1.0.1", 0, NULL },
+	{ "longpath", "bar", "1.0.1", 0, NULL },
+	{ "pax", "bar", "1.0.1", 0, NULL },
+	{ "longpath-out", "bar", "1.0.1", 0, "is not under bar-1.0.1/" },
 	{ "wrong-top", "bar", "1.0.1", 0,
 	  "entry \"other-9.9.9/Cargo.toml\" is not under bar-1.0.1/" },
 	{ "dotdot", "bar", "1.0.1", 0, "\"bar-1.0.1/../evil\" has a \".\" or"

@@ -17,9 +17,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = os.path.join(HERE, "..", "..", "fuzz", "seeds", "publish")
 
 
-def tgz(entries, gz=True):
+def tgz(entries, gz=True, fmt=tarfile.GNU_FORMAT):
     tbuf = io.BytesIO()
-    with tarfile.open(fileobj=tbuf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+    with tarfile.open(fileobj=tbuf, mode="w", format=fmt) as tf:
         for e in entries:
             ti = tarfile.TarInfo(e[0])
             data = e[1] if len(e) > 1 else b""
@@ -65,6 +65,11 @@ FIXTURES = {
     "trailing.crate": good + b"junk",
     "not-tar.crate": gzip.compress(b"hello, not a tar\n" * 40, mtime=0),
     "zlib-not-gzip.crate": __import__("zlib").compress(tgz([(T + "Cargo.toml", b"")], gz=False)),
+    # a path over tar's 100 bytes: a GNU long name, as cargo's tar writes it
+    "longpath.crate": crate("bar", "1.0.1", [(T + "src/" + "d" * 120 + "/m.rs", b"")]),
+    "pax.crate": tgz([(T + "Cargo.toml", toml("bar", "1.0.1")),
+                      (T + "src/" + "\u00e9" * 80 + ".rs", b"")], fmt=tarfile.PAX_FORMAT),
+    "longpath-out.crate": crate("bar", "1.0.1", [("x" * 150 + "/bar-1.0.1/m.rs", b"")]),
     # 2 MiB of zeros: over a 1 MiB cap, under the real one
     "bomb-2m.crate": crate("bar", "1.0.1", [(T + "zeros", bytes(2 << 20))]),
 }
