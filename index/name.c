@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/quote.h"
+#include "index/causequote.h"
 #include "index/xmalloc.h"
 
 static int
@@ -61,11 +61,63 @@ crate_name_check(const char *name, char **cause)
 	if ((w = why(name, len)) == NULL)
 		return 0;
 	if (cause != NULL)
-		*cause = xasprintf("invalid crate name \"%.*s%s\": %s",
-		    quote_len(name, len), name, len > QUOTE_MAX ? "..." : "",
-		    w);
+		*cause = xasprintf("invalid crate name \"%s\": %s",
+		    cause_quote(name), w);
 	free(w);
 	return -EINVAL;
+}
+
+/* Names crates.io reserves (its reserved_crate_names table), in canonical
+ * form; "rust" is reserved there too, though not in its migrations. */
+static const char *const rustnames[] = {
+	"alloc", "arena", "ast", "builtins", "collections",
+	"compiler_builtins", "compiler_rt", "compiletest", "core", "coretest",
+	"debug", "driver", "flate", "fmt_macros", "grammar", "graphviz",
+	"macro", "macros", "proc_macro", "rbml", "rust", "rust_installer",
+	"rustbook", "rustc", "rustc_back", "rustc_borrowck", "rustc_driver",
+	"rustc_llvm", "rustc_resolve", "rustc_trans", "rustc_typeck",
+	"rustdoc", "rustllvm", "rustuv", "serialize", "std", "syntax", "test",
+	"unicode",
+};
+
+/* True for con, prn, aux, nul, comN and lptN (N a digit). */
+static int
+windevice(const char *c)
+{
+	if (strcmp(c, "con") == 0 || strcmp(c, "prn") == 0 ||
+	    strcmp(c, "aux") == 0 || strcmp(c, "nul") == 0)
+		return 1;
+	return (strncmp(c, "com", 3) == 0 || strncmp(c, "lpt", 3) == 0) &&
+	    c[3] >= '0' && c[3] <= '9' && c[4] == '\0';
+}
+
+int
+crate_name_reserved(const char *name, char **cause)
+{
+	char	c[CRATE_NAME_MAX + 1];
+	size_t	i;
+
+	if (strlen(name) > CRATE_NAME_MAX)
+		return 0;
+	crate_name_canon(name, c);
+	if (windevice(c)) {
+		if (cause != NULL)
+			*cause = xasprintf("crate name `%s` is reserved: it is a"
+			    " Windows device name, so cargo on Windows could"
+			    " not create its files; choose another name",
+			    name);
+		return -EPERM;
+	}
+	for (i = 0; i < sizeof rustnames / sizeof rustnames[0]; i++) {
+		if (strcmp(c, rustnames[i]) != 0)
+			continue;
+		if (cause != NULL)
+			*cause = xasprintf("crate name `%s` is reserved: it is"
+			    " the name of one of Rust's own crates (crates.io"
+			    " refuses it too); choose another name", name);
+		return -EPERM;
+	}
+	return 0;
 }
 
 /* The directory part of the index path of name, with case as given. */

@@ -15,6 +15,13 @@
  * why, naming the name. cause may be NULL. */
 int	crate_name_check(const char *name, char **cause);
 
+/* 0 unless name may not be published: -EPERM and *cause (new) saying why
+ * when its canonical form (crate_name_canon) is a Windows device name
+ * (con, prn, aux, nul, com0..com9, lpt0..lpt9: cargo on Windows cannot
+ * create files so named) or a name crates.io reserves for Rust's own
+ * crates (std, core, alloc, test, rustc, ...). cause may be NULL. */
+int	crate_name_reserved(const char *name, char **cause);
+
 /* Index path of a name: lowercased, "1/a", "2/ab", "3/a/abc",
  * "ca/rg/cargo". out holds INDEX_PATH_MAX bytes. The name must be valid. */
 void	crate_index_path(const char *name, char *out);

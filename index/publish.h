@@ -26,11 +26,41 @@ struct publish {
  * features an array of strings, target null or string, registry and
  * explicit_name_in_toml absent/null or string (the latter a valid name);
  * features an object of string arrays (or absent); links and rust_version
- * null or string; the .crate starts with the gzip magic 1f 8b.
+ * null or string; the .crate starts with the gzip magic 1f 8b; and the
+ * rules below: the name not reserved (crate_name_reserved), each
+ * version_req a cargo requirement (semver_req_check), target, registry,
+ * links, rust_version, feature names and values valid, each value naming
+ * a feature, an optional dependency (dep:NAME, or NAME when the dependency
+ * has an implicit feature) or a dependency's feature (NAME/F, NAME?/F with
+ * NAME optional), NAME being the dependency's name in Cargo.toml (its
+ * explicit_name_in_toml when renamed); no optional dev-dependency; every
+ * optional dependency enabled by some feature, as cargo requires. The
+ * .crate itself is checked by publish_check_crate.
  * 0, or -EINVAL with *cause (new), a sentence a person can act on. */
 int	publish_parse(const unsigned char *body, size_t len, struct publish *p,
 	    char **cause);
 void	publish_finish(struct publish *p);
+
+/* The whole-archive check of p's .crate (crate_archive_check against
+ * p->name and p->vers, CRATE_UNPACK_MAX): CPU work to run off the event
+ * loop. 0, or -EINVAL with *cause (new) naming the crate. */
+int	publish_check_crate(const struct publish *p, char **cause);
+
+/* The rules publish_parse applies to single fields, each 0 or -EINVAL
+ * with *cause (new) saying why (cause may be NULL):
+ * a feature name as cargo and crates.io accept it (ASCII only here: a
+ * first character [A-Za-z0-9_], then [A-Za-z0-9_+.-], never "dep:...");
+ * a target: a platform name [A-Za-z0-9_.-]+ or "cfg(EXPR)" with cargo's
+ * cfg grammar (identifiers, key = "string", all(), any(), not());
+ * a dependency's registry: an absolute URL (a scheme, ':', then printable
+ * ASCII without spaces, quotes or <>\^`{|}; "//host" for http(s));
+ * links: [A-Za-z0-9_.+-]+, a native library's name;
+ * rust_version: N, N.N or N.N.N, numbers without leading zeros. */
+int	publish_feature_name_check(const char *s, char **cause);
+int	publish_target_check(const char *s, char **cause);
+int	publish_registry_check(const char *s, char **cause);
+int	publish_links_check(const char *s, char **cause);
+int	publish_rust_version_check(const char *s, char **cause);
 
 /* New string: the index line for p (no trailing newline), keys in the
  * order name, vers, deps, cksum, features, yanked, links, v, and then

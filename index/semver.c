@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index/causequote.h"
 #include "index/quote.h"
 #include "index/xmalloc.h"
 
@@ -338,4 +339,145 @@ semver_req_allows(const char *req, const struct semver *v)
 			s++;
 	}
 	return pre_ok;
+}
+
+/* Checking a requirement as cargo parses it (the semver crate's grammar,
+ * which is stricter than semver_req_allows above). */
+
+#define REQ_MAX_COMPARATORS	32
+
+static int
+iswild(char c)
+{
+	return c == '*' || c == 'x' || c == 'X';
+}
+
+static const char *
+skipsp(const char *s)
+{
+	while (*s == ' ')
+		s++;
+	return s;
+}
+
+/* Reads dot-separated identifiers of a pre-release (pre) or build; NULL
+ * after moving *sp past them, or why they are bad. */
+static const char *
+reqidents(const char **sp, int pre)
+{
+	const char	*s = *sp, *start;
+	size_t		 len;
+
+	for (;;) {
+		start = s;
+		while (isidchar(*s))
+			s++;
+		len = (size_t)(s - start);
+		if (len == 0)
+			return pre ? "an empty pre-release identifier" :
+			    "an empty build metadata identifier";
+		if (pre && len > 1 && start[0] == '0' &&
+		    strspn(start, "0123456789") == len)
+			return "a numeric pre-release identifier has a leading "
+			    "zero";
+		if (*s != '.')
+			break;
+		s++;
+	}
+	*sp = s;
+	return NULL;
+}
+
+/* One comparator at *sp up to its comma or the end; NULL or why not. */
+static const char *
+reqcmp(const char **sp)
+{
+	const char	*s = *sp, *w;
+	uint64_t	 n;
+	int		 patch = 0, wild = 0;
+
+	if (*s == '>' || *s == '<')
+		s += s[1] == '=' ? 2 : 1;
+	else if (*s == '=' || *s == '~' || *s == '^')
+		s++;
+	s = skipsp(s);
+	if (iswild(*s))
+		return "a wildcard may stand for the minor or patch version"
+		    " only, or alone for the whole requirement";
+	if ((w = number(&s, &n)) != NULL)
+		return w;
+	if (*s == '.') {
+		s++;
+		if (iswild(*s)) {
+			s++;
+			wild = 1;
+		} else if ((w = number(&s, &n)) != NULL)
+			return w;
+	}
+	if (*s == '.') {
+		s++;
+		if (iswild(*s))
+			s++;
+		else if (wild)
+			return "a number follows a wildcard";
+		else if ((w = number(&s, &n)) != NULL)
+			return w;
+		else
+			patch = 1;
+	}
+	if (patch && *s == '-') {
+		s++;
+		if ((w = reqidents(&s, 1)) != NULL)
+			return w;
+	}
+	if (patch && *s == '+') {
+		s++;
+		if ((w = reqidents(&s, 0)) != NULL)
+			return w;
+	}
+	s = skipsp(s);
+	if (*s != ',' && *s != '\0')
+		return "expected a comma between comparators";
+	*sp = s;
+	return NULL;
+}
+
+/* Why req is not a requirement, or NULL. */
+static const char *
+reqwhy(const char *req)
+{
+	const char	*s = skipsp(req), *w;
+	int		 n = 0;
+
+	if (iswild(*s)) {
+		s = skipsp(s + 1);
+		if (*s == '\0')
+			return NULL;
+		return *s == ',' ? "a wildcard must be the only comparator" :
+		    "unexpected text after the wildcard";
+	}
+	if (*s == '\0')
+		return "it is empty";
+	for (;;) {
+		if ((w = reqcmp(&s)) != NULL)
+			return w;
+		if (++n > REQ_MAX_COMPARATORS)
+			return "more than 32 comparators";
+		if (*s == '\0')
+			return NULL;
+		s = skipsp(s + 1);	/* past the comma */
+	}
+}
+
+int
+semver_req_check(const char *req, char **cause)
+{
+	const char	*w;
+
+	if ((w = reqwhy(req)) == NULL)
+		return 0;
+	if (cause != NULL)
+		*cause = xasprintf("invalid version requirement \"%s\": %s",
+		    cause_quote(req), w);
+	return -EINVAL;
 }

@@ -38,4 +38,13 @@ int	semver_same_ignoring_build(const char *a, const char *b);
  * allowed only where a comparator names one of the same version. */
 int	semver_req_allows(const char *req, const struct semver *v);
 
+/* 0 when req parses as cargo parses a dependency's version requirement
+ * (the semver crate's VersionReq): "*" (or "x", "X") alone, or 1..32
+ * comparators separated by commas, each an optional operator ("=", ">",
+ * ">=", "<", "<=", "~", "^"), MAJOR[.MINOR[.PATCH[-PRE][+BUILD]]] without
+ * leading zeros, MINOR or PATCH possibly a wildcard, spaces around the
+ * operator and the commas. -EINVAL otherwise, *cause (new) saying where
+ * it fails. cause may be NULL. */
+int	semver_req_check(const char *req, char **cause);
+
 #endif

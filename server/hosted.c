@@ -56,6 +56,7 @@ struct op {
 	int			 res;
 	const char		*failed;	/* which write failed */
 	char			*ok_body;	/* the reply on success */
+	char			*refused;	/* why the .crate is bad */
 	struct op		*next;		/* queued behind the crate */
 };
 
@@ -132,6 +133,7 @@ op_free(struct op *op)
 	free(op->index);
 	free(op->meta);
 	free(op->ok_body);
+	free(op->refused);
 	free(op);
 }
 
@@ -883,6 +885,30 @@ new_op(struct registry *reg, struct http_request *r, enum op_kind kind)
 	return op;
 }
 
+/* Reading the whole .crate is CPU work (up to CRATE_UNPACK_MAX bytes to
+ * inflate): it runs on a worker, before anything is written. */
+static void
+check_job(void *arg)
+{
+	struct op	*op = arg;
+
+	publish_check_crate(&op->pub, &op->refused);
+}
+
+static void
+check_done(void *arg)
+{
+	struct op	*op = arg;
+
+	if (op->refused == NULL) {
+		acquire(op);
+		return;
+	}
+	log_warn("registry %s: refused a publish from %s: %s",
+	    op->h->reg->name, http_peer(op->req), op->refused);
+	http_reply_error(op->req, 400, "%s", op->refused);
+	op_free(op);
+}
 
 static void
 publish(struct registry *reg, struct http_request *r)
@@ -913,7 +939,7 @@ publish(struct registry *reg, struct http_request *r)
 		return;
 	}
 	snprintf(op->vers, sizeof op->vers, "%s", op->pub.vers);
-	acquire(op);
+	workers_submit(reg->srv->cpu, check_job, check_done, op);
 }
 
 void

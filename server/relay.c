@@ -22,6 +22,7 @@
 #include "server/route.h"
 #include "server/server.h"
 #include "server/upstream.h"
+#include "server/workers.h"
 
 /* cargo gives up on a silent connection after ~30 s, and a publish can
  * be neither retried nor cancelled: answer by then, outcome unknown. */
@@ -51,6 +52,7 @@ struct relay {
 	struct relay		*next_flight;
 	char			*user;		/* token label, if any */
 	char			*ok;		/* the success answer */
+	char			*refused;	/* publish: why the .crate is bad */
 	size_t			 peers_left;	/* purges not yet answered */
 	struct timespec		 start;
 	struct event		*timer;
@@ -107,6 +109,7 @@ relay_free(struct relay *rl)
 	free(rl->auth);
 	free(rl->user);
 	free(rl->ok);
+	free(rl->refused);
 	free(rl);
 }
 
@@ -746,6 +749,35 @@ admit(struct relay *rl)
 	return true;
 }
 
+/* The whole-archive check of the .crate, on a worker (CPU work), before
+ * the publish goes upstream: a feed would take a crate cargo cannot
+ * unpack. */
+static void
+check_job(void *arg)
+{
+	struct relay	*rl = arg;
+	struct publish	 p = { .name = rl->name, .vers = rl->vers,
+	    .crate = rl->body + rl->crate_off,
+	    .crate_len = rl->crate_len };
+
+	publish_check_crate(&p, &rl->refused);
+}
+
+static void
+check_done(void *arg)
+{
+	struct relay	*rl = arg;
+
+	if (rl->refused == NULL) {
+		mirror_get_config(rl->reg->mirror, forward, rl);
+		return;
+	}
+	log_warn("registry %s: refused a publish from %s: %s", rl->reg->name,
+	    rl->peer, rl->refused);
+	http_reply_error(rl->req, 400, "%s", rl->refused);
+	relay_free(rl);
+}
+
 void
 relay_api(struct registry *reg, struct http_request *r,
     const struct route *rt)
@@ -815,7 +847,8 @@ relay_api(struct registry *reg, struct http_request *r,
 			return;
 		}
 		rl->path = xstrdup("/new");
-		break;
+		workers_submit(reg->srv->cpu, check_job, check_done, rl);
+		return;
 	case ROUTE_YANK:
 	case ROUTE_UNYANK:
 		if (!server_may_write(r, rt->name, SCOPE_YANK)) {

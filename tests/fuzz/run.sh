@@ -34,7 +34,8 @@ seed() {	# target dir
 			    ./ur/l/url ./ra/nd/rand_core 2>/dev/null || true
 			find "$build/sample" -type f -exec cp {} "$d/" \;
 		fi ;;
-	fuzz_publish) cp "$root"/tests/data/publish/*.body "$d/" ;;
+	fuzz_publish) cp "$root"/tests/data/publish/*.body \
+		    "$root"/tests/fuzz/seeds/publish/*.body "$d/" ;;
 	fuzz_toml) cp "$root"/tests/data/lockfiles/* "$d/"
 		[ -f "$root/deploy/crated.toml" ] &&
 		    cp "$root/deploy/crated.toml" "$d/" || true ;;

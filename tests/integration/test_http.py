@@ -519,7 +519,10 @@ class HttpTest(unittest.TestCase):
         before = harness.snapshot(self.srv.data_dir)
         for vers in ("0.1.0", "0.1.0+other"):
             with self.subTest(vers=vers):
-                r = self.srv.publish(crate_meta("ab", vers), crate)
+                # the .crate must match its version (issue 22): one made
+                # for vers, so that the duplicate is what is refused
+                r = self.srv.publish(crate_meta("ab", vers), crate if vers == "0.1.0"
+                                     else make_crate("ab", vers))
                 self.assertTrue(400 <= r.status < 500, r)
                 d = harness.errors_detail(self, r).lower()
                 # exact duplicate: "already exists"; differing only in build

@@ -56,9 +56,9 @@ static const struct {
 			"allowed (only ASCII letters, digits, '-' and '_')" },
 	{ "%2e%2e",	"invalid crate name \"%2e%2e\": character '%' is not "
 			"allowed (only ASCII letters, digits, '-' and '_')" },
-	{ "\xc3\xa9",	"invalid crate name \"\xc3\xa9\": byte 0xc3 is not "
+	{ "\xc3\xa9",	"invalid crate name \"\\xc3\\xa9\": byte 0xc3 is not "
 			"allowed (only ASCII letters, digits, '-' and '_')" },
-	{ "a\tb",	"invalid crate name \"a\tb\": byte 0x09 is not "
+	{ "a\tb",	"invalid crate name \"a\\x09b\": byte 0x09 is not "
 			"allowed (only ASCII letters, digits, '-' and '_')" },
 	{ "a\0b",	NULL },		/* the C string is "a" */
 };
@@ -128,6 +128,49 @@ static const struct {
 	{ "A-_-B",	"a___b" },
 };
 
+/* Names crate_name_reserved refuses (and a word of why), and look-alikes
+ * it lets through. */
+static const struct {
+	const char	*name, *why;
+} reserved[] = {
+	{ "nul", "Windows" }, { "con", "Windows" }, { "aux", "Windows" },
+	{ "prn", "Windows" }, { "com1", "Windows" }, { "lpt9", "Windows" },
+	{ "COM0", "Windows" }, { "Nul", "Windows" }, { "lpt0", "Windows" },
+	{ "std", "Rust's own" }, { "rust", "Rust's own" },
+	{ "core", "Rust's own" }, { "alloc", "Rust's own" },
+	{ "proc-macro", "Rust's own" }, { "Proc_Macro", "Rust's own" },
+	{ "compiler_builtins", "Rust's own" }, { "test", "Rust's own" },
+	{ "rust-installer", "Rust's own" }, { "rustc", "Rust's own" },
+};
+static const char *const unreserved[] = {
+	"com10", "console", "stdx", "nul1", "lpt", "com", "rusty", "cores",
+	"serde", "auxv", "a",
+};
+
+static void
+test_reserved(void)
+{
+	char	*cause;
+	size_t	 i;
+
+	for (i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+		cause = NULL;
+		ok(crate_name_reserved(reserved[i].name, &cause) == -EPERM &&
+		    cause != NULL && strstr(cause, reserved[i].why) != NULL &&
+		    strstr(cause, reserved[i].name) != NULL, "reserved %s: %s",
+		    reserved[i].name, cause ? cause : "(no cause)");
+		free(cause);
+		ok(crate_name_reserved(reserved[i].name, NULL) == -EPERM,
+		    "reserved %s, no cause", reserved[i].name);
+	}
+	for (i = 0; i < sizeof unreserved / sizeof unreserved[0]; i++) {
+		cause = NULL;
+		ok(crate_name_reserved(unreserved[i], &cause) == 0 &&
+		    cause == NULL, "not reserved: %s", unreserved[i]);
+		free(cause);
+	}
+}
+
 int
 main(void)
 {
@@ -162,8 +205,9 @@ main(void)
 	free(cause);
 	cause = NULL;
 	crate_name_check(N64 "abcde\xc3\xa9", &cause);
-	is_str(cause, "invalid crate name \"" N64 "abcde...\": it is 71 "
-	    "bytes long; the limit is 64", "never half a UTF-8 character");
+	is_str(cause, "invalid crate name \"" N64 "abcde\\xc3...\": it is "
+	    "71 bytes long; the limit is 64", "bytes past ASCII escaped, one "
+	    "at a time");
 	free(cause);
 
 	for (i = 0; i < sizeof reverse / sizeof reverse[0]; i++) {
@@ -186,5 +230,6 @@ main(void)
 		crate_name_canon(canons[i].name, name);
 		is_str(name, canons[i].canon, "canon of %s", canons[i].name);
 	}
+	test_reserved();
 	return done_testing();
 }

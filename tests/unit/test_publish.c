@@ -82,10 +82,10 @@ static const struct {
 	  LINE("") },
 	{ "{\"name\":\"a\",\"vers\":\"1.0.0\",\"deps\":[],\"links\":\"z\","
 	  "\"rust_version\":\"1.56.1\",\"features\":{\"b\":[],"
-	  "\"a\":[\"dep:x\",\"x?/y\",\"x/z\"],\"\xc3\xa9\":[\"\\u00e9\"]}}",
+	  "\"a\":[\"b\",\"\\u0062\"],\"c\":[]}}",
 	  "{\"name\":\"a\",\"vers\":\"1.0.0\",\"deps\":[],\"cksum\":\"" GZSUM
-	  "\",\"features\":{\"b\":[],\"a\":[\"dep:x\",\"x?/y\",\"x/z\"],"
-	  "\"\xc3\xa9\":[\"\xc3\xa9\"]},\"yanked\":false,\"links\":\"z\","
+	  "\",\"features\":{\"b\":[],\"a\":[\"b\",\"b\"],"
+	  "\"c\":[]},\"yanked\":false,\"links\":\"z\","
 	  "\"v\":1,\"rust_version\":\"1.56.1\","
 	  "\"pubtime\":\"2025-07-04T03:33:20Z\"}" },
 };
@@ -270,6 +270,11 @@ test_real(void)
 		    (unsigned char *)b + len - real[i].crate_len,
 		    "%s: crate bytes", real[i].file);
 		is_str(p.cksum, real[i].cksum, "%s: cksum", real[i].file);
+		cause = NULL;
+		rc = publish_check_crate(&p, &cause);
+		ok(rc == 0, "%s: the .crate cargo made passes the archive check"
+		    "%s%s", real[i].file, cause ? ": " : "", cause ? cause : "");
+		free(cause);
 		line = publish_index_line(&p, PUBTIME);
 		is_str(line, want, "%s: index line", real[i].file);
 		free(line);
