@@ -419,6 +419,11 @@ line_end(char *p)
 	return lf != NULL && lf > p && lf[-1] == '\r' ? lf - 1 : NULL;
 }
 
+/* What an authority (host, port, IP literal) is made of (RFC 3986). */
+static const char	authority_chars[] = "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "-._~%!$&'()*+,;=:[]";
+
 /*
  * RFC 9112 §3.2.2: an absolute-form target, "http://host:port/path?q",
  * is served as its path (with the query), and its authority stands for
@@ -430,11 +435,8 @@ line_end(char *p)
 static char *
 absolute_target(char *target, const char **authority)
 {
-	static const char	 ok[] = "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-				    "-._~%!$&'()*+,;=:[]";
-	char			*a;
-	size_t			 n;
+	char	*a;
+	size_t	 n;
 
 	if (strncasecmp(target, "http://", 7) == 0)
 		a = target + 7;
@@ -443,7 +445,7 @@ absolute_target(char *target, const char **authority)
 	else
 		return NULL;
 	n = strcspn(a, "/?");
-	if (n == 0 || strspn(a, ok) < n)
+	if (n == 0 || strspn(a, authority_chars) < n)
 		return NULL;
 	memmove(a - 1, a, n);
 	a[n - 1] = '\0';
@@ -455,11 +457,7 @@ absolute_target(char *target, const char **authority)
 static bool
 host_ok(const char *v)
 {
-	static const char	ok[] = "abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-				   "-._~%!$&'()*+,;=:[]";
-
-	return v[strspn(v, ok)] == '\0';
+	return v[strspn(v, authority_chars)] == '\0';
 }
 
 /* The next free header slot of r (moved out of hdr_inline when that is
@@ -1019,22 +1017,22 @@ write_stalled(struct conn *c)
 	return true;
 }
 
+/* Clients can fail TLS handshakes as fast as they connect: at most one
+ * line per 10 s (with a count of the others) for all of them. */
+static struct log_every	tls_failures;
+
 /*
  * Logs why c's TLS handshake failed: OpenSSL's reason, which names the
  * alert a client sent ("tlsv1 alert unknown ca") or what it did wrong
- * ("no shared cipher", "http request"). Clients can fail handshakes as
- * fast as they connect, so at most one line per 10 s goes out (with a
- * count of the others); a client that closes without a word is only
- * logged at debug level.
+ * ("no shared cipher", "http request"). A client that closes without a
+ * word (a port probe) is only logged at debug level.
  */
-static struct log_every	tls_failures;
-
 static void
 handshake_failed(struct conn *c, short what)
 {
-	unsigned long		 err, e;
-	const char		*reason = NULL;
-	char			 buf[256];
+	unsigned long	 err, e;
+	const char	*reason = NULL;
+	char		 buf[256];
 
 	err = bufferevent_get_openssl_error(c->bev);
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
@@ -1065,8 +1063,8 @@ handshake_late(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 
-	log_every(&tls_failures, 10, LOG_INFO, "TLS handshake with %s failed: not"
-	    " done %d s after the connection (head timeout)", c->peer,
+	log_every(&tls_failures, 10, LOG_INFO, "TLS handshake with %s failed:"
+	    " not done %d s after the connection (head timeout)", c->peer,
 	    c->srv->lim.head_timeout);
 	conn_free(c);
 }
