@@ -244,6 +244,12 @@ class TlsHandshakeTest(TlsBase):
         hello = client_hello()
         self.assertGreater(len(hello) * 0.3, HEAD_TIMEOUT + 10,
                            "ClientHello too short to outlast the deadline")
+        # A connection whose handshake is done is not bound by the deadline:
+        # it is used again after the slow one has been cut.
+        raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=10)
+        self.addCleanup(raw.close)
+        good_sock = client_ctx(self.pki.ca).wrap_socket(raw, server_hostname="127.0.0.1")
+        self.addCleanup(good_sock.close)
         s = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
         self.addCleanup(s.close)
         s.setblocking(False)
@@ -271,7 +277,10 @@ class TlsHandshakeTest(TlsBase):
                                           r"not done" % s.getsockname()[1],
                                           self.srv.log_text()), 5)
         self.assertTrue(line, "no log line naming the peer:\n" + self.srv.log_tail())
-        # and the server still answers
+        # and the server still answers, on the old connection and new ones
+        good_sock.sendall(build_request("GET", "/local/config.json"))
+        self.assertTrue(good_sock.recv(100).startswith(b"HTTP/1.1 200 "),
+                        "a TLS connection open since before the deadline was cut")
         self.assertEqual(self.serial_cn(), ("1001", "crated-one"))
 
     def test_failed_handshakes_are_logged_once_per_interval(self):
