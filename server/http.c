@@ -24,6 +24,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "index/hex.h"
@@ -34,6 +35,7 @@
 
 static void	process(struct conn *);
 static void	conn_free(struct conn *);
+static void	accepting(struct http_server *, bool);
 
 const char *
 http_status_text(int status)
@@ -143,9 +145,14 @@ conn_free(struct conn *c)
 		event_free(c->rd);
 	if (c->retry != NULL)
 		event_free(c->retry);
+	if (c->handshake != NULL)
+		event_free(c->handshake);
 	bufferevent_free(c->bev);
 	if (c->pend != NULL)
 		evbuffer_free(c->pend);
+	/* A descriptor is free again: accept() may work now. */
+	if (c->srv->accept_paused && !c->srv->draining)
+		accepting(c->srv, true);
 	free(c);
 	if (r == NULL)
 		return;
@@ -412,27 +419,110 @@ line_end(char *p)
 	return lf != NULL && lf > p && lf[-1] == '\r' ? lf - 1 : NULL;
 }
 
-/*
- * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
- * place. Returns 0, or an HTTP status with *why set to a static message.
- */
-int
-parse_head(struct http_request *r, const struct http_limits *lim,
-    const char **why)
-{
-	char		*p = r->head, *eol, *sp1, *sp2, *target;
-	const char	*te = NULL, *conn = NULL, *expect = NULL;
-	bool		 have_clen = false;
+/* What an authority (host, port, IP literal) is made of (RFC 3986). */
+static const char	authority_chars[] = "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "-._~%!$&'()*+,;=:[]";
 
-	if ((eol = line_end(p)) == NULL) {
-		*why = "malformed request line";
+/*
+ * RFC 9112 §3.2.2: an absolute-form target, "http://host:port/path?q",
+ * is served as its path (with the query), and its authority stands for
+ * Host. The authority is moved one byte left, over the scheme's last
+ * slash, to end with a NUL before the path. Returns what follows the
+ * authority ("/path?q", "?q" or ""), or NULL when target is not an http
+ * or https URI with a plain authority (no userinfo: RFC 9110 §4.2.4).
+ */
+static char *
+absolute_target(char *target, const char **authority)
+{
+	char	*a;
+	size_t	 n;
+
+	if (strncasecmp(target, "http://", 7) == 0)
+		a = target + 7;
+	else if (strncasecmp(target, "https://", 8) == 0)
+		a = target + 8;
+	else
+		return NULL;
+	n = strcspn(a, "/?");
+	if (n == 0 || strspn(a, authority_chars) < n)
+		return NULL;
+	memmove(a - 1, a, n);
+	a[n - 1] = '\0';
+	*authority = a - 1;
+	return a + n;
+}
+
+/* True when v can be a Host value: uri-host [ ":" port ], maybe empty. */
+static bool
+host_ok(const char *v)
+{
+	return v[strspn(v, authority_chars)] == '\0';
+}
+
+/* The next free header slot of r (moved out of hdr_inline when that is
+ * full), or NULL when r has lim->max_headers already. */
+static struct header *
+header_slot(struct http_request *r, const struct http_limits *lim)
+{
+	if (r->nheaders == lim->max_headers)
+		return NULL;
+	if (r->nheaders == HEADERS_INLINE) {
+		r->headers = xcalloc(lim->max_headers, sizeof *r->headers);
+		memcpy(r->headers, r->hdr_inline, sizeof r->hdr_inline);
+	}
+	return &r->headers[r->nheaders];
+}
+
+/*
+ * RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host, and no
+ * request may have two (HTTP/2 streams carry :authority instead, which
+ * arrives as a host field). An absolute-form target's authority replaces
+ * the Host value (or becomes one). host is the index of the Host field,
+ * or -1. Returns 0, or 400 with *why set.
+ */
+static int
+check_host(struct http_request *r, const struct http_limits *lim,
+    int nhost, ssize_t host, const char *authority, const char **why)
+{
+	struct header	*h;
+
+	if (r->stream_id == 0 && nhost > 1) {
+		*why = "more than one Host header field";
 		return 400;
 	}
-	if ((size_t)(eol - p) > lim->max_line) {
-		*why = "request line too long";
-		return 414;
+	if (r->stream_id == 0 && nhost == 0 && r->minor == 1) {
+		*why = "an HTTP/1.1 request needs a Host header field";
+		return 400;
 	}
-	*eol = '\0';
+	if (host >= 0 && !host_ok(r->headers[host].value)) {
+		*why = "invalid Host header field";
+		return 400;
+	}
+	if (authority == NULL)
+		return 0;
+	if (host >= 0)
+		r->headers[host].value = authority;
+	else if ((h = header_slot(r, lim)) != NULL) {
+		h->name = "Host";
+		h->name_len = 4;
+		h->value = authority;
+		r->nheaders++;
+	}
+	return 0;
+}
+
+/*
+ * The request line at p (NUL-terminated): method, target (origin-form or
+ * absolute-form) and version into r; *authority gets an absolute-form
+ * target's authority. Returns 0, or an HTTP status with *why set.
+ */
+static int
+parse_request_line(struct http_request *r, char *p, const char **authority,
+    const char **why)
+{
+	char	*sp1, *sp2, *target, *q;
+
 	if ((sp1 = strchr(p, ' ')) == NULL ||
 	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' ')) {
 		*why = "malformed request line";
@@ -455,41 +545,67 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 		*why = "only HTTP/1.0 and HTTP/1.1 are spoken here";
 		return strncmp(sp2 + 1, "HTTP/", 5) == 0 ? 505 : 400;
 	}
-	if (target[0] != '/') {
-		*why = "the request target must be a path";
-		return 400;
-	}
 	for (unsigned char *t = (unsigned char *)target; *t; t++)
 		if (*t <= 0x20 || *t >= 0x7f) {
 			*why = "invalid byte in the request target";
 			return 400;
 		}
-	while (target[1] == '/')
-		target++;
-	if ((p = strchr(target, '?')) != NULL) {
-		*p = '\0';
-		r->query = p + 1;
+	if (target[0] != '/' &&
+	    (target = absolute_target(target, authority)) == NULL) {
+		*why = "the request target must be a path or an http URI";
+		return 400;
 	}
-	r->path = target;
+	if ((q = strchr(target, '?')) != NULL) {
+		*q = '\0';
+		r->query = q + 1;
+	}
+	while (target[0] == '/' && target[1] == '/')
+		target++;
+	r->path = target[0] == '/' ? target : "/";
+	return 0;
+}
+
+/*
+ * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
+ * place. Returns 0, or an HTTP status with *why set to a static message.
+ */
+int
+parse_head(struct http_request *r, const struct http_limits *lim,
+    const char **why)
+{
+	char		*p = r->head, *eol;
+	const char	*te = NULL, *conn = NULL, *expect = NULL;
+	const char	*authority = NULL;
+	bool		 have_clen = false;
+	ssize_t		 host = -1;
+	int		 nhost = 0, status;
+
+	if ((eol = line_end(p)) == NULL) {
+		*why = "malformed request line";
+		return 400;
+	}
+	if ((size_t)(eol - p) > lim->max_line) {
+		*why = "request line too long";
+		return 414;
+	}
+	*eol = '\0';
+	if ((status = parse_request_line(r, p, &authority, why)) != 0)
+		return status;
 
 	r->headers = r->hdr_inline;
 	for (p = eol + 2; p[0] != '\r' || p[1] != '\n'; p = eol + 2) {
-		char	*colon, *v, *end;
-		size_t	 nlen;
+		struct header	*h;
+		char		*colon, *v, *end;
+		size_t		 nlen;
 
 		if ((eol = line_end(p)) == NULL) {
 			*why = "malformed header field";
 			return 400;
 		}
 		*eol = '\0';
-		if (r->nheaders == lim->max_headers) {
+		if ((h = header_slot(r, lim)) == NULL) {
 			*why = "too many header fields";
 			return 431;
-		}
-		if (r->nheaders == HEADERS_INLINE) {
-			r->headers = xcalloc(lim->max_headers,
-			    sizeof *r->headers);
-			memcpy(r->headers, r->hdr_inline, sizeof r->hdr_inline);
 		}
 		if ((colon = strchr(p, ':')) == NULL || colon == p) {
 			*why = "malformed header field";
@@ -511,9 +627,10 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 				return 400;
 			}
 		nlen = (size_t)(colon - p);
-		r->headers[r->nheaders].name = p;
-		r->headers[r->nheaders].name_len = nlen;
-		r->headers[r->nheaders++].value = v;
+		h->name = p;
+		h->name_len = nlen;
+		h->value = v;
+		r->nheaders++;
 		if (NAME_IS(p, nlen, "Content-Length")) {
 			char		*e;
 			uint64_t	 n;
@@ -533,12 +650,16 @@ parse_head(struct http_request *r, const struct http_limits *lim,
 			conn = v;
 		else if (NAME_IS(p, nlen, "Expect"))
 			expect = v;
+		else if (NAME_IS(p, nlen, "Host") && nhost++ == 0)
+			host = (ssize_t)(r->nheaders - 1);
 	}
 	if (te != NULL) {
 		*why = "chunked request bodies are not supported: send"
 		    " Content-Length";
 		return have_clen ? 400 : 411;
 	}
+	if ((status = check_host(r, lim, nhost, host, authority, why)) != 0)
+		return status;
 	if (expect != NULL) {
 		if (strcasecmp(expect, "100-continue") != 0) {
 			*why = "unsupported Expect";
@@ -599,14 +720,21 @@ read_body(struct conn *c)
 	dispatch(c);
 }
 
+/* What head_length found when the bytes cannot be a head. */
+#define HEAD_GARBAGE	-1
+#define HEAD_BARE_LF	-2
+
 /*
  * The length of the head at p (n bytes buffered), through its CRLF CRLF;
- * 0 when it has not all come yet; -1 when these bytes cannot be one: a
- * method starts with a letter, and no control byte but CR, LF and HTAB
- * belongs in a head (NUL, TLS records and binary garbage all fail). Of a
- * whole head only the NULs are looked for here: parse_head checks every
- * other byte where it parses it, and works on a C string. Each request
- * comes this way, so the search is memchr's.
+ * 0 when it has not all come yet; HEAD_GARBAGE when these bytes cannot be
+ * one: a method starts with a letter, and no control byte but CR, LF and
+ * HTAB belongs in a head (NUL, TLS records and binary garbage all fail);
+ * HEAD_BARE_LF at the first LF without its CR, which would otherwise wait
+ * for a CRLF CRLF that never comes (RFC 9112 §2.2 lets a server refuse
+ * it; accepting it would read lines otherwise than a proxy in front may).
+ * Of a whole head only the NULs are looked for here: parse_head checks
+ * every other byte where it parses it, and works on a C string. Each
+ * request comes this way, so the search is memchr's.
  */
 static ssize_t
 head_length(const unsigned char *p, size_t n)
@@ -616,19 +744,21 @@ head_length(const unsigned char *p, size_t n)
 	if (n == 0)
 		return 0;
 	if (!(p[0] >= 'A' && p[0] <= 'Z'))
-		return -1;
+		return HEAD_GARBAGE;
 	while ((lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL) {
-		if (lf - p >= 3 && lf[-1] == '\r' && lf[-2] == '\n' &&
-		    lf[-3] == '\r') {
+		if (lf[-1] != '\r')		/* p[0] is a letter */
+			return HEAD_BARE_LF;
+		if (lf - p >= 3 && lf[-2] == '\n' && lf[-3] == '\r') {
 			n = (size_t)(lf + 1 - p);
-			return memchr(p, '\0', n) == NULL ? (ssize_t)n : -1;
+			return memchr(p, '\0', n) == NULL ? (ssize_t)n :
+			    HEAD_GARBAGE;
 		}
 		lf++;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' &&
 		    p[i] != '\t') || p[i] == 0x7f)
-			return -1;
+			return HEAD_GARBAGE;
 	return 0;
 }
 
@@ -666,7 +796,12 @@ read_head(struct conn *c)
 		reject(c, 500, "out of memory");
 		return false;
 	}
-	if ((hlen = head_length(p, scan)) < 0) {
+	if ((hlen = head_length(p, scan)) == HEAD_BARE_LF) {
+		reject(c, 400, "malformed request: each line of a request head"
+		    " must end with CRLF, not a bare LF");
+		return false;
+	}
+	if (hlen < 0) {
 		reject(c, 400, "malformed request (is this TLS on a plain"
 		    " HTTP port?)");
 		return false;
@@ -889,6 +1024,58 @@ write_stalled(struct conn *c)
 	return true;
 }
 
+/* Clients can fail TLS handshakes as fast as they connect: at most one
+ * line per 10 s (with a count of the others) for all of them. */
+static struct log_every	tls_failures;
+
+/*
+ * Logs why c's TLS handshake failed: OpenSSL's reason, which names the
+ * alert a client sent ("tlsv1 alert unknown ca") or what it did wrong
+ * ("no shared cipher", "http request"). A client that closes without a
+ * word (a port probe) is only logged at debug level.
+ */
+static void
+handshake_failed(struct conn *c, short what)
+{
+	unsigned long	 err, e;
+	const char	*reason = NULL;
+	char		 buf[256];
+
+	err = bufferevent_get_openssl_error(c->bev);
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		;			/* the first one is the cause */
+	if (err != 0 && (reason = ERR_reason_error_string(err)) == NULL) {
+		ERR_error_string_n(err, buf, sizeof buf);
+		reason = buf;
+	}
+	if (reason != NULL)
+		log_every(&tls_failures, 10, LOG_INFO, "TLS handshake with %s"
+		    " failed: %s", c->peer, reason);
+	else if (what & BEV_EVENT_TIMEOUT)
+		log_every(&tls_failures, 10, LOG_INFO, "TLS handshake with %s"
+		    " failed: the client went silent", c->peer);
+	else if (what & BEV_EVENT_EOF)
+		log_debug("TLS handshake with %s: the client closed the"
+		    " connection", c->peer);
+	else
+		log_every(&tls_failures, 10, LOG_INFO, "TLS handshake with %s"
+		    " failed: %s", c->peer, strerror(errno));
+}
+
+/* The TLS handshake of c was not done head_timeout after accept. The
+ * deadline is absolute: a client sending a byte now and then keeps
+ * resetting the read timeout, not this. */
+static void
+handshake_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	log_every(&tls_failures, 10, LOG_INFO, "TLS handshake with %s failed:"
+	    " not done %d s after the connection (head timeout)", c->peer,
+	    c->srv->lim.head_timeout);
+	conn_free(c);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -899,6 +1086,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		const unsigned char	*proto = NULL;
 		unsigned int		 len = 0;
 
+		if (c->handshake != NULL) {
+			event_free(c->handshake);
+			c->handshake = NULL;
+		}
 		if (ssl != NULL)
 			SSL_get0_alpn_selected(ssl, &proto, &len);
 		if (len == 2 && memcmp(proto, "h2", 2) == 0 &&
@@ -928,6 +1119,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
+	if (c->handshake != NULL)
+		handshake_failed(c, what);
 	conn_free(c);
 }
 
@@ -1620,18 +1813,40 @@ over_client_limit(const struct http_server *srv, const struct sockaddr *sa)
 	return false;
 }
 
+/* "ip:port" or "[ipv6]:port" of sa into buf. */
+static void
+format_peer(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	a[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, a, sizeof a);
+		snprintf(buf, len, "[%s]:%d", a, ntohs(((const struct
+		    sockaddr_in6 *)(const void *)sa)->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, a, sizeof a);
+		snprintf(buf, len, "%s:%d", a, ntohs(((const struct
+		    sockaddr_in *)(const void *)sa)->sin_port));
+	} else
+		snprintf(buf, len, "-");
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
+	static struct log_every	 refused;
 	struct http_listener	*hl = arg;
 	struct http_server	*srv = hl->srv;
 	struct conn		*c;
 	int			 one = 1;
 
 	if (over_client_limit(srv, sa)) {
-		log_warn("refusing a connection: over max_connections_per_client"
-		    " (%zu) for one address", srv->lim.max_per_client);
+		log_every(&refused, 10, LOG_WARN, "refusing a connection: over"
+		    " max_connections_per_client (%zu) for one address",
+		    srv->lim.max_per_client);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -1642,27 +1857,16 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->tls = hl->tls;
 	memcpy(&c->addr, sa, (size_t)salen < sizeof c->addr ? (size_t)salen :
 	    sizeof c->addr);
-	if (sa->sa_family == AF_INET6) {
-		char	a[INET6_ADDRSTRLEN];
+	format_peer(sa, c->peer, sizeof c->peer);
+	if (hl->tls) {
+		struct timeval	tv = { srv->lim.head_timeout, 0 };
 
-		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)
-		    sa)->sin6_addr, a, sizeof a);
-		snprintf(c->peer, sizeof c->peer, "[%s]:%d", a,
-		    ntohs(((struct sockaddr_in6 *)(void *)sa)->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		char	a[INET_ADDRSTRLEN];
-
-		evutil_inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)
-		    sa)->sin_addr, a, sizeof a);
-		snprintf(c->peer, sizeof c->peer, "%s:%d", a,
-		    ntohs(((struct sockaddr_in *)(void *)sa)->sin_port));
-	} else
-		snprintf(c->peer, sizeof c->peer, "-");
-	if (hl->tls)
 		c->bev = bufferevent_openssl_socket_new(srv->base, fd,
 		    SSL_new(srv->tls), BUFFEREVENT_SSL_ACCEPTING,
 		    BEV_OPT_CLOSE_ON_FREE);
-	else
+		c->handshake = evtimer_new(srv->base, handshake_late, c);
+		evtimer_add(c->handshake, &tv);
+	} else
 		c->bev = bufferevent_socket_new(srv->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
@@ -1689,13 +1893,59 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	srv->nconns++;
 }
 
+/* Turns accepting on or off on every listener of srv. */
+static void
+accepting(struct http_server *srv, bool on)
+{
+	for (struct http_listener *hl = srv->listeners; hl != NULL;
+	    hl = hl->next) {
+		if (on)
+			evconnlistener_enable(hl->l);
+		else
+			evconnlistener_disable(hl->l);
+	}
+	srv->accept_paused = !on;
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server	*srv = arg;
+
+	if (srv->accept_paused && !srv->draining)
+		accepting(srv, true);
+}
+
+/* How long accepting pauses after accept() fails. */
+#define ACCEPT_PAUSE_MS	250
+
+/*
+ * accept() failed for a reason other than a client that went away: most
+ * often EMFILE or ENFILE, out of descriptors. The connection stays in
+ * the kernel's queue, so the listener polls readable again at once, and
+ * left alone the loop would spin on accept() and log each failure. So
+ * accepting pauses until a connection closes (its descriptor is free
+ * again) or ACCEPT_PAUSE_MS pass, and one line per 10 s is logged. The
+ * connections already open are served meanwhile; new ones wait in the
+ * kernel's queue.
+ */
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	int	err = EVUTIL_SOCKET_ERROR();
+	static struct log_every	 every;
+	struct http_listener	*hl = arg;
+	struct http_server	*srv = hl->srv;
+	struct timeval		 tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int			 err = EVUTIL_SOCKET_ERROR();
 
-	/* EMFILE and friends: keep serving the connections we have. */
-	log_warn("accept: %s", evutil_socket_error_to_string(err));
+	log_every(&every, 10, LOG_WARN, "accept: %s: pausing new connections"
+	    " (%zu open) until one closes or %d ms pass",
+	    evutil_socket_error_to_string(err), srv->nconns, ACCEPT_PAUSE_MS);
+	accepting(srv, false);
+	if (srv->accept_resume == NULL)
+		srv->accept_resume = evtimer_new(srv->base, accept_resume_cb,
+		    srv);
+	evtimer_add(srv->accept_resume, &tv);
 }
 
 struct http_server *
@@ -1843,11 +2093,17 @@ http_server_drain(struct http_server *srv)
 		evconnlistener_free(hl->l);
 		free(hl);
 	}
+	if (srv->accept_resume != NULL) {
+		event_free(srv->accept_resume);
+		srv->accept_resume = NULL;
+	}
+	/* Between requests, a connection closes now, or once the reply it
+	 * is still sending (a download) is written. */
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CONN_HEAD && !c->head_started &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_free(c);
+		if ((c->state == CONN_HEAD && !c->head_started) ||
+		    c->state == CONN_DRAIN)
+			close_when_sent(c);
 	}
 }
 
@@ -1861,6 +2117,18 @@ size_t
 http_server_pending(const struct http_server *srv)
 {
 	return srv->pending;
+}
+
+size_t
+http_server_in_flight(const struct http_server *srv)
+{
+	size_t	n = srv->pending;
+
+	for (const struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->state != CONN_HANDLER && c->state != CONN_H2 &&
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
 }
 
 void

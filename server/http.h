@@ -63,11 +63,14 @@ void			 http_server_set_tls(struct http_server *,
 void			 http_server_set_max_body(struct http_server *,
 			    uint64_t);
 /* Stops accepting and closes idle connections; busy ones close after
- * their reply. */
+ * their reply, and those still sending one once it is sent. */
 void			 http_server_drain(struct http_server *);
 /* Connections open (idle ones included), and requests awaiting a reply. */
 size_t			 http_server_connections(const struct http_server *);
 size_t			 http_server_pending(const struct http_server *);
+/* Requests in flight: those awaiting a reply, and HTTP/1.1 replies still
+ * being sent (a download goes on after its handler is done). */
+size_t			 http_server_in_flight(const struct http_server *);
 void			 http_server_free(struct http_server *);
 
 enum http_method	 http_method(const struct http_request *);

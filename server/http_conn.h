@@ -41,6 +41,8 @@ struct http_server {
 	size_t			 nconns;
 	size_t			 pending;	/* requests awaiting a reply */
 	bool			 draining;
+	bool			 accept_paused;	/* accept() failed (EMFILE...) */
+	struct event		*accept_resume;	/* ends the pause */
 };
 
 /* A connection is a small state machine (memcached's conn_states). */
@@ -66,6 +68,9 @@ struct conn {
 	bool			 tls;
 	bool			 corked;	/* TCP_CORK until drained */
 	struct event		*retry;		/* write_stalled's timer */
+	struct event		*handshake;	/* TLS, until its handshake is
+						 * done: ends c head_timeout
+						 * after accept */
 	size_t			 stall_left;	/* output left at the last
 						 * write_stalled */
 	int			 stalls;	/* in a row, with none sent */

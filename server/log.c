@@ -112,6 +112,37 @@ log_msg(enum log_level l, const char *fmt, ...)
 }
 
 void
+log_every(struct log_every *e, int interval, enum log_level l,
+    const char *fmt, ...)
+{
+	struct timespec	 now;
+	va_list		 ap;
+	char		*msg;
+	long		 secs;
+
+	if (l < level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (long)(now.tv_sec - e->last.tv_sec);
+	if (e->logged && secs < interval) {
+		e->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (e->dropped > 0)
+		log_msg(l, "%s (%lu more like this in %ld s not logged)", msg,
+		    e->dropped, secs);
+	else
+		log_msg(l, "%s", msg);
+	free(msg);
+	e->last = now;
+	e->dropped = 0;
+	e->logged = true;
+}
+
+void
 log_access(const struct log_access *a)
 {
 	char	 ts[64];

@@ -3,7 +3,9 @@
 #ifndef SERVER_LOG_H
 #define SERVER_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 enum log_level {
 	LOG_DEBUG,
@@ -31,6 +33,21 @@ void	log_msg(enum log_level, const char *fmt, ...)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
+
+/*
+ * For lines an attacker (or a storm) can repeat as fast as the loop
+ * turns: one static struct log_every per kind of line, and at most one
+ * line per interval seconds. The line logged after some were dropped
+ * says how many ("(41 more like this in 10 s not logged)"). The caller
+ * may keep the struct zeroed; the loop's thread only.
+ */
+struct log_every {
+	struct timespec	last;		/* when one was last logged */
+	unsigned long	dropped;	/* since then */
+	bool		logged;		/* ever (the first always goes) */
+};
+void	log_every(struct log_every *, int interval, enum log_level,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 struct log_access {
 	const char	*peer;

@@ -1203,28 +1203,44 @@ drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server	*srv = arg;
 	static int	 ticks;
+	size_t		 n;
 
 	if (++ticks > DRAIN_SECONDS * 10) {
-		log_warn("drain timeout: %zu requests still in flight, exiting",
-		    http_server_pending(srv->http));
+		n = http_server_in_flight(srv->http);
+		log_warn("drain timeout: %zu request%s still in flight after"
+		    " %d s, exiting", n, n == 1 ? "" : "s", DRAIN_SECONDS);
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
 	check_drained(srv);
 }
 
+/*
+ * The first SIGTERM or SIGINT drains: no new connections, and what is in
+ * flight (downloads still being sent included) gets DRAIN_SECONDS to
+ * finish. A second one ends crated at once, by that signal's default
+ * action, as a process without a handler dies (exit status 128 + N in a
+ * shell): the operator asked twice. Nothing on disk is half-written
+ * (every file goes to a temp name and is renamed), as after a crash.
+ */
 static void
 on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server	*srv = arg;
 	struct timeval	 tv = { 0, 100000 };
+	const char	*name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+	size_t		 n = http_server_in_flight(srv->http);
 
-	if (srv->stopping)
-		return;
+	if (srv->stopping) {
+		log_warn("%s again: exiting now, abandoning %zu request%s in"
+		    " flight", name, n, n == 1 ? "" : "s");
+		signal((int)sig, SIG_DFL);
+		raise((int)sig);
+		_exit(128 + (int)sig);		/* not reached */
+	}
 	srv->stopping = true;
-	log_info("%s: no longer accepting; finishing %zu requests",
-	    sig == SIGTERM ? "SIGTERM" : "SIGINT",
-	    http_server_pending(srv->http));
+	log_info("%s: no longer accepting; %zu request%s in flight (given"
+	    " up to %d s)", name, n, n == 1 ? "" : "s", DRAIN_SECONDS);
 	http_server_drain(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++)
 		mirror_stop_prefetching(srv->regs[i].mirror);
