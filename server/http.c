@@ -1468,6 +1468,12 @@ http_peer(const struct http_request *r)
 }
 
 bool
+http_is_tls(const struct http_request *r)
+{
+	return r->conn != NULL && r->conn->tls;
+}
+
+bool
 http_gone(const struct http_request *r)
 {
 	return r->conn == NULL;
