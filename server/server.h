@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "cache/lru.h"
 #include "cache/tokens.h"
@@ -57,6 +58,13 @@ struct server {
 	/* Command-line settings that outlive a SIGHUP reload. */
 	bool			 force_offline;
 	const char		*force_log_level;
+	bool			 force_listen;		/* --listen */
+	const char		*force_data_dir;	/* --data-dir */
+	/* Without public_url: the first plain and TLS listeners' URLs,
+	 * for requests that name no usable Host. */
+	char			*url_plain, *url_tls;
+	time_t			 tls_not_after;	/* of the certificate in use */
+	struct event		*cert_timer;	/* daily expiry check */
 };
 
 /* Opens the data directory and registries and binds the listeners,
