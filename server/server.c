@@ -602,18 +602,31 @@ valid_host(const char *s)
 
 /* crated's base URL (new, no trailing '/') as r's client reached it:
  * public_url when set; else the scheme of the listener r came in on with
- * the Host r named (when valid_host), or that listener's own address. So a
- * client on the TLS listener is never sent to http://. */
+ * the Host r named (when valid_host; without a port, the listener's
+ * unless it is the scheme's default), or that listener's own address. So
+ * a client on the TLS listener is never sent to http://. */
 static char *
 base_url(const struct server *srv, const struct http_request *r)
 {
 	const char	*host = http_header(r, "Host");
 	bool		 tls = http_is_tls(r);
+	int		 port;
 
 	if (srv->cfg->public_url != NULL)
 		return xstrdup(srv->public_url);
-	if (valid_host(host))
-		return xasprintf("%s://%s", tls ? "https" : "http", host);
+	if (valid_host(host)) {
+		port = http_local_port(r);
+		if (strchr(host, ']') != NULL ? strstr(host, "]:") != NULL :
+		    strchr(host, ':') != NULL)
+			port = 0;		/* named in Host */
+		if (port == (tls ? 443 : 80))
+			port = 0;
+		if (port == 0)
+			return xasprintf("%s://%s", tls ? "https" : "http",
+			    host);
+		return xasprintf("%s://%s:%d", tls ? "https" : "http", host,
+		    port);
+	}
 	if (tls && srv->url_tls != NULL)
 		return xstrdup(srv->url_tls);
 	if (!tls && srv->url_plain != NULL)

@@ -300,6 +300,14 @@ class ListenerUrlTest(TlsCase):
         # the Host named is used when it is a plain host[:port]
         r, _ = https(self.tls_port, self.pki.ca, "/local/config.json", host="localhost")
         self.assertEqual(r.json()["api"], "https://localhost:%d/local" % self.tls_port)
+        # a Host without a port gets the listener's; a port it names is kept
+        # (a port mapping in front of crated)
+        for host, want in (("localhost", "https://localhost:%d" % self.tls_port),
+                           ("crated.example:9443", "https://crated.example:9443"),
+                           ("[::1]:8", "https://[::1]:8")):
+            raw = ("GET /local/config.json HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode()
+            self.assertEqual(https_raw(self.tls_port, self.pki.ca, raw).json()["api"],
+                             want + "/local")
         # a hostile Host is never echoed: the listener's address instead
         for host in ('x"},"dl":"http://evil/', "evil.example/path", "user@evil", "a b",
                      "evil:99999", "[::1", ""):
