@@ -600,13 +600,12 @@ valid_host(const char *s)
 	return true;
 }
 
-/* crated's base URL (new, no trailing '/') as r's client reached it:
- * public_url when set; else the scheme of the listener r came in on with
+/* public_url when set; else the scheme of the listener r came in on with
  * the Host r named (when valid_host; without a port, the listener's
  * unless it is the scheme's default), or that listener's own address. So
  * a client on the TLS listener is never sent to http://. */
-static char *
-base_url(const struct server *srv, const struct http_request *r)
+char *
+server_base_url(const struct server *srv, const struct http_request *r)
 {
 	const char	*host = http_header(r, "Host");
 	bool		 tls = http_is_tls(r);
@@ -665,7 +664,7 @@ serve_config_json(struct server *srv, struct registry *reg,
 		    strlen(reg->config_json));
 		return;
 	}
-	base = base_url(srv, r);
+	base = server_base_url(srv, r);
 	body = make_config_json(base, reg);
 	http_reply(r, 200, "application/json", "Cache-Control: no-cache\r\n"
 	    "Vary: Host\r\n", body, strlen(body));
@@ -736,7 +735,7 @@ static void
 list_registries(struct server *srv, struct http_request *r)
 {
 	json_t	*list = json_array();
-	char	*body, *base = base_url(srv, r);
+	char	*body, *base = server_base_url(srv, r);
 
 	for (size_t i = 0; i < srv->nregs; i++) {
 		const struct registry	*reg = &srv->regs[i];
@@ -794,7 +793,7 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 		return true;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (value == NULL) {
-		base = base_url(srv, r);
+		base = server_base_url(srv, r);
 		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
 		    "\r\n", base, reg->name);
 		http_reply_error_hdrs(r, 401, hdr, "registry `%s` needs a"
@@ -810,7 +809,7 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 
 		log_warn("registry %s: %s sent an unknown, revoked or expired"
 		    " token", reg->name, http_peer(r));
-		base = base_url(srv, r);
+		base = server_base_url(srv, r);
 		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
 		    "\r\n", base, reg->name);
 		http_reply_error_hdrs(r, api ? 403 : 401, api ? NULL : hdr,
@@ -858,7 +857,8 @@ server_may_write(struct http_request *r, const char *crate, int need)
 static void
 me_page(struct server *srv, struct registry *reg, struct http_request *r)
 {
-	char	*html, *upper = xstrdup(reg->name), *base = base_url(srv, r);
+	char	*html, *upper = xstrdup(reg->name);
+	char	*base = server_base_url(srv, r);
 
 	for (char *p = upper; *p != '\0'; p++)
 		*p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 :

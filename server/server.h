@@ -73,6 +73,10 @@ int	server_start(struct server *, struct config *, char **cause);
 void	server_run(struct server *);
 void	server_finish(struct server *);
 
+/* crated's base URL (new, no trailing '/') as r's client reached it, for
+ * the URLs crated hands out (config.json, login_url, /R/me). */
+char	*server_base_url(const struct server *, const struct http_request *);
+
 /* Serves an index file of reg from the hot cache or its store. */
 void	server_index_file(struct registry *, struct http_request *,
 	    const char *path);
