@@ -1542,6 +1542,22 @@ open_file_budget(long long want)
 	return (size_t)half;
 }
 
+/* The certificate for listen_tls, and a daily look at its end. */
+static int
+start_tls(struct server *srv, char **cause)
+{
+	SSL_CTX		*ctx;
+	struct timeval	 day = { 86400, 0 };
+
+	if ((ctx = tls_context(srv->cfg, &srv->tls_not_after, cause)) == NULL)
+		return -1;
+	http_server_set_tls(srv->http, ctx);
+	warn_expiry(srv);
+	srv->cert_timer = event_new(srv->base, -1, EV_PERSIST, cert_tick, srv);
+	event_add(srv->cert_timer, &day);
+	return 0;
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -1594,19 +1610,8 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	declare_metrics();
 	http_server_set_hook(srv->http, request_done, srv);
 	metrics_on_collect(collect, srv);
-	if (cfg->nlisten_tls > 0) {
-		SSL_CTX		*ctx = tls_context(cfg, &srv->tls_not_after,
-				    cause);
-		struct timeval	 day = { 86400, 0 };
-
-		if (ctx == NULL)
-			return -1;
-		http_server_set_tls(srv->http, ctx);
-		warn_expiry(srv);
-		srv->cert_timer = event_new(srv->base, -1, EV_PERSIST,
-		    cert_tick, srv);
-		event_add(srv->cert_timer, &day);
-	}
+	if (cfg->nlisten_tls > 0 && start_tls(srv, cause) != 0)
+		return -1;
 	for (size_t i = 0; i < cfg->nlisten + cfg->nlisten_tls; i++) {
 		bool		 tls = i >= cfg->nlisten;
 		const char	*addr = tls ? cfg->listen_tls[i - cfg->nlisten] :
