@@ -52,6 +52,7 @@ static const char	*check_relay_auth(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
 static const char	*check_peers(const struct toml_value *);
+static const char	*check_ops_access(const struct toml_value *);
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -59,10 +60,11 @@ static const char	*check_peers(const struct toml_value *);
 static const struct key keys[] = {
 	{ "listen", GLOBAL, K_STRINGS, G(listen), "127.0.0.1:8080",
 	  check_listen, "addresses to listen on, \"IP:PORT\" or \"[IPv6]:PORT\";"
-	  " port 0 picks a free port" },
+	  " port 0 picks a free port; [] with listen_tls: TLS only" },
 	{ "public_url", GLOBAL, K_STRING, G(public_url), NULL, check_url,
 	  "base URL clients reach crated at, e.g. \"https://crated.example\";"
-	  " required when listening on 0.0.0.0 or [::]" },
+	  " required when listening on 0.0.0.0 or [::]; unset, URLs follow"
+	  " each request's scheme and Host" },
 	{ "data_dir", GLOBAL, K_STRING, G(data_dir), "./crated-data",
 	  check_nonempty, "directory holding every registry's files" },
 	{ "log_level", GLOBAL, K_STRING, G(log_level), "info", check_level,
@@ -77,7 +79,8 @@ static const struct key keys[] = {
 	{ "listen_tls", GLOBAL, K_STRINGS, G(listen_tls), NULL, check_listen,
 	  "addresses to listen on with TLS (needs tls_cert and tls_key)" },
 	{ "tls_cert", GLOBAL, K_STRING, G(tls_cert), NULL, check_nonempty,
-	  "PEM certificate chain for listen_tls; reloaded on SIGHUP" },
+	  "PEM certificate chain for listen_tls; reloaded on SIGHUP (one"
+	  " outside its validity period is refused)" },
 	{ "tls_key", GLOBAL, K_STRING, G(tls_key), NULL, check_nonempty,
 	  "PEM private key for listen_tls; reloaded on SIGHUP" },
 	{ "max_connections_per_client", GLOBAL, K_INT,
@@ -86,11 +89,10 @@ static const struct key keys[] = {
 
 	{ "memory_cache_bytes", GLOBAL, K_INT, G(memory_cache_bytes),
 	  "8388608", check_memory, "bytes of hot index files (and their gzip"
-	  " form) kept in memory, ready to send; read at start" },
+	  " form) kept in memory, ready to send" },
 	{ "open_file_cache", GLOBAL, K_INT, G(open_file_cache), "10000",
 	  check_open_files, ".crate files and hosted index files beyond the"
-	  " memory cache kept open (at most half the open-file limit); read"
-	  " at start" },
+	  " memory cache kept open (at most half the open-file limit)" },
 
 	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
 	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"
@@ -101,6 +103,14 @@ static const struct key keys[] = {
 	{ "peer_token_env", GLOBAL, K_STRING, G(peer_token_env), NULL,
 	  check_nonempty, "environment variable holding the secret replicas"
 	  " use to authenticate purges to each other" },
+	{ "ops_access", GLOBAL, K_STRING, G(ops_access), "auto",
+	  check_ops_access, "who may read /-/metrics and /-/registries, and"
+	  " the upstreams in /-/ready: \"open\", \"token\" (an admin token or"
+	  " ops_token_env's secret) or \"auto\" (token when a registry has"
+	  " auth_required)" },
+	{ "ops_token_env", GLOBAL, K_STRING, G(ops_token_env), NULL,
+	  check_nonempty, "environment variable holding a secret that also"
+	  " opens the ops endpoints (for a metrics scraper)" },
 
 	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
 	  "index URL of the registry to mirror (sparse+https://.../);"
@@ -163,11 +173,26 @@ static const struct key keys[] = {
 	  " again (Entra tokens live about an hour)" },
 };
 
+/* Keys read only at start: a SIGHUP that changes one is refused (the
+ * others are applied in place). */
+static const char *const start_only[] = {
+	"listen", "listen_tls", "public_url", "data_dir",
+	"max_connections_per_client", "memory_cache_bytes", "open_file_cache",
+	"http2", "upstream",
+};
+
+static bool
+restart(const struct key *k)
+{
+	for (size_t i = 0; i < sizeof start_only / sizeof start_only[0]; i++)
+		if (strcmp(k->name, start_only[i]) == 0)
+			return true;
+	return false;
+}
+
 static const char *
 check_listen(const struct toml_value *v)
 {
-	if (v->n == 0)
-		return "must name at least one address";
 	for (size_t i = 0; i < v->n; i++) {
 		struct sockaddr_storage	ss;
 		int			len = sizeof ss;
@@ -283,6 +308,14 @@ check_open_files(const struct toml_value *v)
 {
 	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
 	    NULL;
+}
+
+static const char *
+check_ops_access(const struct toml_value *v)
+{
+	return strcmp(v->s, "auto") != 0 && strcmp(v->s, "open") != 0 &&
+	    strcmp(v->s, "token") != 0 ? "must be \"auto\", \"open\" or"
+	    " \"token\"" : NULL;
 }
 
 static const char *
@@ -416,6 +449,64 @@ find_key(enum key_scope scope, const char *name)
 	return NULL;
 }
 
+/* Edit distance between a and b (short strings: key names). */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b), row[64], prev, tmp;
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* Why name is not a key of scope, as "FILE:LINE: ..." (new): the closest
+ * key when one is near, or where a key of the other scope belongs. */
+static char *
+unknown_key(enum key_scope scope, const char *name, const char *file,
+    int line, const char *section)
+{
+	const struct key	*best = NULL;
+	size_t			 bestd = 3, d;
+	char			*hint, *s;
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (keys[i].scope != scope)
+			continue;
+		if ((d = distance(name, keys[i].name)) < bestd) {
+			bestd = d;
+			best = &keys[i];
+		}
+	}
+	if (best != NULL && bestd <= strlen(name) / 3 + 1)
+		hint = xasprintf("; did you mean \"%s\"?", best->name);
+	else if (find_key(scope == GLOBAL ? REGISTRY : GLOBAL, name) != NULL)
+		hint = xasprintf("; %s belongs %s", name, scope == GLOBAL ?
+		    "in a [registries.NAME] section" : "at the top of the file,"
+		    " before any [registries.NAME]");
+	else
+		hint = xstrdup(" (crated --help lists the keys)");
+	s = xasprintf("%s:%d: unknown key \"%s\"%s%s", file, line, name,
+	    section, hint);
+	free(hint);
+	return s;
+}
+
 static bool
 valid_registry_name(const char *s)
 {
@@ -476,10 +567,12 @@ parse_registries(struct config *c, const struct toml_value *t,
 			const struct key *k = find_key(REGISTRY, rt->keys[j]);
 
 			if (k == NULL) {
-				*cause = xasprintf("%s:%d: unknown key \"%s\""
-				    " in [registries.%s] (crated --help lists"
-				    " the keys)", file, rt->items[j]->line,
-				    rt->keys[j], r->name);
+				char	*sect = xasprintf(" in [registries.%s]",
+					    r->name);
+
+				*cause = unknown_key(REGISTRY, rt->keys[j],
+				    file, rt->items[j]->line, sect);
+				free(sect);
 				res = -EINVAL;
 			} else
 				res = apply(k, r, rt->items[j], file, where,
@@ -525,9 +618,8 @@ config_parse(const char *text, size_t len, const char *file,
 			continue;
 		}
 		if ((k = find_key(GLOBAL, root->keys[i])) == NULL) {
-			*cause = xasprintf("%s:%d: unknown key \"%s\" (crated"
-			    " --help lists the keys)", file,
-			    root->items[i]->line, root->keys[i]);
+			*cause = unknown_key(GLOBAL, root->keys[i], file,
+			    root->items[i]->line, "");
 			r = -EINVAL;
 		} else
 			r = apply(k, c, root->items[i], file, "", cause);
@@ -620,6 +712,11 @@ config_check(const struct config *c, char **cause)
 {
 	const char	*file = c->path ? c->path : "(defaults)";
 
+	if (c->nlisten + c->nlisten_tls == 0) {
+		*cause = xasprintf("%s: no listener: give listen, listen_tls"
+		    " or both", file);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < c->nlisten; i++) {
 		struct sockaddr_storage	ss;
 		int			len = sizeof ss;
@@ -696,6 +793,71 @@ config_check(const struct config *c, char **cause)
 	return 0;
 }
 
+/* True when the field of k is the same in a and b (config or registry
+ * bases). */
+static bool
+same_value(const struct key *k, const void *a, const void *b)
+{
+	const char	*fa = (const char *)a + k->offset;
+	const char	*fb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case K_STRING: {
+		const char	*sa = *(char *const *)(const void *)fa;
+		const char	*sb = *(char *const *)(const void *)fb;
+
+		return sa == sb || (sa != NULL && sb != NULL &&
+		    strcmp(sa, sb) == 0);
+	}
+	case K_INT:
+		return *(const long long *)(const void *)fa ==
+		    *(const long long *)(const void *)fb;
+	case K_BOOL:
+		return *(const bool *)(const void *)fa ==
+		    *(const bool *)(const void *)fb;
+	case K_STRINGS: {
+		char *const	*la = *(char **const *)(const void *)fa;
+		char *const	*lb = *(char **const *)(const void *)fb;
+		size_t		 na = *(const size_t *)(const void *)(fa +
+				    sizeof(char **));
+		size_t		 nb = *(const size_t *)(const void *)(fb +
+				    sizeof(char **));
+
+		if (na != nb)
+			return false;
+		for (size_t i = 0; i < na; i++)
+			if (strcmp(la[i], lb[i]) != 0)
+				return false;
+		return true;
+	}
+	}
+	return false;
+}
+
+char *
+config_restart_change(const struct config *old, const struct config *nc)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].scope == GLOBAL && restart(&keys[i]) &&
+		    !same_value(&keys[i], old, nc))
+			return xstrdup(keys[i].name);
+	if (old->nregs != nc->nregs)
+		return xasprintf("the set of registries (%zu, was %zu)",
+		    nc->nregs, old->nregs);
+	for (size_t r = 0; r < nc->nregs; r++) {
+		if (strcmp(old->regs[r].name, nc->regs[r].name) != 0)
+			return xasprintf("the set of registries (%s, was %s)",
+			    nc->regs[r].name, old->regs[r].name);
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (keys[i].scope == REGISTRY && restart(&keys[i]) &&
+			    !same_value(&keys[i], &old->regs[r],
+			    &nc->regs[r]))
+				return xasprintf("registries.%s.%s",
+				    nc->regs[r].name, keys[i].name);
+	}
+	return NULL;
+}
+
 const struct registry_config *
 config_registry(const struct config *c, const char *name)
 {
@@ -723,6 +885,8 @@ config_help(FILE *f)
 		    K_BOOL ? "bool" : "string", k->help);
 		if (k->def != NULL)
 			fprintf(f, " (default: %s)", k->def);
+		if (restart(k))
+			fprintf(f, " [restart to change]");
 		fprintf(f, "\n");
 	}
 }
@@ -744,6 +908,8 @@ config_free(struct config *c)
 		free(c->peers[i]);
 	free(c->peers);
 	free(c->peer_token_env);
+	free(c->ops_access);
+	free(c->ops_token_env);
 	free(c->path);
 	free(c->public_url);
 	free(c->data_dir);

@@ -55,6 +55,8 @@ struct config {
 	char			**peers;
 	size_t			  npeers;
 	char			 *peer_token_env;
+	char			 *ops_access;	/* "auto", "open", "token" */
+	char			 *ops_token_env;
 	bool			  http2;
 	struct registry_config	 *regs;
 	size_t			  nregs;
@@ -76,6 +78,12 @@ void	config_set_string(char **field, const char *value);
 
 /* Checks what involves several keys, after command-line overrides. */
 int	config_check(const struct config *c, char **cause);
+
+/* The first key read only at start whose value differs between old and
+ * nc (new: "data_dir", "registries.R.upstream", "the set of
+ * registries ..."), or NULL when a reload may apply nc. */
+char	*config_restart_change(const struct config *old,
+	    const struct config *nc);
 
 /* Prints every key with its type, default and help. */
 void	config_help(FILE *f);

@@ -1679,6 +1679,27 @@ http_peer(const struct http_request *r)
 }
 
 bool
+http_is_tls(const struct http_request *r)
+{
+	return r->conn != NULL && r->conn->tls;
+}
+
+int
+http_local_port(const struct http_request *r)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof ss;
+
+	if (r->conn == NULL || getsockname(bufferevent_getfd(r->conn->bev),
+	    (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ss.ss_family == AF_INET ?
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port) : 0;
+}
+
+bool
 http_gone(const struct http_request *r)
 {
 	return r->conn == NULL;

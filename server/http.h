@@ -87,6 +87,11 @@ const unsigned char	*http_body(const struct http_request *, size_t *);
  * a handler that keeps it needs no copy. http_body is empty afterwards. */
 unsigned char		*http_body_take(struct http_request *, size_t *);
 const char		*http_peer(const struct http_request *);
+/* True when r came in on a TLS listener (HTTP/1.1 or HTTP/2), while its
+ * client is connected. The Host it named is http_header(r, "Host"). */
+bool			 http_is_tls(const struct http_request *);
+/* The local port r's connection came in on (the listener's), or 0. */
+int			 http_local_port(const struct http_request *);
 /* True once the client has disconnected. */
 bool			 http_gone(const struct http_request *);
 /* Names the registry in the access log line; s must outlive the request. */

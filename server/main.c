@@ -15,6 +15,22 @@
 #include "server/server.h"
 
 static void
+token_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: crated token create [--config FILE] [--data-dir DIR]"
+	    " --registry NAME\n"
+	    "                    --scope read|publish|yank|admin"
+	    " [--crates GLOB] [--expires DAYS]\n"
+	    "                    --name LABEL\n"
+	    "       crated token list [--config FILE] [--data-dir DIR]\n"
+	    "       crated token revoke [--config FILE] [--data-dir DIR]"
+	    " ID|NAME\n"
+	    "Tokens live in DATA_DIR/tokens.json: --config names the file whose"
+	    " data_dir\n(and registries) are meant, --data-dir overrides it.\n");
+}
+
+static void
 usage(FILE *f)
 {
 	fprintf(f,
@@ -34,11 +50,13 @@ usage(FILE *f)
 	    " [--registry NAME]\n"
 	    "       crated gc [--config FILE] [--data-dir DIR]"
 	    " [--registry NAME]\n"
-	    "       crated token create --registry NAME --scope"
-	    " read|publish|yank|admin\n"
-	    "                    [--crates GLOB] [--expires DAYS] --name"
-	    " LABEL\n"
-	    "       crated token list | revoke ID|NAME\n"
+	    "       crated token create [--config FILE] [--data-dir DIR]"
+	    " --registry NAME\n"
+	    "                    --scope read|publish|yank|admin"
+	    " [--crates GLOB]\n"
+	    "                    [--expires DAYS] --name LABEL\n"
+	    "       crated token list | revoke ID|NAME [--config FILE]"
+	    " [--data-dir DIR]\n"
 	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
 	    "       crated crash-points\n"
 	    "       crated --help | --version\n"
@@ -153,6 +171,8 @@ cmd_serve(int argc, char **argv)
 	memset(&srv, 0, sizeof srv);
 	srv.force_offline = offline;
 	srv.force_log_level = level;
+	srv.force_listen = nlisten > 0;
+	srv.force_data_dir = data_dir;
 	if (server_start(&srv, cfg, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
@@ -215,7 +235,18 @@ cmd_cargo_config(int argc, char **argv)
 	}
 	if (url == NULL)
 		url = cfg->public_url;
-	base = url ? xstrdup(url) : xasprintf("http://%s", cfg->listen[0]);
+	if (url != NULL)
+		base = xstrdup(url);
+	else if (cfg->nlisten > 0)
+		base = xasprintf("http://%s", cfg->listen[0]);
+	else if (cfg->nlisten_tls > 0)
+		base = xasprintf("https://%s", cfg->listen_tls[0]);
+	else {
+		fprintf(stderr, "crated: %s names no listener: give --url\n",
+		    path);
+		config_free(cfg);
+		return 1;
+	}
 	if (base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 	printf("# cargo configuration for crated at %s\n# (put it in"
@@ -278,8 +309,15 @@ main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "gc") == 0)
 		return gc_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "token") == 0)
+	if (strcmp(argv[1], "token") == 0) {
+		for (int i = 2; i < argc; i++)
+			if (strcmp(argv[i], "--help") == 0 ||
+			    strcmp(argv[i], "-h") == 0) {
+				token_usage(stdout);
+				return 0;
+			}
 		return token_main(argc - 1, argv + 1);
+	}
 	if (strcmp(argv[1], "export") == 0)
 		return export_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "import") == 0)

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -19,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "cache/gzfile.h"
 #include "cache/store.h"
@@ -39,6 +41,8 @@
 
 #define INDEX_FILE_MAX		(64u << 20)
 #define DRAIN_SECONDS		10
+#define CERT_WARN_DAYS		14	/* warn when the certificate has
+					   fewer days left */
 
 static const char index_cache_control[] =
     "Cache-Control: public, max-age=0, must-revalidate\r\n";
@@ -562,18 +566,181 @@ read_method(struct http_request *r)
 	return method_ok(r, HTTP_GET, HTTP_HEAD);
 }
 
+/* True when s is a Host crated may put in the URLs it answers with: a
+ * name or IPv4 address (letters, digits, '-' and '.') or a bracketed IPv6
+ * address, then an optional :PORT. Nothing that could end a JSON string
+ * or a header, or add a path or user to a URL, passes. */
+static bool
+valid_host(const char *s)
+{
+	size_t	n = 0;
+
+	if (s == NULL || strlen(s) > 255)
+		return false;
+	if (*s == '[') {
+		for (s++; *s != ']'; s++, n++)
+			if (*s == '\0' || !(isxdigit((unsigned char)*s) ||
+			    *s == ':' || *s == '.'))
+				return false;
+		s++;
+	} else
+		for (; *s != '\0' && *s != ':'; s++, n++)
+			if (!isalnum((unsigned char)*s) && *s != '-' &&
+			    *s != '.')
+				return false;
+	if (n == 0)
+		return false;
+	if (*s == '\0')
+		return true;
+	if (*s++ != ':' || *s == '\0' || strlen(s) > 5 || atoi(s) > 65535)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* public_url when set; else the scheme of the listener r came in on with
+ * the Host r named (when valid_host; without a port, the listener's
+ * unless it is the scheme's default), or that listener's own address. So
+ * a client on the TLS listener is never sent to http://. */
+char *
+server_base_url(const struct server *srv, const struct http_request *r)
+{
+	const char	*host = http_header(r, "Host");
+	bool		 tls = http_is_tls(r);
+	int		 port;
+
+	if (srv->cfg->public_url != NULL)
+		return xstrdup(srv->public_url);
+	if (valid_host(host)) {
+		port = http_local_port(r);
+		if (strchr(host, ']') != NULL ? strstr(host, "]:") != NULL :
+		    strchr(host, ':') != NULL)
+			port = 0;		/* named in Host */
+		if (port == (tls ? 443 : 80))
+			port = 0;
+		if (port == 0)
+			return xasprintf("%s://%s", tls ? "https" : "http",
+			    host);
+		return xasprintf("%s://%s:%d", tls ? "https" : "http", host,
+		    port);
+	}
+	if (tls && srv->url_tls != NULL)
+		return xstrdup(srv->url_tls);
+	if (!tls && srv->url_plain != NULL)
+		return xstrdup(srv->url_plain);
+	return xstrdup(srv->public_url);
+}
+
+/* The registry's config.json with dl and api under base (new). */
+static char *
+make_config_json(const char *base, const struct registry *reg)
+{
+	json_t	*j;
+	char	*dl, *api, *s;
+
+	dl = xasprintf("%s/%s/api/v1/crates", base, reg->name);
+	api = xasprintf("%s/%s", base, reg->name);
+	j = json_pack("{s:s, s:s, s:b}", "dl", dl, "api", api,
+	    "auth-required", reg->cfg->auth_required);
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	free(dl);
+	free(api);
+	return s;
+}
+
+/* GET /R/config.json: made once with public_url, else for each request
+ * (its URLs follow the request's scheme and Host; never cached). */
+static void
+serve_config_json(struct server *srv, struct registry *reg,
+    struct http_request *r)
+{
+	char	*base, *body;
+
+	if (reg->config_json != NULL) {
+		http_reply(r, 200, "application/json", NULL, reg->config_json,
+		    strlen(reg->config_json));
+		return;
+	}
+	base = server_base_url(srv, r);
+	body = make_config_json(base, reg);
+	http_reply(r, 200, "application/json", "Cache-Control: no-cache\r\n"
+	    "Vary: Host\r\n", body, strlen(body));
+	free(body);
+	free(base);
+}
+
+/*
+ * ops_access: whether r may read /-/metrics, /-/registries and the
+ * upstreams in /-/ready. "open"; "auto" while no registry has
+ * auth_required; otherwise an admin token (of any registry) or the secret
+ * in ops_token_env, compared in constant time.
+ */
+static bool
+ops_allowed(struct server *srv, struct http_request *r)
+{
+	const char		*mode = srv->cfg->ops_access;
+	const char		*value = http_header(r, "Authorization");
+	const char		*secret = NULL, *v;
+	const struct token	*t;
+	bool			 closed = strcmp(mode, "token") == 0;
+
+	for (size_t i = 0; strcmp(mode, "auto") == 0 && i < srv->nregs; i++)
+		closed = closed || srv->regs[i].cfg->auth_required;
+	if (!closed)
+		return true;
+	if (value == NULL)
+		return false;
+	if (srv->cfg->ops_token_env != NULL)
+		secret = getenv(srv->cfg->ops_token_env);
+	v = strncasecmp(value, "Bearer ", 7) == 0 ? value + 7 : value;
+	if (secret != NULL && *secret != '\0' && strlen(v) == strlen(secret) &&
+	    CRYPTO_memcmp(v, secret, strlen(secret)) == 0)
+		return true;
+	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
+	for (size_t i = 0; i < srv->nregs; i++) {
+		t = tokens_check(&srv->tokens, value, srv->regs[i].name,
+		    time(NULL));
+		if (t != NULL && t->scope == SCOPE_ADMIN) {
+			http_set_user(r, t->label, (int)t->scope, t->crates);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ops_allowed, else a 401 saying what opens the endpoint. */
+static bool
+ops_gate(struct server *srv, struct http_request *r)
+{
+	if (ops_allowed(srv, r))
+		return true;
+	if (http_header(r, "Authorization") != NULL)
+		log_warn("%s: %s sent a token that is not an admin token or the"
+		    " ops_token_env secret", http_path(r), http_peer(r));
+	http_reply_error_hdrs(r, 401, "WWW-Authenticate: Bearer realm=\"crated"
+	    " ops\"\r\n", "%s needs an admin token (crated token create"
+	    " --scope admin) or the ops_token_env secret: ops_access is \"%s\""
+	    "%s", http_path(r), srv->cfg->ops_access,
+	    strcmp(srv->cfg->ops_access, "auto") == 0 ? " and a registry has"
+	    " auth_required" : "");
+	return false;
+}
+
 /* GET /-/registries: what this server serves, for `crated prefetch
  * --server` and operators. */
 static void
 list_registries(struct server *srv, struct http_request *r)
 {
 	json_t	*list = json_array();
-	char	*body;
+	char	*body, *base = server_base_url(srv, r);
 
 	for (size_t i = 0; i < srv->nregs; i++) {
 		const struct registry	*reg = &srv->regs[i];
 		char			*index = xasprintf("sparse+%s/%s/",
-					    srv->public_url, reg->name);
+					    base, reg->name);
 
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?,"
 		    " s:b}", "name", reg->name, "kind", reg->kind ==
@@ -587,6 +754,7 @@ list_registries(struct server *srv, struct http_request *r)
 	json_decref(list);
 	http_reply(r, 200, "application/json", NULL, body, strlen(body));
 	free(body);
+	free(base);
 }
 
 static int
@@ -618,19 +786,20 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 {
 	const char		*value = http_header(r, "Authorization");
 	const struct token	*t;
-	char			*hdr;
+	char			*hdr, *base;
 	int			 need = scope_needed(rt, http_method(r));
 
 	if (!reg->cfg->auth_required || rt->kind == ROUTE_ME)
 		return true;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (value == NULL) {
+		base = server_base_url(srv, r);
 		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
-		    "\r\n", srv->public_url, reg->name);
+		    "\r\n", base, reg->name);
 		http_reply_error_hdrs(r, 401, hdr, "registry `%s` needs a"
-		    " crated token; see %s/%s/me", reg->name, srv->public_url,
-		    reg->name);
+		    " crated token; see %s/%s/me", reg->name, base, reg->name);
 		free(hdr);
+		free(base);
 		return false;
 	}
 	if ((t = tokens_check(&srv->tokens, value, reg->name,
@@ -640,13 +809,15 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 
 		log_warn("registry %s: %s sent an unknown, revoked or expired"
 		    " token", reg->name, http_peer(r));
+		base = server_base_url(srv, r);
 		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
-		    "\r\n", srv->public_url, reg->name);
+		    "\r\n", base, reg->name);
 		http_reply_error_hdrs(r, api ? 403 : 401, api ? NULL : hdr,
 		    "the token is not valid for registry `%s` (unknown,"
-		    " revoked or expired); see %s/%s/me", reg->name,
-		    srv->public_url, reg->name);
+		    " revoked or expired); see %s/%s/me", reg->name, base,
+		    reg->name);
 		free(hdr);
+		free(base);
 		return false;
 	}
 	http_set_user(r, t->label, (int)t->scope, t->crates);
@@ -687,6 +858,7 @@ static void
 me_page(struct server *srv, struct registry *reg, struct http_request *r)
 {
 	char	*html, *upper = xstrdup(reg->name);
+	char	*base = server_base_url(srv, r);
 
 	for (char *p = upper; *p != '\0'; p++)
 		*p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 :
@@ -707,11 +879,12 @@ me_page(struct server *srv, struct registry *reg, struct http_request *r)
 	    " <code>CARGO_REGISTRIES_%s_TOKEN</code>.</p>\n</body></html>\n",
 	    reg->name, reg->name, reg->cfg->auth_required ? "needs a token for"
 	    " every request" : "does not need a token to read", reg->name,
-	    reg->name, srv->public_url, reg->name, reg->name, upper);
+	    reg->name, base, reg->name, reg->name, upper);
 	http_reply(r, 200, "text/html; charset=utf-8", NULL, html,
 	    strlen(html));
 	free(html);
 	free(upper);
+	free(base);
 }
 
 static const char *
@@ -792,6 +965,9 @@ collect(void *arg)
 	metrics_set("crated_hot_cache_bytes", "", (double)hot_bytes(srv->hot));
 	metrics_set("crated_open_index_files", "",
 	    (double)open_files_count(srv->open));
+	if (srv->tls_not_after != 0)
+		metrics_set("crated_tls_certificate_days_left", "",
+		    difftime(srv->tls_not_after, time(NULL)) / 86400);
 	for (size_t i = 0; i < srv->nregs; i++)
 		if (srv->regs[i].mirror != NULL)
 			mirror_collect(srv->regs[i].mirror);
@@ -857,20 +1033,46 @@ declare_metrics(void)
 		  "Index requests that found their file being prefetched." },
 		{ "crated_prefetch_dropped_total", METRIC_COUNTER,
 		  "Prefetches not made: too many were waiting." },
+		{ "crated_tls_certificate_days_left", METRIC_GAUGE,
+		  "Days until the TLS certificate in use expires." },
 	};
 
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
 		metrics_declare(m[i].name, m[i].type, m[i].help);
 }
 
+/* A mirror's state in /-/ready: last_ok (epoch seconds) also as
+ * last_ok_at (RFC 3339, UTC); without full (ops_allowed), no upstream URL
+ * and no error text (which may name it). */
+static void
+ready_details(json_t *j, bool full)
+{
+	json_t		*lo = json_object_get(j, "last_ok");
+	time_t		 t;
+	struct tm	 tm;
+	char		 when[32];
+
+	if (json_is_integer(lo)) {
+		t = (time_t)json_integer_value(lo);
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(j, "last_ok_at", json_string(when));
+	}
+	if (!full) {
+		json_object_del(j, "upstream");
+		json_object_del(j, "last_error");
+	}
+}
+
 /* GET /-/ready: listening, the data directory writable, and each
- * mirror's upstream state. 503 when the data directory is not. */
+ * mirror's upstream state. 503 when the data directory is not. Open to
+ * all (probes carry no token). */
 static void
 ready(struct server *srv, struct http_request *r)
 {
 	json_t	*regs = json_array(), *j;
 	char	*probe, *body;
-	bool	 writable;
+	bool	 writable, full = ops_allowed(srv, r);
 	int	 fd;
 
 	probe = xasprintf("%s/.ready-probe", srv->cfg->data_dir);
@@ -887,6 +1089,7 @@ ready(struct server *srv, struct http_request *r)
 		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
 		if (reg->mirror != NULL)
 			mirror_state(reg->mirror, j);
+		ready_details(j, full);
 		json_array_append_new(regs, j);
 	}
 	j = json_pack("{s:s, s:b, s:I, s:o}", "status", writable ? "ready" :
@@ -958,7 +1161,7 @@ handle(struct http_request *r, void *arg)
 			http_reply(r, 200, "text/plain", NULL, "ok\n", 3);
 		return;
 	case ROUTE_REGISTRIES:
-		if (read_method(r))
+		if (read_method(r) && ops_gate(srv, r))
 			list_registries(srv, r);
 		return;
 	case ROUTE_READY:
@@ -970,7 +1173,7 @@ handle(struct http_request *r, void *arg)
 			purge(srv, r);
 		return;
 	case ROUTE_METRICS:
-		if (read_method(r)) {
+		if (read_method(r) && ops_gate(srv, r)) {
 			size_t	 len;
 			char	*text = metrics_render(&len);
 
@@ -990,8 +1193,7 @@ handle(struct http_request *r, void *arg)
 		switch (rt.kind) {
 		case ROUTE_CONFIG:
 			if (read_method(r))
-				http_reply(r, 200, "application/json", NULL,
-				    reg->config_json, strlen(reg->config_json));
+				serve_config_json(srv, reg, r);
 			return;
 		case ROUTE_INDEX:
 			if (!read_method(r))
@@ -1021,44 +1223,112 @@ handle(struct http_request *r, void *arg)
 	    rt.kind == ROUTE_NONE ? rt.why : "not found");
 }
 
-static char *
-make_config_json(const struct server *srv, const struct registry *reg)
+/* t as "2026-12-07 14:00:00 UTC" into out; its time in *when. */
+static void
+asn1_text(const ASN1_TIME *t, char *out, size_t size, time_t *when)
 {
-	json_t	*j;
-	char	*dl, *api, *s;
+	struct tm	tm;
 
-	dl = xasprintf("%s/%s/api/v1/crates", srv->public_url, reg->name);
-	api = xasprintf("%s/%s", srv->public_url, reg->name);
-	j = json_pack("{s:s, s:s, s:b}", "dl", dl, "api", api,
-	    "auth-required", reg->cfg->auth_required);
-	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	free(dl);
-	free(api);
-	return s;
+	memset(&tm, 0, sizeof tm);
+	if (ASN1_TIME_to_tm(t, &tm) != 1) {
+		snprintf(out, size, "(unreadable date)");
+		*when = 0;
+		return;
+	}
+	strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	*when = timegm(&tm);
+}
+
+/* The certificate of ctx (from path) is within its validity period: 0
+ * with its end in *not_after; else -1 with *cause. */
+static int
+check_validity(SSL_CTX *ctx, const char *path, time_t *not_after,
+    char **cause)
+{
+	X509		*x = SSL_CTX_get0_certificate(ctx);
+	char		 from[64], to[64];
+	time_t		 start;
+
+	if (x == NULL) {
+		*cause = xasprintf("tls_cert %s: no certificate", path);
+		return -1;
+	}
+	asn1_text(X509_get0_notBefore(x), from, sizeof from, &start);
+	asn1_text(X509_get0_notAfter(x), to, sizeof to, not_after);
+	if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0) {
+		*cause = xasprintf("tls_cert %s is not valid yet: its validity"
+		    " starts %s", path, from);
+		return -1;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+		*cause = xasprintf("tls_cert %s expired on %s: clients would"
+		    " refuse it", path, to);
+		return -1;
+	}
+	return 0;
+}
+
+/* Logs a warning when the certificate in use ends within CERT_WARN_DAYS. */
+static void
+warn_expiry(const struct server *srv)
+{
+	double	days = difftime(srv->tls_not_after, time(NULL)) / 86400;
+
+	if (srv->tls_not_after == 0 || days >= CERT_WARN_DAYS)
+		return;
+	log_warn("the TLS certificate in use (tls_cert %s) expires in %.1f"
+	    " days: renew it and send SIGHUP", srv->cfg->tls_cert, days);
+}
+
+static void
+cert_tick(evutil_socket_t fd, short what, void *arg)
+{
+	warn_expiry(arg);
 }
 
 /* A TLS context from the configured files: TLS 1.2 and up, forward-secret
- * AEAD ciphers. NULL with *cause. */
+ * AEAD ciphers, a certificate within its validity period (its end in
+ * *not_after). NULL with *cause naming the key and file at fault. */
 static SSL_CTX *
-tls_context(const struct config *cfg, char **cause)
+tls_context(const struct config *cfg, time_t *not_after, char **cause)
 {
-	SSL_CTX	*ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX		*ctx;
+	const char	*key = NULL, *path = NULL, *why = NULL;
+	char		 err[256];
 
+	if (access(cfg->tls_cert, R_OK) != 0 || access(cfg->tls_key,
+	    R_OK) != 0) {
+		bool	cert = access(cfg->tls_cert, R_OK) != 0;
+
+		*cause = xasprintf("%s %s: %s", cert ? "tls_cert" : "tls_key",
+		    cert ? cfg->tls_cert : cfg->tls_key, strerror(errno));
+		return NULL;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
 	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
 	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
-	    "ECDHE-RSA-CHACHA20-POLY1305") != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key,
-	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		char	err[256];
-
+	    "ECDHE-RSA-CHACHA20-POLY1305") != 1)
+		key = "TLS", path = "setup";
+	else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
+		key = "tls_cert", path = cfg->tls_cert;
+	else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key,
+	    SSL_FILETYPE_PEM) != 1)
+		key = "tls_key", path = cfg->tls_key;
+	else if (SSL_CTX_check_private_key(ctx) != 1) {
+		key = "tls_key", path = cfg->tls_key;
+		why = "does not match the certificate of tls_cert";
+	}
+	if (key != NULL) {
 		ERR_error_string_n(ERR_get_error(), err, sizeof err);
-		*cause = xasprintf("TLS certificate %s / key %s: %s",
-		    cfg->tls_cert, cfg->tls_key, err);
+		*cause = xasprintf("%s %s: %s", key, path, why ? why : err);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	ERR_clear_error();
+	if (check_validity(ctx, cfg->tls_cert, not_after, cause) != 0) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -1067,30 +1337,14 @@ tls_context(const struct config *cfg, char **cause)
 	return ctx;
 }
 
-static bool
-same_strings(char **a, size_t na, char **b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-static bool
-same_string(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
-	    strcmp(a, b) == 0);
-}
-
 /*
  * Reads the configuration file again. What can change in place does:
- * log settings, body limit, TTLs, credentials, relay and auth settings,
- * offline. Listeners, data_dir, public_url and the set of registries and
- * their upstreams need a restart: such a file is refused, as is one that
- * does not parse, and the running configuration stays.
+ * log settings, body limit, TTLs, credentials, relay, auth and ops
+ * settings, offline, peers, the certificate files. A change to a key
+ * read only at start (config.c marks them: listeners, data_dir,
+ * public_url, the caches, http2, the set of registries and their
+ * upstreams) refuses the file, naming the key, as does one that does not
+ * parse; the running configuration stays.
  */
 static int
 reload_config(struct server *srv, char **cause)
@@ -1098,14 +1352,18 @@ reload_config(struct server *srv, char **cause)
 	struct config	*old = srv->cfg, *nc = NULL;
 	enum log_level	 lvl;
 	enum log_format	 fmt;
+	char		*key;
 
 	if (old->path == NULL)
 		return 0;
 	if (config_load(old->path, &nc, cause) != 0)
 		return -1;
 	/* The command line's overrides still hold. */
-	config_set_listen(nc, (const char *const *)old->listen, old->nlisten);
-	config_set_string(&nc->data_dir, old->data_dir);
+	if (srv->force_listen)
+		config_set_listen(nc, (const char *const *)old->listen,
+		    old->nlisten);
+	if (srv->force_data_dir != NULL)
+		config_set_string(&nc->data_dir, old->data_dir);
 	if (srv->force_log_level != NULL)
 		config_set_string(&nc->log_level, srv->force_log_level);
 	for (size_t i = 0; srv->force_offline && i < nc->nregs; i++)
@@ -1113,28 +1371,20 @@ reload_config(struct server *srv, char **cause)
 			nc->regs[i].offline = true;
 	if (config_check(nc, cause) != 0)
 		goto refuse;
-	if (!same_strings(old->listen_tls, old->nlisten_tls, nc->listen_tls,
-	    nc->nlisten_tls) || !same_string(old->public_url, nc->public_url)
-	    || nc->nregs != old->nregs) {
-		*cause = xstrdup("listeners, public_url or the set of"
-		    " registries changed: restart crated for that");
+	if ((key = config_restart_change(old, nc)) != NULL) {
+		*cause = xasprintf("%s changed: crated reads it only at start;"
+		    " restart crated for that", key);
+		free(key);
 		goto refuse;
 	}
-	for (size_t i = 0; i < nc->nregs; i++)
-		if (strcmp(nc->regs[i].name, old->regs[i].name) != 0 ||
-		    !same_string(nc->regs[i].upstream, old->regs[i].upstream)) {
-			*cause = xasprintf("registry %s changed its name or"
-			    " upstream: restart crated for that",
-			    nc->regs[i].name);
-			goto refuse;
-		}
 	for (size_t i = 0; i < srv->nregs; i++) {
 		struct registry	*reg = &srv->regs[i];
 
 		reg->cfg = &nc->regs[i];
 		reg->name = reg->cfg->name;
 		free(reg->config_json);
-		reg->config_json = make_config_json(srv, reg);
+		reg->config_json = nc->public_url == NULL ? NULL :
+		    make_config_json(srv->public_url, reg);
 		if (reg->mirror != NULL)
 			mirror_reconfigured(reg->mirror);
 	}
@@ -1164,6 +1414,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	struct server	*srv = arg;
 	SSL_CTX		*ctx;
 	char		*cause = NULL;
+	time_t		 not_after;
 
 	if (reload_config(srv, &cause) != 0) {
 		log_error("SIGHUP: keeping the running configuration: %s",
@@ -1177,13 +1428,16 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (srv->cfg->nlisten_tls == 0)
 		return;
-	if ((ctx = tls_context(srv->cfg, &cause)) == NULL) {
+	if ((ctx = tls_context(srv->cfg, &not_after, &cause)) == NULL) {
 		log_error("SIGHUP: keeping the old certificate: %s", cause);
 		free(cause);
+		warn_expiry(srv);
 		return;
 	}
 	http_server_set_tls(srv->http, ctx);
+	srv->tls_not_after = not_after;
 	log_info("SIGHUP: TLS certificate reloaded");
+	warn_expiry(srv);
 }
 
 static void
@@ -1308,6 +1562,22 @@ open_file_budget(long long want)
 	return (size_t)half;
 }
 
+/* The certificate for listen_tls, and a daily look at its end. */
+static int
+start_tls(struct server *srv, char **cause)
+{
+	SSL_CTX		*ctx;
+	struct timeval	 day = { 86400, 0 };
+
+	if ((ctx = tls_context(srv->cfg, &srv->tls_not_after, cause)) == NULL)
+		return -1;
+	http_server_set_tls(srv->http, ctx);
+	warn_expiry(srv);
+	srv->cert_timer = event_new(srv->base, -1, EV_PERSIST, cert_tick, srv);
+	event_add(srv->cert_timer, &day);
+	return 0;
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -1331,8 +1601,14 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		*cause = xstrdup("cannot create the event loop");
 		return -1;
 	}
-	if ((srv->lockfd = store_lock(cfg->data_dir, cause)) == -1)
+	if ((srv->lockfd = store_lock(cfg->data_dir, cause)) == -1) {
+		if (access(cfg->data_dir, W_OK) != 0) {
+			free(*cause);
+			*cause = xasprintf("data directory %s is not writable:"
+			    " %s", cfg->data_dir, strerror(errno));
+		}
 		return -1;
+	}
 	if (tokens_load(cfg->data_dir, &srv->tokens, cause) != 0)
 		return -1;
 	srv->hot = hot_create((size_t)cfg->memory_cache_bytes);
@@ -1354,13 +1630,8 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	declare_metrics();
 	http_server_set_hook(srv->http, request_done, srv);
 	metrics_on_collect(collect, srv);
-	if (cfg->nlisten_tls > 0) {
-		SSL_CTX	*ctx = tls_context(cfg, cause);
-
-		if (ctx == NULL)
-			return -1;
-		http_server_set_tls(srv->http, ctx);
-	}
+	if (cfg->nlisten_tls > 0 && start_tls(srv, cause) != 0)
+		return -1;
 	for (size_t i = 0; i < cfg->nlisten + cfg->nlisten_tls; i++) {
 		bool		 tls = i >= cfg->nlisten;
 		const char	*addr = tls ? cfg->listen_tls[i - cfg->nlisten] :
@@ -1370,6 +1641,10 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    sizeof bound, cause) != 0)
 			return -1;
 		log_info("listening on %s%s", bound, tls ? " (TLS)" : "");
+		if (tls && srv->url_tls == NULL)
+			srv->url_tls = xasprintf("https://%s", bound);
+		if (!tls && srv->url_plain == NULL)
+			srv->url_plain = xasprintf("http://%s", bound);
 		if (srv->public_url == NULL && cfg->public_url == NULL)
 			srv->public_url = xasprintf("%s://%s", tls ? "https" :
 			    "http", bound);
@@ -1384,8 +1659,9 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	if (open_registries(srv, cause) != 0)
 		return -1;
 	for (size_t i = 0; i < srv->nregs; i++) {
-		srv->regs[i].config_json = make_config_json(srv,
-		    &srv->regs[i]);
+		if (cfg->public_url != NULL)
+			srv->regs[i].config_json = make_config_json(
+			    srv->public_url, &srv->regs[i]);
 		log_info("registry %s (%s): index sparse+%s/%s/", srv->regs[i]
 		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
 		    "mirror", srv->public_url, srv->regs[i].name);
@@ -1427,12 +1703,16 @@ server_finish(struct server *srv)
 		event_free(srv->sighup);
 	if (srv->drain_timer != NULL)
 		event_free(srv->drain_timer);
+	if (srv->cert_timer != NULL)
+		event_free(srv->cert_timer);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	if (srv->lockfd != -1)
 		close(srv->lockfd);
 	tokens_finish(&srv->tokens);
 	free(srv->public_url);
+	free(srv->url_plain);
+	free(srv->url_tls);
 	for (size_t i = 0; i < srv->nold_cfgs; i++)
 		config_free(srv->old_cfgs[i]);
 	free(srv->old_cfgs);

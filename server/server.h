@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "cache/lru.h"
 #include "cache/tokens.h"
@@ -57,6 +58,13 @@ struct server {
 	/* Command-line settings that outlive a SIGHUP reload. */
 	bool			 force_offline;
 	const char		*force_log_level;
+	bool			 force_listen;		/* --listen */
+	const char		*force_data_dir;	/* --data-dir */
+	/* Without public_url: the first plain and TLS listeners' URLs,
+	 * for requests that name no usable Host. */
+	char			*url_plain, *url_tls;
+	time_t			 tls_not_after;	/* of the certificate in use */
+	struct event		*cert_timer;	/* daily expiry check */
 };
 
 /* Opens the data directory and registries and binds the listeners,
@@ -64,6 +72,10 @@ struct server {
 int	server_start(struct server *, struct config *, char **cause);
 void	server_run(struct server *);
 void	server_finish(struct server *);
+
+/* crated's base URL (new, no trailing '/') as r's client reached it, for
+ * the URLs crated hands out (config.json, login_url, /R/me). */
+char	*server_base_url(const struct server *, const struct http_request *);
 
 /* Serves an index file of reg from the hot cache or its store. */
 void	server_index_file(struct registry *, struct http_request *,

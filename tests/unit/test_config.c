@@ -88,10 +88,19 @@ main(void)
 	    "crated.toml:1: listen must be an array of strings");
 	bad("listen = [\"localhost:80\"]\n[registries.a]\n",
 	    "crated.toml:1: listen: must be numeric");
-	bad("listen = []\n[registries.a]\n",
-	    "crated.toml:1: listen: must name at least one address");
 	bad("[registries.a]\nfrobnicate = true\n",
 	    "crated.toml:2: unknown key \"frobnicate\" in [registries.a]");
+	bad("[registries.a]\nupstrem = \"https://x/\"\n",
+	    "crated.toml:2: unknown key \"upstrem\" in [registries.a]; did"
+	    " you mean \"upstream\"?");
+	bad("lisen = []\n[registries.a]\n",
+	    "crated.toml:1: unknown key \"lisen\"; did you mean \"listen\"?");
+	bad("index_ttl = 3\n[registries.a]\n",
+	    "crated.toml:1: unknown key \"index_ttl\"; index_ttl belongs in a"
+	    " [registries.NAME] section");
+	bad("ops_access = \"closed\"\n[registries.a]\n",
+	    "crated.toml:1: ops_access: must be \"auto\", \"open\" or"
+	    " \"token\"");
 	bad("[registries.A]\n", "crated.toml:1: registry name \"A\"");
 	bad("[registries.a]\nindex_ttl = -1\n",
 	    "crated.toml:2: registries.a.index_ttl: must be between");
@@ -121,12 +130,60 @@ main(void)
 	free(cause);
 	config_free(c);
 
+	/* listen = [] is a TLS-only server: refused without listen_tls. */
+	ok(parse("listen = []\n[registries.a]\n", &c, &cause) == 0,
+	    "listen = [] parses");
+	ok(config_check(c, &cause) != 0 && strstr(cause, "no listener"),
+	    "no listener at all refused by the check");
+	free(cause);
+	config_free(c);
+	ok(parse("listen = []\nlisten_tls = [\"127.0.0.1:0\"]\ntls_cert ="
+	    " \"c\"\ntls_key = \"k\"\n[registries.a]\n", &c, &cause) == 0 &&
+	    config_check(c, &cause) == 0 && c->nlisten == 0,
+	    "listen = [] beside listen_tls accepted");
+	config_free(c);
+
+	/* Keys read only at start are named when they change. */
+	{
+		struct config	*a, *b;
+		char		*key;
+
+		ok(parse("data_dir = \"/a\"\n[registries.m]\nindex_ttl = 1\n"
+		    "upstream = \"https://x/\"\n", &a, &cause) == 0 &&
+		    parse("data_dir = \"/a\"\nlog_level = \"warn\"\n"
+		    "[registries.m]\nupstream = \"https://x/\"\nindex_ttl ="
+		    " 9\n", &b, &cause) == 0, "two configurations parse");
+		ok(config_restart_change(a, b) == NULL,
+		    "applicable changes only: no restart");
+		config_set_string(&b->data_dir, "/b");
+		key = config_restart_change(a, b);
+		ok(key != NULL && strcmp(key, "data_dir") == 0,
+		    "data_dir change named");
+		free(key);
+		config_set_string(&b->data_dir, "/a");
+		config_set_string(&b->regs[0].upstream, "https://y/");
+		key = config_restart_change(a, b);
+		ok(key != NULL && strcmp(key, "registries.m.upstream") == 0,
+		    "upstream change named");
+		free(key);
+		config_set_string(&b->regs[0].upstream, "https://x/");
+		b->http2 = !a->http2;
+		key = config_restart_change(a, b);
+		ok(key != NULL && strcmp(key, "http2") == 0,
+		    "http2 change named");
+		free(key);
+		config_free(a);
+		config_free(b);
+	}
+
 	f = open_memstream(&help, &helplen);
 	config_help(f);
 	fclose(f);
 	ok(strstr(help, "listen") && strstr(help, "upstream_token_command") &&
 	    strstr(help, "auth_required") && strstr(help, "(default: 300)"),
 	    "--help lists the keys with defaults");
+	ok(strstr(help, "[restart to change]") != NULL,
+	    "--help marks the keys read only at start");
 	free(help);
 	return done_testing();
 }
