@@ -99,6 +99,17 @@ typedef void (*http_done_hook)(const char *registry, const char *route,
     int status, size_t bytes, long usec, void *arg);
 void			 http_server_set_hook(struct http_server *,
 			    http_done_hook, void *);
+/* Called once the head of a request with a body is complete (HTTP/1.1: a
+ * Content-Length over 0; HTTP/2: HEADERS without END_STREAM), before a byte
+ * of that body is read or buffered. Returns true to let the body come;
+ * false after answering r at once (http_reply*; r must not be kept): its
+ * body is then never stored, "100 Continue" is never sent, and HTTP/1.1
+ * drops the body as it comes (with Expect: 100-continue, closes instead).
+ * An admitted body must also fit a budget shared by every request (64 MiB,
+ * or max_body when larger): past it the request gets 503 and Retry-After. */
+typedef bool (*http_head_hook)(struct http_request *, void *);
+void			 http_server_set_head_hook(struct http_server *,
+			    http_head_hook, void *);
 /* Who the request authenticated as (copied), for handlers and logs. */
 void			 http_set_user(struct http_request *,
 			    const char *label, int scope, const char *crates);
