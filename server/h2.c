@@ -50,8 +50,9 @@ struct h2 {
 	nghttp2_session		*session;
 	struct http_request	*streams;	/* open, linked by h2_next */
 	bool			 sending;	/* inside flush() */
-	bool			 receiving;	/* inside h2_read()'s
-						 * nghttp2_session_mem_recv */
+	bool			 holding;	/* in h2_read or h2_expire:
+						 * flush() waits, so nothing
+						 * can end c under them */
 };
 
 static void	flush(struct conn *);
@@ -412,8 +413,7 @@ flush(struct conn *c)
 	const uint8_t	*data;
 	ssize_t		 n;
 
-	/* What callbacks queue while input is parsed goes out after. */
-	if (c->h2->sending || c->h2->receiving)
+	if (c->h2->sending || c->h2->holding)
 		return;
 	c->h2->sending = true;
 	while (evbuffer_get_length(out) < OUTPUT_HIGH &&
@@ -536,10 +536,9 @@ h2_read(struct conn *c)
 	ssize_t		 used;
 
 	if (n > 0) {
-		c->h2->receiving = true;
+		c->h2->holding = true;
 		used = nghttp2_session_mem_recv(c->h2->session,
 		    evbuffer_pullup(in, (ev_ssize_t)n), n);
-		c->h2->receiving = false;
 		if (used < 0) {
 			log_debug("%s: HTTP/2: %s", c->peer,
 			    nghttp2_strerror((int)used));
@@ -549,12 +548,12 @@ h2_read(struct conn *c)
 		} else
 			evbuffer_drain(in, (size_t)used);
 	}
-	h2_expire(c);
-	flush(c);
+	h2_expire(c);		/* and flush(): c may be gone */
 }
 
 /* Bodies must keep coming as HTTP/1.1 ones must: silence of head_timeout,
- * or less than 16 KiB/s on average after 30 s, ends the stream with 408. */
+ * or less than 16 KiB/s on average after 30 s, ends the stream with 408.
+ * Then sends what is queued, which may end c. */
 void
 h2_expire(struct conn *c)
 {
@@ -562,7 +561,8 @@ h2_expire(struct conn *c)
 	struct http_request		*r;
 	long				 now = now_secs();
 
-	for (;;) {	/* each turn ends one; refusing may unlink it */
+	c->h2->holding = true;
+	for (;;) {	/* each turn ends one */
 		for (r = c->h2->streams; r != NULL; r = r->h2_next)
 			if (r->receiving && (now - r->data_at >
 			    lim->head_timeout || now - (long)r->start.tv_sec >
@@ -572,6 +572,7 @@ h2_expire(struct conn *c)
 			break;
 		refuse(r, 408, NULL, "request body arrived too slowly");
 	}
+	c->h2->holding = false;
 	flush(c);
 }
 
@@ -653,6 +654,8 @@ h2_respond(struct http_request *r, int status, const char *ctype,
 	n += fields(hdrs, nv + n, sizeof nv / sizeof nv[0] - n, &store);
 	if (!streaming)
 		r->out_eof = true;
+	if (r->out == NULL)		/* an empty body: read_body reads it */
+		r->out = evbuffer_new();
 	dp.source.ptr = r;
 	dp.read_callback = read_body;
 	nghttp2_submit_response(c->h2->session, r->stream_id, nv, n,

@@ -1029,9 +1029,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	if ((what & BEV_EVENT_TIMEOUT) && c->state == CONN_H2 &&
 	    c->h2 != NULL && c->srv->pending > 0) {
-		h2_expire(c);
 		read_on(c);
 		bufferevent_enable(bev, EV_WRITE);
+		h2_expire(c);	/* last: it may end c */
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&

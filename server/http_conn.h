@@ -24,7 +24,9 @@ struct h2;
 /* Request bodies buffered at once, all connections together, may reserve
  * at most this much, or max_body_bytes when that is larger (so that one
  * body of the largest size allowed always fits): past it, 503. */
+#ifndef BODY_BUDGET_MIN			/* tests/fuzz/fuzz_h2.c: smaller */
 #define BODY_BUDGET_MIN	((uint64_t)64 << 20)
+#endif
 
 struct http_listener {
 	struct http_server	*srv;
