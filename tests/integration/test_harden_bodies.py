@@ -70,12 +70,12 @@ def wait_token(srv, tok):
         time.sleep(0.1)
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
+    raise AssertionError("no %s for pid %d" % (field, pid))
 
 
 def under_asan(pid):
@@ -574,5 +574,40 @@ class HardenBodies(harness.TestCase):
         self.assert_serving(srv)
 
 
+def measure_flood(per_stream, auth=True):
+    """`test_harden_bodies.py flood [BYTES [noauth]]`: the review's attack
+    against CRATED_BIN (auth_required, no token; or with auth off): 12
+    streams announcing 45 MB, up to BYTES each sent (all 45 MB by default)
+    unless crated resets them, then reset; twice. Prints crated's RSS
+    before and after."""
+    tmp = harness.make_tempdir()
+    srv = harness.start_crated(tmp, registries=AUTH if auth else "[registries.local]\n")
+    try:
+        before = rss_kib(srv.proc.pid)
+        sent = 0
+        for _ in range(2):
+            h = H2(srv.port, timeout=120)
+            try:
+                sids = [h.request("PUT", "/local/api/v1/crates/new",
+                                  [("content-length", "45000000")]) for _ in range(12)]
+                sent += h.pump(sids, per_stream, time.monotonic() + 600)
+                for s in sids:
+                    h.frame(RST_STREAM, 0, s, struct.pack(">I", CANCEL))
+                h.ping(time.monotonic() + 120)
+            finally:
+                h.close()
+        ok = srv.get("/-/health", timeout=10).status
+        print("%s: %d body bytes sent; RSS %d KiB -> %d KiB (peak %d KiB);"
+              " /-/health %d" % (harness.CRATED_BIN, sent, before, rss_kib(srv.proc.pid),
+                                 rss_kib(srv.proc.pid, "VmHWM"), ok))
+    finally:
+        srv.stop(check=False)
+        harness.remove_tempdir(tmp)
+
+
 if __name__ == "__main__":
-    harness.main()
+    if sys.argv[1:2] == ["flood"]:
+        measure_flood(int(sys.argv[2]) if len(sys.argv) > 2 else 45000000,
+                      sys.argv[3:4] != ["noauth"])
+    else:
+        harness.main()
