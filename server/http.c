@@ -126,8 +126,10 @@ bool
 body_reserve(struct http_request *r, uint64_t n)
 {
 	struct http_server	*srv = r->srv;
+	uint64_t		 budget = body_budget(srv);
 
-	if (n > body_budget(srv) - srv->body_bytes)
+	/* The budget shrinks when SIGHUP lowers max_body_bytes. */
+	if (srv->body_bytes > budget || n > budget - srv->body_bytes)
 		return false;
 	srv->body_bytes += n;
 	r->reserved += n;
