@@ -121,8 +121,8 @@ struct http_request {
 	unsigned char		*body;
 	size_t			 body_len;
 	uint64_t		 reserved;	/* of srv->body_bytes */
-	bool			 handled;	/* a handler or the head hook
-						 * has it: it will be answered */
+	bool			 handled;	/* a handler (or the head
+						 * hook) will answer it */
 	bool			 keepalive;
 	bool			 expect_continue;
 	const char		*registry;

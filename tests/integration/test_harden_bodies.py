@@ -21,6 +21,7 @@ import select
 import socket
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -171,6 +172,7 @@ class H2:
         self.initial_w = 65535
         self.sw = {}
         self.status, self.rst, self.data = {}, {}, {}
+        self.ended = set()
         self.goaway = None
         self.pings, self.pongs = 0, set()
         self.closed = False
@@ -212,6 +214,8 @@ class H2:
         self.handle(ftype, flags, sid & 0x7fffffff, payload)
 
     def handle(self, ftype, flags, sid, p):
+        if ftype in (HEADERS, DATA) and flags & END_STREAM:
+            self.ended.add(sid)
         if ftype == SETTINGS and not flags & ACK:
             for i in range(0, len(p), 6):
                 key, val = struct.unpack(">HI", p[i:i + 6])
@@ -572,6 +576,51 @@ class HardenBodies(harness.TestCase):
             for h in conns:
                 h.close()
         self.assert_serving(srv)
+
+
+class ResetWhileAnswered(harness.TestCase):
+    """A guard, not a regression test (the base binary passes it too):
+    requests a handler still holds (a mirror fill waiting on its upstream)
+    whose streams are reset, or whose connection closes, are answered
+    later without use after free (ASan builds) and the fill is served."""
+
+    def test_h2_reset_while_mirror_fills(self):
+        import standins as S
+        si = S.StandIn()
+        self.addCleanup(si.stop)
+        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
+        tree.attach_standin(si)
+        tree.add("heldcrate", "1.0.0", None, cksum="0" * 64)
+        up = "/reg/" + harness.index_path("heldcrate")
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+        si.set(up, S.b_hold(gate, max_s=30))
+        srv = self.start_crated(registries=S.mirror_toml("m", "sparse+%s/reg/" % si.base))
+        path = "/m/" + harness.index_path("heldcrate")
+        deadline = time.monotonic() + 30
+        reset, closed = H2(srv.port), H2(srv.port)
+        try:
+            a = [reset.request("GET", path, end=True) for _ in range(3)]
+            b = [closed.request("GET", path, end=True) for _ in range(3)]
+            self.assertTrue(S.wait_until(lambda: si.count(up) >= 1, 10), si.requests)
+            for s in a:
+                reset.frame(RST_STREAM, 0, s, struct.pack(">I", CANCEL))
+            reset.ping(deadline)
+            closed.ping(deadline)
+            self.assertEqual([s in reset.status for s in a], [False] * 3)
+        finally:
+            closed.close()
+        gate.set()
+        # The fill ends: the orphans are answered (and dropped); the
+        # connection that reset its streams still serves.
+        try:
+            s = reset.request("GET", path, end=True)
+            reset.wait(lambda: s in reset.ended, deadline)
+            self.assertEqual(reset.status[s], 200)
+            self.assertIn(b'"heldcrate"', reset.data.get(s, b""))
+        finally:
+            reset.close()
+        self.assertEqual(srv.get(path).status, 200)
 
 
 def measure_flood(per_stream, auth=True):
