@@ -2,8 +2,9 @@
  * a strict request parser with limits, keep-alive, pipelined requests
  * answered in order, Content-Length bodies, Expect: 100-continue, HEAD,
  * and responses sent as one buffer chain (headers and body in one writev,
- * or sendfile for files) on TCP_NODELAY sockets. h2c Upgrade offers are
- * ignored: the answer is HTTP/1.1 and the connection stays open.
+ * or sendfile for files) on TCP_NODELAY sockets; HTTP/2 (h2c upgrade,
+ * ALPN h2) in h2.c. Request bodies are authorized on their head (the head
+ * hook) and held within a budget before a byte of them is read.
  *
  * Every request gets exactly one reply (http_reply*), synchronously from
  * the handler or later from the event loop. A request whose client went
