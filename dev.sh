@@ -135,7 +135,7 @@ test)
 	echo "== fuzz: each target for ${FUZZ_SECONDS:-15} s"
 	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" build-test-fuzz |
 	    tee /tmp/crated-fuzz.$$ || true
-	fp=0 ff=6	# no summary line: the fuzz build or run failed
+	fp=0 ff=7	# no summary line: the fuzz build or run failed
 	read -r fp ff < <(sed -n 's/^fuzz: \([0-9]*\) targets clean, \([0-9]*\) crashed$/\1 \2/p' \
 	    /tmp/crated-fuzz.$$) || true
 	rm -f /tmp/crated-fuzz.$$

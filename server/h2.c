@@ -6,7 +6,13 @@
  * HTTP/1.1 text and goes through the same strict parser, the same handler
  * and the same reply functions, which put the body in r->out for the data
  * provider below. A request lives until both its reply is done and its
- * stream is closed. */
+ * stream is closed; one that no handler holds (never complete, refused,
+ * answered) goes when its stream or its connection does.
+ *
+ * A request with a body is parsed on its HEADERS and admitted before any
+ * DATA is kept (body_admit: the server's authorization, the body budget),
+ * and at most BODY_STREAMS streams of a connection receive bodies at
+ * once. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +33,13 @@
 #include "server/log.h"
 
 #define MAX_STREAMS	128
+/* Streams of one connection receiving a body at once; more are refused
+ * with REFUSED_STREAM, which clients retry. */
+#define BODY_STREAMS	4
+/* Flow control: what a client may send one stream, and the connection,
+ * ahead of crated's acknowledgement. */
+#define STREAM_WINDOW	(1 << 20)
+#define CONN_WINDOW	(BODY_STREAMS * STREAM_WINDOW)
 
 /* nghttp2 wants non-const pointers for names and values it only reads. */
 #define NV(n, v, nl, vl)	((nghttp2_nv){ (uint8_t *)(uintptr_t)(n),	\
@@ -37,6 +50,9 @@ struct h2 {
 	nghttp2_session		*session;
 	struct http_request	*streams;	/* open, linked by h2_next */
 	bool			 sending;	/* inside flush() */
+	bool			 holding;	/* in h2_read or h2_expire:
+						 * flush() waits, so nothing
+						 * can end c under them */
 };
 
 static void	flush(struct conn *);
@@ -130,25 +146,80 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame,
 	return 0;
 }
 
-static void
-refuse(struct http_request *r, int status, const char *why)
+static long
+now_secs(void)
 {
-	http_reply_error(r, status, "%s", why);
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
 }
 
-/* A stream's request is complete: parse its head and hand it over. */
+/* Answers a stream no handler has (a bad head, a body refused), as any
+ * request; if its client is still sending, on_sent() resets the stream
+ * once the answer is out. */
+static void
+refuse(struct http_request *r, int status, const char *hdrs, const char *why)
+{
+	r->receiving = false;
+	r->handled = true;
+	r->srv->pending++;
+	http_reply_error_hdrs(r, status, hdrs, "%s", why);
+}
+
+/* A stream's request is complete: hand it over with its body. */
 static void
 dispatch(struct http_request *r)
 {
-	const char	*why = NULL;
-	int		 status;
-	size_t		 n;
+	size_t	n;
 
+	r->receiving = false;
+	r->handled = true;
 	r->srv->pending++;
+	if (r->h2_body != NULL) {	/* of a length not announced */
+		n = evbuffer_get_length(r->h2_body);
+		r->body = xmalloc(n + 1);
+		evbuffer_remove(r->h2_body, r->body, n);
+		evbuffer_free(r->h2_body);
+		r->h2_body = NULL;
+		r->body_len = n;
+	}
+	if (r->body != NULL)
+		r->body[r->body_len] = '\0';
+	r->srv->fn(r, r->srv->arg);
+}
+
+/* Streams of c receiving a body. */
+static size_t
+bodies(struct conn *c)
+{
+	size_t	n = 0;
+
+	for (struct http_request *r = c->h2->streams; r != NULL;
+	    r = r->h2_next)
+		n += r->receiving;
+	return n;
+}
+
+/*
+ * A stream's head is complete (HEADERS and any CONTINUATION): it is parsed
+ * as HTTP/1.1 text by the same parser. A request without a body goes to
+ * the handler; one with a body is admitted first (at most BODY_STREAMS per
+ * connection, a length within max_body, the server's authorization and
+ * the body budget) and goes to the handler with its last DATA. Until then
+ * no DATA is kept.
+ */
+static void
+stream_head(struct conn *c, struct http_request *r, bool end)
+{
+	const char	*why = NULL;
+	char		 detail[128];
+	int		 status;
+
 	r->method_name = r->h2_method ? r->h2_method : "-";
 	r->path = r->h2_path ? r->h2_path : "-";
 	if (r->h2_method == NULL || r->h2_path == NULL) {
-		refuse(r, 400, "a request needs :method and :path");
+		refuse(r, 400, NULL, "a request needs :method and :path");
 		return;
 	}
 	r->head = xasprintf("%s %s HTTP/1.1\r\n%s\r\n", r->h2_method,
@@ -156,16 +227,33 @@ dispatch(struct http_request *r)
 	status = parse_head(r, &r->srv->lim, &why);
 	r->keepalive = true;
 	if (status != 0) {
-		refuse(r, status, why);
+		refuse(r, status, NULL, why);
 		return;
 	}
-	if (r->h2_body != NULL && (n = evbuffer_get_length(r->h2_body)) > 0) {
-		r->body = xmalloc(n + 1);
-		evbuffer_remove(r->h2_body, r->body, n);
-		r->body[n] = '\0';
-		r->body_len = n;
+	if (end) {
+		dispatch(r);
+		return;
 	}
-	r->srv->fn(r, r->srv->arg);
+	r->clen_known = http_header(r, "Content-Length") != NULL;
+	if (r->clen > c->srv->lim.max_body) {
+		snprintf(detail, sizeof detail, "request body of %llu bytes"
+		    " is over the limit of %llu (max_body_bytes)",
+		    (unsigned long long)r->clen,
+		    (unsigned long long)c->srv->lim.max_body);
+		refuse(r, 413, NULL, detail);
+		return;
+	}
+	if (bodies(c) >= BODY_STREAMS) {
+		nghttp2_submit_rst_stream(c->h2->session, NGHTTP2_FLAG_NONE,
+		    r->stream_id, NGHTTP2_REFUSED_STREAM);
+		return;
+	}
+	if (!body_admit(r))
+		return;
+	r->receiving = true;
+	r->data_at = now_secs();
+	if (r->clen_known)
+		r->body = xmalloc(r->clen + 1);
 }
 
 static int
@@ -176,31 +264,91 @@ on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
 	struct conn		*c = arg;
 
 	r = nghttp2_session_get_stream_user_data(s, id);
-	if (r == NULL)
-		return 0;
-	if (r->h2_body == NULL)
-		r->h2_body = evbuffer_new();
-	if (evbuffer_get_length(r->h2_body) + len > c->srv->lim.max_body) {
-		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id,
-		    NGHTTP2_REFUSED_STREAM);
+	if (r == NULL || !r->receiving)
+		return 0;	/* not admitted, or answered: dropped */
+	r->data_at = now_secs();
+	if (r->clen_known) {
+		if (len > r->clen - r->body_len) {	/* nghttp2 checks */
+			refuse(r, 400, NULL, "more DATA than content-length");
+			return 0;
+		}
+		memcpy(r->body + r->body_len, data, len);
+		r->body_len += len;
 		return 0;
 	}
+	if (r->body_len + len > c->srv->lim.max_body) {
+		refuse(r, 413, NULL, "request body over the limit"
+		    " (max_body_bytes)");
+		return 0;
+	}
+	if (!body_reserve(r, len)) {
+		refuse(r, 503, "Retry-After: 5\r\n", "crated is receiving too"
+		    " many request bodies at once; try again in a few"
+		    " seconds");
+		return 0;
+	}
+	if (r->h2_body == NULL)
+		r->h2_body = evbuffer_new();
 	evbuffer_add(r->h2_body, data, len);
+	r->body_len += len;
 	return 0;
 }
 
 static int
 on_frame(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
+	struct conn		*c = arg;
 	struct http_request	*r;
+	bool			 end;
 
-	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type !=
-	    NGHTTP2_DATA) || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type !=
+	    NGHTTP2_DATA)
 		return 0;
+	end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
 	r = nghttp2_session_get_stream_user_data(s, frame->hd.stream_id);
-	if (r != NULL && r->head == NULL && !r->finished)
+	if (r == NULL || r->finished)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+		stream_head(c, r, end);
+	else if (end && r->receiving)
 		dispatch(r);
 	return 0;
+}
+
+/* A stream answered while its client still sends (on its head, or a body
+ * refused half-way): once the answer is out, RFC 9113 8.1 lets the server
+ * end the stream with NO_ERROR, so the rest is not sent for nothing. */
+static int
+on_sent(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
+{
+	if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type ==
+	    NGHTTP2_DATA) && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+	    nghttp2_session_get_stream_remote_close(s,
+	    frame->hd.stream_id) == 0)
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE,
+		    frame->hd.stream_id, NGHTTP2_NO_ERROR);
+	return 0;
+}
+
+/* The stream of r is gone (reset, or its connection closing). A request
+ * a handler holds stays until its reply; any other goes now. */
+static void
+stream_gone(struct http_request *r)
+{
+	r->stream_closed = true;
+	r->receiving = false;
+	if (r->finished || !r->handled) {
+		request_free(r);
+		return;
+	}
+	r->conn = NULL;
+	if (r->drain_cb != NULL) {
+		void	(*cb)(void *) = r->drain_cb;
+
+		r->drain_cb = NULL;
+		cb(r->drain_arg);
+	}
 }
 
 static int
@@ -214,19 +362,7 @@ on_close(nghttp2_session *s, int32_t id, uint32_t error, void *arg)
 		return 0;
 	nghttp2_session_set_stream_user_data(s, id, NULL);
 	unlink_stream(c, r);
-	r->stream_closed = true;
-	if (r->finished) {
-		request_free(r);
-		return 0;
-	}
-	/* Reset before the reply: the handler still owns the request. */
-	r->conn = NULL;
-	if (r->drain_cb != NULL) {
-		void	(*cb)(void *) = r->drain_cb;
-
-		r->drain_cb = NULL;
-		cb(r->drain_arg);
-	}
+	stream_gone(r);
 	return 0;
 }
 
@@ -244,6 +380,7 @@ session_new(struct conn *c)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_sent);
 	nghttp2_option_new(&opt);
 	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
 	nghttp2_session_server_new2(&s, cb, c, opt);
@@ -257,14 +394,14 @@ settings(struct conn *c)
 {
 	nghttp2_settings_entry	iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
-		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
 	};
 
 	nghttp2_submit_settings(c->h2->session, NGHTTP2_FLAG_NONE, iv,
 	    sizeof iv / sizeof iv[0]);
-	/* Let the client send big publish bodies without waiting. */
+	/* Enough for the streams that may carry bodies at once. */
 	nghttp2_session_set_local_window_size(c->h2->session,
-	    NGHTTP2_FLAG_NONE, 0, 16 << 20);
+	    NGHTTP2_FLAG_NONE, 0, CONN_WINDOW);
 }
 
 /* Sends what nghttp2 has queued, and closes the connection once neither
@@ -276,7 +413,7 @@ flush(struct conn *c)
 	const uint8_t	*data;
 	ssize_t		 n;
 
-	if (c->h2->sending)
+	if (c->h2->sending || c->h2->holding)
 		return;
 	c->h2->sending = true;
 	while (evbuffer_get_length(out) < OUTPUT_HIGH &&
@@ -373,6 +510,7 @@ h2_upgrade(struct conn *c, struct http_request *r)
 	r->h2_next = c->h2->streams;
 	c->h2->streams = r;
 	settings(c);
+	r->handled = true;
 	r->srv->pending++;
 	r->srv->fn(r, r->srv->arg);
 	if (c->h2 != NULL)
@@ -398,6 +536,7 @@ h2_read(struct conn *c)
 	ssize_t		 used;
 
 	if (n > 0) {
+		c->h2->holding = true;
 		used = nghttp2_session_mem_recv(c->h2->session,
 		    evbuffer_pullup(in, (ev_ssize_t)n), n);
 		if (used < 0) {
@@ -409,6 +548,31 @@ h2_read(struct conn *c)
 		} else
 			evbuffer_drain(in, (size_t)used);
 	}
+	h2_expire(c);		/* and flush(): c may be gone */
+}
+
+/* Bodies must keep coming as HTTP/1.1 ones must: silence of head_timeout,
+ * or less than 16 KiB/s on average after 30 s, ends the stream with 408.
+ * Then sends what is queued, which may end c. */
+void
+h2_expire(struct conn *c)
+{
+	const struct http_limits	*lim = &c->srv->lim;
+	struct http_request		*r;
+	long				 now = now_secs();
+
+	c->h2->holding = true;
+	for (;;) {	/* each turn ends one */
+		for (r = c->h2->streams; r != NULL; r = r->h2_next)
+			if (r->receiving && (now - r->data_at >
+			    lim->head_timeout || now - (long)r->start.tv_sec >
+			    30 + (long)(r->body_len / 16384)))
+				break;
+		if (r == NULL)
+			break;
+		refuse(r, 408, NULL, "request body arrived too slowly");
+	}
+	c->h2->holding = false;
 	flush(c);
 }
 
@@ -490,6 +654,8 @@ h2_respond(struct http_request *r, int status, const char *ctype,
 	n += fields(hdrs, nv + n, sizeof nv / sizeof nv[0] - n, &store);
 	if (!streaming)
 		r->out_eof = true;
+	if (r->out == NULL)		/* an empty body: read_body reads it */
+		r->out = evbuffer_new();
 	dp.source.ptr = r;
 	dp.read_callback = read_body;
 	nghttp2_submit_response(c->h2->session, r->stream_id, nv, n,
@@ -525,18 +691,7 @@ h2_conn_free(struct conn *c)
 	for (r = c->h2->streams; r != NULL; r = next) {
 		next = r->h2_next;
 		r->h2_next = NULL;
-		r->stream_closed = true;
-		if (r->finished) {
-			request_free(r);
-			continue;
-		}
-		r->conn = NULL;
-		if (r->drain_cb != NULL) {
-			void	(*cb)(void *) = r->drain_cb;
-
-			r->drain_cb = NULL;
-			cb(r->drain_arg);
-		}
+		stream_gone(r);
 	}
 	nghttp2_session_del(c->h2->session);
 	free(c->h2);

@@ -36,6 +36,7 @@
 static void	process(struct conn *);
 static void	conn_free(struct conn *);
 static void	accepting(struct http_server *, bool);
+static void	close_when_sent(struct conn *);
 
 const char *
 http_status_text(int status)
@@ -102,10 +103,10 @@ request_free(struct http_request *r)
 {
 	if (r == NULL)
 		return;
+	body_free(r);
 	free(r->head);
 	if (r->headers != r->hdr_inline)
 		free(r->headers);
-	free(r->body);
 	free(r->user);
 	free(r->user_crates);
 	free(r->h2_method);
@@ -113,9 +114,73 @@ request_free(struct http_request *r)
 	free(r->h2_text);
 	if (r->out != NULL)
 		evbuffer_free(r->out);
+	free(r);
+}
+
+static uint64_t
+body_budget(const struct http_server *srv)
+{
+	return srv->lim.max_body > BODY_BUDGET_MIN ? srv->lim.max_body :
+	    BODY_BUDGET_MIN;
+}
+
+bool
+body_reserve(struct http_request *r, uint64_t n)
+{
+	struct http_server	*srv = r->srv;
+	uint64_t		 budget = body_budget(srv);
+
+	/* The budget shrinks when SIGHUP lowers max_body_bytes. */
+	if (srv->body_bytes > budget || n > budget - srv->body_bytes)
+		return false;
+	srv->body_bytes += n;
+	r->reserved += n;
+	return true;
+}
+
+void
+body_free(struct http_request *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
 	if (r->h2_body != NULL)
 		evbuffer_free(r->h2_body);
-	free(r);
+	r->h2_body = NULL;
+	r->srv->body_bytes -= r->reserved;
+	r->reserved = 0;
+}
+
+/*
+ * Authorization and the body budget, on the head: an unauthenticated
+ * client never gets a byte of its body stored, and all the bodies being
+ * received or handled together hold at most body_budget() bytes.
+ */
+bool
+body_admit(struct http_request *r)
+{
+	struct http_server	*srv = r->srv;
+
+	/* Answered here, r goes through finish() as any request. */
+	srv->pending++;
+	r->handled = true;
+	if (srv->head_fn != NULL && !srv->head_fn(r, srv->head_arg))
+		return false;
+	if (!body_reserve(r, r->clen)) {
+		log_warn("%s: refusing a body of %llu bytes: %llu of the %llu"
+		    " bytes request bodies may hold are taken", r->peer,
+		    (unsigned long long)r->clen,
+		    (unsigned long long)srv->body_bytes,
+		    (unsigned long long)body_budget(srv));
+		http_reply_error_hdrs(r, 503, "Retry-After: 5\r\n", "crated is"
+		    " receiving too many request bodies at once (%llu MiB);"
+		    " try again in a few seconds",
+		    (unsigned long long)(body_budget(srv) >> 20));
+		return false;
+	}
+	srv->pending--;
+	r->handled = false;
+	return true;
 }
 
 static void
@@ -688,8 +753,8 @@ dispatch(struct conn *c)
 	c->srv->fn(r, c->srv->arg);
 }
 
-/* Moves the body's bytes, as they come, into the one buffer the handler
- * gets (never the whole body twice: in the input buffer and a copy). */
+/* Moves the body into r->body (its size, reserved on the head) as it
+ * comes, and hands the request over once it is whole. */
 static void
 read_body(struct conn *c)
 {
@@ -697,14 +762,12 @@ read_body(struct conn *c)
 	struct http_request	*r = c->req;
 	size_t			 n = evbuffer_get_length(in);
 
-	if (r->body == NULL) {
-		r->body = xmalloc(r->clen + 1);
-		r->body_len = 0;
-	}
 	if (n > r->clen - r->body_len)
-		n = r->clen - r->body_len;
-	evbuffer_remove(in, r->body + r->body_len, n);
-	r->body_len += n;
+		n = (size_t)(r->clen - r->body_len);
+	if (n > 0) {
+		evbuffer_remove(in, r->body + r->body_len, n);
+		r->body_len += n;
+	}
 	if (r->body_len < r->clen) {
 		/* Still coming: silence ends the connection after
 		 * head_timeout, as within a head. */
@@ -723,6 +786,60 @@ read_body(struct conn *c)
 /* What head_length found when the bytes cannot be a head. */
 #define HEAD_GARBAGE	-1
 #define HEAD_BARE_LF	-2
+
+/* Drops the body of a request answered on its head, as it comes, at the
+ * pace a body must keep; then the connection reads its next request, or
+ * closes. */
+static void
+discard_body(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	size_t		 n = evbuffer_get_length(in);
+
+	if (n > c->discard)
+		n = (size_t)c->discard;
+	evbuffer_drain(in, n);
+	c->discard -= n;
+	c->discarded += n;
+	if (c->discard > 0) {
+		set_timeouts(c, c->srv->lim.head_timeout,
+		    c->srv->lim.idle_timeout);
+		if (usec_since(&c->head_start) / 1000000 > 30 +
+		    (long)(c->discarded / 16384))
+			close_when_sent(c);
+		return;
+	}
+	c->head_started = false;
+	if (c->close_after)
+		close_when_sent(c);
+	else
+		c->state = CONN_DRAIN;
+}
+
+/* A request with a body, before any of it is read: authorized and within
+ * the budget, or answered at once. Answered, its body is dropped as it
+ * comes (finish() turns to CONN_DISCARD); with Expect: 100-continue the
+ * client waits for a word to send it, so none is said and the connection
+ * closes after the answer. */
+static bool
+admit(struct conn *c)
+{
+	struct http_request	*r = c->req;
+	bool			 keepalive = r->keepalive;
+
+	c->state = CONN_HANDLER;
+	c->discard = r->expect_continue ? 0 : r->clen;
+	c->discarded = 0;
+	if (r->expect_continue)
+		r->keepalive = false;
+	if (!body_admit(r))
+		return false;
+	c->discard = 0;
+	r->keepalive = keepalive;
+	r->body = xmalloc(r->clen + 1);
+	c->state = CONN_BODY;
+	return true;
+}
 
 /*
  * The length of the head at p (n bytes buffered), through its CRLF CRLF;
@@ -851,9 +968,10 @@ read_head(struct conn *c)
 		dispatch(c);
 		return true;
 	}
+	if (!admit(c))
+		return true;
 	if (r->expect_continue && evbuffer_get_length(in) == 0)
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	c->state = CONN_BODY;
 	read_body(c);
 	return true;
 }
@@ -875,6 +993,9 @@ process(struct conn *c)
 			break;
 		case CONN_BODY:
 			read_body(c);
+			break;
+		case CONN_DISCARD:
+			discard_body(c);
 			break;
 		case CONN_DRAIN:
 			if (evbuffer_get_length(bufferevent_get_output(c->bev))
@@ -1103,6 +1224,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	    c->h2 != NULL && c->srv->pending > 0) {
 		read_on(c);
 		bufferevent_enable(bev, EV_WRITE);
+		h2_expire(c);	/* last: it may end c */
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
@@ -1287,8 +1409,10 @@ finish(struct http_request *r, int status, size_t bytes)
 	r->srv->pending--;
 	if (r->stream_id != 0) {
 		/* HTTP/2: the stream may still be sending; it frees the
-		 * request when it closes. */
+		 * request when it closes. Its body is done with. */
 		r->finished = true;
+		r->receiving = false;
+		body_free(r);
 		if (c == NULL || r->stream_closed)
 			request_free(r);
 		return;
@@ -1298,6 +1422,14 @@ finish(struct http_request *r, int status, size_t bytes)
 		return;
 	flush(c);
 	c->req = NULL;
+	if (c->discard > 0) {		/* answered on its head: see admit() */
+		c->close_after = !keepalive || c->srv->draining;
+		c->state = CONN_DISCARD;
+		read_on(c);
+		if (!c->processing)
+			process(c);
+		return;
+	}
 	if (!keepalive || c->srv->draining) {
 		close_when_sent(c);
 		return;
@@ -1722,6 +1854,14 @@ http_server_set_hook(struct http_server *srv, http_done_hook fn, void *arg)
 {
 	srv->hook = fn;
 	srv->hook_arg = arg;
+}
+
+void
+http_server_set_head_hook(struct http_server *srv, http_head_hook fn,
+    void *arg)
+{
+	srv->head_fn = fn;
+	srv->head_arg = arg;
 }
 
 void

@@ -2,8 +2,9 @@
  * a strict request parser with limits, keep-alive, pipelined requests
  * answered in order, Content-Length bodies, Expect: 100-continue, HEAD,
  * and responses sent as one buffer chain (headers and body in one writev,
- * or sendfile for files) on TCP_NODELAY sockets. h2c Upgrade offers are
- * ignored: the answer is HTTP/1.1 and the connection stays open.
+ * or sendfile for files) on TCP_NODELAY sockets; HTTP/2 (h2c upgrade,
+ * ALPN h2) in h2.c. Request bodies are authorized on their head (the head
+ * hook) and held within a budget before a byte of them is read.
  *
  * Every request gets exactly one reply (http_reply*), synchronously from
  * the handler or later from the event loop. A request whose client went
@@ -110,6 +111,17 @@ typedef void (*http_done_hook)(const char *registry, const char *route,
     int status, size_t bytes, long usec, void *arg);
 void			 http_server_set_hook(struct http_server *,
 			    http_done_hook, void *);
+/* Called once the head of a request with a body is complete (HTTP/1.1: a
+ * Content-Length over 0; HTTP/2: HEADERS without END_STREAM), before a byte
+ * of that body is read or buffered. Returns true to let the body come;
+ * false after answering r at once (http_reply*; r must not be kept): its
+ * body is then never stored, "100 Continue" is never sent, and HTTP/1.1
+ * drops the body as it comes (with Expect: 100-continue, closes instead).
+ * An admitted body must also fit a budget shared by every request (64 MiB,
+ * or max_body when larger): past it the request gets 503 and Retry-After. */
+typedef bool (*http_head_hook)(struct http_request *, void *);
+void			 http_server_set_head_hook(struct http_server *,
+			    http_head_hook, void *);
 /* Who the request authenticated as (copied), for handlers and logs. */
 void			 http_set_user(struct http_request *,
 			    const char *label, int scope, const char *crates);

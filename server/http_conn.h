@@ -21,6 +21,13 @@ struct h2;
  * client has taken the bytes. */
 #define OUTPUT_HIGH	(256 * 1024)
 
+/* Request bodies buffered at once, all connections together, may reserve
+ * at most this much, or max_body_bytes when that is larger (so that one
+ * body of the largest size allowed always fits): past it, 503. */
+#ifndef BODY_BUDGET_MIN			/* tests/fuzz/fuzz_h2.c: smaller */
+#define BODY_BUDGET_MIN	((uint64_t)64 << 20)
+#endif
+
 struct http_listener {
 	struct http_server	*srv;
 	struct evconnlistener	*l;
@@ -37,6 +44,9 @@ struct http_server {
 	SSL_CTX			*tls;		/* for TLS listeners */
 	http_done_hook		 hook;
 	void			*hook_arg;
+	http_head_hook		 head_fn;	/* authorization on the head */
+	void			*head_arg;
+	uint64_t		 body_bytes;	/* reserved by request bodies */
 	struct conn		*conns;		/* every open connection */
 	size_t			 nconns;
 	size_t			 pending;	/* requests awaiting a reply */
@@ -49,6 +59,7 @@ struct http_server {
 enum conn_state {
 	CONN_HEAD,	/* waiting for a complete request head */
 	CONN_BODY,	/* head parsed, reading Content-Length bytes */
+	CONN_DISCARD,	/* answered on its head: dropping its body */
 	CONN_HANDLER,	/* request handed to the handler, no reply yet */
 	CONN_DRAIN,	/* reply queued; waiting for output to drain below
 			   OUTPUT_HIGH before reading the next request */
@@ -83,6 +94,9 @@ struct conn {
 	struct sockaddr_storage	 addr;		/* the client's */
 	char			 peer[64];
 	struct h2		*h2;		/* CONN_H2 */
+	uint64_t		 discard;	/* CONN_DISCARD: bytes left */
+	uint64_t		 discarded;
+	bool			 close_after;	/* ... and then close */
 	struct conn		*prev, *next;
 };
 
@@ -111,6 +125,9 @@ struct http_request {
 	uint64_t		 clen;
 	unsigned char		*body;
 	size_t			 body_len;
+	uint64_t		 reserved;	/* of srv->body_bytes */
+	bool			 handled;	/* a handler (or the head
+						 * hook) will answer it */
 	bool			 keepalive;
 	bool			 expect_continue;
 	const char		*registry;
@@ -132,7 +149,10 @@ struct http_request {
 	char			*h2_method, *h2_path;
 	char			*h2_text;	/* other headers, as 1.1 text */
 	size_t			 h2_len, h2_cap;
-	struct evbuffer		*h2_body;
+	struct evbuffer		*h2_body;	/* a body of unknown length */
+	bool			 receiving;	/* admitted, its body coming */
+	bool			 clen_known;
+	long			 data_at;	/* last DATA, monotonic s */
 	struct http_request	*h2_next;	/* the connection's streams */
 };
 
@@ -142,6 +162,16 @@ void		 request_free(struct http_request *);
 int		 parse_head(struct http_request *, const struct http_limits *,
 		     const char **why);
 void		 finish(struct http_request *, int status, size_t bytes);
+/* A request whose body is about to come (r->clen bytes; 0 when the length
+ * is not known yet: HTTP/2) may have it: the server's head hook allowed it
+ * and the bytes fit the body budget. False once r has been answered (the
+ * hook's 401/403, or 503), then r may already be gone. */
+bool		 body_admit(struct http_request *);
+/* Takes n more bytes of the body budget for r; false when they do not
+ * fit. */
+bool		 body_reserve(struct http_request *, uint64_t n);
+/* Frees r's body and gives its reservation back. */
+void		 body_free(struct http_request *);
 long		 usec_since(const struct timespec *);
 const char	*date_now(void);
 
@@ -163,6 +193,8 @@ void		 h2_respond(struct http_request *, int status,
 		     bool streaming);
 void		 h2_resume(struct http_request *);
 void		 h2_reset(struct http_request *);
+/* The connection's read timeout: ends the streams whose bodies stalled. */
+void		 h2_expire(struct conn *);
 /* Before c goes: its streams' requests are orphaned or freed. */
 void		 h2_conn_free(struct conn *);
 /* ALPN: prefer h2, then http/1.1. */

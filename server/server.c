@@ -1145,6 +1145,38 @@ purge(struct server *srv, struct http_request *r)
 	http_reply(r, 200, "application/json", NULL, "{\"ok\":true}", 11);
 }
 
+/*
+ * The HTTP layer's head hook: a request that carries a body is authorized
+ * on its head, as handle() authorizes it, before a byte of the body is
+ * read, so that a client without a valid token cannot make crated hold
+ * its bodies. Requests outside every registry go on (handle() answers
+ * them). True to let the body come; false once r has been answered.
+ */
+static bool
+authorize_head(struct http_request *r, void *arg)
+{
+	struct server	*srv = arg;
+	struct registry	*reg;
+	struct route	 rt;
+
+	route_parse(http_path(r), &rt);
+	switch (rt.kind) {
+	case ROUTE_NONE:
+	case ROUTE_HEALTH:
+	case ROUTE_READY:
+	case ROUTE_METRICS:
+	case ROUTE_REGISTRIES:
+	case ROUTE_PURGE:
+		return true;
+	default:
+		if ((reg = find_registry(srv, rt.registry)) == NULL)
+			return true;
+		http_set_route(r, route_name(rt.kind));
+		http_set_registry(r, reg->name);
+		return authorize(srv, reg, r, &rt);
+	}
+}
+
 /* The one handler every request goes through. */
 static void
 handle(struct http_request *r, void *arg)
@@ -1629,6 +1661,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->http = http_server_create(srv->base, &lim, handle, srv);
 	declare_metrics();
 	http_server_set_hook(srv->http, request_done, srv);
+	http_server_set_head_hook(srv->http, authorize_head, srv);
 	metrics_on_collect(collect, srv);
 	if (cfg->nlisten_tls > 0 && start_tls(srv, cause) != 0)
 		return -1;

@@ -13,6 +13,7 @@ build=${2:-$root/build-fuzz}
 sample=${CRATED_SAMPLE:-$root/../shared/data/crates-io-index-2025-sample.tar.gz}
 targets=(fuzz_http fuzz_indexline fuzz_publish fuzz_toml fuzz_lockfile
     fuzz_bundle)
+targets+=(fuzz_h2)
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$root" -Dfuzz=true \
@@ -25,6 +26,7 @@ seed() {	# target dir
 	mkdir -p "$d"
 	case $t in
 	fuzz_http) cp "$root"/tests/fuzz/seeds/http/* "$d/" ;;
+	fuzz_h2) cp "$root"/tests/fuzz/seeds/h2/* "$d/" ;;
 	fuzz_indexline)
 		find "$root/tests/data/index" -type f -exec cp {} "$d/" \;
 		if [ -f "$sample" ]; then
