@@ -337,6 +337,20 @@ tokens_create(const char *data_dir, const char *label, const char *registry,
 		close(lock);
 		return -1;
 	}
+	/* A label is who the token is: the owner it becomes. Two tokens with
+	 * one label would be one owner for two holders. */
+	for (size_t i = 0; i < t.n; i++) {
+		if (strcmp(t.v[i].label, label) != 0)
+			continue;
+		*cause = xasprintf("a token labelled `%s` already exists (%s,"
+		    " registry %s); labels name crate owners, so each belongs"
+		    " to one token: choose another --name, or revoke %s"
+		    " first (`crated token revoke %s`)", label, t.v[i].id,
+		    t.v[i].registry, t.v[i].id, t.v[i].id);
+		tokens_finish(&t);
+		close(lock);
+		return -1;
+	}
 	if (RAND_bytes(raw, sizeof raw) != 1 || RAND_bytes(rid, 4) != 1) {
 		*cause = xstrdup("OpenSSL's random generator failed");
 		tokens_finish(&t);

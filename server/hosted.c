@@ -1,6 +1,7 @@
 #include "server/hosted.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,10 @@ struct op {
 	char			*meta;
 	int			 res;
 	const char		*failed;	/* which write failed */
+	bool			 submitted;	/* its write job is queued */
+	/* OP_PUBLISH: the .crate is on disk but its index line is not yet
+	 * (set and cleared by the worker, read by the loop). */
+	atomic_bool		 unindexed;
 	char			*ok_body;	/* the reply on success */
 	struct op		*next;		/* queued behind the crate */
 };
@@ -95,10 +100,71 @@ load_name(const char *path, const struct stat *st, void *arg)
 	return 0;
 }
 
+/* The sweep of crates/ at start: the index file last read (the walk
+ * visits one crate's files together). */
+struct sweep {
+	struct hosted	*h;
+	char		 lower[CRATE_NAME_MAX + 1];
+	char		*index;		/* NULL: none (or unreadable) */
+	size_t		 len;
+	int		 res;		/* of reading it */
+	size_t		 removed;
+};
+
+/* A .crate whose version its index file does not list: left by a publish
+ * that crashed between writing the .crate and its index line. */
+static int
+sweep_crate(const char *path, const struct stat *st, void *arg)
+{
+	struct sweep	*sw = arg;
+	const char	*slash = strchr(path, '/');
+	char		 lower[CRATE_NAME_MAX + 1], vers[VERSION_MAX + 1];
+	char		 rel[STORE_PATH_MAX], ck[65];
+	size_t		 n, flen;
+
+	if (slash == NULL || (n = (size_t)(slash - path)) == 0 ||
+	    n > CRATE_NAME_MAX)
+		return 0;
+	memcpy(lower, path, n);
+	lower[n] = '\0';
+	flen = strlen(slash + 1);
+	if (crate_name_check(lower, NULL) != 0 || strncmp(slash + 1, lower,
+	    n) != 0 || slash[1 + n] != '-' || flen < n + 8 || flen - n - 7 >
+	    VERSION_MAX || strcmp(slash + 1 + flen - 6, ".crate") != 0)
+		return 0;
+	snprintf(vers, sizeof vers, "%.*s", (int)(flen - n - 7),
+	    slash + 2 + n);
+	if (strcmp(lower, sw->lower) != 0) {
+		free(sw->index);
+		sw->index = NULL;
+		snprintf(sw->lower, sizeof sw->lower, "%s", lower);
+		store_index_rel(lower, rel);
+		sw->res = store_read(sw->h->reg->store, rel, &sw->index,
+		    &sw->len, NULL, INDEX_MAX);
+	}
+	if (sw->res != 0 && sw->res != -ENOENT) {
+		log_warn("registry %s: reading the index of %s: %s; its"
+		    " .crate files are kept", sw->h->reg->name, lower,
+		    strerror(-sw->res));
+		return 0;
+	}
+	if (sw->res == 0 && index_file_cksum(sw->index, sw->len, vers, ck))
+		return 0;
+	snprintf(rel, sizeof rel, "crates/%s", path);
+	if (store_unlink(sw->h->reg->store, rel) == 0) {
+		log_warn("registry %s: removed %s: its index has no version"
+		    " %s (a publish that did not finish)", sw->h->reg->name,
+		    rel, vers);
+		sw->removed++;
+	}
+	return 0;
+}
+
 int
 hosted_open(struct registry *reg, char **cause)
 {
 	struct hosted	*h = xcalloc(1, sizeof *h);
+	struct sweep	 sw = { .h = h };
 	int		 r;
 
 	h->reg = reg;
@@ -108,8 +174,36 @@ hosted_open(struct registry *reg, char **cause)
 		    reg->name, strerror(-r));
 		return -1;
 	}
-	log_info("registry %s: %zu crates", reg->name, h->nnames);
+	r = store_walk(reg->store, "crates", sweep_crate, &sw);
+	free(sw.index);
+	if (r != 0) {
+		*cause = xasprintf("registry %s: reading its crates: %s",
+		    reg->name, strerror(-r));
+		return -1;
+	}
+	log_info("registry %s: %zu crates%s", reg->name, h->nnames,
+	    sw.removed ? " (unfinished publishes cleaned up)" : "");
 	return 0;
+}
+
+bool
+hosted_unindexed(struct hosted *h, const char *name, const char *vers)
+{
+	char		 canon[CRATE_NAME_MAX + 1];
+	struct busy	*b;
+
+	if (h == NULL)
+		return false;
+	crate_name_canon(name, canon);
+	for (b = h->busy; b != NULL; b = b->next) {
+		if (strcmp(b->canon, canon) != 0)
+			continue;
+		/* Only the first op of a crate is writing. */
+		return b->head->kind == OP_PUBLISH && b->head->submitted &&
+		    strcmp(b->head->vers, vers) == 0 &&
+		    atomic_load(&b->head->unindexed);
+	}
+	return false;
 }
 
 void
@@ -275,6 +369,23 @@ read_meta(struct hosted *h, const char *name)
 	return j;
 }
 
+/* A publish whose index line could not be written: its .crate goes too
+ * (no version is served without its index line), so the disk space comes
+ * back and a retry starts clean. While unindexed is set, downloads of the
+ * version are refused (hosted_unindexed). */
+static void
+unpublish(struct op *op)
+{
+	char	rel[STORE_PATH_MAX];
+	int	r;
+
+	store_crate_rel(op->name, op->vers, rel);
+	if ((r = store_unlink(op->h->reg->store, rel)) != 0)
+		log_error("registry %s: %s %s: removing %s after the failed"
+		    " publish: %s (it is removed at the next start)",
+		    op->h->reg->name, op->name, op->vers, rel, strerror(-r));
+}
+
 /* The blocking part of a write, on a worker: crate, then index line, then
  * metadata, each durable before the next, so an index line never names a
  * crate that is not on disk. */
@@ -289,26 +400,33 @@ write_job(void *arg)
 
 	if (publish) {
 		store_crate_rel(op->name, op->vers, rel);
+		atomic_store(&op->unindexed, true);
 		op->res = store_write(st, rel, op->pub.crate,
 		    op->pub.crate_len, "publish:after-crate-tmp",
 		    "publish:after-crate-rename");
 		if (op->res != 0) {
 			op->failed = "the .crate file";
+			unpublish(op);
 			return;
 		}
 	}
 	if (op->index != NULL) {
-		store_index_rel(op->name, rel);
-		op->res = store_write(st, rel, op->index, op->index_len,
+		char	irel[STORE_PATH_MAX];
+
+		store_index_rel(op->name, irel);
+		op->res = store_write(st, irel, op->index, op->index_len,
 		    publish ? "publish:after-index-tmp" : yank ?
 		    "yank:after-index-tmp" : NULL, publish ?
 		    "publish:after-index-rename" : yank ?
 		    "yank:after-index-rename" : NULL);
 		if (op->res != 0) {
 			op->failed = "the index file";
+			if (publish)
+				unpublish(op);
 			return;
 		}
 	}
+	atomic_store(&op->unindexed, false);
 	if (op->meta != NULL) {
 		store_meta_rel(op->name, rel);
 		op->res = store_write(st, rel, op->meta, strlen(op->meta),
@@ -498,6 +616,7 @@ start_publish(struct op *op)
 	op->meta = dump(meta);
 	op->ok_body = xstrdup("{\"warnings\":{\"invalid_categories\":[],"
 	    "\"invalid_badges\":[],\"other\":[]}}");
+	op->submitted = true;
 	workers_submit(h->reg->srv->workers, write_job, write_done, op);
 }
 
@@ -821,6 +940,21 @@ hit_cmp(const void *a, const void *b)
 	    json_string_value(json_object_get(*y, "name")));
 }
 
+/* Whether query (may be NULL) has key=..., decodable or not. */
+static bool
+has_param(const char *query, const char *key)
+{
+	size_t	klen = strlen(key);
+
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=')
+			return true;
+		p = strchr(p, '&');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
+}
+
 static void
 search(struct registry *reg, struct http_request *r)
 {
@@ -831,8 +965,15 @@ search(struct registry *reg, struct http_request *r)
 	size_t		 i, n;
 
 	if (http_query(r) == NULL || http_query_param(http_query(r), "q", q,
-	    sizeof q) != 0)
+	    sizeof q) != 0) {
+		if (has_param(http_query(r), "q")) {
+			http_reply_error(r, 400, "the search query q= is not"
+			    " valid percent-encoding of text (at most %zu"
+			    " bytes, no %%00)", sizeof q - 1);
+			return;
+		}
 		q[0] = '\0';
+	}
 	if (http_query(r) != NULL && http_query_param(http_query(r),
 	    "per_page", per, sizeof per) == 0) {
 		per_page = strtol(per, NULL, 10);
