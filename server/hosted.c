@@ -57,6 +57,7 @@ struct op {
 	int			 res;
 	const char		*failed;	/* which write failed */
 	bool			 submitted;	/* its write job is queued */
+	bool			 orphan;	/* failed, its .crate left */
 	/* OP_PUBLISH: the .crate is on disk but its index line is not yet
 	 * (set and cleared by the worker, read by the loop). */
 	atomic_bool		 unindexed;
@@ -76,6 +77,10 @@ struct hosted {
 	char		**names;	/* lowercase names of every crate */
 	size_t		  nnames, cap;
 	struct busy	 *busy;
+	/* "canon vers" of .crate files a failed publish could not remove:
+	 * never served; swept at the next start. */
+	char		**orphans;
+	size_t		  norphans;
 };
 
 static void	start(struct op *);
@@ -195,6 +200,14 @@ hosted_unindexed(struct hosted *h, const char *name, const char *vers)
 	if (h == NULL)
 		return false;
 	crate_name_canon(name, canon);
+	for (size_t i = 0; i < h->norphans; i++) {
+		size_t	n = strlen(canon);
+
+		if (strncmp(h->orphans[i], canon, n) == 0 &&
+		    h->orphans[i][n] == ' ' && strcmp(h->orphans[i] + n + 1,
+		    vers) == 0)
+			return true;
+	}
 	for (b = h->busy; b != NULL; b = b->next) {
 		if (strcmp(b->canon, canon) != 0)
 			continue;
@@ -214,6 +227,9 @@ hosted_close(struct hosted *h)
 	for (size_t i = 0; i < h->nnames; i++)
 		free(h->names[i]);
 	free(h->names);
+	for (size_t i = 0; i < h->norphans; i++)
+		free(h->orphans[i]);
+	free(h->orphans);
 	free(h);
 }
 
@@ -376,14 +392,37 @@ read_meta(struct hosted *h, const char *name)
 static void
 unpublish(struct op *op)
 {
-	char	rel[STORE_PATH_MAX];
+	char	rel[STORE_PATH_MAX], ck[65], *buf;
+	size_t	len;
 	int	r;
 
+	/* The index file may have been renamed in before its directory's
+	 * fsync failed: then the line is there and so stays the .crate. */
+	store_index_rel(op->name, rel);
+	r = store_read(op->h->reg->store, rel, &buf, &len, NULL, INDEX_MAX);
+	if (r == 0) {
+		bool	listed = index_file_cksum(buf, len, op->vers, ck);
+
+		free(buf);
+		if (listed) {
+			atomic_store(&op->unindexed, false);
+			return;
+		}
+	} else if (r != -ENOENT) {
+		log_error("registry %s: %s %s: reading %s after the failed"
+		    " publish: %s; its .crate is kept (not served) until the"
+		    " next start", op->h->reg->name, op->name, op->vers, rel,
+		    strerror(-r));
+		op->orphan = true;
+		return;
+	}
 	store_crate_rel(op->name, op->vers, rel);
-	if ((r = store_unlink(op->h->reg->store, rel)) != 0)
+	if ((r = store_unlink(op->h->reg->store, rel)) != 0) {
 		log_error("registry %s: %s %s: removing %s after the failed"
-		    " publish: %s (it is removed at the next start)",
+		    " publish: %s (not served; removed at the next start)",
 		    op->h->reg->name, op->name, op->vers, rel, strerror(-r));
+		op->orphan = true;
+	}
 }
 
 /* The blocking part of a write, on a worker: crate, then index line, then
@@ -438,6 +477,32 @@ write_job(void *arg)
 	}
 }
 
+/* Records (or, after a publish that wrote it, forgets) a .crate left by
+ * a failed publish. */
+static void
+orphan_mark(struct hosted *h, const char *canon, const char *vers, bool add)
+{
+	char	*key = xasprintf("%s %s", canon, vers);
+
+	for (size_t i = 0; i < h->norphans; i++)
+		if (strcmp(h->orphans[i], key) == 0) {
+			if (add) {
+				free(key);
+				return;
+			}
+			free(h->orphans[i]);
+			h->orphans[i] = h->orphans[--h->norphans];
+			break;
+		}
+	if (!add) {
+		free(key);
+		return;
+	}
+	h->orphans = xreallocarray(h->orphans, h->norphans + 1,
+	    sizeof *h->orphans);
+	h->orphans[h->norphans++] = key;
+}
+
 static void
 write_done(void *arg)
 {
@@ -456,6 +521,8 @@ write_done(void *arg)
 		store_crate_rel(op->name, op->vers, rel);
 		server_file_removed(reg, rel);
 	}
+	if (op->kind == OP_PUBLISH)
+		orphan_mark(op->h, op->canon, op->vers, op->orphan);
 	if (op->res != 0) {
 		log_error("registry %s: %s %s: writing %s: %s", reg->name,
 		    op->name, op->vers, op->failed, strerror(-op->res));

@@ -19,7 +19,8 @@ struct hosted;
 int	hosted_open(struct registry *, char **cause);
 void	hosted_close(struct hosted *);
 /* True while a publish of name vers has its .crate on disk but not yet
- * its index line: the download must not be served (it may never be). */
+ * its index line, or when a failed publish could not remove its .crate:
+ * the download must not be served (it may never be a version). */
 bool	hosted_unindexed(struct hosted *, const char *name,
 	    const char *vers);
 /* Answers an API route (publish, yank, unyank, owners, search). */
