@@ -322,8 +322,8 @@ locked(const char *data_dir, char **cause)
 
 int
 tokens_create(const char *data_dir, const char *label, const char *registry,
-    enum scope scope, const char *crates, int expires_days, char **secret,
-    char **id, char **cause)
+    enum scope scope, const char *crates, int expires_days, bool same_owner,
+    char **secret, char **id, char **cause)
 {
 	struct tokens	 t;
 	struct token	*k;
@@ -337,16 +337,17 @@ tokens_create(const char *data_dir, const char *label, const char *registry,
 		close(lock);
 		return -1;
 	}
-	/* A label is who the token is: the owner it becomes. Two tokens with
-	 * one label would be one owner for two holders. */
-	for (size_t i = 0; i < t.n; i++) {
+	/* A label is who the token is: the owner it becomes. Another token
+	 * with the same label acts as that owner: only when asked for. */
+	for (size_t i = 0; i < t.n && !same_owner; i++) {
 		if (strcmp(t.v[i].label, label) != 0)
 			continue;
 		*cause = xasprintf("a token labelled `%s` already exists (%s,"
-		    " registry %s); labels name crate owners, so each belongs"
-		    " to one token: choose another --name, or revoke %s"
-		    " first (`crated token revoke %s`)", label, t.v[i].id,
-		    t.v[i].registry, t.v[i].id, t.v[i].id);
+		    " registry %s); labels are crate owners, so a second one"
+		    " would own all of `%s`'s crates: choose another --name,"
+		    " revoke %s first (`crated token revoke %s`), or give"
+		    " --same-owner if it is for the same owner", label,
+		    t.v[i].id, t.v[i].registry, label, t.v[i].id, t.v[i].id);
 		tokens_finish(&t);
 		close(lock);
 		return -1;

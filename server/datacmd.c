@@ -332,6 +332,7 @@ status_main(int argc, char **argv)
 struct token_args {
 	const char	*registry, *scope, *crates, *label;
 	int		 days;
+	bool		 same_owner;	/* --same-owner: label may be in use */
 };
 
 static int
@@ -369,7 +370,7 @@ token_create(struct args *a, const struct token_args *ta)
 		return 2;
 	}
 	if (tokens_create(a->cfg->data_dir, label, ta->registry, sc,
-	    ta->crates, ta->days, &secret, &id, &cause) != 0) {
+	    ta->crates, ta->days, ta->same_owner, &secret, &id, &cause) != 0) {
 		fprintf(stderr, "crated token create: %s\n", cause);
 		free(cause);
 		return 1;
@@ -419,7 +420,8 @@ token_main(int argc, char **argv)
 {
 	static const char		 usage[] = "crated token create"
 	    " --registry NAME --scope read|publish|yank|admin [--crates GLOB]"
-	    " [--expires DAYS] --name LABEL\n       crated token list\n"
+	    " [--expires DAYS] --name LABEL [--same-owner]\n"
+	    "       crated token list\n"
 	    "       crated token revoke ID|NAME\n(each also takes --config"
 	    " FILE and --data-dir DIR)";
 	static const struct option	 topts[] = {
@@ -430,6 +432,7 @@ token_main(int argc, char **argv)
 		{ "crates", required_argument, NULL, 'g' },
 		{ "expires", required_argument, NULL, 'e' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "same-owner", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct token_args	 ta = { 0 };
@@ -458,6 +461,9 @@ token_main(int argc, char **argv)
 			break;
 		case 'g':
 			ta.crates = optarg;
+			break;
+		case 'o':
+			ta.same_owner = true;
 			break;
 		case 'e': {
 			char	*end;

@@ -38,7 +38,7 @@ usage(FILE *f)
 	    "       crated token create --registry NAME --scope"
 	    " read|publish|yank|admin\n"
 	    "                    [--crates GLOB] [--expires DAYS] --name"
-	    " LABEL\n"
+	    " LABEL [--same-owner]\n"
 	    "       crated token list | revoke ID|NAME\n"
 	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
 	    "       crated crash-points\n"

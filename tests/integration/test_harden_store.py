@@ -310,6 +310,11 @@ class TokenSearchTest(harness.TestCase):
         self.assertUnchanged(before, harness.snapshot(data), "a refused token create")
         rc, out, err = C.run_cmd(self, ["token", "list", "--config", cfg])
         self.assertEqual(out.count("alice"), 1, out)
+        # a second token of the same owner, when asked for
+        rc, out, err = C.run_cmd(self, args[:-3] + ["read", "--name", "alice", "--same-owner"])
+        self.assertEqual(rc, 0, err)
+        rc, out, err = C.run_cmd(self, ["token", "list", "--config", cfg])
+        self.assertEqual(out.count("alice"), 2, out)
 
     def test_search_undecodable_query_is_400(self):
         srv = self.start_crated()

@@ -1,4 +1,5 @@
 /* Tokens: a label (the crate owner a token stands for) is one token's. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +9,24 @@
 #include "tests/tap.h"
 
 static int
-create(const char *dir, const char *label, const char *reg, char **cause)
+create_as(const char *dir, const char *label, const char *reg, bool same,
+    char **cause)
 {
 	char	*secret = NULL, *id = NULL;
 	int	 r;
 
 	*cause = NULL;
-	r = tokens_create(dir, label, reg, SCOPE_PUBLISH, NULL, 0, &secret,
-	    &id, cause);
+	r = tokens_create(dir, label, reg, SCOPE_PUBLISH, NULL, 0, same,
+	    &secret, &id, cause);
 	free(secret);
 	free(id);
 	return r;
+}
+
+static int
+create(const char *dir, const char *label, const char *reg, char **cause)
+{
+	return create_as(dir, label, reg, false, cause);
 }
 
 int
@@ -44,8 +52,10 @@ main(void)
 	ok(tokens_load(dir, &t, &cause) == 0 && t.n == 2,
 	    "two tokens kept, not three");
 	tokens_finish(&t);
-	ok(tokens_revoke(dir, "alice", &n, &cause) == 0 && n == 1,
-	    "revoke alice");
+	ok(create_as(dir, "alice", "local", true, &cause) == 0,
+	    "a second alice when asked for (same_owner)");
+	ok(tokens_revoke(dir, "alice", &n, &cause) == 0 && n == 2,
+	    "revoke both alices");
 	ok(create(dir, "alice", "local", &cause) == 0,
 	    "alice again after revoking (rotation)");
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
