@@ -191,6 +191,21 @@ hosted_open(struct registry *reg, char **cause)
 	return 0;
 }
 
+static bool
+index_lists(struct hosted *h, const char *name, const char *vers)
+{
+	char	rel[STORE_PATH_MAX], ck[65], *buf;
+	size_t	len;
+	bool	listed;
+
+	store_index_rel(name, rel);
+	if (store_read(h->reg->store, rel, &buf, &len, NULL, INDEX_MAX) != 0)
+		return false;
+	listed = index_file_cksum(buf, len, vers, ck);
+	free(buf);
+	return listed;
+}
+
 bool
 hosted_unindexed(struct hosted *h, const char *name, const char *vers)
 {
@@ -212,9 +227,13 @@ hosted_unindexed(struct hosted *h, const char *name, const char *vers)
 		if (strcmp(b->canon, canon) != 0)
 			continue;
 		/* Only the first op of a crate is writing. */
-		return b->head->kind == OP_PUBLISH && b->head->submitted &&
-		    strcmp(b->head->vers, vers) == 0 &&
-		    atomic_load(&b->head->unindexed);
+		if (b->head->kind != OP_PUBLISH || !b->head->submitted ||
+		    strcmp(b->head->vers, vers) != 0 ||
+		    !atomic_load(&b->head->unindexed))
+			return false;
+		/* Rare (a download racing the publish of that very version):
+		 * the index file decides, its line may have just landed. */
+		return !index_lists(h, name, vers);
 	}
 	return false;
 }

@@ -93,6 +93,26 @@ class PublishOrphanTest(harness.TestCase):
         self.assertEqual(res["r"].status, 200, res["r"])
         d = srv.get("/local/api/v1/crates/inflight/1.0.0/download")
         self.assertEqual((d.status, d.body), (200, crate))
+        srv.stop()
+        # once the index line is on disk the version is served, though the
+        # publish has not finished (no 404 for what cargo can already see)
+        crate2 = make_crate("inflight", "1.0.1")
+        srv = self.start_crated(env={"CRATED_PAUSE_AT": "publish:after-index-rename=8000"})
+        t = threading.Thread(target=lambda: res.update(r=srv.publish(
+            crate_meta("inflight", "1.0.1"), crate2, timeout=60)))
+        t.start()
+        try:
+            ip = os.path.join(data, "local", "index", index_path("inflight"))
+
+            def listed():
+                with open(ip, "rb") as f:
+                    return b'"1.0.1"' in f.read()
+            self.assertTrue(S.wait_until(listed, 30), "no index line written")
+            d = srv.get("/local/api/v1/crates/inflight/1.0.1/download")
+            self.assertEqual((d.status, d.body), (200, crate2))
+        finally:
+            t.join(90)
+        self.assertEqual(res["r"].status, 200, res["r"])
 
     def test_index_write_enospc_removes_crate(self):
         mnt = os.path.join(self.tmp, "small")
