@@ -20,6 +20,11 @@ bench_header ".crate downloads (1 MiB): crated vs nginx, wrk -t1 -d${secs}s x $r
 url=/local/api/v1/crates/bench/1.0.0/download
 mkdir -p "$work/data/local/crates/bench" "$work/www/${url%/download}"
 head -c 1048576 /dev/urandom > "$work/data/local/crates/bench/bench-1.0.0.crate"
+# and its index line: a .crate the index does not list is removed at start
+mkdir -p "$work/data/local/index/be/nc"
+printf '{"name":"bench","vers":"1.0.0","deps":[],"cksum":"%s","features":{},"yanked":false}\n' \
+    "$(sha256sum "$work/data/local/crates/bench/bench-1.0.0.crate" | cut -d' ' -f1)" \
+    > "$work/data/local/index/be/nc/bench"
 ln "$work/data/local/crates/bench/bench-1.0.0.crate" "$work/www$url"
 
 nport=$(free_port)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,9 +170,30 @@ registry_name_ok(const char *s)
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
+/* {"NAME": {"upstream": URL} or {"hosted": true}} for the registries
+ * exported that the configuration knows. */
+static json_t *
+kinds(char **names, size_t n, const struct bundle_registry *known,
+    size_t nknown)
+{
+	json_t	*o = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nknown; k++) {
+			if (strcmp(known[k].name, names[i]) != 0)
+				continue;
+			json_object_set_new(o, names[i], known[k].upstream ?
+			    json_pack("{s:s}", "upstream", known[k].upstream) :
+			    json_pack("{s:b}", "hosted", 1));
+			break;
+		}
+	return o;
+}
+
 int
 bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
-    time_t since, const char *file, const struct bundle_progress *progress,
+    time_t since, const char *file, const struct bundle_registry *known,
+    size_t nknown, const struct bundle_progress *progress,
     struct bundle_stats *stats, char **cause)
 {
 	struct exporter	 x = { .since = since, .progress = progress,
@@ -245,11 +267,12 @@ bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
 	}
 	if (r == 0) {
 		struct archive_entry	*e = archive_entry_new();
-		json_t			*m = json_pack("{s:i, s:I, s:I, s:o}",
+		json_t			*m = json_pack("{s:i, s:I, s:I, s:o, s:o}",
 					    "format", FORMAT, "created",
 					    (json_int_t)time(NULL), "since",
-					    (json_int_t)since, "files",
-					    x.files);
+					    (json_int_t)since, "registries",
+					    kinds(names, n, known, nknown),
+					    "files", x.files);
 
 		json_incref(x.files);
 		manifest = json_dumps(m, JSON_INDENT(1));
@@ -463,31 +486,93 @@ forget_negative(struct store *s, const char *index_rel)
 	free(meta);
 }
 
-/* Reads the whole gzip stream, so a damaged trailer (CRC, length) is
- * caught even where the tar reader stops early. */
+/* Feeds one read of the file to the inflater: 0, 1 at the end of the
+ * stream, -1 with *cause. */
+static int
+inflate_some(z_stream *z, const char *file, char **cause)
+{
+	unsigned char	out[65536];
+	int		zr;
+
+	for (;;) {
+		z->next_out = out;
+		z->avail_out = sizeof out;
+		zr = inflate(z, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END)
+			return 1;
+		if (zr == Z_BUF_ERROR && z->avail_in == 0)
+			return 0;		/* wants more input */
+		if (zr != Z_OK) {
+			*cause = xasprintf("%s is truncated or corrupt: %s",
+			    file, z->msg ? z->msg : "bad gzip data");
+			return -1;
+		}
+		if (z->avail_in == 0 && z->avail_out != 0)
+			return 0;
+	}
+}
+
+/* Reads the whole file as exactly one gzip stream, so a damaged trailer
+ * (CRC, length) is caught even where the tar reader stops early, and so
+ * are a file that is not gzip at all (a plain tar named .tar.gz, which
+ * the tar reader would take) and bytes after the stream's end (which no
+ * check would cover). */
 static int
 gzip_ok(const char *file, char **cause)
 {
-	gzFile	 gz = gzopen(file, "rb");
-	char	 buf[65536];
-	int	 n, err = Z_OK;
+	FILE			*f = fopen(file, "rb");
+	z_stream		 z;
+	unsigned char		 in[65536];
+	size_t			 n;
+	unsigned long long	 after = 0;
+	int			 r = 0;
+	bool			 first = true;
 
-	if (gz == NULL) {
+	*cause = NULL;
+	if (f == NULL) {
 		*cause = xasprintf("%s: %s", file, strerror(errno));
 		return -1;
 	}
-	while ((n = gzread(gz, buf, sizeof buf)) > 0)
-		;
-	if (n < 0 || !gzeof(gz)) {
-		const char	*msg = gzerror(gz, &err);
-
-		*cause = xasprintf("%s is truncated or corrupt: %s", file,
-		    n < 0 ? msg : "the gzip stream ends early");
-		gzclose(gz);
+	memset(&z, 0, sizeof z);
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		fclose(f);
+		*cause = xasprintf("%s: zlib: out of memory", file);
 		return -1;
 	}
-	gzclose(gz);
-	return 0;
+	while (r == 0 && (n = fread(in, 1, sizeof in, f)) > 0) {
+		if (first && (n < 2 || in[0] != 0x1f || in[1] != 0x8b)) {
+			*cause = xasprintf("%s is not gzip-compressed (a bundle"
+			    " is a .tar.gz written by `crated export`)", file);
+			r = -1;
+			break;
+		}
+		first = false;
+		z.next_in = in;
+		z.avail_in = (uInt)n;
+		r = inflate_some(&z, file, cause);
+	}
+	if (r == 0 && first)
+		*cause = xasprintf("%s is empty, not a bundle", file);
+	else if (r == 0 && !ferror(f))
+		*cause = xasprintf("%s is truncated or corrupt: the gzip"
+		    " stream ends early", file);
+	else if (r == 1) {
+		after = z.avail_in;
+		while ((n = fread(in, 1, sizeof in, f)) > 0)
+			after += n;
+		if (after > 0)
+			*cause = xasprintf("%s has %llu bytes after the end of"
+			    " its gzip stream (a bundle is exactly one)", file,
+			    after);
+	}
+	if (r >= 0 && ferror(f)) {
+		free(*cause);
+		*cause = xasprintf("%s: %s", file, strerror(errno));
+		r = 0;
+	}
+	inflateEnd(&z);
+	fclose(f);
+	return r == 1 && after == 0 ? 0 : -1;
 }
 
 struct staged {
@@ -499,6 +584,208 @@ struct staged {
 	char	 name[CRATE_NAME_MAX + 1];
 	char	 vers[VERSION_MAX + 1];
 };
+
+/* "registry+https://x/" and "sparse+https://x" alike: "https://x/". */
+static char *
+normalise(const char *url)
+{
+	size_t	n;
+
+	if (strncmp(url, "registry+", 9) == 0)
+		url += 9;
+	else if (strncmp(url, "sparse+", 7) == 0)
+		url += 7;
+	n = strlen(url);
+	return xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
+}
+
+static void
+warn(const struct bundle_import_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+warn(const struct bundle_import_opts *o, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	if (o == NULL || o->warn == NULL)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	o->warn(msg, o->arg);
+	free(msg);
+}
+
+/* The .crate of an index line of a hosted registry being restored: in
+ * the bundle (staged) or already in the data directory, matching. */
+struct crate_check {
+	const char	*staging, *data_dir, *reg, *path;
+	char		*err;
+};
+
+static int
+line_crate(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct crate_check	*c = arg;
+	const char		*roots[2] = { c->staging, c->data_dir };
+	char			 rel[STORE_PATH_MAX], hex[65], *p, *buf;
+	struct stat		 sb;
+	size_t			 blen;
+	int			 r = -ENOENT;
+
+	if (e == NULL)
+		return 0;
+	store_crate_rel(e->name, e->vers, rel);
+	for (int i = 0; i < 2 && r != 0; i++) {
+		p = xasprintf("%s/%s/%s", roots[i], c->reg, rel);
+		r = read_all(p, &buf, &blen, &sb);
+		free(p);
+	}
+	if (r != 0) {
+		c->err = xasprintf("%s names %s %s, whose .crate (%s/%s) is"
+		    " neither in the bundle nor in the data directory",
+		    c->path, e->name, e->vers, c->reg, rel);
+		return 1;
+	}
+	sha256_hex(buf, blen, hex);
+	free(buf);
+	if (strcmp(hex, e->cksum) != 0) {
+		c->err = xasprintf("%s names %s %s with cksum %s, but its"
+		    " .crate's SHA-256 is %s", c->path, e->name, e->vers,
+		    e->cksum, hex);
+		return 1;
+	}
+	return 0;
+}
+
+/* A hosted registry's files: refused, or (allow_hosted) every index line
+ * backed by its .crate. */
+static int
+check_hosted(const char *file, const char *staging, const char *data_dir,
+    const struct staged *st, size_t n, const char *reg,
+    const struct bundle_import_opts *o, char **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct crate_check	 c = { staging, data_dir, reg,
+					    st[i].path, NULL };
+		struct stat		 sb;
+		char			*p, *buf;
+		size_t			 len;
+
+		if (strcmp(st[i].reg, reg) != 0)
+			continue;
+		if (!o->allow_hosted) {
+			*err = xasprintf("%s holds files for `%s` (e.g. %s),"
+			    " a hosted registry here: its index is what its"
+			    " publishers wrote, not a cache; import into it"
+			    " only to restore its own export, with"
+			    " --allow-hosted", file, reg, st[i].path);
+			return -1;
+		}
+		if (st[i].part != P_INDEX)
+			continue;
+		p = xasprintf("%s/%s", staging, st[i].path);
+		if (read_all(p, &buf, &len, &sb) != 0) {
+			*err = xasprintf("staging %s: unreadable", st[i].path);
+			free(p);
+			return -1;
+		}
+		free(p);
+		index_file_foreach(buf, len, line_crate, &c);
+		free(buf);
+		if (c.err != NULL) {
+			*err = xasprintf("%s: hosted registry `%s`: %s", file,
+			    reg, c.err);
+			free(c.err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A mirror's files from a bundle of a mirror of the same upstream. */
+static int
+check_upstream(const char *file, const char *reg, const char *upstream,
+    json_t *kind, const struct bundle_import_opts *o, char **err)
+{
+	const char	*theirs = json_string_value(json_object_get(kind,
+			    "upstream"));
+	char		*a, *b;
+	int		 r = 0;
+
+	if (kind == NULL) {
+		warn(o, "%s does not record which upstream its `%s` mirrored"
+		    " (an older crated wrote it): its files are taken as from"
+		    " %s, this registry's upstream", file, reg, upstream);
+		return 0;
+	}
+	a = normalise(upstream);
+	b = theirs ? normalise(theirs) : NULL;
+	if (b == NULL || strcmp(a, b) != 0) {
+		char	*what = theirs ? xasprintf("a mirror of %s", theirs) :
+			    xstrdup("a hosted registry");
+
+		if (o->allow_other_upstream)
+			warn(o, "%s: registry `%s` mirrors %s here, but the"
+			    " bundle's `%s` was %s: imported anyway"
+			    " (--allow-other-upstream)", file, reg, upstream,
+			    reg, what);
+		else {
+			*err = xasprintf("registry `%s` mirrors %s here, but"
+			    " the bundle's `%s` was %s: its crates would be"
+			    " served as %s's; import it into a registry of"
+			    " that upstream, or give --allow-other-upstream",
+			    reg, upstream, reg, what, upstream);
+			r = -1;
+		}
+		free(what);
+	}
+	free(a);
+	free(b);
+	return r;
+}
+
+/* Each registry of the bundle against the configuration: hosted ones
+ * refused (or restored), mirrors of another upstream refused (or warned
+ * about), unknown ones warned about. */
+static int
+check_registries(const char *file, const char *staging, const char *data_dir,
+    const struct staged *st, size_t n, json_t *manifest,
+    const struct bundle_import_opts *o, char **err)
+{
+	json_t	*kinds = json_object_get(manifest, "registries");
+
+	if (o == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct bundle_registry	*c = NULL;
+		bool				 seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(st[k].reg, st[i].reg) == 0;
+		if (seen)
+			continue;
+		for (size_t k = 0; k < o->nregs && c == NULL; k++)
+			if (strcmp(o->regs[k].name, st[i].reg) == 0)
+				c = &o->regs[k];
+		if (c == NULL)
+			warn(o, "registry `%s` is not in the configuration: its"
+			    " files are imported, but whether it is hosted or"
+			    " which upstream it mirrors is not checked",
+			    st[i].reg);
+		else if (c->upstream == NULL) {
+			if (check_hosted(file, staging, data_dir, st, n,
+			    st[i].reg, o, err) != 0)
+				return -1;
+		} else if (check_upstream(file, st[i].reg, c->upstream,
+		    json_object_get(kinds, st[i].reg), o, err) != 0)
+			return -1;
+	}
+	return 0;
+}
 
 time_t
 bundle_created(const char *file, char **cause)
@@ -542,6 +829,7 @@ bundle_created(const char *file, char **cause)
 
 int
 bundle_import(const char *data_dir, const char *file,
+    const struct bundle_import_opts *opts,
     const struct bundle_progress *progress, struct bundle_stats *stats,
     char **cause)
 {
@@ -643,7 +931,7 @@ bundle_import(const char *data_dir, const char *file,
 	for (size_t i = 0; i < n; i++) {
 		json_t		*f = NULL, *v;
 		size_t		 k, len;
-		char		*p, *buf, hex[65], ck[65];
+		char		*p, *buf, hex[65], ck[65], *why = NULL;
 		struct stat	 sb;
 
 		json_array_foreach(files, k, v)
@@ -662,6 +950,13 @@ bundle_import(const char *data_dir, const char *file,
 			goto fail;
 		}
 		sha256_hex(buf, len, hex);
+		if (st[i].part == P_INDEX && index_file_check(buf, len,
+		    st[i].name, &why) != 0) {
+			err = xasprintf("%s: %s: %s", file, st[i].path, why);
+			free(why);
+			free(buf);
+			goto fail;
+		}
 		free(buf);
 		if (!json_is_string(json_object_get(f, "sha256")) ||
 		    strcmp(hex, json_string_value(json_object_get(f,
@@ -681,6 +976,9 @@ bundle_import(const char *data_dir, const char *file,
 		if (progress != NULL && progress->fn != NULL)
 			progress->fn("verify", i + 1, n, 0, progress->arg);
 	}
+	if (check_registries(file, staging, data_dir, st, n, manifest, opts,
+	    &err) != 0)
+		goto fail;
 	/* 3. Apply: crates, then index files (merged), then the rest. */
 	for (int pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < n; i++) {

@@ -31,21 +31,49 @@ struct bundle_stats {
 	unsigned long long	 bytes;
 };
 
+/* A registry as the configuration knows it. */
+struct bundle_registry {
+	const char	*name;
+	const char	*upstream;	/* as configured; NULL: hosted */
+};
+
 /* Writes the registries named (NULL: every registry directory) of
  * data_dir to file, atomically (a temp name, then rename). since > 0
- * keeps only files modified at or after it. 0, or -1 with *cause. */
+ * keeps only files modified at or after it. The manifest records what
+ * known says of each registry exported (hosted, or the upstream it
+ * mirrors). 0, or -1 with *cause. */
 int	bundle_export(const char *data_dir, const char *const *registries,
 	    size_t nregistries, time_t since, const char *file,
+	    const struct bundle_registry *known, size_t nknown,
 	    const struct bundle_progress *, struct bundle_stats *,
 	    char **cause);
+
+/* What import checks a bundle's registries against. */
+struct bundle_import_opts {
+	const struct bundle_registry	*regs;	/* the configured ones */
+	size_t				 nregs;
+	/* Files for a hosted registry are refused unless allow_hosted (a
+	 * restore); then every index line's .crate must be in the bundle or
+	 * the data directory, matching its cksum. */
+	bool				 allow_hosted;
+	/* A mirror's files from a bundle that mirrored another upstream are
+	 * refused unless allow_other_upstream (then a warning). */
+	bool				 allow_other_upstream;
+	void				(*warn)(const char *msg, void *arg);
+	void				*arg;
+};
 
 /* The "created" time in a bundle's manifest (for --since BUNDLE), or -1
  * with *cause. */
 time_t	bundle_created(const char *file, char **cause);
 
-/* Imports file into data_dir (whose lock the caller holds). 0, or -1 with
+/* Imports file into data_dir (whose lock the caller holds). The file
+ * must be exactly one gzip stream; every index line is checked as a
+ * mirror's fill is (JSON, the name of its path, a cksum). opts may be
+ * NULL (no registry known: nothing refused for its kind). 0, or -1 with
  * *cause and nothing changed. */
 int	bundle_import(const char *data_dir, const char *file,
+	    const struct bundle_import_opts *opts,
 	    const struct bundle_progress *, struct bundle_stats *,
 	    char **cause);
 

@@ -322,8 +322,8 @@ locked(const char *data_dir, char **cause)
 
 int
 tokens_create(const char *data_dir, const char *label, const char *registry,
-    enum scope scope, const char *crates, int expires_days, char **secret,
-    char **id, char **cause)
+    enum scope scope, const char *crates, int expires_days, bool same_owner,
+    char **secret, char **id, char **cause)
 {
 	struct tokens	 t;
 	struct token	*k;
@@ -334,6 +334,21 @@ tokens_create(const char *data_dir, const char *label, const char *registry,
 	if ((lock = locked(data_dir, cause)) == -1)
 		return -1;
 	if (tokens_load(data_dir, &t, cause) != 0) {
+		close(lock);
+		return -1;
+	}
+	/* A label is who the token is: the owner it becomes. Another token
+	 * with the same label acts as that owner: only when asked for. */
+	for (size_t i = 0; i < t.n && !same_owner; i++) {
+		if (strcmp(t.v[i].label, label) != 0)
+			continue;
+		*cause = xasprintf("a token labelled `%s` already exists (%s,"
+		    " registry %s); labels are crate owners, so a second one"
+		    " would own all of `%s`'s crates: choose another --name,"
+		    " revoke %s first (`crated token revoke %s`), or give"
+		    " --same-owner if it is for the same owner", label,
+		    t.v[i].id, t.v[i].registry, label, t.v[i].id, t.v[i].id);
+		tokens_finish(&t);
 		close(lock);
 		return -1;
 	}

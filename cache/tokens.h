@@ -60,10 +60,12 @@ const struct token *tokens_check(const struct tokens *t, const char *value,
 
 /* Creates a token and writes the file atomically (the caller holds no
  * lock: the file is rewritten whole with a rename). *secret (new) is the
- * token to show once. 0, or -1 with *cause. */
+ * token to show once. A label already in use is refused (labels are
+ * crate owners) unless same_owner. 0, or -1 with *cause. */
 int	tokens_create(const char *data_dir, const char *label,
 	    const char *registry, enum scope scope, const char *crates,
-	    int expires_days, char **secret, char **id, char **cause);
+	    int expires_days, bool same_owner, char **secret, char **id,
+	    char **cause);
 /* Removes the tokens whose id or label is which; *n gets how many. */
 int	tokens_revoke(const char *data_dir, const char *which, size_t *n,
 	    char **cause);

@@ -25,6 +25,8 @@ static const struct option	 opts[] = {
 	{ "data-dir", required_argument, NULL, 'd' },
 	{ "registry", required_argument, NULL, 'r' },
 	{ "since", required_argument, NULL, 's' },
+	{ "allow-hosted", no_argument, NULL, 'H' },
+	{ "allow-other-upstream", no_argument, NULL, 'U' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -32,6 +34,8 @@ struct args {
 	struct config	*cfg;
 	const char	*registry;
 	const char	*since;
+	bool		 allow_hosted;		/* import only */
+	bool		 allow_other_upstream;	/* import only */
 };
 
 /* Options common to the data commands; the data directory comes from the
@@ -59,10 +63,21 @@ parse_args(int argc, char **argv, struct args *a, const char *usage)
 		case 's':
 			a->since = optarg;
 			break;
+		case 'H':
+			a->allow_hosted = true;
+			break;
+		case 'U':
+			a->allow_other_upstream = true;
+			break;
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
 			return -1;
 		}
+	}
+	if ((a->allow_hosted || a->allow_other_upstream) && strstr(usage,
+	    "--allow-hosted") == NULL) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return -1;
 	}
 	if (config_load(path, &a->cfg, &cause) != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
@@ -121,6 +136,25 @@ parse_since(const char *s, char **cause)
 	return timegm(&tm);
 }
 
+/* The configured registries, for the bundle's record of each (new). */
+static struct bundle_registry *
+configured(const struct config *cfg)
+{
+	struct bundle_registry	*v = xcalloc(cfg->nregs + 1, sizeof *v);
+
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		v[i].name = cfg->regs[i].name;
+		v[i].upstream = cfg->regs[i].upstream;
+	}
+	return v;
+}
+
+static void
+import_warning(const char *msg, void *arg)
+{
+	fprintf(stderr, "crated import: warning: %s\n", msg);
+}
+
 int
 export_main(int argc, char **argv)
 {
@@ -131,6 +165,7 @@ export_main(int argc, char **argv)
 	struct bundle_stats	 st;
 	struct tty		 t = { isatty(STDERR_FILENO) };
 	struct bundle_progress	 p = { show, &t };
+	struct bundle_registry	*known;
 	char			*cause = NULL;
 	time_t			 since = 0;
 	struct timespec		 t0, t1;
@@ -149,9 +184,12 @@ export_main(int argc, char **argv)
 		config_free(a.cfg);
 		return 1;
 	}
+	known = configured(a.cfg);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = bundle_export(a.cfg->data_dir, a.registry ? &a.registry : NULL,
-	    a.registry ? 1 : 0, since, argv[optind], &p, &st, &cause);
+	    a.registry ? 1 : 0, since, argv[optind], known, a.cfg->nregs, &p,
+	    &st, &cause);
+	free(known);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (t.on)
 		fprintf(stderr, "\n");
@@ -172,7 +210,10 @@ int
 import_main(int argc, char **argv)
 {
 	static const char	 usage[] = "crated import [--config FILE]"
-				    " [--data-dir DIR] FILE.tar.gz";
+				    " [--data-dir DIR] [--allow-hosted]"
+				    " [--allow-other-upstream] FILE.tar.gz";
+	struct bundle_import_opts o = { .warn = import_warning };
+	struct bundle_registry	*known;
 	struct args		 a;
 	struct bundle_stats	 st;
 	struct tty		 t = { isatty(STDERR_FILENO) };
@@ -193,7 +234,12 @@ import_main(int argc, char **argv)
 		config_free(a.cfg);
 		return 1;
 	}
-	r = bundle_import(a.cfg->data_dir, argv[optind], &p, &st, &cause);
+	o.regs = known = configured(a.cfg);
+	o.nregs = a.cfg->nregs;
+	o.allow_hosted = a.allow_hosted;
+	o.allow_other_upstream = a.allow_other_upstream;
+	r = bundle_import(a.cfg->data_dir, argv[optind], &o, &p, &st, &cause);
+	free(known);
 	if (t.on)
 		fprintf(stderr, "\n");
 	if (r != 0) {
@@ -286,6 +332,7 @@ status_main(int argc, char **argv)
 struct token_args {
 	const char	*registry, *scope, *crates, *label;
 	int		 days;
+	bool		 same_owner;	/* --same-owner: label may be in use */
 };
 
 static int
@@ -323,7 +370,7 @@ token_create(struct args *a, const struct token_args *ta)
 		return 2;
 	}
 	if (tokens_create(a->cfg->data_dir, label, ta->registry, sc,
-	    ta->crates, ta->days, &secret, &id, &cause) != 0) {
+	    ta->crates, ta->days, ta->same_owner, &secret, &id, &cause) != 0) {
 		fprintf(stderr, "crated token create: %s\n", cause);
 		free(cause);
 		return 1;
@@ -373,7 +420,8 @@ token_main(int argc, char **argv)
 {
 	static const char		 usage[] = "crated token create"
 	    " --registry NAME --scope read|publish|yank|admin [--crates GLOB]"
-	    " [--expires DAYS] --name LABEL\n       crated token list\n"
+	    " [--expires DAYS] --name LABEL [--same-owner]\n"
+	    "       crated token list\n"
 	    "       crated token revoke ID|NAME\n(each also takes --config"
 	    " FILE and --data-dir DIR)";
 	static const struct option	 topts[] = {
@@ -384,6 +432,7 @@ token_main(int argc, char **argv)
 		{ "crates", required_argument, NULL, 'g' },
 		{ "expires", required_argument, NULL, 'e' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "same-owner", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct token_args	 ta = { 0 };
@@ -412,6 +461,9 @@ token_main(int argc, char **argv)
 			break;
 		case 'g':
 			ta.crates = optarg;
+			break;
+		case 'o':
+			ta.same_owner = true;
 			break;
 		case 'e': {
 			char	*end;

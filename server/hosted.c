@@ -1,6 +1,7 @@
 #include "server/hosted.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,11 @@ struct op {
 	char			*meta;
 	int			 res;
 	const char		*failed;	/* which write failed */
+	bool			 submitted;	/* its write job is queued */
+	bool			 orphan;	/* failed, its .crate left */
+	/* OP_PUBLISH: the .crate is on disk but its index line is not yet
+	 * (set and cleared by the worker, read by the loop). */
+	atomic_bool		 unindexed;
 	char			*ok_body;	/* the reply on success */
 	char			*refused;	/* why the .crate is bad */
 	struct op		*next;		/* queued behind the crate */
@@ -72,6 +78,10 @@ struct hosted {
 	char		**names;	/* lowercase names of every crate */
 	size_t		  nnames, cap;
 	struct busy	 *busy;
+	/* "canon vers" of .crate files a failed publish could not remove:
+	 * never served; swept at the next start. */
+	char		**orphans;
+	size_t		  norphans;
 };
 
 static void	start(struct op *);
@@ -96,10 +106,71 @@ load_name(const char *path, const struct stat *st, void *arg)
 	return 0;
 }
 
+/* The sweep of crates/ at start: the index file last read (the walk
+ * visits one crate's files together). */
+struct sweep {
+	struct hosted	*h;
+	char		 lower[CRATE_NAME_MAX + 1];
+	char		*index;		/* NULL: none (or unreadable) */
+	size_t		 len;
+	int		 res;		/* of reading it */
+	size_t		 removed;
+};
+
+/* A .crate whose version its index file does not list: left by a publish
+ * that crashed between writing the .crate and its index line. */
+static int
+sweep_crate(const char *path, const struct stat *st, void *arg)
+{
+	struct sweep	*sw = arg;
+	const char	*slash = strchr(path, '/');
+	char		 lower[CRATE_NAME_MAX + 1], vers[VERSION_MAX + 1];
+	char		 rel[STORE_PATH_MAX], ck[65];
+	size_t		 n, flen;
+
+	if (slash == NULL || (n = (size_t)(slash - path)) == 0 ||
+	    n > CRATE_NAME_MAX)
+		return 0;
+	memcpy(lower, path, n);
+	lower[n] = '\0';
+	flen = strlen(slash + 1);
+	if (crate_name_check(lower, NULL) != 0 || strncmp(slash + 1, lower,
+	    n) != 0 || slash[1 + n] != '-' || flen < n + 8 || flen - n - 7 >
+	    VERSION_MAX || strcmp(slash + 1 + flen - 6, ".crate") != 0)
+		return 0;
+	snprintf(vers, sizeof vers, "%.*s", (int)(flen - n - 7),
+	    slash + 2 + n);
+	if (strcmp(lower, sw->lower) != 0) {
+		free(sw->index);
+		sw->index = NULL;
+		snprintf(sw->lower, sizeof sw->lower, "%s", lower);
+		store_index_rel(lower, rel);
+		sw->res = store_read(sw->h->reg->store, rel, &sw->index,
+		    &sw->len, NULL, INDEX_MAX);
+	}
+	if (sw->res != 0 && sw->res != -ENOENT) {
+		log_warn("registry %s: reading the index of %s: %s; its"
+		    " .crate files are kept", sw->h->reg->name, lower,
+		    strerror(-sw->res));
+		return 0;
+	}
+	if (sw->res == 0 && index_file_cksum(sw->index, sw->len, vers, ck))
+		return 0;
+	snprintf(rel, sizeof rel, "crates/%s", path);
+	if (store_unlink(sw->h->reg->store, rel) == 0) {
+		log_warn("registry %s: removed %s: its index has no version"
+		    " %s (a publish that did not finish)", sw->h->reg->name,
+		    rel, vers);
+		sw->removed++;
+	}
+	return 0;
+}
+
 int
 hosted_open(struct registry *reg, char **cause)
 {
 	struct hosted	*h = xcalloc(1, sizeof *h);
+	struct sweep	 sw = { .h = h };
 	int		 r;
 
 	h->reg = reg;
@@ -109,8 +180,63 @@ hosted_open(struct registry *reg, char **cause)
 		    reg->name, strerror(-r));
 		return -1;
 	}
-	log_info("registry %s: %zu crates", reg->name, h->nnames);
+	r = store_walk(reg->store, "crates", sweep_crate, &sw);
+	free(sw.index);
+	if (r != 0) {
+		*cause = xasprintf("registry %s: reading its crates: %s",
+		    reg->name, strerror(-r));
+		return -1;
+	}
+	log_info("registry %s: %zu crates%s", reg->name, h->nnames,
+	    sw.removed ? " (unfinished publishes cleaned up)" : "");
 	return 0;
+}
+
+static bool
+index_lists(struct hosted *h, const char *name, const char *vers)
+{
+	char	rel[STORE_PATH_MAX], ck[65], *buf;
+	size_t	len;
+	bool	listed;
+
+	store_index_rel(name, rel);
+	if (store_read(h->reg->store, rel, &buf, &len, NULL, INDEX_MAX) != 0)
+		return false;
+	listed = index_file_cksum(buf, len, vers, ck);
+	free(buf);
+	return listed;
+}
+
+bool
+hosted_unindexed(struct hosted *h, const char *name, const char *vers)
+{
+	char		 canon[CRATE_NAME_MAX + 1];
+	struct busy	*b;
+
+	if (h == NULL)
+		return false;
+	crate_name_canon(name, canon);
+	for (size_t i = 0; i < h->norphans; i++) {
+		size_t	n = strlen(canon);
+
+		if (strncmp(h->orphans[i], canon, n) == 0 &&
+		    h->orphans[i][n] == ' ' && strcmp(h->orphans[i] + n + 1,
+		    vers) == 0)
+			return true;
+	}
+	for (b = h->busy; b != NULL; b = b->next) {
+		if (strcmp(b->canon, canon) != 0)
+			continue;
+		/* Only the first op of a crate is writing. */
+		if (b->head->kind != OP_PUBLISH || !b->head->submitted ||
+		    strcmp(b->head->vers, vers) != 0 ||
+		    !atomic_load(&b->head->unindexed))
+			return false;
+		/* Rare (a download racing the publish of that very version):
+		 * the index file decides, its line may have just landed. */
+		return !index_lists(h, name, vers);
+	}
+	return false;
 }
 
 void
@@ -121,6 +247,9 @@ hosted_close(struct hosted *h)
 	for (size_t i = 0; i < h->nnames; i++)
 		free(h->names[i]);
 	free(h->names);
+	for (size_t i = 0; i < h->norphans; i++)
+		free(h->orphans[i]);
+	free(h->orphans);
 	free(h);
 }
 
@@ -277,6 +406,46 @@ read_meta(struct hosted *h, const char *name)
 	return j;
 }
 
+/* A publish whose index line could not be written: its .crate goes too
+ * (no version is served without its index line), so the disk space comes
+ * back and a retry starts clean. While unindexed is set, downloads of the
+ * version are refused (hosted_unindexed). */
+static void
+unpublish(struct op *op)
+{
+	char	rel[STORE_PATH_MAX], ck[65], *buf;
+	size_t	len;
+	int	r;
+
+	/* The index file may have been renamed in before its directory's
+	 * fsync failed: then the line is there and so stays the .crate. */
+	store_index_rel(op->name, rel);
+	r = store_read(op->h->reg->store, rel, &buf, &len, NULL, INDEX_MAX);
+	if (r == 0) {
+		bool	listed = index_file_cksum(buf, len, op->vers, ck);
+
+		free(buf);
+		if (listed) {
+			atomic_store(&op->unindexed, false);
+			return;
+		}
+	} else if (r != -ENOENT) {
+		log_error("registry %s: %s %s: reading %s after the failed"
+		    " publish: %s; its .crate is kept (not served) until the"
+		    " next start", op->h->reg->name, op->name, op->vers, rel,
+		    strerror(-r));
+		op->orphan = true;
+		return;
+	}
+	store_crate_rel(op->name, op->vers, rel);
+	if ((r = store_unlink(op->h->reg->store, rel)) != 0) {
+		log_error("registry %s: %s %s: removing %s after the failed"
+		    " publish: %s (not served; removed at the next start)",
+		    op->h->reg->name, op->name, op->vers, rel, strerror(-r));
+		op->orphan = true;
+	}
+}
+
 /* The blocking part of a write, on a worker: crate, then index line, then
  * metadata, each durable before the next, so an index line never names a
  * crate that is not on disk. */
@@ -291,26 +460,33 @@ write_job(void *arg)
 
 	if (publish) {
 		store_crate_rel(op->name, op->vers, rel);
+		atomic_store(&op->unindexed, true);
 		op->res = store_write(st, rel, op->pub.crate,
 		    op->pub.crate_len, "publish:after-crate-tmp",
 		    "publish:after-crate-rename");
 		if (op->res != 0) {
 			op->failed = "the .crate file";
+			unpublish(op);
 			return;
 		}
 	}
 	if (op->index != NULL) {
-		store_index_rel(op->name, rel);
-		op->res = store_write(st, rel, op->index, op->index_len,
+		char	irel[STORE_PATH_MAX];
+
+		store_index_rel(op->name, irel);
+		op->res = store_write(st, irel, op->index, op->index_len,
 		    publish ? "publish:after-index-tmp" : yank ?
 		    "yank:after-index-tmp" : NULL, publish ?
 		    "publish:after-index-rename" : yank ?
 		    "yank:after-index-rename" : NULL);
 		if (op->res != 0) {
 			op->failed = "the index file";
+			if (publish)
+				unpublish(op);
 			return;
 		}
 	}
+	atomic_store(&op->unindexed, false);
 	if (op->meta != NULL) {
 		store_meta_rel(op->name, rel);
 		op->res = store_write(st, rel, op->meta, strlen(op->meta),
@@ -320,6 +496,32 @@ write_job(void *arg)
 		if (op->res != 0)
 			op->failed = "the crate's metadata";
 	}
+}
+
+/* Records (or, after a publish that wrote it, forgets) a .crate left by
+ * a failed publish. */
+static void
+orphan_mark(struct hosted *h, const char *canon, const char *vers, bool add)
+{
+	char	*key = xasprintf("%s %s", canon, vers);
+
+	for (size_t i = 0; i < h->norphans; i++)
+		if (strcmp(h->orphans[i], key) == 0) {
+			if (add) {
+				free(key);
+				return;
+			}
+			free(h->orphans[i]);
+			h->orphans[i] = h->orphans[--h->norphans];
+			break;
+		}
+	if (!add) {
+		free(key);
+		return;
+	}
+	h->orphans = xreallocarray(h->orphans, h->norphans + 1,
+	    sizeof *h->orphans);
+	h->orphans[h->norphans++] = key;
 }
 
 static void
@@ -340,6 +542,8 @@ write_done(void *arg)
 		store_crate_rel(op->name, op->vers, rel);
 		server_file_removed(reg, rel);
 	}
+	if (op->kind == OP_PUBLISH)
+		orphan_mark(op->h, op->canon, op->vers, op->orphan);
 	if (op->res != 0) {
 		log_error("registry %s: %s %s: writing %s: %s", reg->name,
 		    op->name, op->vers, op->failed, strerror(-op->res));
@@ -500,6 +704,7 @@ start_publish(struct op *op)
 	op->meta = dump(meta);
 	op->ok_body = xstrdup("{\"warnings\":{\"invalid_categories\":[],"
 	    "\"invalid_badges\":[],\"other\":[]}}");
+	op->submitted = true;
 	workers_submit(h->reg->srv->workers, write_job, write_done, op);
 }
 
@@ -823,6 +1028,21 @@ hit_cmp(const void *a, const void *b)
 	    json_string_value(json_object_get(*y, "name")));
 }
 
+/* Whether query (may be NULL) has key=..., decodable or not. */
+static bool
+has_param(const char *query, const char *key)
+{
+	size_t	klen = strlen(key);
+
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == '=')
+			return true;
+		p = strchr(p, '&');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
+}
+
 static void
 search(struct registry *reg, struct http_request *r)
 {
@@ -833,8 +1053,15 @@ search(struct registry *reg, struct http_request *r)
 	size_t		 i, n;
 
 	if (http_query(r) == NULL || http_query_param(http_query(r), "q", q,
-	    sizeof q) != 0)
+	    sizeof q) != 0) {
+		if (has_param(http_query(r), "q")) {
+			http_reply_error(r, 400, "the search query q= is not"
+			    " valid percent-encoding of text (at most %zu"
+			    " bytes, no %%00)", sizeof q - 1);
+			return;
+		}
 		q[0] = '\0';
+	}
 	if (http_query(r) != NULL && http_query_param(http_query(r),
 	    "per_page", per, sizeof per) == 0) {
 		per_page = strtol(per, NULL, 10);

@@ -6,9 +6,12 @@
  * byte goes through the same mirror code and upstream client as serving. */
 #include "server/prefetch.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,6 +66,7 @@ struct prefetch {
 	char			**failures;
 	size_t			 nfailures;
 	struct server		*srv;		/* in-process server, or NULL */
+	int			 stopped;	/* the signal that ended the run */
 };
 
 struct job {
@@ -137,6 +141,8 @@ fail(struct prefetch *pf, struct target *t, const char *fmt, ...)
 	    sizeof *pf->failures);
 	pf->failures[pf->nfailures++] = line;
 	pf->failed++;
+	if (pf->stopped != 0)
+		return;		/* ended by the signal: said once */
 	if (pf->tty)
 		fprintf(stderr, "\r%-70s\n", "");
 	fprintf(stderr, "failed: %s\n", line);
@@ -167,6 +173,42 @@ crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
 	return true;
 }
 
+/*
+ * A mirror streaming a .crate from its upstream holds the last byte back
+ * until the SHA-256 is known, and closes the connection instead of
+ * sending it when the file does not match the index: the transfer then
+ * fails one byte short. True when that is what happened here: exactly one
+ * byte is missing and no value of it would give the index's cksum (so it
+ * was not a connection lost at that byte).
+ */
+static bool
+held_back(struct job *j, long long length)
+{
+	EVP_MD_CTX	*c = EVP_MD_CTX_new();
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n;
+	char		 hex[65];
+	bool		 any = false;
+
+	if (c == NULL || length <= 0 || j->bytes != (unsigned long long)length
+	    - 1) {
+		EVP_MD_CTX_free(c);
+		return false;
+	}
+	for (int b = 0; b < 256 && !any; b++) {
+		unsigned char	last = (unsigned char)b;
+
+		EVP_MD_CTX_copy_ex(c, j->sha);
+		EVP_DigestUpdate(c, &last, 1);
+		EVP_DigestFinal_ex(c, md, &n);
+		for (unsigned i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		any = strcmp(hex, j->cksum) == 0;
+	}
+	EVP_MD_CTX_free(c);
+	return !any;
+}
+
 static void
 crate_done(struct fetch *f, void *arg)
 {
@@ -179,6 +221,13 @@ crate_done(struct fetch *f, void *arg)
 	const char	*hit = fetch_header(f, "X-Crated-Cache");
 	size_t		 len;
 
+	if (fetch_failed(f) && held_back(j, fetch_content_length(f))) {
+		fail(pf, t, "checksum mismatch: the .crate does not match the"
+		    " index's cksum %s (crated withheld its last byte; its log"
+		    " names the SHA-256 the upstream sent)", j->cksum);
+		job_end(j);
+		return;
+	}
 	if (fetch_failed(f) || fetch_status(f) != 200) {
 		const char	*body = fetch_body(f, &len);
 
@@ -263,7 +312,8 @@ index_done(struct fetch *f, void *arg)
 static void
 start_next(struct prefetch *pf)
 {
-	while (pf->running < pf->jobs && pf->next < pf->ntargets) {
+	while (pf->stopped == 0 && pf->running < pf->jobs && pf->next <
+	    pf->ntargets) {
 		struct target		*t = &pf->targets[pf->next++];
 		struct job		*j = xcalloc(1, sizeof *j);
 		struct fetch_opts	 o = { 0 };
@@ -294,8 +344,17 @@ collect(const char *path, int depth, char ***files, size_t *n)
 	DIR		*d;
 	struct dirent	*de;
 
-	if (stat(path, &st) != 0)
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "crated prefetch: %s: %s\n", path,
+		    strerror(errno));
 		return;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		/* A FIFO or a device would block the read, or never end. */
+		fprintf(stderr, "crated prefetch: %s: not a regular file,"
+		    " skipped\n", path);
+		return;
+	}
 	if (!S_ISDIR(st.st_mode)) {
 		*files = xreallocarray(*files, *n + 1, sizeof **files);
 		(*files)[(*n)++] = xstrdup(path);
@@ -396,6 +455,57 @@ remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n)
 	return 0;
 }
 
+/* SIGTERM or SIGINT: no new downloads; the run ends now (the server in
+ * this process, if any, drains what is in flight). */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct prefetch	*pf = arg;
+
+	pf->stopped = (int)sig;
+	event_base_loopexit(pf->base, NULL);
+}
+
+/* A lock file, opened without blocking (a FIFO put in its place after the
+ * scan would hang the read) and only when it is a regular file. */
+static FILE *
+open_lock(const char *path)
+{
+	struct stat	 st;
+	FILE		*f;
+	int		 fd, fl;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if ((f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	return f;
+}
+
+/* A lock file package whose name no registry could hold: named (its
+ * unprintable bytes as '?'), and the run fails. */
+static void
+bad_name(const char *file, const struct lock_package *p, const char *why)
+{
+	char	 shown[80];
+	size_t	 i;
+
+	for (i = 0; p->name[i] != '\0' && i < sizeof shown - 4; i++)
+		shown[i] = isprint((unsigned char)p->name[i]) ? p->name[i] :
+		    '?';
+	strcpy(shown + i, p->name[i] != '\0' ? "..." : "");
+	fprintf(stderr, "crated prefetch: %s:%d: package \"%s\" %s: not a valid"
+	    " crate name (%s); not fetched\n", file, p->line, shown, p->version ?
+	    p->version : "", why);
+}
+
 static void
 usage(void)
 {
@@ -424,6 +534,8 @@ prefetch_main(int argc, char **argv)
 	struct server		 srv;
 	struct reg_info		*regs = NULL;
 	size_t			 nregs = 0, nfiles = 0, skipped = 0;
+	size_t			 invalid = 0;
+	struct event		*sigs[2] = { NULL, NULL };
 	char			**files = NULL, *cause = NULL;
 	int			 ch, status = 0;
 
@@ -513,9 +625,13 @@ prefetch_main(int argc, char **argv)
 			free(own);
 		}
 	}
-	for (size_t i = 0; i < nfiles; i++) {
+	sigs[0] = evsignal_new(pf.base, SIGTERM, on_signal, &pf);
+	sigs[1] = evsignal_new(pf.base, SIGINT, on_signal, &pf);
+	for (int i = 0; i < 2; i++)
+		event_add(sigs[i], NULL);
+	for (size_t i = 0; i < nfiles && pf.stopped == 0; i++) {
 		struct lockfile	 lf;
-		FILE		*f = fopen(files[i], "r");
+		FILE		*f = open_lock(files[i]);
 		char		*text = NULL;
 		size_t		 len = 0;
 
@@ -551,8 +667,14 @@ prefetch_main(int argc, char **argv)
 					    pf.targets[m].version, p->version)
 					    == 0 && strcmp(pf.targets[m]
 					    .registry, ri->name) == 0;
-				if (dup || crate_name_check(p->name, NULL) !=
-				    0)
+				if (crate_name_check(p->name, &cause) != 0) {
+					bad_name(files[i], p, cause);
+					free(cause);
+					cause = NULL;
+					invalid++;
+					continue;
+				}
+				if (dup)
 					continue;
 				pf.targets = xreallocarray(pf.targets,
 				    pf.ntargets + 1, sizeof *pf.targets);
@@ -568,7 +690,7 @@ prefetch_main(int argc, char **argv)
 			fclose(f);
 		free(text);
 	}
-	if (status != 0)
+	if (status != 0 || pf.stopped != 0)
 		goto done;
 	pf.tty = isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &pf.start);
@@ -586,13 +708,35 @@ prefetch_main(int argc, char **argv)
 	    skipped, (double)pf.bytes / 1e6, elapsed(&pf));
 	for (size_t i = 0; i < pf.nfailures; i++)
 		printf("  failed: %s\n", pf.failures[i]);
-	if (pf.failed > 0)
+	if (invalid > 0)
+		printf("prefetch: %zu packages with invalid crate names not"
+		    " fetched (named above)\n", invalid);
+	if (pf.failed > 0 || invalid > 0)
 		status = 1;
 done:
+	if (pf.stopped != 0) {
+		fprintf(stderr, "crated prefetch: stopped by %s after %zu of %zu"
+		    " crates\n", pf.stopped == SIGTERM ? "SIGTERM" : "SIGINT",
+		    pf.done, pf.ntargets);
+		status = 1;
+	}
+	for (int i = 0; i < 2; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
 	if (pf.srv != NULL) {
 		/* Let the cache fills land on disk before exiting. */
 		while (workers_pending(srv.workers) > 0)
 			event_base_loop(srv.base, EVLOOP_ONCE);
+	}
+	/* Transfers still under way (a signal) end here, their jobs with
+	 * them: before the targets and failures they use are freed. */
+	if (pf.srv != NULL || cfg != NULL) {
+		server_finish(&srv);
+		config_free(cfg);
+	} else {
+		upstream_client_destroy(pf.uc);
+		if (pf.base != NULL)
+			event_base_free(pf.base);
 	}
 	for (size_t i = 0; i < pf.ntargets; i++) {
 		free(pf.targets[i].registry);
@@ -615,14 +759,6 @@ done:
 		free(files[i]);
 	free(files);
 	free(pf.server);
-	if (pf.srv != NULL || cfg != NULL) {
-		server_finish(&srv);
-		config_free(cfg);
-	} else {
-		upstream_client_destroy(pf.uc);
-		if (pf.base != NULL)
-			event_base_free(pf.base);
-	}
 	free(cause);
 	return status;
 }

@@ -510,6 +510,13 @@ serve_download(struct registry *reg, struct http_request *r,
 	char			 key[REGISTRY_NAME_MAX + STORE_PATH_MAX + 2];
 	int			 fd = -1;
 
+	if (reg->kind == REGISTRY_HOSTED && hosted_unindexed(reg->hosted,
+	    rt->name, rt->vers)) {
+		/* Being published: not a version until its index line is. */
+		http_reply_error(r, 404, "crate `%s` version %s is not in"
+		    " registry `%s`", rt->name, rt->vers, reg->name);
+		return;
+	}
 	store_crate_rel(rt->name, rt->vers, rel);
 	server_file_key(key, sizeof key, reg->name, rel);
 	if ((f = open_files_get(open, key)) == NULL) {

@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	fwrite(data, 1, len, f);
 	fclose(f);
-	if (bundle_import(dir, file, NULL, &st, &cause) != 0)
+	if (bundle_import(dir, file, NULL, NULL, &st, &cause) != 0)
 		free(cause);
 	nftw(dir, rm, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;

@@ -35,9 +35,10 @@ def cli_env():
     return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
 
 
-def create_token(cfg, name, scope, crates=None, registry="local", expires=None):
+def create_token(cfg, name, scope, crates=None, registry="local", expires=None,
+                 same_owner=False):
     args = ["token", "create", "--config", cfg, "--registry", registry,
-            "--scope", scope, "--name", name]
+            "--scope", scope, "--name", name] + (["--same-owner"] if same_owner else [])
     if crates is not None:
         args += ["--crates", crates]
     if expires is not None:
@@ -85,7 +86,9 @@ class AuthBase(harness.TestCase):
             crates = t[2] if len(t) > 2 else None
             reg = t[3] if len(t) > 3 else "local"
             label = t[4] if len(t) > 4 else name
-            self.tok[name] = create_token(self.cfg, label, scope, crates, reg)
+            # a second token of one owner (its label) is asked for
+            self.tok[name] = create_token(self.cfg, label, scope, crates, reg,
+                                          same_owner=label != name)
         self.srv = self.start_crated(config_path=self.cfg, env=env)
         return self.srv
 
@@ -506,7 +509,8 @@ class TokenLifecycleTest(AuthBase):
 
     def test_revoke_by_id_and_name(self):
         self.setup_server((("root", "admin"), ("a", "read"), ("b", "read")))
-        self.tok["b2"] = create_token(self.cfg, "b", "publish")    # same label twice
+        self.tok["b2"] = create_token(self.cfg, "b", "publish",    # same label twice
+                                      same_owner=True)
         time.sleep(1.1)
         for n in ("a", "b", "b2"):
             self.assertEqual(wait_status(lambda: self.req("GET", "/local/config.json", n),
@@ -569,7 +573,7 @@ class TokenLifecycleTest(AuthBase):
         self.assertNotEqual(rc, 0, "--expires soon accepted: %r %r" % (out, err))
         # two creates give two different tokens
         a = create_token(cfg, "same", "read")
-        b = create_token(cfg, "same", "read")
+        b = create_token(cfg, "same", "read", same_owner=True)
         self.assertNotEqual(a, b)
 
 

@@ -7,6 +7,8 @@ sent, the process must _exit(99); after a restart without the variable:
   * every index line's .crate exists with sha256 == cksum;
   * local/tmp/ is empty, and no temp-like file (".tmp*" or "*.tmp.*") is left;
   * the index is served (bytes as on disk) and earlier versions are intact;
+  * a .crate the crash left without an index line is gone (swept at start)
+    and its download is a 404;
   * the publish can be retried: 200 if the version is not in the index,
     4xx "already exists" if it is (then it must be complete);
   * the owners of the crate can be listed once it is visible.
@@ -134,13 +136,21 @@ class CrashTest(unittest.TestCase):
             srv.stop(check=False)
             raise
 
+        # the .crate as the crash left it (before the restart sweeps it)
+        cf = os.path.join(data_dir, "local", "crates", NAME, "%s-%s.crate" % (NAME, vers))
+        crate_present = os.path.isfile(cf)
         # restart without the variable
         srv = harness.start_crated(tmp)
         try:
             lines = self.check_data_dir(data_dir)
-            cf = os.path.join(data_dir, "local", "crates", NAME, "%s-%s.crate" % (NAME, vers))
-            crate_present = os.path.isfile(cf)
             visible = (NAME, vers) in lines
+            if not visible:
+                # a .crate with no index line is removed at start, and
+                # never served
+                self.assertFalse(os.path.isfile(cf), "orphan %s kept after restart (crash at %s)"
+                                 % (cf, step))
+                d = srv.get("/local/api/v1/crates/%s/%s/download" % (NAME, vers))
+                self.assertEqual(d.status, 404, "orphan served after crash at %s: %r" % (step, d))
             if not reached:
                 self.assertTrue(visible)
             # the index over HTTP is the file on disk

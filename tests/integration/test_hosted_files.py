@@ -164,10 +164,18 @@ class LargeDownloadTest(harness.TestCase):
         d = os.path.join(data, "local", "crates", "bigdl")
         os.makedirs(d)
         self.crates = {}
+        lines = []
         for v in ("1.0.0", "2.0.0"):
             self.crates[v] = os.urandom(self.SIZE)
             with open(os.path.join(d, "bigdl-%s.crate" % v), "wb") as f:
                 f.write(self.crates[v])
+            lines.append('{"name":"bigdl","vers":"%s","deps":[],"cksum":"%s","features":{},'
+                         '"yanked":false}\n' % (v, hashlib.sha256(self.crates[v]).hexdigest()))
+        # with their index lines: a .crate without one is swept at start
+        ip = os.path.join(data, "local", "index", index_path("bigdl"))
+        os.makedirs(os.path.dirname(ip))
+        with open(ip, "w") as f:
+            f.write("".join(lines))
         self.file = os.path.join(d, "bigdl-1.0.0.crate")
         self.crate = self.crates["1.0.0"]
         self.srv = self.start_crated()

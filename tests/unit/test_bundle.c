@@ -1,0 +1,224 @@
+/* Bundles: what import refuses (and leaves unchanged), checked against a
+ * bundle made by export. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "cache/bundle.h"
+#include "cache/store.h"
+#include "tests/tap.h"
+
+#define UP	"sparse+https://up.example/index/"
+
+static char	 root[] = "/tmp/crated-test-bundle-XXXXXX";
+static int	 warnings;
+
+static void
+on_warn(const char *msg, void *arg)
+{
+	printf("# warning: %s\n", msg);
+	warnings++;
+}
+
+static void
+hex_of(const void *buf, size_t len, char *out)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	n;
+
+	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A store reg under data with crate evt 1.0.0 (bytes crate) and an index
+ * file whose line says name (and cksum, NULL: the crate's). */
+static void
+fill(const char *data, const char *reg, const char *name, const char *cksum,
+    bool with_crate)
+{
+	static const char	 crate[] = "not really a crate";
+	struct store		*s;
+	char			*cause = NULL, hex[65], line[512];
+
+	if (store_open(data, reg, &s, &cause) != 0)
+		exit(1);
+	hex_of(crate, sizeof crate - 1, hex);
+	snprintf(line, sizeof line, "{\"name\":\"%s\",\"vers\":\"1.0.0\","
+	    "\"deps\":[],\"cksum\":\"%s\",\"features\":{},\"yanked\":false}\n",
+	    name, cksum ? cksum : hex);
+	store_write(s, "index/3/e/evt", line, strlen(line), NULL, NULL);
+	if (with_crate)
+		store_write(s, "crates/evt/evt-1.0.0.crate", crate,
+		    sizeof crate - 1, NULL, NULL);
+	store_close(s);
+}
+
+/* Exports a fresh data dir holding what fill makes; the bundle's path. */
+static char *
+make(const char *tag, const char *reg, const char *name, const char *cksum,
+    bool with_crate, const char *upstream)
+{
+	struct bundle_registry	 known = { reg, upstream };
+	struct bundle_stats	 st;
+	char			*data, *file, *cause = NULL;
+
+	if (asprintf(&data, "%s/src-%s", root, tag) < 0 || asprintf(&file,
+	    "%s/%s.tar.gz", root, tag) < 0)
+		exit(1);
+	fill(data, reg, name, cksum, with_crate);
+	if (bundle_export(data, NULL, 0, 0, file, &known, 1, NULL, &st,
+	    &cause) != 0) {
+		printf("# export %s: %s\n", tag, cause);
+		exit(1);
+	}
+	free(data);
+	return file;
+}
+
+/* Imports file into a fresh data dir; 0 or -1, the cause printed. */
+static int
+import(const char *file, const struct bundle_import_opts *o, char **cause)
+{
+	static int		 n;
+	struct bundle_stats	 st;
+	char			 data[512], evt[600];
+	int			 r;
+
+	snprintf(data, sizeof data, "%s/dst-%d", root, n++);
+	mkdir(data, 0755);
+	*cause = NULL;
+	r = bundle_import(data, file, o, NULL, &st, cause);
+	if (r != 0)
+		printf("# refused: %s\n", *cause);
+	/* Refused: nothing of it in the data directory. */
+	snprintf(evt, sizeof evt, "%s/mirror/index/3/e/evt", data);
+	if (r != 0 && access(evt, F_OK) == 0)
+		return -2;
+	snprintf(evt, sizeof evt, "%s/local/index/3/e/evt", data);
+	if (r != 0 && access(evt, F_OK) == 0)
+		return -2;
+	return r;
+}
+
+static bool
+has(char *cause, const char *what)
+{
+	bool	yes = cause != NULL && strstr(cause, what) != NULL;
+
+	free(cause);
+	return yes;
+}
+
+/* file without its gzip layer, at out. */
+static void
+gunzip(const char *file, const char *out)
+{
+	gzFile	 gz = gzopen(file, "rb");
+	FILE	*f = fopen(out, "wb");
+	char	 buf[4096];
+	int	 n;
+
+	while ((n = gzread(gz, buf, sizeof buf)) > 0)
+		fwrite(buf, 1, (size_t)n, f);
+	gzclose(gz);
+	fclose(f);
+}
+
+static void
+copy(const char *from, const char *to)
+{
+	FILE	*in = fopen(from, "rb"), *out = fopen(to, "wb");
+	char	 buf[4096];
+	size_t	 n;
+
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+}
+
+int
+main(void)
+{
+	struct bundle_registry		 mirror = { "mirror", UP };
+	struct bundle_registry		 other = { "mirror",
+					    "https://elsewhere.example/" };
+	struct bundle_registry		 hosted = { "local", NULL };
+	struct bundle_import_opts	 o = { .regs = &mirror, .nregs = 1,
+					    .warn = on_warn };
+	char				*good, *file, *cause, cmd[600];
+	FILE				*f;
+
+	if (mkdtemp(root) == NULL)
+		return 1;
+	good = make("good", "mirror", "evt", NULL, true, UP);
+	ok(import(good, &o, &cause) == 0 && warnings == 0, "a good bundle");
+	free(cause);
+	ok(import(good, NULL, &cause) == 0, "no registries known: imported");
+	free(cause);
+
+	/* Index lines are checked as a mirror's fill is. */
+	file = make("name", "mirror", "serde", NULL, true, UP);
+	ok(import(file, &o, &cause) == -1 && has(cause, "serde"),
+	    "a line naming another crate than its path");
+	free(file);
+	file = make("cksum", "mirror", "evt", "XYZ", false, UP);
+	ok(import(file, &o, &cause) == -1 && has(cause, "cksum"),
+	    "a malformed cksum");
+	free(file);
+
+	/* The file is one gzip stream, nothing else. */
+	snprintf(cmd, sizeof cmd, "%s/trailing.tar.gz", root);
+	copy(good, cmd);
+	if ((f = fopen(cmd, "ab")) == NULL)
+		return 1;
+	fputs("junk", f);
+	fclose(f);
+	ok(import(cmd, &o, &cause) == -1 && has(cause, "4 bytes after"),
+	    "bytes after the gzip stream");
+	snprintf(cmd, sizeof cmd, "%s/plain.tar.gz", root);
+	gunzip(good, cmd);
+	ok(import(cmd, &o, &cause) == -1 && has(cause, "not gzip"),
+	    "a plain tar named .tar.gz");
+
+	/* Another upstream: refused, or a warning when allowed. */
+	o.regs = &other;
+	ok(import(good, &o, &cause) == -1 && has(cause, "up.example"),
+	    "a mirror of another upstream refused");
+	o.allow_other_upstream = true;
+	ok(import(good, &o, &cause) == 0 && warnings == 1,
+	    "... imported with a warning when allowed");
+	free(cause);
+	o.allow_other_upstream = false;
+
+	/* Hosted registries: only with allow_hosted, and the crates there. */
+	o.regs = &hosted;
+	file = make("hosted", "local", "evt", NULL, true, NULL);
+	ok(import(file, &o, &cause) == -1 && has(cause, "--allow-hosted"),
+	    "a hosted registry's files refused");
+	o.allow_hosted = true;
+	ok(import(file, &o, &cause) == 0, "... restored with allow_hosted");
+	free(cause);
+	free(file);
+	file = make("nocrate", "local", "evt", NULL, false, NULL);
+	ok(import(file, &o, &cause) == -1 && has(cause, "neither in the"),
+	    "... but not an index line without its .crate");
+	free(file);
+	file = make("badcrate", "local", "evt", "0000000000000000000000000000"
+	    "000000000000000000000000000000000000", true, NULL);
+	ok(import(file, &o, &cause) == -1,
+	    "... nor one whose .crate does not match");
+	free(cause);
+	free(file);
+	free(good);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	if (system(cmd) != 0)
+		return 1;
+	return done_testing();
+}
