@@ -323,9 +323,9 @@ rescan(struct usage *u, size_t bad, size_t first)
 	u->damage = xasprintf("%s/%s: %zu line%s did not parse (the first:"
 	    " line %zu); rescanned crates/: %zu crates, %.1f MB, %zu pinned"
 	    " (pins kept from the readable lines and the %s file); %s",
-	    u->root, JOURNAL,
-	    bad, bad == 1 ? "" : "s", first, u->table.n, (double)u->bytes / 1e6,
-	    pinned, PINS, r == 0 ? "journal rewritten" : strerror(-r));
+	    u->root, JOURNAL, bad, bad == 1 ? "" : "s", first, u->table.n,
+	    (double)u->bytes / 1e6, pinned, PINS, r == 0 ?
+	    "journal rewritten" : strerror(-r));
 }
 
 /* Replays the journal at path (open as f); rescans when a line did not
