@@ -2367,6 +2367,8 @@ dl_index(struct mirror *m, const struct outcome *o, void *arg)
 		get_config(m, dl_config, d);
 		return;
 	}
+	if (m->reg->cfg->offline)
+		offline_miss(m, d->name, d->vers);
 	if (o->status == 200 || o->status == 404)
 		http_reply_error(d->req, 404, "crate `%s` has no version %s in"
 		    " the upstream of registry `%s`", d->name, d->vers,
