@@ -2367,9 +2367,12 @@ dl_index(struct mirror *m, const struct outcome *o, void *arg)
 		get_config(m, dl_config, d);
 		return;
 	}
-	if (m->reg->cfg->offline)
+	if (m->reg->cfg->offline) {
 		offline_miss(m, d->name, d->vers);
-	if (o->status == 200 || o->status == 404)
+		http_reply_error(d->req, 404, "crate `%s` %s is not in the"
+		    " offline mirror `%s` (fill it with `crated prefetch` or"
+		    " `crated import`)", d->name, d->vers, m->reg->name);
+	} else if (o->status == 200 || o->status == 404)
 		http_reply_error(d->req, 404, "crate `%s` has no version %s in"
 		    " the upstream of registry `%s`", d->name, d->vers,
 		    m->reg->name);
