@@ -337,10 +337,10 @@ upstream_state(struct mirror *m, const char *error)
 	m->last_error = xstrdup(error);
 }
 
-/* Whether a line held back for interval seconds is due; *quiet: how many
- * were held back since the last. */
+/* Whether a line logged at most once per LOG_EVERY seconds is due; when
+ * it is, *more (new) says how many were held back since the last one. */
 static bool
-ratelog_due(struct ratelog *rl, size_t *quiet)
+ratelog_due(struct ratelog *rl, char **more)
 {
 	time_t	now = time(NULL);
 
@@ -348,7 +348,8 @@ ratelog_due(struct ratelog *rl, size_t *quiet)
 		rl->quiet++;
 		return false;
 	}
-	*quiet = rl->quiet;
+	*more = rl->quiet == 0 ? xstrdup("") : xasprintf(" (%zu more since"
+	    " the last message)", rl->quiet);
 	rl->quiet = 0;
 	rl->last = now;
 	return true;
@@ -360,14 +361,15 @@ ratelog_due(struct ratelog *rl, size_t *quiet)
 static void
 offline_miss(struct mirror *m, const char *name, const char *vers)
 {
-	size_t	quiet;
+	char	*more;
 
-	if (ratelog_due(&m->offline_log, &quiet))
-		log_info("registry %s: offline miss: %s%s%s: %s (fill it with"
-		    " `crated prefetch` or `crated import`; %zu more offline"
-		    " misses since the last message)", m->reg->name, name,
-		    vers ? " " : "", vers ? vers : "", vers ? "not cached" :
-		    "none of its versions is cached", quiet);
+	if (!ratelog_due(&m->offline_log, &more))
+		return;
+	log_info("registry %s: offline miss: %s%s%s: %s (fill it with `crated"
+	    " prefetch` or `crated import`)%s", m->reg->name, name, vers ?
+	    " " : "", vers ? vers : "", vers ? "not cached" :
+	    "none of its versions is cached", more);
+	free(more);
 }
 
 /*
@@ -2016,19 +2018,19 @@ static void
 no_room(struct crate_fill *cf, int err)
 {
 	struct mirror	*m = cf->m;
-	size_t		 quiet;
+	char		*more;
 
 	if (cf->fd >= 0)
 		store_tmp_discard(m->reg->store, cf->fd, cf->tmprel);
 	cf->fd = -1;
 	cf->nodisk = true;
-	if (ratelog_due(&m->nospace_log, &quiet))
-		log_error("registry %s: cannot cache crate %s %s: %s; crates"
-		    " are passed through uncached (still verified) until"
-		    " there is room%s (%zu more since the last message)",
-		    m->reg->name, cf->name, cf->vers, strerror(err),
-		    err == ENOSPC ? " on the data directory's disk" : "",
-		    quiet);
+	if (!ratelog_due(&m->nospace_log, &more))
+		return;
+	log_error("registry %s: cannot cache crate %s %s: %s; crates are"
+	    " passed through uncached (still verified) until there is room%s%s",
+	    m->reg->name, cf->name, cf->vers, strerror(err), err == ENOSPC ?
+	    " on the data directory's disk" : "", more);
+	free(more);
 }
 
 /* Writes, hashes and streams a piece of a judged .crate. */
