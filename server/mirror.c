@@ -112,7 +112,7 @@ struct crate_fill {
 	size_t			 headlen;
 	bool			 judged;
 	bool			 refused;
-	bool			 nodisk;	/* cannot be stored: passed through */
+	bool			 nodisk;	/* not stored: passed through */
 	unsigned char		 last;		/* the last byte received */
 	bool			 streaming;
 	bool			 paused;
@@ -172,7 +172,7 @@ struct mirror {
 	time_t			 last_ok, last_fail;
 	char			*last_error;
 	struct lru		 negs;		/* struct neg, by index path */
-	uint64_t		 committing;	/* bytes of crates being stored */
+	uint64_t		 committing;	/* bytes being stored */
 	struct ratelog {
 		time_t		 last;
 		size_t		 quiet;		/* held back since */
@@ -1984,7 +1984,6 @@ crate_commit_done(void *arg)
 	struct dl		*d, *next;
 
 	m->committing -= (uint64_t)cf->got;
-	evict_done(cf->evict);
 	if (cf->res != 0) {
 		log_error("registry %s: caching %s %s: %s", m->reg->name,
 		    cf->name, cf->vers, strerror(-cf->res));
@@ -1992,6 +1991,7 @@ crate_commit_done(void *arg)
 	}
 	if (cf->res == 0)
 		usage_added(m->usage, cf->rel, (uint64_t)cf->got, cf->pinned);
+	evict_done(cf->evict);
 	for (d = cf->waiters; d != NULL; d = next) {
 		next = d->next;
 		serve_crate_file(d);
