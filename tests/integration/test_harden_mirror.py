@@ -261,6 +261,13 @@ class DiskFullTest(Fixture):
         self.assertEqual(on_disk(data), {}, "a crate was cached on a full disk?")
         ex = metrics(srv)
         self.assertGreaterEqual(ex.get("crated_crates_uncached_total", registry="mirror"), 1)
+        # without a Content-Length nothing can be passed through: a clean
+        # 503 before any byte
+        self.si.set("/dl/df-3/1.0.0", S.b_chunked(self.crates["df-3"], "application/gzip"))
+        r, err = self.download(srv, "df-3")
+        self.assertIsNone(err, err)
+        detail = self.assertErrors(r, (503,))
+        self.assertIn("did not send its length", detail)
         # a crate the index does not vouch for is still not delivered whole
         self.si.set("/dl/df-3/1.0.0", b_raw(200, self.crates["df-0"], "application/gzip"))
         r, err = self.download(srv, "df-3")
