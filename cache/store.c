@@ -532,3 +532,58 @@ store_walk(struct store *s, const char *rel,
 	path[0] = '\0';
 	return walk(fd, path, 0, fn, arg);
 }
+
+struct negatives {
+	int	metafd;
+	bool	remove;
+	size_t	n;
+};
+
+/* One metadata file: a negative entry when it says "negative": true. */
+static int
+negative_one(const char *path, const struct stat *st, void *arg)
+{
+	struct negatives	*ng = arg;
+	char			 buf[4097];
+	ssize_t			 len;
+	int			 fd;
+
+	if (st->st_size > (off_t)sizeof buf - 1 || (fd = openat(ng->metafd,
+	    path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	if (strstr(buf, "\"negative\":true") == NULL)
+		return 0;
+	if (!ng->remove || unlinkat(ng->metafd, path, 0) == 0)
+		ng->n++;
+	return 0;
+}
+
+int
+store_negatives(const char *root, bool remove, size_t *n)
+{
+	char			*p = xasprintf("%s/meta", root);
+	char			 path[PATH_MAX];
+	struct negatives	 ng = { .remove = remove };
+	int			 fd, r;
+
+	*n = 0;
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(p);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -errno;
+	if ((ng.metafd = dup(fd)) == -1) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	path[0] = '\0';
+	r = walk(fd, path, 0, negative_one, &ng);
+	close(ng.metafd);
+	*n = ng.n;
+	return r;
+}

@@ -79,6 +79,13 @@ void	 store_tmp_discard(struct store *s, int fd, const char *tmprel);
 /* Removes rel (and nothing else); 0, or a negative errno (-ENOENT ok). */
 int	 store_unlink(struct store *s, const char *rel);
 
+/* Negative entries as older crated versions kept them: a metadata file per
+ * upstream 404 (meta/<path> with "negative": true), never removed. A
+ * mirror now keeps them in memory; these are counted (remove false) or
+ * removed. *n: how many; 0 or a negative errno. Takes the store's root
+ * path, so `crated status` can count without opening the store. */
+int	 store_negatives(const char *root, bool remove, size_t *n);
+
 /* Path builders; out holds STORE_PATH_MAX bytes. name must be a valid crate
  * name and vers a valid version. */
 #define STORE_PATH_MAX	256

@@ -14,6 +14,8 @@
 #include "index/xmalloc.h"
 
 #define JOURNAL		"usage.log"
+#define PINS		"pins"
+#define REL_MAX		255
 
 struct entry {
 	struct lru_node	 node;		/* by rel; its order is not used */
@@ -22,6 +24,7 @@ struct entry {
 	time_t		 used;
 	bool		 pinned;
 	bool		 dirty;		/* used since the last flush */
+	bool		 seen;		/* found by a rescan */
 };
 
 struct usage {
@@ -30,6 +33,8 @@ struct usage {
 	struct lru	 table;
 	uint64_t	 bytes;
 	size_t		 lines;		/* in the journal */
+	bool		 pins_dirty;	/* the pins file is behind */
+	char		*damage;	/* what usage_open repaired, or NULL */
 };
 
 #define ENTRY(n)	lru_entry(n, struct entry, node)
@@ -78,35 +83,53 @@ drop(struct usage *u, struct entry *e)
 	free(e);
 }
 
-/* Replays one journal line. Unknown or damaged lines are skipped: the
- * journal is advisory, the files are the truth. */
-static void
-replay(struct usage *u, char *line)
+/* A crate path as the store makes them: crates/..., printable, no "..". */
+static bool
+valid_rel(const char *r)
+{
+	size_t	len = strlen(r);
+
+	if (len <= 7 || len > REL_MAX || strncmp(r, "crates/", 7) != 0 ||
+	    strstr(r, "..") != NULL)
+		return false;
+	for (; *r != '\0'; r++)
+		if ((unsigned char)*r <= ' ' || (unsigned char)*r >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Replays one journal line (len bytes, the newline included). False when
+ * it does not parse: a torn write, garbage; usage_open then rescans. */
+static bool
+replay(struct usage *u, char *line, size_t len)
 {
 	unsigned long long	size;
 	long long		used;
 	int			pinned, n = 0;
+	struct entry		*e;
 
-	line[strcspn(line, "\n")] = '\0';
-	if (sscanf(line, "a %llu %lld %d %n", &size, &used, &pinned, &n) ==
-	    3 && n > 0 && line[n] != '\0')
+	if (len < 2 || line[len - 1] != '\n' || strlen(line) != len)
+		return false;
+	line[len - 1] = '\0';
+	if (line[0] == 'a' && sscanf(line, "a %llu %lld %d %n", &size, &used,
+	    &pinned, &n) == 3 && n > 0 && valid_rel(line + n)) {
 		put(u, line + n, size, (time_t)used, pinned != 0);
-	else if (sscanf(line, "u %lld %n", &used, &n) == 1 && n > 0) {
-		struct entry	*e = find(u, line + n);
-
-		if (e != NULL && used > e->used)
-			e->used = (time_t)used;
-	} else if (strncmp(line, "p ", 2) == 0) {
-		struct entry	*e = find(u, line + 2);
-
-		if (e != NULL)
-			e->pinned = true;
-	} else if (strncmp(line, "d ", 2) == 0) {
-		struct entry	*e = find(u, line + 2);
-
-		if (e != NULL)
-			drop(u, e);
+		return true;
 	}
+	if (line[0] == 'u' && sscanf(line, "u %lld %n", &used, &n) == 1 &&
+	    n > 0 && valid_rel(line + n)) {
+		if ((e = find(u, line + n)) != NULL && used > e->used)
+			e->used = (time_t)used;
+		return true;
+	}
+	if ((line[0] != 'p' && line[0] != 'd') || line[1] != ' ' ||
+	    !valid_rel(line + 2))
+		return false;
+	if ((e = find(u, line + 2)) != NULL && line[0] == 'p')
+		e->pinned = true;
+	else if (e != NULL)
+		drop(u, e);
+	return true;
 }
 
 static void
@@ -128,7 +151,26 @@ append(struct usage *u, const char *fmt, ...)
 	free(line);
 }
 
-/* Walks crates/ once, for a store that has no journal yet. */
+/* A crate the walk found: its size from the disk, its last use and pin
+ * from the journal when the journal named it, else its mtime. */
+static void
+found(struct usage *u, const char *rel, const struct stat *st)
+{
+	struct entry	*e = find(u, rel);
+
+	if (e == NULL) {
+		put(u, rel, (uint64_t)st->st_size, st->st_mtime, false);
+		e = find(u, rel);
+	} else {
+		u->bytes -= e->size;
+		e->size = (uint64_t)st->st_size;
+		u->bytes += e->size;
+	}
+	e->seen = true;
+}
+
+/* Walks crates/: for a store that has no journal yet, or whose journal is
+ * damaged (rescan). */
 static void
 scan(struct usage *u, const char *dir, const char *rel, int depth)
 {
@@ -149,8 +191,8 @@ scan(struct usage *u, const char *dir, const char *rel, int depth)
 			;	/* gone meanwhile */
 		else if (S_ISDIR(st.st_mode))
 			scan(u, p, r, depth + 1);
-		else if (S_ISREG(st.st_mode))
-			put(u, r, (uint64_t)st.st_size, st.st_mtime, false);
+		else if (S_ISREG(st.st_mode) && valid_rel(r))
+			found(u, r, &st);
 		free(p);
 		free(r);
 	}
@@ -193,32 +235,140 @@ done:
 	return r;
 }
 
+/*
+ * The pinned crates, one path a line, in <store>/pins, rewritten whole
+ * (through tmp/, fsynced, renamed) by a flush after a pin changed. The
+ * journal is the truth; this file is what a rescan of a damaged journal
+ * takes the pins from, since the lines it lost may have held them.
+ */
+static int
+write_pins(struct usage *u)
+{
+	char		*path = xasprintf("%s/%s", u->root, PINS);
+	char		*tmp = xasprintf("%s/tmp/%s.%ld", u->root, PINS,
+			    (long)getpid());
+	FILE		*f = fopen(tmp, "w");
+	struct entry	*e;
+	int		 r = 0;
+
+	if (f == NULL) {
+		r = -errno;
+		goto done;
+	}
+	FOREACH(e, u)
+		if (e->pinned)
+			fprintf(f, "%s\n", e->rel);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		r = -errno;
+		unlink(tmp);
+		goto done;
+	}
+	u->pins_dirty = false;
+done:
+	free(path);
+	free(tmp);
+	return r;
+}
+
+/* Pins the crates the pins file names. */
+static void
+read_pins(struct usage *u)
+{
+	char		*path = xasprintf("%s/%s", u->root, PINS), *line = NULL;
+	size_t		 cap = 0;
+	ssize_t		 n;
+	struct entry	*e;
+	FILE		*f;
+
+	if ((f = fopen(path, "r")) != NULL) {
+		while ((n = getline(&line, &cap, f)) > 0) {
+			line[strcspn(line, "\n")] = '\0';
+			if (valid_rel(line) && (e = find(u, line)) != NULL)
+				e->pinned = true;
+		}
+		free(line);
+		fclose(f);
+	}
+	free(path);
+}
+
+/* The journal had lines that do not parse: the crates they named would
+ * never be counted nor evicted. Walks crates/ (the files are the truth:
+ * what the readable lines named but is gone is dropped, what is there
+ * but unnamed is counted), takes the pins back from the pins file, and
+ * rewrites the journal. */
+static void
+rescan(struct usage *u, size_t bad, size_t first)
+{
+	char		*crates = xasprintf("%s/crates", u->root);
+	struct lru_node	*n, *older;
+	struct entry	*e;
+	size_t		 pinned = 0;
+	int		 r;
+
+	FOREACH(e, u)
+		e->seen = false;
+	scan(u, crates, "crates", 0);
+	free(crates);
+	for (n = u->table.newest; n != NULL; n = older) {
+		older = n->older;
+		if (!ENTRY(n)->seen)
+			drop(u, ENTRY(n));
+	}
+	read_pins(u);
+	FOREACH(e, u)
+		pinned += e->pinned;
+	r = compact(u);
+	u->damage = xasprintf("%s/%s: %zu line%s did not parse (the first:"
+	    " line %zu); rescanned crates/: %zu crates, %.1f MB, %zu pinned"
+	    " (pins kept from the readable lines and the %s file); %s",
+	    u->root, JOURNAL, bad, bad == 1 ? "" : "s", first, u->table.n,
+	    (double)u->bytes / 1e6, pinned, PINS, r == 0 ?
+	    "journal rewritten" : strerror(-r));
+}
+
+/* Replays the journal at path (open as f); rescans when a line did not
+ * parse. */
+static void
+load(struct usage *u, FILE *f, const char *path)
+{
+	char	*line = NULL;
+	size_t	 cap = 0, bad = 0, first = 0;
+	ssize_t	 n;
+
+	while ((n = getline(&line, &cap, f)) > 0) {
+		u->lines++;
+		if (!replay(u, line, (size_t)n) && bad++ == 0)
+			first = u->lines;
+	}
+	free(line);
+	fclose(f);
+	u->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (bad > 0 && u->fd != -1)
+		rescan(u, bad, first);
+}
+
 int
 usage_open(const char *root, struct usage **out, char **cause)
 {
 	struct usage	*u = xcalloc(1, sizeof *u);
-	char		*path = xasprintf("%s/%s", root, JOURNAL), *line = NULL;
+	char		*path = xasprintf("%s/%s", root, JOURNAL);
 	const char	*what = "reopen it";
-	size_t		 cap = 0;
 	FILE		*f;
 
 	u->root = xstrdup(root);
 	lru_init(&u->table);
 	u->fd = -1;
-	if ((f = fopen(path, "r")) != NULL) {
-		while (getline(&line, &cap, f) > 0) {
-			replay(u, line);
-			u->lines++;
-		}
-		free(line);
-		fclose(f);
-		u->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	} else {
+	if ((f = fopen(path, "r")) != NULL)
+		load(u, f, path);
+	else {
 		char	*crates = xasprintf("%s/crates", root);
 		int	 r;
 
 		scan(u, crates, "crates", 0);
 		free(crates);
+		read_pins(u);
 		what = "start it (through tmp/)";
 		if ((r = compact(u)) != 0)
 			errno = -r;
@@ -234,6 +384,12 @@ usage_open(const char *root, struct usage **out, char **cause)
 	return 0;
 }
 
+const char *
+usage_damage(const struct usage *u)
+{
+	return u->damage;
+}
+
 void
 usage_close(struct usage *u)
 {
@@ -245,6 +401,7 @@ usage_close(struct usage *u)
 	if (u->fd != -1)
 		close(u->fd);
 	lru_fini(&u->table);
+	free(u->damage);
 	free(u->root);
 	free(u);
 }
@@ -258,6 +415,7 @@ usage_added(struct usage *u, const char *rel, uint64_t size, bool pinned)
 	if (e != NULL && e->size == size && (e->pinned || !pinned))
 		return;
 	put(u, rel, size, now, pinned);
+	u->pins_dirty |= pinned;
 	append(u, "a %llu %lld %d %s\n", (unsigned long long)size,
 	    (long long)now, pinned, rel);
 }
@@ -280,6 +438,7 @@ usage_pin(struct usage *u, const char *rel)
 
 	if (e != NULL && !e->pinned) {
 		e->pinned = true;
+		u->pins_dirty = true;
 		append(u, "p %s\n", rel);
 	}
 }
@@ -292,6 +451,7 @@ usage_removed(struct usage *u, const char *rel)
 	if (e == NULL)
 		return;
 	/* rel may be the entry's own string: write before dropping it. */
+	u->pins_dirty |= e->pinned;
 	append(u, "d %s\n", rel);
 	drop(u, e);
 }
@@ -301,6 +461,8 @@ usage_flush(struct usage *u)
 {
 	struct entry	*e;
 
+	if (u->pins_dirty)
+		write_pins(u);
 	if (u->lines > 2 * u->table.n + 1024)
 		return compact(u);
 	FOREACH(e, u)

@@ -4,8 +4,12 @@
  * (one line per event: "a SIZE USED PINNED REL", "u USED REL", "p REL",
  * "d REL"), compacted when it grows, so start-up reads one small file and
  * never walks the cache. A store without a journal (made by an older
- * crated) is walked once to start one. Eviction takes the least recently
- * used crates that are not pinned. Pure: no event loop. */
+ * crated) is walked once to start one; so is a store whose journal has a
+ * line that does not parse (a torn write, garbage), since the crates that
+ * line named would otherwise never be counted nor evicted. The pins are
+ * also kept in <store>/pins, rewritten atomically by a flush, for such a
+ * rescan. Eviction takes the least recently used crates that are not
+ * pinned. Pure: no event loop. */
 #ifndef CACHE_USAGE_H
 #define CACHE_USAGE_H
 
@@ -19,6 +23,9 @@ struct usage;
 /* Loads (or starts) the journal of the store at root. 0, or -1 with
  * *cause (new). */
 int		usage_open(const char *root, struct usage **out, char **cause);
+/* What usage_open repaired (a damaged journal rescanned), for the
+ * caller's log; NULL when nothing. Borrowed, valid until usage_close. */
+const char	*usage_damage(const struct usage *);
 /* Writes pending last-use times and closes. NULL is fine. */
 void		usage_close(struct usage *);
 
@@ -27,8 +34,9 @@ void		usage_added(struct usage *, const char *rel, uint64_t size,
 void		usage_used(struct usage *, const char *rel, time_t now);
 void		usage_pin(struct usage *, const char *rel);
 void		usage_removed(struct usage *, const char *rel);
-/* Appends the last-use times gathered since the last flush; compacts the
- * journal when it has grown past twice the live entries. */
+/* Appends the last-use times gathered since the last flush, rewrites the
+ * pins file when a pin changed; compacts the journal when it has grown
+ * past twice the live entries. */
 int		usage_flush(struct usage *);
 
 uint64_t	usage_bytes(const struct usage *);

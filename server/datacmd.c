@@ -293,6 +293,29 @@ tally(const char *dir, struct tally *t, bool crates, int depth)
 	closedir(d);
 }
 
+/* A mirror keeps its negative entries (upstream 404s) in memory, counted
+ * at /-/metrics and /-/ready; the files older versions wrote for them are
+ * counted here until the next start or `crated gc` removes them. */
+static void
+negatives_on_disk(const struct config *cfg, const char *only)
+{
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		const struct registry_config	*r = &cfg->regs[i];
+		char				*root;
+		size_t				 n = 0;
+
+		if (r->upstream == NULL || (only != NULL && strcmp(only,
+		    r->name) != 0))
+			continue;
+		root = xasprintf("%s/%s", cfg->data_dir, r->name);
+		if (store_negatives(root, false, &n) == 0 && n > 0)
+			printf("%s: %zu negative entries on disk, left by an"
+			    " older version (crated gc removes them)\n",
+			    r->name, n);
+		free(root);
+	}
+}
+
 int
 status_main(int argc, char **argv)
 {
@@ -325,6 +348,7 @@ status_main(int argc, char **argv)
 		    "hosted", t.crates, t.index_files, (double)t.bytes / 1e6,
 		    when);
 	}
+	negatives_on_disk(a.cfg, a.registry);
 	config_free(a.cfg);
 	return 0;
 }
@@ -540,7 +564,8 @@ gc_main(int argc, char **argv)
 		struct usage			*u;
 		char				*root, **victims;
 		uint64_t			 before;
-		size_t				 n;
+		size_t				 n, negs = 0;
+		int				 res;
 
 		if (rc->upstream == NULL || (a.registry != NULL &&
 		    strcmp(a.registry, rc->name) != 0))
@@ -557,6 +582,11 @@ gc_main(int argc, char **argv)
 			r = 1;
 			continue;
 		}
+		if (usage_damage(u) != NULL)
+			fprintf(stderr, "crated gc: %s\n", usage_damage(u));
+		if ((res = store_negatives(root, true, &negs)) != 0)
+			fprintf(stderr, "crated gc: %s/meta: cannot remove the"
+			    " negative entries: %s\n", root, strerror(-res));
 		before = usage_bytes(u);
 		n = rc->max_cache_bytes == 0 || rc->offline ? 0 :
 		    usage_victims(u, (uint64_t)rc->max_cache_bytes / 10 * 9,
@@ -571,9 +601,9 @@ gc_main(int argc, char **argv)
 		if (n > 0)
 			free(victims);
 		printf("gc: %s: %zu crates evicted, %.1f MB -> %.1f MB (limit"
-		    " %s)\n", rc->name, n, (double)before / 1e6,
-		    (double)usage_bytes(u) / 1e6, rc->max_cache_bytes ?
-		    "set" : "none");
+		    " %s), %zu negative entries removed\n", rc->name, n,
+		    (double)before / 1e6, (double)usage_bytes(u) / 1e6,
+		    rc->max_cache_bytes ? "set" : "none", negs);
 		usage_close(u);
 		free(root);
 	}

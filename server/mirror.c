@@ -46,6 +46,10 @@
 #define OVERDUE_MIN	1.0		/* seconds */
 #define PREFETCH_QUEUE	4096		/* prefetches waiting, at most */
 #define ASKED_MAX	8192		/* files whose reading is remembered */
+#define NEG_MAX		65536		/* upstream 404s remembered, at most */
+#define LOG_EVERY	10		/* seconds between repeated log lines */
+#define HEAD_MAX	4096		/* a crate's first bytes, judged */
+#define NEG_PRUNED	"negatives-pruned"	/* old negative files gone */
 
 /* What a fill of an index file came to, as its waiters see it. */
 struct outcome {
@@ -100,16 +104,27 @@ struct crate_fill {
 	char			 name[CRATE_NAME_MAX + 1];
 	char			 vers[VERSION_MAX + 1];
 	char			 cksum[65];
-	int			 fd;
+	char			 origin[128];	/* the dl URL's scheme://host */
+	int			 fd;		/* -1 once nodisk */
 	EVP_MD_CTX		*sha;
 	struct fetch		*fetch;
 	struct http_request	*streamer;	/* receives the bytes live */
 	long long		 length;	/* Content-Length, -1 unknown */
 	long long		 got;
+	/* The first bytes, held until the status, the Content-Type and
+	 * the gzip magic say it is a .crate (judged); for what is not, the
+	 * start of the body, for the upstream's message (refused). */
+	unsigned char		 head[HEAD_MAX];
+	size_t			 headlen;
+	bool			 judged;
+	bool			 refused;
+	bool			 nodisk;	/* not stored: passed through */
+	unsigned char		 last;		/* the last byte received */
 	bool			 streaming;
 	bool			 paused;
 	int			 res;		/* commit result */
 	bool			 pinned;	/* asked for by crated prefetch */
+	struct evict		*evict;		/* crates to remove first */
 	struct dl		*waiters;	/* served from the file */
 	struct crate_fill	*next;
 };
@@ -164,9 +179,15 @@ struct mirror {
 	char			 labels[96];	/* registry="NAME" */
 	struct usage		*usage;		/* cached crates */
 	struct event		*gc_timer;
-	bool			 evicting;
+	struct event		*evict_ev;	/* evict_soon */
 	time_t			 last_ok, last_fail;
 	char			*last_error;
+	struct lru		 negs;		/* struct neg, by index path */
+	uint64_t		 committing;	/* bytes being stored */
+	struct ratelog {
+		time_t		 last;
+		size_t		 quiet;		/* held back since */
+	}			 offline_log, nospace_log;
 };
 
 static const char index_hdrs[] =
@@ -325,6 +346,114 @@ upstream_state(struct mirror *m, const char *error)
 	m->last_fail = time(NULL);
 	free(m->last_error);
 	m->last_error = xstrdup(error);
+}
+
+/* Whether a line logged at most once per LOG_EVERY seconds is due; when
+ * it is, *more (new) says how many were held back since the last one. */
+static bool
+ratelog_due(struct ratelog *rl, char **more)
+{
+	time_t	now = time(NULL);
+
+	if (rl->last != 0 && now - rl->last < LOG_EVERY && now >= rl->last) {
+		rl->quiet++;
+		return false;
+	}
+	*more = rl->quiet == 0 ? xstrdup("") : xasprintf(" (%zu more since"
+	    " the last message)", rl->quiet);
+	rl->quiet = 0;
+	rl->last = now;
+	return true;
+}
+
+/* Offline, cargo shows only its own message for a missing crate, not
+ * crated's hint: the miss is logged, once per LOG_EVERY seconds. vers
+ * NULL: an index file. */
+static void
+offline_miss(struct mirror *m, const char *name, const char *vers)
+{
+	char	*more;
+
+	if (!ratelog_due(&m->offline_log, &more))
+		return;
+	log_info("registry %s: offline miss: %s%s%s: %s (fill it with `crated"
+	    " prefetch` or `crated import`)%s", m->reg->name, name, vers ?
+	    " " : "", vers ? vers : "", vers ? "not cached" :
+	    "none of its versions is cached", more);
+	free(more);
+}
+
+/*
+ * Negative entries: the index paths the upstream answered 404 for, kept
+ * in memory only, for negative_ttl and at most NEG_MAX of them (the oldest
+ * go first), in the order they were learnt, so the expired ones are at the
+ * old end. Nothing reaches the disk: a request for a name the upstream
+ * does not have costs no file. After a restart the upstream is asked
+ * once more; offline, anything not cached is a 404 anyway.
+ */
+struct neg {
+	struct lru_node	 node;
+	char		*path;
+	time_t		 fetched;
+};
+
+#define NEG(n)	lru_entry(n, struct neg, node)
+
+static void
+neg_drop(struct mirror *m, struct neg *ng)
+{
+	lru_remove(&m->negs, &ng->node);
+	free(ng->path);
+	free(ng);
+}
+
+static void
+neg_expire(struct mirror *m)
+{
+	time_t	now = time(NULL);
+
+	while (m->negs.oldest != NULL && now - NEG(m->negs.oldest)->fetched >=
+	    m->reg->cfg->negative_ttl)
+		neg_drop(m, NEG(m->negs.oldest));
+}
+
+static struct neg *
+neg_find(struct mirror *m, const char *path)
+{
+	struct lru_node	*n;
+
+	neg_expire(m);
+	n = lru_find(&m->negs, path, lru_hash(path));
+	return n != NULL ? NEG(n) : NULL;
+}
+
+static void
+neg_add(struct mirror *m, const char *path)
+{
+	struct neg	*ng = neg_find(m, path);
+
+	if (ng != NULL) {
+		ng->fetched = time(NULL);
+		lru_touch(&m->negs, &ng->node);
+		return;
+	}
+	if (m->reg->cfg->negative_ttl <= 0)
+		return;
+	if (m->negs.n >= NEG_MAX)
+		neg_drop(m, NEG(m->negs.oldest));
+	ng = xcalloc(1, sizeof *ng);
+	ng->path = xstrdup(path);
+	ng->fetched = time(NULL);
+	lru_add(&m->negs, &ng->node, ng->path, lru_hash(ng->path));
+}
+
+static void
+neg_remove(struct mirror *m, const char *path)
+{
+	struct lru_node	*n = lru_find(&m->negs, path, lru_hash(path));
+
+	if (n != NULL)
+		neg_drop(m, NEG(n));
 }
 
 /* Upstream requests: concurrency cap and back-off. */
@@ -748,14 +877,14 @@ count_upstream(struct mirror *m, double seconds, const char *kind,
 }
 
 /* The upstream's own message from an error body: Azure's JSON "message",
- * cargo's errors[0].detail, or the start of the text. New string. */
+ * cargo's errors[0].detail, an HTML page's title, or the start of the
+ * text. New string. */
 static char *
-upstream_message(struct fetch *f)
+message_of(const char *body, size_t len)
 {
-	size_t		 len;
-	const char	*body = fetch_body(f, &len);
 	json_t		*j = json_loadb(body, len, 0, NULL);
 	const char	*msg = json_string_value(json_object_get(j, "message"));
+	const char	*t, *te;
 	char		*out;
 
 	if (msg == NULL)
@@ -763,23 +892,22 @@ upstream_message(struct fetch *f)
 		    json_object_get(j, "errors"), 0), "detail"));
 	if (msg != NULL)
 		out = xstrdup(msg);
-	else {
+	else if ((t = memmem(body, len, "<title>", 7)) != NULL &&
+	    (te = memmem(t + 7, len - (size_t)(t + 7 - body), "</title>",
+	    8)) != NULL && te - t - 7 <= 200)
+		out = xstrndup(t + 7, (size_t)(te - t - 7));
+	else
 		out = xstrndup(body, len > 200 ? 200 : len);
-		for (char *p = out; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = ' ';
-	}
+	for (char *p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 	json_decref(j);
 	return out;
 }
 
 static bool
-looks_html(struct fetch *f)
+looks_html(const char *ct, const char *body, size_t len)
 {
-	const char	*ct = fetch_header(f, "Content-Type");
-	size_t		 len;
-	const char	*body = fetch_body(f, &len);
-
 	if (ct != NULL && strcasestr(ct, "html") != NULL)
 		return true;
 	while (len > 0 && isspace((unsigned char)*body)) {
@@ -787,6 +915,68 @@ looks_html(struct fetch *f)
 		len--;
 	}
 	return len > 0 && *body == '<';
+}
+
+/*
+ * What an upstream's status, Content-Type and body (or its start) mean,
+ * for index files and crates alike; *why (new) says what went wrong for
+ * the verdicts that are failures.
+ */
+static enum verdict
+verdict_of(struct fetch *f, long status, const char *body, size_t len,
+    char **why)
+{
+	char		*msg;
+
+	*why = NULL;
+	switch (status) {
+	case 200:
+		if (looks_html(fetch_header(f, "Content-Type"), body, len)) {
+			msg = message_of(body, len);
+			*why = xasprintf("upstream answered 200 with an HTML"
+			    " page%s (a sign-in page? check the upstream"
+			    " credential): %s", fetch_redirects(f) ?
+			    " after a redirect" : "", msg);
+			free(msg);
+			return V_CONFIG;
+		}
+		return V_OK;
+	case 304:
+		return V_NOT_MODIFIED;
+	case 404:
+	case 410:
+	case 451:
+		return V_NOT_FOUND;
+	case 203:
+	case 401:
+	case 403:
+		msg = message_of(body, len);
+		*why = xasprintf("upstream refused crated's credential (%ld):"
+		    " %s", status, msg);
+		free(msg);
+		return V_CONFIG;
+	case 429:
+	case 500:
+	case 502:
+	case 503:
+	case 504:
+		msg = message_of(body, len);
+		*why = xasprintf("upstream %ld: %s", status, msg);
+		free(msg);
+		return V_TRANSIENT;
+	}
+	if (status >= 300 && status < 400) {
+		const char	*loc = fetch_header(f, "Location");
+
+		*why = xasprintf("upstream redirected (%ld) to %s, which"
+		    " crated did not follow (a sign-in page?)", status,
+		    loc ? loc : "nowhere");
+		return V_CONFIG;
+	}
+	msg = message_of(body, len);
+	*why = xasprintf("upstream answered %ld: %s", status, msg);
+	free(msg);
+	return status >= 500 ? V_TRANSIENT : V_CONFIG;
 }
 
 /*
@@ -798,7 +988,8 @@ static enum verdict
 judge(struct mirror *m, struct fetch *f, char **why)
 {
 	long		 status = fetch_status(f);
-	char		*msg;
+	const char	*body;
+	size_t		 len;
 
 	*why = NULL;
 	if (fetch_failed(f) && (status < 200 || status >= 300 ||
@@ -812,52 +1003,8 @@ judge(struct mirror *m, struct fetch *f, char **why)
 		    fetch_error(f));
 		return V_TRANSIENT;
 	}
-	switch (status) {
-	case 200:
-		if (looks_html(f)) {
-			*why = xasprintf("upstream answered 200 with an HTML"
-			    " page%s (a sign-in page? check the upstream"
-			    " credential)", fetch_redirects(f) ?
-			    " after a redirect" : "");
-			return V_CONFIG;
-		}
-		return V_OK;
-	case 304:
-		return V_NOT_MODIFIED;
-	case 404:
-	case 410:
-	case 451:
-		return V_NOT_FOUND;
-	case 203:
-	case 401:
-	case 403:
-		msg = upstream_message(f);
-		*why = xasprintf("upstream refused crated's credential (%ld):"
-		    " %s", status, msg);
-		free(msg);
-		return V_CONFIG;
-	case 429:
-	case 500:
-	case 502:
-	case 503:
-	case 504:
-		msg = upstream_message(f);
-		*why = xasprintf("upstream %ld: %s", status, msg);
-		free(msg);
-		return V_TRANSIENT;
-	}
-	if (status >= 300 && status < 400) {
-		const char	*loc = fetch_header(f, "Location");
-
-		*why = xasprintf("upstream redirected (%ld) to %s, which"
-		    " crated did not follow (a sign-in page?)", status,
-		    loc ? loc : "nowhere");
-		return V_CONFIG;
-	}
-	msg = upstream_message(f);
-	*why = xasprintf("upstream answered %ld: %s", status, msg);
-	free(msg);
-	return status >= 500 ? V_TRANSIENT : V_CONFIG;
+	body = fetch_body(f, &len);
+	return verdict_of(f, status, body, len, why);
 }
 
 /* Index files: memory, disk, upstream. */
@@ -901,14 +1048,18 @@ load(struct mirror *m, const char *path)
 	json_t		*meta = NULL;
 	const char	*pe;
 	struct hot_entry *e;
-	bool		 negative = false;
 
 	snprintf(rel, sizeof rel, "meta/%s", path);
 	if (store_read(m->reg->store, rel, &mbuf, &mlen, NULL, META_MAX) ==
 	    0) {
 		meta = json_loadb(mbuf, mlen, 0, NULL);
 		free(mbuf);
-		negative = json_is_true(json_object_get(meta, "negative"));
+		/* Negative metadata, as older versions wrote (negatives are
+		 * kept in memory now): it says nothing of an index file. */
+		if (json_is_true(json_object_get(meta, "negative"))) {
+			json_decref(meta);
+			meta = NULL;
+		}
 	}
 	snprintf(rel, sizeof rel, "index/%s", path);
 	/* The ETag from the file's xattr: a miss beyond the memory cache
@@ -916,27 +1067,14 @@ load(struct mirror *m, const char *path)
 	 * misses over 3,000 files). */
 	if (store_read_tagged(m->reg->store, rel, &buf, &len, &st, INDEX_MAX,
 	    etag) != 0) {
-		if (!negative) {
-			json_decref(meta);
-			return NULL;
-		}
-		buf = xstrdup("");
-		st.st_mtime = 0;
-	} else if (negative) {
-		/* A negative entry's index file is removed (and the removal
-		 * synced) before its metadata is written, so an index file
-		 * beside negative metadata is the newer: a fill whose
-		 * metadata a crash lost, or an import. */
-		negative = false;
 		json_decref(meta);
-		meta = NULL;
+		return NULL;
 	}
 	/* The three files of a fill are written without syncing their
 	 * renames (persist), so after a crash the metadata may be another
 	 * version's: it names the file it describes. Without that name
 	 * (written before it was kept) only its fetch time is used. */
-	pe = negative ? NULL : json_string_value(json_object_get(meta,
-	    "plain_etag"));
+	pe = json_string_value(json_object_get(meta, "plain_etag"));
 	if (pe != NULL && strcmp(pe, etag) != 0) {
 		log_debug("registry %s: %s: metadata is not the cached"
 		    " file's; it will be fetched again", m->reg->name, path);
@@ -946,11 +1084,9 @@ load(struct mirror *m, const char *path)
 	}
 	key_of(m, path, key);
 	e = hot_entry_new_tagged(key, buf, len, st.st_mtime, index_hdrs,
-	    negative ? NULL : etag);
-	if (!negative)
-		server_load_gzip(m->reg, path, e);
+	    etag);
+	server_load_gzip(m->reg, path, e);
 	e = hot_insert(m->srv->hot, e);
-	e->negative = negative;
 	if (meta != NULL) {
 		const char	*et = pe ? json_string_value(json_object_get(meta,
 				    "etag")) : NULL;
@@ -966,6 +1102,21 @@ load(struct mirror *m, const char *path)
 	return e;
 }
 
+/* A negative entry as the index code sees one: an empty file the
+ * upstream answered 404 for at fetched. New reference, not cached. */
+static struct hot_entry *
+negative_entry(struct mirror *m, const char *path, time_t fetched)
+{
+	char			 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
+	struct hot_entry	*e;
+
+	key_of(m, path, key);
+	e = hot_entry_new(key, xstrdup(""), 0, 0, index_hdrs);
+	e->negative = true;
+	e->fetched = fetched;
+	return e;
+}
+
 /* New reference to what we have of path, or NULL. */
 static struct hot_entry *
 lookup(struct mirror *m, const char *path)
@@ -973,6 +1124,7 @@ lookup(struct mirror *m, const char *path)
 	char			 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 	struct hot_entry	*e;
 	struct lru_node		*n;
+	struct neg		*ng;
 	uint64_t		 hv;
 
 	key_of(m, path, key);
@@ -989,6 +1141,8 @@ lookup(struct mirror *m, const char *path)
 		hot_ref(e);
 		return e;
 	}
+	if ((ng = neg_find(m, path)) != NULL)
+		return negative_entry(m, path, ng->fetched);
 	return load(m, path);
 }
 
@@ -1027,8 +1181,11 @@ persist_work(void *arg)
 	if (p->res != 0)
 		return;
 	snprintf(rel, sizeof rel, "meta/%s", p->path);
-	p->res = store_write_cache(st, rel, p->meta, strlen(p->meta), NULL,
-	    NULL);
+	if (p->e->negative)
+		p->res = store_unlink(st, rel);
+	else
+		p->res = store_write_cache(st, rel, p->meta, strlen(p->meta),
+		    NULL, NULL);
 }
 
 static void
@@ -1046,9 +1203,10 @@ persist_done(void *arg)
 	free(p);
 }
 
-/* Writes e (and its metadata) to disk in the background. The bytes were
- * already served from memory; a crash before the rename loses only the
- * cache fill. Until the write is done, lookup finds e in m->writing. */
+/* Writes e (and its metadata) to disk in the background; for a negative
+ * e, removes what is cached of path. The bytes were already served from
+ * memory; a crash before the rename loses only the cache fill. Until the
+ * write is done, lookup finds e in m->writing. */
 static void
 persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 {
@@ -1068,14 +1226,15 @@ persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 	lru_add(&m->writing, &p->node, hot_entry_key(e), hv);
 	p->listed = true;
 	p->body = body;
-	meta = json_pack("{s:I, s:b}", "fetched", (json_int_t)e->fetched,
-	    "negative", e->negative);
+	if (e->negative) {
+		workers_submit(m->srv->workers, persist_work, persist_done, p);
+		return;
+	}
+	meta = json_pack("{s:I}", "fetched", (json_int_t)e->fetched);
 	/* What the validators belong to: the three files are written
 	 * without syncing their renames (store_write_cache), so after a
 	 * crash this metadata may sit beside an older or newer index file. */
-	if (!e->negative)
-		json_object_set_new(meta, "plain_etag",
-		    json_string(e->plain.etag));
+	json_object_set_new(meta, "plain_etag", json_string(e->plain.etag));
 	if (e->up_etag != NULL)
 		json_object_set_new(meta, "etag", json_string(e->up_etag));
 	if (e->up_lastmod != NULL)
@@ -1136,6 +1295,7 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 		log_debug("registry %s: fetched %s (%zu bytes)",
 		    m->reg->name, fl->path, e->plain.len);
 		watch_check(m, fl->path, e);
+		neg_remove(m, fl->path);
 		persist(m, fl->path, e, true);
 		o->status = 200;
 		o->e = e;
@@ -1153,12 +1313,15 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 		o->e = fl->old;
 		break;
 	case V_NOT_FOUND:
+		neg_add(m, fl->path);
 		key_of(m, fl->path, key);
-		e = hot_make(m->srv->hot, key, xstrdup(""), 0, 0, index_hdrs);
-		e->negative = true;
-		e->fetched = time(NULL);
-		persist(m, fl->path, e, false);
-		hot_unref(e);
+		hot_invalidate(m->srv->hot, key);
+		if (fl->old != NULL && !fl->old->negative) {
+			/* Gone upstream: what is cached of it goes too. */
+			e = negative_entry(m, fl->path, time(NULL));
+			persist(m, fl->path, e, false);
+			hot_unref(e);
+		}
 		o->status = 404;
 		break;
 	case V_CONFIG:
@@ -1403,6 +1566,7 @@ mirror_watch(struct mirror *m, const char *name, const char *vers)
 	crate_index_path(name, path);
 	key_of(m, path, key);
 	hot_invalidate(m->srv->hot, key);
+	neg_remove(m, path);
 	if (vers == NULL) {
 		/* A yank: the next request revalidates. */
 		struct hot_entry	*e = lookup(m, path);
@@ -1617,7 +1781,7 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 {
 	struct http_request	*r = arg;
 	char			*hdr, *reason;
-
+	const char		*name;
 	struct hot_entry	*view;
 
 	if (m->reg->cfg->offline) {
@@ -1626,6 +1790,9 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 			server_reply_entry(m->srv, r, view, NULL);	/* not a file */
 			return;
 		}
+		/* The index path's last part is the crate's name. */
+		name = strrchr(http_path(r), '/');
+		offline_miss(m, name != NULL ? name + 1 : http_path(r), NULL);
 		http_reply_error(r, 404, "crate not found in the offline mirror"
 		    " `%s`: none of its versions is cached (fill it with"
 		    " `crated prefetch` or `crated import`)", m->reg->name);
@@ -1788,6 +1955,104 @@ get_config(struct mirror *m, config_cb cb, void *arg)
 
 /* Crates. */
 
+/*
+ * Eviction: past max_cache_bytes, the least recently used crates that
+ * prefetch did not pin go, down to 90% of the limit; index files are
+ * small and kept; offline mirrors never evict. A fetched crate makes its
+ * room before it is stored: its victims are chosen (and leave the
+ * accounting) on the loop when it is complete, and removed on the worker
+ * just before its rename, so a burst of fetches never has the cache more
+ * than a crate over the limit.
+ */
+struct evict {
+	struct mirror	*m;
+	char		**rels;
+	size_t		  n;
+	uint64_t	  before;
+};
+
+/* The crates to remove so that incoming more bytes fit (counted with the
+ * crates being stored), or NULL. */
+static struct evict *
+victims(struct mirror *m, uint64_t incoming)
+{
+	uint64_t	 max = (uint64_t)m->reg->cfg->max_cache_bytes;
+	uint64_t	 more = m->committing + incoming, target = max / 10 * 9;
+	struct evict	*e;
+
+	if (max == 0 || m->reg->cfg->offline || usage_bytes(m->usage) + more <=
+	    max)
+		return NULL;
+	e = xcalloc(1, sizeof *e);
+	e->m = m;
+	e->before = usage_bytes(m->usage) + more;
+	e->n = usage_victims(m->usage, target > more ? target - more : 0,
+	    &e->rels);
+	if (e->n == 0) {
+		free(e->rels);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void
+evict_work(void *arg)
+{
+	struct evict	*e = arg;
+
+	/* A file being sent stays readable through its open descriptor. */
+	for (size_t i = 0; i < e->n; i++)
+		store_unlink(e->m->reg->store, e->rels[i]);
+}
+
+/* After evict_work, on the loop (e freed). */
+static void
+evict_done(void *arg)
+{
+	struct evict	*e = arg;
+
+	if (e == NULL)
+		return;
+	log_info("registry %s: evicted %zu crates (%.1f MB to %.1f MB, limit"
+	    " %.1f MB)", e->m->reg->name, e->n, (double)e->before / 1e6,
+	    (double)(usage_bytes(e->m->usage) + e->m->committing) / 1e6,
+	    (double)e->m->reg->cfg->max_cache_bytes / 1e6);
+	count(e->m, "crated_evictions_total", NULL, (double)e->n);
+	/* Kept open, an evicted file would keep its disk space: closed
+	 * now, after the unlink, so no request can open it again between. */
+	for (size_t i = 0; i < e->n; i++) {
+		server_file_removed(e->m->reg, e->rels[i]);
+		free(e->rels[i]);
+	}
+	free(e->rels);
+	free(e);
+}
+
+/* Evicts in the background when the cache is over its limit. */
+static void
+evict_now(struct mirror *m)
+{
+	struct evict	*e = victims(m, 0);
+
+	if (e != NULL)
+		workers_submit(m->srv->workers, evict_work, evict_done, e);
+}
+
+static void
+evict_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evict_now(arg);
+}
+
+/* evict_now from the loop's next turn: the done callbacks of the workers
+ * also run while they are destroyed, when no job can be submitted. */
+static void
+evict_soon(struct mirror *m)
+{
+	event_active(m->evict_ev, EV_TIMEOUT, 0);
+}
+
 static void
 dl_free(struct dl *d)
 {
@@ -1842,6 +2107,8 @@ crate_commit_work(void *arg)
 {
 	struct crate_fill	*cf = arg;
 
+	if (cf->evict != NULL)
+		evict_work(cf->evict);
 	cf->res = store_tmp_commit(cf->m->reg->store, cf->fd, cf->tmprel,
 	    cf->rel, "crate:after-tmp", "crate:after-rename");
 	cf->fd = -1;
@@ -1851,22 +2118,25 @@ static void
 crate_commit_done(void *arg)
 {
 	struct crate_fill	*cf = arg;
+	struct mirror		*m = cf->m;
 	struct dl		*d, *next;
 
+	m->committing -= (uint64_t)cf->got;
 	if (cf->res != 0) {
-		log_error("registry %s: caching %s %s: %s", cf->m->reg->name,
+		log_error("registry %s: caching %s %s: %s", m->reg->name,
 		    cf->name, cf->vers, strerror(-cf->res));
 		crate_fail_waiters(cf, 500, "crated could not store it");
 	}
 	if (cf->res == 0)
-		usage_added(cf->m->usage, cf->rel, (uint64_t)cf->got,
-		    cf->pinned);
+		usage_added(m->usage, cf->rel, (uint64_t)cf->got, cf->pinned);
+	evict_done(cf->evict);
 	for (d = cf->waiters; d != NULL; d = next) {
 		next = d->next;
 		serve_crate_file(d);
 		dl_free(d);
 	}
 	crate_fill_free(cf);
+	evict_soon(m);
 }
 
 static void
@@ -1880,14 +2150,37 @@ resume(void *arg)
 	}
 }
 
-static bool
-crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
+/* The cache cannot take the crate (a full disk): it goes on to the client
+ * uncached, still verified; logged once per LOG_EVERY seconds. */
+static void
+no_room(struct crate_fill *cf, int err)
 {
-	struct crate_fill	*cf = arg;
-	const char		*p = buf;
-	size_t			 left = len, queued;
+	struct mirror	*m = cf->m;
+	char		*more;
 
-	cf->fetch = f;
+	if (cf->fd >= 0)
+		store_tmp_discard(m->reg->store, cf->fd, cf->tmprel);
+	cf->fd = -1;
+	cf->nodisk = true;
+	if (!ratelog_due(&m->nospace_log, &more))
+		return;
+	log_error("registry %s: cannot cache crate %s %s: %s; crates are"
+	    " passed through uncached (still verified) until there is room%s%s",
+	    m->reg->name, cf->name, cf->vers, strerror(err), err == ENOSPC ?
+	    " on the data directory's disk" : "", more);
+	free(more);
+}
+
+/* Writes, hashes and streams a piece of a judged .crate. */
+static bool
+crate_take(struct crate_fill *cf, struct fetch *f, const void *buf,
+    size_t len)
+{
+	const char	*p = buf;
+	size_t		 left = len, queued;
+
+	if (len == 0)
+		return true;
 	if (cf->got == 0 && !cf->streaming && cf->streamer != NULL) {
 		cf->length = fetch_content_length(f);
 		if (cf->length > 0) {
@@ -1899,19 +2192,22 @@ crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
 	}
 	if (cf->got + (long long)len > CRATE_MAX)
 		return false;
-	while (left > 0) {
+	while (left > 0 && !cf->nodisk) {
 		ssize_t	n = write(cf->fd, p, left);
 
 		if (n < 0) {
-			log_error("registry %s: writing %s %s: %s",
-			    cf->m->reg->name, cf->name, cf->vers,
-			    strerror(errno));
-			return false;
+			no_room(cf, errno);
+			/* Nobody receives it live (no length): answered
+			 * 503 before any byte. */
+			if (!cf->streaming)
+				return false;
+			break;
 		}
 		p += n;
 		left -= (size_t)n;
 	}
 	EVP_DigestUpdate(cf->sha, buf, len);
+	cf->last = ((const unsigned char *)buf)[len - 1];
 	/* The last byte is held back until the checksum is known: a client
 	 * never receives a whole body that does not match the index. */
 	if (cf->streaming) {
@@ -1932,84 +2228,195 @@ crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
 	return true;
 }
 
-static void
-crate_done(struct fetch *f, void *arg)
+/*
+ * A piece of the upstream's 2xx answer for a .crate. Nothing reaches the
+ * client before the answer is judged: a 200 whose Content-Type is not
+ * HTML and whose body starts with gzip's magic. Anything else (a 203 or
+ * another 2xx, a sign-in page) is refused as index files are, its start
+ * kept for the upstream's message, and cargo gets a 502 (crate_done).
+ */
+static bool
+crate_data(struct fetch *f, const void *buf, size_t len, void *arg)
 {
 	struct crate_fill	*cf = arg;
-	struct mirror		*m = cf->m;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen;
-	char			 hex[65], *why = NULL;
-	enum verdict		 v = judge(m, f, &why);
+	size_t			 k;
 
-	count_upstream(m, fetch_seconds(f), "crate", v);
-	cf->fetch = NULL;
+	cf->fetch = f;
+	if (cf->judged)
+		return crate_take(cf, f, buf, len);
+	k = len < HEAD_MAX - cf->headlen ? len : HEAD_MAX - cf->headlen;
+	memcpy(cf->head + cf->headlen, buf, k);
+	cf->headlen += k;
+	if (fetch_status(f) != 200 || looks_html(fetch_header(f,
+	    "Content-Type"), NULL, 0))
+		cf->refused = true;
+	else if (cf->headlen < 2)
+		return true;
+	else if (cf->head[0] != 0x1f || cf->head[1] != 0x8b)
+		cf->refused = true;
+	if (cf->refused)
+		return k == len && cf->headlen < HEAD_MAX;
+	cf->judged = true;
+	return crate_take(cf, f, cf->head, cf->headlen) &&
+	    crate_take(cf, f, (const char *)buf + k, len - k);
+}
+
+/* What the upstream sent instead of a .crate (crate_data refused it, or
+ * it ended before two bytes). New string. */
+static char *
+not_a_crate(struct fetch *f, struct crate_fill *cf)
+{
+	const char	*ct = fetch_header(f, "Content-Type");
+	char		*why = NULL, *msg;
+
+	if (verdict_of(f, fetch_status(f), (const char *)cf->head,
+	    cf->headlen, &why) != V_OK)
+		return why;
+	msg = message_of((const char *)cf->head, cf->headlen);
+	why = xasprintf("upstream answered 200 with something that is not a"
+	    " .crate (no gzip header; Content-Type %s; it starts: %s)",
+	    ct ? ct : "none", msg);
+	free(msg);
+	return why;
+}
+
+/* What the finished fetch of a .crate came to; *why (new) says what went
+ * wrong for the failures. */
+static enum verdict
+crate_verdict(struct fetch *f, struct crate_fill *cf, char **why)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen;
+	char		 hex[65];
+	enum verdict	 v;
+
+	if (cf->refused || (!cf->judged && fetch_failed(f) == 0 &&
+	    fetch_status(f) >= 200 && fetch_status(f) < 300)) {
+		*why = not_a_crate(f, cf);
+		return V_CONFIG;
+	}
+	v = judge(cf->m, f, why);
 	if (v == V_OK && fetch_failed(f) == 0) {
 		EVP_DigestFinal_ex(cf->sha, md, &mdlen);
 		for (unsigned i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
 		if (strcmp(hex, cf->cksum) != 0) {
-			why = xasprintf("checksum mismatch: the index says %s,"
+			*why = xasprintf("checksum mismatch: the index says %s,"
 			    " the upstream sent %s", cf->cksum, hex);
 			v = V_CONFIG;
 		}
 	} else if (v == V_OK || v == V_NOT_MODIFIED) {
-		free(why);
-		why = xasprintf("upstream transfer failed (%ld)",
+		free(*why);
+		*why = xasprintf("upstream transfer failed (%ld)",
 		    fetch_status(f));
 		v = V_TRANSIENT;
 	} else if (v == V_NOT_FOUND) {
-		why = xasprintf("the upstream has no such file (%ld) though"
+		*why = xasprintf("the upstream has no such file (%ld) though"
 		    " its index lists it", fetch_status(f));
 	}
+	return v;
+}
+
+/* A crate not served: logged, every client told (before any byte when
+ * possible). */
+static void
+crate_failed(struct crate_fill *cf, const char *why)
+{
+	struct mirror	*m = cf->m;
+	int		 status = 502;
+	char		*nd = NULL;
+
+	if (cf->nodisk && !cf->streaming && !cf->refused) {
+		nd = xasprintf("crated cannot cache it (the data directory's"
+		    " disk is full?) and the upstream did not send its length,"
+		    " so it cannot be passed through; try again later");
+		why = nd;
+		status = 503;
+	}
+	log_error("registry %s: crate %s %s from %s: %s; not cached",
+	    m->reg->name, cf->name, cf->vers, cf->origin, why);
+	if (cf->fd >= 0)
+		store_tmp_discard(m->reg->store, cf->fd, cf->tmprel);
+	cf->fd = -1;
+	if (cf->streamer != NULL) {
+		if (cf->streaming)
+			http_stream_abort(cf->streamer);
+		else
+			http_reply_error(cf->streamer, status, "crate `%s` %s:"
+			    " %s", cf->name, cf->vers, why);
+	}
+	crate_fail_waiters(cf, status, why);
+	crate_fill_free(cf);
+	free(nd);
+}
+
+static void
+crate_done(struct fetch *f, void *arg)
+{
+	struct crate_fill	*cf = arg;
+	struct mirror		*m = cf->m;
+	char			*why = NULL;
+	enum verdict		 v = crate_verdict(f, cf, &why);
+
+	count_upstream(m, fetch_seconds(f), "crate", v);
+	cf->fetch = NULL;
 	count(m, "crated_crate_fetches_total", v == V_OK ? "outcome=\"ok\"" :
 	    "outcome=\"failed\"", 1);
 	if (why != NULL && strncmp(why, "checksum mismatch", 17) == 0)
 		count(m, "crated_checksum_failures_total", NULL, 1);
 	if (v != V_OK) {
-		log_error("registry %s: crate %s %s: %s; not cached",
-		    m->reg->name, cf->name, cf->vers, why);
-		store_tmp_discard(m->reg->store, cf->fd, cf->tmprel);
-		cf->fd = -1;
-		if (cf->streamer != NULL) {
-			if (cf->streaming)
-				http_stream_abort(cf->streamer);
-			else
-				http_reply_error(cf->streamer, 502, "crate"
-				    " `%s` %s: %s", cf->name, cf->vers, why);
-		}
-		crate_fail_waiters(cf, 502, why);
-		crate_fill_free(cf);
+		crate_failed(cf, why);
 		free(why);
 		return;
 	}
 	free(why);
-	log_info("registry %s: cached crate %s %s (%lld bytes, %.3fs)",
-	    m->reg->name, cf->name, cf->vers, cf->got, fetch_seconds(f));
-	if (cf->streamer != NULL) {
-		if (cf->streaming) {
-			unsigned char	last;
+	log_info("registry %s: %s crate %s %s (%lld bytes, %.3fs)",
+	    m->reg->name, cf->nodisk ? "passed through (not cached)" :
+	    "cached", cf->name, cf->vers, cf->got, fetch_seconds(f));
+	if (cf->streamer != NULL && cf->streaming) {
+		/* The held-back last byte. */
+		http_stream_write(cf->streamer, &cf->last, 1);
+		http_stream_end(cf->streamer);
+	} else if (cf->streamer != NULL) {
+		struct dl	*d = xcalloc(1, sizeof *d);
 
-			/* The held-back last byte, from the temp file. */
-			if (pread(cf->fd, &last, 1, cf->got - 1) == 1) {
-				http_stream_write(cf->streamer, &last, 1);
-				http_stream_end(cf->streamer);
-			} else
-				http_stream_abort(cf->streamer);
-		} else {
-			struct dl	*d = xcalloc(1, sizeof *d);
-
-			d->m = m;
-			d->req = cf->streamer;
-			snprintf(d->name, sizeof d->name, "%s", cf->name);
-			snprintf(d->vers, sizeof d->vers, "%s", cf->vers);
-			d->next = cf->waiters;
-			cf->waiters = d;
-		}
-		cf->streamer = NULL;
+		d->m = m;
+		d->req = cf->streamer;
+		snprintf(d->name, sizeof d->name, "%s", cf->name);
+		snprintf(d->vers, sizeof d->vers, "%s", cf->vers);
+		d->next = cf->waiters;
+		cf->waiters = d;
 	}
+	cf->streamer = NULL;
+	if (cf->nodisk) {
+		count(m, "crated_crates_uncached_total", NULL, 1);
+		for (struct dl *d = cf->waiters, *next; d != NULL; d = next) {
+			next = d->next;
+			http_reply_error_hdrs(d->req, 503, "Retry-After: 1\r\n",
+			    "crate `%s` %s: crated cannot cache it right now"
+			    " (the data directory's disk is full?); try again",
+			    cf->name, cf->vers);
+			dl_free(d);
+		}
+		cf->waiters = NULL;
+		crate_fill_free(cf);
+		return;
+	}
+	m->committing += (uint64_t)cf->got;
+	cf->evict = victims(m, 0);
 	workers_submit(m->srv->workers, crate_commit_work, crate_commit_done,
 	    cf);
+}
+
+/* scheme://host[:port] of url, for log lines (never a query's secret). */
+static void
+origin_of(const char *url, char *out, size_t size)
+{
+	const char	*h = strstr(url, "://");
+	size_t		 n = h != NULL ? (size_t)(h - url) + 3 +
+			    strcspn(h + 3, "/?#") : strcspn(url, "/?#");
+
+	snprintf(out, size, "%.*s", (int)n, url);
 }
 
 static void
@@ -2027,6 +2434,7 @@ start_crate(struct dl *d)
 		return;
 	}
 	if (m->reg->cfg->offline) {
+		offline_miss(m, d->name, d->vers);
 		http_reply_error(d->req, 404, "crate `%s` %s is not in the"
 		    " offline mirror `%s`", d->name, d->vers, m->reg->name);
 		dl_free(d);
@@ -2045,13 +2453,8 @@ start_crate(struct dl *d)
 	snprintf(cf->name, sizeof cf->name, "%s", d->name);
 	snprintf(cf->vers, sizeof cf->vers, "%s", d->vers);
 	memcpy(cf->cksum, d->cksum, sizeof cf->cksum);
-	if ((cf->fd = store_tmp_create(m->reg->store, cf->tmprel)) < 0) {
-		http_reply_error(d->req, 500, "crated cannot create a temporary"
-		    " file: %s", strerror(-cf->fd));
-		dl_free(d);
-		free(cf);
-		return;
-	}
+	if ((cf->fd = store_tmp_create(m->reg->store, cf->tmprel)) < 0)
+		no_room(cf, -cf->fd);
 	cf->sha = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(cf->sha, EVP_sha256(), NULL);
 	cf->streamer = d->req;
@@ -2061,6 +2464,7 @@ start_crate(struct dl *d)
 	cf->next = m->crate_fills;
 	m->crate_fills = cf;
 	url = regconfig_dl_url(m->rc.dl, cf->name, cf->vers, cf->cksum);
+	origin_of(url, cf->origin, sizeof cf->origin);
 	o.url = url;
 	o.max_body = CRATE_MAX;
 	o.on_data = crate_data;
@@ -2103,7 +2507,12 @@ dl_index(struct mirror *m, const struct outcome *o, void *arg)
 		get_config(m, dl_config, d);
 		return;
 	}
-	if (o->status == 200 || o->status == 404)
+	if (m->reg->cfg->offline) {
+		offline_miss(m, d->name, d->vers);
+		http_reply_error(d->req, 404, "crate `%s` %s is not in the"
+		    " offline mirror `%s` (fill it with `crated prefetch` or"
+		    " `crated import`)", d->name, d->vers, m->reg->name);
+	} else if (o->status == 200 || o->status == 404)
 		http_reply_error(d->req, 404, "crate `%s` has no version %s in"
 		    " the upstream of registry `%s`", d->name, d->vers,
 		    m->reg->name);
@@ -2127,6 +2536,63 @@ mirror_download(struct registry *reg, struct http_request *r,
 	get_index(d->m, d->name, d->path, false, dl_index, d);
 }
 
+static void
+declare_metrics(void)
+{
+	metrics_declare("crated_negative_entries", METRIC_GAUGE,
+	    "Upstream 404s remembered (in memory, for negative_ttl).");
+	metrics_declare("crated_crates_uncached_total", METRIC_COUNTER,
+	    "Crates passed to a client uncached: the cache could not take"
+	    " them (a full disk).");
+}
+
+struct prune {
+	struct mirror	*m;
+	size_t		 n;
+	int		 res;
+};
+
+static void
+prune_work(void *arg)
+{
+	struct prune	*p = arg;
+	struct store	*st = p->m->reg->store;
+
+	p->res = store_negatives(store_root(st), true, &p->n);
+	if (p->res == 0)
+		p->res = store_write(st, NEG_PRUNED, "", 0, NULL, NULL);
+}
+
+static void
+prune_done(void *arg)
+{
+	struct prune	*p = arg;
+
+	if (p->res != 0)
+		log_warn("registry %s: removing the negative entries older"
+		    " versions left in meta/: %s", p->m->reg->name,
+		    strerror(-p->res));
+	else if (p->n > 0)
+		log_info("registry %s: removed %zu negative entries older"
+		    " versions left in meta/ (they are kept in memory now)",
+		    p->m->reg->name, p->n);
+	free(p);
+}
+
+/* Once per store, in the background: the negative entries older versions
+ * wrote, a file per upstream 404, never removed. */
+static void
+prune_negatives(struct mirror *m)
+{
+	struct prune	*p;
+
+	if (store_exists(m->reg->store, NEG_PRUNED))
+		return;
+	p = xcalloc(1, sizeof *p);
+	p->m = m;
+	workers_submit(m->srv->background, prune_work, prune_done, p);
+}
+
 int
 mirror_open(struct registry *reg, char **cause)
 {
@@ -2145,6 +2611,7 @@ mirror_open(struct registry *reg, char **cause)
 	m->overdue_timer = evtimer_new(m->srv->base, overdue_cb, m);
 	lru_init(&m->writing);
 	lru_init(&m->asked);
+	lru_init(&m->negs);
 	m->base = xstrdup(strncmp(c->upstream, "sparse+", 7) == 0 ?
 	    c->upstream + 7 : c->upstream);
 	if (store_read(reg->store, "upstream-config.json", &buf, &len, NULL,
@@ -2186,6 +2653,11 @@ mirror_open(struct registry *reg, char **cause)
 	}
 	if (usage_open(store_root(reg->store), &m->usage, cause) != 0)
 		return -1;
+	if (usage_damage(m->usage) != NULL)
+		log_warn("registry %s: %s", reg->name, usage_damage(m->usage));
+	declare_metrics();
+	prune_negatives(m);
+	m->evict_ev = event_new(m->srv->base, -1, 0, evict_cb, m);
 	m->gc_timer = event_new(m->srv->base, -1, EV_PERSIST, gc_tick, m);
 	event_add(m->gc_timer, &(struct timeval){ 5, 0 });
 	gc_tick(-1, 0, m);
@@ -2211,9 +2683,14 @@ mirror_close(struct mirror *m)
 	}
 	if (m->gc_timer != NULL)
 		event_free(m->gc_timer);
+	if (m->evict_ev != NULL)
+		event_free(m->evict_ev);
 	usage_close(m->usage);
 	regconfig_finish(&m->rc);
 	lru_fini(&m->writing);	/* empty: the workers have finished */
+	while (m->negs.oldest != NULL)
+		neg_drop(m, NEG(m->negs.oldest));
+	lru_fini(&m->negs);
 	/* The fills did not sync their renames (persist); at a clean stop
 	 * (serve, prefetch) they become durable. */
 	if ((r = store_sync(m->reg->store)) != 0)
@@ -2280,8 +2757,10 @@ keep_done(void *arg)
 {
 	struct keep	*k = arg;
 
-	if (k->res == 0)
+	if (k->res == 0) {
 		usage_added(k->m->usage, k->rel, k->len, false);
+		evict_soon(k->m);
+	}
 	if (k->res != 0)
 		log_warn("registry %s: keeping the uploaded %s: %s",
 		    k->m->reg->name, k->rel, strerror(-k->res));
@@ -2312,6 +2791,8 @@ mirror_collect(struct mirror *m)
 	    (double)usage_files(m->usage));
 	metrics_set("crated_upstream_limit", m->labels,
 	    (double)limiter_limit(m->limiter));
+	neg_expire(m);
+	metrics_set("crated_negative_entries", m->labels, (double)m->negs.n);
 }
 
 void
@@ -2322,65 +2803,17 @@ mirror_served_crate(struct mirror *m, const char *rel, bool pin)
 		usage_pin(m->usage, rel);
 }
 
-struct evict {
-	struct mirror	*m;
-	char		**rels;
-	size_t		  n;
-	uint64_t	  before;
-};
-
-static void
-evict_work(void *arg)
-{
-	struct evict	*e = arg;
-
-	/* A file being sent stays readable through its open descriptor. */
-	for (size_t i = 0; i < e->n; i++)
-		store_unlink(e->m->reg->store, e->rels[i]);
-}
-
-static void
-evict_done(void *arg)
-{
-	struct evict	*e = arg;
-
-	log_info("registry %s: evicted %zu crates (%.1f MB to %.1f MB, limit"
-	    " %.1f MB)", e->m->reg->name, e->n, (double)e->before / 1e6,
-	    (double)usage_bytes(e->m->usage) / 1e6,
-	    (double)e->m->reg->cfg->max_cache_bytes / 1e6);
-	count(e->m, "crated_evictions_total", NULL, (double)e->n);
-	/* Kept open, an evicted file would keep its disk space: closed
-	 * now, after the unlink, so no request can open it again between. */
-	for (size_t i = 0; i < e->n; i++) {
-		server_file_removed(e->m->reg, e->rels[i]);
-		free(e->rels[i]);
-	}
-	free(e->rels);
-	e->m->evicting = false;
-	free(e);
-}
-
-/* Every few seconds: persist last-use times and, past max_cache_bytes,
- * evict the least recently used crates that prefetch did not pin, down to
- * 90% of the limit, in the background. Index files are small and kept;
- * offline mirrors never evict. */
+/* Every few seconds: persist last-use times and pins, forget expired
+ * negative entries and, past max_cache_bytes (a crate kept by a relayed
+ * upload, a limit lowered by SIGHUP), evict. */
 static void
 gc_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mirror	*m = arg;
-	uint64_t	 max = (uint64_t)m->reg->cfg->max_cache_bytes;
-	struct evict	*e;
 
 	usage_flush(m->usage);
-	if (max == 0 || m->reg->cfg->offline || m->evicting ||
-	    usage_bytes(m->usage) <= max)
-		return;
-	e = xcalloc(1, sizeof *e);
-	e->m = m;
-	e->before = usage_bytes(m->usage);
-	e->n = usage_victims(m->usage, max / 10 * 9, &e->rels);
-	m->evicting = true;
-	workers_submit(m->srv->workers, evict_work, evict_done, e);
+	neg_expire(m);
+	evict_now(m);
 }
 
 void
@@ -2393,6 +2826,9 @@ mirror_state(struct mirror *m, json_t *j)
 
 	json_object_set_new(j, "upstream", json_string(m->base));
 	json_object_set_new(j, "upstream_state", json_string(state));
+	neg_expire(m);
+	json_object_set_new(j, "negative_entries", json_integer(
+	    (json_int_t)m->negs.n));
 	if (m->last_ok != 0)
 		json_object_set_new(j, "last_ok", json_integer(m->last_ok));
 	if (m->last_error != NULL && m->last_fail > m->last_ok)

@@ -280,6 +280,7 @@ write_cb(char *buf, size_t size, size_t n, void *arg)
 	long		 status = 0;
 
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+	f->status = status;	/* fetch_status() for on_data too */
 	if (f->opts.on_data != NULL && status >= 200 && status < 300) {
 		f->passed_on = true;
 		if (!f->opts.on_data(f, buf, len, f->opts.arg)) {

@@ -68,7 +68,8 @@ struct fetch		*fetch_start(struct upstream_client *,
 			    const struct fetch_opts *);
 
 /* Results, valid in the done callback. */
-/* HTTP status of the last response (after redirects), 0 when none came. */
+/* HTTP status of the last response (after redirects), 0 when none came;
+ * also valid in on_data, as are the headers. */
 long		 fetch_status(const struct fetch *);
 /* 0, or the transport failure: then fetch_error() says what. */
 int		 fetch_failed(const struct fetch *);

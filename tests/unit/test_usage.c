@@ -1,5 +1,5 @@
 /* cache/usage.c: a mirror's cache accounting: the first walk, the
- * journal replayed across restarts (damaged lines skipped), pins, which
+ * journal replayed across restarts (a damaged one rescanned), pins, which
  * crates eviction takes, and compaction. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,22 +125,59 @@ main(void)
 	    " never the pinned b");
 	ok(usage_files(u) == 1 && usage_bytes(u) == 200,
 	    "and takes them out of the accounting");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "%s/%s", root, rels[i]);
+		unlink(path);	/* as the server does */
 		free(rels[i]);
+	}
 	free(rels);
+	ok(usage_damage(u) == NULL, "a sound journal is not rescanned");
+	usage_flush(u);		/* writes the pins file */
 
-	/* Damaged lines (a torn write, another version) are skipped. */
+	/* Lines that do not parse (a torn write, garbage) make it rescan
+	 * crates/: a crate the lost lines named is counted again. */
+	put_file("crates/e/e-1.0.0.crate", 70);
 	snprintf(path, sizeof path, "%s/usage.log", root);
 	if ((f = fopen(path, "a")) == NULL)
 		abort();
 	fputs("zzz\na notanumber\nu\np\na 5 5 0\nu 9 crates/nothing\n"
-	    "a 12", f);
+	    "a 70 5 0 crates/e/e-1.0", f);
 	fclose(f);
 	u = reopen(u);
-	ok(usage_files(u) == 1 && usage_bytes(u) == 200,
-	    "damaged journal lines skipped; the pin and the evictions kept");
-	ok(usage_victims(u, 0, &rels) == 0, "the pinned crate is never a"
-	    " victim");
+	ok(usage_damage(u) != NULL && strstr(usage_damage(u),
+	    "6 lines did not parse (the first: line") != NULL,
+	    "damaged lines noticed: %s", usage_damage(u) ? usage_damage(u) :
+	    "(nothing)");
+	ok(usage_files(u) == 2 && usage_bytes(u) == 270,
+	    "the rescan counts b and the torn line's e: %zu files, %llu bytes",
+	    usage_files(u), (unsigned long long)usage_bytes(u));
+	n = usage_victims(u, 0, &rels);
+	ok(n == 1 && strcmp(rels[0], "crates/e/e-1.0.0.crate") == 0,
+	    "e can be evicted, the pinned b still cannot");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "%s/%s", root, rels[i]);
+		unlink(path);
+		free(rels[i]);
+	}
+	free(rels);
+	u = reopen(u);
+	ok(usage_damage(u) == NULL && usage_files(u) == 1,
+	    "the rewritten journal is sound");
+
+	/* The whole journal overwritten: the pins come back from the pins
+	 * file. */
+	usage_close(u);
+	u = NULL;
+	snprintf(path, sizeof path, "%s/usage.log", root);
+	if ((f = fopen(path, "w")) == NULL)
+		abort();
+	fputs("\x01\x02garbage\xff\n\n", f);
+	fclose(f);
+	u = reopen(u);
+	ok(usage_damage(u) != NULL && usage_files(u) == 1 &&
+	    usage_bytes(u) == 200, "garbage journal rescanned");
+	ok(usage_victims(u, 0, &rels) == 0, "and b's pin restored from the"
+	    " pins file");
 	free(rels);
 
 	/* Compaction: last-use lines pile up until a flush rewrites the
