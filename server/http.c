@@ -1801,6 +1801,10 @@ http_body_take(struct http_request *r, size_t *len)
 	*len = r->body_len;
 	r->body = NULL;
 	r->body_len = 0;
+	/* The taker's own caps bound what it holds from now on (the relay:
+	 * writes in flight per registry and per client). */
+	r->srv->body_bytes -= r->reserved;
+	r->reserved = 0;
 	return b;
 }
 

@@ -85,7 +85,9 @@ const char		*http_header(const struct http_request *,
 			    const char *name);
 const unsigned char	*http_body(const struct http_request *, size_t *);
 /* The body, now the caller's to free (NUL-terminated; NULL when empty):
- * a handler that keeps it needs no copy. http_body is empty afterwards. */
+ * a handler that keeps it needs no copy. http_body is empty afterwards,
+ * and the body no longer counts against the budget of bodies being
+ * received: the caller bounds what it keeps. */
 unsigned char		*http_body_take(struct http_request *, size_t *);
 const char		*http_peer(const struct http_request *);
 /* True when r came in on a TLS listener (HTTP/1.1 or HTTP/2), while its

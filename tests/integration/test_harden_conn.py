@@ -195,11 +195,16 @@ class HeadTest(harness.TestCase):
         port = self.srv.port
         for target in ("http://127.0.0.1:%d/local/config.json" % port,
                        "HTTP://127.0.0.1:%d/local/config.json" % port,
-                       "http://127.0.0.1:%d/local/config.json?x=1" % port,
-                       "https://example.invalid//local/config.json"):
+                       "http://127.0.0.1:%d/local/config.json?x=1" % port):
             r = self.exchange(build_request("GET", target))
             self.assertEqual(r.status, 200, "%s: %r" % (target, r))
             self.assertEqual(r.body, want.body, target)
+        # the authority stands for Host, which config.json's URLs follow
+        # (on this plain listener: http, and the listener's port)
+        r = self.exchange(build_request("GET", "https://example.invalid//local/config.json"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["dl"],
+                         "http://example.invalid:%d/local/api/v1/crates" % port, r)
         # no path at all: "/"; the same answer as for "/"
         root = self.exchange(build_request("GET", "/"))
         r = self.exchange(build_request("GET", "http://127.0.0.1:%d" % port))
