@@ -504,7 +504,7 @@ prefetch_main(int argc, char **argv)
 	struct server		 srv;
 	struct reg_info		*regs = NULL;
 	size_t			 nregs = 0, nfiles = 0, skipped = 0;
-	json_t			*unmatched = json_array();
+	json_t			*unmatched = NULL;
 	char			*own_server = NULL;
 	char			**files = NULL, *cause = NULL;
 	int			 ch, status = 0;
@@ -628,6 +628,8 @@ prefetch_main(int argc, char **argv)
 				if ((ri = match(regs, nregs, forced,
 				    p->source)) == NULL) {
 					skipped++;
+					if (unmatched == NULL)
+						unmatched = json_array();
 					note_skipped(unmatched, p->source);
 					continue;
 				}

@@ -340,9 +340,12 @@ judge_ok(const struct registry_config *c, struct fetch *f, const char *cred,
 		return PROBE_CREDENTIAL;
 	}
 	if (html(f)) {
+		setting = probe_setting(c);
 		*detail = xasprintf("%sconfig.json is an HTML page, not a"
-		    " registry's: check the feed URL (upstream = \"%s\")",
-		    base_of(c), c->upstream);
+		    " registry's: check the feed URL (upstream = \"%s\"); a"
+		    " sign-in page would mean the credential (%s)", base_of(c),
+		    c->upstream, setting ? setting : "none is set");
+		free(setting);
 		return PROBE_NOT_REGISTRY;
 	}
 	if (regconfig_parse(body, len, &rc, &why) != 0) {
