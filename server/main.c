@@ -197,8 +197,8 @@ print_credential(const struct registry_config *rc, const char *name)
 	env = xasprintf("CARGO_REGISTRIES_%s_TOKEN", name);
 	for (char *p = env; *p != '\0'; p++)
 		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	printf("credential-provider = [\"cargo:token\"]    # a crated token:"
-	    " cargo login --registry %s,\n#   or %s\n", name, env);
+	printf("# needs a crated token: cargo login --registry %s, or %s\n"
+	    "credential-provider = [\"cargo:token\"]\n", name, env);
 	free(env);
 }
 
@@ -219,14 +219,16 @@ print_registry(const struct registry_config *rc, const char *base)
 	if (config_crates_io(rc))
 		printf("\n# crates.io through crated%s%s; Cargo.lock keeps"
 		    " crates.io's URL\n[source.crates-io]\nreplace-with ="
-		    " \"%s\"\n", up ? ", which mirrors it from " : "", up ? up :
-		    "", own);
+		    " \"%s\"\n", up ? ", which mirrors it from\n# " : "",
+		    up ? up : "", own);
 	else
 		printf("\n# mirror of %s: projects name it with registry ="
 		    " \"%s\" and\n# Cargo.lock keeps the upstream URL; crated"
-		    " serves it.\n", up, rc->name);
-	printf("# Publish through crated with --registry %s.\n[registries.%s]"
-	    "\nindex = \"sparse+%s/%s/\"\n", own, own, base, rc->name);
+		    " serves it.\n", up ? up : rc->upstream, rc->name);
+	if (up != NULL)
+		printf("# Publish through crated with --registry %s.\n", own);
+	printf("[registries.%s]\nindex = \"sparse+%s/%s/\"\n", own, base,
+	    rc->name);
 	print_credential(rc, own);
 	if (up != NULL)
 		printf("[registries.%s]\nindex = \"%s\"\n[source.%s-upstream]"

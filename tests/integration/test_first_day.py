@@ -274,6 +274,23 @@ class CratesIoStandIn(harness.TestCase):
         self.assertTrue(any(f.startswith("cio/") and f.endswith("cio-alpha-1.0.0.crate")
                             for f in files), files)
 
+    def test_auth_required_standin(self):
+        regs = S.mirror_toml("cio", "sparse+%s/" % self.hs.base, replace_crates_io=True,
+                             auth_required=True)
+        cfg = harness.write_config(os.path.join(self.tmp, "auth.toml"),
+                                   os.path.join(self.tmp, "data-auth"), registries=regs)
+        c = self.start_crated(config_path=cfg)
+        rc, out, err = harness.run_crated(["token", "create", "--config", cfg, "--registry",
+                                           "cio", "--scope", "read", "--name", "ci"])
+        self.assertEqual(rc, 0, out + err)
+        tok = [w for w in out.split() if w.startswith("crated_")][0]
+        cargo = S.Cargo(self.tmp, cargo_config(cfg, c.url), tokens={"cio-crated": tok})
+        proj = self.project()
+        cargo.run(["fetch"], proj, logs=(c,))
+        pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
+        self.assertEqual(pkgs["cio-alpha"]["source"], CIO, pkgs)
+        self.assertNotIn(tok, c.log_text())
+
     def test_prefetch_skipped_is_a_failure(self):
         # The same lock file against a configuration without the stand-in.
         proj = self.project()
