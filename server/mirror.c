@@ -304,6 +304,12 @@ token(struct mirror *m)
 	return m->token;
 }
 
+const char *
+mirror_credential(struct mirror *m)
+{
+	return token(m);
+}
+
 /* Metrics: name{registry="R"} or name{registry="R",extra}. */
 static void
 count(struct mirror *m, const char *name, const char *extra, double v)

@@ -403,7 +403,7 @@ probe_judge(const struct registry_config *c, struct fetch *f,
 /* The server's probes. */
 
 struct probe_reg {
-	struct probes		*ps;		/* NULL: orphaned by probes_free */
+	struct probes		*ps;
 	struct registry		*reg;
 	struct event		*timer;
 	char			*url;
@@ -414,8 +414,13 @@ struct probe_reg {
 	time_t			 when;
 };
 
+/* The probes have their own curl multi on the server's loop: a probe
+ * of a silent upstream never holds up SIGTERM's drain, which waits for
+ * the server's upstream requests. */
 struct probes {
 	struct server		*srv;
+	struct upstream_client	*uc;
+	bool			  closing;
 	struct probe_reg	**v;
 	size_t			  n;
 };
@@ -432,20 +437,6 @@ probe_reg_free(struct probe_reg *pr)
 	free(pr);
 }
 
-/* The credential as sent, for shape hints: only what can be read without
- * blocking (the environment, a local file). New, or NULL. */
-static char *
-visible_credential(const struct registry_config *c)
-{
-	char	*v = NULL, *cause = NULL;
-
-	if (c->upstream_token_command != NULL)
-		return NULL;
-	if (probe_credential(c, &v, &cause) != 0)
-		free(cause);
-	return v;
-}
-
 static void
 schedule(struct probe_reg *pr, long seconds)
 {
@@ -460,20 +451,17 @@ probe_done(struct fetch *f, void *arg)
 	struct probe_reg		*pr = arg;
 	const struct registry_config	*c;
 	enum probe_outcome		 o;
-	char				*detail, *cred;
+	char				*detail;
 	long				 next;
 
 	pr->running = false;
-	if (pr->ps == NULL) {
-		probe_reg_free(pr);
+	if (pr->ps->closing)		/* ended by probes_free */
 		return;
-	}
 	c = pr->reg->cfg;
-	cred = visible_credential(c);
-	o = probe_judge(c, f, cred, &detail);
-	if (cred != NULL)
-		OPENSSL_cleanse(cred, strlen(cred));
-	free(cred);
+	o = probe_judge(c, f, mirror_credential(pr->reg->mirror), &detail);
+	if (o == PROBE_CREDENTIAL && !fetch_failed(f) && fetch_status(f) ==
+	    401)
+		mirror_reconfigured(pr->reg->mirror);	/* read it again */
 	if (o == PROBE_OK && o != pr->outcome)
 		log_info("registry %s: upstream probe: ok (%s)", pr->reg->name,
 		    detail);
@@ -510,12 +498,11 @@ probe_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	free(pr->url);
 	pr->url = probe_prepare(pr->reg->cfg, &o);
+	o.authorization = mirror_credential(pr->reg->mirror);
 	o.done = probe_done;
 	o.arg = pr;
 	pr->running = true;
-	/* The mirror's own request: its credential, proxy, CA file and
-	 * concurrency cap, and a 401 runs the token command again. */
-	mirror_request(pr->reg->mirror, &o);
+	fetch_start(pr->ps->uc, &o);
 }
 
 struct probes *
@@ -524,6 +511,7 @@ probes_start(struct server *srv)
 	struct probes	*ps = xcalloc(1, sizeof *ps);
 
 	ps->srv = srv;
+	ps->uc = upstream_client_create(srv->base);
 	for (size_t i = 0; i < srv->nregs; i++) {
 		struct probe_reg	*pr;
 
@@ -559,16 +547,10 @@ probes_free(struct probes *ps)
 {
 	if (ps == NULL)
 		return;
-	for (size_t i = 0; i < ps->n; i++) {
-		struct probe_reg	*pr = ps->v[i];
-
-		if (pr->running) {	/* its fetch frees it */
-			pr->ps = NULL;
-			event_free(pr->timer);
-			pr->timer = NULL;
-		} else
-			probe_reg_free(pr);
-	}
+	ps->closing = true;
+	upstream_client_destroy(ps->uc);	/* ends probes under way */
+	for (size_t i = 0; i < ps->n; i++)
+		probe_reg_free(ps->v[i]);
 	free(ps->v);
 	free(ps);
 }

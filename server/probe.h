@@ -2,9 +2,9 @@
  * credential and say whether the mirror is configured right (ok, the
  * credential refused, not a registry, unreachable, a TLS error), naming
  * the setting to fix. The server probes every mirror at start, on SIGHUP
- * and every probe_interval seconds, through the mirror's own upstream
- * requests (the libcurl multi on the event loop); `crated check` probes
- * with its own loop. Also the credential helpers both share: reading
+ * and every probe_interval seconds with the mirror's credential, on the
+ * event loop (a libcurl multi of their own, server/upstream.c); `crated
+ * check` probes with its own loop. Also the credential helpers both share: reading
  * upstream_pat_* and encoding an Azure PAT. */
 #ifndef SERVER_PROBE_H
 #define SERVER_PROBE_H

@@ -217,6 +217,17 @@ class Unreachable(harness.TestCase):
         self.assertEqual(reg["upstream_state"], "unreachable", reg)
 
 
+    def test_silent_upstream_does_not_hold_sigterm(self):
+        bh = S.Blackhole()
+        self.addCleanup(bh.stop)
+        regs = S.mirror_toml("silent", "sparse+http://127.0.0.1:%d/" % bh.port)
+        c = self.start_crated(registries=regs)
+        self.assertEqual(registry_state(c, "silent")["probe"], "not probed yet")
+        self.assertEqual(c.stop(), 0)
+        # the probe under way is dropped, not waited for
+        self.assertNotIn("drain timeout", c.log_text())
+
+
 def cargo_config(config, url):
     rc, out, err = harness.run_crated(["cargo-config", "--config", config, "--url", url])
     if rc != 0:
