@@ -634,6 +634,11 @@ check_line(FILE *f, const struct check *k)
 		fprintf(f, "%s: ok: offline, upstream not contacted\n", c->name);
 		return false;
 	}
+	if (k->url == NULL) {		/* the credential could not be read */
+		fprintf(f, "%s: credential unavailable: %s\n", c->name,
+		    k->detail);
+		return true;
+	}
 	if (k->detail == NULL) {
 		fprintf(f, "%s: unreachable: no answer from %s in %d s\n",
 		    c->name, c->upstream, CHECK_TIMEOUT);
