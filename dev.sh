@@ -8,7 +8,9 @@
 #                   optimised crated, run bench/run-all.sh [NAME...]
 # Run as root on Debian 12 (or with sudo): missing packages are installed.
 set -euo pipefail
+CALLER_DIR=$PWD	# run's paths (--config FILE, data_dir) are the caller's
 cd "$(dirname "$0")"
+REPO_DIR=$PWD
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
     libssl-dev libjansson-dev zlib1g-dev libarchive-dev libnghttp2-dev
@@ -102,9 +104,16 @@ cmd=${1:-}
 case "$cmd" in
 run)
 	setup
+	echo "dev.sh: building crated (release) in $REPO_DIR/build;" \
+	    "the first build takes about half a minute" >&2
 	build build -Dbuildtype=release
 	shift
-	exec build/crated serve "$@"
+	echo "dev.sh: starting $REPO_DIR/build/crated serve $*" \
+	    "(in $CALLER_DIR)" >&2
+	# In the caller's directory, so that relative paths given here, and
+	# the configuration's own (data_dir), mean what they said there.
+	cd "$CALLER_DIR"
+	exec "$REPO_DIR/build/crated" serve "$@"
 	;;
 bench)
 	setup "${BENCH_PACKAGES[@]}"

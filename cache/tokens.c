@@ -193,6 +193,7 @@ tokens_load(const char *data_dir, struct tokens *t, char **cause)
 	r = parse(buf, len, t, cause);
 	free(buf);
 	t->mtime = st.st_mtime;
+	t->mtime_ns = st.st_mtim.tv_nsec;
 	t->size = st.st_size;
 	t->ino = st.st_ino;
 	return r;
@@ -221,7 +222,7 @@ tokens_refresh(const char *data_dir, struct tokens *t)
 		return;
 	}
 	if (st.st_ino == t->ino && st.st_mtime == t->mtime &&
-	    st.st_size == t->size)
+	    st.st_mtim.tv_nsec == t->mtime_ns && st.st_size == t->size)
 		return;
 	if (tokens_load(data_dir, &fresh, &cause) != 0) {
 		fprintf(stderr, "crated: keeping the previous tokens: %s\n",
@@ -231,6 +232,13 @@ tokens_refresh(const char *data_dir, struct tokens *t)
 	}
 	tokens_finish(t);
 	*t = fresh;
+}
+
+void
+tokens_refresh_now(const char *data_dir, struct tokens *t)
+{
+	t->checked = 0;
+	tokens_refresh(data_dir, t);
 }
 
 const struct token *

@@ -36,6 +36,7 @@ struct tokens {
 	size_t		 n;
 	/* What the file looked like when loaded (tokens_refresh). */
 	time_t		 mtime;
+	long		 mtime_ns;
 	off_t		 size;
 	ino_t		 ino;
 	time_t		 checked;
@@ -51,6 +52,10 @@ int	tokens_load(const char *data_dir, struct tokens *t, char **cause);
 /* Reloads when the file changed since the last load, looking at most once
  * a second; keeps the old tokens when the new file is bad. */
 void	tokens_refresh(const char *data_dir, struct tokens *t);
+/* tokens_refresh without the once-a-second limit: a stat, and a reload
+ * only when the file changed (for a token not found: one created a
+ * moment ago works at once). */
+void	tokens_refresh_now(const char *data_dir, struct tokens *t);
 void	tokens_finish(struct tokens *t);
 
 /* The token matching value ("crated_..." or "Bearer crated_...") for

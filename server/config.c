@@ -171,6 +171,21 @@ static const struct key keys[] = {
 	{ "token_refresh", REGISTRY, K_INT, R(token_refresh), "2700",
 	  check_seconds, "seconds after which upstream_token_command is run"
 	  " again (Entra tokens live about an hour)" },
+
+	{ "upstream_pat_env", REGISTRY, K_STRING, R(upstream_pat_env), NULL,
+	  check_nonempty, "environment variable holding a bare Azure DevOps"
+	  " PAT; crated sends Basic base64(PAT:<pat>)" },
+	{ "upstream_pat_file", REGISTRY, K_STRING, R(upstream_pat_file), NULL,
+	  check_nonempty, "file holding a bare Azure DevOps PAT; crated"
+	  " sends Basic base64(PAT:<pat>)" },
+	{ "probe_interval", REGISTRY, K_INT, R(probe_interval), "300",
+	  check_seconds, "mirrors: seconds between checks of the upstream's"
+	  " config.json with the credential (also at start and on SIGHUP;"
+	  " 0: only then)" },
+	{ "replace_crates_io", REGISTRY, K_BOOL, R(replace_crates_io),
+	  "false", NULL, "mirrors: this upstream stands in for crates.io"
+	  " (an internal crates.io mirror); cargo-config replaces crates-io"
+	  " with it and prefetch sends crates.io packages to it" },
 };
 
 /* Keys read only at start: a SIGHUP that changes one is refused (the
@@ -707,6 +722,58 @@ loopback(const char *addr)
 	return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0;
 }
 
+/* The credential and crates.io keys (one credential, PATs and
+ * replace_crates_io only on mirrors, one stand-in for crates.io). */
+static int
+check_upstream_keys(const struct config *c, const char *file, char **cause)
+{
+	const struct registry_config	*cio = NULL;
+
+	for (size_t i = 0; i < c->nregs; i++) {
+		const struct registry_config	*r = &c->regs[i];
+		bool				 pat = r->upstream_pat_env ||
+		    r->upstream_pat_file;
+
+		if ((r->upstream_token_env != NULL) +
+		    (r->upstream_token_file != NULL) +
+		    (r->upstream_token_command != NULL) +
+		    (r->upstream_pat_env != NULL) +
+		    (r->upstream_pat_file != NULL) > 1) {
+			*cause = xasprintf("%s:%d: registries.%s: give one"
+			    " credential: upstream_token_env, _file,"
+			    " _command, upstream_pat_env or"
+			    " upstream_pat_file", file, r->line, r->name);
+			return -EINVAL;
+		}
+		if (r->upstream == NULL && (pat || r->replace_crates_io)) {
+			*cause = xasprintf("%s:%d: registries.%s:"
+			    " upstream_pat_* and replace_crates_io need an"
+			    " upstream (this registry is hosted)", file,
+			    r->line, r->name);
+			return -EINVAL;
+		}
+		if (!config_crates_io(r))
+			continue;
+		if (cio != NULL) {
+			*cause = xasprintf("%s:%d: registries.%s and %s both"
+			    " stand in for crates.io (replace_crates_io or an"
+			    " index.crates.io upstream): keep one", file,
+			    r->line, cio->name, r->name);
+			return -EINVAL;
+		}
+		cio = r;
+	}
+	return 0;
+}
+
+bool
+config_crates_io(const struct registry_config *r)
+{
+	return r->upstream != NULL && (r->replace_crates_io ||
+	    strcmp(r->upstream, "https://index.crates.io/") == 0 ||
+	    strcmp(r->upstream, "sparse+https://index.crates.io/") == 0);
+}
+
 int
 config_check(const struct config *c, char **cause)
 {
@@ -717,6 +784,9 @@ config_check(const struct config *c, char **cause)
 		    " or both", file);
 		return -EINVAL;
 	}
+	if (check_upstream_keys(c, file, cause) != 0)
+		return -EINVAL;
+
 	for (size_t i = 0; i < c->nlisten; i++) {
 		struct sockaddr_storage	ss;
 		int			len = sizeof ss;
@@ -756,7 +826,8 @@ config_check(const struct config *c, char **cause)
 	for (size_t i = 0; i < c->nregs; i++) {
 		const struct registry_config	*r = &c->regs[i];
 		bool				 credential = r->upstream_token_env ||
-		    r->upstream_token_file || r->upstream_token_command;
+		    r->upstream_token_file || r->upstream_token_command ||
+		    r->upstream_pat_env || r->upstream_pat_file;
 
 		if ((r->upstream_token_env != NULL) +
 		    (r->upstream_token_file != NULL) +
@@ -927,6 +998,8 @@ config_free(struct config *c)
 		free(r->upstream_proxy);
 		free(r->upstream_ca_file);
 		free(r->relay_auth);
+		free(r->upstream_pat_env);
+		free(r->upstream_pat_file);
 	}
 	free(c->regs);
 	free(c);

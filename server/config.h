@@ -31,6 +31,11 @@ struct registry_config {
 	bool	  relay_api_other_origin; /* api may be on another origin */
 	long long max_cache_bytes;	/* 0: no limit */
 	bool	  prefetch_dependencies;
+	/* Upstream probes and crates.io (server/probe.c, main.c). */
+	char	 *upstream_pat_env;	/* a bare Azure DevOps PAT */
+	char	 *upstream_pat_file;
+	long long probe_interval;
+	bool	  replace_crates_io;	/* stands in for crates.io */
 };
 
 struct config {
@@ -87,6 +92,10 @@ char	*config_restart_change(const struct config *old,
 
 /* Prints every key with its type, default and help. */
 void	config_help(FILE *f);
+
+/* True when r mirrors crates.io: its upstream is index.crates.io or it
+ * is declared with replace_crates_io. */
+bool	config_crates_io(const struct registry_config *r);
 
 const struct registry_config *config_registry(const struct config *c,
 	    const char *name);

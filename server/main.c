@@ -1,4 +1,5 @@
 /* crated: a cargo sparse registry, pull-through mirror and upload relay. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include "server/datacmd.h"
 #include "server/log.h"
 #include "server/prefetch.h"
+#include "server/probe.h"
 #include "server/server.h"
 
 static void
@@ -60,6 +62,7 @@ usage(FILE *f)
 	    "       crated token list | revoke ID|NAME [--config FILE]"
 	    " [--data-dir DIR]\n"
 	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
+	    "       crated check [--config FILE]\n"
 	    "       crated crash-points\n"
 	    "       crated --help | --version\n"
 	    "\n"
@@ -69,8 +72,9 @@ usage(FILE *f)
 	    " an upstream registry.\nWithout --config it serves a hosted"
 	    " registry \"local\" and a mirror of\nindex.crates.io,"
 	    " \"crates-io\", from ./crated-data on 127.0.0.1:8080.\n"
-	    "`crated cargo-config` prints the matching cargo configuration."
-	    "\n\n");
+	    "`crated cargo-config` prints the matching cargo configuration;"
+	    "\n`crated check` checks the configuration and every upstream"
+	    " (its URL and\ncredential) and exits 1 on any failure.\n\n");
 	config_help(f);
 }
 
@@ -202,6 +206,60 @@ cargo_url(const char *upstream)
 	return xasprintf("sparse+%s", upstream);
 }
 
+/* With auth_required cargo sends a token only when the registry has a
+ * credential provider ("authenticated registries require a
+ * credential-provider to be configured"). name: cargo's registry name. */
+static void
+print_credential(const struct registry_config *rc, const char *name)
+{
+	char	*env;
+
+	if (!rc->auth_required)
+		return;
+	env = xasprintf("CARGO_REGISTRIES_%s_TOKEN", name);
+	for (char *p = env; *p != '\0'; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	printf("# needs a crated token: cargo login --registry %s, or %s\n"
+	    "credential-provider = [\"cargo:token\"]\n", name, env);
+	free(env);
+}
+
+static void
+print_registry(const struct registry_config *rc, const char *base)
+{
+	char	*up, *own;
+
+	if (rc->upstream == NULL) {
+		printf("\n# hosted registry: crates name it with registry ="
+		    " \"%s\"\n[registries.%s]\nindex = \"sparse+%s/%s/\"\n",
+		    rc->name, rc->name, base, rc->name);
+		print_credential(rc, rc->name);
+		return;
+	}
+	up = cargo_url(rc->upstream);
+	own = xasprintf("%s-crated", rc->name);
+	if (config_crates_io(rc))
+		printf("\n# crates.io through crated%s%s; Cargo.lock keeps"
+		    " crates.io's URL\n[source.crates-io]\nreplace-with ="
+		    " \"%s\"\n", up ? ", which mirrors it from\n# " : "",
+		    up ? up : "", own);
+	else
+		printf("\n# mirror of %s: projects name it with registry ="
+		    " \"%s\" and\n# Cargo.lock keeps the upstream URL; crated"
+		    " serves it.\n", up ? up : rc->upstream, rc->name);
+	if (up != NULL)
+		printf("# Publish through crated with --registry %s.\n", own);
+	printf("[registries.%s]\nindex = \"sparse+%s/%s/\"\n", own, base,
+	    rc->name);
+	print_credential(rc, own);
+	if (up != NULL)
+		printf("[registries.%s]\nindex = \"%s\"\n[source.%s-upstream]"
+		    "\nregistry = \"%s\"\nreplace-with = \"%s\"\n", rc->name,
+		    up, rc->name, up, own);
+	free(up);
+	free(own);
+}
+
 /* Prints the cargo configuration that sends every registry through
  * crated while projects and lock files keep the upstream URLs. */
 static int
@@ -254,40 +312,57 @@ cmd_cargo_config(int argc, char **argv)
 	printf("# cargo configuration for crated at %s\n# (put it in"
 	    " $CARGO_HOME/config.toml or a project's .cargo/config.toml)\n",
 	    base);
-	for (size_t i = 0; i < cfg->nregs; i++) {
-		const struct registry_config	*rc = &cfg->regs[i];
-		char				*up;
-
-		if (rc->upstream == NULL) {
-			printf("\n# hosted registry: crates name it with"
-			    " registry = \"%s\"\n[registries.%s]\nindex ="
-			    " \"sparse+%s/%s/\"\n", rc->name, rc->name, base,
-			    rc->name);
-			continue;
-		}
-		up = cargo_url(rc->upstream);
-		if (up == NULL) {
-			printf("\n# crates.io through crated; Cargo.lock keeps"
-			    " crates.io's URL\n[source.crates-io]\n"
-			    "replace-with = \"%s-crated\"\n[registries.%s-"
-			    "crated]\nindex = \"sparse+%s/%s/\"\n", rc->name,
-			    rc->name, base, rc->name);
-			continue;
-		}
-		printf("\n# mirror of %s: projects name it with registry ="
-		    " \"%s\" and\n# Cargo.lock keeps the upstream URL;"
-		    " crated serves it. Publish through crated\n# with"
-		    " --registry %s-crated.\n[registries.%s]\nindex ="
-		    " \"%s\"\n[registries.%s-crated]\nindex ="
-		    " \"sparse+%s/%s/\"\n[source.%s-upstream]\nregistry ="
-		    " \"%s\"\nreplace-with = \"%s-crated\"\n", up, rc->name,
-		    rc->name, rc->name, up, rc->name, base, rc->name, rc->name,
-		    up, rc->name);
-		free(up);
-	}
+	for (size_t i = 0; i < cfg->nregs; i++)
+		print_registry(&cfg->regs[i], base);
 	free(base);
 	config_free(cfg);
 	return 0;
+}
+
+/* crated check: the configuration, then every upstream probed (its URL
+ * and credential), one line per registry; 1 on any failure, as nginx -t. */
+static int
+cmd_check(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = getenv("CRATED_CONFIG");
+	struct config	*cfg;
+	char		*cause = NULL;
+	int		 ch, failures;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c') {
+			fprintf(stderr, "usage: crated check [--config"
+			    " FILE]\n");
+			return 2;
+		}
+		path = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: crated check [--config FILE]\n");
+		return 2;
+	}
+	if (config_load(path, &cfg, &cause) != 0) {
+		printf("crated check: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (config_check(cfg, &cause) != 0) {
+		printf("crated check: %s\n", cause);
+		free(cause);
+		config_free(cfg);
+		return 1;
+	}
+	log_setup(LOG_ERROR, LOG_TEXT);
+	failures = probe_check_all(cfg, stdout);
+	printf("crated check: configuration %s %s\n", path ? path :
+	    "(built-in defaults)", failures ? "has failures" : "is ok");
+	config_free(cfg);
+	return failures ? 1 : 0;
 }
 
 int
@@ -330,6 +405,8 @@ main(int argc, char **argv)
 		return prefetch_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cargo-config") == 0)
 		return cmd_cargo_config(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crash-points") == 0) {
 		for (int i = 0; crash_points[i] != NULL; i++)
 			printf("%s\n", crash_points[i]);

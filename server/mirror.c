@@ -28,6 +28,7 @@
 #include "server/limiter.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/probe.h"
 #include "server/route.h"
 #include "server/server.h"
 #include "server/upstream.h"
@@ -295,6 +296,17 @@ refresh_token(struct mirror *m)
 	const struct registry_config	*c = m->reg->cfg;
 	struct token_job		*j;
 
+	if (c->upstream_pat_file != NULL) {
+		char	*t = NULL, *cause = NULL;
+
+		if (probe_credential(c, &t, &cause) != 0)
+			free(cause);
+		else {
+			free(m->token);
+			m->token = t;
+		}
+		return;
+	}
 	if (c->upstream_token_file != NULL) {
 		char	*t = read_token_file(c->upstream_token_file);
 
@@ -322,6 +334,12 @@ token(struct mirror *m)
 	    c->token_refresh)
 		refresh_token(m);
 	return m->token;
+}
+
+const char *
+mirror_credential(struct mirror *m)
+{
+	return token(m);
 }
 
 /* Metrics: name{registry="R"} or name{registry="R",extra}. */
@@ -2639,6 +2657,14 @@ mirror_open(struct registry *reg, char **cause)
 			*cause = xasprintf("registry %s: upstream_token_file"
 			    " %s: %s", reg->name, c->upstream_token_file,
 			    errno ? strerror(errno) : "empty");
+			return -1;
+		}
+	} else if (c->upstream_pat_env != NULL || c->upstream_pat_file !=
+	    NULL) {
+		/* A bare Azure DevOps PAT: Basic base64(PAT:<pat>). */
+		if (probe_credential(c, &m->token, &why) != 0) {
+			*cause = xasprintf("registry %s: %s", reg->name, why);
+			free(why);
 			return -1;
 		}
 	} else if (c->upstream_token_command != NULL) {

@@ -33,6 +33,9 @@ void		 mirror_reconfigured(struct mirror *);
 /* A cached .crate was served (pin: crated prefetch asked for it). */
 void		 mirror_served_crate(struct mirror *, const char *rel,
 		     bool pin);
+/* The Authorization value crated sends upstream, or NULL (for the
+ * upstream probes, server/probe.c). */
+const char	*mirror_credential(struct mirror *);
 /* For /-/metrics and /-/ready. */
 typedef struct json_t json_t;
 void		 mirror_collect(struct mirror *);

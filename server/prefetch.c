@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@ struct reg_info {
 	char	*name;
 	char	*index;		/* crated's own URL, normalised */
 	char	*upstream;	/* normalised, or NULL */
+	bool	 crates_io;	/* stands in for crates.io */
 };
 
 struct job;
@@ -384,7 +386,8 @@ match(const struct reg_info *regs, size_t n, const char *forced,
 	const struct reg_info	*hit = NULL;
 	bool			 cio = strcmp(url,
 				    "https://github.com/rust-lang/crates.io-index/")
-				    == 0;
+				    == 0 || strcmp(url, "https://index.crates.io/") ==
+				    0;
 
 	for (size_t i = 0; i < n && hit == NULL; i++) {
 		if (forced != NULL) {
@@ -394,8 +397,7 @@ match(const struct reg_info *regs, size_t n, const char *forced,
 		}
 		if (strcmp(regs[i].index, url) == 0 ||
 		    (regs[i].upstream != NULL && (strcmp(regs[i].upstream,
-		    url) == 0 || (cio && strcmp(regs[i].upstream,
-		    "https://index.crates.io/") == 0))))
+		    url) == 0 || (cio && regs[i].crates_io))))
 			hit = &regs[i];
 	}
 	free(url);
@@ -450,6 +452,9 @@ remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n)
 		(*out)[i].index = normalise(json_string_value(json_object_get(
 		    v, "index")));
 		(*out)[i].upstream = up ? normalise(up) : NULL;
+		(*out)[i].crates_io = json_is_true(json_object_get(v,
+		    "crates_io")) || (up != NULL && strcmp((*out)[i].upstream,
+		    "https://index.crates.io/") == 0);
 	}
 	json_decref(j);
 	return 0;
@@ -506,6 +511,80 @@ bad_name(const char *file, const struct lock_package *p, const char *why)
 	    p->version : "", why);
 }
 
+/* Registry packages no mirror here takes: their sources, for the
+ * summary (a few are enough to name). */
+static void
+note_skipped(json_t *unmatched, const char *source)
+{
+	size_t	 i;
+	json_t	*v;
+
+	json_array_foreach(unmatched, i, v)
+		if (strcmp(json_string_value(v), source) == 0)
+			return;
+	if (json_array_size(unmatched) < 8)
+		json_array_append_new(unmatched, json_string(source));
+}
+
+static void
+print_skipped(json_t *unmatched, size_t skipped, const char *forced)
+{
+	size_t	 i;
+	json_t	*v;
+
+	printf("prefetch: %zu registry packages skipped: no registry%s of"
+	    " this crated mirrors their source:\n", skipped, forced ?
+	    " named by --registry" : "");
+	json_array_foreach(unmatched, i, v) {
+		const char	*src = json_string_value(v);
+
+		printf("  %s%s\n", src, strstr(src, "crates.io-index") != NULL ||
+		    strstr(src, "index.crates.io") != NULL ? " (crates.io:"
+		    " set replace_crates_io = true on the mirror that stands in"
+		    " for it)" : "");
+	}
+	printf("  give --registry NAME to send them to one mirror, or add a"
+	    " mirror of that source\n");
+}
+
+/* True when another process holds the data directory's lock. */
+static bool
+busy(const char *data_dir)
+{
+	char	*path = xasprintf("%s/lock", data_dir);
+	int	 fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool	 held = fd != -1 && flock(fd, LOCK_SH | LOCK_NB) == -1 &&
+		    errno == EWOULDBLOCK;
+
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return held;
+}
+
+/* The address the configuration gives the running crated (NULL: port 0,
+ * not known). New string. */
+static char *
+own_url(const struct config *cfg)
+{
+	const char	*l = cfg->nlisten > 0 ? cfg->listen[0] : NULL;
+
+	if (cfg->public_url != NULL)
+		return xstrdup(cfg->public_url);
+	if (l == NULL || strcmp(strrchr(l, ':'), ":0") == 0)
+		return NULL;
+	return xasprintf("http://%s", l);
+}
+
+/* The data directory is locked: a running crated owns it. */
+static void
+running_hint(const char *url)
+{
+	fprintf(stderr, "crated prefetch: a running crated serves this data"
+	    " directory: ask it instead with\n  crated prefetch --server %s"
+	    " LOCKFILE|DIR...\n", url ? url : "http://HOST:PORT");
+}
+
 static void
 usage(void)
 {
@@ -536,6 +615,8 @@ prefetch_main(int argc, char **argv)
 	size_t			 nregs = 0, nfiles = 0, skipped = 0;
 	size_t			 invalid = 0;
 	struct event		*sigs[2] = { NULL, NULL };
+	json_t			*unmatched = NULL;
+	char			*own_server = NULL;
 	char			**files = NULL, *cause = NULL;
 	int			 ch, status = 0;
 
@@ -600,11 +681,14 @@ prefetch_main(int argc, char **argv)
 		}
 		if (data_dir != NULL)
 			config_set_string(&cfg->data_dir, data_dir);
+		own_server = own_url(cfg);
 		config_set_listen(cfg, &lo, 1);
 		config_set_string(&cfg->public_url, NULL);
 		if (config_check(cfg, &cause) != 0 ||
 		    server_start(&srv, cfg, &cause) != 0) {
 			fprintf(stderr, "crated prefetch: %s\n", cause);
+			if (srv.lockfd == -1 && busy(cfg->data_dir))
+				running_hint(own_server);
 			status = 1;
 			goto done;
 		}
@@ -622,6 +706,7 @@ prefetch_main(int argc, char **argv)
 			regs[i].index = normalise(own);
 			regs[i].upstream = srv.regs[i].cfg->upstream ?
 			    normalise(srv.regs[i].cfg->upstream) : NULL;
+			regs[i].crates_io = config_crates_io(srv.regs[i].cfg);
 			free(own);
 		}
 	}
@@ -658,6 +743,9 @@ prefetch_main(int argc, char **argv)
 				if ((ri = match(regs, nregs, forced,
 				    p->source)) == NULL) {
 					skipped++;
+					if (unmatched == NULL)
+						unmatched = json_array();
+					note_skipped(unmatched, p->source);
 					continue;
 				}
 				for (size_t m = 0; m < pf.ntargets && !dup;
@@ -713,6 +801,11 @@ prefetch_main(int argc, char **argv)
 		    " fetched (named above)\n", invalid);
 	if (pf.failed > 0 || invalid > 0)
 		status = 1;
+	if (skipped > 0) {
+		/* An empty cache must not pass as a green job. */
+		print_skipped(unmatched, skipped, forced);
+		status = 1;
+	}
 done:
 	if (pf.stopped != 0) {
 		fprintf(stderr, "crated prefetch: stopped by %s after %zu of %zu"
@@ -760,5 +853,7 @@ done:
 	free(files);
 	free(pf.server);
 	free(cause);
+	json_decref(unmatched);
+	free(own_server);
 	return status;
 }

@@ -34,6 +34,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/mirror.h"
+#include "server/probe.h"
 #include "server/relay.h"
 #include "server/route.h"
 #include "server/upstream.h"
@@ -750,10 +751,10 @@ list_registries(struct server *srv, struct http_request *r)
 					    base, reg->name);
 
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?,"
-		    " s:b}", "name", reg->name, "kind", reg->kind ==
+		    " s:b, s:b}", "name", reg->name, "kind", reg->kind ==
 		    REGISTRY_HOSTED ? "hosted" : "mirror", "index", index,
 		    "upstream", reg->cfg->upstream, "offline",
-		    reg->cfg->offline));
+		    reg->cfg->offline, "crates_io", config_crates_io(reg->cfg)));
 		free(index);
 	}
 	list = json_pack("{s:o}", "registries", list);
@@ -811,6 +812,12 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 	}
 	if ((t = tokens_check(&srv->tokens, value, reg->name,
 	    time(NULL))) == NULL) {
+		/* `crated token create` a moment ago: look at the file now
+		 * (a stat; it is read again only when it changed). */
+		tokens_refresh_now(srv->cfg->data_dir, &srv->tokens);
+		t = tokens_check(&srv->tokens, value, reg->name, time(NULL));
+	}
+	if (t == NULL) {
 		bool	api = route_is_api(rt->kind) && rt->kind !=
 			    ROUTE_DOWNLOAD;
 
@@ -1050,7 +1057,7 @@ declare_metrics(void)
 
 /* A mirror's state in /-/ready: last_ok (epoch seconds) also as
  * last_ok_at (RFC 3339, UTC); without full (ops_allowed), no upstream URL
- * and no error text (which may name it). */
+ * and no error or probe text (which may name it). */
 static void
 ready_details(json_t *j, bool full)
 {
@@ -1068,6 +1075,7 @@ ready_details(json_t *j, bool full)
 	if (!full) {
 		json_object_del(j, "upstream");
 		json_object_del(j, "last_error");
+		json_object_del(j, "probe_detail");
 	}
 }
 
@@ -1096,6 +1104,7 @@ ready(struct server *srv, struct http_request *r)
 		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
 		if (reg->mirror != NULL)
 			mirror_state(reg->mirror, j);
+		probes_state(srv->probes, reg, j);
 		ready_details(j, full);
 		json_array_append_new(regs, j);
 	}
@@ -1463,6 +1472,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	} else
 		log_info("SIGHUP: configuration %s reloaded", srv->cfg->path ?
 		    srv->cfg->path : "(built-in defaults)");
+	probes_reconfigured(srv->probes);
 	srv->tokens.checked = 0;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (srv->cfg->nlisten_tls == 0)
@@ -1706,6 +1716,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
 		    "mirror", srv->public_url, srv->regs[i].name);
 	}
+	srv->probes = probes_start(srv);
 	return 0;
 }
 
@@ -1721,6 +1732,7 @@ server_finish(struct server *srv)
 	/* Work still under way ends first, answering its requests while
 	 * their connections exist; then the connections go. */
 	workers_destroy(srv->cpu);
+	probes_free(srv->probes);
 	upstream_client_destroy(srv->upstream);
 	workers_destroy(srv->workers);
 	workers_destroy(srv->background);

@@ -55,6 +55,7 @@ struct server {
 	struct event		*sigterm, *sigint, *sighup, *drain_timer;
 	bool			 stopping;
 	struct request_series	*req_series;	/* metrics of requests */
+	struct probes		*probes;	/* of the upstreams */
 	/* Command-line settings that outlive a SIGHUP reload. */
 	bool			 force_offline;
 	const char		*force_log_level;

@@ -223,6 +223,10 @@ class MetricsTest(harness.TestCase):
                 + S.mirror_toml("mirror", self.up_url, index_ttl=300, negative_ttl=300) + "\n"
                 + S.mirror_toml("stale", self.up2_url, index_ttl=TTL_STALE, negative_ttl=TTL_STALE))
         self.srv = self.start_crated(registries=regs)
+        # the upstreams' start-up probes (GET config.json) are over before
+        # a test counts upstream requests
+        S.wait_until(lambda: all(r.get("probe") != "not probed yet" for r in
+                                 self.srv.get("/-/ready").json()["registries"]), 10, 0.02)
         self.ledger = []    # (registry, route, status, body bytes)
 
     # -- requests that are written in the ledger
