@@ -576,16 +576,15 @@ room(struct mirror *m, int reserve, double *next)
 {
 	struct timespec	 now;
 	double		 after = OVERDUE * limiter_latency(m->limiter), age;
-	int		 counted = 0;
+	int		 counted = 0, limit;
 
-	if (m->active >= m->reg->cfg->upstream_concurrency - reserve)
-		return false;
 	/* Until the first answer tells whether the upstream multiplexes,
 	 * one at a time: requests sent together would each open (and
 	 * upgrade) a connection of their own. */
-	if (!m->answered)
-		return m->active == 0;
-	if (m->active < limiter_limit(m->limiter) - reserve)
+	limit = m->answered ? limiter_limit(m->limiter) : 1;
+	if (m->active >= m->reg->cfg->upstream_concurrency - reserve)
+		return false;
+	if (m->active < limit - reserve)
 		return true;
 	if (after < OVERDUE_MIN)
 		after = OVERDUE_MIN;
@@ -597,7 +596,31 @@ room(struct mirror *m, int reserve, double *next)
 				*next = after - age;
 		}
 	}
-	return counted < limiter_limit(m->limiter) - reserve;
+	return counted < limit - reserve;
+}
+
+static void	launch_queued(struct mirror *);
+
+static void
+overdue_cb(evutil_socket_t fd, short what, void *arg)
+{
+	launch_queued(arg);
+}
+
+/* While fetches wait, wakes launch_queued when the next fetch in flight
+ * becomes overdue and gives up its place. */
+static void
+arm_overdue(struct mirror *m)
+{
+	double		next = 1e9;
+	struct timeval	tv;
+
+	if ((m->queue == NULL && m->low == NULL) || m->overdue_timer == NULL ||
+	    room(m, 0, &next) || next >= 1e9)
+		return;
+	tv.tv_sec = (time_t)next;
+	tv.tv_usec = (suseconds_t)((next - (double)tv.tv_sec) * 1e6) + 1000;
+	evtimer_add(m->overdue_timer, &tv);
 }
 
 static struct queued *
@@ -647,6 +670,7 @@ upstream_get(struct mirror *m, const struct fetch_opts *o)
 	q = queued_new(o);
 	*m->queue_tail = q;
 	m->queue_tail = &q->next;
+	arm_overdue(m);
 }
 
 /* upstream_get for a prefetch: behind every request someone waits for,
@@ -670,6 +694,7 @@ upstream_get_low(struct mirror *m, const struct fetch_opts *o)
 	*m->low_tail = q;
 	m->low_tail = &q->next;
 	m->nlow++;
+	arm_overdue(m);
 	return true;
 }
 
@@ -695,10 +720,10 @@ promote(struct mirror *m, void *arg)
 	}
 	*m->queue_tail = q;
 	m->queue_tail = &q->next;
+	arm_overdue(m);
 }
 
 static void	fill_free(struct fill *);
-static void	launch_queued(struct mirror *);
 
 /* Forgets the prefetches that have not started (nobody waits for them:
  * a request for one moves it to the front queue): at shutdown. */
@@ -730,12 +755,6 @@ mirror_stop_prefetching(struct mirror *m)
 		drop_prefetches(m);
 }
 
-static void
-overdue_cb(evutil_socket_t fd, short what, void *arg)
-{
-	launch_queued(arg);
-}
-
 /* Starts queued fetches while there is room: the front queue first; a
  * prefetch never takes the last place unless the upstream is idle. When
  * some wait, wakes up as the next fetch in flight becomes overdue. */
@@ -743,28 +762,20 @@ static void
 launch_queued(struct mirror *m)
 {
 	struct queued	*q;
-	double		 next = 1e9;
 
-	while ((q = m->queue) != NULL && room(m, 0, &next)) {
+	while ((q = m->queue) != NULL && room(m, 0, NULL)) {
 		if ((m->queue = q->next) == NULL)
 			m->queue_tail = &m->queue;
 		queued_launch(m, q);
 	}
 	while (m->queue == NULL && (q = m->low) != NULL &&
-	    (m->active == 0 || room(m, 1, &next))) {
+	    (m->active == 0 || room(m, 1, NULL))) {
 		if ((m->low = q->next) == NULL)
 			m->low_tail = &m->low;
 		m->nlow--;
 		queued_launch(m, q);
 	}
-	if ((m->queue != NULL || m->low != NULL) && next < 1e9 &&
-	    m->overdue_timer != NULL) {
-		struct timeval	tv = { (time_t)next,
-				    (suseconds_t)((next - (time_t)next) * 1e6) +
-				    1000 };
-
-		evtimer_add(m->overdue_timer, &tv);
-	}
+	arm_overdue(m);
 }
 
 /* Seconds from a Retry-After value (delta seconds or an HTTP date). */
