@@ -548,22 +548,43 @@ forward(struct mirror *m, const char *error, void *arg)
 	free(url);
 }
 
-/* True when url is crated's own index URL of registry r, with or without
- * "sparse+" and the final slash. */
+/* crated's own base URLs, as clients may have named them: public_url,
+ * each listener's, and the one this request came in by. */
+struct bases {
+	const char	*v[4];
+	size_t		 n;
+};
+
+/* True when url (without "sparse+") is one of crated's own index URLs of
+ * registry r, with or without the final slash. */
 static bool
-names_registry(const struct server *srv, const struct registry *r,
+names_registry(const struct bases *b, const struct registry *r,
     const char *url)
 {
-	char	*mine = xasprintf("%s/%s/", srv->public_url, r->name);
-	size_t	 n = strlen(mine);
-	bool	 same;
+	size_t	 n, k = strlen(r->name);
 
-	if (strncmp(url, "sparse+", 7) == 0)
-		url += 7;
-	same = strcmp(url, mine) == 0 || (strlen(url) == n - 1 &&
-	    strncmp(url, mine, n - 1) == 0);
-	free(mine);
-	return same;
+	for (size_t i = 0; i < b->n; i++) {
+		n = strlen(b->v[i]);
+		if (strncmp(url, b->v[i], n) == 0 && url[n] == '/' &&
+		    strncmp(url + n + 1, r->name, k) == 0 &&
+		    (strcmp(url + n + 1 + k, "/") == 0 ||
+		    url[n + 1 + k] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/* True when url (without "sparse+") lies under one of crated's bases. */
+static bool
+under_crated(const struct bases *b, const char *url)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		size_t	n = strlen(b->v[i]);
+
+		if (strncmp(url, b->v[i], n) == 0 && url[n] == '/')
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -573,13 +594,19 @@ names_registry(const struct server *srv, const struct registry *r,
  */
 static int
 rewrite_registries(struct server *srv, const struct registry *target,
-    json_t *meta, char **why)
+    const char *base, json_t *meta, char **why)
 {
-	json_t	*deps = json_object_get(meta, "deps"), *dep;
-	size_t	 i, n;
-	int	 changed = 0;
+	json_t		*deps = json_object_get(meta, "deps"), *dep;
+	struct bases	 b = { .n = 0 };
+	size_t		 i;
+	int		 changed = 0;
 
-	n = strlen(srv->public_url);
+	b.v[b.n++] = base;
+	b.v[b.n++] = srv->public_url;
+	if (srv->url_plain != NULL)
+		b.v[b.n++] = srv->url_plain;
+	if (srv->url_tls != NULL)
+		b.v[b.n++] = srv->url_tls;
 	json_array_foreach(deps, i, dep) {
 		const char	*url = json_string_value(json_object_get(dep,
 				    "registry"));
@@ -591,10 +618,9 @@ rewrite_registries(struct server *srv, const struct registry *target,
 		if (strncmp(u, "sparse+", 7) == 0)
 			u += 7;
 		for (size_t k = 0; k < srv->nregs; k++)
-			if (names_registry(srv, &srv->regs[k], url))
+			if (names_registry(&b, &srv->regs[k], u))
 				to = &srv->regs[k];
-		if (to == NULL && strncmp(u, srv->public_url, n) == 0 &&
-		    u[n] == '/') {
+		if (to == NULL && under_crated(&b, u)) {
 			*why = xasprintf("dependency `%s` names registry %s,"
 			    " which looks like crated but is none of its"
 			    " registries", json_string_value(json_object_get(
@@ -661,7 +687,7 @@ static int
 prepare_publish(struct relay *rl)
 {
 	struct publish	 p;
-	char		*cause = NULL;
+	char		*cause = NULL, *base;
 	int		 changed;
 
 	rl->body = http_body_take(rl->req, &rl->body_len);
@@ -678,8 +704,11 @@ prepare_publish(struct relay *rl)
 		publish_finish(&p);
 		return -1;
 	}
-	if ((changed = rewrite_registries(rl->reg->srv, rl->reg, p.meta,
-	    &cause)) < 0) {
+	base = server_base_url(rl->reg->srv, rl->req);
+	changed = rewrite_registries(rl->reg->srv, rl->reg, base, p.meta,
+	    &cause);
+	free(base);
+	if (changed < 0) {
 		http_reply_error(rl->req, 400, "%s", cause);
 		free(cause);
 		publish_finish(&p);

@@ -195,6 +195,23 @@ class RelayExtraTest(harness.TestCase):
         self.assertErrors(r, (400,))
         self.assertEqual(feed.total(), n)
 
+    def test_dependency_registry_naming_crated_by_its_host(self):
+        """cargo names crated as it reached it (a Host, a TLS listener,
+        a name in DNS): that URL is crated's too, and never reaches the
+        feed."""
+        feed = self.feed
+        srv = self.corp()
+        mine = "sparse+http://crated.example:%d/corp/" % srv.port
+        meta = crate_meta("uses-seed-by-host", "1.0.0",
+                          deps=[dep("corp-seed", "^1", registry=mine)])
+        r = srv.publish(meta, make_crate("uses-seed-by-host", "1.0.0"), reg="corp",
+                        headers={"Host": "crated.example:%d" % srv.port}, timeout=30)
+        self.assertEqual(r.status, 200, r)
+        pubs = [p for p in feed.publishes if p["name"] == "uses-seed-by-host"]
+        self.assertEqual(len(pubs), 1)
+        self.assertNotIn("crated.example", json.dumps(pubs[0]["meta"]))
+        self.assertIn(pubs[0]["meta"]["deps"][0].get("registry"), (None, feed.index_url))
+
     def test_api_calls_the_feed_lacks(self):
         # owners/search are not part of Azure's cargo API: cargo must get an
         # error in its format that carries the feed's answer, never a crash
