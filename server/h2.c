@@ -53,6 +53,9 @@ struct h2 {
 	bool			 holding;	/* in h2_read or h2_expire:
 						 * flush() waits, so nothing
 						 * can end c under them */
+	bool			 preface;	/* after a 101: flush() waits
+						 * for the client's first
+						 * bytes (below) */
 };
 
 static void	flush(struct conn *);
@@ -413,7 +416,7 @@ flush(struct conn *c)
 	const uint8_t	*data;
 	ssize_t		 n;
 
-	if (c->h2->sending || c->h2->holding)
+	if (c->h2->sending || c->h2->holding || c->h2->preface)
 		return;
 	c->h2->sending = true;
 	while (evbuffer_get_length(out) < OUTPUT_HIGH &&
@@ -506,6 +509,11 @@ h2_upgrade(struct conn *c, struct http_request *r)
 	    "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n", 71);
 	c->state = CONN_H2;
 	c->req = NULL;
+	/* Nothing follows the 101 until the client, switched, sends its
+	 * preface: a client may keep only what fits a small upgrade buffer
+	 * (curl 7.88: 32 KiB, and the first answer may fill the client's
+	 * 64 KiB window at once). */
+	c->h2->preface = true;
 	r->stream_id = 1;
 	r->h2_next = c->h2->streams;
 	c->h2->streams = r;
@@ -537,6 +545,7 @@ h2_read(struct conn *c)
 
 	if (n > 0) {
 		c->h2->holding = true;
+		c->h2->preface = false;
 		used = nghttp2_session_mem_recv(c->h2->session,
 		    evbuffer_pullup(in, (ev_ssize_t)n), n);
 		if (used < 0) {
@@ -681,6 +690,30 @@ h2_reset(struct http_request *r)
 	nghttp2_submit_rst_stream(r->conn->h2->session, NGHTTP2_FLAG_NONE,
 	    r->stream_id, NGHTTP2_INTERNAL_ERROR);
 	flush(r->conn);
+}
+
+/* Streams whose answer has started and is still being sent (a download):
+ * in flight for the drain, though no handler holds them. */
+size_t
+h2_sending(const struct conn *c)
+{
+	size_t	n = 0;
+
+	for (const struct http_request *r = c->h2->streams; r != NULL;
+	    r = r->h2_next)
+		n += r->finished && !r->stream_closed;
+	return n;
+}
+
+/* Shutdown: GOAWAY, so the client opens no new stream here; the streams
+ * under way finish, and then flush() closes the connection. */
+void
+h2_drain(struct conn *c)
+{
+	nghttp2_submit_goaway(c->h2->session, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(c->h2->session),
+	    NGHTTP2_NO_ERROR, NULL, 0);
+	flush(c);
 }
 
 void

@@ -2269,6 +2269,8 @@ http_server_drain(struct http_server *srv)
 		if ((c->state == CONN_HEAD && !c->head_started) ||
 		    c->state == CONN_DRAIN)
 			close_when_sent(c);
+		else if (c->state == CONN_H2)
+			h2_drain(c);
 	}
 }
 
@@ -2289,10 +2291,13 @@ http_server_in_flight(const struct http_server *srv)
 {
 	size_t	n = srv->pending;
 
-	for (const struct conn *c = srv->conns; c != NULL; c = c->next)
-		if (c->state != CONN_HANDLER && c->state != CONN_H2 &&
+	for (const struct conn *c = srv->conns; c != NULL; c = c->next) {
+		if (c->state == CONN_H2)
+			n += h2_sending(c);
+		else if (c->state != CONN_HANDLER &&
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 			n++;
+	}
 	return n;
 }
 

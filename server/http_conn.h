@@ -195,6 +195,10 @@ void		 h2_resume(struct http_request *);
 void		 h2_reset(struct http_request *);
 /* The connection's read timeout: ends the streams whose bodies stalled. */
 void		 h2_expire(struct conn *);
+/* Streams answered and still sending (downloads), for the drain. */
+size_t		 h2_sending(const struct conn *);
+/* Shutdown: GOAWAY; c closes once its streams are done. */
+void		 h2_drain(struct conn *);
 /* Before c goes: its streams' requests are orphaned or freed. */
 void		 h2_conn_free(struct conn *);
 /* ALPN: prefer h2, then http/1.1. */

@@ -386,6 +386,37 @@ class ShutdownDuringDownloadTest(harness.TestCase):
         self.assertNotIn("drain timeout", self.srv.log_text())
         self.srv.check_log_clean()
 
+    def test_sigterm_lets_an_h2_download_finish(self):
+        """cargo downloads over HTTP/2 (h2c): a stream still sending is in
+        flight too; the connection gets GOAWAY and closes when it is done."""
+        curl = shutil.which("curl")
+        if curl is None:
+            self.skipTest("no curl")
+        out = os.path.join(self.tmp, "got.crate")
+        p = subprocess.Popen([curl, "-sS", "--http2", "--limit-rate", "2M", "-o", out,
+                              "-w", "%{http_version} %{http_code}",
+                              "http://127.0.0.1:%d/local/api/v1/crates/big-one/1.0.0/download"
+                              % self.srv.port],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env=harness.clean_env())
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.assertTrue(wait_for(lambda: re.search(r'access: .*download" 200',
+                                                   self.srv.log_text()), 10),
+                        self.srv.log_tail())
+        self.srv.proc.send_signal(signal.SIGTERM)
+        line = wait_for(lambda: re.search(r"SIGTERM: no longer accepting; (\d+) requests? in"
+                                          r" flight", self.srv.log_text()), 5)
+        self.assertTrue(line, self.srv.log_tail())
+        self.assertEqual(line.group(1), "1", line.group(0))
+        so, se = p.communicate(timeout=30)
+        self.assertEqual(so.decode(), "2 200", se.decode())
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(),
+                             hashlib.sha256(self.crate).hexdigest())
+        rc = self.srv.wait_exit(5)
+        self.assertEqual(rc, 0, self.srv.log_tail())
+        self.assertNotIn("drain timeout", self.srv.log_text())
+
     def test_second_sigterm_exits_at_once(self):
         self.start_download()
         self.srv.proc.send_signal(signal.SIGTERM)
