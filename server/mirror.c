@@ -23,12 +23,12 @@
 #include "index/semver.h"
 #include "index/validators.h"
 #include "index/xmalloc.h"
+#include "server/credential.h"
 #include "server/hot.h"
 #include "server/http.h"
 #include "server/limiter.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/probe.h"
 #include "server/route.h"
 #include "server/server.h"
 #include "server/upstream.h"
@@ -199,60 +199,6 @@ static const char crate_hdrs[] =
 
 /* Credentials. */
 
-/* Runs the token command: its first line of output. New string or NULL. */
-static char *
-run_command(const char *cmd)
-{
-	FILE	*p = popen(cmd, "r");
-	char	 buf[8192];
-	size_t	 n = 0;
-	int	 status;
-
-	if (p == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, p);
-	status = pclose(p);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (status != 0 || buf[0] == '\0')
-		return NULL;
-	return xstrdup(buf);
-}
-
-/* Trims a token value and checks it can be a header value (no CR/LF). */
-static char *
-clean_token(char *t)
-{
-	size_t	n;
-
-	if (t == NULL)
-		return NULL;
-	t[strcspn(t, "\r\n")] = '\0';
-	n = strlen(t);
-	while (n > 0 && isspace((unsigned char)t[n - 1]))
-		t[--n] = '\0';
-	if (n == 0) {
-		free(t);
-		return NULL;
-	}
-	return t;
-}
-
-static char *
-read_token_file(const char *path)
-{
-	FILE	*f = fopen(path, "r");
-	char	 buf[8192];
-	size_t	 n;
-
-	if (f == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return clean_token(xstrdup(buf));
-}
-
 struct token_job {
 	struct mirror	*m;
 	char		*cmd;
@@ -264,7 +210,7 @@ token_work(void *arg)
 {
 	struct token_job	*j = arg;
 
-	j->token = clean_token(run_command(j->cmd));
+	j->token = credential_clean(credential_command(j->cmd));
 }
 
 static void
@@ -296,21 +242,14 @@ refresh_token(struct mirror *m)
 	const struct registry_config	*c = m->reg->cfg;
 	struct token_job		*j;
 
-	if (c->upstream_pat_file != NULL) {
+	if (c->upstream_pat_file != NULL || c->upstream_token_file != NULL) {
 		char	*t = NULL, *cause = NULL;
 
-		if (probe_credential(c, &t, &cause) != 0)
+		if (credential_read(c, &t, &cause) != 0) {
+			log_error("registry %s: %s; keeping the previous"
+			    " credential", m->reg->name, cause);
 			free(cause);
-		else {
-			free(m->token);
-			m->token = t;
-		}
-		return;
-	}
-	if (c->upstream_token_file != NULL) {
-		char	*t = read_token_file(c->upstream_token_file);
-
-		if (t != NULL) {
+		} else {
 			free(m->token);
 			m->token = t;
 		}
@@ -2652,42 +2591,14 @@ mirror_open(struct registry *reg, char **cause)
 		}
 		free(buf);
 	}
-	if (c->upstream_token_env != NULL) {
-		const char	*v = getenv(c->upstream_token_env);
-
-		m->token = clean_token(v ? xstrdup(v) : NULL);
-		if (m->token == NULL) {
-			*cause = xasprintf("registry %s: upstream_token_env"
-			    " names %s, which is empty or unset", reg->name,
-			    c->upstream_token_env);
-			return -1;
-		}
-	} else if (c->upstream_token_file != NULL) {
-		if ((m->token = read_token_file(c->upstream_token_file)) ==
-		    NULL) {
-			*cause = xasprintf("registry %s: upstream_token_file"
-			    " %s: %s", reg->name, c->upstream_token_file,
-			    errno ? strerror(errno) : "empty");
-			return -1;
-		}
-	} else if (c->upstream_pat_env != NULL || c->upstream_pat_file !=
-	    NULL) {
-		/* A bare Azure DevOps PAT: Basic base64(PAT:<pat>). */
-		if (probe_credential(c, &m->token, &why) != 0) {
-			*cause = xasprintf("registry %s: %s", reg->name, why);
-			free(why);
-			return -1;
-		}
-	} else if (c->upstream_token_command != NULL) {
-		/* At start-up, before the loop runs: blocking is fine. */
-		m->token = clean_token(run_command(c->upstream_token_command));
-		if (m->token == NULL) {
-			*cause = xasprintf("registry %s: upstream_token_command"
-			    " failed or printed nothing", reg->name);
-			return -1;
-		}
-		m->token_time = time(NULL);
+	/* At start-up, before the loop runs: blocking is fine. */
+	if (credential_read(c, &m->token, &why) != 0) {
+		*cause = xasprintf("registry %s: %s", reg->name, why);
+		free(why);
+		return -1;
 	}
+	if (c->upstream_token_command != NULL)
+		m->token_time = time(NULL);
 	if (usage_open(store_root(reg->store), &m->usage, cause) != 0)
 		return -1;
 	if (usage_damage(m->usage) != NULL)

@@ -13,6 +13,7 @@
 #include "index/regconfig.h"
 #include "index/xmalloc.h"
 #include "server/config.h"
+#include "server/credential.h"
 #include "server/log.h"
 #include "server/mirror.h"
 #include "server/server.h"
@@ -64,135 +65,6 @@ probe_prepare(const struct registry_config *c, struct fetch_opts *o)
 	o->proxy = c->upstream_proxy;
 	o->ca_file = c->upstream_ca_file;
 	return url;
-}
-
-char *
-probe_setting(const struct registry_config *c)
-{
-	if (c->upstream_token_env != NULL)
-		return xasprintf("upstream_token_env = \"%s\"",
-		    c->upstream_token_env);
-	if (c->upstream_token_file != NULL)
-		return xasprintf("upstream_token_file = \"%s\"",
-		    c->upstream_token_file);
-	if (c->upstream_token_command != NULL)
-		return xstrdup("upstream_token_command");
-	if (c->upstream_pat_env != NULL)
-		return xasprintf("upstream_pat_env = \"%s\"",
-		    c->upstream_pat_env);
-	if (c->upstream_pat_file != NULL)
-		return xasprintf("upstream_pat_file = \"%s\"",
-		    c->upstream_pat_file);
-	return NULL;
-}
-
-/* Credentials. */
-
-char *
-probe_pat_authorization(const char *pat)
-{
-	char		*plain = xasprintf("PAT:%s", pat), *out;
-	size_t		 n = strlen(plain);
-	unsigned char	*b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-
-	/* EVP_EncodeBlock writes one line, never wrapped, '='-padded. */
-	EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)n);
-	out = xasprintf("Basic %s", b64);
-	OPENSSL_cleanse(plain, n);
-	free(plain);
-	free(b64);
-	return out;
-}
-
-char *
-probe_clean(char *t)
-{
-	size_t	n;
-
-	if (t == NULL)
-		return NULL;
-	t[strcspn(t, "\r\n")] = '\0';
-	n = strlen(t);
-	while (n > 0 && isspace((unsigned char)t[n - 1]))
-		t[--n] = '\0';
-	if (n == 0) {
-		free(t);
-		return NULL;
-	}
-	return t;
-}
-
-/* The first 8 KiB of a file, or NULL with errno. */
-static char *
-slurp(const char *path)
-{
-	FILE	*f = fopen(path, "r");
-	char	 buf[8192];
-	size_t	 n;
-
-	if (f == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	errno = 0;
-	return xstrdup(buf);
-}
-
-static char *
-command_output(const char *cmd)
-{
-	FILE	*p = popen(cmd, "r");
-	char	 buf[8192];
-	size_t	 n;
-
-	if (p == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, p);
-	buf[n] = '\0';
-	if (pclose(p) != 0)
-		return NULL;
-	return xstrdup(buf);
-}
-
-int
-probe_credential(const struct registry_config *c, char **value,
-    char **cause)
-{
-	const char	*env = c->upstream_token_env ? c->upstream_token_env :
-			    c->upstream_pat_env;
-	const char	*file = c->upstream_token_file ? c->upstream_token_file
-			    : c->upstream_pat_file;
-	char		*v = NULL, *setting = probe_setting(c);
-
-	*value = NULL;
-	if (setting == NULL)
-		return 0;
-	errno = 0;
-	if (env != NULL)
-		v = probe_clean(getenv(env) ? xstrdup(getenv(env)) : NULL);
-	else if (file != NULL)
-		v = probe_clean(slurp(file));
-	else
-		v = probe_clean(command_output(c->upstream_token_command));
-	if (v == NULL) {
-		*cause = xasprintf("%s: %s", setting, env ? "the variable is"
-		    " empty or unset" : file ? (errno ? strerror(errno) :
-		    "the file is empty") : "the command failed or printed"
-		    " nothing");
-		free(setting);
-		return -1;
-	}
-	free(setting);
-	if (c->upstream_pat_env != NULL || c->upstream_pat_file != NULL) {
-		char	*basic = probe_pat_authorization(v);
-
-		OPENSSL_cleanse(v, strlen(v));
-		free(v);
-		v = basic;
-	}
-	*value = v;
-	return 0;
 }
 
 /* Judging config.json. */
@@ -303,7 +175,7 @@ static enum probe_outcome
 judge_refused(const struct registry_config *c, struct fetch *f,
     const char *cred, char **detail)
 {
-	char	*setting = probe_setting(c), *msg = message(f);
+	char	*setting = credential_setting(c), *msg = message(f);
 
 	if (setting == NULL)
 		*detail = xasprintf("upstream answered %ld to a request"
@@ -331,7 +203,7 @@ judge_ok(const struct registry_config *c, struct fetch *f, const char *cred,
 	char			*why = NULL, *setting;
 
 	if (html(f) && fetch_redirects(f) > 0) {
-		setting = probe_setting(c);
+		setting = credential_setting(c);
 		*detail = xasprintf("upstream answered config.json with an HTML"
 		    " page after a redirect (a sign-in page): check %s%s",
 		    setting ? setting : "the credential (none is set)",
@@ -340,7 +212,7 @@ judge_ok(const struct registry_config *c, struct fetch *f, const char *cred,
 		return PROBE_CREDENTIAL;
 	}
 	if (html(f)) {
-		setting = probe_setting(c);
+		setting = credential_setting(c);
 		*detail = xasprintf("%sconfig.json is an HTML page, not a"
 		    " registry's: check the feed URL (upstream = \"%s\"); a"
 		    " sign-in page would mean the credential (%s)", base_of(c),
@@ -671,7 +543,7 @@ probe_check_all(const struct config *cfg, FILE *f)
 		k->base = base;
 		if (k->c->upstream == NULL || k->c->offline)
 			continue;
-		if (probe_credential(k->c, &k->cred, &cause) != 0) {
+		if (credential_read(k->c, &k->cred, &cause) != 0) {
 			k->outcome = PROBE_CREDENTIAL;
 			k->detail = cause;
 			continue;

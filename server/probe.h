@@ -4,8 +4,8 @@
  * the setting to fix. The server probes every mirror at start, on SIGHUP
  * and every probe_interval seconds with the mirror's credential, on the
  * event loop (a libcurl multi of their own, server/upstream.c); `crated
- * check` probes with its own loop. Also the credential helpers both share: reading
- * upstream_pat_* and encoding an Azure PAT. */
+ * check` probes with its own loop. The credential itself comes from
+ * server/credential.h. */
 #ifndef SERVER_PROBE_H
 #define SERVER_PROBE_H
 
@@ -41,22 +41,6 @@ char		*probe_prepare(const struct registry_config *,
  * sent (to recognise a bare token), or NULL. */
 enum probe_outcome probe_judge(const struct registry_config *,
 		    struct fetch *, const char *credential, char **detail);
-
-/* The credential setting as written in crated.toml, e.g.
- * upstream_token_env = "CORP_PAT". New string, or NULL when none. */
-char		*probe_setting(const struct registry_config *);
-
-/* "Basic " + base64("PAT:" + pat), on one line (Azure DevOps). New. */
-char		*probe_pat_authorization(const char *pat);
-/* Trims a credential read from a file, the environment or a command: its
- * first line, without trailing white space. Frees t and returns NULL when
- * nothing is left. */
-char		*probe_clean(char *t);
-/* Reads a registry's credential the blocking way (env, file, command,
- * PAT): 0 with *value (new, NULL when none is configured), or -1 with
- * *cause (new). */
-int		 probe_credential(const struct registry_config *,
-		    char **value, char **cause);
 
 /* The server's probes of every mirror that is not offline. */
 struct probes;

@@ -6,6 +6,7 @@
 
 #include "index/xmalloc.h"
 #include "server/config.h"
+#include "server/credential.h"
 #include "server/probe.h"
 #include "tests/tap.h"
 
@@ -44,21 +45,21 @@ main(void)
 	const char	*text;
 	char		*s, *cause = NULL, pat[85];
 
-	s = probe_pat_authorization("abc");
+	s = credential_pat_basic("abc");
 	is_str(s, "Basic UEFUOmFiYw==", "PAT:abc in base64, padded");
 	free(s);
 	memset(pat, 'A', 84);
 	pat[84] = '\0';
-	s = probe_pat_authorization(pat);
+	s = credential_pat_basic(pat);
 	ok(strlen(s) == 6 + 120 && strchr(s, '\n') == NULL &&
 	    strchr(s + 6, ' ') == NULL, "an 84-character PAT: 120 base64"
 	    " characters on one line");
 	free(s);
 
-	s = probe_clean(xstrdup("Basic abc \r\nsecond line\n"));
+	s = credential_clean(xstrdup("Basic abc \r\nsecond line\n"));
 	is_str(s, "Basic abc", "first line, trailing space trimmed");
 	free(s);
-	ok(probe_clean(xstrdup(" \n")) == NULL, "blank: nothing");
+	ok(credential_clean(xstrdup(" \n")) == NULL, "blank: nothing");
 
 	text = "[registries.corp]\nupstream = \"https://x/\"\n"
 	    "upstream_pat_env = \"CORP_PAT\"\n";
@@ -68,7 +69,7 @@ main(void)
 		printf("#   %s\n", cause);
 		return done_testing();
 	}
-	s = probe_setting(&c->regs[0]);
+	s = credential_setting(&c->regs[0]);
 	is_str(s, "upstream_pat_env = \"CORP_PAT\"", "the setting as written");
 	free(s);
 	ok(c->regs[0].probe_interval == 300, "probe_interval default");
