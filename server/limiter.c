@@ -10,7 +10,8 @@
 #define SLOW_START_CONNECTS 8	/* slow start on new connections up to */
 #define MIN_ROUND	0.1	/* seconds: growth after a cut, at most */
 #define CONNECT_FIRST	750	/* ms, before any connect was seen */
-#define CONNECT_MIN	250	/* ms: a TLS handshake on a busy host */
+#define CONNECT_MIN	50	/* ms: a TCP connect */
+#define CONNECT_MIN_TLS	250	/* ms: a TLS handshake on a busy host */
 #define CONNECT_MAX	10000	/* ms */
 
 struct limiter {
@@ -155,13 +156,13 @@ limiter_connected(struct limiter *l, double seconds)
 }
 
 long
-limiter_connect_timeout_ms(const struct limiter *l)
+limiter_connect_timeout_ms(const struct limiter *l, bool tls)
 {
-	long	ms;
+	long	ms, floor = tls ? CONNECT_MIN_TLS : CONNECT_MIN;
 
 	if (l->connect == 0)
 		return CONNECT_FIRST;
 	ms = (long)(4000 * l->connect);
-	return ms < CONNECT_MIN ? CONNECT_MIN : ms > CONNECT_MAX ?
+	return ms < floor ? floor : ms > CONNECT_MAX ?
 	    CONNECT_MAX : ms;
 }

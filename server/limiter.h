@@ -48,7 +48,8 @@ double		 limiter_latency(const struct limiter *);
 
 /* A connect that took seconds (TCP and TLS). */
 void		 limiter_connected(struct limiter *, double seconds);
-/* Milliseconds a first connect attempt may take. */
-long		 limiter_connect_timeout_ms(const struct limiter *);
+/* Milliseconds a first connect attempt may take (4x the usual; at least
+ * 50 ms, 250 with a TLS handshake). */
+long		 limiter_connect_timeout_ms(const struct limiter *, bool tls);
 
 #endif

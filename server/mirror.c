@@ -493,7 +493,8 @@ launch(struct mirror *m, struct fetch_opts *o)
 	/* Short connect timeouts pay only where a new attempt follows: a
 	 * write is never sent twice, so it waits the whole 10 s. */
 	if (o->method == NULL && o->body == NULL) {
-		o->connect_timeout_ms = limiter_connect_timeout_ms(m->limiter);
+		o->connect_timeout_ms = limiter_connect_timeout_ms(m->limiter,
+		    strncmp(o->url, "https:", 6) == 0);
 		o->retries = UPSTREAM_RETRIES;
 	}
 	o->h2c = true;

@@ -330,32 +330,46 @@ ssl_ctx_cb(CURL *easy, void *ctx, void *arg)
 	return CURLE_OK;
 }
 
-/* Why an attempt failed in a way a new connection may mend, or NULL. A
- * transfer that passed bytes on, was refused by its owner or was too big
- * is never one. */
-static const char *
+/* Why an attempt failed in a way a new connection may mend. */
+enum retry_why {
+	RETRY_NONE,
+	RETRY_REFUSED,		/* connection refused */
+	RETRY_CONNECT,		/* connect timeout: a dropped SYN */
+	RETRY_STALLED,
+	RETRY_LOST,		/* reset, closed, HTTP/2 stream error */
+};
+
+static const char *const retry_names[] = {
+	[RETRY_NONE] = "none", [RETRY_REFUSED] = "connection refused",
+	[RETRY_CONNECT] = "connect timeout", [RETRY_STALLED] = "stalled",
+	[RETRY_LOST] = "connection lost",
+};
+
+/* A transfer that passed bytes on, was refused by its owner or was too
+ * big is never retried. */
+static enum retry_why
 retry_reason(const struct fetch *f)
 {
 	if (f->passed_on || f->aborted || f->too_big)
-		return NULL;
+		return RETRY_NONE;
 	switch (f->result) {
 	case CURLE_COULDNT_CONNECT:
-		return "connection refused";
+		return RETRY_REFUSED;
 	case CURLE_OPERATION_TIMEDOUT:
 		if (info_seconds(f->easy, CURLINFO_CONNECT_TIME_T) == 0)
-			return "connect timeout";
+			return RETRY_CONNECT;
 		if (strncmp(f->errbuf, "Operation too slow", 18) == 0)
-			return "stalled";
-		return NULL;	/* the whole transfer's time is up */
+			return RETRY_STALLED;
+		return RETRY_NONE;	/* the whole transfer's time is up */
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		return "connection lost";
+		return RETRY_LOST;
 	default:
-		return NULL;
+		return RETRY_NONE;
 	}
 }
 
@@ -375,25 +389,26 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	event_free(f->retry_timer);
 	f->retry_timer = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &f->started);
 	curl_multi_add_handle(f->uc->multi, f->easy);
 }
 
 /*
  * A GET that could not connect, lost its connection or stalled before
  * anything was passed on goes again on a new connection, after 100 ms,
- * then 400 ms (up to twice that, at random), with twice the connect timeout each time, within the
- * transfer's own time limit. True when f was sent again later.
+ * then 400 ms (up to twice that, at random; at once after a connect
+ * timeout, which was the wait), with twice the connect timeout each
+ * time, within the transfer's own time limit. True when f was sent again
+ * later.
  */
 static bool
 retry(struct upstream_client *uc, struct fetch *f)
 {
-	const char	*why;
+	enum retry_why	 why;
 	long		 delay = RETRY_DELAY_MS;
 	double		 left = 0;
 	struct timeval	 tv;
 
-	if ((why = retry_reason(f)) == NULL)
+	if ((why = retry_reason(f)) == RETRY_NONE)
 		return false;
 	f->dropped = true;
 	if (f->attempt >= f->opts.retries || f->opts.once)
@@ -406,9 +421,11 @@ retry(struct upstream_client *uc, struct fetch *f)
 	for (int i = 0; i < f->attempt; i++)
 		delay *= 4;
 	delay += random() % (delay + 1);	/* spread: no burst of SYNs */
+	if (why == RETRY_CONNECT)	/* the timeout was the wait */
+		delay = random() % 20;
 	f->attempt++;
 	log_info("upstream GET %s: %s (%s); retry %d of %d in %ld ms on a new"
-	    " connection", f->url, why, f->errbuf[0] ? f->errbuf :
+	    " connection", f->url, retry_names[why], f->errbuf[0] ? f->errbuf :
 	    curl_easy_strerror(f->result), f->attempt, f->opts.retries, delay);
 	for (int i = 0; i < f->nheaders; i++)
 		free(f->headers[i]);

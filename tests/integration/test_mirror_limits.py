@@ -215,6 +215,8 @@ class RetryTest(harness.TestCase):
             # answer every connection that asks for the index file
             harness_deadline = time.monotonic() + 30
             S.wait_until(lambda: "connect timeout" in crated.log_text(), 20)
+            for c in fillers:   # their queued connections read as closed
+                c.close()
             ls.settimeout(0.2)
             while not done.is_set() and time.monotonic() < harness_deadline:
                 try:

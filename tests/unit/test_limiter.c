@@ -24,7 +24,7 @@ main(void)
 
 	l = limiter_create(4, 64);
 	ok(limiter_limit(l) == 4, "starts at 4");
-	ok(limiter_connect_timeout_ms(l) == 750,
+	ok(limiter_connect_timeout_ms(l, false) == 750,
 	    "connect timeout before any connect: 750 ms");
 
 	/* Slow start: every answer at the usual latency while the limit is
@@ -127,16 +127,19 @@ main(void)
 	l = limiter_create(0, 0);
 	ok(limiter_limit(l) == 1, "start and ceiling clamped to 1");
 	limiter_connected(l, 0.0001);
-	ok(limiter_connect_timeout_ms(l) == 250, "fast connects: 250 ms floor");
+	ok(limiter_connect_timeout_ms(l, false) == 50,
+	    "fast connects: 50 ms floor");
+	ok(limiter_connect_timeout_ms(l, true) == 250,
+	    "fast TLS connects: 250 ms floor");
 	for (int i = 0; i < 50; i++)
 		limiter_connected(l, 0.4);
-	ok(limiter_connect_timeout_ms(l) >= 1500 &&
-	    limiter_connect_timeout_ms(l) <= 1700,
+	ok(limiter_connect_timeout_ms(l, false) >= 1500 &&
+	    limiter_connect_timeout_ms(l, false) <= 1700,
 	    "0.4 s connects (TLS far away): %ld ms",
-	    limiter_connect_timeout_ms(l));
+	    limiter_connect_timeout_ms(l, false));
 	for (int i = 0; i < 50; i++)
 		limiter_connected(l, 9);
-	ok(limiter_connect_timeout_ms(l) == 10000, "capped at 10 s");
+	ok(limiter_connect_timeout_ms(l, false) == 10000, "capped at 10 s");
 	limiter_destroy(l);
 	limiter_destroy(NULL);
 	return done_testing();
