@@ -54,6 +54,13 @@ limiter_set_ceiling(struct limiter *l, int ceiling)
 		l->limit = l->ceiling;
 }
 
+void
+limiter_widen(struct limiter *l, int n)
+{
+	if (l->slow_start && l->limit < n)
+		l->limit = n > l->ceiling ? l->ceiling : n;
+}
+
 int
 limiter_limit(const struct limiter *l)
 {

@@ -3,15 +3,16 @@
  * caller gives it the clock and what each request's answer was like.
  *
  * The limit starts small (a small upstream may have a listen backlog of
- * 5, a proxy or a rate limit per client) and grows by one per answer that
- * came at the usual latency while the limit was what held requests back
- * (slow start: it doubles every round trip), then by one per round trip
- * once it has shrunk, or past 8 when every request needs a connection of
- * its own: a small server's listen backlog drops a burst of SYNs. It shrinks by half on a drop (a connect timeout, a
- * reset, a 429 or 503) and by a tenth when answers take more than twice
- * the usual time, at most once per round trip: answers to requests sent
- * before the last cut say nothing about the new limit. The ceiling is
- * upstream_concurrency.
+ * 5, a proxy or a rate limit per client), or wide (limiter_widen: the
+ * caller knows the upstream keeps its connections), and grows by one per
+ * answer that came at the usual latency while the limit was what held
+ * requests back (slow start: it doubles every round trip), then by one
+ * per round trip once it has shrunk, or past 8 when every request needs a
+ * connection of its own: a small server's listen backlog drops a burst of
+ * SYNs. It shrinks by half on a drop (a connect timeout, a reset, a 429 or
+ * 503) and by a tenth when answers take more than twice the usual time,
+ * at most once per round trip: answers to requests sent before the last
+ * cut say nothing about the new limit. The ceiling is upstream_concurrency.
  *
  * It also says how long a connect may take: a dropped SYN is only
  * retransmitted after a second, so a short connect timeout and a new
@@ -33,6 +34,8 @@ struct limiter;
 struct limiter	*limiter_create(int start, int ceiling);
 void		 limiter_destroy(struct limiter *);
 void		 limiter_set_ceiling(struct limiter *, int ceiling);
+/* In slow start, raises the limit to at least n (within the ceiling). */
+void		 limiter_widen(struct limiter *, int n);
 /* Requests that may be in flight now (>= 1). */
 int		 limiter_limit(const struct limiter *);
 /* One request's result. sent: when it was sent; now: when it ended (both

@@ -760,7 +760,7 @@ observe_upstream(struct mirror *m, struct fetch *f, const struct wrap *w)
 	if (fetch_multiplexed(f))
 		m->multiplexed = true;
 	if (fetch_status(f) != 0)
-		m->answered = true;
+		mirror_upstream_answered(m, f);
 	count(m, "crated_upstream_connections_total", NULL,
 	    (double)fetch_connections(f));
 	if (limiter_sample(m->limiter, o, mono(&w->sent), mono(&now),
@@ -777,6 +777,24 @@ observe_upstream(struct mirror *m, struct fetch *f, const struct wrap *w)
 		    m->reg->name, fetch_url(f), t.total, t.connect, t.tls,
 		    t.first_byte, status, fetch_failed(f) ? ": " : "",
 		    fetch_failed(f) ? fetch_error(f) : "");
+}
+
+void
+mirror_upstream_answered(struct mirror *m, struct fetch *f)
+{
+	if (m->answered)
+		return;
+	/* Connections that stay open are not a burst of SYNs: an upstream
+	 * that keeps them starts at the ceiling (cold-resolve.sh: growing
+	 * from 4 cost a tenth of a cold resolution), and only trouble
+	 * (429/503, resets, timeouts, rising latency) narrows it. */
+	m->answered = true;
+	if (fetch_multiplexed(f))
+		m->multiplexed = true;
+	if (fetch_keeps_alive(f))
+		limiter_widen(m->limiter,
+		    (int)m->reg->cfg->upstream_concurrency);
+	launch_queued(m);
 }
 
 static void

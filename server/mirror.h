@@ -15,6 +15,7 @@ struct registry;
 struct http_request;
 struct route;
 struct mirror;
+struct fetch;
 
 /* 0, or -1 with *cause (new). */
 int	mirror_open(struct registry *, char **cause);
@@ -36,6 +37,9 @@ void		 mirror_served_crate(struct mirror *, const char *rel,
 /* The Authorization value crated sends upstream, or NULL (for the
  * upstream probes, server/probe.c). */
 const char	*mirror_credential(struct mirror *);
+/* The upstream answered f (a probe's): what it shows of the connections
+ * (kept alive, multiplexed) sets how many requests may go at first. */
+void		 mirror_upstream_answered(struct mirror *, struct fetch *);
 /* For /-/metrics and /-/ready. */
 typedef struct json_t json_t;
 void		 mirror_collect(struct mirror *);

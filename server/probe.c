@@ -64,6 +64,7 @@ probe_prepare(const struct registry_config *c, struct fetch_opts *o)
 	o->accept = "application/json";
 	o->proxy = c->upstream_proxy;
 	o->ca_file = c->upstream_ca_file;
+	o->h2c = true;		/* what the mirror will speak: it learns */
 	return url;
 }
 
@@ -331,6 +332,8 @@ probe_done(struct fetch *f, void *arg)
 		return;
 	c = pr->reg->cfg;
 	o = probe_judge(c, f, mirror_credential(pr->reg->mirror), &detail);
+	if (o == PROBE_OK)
+		mirror_upstream_answered(pr->reg->mirror, f);
 	if (o == PROBE_CREDENTIAL && !fetch_failed(f) && fetch_status(f) ==
 	    401)
 		mirror_reconfigured(pr->reg->mirror);	/* read it again */

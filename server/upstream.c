@@ -716,6 +716,17 @@ fetch_multiplexed(const struct fetch *f)
 	    CURL_HTTP_VERSION_2_0;
 }
 
+bool
+fetch_keeps_alive(const struct fetch *f)
+{
+	const char	*c = fetch_header(f, "Connection");
+
+	if (fetch_multiplexed(f))
+		return true;
+	return info_long(f->easy, CURLINFO_HTTP_VERSION) ==
+	    CURL_HTTP_VERSION_1_1 && (c == NULL || strcasecmp(c, "close") != 0);
+}
+
 void
 fetch_times(const struct fetch *f, struct fetch_times *t)
 {

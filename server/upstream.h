@@ -98,6 +98,9 @@ bool		 fetch_dropped(const struct fetch *);
 long		 fetch_connections(const struct fetch *);
 /* Whether the answer came over HTTP/2. */
 bool		 fetch_multiplexed(const struct fetch *);
+/* Whether the connection it came on stays open for the next request
+ * (HTTP/2, or HTTP/1.1 without Connection: close). */
+bool		 fetch_keeps_alive(const struct fetch *);
 /* Seconds from the last attempt's start to the end of each phase. */
 struct fetch_times {
 	double	connect, tls, pretransfer, first_byte, total;

@@ -109,6 +109,8 @@ class SmallUpstreamTest(harness.TestCase):
         tree.attach_dir(root, srv.base)
         crated = self.start_crated(registries=S.mirror_toml("mirror", "sparse+%s/" % srv.base),
                                    config_extra='log_level = "debug"\n')
+        # http.server answers HTTP/1.0 and closes: no wider start
+        self.assertTrue(S.wait_until(lambda: "probe: ok" in crated.log_text(), 10))
         before = ready_of(crated, "mirror")
         self.assertEqual(before["upstream_limit"], 4, before)
         self.assertEqual(before["upstream_ceiling"], 64, before)
@@ -263,16 +265,20 @@ class LimitTest(harness.TestCase):
             tree.add(n, "1.0.0", harness.make_crate(n, "1.0.0"))
         tree.attach_standin(si)
         crated = self.start_crated(registries=S.mirror_toml("mirror", "sparse+%s/" % si.base,
-                                                            index_ttl=0, negative_ttl=0),
+                                                            index_ttl=0, negative_ttl=0,
+                                                            upstream_concurrency=8),
                                    config_extra='log_level = "debug"\n')
         self.assertEqual(crated.get("/mirror/" + index_path(names[0])).status, 200)
-        # 429s one at a time, each a later round: 4 -> 2 -> 1
-        for n in names[1:4]:
+        # the stand-in keeps connections alive: the limit starts at the
+        # ceiling; 429s one at a time, each a later round: 8 -> 4 -> 2 -> 1
+        self.assertTrue(S.wait_until(
+            lambda: ready_of(crated, "mirror")["upstream_limit"] == 8, 5))
+        for n in names[1:5]:
             si.set("/" + index_path(n), S.b_status(429, "slow down"))
             r = crated.get("/mirror/" + index_path(n))
             self.assertIn(r.status, (502, 503, 429), r)
         self.assertEqual(ready_of(crated, "mirror")["upstream_limit"], 1)
-        self.assertIn("upstream limit 4 -> 2 (drop", crated.log_text())
+        self.assertIn("upstream limit 8 -> 4 (drop", crated.log_text())
         # fine answers, with the limit full, grow it again
         results = []
 

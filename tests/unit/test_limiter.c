@@ -78,6 +78,20 @@ main(void)
 	    "a run at 4x the usual: %d -> %d", before, limiter_limit(l));
 	t += 0.3;
 
+	/* Widened in slow start only, within the ceiling. */
+	{
+		struct limiter	*k = limiter_create(4, 10);
+
+		limiter_widen(k, 16);
+		ok(limiter_limit(k) == 10, "widened to the ceiling (%d)",
+		    limiter_limit(k));
+		limiter_sample(k, LIMITER_DROP, 1, 2, 0, 10, false);
+		limiter_widen(k, 16);
+		ok(limiter_limit(k) == 5, "not after a cut (%d)",
+		    limiter_limit(k));
+		limiter_destroy(k);
+	}
+
 	/* Without keep-alive, slow start ends at 8: one per round after. */
 	{
 		struct limiter	*k = limiter_create(4, 64);
