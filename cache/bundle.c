@@ -444,28 +444,44 @@ remove_tree(const char *path)
 	rmdir(path);
 }
 
-/* The cksum the index gives name@vers: the bundle's index file first,
- * then the data directory's. */
+/* The cksum the index file of name under root/reg gives vers. */
 static bool
-index_cksum(const char *staging, const char *data_dir, const char *reg,
-    const char *name, const char *vers, char *out)
+index_cksum(const char *root, const char *reg, const char *name,
+    const char *vers, char *out)
 {
 	char		 path[INDEX_PATH_MAX], *p, *buf;
-	const char	*roots[2] = { staging, data_dir };
 	struct stat	 st;
 	size_t		 len;
 	bool		 found = false;
 
 	crate_index_path(name, path);
-	for (int i = 0; i < 2 && !found; i++) {
-		p = xasprintf("%s/%s/index/%s", roots[i], reg, path);
-		if (read_all(p, &buf, &len, &st) == 0) {
-			found = index_file_cksum(buf, len, vers, out);
-			free(buf);
-		}
-		free(p);
+	p = xasprintf("%s/%s/index/%s", root, reg, path);
+	if (read_all(p, &buf, &len, &st) == 0) {
+		found = index_file_cksum(buf, len, vers, out);
+		free(buf);
 	}
+	free(p);
 	return found;
+}
+
+/* Whether a bundle's crate, of SHA-256 hex, is the one the index names:
+ * the bundle's index line if it has one, else the data directory's, and
+ * never against a line the data directory already has (a version is
+ * immutable: the merge keeps that line). */
+static bool
+crate_matches(const char *staging, const char *data_dir, const char *reg,
+    const char *name, const char *vers, const char *hex)
+{
+	char	ck[65];
+	bool	in_bundle, in_data;
+
+	in_bundle = index_cksum(staging, reg, name, vers, ck);
+	if (in_bundle && strcmp(ck, hex) != 0)
+		return false;
+	in_data = index_cksum(data_dir, reg, name, vers, ck);
+	if (in_data && strcmp(ck, hex) != 0)
+		return false;
+	return in_bundle || in_data;
 }
 
 /* A mirror remembers an upstream 404 as metadata with "negative": true;
@@ -931,7 +947,7 @@ bundle_import(const char *data_dir, const char *file,
 	for (size_t i = 0; i < n; i++) {
 		json_t		*f = NULL, *v;
 		size_t		 k, len;
-		char		*p, *buf, hex[65], ck[65], *why = NULL;
+		char		*p, *buf, hex[65], *why = NULL;
 		struct stat	 sb;
 
 		json_array_foreach(files, k, v)
@@ -966,11 +982,12 @@ bundle_import(const char *data_dir, const char *file,
 			    st[i].path);
 			goto fail;
 		}
-		if (st[i].part == P_CRATE && (!index_cksum(staging, data_dir,
-		    st[i].reg, st[i].name, st[i].vers, ck) ||
-		    strcmp(ck, hex) != 0)) {
-			err = xasprintf("%s: crate %s %s matches no index line's"
-			    " cksum", file, st[i].name, st[i].vers);
+		if (st[i].part == P_CRATE && !crate_matches(staging,
+		    data_dir, st[i].reg, st[i].name, st[i].vers, hex)) {
+			err = xasprintf("%s: crate %s %s does not match the"
+			    " cksum of its index line (in the bundle or, for a"
+			    " version the data directory has, there: versions"
+			    " are immutable)", file, st[i].name, st[i].vers);
 			goto fail;
 		}
 		if (progress != NULL && progress->fn != NULL)

@@ -411,6 +411,17 @@ append(char **out, size_t *len, size_t *cap, const char *line, size_t n)
 	(*out)[*len] = '\0';
 }
 
+/* Whether two lines of one version name the same .crate. */
+static bool
+same_crate(const char *a, size_t alen, const char *b, size_t blen,
+    const char *vers)
+{
+	char	ca[65], cb[65];
+
+	return index_file_cksum(a, alen, vers, ca) &&
+	    index_file_cksum(b, blen, vers, cb) && strcmp(ca, cb) == 0;
+}
+
 char *
 index_file_merge(const char *local, size_t llen, const char *other,
     size_t olen, bool other_newer, size_t *len)
@@ -427,7 +438,8 @@ index_file_merge(const char *local, size_t llen, const char *other,
 	cap = 1;
 	for (size_t i = 0; i < a.n; i++) {
 		if (other_newer && a.vers[i] != NULL &&
-		    (k = lines_find(&b, a.vers[i])) >= 0)
+		    (k = lines_find(&b, a.vers[i])) >= 0 && same_crate(
+		    a.line[i], a.len[i], b.line[k], b.len[k], a.vers[i]))
 			append(&out, len, &cap, b.line[k], b.len[k]);
 		else
 			append(&out, len, &cap, a.line[i], a.len[i]);

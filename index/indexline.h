@@ -66,8 +66,10 @@ int	index_file_cksum(const char *buf, size_t len, const char *vers,
 
 /* New string: local's lines, with each line of other whose version local
  * lacks appended, and (other_newer) local's lines replaced by other's for
- * the versions both have. Lines that do not parse are kept from local and
- * dropped from other. *len gets the length. */
+ * the versions both have with the same cksum (a yank; a version is
+ * immutable: another cksum never replaces local's). Lines that do not
+ * parse are kept from local and dropped from other. *len gets the
+ * length. */
 char	*index_file_merge(const char *local, size_t llen, const char *other,
 	    size_t olen, bool other_newer, size_t *len);
 

@@ -872,10 +872,14 @@ head_length(const unsigned char *p, size_t n)
 		}
 		lf++;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' &&
 		    p[i] != '\t') || p[i] == 0x7f)
 			return HEAD_GARBAGE;
+		/* A CR that no LF follows ends no line either. */
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] != '\n')
+			return HEAD_BARE_LF;
+	}
 	return 0;
 }
 

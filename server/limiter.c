@@ -26,6 +26,7 @@ struct limiter {
 	double	min_now, min_before, window_start;
 	double	recent;		/* smoothed latency of the last answers */
 	double	connect;	/* smoothed connect time, seconds; 0 none */
+	double	answered_at;	/* the last answer, 0 none */
 };
 
 struct limiter *
@@ -123,6 +124,11 @@ limiter_sample(struct limiter *l, enum limiter_outcome o, double sent,
 	case LIMITER_OK:
 		break;
 	}
+	/* After a spell without answers (an outage) the cuts it made say
+	 * nothing of the upstream that is back: slow start again. */
+	if (l->answered_at != 0 && now - l->answered_at >= WINDOW)
+		l->slow_start = true;
+	l->answered_at = now;
 	usual = limiter_latency(l);
 	observe(l, now, latency);
 	/* One slow answer is noise (a busy thread, a big file); a run of

@@ -12,7 +12,9 @@
  * SYNs. It shrinks by half on a drop (a connect timeout, a reset, a 429 or
  * 503) and by a tenth when answers take more than twice the usual time,
  * at most once per round trip: answers to requests sent before the last
- * cut say nothing about the new limit. The ceiling is upstream_concurrency.
+ * cut say nothing about the new limit. After 10 s without answers (an
+ * outage) the next answer starts slow start again. The ceiling is
+ * upstream_concurrency.
  *
  * It also says how long a connect may take: a dropped SYN is only
  * retransmitted after a second, so a short connect timeout and a new

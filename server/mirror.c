@@ -44,7 +44,8 @@
 #define UPSTREAM_RETRIES 2		/* new connections for a failed GET */
 #define SLOW_ANSWER	3.0		/* seconds: an upstream answer logged */
 #define OVERDUE		8		/* x the usual latency: stuck */
-#define OVERDUE_MIN	1.0		/* seconds */
+#define OVERDUE_MIN	0.25		/* seconds: a failing upstream's retries
+					   take about 1 s; stale copies wait */
 #define PREFETCH_QUEUE	4096		/* prefetches waiting, at most */
 #define ASKED_MAX	8192		/* files whose reading is remembered */
 #define NEG_MAX		65536		/* upstream 404s remembered, at most */

@@ -1119,24 +1119,33 @@ ready(struct server *srv, struct http_request *r)
 	free(body);
 }
 
+
+/* Whether r carries the peers' secret (peer_token_env), compared in
+ * constant time. */
+static bool
+peer_ok(struct server *srv, struct http_request *r)
+{
+	const char	*auth = http_header(r, "Authorization");
+	const char	*secret = srv->cfg->peer_token_env ?
+			    getenv(srv->cfg->peer_token_env) : NULL;
+
+	return secret != NULL && auth != NULL && strncmp(auth,
+	    "Crated-Peer ", 12) == 0 && strlen(auth + 12) == strlen(secret) &&
+	    CRYPTO_memcmp(auth + 12, secret, strlen(secret)) == 0;
+}
 /* POST /-/purge from a peer replica that relayed a write:
  * {"registry":R,"crate":N,"version":V or null}, authenticated with the
  * shared peer secret ("Authorization: Crated-Peer SECRET"). */
 static void
 purge(struct server *srv, struct http_request *r)
 {
-	const char		*auth = http_header(r, "Authorization");
-	const char		*secret = srv->cfg->peer_token_env ?
-				    getenv(srv->cfg->peer_token_env) : NULL;
 	const unsigned char	*body;
 	size_t			 len;
 	json_t			*j;
 	struct registry		*reg;
 	const char		*name, *vers;
 
-	if (secret == NULL || auth == NULL || strncmp(auth, "Crated-Peer ",
-	    12) != 0 || strlen(auth + 12) != strlen(secret) ||
-	    CRYPTO_memcmp(auth + 12, secret, strlen(secret)) != 0) {
+	if (!peer_ok(srv, r)) {
 		http_reply_error(r, 403, "purges need the peer secret");
 		return;
 	}
@@ -1176,21 +1185,29 @@ authorize_head(struct http_request *r, void *arg)
 	struct route	 rt;
 
 	route_parse(http_path(r), &rt);
+	http_set_route(r, route_name(rt.kind));
 	switch (rt.kind) {
-	case ROUTE_NONE:
-	case ROUTE_HEALTH:
-	case ROUTE_READY:
-	case ROUTE_METRICS:
-	case ROUTE_REGISTRIES:
 	case ROUTE_PURGE:
+		if (!peer_ok(srv, r)) {
+			http_reply_error(r, 403, "purges need the peer secret");
+			return false;
+		}
 		return true;
-	default:
+	case ROUTE_PUBLISH:
+	case ROUTE_OWNERS:
 		if ((reg = find_registry(srv, rt.registry)) == NULL)
-			return true;
-		http_set_route(r, route_name(rt.kind));
+			break;
 		http_set_registry(r, reg->name);
 		return authorize(srv, reg, r, &rt);
+	default:
+		break;
 	}
+	/* Nothing else takes a body: answered on the head, so that no one
+	 * can hold the body budget with requests that need no token. */
+	http_reply_error(r, rt.kind == ROUTE_NONE || (rt.registry[0] != '\0' &&
+	    find_registry(srv, rt.registry) == NULL) ? 404 : 405, "%s %s takes"
+	    " no request body", http_method_name(r), http_path(r));
+	return false;
 }
 
 /* The one handler every request goes through. */

@@ -396,9 +396,9 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
  * A GET that could not connect, lost its connection or stalled before
  * anything was passed on goes again on a new connection, after 100 ms,
  * then 400 ms (up to twice that, at random; at once after a connect
- * timeout, which was the wait), with twice the connect timeout each
- * time, within the transfer's own time limit. True when f was sent again
- * later.
+ * timeout, which was the wait; a refused connection only once), with
+ * twice the connect timeout each time, within the transfer's own time
+ * limit. True when f was sent again later.
  */
 static bool
 retry(struct upstream_client *uc, struct fetch *f)
@@ -410,8 +410,14 @@ retry(struct upstream_client *uc, struct fetch *f)
 
 	if ((why = retry_reason(f)) == RETRY_NONE)
 		return false;
-	f->dropped = true;
+	/* A refused connection says the upstream is down, not loaded. */
+	if (why != RETRY_REFUSED)
+		f->dropped = true;
 	if (f->attempt >= f->opts.retries || f->opts.once)
+		return false;
+	/* Refused once more: the upstream is down (or restarting); a stale
+	 * copy served now beats a second wait. */
+	if (why == RETRY_REFUSED && f->attempt >= 1)
 		return false;
 	if (f->opts.timeout > 0) {
 		left = f->opts.timeout - seconds_since(&f->started);

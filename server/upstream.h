@@ -91,7 +91,8 @@ long long	 fetch_content_length(const struct fetch *);
  * after that leaves the server's outcome unknown. */
 bool		 fetch_request_sent(const struct fetch *);
 /* Retries made; whether any attempt met a connect timeout, a lost
- * connection or a stall (the upstream's load, for the limiter). */
+ * connection or a stall (the upstream's load, for the limiter; a refused
+ * connection is not load). */
 int		 fetch_retries(const struct fetch *);
 bool		 fetch_dropped(const struct fetch *);
 /* New connections opened for it, all attempts. */

@@ -367,6 +367,28 @@ class HardenBodies(harness.TestCase):
             self.assertEqual(r.status, 403, r)
         self.assert_serving(srv)
 
+    def test_h1_bodies_on_routes_that_take_none_answered_on_head(self):
+        """No one holds the body budget through routes that need no token
+        (ops, unknown paths and registries, /R/me): a body there is
+        answered on its head, and a token holder's publish still fits."""
+        srv = self.start_crated(registries=AUTH)
+        held = []
+        for path, want in (("/-/health", 405), ("/-/ready", 405), ("/-/metrics", 405),
+                           ("/nosuch/api/v1/crates/new", 404), ("/nowhere", 404),
+                           ("/local/me", 405), ("/local/3/a/abc", 405),
+                           ("/-/purge", 403)):
+            c = RawConn(srv.port, timeout=10)
+            self.addCleanup(c.close)
+            c.send(build_request("PUT", path, [("Content-Length", "30000000")], b""))
+            r = c.read_response("PUT", timeout=10)
+            self.assertEqual(r.status, want, "%s: %r" % (path, r))
+            held.append(c)
+        tok = create_token(srv.config_path, "pub", "publish")
+        r = srv.publish(crate_meta("fits", "1.0.0"), make_crate("fits", "1.0.0"),
+                        headers={"Authorization": tok})
+        self.assertEqual(r.status, 200, r)
+        self.assert_serving(srv)
+
     def test_h1_expect_continue_without_token_gets_no_100(self):
         srv = self.start_crated(registries=AUTH)
         with RawConn(srv.port, timeout=10) as c:

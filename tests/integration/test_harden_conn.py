@@ -189,6 +189,12 @@ class HeadTest(harness.TestCase):
         # crated is fine afterwards
         self.assertEqual(self.srv.get("/local/config.json").status, 200)
 
+    def test_cr_only_head_is_refused_at_once(self):
+        t0 = time.monotonic()
+        r = self.exchange(b"GET /local/config.json HTTP/1.1\rHost: x\r\r")
+        self.assertEqual(r.status, 400, r)
+        self.assertLess(time.monotonic() - t0, 5.0)
+
     def test_absolute_form_target(self):
         want = self.srv.get("/local/config.json")
         self.assertEqual(want.status, 200, want)

@@ -213,6 +213,19 @@ class ImportTest(harness.TestCase):
         self.assertUnchanged(self.before, harness.snapshot(self.data), why)
         return err
 
+    def test_crate_differing_from_the_data_dirs_line_refused(self):
+        """A version the data directory indexes already keeps its line (a
+        version is immutable): a bundle's other .crate for it, with its own
+        line, is refused, not stored under the kept line's cksum."""
+        other = make_crate("first", "1.0.0", extra_files={"evil.rs": b"x"})
+        line = S.index_line("first", "1.0.0", sha256_hex(other))
+        b = bundle(os.path.join(self.tmp, "other.tar.gz"),
+                   {"mirror/index/%s" % index_path("first"): (line + "\n").encode(),
+                    "mirror/crates/first/first-1.0.0.crate": other},
+                   {"mirror": {"upstream": UPSTREAM}})
+        err = self.refused(b, "another .crate for a version the data directory has")
+        self.assertIn("immutable", err)
+
     def test_hosted_registry_refused_without_flag(self):
         # the attack: a line for a crate with no .crate, in the hosted
         # registry, at another crate's path

@@ -78,6 +78,28 @@ main(void)
 	    "a run at 4x the usual: %d -> %d", before, limiter_limit(l));
 	t += 0.3;
 
+	/* An outage: drops took it to 1; after 10 s without answers, the
+	 * upstream that is back is met with slow start again. */
+	{
+		struct limiter	*k = limiter_create(16, 64);
+		double		 u = 1;
+
+		for (int i = 0; i < 5; i++, u += 1)
+			limiter_sample(k, LIMITER_OK, u, u + 0.01, 0.01, 1,
+			    false);
+		for (int i = 0; i < 6; i++, u += 1)
+			limiter_sample(k, LIMITER_DROP, u, u + 0.5, 0, 1,
+			    false);
+		ok(limiter_limit(k) == 1, "outage: 1 (%d)", limiter_limit(k));
+		u += 20;
+		answers(k, 1, u, 0.01);
+		answers(k, 2, u + 0.02, 0.01);
+		answers(k, 4, u + 0.04, 0.01);
+		ok(limiter_limit(k) == 8, "back after 20 s: 1 -> 8 in three"
+		    " rounds (%d)", limiter_limit(k));
+		limiter_destroy(k);
+	}
+
 	/* Widened in slow start only, within the ceiling. */
 	{
 		struct limiter	*k = limiter_create(4, 10);

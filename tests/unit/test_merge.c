@@ -37,6 +37,11 @@ main(void)
 	    L("1.0.0", "true") "\n", "an older bundle keeps the local yank");
 	merge(L("1.0.0", "false") "\n", L("1.0.0", "true") "\n", true,
 	    L("1.0.0", "true") "\n", "a newer bundle brings its yank");
+	merge(L("1.0.0", "false") "\n",
+	    "{\"name\":\"a\",\"vers\":\"1.0.0\",\"deps\":[],\"cksum\":\""
+	    "1111111111111111111111111111111111111111111111111111111111111111"
+	    "\",\"yanked\":true}\n", true, L("1.0.0", "false") "\n",
+	    "a newer bundle's other cksum never replaces a version");
 	merge("", L("1.0.0", "false"), false, L("1.0.0", "false") "\n",
 	    "into nothing; a missing final newline is added");
 	merge(L("1.0.0", "false") "\n", "garbage\n", true,
