@@ -556,8 +556,9 @@ arm_overdue(struct mirror *m)
 	double		next = 1e9;
 	struct timeval	tv;
 
+	/* Prefetches alone leave a place free: ask as they do. */
 	if ((m->queue == NULL && m->low == NULL) || m->overdue_timer == NULL ||
-	    room(m, 0, &next) || next >= 1e9)
+	    room(m, m->queue != NULL ? 0 : 1, &next) || next >= 1e9)
 		return;
 	tv.tv_sec = (time_t)next;
 	tv.tv_usec = (suseconds_t)((next - (double)tv.tv_sec) * 1e6) + 1000;

@@ -340,13 +340,15 @@ lost(struct relay *rl, struct fetch *f)
 		    " unknown, not sent again", rl->reg->name, op_name(rl),
 		    rl->name, rl->vers, fetch_error(f));
 		if (rl->req != NULL)
-			http_reply_error(rl->req, 502, "the upstream feed"
-			    " dropped the connection after crated sent it the"
-			    " whole %s of `%s` %s (%s): the outcome is unknown."
-			    " crated did not send it again: look for the result"
-			    " in the feed (for a publish, `cargo search` or the"
-			    " feed's web page) before trying again", op_name(rl),
-			    rl->name, rl->vers, fetch_error(f));
+			http_reply_error(rl->req, 502, "%s after crated sent"
+			    " it the whole %s of `%s` %s (%s): the outcome is"
+			    " unknown. crated did not send it again: look for"
+			    " the result in the feed (for a publish, `cargo"
+			    " search` or the feed's web page) before trying"
+			    " again", rl->reg->srv->stopping ? "crated is"
+			    " shutting down and ended the call to the upstream"
+			    " feed" : "the upstream feed dropped the connection",
+			    op_name(rl), rl->name, rl->vers, fetch_error(f));
 	} else {
 		audit(rl, 0, NULL, fetch_error(f));
 		if (rl->req != NULL)
