@@ -546,6 +546,25 @@ header_slot(struct http_request *r, const struct http_limits *lim)
  * the Host value (or becomes one). host is the index of the Host field,
  * or -1. Returns 0, or 400 with *why set.
  */
+/* HTTP/2: whether every host field (:authority among them) says the same. */
+static bool
+hosts_agree(const struct http_request *r)
+{
+	const char	*first = NULL;
+
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct header	*h = &r->headers[i];
+
+		if (h->name_len != 4 || strncasecmp(h->name, "host", 4) != 0)
+			continue;
+		if (first == NULL)
+			first = h->value;
+		else if (strcmp(first, h->value) != 0)
+			return false;
+	}
+	return true;
+}
+
 static int
 check_host(struct http_request *r, const struct http_limits *lim,
     int nhost, ssize_t host, const char *authority, const char **why)
@@ -554,6 +573,10 @@ check_host(struct http_request *r, const struct http_limits *lim,
 
 	if (r->stream_id == 0 && nhost > 1) {
 		*why = "more than one Host header field";
+		return 400;
+	}
+	if (r->stream_id != 0 && nhost > 1 && !hosts_agree(r)) {
+		*why = ":authority and host differ";	/* RFC 9113 8.3.1 */
 		return 400;
 	}
 	if (r->stream_id == 0 && nhost == 0 && r->minor == 1) {

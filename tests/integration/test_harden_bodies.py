@@ -600,6 +600,22 @@ class HardenBodies(harness.TestCase):
         self.assert_serving(srv)
 
 
+class H2HostTest(harness.TestCase):
+
+    def test_authority_and_host_must_agree(self):
+        """RFC 9113 8.3.1: a host field that differs from :authority makes
+        the request malformed (the same one is fine)."""
+        srv = self.start_crated()
+        h = H2(srv.port)
+        self.addCleanup(h.close)
+        deadline = time.monotonic() + 10
+        bad = h.request("GET", "/local/config.json", [("host", "elsewhere.example")], end=True)
+        same = h.request("GET", "/local/config.json", [("host", "127.0.0.1")], end=True)
+        h.wait(lambda: bad in h.status and same in h.status, deadline)
+        self.assertEqual(h.status[bad], 400)
+        self.assertEqual(h.status[same], 200)
+
+
 class ResetWhileAnswered(harness.TestCase):
     """A guard, not a regression test (the base binary passes it too):
     requests a handler still holds (a mirror fill waiting on its upstream)
