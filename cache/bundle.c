@@ -22,6 +22,7 @@
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/semver.h"
+#include "index/regconfig.h"
 #include "index/xmalloc.h"
 
 #define MANIFEST	"crated-bundle.json"
@@ -601,20 +602,6 @@ struct staged {
 	char	 vers[VERSION_MAX + 1];
 };
 
-/* "registry+https://x/" and "sparse+https://x" alike: "https://x/". */
-static char *
-normalise(const char *url)
-{
-	size_t	n;
-
-	if (strncmp(url, "registry+", 9) == 0)
-		url += 9;
-	else if (strncmp(url, "sparse+", 7) == 0)
-		url += 7;
-	n = strlen(url);
-	return xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
-}
-
 static void
 warn(const struct bundle_import_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -738,8 +725,8 @@ check_upstream(const char *file, const char *reg, const char *upstream,
 		    " %s, this registry's upstream", file, reg, upstream);
 		return 0;
 	}
-	a = normalise(upstream);
-	b = theirs ? normalise(theirs) : NULL;
+	a = regconfig_index_url(upstream);
+	b = theirs ? regconfig_index_url(theirs) : NULL;
 	if (b == NULL || strcmp(a, b) != 0) {
 		char	*what = theirs ? xasprintf("a mirror of %s", theirs) :
 			    xstrdup("a hosted registry");

@@ -88,3 +88,16 @@ regconfig_dl_url(const char *dl, const char *name, const char *vers,
 	}
 	return out;
 }
+
+char *
+regconfig_index_url(const char *url)
+{
+	size_t	n;
+
+	if (strncmp(url, "registry+", 9) == 0)
+		url += 9;
+	else if (strncmp(url, "sparse+", 7) == 0)
+		url += 7;
+	n = strlen(url);
+	return xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
+}

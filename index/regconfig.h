@@ -22,6 +22,10 @@ void	regconfig_finish(struct regconfig *rc);
  * from the dl template: {crate}, {version}, {prefix}, {lowerprefix} and
  * {sha256-checksum} are replaced; a template with none of them gets
  * "/{crate}/{version}/download" appended. */
+/* A registry's index URL as one string whatever cargo's spelling:
+ * "registry+https://x/" and "sparse+https://x" alike give "https://x/".
+ * New. */
+char	*regconfig_index_url(const char *url);
 char	*regconfig_dl_url(const char *dl, const char *name, const char *vers,
 	    const char *cksum);
 

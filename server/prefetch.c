@@ -29,6 +29,7 @@
 #include "index/indexline.h"
 #include "index/lockfile.h"
 #include "index/name.h"
+#include "index/regconfig.h"
 #include "index/xmalloc.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -80,20 +81,6 @@ struct job {
 };
 
 static void	start_next(struct prefetch *);
-
-/* "registry+https://x/" and "sparse+https://x" alike: "https://x/". */
-static char *
-normalise(const char *url)
-{
-	size_t	n;
-
-	if (strncmp(url, "registry+", 9) == 0)
-		url += 9;
-	else if (strncmp(url, "sparse+", 7) == 0)
-		url += 7;
-	n = strlen(url);
-	return xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
-}
 
 static double
 elapsed(const struct prefetch *pf)
@@ -382,7 +369,7 @@ static const struct reg_info *
 match(const struct reg_info *regs, size_t n, const char *forced,
     const char *source)
 {
-	char			*url = normalise(source);
+	char			*url = regconfig_index_url(source);
 	const struct reg_info	*hit = NULL;
 	bool			 cio = strcmp(url,
 				    "https://github.com/rust-lang/crates.io-index/")
@@ -449,9 +436,9 @@ remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n)
 
 		(*out)[i].name = xstrdup(json_string_value(json_object_get(v,
 		    "name")));
-		(*out)[i].index = normalise(json_string_value(json_object_get(
+		(*out)[i].index = regconfig_index_url(json_string_value(json_object_get(
 		    v, "index")));
-		(*out)[i].upstream = up ? normalise(up) : NULL;
+		(*out)[i].upstream = up ? regconfig_index_url(up) : NULL;
 		(*out)[i].crates_io = json_is_true(json_object_get(v,
 		    "crates_io")) || (up != NULL && strcmp((*out)[i].upstream,
 		    "https://index.crates.io/") == 0);
@@ -703,9 +690,9 @@ prefetch_main(int argc, char **argv)
 			    srv.regs[i].name);
 
 			regs[i].name = xstrdup(srv.regs[i].name);
-			regs[i].index = normalise(own);
+			regs[i].index = regconfig_index_url(own);
 			regs[i].upstream = srv.regs[i].cfg->upstream ?
-			    normalise(srv.regs[i].cfg->upstream) : NULL;
+			    regconfig_index_url(srv.regs[i].cfg->upstream) : NULL;
 			regs[i].crates_io = config_crates_io(srv.regs[i].cfg);
 			free(own);
 		}

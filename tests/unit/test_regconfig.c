@@ -68,5 +68,23 @@ main(void)
 	parse("[1]", -22, NULL, NULL, false);
 	parse("<html>sign in</html>", -22, NULL, NULL, false);
 	parse("", -22, NULL, NULL, false);
+	{
+		static const char *const cases[][2] = {
+			{ "sparse+https://x/r/", "https://x/r/" },
+			{ "sparse+https://x/r", "https://x/r/" },
+			{ "registry+https://github.com/rust-lang/crates.io-index",
+			  "https://github.com/rust-lang/crates.io-index/" },
+			{ "https://x/", "https://x/" },
+			{ "", "/" },
+		};
+
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			char	*u = regconfig_index_url(cases[i][0]);
+
+			is_str(u, cases[i][1], "index URL of \"%s\"",
+			    cases[i][0]);
+			free(u);
+		}
+	}
 	return done_testing();
 }
