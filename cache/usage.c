@@ -199,40 +199,71 @@ scan(struct usage *u, const char *dir, const char *rel, int depth)
 	closedir(d);
 }
 
-/* Rewrites the journal with one line per live entry, atomically. */
+/* Writes root/name anew through tmp/ (fsynced, renamed); fn writes its
+ * lines. 0, or -errno with nothing replaced. */
 static int
-compact(struct usage *u)
+rewrite(struct usage *u, const char *name, void (*fn)(struct usage *, FILE *))
 {
-	char	*path = xasprintf("%s/%s", u->root, JOURNAL);
-	char	*tmp = xasprintf("%s/tmp/%s.%ld", u->root, JOURNAL,
+	char	*path = xasprintf("%s/%s", u->root, name);
+	char	*tmp = xasprintf("%s/tmp/%s.%ld", u->root, name,
 		    (long)getpid());
 	FILE	*f = fopen(tmp, "w");
-	struct entry *e;
 	int	 r = 0;
 
 	if (f == NULL) {
 		r = -errno;
 		goto done;
 	}
+	fn(u, f);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		r = -errno;
+		unlink(tmp);
+	}
+done:
+	free(path);
+	free(tmp);
+	return r;
+}
+
+static void
+journal_lines(struct usage *u, FILE *f)
+{
+	struct entry	*e;
+
 	FOREACH(e, u) {
 		fprintf(f, "a %llu %lld %d %s\n", (unsigned long long)e->size,
 		    (long long)e->used, e->pinned, e->rel);
 		e->dirty = false;
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		r = -errno;
-		unlink(tmp);
-		goto done;
-	}
+}
+
+/* Rewrites the journal with one line per live entry, atomically. */
+static int
+compact(struct usage *u)
+{
+	char	*path;
+	int	 r;
+
+	if ((r = rewrite(u, JOURNAL, journal_lines)) != 0)
+		return r;
+	path = xasprintf("%s/%s", u->root, JOURNAL);
 	if (u->fd != -1)
 		close(u->fd);
 	u->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	u->lines = u->table.n;
-done:
 	free(path);
-	free(tmp);
-	return r;
+	return 0;
+}
+
+static void
+pin_lines(struct usage *u, FILE *f)
+{
+	struct entry	*e;
+
+	FOREACH(e, u)
+		if (e->pinned)
+			fprintf(f, "%s\n", e->rel);
 }
 
 /*
@@ -244,30 +275,10 @@ done:
 static int
 write_pins(struct usage *u)
 {
-	char		*path = xasprintf("%s/%s", u->root, PINS);
-	char		*tmp = xasprintf("%s/tmp/%s.%ld", u->root, PINS,
-			    (long)getpid());
-	FILE		*f = fopen(tmp, "w");
-	struct entry	*e;
-	int		 r = 0;
+	int	r;
 
-	if (f == NULL) {
-		r = -errno;
-		goto done;
-	}
-	FOREACH(e, u)
-		if (e->pinned)
-			fprintf(f, "%s\n", e->rel);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 ||
-	    rename(tmp, path) != 0) {
-		r = -errno;
-		unlink(tmp);
-		goto done;
-	}
-	u->pins_dirty = false;
-done:
-	free(path);
-	free(tmp);
+	if ((r = rewrite(u, PINS, pin_lines)) == 0)
+		u->pins_dirty = false;
 	return r;
 }
 
