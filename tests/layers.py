@@ -6,6 +6,9 @@
                                          index/ and cache/ call neither the
                                          event loop, curl nor server/
   layers.py lengths DIR...               no function longer than 100 lines
+  layers.py style FILE...                tmux's style(9) as far as a tool can
+                                         tell: tabs indent (spaces after them
+                                         after them align), no trailing blanks
   layers.py graph LIBCORE.a LIBPURE.a    prints who calls whom, file by file
 
 "Calls" means what the linker resolves: an undefined symbol in one object
@@ -144,6 +147,26 @@ def check_lengths(paths):
     return bad
 
 
+INDENT = re.compile(r"^\t* {0,7}(\S|$)")
+
+
+def check_style(paths):
+    bad = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for i, line in enumerate(f.read().split("\n")):
+                why = None
+                if line != line.rstrip():
+                    why = "trailing blanks"
+                elif not INDENT.match(line):
+                    why = "indent with tabs, not eight spaces"
+                if why:
+                    bad += 1
+                    print("%s:%d: %s" % (path, i + 1, why))
+    print("%d files, %d lines off the style" % (len(paths), bad))
+    return bad
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "calls":
         return 1 if check_calls(argv[1:]) else 0
@@ -155,6 +178,8 @@ def main(argv):
         return 0
     if len(argv) >= 2 and argv[0] == "lengths":
         return 1 if check_lengths(argv[1:]) else 0
+    if len(argv) >= 2 and argv[0] == "style":
+        return 1 if check_style(argv[1:]) else 0
     print(__doc__)
     return 2
 
