@@ -17,6 +17,7 @@ seen, which is the point: a handler hands a callback down, and the lower
 file never names the upper one.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,15 @@ import sys
 MAX_LINES = 100
 IMPURE = re.compile(r"^(event_|evbuffer_|bufferevent_|evconnlistener_|"
                     r"evutil_|curl_|nghttp2_)")
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# meson names an object for its source's path with '/' made '_'.
+SOURCES = {path.replace("/", "_"): path for path in
+           (os.path.relpath(os.path.join(d, f), ROOT)
+            for top in ("server", "index", "cache", "common")
+            for d, _, fs in os.walk(os.path.join(ROOT, top))
+            for f in fs if f.endswith(".c"))}
 
 
 def objects(lib):
@@ -36,8 +46,8 @@ def objects(lib):
         fields = rest.split()
         if not where or len(fields) < 2:
             continue
-        obj = where.split(":")[-1].split("/")[-1]   # server_http.c
-        obj = obj.replace("_", "/", 1)      # server/http.c, as meson names
+        obj = where.split(":")[-1].split("/")[-1]   # server_net_http.c
+        obj = SOURCES.get(obj, obj)                 # server/net/http.c
         kind, name = fields[-2], fields[-1]
         defs, undefs = objs.setdefault(obj, (set(), set()))
         if kind == "U":
