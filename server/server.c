@@ -69,7 +69,7 @@ hot_done(const void *data, size_t len, void *arg)
 	hot_unref(arg);
 }
 
-/* server_reply_entry's work; the gzip form made for the answer is kept in
+/* files_reply_entry's work; the gzip form made for the answer is kept in
  * gz/PATH of reg when reg is not NULL. */
 static void
 reply_entry(struct server *srv, struct registry *reg, const char *path,
@@ -99,14 +99,14 @@ reply_entry(struct server *srv, struct registry *reg, const char *path,
 }
 
 void
-server_reply_entry(struct server *srv, struct http_request *r,
+files_reply_entry(struct server *srv, struct http_request *r,
     struct hot_entry *e, const char *extra)
 {
 	reply_entry(srv, NULL, NULL, r, e, extra);
 }
 
 void
-server_reply_file_entry(struct registry *reg, const char *path,
+files_reply_file_entry(struct registry *reg, const char *path,
     struct http_request *r, struct hot_entry *e, const char *extra)
 {
 	reply_entry(reg->srv, reg, path, r, e, extra);
@@ -248,7 +248,7 @@ join3(char *out, size_t size, const char *a, const char *b, const char *c)
 }
 
 void
-server_file_key(char *out, size_t size, const char *registry,
+files_key(char *out, size_t size, const char *registry,
     const char *path)
 {
 	join3(out, size, registry, "/", path);
@@ -325,7 +325,7 @@ keep_gzip(struct registry *reg, const char *path, const struct hot_entry *e)
 }
 
 bool
-server_load_gzip(struct registry *reg, const char *path,
+files_load_gzip(struct registry *reg, const char *path,
     struct hot_entry *e)
 {
 	char	rel[STORE_PATH_MAX], *buf;
@@ -352,7 +352,7 @@ server_load_gzip(struct registry *reg, const char *path,
  * KEY#gz) like index_from_disk's files, until hot_admit moves it to
  * memory. 1 when
  * answered; 0 when the caller should read the file into the cache (with
- * its kept gzip form, server_load_gzip, or compressed and kept then);
+ * its kept gzip form, files_load_gzip, or compressed and kept then);
  * -errno.
  */
 static int
@@ -434,7 +434,7 @@ entry_file(struct registry *reg, struct http_request *r, const char *key,
 }
 
 void
-server_index_file(struct registry *reg, struct http_request *r,
+files_index_file(struct registry *reg, struct http_request *r,
     const char *path)
 {
 	struct server	*srv = reg->srv;
@@ -447,14 +447,14 @@ server_index_file(struct registry *reg, struct http_request *r,
 	size_t		 len;
 	int		 res = 0;
 
-	server_file_key(key, sizeof key, reg->name, path);
+	files_key(key, sizeof key, reg->name, path);
 	if ((e = hot_get(srv->hot, key)) != NULL) {
 		if ((f = entry_file(reg, r, key, path, e)) != NULL) {
 			reply_open_file(r, f);
 			return;
 		}
 		hot_ref(e);
-		server_reply_file_entry(reg, path, r, e, NULL);
+		files_reply_file_entry(reg, path, r, e, NULL);
 		return;
 	}
 	join3(rel, sizeof rel, "index/", path, "");
@@ -481,17 +481,17 @@ server_index_file(struct registry *reg, struct http_request *r,
 		return;
 	e = hot_entry_new_tagged(key, buf, len, st.st_mtime,
 	    index_cache_control, etag);
-	server_load_gzip(reg, path, e);	/* for this answer or the next */
-	server_reply_file_entry(reg, path, r, hot_insert(srv->hot, e), NULL);
+	files_load_gzip(reg, path, e);	/* for this answer or the next */
+	files_reply_file_entry(reg, path, r, hot_insert(srv->hot, e), NULL);
 }
 
 void
-server_index_changed(struct registry *reg, const char *path)
+files_index_changed(struct registry *reg, const char *path)
 {
 	char	key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 	char	gzkey[sizeof key + 3];
 
-	server_file_key(key, sizeof key, reg->name, path);
+	files_key(key, sizeof key, reg->name, path);
 	hot_invalidate(reg->srv->hot, key);
 	open_files_forget(reg->srv->open, key);
 	gzip_key(gzkey, sizeof gzkey, key);
@@ -499,7 +499,7 @@ server_index_changed(struct registry *reg, const char *path)
 }
 
 /* A .crate from the store, kept open (open_files: a .crate never changes
- * once written; a mirror's eviction forgets it, server_file_removed). */
+ * once written; a mirror's eviction forgets it, files_removed). */
 static void
 serve_download(struct registry *reg, struct http_request *r,
     const struct route *rt)
@@ -519,7 +519,7 @@ serve_download(struct registry *reg, struct http_request *r,
 		return;
 	}
 	store_crate_rel(rt->name, rt->vers, rel);
-	server_file_key(key, sizeof key, reg->name, rel);
+	files_key(key, sizeof key, reg->name, rel);
 	if ((f = open_files_get(open, key)) == NULL) {
 		fd = store_open_file(reg->store, rel, &st);
 		if (fd < 0 && reg->kind == REGISTRY_MIRROR) {
@@ -548,11 +548,11 @@ serve_download(struct registry *reg, struct http_request *r,
 }
 
 void
-server_file_removed(struct registry *reg, const char *rel)
+files_removed(struct registry *reg, const char *rel)
 {
 	char	key[REGISTRY_NAME_MAX + STORE_PATH_MAX + 2];
 
-	server_file_key(key, sizeof key, reg->name, rel);
+	files_key(key, sizeof key, reg->name, rel);
 	open_files_forget(reg->srv->open, key);
 }
 
@@ -613,7 +613,7 @@ valid_host(const char *s)
  * unless it is the scheme's default), or that listener's own address. So
  * a client on the TLS listener is never sent to http://. */
 char *
-server_base_url(const struct server *srv, const struct http_request *r)
+registry_base_url(const struct server *srv, const struct http_request *r)
 {
 	const char	*host = http_header(r, "Host");
 	bool		 tls = http_is_tls(r);
@@ -672,7 +672,7 @@ serve_config_json(struct server *srv, struct registry *reg,
 		    strlen(reg->config_json));
 		return;
 	}
-	base = server_base_url(srv, r);
+	base = registry_base_url(srv, r);
 	body = make_config_json(base, reg);
 	http_reply(r, 200, "application/json", "Cache-Control: no-cache\r\n"
 	    "Vary: Host\r\n", body, strlen(body));
@@ -743,7 +743,7 @@ static void
 list_registries(struct server *srv, struct http_request *r)
 {
 	json_t	*list = json_array();
-	char	*body, *base = server_base_url(srv, r);
+	char	*body, *base = registry_base_url(srv, r);
 
 	for (size_t i = 0; i < srv->nregs; i++) {
 		const struct registry	*reg = &srv->regs[i];
@@ -801,7 +801,7 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 		return true;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (value == NULL) {
-		base = server_base_url(srv, r);
+		base = registry_base_url(srv, r);
 		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
 		    "\r\n", base, reg->name);
 		http_reply_error_hdrs(r, 401, hdr, "registry `%s` needs a"
@@ -823,7 +823,7 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 
 		log_warn("registry %s: %s sent an unknown, revoked or expired"
 		    " token", reg->name, http_peer(r));
-		base = server_base_url(srv, r);
+		base = registry_base_url(srv, r);
 		hdr = xasprintf("WWW-Authenticate: Cargo login_url=\"%s/%s/me\""
 		    "\r\n", base, reg->name);
 		http_reply_error_hdrs(r, api ? 403 : 401, api ? NULL : hdr,
@@ -845,7 +845,7 @@ authorize(struct server *srv, struct registry *reg, struct http_request *r,
 }
 
 bool
-server_may_write(struct http_request *r, const char *crate, int need)
+auth_may_write(struct http_request *r, const char *crate, int need)
 {
 	const char	*crates, *label;
 	int		 scope;
@@ -872,7 +872,7 @@ static void
 me_page(struct server *srv, struct registry *reg, struct http_request *r)
 {
 	char	*html, *upper = xstrdup(reg->name);
-	char	*base = server_base_url(srv, r);
+	char	*base = registry_base_url(srv, r);
 
 	for (char *p = upper; *p != '\0'; p++)
 		*p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 :
@@ -1266,7 +1266,7 @@ handle(struct http_request *r, void *arg)
 			if (reg->kind == REGISTRY_MIRROR)
 				mirror_index(reg, r, &rt);
 			else
-				server_index_file(reg, r, rt.path);
+				files_index_file(reg, r, rt.path);
 			return;
 		case ROUTE_DOWNLOAD:
 			if (read_method(r))
