@@ -2051,18 +2051,12 @@ dl_free(struct dl *d)
 static void
 serve_crate_file(struct dl *d)
 {
-	struct stat	st;
-	char		rel[STORE_PATH_MAX];
-	int		fd;
+	char	rel[STORE_PATH_MAX];
 
 	store_crate_rel(d->name, d->vers, rel);
-	if ((fd = store_open_file(d->m->reg->store, rel, &st)) < 0) {
+	if (files_crate(d->m->reg, d->req, rel, crate_hdrs) != 0)
 		http_reply_error(d->req, 502, "crate `%s` %s could not be"
 		    " cached", d->name, d->vers);
-		return;
-	}
-	http_reply_file(d->req, 200, "application/gzip", crate_hdrs, fd,
-	    (size_t)st.st_size);
 }
 
 static void
