@@ -533,14 +533,14 @@ write_done(void *arg)
 
 	crate_index_path(op->name, path);
 	if (op->index != NULL)
-		server_index_changed(reg, path);
+		files_index_changed(reg, path);
 	if (op->kind == OP_PUBLISH) {
 		/* A .crate left by a publish that failed later may have been
 		 * downloaded, and so kept open, before this one replaced it. */
 		char	rel[STORE_PATH_MAX];
 
 		store_crate_rel(op->name, op->vers, rel);
-		server_file_removed(reg, rel);
+		files_removed(reg, rel);
 	}
 	if (op->kind == OP_PUBLISH)
 		orphan_mark(op->h, op->canon, op->vers, op->orphan);
@@ -1155,7 +1155,7 @@ publish(struct registry *reg, struct http_request *r)
 		return;
 	}
 	snprintf(op->name, sizeof op->name, "%s", op->pub.name);
-	if (!server_may_write(r, op->name, SCOPE_PUBLISH)) {
+	if (!auth_may_write(r, op->name, SCOPE_PUBLISH)) {
 		op_free(op);
 		return;
 	}
@@ -1191,7 +1191,7 @@ hosted_api(struct registry *reg, struct http_request *r,
 	case ROUTE_UNYANK:
 		if (m != (rt->kind == ROUTE_YANK ? HTTP_DELETE : HTTP_PUT))
 			break;
-		if (!server_may_write(r, rt->name, SCOPE_YANK))
+		if (!auth_may_write(r, rt->name, SCOPE_YANK))
 			return;
 		op = new_op(reg, r, rt->kind == ROUTE_YANK ? OP_YANK :
 		    OP_UNYANK);
@@ -1206,7 +1206,7 @@ hosted_api(struct registry *reg, struct http_request *r,
 		}
 		if (m != HTTP_PUT && m != HTTP_DELETE)
 			break;
-		if (!server_may_write(r, rt->name, SCOPE_PUBLISH))
+		if (!auth_may_write(r, rt->name, SCOPE_PUBLISH))
 			return;
 		op = new_op(reg, r, m == HTTP_PUT ? OP_OWNERS_ADD :
 		    OP_OWNERS_REMOVE);

@@ -1001,7 +1001,7 @@ judge(struct mirror *m, struct fetch *f, char **why)
 static void
 key_of(struct mirror *m, const char *path, char *key)
 {
-	server_file_key(key, REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2,
+	files_key(key, REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2,
 	    m->reg->name, path);
 }
 
@@ -1074,7 +1074,7 @@ load(struct mirror *m, const char *path)
 	key_of(m, path, key);
 	e = hot_entry_new_tagged(key, buf, len, st.st_mtime, index_hdrs,
 	    etag);
-	server_load_gzip(m->reg, path, e);
+	files_load_gzip(m->reg, path, e);
 	e = hot_insert(m->srv->hot, e);
 	if (meta != NULL) {
 		const char	*et = pe ? json_string_value(json_object_get(meta,
@@ -1776,7 +1776,7 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 	if (m->reg->cfg->offline) {
 		if (o->status == 200 && (view = offline_view(m, o->e)) !=
 		    NULL) {
-			server_reply_entry(m->srv, r, view, NULL);	/* not a file */
+			files_reply_entry(m->srv, r, view, NULL);	/* not a file */
 			return;
 		}
 		/* The index path's last part is the crate's name. */
@@ -1798,14 +1798,14 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 	}
 	hot_ref(o->e);
 	if (o->stale == NULL) {
-		server_reply_file_entry(m->reg, path_of(m, o->e), r, o->e,
+		files_reply_file_entry(m->reg, path_of(m, o->e), r, o->e,
 		    NULL);
 		return;
 	}
 	reason = xstrndup(o->stale, 200);
 	header_safe(reason);
 	hdr = xasprintf("X-Crated-Stale: %s\r\n", reason);
-	server_reply_file_entry(m->reg, path_of(m, o->e), r, o->e, hdr);
+	files_reply_file_entry(m->reg, path_of(m, o->e), r, o->e, hdr);
 	free(reason);
 	free(hdr);
 }
@@ -2011,7 +2011,7 @@ evict_done(void *arg)
 	/* Kept open, an evicted file would keep its disk space: closed
 	 * now, after the unlink, so no request can open it again between. */
 	for (size_t i = 0; i < e->n; i++) {
-		server_file_removed(e->m->reg, e->rels[i]);
+		files_removed(e->m->reg, e->rels[i]);
 		free(e->rels[i]);
 	}
 	free(e->rels);
@@ -2051,18 +2051,12 @@ dl_free(struct dl *d)
 static void
 serve_crate_file(struct dl *d)
 {
-	struct stat	st;
-	char		rel[STORE_PATH_MAX];
-	int		fd;
+	char	rel[STORE_PATH_MAX];
 
 	store_crate_rel(d->name, d->vers, rel);
-	if ((fd = store_open_file(d->m->reg->store, rel, &st)) < 0) {
+	if (files_crate(d->m->reg, d->req, rel, crate_hdrs) != 0)
 		http_reply_error(d->req, 502, "crate `%s` %s could not be"
 		    " cached", d->name, d->vers);
-		return;
-	}
-	http_reply_file(d->req, 200, "application/gzip", crate_hdrs, fd,
-	    (size_t)st.st_size);
 }
 
 static void

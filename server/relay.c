@@ -702,11 +702,11 @@ prepare_publish(struct relay *rl)
 	}
 	snprintf(rl->name, sizeof rl->name, "%s", p.name);
 	snprintf(rl->vers, sizeof rl->vers, "%s", p.vers);
-	if (!server_may_write(rl->req, rl->name, SCOPE_PUBLISH)) {
+	if (!auth_may_write(rl->req, rl->name, SCOPE_PUBLISH)) {
 		publish_finish(&p);
 		return -1;
 	}
-	base = server_base_url(rl->reg->srv, rl->req);
+	base = registry_base_url(rl->reg->srv, rl->req);
 	changed = rewrite_registries(rl->reg->srv, rl->reg, base, p.meta,
 	    &cause);
 	free(base);
@@ -882,7 +882,7 @@ relay_api(struct registry *reg, struct http_request *r,
 		return;
 	case ROUTE_YANK:
 	case ROUTE_UNYANK:
-		if (!server_may_write(r, rt->name, SCOPE_YANK)) {
+		if (!auth_may_write(r, rt->name, SCOPE_YANK)) {
 			relay_free(rl);
 			return;
 		}
@@ -891,7 +891,7 @@ relay_api(struct registry *reg, struct http_request *r,
 		break;
 	case ROUTE_OWNERS:
 		rl->path = xasprintf("/%s/owners", rt->name);
-		if (m != HTTP_GET && !server_may_write(r, rt->name,
+		if (m != HTTP_GET && !auth_may_write(r, rt->name,
 		    SCOPE_PUBLISH)) {
 			relay_free(rl);
 			return;

@@ -74,43 +74,12 @@ int	server_start(struct server *, struct config *, char **cause);
 void	server_run(struct server *);
 void	server_finish(struct server *);
 
-/* crated's base URL (new, no trailing '/') as r's client reached it, for
- * the URLs crated hands out (config.json, login_url, /R/me). */
-char	*server_base_url(const struct server *, const struct http_request *);
-
-/* Serves an index file of reg from the hot cache or its store. */
-void	server_index_file(struct registry *, struct http_request *,
-	    const char *path);
-/* Answers r from a hot entry (stealing a reference to it): 304 when the
- * client's validators match the variant it would get, else the bytes.
- * extra: more header lines, or NULL. */
-struct hot_entry;
-void	server_reply_entry(struct server *, struct http_request *,
-	    struct hot_entry *, const char *extra);
-/* server_reply_entry for an entry holding the bytes of reg's index file
- * at path, whose gzip form, made for the answer, is kept there (in gz/,
- * in the background); server_reply_entry keeps nothing. */
-struct registry;
-void	server_reply_file_entry(struct registry *, const char *path,
-	    struct http_request *, struct hot_entry *, const char *extra);
-/* True when r may change crate: auth is off, or its token's scope allows
- * need and its crate glob (if any) matches. Otherwise answers 403 and
- * returns false. */
-bool	server_may_write(struct http_request *, const char *crate, int need);
-/* Gives e (made from the index file at path, not yet cached) the gzip
- * form kept in gz/PATH of reg's store, when that was made from these
- * bytes (cache/gzfile.h); true if so. Otherwise e is compressed at its
- * first gzip answer (server_reply_entry), and that is kept. */
-bool	server_load_gzip(struct registry *, const char *path,
-	    struct hot_entry *);
-/* The memory and open-file caches' key of a file: "REGISTRY/PATH", cut to
- * size as snprintf would. */
-void	server_file_key(char *out, size_t size, const char *registry,
-	    const char *path);
-/* Drops the hot copy of an index file after a write. */
-void	server_index_changed(struct registry *, const char *path);
-/* Closes a store file (rel, as "crates/...") crated removes, if kept
- * open, so its disk space is freed. */
-void	server_file_removed(struct registry *, const char *rel);
+/* What the handlers (mirror.c, hosted.c, relay.c) use from below, besides
+ * the structures above: file serving, authorization, registry lookup and
+ * base URLs. Included here so that each handler finds them where it found
+ * them when server.c held them. */
+#include "server/auth.h"
+#include "server/files.h"
+#include "server/registry.h"
 
 #endif
