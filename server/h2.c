@@ -115,7 +115,7 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	return 0;
 }
 
-/* Headers are kept as HTTP/1.1 text, so that parse_head() checks them as
+/* Headers are kept as HTTP/1.1 text, so that http_parse_head() checks them as
  * it checks HTTP/1.1 requests. */
 static int
 on_header(nghttp2_session *s, const nghttp2_frame *frame,
@@ -227,7 +227,7 @@ stream_head(struct conn *c, struct http_request *r, bool end)
 	}
 	r->head = xasprintf("%s %s HTTP/1.1\r\n%s\r\n", r->h2_method,
 	    r->h2_path, r->h2_text ? r->h2_text : "");
-	status = parse_head(r, &r->srv->lim, &why);
+	status = http_parse_head(r, &r->srv->lim, &why);
 	r->keepalive = true;
 	if (status != 0) {
 		refuse(r, status, NULL, why);

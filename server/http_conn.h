@@ -159,8 +159,6 @@ struct http_request {
 
 /* server/http.c, for server/h2.c. */
 void		 request_free(struct http_request *);
-int		 parse_head(struct http_request *, const struct http_limits *,
-		     const char **why);
 void		 finish(struct http_request *, int status, size_t bytes);
 /* A request whose body is about to come (r->clen bytes; 0 when the length
  * is not known yet: HTTP/2) may have it: the server's head hook allowed it
