@@ -306,16 +306,119 @@ parse_request_line(struct http_request *r, char *p, const char **authority,
 	return 0;
 }
 
+/* What the header fields said that the head as a whole is judged on. */
+struct fields {
+	const char	*te, *conn, *expect;
+	bool		 have_clen;
+	ssize_t		 host;		/* index of the first Host, or -1 */
+	int		 nhost;
+};
+
+/*
+ * One header field line at p (NUL-terminated, its CRLF gone) into r's
+ * next slot, noting in f the fields the head is judged on. Returns 0, or
+ * an HTTP status with *why set.
+ */
+static int
+parse_field(struct http_request *r, const struct http_limits *lim, char *p,
+    char *eol, struct fields *f, const char **why)
+{
+	struct header	*h;
+	char		*colon, *v, *end;
+	size_t		 nlen;
+
+	if ((h = header_slot(r, lim)) == NULL) {
+		*why = "too many header fields";
+		return 431;
+	}
+	if ((colon = strchr(p, ':')) == NULL || colon == p) {
+		*why = "malformed header field";
+		return 400;
+	}
+	for (char *n = p; n < colon; n++)
+		if (!token_char((unsigned char)*n)) {
+			*why = "malformed header field name";
+			return 400;
+		}
+	*colon = '\0';
+	v = colon + 1 + strspn(colon + 1, " \t");
+	end = eol;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	for (unsigned char *c = (unsigned char *)v; *c; c++)
+		if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+			*why = "invalid byte in a header value";
+			return 400;
+		}
+	nlen = (size_t)(colon - p);
+	h->name = p;
+	h->name_len = nlen;
+	h->value = v;
+	r->nheaders++;
+	if (NAME_IS(p, nlen, "Content-Length")) {
+		char		*e;
+		uint64_t	 n;
+
+		errno = 0;
+		n = strtoull(v, &e, 10);
+		if (*v < '0' || *v > '9' || *e != '\0' || errno ||
+		    (f->have_clen && n != r->clen)) {
+			*why = "invalid Content-Length";
+			return 400;
+		}
+		r->clen = n;
+		f->have_clen = true;
+	} else if (NAME_IS(p, nlen, "Transfer-Encoding"))
+		f->te = v;
+	else if (NAME_IS(p, nlen, "Connection"))
+		f->conn = v;
+	else if (NAME_IS(p, nlen, "Expect"))
+		f->expect = v;
+	else if (NAME_IS(p, nlen, "Host") && f->nhost++ == 0)
+		f->host = (ssize_t)(r->nheaders - 1);
+	return 0;
+}
+
+/* The head as a whole, once its fields are in: no chunked bodies, the
+ * Host rules, Expect, and whether the connection stays open. */
+static int
+check_fields(struct http_request *r, const struct http_limits *lim,
+    const struct fields *f, const char *authority, const char **why)
+{
+	int	status;
+
+	if (f->te != NULL) {
+		*why = "chunked request bodies are not supported: send"
+		    " Content-Length";
+		return f->have_clen ? 400 : 411;
+	}
+	if ((status = check_host(r, lim, f->nhost, f->host, authority,
+	    why)) != 0)
+		return status;
+	if (f->expect != NULL) {
+		if (strcasecmp(f->expect, "100-continue") != 0) {
+			*why = "unsupported Expect";
+			return 417;
+		}
+		r->expect_continue = r->minor == 1;
+	}
+	r->keepalive = r->minor == 1;
+	if (f->conn != NULL && list_has(f->conn, "close"))
+		r->keepalive = false;
+	else if (f->conn != NULL && r->minor == 0 &&
+	    list_has(f->conn, "keep-alive"))
+		r->keepalive = true;
+	return 0;
+}
+
 int
 http_parse_head(struct http_request *r, const struct http_limits *lim,
     const char **why)
 {
 	char		*p = r->head, *eol;
-	const char	*te = NULL, *conn = NULL, *expect = NULL;
 	const char	*authority = NULL;
-	bool		 have_clen = false;
-	ssize_t		 host = -1;
-	int		 nhost = 0, status;
+	struct fields	 f = { .host = -1 };
+	int		 status;
 
 	if ((eol = line_end(p)) == NULL) {
 		*why = "malformed request line";
@@ -331,85 +434,15 @@ http_parse_head(struct http_request *r, const struct http_limits *lim,
 
 	r->headers = r->hdr_inline;
 	for (p = eol + 2; p[0] != '\r' || p[1] != '\n'; p = eol + 2) {
-		struct header	*h;
-		char		*colon, *v, *end;
-		size_t		 nlen;
-
 		if ((eol = line_end(p)) == NULL) {
 			*why = "malformed header field";
 			return 400;
 		}
 		*eol = '\0';
-		if ((h = header_slot(r, lim)) == NULL) {
-			*why = "too many header fields";
-			return 431;
-		}
-		if ((colon = strchr(p, ':')) == NULL || colon == p) {
-			*why = "malformed header field";
-			return 400;
-		}
-		for (char *n = p; n < colon; n++)
-			if (!token_char((unsigned char)*n)) {
-				*why = "malformed header field name";
-				return 400;
-			}
-		*colon = '\0';
-		v = colon + 1 + strspn(colon + 1, " \t");
-		end = eol;
-		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		for (unsigned char *c = (unsigned char *)v; *c; c++)
-			if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
-				*why = "invalid byte in a header value";
-				return 400;
-			}
-		nlen = (size_t)(colon - p);
-		h->name = p;
-		h->name_len = nlen;
-		h->value = v;
-		r->nheaders++;
-		if (NAME_IS(p, nlen, "Content-Length")) {
-			char		*e;
-			uint64_t	 n;
-
-			errno = 0;
-			n = strtoull(v, &e, 10);
-			if (*v < '0' || *v > '9' || *e != '\0' || errno ||
-			    (have_clen && n != r->clen)) {
-				*why = "invalid Content-Length";
-				return 400;
-			}
-			r->clen = n;
-			have_clen = true;
-		} else if (NAME_IS(p, nlen, "Transfer-Encoding"))
-			te = v;
-		else if (NAME_IS(p, nlen, "Connection"))
-			conn = v;
-		else if (NAME_IS(p, nlen, "Expect"))
-			expect = v;
-		else if (NAME_IS(p, nlen, "Host") && nhost++ == 0)
-			host = (ssize_t)(r->nheaders - 1);
+		if ((status = parse_field(r, lim, p, eol, &f, why)) != 0)
+			return status;
 	}
-	if (te != NULL) {
-		*why = "chunked request bodies are not supported: send"
-		    " Content-Length";
-		return have_clen ? 400 : 411;
-	}
-	if ((status = check_host(r, lim, nhost, host, authority, why)) != 0)
-		return status;
-	if (expect != NULL) {
-		if (strcasecmp(expect, "100-continue") != 0) {
-			*why = "unsupported Expect";
-			return 417;
-		}
-		r->expect_continue = r->minor == 1;
-	}
-	r->keepalive = r->minor == 1;
-	if (conn != NULL && list_has(conn, "close"))
-		r->keepalive = false;
-	else if (conn != NULL && r->minor == 0 && list_has(conn, "keep-alive"))
-		r->keepalive = true;
-	return 0;
+	return check_fields(r, lim, &f, authority, why);
 }
 
 ssize_t
