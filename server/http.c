@@ -38,7 +38,7 @@ static void	accepting(struct http_server *, bool);
 static void	close_when_sent(struct conn *);
 
 /* The Date header value, recomputed at most once a second. */
-const char *
+static const char *
 date_now(void)
 {
 	static char	buf[30];
@@ -52,7 +52,7 @@ date_now(void)
 	return buf;
 }
 
-long
+static long
 usec_since(const struct timespec *t)
 {
 	struct timespec	now;
@@ -62,65 +62,15 @@ usec_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000;
 }
 
-void
-request_free(struct http_request *r)
-{
-	if (r == NULL)
-		return;
-	body_free(r);
-	free(r->head);
-	if (r->headers != r->hdr_inline)
-		free(r->headers);
-	free(r->user);
-	free(r->user_crates);
-	free(r->h2_method);
-	free(r->h2_path);
-	free(r->h2_text);
-	if (r->out != NULL)
-		evbuffer_free(r->out);
-	free(r);
-}
-
-static uint64_t
-body_budget(const struct http_server *srv)
-{
-	return srv->lim.max_body > BODY_BUDGET_MIN ? srv->lim.max_body :
-	    BODY_BUDGET_MIN;
-}
-
-bool
-body_reserve(struct http_request *r, uint64_t n)
-{
-	struct http_server	*srv = r->srv;
-	uint64_t		 budget = body_budget(srv);
-
-	/* The budget shrinks when SIGHUP lowers max_body_bytes. */
-	if (srv->body_bytes > budget || n > budget - srv->body_bytes)
-		return false;
-	srv->body_bytes += n;
-	r->reserved += n;
-	return true;
-}
-
-void
-body_free(struct http_request *r)
-{
-	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
-	if (r->h2_body != NULL)
-		evbuffer_free(r->h2_body);
-	r->h2_body = NULL;
-	r->srv->body_bytes -= r->reserved;
-	r->reserved = 0;
-}
-
 /*
  * Authorization and the body budget, on the head: an unauthenticated
  * client never gets a byte of its body stored, and all the bodies being
- * received or handled together hold at most body_budget() bytes.
+ * received or handled together hold at most http_request_budget() bytes.
+ * r->clen is 0 when the length is not known yet (HTTP/2). False once r
+ * has been answered (the hook's 401/403, or 503), then r may already be
+ * gone. h2.c calls it through struct h2_ops.
  */
-bool
+static bool
 body_admit(struct http_request *r)
 {
 	struct http_server	*srv = r->srv;
@@ -130,16 +80,16 @@ body_admit(struct http_request *r)
 	r->handled = true;
 	if (srv->head_fn != NULL && !srv->head_fn(r, srv->head_arg))
 		return false;
-	if (!body_reserve(r, r->clen)) {
+	if (!http_request_reserve(r, r->clen)) {
 		log_warn("%s: refusing a body of %llu bytes: %llu of the %llu"
 		    " bytes request bodies may hold are taken", r->peer,
 		    (unsigned long long)r->clen,
 		    (unsigned long long)srv->body_bytes,
-		    (unsigned long long)body_budget(srv));
+		    (unsigned long long)http_request_budget(srv));
 		http_reply_error_hdrs(r, 503, "Retry-After: 5\r\n", "crated is"
 		    " receiving too many request bodies at once (%llu MiB);"
 		    " try again in a few seconds",
-		    (unsigned long long)(body_budget(srv) >> 20));
+		    (unsigned long long)(http_request_budget(srv) >> 20));
 		return false;
 	}
 	srv->pending--;
@@ -186,7 +136,7 @@ conn_free(struct conn *c)
 	if (r == NULL)
 		return;
 	if (!handled) {
-		request_free(r);
+		http_request_free(r);
 		return;
 	}
 	/* The handler still owns the request; a stream paused for this
@@ -360,7 +310,7 @@ reject(struct conn *c, int status, const char *detail)
 	    c->req->path ? c->req->path : "-", NULL, NULL, status, strlen(body),
 	    c->head_started ? usec_since(&c->head_start) : 0 });
 	free(body);
-	request_free(c->req);
+	http_request_free(c->req);
 	c->req = NULL;
 	c->state = CONN_CLOSING;
 	read_off(c);
@@ -980,7 +930,7 @@ put_head(struct http_request *r, int status, const char *ctype,
 }
 
 /* Ends r: logs it, frees it and moves its connection on. */
-void
+static void
 finish(struct http_request *r, int status, size_t bytes)
 {
 	struct conn	*c = r->conn;
@@ -998,12 +948,12 @@ finish(struct http_request *r, int status, size_t bytes)
 		 * request when it closes. Its body is done with. */
 		r->finished = true;
 		r->receiving = false;
-		body_free(r);
+		http_request_free_body(r);
 		if (c == NULL || r->stream_closed)
-			request_free(r);
+			http_request_free(r);
 		return;
 	}
-	request_free(r);
+	http_request_free(r);
 	if (c == NULL)
 		return;
 	flush(c);
@@ -1650,6 +1600,16 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(srv->accept_resume, &tv);
 }
 
+/* For h2.c (struct h2_ops): an error answer with a ready detail. */
+static void
+reply_detail(struct http_request *r, int status, const char *hdrs,
+    const char *detail)
+{
+	http_reply_error_hdrs(r, status, hdrs, "%s", detail);
+}
+
+static const struct h2_ops h2_ops = { body_admit, reply_detail };
+
 struct http_server *
 http_server_create(struct event_base *base, const struct http_limits *lim,
     http_handler fn, void *arg)
@@ -1660,6 +1620,7 @@ http_server_create(struct event_base *base, const struct http_limits *lim,
 	srv->lim = *lim;
 	srv->fn = fn;
 	srv->arg = arg;
+	srv->h2_ops = &h2_ops;
 	return srv;
 }
 
