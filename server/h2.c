@@ -10,7 +10,7 @@
  * answered) goes when its stream or its connection does.
  *
  * A request with a body is parsed on its HEADERS and admitted before any
- * DATA is kept (body_admit: the server's authorization, the body budget),
+ * DATA is kept (h2_ops.admit: the server's authorization, the body budget),
  * and at most BODY_STREAMS streams of a connection receive bodies at
  * once. */
 #include <errno.h>
@@ -115,8 +115,8 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	return 0;
 }
 
-/* Headers are kept as HTTP/1.1 text, so that parse_head() checks them as
- * it checks HTTP/1.1 requests. */
+/* Headers are kept as HTTP/1.1 text, so that http_parse_head() checks them
+ * as it checks HTTP/1.1 requests. */
 static int
 on_header(nghttp2_session *s, const nghttp2_frame *frame,
     const uint8_t *name, size_t namelen, const uint8_t *value,
@@ -167,7 +167,7 @@ refuse(struct http_request *r, int status, const char *hdrs, const char *why)
 	r->receiving = false;
 	r->handled = true;
 	r->srv->pending++;
-	http_reply_error_hdrs(r, status, hdrs, "%s", why);
+	r->srv->h2_ops->reply_error(r, status, hdrs, why);
 }
 
 /* A stream's request is complete: hand it over with its body. */
@@ -227,7 +227,7 @@ stream_head(struct conn *c, struct http_request *r, bool end)
 	}
 	r->head = xasprintf("%s %s HTTP/1.1\r\n%s\r\n", r->h2_method,
 	    r->h2_path, r->h2_text ? r->h2_text : "");
-	status = parse_head(r, &r->srv->lim, &why);
+	status = http_parse_head(r, &r->srv->lim, &why);
 	r->keepalive = true;
 	if (status != 0) {
 		refuse(r, status, NULL, why);
@@ -251,7 +251,7 @@ stream_head(struct conn *c, struct http_request *r, bool end)
 		    r->stream_id, NGHTTP2_REFUSED_STREAM);
 		return;
 	}
-	if (!body_admit(r))
+	if (!r->srv->h2_ops->admit(r))
 		return;
 	r->receiving = true;
 	r->data_at = now_secs();
@@ -284,7 +284,7 @@ on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
 		    " (max_body_bytes)");
 		return 0;
 	}
-	if (!body_reserve(r, len)) {
+	if (!http_request_reserve(r, len)) {
 		refuse(r, 503, "Retry-After: 5\r\n", "crated is receiving too"
 		    " many request bodies at once; try again in a few"
 		    " seconds");
@@ -342,7 +342,7 @@ stream_gone(struct http_request *r)
 	r->stream_closed = true;
 	r->receiving = false;
 	if (r->finished || !r->handled) {
-		request_free(r);
+		http_request_free(r);
 		return;
 	}
 	r->conn = NULL;

@@ -27,7 +27,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "index/hex.h"
 #include "index/validators.h"
 #include "index/xmalloc.h"
 #include "server/http_conn.h"
@@ -38,43 +37,8 @@ static void	conn_free(struct conn *);
 static void	accepting(struct http_server *, bool);
 static void	close_when_sent(struct conn *);
 
-const char *
-http_status_text(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 417: return "Expectation Failed";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	case 507: return "Insufficient Storage";
-	}
-	return "Unknown";
-}
-
 /* The Date header value, recomputed at most once a second. */
-const char *
+static const char *
 date_now(void)
 {
 	static char	buf[30];
@@ -88,7 +52,7 @@ date_now(void)
 	return buf;
 }
 
-long
+static long
 usec_since(const struct timespec *t)
 {
 	struct timespec	now;
@@ -98,65 +62,15 @@ usec_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000;
 }
 
-void
-request_free(struct http_request *r)
-{
-	if (r == NULL)
-		return;
-	body_free(r);
-	free(r->head);
-	if (r->headers != r->hdr_inline)
-		free(r->headers);
-	free(r->user);
-	free(r->user_crates);
-	free(r->h2_method);
-	free(r->h2_path);
-	free(r->h2_text);
-	if (r->out != NULL)
-		evbuffer_free(r->out);
-	free(r);
-}
-
-static uint64_t
-body_budget(const struct http_server *srv)
-{
-	return srv->lim.max_body > BODY_BUDGET_MIN ? srv->lim.max_body :
-	    BODY_BUDGET_MIN;
-}
-
-bool
-body_reserve(struct http_request *r, uint64_t n)
-{
-	struct http_server	*srv = r->srv;
-	uint64_t		 budget = body_budget(srv);
-
-	/* The budget shrinks when SIGHUP lowers max_body_bytes. */
-	if (srv->body_bytes > budget || n > budget - srv->body_bytes)
-		return false;
-	srv->body_bytes += n;
-	r->reserved += n;
-	return true;
-}
-
-void
-body_free(struct http_request *r)
-{
-	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
-	if (r->h2_body != NULL)
-		evbuffer_free(r->h2_body);
-	r->h2_body = NULL;
-	r->srv->body_bytes -= r->reserved;
-	r->reserved = 0;
-}
-
 /*
  * Authorization and the body budget, on the head: an unauthenticated
  * client never gets a byte of its body stored, and all the bodies being
- * received or handled together hold at most body_budget() bytes.
+ * received or handled together hold at most http_request_budget() bytes.
+ * r->clen is 0 when the length is not known yet (HTTP/2). False once r
+ * has been answered (the hook's 401/403, or 503), then r may already be
+ * gone. h2.c calls it through struct h2_ops.
  */
-bool
+static bool
 body_admit(struct http_request *r)
 {
 	struct http_server	*srv = r->srv;
@@ -166,16 +80,16 @@ body_admit(struct http_request *r)
 	r->handled = true;
 	if (srv->head_fn != NULL && !srv->head_fn(r, srv->head_arg))
 		return false;
-	if (!body_reserve(r, r->clen)) {
+	if (!http_request_reserve(r, r->clen)) {
 		log_warn("%s: refusing a body of %llu bytes: %llu of the %llu"
 		    " bytes request bodies may hold are taken", r->peer,
 		    (unsigned long long)r->clen,
 		    (unsigned long long)srv->body_bytes,
-		    (unsigned long long)body_budget(srv));
+		    (unsigned long long)http_request_budget(srv));
 		http_reply_error_hdrs(r, 503, "Retry-After: 5\r\n", "crated is"
 		    " receiving too many request bodies at once (%llu MiB);"
 		    " try again in a few seconds",
-		    (unsigned long long)(body_budget(srv) >> 20));
+		    (unsigned long long)(http_request_budget(srv) >> 20));
 		return false;
 	}
 	srv->pending--;
@@ -222,7 +136,7 @@ conn_free(struct conn *c)
 	if (r == NULL)
 		return;
 	if (!handled) {
-		request_free(r);
+		http_request_free(r);
 		return;
 	}
 	/* The handler still owns the request; a stream paused for this
@@ -396,371 +310,12 @@ reject(struct conn *c, int status, const char *detail)
 	    c->req->path ? c->req->path : "-", NULL, NULL, status, strlen(body),
 	    c->head_started ? usec_since(&c->head_start) : 0 });
 	free(body);
-	request_free(c->req);
+	http_request_free(c->req);
 	c->req = NULL;
 	c->state = CONN_CLOSING;
 	read_off(c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_WRITE);
-}
-
-/* RFC 9110's tchar: letters, digits and "!#$%&'*+-.^_`|~". */
-static const bool tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
-};
-
-static bool
-token_char(unsigned char ch)
-{
-	return tchar[ch];
-}
-
-/* True when the n bytes at name are the header name want (any case). */
-static bool
-name_is(const char *name, size_t n, const char *want, size_t wlen)
-{
-	return n == wlen && strncasecmp(name, want, n) == 0;
-}
-
-#define NAME_IS(name, n, want)	name_is(name, n, want, sizeof want - 1)
-
-static enum http_method
-method_of(const char *m)
-{
-	if (strcmp(m, "GET") == 0)
-		return HTTP_GET;
-	if (strcmp(m, "HEAD") == 0)
-		return HTTP_HEAD;
-	if (strcmp(m, "PUT") == 0)
-		return HTTP_PUT;
-	if (strcmp(m, "DELETE") == 0)
-		return HTTP_DELETE;
-	if (strcmp(m, "POST") == 0)
-		return HTTP_POST;
-	return HTTP_OTHER;
-}
-
-/* True when the comma-separated list value holds token (any case). */
-static bool
-list_has(const char *value, const char *token)
-{
-	size_t	tlen = strlen(token);
-
-	for (const char *p = value; *p != '\0';) {
-		size_t	len;
-
-		p += strspn(p, " \t,");
-		len = strcspn(p, ",");
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len == tlen && strncasecmp(p, token, len) == 0)
-			return true;
-		p += strcspn(p, ",");
-	}
-	return false;
-}
-
-/* The CR of the CRLF that ends the line at p; NULL when a bare LF comes
- * first (or none: never, in a head that ends with CRLF CRLF). */
-static char *
-line_end(char *p)
-{
-	char	*lf = strchr(p, '\n');
-
-	return lf != NULL && lf > p && lf[-1] == '\r' ? lf - 1 : NULL;
-}
-
-/* What an authority (host, port, IP literal) is made of (RFC 3986). */
-static const char	authority_chars[] = "abcdefghijklmnopqrstuvwxyz"
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			    "-._~%!$&'()*+,;=:[]";
-
-/*
- * RFC 9112 §3.2.2: an absolute-form target, "http://host:port/path?q",
- * is served as its path (with the query), and its authority stands for
- * Host. The authority is moved one byte left, over the scheme's last
- * slash, to end with a NUL before the path. Returns what follows the
- * authority ("/path?q", "?q" or ""), or NULL when target is not an http
- * or https URI with a plain authority (no userinfo: RFC 9110 §4.2.4).
- */
-static char *
-absolute_target(char *target, const char **authority)
-{
-	char	*a;
-	size_t	 n;
-
-	if (strncasecmp(target, "http://", 7) == 0)
-		a = target + 7;
-	else if (strncasecmp(target, "https://", 8) == 0)
-		a = target + 8;
-	else
-		return NULL;
-	n = strcspn(a, "/?");
-	if (n == 0 || strspn(a, authority_chars) < n)
-		return NULL;
-	memmove(a - 1, a, n);
-	a[n - 1] = '\0';
-	*authority = a - 1;
-	return a + n;
-}
-
-/* True when v can be a Host value: uri-host [ ":" port ], maybe empty. */
-static bool
-host_ok(const char *v)
-{
-	return v[strspn(v, authority_chars)] == '\0';
-}
-
-/* The next free header slot of r (moved out of hdr_inline when that is
- * full), or NULL when r has lim->max_headers already. */
-static struct header *
-header_slot(struct http_request *r, const struct http_limits *lim)
-{
-	if (r->nheaders == lim->max_headers)
-		return NULL;
-	if (r->nheaders == HEADERS_INLINE) {
-		r->headers = xcalloc(lim->max_headers, sizeof *r->headers);
-		memcpy(r->headers, r->hdr_inline, sizeof r->hdr_inline);
-	}
-	return &r->headers[r->nheaders];
-}
-
-/*
- * RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host, and no
- * request may have two (HTTP/2 streams carry :authority instead, which
- * arrives as a host field). An absolute-form target's authority replaces
- * the Host value (or becomes one). host is the index of the Host field,
- * or -1. Returns 0, or 400 with *why set.
- */
-/* HTTP/2: whether every host field (:authority among them) says the same. */
-static bool
-hosts_agree(const struct http_request *r)
-{
-	const char	*first = NULL;
-
-	for (size_t i = 0; i < r->nheaders; i++) {
-		const struct header	*h = &r->headers[i];
-
-		if (h->name_len != 4 || strncasecmp(h->name, "host", 4) != 0)
-			continue;
-		if (first == NULL)
-			first = h->value;
-		else if (strcmp(first, h->value) != 0)
-			return false;
-	}
-	return true;
-}
-
-static int
-check_host(struct http_request *r, const struct http_limits *lim,
-    int nhost, ssize_t host, const char *authority, const char **why)
-{
-	struct header	*h;
-
-	if (r->stream_id == 0 && nhost > 1) {
-		*why = "more than one Host header field";
-		return 400;
-	}
-	if (r->stream_id != 0 && nhost > 1 && !hosts_agree(r)) {
-		*why = ":authority and host differ";	/* RFC 9113 8.3.1 */
-		return 400;
-	}
-	if (r->stream_id == 0 && nhost == 0 && r->minor == 1) {
-		*why = "an HTTP/1.1 request needs a Host header field";
-		return 400;
-	}
-	if (host >= 0 && !host_ok(r->headers[host].value)) {
-		*why = "invalid Host header field";
-		return 400;
-	}
-	if (authority == NULL)
-		return 0;
-	if (host >= 0)
-		r->headers[host].value = authority;
-	else if ((h = header_slot(r, lim)) != NULL) {
-		h->name = "Host";
-		h->name_len = 4;
-		h->value = authority;
-		r->nheaders++;
-	}
-	return 0;
-}
-
-/*
- * The request line at p (NUL-terminated): method, target (origin-form or
- * absolute-form) and version into r; *authority gets an absolute-form
- * target's authority. Returns 0, or an HTTP status with *why set.
- */
-static int
-parse_request_line(struct http_request *r, char *p, const char **authority,
-    const char **why)
-{
-	char	*sp1, *sp2, *target, *q;
-
-	if ((sp1 = strchr(p, ' ')) == NULL ||
-	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' ')) {
-		*why = "malformed request line";
-		return 400;
-	}
-	*sp1 = *sp2 = '\0';
-	for (char *m = p; *m != '\0'; m++)
-		if (!token_char((unsigned char)*m)) {
-			*why = "malformed method";
-			return 400;
-		}
-	r->method_name = p;
-	r->method = method_of(p);
-	target = sp1 + 1;
-	if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
-		r->minor = 1;
-	else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)
-		r->minor = 0;
-	else {
-		*why = "only HTTP/1.0 and HTTP/1.1 are spoken here";
-		return strncmp(sp2 + 1, "HTTP/", 5) == 0 ? 505 : 400;
-	}
-	for (unsigned char *t = (unsigned char *)target; *t; t++)
-		if (*t <= 0x20 || *t >= 0x7f) {
-			*why = "invalid byte in the request target";
-			return 400;
-		}
-	if (target[0] != '/' &&
-	    (target = absolute_target(target, authority)) == NULL) {
-		*why = "the request target must be a path or an http URI";
-		return 400;
-	}
-	if ((q = strchr(target, '?')) != NULL) {
-		*q = '\0';
-		r->query = q + 1;
-	}
-	while (target[0] == '/' && target[1] == '/')
-		target++;
-	r->path = target[0] == '/' ? target : "/";
-	return 0;
-}
-
-/*
- * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
- * place. Returns 0, or an HTTP status with *why set to a static message.
- */
-int
-parse_head(struct http_request *r, const struct http_limits *lim,
-    const char **why)
-{
-	char		*p = r->head, *eol;
-	const char	*te = NULL, *conn = NULL, *expect = NULL;
-	const char	*authority = NULL;
-	bool		 have_clen = false;
-	ssize_t		 host = -1;
-	int		 nhost = 0, status;
-
-	if ((eol = line_end(p)) == NULL) {
-		*why = "malformed request line";
-		return 400;
-	}
-	if ((size_t)(eol - p) > lim->max_line) {
-		*why = "request line too long";
-		return 414;
-	}
-	*eol = '\0';
-	if ((status = parse_request_line(r, p, &authority, why)) != 0)
-		return status;
-
-	r->headers = r->hdr_inline;
-	for (p = eol + 2; p[0] != '\r' || p[1] != '\n'; p = eol + 2) {
-		struct header	*h;
-		char		*colon, *v, *end;
-		size_t		 nlen;
-
-		if ((eol = line_end(p)) == NULL) {
-			*why = "malformed header field";
-			return 400;
-		}
-		*eol = '\0';
-		if ((h = header_slot(r, lim)) == NULL) {
-			*why = "too many header fields";
-			return 431;
-		}
-		if ((colon = strchr(p, ':')) == NULL || colon == p) {
-			*why = "malformed header field";
-			return 400;
-		}
-		for (char *n = p; n < colon; n++)
-			if (!token_char((unsigned char)*n)) {
-				*why = "malformed header field name";
-				return 400;
-			}
-		*colon = '\0';
-		v = colon + 1 + strspn(colon + 1, " \t");
-		end = eol;
-		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		for (unsigned char *c = (unsigned char *)v; *c; c++)
-			if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
-				*why = "invalid byte in a header value";
-				return 400;
-			}
-		nlen = (size_t)(colon - p);
-		h->name = p;
-		h->name_len = nlen;
-		h->value = v;
-		r->nheaders++;
-		if (NAME_IS(p, nlen, "Content-Length")) {
-			char		*e;
-			uint64_t	 n;
-
-			errno = 0;
-			n = strtoull(v, &e, 10);
-			if (*v < '0' || *v > '9' || *e != '\0' || errno ||
-			    (have_clen && n != r->clen)) {
-				*why = "invalid Content-Length";
-				return 400;
-			}
-			r->clen = n;
-			have_clen = true;
-		} else if (NAME_IS(p, nlen, "Transfer-Encoding"))
-			te = v;
-		else if (NAME_IS(p, nlen, "Connection"))
-			conn = v;
-		else if (NAME_IS(p, nlen, "Expect"))
-			expect = v;
-		else if (NAME_IS(p, nlen, "Host") && nhost++ == 0)
-			host = (ssize_t)(r->nheaders - 1);
-	}
-	if (te != NULL) {
-		*why = "chunked request bodies are not supported: send"
-		    " Content-Length";
-		return have_clen ? 400 : 411;
-	}
-	if ((status = check_host(r, lim, nhost, host, authority, why)) != 0)
-		return status;
-	if (expect != NULL) {
-		if (strcasecmp(expect, "100-continue") != 0) {
-			*why = "unsupported Expect";
-			return 417;
-		}
-		r->expect_continue = r->minor == 1;
-	}
-	r->keepalive = r->minor == 1;
-	if (conn != NULL && list_has(conn, "close"))
-		r->keepalive = false;
-	else if (conn != NULL && r->minor == 0 && list_has(conn, "keep-alive"))
-		r->keepalive = true;
-	return 0;
 }
 
 /* Hands the complete request to the handler. */
@@ -805,10 +360,6 @@ read_body(struct conn *c)
 	r->body[r->clen] = '\0';
 	dispatch(c);
 }
-
-/* What head_length found when the bytes cannot be a head. */
-#define HEAD_GARBAGE	-1
-#define HEAD_BARE_LF	-2
 
 /* Drops the body of a request answered on its head, as it comes, at the
  * pace a body must keep; then the connection reads its next request, or
@@ -864,48 +415,6 @@ admit(struct conn *c)
 	return true;
 }
 
-/*
- * The length of the head at p (n bytes buffered), through its CRLF CRLF;
- * 0 when it has not all come yet; HEAD_GARBAGE when these bytes cannot be
- * one: a method starts with a letter, and no control byte but CR, LF and
- * HTAB belongs in a head (NUL, TLS records and binary garbage all fail);
- * HEAD_BARE_LF at the first LF without its CR, which would otherwise wait
- * for a CRLF CRLF that never comes (RFC 9112 §2.2 lets a server refuse
- * it; accepting it would read lines otherwise than a proxy in front may).
- * Of a whole head only the NULs are looked for here: parse_head checks
- * every other byte where it parses it, and works on a C string. Each
- * request comes this way, so the search is memchr's.
- */
-static ssize_t
-head_length(const unsigned char *p, size_t n)
-{
-	const unsigned char	*lf = p, *end = p + n;
-
-	if (n == 0)
-		return 0;
-	if (!(p[0] >= 'A' && p[0] <= 'Z'))
-		return HEAD_GARBAGE;
-	while ((lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL) {
-		if (lf[-1] != '\r')		/* p[0] is a letter */
-			return HEAD_BARE_LF;
-		if (lf - p >= 3 && lf[-2] == '\n' && lf[-3] == '\r') {
-			n = (size_t)(lf + 1 - p);
-			return memchr(p, '\0', n) == NULL ? (ssize_t)n :
-			    HEAD_GARBAGE;
-		}
-		lf++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((p[i] < 0x20 && p[i] != '\r' && p[i] != '\n' &&
-		    p[i] != '\t') || p[i] == 0x7f)
-			return HEAD_GARBAGE;
-		/* A CR that no LF follows ends no line either. */
-		if (p[i] == '\r' && i + 1 < n && p[i + 1] != '\n')
-			return HEAD_BARE_LF;
-	}
-	return 0;
-}
-
 /* Tries to read one request head; returns true when one was taken. */
 static bool
 read_head(struct conn *c)
@@ -940,7 +449,7 @@ read_head(struct conn *c)
 		reject(c, 500, "out of memory");
 		return false;
 	}
-	if ((hlen = head_length(p, scan)) == HEAD_BARE_LF) {
+	if ((hlen = http_head_length(p, scan)) == HTTP_HEAD_BARE_LF) {
 		reject(c, 400, "malformed request: each line of a request head"
 		    " must end with CRLF, not a bare LF");
 		return false;
@@ -975,7 +484,7 @@ read_head(struct conn *c)
 	r->head[len] = '\0';
 	evbuffer_drain(in, len);
 	c->req = r;
-	if ((status = parse_head(r, lim, &why)) != 0) {
+	if ((status = http_parse_head(r, lim, &why)) != 0) {
 		reject(c, status, why);
 		return false;
 	}
@@ -1421,7 +930,7 @@ put_head(struct http_request *r, int status, const char *ctype,
 }
 
 /* Ends r: logs it, frees it and moves its connection on. */
-void
+static void
 finish(struct http_request *r, int status, size_t bytes)
 {
 	struct conn	*c = r->conn;
@@ -1439,12 +948,12 @@ finish(struct http_request *r, int status, size_t bytes)
 		 * request when it closes. Its body is done with. */
 		r->finished = true;
 		r->receiving = false;
-		body_free(r);
+		http_request_free_body(r);
 		if (c == NULL || r->stream_closed)
-			request_free(r);
+			http_request_free(r);
 		return;
 	}
-	request_free(r);
+	http_request_free(r);
 	if (c == NULL)
 		return;
 	flush(c);
@@ -1802,17 +1311,6 @@ http_query(const struct http_request *r)
 	return r->query;
 }
 
-const char *
-http_header(const struct http_request *r, const char *name)
-{
-	size_t	n = strlen(name);
-
-	for (size_t i = 0; i < r->nheaders; i++)
-		if (name_is(r->headers[i].name, r->headers[i].name_len, name, n))
-			return r->headers[i].value;
-	return NULL;
-}
-
 const unsigned char *
 http_body(const struct http_request *r, size_t *len)
 {
@@ -1934,44 +1432,6 @@ http_accepts_gzip(const struct http_request *r)
 		return true;
 	}
 	return false;
-}
-
-int
-http_query_param(const char *query, const char *key, char *out, size_t size)
-{
-	size_t	klen = strlen(key);
-
-	for (const char *p = query; p != NULL && *p != '\0';) {
-		const char	*amp = strchr(p, '&');
-		const char	*end = amp ? amp : p + strlen(p);
-
-		if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 &&
-		    p[klen] == '=') {
-			size_t	n = 0;
-
-			for (p += klen + 1; p < end; p++) {
-				int	ch = (unsigned char)*p;
-
-				if (ch == '%') {
-					int	h, l;
-
-					if (end - p < 3 || (h = hexval(p[1])) <
-					    0 || (l = hexval(p[2])) < 0)
-						return -1;
-					ch = h << 4 | l;
-					p += 2;
-				} else if (ch == '+')
-					ch = ' ';
-				if (ch == 0 || n + 1 >= size)
-					return -1;
-				out[n++] = (char)ch;
-			}
-			out[n] = '\0';
-			return 0;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return -1;
 }
 
 static bool
@@ -2140,6 +1600,16 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(srv->accept_resume, &tv);
 }
 
+/* For h2.c (struct h2_ops): an error answer with a ready detail. */
+static void
+reply_detail(struct http_request *r, int status, const char *hdrs,
+    const char *detail)
+{
+	http_reply_error_hdrs(r, status, hdrs, "%s", detail);
+}
+
+static const struct h2_ops h2_ops = { body_admit, reply_detail };
+
 struct http_server *
 http_server_create(struct event_base *base, const struct http_limits *lim,
     http_handler fn, void *arg)
@@ -2150,59 +1620,8 @@ http_server_create(struct event_base *base, const struct http_limits *lim,
 	srv->lim = *lim;
 	srv->fn = fn;
 	srv->arg = arg;
+	srv->h2_ops = &h2_ops;
 	return srv;
-}
-
-int
-http_parse_addr(const char *addr, struct sockaddr_storage *ss, int *len)
-{
-	char		 host[INET6_ADDRSTRLEN];
-	const char	*colon, *h = addr;
-	size_t		 hlen;
-	char		*end;
-	long		 port;
-
-	memset(ss, 0, sizeof *ss);
-	if (*addr == '[') {
-		const char	*close = strchr(addr, ']');
-
-		if (close == NULL || close[1] != ':')
-			return -1;
-		h = addr + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL)
-			return -1;
-		hlen = (size_t)(colon - addr);
-	}
-	if (hlen == 0 || hlen >= sizeof host || colon[1] == '\0')
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || port < 0 || port > 65535 ||
-	    colon[1] == '-' || colon[1] == '+')
-		return -1;
-	if (*addr == '[') {
-		struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -1;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof *s6;
-	} else {
-		struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -1;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof *s4;
-	}
-	return 0;
 }
 
 int

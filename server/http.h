@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/http_parse.h"
+
 struct event_base;
 struct http_server;
 struct http_request;
@@ -46,11 +48,6 @@ typedef void (*http_handler)(struct http_request *, void *);
 
 struct http_server	*http_server_create(struct event_base *,
 			    const struct http_limits *, http_handler, void *);
-/* Parses "IP:PORT" or "[IPv6]:PORT" (numeric; port 0 to 65535) into ss.
- * 0, or -1. */
-struct sockaddr_storage;
-int			 http_parse_addr(const char *addr,
-			    struct sockaddr_storage *ss, int *len);
 /* Binds addr ("IP:PORT", "[IPv6]:PORT"); bound gets the real address
  * ("127.0.0.1:41234"), len bytes. 0, or -1 with *cause (new). */
 int			 http_server_listen(struct http_server *,
@@ -80,7 +77,8 @@ const char		*http_method_name(const struct http_request *);
 const char		*http_path(const struct http_request *);
 /* The query string after '?', or NULL. */
 const char		*http_query(const struct http_request *);
-/* The value of the first header named name (case-insensitive), or NULL. */
+/* The value of the first header named name (case-insensitive), or NULL
+ * (server/http_parse.c). */
 const char		*http_header(const struct http_request *,
 			    const char *name);
 const unsigned char	*http_body(const struct http_request *, size_t *);
@@ -174,12 +172,5 @@ void	http_stream_end(struct http_request *);
 /* Ends the reply short of its Content-Length and closes the connection,
  * so the client sees a truncated body and rejects it. */
 void	http_stream_abort(struct http_request *);
-
-const char	*http_status_text(int status);
-
-/* Percent-decodes the value of key in query into out (size bytes), '+'
- * as space. 0, or -1 when absent, malformed or too long. */
-int	http_query_param(const char *query, const char *key, char *out,
-	    size_t size);
 
 #endif

@@ -1,5 +1,6 @@
 /* Private to the HTTP layer: the connection and request structures that
- * server/http.c (HTTP/1.1) and server/h2.c (HTTP/2) share. */
+ * server/http.c (HTTP/1.1) and server/h2.c (HTTP/2) share, with
+ * server/http_request.c and server/http_parse.c below them both. */
 #ifndef SERVER_HTTP_CONN_H
 #define SERVER_HTTP_CONN_H
 
@@ -53,6 +54,7 @@ struct http_server {
 	bool			 draining;
 	bool			 accept_paused;	/* accept() failed (EMFILE...) */
 	struct event		*accept_resume;	/* ends the pause */
+	const struct h2_ops	*h2_ops;	/* http.c's, for h2.c */
 };
 
 /* A connection is a small state machine (memcached's conn_states). */
@@ -157,23 +159,34 @@ struct http_request {
 };
 
 
-/* server/http.c, for server/h2.c. */
-void		 request_free(struct http_request *);
-int		 parse_head(struct http_request *, const struct http_limits *,
-		     const char **why);
-void		 finish(struct http_request *, int status, size_t bytes);
-/* A request whose body is about to come (r->clen bytes; 0 when the length
- * is not known yet: HTTP/2) may have it: the server's head hook allowed it
- * and the bytes fit the body budget. False once r has been answered (the
- * hook's 401/403, or 503), then r may already be gone. */
-bool		 body_admit(struct http_request *);
+/* server/http_request.c: request objects and the body budget, below
+ * both http.c and h2.c. */
+void		 http_request_free(struct http_request *);
+/* What request bodies being received or handled may hold together:
+ * BODY_BUDGET_MIN, or max_body when larger. */
+uint64_t	 http_request_budget(const struct http_server *);
 /* Takes n more bytes of the body budget for r; false when they do not
  * fit. */
-bool		 body_reserve(struct http_request *, uint64_t n);
+bool		 http_request_reserve(struct http_request *, uint64_t n);
 /* Frees r's body and gives its reservation back. */
-void		 body_free(struct http_request *);
-long		 usec_since(const struct timespec *);
-const char	*date_now(void);
+void		 http_request_free_body(struct http_request *);
+
+/*
+ * What server/h2.c needs of the connection code above it (server/http.c),
+ * which hands it down in struct http_server: h2.c never calls http.c by
+ * name, so the calls between them go one way.
+ */
+struct h2_ops {
+	/* A request whose body is about to come (r->clen bytes; 0 when the
+	 * length is not known yet) may have it: the server's head hook
+	 * allowed it and the bytes fit the body budget. False once r has
+	 * been answered (the hook's 401/403, or 503), then r may already be
+	 * gone. */
+	bool	(*admit)(struct http_request *r);
+	/* http_reply_error_hdrs(r, status, hdrs, "%s", detail). */
+	void	(*reply_error)(struct http_request *r, int status,
+		    const char *hdrs, const char *detail);
+};
 
 /* server/h2.c */
 /* True when r (HTTP/1.1, no body) offers an h2c upgrade crated accepts. */

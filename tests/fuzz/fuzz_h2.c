@@ -8,6 +8,7 @@
  * the client preface. */
 #define BODY_BUDGET_MIN	((uint64_t)8192)
 #include "server/http.c"
+#include "server/http_request.c"	/* with the BODY_BUDGET_MIN above */
 
 #include <sys/socket.h>
 

@@ -1,7 +1,14 @@
 /* libFuzzer: the HTTP request-head parser and the router. The input is a
  * request head; a CRLF CRLF is appended when missing, as read_head() only
- * parses complete heads. */
-#include "server/http.c"
+ * parses complete heads. Links server/http_parse.c and server/route.c
+ * alone: no libevent, no connection code. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/xmalloc.h"
+#include "server/http_conn.h"
+#include "server/http_parse.h"
 #include "server/route.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -19,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len > 65536)
 		return 0;
 	/* A head found is the bytes through the first CRLF CRLF, NUL-free. */
-	hlen = head_length(data, len);
+	hlen = http_head_length(data, len);
 	if (hlen > 0 && (hlen < 4 || (size_t)hlen > len ||
 	    memchr(data, 0, (size_t)hlen) != NULL ||
 	    memmem(data, (size_t)hlen, "\r\n\r\n", 4) !=
@@ -31,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	r.head = xmalloc(len + 5);
 	memcpy(r.head, data, len);
 	memcpy(r.head + len, "\r\n\r\n", 5);
-	if (parse_head(&r, &lim, &why) == 0) {
+	if (http_parse_head(&r, &lim, &why) == 0) {
 		route_parse(r.path, &rt);
 		if (r.query != NULL) {
 			char	q[256];
