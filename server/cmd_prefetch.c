@@ -4,7 +4,7 @@
  * one it starts in this process on 127.0.0.1:0 over the data directory
  * (which takes the directory's lock, so no second writer runs), so every
  * byte goes through the same mirror code and upstream client as serving. */
-#include "server/prefetch.h"
+#include "server/cmd.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -582,7 +582,7 @@ usage(void)
 }
 
 int
-prefetch_main(int argc, char **argv)
+cmd_prefetch(int argc, char **argv)
 {
 	static const struct option	 opts[] = {
 		{ "config", required_argument, NULL, 'c' },
