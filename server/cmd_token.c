@@ -31,6 +31,7 @@ print_help(FILE *f)
 }
 
 struct token_args {
+	const char	*path, *dir;	/* --config, --data-dir */
 	const char	*registry, *scope, *crates, *label;
 	int		 days;
 	bool		 same_owner;	/* --same-owner: label may be in use */
@@ -116,15 +117,18 @@ token_list(struct cmd_args *a)
 	return 0;
 }
 
-int
-cmd_token(int argc, char **argv)
+static const char	 usage[] = "crated token create"
+    " --registry NAME --scope read|publish|yank|admin [--crates GLOB]"
+    " [--expires DAYS] --name LABEL [--same-owner]\n"
+    "       crated token list\n"
+    "       crated token revoke ID|NAME\n(each also takes --config"
+    " FILE and --data-dir DIR)";
+
+/* The options of every subcommand, argv[1] being the subcommand; 0, or -1
+ * after saying why. */
+static int
+parse_options(int argc, char **argv, struct token_args *ta)
 {
-	static const char		 usage[] = "crated token create"
-	    " --registry NAME --scope read|publish|yank|admin [--crates GLOB]"
-	    " [--expires DAYS] --name LABEL [--same-owner]\n"
-	    "       crated token list\n"
-	    "       crated token revoke ID|NAME\n(each also takes --config"
-	    " FILE and --data-dir DIR)";
 	static const struct option	 topts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "data-dir", required_argument, NULL, 'd' },
@@ -136,41 +140,29 @@ cmd_token(int argc, char **argv)
 		{ "same-owner", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct token_args	 ta = { 0 };
-	struct cmd_args		 a = { 0 };
-	const char		*path = getenv("CRATED_CONFIG"), *dir = NULL;
-	const char		*sub = argc > 1 ? argv[1] : "";
-	char			*cause = NULL;
-	size_t			 n;
-	int			 ch, r = 2;
+	int				 ch;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
-			print_help(stdout);
-			return 0;
-		}
 	optind = 1;
 	while ((ch = getopt_long(argc - 1, argv + 1, "c:d:r:s:g:e:n:", topts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			ta->path = optarg;
 			break;
 		case 'd':
-			dir = optarg;
+			ta->dir = optarg;
 			break;
 		case 'r':
-			ta.registry = optarg;
+			ta->registry = optarg;
 			break;
 		case 's':
-			ta.scope = optarg;
+			ta->scope = optarg;
 			break;
 		case 'g':
-			ta.crates = optarg;
+			ta->crates = optarg;
 			break;
 		case 'o':
-			ta.same_owner = true;
+			ta->same_owner = true;
 			break;
 		case 'e': {
 			char	*end;
@@ -180,46 +172,73 @@ cmd_token(int argc, char **argv)
 			    d > 36500) {
 				fprintf(stderr, "crated token create: --expires"
 				    " takes a number of days (1 to 36500)\n");
-				return 2;
+				return -1;
 			}
-			ta.days = (int)d;
+			ta->days = (int)d;
 			break;
 		}
 		case 'n':
-			ta.label = optarg;
+			ta->label = optarg;
 			break;
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
-			return 2;
+			return -1;
 		}
 	}
-	if (config_load(path, &a.cfg, &cause) != 0) {
+	return 0;
+}
+
+static int
+token_revoke(struct cmd_args *a, const char *which)
+{
+	char	*cause = NULL;
+	size_t	 n;
+
+	if (tokens_revoke(a->cfg->data_dir, which, &n, &cause) != 0) {
+		fprintf(stderr, "crated token revoke: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "crated token revoke: no token with id"
+		    " or name `%s`\n", which);
+		return 1;
+	}
+	printf("revoked %zu token%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+int
+cmd_token(int argc, char **argv)
+{
+	struct token_args	 ta = { .path = getenv("CRATED_CONFIG") };
+	struct cmd_args		 a = { 0 };
+	const char		*sub = argc > 1 ? argv[1] : "";
+	char			*cause = NULL;
+	int			 r = 2;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			print_help(stdout);
+			return 0;
+		}
+	if (parse_options(argc, argv, &ta) != 0)
+		return 2;
+	if (config_load(ta.path, &a.cfg, &cause) != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);
 		return 1;
 	}
-	if (dir != NULL)
-		config_set_string(&a.cfg->data_dir, dir);
+	if (ta.dir != NULL)
+		config_set_string(&a.cfg->data_dir, ta.dir);
 	if (strcmp(sub, "create") == 0 && optind == argc - 1)
 		r = token_create(&a, &ta);
 	else if (strcmp(sub, "list") == 0 && optind == argc - 1)
 		r = token_list(&a);
-	else if (strcmp(sub, "revoke") == 0 && optind == argc - 2) {
-		const char	*which = argv[1 + optind];
-
-		if (tokens_revoke(a.cfg->data_dir, which, &n, &cause) != 0) {
-			fprintf(stderr, "crated token revoke: %s\n", cause);
-			free(cause);
-			r = 1;
-		} else if (n == 0) {
-			fprintf(stderr, "crated token revoke: no token with id"
-			    " or name `%s`\n", which);
-			r = 1;
-		} else {
-			printf("revoked %zu token%s\n", n, n == 1 ? "" : "s");
-			r = 0;
-		}
-	} else
+	else if (strcmp(sub, "revoke") == 0 && optind == argc - 2)
+		r = token_revoke(&a, argv[1 + optind]);
+	else
 		fprintf(stderr, "usage: %s\n", usage);
 	config_free(a.cfg);
 	return r;
