@@ -15,8 +15,18 @@
 #include "server/log.h"
 #include "server/server.h"
 
-int
-cmd_serve(int argc, char **argv)
+/* The command line; --listen may come more than once. */
+struct serve_args {
+	const char	*path, *data_dir, *level;
+	const char	**listen;
+	size_t		 nlisten;
+	bool		 offline;
+};
+
+/* -1 to go on, or the exit status when the command ends here (--help, a
+ * bad option). */
+static int
+parse_options(int argc, char **argv, struct serve_args *a)
 {
 	static const struct option	 opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -27,37 +37,28 @@ cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*path = NULL, *data_dir = NULL, *level = NULL;
-	const char	**listen = NULL;
-	size_t		 nlisten = 0;
-	bool		 offline = false;
-	struct config	*cfg = NULL;
-	struct server	 srv;
-	enum log_level	 lvl;
-	enum log_format	 fmt;
-	char		*cause = NULL;
-	int		 ch, r;
+	int				 ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:l:d:v:oh", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'l':
-			listen = xreallocarray(listen, nlisten + 1,
-			    sizeof *listen);
-			listen[nlisten++] = optarg;
+			a->listen = xreallocarray(a->listen, a->nlisten + 1,
+			    sizeof *a->listen);
+			a->listen[a->nlisten++] = optarg;
 			break;
 		case 'd':
-			data_dir = optarg;
+			a->data_dir = optarg;
 			break;
 		case 'v':
-			level = optarg;
+			a->level = optarg;
 			break;
 		case 'o':
-			offline = true;
+			a->offline = true;
 			break;
 		case 'h':
 			cmd_usage(stdout);
@@ -71,23 +72,37 @@ cmd_serve(int argc, char **argv)
 		cmd_usage(stderr);
 		return 2;
 	}
-	if (path == NULL)
-		path = getenv("CRATED_CONFIG");
-	r = config_load(path, &cfg, &cause);
+	return -1;
+}
+
+/* Loads the configuration, the command line over it, sets up logging and
+ * checks it; 0, or 1 after saying why. a->listen is freed. */
+static int
+configure(struct serve_args *a, struct config **out)
+{
+	struct config	*cfg = NULL;
+	enum log_level	 lvl;
+	enum log_format	 fmt;
+	char		*cause = NULL;
+	int		 r;
+
+	if (a->path == NULL)
+		a->path = getenv("CRATED_CONFIG");
+	r = config_load(a->path, &cfg, &cause);
 	if (r != 0) {
 		fprintf(stderr, "crated: %s\n", cause);
 		free(cause);
-		free(listen);
+		free(a->listen);
 		return 1;
 	}
-	if (nlisten > 0)
-		config_set_listen(cfg, listen, nlisten);
-	free(listen);
-	if (data_dir != NULL)
-		config_set_string(&cfg->data_dir, data_dir);
-	if (level != NULL)
-		config_set_string(&cfg->log_level, level);
-	for (size_t i = 0; offline && i < cfg->nregs; i++)
+	if (a->nlisten > 0)
+		config_set_listen(cfg, a->listen, a->nlisten);
+	free(a->listen);
+	if (a->data_dir != NULL)
+		config_set_string(&cfg->data_dir, a->data_dir);
+	if (a->level != NULL)
+		config_set_string(&cfg->log_level, a->level);
+	for (size_t i = 0; a->offline && i < cfg->nregs; i++)
 		if (cfg->regs[i].upstream != NULL)
 			cfg->regs[i].offline = true;
 	if (log_level_parse(cfg->log_level, &lvl) != 0) {
@@ -110,12 +125,29 @@ cmd_serve(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	*out = cfg;
+	return 0;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct serve_args	 a = { 0 };
+	struct config		*cfg = NULL;
+	struct server		 srv;
+	char			*cause = NULL;
+	int			 r;
+
+	if ((r = parse_options(argc, argv, &a)) != -1)
+		return r;
+	if (configure(&a, &cfg) != 0)
+		return 1;
 	crash_setup();
 	memset(&srv, 0, sizeof srv);
-	srv.force_offline = offline;
-	srv.force_log_level = level;
-	srv.force_listen = nlisten > 0;
-	srv.force_data_dir = data_dir;
+	srv.force_offline = a.offline;
+	srv.force_log_level = a.level;
+	srv.force_listen = a.nlisten > 0;
+	srv.force_data_dir = a.data_dir;
 	if (server_start(&srv, cfg, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
