@@ -1,4 +1,5 @@
-/* crated export: a data directory's registries into a bundle (cache/bundle.h). */
+/* crated export: a data directory's registries into a bundle
+ * (cache/bundle.h). */
 #include "server/cmd.h"
 
 #include <getopt.h>
