@@ -138,8 +138,10 @@ cmd_serve(int argc, char **argv)
 	char			*cause = NULL;
 	int			 r;
 
-	if ((r = parse_options(argc, argv, &a)) != -1)
+	if ((r = parse_options(argc, argv, &a)) != -1) {
+		free(a.listen);
 		return r;
+	}
 	if (configure(&a, &cfg) != 0)
 		return 1;
 	crash_setup();
