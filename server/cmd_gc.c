@@ -2,7 +2,6 @@
  * entries older versions left, with the data directory locked. */
 #include "server/cmd.h"
 
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,6 @@
 #include "server/cmd.h"
 
 #include <dirent.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
