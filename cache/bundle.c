@@ -191,21 +191,17 @@ kinds(char **names, size_t n, const struct bundle_registry *known,
 	return o;
 }
 
-int
-bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
-    time_t since, const char *file, const struct bundle_registry *known,
-    size_t nknown, const struct bundle_progress *progress,
-    struct bundle_stats *stats, char **cause)
+/* The registries to export: regs, or every folder of data_dir with an
+ * index/ (all new). -1 when data_dir cannot be read. */
+static int
+registry_names(const char *data_dir, const char *const *regs, size_t nregs,
+    char ***out, size_t *nout, char **cause)
 {
-	struct exporter	 x = { .since = since, .progress = progress,
-			    .stats = stats };
-	char		**names = NULL, *tmp, *manifest;
+	char		**names = NULL;
 	size_t		 n = 0;
 	DIR		*d;
 	struct dirent	*de;
-	int		 r = 0;
 
-	memset(stats, 0, sizeof *stats);
 	if (nregs == 0) {
 		if ((d = opendir(data_dir)) == NULL) {
 			*cause = xasprintf("%s: %s", data_dir, strerror(errno));
@@ -231,6 +227,108 @@ bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
 			names[n++] = xstrdup(regs[i]);
 		}
 	}
+	*out = names;
+	*nout = n;
+	return 0;
+}
+
+/* One registry's index/, crates/, meta/ and upstream-config.json. */
+static int
+add_registry(struct exporter *x, const char *data_dir, const char *name)
+{
+	static const char	*parts[] = { "index", "crates", "meta" };
+	char			*root = xasprintf("%s/%s", data_dir, name), *p,
+				    *rel;
+	struct stat		 st;
+	int			 r = 0;
+
+	if (!registry_name_ok(name) || stat(root, &st) != 0) {
+		x->cause = xasprintf("no registry `%s` in %s", name, data_dir);
+		r = -1;
+	}
+	for (size_t k = 0; r == 0 && k < 3; k++) {
+		p = xasprintf("%s/%s", root, parts[k]);
+		rel = xasprintf("%s/%s", name, parts[k]);
+		r = add_tree(x, p, rel, 0);
+		free(p);
+		free(rel);
+	}
+	p = xasprintf("%s/upstream-config.json", root);
+	rel = xasprintf("%s/upstream-config.json", name);
+	if (r == 0 && access(p, F_OK) == 0)
+		r = add_file(x, p, rel);
+	free(p);
+	free(rel);
+	free(root);
+	return r;
+}
+
+/* The manifest, last in the archive, which it closes. tmp: the archive's
+ * file, for messages. */
+static int
+add_manifest(struct exporter *x, const char *tmp, char **names, size_t n,
+    const struct bundle_registry *known, size_t nknown)
+{
+	struct archive_entry	*e = archive_entry_new();
+	json_t			*m = json_pack("{s:i, s:I, s:I, s:o, s:o}",
+				    "format", FORMAT, "created",
+				    (json_int_t)time(NULL), "since",
+				    (json_int_t)x->since, "registries",
+				    kinds(names, n, known, nknown),
+				    "files", x->files);
+	char			*manifest;
+	int			 r = 0;
+
+	json_incref(x->files);
+	manifest = json_dumps(m, JSON_INDENT(1));
+	json_decref(m);
+	archive_entry_set_pathname(e, MANIFEST);
+	archive_entry_set_size(e, (la_int64_t)strlen(manifest));
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	if (archive_write_header(x->a, e) != ARCHIVE_OK ||
+	    archive_write_data(x->a, manifest, strlen(manifest)) < 0 ||
+	    archive_write_close(x->a) != ARCHIVE_OK) {
+		x->cause = xasprintf("%s: %s", tmp,
+		    archive_error_string(x->a));
+		r = -1;
+	}
+	archive_entry_free(e);
+	free(manifest);
+	return r;
+}
+
+/* The finished archive tmp on disk, then under its name. */
+static int
+publish_bundle(const char *tmp, const char *file, char **cause)
+{
+	int	fd = open(tmp, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd == -1 || fsync(fd) == -1 || rename(tmp, file) == -1) {
+		*cause = xasprintf("%s: %s", file, strerror(errno));
+		r = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+int
+bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
+    time_t since, const char *file, const struct bundle_registry *known,
+    size_t nknown, const struct bundle_progress *progress,
+    struct bundle_stats *stats, char **cause)
+{
+	struct exporter	 x = { .since = since, .progress = progress,
+			    .stats = stats };
+	char		**names = NULL, *tmp;
+	size_t		 n = 0;
+	int		 r = 0;
+
+	memset(stats, 0, sizeof *stats);
+	if (registry_names(data_dir, regs, nregs, &names, &n, cause) != 0)
+		return -1;
 	tmp = xasprintf("%s.tmp", file);
 	x.a = archive_write_new();
 	x.files = json_array();
@@ -240,71 +338,14 @@ bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
 		x.cause = xasprintf("%s: %s", tmp, archive_error_string(x.a));
 		r = -1;
 	}
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		static const char	*parts[] = { "index", "crates", "meta" };
-		char			*root = xasprintf("%s/%s", data_dir,
-					    names[i]), *p, *rel;
-		struct stat		 st;
-
-		if (!registry_name_ok(names[i]) || stat(root, &st) != 0) {
-			x.cause = xasprintf("no registry `%s` in %s", names[i],
-			    data_dir);
-			r = -1;
-		}
-		for (size_t k = 0; r == 0 && k < 3; k++) {
-			p = xasprintf("%s/%s", root, parts[k]);
-			rel = xasprintf("%s/%s", names[i], parts[k]);
-			r = add_tree(&x, p, rel, 0);
-			free(p);
-			free(rel);
-		}
-		p = xasprintf("%s/upstream-config.json", root);
-		rel = xasprintf("%s/upstream-config.json", names[i]);
-		if (r == 0 && access(p, F_OK) == 0)
-			r = add_file(&x, p, rel);
-		free(p);
-		free(rel);
-		free(root);
-	}
-	if (r == 0) {
-		struct archive_entry	*e = archive_entry_new();
-		json_t			*m = json_pack("{s:i, s:I, s:I, s:o, s:o}",
-					    "format", FORMAT, "created",
-					    (json_int_t)time(NULL), "since",
-					    (json_int_t)since, "registries",
-					    kinds(names, n, known, nknown),
-					    "files", x.files);
-
-		json_incref(x.files);
-		manifest = json_dumps(m, JSON_INDENT(1));
-		json_decref(m);
-		archive_entry_set_pathname(e, MANIFEST);
-		archive_entry_set_size(e, (la_int64_t)strlen(manifest));
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		archive_entry_set_mtime(e, time(NULL), 0);
-		if (archive_write_header(x.a, e) != ARCHIVE_OK ||
-		    archive_write_data(x.a, manifest, strlen(manifest)) < 0 ||
-		    archive_write_close(x.a) != ARCHIVE_OK) {
-			x.cause = xasprintf("%s: %s", tmp,
-			    archive_error_string(x.a));
-			r = -1;
-		}
-		archive_entry_free(e);
-		free(manifest);
-	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = add_registry(&x, data_dir, names[i]);
+	if (r == 0)
+		r = add_manifest(&x, tmp, names, n, known, nknown);
 	archive_write_free(x.a);
 	json_decref(x.files);
-	if (r == 0) {
-		int	fd = open(tmp, O_RDONLY | O_CLOEXEC);
-
-		if (fd == -1 || fsync(fd) == -1 || rename(tmp, file) == -1) {
-			x.cause = xasprintf("%s: %s", file, strerror(errno));
-			r = -1;
-		}
-		if (fd != -1)
-			close(fd);
-	}
+	if (r == 0)
+		r = publish_bundle(tmp, file, &x.cause);
 	if (r != 0) {
 		unlink(tmp);
 		*cause = x.cause;
@@ -830,39 +871,41 @@ bundle_created(const char *file, char **cause)
 	return t;
 }
 
-int
-bundle_import(const char *data_dir, const char *file,
-    const struct bundle_import_opts *opts,
-    const struct bundle_progress *progress, struct bundle_stats *stats,
-    char **cause)
-{
-	struct archive		*a = archive_read_new();
-	struct archive_entry	*e;
-	struct staged		*st = NULL;
-	size_t			 n = 0, done = 0;
-	char			*staging, *err = NULL;
-	json_t			*manifest = NULL, *files;
-	int			 r;
+/* One import: what its stages share. */
+struct importer {
+	const char			*data_dir, *file;
+	char				*staging;	/* .import-PID */
+	const struct bundle_progress	*progress;
+	struct bundle_stats		*stats;
+	struct staged			*st;		/* the files */
+	size_t				 n;
+	json_t				*manifest;
+	char				*err;		/* why it failed */
+};
 
-	memset(stats, 0, sizeof *stats);
-	staging = xasprintf("%s/.import-%ld", data_dir, (long)getpid());
-	remove_tree(staging);
-	if (mkdir(staging, 0755) == -1) {
-		*cause = xasprintf("%s: %s", staging, strerror(errno));
-		free(staging);
-		archive_read_free(a);
+/* The bundle file, checked as gzip first, opened for reading with a. */
+static int
+open_bundle(struct archive *a, const char *file, char **err)
+{
+	if (gzip_ok(file, err) != 0)
 		return -1;
-	}
-	if (gzip_ok(file, &err) != 0)
-		goto fail;
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
-		err = xasprintf("%s: %s", file, archive_error_string(a));
-		goto fail;
+		*err = xasprintf("%s: %s", file, archive_error_string(a));
+		return -1;
 	}
-	/* 1. Unpack into the staging folder, refusing what is not a
-	 * regular file at a store path. */
+	return 0;
+}
+
+/* 1. Unpack into the staging folder, refusing what is not a regular file
+ * at a store path; the manifest is kept in memory. */
+static int
+unpack(struct importer *im, struct archive *a)
+{
+	struct archive_entry	*e;
+	int			 r;
+
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char	*path = archive_entry_pathname(e);
 		struct staged	 s = { 0 };
@@ -873,65 +916,76 @@ bundle_import(const char *data_dir, const char *file,
 		if (path == NULL || archive_entry_filetype(e) != AE_IFREG ||
 		    archive_entry_hardlink(e) != NULL ||
 		    archive_entry_symlink(e) != NULL) {
-			err = xasprintf("bundle entry %s is not a regular file"
-			    " (links and devices are refused)", path ? path :
-			    "(unnamed)");
-			goto fail;
+			im->err = xasprintf("bundle entry %s is not a regular"
+			    " file (links and devices are refused)", path ?
+			    path : "(unnamed)");
+			return -1;
 		}
 		if ((s.part = classify(path, s.reg, s.name, s.vers)) < 0) {
-			err = xasprintf("bundle entry \"%s\" is not a path of a"
-			    " crated store (absolute paths and \"..\" are"
+			im->err = xasprintf("bundle entry \"%s\" is not a path"
+			    " of a crated store (absolute paths and \"..\" are"
 			    " refused)", path);
-			goto fail;
+			return -1;
 		}
 		if (size < 0 || (unsigned long long)size > ENTRY_MAX) {
-			err = xasprintf("bundle entry %s: bad size", path);
-			goto fail;
+			im->err = xasprintf("bundle entry %s: bad size", path);
+			return -1;
 		}
 		buf = xmalloc((size_t)size + 1);
 		got = archive_read_data(a, buf, (size_t)size);
 		if (got != (ssize_t)size) {
-			err = xasprintf("bundle entry %s is truncated or"
+			im->err = xasprintf("bundle entry %s is truncated or"
 			    " corrupt: %s", path, got < 0 ?
 			    archive_error_string(a) : "short read");
 			free(buf);
-			goto fail;
+			return -1;
 		}
 		buf[size] = '\0';
 		if (s.part == P_MANIFEST) {
-			manifest = json_loadb(buf, (size_t)size, 0, NULL);
+			im->manifest = json_loadb(buf, (size_t)size, 0, NULL);
 			free(buf);
 			continue;
 		}
-		dst = xasprintf("%s/%s", staging, path);
+		dst = xasprintf("%s/%s", im->staging, path);
 		r = write_file(dst, buf, (size_t)size);
 		free(dst);
 		free(buf);
 		if (r != 0) {
-			err = xasprintf("staging %s: %s", path, r == -EEXIST ?
-			    "listed twice" : strerror(-r));
-			goto fail;
+			im->err = xasprintf("staging %s: %s", path, r ==
+			    -EEXIST ? "listed twice" : strerror(-r));
+			return -1;
 		}
 		s.path = xstrdup(path);
-		st = xreallocarray(st, n + 1, sizeof *st);
-		st[n++] = s;
-		if (progress != NULL && progress->fn != NULL)
-			progress->fn("read", n, 0, 0, progress->arg);
+		im->st = xreallocarray(im->st, im->n + 1, sizeof *im->st);
+		im->st[im->n++] = s;
+		if (im->progress != NULL && im->progress->fn != NULL)
+			im->progress->fn("read", im->n, 0, 0,
+			    im->progress->arg);
 	}
 	if (r != ARCHIVE_EOF) {
-		err = xasprintf("%s is truncated or corrupt: %s", file,
+		im->err = xasprintf("%s is truncated or corrupt: %s", im->file,
 		    archive_error_string(a));
-		goto fail;
+		return -1;
 	}
-	/* 2. Check every file against the manifest, and every crate against
-	 * an index cksum. */
-	files = json_object_get(manifest, "files");
-	if (!json_is_array(files) || json_array_size(files) != n) {
-		err = xasprintf("%s: the manifest %s is missing or does not"
-		    " list exactly the bundle's %zu files", file, MANIFEST, n);
-		goto fail;
+	return 0;
+}
+
+/* 2. Check every file against the manifest, and every crate against an
+ * index cksum. */
+static int
+verify(struct importer *im)
+{
+	struct staged	*st = im->st;
+	json_t		*files = json_object_get(im->manifest, "files");
+	int		 r;
+
+	if (!json_is_array(files) || json_array_size(files) != im->n) {
+		im->err = xasprintf("%s: the manifest %s is missing or does"
+		    " not list exactly the bundle's %zu files", im->file,
+		    MANIFEST, im->n);
+		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < im->n; i++) {
 		json_t		*f = NULL, *v;
 		size_t		 k, len;
 		char		*p, *buf, hex[65], *why = NULL;
@@ -942,127 +996,163 @@ bundle_import(const char *data_dir, const char *file,
 			    strcmp(json_string_value(json_object_get(v,
 			    "path")), st[i].path) == 0)
 				f = v;
-		p = xasprintf("%s/%s", staging, st[i].path);
+		p = xasprintf("%s/%s", im->staging, st[i].path);
 		r = read_all(p, &buf, &len, &sb);
 		free(p);
 		if (f == NULL || r != 0) {
-			err = xasprintf("%s: %s is not in the manifest", file,
-			    st[i].path);
+			im->err = xasprintf("%s: %s is not in the manifest",
+			    im->file, st[i].path);
 			if (r == 0)
 				free(buf);
-			goto fail;
+			return -1;
 		}
 		sha256_hex(buf, len, hex);
 		if (st[i].part == P_INDEX && index_file_check(buf, len,
 		    st[i].name, &why) != 0) {
-			err = xasprintf("%s: %s: %s", file, st[i].path, why);
+			im->err = xasprintf("%s: %s: %s", im->file, st[i].path,
+			    why);
 			free(why);
 			free(buf);
-			goto fail;
+			return -1;
 		}
 		free(buf);
 		if (!json_is_string(json_object_get(f, "sha256")) ||
 		    strcmp(hex, json_string_value(json_object_get(f,
 		    "sha256"))) != 0) {
-			err = xasprintf("%s: %s does not match its SHA-256 in"
-			    " the manifest (the bundle is damaged)", file,
-			    st[i].path);
-			goto fail;
+			im->err = xasprintf("%s: %s does not match its SHA-256"
+			    " in the manifest (the bundle is damaged)",
+			    im->file, st[i].path);
+			return -1;
 		}
-		if (st[i].part == P_CRATE && !crate_matches(staging,
-		    data_dir, st[i].reg, st[i].name, st[i].vers, hex)) {
-			err = xasprintf("%s: crate %s %s does not match the"
+		if (st[i].part == P_CRATE && !crate_matches(im->staging,
+		    im->data_dir, st[i].reg, st[i].name, st[i].vers, hex)) {
+			im->err = xasprintf("%s: crate %s %s does not match the"
 			    " cksum of its index line (in the bundle or, for a"
 			    " version the data directory has, there: versions"
-			    " are immutable)", file, st[i].name, st[i].vers);
-			goto fail;
+			    " are immutable)", im->file, st[i].name,
+			    st[i].vers);
+			return -1;
 		}
-		if (progress != NULL && progress->fn != NULL)
-			progress->fn("verify", i + 1, n, 0, progress->arg);
+		if (im->progress != NULL && im->progress->fn != NULL)
+			im->progress->fn("verify", i + 1, im->n, 0,
+			    im->progress->arg);
 	}
-	if (check_registries(file, staging, data_dir, st, n, manifest, opts,
-	    &err) != 0)
-		goto fail;
-	/* 3. Apply: crates, then index files (merged), then the rest. */
+	return 0;
+}
+
+/* The mtime the manifest records for path, 0 if none. */
+static time_t
+manifest_mtime(json_t *manifest, const char *path)
+{
+	json_t	*f, *v;
+	size_t	 k;
+	time_t	 mt = 0;
+
+	f = json_object_get(manifest, "files");
+	json_array_foreach(f, k, v)
+		if (strcmp(json_string_value(json_object_get(v, "path")),
+		    path) == 0)
+			mt = (time_t)json_integer_value(json_object_get(v,
+			    "mtime"));
+	return mt;
+}
+
+/* One staged file into its registry's store: an index file merged with
+ * the one there, a crate or other file written unless already there. */
+static int
+apply_file(struct importer *im, struct staged *sf)
+{
+	struct bundle_stats	*stats = im->stats;
+	struct store		*s = NULL;
+	struct stat		 sb, lsb;
+	char			*p, *buf, *old = NULL, *rel, *merged;
+	size_t			 len, olen, mlen;
+	bool			 is_crate = sf->part == P_CRATE;
+	bool			 is_index = sf->part == P_INDEX;
+	int			 r;
+
+	if (store_open(im->data_dir, sf->reg, &s, &im->err) != 0)
+		return -1;
+	rel = xstrdup(strchr(sf->path, '/') + 1);
+	p = xasprintf("%s/%s", im->staging, sf->path);
+	r = read_all(p, &buf, &len, &sb);
+	free(p);
+	if (r == 0 && is_index && store_read(s, rel, &old, &olen, &lsb,
+	    ENTRY_MAX) == 0) {
+		merged = index_file_merge(old, olen, buf, len,
+		    manifest_mtime(im->manifest, sf->path) > lsb.st_mtime,
+		    &mlen);
+		if (mlen == olen && memcmp(merged, old, olen) == 0)
+			stats->skipped++;
+		else {
+			r = store_write(s, rel, merged, mlen, NULL, NULL);
+			stats->index_files++;
+		}
+		free(merged);
+		free(old);
+	} else if (r == 0 && store_exists(s, rel) && !is_index) {
+		stats->skipped++;
+	} else if (r == 0) {
+		r = store_write(s, rel, buf, len, NULL, NULL);
+		if (r == 0 && is_index)
+			forget_negative(s, rel);
+		stats->crates += is_crate;
+		stats->index_files += is_index;
+		sf->written = r == 0 && is_crate;
+		sf->size = len;
+	}
+	if (r == 0) {
+		stats->files++;
+		stats->bytes += len;
+		free(buf);
+	}
+	free(rel);
+	store_close(s);
+	if (r != 0) {
+		im->err = xasprintf("writing %s: %s (the files written so far"
+		    " are complete and consistent)", sf->path, strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* 3. Apply: crates, then index files (merged), then the rest. */
+static int
+apply(struct importer *im)
+{
+	size_t	done = 0;
+
 	for (int pass = 0; pass < 3; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			struct store	*s = NULL;
-			struct stat	 sb, lsb;
-			char		*p, *buf, *old = NULL, *rel, *merged;
-			size_t		 len, olen, mlen;
-			bool		 is_crate = st[i].part == P_CRATE;
-			bool		 is_index = st[i].part == P_INDEX;
+		for (size_t i = 0; i < im->n; i++) {
+			bool	is_crate = im->st[i].part == P_CRATE;
+			bool	is_index = im->st[i].part == P_INDEX;
 
 			if ((pass == 0) != is_crate || (pass == 1) != is_index)
 				continue;
-			if (store_open(data_dir, st[i].reg, &s, &err) != 0)
-				goto fail;
-			rel = xstrdup(strchr(st[i].path, '/') + 1);
-			p = xasprintf("%s/%s", staging, st[i].path);
-			r = read_all(p, &buf, &len, &sb);
-			free(p);
-			if (r == 0 && is_index && store_read(s, rel, &old,
-			    &olen, &lsb, ENTRY_MAX) == 0) {
-				json_t	*f, *v;
-				size_t	 k;
-				time_t	 mt = 0;
-
-				f = json_object_get(manifest, "files");
-				json_array_foreach(f, k, v)
-					if (strcmp(json_string_value(
-					    json_object_get(v, "path")),
-					    st[i].path) == 0)
-						mt = (time_t)json_integer_value(
-						    json_object_get(v, "mtime"));
-				merged = index_file_merge(old, olen, buf, len,
-				    mt > lsb.st_mtime, &mlen);
-				if (mlen == olen && memcmp(merged, old, olen) ==
-				    0)
-					stats->skipped++;
-				else {
-					r = store_write(s, rel, merged, mlen,
-					    NULL, NULL);
-					stats->index_files++;
-				}
-				free(merged);
-				free(old);
-			} else if (r == 0 && store_exists(s, rel) && !is_index) {
-				stats->skipped++;
-			} else if (r == 0) {
-				r = store_write(s, rel, buf, len, NULL, NULL);
-				if (r == 0 && is_index)
-					forget_negative(s, rel);
-				stats->crates += is_crate;
-				stats->index_files += is_index;
-				st[i].written = r == 0 && is_crate;
-				st[i].size = len;
-			}
-			if (r == 0) {
-				stats->files++;
-				stats->bytes += len;
-				free(buf);
-			}
-			free(rel);
-			store_close(s);
-			if (r != 0) {
-				err = xasprintf("writing %s: %s (the files"
-				    " written so far are complete and"
-				    " consistent)", st[i].path, strerror(-r));
-				goto fail;
-			}
-			if (progress != NULL && progress->fn != NULL)
-				progress->fn("apply", ++done, n, stats->bytes,
-				    progress->arg);
+			if (apply_file(im, &im->st[i]) != 0)
+				return -1;
+			if (im->progress != NULL && im->progress->fn != NULL)
+				im->progress->fn("apply", ++done, im->n,
+				    im->stats->bytes, im->progress->arg);
 		}
 	}
-	/* 4. Tell each registry's cache accounting about the new crates. */
+	return 0;
+}
+
+/* 4. Tell each registry's cache accounting about the new crates. */
+static void
+account(struct importer *im)
+{
+	struct staged	*st = im->st;
+	size_t		 n = im->n;
+
 	for (size_t i = 0; i < n; i++) {
 		struct usage	*u;
-		char		*root;
+		char		*root, *err = NULL;
 
 		if (!st[i].written)
 			continue;
-		root = xasprintf("%s/%s", data_dir, st[i].reg);
+		root = xasprintf("%s/%s", im->data_dir, st[i].reg);
 		if (usage_open(root, &u, &err) == 0) {
 			for (size_t k = i; k < n; k++)
 				if (st[k].written && strcmp(st[k].reg,
@@ -1073,24 +1163,45 @@ bundle_import(const char *data_dir, const char *file,
 						st[k].written = false;
 				}
 			usage_close(u);
-		} else {
+		} else
 			free(err);
-			err = NULL;
-		}
 		free(root);
 	}
-	r = 0;
-	goto out;
-fail:
-	r = -1;
-	*cause = err;
-out:
+}
+
+int
+bundle_import(const char *data_dir, const char *file,
+    const struct bundle_import_opts *opts,
+    const struct bundle_progress *progress, struct bundle_stats *stats,
+    char **cause)
+{
+	struct archive	*a = archive_read_new();
+	struct importer	 im = { .data_dir = data_dir, .file = file,
+			    .progress = progress, .stats = stats };
+	int		 r = -1;
+
+	memset(stats, 0, sizeof *stats);
+	im.staging = xasprintf("%s/.import-%ld", data_dir, (long)getpid());
+	remove_tree(im.staging);
+	if (mkdir(im.staging, 0755) == -1) {
+		*cause = xasprintf("%s: %s", im.staging, strerror(errno));
+		free(im.staging);
+		archive_read_free(a);
+		return -1;
+	}
+	if (open_bundle(a, file, &im.err) == 0 && unpack(&im, a) == 0 &&
+	    verify(&im) == 0 && check_registries(file, im.staging, data_dir,
+	    im.st, im.n, im.manifest, opts, &im.err) == 0 && apply(&im) == 0) {
+		account(&im);
+		r = 0;
+	} else
+		*cause = im.err;
 	archive_read_free(a);
-	remove_tree(staging);
-	free(staging);
-	json_decref(manifest);
-	for (size_t i = 0; i < n; i++)
-		free(st[i].path);
-	free(st);
+	remove_tree(im.staging);
+	free(im.staging);
+	json_decref(im.manifest);
+	for (size_t i = 0; i < im.n; i++)
+		free(im.st[i].path);
+	free(im.st);
 	return r;
 }

@@ -31,7 +31,7 @@ struct registry_config {
 	bool	  relay_api_other_origin; /* api may be on another origin */
 	long long max_cache_bytes;	/* 0: no limit */
 	bool	  prefetch_dependencies;
-	/* Upstream probes and crates.io (server/probe.c, main.c). */
+	/* Upstream probes, crates.io (server/probe.c, cmd_cargo_config.c). */
 	char	 *upstream_pat_env;	/* a bare Azure DevOps PAT */
 	char	 *upstream_pat_file;
 	long long probe_interval;

@@ -4,15 +4,13 @@
  * the setting to fix. The server probes every mirror at start, on SIGHUP
  * and every probe_interval seconds with the mirror's credential, on the
  * event loop (a libcurl multi of their own, server/upstream.c); `crated
- * check` probes with its own loop. The credential itself comes from
- * server/credential.h. */
+ * check` (server/cmd_check.c) probes with its own loop. The credential
+ * itself comes from server/credential.h. */
 #ifndef SERVER_PROBE_H
 #define SERVER_PROBE_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
-struct config;
 struct fetch;
 struct fetch_opts;
 struct registry;
@@ -51,9 +49,5 @@ void		 probes_free(struct probes *);
 /* Adds the last probe's outcome of reg to its /-/ready object. */
 void		 probes_state(struct probes *, const struct registry *,
 		    json_t *);
-
-/* crated check: probes every upstream of cfg with its own loop, prints
- * one line per registry to f; the number of failures. */
-int		 probe_check_all(const struct config *cfg, FILE *f);
 
 #endif

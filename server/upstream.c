@@ -459,22 +459,13 @@ dup_or_null(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
-struct fetch *
-fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
+/* The request's headers: cargo's protocol version, Accept, what the
+ * caller asked for and the conditional GET's validator. */
+static void
+request_headers(struct fetch *f, const struct fetch_opts *opts)
 {
-	struct fetch	*f = xcalloc(1, sizeof *f);
-	CURL		*e;
-	char		*h;
+	char	*h;
 
-	f->uc = uc;
-	f->opts = *opts;
-	f->url = xstrdup(opts->url);
-	f->auth = dup_or_null(opts->authorization);
-	f->inm = dup_or_null(opts->if_none_match);
-	f->ims = dup_or_null(opts->if_modified_since);
-	f->proxy = dup_or_null(opts->proxy);
-	f->ca = dup_or_null(opts->ca_file);
-	f->easy = e = curl_easy_init();
 	f->req_headers = curl_slist_append(NULL, "cargo-protocol: version=1");
 	h = xasprintf("Accept: %s", opts->accept ? opts->accept :
 	    "text/plain, application/json;q=0.9, */*;q=0.8");
@@ -508,12 +499,14 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		f->req_headers = curl_slist_append(f->req_headers, h);
 		free(h);
 	}
-	curl_easy_setopt(e, CURLOPT_URL, f->url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->req_headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "crated/" CRATED_VERSION);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+}
+
+/* The method and the body, if any. */
+static void
+set_body(struct fetch *f, const struct fetch_opts *opts)
+{
+	CURL	*e = f->easy;
+
 	if (opts->method != NULL) {
 		f->method = xstrdup(opts->method);
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
@@ -532,6 +525,14 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		    (curl_off_t)opts->body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->req_body);
 	}
+}
+
+/* Redirects, protocols, the HTTP version and connection reuse. */
+static void
+set_protocol(struct fetch *f, const struct fetch_opts *opts)
+{
+	CURL	*e = f->easy;
+
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, opts->no_redirects ? 0L :
 	    1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
@@ -562,6 +563,14 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	}
+}
+
+/* Timeouts, the callbacks that take the answer, the proxy and the CA. */
+static void
+set_transfer(struct fetch *f, const struct fetch_opts *opts)
+{
+	CURL	*e = f->easy;
+
 	f->connect_ms = opts->connect_timeout_ms > 0 ?
 	    opts->connect_timeout_ms : CONNECT_TIMEOUT * 1000L;
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, f->connect_ms);
@@ -584,6 +593,33 @@ fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, f);
 	}
+}
+
+struct fetch *
+fetch_start(struct upstream_client *uc, const struct fetch_opts *opts)
+{
+	struct fetch	*f = xcalloc(1, sizeof *f);
+	CURL		*e;
+
+	f->uc = uc;
+	f->opts = *opts;
+	f->url = xstrdup(opts->url);
+	f->auth = dup_or_null(opts->authorization);
+	f->inm = dup_or_null(opts->if_none_match);
+	f->ims = dup_or_null(opts->if_modified_since);
+	f->proxy = dup_or_null(opts->proxy);
+	f->ca = dup_or_null(opts->ca_file);
+	f->easy = e = curl_easy_init();
+	request_headers(f, opts);
+	curl_easy_setopt(e, CURLOPT_URL, f->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->req_headers);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "crated/" CRATED_VERSION);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+	set_body(f, opts);
+	set_protocol(f, opts);
+	set_transfer(f, opts);
 	clock_gettime(CLOCK_MONOTONIC, &f->started);
 	uc->active++;
 	f->next = uc->fetches;

@@ -4,7 +4,7 @@
  * one it starts in this process on 127.0.0.1:0 over the data directory
  * (which takes the directory's lock, so no second writer runs), so every
  * byte goes through the same mirror code and upstream client as serving. */
-#include "server/prefetch.h"
+#include "server/cmd.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -581,8 +581,26 @@ usage(void)
 	    " LOCKFILE|DIR...\n");
 }
 
-int
-prefetch_main(int argc, char **argv)
+/* One run of the command: what its stages share. */
+struct run {
+	const char		*path, *data_dir, *server;	/* options */
+	const char		*forced;			/* --registry */
+	struct prefetch		 pf;
+	struct config		*cfg;		/* the in-process server's */
+	struct server		 srv;
+	struct reg_info		*regs;
+	size_t			 nregs, nfiles, skipped;
+	size_t			 invalid;
+	struct event		*sigs[2];
+	json_t			*unmatched;
+	char			*own_server;
+	char			**files, *cause;
+	int			 status;
+};
+
+/* 0, or -1 after the usage. */
+static int
+parse_options(struct run *r, int argc, char **argv)
 {
 	static const struct option	 opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -592,255 +610,300 @@ prefetch_main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char		*path = getenv("CRATED_CONFIG");
-	const char		*data_dir = NULL, *server = NULL;
-	const char		*forced = NULL;
-	struct prefetch		 pf = { .jobs = DEFAULT_JOBS };
-	struct config		*cfg = NULL;
-	struct server		 srv;
-	struct reg_info		*regs = NULL;
-	size_t			 nregs = 0, nfiles = 0, skipped = 0;
-	size_t			 invalid = 0;
-	struct event		*sigs[2] = { NULL, NULL };
-	json_t			*unmatched = NULL;
-	char			*own_server = NULL;
-	char			**files = NULL, *cause = NULL;
-	int			 ch, status = 0;
+	int				 ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:d:s:r:j:", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			r->path = optarg;
 			break;
 		case 'd':
-			data_dir = optarg;
+			r->data_dir = optarg;
 			break;
 		case 's':
-			server = optarg;
+			r->server = optarg;
 			break;
 		case 'r':
-			forced = optarg;
+			r->forced = optarg;
 			break;
 		case 'j':
-			pf.jobs = (size_t)strtoul(optarg, NULL, 10);
-			if (pf.jobs < 1 || pf.jobs > 64)
-				pf.jobs = DEFAULT_JOBS;
+			r->pf.jobs = (size_t)strtoul(optarg, NULL, 10);
+			if (r->pf.jobs < 1 || r->pf.jobs > 64)
+				r->pf.jobs = DEFAULT_JOBS;
 			break;
 		default:
 			usage();
-			return 2;
+			return -1;
 		}
 	}
 	if (optind == argc) {
 		usage();
-		return 2;
+		return -1;
 	}
-	for (int i = optind; i < argc; i++)
-		collect(argv[i], 0, &files, &nfiles);
-	if (nfiles == 0) {
-		fprintf(stderr, "crated prefetch: no Cargo.lock found\n");
+	return 0;
+}
+
+/* --server: a running crated, asked for its registries. 0, or 1 after
+ * saying why. */
+static int
+use_running(struct run *r)
+{
+	struct prefetch	*pf = &r->pf;
+
+	pf->base = event_base_new();
+	pf->server = xstrdup(r->server);
+	if (pf->server[strlen(pf->server) - 1] == '/')
+		pf->server[strlen(pf->server) - 1] = '\0';
+	pf->uc = upstream_client_create(pf->base);
+	if (remote_registries(pf, &r->regs, &r->nregs) != 0) {
+		fprintf(stderr, "crated prefetch: %s does not answer like"
+		    " crated\n", r->server);
 		return 1;
 	}
-	log_setup(LOG_WARN, LOG_TEXT);
-	memset(&srv, 0, sizeof srv);
-	srv.lockfd = -1;
-	if (server != NULL) {
-		pf.base = event_base_new();
-		pf.server = xstrdup(server);
-		if (pf.server[strlen(pf.server) - 1] == '/')
-			pf.server[strlen(pf.server) - 1] = '\0';
-		pf.uc = upstream_client_create(pf.base);
-		if (remote_registries(&pf, &regs, &nregs) != 0) {
-			fprintf(stderr, "crated prefetch: %s does not answer"
-			    " like crated\n", server);
-			status = 1;
-			goto done;
-		}
-	} else {
-		const char	*lo = "127.0.0.1:0";
+	return 0;
+}
 
-		if (config_load(path, &cfg, &cause) != 0) {
-			fprintf(stderr, "crated prefetch: %s\n", cause);
-			status = 1;
-			goto done;
-		}
-		if (data_dir != NULL)
-			config_set_string(&cfg->data_dir, data_dir);
-		own_server = own_url(cfg);
-		config_set_listen(cfg, &lo, 1);
-		config_set_string(&cfg->public_url, NULL);
-		if (config_check(cfg, &cause) != 0 ||
-		    server_start(&srv, cfg, &cause) != 0) {
-			fprintf(stderr, "crated prefetch: %s\n", cause);
-			if (srv.lockfd == -1 && busy(cfg->data_dir))
-				running_hint(own_server);
-			status = 1;
-			goto done;
-		}
-		pf.srv = &srv;
-		pf.base = srv.base;
-		pf.server = xstrdup(srv.public_url);
-		pf.uc = srv.upstream;
-		nregs = srv.nregs;
-		regs = xcalloc(nregs, sizeof *regs);
-		for (size_t i = 0; i < nregs; i++) {
-			char	*own = xasprintf("%s/%s/", srv.public_url,
-			    srv.regs[i].name);
+/* A crated started in this process on 127.0.0.1:0 over the configured
+ * data directory. 0, or 1 after saying why. */
+static int
+start_own(struct run *r)
+{
+	const char	*lo = "127.0.0.1:0";
+	struct server	*srv = &r->srv;
 
-			regs[i].name = xstrdup(srv.regs[i].name);
-			regs[i].index = regconfig_index_url(own);
-			regs[i].upstream = srv.regs[i].cfg->upstream ?
-			    regconfig_index_url(srv.regs[i].cfg->upstream) : NULL;
-			regs[i].crates_io = config_crates_io(srv.regs[i].cfg);
-			free(own);
-		}
+	if (config_load(r->path, &r->cfg, &r->cause) != 0) {
+		fprintf(stderr, "crated prefetch: %s\n", r->cause);
+		return 1;
 	}
-	sigs[0] = evsignal_new(pf.base, SIGTERM, on_signal, &pf);
-	sigs[1] = evsignal_new(pf.base, SIGINT, on_signal, &pf);
-	for (int i = 0; i < 2; i++)
-		event_add(sigs[i], NULL);
-	for (size_t i = 0; i < nfiles && pf.stopped == 0; i++) {
+	if (r->data_dir != NULL)
+		config_set_string(&r->cfg->data_dir, r->data_dir);
+	r->own_server = own_url(r->cfg);
+	config_set_listen(r->cfg, &lo, 1);
+	config_set_string(&r->cfg->public_url, NULL);
+	if (config_check(r->cfg, &r->cause) != 0 ||
+	    server_start(srv, r->cfg, &r->cause) != 0) {
+		fprintf(stderr, "crated prefetch: %s\n", r->cause);
+		if (srv->lockfd == -1 && busy(r->cfg->data_dir))
+			running_hint(r->own_server);
+		return 1;
+	}
+	r->pf.srv = srv;
+	r->pf.base = srv->base;
+	r->pf.server = xstrdup(srv->public_url);
+	r->pf.uc = srv->upstream;
+	r->nregs = srv->nregs;
+	r->regs = xcalloc(r->nregs, sizeof *r->regs);
+	for (size_t i = 0; i < r->nregs; i++) {
+		char	*own = xasprintf("%s/%s/", srv->public_url,
+		    srv->regs[i].name);
+
+		r->regs[i].name = xstrdup(srv->regs[i].name);
+		r->regs[i].index = regconfig_index_url(own);
+		r->regs[i].upstream = srv->regs[i].cfg->upstream ?
+		    regconfig_index_url(srv->regs[i].cfg->upstream) : NULL;
+		r->regs[i].crates_io = config_crates_io(srv->regs[i].cfg);
+		free(own);
+	}
+	return 0;
+}
+
+/* The registry packages of one parsed lock file become targets: those of
+ * a registry here, once each, with a valid name. */
+static void
+add_targets(struct run *r, const char *file, struct lockfile *lf)
+{
+	struct prefetch	*pf = &r->pf;
+
+	for (size_t k = 0; k < lf->n; k++) {
+		struct lock_package	*p = &lf->pkgs[k];
+		const struct reg_info	*ri;
+		bool			 dup = false;
+
+		if (!lockfile_source_is_registry(p->source, NULL))
+			continue;
+		if ((ri = match(r->regs, r->nregs, r->forced, p->source)) ==
+		    NULL) {
+			r->skipped++;
+			if (r->unmatched == NULL)
+				r->unmatched = json_array();
+			note_skipped(r->unmatched, p->source);
+			continue;
+		}
+		for (size_t m = 0; m < pf->ntargets && !dup; m++)
+			dup = strcmp(pf->targets[m].name, p->name) == 0 &&
+			    strcmp(pf->targets[m].version, p->version) == 0 &&
+			    strcmp(pf->targets[m].registry, ri->name) == 0;
+		if (crate_name_check(p->name, &r->cause) != 0) {
+			bad_name(file, p, r->cause);
+			free(r->cause);
+			r->cause = NULL;
+			r->invalid++;
+			continue;
+		}
+		if (dup)
+			continue;
+		pf->targets = xreallocarray(pf->targets, pf->ntargets + 1,
+		    sizeof *pf->targets);
+		pf->targets[pf->ntargets++] = (struct target){
+		    xstrdup(ri->name), xstrdup(p->name), xstrdup(p->version),
+		    p->checksum ? xstrdup(p->checksum) : NULL,
+		    xstrdup(p->source) };
+	}
+}
+
+/* Reads every lock file found (until a signal); r->status 1 when one
+ * cannot be read or parsed. */
+static void
+read_lock_files(struct run *r)
+{
+	for (size_t i = 0; i < r->nfiles && r->pf.stopped == 0; i++) {
 		struct lockfile	 lf;
-		FILE		*f = open_lock(files[i]);
+		FILE		*f = open_lock(r->files[i]);
 		char		*text = NULL;
 		size_t		 len = 0;
 
 		if (f == NULL || getdelim(&text, &len, '\0', f) < 0) {
-			fprintf(stderr, "crated prefetch: %s: %s\n", files[i],
-			    strerror(errno));
-			status = 1;
-		} else if (lockfile_parse(text, strlen(text), &lf, &cause) !=
+			fprintf(stderr, "crated prefetch: %s: %s\n",
+			    r->files[i], strerror(errno));
+			r->status = 1;
+		} else if (lockfile_parse(text, strlen(text), &lf, &r->cause) !=
 		    0) {
-			fprintf(stderr, "crated prefetch: %s:%s\n", files[i],
-			    cause);
-			free(cause);
-			cause = NULL;
-			status = 1;
+			fprintf(stderr, "crated prefetch: %s:%s\n", r->files[i],
+			    r->cause);
+			free(r->cause);
+			r->cause = NULL;
+			r->status = 1;
 		} else {
-			for (size_t k = 0; k < lf.n; k++) {
-				struct lock_package	*p = &lf.pkgs[k];
-				const struct reg_info	*ri;
-				bool			 dup = false;
-
-				if (!lockfile_source_is_registry(p->source,
-				    NULL))
-					continue;
-				if ((ri = match(regs, nregs, forced,
-				    p->source)) == NULL) {
-					skipped++;
-					if (unmatched == NULL)
-						unmatched = json_array();
-					note_skipped(unmatched, p->source);
-					continue;
-				}
-				for (size_t m = 0; m < pf.ntargets && !dup;
-				    m++)
-					dup = strcmp(pf.targets[m].name,
-					    p->name) == 0 && strcmp(
-					    pf.targets[m].version, p->version)
-					    == 0 && strcmp(pf.targets[m]
-					    .registry, ri->name) == 0;
-				if (crate_name_check(p->name, &cause) != 0) {
-					bad_name(files[i], p, cause);
-					free(cause);
-					cause = NULL;
-					invalid++;
-					continue;
-				}
-				if (dup)
-					continue;
-				pf.targets = xreallocarray(pf.targets,
-				    pf.ntargets + 1, sizeof *pf.targets);
-				pf.targets[pf.ntargets++] = (struct target){
-				    xstrdup(ri->name), xstrdup(p->name),
-				    xstrdup(p->version), p->checksum ?
-				    xstrdup(p->checksum) : NULL,
-				    xstrdup(p->source) };
-			}
+			add_targets(r, r->files[i], &lf);
 			lockfile_finish(&lf);
 		}
 		if (f != NULL)
 			fclose(f);
 		free(text);
 	}
-	if (status != 0 || pf.stopped != 0)
-		goto done;
-	pf.tty = isatty(STDERR_FILENO);
-	clock_gettime(CLOCK_MONOTONIC, &pf.start);
+}
+
+/* Fetches the targets, then the summary on stdout; r->status 1 when any
+ * failed, had an invalid name or was skipped. */
+static void
+fetch_and_report(struct run *r)
+{
+	struct prefetch	*pf = &r->pf;
+
+	pf->tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &pf->start);
 	fprintf(stderr, "prefetch: %zu crates from %zu lock files through"
-	    " %s\n", pf.ntargets, nfiles, pf.server);
-	if (pf.ntargets > 0) {
-		start_next(&pf);
-		event_base_dispatch(pf.base);
+	    " %s\n", pf->ntargets, r->nfiles, pf->server);
+	if (pf->ntargets > 0) {
+		start_next(pf);
+		event_base_dispatch(pf->base);
 	}
-	if (pf.tty)
+	if (pf->tty)
 		fprintf(stderr, "\n");
 	printf("prefetch: %zu crates: %zu fetched, %zu already cached, %zu"
 	    " failed; %zu packages from other sources skipped; %.1f MB in"
-	    " %.2f s\n", pf.ntargets, pf.fetched, pf.cached, pf.failed,
-	    skipped, (double)pf.bytes / 1e6, elapsed(&pf));
-	for (size_t i = 0; i < pf.nfailures; i++)
-		printf("  failed: %s\n", pf.failures[i]);
-	if (invalid > 0)
+	    " %.2f s\n", pf->ntargets, pf->fetched, pf->cached, pf->failed,
+	    r->skipped, (double)pf->bytes / 1e6, elapsed(pf));
+	for (size_t i = 0; i < pf->nfailures; i++)
+		printf("  failed: %s\n", pf->failures[i]);
+	if (r->invalid > 0)
 		printf("prefetch: %zu packages with invalid crate names not"
-		    " fetched (named above)\n", invalid);
-	if (pf.failed > 0 || invalid > 0)
-		status = 1;
-	if (skipped > 0) {
+		    " fetched (named above)\n", r->invalid);
+	if (pf->failed > 0 || r->invalid > 0)
+		r->status = 1;
+	if (r->skipped > 0) {
 		/* An empty cache must not pass as a green job. */
-		print_skipped(unmatched, skipped, forced);
-		status = 1;
+		print_skipped(r->unmatched, r->skipped, r->forced);
+		r->status = 1;
 	}
-done:
-	if (pf.stopped != 0) {
+}
+
+/* Says how a signal ended the run, lets the cache fills land, stops the
+ * server or client and frees the run; the exit status. */
+static int
+end_run(struct run *r)
+{
+	struct prefetch	*pf = &r->pf;
+
+	if (pf->stopped != 0) {
 		fprintf(stderr, "crated prefetch: stopped by %s after %zu of %zu"
-		    " crates\n", pf.stopped == SIGTERM ? "SIGTERM" : "SIGINT",
-		    pf.done, pf.ntargets);
-		status = 1;
+		    " crates\n", pf->stopped == SIGTERM ? "SIGTERM" : "SIGINT",
+		    pf->done, pf->ntargets);
+		r->status = 1;
 	}
 	for (int i = 0; i < 2; i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
-	if (pf.srv != NULL) {
+		if (r->sigs[i] != NULL)
+			event_free(r->sigs[i]);
+	if (pf->srv != NULL) {
 		/* Let the cache fills land on disk before exiting. */
-		while (workers_pending(srv.workers) > 0)
-			event_base_loop(srv.base, EVLOOP_ONCE);
+		while (workers_pending(r->srv.workers) > 0)
+			event_base_loop(r->srv.base, EVLOOP_ONCE);
 	}
 	/* Transfers still under way (a signal) end here, their jobs with
 	 * them: before the targets and failures they use are freed. */
-	if (pf.srv != NULL || cfg != NULL) {
-		server_finish(&srv);
-		config_free(cfg);
+	if (pf->srv != NULL || r->cfg != NULL) {
+		server_finish(&r->srv);
+		config_free(r->cfg);
 	} else {
-		upstream_client_destroy(pf.uc);
-		if (pf.base != NULL)
-			event_base_free(pf.base);
+		upstream_client_destroy(pf->uc);
+		if (pf->base != NULL)
+			event_base_free(pf->base);
 	}
-	for (size_t i = 0; i < pf.ntargets; i++) {
-		free(pf.targets[i].registry);
-		free(pf.targets[i].name);
-		free(pf.targets[i].version);
-		free(pf.targets[i].checksum);
-		free(pf.targets[i].source);
+	for (size_t i = 0; i < pf->ntargets; i++) {
+		free(pf->targets[i].registry);
+		free(pf->targets[i].name);
+		free(pf->targets[i].version);
+		free(pf->targets[i].checksum);
+		free(pf->targets[i].source);
 	}
-	free(pf.targets);
-	for (size_t i = 0; i < pf.nfailures; i++)
-		free(pf.failures[i]);
-	free(pf.failures);
-	for (size_t i = 0; i < nregs; i++) {
-		free(regs[i].name);
-		free(regs[i].index);
-		free(regs[i].upstream);
+	free(pf->targets);
+	for (size_t i = 0; i < pf->nfailures; i++)
+		free(pf->failures[i]);
+	free(pf->failures);
+	for (size_t i = 0; i < r->nregs; i++) {
+		free(r->regs[i].name);
+		free(r->regs[i].index);
+		free(r->regs[i].upstream);
 	}
-	free(regs);
-	for (size_t i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
-	free(pf.server);
-	free(cause);
-	json_decref(unmatched);
-	free(own_server);
-	return status;
+	free(r->regs);
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i]);
+	free(r->files);
+	free(pf->server);
+	free(r->cause);
+	json_decref(r->unmatched);
+	free(r->own_server);
+	return r->status;
+}
+
+int
+cmd_prefetch(int argc, char **argv)
+{
+	struct run	r = { .path = getenv("CRATED_CONFIG"),
+			    .pf = { .jobs = DEFAULT_JOBS } };
+
+	if (parse_options(&r, argc, argv) != 0)
+		return 2;
+	for (int i = optind; i < argc; i++)
+		collect(argv[i], 0, &r.files, &r.nfiles);
+	if (r.nfiles == 0) {
+		fprintf(stderr, "crated prefetch: no Cargo.lock found\n");
+		return 1;
+	}
+	log_setup(LOG_WARN, LOG_TEXT);
+	memset(&r.srv, 0, sizeof r.srv);
+	r.srv.lockfd = -1;
+	if ((r.status = r.server != NULL ? use_running(&r) :
+	    start_own(&r)) != 0)
+		return end_run(&r);
+	r.sigs[0] = evsignal_new(r.pf.base, SIGTERM, on_signal, &r.pf);
+	r.sigs[1] = evsignal_new(r.pf.base, SIGINT, on_signal, &r.pf);
+	for (int i = 0; i < 2; i++)
+		event_add(r.sigs[i], NULL);
+	read_lock_files(&r);
+	if (r.status == 0 && r.pf.stopped == 0)
+		fetch_and_report(&r);
+	return end_run(&r);
 }
