@@ -2525,16 +2525,6 @@ mirror_download(struct registry *reg, struct http_request *r,
 	get_index(d->m, d->name, d->path, false, dl_index, d);
 }
 
-static void
-declare_metrics(void)
-{
-	metrics_declare("crated_negative_entries", METRIC_GAUGE,
-	    "Upstream 404s remembered (in memory, for negative_ttl).");
-	metrics_declare("crated_crates_uncached_total", METRIC_COUNTER,
-	    "Crates passed to a client uncached: the cache could not take"
-	    " them (a full disk).");
-}
-
 struct prune {
 	struct mirror	*m;
 	size_t		 n;
@@ -2624,7 +2614,6 @@ mirror_open(struct registry *reg, char **cause)
 		return -1;
 	if (usage_damage(m->usage) != NULL)
 		log_warn("registry %s: %s", reg->name, usage_damage(m->usage));
-	declare_metrics();
 	prune_negatives(m);
 	m->evict_ev = event_new(m->srv->base, -1, 0, evict_cb, m);
 	m->gc_timer = event_new(m->srv->base, -1, EV_PERSIST, gc_tick, m);
