@@ -62,21 +62,6 @@ struct relay {
 static struct relay	*flight;
 
 static void
-declare(void)
-{
-	static bool	done;
-
-	if (done)
-		return;
-	done = true;
-	metrics_declare("crated_relayed_reads_total", METRIC_COUNTER,
-	    "Web API reads (search, owner lists) relayed upstream, by"
-	    " operation and outcome.");
-	metrics_declare("crated_relayed_writes_in_flight", METRIC_GAUGE,
-	    "Relayed writes waiting for the upstream's answer.");
-}
-
-static void
 flight_gauge(const struct registry *reg)
 {
 	char	labels[96];
@@ -85,7 +70,7 @@ flight_gauge(const struct registry *reg)
 	for (struct relay *o = flight; o != NULL; o = o->next_flight)
 		n += o->reg == reg;
 	snprintf(labels, sizeof labels, "registry=\"%s\"", reg->name);
-	metrics_set("crated_relayed_writes_in_flight", labels, (double)n);
+	metrics_set(METRIC_RELAYED_WRITES_IN_FLIGHT, labels, (double)n);
 }
 
 static void
@@ -255,8 +240,8 @@ audit(struct relay *rl, long status, const char *label, const char *outcome)
 		    "unreachable" : "refused";
 	snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
 	    "outcome=\"%s\"", rl->reg->name, op_name(rl), label);
-	metrics_add(is_write(rl) ? "crated_relayed_writes_total" :
-	    "crated_relayed_reads_total", labels, 1);
+	metrics_add(is_write(rl) ? METRIC_RELAYED_WRITES_TOTAL :
+	    METRIC_RELAYED_READS_TOTAL, labels, 1);
 	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
 	    " user=%s upstream_status=%ld outcome=%s duration_ms=%ld",
 	    rl->reg->name, op_name(rl), rl->name[0] ? rl->name : "-",
@@ -762,7 +747,7 @@ admit(struct relay *rl)
 		    op_name(rl), rl->peer, nreg, nclient);
 		snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
 		    "outcome=\"busy\"", rl->reg->name, op_name(rl));
-		metrics_add("crated_relayed_writes_total", labels, 1);
+		metrics_add(METRIC_RELAYED_WRITES_TOTAL, labels, 1);
 		snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", RETRY_AFTER);
 		http_reply_error_hdrs(rl->req, client ? 429 : 503, hdr, "%s:"
 		    " %lld %s writes to registry `%s` are waiting for the"
@@ -847,7 +832,7 @@ relay_api(struct registry *reg, struct http_request *r,
 		rl->user = xstrdup(http_user(r, NULL, NULL));
 	peer_address(rl->peer, rl->addr, sizeof rl->addr);
 	clock_gettime(CLOCK_MONOTONIC, &rl->start);
-	declare();
+	metrics_show(METRICS_RELAY);
 	if (reg->cfg->offline) {
 		http_reply_error(r, 503, "registry `%s` is in offline mode:"
 		    " crated does not contact its upstream, so %s calls cannot"

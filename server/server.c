@@ -954,12 +954,12 @@ request_done(const char *registry, const char *route, int status,
 		c->status = status;
 		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\","
 		    "status=\"%d\"", registry, route, status);
-		c->total = metrics_series("crated_requests_total", labels);
+		c->total = metrics_series(METRIC_REQUESTS_TOTAL, labels);
 		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\"",
 		    registry, route);
-		c->bytes = metrics_series("crated_response_bytes_total",
+		c->bytes = metrics_series(METRIC_RESPONSE_BYTES_TOTAL,
 		    labels);
-		c->duration = metrics_series("crated_request_duration_seconds",
+		c->duration = metrics_series(METRIC_REQUEST_DURATION_SECONDS,
 		    labels);
 	}
 	metrics_series_add(c->total, 1);
@@ -972,15 +972,15 @@ collect(void *arg)
 {
 	struct server	*srv = arg;
 
-	metrics_set("crated_open_connections", "",
+	metrics_set(METRIC_OPEN_CONNECTIONS, "",
 	    (double)http_server_connections(srv->http));
-	metrics_set("crated_upstream_requests_in_flight", "",
+	metrics_set(METRIC_UPSTREAM_REQUESTS_IN_FLIGHT, "",
 	    (double)upstream_client_active(srv->upstream));
-	metrics_set("crated_hot_cache_bytes", "", (double)hot_bytes(srv->hot));
-	metrics_set("crated_open_index_files", "",
+	metrics_set(METRIC_HOT_CACHE_BYTES, "", (double)hot_bytes(srv->hot));
+	metrics_set(METRIC_OPEN_INDEX_FILES, "",
 	    (double)open_files_count(srv->open));
 	if (srv->tls_not_after != 0)
-		metrics_set("crated_tls_certificate_days_left", "",
+		metrics_set(METRIC_TLS_CERTIFICATE_DAYS_LEFT, "",
 		    difftime(srv->tls_not_after, time(NULL)) / 86400);
 	for (size_t i = 0; i < srv->nregs; i++)
 		if (srv->regs[i].mirror != NULL)
