@@ -417,7 +417,7 @@ relay_done(struct fetch *f, void *arg)
 	/* A refused server credential is crated's problem, not the
 	 * client's: 502, as for reads. */
 	code = status >= 500 || ((status == 401 || status == 403) &&
-	    rl->reg->cfg->relay_auth[0] != 'c') ? 502 : status >= 400 ?
+	    rl->reg->cfg->relay_auth != RELAY_AUTH_CLIENT) ? 502 : status >= 400 ?
 	    (int)status : 502;
 	if (rl->req != NULL)
 		http_reply_error(rl->req, code, "upstream %ld: %s", status, msg);
@@ -525,7 +525,7 @@ forward(struct mirror *m, const char *error, void *arg)
 	/* A feed may think for a long time before it answers a publish:
 	 * cargo is answered at 25 s anyway, the call itself goes on. */
 	o.low_speed_time = UPSTREAM_LIMIT;
-	o.authorization = rl->reg->cfg->relay_auth[0] == 'c' ?
+	o.authorization = rl->reg->cfg->relay_auth == RELAY_AUTH_CLIENT ?
 	    (rl->auth ? rl->auth : "") : NULL;
 	o.done = relay_done;
 	o.arg = rl;
