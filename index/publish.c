@@ -819,6 +819,32 @@ publish_finish(struct publish *p)
 	memset(p, 0, sizeof *p);
 }
 
+static void
+put_u32le(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+unsigned char *
+publish_encode(const char *json, size_t json_len, const unsigned char *crate,
+    size_t crate_len, size_t *len)
+{
+	unsigned char	*b;
+
+	if (json_len > UINT32_MAX || crate_len > UINT32_MAX)
+		return NULL;
+	*len = 8 + json_len + crate_len;
+	b = xmalloc(*len);
+	put_u32le(b, (uint32_t)json_len);
+	if (json_len > 0)
+		memcpy(b + 4, json, json_len);
+	put_u32le(b + 4 + json_len, (uint32_t)crate_len);
+	if (crate_len > 0)
+		memcpy(b + 8 + json_len, crate, crate_len);
+	return b;
+}
+
 /* A new copy of o, or of dflt when o is absent or null. */
 static json_t *
 copy(json_t *o, json_t *dflt)

@@ -644,26 +644,18 @@ reencode(struct relay *rl, const struct publish *p)
 {
 	char		*json;
 	unsigned char	*b;
-	size_t		 jlen, len;
-	uint32_t	 l;
+	size_t		 len;
 
 	json = json_dumps(p->meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	jlen = strlen(json);
-	len = 8 + jlen + p->crate_len;
-	b = xmalloc(len);
-	l = (uint32_t)jlen;
-	for (int i = 0; i < 4; i++)
-		b[i] = (unsigned char)(l >> (8 * i));
-	memcpy(b + 4, json, jlen);
-	l = (uint32_t)p->crate_len;
-	for (int i = 0; i < 4; i++)
-		b[4 + jlen + i] = (unsigned char)(l >> (8 * i));
-	memcpy(b + 8 + jlen, p->crate, p->crate_len);
+	if (json == NULL)	/* every value came from JSON: out of memory */
+		xoom("json_dumps");
+	/* Both lengths came in a body publish_parse read: they fit. */
+	b = publish_encode(json, strlen(json), p->crate, p->crate_len, &len);
 	free(json);
 	free(rl->body);
 	rl->body = b;
 	rl->body_len = len;
-	rl->crate_off = 8 + jlen;
+	rl->crate_off = len - p->crate_len;
 	log_info("registry %s: %s %s: rewrote dependency registry URLs that"
 	    " named crated", rl->reg->name, rl->name, rl->vers);
 }
