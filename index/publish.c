@@ -35,7 +35,7 @@ sha256hex(const unsigned char *p, size_t len, char *out)
 	/* Fails only when libcrypto cannot allocate: out of memory. */
 	if (!EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) ||
 	    mdlen != 32)
-		abort();
+		xoom("EVP_Digest");
 	for (i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];
@@ -919,7 +919,7 @@ publish_index_line(const struct publish *p, time_t pubtime)
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (s == NULL)		/* every value is valid: out of memory */
-		abort();
+		xoom("json_dumps");
 	out = xstrdup(s);
 	free(s);
 	return out;
