@@ -17,7 +17,7 @@ char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 /* A library that allocates for itself (libcrypto, zlib, libarchive,
  * jansson's dumps) ran out of memory in what: aborts as the wrappers do.
- * The one abort() of crated is here, so exhaustion ends one way. */
+ * abort() is called in this file only, so exhaustion ends one way. */
 void	 xoom(const char *what) __attribute__((noreturn));
 
 #endif
