@@ -167,14 +167,14 @@ crate_archive_check(const unsigned char *buf, size_t len, const char *name,
 	rd->max = max_unpacked;
 	/* 16 + MAX_WBITS: gzip only, no zlib or raw deflate. */
 	if (inflateInit2(&rd->z, 16 + MAX_WBITS) != Z_OK)
-		abort();		/* out of memory */
+		xoom("inflateInit2");	/* constant arguments: memory */
 	rd->z.next_in = (unsigned char *)(uintptr_t)buf;
 	rd->z.avail_in = (uInt)len;
 	top = xasprintf("%s-%s", name, vers);
 	if (len > UINT32_MAX)
 		w = xstrdup("it is larger than 4 GiB");
 	else if ((a = archive_read_new()) == NULL)
-		abort();
+		xoom("archive_read_new");
 	else {
 		archive_read_support_format_tar(a);
 		if (archive_read_open(a, rd, NULL, readcb, NULL) != ARCHIVE_OK)

@@ -35,7 +35,7 @@ sha256hex(const unsigned char *p, size_t len, char *out)
 	/* Fails only when libcrypto cannot allocate: out of memory. */
 	if (!EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) ||
 	    mdlen != 32)
-		abort();
+		xoom("EVP_Digest");
 	for (i = 0; i < 32; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];
@@ -819,6 +819,32 @@ publish_finish(struct publish *p)
 	memset(p, 0, sizeof *p);
 }
 
+static void
+put_u32le(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+unsigned char *
+publish_encode(const char *json, size_t json_len, const unsigned char *crate,
+    size_t crate_len, size_t *len)
+{
+	unsigned char	*b;
+
+	if (json_len > UINT32_MAX || crate_len > UINT32_MAX)
+		return NULL;
+	*len = 8 + json_len + crate_len;
+	b = xmalloc(*len);
+	put_u32le(b, (uint32_t)json_len);
+	if (json_len > 0)
+		memcpy(b + 4, json, json_len);
+	put_u32le(b + 4 + json_len, (uint32_t)crate_len);
+	if (crate_len > 0)
+		memcpy(b + 8 + json_len, crate, crate_len);
+	return b;
+}
+
 /* A new copy of o, or of dflt when o is absent or null. */
 static json_t *
 copy(json_t *o, json_t *dflt)
@@ -893,7 +919,7 @@ publish_index_line(const struct publish *p, time_t pubtime)
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (s == NULL)		/* every value is valid: out of memory */
-		abort();
+		xoom("json_dumps");
 	out = xstrdup(s);
 	free(s);
 	return out;

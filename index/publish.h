@@ -41,6 +41,13 @@ int	publish_parse(const unsigned char *body, size_t len, struct publish *p,
 	    char **cause);
 void	publish_finish(struct publish *p);
 
+/* A new body in the frame publish_parse reads: u32le J, J bytes of json
+ * (not checked: any bytes), u32le C, C bytes of crate; *len is its length
+ * and the crate starts at *len - crate_len. NULL when a length does not
+ * fit in 32 bits (cargo's frame cannot say it). */
+unsigned char	*publish_encode(const char *json, size_t json_len,
+		    const unsigned char *crate, size_t crate_len, size_t *len);
+
 /* The whole-archive check of p's .crate (crate_archive_check against
  * p->name and p->vers, CRATE_UNPACK_MAX): CPU work to run off the event
  * loop. 0, or -EINVAL with *cause (new) naming the crate. */

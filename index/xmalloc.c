@@ -12,6 +12,13 @@ oom(size_t n)
 	abort();
 }
 
+void
+xoom(const char *what)
+{
+	fprintf(stderr, "crated: out of memory in %s\n", what);
+	abort();
+}
+
 void *
 xmalloc(size_t n)
 {

@@ -15,5 +15,9 @@ char	*xstrndup(const char *, size_t);
 /* New string, printf-formatted. */
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
+/* A library that allocates for itself (libcrypto, zlib, libarchive,
+ * jansson's dumps) ran out of memory in what: aborts as the wrappers do.
+ * abort() is called in this file only, so exhaustion ends one way. */
+void	 xoom(const char *what) __attribute__((noreturn));
 
 #endif

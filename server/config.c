@@ -17,6 +17,7 @@ enum key_type {
 	K_INT,
 	K_BOOL,
 	K_STRINGS,
+	K_CHOICE,	/* a string of choices[], stored as its index (int) */
 };
 
 enum key_scope {
@@ -37,6 +38,15 @@ struct key {
 	const char	*help;
 };
 
+/* The accepted values of each K_CHOICE key, in the order of its enum
+ * (config.h). */
+static const struct {
+	const char		*key;
+	const char *const	*names;		/* NULL-terminated */
+} choices[] = {
+	{ "relay_auth", (const char *const[]){ "server", "client", NULL } },
+};
+
 static const char	*check_listen(const struct toml_value *);
 static const char	*check_url(const struct toml_value *);
 static const char	*check_upstream(const struct toml_value *);
@@ -48,11 +58,13 @@ static const char	*check_seconds(const struct toml_value *);
 static const char	*check_concurrency(const struct toml_value *);
 static const char	*check_memory(const struct toml_value *);
 static const char	*check_open_files(const struct toml_value *);
-static const char	*check_relay_auth(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
 static const char	*check_peers(const struct toml_value *);
 static const char	*check_ops_access(const struct toml_value *);
+
+/* A K_CHOICE field is written as an int. */
+_Static_assert(sizeof(enum relay_auth) == sizeof(int), "enum is an int");
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -146,9 +158,9 @@ static const struct key keys[] = {
 	{ "upstream_concurrency", REGISTRY, K_INT, R(upstream_concurrency),
 	  "64", check_concurrency, "most requests in flight to the upstream:"
 	  " the ceiling of the adaptive limit" },
-	{ "relay_auth", REGISTRY, K_STRING, R(relay_auth), "server",
-	  check_relay_auth, "relayed writes carry crated's upstream credential"
-	  " (\"server\") or the client's own Authorization (\"client\")" },
+	{ "relay_auth", REGISTRY, K_CHOICE, R(relay_auth), "server", NULL,
+	  "relayed writes carry crated's upstream credential (\"server\") or"
+	  " the client's own Authorization (\"client\")" },
 	{ "relay_max_writes", REGISTRY, K_INT, R(relay_max_writes), "16",
 	  check_concurrency, "relayed writes (publish, yank, owner changes)"
 	  " in flight, each holding its body until the upstream answers;"
@@ -333,18 +345,12 @@ check_ops_access(const struct toml_value *v)
 	    " \"token\"" : NULL;
 }
 
-static const char *
-check_relay_auth(const struct toml_value *v)
-{
-	return strcmp(v->s, "server") != 0 && strcmp(v->s, "client") != 0 ?
-	    "must be \"server\" or \"client\"" : NULL;
-}
-
 static enum toml_type
 toml_type_of(enum key_type t)
 {
 	switch (t) {
 	case K_STRING:
+	case K_CHOICE:
 		return TOML_STRING;
 	case K_INT:
 		return TOML_INTEGER;
@@ -361,6 +367,7 @@ type_words(enum key_type t)
 {
 	switch (t) {
 	case K_STRING:
+	case K_CHOICE:
 		return "a string";
 	case K_INT:
 		return "an integer";
@@ -370,6 +377,48 @@ type_words(enum key_type t)
 		return "an array of strings";
 	}
 	return "?";
+}
+
+/* The accepted values of K_CHOICE key k. */
+static const char *const *
+choice_names(const struct key *k)
+{
+	for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+		if (strcmp(choices[i].key, k->name) == 0)
+			return choices[i].names;
+	fatal("config key %s has no choices", k->name);
+}
+
+/* The index of s in k's choices, or -1. */
+static int
+choice(const struct key *k, const char *s)
+{
+	const char *const	*names = choice_names(k);
+
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* "FILE:LINE: KEY: must be "a", "b" or "c"" (new string). */
+static char *
+choice_error(const struct key *k, const char *file, int line,
+    const char *where)
+{
+	const char *const	*names = choice_names(k);
+	char			*list = xstrdup(""), *more;
+
+	for (int i = 0; names[i] != NULL; i++) {
+		more = xasprintf("%s%s\"%s\"", list, i == 0 ? "" :
+		    names[i + 1] == NULL ? " or " : ", ", names[i]);
+		free(list);
+		list = more;
+	}
+	more = xasprintf("%s:%d: %s%s: must be %s", file, line, where, k->name,
+	    list);
+	free(list);
+	return more;
 }
 
 /* Stores v into the field of base that k describes. */
@@ -387,6 +436,9 @@ store_value(const struct key *k, void *base, const struct toml_value *v)
 		break;
 	case K_BOOL:
 		*(bool *)(void *)field = v->b;
+		break;
+	case K_CHOICE:
+		*(int *)(void *)field = choice(k, v->s);
 		break;
 	case K_STRINGS: {
 		char	***list = (char ***)(void *)field;
@@ -416,6 +468,10 @@ apply(const struct key *k, void *base, const struct toml_value *v,
 	for (size_t i = 0; k->type == K_STRINGS && i < v->n; i++)
 		if (v->items[i]->type != TOML_STRING)
 			goto type;
+	if (k->type == K_CHOICE && choice(k, v->s) < 0) {
+		*cause = choice_error(k, file, v->line, where);
+		return -EINVAL;
+	}
 	if (k->check != NULL && (why = k->check(v)) != NULL) {
 		*cause = xasprintf("%s:%d: %s%s: %s", file, v->line, where,
 		    k->name, why);
@@ -440,7 +496,8 @@ defaults(enum key_scope scope, void *base)
 
 		if (k->scope != scope || k->def == NULL)
 			continue;
-		if (k->type == K_STRING || k->type == K_STRINGS)
+		if (k->type == K_STRING || k->type == K_CHOICE ||
+		    k->type == K_STRINGS)
 			text = xasprintf("v = %s\"%s\"%s", k->type == K_STRINGS
 			    ? "[" : "", k->def, k->type == K_STRINGS ? "]" :
 			    "");
@@ -886,6 +943,9 @@ same_value(const struct key *k, const void *a, const void *b)
 	case K_BOOL:
 		return *(const bool *)(const void *)fa ==
 		    *(const bool *)(const void *)fb;
+	case K_CHOICE:
+		return *(const int *)(const void *)fa ==
+		    *(const int *)(const void *)fb;
 	case K_STRINGS: {
 		char *const	*la = *(char **const *)(const void *)fa;
 		char *const	*lb = *(char **const *)(const void *)fb;
@@ -997,7 +1057,6 @@ config_free(struct config *c)
 		free(r->upstream_token_command);
 		free(r->upstream_proxy);
 		free(r->upstream_ca_file);
-		free(r->relay_auth);
 		free(r->upstream_pat_env);
 		free(r->upstream_pat_file);
 	}

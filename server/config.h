@@ -8,6 +8,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* relay_auth: whose credential a relayed write carries. In the order of
+ * the key's accepted values in config.c (stored as their index). */
+enum relay_auth {
+	RELAY_AUTH_SERVER,	/* "server": crated's upstream credential */
+	RELAY_AUTH_CLIENT,	/* "client": the client's Authorization */
+};
+
 struct registry_config {
 	char	 *name;
 	int	  line;			/* of its [registries.NAME] header */
@@ -25,7 +32,7 @@ struct registry_config {
 	char	 *upstream_ca_file;
 	long long upstream_concurrency;
 	long long token_refresh;
-	char	 *relay_auth;		/* "server" or "client" */
+	enum relay_auth relay_auth;	/* stored as an int by config.c */
 	long long relay_max_writes;	/* relayed writes in flight */
 	long long relay_max_writes_per_client;
 	bool	  relay_api_other_origin; /* api may be on another origin */

@@ -379,7 +379,7 @@ dump(json_t *j)
 
 	json_decref(j);
 	if (s == NULL)
-		abort();
+		xoom("json_dumps");
 	return s;
 }
 

@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,118 @@ static const double	bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 			    5, 10, 30 };
 #define NBOUNDS	(sizeof bounds / sizeof bounds[0])
 
-struct family {
-	char			*name;
-	char			*help;
-	enum metric_type	 type;
-	struct family		*next;
+enum type {
+	COUNTER,
+	GAUGE,
+	HISTOGRAM,
+};
+
+/* Every metric crated has: the one place a name is written. */
+static const struct family {
+	const char		*name;
+	enum type		 type;
+	enum metric_part	 part;
+	const char		*help;
+} families[METRIC_COUNT] = {
+	[METRIC_RELAYED_WRITES_IN_FLIGHT] =
+	    { "crated_relayed_writes_in_flight", GAUGE, METRICS_RELAY,
+	      "Relayed writes waiting for the upstream's answer." },
+	[METRIC_RELAYED_READS_TOTAL] =
+	    { "crated_relayed_reads_total", COUNTER, METRICS_RELAY,
+	      "Web API reads (search, owner lists) relayed upstream, by"
+	      " operation and outcome." },
+	[METRIC_CRATES_UNCACHED_TOTAL] =
+	    { "crated_crates_uncached_total", COUNTER, METRICS_MIRROR,
+	      "Crates passed to a client uncached: the cache could not take"
+	      " them (a full disk)." },
+	[METRIC_NEGATIVE_ENTRIES] =
+	    { "crated_negative_entries", GAUGE, METRICS_MIRROR,
+	      "Upstream 404s remembered (in memory, for negative_ttl)." },
+	[METRIC_TLS_CERTIFICATE_DAYS_LEFT] =
+	    { "crated_tls_certificate_days_left", GAUGE, METRICS_SERVER,
+	      "Days until the TLS certificate in use expires." },
+	[METRIC_PREFETCH_DROPPED_TOTAL] =
+	    { "crated_prefetch_dropped_total", COUNTER, METRICS_SERVER,
+	      "Prefetches not made: too many were waiting." },
+	[METRIC_PREFETCH_JOINS_TOTAL] =
+	    { "crated_prefetch_joins_total", COUNTER, METRICS_SERVER,
+	      "Index requests that found their file being prefetched." },
+	[METRIC_PREFETCHED_INDEX_FILES_TOTAL] =
+	    { "crated_prefetched_index_files_total", COUNTER, METRICS_SERVER,
+	      "Index file prefetches started or queued ahead of cargo." },
+	[METRIC_EVICTIONS_TOTAL] =
+	    { "crated_evictions_total", COUNTER, METRICS_SERVER,
+	      "Crates evicted to stay under max_cache_bytes." },
+	[METRIC_CACHE_FILES] =
+	    { "crated_cache_files", GAUGE, METRICS_SERVER,
+	      "Cached .crate files." },
+	[METRIC_CACHE_BYTES] =
+	    { "crated_cache_bytes", GAUGE, METRICS_SERVER,
+	      "Bytes of cached .crate files." },
+	[METRIC_RELAYED_WRITES_TOTAL] =
+	    { "crated_relayed_writes_total", COUNTER, METRICS_SERVER,
+	      "Web API calls relayed upstream, by operation and outcome." },
+	[METRIC_CHECKSUM_FAILURES_TOTAL] =
+	    { "crated_checksum_failures_total", COUNTER, METRICS_SERVER,
+	      "Crates refused because their SHA-256 did not match." },
+	[METRIC_CRATE_FETCHES_TOTAL] =
+	    { "crated_crate_fetches_total", COUNTER, METRICS_SERVER,
+	      "Crates fetched from the upstream, by outcome." },
+	[METRIC_UPSTREAM_CONNECTIONS_TOTAL] =
+	    { "crated_upstream_connections_total", COUNTER, METRICS_SERVER,
+	      "New connections opened to the upstream." },
+	[METRIC_UPSTREAM_LIMIT] =
+	    { "crated_upstream_limit", GAUGE, METRICS_SERVER,
+	      "Upstream requests a mirror may have in flight now (adaptive, up to upstream_concurrency)." },
+	[METRIC_UPSTREAM_REQUESTS_IN_FLIGHT] =
+	    { "crated_upstream_requests_in_flight", GAUGE, METRICS_SERVER,
+	      "Upstream requests under way." },
+	[METRIC_UPSTREAM_DURATION_SECONDS] =
+	    { "crated_upstream_duration_seconds", HISTOGRAM, METRICS_SERVER,
+	      "Upstream request latency." },
+	[METRIC_UPSTREAM_REQUESTS_TOTAL] =
+	    { "crated_upstream_requests_total", COUNTER, METRICS_SERVER,
+	      "Upstream requests, by kind and outcome." },
+	[METRIC_COALESCED_WAITERS_TOTAL] =
+	    { "crated_coalesced_waiters_total", COUNTER, METRICS_SERVER,
+	      "Requests that joined an upstream fetch already under way." },
+	[METRIC_NEGATIVE_HITS_TOTAL] =
+	    { "crated_negative_hits_total", COUNTER, METRICS_SERVER,
+	      "404s answered from a remembered upstream 404." },
+	[METRIC_REVALIDATIONS_TOTAL] =
+	    { "crated_revalidations_total", COUNTER, METRICS_SERVER,
+	      "Conditional upstream requests, by result (200 or 304)." },
+	[METRIC_STALE_SERVES_TOTAL] =
+	    { "crated_stale_serves_total", COUNTER, METRICS_SERVER,
+	      "Cached index files served because the upstream failed." },
+	[METRIC_CACHE_MISSES_TOTAL] =
+	    { "crated_cache_misses_total", COUNTER, METRICS_SERVER,
+	      "Index files fetched because nothing was cached." },
+	[METRIC_CACHE_HITS_TOTAL] =
+	    { "crated_cache_hits_total", COUNTER, METRICS_SERVER,
+	      "Index files served from the cache within their TTL." },
+	[METRIC_OPEN_INDEX_FILES] =
+	    { "crated_open_index_files", GAUGE, METRICS_SERVER,
+	      "Files kept open: .crate and hosted index files (open_file_cache)." },
+	[METRIC_HOT_CACHE_BYTES] =
+	    { "crated_hot_cache_bytes", GAUGE, METRICS_SERVER,
+	      "Bytes of index responses held in memory." },
+	[METRIC_OPEN_CONNECTIONS] =
+	    { "crated_open_connections", GAUGE, METRICS_SERVER,
+	      "Client connections open." },
+	[METRIC_REQUEST_DURATION_SECONDS] =
+	    { "crated_request_duration_seconds", HISTOGRAM, METRICS_SERVER,
+	      "Time from the first byte of a request to its answer." },
+	[METRIC_RESPONSE_BYTES_TOTAL] =
+	    { "crated_response_bytes_total", COUNTER, METRICS_SERVER,
+	      "Response body bytes sent." },
+	[METRIC_REQUESTS_TOTAL] =
+	    { "crated_requests_total", COUNTER, METRICS_SERVER,
+	      "Requests answered, by registry, route and status." },
 };
 
 struct series {
-	struct family	*f;
+	enum metric_id	 id;
 	char		*labels;
 	double		 value;			/* counter, gauge; sum */
 	uint64_t	 count;			/* histogram */
@@ -32,7 +136,7 @@ struct series {
 
 #define NCHAINS	512
 
-static struct family	*families;
+static bool		 shown[METRICS_RELAY + 1] = { [METRICS_SERVER] = true };
 static struct series	*chains[NCHAINS], *all;
 static void		(*collect)(void *);
 static void		*collect_arg;
@@ -50,47 +154,24 @@ hash(const char *a, const char *b)
 	return h;
 }
 
-static struct family *
-family(const char *name)
-{
-	for (struct family *f = families; f != NULL; f = f->next)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	return NULL;
-}
-
 void
-metrics_declare(const char *name, enum metric_type type, const char *help)
+metrics_show(enum metric_part part)
 {
-	struct family	*f;
-
-	if (family(name) != NULL)
-		return;
-	f = xcalloc(1, sizeof *f);
-	f->name = xstrdup(name);
-	f->help = xstrdup(help);
-	f->type = type;
-	f->next = families;
-	families = f;
+	shown[part] = true;
 }
 
-/* The series of name{labels}, made on first use; NULL for an undeclared
- * name (a programming error, so it is ignored, not fatal). */
+/* The series of id{labels}, made on first use. */
 static struct series *
-series(const char *name, const char *labels)
+series(enum metric_id id, const char *labels)
 {
-	uint32_t	 h = hash(name, labels) % NCHAINS;
+	uint32_t	 h = hash(families[id].name, labels) % NCHAINS;
 	struct series	*s;
-	struct family	*f;
 
 	for (s = chains[h]; s != NULL; s = s->next)
-		if (strcmp(s->labels, labels) == 0 && strcmp(s->f->name, name)
-		    == 0)
+		if (s->id == id && strcmp(s->labels, labels) == 0)
 			return s;
-	if ((f = family(name)) == NULL)
-		return NULL;
 	s = xcalloc(1, sizeof *s);
-	s->f = f;
+	s->id = id;
 	s->labels = xstrdup(labels);
 	s->next = chains[h];
 	chains[h] = s;
@@ -100,44 +181,38 @@ series(const char *name, const char *labels)
 }
 
 struct series *
-metrics_series(const char *name, const char *labels)
+metrics_series(enum metric_id id, const char *labels)
 {
-	return series(name, labels);
+	return series(id, labels);
 }
 
 void
 metrics_series_add(struct series *s, double v)
 {
-	if (s != NULL)
-		s->value += v;
+	s->value += v;
 }
 
 void
-metrics_add(const char *name, const char *labels, double v)
+metrics_add(enum metric_id id, const char *labels, double v)
 {
-	metrics_series_add(series(name, labels), v);
+	metrics_series_add(series(id, labels), v);
 }
 
 void
-metrics_set(const char *name, const char *labels, double v)
+metrics_set(enum metric_id id, const char *labels, double v)
 {
-	struct series	*s = series(name, labels);
-
-	if (s != NULL)
-		s->value = v;
+	series(id, labels)->value = v;
 }
 
 void
-metrics_observe(const char *name, const char *labels, double v)
+metrics_observe(enum metric_id id, const char *labels, double v)
 {
-	metrics_series_observe(series(name, labels), v);
+	metrics_series_observe(series(id, labels), v);
 }
 
 void
 metrics_series_observe(struct series *s, double v)
 {
-	if (s == NULL)
-		return;
 	s->value += v;
 	s->count++;
 	for (size_t i = 0; i < NBOUNDS; i++)
@@ -160,16 +235,20 @@ metrics_render(size_t *len)
 
 	if (collect != NULL)
 		collect(collect_arg);
-	for (struct family *fa = families; fa != NULL; fa = fa->next) {
+	for (enum metric_id id = 0; id < METRIC_COUNT; id++) {
+		const struct family	*fa = &families[id];
+
+		if (!shown[fa->part])
+			continue;
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fa->name, fa->help,
-		    fa->name, fa->type == METRIC_COUNTER ? "counter" :
-		    fa->type == METRIC_GAUGE ? "gauge" : "histogram");
+		    fa->name, fa->type == COUNTER ? "counter" :
+		    fa->type == GAUGE ? "gauge" : "histogram");
 		for (struct series *s = all; s != NULL; s = s->order) {
 			const char	*sep = s->labels[0] ? "," : "";
 
-			if (s->f != fa)
+			if (s->id != id)
 				continue;
-			if (fa->type != METRIC_HISTOGRAM) {
+			if (fa->type != HISTOGRAM) {
 				fprintf(f, "%s%s%s%s %.10g\n", fa->name,
 				    s->labels[0] ? "{" : "", s->labels,
 				    s->labels[0] ? "}" : "", s->value);
@@ -195,20 +274,14 @@ void
 metrics_free(void)
 {
 	struct series	*s, *sn;
-	struct family	*f, *fn;
 
 	for (s = all; s != NULL; s = sn) {
 		sn = s->order;
 		free(s->labels);
 		free(s);
 	}
-	for (f = families; f != NULL; f = fn) {
-		fn = f->next;
-		free(f->name);
-		free(f->help);
-		free(f);
-	}
 	memset(chains, 0, sizeof chains);
 	all = NULL;
-	families = NULL;
+	memset(shown, 0, sizeof shown);
+	shown[METRICS_SERVER] = true;
 }

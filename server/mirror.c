@@ -284,7 +284,7 @@ mirror_credential(struct mirror *m)
 
 /* Metrics: name{registry="R"} or name{registry="R",extra}. */
 static void
-count(struct mirror *m, const char *name, const char *extra, double v)
+count(struct mirror *m, enum metric_id name, const char *extra, double v)
 {
 	char	labels[192];
 
@@ -763,7 +763,7 @@ observe_upstream(struct mirror *m, struct fetch *f, const struct wrap *w)
 		m->multiplexed = true;
 	if (fetch_status(f) != 0)
 		mirror_upstream_answered(m, f);
-	count(m, "crated_upstream_connections_total", NULL,
+	count(m, METRIC_UPSTREAM_CONNECTIONS_TOTAL, NULL,
 	    (double)fetch_connections(f));
 	if (limiter_sample(m->limiter, o, mono(&w->sent), mono(&now),
 	    t.first_byte - t.pretransfer, m->active + 1,
@@ -860,8 +860,8 @@ count_upstream(struct mirror *m, double seconds, const char *kind,
 
 	snprintf(lab, sizeof lab, "kind=\"%s\",outcome=\"%s\"", kind,
 	    outcomes[v]);
-	count(m, "crated_upstream_requests_total", lab, 1);
-	metrics_observe("crated_upstream_duration_seconds", m->labels,
+	count(m, METRIC_UPSTREAM_REQUESTS_TOTAL, lab, 1);
+	metrics_observe(METRIC_UPSTREAM_DURATION_SECONDS, m->labels,
 	    seconds);
 }
 
@@ -1276,7 +1276,7 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 
 	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
 	    v == V_NOT_MODIFIED))
-		count(m, "crated_revalidations_total", v == V_OK ?
+		count(m, METRIC_REVALIDATIONS_TOTAL, v == V_OK ?
 		    "result=\"200\"" : "result=\"304\"", 1);
 	upstream_state(m, v == V_CONFIG || v == V_TRANSIENT ? why : NULL);
 	switch (v) {
@@ -1322,7 +1322,7 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 	transient:
 		o->error = why;
 		if (fl->old != NULL && !fl->old->negative) {
-			count(m, "crated_stale_serves_total", NULL, 1);
+			count(m, METRIC_STALE_SERVES_TOTAL, NULL, 1);
 			log_warn("registry %s: %s: %s; serving the cached copy"
 			    " from %lds ago", m->reg->name, fl->name, why,
 			    (long)(time(NULL) - fl->old->fetched));
@@ -1650,8 +1650,8 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 		struct outcome	out = { .status = e->negative ? 404 : 200,
 		    .e = e };
 
-		count(m, e->negative ? "crated_negative_hits_total" :
-		    "crated_cache_hits_total", NULL, 1);
+		count(m, e->negative ? METRIC_NEGATIVE_HITS_TOTAL :
+		    METRIC_CACHE_HITS_TOTAL, NULL, 1);
 		cb(m, &out, arg);
 		hot_unref(e);
 		return;
@@ -1671,14 +1671,14 @@ get_index(struct mirror *m, const char *name, const char *path, bool force,
 		if (fl->prefetch) {
 			fl->prefetch = false;
 			promote(m, fl);
-			count(m, "crated_prefetch_joins_total", NULL, 1);
+			count(m, METRIC_PREFETCH_JOINS_TOTAL, NULL, 1);
 		} else
-			count(m, "crated_coalesced_waiters_total", NULL, 1);
+			count(m, METRIC_COALESCED_WAITERS_TOTAL, NULL, 1);
 		hot_unref(e);
 		return;
 	}
 	if (e == NULL)
-		count(m, "crated_cache_misses_total", NULL, 1);
+		count(m, METRIC_CACHE_MISSES_TOTAL, NULL, 1);
 	start_fill(m, name, path, e, w, NULL);
 }
 
@@ -2007,7 +2007,7 @@ evict_done(void *arg)
 	    " %.1f MB)", e->m->reg->name, e->n, (double)e->before / 1e6,
 	    (double)(usage_bytes(e->m->usage) + e->m->committing) / 1e6,
 	    (double)e->m->reg->cfg->max_cache_bytes / 1e6);
-	count(e->m, "crated_evictions_total", NULL, (double)e->n);
+	count(e->m, METRIC_EVICTIONS_TOTAL, NULL, (double)e->n);
 	/* Kept open, an evicted file would keep its disk space: closed
 	 * now, after the unlink, so no request can open it again between. */
 	for (size_t i = 0; i < e->n; i++) {
@@ -2343,10 +2343,10 @@ crate_done(struct fetch *f, void *arg)
 
 	count_upstream(m, fetch_seconds(f), "crate", v);
 	cf->fetch = NULL;
-	count(m, "crated_crate_fetches_total", v == V_OK ? "outcome=\"ok\"" :
+	count(m, METRIC_CRATE_FETCHES_TOTAL, v == V_OK ? "outcome=\"ok\"" :
 	    "outcome=\"failed\"", 1);
 	if (why != NULL && strncmp(why, "checksum mismatch", 17) == 0)
-		count(m, "crated_checksum_failures_total", NULL, 1);
+		count(m, METRIC_CHECKSUM_FAILURES_TOTAL, NULL, 1);
 	if (v != V_OK) {
 		crate_failed(cf, why);
 		free(why);
@@ -2372,7 +2372,7 @@ crate_done(struct fetch *f, void *arg)
 	}
 	cf->streamer = NULL;
 	if (cf->nodisk) {
-		count(m, "crated_crates_uncached_total", NULL, 1);
+		count(m, METRIC_CRATES_UNCACHED_TOTAL, NULL, 1);
 		for (struct dl *d = cf->waiters, *next; d != NULL; d = next) {
 			next = d->next;
 			http_reply_error_hdrs(d->req, 503, "Retry-After: 1\r\n",
@@ -2519,16 +2519,6 @@ mirror_download(struct registry *reg, struct http_request *r,
 	get_index(d->m, d->name, d->path, false, dl_index, d);
 }
 
-static void
-declare_metrics(void)
-{
-	metrics_declare("crated_negative_entries", METRIC_GAUGE,
-	    "Upstream 404s remembered (in memory, for negative_ttl).");
-	metrics_declare("crated_crates_uncached_total", METRIC_COUNTER,
-	    "Crates passed to a client uncached: the cache could not take"
-	    " them (a full disk).");
-}
-
 struct prune {
 	struct mirror	*m;
 	size_t		 n;
@@ -2618,7 +2608,7 @@ mirror_open(struct registry *reg, char **cause)
 		return -1;
 	if (usage_damage(m->usage) != NULL)
 		log_warn("registry %s: %s", reg->name, usage_damage(m->usage));
-	declare_metrics();
+	metrics_show(METRICS_MIRROR);
 	prune_negatives(m);
 	m->evict_ev = event_new(m->srv->base, -1, 0, evict_cb, m);
 	m->gc_timer = event_new(m->srv->base, -1, EV_PERSIST, gc_tick, m);
@@ -2748,14 +2738,14 @@ mirror_keep_crate(struct mirror *m, const char *name, const char *vers,
 void
 mirror_collect(struct mirror *m)
 {
-	metrics_set("crated_cache_bytes", m->labels,
+	metrics_set(METRIC_CACHE_BYTES, m->labels,
 	    (double)usage_bytes(m->usage));
-	metrics_set("crated_cache_files", m->labels,
+	metrics_set(METRIC_CACHE_FILES, m->labels,
 	    (double)usage_files(m->usage));
-	metrics_set("crated_upstream_limit", m->labels,
+	metrics_set(METRIC_UPSTREAM_LIMIT, m->labels,
 	    (double)limiter_limit(m->limiter));
 	neg_expire(m);
-	metrics_set("crated_negative_entries", m->labels, (double)m->negs.n);
+	metrics_set(METRIC_NEGATIVE_ENTRIES, m->labels, (double)m->negs.n);
 }
 
 void
@@ -2964,9 +2954,9 @@ warm(struct mirror *m, const struct wants *w)
 		}
 	}
 	if (started > 0)
-		count(m, "crated_prefetched_index_files_total", NULL,
+		count(m, METRIC_PREFETCHED_INDEX_FILES_TOTAL, NULL,
 		    (double)started);
 	if (dropped > 0)
-		count(m, "crated_prefetch_dropped_total", NULL,
+		count(m, METRIC_PREFETCH_DROPPED_TOTAL, NULL,
 		    (double)dropped);
 }

@@ -127,12 +127,12 @@ request_done(const char *registry, const char *route, int status,
 		c->status = status;
 		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\","
 		    "status=\"%d\"", registry, route, status);
-		c->total = metrics_series("crated_requests_total", labels);
+		c->total = metrics_series(METRIC_REQUESTS_TOTAL, labels);
 		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\"",
 		    registry, route);
-		c->bytes = metrics_series("crated_response_bytes_total",
+		c->bytes = metrics_series(METRIC_RESPONSE_BYTES_TOTAL,
 		    labels);
-		c->duration = metrics_series("crated_request_duration_seconds",
+		c->duration = metrics_series(METRIC_REQUEST_DURATION_SECONDS,
 		    labels);
 	}
 	metrics_series_add(c->total, 1);
@@ -145,93 +145,24 @@ collect(void *arg)
 {
 	struct server	*srv = arg;
 
-	metrics_set("crated_open_connections", "",
+	metrics_set(METRIC_OPEN_CONNECTIONS, "",
 	    (double)http_server_connections(srv->http));
-	metrics_set("crated_upstream_requests_in_flight", "",
+	metrics_set(METRIC_UPSTREAM_REQUESTS_IN_FLIGHT, "",
 	    (double)upstream_client_active(srv->upstream));
-	metrics_set("crated_hot_cache_bytes", "", (double)hot_bytes(srv->hot));
-	metrics_set("crated_open_index_files", "",
+	metrics_set(METRIC_HOT_CACHE_BYTES, "", (double)hot_bytes(srv->hot));
+	metrics_set(METRIC_OPEN_INDEX_FILES, "",
 	    (double)open_files_count(srv->open));
 	if (srv->tls_not_after != 0)
-		metrics_set("crated_tls_certificate_days_left", "",
+		metrics_set(METRIC_TLS_CERTIFICATE_DAYS_LEFT, "",
 		    difftime(srv->tls_not_after, time(NULL)) / 86400);
 	for (size_t i = 0; i < srv->nregs; i++)
 		if (srv->regs[i].mirror != NULL)
 			mirror_collect(srv->regs[i].mirror);
 }
 
-static void
-declare_metrics(void)
-{
-	static const struct {
-		const char		*name;
-		enum metric_type	 type;
-		const char		*help;
-	} m[] = {
-		{ "crated_requests_total", METRIC_COUNTER,
-		  "Requests answered, by registry, route and status." },
-		{ "crated_response_bytes_total", METRIC_COUNTER,
-		  "Response body bytes sent." },
-		{ "crated_request_duration_seconds", METRIC_HISTOGRAM,
-		  "Time from the first byte of a request to its answer." },
-		{ "crated_open_connections", METRIC_GAUGE,
-		  "Client connections open." },
-		{ "crated_hot_cache_bytes", METRIC_GAUGE,
-		  "Bytes of index responses held in memory." },
-		{ "crated_open_index_files", METRIC_GAUGE,
-		  "Files kept open: .crate and hosted index files (open_file_cache)." },
-		{ "crated_cache_hits_total", METRIC_COUNTER,
-		  "Index files served from the cache within their TTL." },
-		{ "crated_cache_misses_total", METRIC_COUNTER,
-		  "Index files fetched because nothing was cached." },
-		{ "crated_stale_serves_total", METRIC_COUNTER,
-		  "Cached index files served because the upstream failed." },
-		{ "crated_revalidations_total", METRIC_COUNTER,
-		  "Conditional upstream requests, by result (200 or 304)." },
-		{ "crated_negative_hits_total", METRIC_COUNTER,
-		  "404s answered from a remembered upstream 404." },
-		{ "crated_coalesced_waiters_total", METRIC_COUNTER,
-		  "Requests that joined an upstream fetch already under way." },
-		{ "crated_upstream_requests_total", METRIC_COUNTER,
-		  "Upstream requests, by kind and outcome." },
-		{ "crated_upstream_duration_seconds", METRIC_HISTOGRAM,
-		  "Upstream request latency." },
-		{ "crated_upstream_requests_in_flight", METRIC_GAUGE,
-		  "Upstream requests under way." },
-		{ "crated_upstream_limit", METRIC_GAUGE,
-		  "Upstream requests a mirror may have in flight now (adaptive, up to upstream_concurrency)." },
-		{ "crated_upstream_connections_total", METRIC_COUNTER,
-		  "New connections opened to the upstream." },
-		{ "crated_crate_fetches_total", METRIC_COUNTER,
-		  "Crates fetched from the upstream, by outcome." },
-		{ "crated_checksum_failures_total", METRIC_COUNTER,
-		  "Crates refused because their SHA-256 did not match." },
-		{ "crated_relayed_writes_total", METRIC_COUNTER,
-		  "Web API calls relayed upstream, by operation and outcome." },
-		{ "crated_cache_bytes", METRIC_GAUGE,
-		  "Bytes of cached .crate files." },
-		{ "crated_cache_files", METRIC_GAUGE,
-		  "Cached .crate files." },
-		{ "crated_evictions_total", METRIC_COUNTER,
-		  "Crates evicted to stay under max_cache_bytes." },
-		{ "crated_prefetched_index_files_total", METRIC_COUNTER,
-		  "Index file prefetches started or queued ahead of cargo." },
-		{ "crated_prefetch_joins_total", METRIC_COUNTER,
-		  "Index requests that found their file being prefetched." },
-		{ "crated_prefetch_dropped_total", METRIC_COUNTER,
-		  "Prefetches not made: too many were waiting." },
-		{ "crated_tls_certificate_days_left", METRIC_GAUGE,
-		  "Days until the TLS certificate in use expires." },
-	};
-
-	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-		metrics_declare(m[i].name, m[i].type, m[i].help);
-}
-
 void
 ops_start(struct server *srv)
 {
-	declare_metrics();
 	http_server_set_hook(srv->http, request_done, srv);
 	metrics_on_collect(collect, srv);
 }

@@ -62,21 +62,6 @@ struct relay {
 static struct relay	*flight;
 
 static void
-declare(void)
-{
-	static bool	done;
-
-	if (done)
-		return;
-	done = true;
-	metrics_declare("crated_relayed_reads_total", METRIC_COUNTER,
-	    "Web API reads (search, owner lists) relayed upstream, by"
-	    " operation and outcome.");
-	metrics_declare("crated_relayed_writes_in_flight", METRIC_GAUGE,
-	    "Relayed writes waiting for the upstream's answer.");
-}
-
-static void
 flight_gauge(const struct registry *reg)
 {
 	char	labels[96];
@@ -85,7 +70,7 @@ flight_gauge(const struct registry *reg)
 	for (struct relay *o = flight; o != NULL; o = o->next_flight)
 		n += o->reg == reg;
 	snprintf(labels, sizeof labels, "registry=\"%s\"", reg->name);
-	metrics_set("crated_relayed_writes_in_flight", labels, (double)n);
+	metrics_set(METRIC_RELAYED_WRITES_IN_FLIGHT, labels, (double)n);
 }
 
 static void
@@ -255,8 +240,8 @@ audit(struct relay *rl, long status, const char *label, const char *outcome)
 		    "unreachable" : "refused";
 	snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
 	    "outcome=\"%s\"", rl->reg->name, op_name(rl), label);
-	metrics_add(is_write(rl) ? "crated_relayed_writes_total" :
-	    "crated_relayed_reads_total", labels, 1);
+	metrics_add(is_write(rl) ? METRIC_RELAYED_WRITES_TOTAL :
+	    METRIC_RELAYED_READS_TOTAL, labels, 1);
 	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
 	    " user=%s upstream_status=%ld outcome=%s duration_ms=%ld",
 	    rl->reg->name, op_name(rl), rl->name[0] ? rl->name : "-",
@@ -432,7 +417,7 @@ relay_done(struct fetch *f, void *arg)
 	/* A refused server credential is crated's problem, not the
 	 * client's: 502, as for reads. */
 	code = status >= 500 || ((status == 401 || status == 403) &&
-	    rl->reg->cfg->relay_auth[0] != 'c') ? 502 : status >= 400 ?
+	    rl->reg->cfg->relay_auth != RELAY_AUTH_CLIENT) ? 502 : status >= 400 ?
 	    (int)status : 502;
 	if (rl->req != NULL)
 		http_reply_error(rl->req, code, "upstream %ld: %s", status, msg);
@@ -540,7 +525,7 @@ forward(struct mirror *m, const char *error, void *arg)
 	/* A feed may think for a long time before it answers a publish:
 	 * cargo is answered at 25 s anyway, the call itself goes on. */
 	o.low_speed_time = UPSTREAM_LIMIT;
-	o.authorization = rl->reg->cfg->relay_auth[0] == 'c' ?
+	o.authorization = rl->reg->cfg->relay_auth == RELAY_AUTH_CLIENT ?
 	    (rl->auth ? rl->auth : "") : NULL;
 	o.done = relay_done;
 	o.arg = rl;
@@ -659,26 +644,18 @@ reencode(struct relay *rl, const struct publish *p)
 {
 	char		*json;
 	unsigned char	*b;
-	size_t		 jlen, len;
-	uint32_t	 l;
+	size_t		 len;
 
 	json = json_dumps(p->meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	jlen = strlen(json);
-	len = 8 + jlen + p->crate_len;
-	b = xmalloc(len);
-	l = (uint32_t)jlen;
-	for (int i = 0; i < 4; i++)
-		b[i] = (unsigned char)(l >> (8 * i));
-	memcpy(b + 4, json, jlen);
-	l = (uint32_t)p->crate_len;
-	for (int i = 0; i < 4; i++)
-		b[4 + jlen + i] = (unsigned char)(l >> (8 * i));
-	memcpy(b + 8 + jlen, p->crate, p->crate_len);
+	if (json == NULL)	/* every value came from JSON: out of memory */
+		xoom("json_dumps");
+	/* Both lengths came in a body publish_parse read: they fit. */
+	b = publish_encode(json, strlen(json), p->crate, p->crate_len, &len);
 	free(json);
 	free(rl->body);
 	rl->body = b;
 	rl->body_len = len;
-	rl->crate_off = 8 + jlen;
+	rl->crate_off = len - p->crate_len;
 	log_info("registry %s: %s %s: rewrote dependency registry URLs that"
 	    " named crated", rl->reg->name, rl->name, rl->vers);
 }
@@ -762,7 +739,7 @@ admit(struct relay *rl)
 		    op_name(rl), rl->peer, nreg, nclient);
 		snprintf(labels, sizeof labels, "registry=\"%s\",op=\"%s\","
 		    "outcome=\"busy\"", rl->reg->name, op_name(rl));
-		metrics_add("crated_relayed_writes_total", labels, 1);
+		metrics_add(METRIC_RELAYED_WRITES_TOTAL, labels, 1);
 		snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", RETRY_AFTER);
 		http_reply_error_hdrs(rl->req, client ? 429 : 503, hdr, "%s:"
 		    " %lld %s writes to registry `%s` are waiting for the"
@@ -847,7 +824,7 @@ relay_api(struct registry *reg, struct http_request *r,
 		rl->user = xstrdup(http_user(r, NULL, NULL));
 	peer_address(rl->peer, rl->addr, sizeof rl->addr);
 	clock_gettime(CLOCK_MONOTONIC, &rl->start);
-	declare();
+	metrics_show(METRICS_RELAY);
 	if (reg->cfg->offline) {
 		http_reply_error(r, 503, "registry `%s` is in offline mode:"
 		    " crated does not contact its upstream, so %s calls cannot"

@@ -3,10 +3,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
 #include "index/xmalloc.h"
+#include "server/log.h"
 
 struct job {
 	void		(*work)(void *);
@@ -77,6 +79,7 @@ struct workers *
 workers_create(struct event_base *base, int n)
 {
 	struct workers	*w = xcalloc(1, sizeof *w);
+	int		 rc;
 
 	w->wake = event_new(base, -1, 0, reap, w);
 	pthread_mutex_init(&w->lock, NULL);
@@ -86,8 +89,8 @@ workers_create(struct event_base *base, int n)
 	w->n = n;
 	w->threads = xcalloc((size_t)n, sizeof *w->threads);
 	for (int i = 0; i < n; i++)
-		if (pthread_create(&w->threads[i], NULL, run, w) != 0)
-			abort();
+		if ((rc = pthread_create(&w->threads[i], NULL, run, w)) != 0)
+			fatal("cannot start a worker thread: %s", strerror(rc));
 	return w;
 }
 

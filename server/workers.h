@@ -10,6 +10,7 @@
 struct event_base;
 struct workers;
 
+/* At start-up: a thread that cannot start is fatal (log.h). */
 struct workers	*workers_create(struct event_base *, int nthreads);
 void		 workers_submit(struct workers *, void (*work)(void *),
 		     void (*done)(void *), void *arg);

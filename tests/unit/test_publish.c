@@ -4,6 +4,7 @@
  * (`cargo publish`); NAME.line is the index line expected for them.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,22 +215,11 @@ static const struct {
 	  "('[' or '{' expected near end of file at line 1 column 0)" },
 };
 
-/* A new body: u32le J, the JSON, u32le C, the crate. */
+/* A new body: u32le J, the JSON, u32le C, the crate (publish_encode). */
 static unsigned char *
 body(const char *json, const unsigned char *crate, size_t clen, size_t *len)
 {
-	size_t		 j = strlen(json), i;
-	unsigned char	*b;
-
-	*len = 8 + j + clen;
-	b = malloc(*len);
-	for (i = 0; i < 4; i++) {
-		b[i] = (unsigned char)(j >> (8 * i));
-		b[4 + j + i] = (unsigned char)(clen >> (8 * i));
-	}
-	memcpy(b + 4, json, j);
-	memcpy(b + 8 + j, crate, clen);
-	return b;
+	return publish_encode(json, strlen(json), crate, clen, len);
 }
 
 static void
@@ -388,11 +378,80 @@ test_bad(void)
 	    "reject without cause");
 }
 
+/* publish_encode: the frame publish_parse reads, byte for byte, and the
+ * lengths it cannot say. */
+static void
+test_encode(void)
+{
+	static const char	 meta[] = META("");
+	struct publish		 p;
+	unsigned char		*b, *again, json[300];
+	char			 rel[256], *real0, *cause = NULL;
+	size_t			 len, len2, jlen;
+
+	b = publish_encode(meta, strlen(meta), gz, sizeof gz, &len);
+	ok(b != NULL && len == 8 + strlen(meta) + sizeof gz,
+	    "encode: length %zu", len);
+	ok(b[0] == strlen(meta) && b[1] == 0 && b[2] == 0 && b[3] == 0,
+	    "encode: JSON length, little-endian");
+	ok(memcmp(b + 4, meta, strlen(meta)) == 0, "encode: the JSON");
+	ok(b[4 + strlen(meta)] == sizeof gz && b[5 + strlen(meta)] == 0 &&
+	    b[6 + strlen(meta)] == 0 && b[7 + strlen(meta)] == 0,
+	    "encode: crate length, little-endian");
+	ok(memcmp(b + len - sizeof gz, gz, sizeof gz) == 0,
+	    "encode: the crate ends the body");
+	ok(publish_parse(b, len, &p, &cause) == 0, "encode: parses%s%s",
+	    cause ? ": " : "", cause ? cause : "");
+	free(cause);
+	ok(p.crate == b + len - sizeof gz && p.crate_len == sizeof gz,
+	    "encode: parse finds the crate where it was put");
+	is_str(p.name, "a", "encode: round trip of the name");
+	is_str(p.cksum, GZSUM, "encode: round trip of the crate");
+	publish_finish(&p);
+	free(b);
+
+	/* Lengths over 255 use the higher bytes. */
+	memset(json, ' ', sizeof json);
+	memcpy(json, "{}", 2);
+	b = publish_encode((char *)json, sizeof json, gz, sizeof gz, &len);
+	ok(b[0] == (sizeof json & 0xff) && b[1] == sizeof json >> 8 &&
+	    b[2] == 0 && b[3] == 0, "encode: a 300-byte JSON length");
+	free(b);
+
+	b = publish_encode("", 0, gz, 0, &len);
+	ok(b != NULL && len == 8 && memcmp(b, "\0\0\0\0\0\0\0\0", 8) == 0,
+	    "encode: nothing is 8 zero bytes");
+	free(b);
+
+	len = 1;
+	ok(publish_encode(meta, strlen(meta), gz, (size_t)UINT32_MAX + 1,
+	    &len) == NULL && len == 1, "encode: a crate of 4 GiB is refused");
+	ok(publish_encode(meta, (size_t)UINT32_MAX + 1, gz, sizeof gz,
+	    &len) == NULL && len == 1, "encode: JSON of 4 GiB is refused");
+
+	/* A real body, re-encoded from its own parts, is the same bytes. */
+	snprintf(rel, sizeof rel, "publish/%s.body", real[0].file);
+	real0 = test_data(rel, &len);
+	ok(real0 != NULL, "read %s", real[0].file);
+	if (real0 == NULL)
+		return;
+	ok(publish_parse((unsigned char *)real0, len, &p, NULL) == 0,
+	    "parse %s", real[0].file);
+	jlen = (size_t)(p.crate - (unsigned char *)real0) - 8;
+	again = publish_encode(real0 + 4, jlen, p.crate, p.crate_len, &len2);
+	ok(len2 == len && memcmp(again, real0, len) == 0,
+	    "encode: %s round trip, byte for byte", real[0].file);
+	publish_finish(&p);
+	free(again);
+	free(real0);
+}
+
 int
 main(void)
 {
 	test_real();
 	test_lines();
 	test_bad();
+	test_encode();
 	return done_testing();
 }
