@@ -21,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/workers.h"
+
 #define NEG_PRUNED	"negatives-pruned"	/* old negative files gone */
 static void	gc_tick(evutil_socket_t, short, void *);
 

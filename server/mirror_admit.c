@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/server.h"
 #include "server/upstream.h"
+
 #define BACKOFF_MAX	60		/* seconds */
 #define UPSTREAM_START	4		/* requests in flight at first */
 #define UPSTREAM_RETRIES 2		/* new connections for a failed GET */

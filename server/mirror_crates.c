@@ -29,6 +29,7 @@
 #include "server/server.h"
 #include "server/upstream.h"
 #include "server/workers.h"
+
 #define CRATE_MAX	(1u << 30)
 #define STREAM_HIGH	(1u << 20)	/* pause the upstream past this */
 #define HEAD_MAX	4096		/* a crate's first bytes, judged */

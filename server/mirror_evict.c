@@ -1,3 +1,12 @@
+/*
+ * Eviction: past max_cache_bytes, the least recently used crates that
+ * `crated prefetch` did not pin go, down to 90% of the limit; index files are
+ * small and kept; offline mirrors never evict. A fetched crate makes its
+ * room before it is stored: its victims are chosen (and leave the
+ * accounting) on the loop when it is complete, and removed on the worker
+ * just before its rename, so a burst of fetches never has the cache more
+ * than a crate over the limit.
+ */
 #include "server/mirror_int.h"
 
 #include <stdlib.h>
@@ -11,15 +20,6 @@
 #include "server/server.h"
 #include "server/workers.h"
 
-/*
- * Eviction: past max_cache_bytes, the least recently used crates that
- * prefetch did not pin go, down to 90% of the limit; index files are
- * small and kept; offline mirrors never evict. A fetched crate makes its
- * room before it is stored: its victims are chosen (and leave the
- * accounting) on the loop when it is complete, and removed on the worker
- * just before its rename, so a burst of fetches never has the cache more
- * than a crate over the limit.
- */
 struct evict {
 	struct mirror	*m;
 	char		**rels;

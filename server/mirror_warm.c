@@ -1,3 +1,6 @@
+/* Dependency warming: the index files a fetched one's dependencies will
+ * ask for, fetched before cargo asks (the reasons are above warm()). It
+ * hears of each fill read through m->fill_read. */
 #include "server/mirror_int.h"
 
 #include <stdlib.h>
@@ -6,6 +9,7 @@
 #include "server/hot.h"
 #include "server/server.h"
 #include "server/workers.h"
+
 #define ASKED_MAX	8192		/* files whose reading is remembered */
 
 static void	warm(struct mirror *, const struct wants *);
