@@ -20,7 +20,9 @@
  *                       held back, the upstream's last answer
  *
  * A lower file tells an upper one through a function pointer the upper
- * one set (fill_read: mirror_warm.c), never by name.
+ * one hands down, never by name: a fill read warms its dependencies
+ * (m->fill_read, set by mirror_warm.c); unstarted warming fetches are
+ * dropped through mirror_admit_drop_warm's callback (mirror_index_forget).
  */
 #ifndef SERVER_MIRROR_INT_H
 #define SERVER_MIRROR_INT_H
