@@ -20,8 +20,9 @@ struct fetch;
 /* 0, or -1 with *cause (new). */
 int	mirror_open(struct registry *, char **cause);
 void	mirror_close(struct mirror *);
-/* Shutting down: prefetches not yet started are dropped, none begin. */
-void	mirror_stop_prefetching(struct mirror *);
+/* Shutting down: dependency warming not yet started is dropped, none
+ * begins. */
+void	mirror_stop_warming(struct mirror *);
 void	mirror_index(struct registry *, struct http_request *,
 	    const struct route *);
 /* A download whose .crate is not cached yet. */

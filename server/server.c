@@ -336,7 +336,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	    " up to %d s)", name, n, n == 1 ? "" : "s", DRAIN_SECONDS);
 	http_server_drain(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++)
-		mirror_stop_prefetching(srv->regs[i].mirror);
+		mirror_stop_warming(srv->regs[i].mirror);
 	srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_tick,
 	    srv);
 	event_add(srv->drain_timer, &tv);
