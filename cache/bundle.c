@@ -23,7 +23,7 @@
 #include "index/name.h"
 #include "index/semver.h"
 #include "index/regconfig.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define MANIFEST	"crated-bundle.json"
 #define ENTRY_MAX	(1ull << 30)

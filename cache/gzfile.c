@@ -9,7 +9,7 @@
 
 #include <zlib.h>
 
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define GZ_FCOMMENT	0x10
 

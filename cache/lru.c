@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 void
 lru_init(struct lru *l)

@@ -1,6 +1,6 @@
 /* A string-keyed hash table whose entries also form a list from most to
- * least recently used: the memory cache of index files (server/hot.c) and
- * the cache of open index files (server/openfiles.c) are both one. The
+ * least recently used: the memory cache of index files (server/files/hot.c) and
+ * the cache of open index files (server/files/openfiles.c) are both one. The
  * table is intrusive: an entry embeds a struct lru_node and owns its key;
  * the table allocates nothing but its buckets. Not thread-safe. */
 #ifndef CACHE_LRU_H

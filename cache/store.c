@@ -16,7 +16,7 @@
 #include "cache/crash.h"
 #include "index/name.h"
 #include "index/validators.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 struct store {
 	char	*root;		/* absolute */

@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define TOKENS_FILE	"tokens.json"
 #define TOKENS_MAX	(4u << 20)

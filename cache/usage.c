@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cache/lru.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define JOURNAL		"usage.log"
 #define PINS		"pins"

@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #include "index/causequote.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define OUTBUF	65536
 

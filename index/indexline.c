@@ -13,7 +13,7 @@
 #include "index/jsonscan.h"
 #include "index/semver.h"
 #include "index/quote.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 static int
 ishex(const char *s)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "index/hex.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define DEPTH_MAX	32	/* deeper: jansson decides (its limit: 2048) */
 #define DIGITS_MAX	18	/* longer integers: jansson decides */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "index/toml.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define VERSION_MAX	4
 #define CHECKSUM_LEN	64

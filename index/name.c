@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "index/causequote.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 static int
 isletter(unsigned char c)

@@ -16,7 +16,7 @@
 #include "index/name.h"
 #include "index/semver.h"
 #include "index/causequote.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 static uint32_t
 u32le(const unsigned char *p)

@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "index/name.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 int
 regconfig_parse(const char *text, size_t len, struct regconfig *rc,

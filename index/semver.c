@@ -7,7 +7,7 @@
 
 #include "index/causequote.h"
 #include "index/quote.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 static int
 isdigit_(char c)

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "index/hex.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 
 #define INPUT_MAX	(64 * 1024 * 1024)
 #define DEPTH_MAX	32	/* arrays inside arrays */

@@ -1,10 +1,10 @@
 /* crated: a cargo sparse registry, pull-through mirror and upload relay.
- * main picks the command; each is in server/cmd_NAME.c (server/cmd.h). */
+ * main picks the command; each is in server/cmd_NAME.c (server/cmd/cmd.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cache/crash.h"
-#include "server/cmd.h"
+#include "server/cmd/cmd.h"
 
 /* A debugging aid: the names CRATED_CRASH_AT takes (cache/crash.h). */
 static int

@@ -10,7 +10,7 @@
 
 #include "cache/lru.h"
 #include "cache/tokens.h"
-#include "server/config.h"
+#include "server/core/config.h"
 
 struct event_base;
 struct http_request;
@@ -78,8 +78,8 @@ void	server_finish(struct server *);
  * the structures above: file serving, authorization, registry lookup and
  * base URLs. Included here so that each handler finds them where it found
  * them when server.c held them. */
-#include "server/auth.h"
-#include "server/files.h"
-#include "server/registry.h"
+#include "server/handlers/auth.h"
+#include "server/files/files.h"
+#include "server/handlers/registry.h"
 
 #endif

@@ -7,8 +7,8 @@
  * cut in two (held requests are answered in between); the rest follows
  * the client preface. */
 #define BODY_BUDGET_MIN	((uint64_t)8192)
-#include "server/http.c"
-#include "server/http_request.c"	/* with the BODY_BUDGET_MIN above */
+#include "server/http/http.c"
+#include "server/http/http_request.c"	/* with the BODY_BUDGET_MIN above */
 
 #include <sys/socket.h>
 

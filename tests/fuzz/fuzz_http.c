@@ -1,15 +1,15 @@
 /* libFuzzer: the HTTP request-head parser and the router. The input is a
  * request head; a CRLF CRLF is appended when missing, as read_head() only
- * parses complete heads. Links server/http_parse.c and server/route.c
+ * parses complete heads. Links server/http/http_parse.c and server/http/route.c
  * alone: no libevent, no connection code. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/xmalloc.h"
-#include "server/http_conn.h"
-#include "server/http_parse.h"
-#include "server/route.h"
+#include "common/xmalloc.h"
+#include "server/http/http_conn.h"
+#include "server/http/http_parse.h"
+#include "server/http/route.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

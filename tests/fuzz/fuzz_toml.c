@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "index/toml.h"
-#include "server/config.h"
+#include "server/core/config.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/config.h"
+#include "server/core/config.h"
 #include "tests/tap.h"
 
 static int

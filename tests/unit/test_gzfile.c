@@ -12,7 +12,7 @@
 
 #include "cache/gzfile.h"
 #include "index/validators.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 #include "tests/tap.h"
 
 /* gunzip of gz into a new buffer; NULL when zlib refuses it. */

@@ -1,4 +1,4 @@
-/* server/hot.c: the memory cache of index responses: LRU eviction by
+/* server/files/hot.c: the memory cache of index responses: LRU eviction by
  * bytes, invalidation, references that outlive eviction, gzip, and the
  * admission rule that keeps a working set larger than the cache from
  * churning it. */
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/xmalloc.h"
-#include "server/hot.h"
+#include "common/xmalloc.h"
+#include "server/files/hot.h"
 #include "tests/tap.h"
 
 static char *

@@ -1,4 +1,4 @@
-/* The HTTP/1.1 head parser (server/http_parse.c) on a table of raw heads
+/* The HTTP/1.1 head parser (server/http/http_parse.c) on a table of raw heads
  * next to what it must make of them: the request it fills in, or the
  * status and reason it refuses with. Every refusal of http_parse_head has
  * a row, and each limit it checks is tried at exactly the limit and one
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/xmalloc.h"
-#include "server/http_conn.h"
-#include "server/http_parse.h"
+#include "common/xmalloc.h"
+#include "server/http/http_conn.h"
+#include "server/http/http_parse.h"
 #include "tests/tap.h"
 
 /* One head and its expected outcome. status 0: parsed, and the fields

@@ -1,7 +1,7 @@
 /* Query-string parameters as cargo search sends them. */
 #include <string.h>
 
-#include "server/http.h"
+#include "server/http/http.h"
 #include "tests/tap.h"
 
 int

@@ -1,7 +1,7 @@
-/* server/limiter.c: the adaptive limit on upstream requests in flight. */
+/* server/upstream/limiter.c: the adaptive limit on upstream requests in flight. */
 #include <stdio.h>
 
-#include "server/limiter.h"
+#include "server/upstream/limiter.h"
 #include "tests/tap.h"
 
 /* Answers n requests at latency lat, each sent at t and answered at

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "index/lockfile.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 #include "tests/tap.h"
 
 #define CIO	"registry+https://github.com/rust-lang/crates.io-index"

@@ -1,4 +1,4 @@
-/* server/log.c: log_every, the once-per-interval logger for lines a
+/* server/core/log.c: log_every, the once-per-interval logger for lines a
  * client can make crated repeat (accept errors, failed TLS handshakes). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/log.h"
+#include "server/core/log.h"
 #include "tests/tap.h"
 
 static char	path[] = "/tmp/crated-log.XXXXXX";

@@ -1,11 +1,11 @@
-/* server/metrics.c: the one table of metrics. Every id has a family with a
+/* server/core/metrics.c: the one table of metrics. Every id has a family with a
  * name, a type and help text; a part's families appear only once shown;
  * series keep their labels and sum what they are given. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/metrics.h"
+#include "server/core/metrics.h"
 #include "tests/tap.h"
 
 static size_t

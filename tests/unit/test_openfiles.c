@@ -1,4 +1,4 @@
-/* server/openfiles.c: index files kept open, bounded in entries; a reply
+/* server/files/openfiles.c: index files kept open, bounded in entries; a reply
  * in flight keeps its file open after the entry goes. */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 
 #include <event2/buffer.h>
 
-#include "index/xmalloc.h"
-#include "server/openfiles.h"
+#include "common/xmalloc.h"
+#include "server/files/openfiles.h"
 #include "tests/tap.h"
 
 static char	dir[] = "/tmp/crated-openfiles.XXXXXX";

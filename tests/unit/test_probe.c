@@ -1,13 +1,13 @@
-/* server/probe.c: the Azure PAT encoding, the setting named in messages,
+/* server/mirror/probe.c: the Azure PAT encoding, the setting named in messages,
  * and the configuration checks of the credential and crates.io keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/xmalloc.h"
-#include "server/config.h"
-#include "server/credential.h"
-#include "server/probe.h"
+#include "common/xmalloc.h"
+#include "server/core/config.h"
+#include "server/upstream/credential.h"
+#include "server/mirror/probe.h"
 #include "tests/tap.h"
 
 /* The configuration check's verdict on text: NULL, or its message (new). */

@@ -1,7 +1,7 @@
 /* Request paths to routes (protocol doc §2, §4, §9). */
 #include <string.h>
 
-#include "server/route.h"
+#include "server/http/route.h"
 #include "tests/tap.h"
 
 static const struct {

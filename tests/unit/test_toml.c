@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "index/toml.h"
-#include "index/xmalloc.h"
+#include "common/xmalloc.h"
 #include "tests/tap.h"
 
 struct tcase {

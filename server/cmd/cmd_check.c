@@ -1,0 +1,192 @@
+/* crated check: the configuration and every upstream, as nginx -t. */
+#include "server/cmd/cmd.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "common/xmalloc.h"
+#include "server/core/config.h"
+#include "server/upstream/credential.h"
+#include "server/core/log.h"
+#include "server/mirror/probe.h"
+#include "server/upstream/upstream.h"
+
+#define CHECK_TIMEOUT	30	/* crated check gives up after this */
+
+struct check {
+	const struct registry_config	*c;
+	char				*cred;
+	char				*url;
+	enum probe_outcome		 outcome;
+	char				*detail;
+	size_t				*left;
+	bool				*expired;
+	struct event_base		*base;
+};
+
+static void
+check_done(struct fetch *f, void *arg)
+{
+	struct check	*k = arg;
+
+	if (*k->expired)	/* ended by upstream_client_destroy */
+		return;
+	k->outcome = probe_judge(k->c, f, k->cred, &k->detail);
+	if (--*k->left == 0)
+		event_base_loopexit(k->base, NULL);
+}
+
+struct check_all {
+	struct event_base	*base;
+	bool			 expired;
+};
+
+static void
+check_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct check_all	*ca = arg;
+
+	(void)fd;
+	(void)what;
+	ca->expired = true;
+	event_base_loopexit(ca->base, NULL);
+}
+
+/* Prints the line of one registry; true when it is a failure. */
+static bool
+check_line(FILE *f, const struct check *k)
+{
+	const struct registry_config	*c = k->c;
+
+	if (c->upstream == NULL) {
+		fprintf(f, "%s: ok: hosted\n", c->name);
+		return false;
+	}
+	if (c->offline) {
+		fprintf(f, "%s: ok: offline, upstream not contacted\n", c->name);
+		return false;
+	}
+	if (k->url == NULL) {		/* the credential could not be read */
+		fprintf(f, "%s: credential unavailable: %s\n", c->name,
+		    k->detail);
+		return true;
+	}
+	if (k->detail == NULL) {
+		fprintf(f, "%s: unreachable: no answer from %s in %d s\n",
+		    c->name, c->upstream, CHECK_TIMEOUT);
+		return true;
+	}
+	fprintf(f, "%s: %s: %s\n", c->name, probe_outcome_name(k->outcome),
+	    k->detail);
+	return k->outcome != PROBE_OK;
+}
+
+/* Probes every upstream of cfg with a loop of its own, prints one line
+ * per registry to f; the number of failures. */
+static int
+check_all(const struct config *cfg, FILE *f)
+{
+	struct event_base	*base = event_base_new();
+	struct upstream_client	*uc = upstream_client_create(base);
+	struct check		*ks = xcalloc(cfg->nregs, sizeof *ks);
+	struct check_all	 ca = { base, false };
+	struct event		*timer = evtimer_new(base, check_timeout, &ca);
+	size_t			 left = 0;
+	int			 failures = 0;
+
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		struct check		*k = &ks[i];
+		struct fetch_opts	 o;
+		char			*cause = NULL;
+
+		k->c = &cfg->regs[i];
+		k->left = &left;
+		k->expired = &ca.expired;
+		k->base = base;
+		if (k->c->upstream == NULL || k->c->offline)
+			continue;
+		if (credential_read(k->c, &k->cred, &cause) != 0) {
+			k->outcome = PROBE_CREDENTIAL;
+			k->detail = cause;
+			continue;
+		}
+		k->url = probe_prepare(k->c, &o);
+		o.authorization = k->cred;
+		o.done = check_done;
+		o.arg = k;
+		left++;
+		fetch_start(uc, &o);
+	}
+	if (left > 0) {
+		struct timeval	tv = { CHECK_TIMEOUT, 0 };
+
+		evtimer_add(timer, &tv);
+		event_base_dispatch(base);
+	}
+	ca.expired = true;
+	upstream_client_destroy(uc);	/* what did not answer ends here */
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		failures += check_line(f, &ks[i]);
+		if (ks[i].cred != NULL)
+			OPENSSL_cleanse(ks[i].cred, strlen(ks[i].cred));
+		free(ks[i].cred);
+		free(ks[i].url);
+		free(ks[i].detail);
+	}
+	free(ks);
+	event_free(timer);
+	event_base_free(base);
+	return failures;
+}
+
+/* crated check: the configuration, then every upstream probed (its URL
+ * and credential), one line per registry; 1 on any failure, as nginx -t. */
+int
+cmd_check(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = getenv("CRATED_CONFIG");
+	struct config	*cfg;
+	char		*cause = NULL;
+	int		 ch, failures;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch != 'c') {
+			fprintf(stderr, "usage: crated check [--config"
+			    " FILE]\n");
+			return 2;
+		}
+		path = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: crated check [--config FILE]\n");
+		return 2;
+	}
+	if (config_load(path, &cfg, &cause) != 0) {
+		printf("crated check: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (config_check(cfg, &cause) != 0) {
+		printf("crated check: %s\n", cause);
+		free(cause);
+		config_free(cfg);
+		return 1;
+	}
+	log_setup(LOG_ERROR, LOG_TEXT);
+	failures = check_all(cfg, stdout);
+	printf("crated check: configuration %s %s\n", path ? path :
+	    "(built-in defaults)", failures ? "has failures" : "is ok");
+	config_free(cfg);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,1065 @@
+#include "server/core/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/socket.h>
+
+#include "index/toml.h"
+#include "common/xmalloc.h"
+#include "server/http/http.h"
+#include "server/core/log.h"
+
+enum key_type {
+	K_STRING,
+	K_INT,
+	K_BOOL,
+	K_STRINGS,
+	K_CHOICE,	/* a string of choices[], stored as its index (int) */
+};
+
+enum key_scope {
+	GLOBAL,
+	REGISTRY,
+};
+
+/* A check returns NULL when v is acceptable, else why not (static). */
+typedef const char *(*key_check)(const struct toml_value *v);
+
+struct key {
+	const char	*name;
+	enum key_scope	 scope;
+	enum key_type	 type;
+	size_t		 offset;
+	const char	*def;		/* as TOML text; NULL: unset */
+	key_check	 check;
+	const char	*help;
+};
+
+/* The accepted values of each K_CHOICE key, in the order of its enum
+ * (config.h). */
+static const struct {
+	const char		*key;
+	const char *const	*names;		/* NULL-terminated */
+} choices[] = {
+	{ "relay_auth", (const char *const[]){ "server", "client", NULL } },
+};
+
+static const char	*check_listen(const struct toml_value *);
+static const char	*check_url(const struct toml_value *);
+static const char	*check_upstream(const struct toml_value *);
+static const char	*check_nonempty(const struct toml_value *);
+static const char	*check_level(const struct toml_value *);
+static const char	*check_format(const struct toml_value *);
+static const char	*check_body(const struct toml_value *);
+static const char	*check_seconds(const struct toml_value *);
+static const char	*check_concurrency(const struct toml_value *);
+static const char	*check_memory(const struct toml_value *);
+static const char	*check_open_files(const struct toml_value *);
+static const char	*check_per_client(const struct toml_value *);
+static const char	*check_cache_bytes(const struct toml_value *);
+static const char	*check_peers(const struct toml_value *);
+static const char	*check_ops_access(const struct toml_value *);
+
+/* A K_CHOICE field is written as an int. */
+_Static_assert(sizeof(enum relay_auth) == sizeof(int), "enum is an int");
+
+#define G(f)	offsetof(struct config, f)
+#define R(f)	offsetof(struct registry_config, f)
+
+static const struct key keys[] = {
+	{ "listen", GLOBAL, K_STRINGS, G(listen), "127.0.0.1:8080",
+	  check_listen, "addresses to listen on, \"IP:PORT\" or \"[IPv6]:PORT\";"
+	  " port 0 picks a free port; [] with listen_tls: TLS only" },
+	{ "public_url", GLOBAL, K_STRING, G(public_url), NULL, check_url,
+	  "base URL clients reach crated at, e.g. \"https://crated.example\";"
+	  " required when listening on 0.0.0.0 or [::]; unset, URLs follow"
+	  " each request's scheme and Host" },
+	{ "data_dir", GLOBAL, K_STRING, G(data_dir), "./crated-data",
+	  check_nonempty, "directory holding every registry's files" },
+	{ "log_level", GLOBAL, K_STRING, G(log_level), "info", check_level,
+	  "debug, info, warn or error" },
+	{ "log_format", GLOBAL, K_STRING, G(log_format), "text", check_format,
+	  "text or json" },
+	{ "access_log", GLOBAL, K_STRING, G(access_log), "stderr",
+	  check_nonempty, "where access lines go: \"stderr\" (with the error"
+	  " lines), \"off\", or a file (reopened on SIGHUP)" },
+	{ "max_body_bytes", GLOBAL, K_INT, G(max_body_bytes), "52428800",
+	  check_body, "largest request body (a publish) accepted, in bytes" },
+	{ "listen_tls", GLOBAL, K_STRINGS, G(listen_tls), NULL, check_listen,
+	  "addresses to listen on with TLS (needs tls_cert and tls_key)" },
+	{ "tls_cert", GLOBAL, K_STRING, G(tls_cert), NULL, check_nonempty,
+	  "PEM certificate chain for listen_tls; reloaded on SIGHUP (one"
+	  " outside its validity period is refused)" },
+	{ "tls_key", GLOBAL, K_STRING, G(tls_key), NULL, check_nonempty,
+	  "PEM private key for listen_tls; reloaded on SIGHUP" },
+	{ "max_connections_per_client", GLOBAL, K_INT,
+	  G(max_connections_per_client), "256", check_per_client,
+	  "connections one client address may hold open (0: no limit)" },
+
+	{ "memory_cache_bytes", GLOBAL, K_INT, G(memory_cache_bytes),
+	  "8388608", check_memory, "bytes of hot index files (and their gzip"
+	  " form) kept in memory, ready to send" },
+	{ "open_file_cache", GLOBAL, K_INT, G(open_file_cache), "10000",
+	  check_open_files, ".crate files and hosted index files beyond the"
+	  " memory cache kept open (at most half the open-file limit)" },
+
+	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
+	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"
+	  " ALPN h2 on TLS" },
+	{ "peers", GLOBAL, K_STRINGS, G(peers), NULL, check_peers,
+	  "base URLs of the other replicas behind the same load balancer;"
+	  " a relayed write purges the crate there before it is answered" },
+	{ "peer_token_env", GLOBAL, K_STRING, G(peer_token_env), NULL,
+	  check_nonempty, "environment variable holding the secret replicas"
+	  " use to authenticate purges to each other" },
+	{ "ops_access", GLOBAL, K_STRING, G(ops_access), "auto",
+	  check_ops_access, "who may read /-/metrics and /-/registries, and"
+	  " the upstreams in /-/ready: \"open\", \"token\" (an admin token or"
+	  " ops_token_env's secret) or \"auto\" (token when a registry has"
+	  " auth_required)" },
+	{ "ops_token_env", GLOBAL, K_STRING, G(ops_token_env), NULL,
+	  check_nonempty, "environment variable holding a secret that also"
+	  " opens the ops endpoints (for a metrics scraper)" },
+
+	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
+	  "index URL of the registry to mirror (sparse+https://.../);"
+	  " absent: a hosted registry" },
+	{ "index_ttl", REGISTRY, K_INT, R(index_ttl), "300", check_seconds,
+	  "seconds a cached index file is served before revalidation" },
+	{ "negative_ttl", REGISTRY, K_INT, R(negative_ttl), "60",
+	  check_seconds, "seconds an upstream 404 is remembered" },
+	{ "upstream_token_env", REGISTRY, K_STRING, R(upstream_token_env),
+	  NULL, check_nonempty, "environment variable holding the upstream"
+	  " Authorization value" },
+	{ "upstream_token_file", REGISTRY, K_STRING, R(upstream_token_file),
+	  NULL, check_nonempty, "file holding the upstream Authorization"
+	  " value" },
+	{ "upstream_token_command", REGISTRY, K_STRING,
+	  R(upstream_token_command), NULL, check_nonempty, "command printing"
+	  " the upstream Authorization value" },
+	{ "relay_writes", REGISTRY, K_BOOL, R(relay_writes), "false", NULL,
+	  "forward publish, yank and owner calls to the upstream" },
+	{ "offline", REGISTRY, K_BOOL, R(offline), "false", NULL,
+	  "never contact the upstream; serve only what is cached" },
+	{ "auth_required", REGISTRY, K_BOOL, R(auth_required), "false", NULL,
+	  "every request must carry a valid crated token" },
+	{ "allow_anonymous", REGISTRY, K_BOOL, R(allow_anonymous), "false",
+	  NULL, "let anyone who reaches a non-loopback listener use a mirror"
+	  " that holds an upstream credential" },
+	{ "upstream_proxy", REGISTRY, K_STRING, R(upstream_proxy), NULL,
+	  check_nonempty, "proxy for upstream requests (default: the"
+	  " https_proxy / no_proxy environment)" },
+	{ "upstream_ca_file", REGISTRY, K_STRING, R(upstream_ca_file), NULL,
+	  check_nonempty, "PEM bundle of CAs trusted for the upstream, besides"
+	  " the system's" },
+	{ "upstream_concurrency", REGISTRY, K_INT, R(upstream_concurrency),
+	  "64", check_concurrency, "most requests in flight to the upstream:"
+	  " the ceiling of the adaptive limit" },
+	{ "relay_auth", REGISTRY, K_CHOICE, R(relay_auth), "server", NULL,
+	  "relayed writes carry crated's upstream credential (\"server\") or"
+	  " the client's own Authorization (\"client\")" },
+	{ "relay_max_writes", REGISTRY, K_INT, R(relay_max_writes), "16",
+	  check_concurrency, "relayed writes (publish, yank, owner changes)"
+	  " in flight, each holding its body until the upstream answers;"
+	  " past it 503 with Retry-After" },
+	{ "relay_max_writes_per_client", REGISTRY, K_INT,
+	  R(relay_max_writes_per_client), "4", check_concurrency,
+	  "relayed writes in flight from one client address; past it 429"
+	  " with Retry-After" },
+	{ "relay_api_other_origin", REGISTRY, K_BOOL,
+	  R(relay_api_other_origin), "false", NULL, "relay to (and send the"
+	  " upstream credential to) a config.json api on another origin than"
+	  " the index" },
+	{ "max_cache_bytes", REGISTRY, K_INT, R(max_cache_bytes), "0",
+	  check_cache_bytes, "mirrors: cached .crate bytes kept; past it the"
+	  " least recently used go (0: no limit)" },
+	{ "prefetch_dependencies", REGISTRY, K_BOOL,
+	  R(prefetch_dependencies), "true", NULL, "mirrors: when an index"
+	  " file is fetched, fetch its dependencies' index files too, before"
+	  " cargo asks" },
+	{ "token_refresh", REGISTRY, K_INT, R(token_refresh), "2700",
+	  check_seconds, "seconds after which upstream_token_command is run"
+	  " again (Entra tokens live about an hour)" },
+
+	{ "upstream_pat_env", REGISTRY, K_STRING, R(upstream_pat_env), NULL,
+	  check_nonempty, "environment variable holding a bare Azure DevOps"
+	  " PAT; crated sends Basic base64(PAT:<pat>)" },
+	{ "upstream_pat_file", REGISTRY, K_STRING, R(upstream_pat_file), NULL,
+	  check_nonempty, "file holding a bare Azure DevOps PAT; crated"
+	  " sends Basic base64(PAT:<pat>)" },
+	{ "probe_interval", REGISTRY, K_INT, R(probe_interval), "300",
+	  check_seconds, "mirrors: seconds between checks of the upstream's"
+	  " config.json with the credential (also at start and on SIGHUP;"
+	  " 0: only then)" },
+	{ "replace_crates_io", REGISTRY, K_BOOL, R(replace_crates_io),
+	  "false", NULL, "mirrors: this upstream stands in for crates.io"
+	  " (an internal crates.io mirror); cargo-config replaces crates-io"
+	  " with it and prefetch sends crates.io packages to it" },
+};
+
+/* Keys read only at start: a SIGHUP that changes one is refused (the
+ * others are applied in place). */
+static const char *const start_only[] = {
+	"listen", "listen_tls", "public_url", "data_dir",
+	"max_connections_per_client", "memory_cache_bytes", "open_file_cache",
+	"http2", "upstream",
+};
+
+static bool
+restart(const struct key *k)
+{
+	for (size_t i = 0; i < sizeof start_only / sizeof start_only[0]; i++)
+		if (strcmp(k->name, start_only[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+check_listen(const struct toml_value *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		struct sockaddr_storage	ss;
+		int			len = sizeof ss;
+
+		if (http_parse_addr(v->items[i]->s, &ss, &len) != 0)
+			return "must be numeric \"IP:PORT\" or \"[IPv6]:PORT\""
+			    " addresses";
+	}
+	return NULL;
+}
+
+static const char *
+check_url(const struct toml_value *v)
+{
+	if (strncmp(v->s, "http://", 7) != 0 &&
+	    strncmp(v->s, "https://", 8) != 0)
+		return "must start with http:// or https://";
+	if (strpbrk(v->s, " \t\r\n\"") != NULL)
+		return "must not contain spaces or quotes";
+	return NULL;
+}
+
+static const char *
+check_upstream(const struct toml_value *v)
+{
+	const char	*s = v->s;
+
+	if (strncmp(s, "sparse+", 7) == 0)
+		s += 7;
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return "must be a sparse index URL (sparse+https://HOST/PATH/)";
+	if (s[strlen(s) - 1] != '/')
+		return "must end with '/', as cargo requires of sparse URLs";
+	return NULL;
+}
+
+static const char *
+check_nonempty(const struct toml_value *v)
+{
+	return v->s[0] == '\0' ? "must not be empty" : NULL;
+}
+
+static const char *
+check_level(const struct toml_value *v)
+{
+	enum log_level	l;
+
+	return log_level_parse(v->s, &l) ? "must be debug, info, warn or error"
+	    : NULL;
+}
+
+static const char *
+check_format(const struct toml_value *v)
+{
+	enum log_format	f;
+
+	return log_format_parse(v->s, &f) ? "must be \"text\" or \"json\"" :
+	    NULL;
+}
+
+static const char *
+check_body(const struct toml_value *v)
+{
+	return v->i < 1024 || v->i > 4294967295LL ?
+	    "must be between 1024 and 4294967295" : NULL;
+}
+
+static const char *
+check_seconds(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > 365LL * 86400 ?
+	    "must be between 0 and 31536000 seconds" : NULL;
+}
+
+static const char *
+check_concurrency(const struct toml_value *v)
+{
+	return v->i < 1 || v->i > 1024 ? "must be between 1 and 1024" : NULL;
+}
+
+static const char *
+check_peers(const struct toml_value *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strncmp(v->items[i]->s, "http://", 7) != 0 &&
+		    strncmp(v->items[i]->s, "https://", 8) != 0)
+			return "must be http:// or https:// URLs";
+	return NULL;
+}
+
+static const char *
+check_cache_bytes(const struct toml_value *v)
+{
+	return v->i < 0 ? "must not be negative" : NULL;
+}
+
+static const char *
+check_per_client(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
+	    NULL;
+}
+
+static const char *
+check_memory(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > (1LL << 40) ? "must be between 0 and"
+	    " 1099511627776" : NULL;
+}
+
+static const char *
+check_open_files(const struct toml_value *v)
+{
+	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
+	    NULL;
+}
+
+static const char *
+check_ops_access(const struct toml_value *v)
+{
+	return strcmp(v->s, "auto") != 0 && strcmp(v->s, "open") != 0 &&
+	    strcmp(v->s, "token") != 0 ? "must be \"auto\", \"open\" or"
+	    " \"token\"" : NULL;
+}
+
+static enum toml_type
+toml_type_of(enum key_type t)
+{
+	switch (t) {
+	case K_STRING:
+	case K_CHOICE:
+		return TOML_STRING;
+	case K_INT:
+		return TOML_INTEGER;
+	case K_BOOL:
+		return TOML_BOOLEAN;
+	case K_STRINGS:
+		return TOML_ARRAY;
+	}
+	return TOML_STRING;
+}
+
+static const char *
+type_words(enum key_type t)
+{
+	switch (t) {
+	case K_STRING:
+	case K_CHOICE:
+		return "a string";
+	case K_INT:
+		return "an integer";
+	case K_BOOL:
+		return "true or false";
+	case K_STRINGS:
+		return "an array of strings";
+	}
+	return "?";
+}
+
+/* The accepted values of K_CHOICE key k. */
+static const char *const *
+choice_names(const struct key *k)
+{
+	for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+		if (strcmp(choices[i].key, k->name) == 0)
+			return choices[i].names;
+	fatal("config key %s has no choices", k->name);
+}
+
+/* The index of s in k's choices, or -1. */
+static int
+choice(const struct key *k, const char *s)
+{
+	const char *const	*names = choice_names(k);
+
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* "FILE:LINE: KEY: must be "a", "b" or "c"" (new string). */
+static char *
+choice_error(const struct key *k, const char *file, int line,
+    const char *where)
+{
+	const char *const	*names = choice_names(k);
+	char			*list = xstrdup(""), *more;
+
+	for (int i = 0; names[i] != NULL; i++) {
+		more = xasprintf("%s%s\"%s\"", list, i == 0 ? "" :
+		    names[i + 1] == NULL ? " or " : ", ", names[i]);
+		free(list);
+		list = more;
+	}
+	more = xasprintf("%s:%d: %s%s: must be %s", file, line, where, k->name,
+	    list);
+	free(list);
+	return more;
+}
+
+/* Stores v into the field of base that k describes. */
+static void
+store_value(const struct key *k, void *base, const struct toml_value *v)
+{
+	char	*field = (char *)base + k->offset;
+
+	switch (k->type) {
+	case K_STRING:
+		config_set_string((char **)(void *)field, v->s);
+		break;
+	case K_INT:
+		*(long long *)(void *)field = v->i;
+		break;
+	case K_BOOL:
+		*(bool *)(void *)field = v->b;
+		break;
+	case K_CHOICE:
+		*(int *)(void *)field = choice(k, v->s);
+		break;
+	case K_STRINGS: {
+		char	***list = (char ***)(void *)field;
+		size_t	  *n = (size_t *)(void *)(field + sizeof(char **));
+
+		for (size_t i = 0; i < *n; i++)
+			free((*list)[i]);
+		free(*list);
+		*list = xcalloc(v->n, sizeof **list);
+		for (size_t i = 0; i < v->n; i++)
+			(*list)[i] = xstrdup(v->items[i]->s);
+		*n = v->n;
+		break;
+	}
+	}
+}
+
+/* Checks v against k and stores it; else *cause "FILE:LINE: why". */
+static int
+apply(const struct key *k, void *base, const struct toml_value *v,
+    const char *file, const char *where, char **cause)
+{
+	const char	*why;
+
+	if (v->type != toml_type_of(k->type))
+		goto type;
+	for (size_t i = 0; k->type == K_STRINGS && i < v->n; i++)
+		if (v->items[i]->type != TOML_STRING)
+			goto type;
+	if (k->type == K_CHOICE && choice(k, v->s) < 0) {
+		*cause = choice_error(k, file, v->line, where);
+		return -EINVAL;
+	}
+	if (k->check != NULL && (why = k->check(v)) != NULL) {
+		*cause = xasprintf("%s:%d: %s%s: %s", file, v->line, where,
+		    k->name, why);
+		return -EINVAL;
+	}
+	store_value(k, base, v);
+	return 0;
+type:
+	*cause = xasprintf("%s:%d: %s%s must be %s, not %s", file, v->line,
+	    where, k->name, type_words(k->type), toml_type_name(v->type));
+	return -EINVAL;
+}
+
+/* Sets every key of scope to its default. */
+static void
+defaults(enum key_scope scope, void *base)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const struct key	*k = &keys[i];
+		struct toml_value	*root;
+		char			*text, *cause = NULL;
+
+		if (k->scope != scope || k->def == NULL)
+			continue;
+		if (k->type == K_STRING || k->type == K_CHOICE ||
+		    k->type == K_STRINGS)
+			text = xasprintf("v = %s\"%s\"%s", k->type == K_STRINGS
+			    ? "[" : "", k->def, k->type == K_STRINGS ? "]" :
+			    "");
+		else
+			text = xasprintf("v = %s", k->def);
+		root = toml_parse(text, strlen(text), &cause);
+		if (root == NULL)
+			fatal("built-in default of %s: %s", k->name, cause);
+		store_value(k, base, toml_get(root, "v"));
+		toml_free(root);
+		free(text);
+	}
+}
+
+static const struct key *
+find_key(enum key_scope scope, const char *name)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].scope == scope && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Edit distance between a and b (short strings: key names). */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b), row[64], prev, tmp;
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* Why name is not a key of scope, as "FILE:LINE: ..." (new): the closest
+ * key when one is near, or where a key of the other scope belongs. */
+static char *
+unknown_key(enum key_scope scope, const char *name, const char *file,
+    int line, const char *section)
+{
+	const struct key	*best = NULL;
+	size_t			 bestd = 3, d;
+	char			*hint, *s;
+
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (keys[i].scope != scope)
+			continue;
+		if ((d = distance(name, keys[i].name)) < bestd) {
+			bestd = d;
+			best = &keys[i];
+		}
+	}
+	if (best != NULL && bestd <= strlen(name) / 3 + 1)
+		hint = xasprintf("; did you mean \"%s\"?", best->name);
+	else if (find_key(scope == GLOBAL ? REGISTRY : GLOBAL, name) != NULL)
+		hint = xasprintf("; %s belongs %s", name, scope == GLOBAL ?
+		    "in a [registries.NAME] section" : "at the top of the file,"
+		    " before any [registries.NAME]");
+	else
+		hint = xstrdup(" (crated --help lists the keys)");
+	s = xasprintf("%s:%d: unknown key \"%s\"%s%s", file, line, name,
+	    section, hint);
+	free(hint);
+	return s;
+}
+
+static bool
+valid_registry_name(const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '-' || s[0] == '_')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
+		    s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static struct registry_config *
+add_registry(struct config *c, const char *name, int line)
+{
+	struct registry_config	*r;
+
+	c->regs = xreallocarray(c->regs, c->nregs + 1, sizeof *c->regs);
+	r = &c->regs[c->nregs++];
+	memset(r, 0, sizeof *r);
+	r->name = xstrdup(name);
+	r->line = line;
+	defaults(REGISTRY, r);
+	return r;
+}
+
+static int
+parse_registries(struct config *c, const struct toml_value *t,
+    const char *file, char **cause)
+{
+	if (t->type != TOML_TABLE) {
+		*cause = xasprintf("%s:%d: registries must be a table of"
+		    " [registries.NAME] sections", file, t->line);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct toml_value	*rt = t->items[i];
+		struct registry_config	*r;
+		char			*where;
+		int			 res = 0;
+
+		if (!valid_registry_name(t->keys[i])) {
+			*cause = xasprintf("%s:%d: registry name \"%s\": use"
+			    " 1 to 64 of a-z, 0-9, '-' and '_', starting with"
+			    " a letter or digit", file, rt->line, t->keys[i]);
+			return -EINVAL;
+		}
+		if (rt->type != TOML_TABLE) {
+			*cause = xasprintf("%s:%d: registries.%s must be a"
+			    " table", file, rt->line, t->keys[i]);
+			return -EINVAL;
+		}
+		r = add_registry(c, t->keys[i], rt->line);
+		where = xasprintf("registries.%s.", r->name);
+		for (size_t j = 0; j < rt->n && res == 0; j++) {
+			const struct key *k = find_key(REGISTRY, rt->keys[j]);
+
+			if (k == NULL) {
+				char	*sect = xasprintf(" in [registries.%s]",
+					    r->name);
+
+				*cause = unknown_key(REGISTRY, rt->keys[j],
+				    file, rt->items[j]->line, sect);
+				free(sect);
+				res = -EINVAL;
+			} else
+				res = apply(k, r, rt->items[j], file, where,
+				    cause);
+		}
+		free(where);
+		if (res != 0)
+			return res;
+	}
+	return 0;
+}
+
+int
+config_parse(const char *text, size_t len, const char *file,
+    struct config **out, char **cause)
+{
+	struct config		*c;
+	struct toml_value	*root = NULL;
+	char			*why = NULL;
+	int			 r = 0;
+
+	c = xcalloc(1, sizeof *c);
+	defaults(GLOBAL, c);
+	if (text == NULL) {
+		add_registry(c, "local", 0);
+		add_registry(c, "crates-io", 0)->upstream =
+		    xstrdup("https://index.crates.io/");
+		*out = c;
+		return 0;
+	}
+	c->path = xstrdup(file);
+	if ((root = toml_parse(text, len, &why)) == NULL) {
+		*cause = xasprintf("%s:%s", file, why);
+		free(why);
+		r = -EINVAL;
+		goto done;
+	}
+	for (size_t i = 0; i < root->n && r == 0; i++) {
+		const struct key	*k;
+
+		if (strcmp(root->keys[i], "registries") == 0) {
+			r = parse_registries(c, root->items[i], file, cause);
+			continue;
+		}
+		if ((k = find_key(GLOBAL, root->keys[i])) == NULL) {
+			*cause = unknown_key(GLOBAL, root->keys[i], file,
+			    root->items[i]->line, "");
+			r = -EINVAL;
+		} else
+			r = apply(k, c, root->items[i], file, "", cause);
+	}
+	if (r == 0 && c->nregs == 0) {
+		*cause = xasprintf("%s: no [registries.NAME] section: crated"
+		    " would serve nothing", file);
+		r = -EINVAL;
+	}
+done:
+	toml_free(root);
+	if (r != 0) {
+		config_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+config_load(const char *path, struct config **out, char **cause)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	int	 r;
+
+	if (path == NULL)
+		return config_parse(NULL, 0, NULL, out, cause);
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	for (;;) {
+		size_t	n;
+
+		if (cap - len < 4096)
+			buf = xrealloc(buf, cap = cap * 2 + 4096);
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+		if (len > 1 << 20) {
+			fclose(f);
+			free(buf);
+			*cause = xasprintf("%s: larger than 1 MiB", path);
+			return -EFBIG;
+		}
+	}
+	fclose(f);
+	r = config_parse(buf, len, path, out, cause);
+	free(buf);
+	return r;
+}
+
+void
+config_set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = value != NULL ? xstrdup(value) : NULL;
+}
+
+void
+config_set_listen(struct config *c, const char *const *addrs, size_t n)
+{
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	c->listen = xcalloc(n, sizeof *c->listen);
+	for (size_t i = 0; i < n; i++)
+		c->listen[i] = xstrdup(addrs[i]);
+	c->nlisten = n;
+}
+
+static bool
+wildcard(const char *addr)
+{
+	return strncmp(addr, "0.0.0.0:", 8) == 0 ||
+	    strncmp(addr, "[::]:", 5) == 0;
+}
+
+static bool
+loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0;
+}
+
+/* The credential and crates.io keys (one credential, PATs and
+ * replace_crates_io only on mirrors, one stand-in for crates.io). */
+static int
+check_upstream_keys(const struct config *c, const char *file, char **cause)
+{
+	const struct registry_config	*cio = NULL;
+
+	for (size_t i = 0; i < c->nregs; i++) {
+		const struct registry_config	*r = &c->regs[i];
+		bool				 pat = r->upstream_pat_env ||
+		    r->upstream_pat_file;
+
+		if ((r->upstream_token_env != NULL) +
+		    (r->upstream_token_file != NULL) +
+		    (r->upstream_token_command != NULL) +
+		    (r->upstream_pat_env != NULL) +
+		    (r->upstream_pat_file != NULL) > 1) {
+			*cause = xasprintf("%s:%d: registries.%s: give one"
+			    " credential: upstream_token_env, _file,"
+			    " _command, upstream_pat_env or"
+			    " upstream_pat_file", file, r->line, r->name);
+			return -EINVAL;
+		}
+		if (r->upstream == NULL && (pat || r->replace_crates_io)) {
+			*cause = xasprintf("%s:%d: registries.%s:"
+			    " upstream_pat_* and replace_crates_io need an"
+			    " upstream (this registry is hosted)", file,
+			    r->line, r->name);
+			return -EINVAL;
+		}
+		if (!config_crates_io(r))
+			continue;
+		if (cio != NULL) {
+			*cause = xasprintf("%s:%d: registries.%s and %s both"
+			    " stand in for crates.io (replace_crates_io or an"
+			    " index.crates.io upstream): keep one", file,
+			    r->line, cio->name, r->name);
+			return -EINVAL;
+		}
+		cio = r;
+	}
+	return 0;
+}
+
+bool
+config_crates_io(const struct registry_config *r)
+{
+	return r->upstream != NULL && (r->replace_crates_io ||
+	    strcmp(r->upstream, "https://index.crates.io/") == 0 ||
+	    strcmp(r->upstream, "sparse+https://index.crates.io/") == 0);
+}
+
+int
+config_check(const struct config *c, char **cause)
+{
+	const char	*file = c->path ? c->path : "(defaults)";
+
+	if (c->nlisten + c->nlisten_tls == 0) {
+		*cause = xasprintf("%s: no listener: give listen, listen_tls"
+		    " or both", file);
+		return -EINVAL;
+	}
+	if (check_upstream_keys(c, file, cause) != 0)
+		return -EINVAL;
+
+	for (size_t i = 0; i < c->nlisten; i++) {
+		struct sockaddr_storage	ss;
+		int			len = sizeof ss;
+
+		if (http_parse_addr(c->listen[i], &ss, &len) != 0) {
+			*cause = xasprintf("listen address \"%s\": use"
+			    " \"IP:PORT\" or \"[IPv6]:PORT\"", c->listen[i]);
+			return -EINVAL;
+		}
+		if (wildcard(c->listen[i]) && c->public_url == NULL) {
+			*cause = xasprintf("%s: listening on %s needs"
+			    " public_url: crated cannot tell clients which"
+			    " address reaches it", file, c->listen[i]);
+			return -EINVAL;
+		}
+	}
+	if (c->nlisten_tls > 0 && (c->tls_cert == NULL || c->tls_key ==
+	    NULL)) {
+		*cause = xasprintf("%s: listen_tls needs tls_cert and tls_key",
+		    file);
+		return -EINVAL;
+	}
+	if (c->npeers > 0 && (c->peer_token_env == NULL ||
+	    getenv(c->peer_token_env) == NULL ||
+	    *getenv(c->peer_token_env) == '\0')) {
+		*cause = xasprintf("%s: peers need peer_token_env naming a set,"
+		    " non-empty environment variable (the shared secret)",
+		    file);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->nlisten_tls; i++)
+		if (wildcard(c->listen_tls[i]) && c->public_url == NULL) {
+			*cause = xasprintf("%s: listening on %s needs"
+			    " public_url", file, c->listen_tls[i]);
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < c->nregs; i++) {
+		const struct registry_config	*r = &c->regs[i];
+		bool				 credential = r->upstream_token_env ||
+		    r->upstream_token_file || r->upstream_token_command ||
+		    r->upstream_pat_env || r->upstream_pat_file;
+
+		if ((r->upstream_token_env != NULL) +
+		    (r->upstream_token_file != NULL) +
+		    (r->upstream_token_command != NULL) > 1) {
+			*cause = xasprintf("%s:%d: registries.%s: give one of"
+			    " upstream_token_env, upstream_token_file and"
+			    " upstream_token_command", file, r->line, r->name);
+			return -EINVAL;
+		}
+		if (r->upstream == NULL && (credential || r->relay_writes ||
+		    r->offline || r->upstream_proxy || r->upstream_ca_file ||
+		    r->max_cache_bytes)) {
+			*cause = xasprintf("%s:%d: registries.%s: upstream_*,"
+			    " relay_writes, offline and max_cache_bytes need an"
+			    " upstream (this registry is hosted)", file,
+			    r->line, r->name);
+			return -EINVAL;
+		}
+		if (!credential || r->auth_required || r->allow_anonymous)
+			continue;
+		for (size_t j = 0; j < c->nlisten + c->nlisten_tls; j++)
+			if (!loopback(j < c->nlisten ? c->listen[j] :
+			    c->listen_tls[j - c->nlisten])) {
+				*cause = xasprintf("%s:%d: registries.%s holds"
+				    " an upstream credential and crated listens"
+				    " on %s: anyone reaching it would read the"
+				    " upstream with it; set auth_required = true"
+				    " or allow_anonymous = true", file, r->line,
+				    r->name, j < c->nlisten ? c->listen[j] :
+				    c->listen_tls[j - c->nlisten]);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
+/* True when the field of k is the same in a and b (config or registry
+ * bases). */
+static bool
+same_value(const struct key *k, const void *a, const void *b)
+{
+	const char	*fa = (const char *)a + k->offset;
+	const char	*fb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case K_STRING: {
+		const char	*sa = *(char *const *)(const void *)fa;
+		const char	*sb = *(char *const *)(const void *)fb;
+
+		return sa == sb || (sa != NULL && sb != NULL &&
+		    strcmp(sa, sb) == 0);
+	}
+	case K_INT:
+		return *(const long long *)(const void *)fa ==
+		    *(const long long *)(const void *)fb;
+	case K_BOOL:
+		return *(const bool *)(const void *)fa ==
+		    *(const bool *)(const void *)fb;
+	case K_CHOICE:
+		return *(const int *)(const void *)fa ==
+		    *(const int *)(const void *)fb;
+	case K_STRINGS: {
+		char *const	*la = *(char **const *)(const void *)fa;
+		char *const	*lb = *(char **const *)(const void *)fb;
+		size_t		 na = *(const size_t *)(const void *)(fa +
+				    sizeof(char **));
+		size_t		 nb = *(const size_t *)(const void *)(fb +
+				    sizeof(char **));
+
+		if (na != nb)
+			return false;
+		for (size_t i = 0; i < na; i++)
+			if (strcmp(la[i], lb[i]) != 0)
+				return false;
+		return true;
+	}
+	}
+	return false;
+}
+
+char *
+config_restart_change(const struct config *old, const struct config *nc)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].scope == GLOBAL && restart(&keys[i]) &&
+		    !same_value(&keys[i], old, nc))
+			return xstrdup(keys[i].name);
+	if (old->nregs != nc->nregs)
+		return xasprintf("the set of registries (%zu, was %zu)",
+		    nc->nregs, old->nregs);
+	for (size_t r = 0; r < nc->nregs; r++) {
+		if (strcmp(old->regs[r].name, nc->regs[r].name) != 0)
+			return xasprintf("the set of registries (%s, was %s)",
+			    nc->regs[r].name, old->regs[r].name);
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (keys[i].scope == REGISTRY && restart(&keys[i]) &&
+			    !same_value(&keys[i], &old->regs[r],
+			    &nc->regs[r]))
+				return xasprintf("registries.%s.%s",
+				    nc->regs[r].name, keys[i].name);
+	}
+	return NULL;
+}
+
+const struct registry_config *
+config_registry(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nregs; i++)
+		if (strcmp(c->regs[i].name, name) == 0)
+			return &c->regs[i];
+	return NULL;
+}
+
+void
+config_help(FILE *f)
+{
+	enum key_scope	scope = GLOBAL;
+
+	fprintf(f, "crated.toml keys:\n");
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const struct key	*k = &keys[i];
+
+		if (k->scope != scope) {
+			scope = k->scope;
+			fprintf(f, "\n[registries.NAME] keys:\n");
+		}
+		fprintf(f, "  %-24s %-8s %s", k->name, k->type == K_STRINGS ?
+		    "strings" : k->type == K_INT ? "integer" : k->type ==
+		    K_BOOL ? "bool" : "string", k->help);
+		if (k->def != NULL)
+			fprintf(f, " (default: %s)", k->def);
+		if (restart(k))
+			fprintf(f, " [restart to change]");
+		fprintf(f, "\n");
+	}
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	for (size_t i = 0; i < c->nlisten_tls; i++)
+		free(c->listen_tls[i]);
+	free(c->listen_tls);
+	free(c->tls_cert);
+	free(c->tls_key);
+	for (size_t i = 0; i < c->npeers; i++)
+		free(c->peers[i]);
+	free(c->peers);
+	free(c->peer_token_env);
+	free(c->ops_access);
+	free(c->ops_token_env);
+	free(c->path);
+	free(c->public_url);
+	free(c->data_dir);
+	free(c->log_level);
+	free(c->log_format);
+	free(c->access_log);
+	for (size_t i = 0; i < c->nregs; i++) {
+		struct registry_config	*r = &c->regs[i];
+
+		free(r->name);
+		free(r->upstream);
+		free(r->upstream_token_env);
+		free(r->upstream_token_file);
+		free(r->upstream_token_command);
+		free(r->upstream_proxy);
+		free(r->upstream_ca_file);
+		free(r->upstream_pat_env);
+		free(r->upstream_pat_file);
+	}
+	free(c->regs);
+	free(c);
+}

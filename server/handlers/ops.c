@@ -1,0 +1,279 @@
+#include "server/handlers/ops.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "index/name.h"
+#include "common/xmalloc.h"
+#include "server/handlers/auth.h"
+#include "server/files/hot.h"
+#include "server/http/http.h"
+#include "server/core/log.h"
+#include "server/core/metrics.h"
+#include "server/mirror/mirror.h"
+#include "server/files/openfiles.h"
+#include "server/mirror/probe.h"
+#include "server/handlers/registry.h"
+#include "server/http/route.h"
+#include "server/server.h"
+#include "server/upstream/upstream.h"
+
+/* The registry's config.json with dl and api under base (new). */
+char *
+ops_config_json(const char *base, const struct registry *reg)
+{
+	json_t	*j;
+	char	*dl, *api, *s;
+
+	dl = xasprintf("%s/%s/api/v1/crates", base, reg->name);
+	api = xasprintf("%s/%s", base, reg->name);
+	j = json_pack("{s:s, s:s, s:b}", "dl", dl, "api", api,
+	    "auth-required", reg->cfg->auth_required);
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	free(dl);
+	free(api);
+	return s;
+}
+
+/* GET /R/config.json: made once with public_url, else for each request
+ * (its URLs follow the request's scheme and Host; never cached). */
+void
+ops_config(struct server *srv, struct registry *reg,
+    struct http_request *r)
+{
+	char	*base, *body;
+
+	if (reg->config_json != NULL) {
+		http_reply(r, 200, "application/json", NULL, reg->config_json,
+		    strlen(reg->config_json));
+		return;
+	}
+	base = registry_base_url(srv, r);
+	body = ops_config_json(base, reg);
+	http_reply(r, 200, "application/json", "Cache-Control: no-cache\r\n"
+	    "Vary: Host\r\n", body, strlen(body));
+	free(body);
+	free(base);
+}
+
+/* GET /-/registries: what this server serves, for `crated prefetch
+ * --server` and operators. */
+void
+ops_registries(struct server *srv, struct http_request *r)
+{
+	json_t	*list = json_array();
+	char	*body, *base = registry_base_url(srv, r);
+
+	for (size_t i = 0; i < srv->nregs; i++) {
+		const struct registry	*reg = &srv->regs[i];
+		char			*index = xasprintf("sparse+%s/%s/",
+					    base, reg->name);
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?,"
+		    " s:b, s:b}", "name", reg->name, "kind", reg->kind ==
+		    REGISTRY_HOSTED ? "hosted" : "mirror", "index", index,
+		    "upstream", reg->cfg->upstream, "offline",
+		    reg->cfg->offline, "crates_io", config_crates_io(reg->cfg)));
+		free(index);
+	}
+	list = json_pack("{s:o}", "registries", list);
+	body = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(list);
+	http_reply(r, 200, "application/json", NULL, body, strlen(body));
+	free(body);
+	free(base);
+}
+
+/* The series each request updates, found once per registry, route and
+ * status: a small direct-mapped cache in front of the metrics table. */
+#define REQUEST_SERIES	64
+
+struct request_series {
+	char		 registry[REGISTRY_NAME_MAX + 1];
+	char		 route[24];
+	int		 status;
+	struct series	*total, *bytes, *duration;
+};
+
+static void
+request_done(const char *registry, const char *route, int status,
+    size_t bytes, long usec, void *arg)
+{
+	struct server			*srv = arg;
+	struct request_series		*c;
+	char				 labels[160];
+	unsigned			 h = (unsigned)status;
+
+	if (registry == NULL)
+		registry = "";
+	for (const char *p = route; *p != '\0'; p++)
+		h = h * 31 + (unsigned char)*p;
+	for (const char *p = registry; *p != '\0'; p++)
+		h = h * 31 + (unsigned char)*p;
+	if (srv->req_series == NULL)
+		srv->req_series = xcalloc(REQUEST_SERIES, sizeof *c);
+	c = &srv->req_series[h % REQUEST_SERIES];
+	if (c->status != status || strcmp(c->route, route) != 0 ||
+	    strcmp(c->registry, registry) != 0) {
+		snprintf(c->registry, sizeof c->registry, "%s", registry);
+		snprintf(c->route, sizeof c->route, "%s", route);
+		c->status = status;
+		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\","
+		    "status=\"%d\"", registry, route, status);
+		c->total = metrics_series(METRIC_REQUESTS_TOTAL, labels);
+		snprintf(labels, sizeof labels, "registry=\"%s\",route=\"%s\"",
+		    registry, route);
+		c->bytes = metrics_series(METRIC_RESPONSE_BYTES_TOTAL,
+		    labels);
+		c->duration = metrics_series(METRIC_REQUEST_DURATION_SECONDS,
+		    labels);
+	}
+	metrics_series_add(c->total, 1);
+	metrics_series_add(c->bytes, (double)bytes);
+	metrics_series_observe(c->duration, (double)usec / 1e6);
+}
+
+static void
+collect(void *arg)
+{
+	struct server	*srv = arg;
+
+	metrics_set(METRIC_OPEN_CONNECTIONS, "",
+	    (double)http_server_connections(srv->http));
+	metrics_set(METRIC_UPSTREAM_REQUESTS_IN_FLIGHT, "",
+	    (double)upstream_client_active(srv->upstream));
+	metrics_set(METRIC_HOT_CACHE_BYTES, "", (double)hot_bytes(srv->hot));
+	metrics_set(METRIC_OPEN_INDEX_FILES, "",
+	    (double)open_files_count(srv->open));
+	if (srv->tls_not_after != 0)
+		metrics_set(METRIC_TLS_CERTIFICATE_DAYS_LEFT, "",
+		    difftime(srv->tls_not_after, time(NULL)) / 86400);
+	for (size_t i = 0; i < srv->nregs; i++)
+		if (srv->regs[i].mirror != NULL)
+			mirror_collect(srv->regs[i].mirror);
+}
+
+void
+ops_start(struct server *srv)
+{
+	http_server_set_hook(srv->http, request_done, srv);
+	metrics_on_collect(collect, srv);
+}
+
+void
+ops_metrics(struct http_request *r)
+{
+	size_t	 len;
+	char	*text = metrics_render(&len);
+
+	http_reply(r, 200, "text/plain; version=0.0.4", NULL, text, len);
+	free(text);
+}
+
+/* A mirror's state in /-/ready: last_ok (epoch seconds) also as
+ * last_ok_at (RFC 3339, UTC); without full (auth_ops_allowed), no upstream URL
+ * and no error or probe text (which may name it). */
+static void
+ready_details(json_t *j, bool full)
+{
+	json_t		*lo = json_object_get(j, "last_ok");
+	time_t		 t;
+	struct tm	 tm;
+	char		 when[32];
+
+	if (json_is_integer(lo)) {
+		t = (time_t)json_integer_value(lo);
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(j, "last_ok_at", json_string(when));
+	}
+	if (!full) {
+		json_object_del(j, "upstream");
+		json_object_del(j, "last_error");
+		json_object_del(j, "probe_detail");
+	}
+}
+
+/* GET /-/ready: listening, the data directory writable, and each
+ * mirror's upstream state. 503 when the data directory is not. Open to
+ * all (probes carry no token). */
+void
+ops_ready(struct server *srv, struct http_request *r)
+{
+	json_t	*regs = json_array(), *j;
+	char	*probe, *body;
+	bool	 writable, full = auth_ops_allowed(srv, r);
+	int	 fd;
+
+	probe = xasprintf("%s/.ready-probe", srv->cfg->data_dir);
+	fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	writable = fd != -1 && write(fd, "ok", 2) == 2;
+	if (fd != -1)
+		close(fd);
+	unlink(probe);
+	free(probe);
+	for (size_t i = 0; i < srv->nregs; i++) {
+		struct registry	*reg = &srv->regs[i];
+
+		j = json_pack("{s:s, s:s}", "name", reg->name, "kind",
+		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
+		if (reg->mirror != NULL)
+			mirror_state(reg->mirror, j);
+		probes_state(srv->probes, reg, j);
+		ready_details(j, full);
+		json_array_append_new(regs, j);
+	}
+	j = json_pack("{s:s, s:b, s:I, s:o}", "status", writable ? "ready" :
+	    "data directory not writable", "data_dir_writable", writable,
+	    "connections", (json_int_t)http_server_connections(srv->http),
+	    "registries", regs);
+	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	http_reply(r, writable ? 200 : 503, "application/json", NULL, body,
+	    strlen(body));
+	free(body);
+}
+
+/* POST /-/purge from a peer replica that relayed a write:
+ * {"registry":R,"crate":N,"version":V or null}, authenticated with the
+ * shared peer secret ("Authorization: Crated-Peer SECRET"). */
+void
+ops_purge(struct server *srv, struct http_request *r)
+{
+	const unsigned char	*body;
+	size_t			 len;
+	json_t			*j;
+	struct registry		*reg;
+	const char		*name, *vers;
+
+	if (!auth_peer(srv, r)) {
+		http_reply_error(r, 403, "purges need the peer secret");
+		return;
+	}
+	body = http_body(r, &len);
+	j = json_loadb((const char *)body, len, 0, NULL);
+	name = json_string_value(json_object_get(j, "crate"));
+	vers = json_string_value(json_object_get(j, "version"));
+	reg = registry_find(srv, json_string_value(json_object_get(j,
+	    "registry")) ? json_string_value(json_object_get(j, "registry")) :
+	    "");
+	if (reg == NULL || reg->mirror == NULL || name == NULL ||
+	    crate_name_check(name, NULL) != 0) {
+		json_decref(j);
+		http_reply_error(r, 400, "expected {\"registry\":MIRROR,"
+		    "\"crate\":NAME,\"version\":VERSION or null}");
+		return;
+	}
+	mirror_watch(reg->mirror, name, vers);
+	log_info("registry %s: purged %s on a peer's word (%s)", reg->name,
+	    name, http_peer(r));
+	json_decref(j);
+	http_reply(r, 200, "application/json", NULL, "{\"ok\":true}", 11);
+}

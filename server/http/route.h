@@ -1,0 +1,48 @@
+/* Maps a request path to what it names (protocol doc §2, design.md's URL
+ * space): /-/... operations, and per registry R: /R/config.json, /R/<index
+ * path>, /R/api/v1/crates/... and /R/me. Pure: names and versions are
+ * validated here, so handlers only see well-formed ones. */
+#ifndef SERVER_HTTP_ROUTE_H
+#define SERVER_HTTP_ROUTE_H
+
+#include "index/name.h"
+#include "index/semver.h"
+
+#define REGISTRY_NAME_MAX	64
+
+enum route_kind {
+	ROUTE_NONE,		/* nothing lives there: 404 */
+	ROUTE_HEALTH,		/* /-/health */
+	ROUTE_READY,		/* /-/ready */
+	ROUTE_METRICS,		/* /-/metrics */
+	ROUTE_REGISTRIES,	/* /-/registries */
+	ROUTE_PURGE,		/* /-/purge: a peer replica's write */
+	ROUTE_CONFIG,		/* /R/config.json */
+	ROUTE_INDEX,		/* /R/<index path> */
+	ROUTE_DOWNLOAD,		/* /R/api/v1/crates/N/V/download */
+	ROUTE_PUBLISH,		/* /R/api/v1/crates/new */
+	ROUTE_YANK,		/* /R/api/v1/crates/N/V/yank */
+	ROUTE_UNYANK,		/* /R/api/v1/crates/N/V/unyank */
+	ROUTE_OWNERS,		/* /R/api/v1/crates/N/owners */
+	ROUTE_SEARCH,		/* /R/api/v1/crates */
+	ROUTE_ME,		/* /R/me */
+};
+
+struct route {
+	enum route_kind	 kind;
+	char		 registry[REGISTRY_NAME_MAX + 1];
+	char		 name[CRATE_NAME_MAX + 1];	/* crate, as sent */
+	char		 vers[VERSION_MAX + 1];
+	char		 path[INDEX_PATH_MAX];		/* ROUTE_INDEX */
+	const char	*why;		/* ROUTE_NONE: a static reason */
+};
+
+/* Fills rt from path (as http_path() gives it: one leading '/', no
+ * query). Never fails: unknown or malformed paths give ROUTE_NONE. */
+void	route_parse(const char *path, struct route *rt);
+
+/* True for the kinds that belong to the web API (errors in cargo's JSON
+ * shape matter there). */
+int	route_is_api(enum route_kind kind);
+
+#endif
