@@ -1,85 +1,14 @@
-/* The running server: configuration, event loop, listeners, worker pool,
- * the hot index cache and the registries. One per process; everything on
- * it is touched only from the event loop. */
+/* The daemon: start-up, reload, signals, drain and the dispatch of each
+ * request to its handler. The state it runs is in server/core/state.h. */
 #ifndef SERVER_SERVER_H
 #define SERVER_SERVER_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <time.h>
-
-#include "cache/lru.h"
-#include "cache/tokens.h"
-#include "server/core/config.h"
-
-struct event_base;
-struct http_request;
-struct route;
-
-enum registry_kind {
-	REGISTRY_HOSTED,
-	REGISTRY_MIRROR,
-};
-
-struct registry {
-	const struct registry_config	*cfg;
-	const char			*name;
-	enum registry_kind		 kind;
-	struct store			*store;
-	char				*config_json;	/* what we serve */
-	struct hosted			*hosted;	/* REGISTRY_HOSTED */
-	struct mirror			*mirror;	/* REGISTRY_MIRROR */
-	struct server			*srv;
-};
-
-struct server {
-	struct event_base	*base;
-	struct config		*cfg;
-	struct http_server	*http;
-	struct workers		*workers;	/* disk: writes, fsyncs */
-	struct workers		*cpu;		/* reading fetched files */
-	struct workers		*background;	/* writes nobody waits for */
-	struct upstream_client	*upstream;
-	struct hot		*hot;
-	struct open_files	*open;		/* .crate, hosted index files */
-	struct lru		 keeping;	/* gz/ writes under way, by key */
-	struct registry		*regs;
-	size_t			 nregs;
-	char			*public_url;	/* no trailing '/' */
-	int			 lockfd;	/* flock on the data dir */
-	struct tokens		 tokens;
-	struct config		**old_cfgs;	/* replaced by SIGHUP, kept
-						   until exit: requests in
-						   flight may still read them */
-	size_t			 nold_cfgs;
-	struct event		*sigterm, *sigint, *sighup, *drain_timer;
-	bool			 stopping;
-	struct request_series	*req_series;	/* metrics of requests */
-	struct probes		*probes;	/* of the upstreams */
-	/* Command-line settings that outlive a SIGHUP reload. */
-	bool			 force_offline;
-	const char		*force_log_level;
-	bool			 force_listen;		/* --listen */
-	const char		*force_data_dir;	/* --data-dir */
-	/* Without public_url: the first plain and TLS listeners' URLs,
-	 * for requests that name no usable Host. */
-	char			*url_plain, *url_tls;
-	time_t			 tls_not_after;	/* of the certificate in use */
-	struct event		*cert_timer;	/* daily expiry check */
-};
+#include "server/core/state.h"
 
 /* Opens the data directory and registries and binds the listeners,
  * printing each bound address. 0, or -1 with *cause (new). */
 int	server_start(struct server *, struct config *, char **cause);
 void	server_run(struct server *);
 void	server_finish(struct server *);
-
-/* What the handlers (mirror.c, hosted.c, relay.c) use from below, besides
- * the structures above: file serving, authorization, registry lookup and
- * base URLs. Included here so that each handler finds them where it found
- * them when server.c held them. */
-#include "server/handlers/auth.h"
-#include "server/files/files.h"
-#include "server/handlers/registry.h"
 
 #endif

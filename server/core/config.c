@@ -9,7 +9,7 @@
 
 #include "index/toml.h"
 #include "common/xmalloc.h"
-#include "server/http/http.h"
+#include "server/core/addr.h"
 #include "server/core/log.h"
 
 enum key_type {
@@ -224,7 +224,7 @@ check_listen(const struct toml_value *v)
 		struct sockaddr_storage	ss;
 		int			len = sizeof ss;
 
-		if (http_parse_addr(v->items[i]->s, &ss, &len) != 0)
+		if (addr_parse(v->items[i]->s, &ss, &len) != 0)
 			return "must be numeric \"IP:PORT\" or \"[IPv6]:PORT\""
 			    " addresses";
 	}
@@ -848,7 +848,7 @@ config_check(const struct config *c, char **cause)
 		struct sockaddr_storage	ss;
 		int			len = sizeof ss;
 
-		if (http_parse_addr(c->listen[i], &ss, &len) != 0) {
+		if (addr_parse(c->listen[i], &ss, &len) != 0) {
 			*cause = xasprintf("listen address \"%s\": use"
 			    " \"IP:PORT\" or \"[IPv6]:PORT\"", c->listen[i]);
 			return -EINVAL;

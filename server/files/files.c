@@ -17,7 +17,7 @@
 #include "server/core/log.h"
 #include "server/files/openfiles.h"
 #include "server/http/route.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/core/workers.h"
 
 #define INDEX_FILE_MAX		(64u << 20)

@@ -14,7 +14,7 @@
 #include "server/core/log.h"
 #include "server/handlers/registry.h"
 #include "server/http/route.h"
-#include "server/server.h"
+#include "server/core/state.h"
 
 /*
  * ops_access: whether r may read /-/metrics, /-/registries and the

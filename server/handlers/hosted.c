@@ -21,7 +21,9 @@
 #include "server/http/http.h"
 #include "server/core/log.h"
 #include "server/http/route.h"
-#include "server/server.h"
+#include "server/core/state.h"
+#include "server/files/files.h"
+#include "server/handlers/auth.h"
 #include "server/core/workers.h"
 
 #define INDEX_MAX	(64u << 20)

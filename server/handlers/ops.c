@@ -21,7 +21,7 @@
 #include "server/mirror/probe.h"
 #include "server/handlers/registry.h"
 #include "server/http/route.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/upstream/upstream.h"
 
 /* The registry's config.json with dl and api under base (new). */

@@ -7,7 +7,7 @@
 
 #include "common/xmalloc.h"
 #include "server/http/http.h"
-#include "server/server.h"
+#include "server/core/state.h"
 
 struct registry *
 registry_find(struct server *srv, const char *name)

@@ -20,7 +20,9 @@
 #include "server/core/metrics.h"
 #include "server/mirror/mirror.h"
 #include "server/http/route.h"
-#include "server/server.h"
+#include "server/core/state.h"
+#include "server/handlers/auth.h"
+#include "server/handlers/registry.h"
 #include "server/upstream/upstream.h"
 #include "server/core/workers.h"
 

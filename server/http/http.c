@@ -29,6 +29,7 @@
 
 #include "index/validators.h"
 #include "common/xmalloc.h"
+#include "server/core/addr.h"
 #include "server/http/http_conn.h"
 #include "server/core/log.h"
 
@@ -1635,7 +1636,7 @@ http_server_listen(struct http_server *srv, const char *addr, bool tls,
 	struct http_listener	*hl;
 	char			 a[INET6_ADDRSTRLEN];
 
-	if (http_parse_addr(addr, &ss, &sslen) != 0) {
+	if (addr_parse(addr, &ss, &sslen) != 0) {
 		*cause = xasprintf("listen address \"%s\" is not IP:PORT",
 		    addr);
 		return -1;

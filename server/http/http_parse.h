@@ -10,7 +10,6 @@
 
 struct http_limits;
 struct http_request;
-struct sockaddr_storage;
 
 /* What http_head_length found when the bytes cannot be a head. */
 #define HTTP_HEAD_GARBAGE	-1
@@ -47,10 +46,5 @@ const char	*http_status_text(int status);
  * as space. 0, or -1 when absent, malformed or too long. */
 int		 http_query_param(const char *query, const char *key,
 		     char *out, size_t size);
-
-/* Parses "IP:PORT" or "[IPv6]:PORT" (numeric; port 0 to 65535) into ss.
- * 0, or -1. */
-int		 http_parse_addr(const char *addr,
-		     struct sockaddr_storage *ss, int *len);
 
 #endif

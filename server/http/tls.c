@@ -17,7 +17,7 @@
 #include "server/core/config.h"
 #include "server/http/http.h"
 #include "server/core/log.h"
-#include "server/server.h"
+#include "server/core/state.h"
 
 #define CERT_WARN_DAYS		14	/* warn when the certificate has
 					   fewer days left */

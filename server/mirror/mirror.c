@@ -19,7 +19,7 @@
 #include "server/upstream/limiter.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/core/workers.h"
 
 #define NEG_PRUNED	"negatives-pruned"	/* old negative files gone */

@@ -19,7 +19,7 @@
 #include "common/xmalloc.h"
 #include "server/upstream/limiter.h"
 #include "server/core/log.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/upstream/upstream.h"
 
 #define BACKOFF_MAX	60		/* seconds */

@@ -26,7 +26,8 @@
 #include "server/http/http.h"
 #include "server/core/log.h"
 #include "server/http/route.h"
-#include "server/server.h"
+#include "server/core/state.h"
+#include "server/files/files.h"
 #include "server/upstream/upstream.h"
 #include "server/core/workers.h"
 

@@ -10,7 +10,7 @@
 #include "common/xmalloc.h"
 #include "server/upstream/credential.h"
 #include "server/core/log.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/core/workers.h"
 
 struct token_job {

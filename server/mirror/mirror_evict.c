@@ -17,7 +17,8 @@
 #include "cache/usage.h"
 #include "common/xmalloc.h"
 #include "server/core/log.h"
-#include "server/server.h"
+#include "server/core/state.h"
+#include "server/files/files.h"
 #include "server/core/workers.h"
 
 struct evict {

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "common/xmalloc.h"
-#include "server/server.h"
+#include "server/core/state.h"
 
 #define NEG_MAX		65536		/* upstream 404s remembered, at most */
 

@@ -10,7 +10,7 @@
 #include "common/xmalloc.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
-#include "server/server.h"
+#include "server/core/state.h"
 
 /* Metrics: name{registry="R"} or name{registry="R",extra}. */
 void

@@ -10,7 +10,7 @@
 #include "cache/store.h"
 #include "common/xmalloc.h"
 #include "server/core/log.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/upstream/upstream.h"
 #include "server/core/workers.h"
 

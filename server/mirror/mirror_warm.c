@@ -7,7 +7,7 @@
 
 #include "common/xmalloc.h"
 #include "server/files/hot.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/core/workers.h"
 
 #define ASKED_MAX	8192		/* files whose reading is remembered */

@@ -16,7 +16,7 @@
 #include "server/upstream/credential.h"
 #include "server/core/log.h"
 #include "server/mirror/mirror.h"
-#include "server/server.h"
+#include "server/core/state.h"
 #include "server/upstream/upstream.h"
 
 #define PROBE_TIMEOUT	20	/* seconds for the whole config.json */
