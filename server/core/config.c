@@ -386,7 +386,7 @@ choice_names(const struct key *k)
 	for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
 		if (strcmp(choices[i].key, k->name) == 0)
 			return choices[i].names;
-	fatal("config key %s has no choices", k->name);
+	log_fatal("config key %s has no choices", k->name);
 }
 
 /* The index of s in k's choices, or -1. */
@@ -505,7 +505,7 @@ defaults(enum key_scope scope, void *base)
 			text = xasprintf("v = %s", k->def);
 		root = toml_parse(text, strlen(text), &cause);
 		if (root == NULL)
-			fatal("built-in default of %s: %s", k->name, cause);
+			log_fatal("built-in default of %s: %s", k->name, cause);
 		store_value(k, base, toml_get(root, "v"));
 		toml_free(root);
 		free(text);

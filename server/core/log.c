@@ -166,7 +166,7 @@ log_access(const struct log_access *a)
 }
 
 void
-fatal(const char *fmt, ...)
+log_fatal(const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*msg;

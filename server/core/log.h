@@ -62,7 +62,7 @@ struct log_access {
 void	log_access(const struct log_access *a);
 
 /* Fatal start-up error: logs and exits 1. */
-void	fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+void	log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 	    noreturn));
 
 #endif

@@ -90,7 +90,7 @@ workers_create(struct event_base *base, int n)
 	w->threads = xcalloc((size_t)n, sizeof *w->threads);
 	for (int i = 0; i < n; i++)
 		if ((rc = pthread_create(&w->threads[i], NULL, run, w)) != 0)
-			fatal("cannot start a worker thread: %s", strerror(rc));
+			log_fatal("cannot start a worker thread: %s", strerror(rc));
 	return w;
 }
 
