@@ -45,6 +45,8 @@ static const struct {
 	const char *const	*names;		/* NULL-terminated */
 } choices[] = {
 	{ "relay_auth", (const char *const[]){ "server", "client", NULL } },
+	{ "ops_access", (const char *const[]){ "auto", "open", "token",
+	    NULL } },
 };
 
 static const char	*check_listen(const struct toml_value *);
@@ -61,10 +63,10 @@ static const char	*check_open_files(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
 static const char	*check_peers(const struct toml_value *);
-static const char	*check_ops_access(const struct toml_value *);
 
 /* A K_CHOICE field is written as an int. */
 _Static_assert(sizeof(enum relay_auth) == sizeof(int), "enum is an int");
+_Static_assert(sizeof(enum ops_access) == sizeof(int), "enum is an int");
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
@@ -115,8 +117,8 @@ static const struct key keys[] = {
 	{ "peer_token_env", GLOBAL, K_STRING, G(peer_token_env), NULL,
 	  check_nonempty, "environment variable holding the secret replicas"
 	  " use to authenticate purges to each other" },
-	{ "ops_access", GLOBAL, K_STRING, G(ops_access), "auto",
-	  check_ops_access, "who may read /-/metrics and /-/registries, and"
+	{ "ops_access", GLOBAL, K_CHOICE, G(ops_access), "auto",
+	  NULL, "who may read /-/metrics and /-/registries, and"
 	  " the upstreams in /-/ready: \"open\", \"token\" (an admin token or"
 	  " ops_token_env's secret) or \"auto\" (token when a registry has"
 	  " auth_required)" },
@@ -335,14 +337,6 @@ check_open_files(const struct toml_value *v)
 {
 	return v->i < 0 || v->i > 1000000 ? "must be between 0 and 1000000" :
 	    NULL;
-}
-
-static const char *
-check_ops_access(const struct toml_value *v)
-{
-	return strcmp(v->s, "auto") != 0 && strcmp(v->s, "open") != 0 &&
-	    strcmp(v->s, "token") != 0 ? "must be \"auto\", \"open\" or"
-	    " \"token\"" : NULL;
 }
 
 static enum toml_type
@@ -1039,7 +1033,6 @@ config_free(struct config *c)
 		free(c->peers[i]);
 	free(c->peers);
 	free(c->peer_token_env);
-	free(c->ops_access);
 	free(c->ops_token_env);
 	free(c->path);
 	free(c->public_url);

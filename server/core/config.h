@@ -15,6 +15,14 @@ enum relay_auth {
 	RELAY_AUTH_CLIENT,	/* "client": the client's Authorization */
 };
 
+/* ops_access: who may read the ops endpoints in full. As relay_auth. */
+enum ops_access {
+	OPS_ACCESS_AUTO,	/* "auto": open unless a registry has
+				   auth_required */
+	OPS_ACCESS_OPEN,	/* "open" */
+	OPS_ACCESS_TOKEN,	/* "token": an admin token or the secret */
+};
+
 struct registry_config {
 	char	 *name;
 	int	  line;			/* of its [registries.NAME] header */
@@ -67,7 +75,7 @@ struct config {
 	char			**peers;
 	size_t			  npeers;
 	char			 *peer_token_env;
-	char			 *ops_access;	/* "auto", "open", "token" */
+	enum ops_access		  ops_access;	/* stored as an int */
 	char			 *ops_token_env;
 	bool			  http2;
 	struct registry_config	 *regs;

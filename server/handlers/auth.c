@@ -25,13 +25,13 @@
 bool
 auth_ops_allowed(struct server *srv, struct http_request *r)
 {
-	const char		*mode = srv->cfg->ops_access;
+	enum ops_access		 mode = srv->cfg->ops_access;
 	const char		*value = http_header(r, "Authorization");
 	const char		*secret = NULL, *v;
 	const struct token	*t;
-	bool			 closed = strcmp(mode, "token") == 0;
+	bool			 closed = mode == OPS_ACCESS_TOKEN;
 
-	for (size_t i = 0; strcmp(mode, "auto") == 0 && i < srv->nregs; i++)
+	for (size_t i = 0; mode == OPS_ACCESS_AUTO && i < srv->nregs; i++)
 		closed = closed || srv->regs[i].cfg->auth_required;
 	if (!closed)
 		return true;
@@ -66,10 +66,9 @@ auth_ops_gate(struct server *srv, struct http_request *r)
 		    " ops_token_env secret", http_path(r), http_peer(r));
 	http_reply_error_hdrs(r, 401, "WWW-Authenticate: Bearer realm=\"crated"
 	    " ops\"\r\n", "%s needs an admin token (crated token create"
-	    " --scope admin) or the ops_token_env secret: ops_access is \"%s\""
-	    "%s", http_path(r), srv->cfg->ops_access,
-	    strcmp(srv->cfg->ops_access, "auto") == 0 ? " and a registry has"
-	    " auth_required" : "");
+	    " --scope admin) or the ops_token_env secret: ops_access is %s",
+	    http_path(r), srv->cfg->ops_access == OPS_ACCESS_AUTO ? "\"auto\""
+	    " and a registry has auth_required" : "\"token\"");
 	return false;
 }
 

@@ -147,7 +147,7 @@ judge_failure(const struct registry_config *c, struct fetch *f,
 	const char	*err = fetch_error(f);
 	char		*host = host_of(c);
 
-	if (strcmp(err, "response body too large") == 0) {
+	if (fetch_too_large(f)) {
 		*detail = xasprintf("%sconfig.json is larger than 1 MiB: not"
 		    " a registry's; check the feed URL (upstream = \"%s\")",
 		    base_of(c), c->upstream);

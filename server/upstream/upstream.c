@@ -653,6 +653,12 @@ fetch_error(const struct fetch *f)
 }
 
 bool
+fetch_too_large(const struct fetch *f)
+{
+	return f->too_big;
+}
+
+bool
 fetch_timed_out(const struct fetch *f)
 {
 	return f->result == CURLE_OPERATION_TIMEDOUT;

@@ -75,6 +75,8 @@ long		 fetch_status(const struct fetch *);
 int		 fetch_failed(const struct fetch *);
 const char	*fetch_error(const struct fetch *);
 bool		 fetch_timed_out(const struct fetch *);
+/* The body passed max_body: fetch_failed, the answer thrown away. */
+bool		 fetch_too_large(const struct fetch *);
 /* The body (buffered unless streamed), NUL-terminated. */
 const char	*fetch_body(const struct fetch *, size_t *len);
 /* A response header of the last response, or NULL. */
