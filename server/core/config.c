@@ -158,8 +158,8 @@ static const struct key keys[] = {
 	  check_nonempty, "PEM bundle of CAs trusted for the upstream, besides"
 	  " the system's" },
 	{ "upstream_concurrency", REGISTRY, K_INT, R(upstream_concurrency),
-	  "64", check_concurrency, "most requests in flight to the upstream:"
-	  " the ceiling of the adaptive limit" },
+	  "64", check_concurrency, "most requests this mirror registry keeps"
+	  " in flight to its upstream: the ceiling of the adaptive limit" },
 	{ "relay_auth", REGISTRY, K_CHOICE, R(relay_auth), "server", NULL,
 	  "relayed writes carry crated's upstream credential (\"server\") or"
 	  " the client's own Authorization (\"client\")" },
