@@ -341,17 +341,10 @@ stream_gone(struct http_request *r)
 {
 	r->stream_closed = true;
 	r->receiving = false;
-	if (r->finished || !r->handled) {
+	if (r->finished || !r->handled)
 		http_request_free(r);
-		return;
-	}
-	r->conn = NULL;
-	if (r->drain_cb != NULL) {
-		void	(*cb)(void *) = r->drain_cb;
-
-		r->drain_cb = NULL;
-		cb(r->drain_arg);
-	}
+	else
+		http_request_orphan(r);
 }
 
 static int

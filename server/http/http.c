@@ -136,19 +136,10 @@ conn_free(struct conn *c)
 	free(c);
 	if (r == NULL)
 		return;
-	if (!handled) {
+	if (!handled)
 		http_request_free(r);
-		return;
-	}
-	/* The handler still owns the request; a stream paused for this
-	 * client must learn it can go on without it. */
-	r->conn = NULL;
-	if (r->drain_cb != NULL) {
-		void	(*cb)(void *) = r->drain_cb;
-
-		r->drain_cb = NULL;
-		cb(r->drain_arg);
-	}
+	else
+		http_request_orphan(r);
 }
 
 /* Replaces what is not UTF-8 (or is a control byte) with '?', so any text

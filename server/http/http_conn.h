@@ -162,6 +162,10 @@ struct http_request {
 /* server/http/http_request.c: request objects and the body budget, below
  * both http.c and h2.c. */
 void		 http_request_free(struct http_request *);
+/* r's connection or stream is gone while its handler still owns it: r
+ * forgets the connection, and a stream paused for this client (drain_cb)
+ * learns it can go on without it. The handler frees r as usual. */
+void		 http_request_orphan(struct http_request *);
 /* What request bodies being received or handled may hold together:
  * BODY_BUDGET_MIN, or max_body when larger. */
 uint64_t	 http_request_budget(const struct http_server *);

@@ -27,6 +27,18 @@ http_request_free(struct http_request *r)
 	free(r);
 }
 
+void
+http_request_orphan(struct http_request *r)
+{
+	void	(*cb)(void *) = r->drain_cb;
+
+	r->conn = NULL;
+	if (cb != NULL) {
+		r->drain_cb = NULL;
+		cb(r->drain_arg);
+	}
+}
+
 uint64_t
 http_request_budget(const struct http_server *srv)
 {
