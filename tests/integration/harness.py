@@ -819,12 +819,30 @@ class TestCase(unittest.TestCase):
                                                      "\n  ".join(d[:30])))
 
 
+SKIP_PREFIX = "crated-it skipped: "
+
+
 def main():
+    """Runs the calling file's tests. A skipped test is a line on stdout,
+    SKIP_PREFIX + "Class.test: reason", which dev.sh counts and names (the
+    file's exit code says only pass or fail; a skip is not a pass)."""
     if not os.path.exists(CRATED_BIN):
         sys.stderr.write("crated binary not found at %s (build it, or set CRATED_BIN)\n"
                          % CRATED_BIN)
         sys.exit(2)
-    unittest.main(module="__main__", verbosity=2)
+    prog = unittest.main(module="__main__", verbosity=2, exit=False)
+    result = prog.result
+    for test, reason in result.skipped:
+        name = test.id()
+        if name.startswith("__main__."):
+            name = name[len("__main__."):]
+        reason = " ".join(str(reason).split())
+        sys.stdout.write("%s%s: %s\n" % (SKIP_PREFIX, name, reason))
+    sys.stdout.flush()
+    if not result.wasSuccessful():
+        sys.exit(1)
+    # every test skipped: meson's SKIP (exit 77), not a pass
+    sys.exit(77 if result.testsRun and len(result.skipped) == result.testsRun else 0)
 
 
 class Steps(unittest.TestCase):
