@@ -58,6 +58,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness import index_path  # noqa: E402  (one copy, in harness.py)
+
 
 # ---------------------------------------------------------------------------
 # test CA
@@ -112,18 +114,6 @@ def make_test_ca(directory):
 def basic_token(secret, user="PAT"):
     """The Authorization value Azure wants for a PAT."""
     return "Basic " + base64.b64encode(("%s:%s" % (user, secret)).encode()).decode()
-
-
-def index_path(name):
-    n = name.lower()
-    b = len(n.encode())
-    if b == 1:
-        return "1/" + n
-    if b == 2:
-        return "2/" + n
-    if b == 3:
-        return "3/%s/%s" % (n[0], n)
-    return "%s/%s/%s" % (n[0:2], n[2:4], n)
 
 
 def strip_build(vers):

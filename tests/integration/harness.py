@@ -343,16 +343,23 @@ def errors_detail(testcase, resp, statuses=None):
 # crate names, .crate files, publish bodies
 
 
+def dir_prefix(name):
+    """The {prefix} marker of a crate name (its case kept): 1, 2, 3/a or
+    ab/cd, after the name's length in bytes."""
+    n = len(name.encode())
+    if n == 1:
+        return "1"
+    if n == 2:
+        return "2"
+    if n == 3:
+        return "3/" + name[0]
+    return name[0:2] + "/" + name[2:4]
+
+
 def index_path(name):
+    """The index file of a crate name below a registry's root."""
     n = name.lower()
-    b = len(n.encode())
-    if b == 1:
-        return "1/" + n
-    if b == 2:
-        return "2/" + n
-    if b == 3:
-        return "3/%s/%s" % (n[0], n)
-    return "%s/%s/%s" % (n[0:2], n[2:4], n)
+    return "%s/%s" % (dir_prefix(n), n)
 
 
 def sha256_hex(data):
@@ -480,6 +487,17 @@ def snapshot_diff(before, after):
 # crated
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def check_sanitizer(text, what):
+    """Fails (AssertionError) if text holds a sanitizer's report."""
+    for marker in SANITIZER_MARKERS:
+        if marker in text:
+            i = text.index(marker)
+            raise AssertionError("sanitizer report in %s:\n%s" % (what, text[max(0, i - 200):i + 3000]))
+
+
 class Crated:
     """A running `crated serve`. Attributes: port, url (http://127.0.0.1:PORT),
     index_url (sparse+.../local/), data_dir, config_path, log_path, proc."""
@@ -528,11 +546,7 @@ class Crated:
 
     def check_log_clean(self):
         """Fails if a sanitizer reported anything (builds with ASan/UBSan)."""
-        text = self.log_text()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if marker in text:
-                i = text.index(marker)
-                raise AssertionError("sanitizer report in crated's log:\n" + text[max(0, i - 200):i + 3000])
+        check_sanitizer(self.log_text(), "crated's log")
 
     def wait_listening(self, timeout=START_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -740,14 +754,15 @@ class CargoEnv:
 
 
 def make_project(path, name, version="0.1.0", deps="", features="", lib_rs=None,
-                 publish=True, main_rs=None, description=None):
+                 publish="local", main_rs=None, description=None):
     """Writes Cargo.toml and src/lib.rs (or main.rs). deps and features are
-    TOML text placed under [dependencies] / [features]."""
+    TOML text placed under [dependencies] / [features]. publish: the
+    registry name cargo may publish to, or False (publish = false)."""
     os.makedirs(os.path.join(path, "src"), exist_ok=True)
     toml = ['[package]', 'name = "%s"' % name, 'version = "%s"' % version,
             'edition = "2021"', 'license = "MIT"',
             'description = "%s"' % (description or "test crate %s" % name)]
-    toml.append('publish = ["local"]' if publish else "publish = false")
+    toml.append('publish = ["%s"]' % publish if publish else "publish = false")
     toml += ["", "[dependencies]", deps.strip(), "", "[features]", features.strip(), ""]
     with open(os.path.join(path, "Cargo.toml"), "w") as f:
         f.write("\n".join(toml))
@@ -843,6 +858,47 @@ def main():
         sys.exit(1)
     # every test skipped: meson's SKIP (exit 77), not a pass
     sys.exit(77 if result.testsRun and len(result.skipped) == result.testsRun else 0)
+
+
+class SharedServer:
+    """Mixin for a test class whose tests share one crated: setUpClass makes
+    cls.tmp and starts cls.srv (start_crated(cls.tmp, **server_options())),
+    then calls server_ready(); a failure on the way stops what was started.
+    tearDownClass stops the server (checked) and removes cls.tmp."""
+
+    @classmethod
+    def server_options(cls):
+        """start_crated's keyword arguments (may write files into cls.tmp
+        first)."""
+        return {}
+
+    @classmethod
+    def server_ready(cls):
+        """Runs once cls.srv listens: what the tests need from it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = make_tempdir()
+        try:
+            cls.srv = start_crated(cls.tmp, **cls.server_options())
+        except BaseException:
+            remove_tempdir(cls.tmp)
+            raise
+        try:
+            cls.server_ready()
+        except BaseException:
+            cls.srv.stop(check=False)
+            remove_tempdir(cls.tmp)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop()
+        finally:
+            remove_tempdir(cls.tmp)
+            super().tearDownClass()
 
 
 class Steps(unittest.TestCase):

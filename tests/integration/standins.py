@@ -76,26 +76,14 @@ def parse_lines(body):
     return [json.loads(l) for l in body.split("\n") if l.strip()]
 
 
-def dir_prefix(name):
-    """The {prefix} marker of a crate name (original case)."""
-    n = len(name.encode())
-    if n == 1:
-        return "1"
-    if n == 2:
-        return "2"
-    if n == 3:
-        return "3/" + name[0]
-    return name[0:2] + "/" + name[2:4]
-
-
 def expand_dl(template, name, vers, cksum):
     """cargo's crate_url()."""
     markers = ("{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}")
     if not any(m in template for m in markers):
         return "%s/%s/%s/download" % (template, name, vers)
     return (template.replace("{crate}", name).replace("{version}", vers)
-            .replace("{prefix}", dir_prefix(name))
-            .replace("{lowerprefix}", dir_prefix(name).lower())
+            .replace("{prefix}", harness.dir_prefix(name))
+            .replace("{lowerprefix}", harness.dir_prefix(name).lower())
             .replace("{sha256-checksum}", cksum))
 
 
@@ -820,32 +808,6 @@ class Cargo:
         return p.returncode, out, err
 
 
-def write_project(path, name, version="0.1.0", deps="", lib_rs=None, main_rs=None,
-                  publish=None, features=""):
-    """Cargo.toml + src. publish: None (omitted), False, or a registry name."""
-    os.makedirs(os.path.join(path, "src"), exist_ok=True)
-    toml = ['[package]', 'name = "%s"' % name, 'version = "%s"' % version,
-            'edition = "2021"', 'license = "MIT"', 'description = "test crate %s"' % name]
-    if publish is False:
-        toml.append("publish = false")
-    elif publish:
-        toml.append('publish = ["%s"]' % publish)
-    toml += ["", "[dependencies]", deps.strip(), "", "[features]", features.strip(), ""]
-    with open(os.path.join(path, "Cargo.toml"), "w") as f:
-        f.write("\n".join(toml))
-    try:
-        os.remove(os.path.join(path, "Cargo.lock"))
-    except FileNotFoundError:
-        pass
-    if main_rs is not None:
-        with open(os.path.join(path, "src", "main.rs"), "w") as f:
-            f.write(main_rs)
-    else:
-        with open(os.path.join(path, "src", "lib.rs"), "w") as f:
-            f.write(lib_rs if lib_rs is not None else "pub fn f() -> u32 { 1 }\n")
-    return path
-
-
 def cargo_package(cargo, proj, name, vers, registry=None):
     """Runs `cargo package --no-verify` in proj; returns the .crate bytes."""
     args = ["package", "--no-verify", "--allow-dirty"]
@@ -951,8 +913,8 @@ def package_into(pk, tree, workdir, name, vers, reg, deps_toml="", index_deps=()
     """Writes a project, packages it with cargo (pk: a Cargo whose config
     names the registry reg), adds it to tree (unless add is False);
     returns the .crate bytes."""
-    d = write_project(os.path.join(workdir, "%s-%s" % (name, vers)), name, vers,
-                      deps=deps_toml, lib_rs=lib_rs, publish=reg)
+    d = harness.make_project(os.path.join(workdir, "%s-%s" % (name, vers)), name, vers,
+                             deps=deps_toml, lib_rs=lib_rs, publish=reg)
     crate = cargo_package(pk, d, name, vers, reg)
     if add:
         tree.add(name, vers, crate, deps=index_deps)

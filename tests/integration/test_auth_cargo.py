@@ -59,13 +59,12 @@ def create_token(cfg, name, scope, crates=None, registry="local"):
     return tok, err
 
 
-class AuthCargoTest(harness.Steps):
+class AuthCargoTest(harness.SharedServer, harness.Steps):
     maxDiff = 6000
     failed = False
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
+    def server_options(cls):
         cls.cfg = harness.write_config(
             os.path.join(cls.tmp, "crated.toml"), os.path.join(cls.tmp, "data"),
             registries="[registries.local]\nauth_required = true\n")
@@ -76,7 +75,10 @@ class AuthCargoTest(harness.Steps):
                                     ("hl", "publish", "hyperlight_*"),
                                     ("yanker", "yank", None)):
             cls.tokens[name] = create_token(cls.cfg, name, scope, crates)[0]
-        cls.srv = harness.start_crated(cls.tmp, config_path=cls.cfg)
+        return {"config_path": cls.cfg}
+
+    @classmethod
+    def server_ready(cls):
         cls.cargo = harness.CargoEnv(cls.tmp, cls.srv.port)
         # an authenticated index needs an explicit credential provider
         with open(os.path.join(cls.cargo.home, "config.toml"), "w") as f:
@@ -85,13 +87,6 @@ class AuthCargoTest(harness.Steps):
                     % cls.cargo.index_url)
         cls.proj = os.path.join(cls.tmp, "projects")
         os.makedirs(cls.proj)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
 
 
     # helpers ---------------------------------------------------------------

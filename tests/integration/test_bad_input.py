@@ -22,31 +22,21 @@ MAX_BODY = 65536
 SENTINEL = b"SENTINEL-outside-the-data-dir-7f3a\n"
 
 
-class BadInputTest(unittest.TestCase):
+class BadInputTest(harness.SharedServer, unittest.TestCase):
     maxDiff = 4000
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
+    def server_options(cls):
         with open(os.path.join(cls.tmp, "secret.txt"), "wb") as f:
             f.write(SENTINEL)
-        cls.srv = harness.start_crated(cls.tmp, config_extra="max_body_bytes = %d\n" % MAX_BODY)
-        try:
-            for name in ("alpha", "al-pha"):
-                r, _ = cls.srv.publish_simple(name, "1.0.0")
-                if r.status != 200:
-                    raise AssertionError("setup publish %s: %r\n%s" % (name, r, cls.srv.log_tail()))
-        except BaseException:
-            cls.srv.stop(check=False)
-            harness.remove_tempdir(cls.tmp)
-            raise
+        return {"config_extra": "max_body_bytes = %d\n" % MAX_BODY}
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
+    def server_ready(cls):
+        for name in ("alpha", "al-pha"):
+            r, _ = cls.srv.publish_simple(name, "1.0.0")
+            if r.status != 200:
+                raise AssertionError("setup publish %s: %r\n%s" % (name, r, cls.srv.log_tail()))
 
     def setUp(self):
         self.before = harness.snapshot(self.srv.data_dir)

@@ -255,9 +255,9 @@ class CratesIoStandIn(harness.TestCase):
                                         os.path.join(self.tmp, "data"), registries=regs)
 
     def project(self):
-        return S.write_project(os.path.join(self.tmp, "app"), "app", "0.1.0",
-                               deps='cio-alpha = "1"\ncio-beta = "0.2"\n', publish=False,
-                               lib_rs="pub fn g() -> u32 { cio_alpha::f() + cio_beta::f() }\n")
+        return harness.make_project(os.path.join(self.tmp, "app"), "app", "0.1.0",
+                                    deps='cio-alpha = "1"\ncio-beta = "0.2"\n', publish=False,
+                                    lib_rs="pub fn g() -> u32 { cio_alpha::f() + cio_beta::f() }\n")
 
     def test_cargo_and_prefetch_through_standin(self):
         c = self.start_crated(config_path=self.cfg)
@@ -372,9 +372,9 @@ class AuthRequired(harness.TestCase):
         self.assertEqual(r.status, 200, r)
         text = cargo_config(self.cfg, self.c.url)
         cargo = S.Cargo(self.tmp, text, tokens={"local": tok})
-        proj = S.write_project(os.path.join(self.tmp, "use"), "use-authed", "0.1.0",
-                               deps='authed = { version = "1", registry = "local" }',
-                               publish=False)
+        proj = harness.make_project(os.path.join(self.tmp, "use"), "use-authed", "0.1.0",
+                                    deps='authed = { version = "1", registry = "local" }',
+                                    publish=False)
         cargo.run(["fetch"], proj, logs=(self.c,))
         pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
         self.assertIn("authed", pkgs)

@@ -34,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import crate_meta, index_path, make_crate, sha256_hex  # noqa: E402
 
 MANIFEST = "crated-bundle.json"
@@ -399,7 +399,7 @@ class PrefetchTest(harness.TestCase):
             p.kill()
             out, err = p.communicate(timeout=10)
             self.fail("prefetch did not end within %d s:\n%s" % (timeout, err.decode()[-2000:]))
-        C.check_sanitizer(self, err.decode(errors="replace"), "crated prefetch")
+        harness.check_sanitizer(err.decode(errors="replace"), "crated prefetch")
         return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     def test_fifo_lock_file_skipped(self):

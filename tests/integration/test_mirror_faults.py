@@ -273,8 +273,8 @@ class IndexFaultTest(MirrorFixture):
         self.si.set(self.up_path("f-cold"), S.b_status(401, AZURE_401, [
             ("Content-Type", "application/json; charset=utf-8")]))
         cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
-        d = S.write_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
-                            deps='f-cold = { version = "1", registry = "mirror" }')
+        d = harness.make_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
+                                 deps='f-cold = { version = "1", registry = "mirror" }')
         rc, out, err = cargo.run(["generate-lockfile"], d, check=False, env={"CARGO_NET_RETRY": "0"})
         self.assertNotEqual(rc, 0, err)
         self.assertIn("TF400813", err, err)
@@ -609,8 +609,8 @@ class DownloadFaultTest(MirrorFixture):
         # cargo refuses it too (no retries, to stay quick)
         self.si.set(self.dl_path("f-bad"), S.b_body(evil, ctype="application/octet-stream"))
         cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
-        d = S.write_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
-                            deps='f-bad = { version = "1", registry = "mirror" }')
+        d = harness.make_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
+                                 deps='f-bad = { version = "1", registry = "mirror" }')
         rc, out, err = cargo.run(["fetch"], d, check=False, env={"CARGO_NET_RETRY": "0"})
         self.assertNotEqual(rc, 0, "cargo accepted a bad .crate:\n" + err)
         cached = S.files_under(os.path.join(cargo.home, "registry", "cache")) \

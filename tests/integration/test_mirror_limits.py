@@ -115,8 +115,8 @@ class SmallUpstreamTest(harness.TestCase):
         self.assertEqual(before["upstream_limit"], 4, before)
         self.assertEqual(before["upstream_ceiling"], 64, before)
         cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % crated.url)
-        d = S.write_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
-                            deps='lim-top = { version = "1", registry = "mirror" }')
+        d = harness.make_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
+                                 deps='lim-top = { version = "1", registry = "mirror" }')
         cargo.run(["generate-lockfile"], d, logs=[crated])
         cargo.run(["fetch"], d, logs=[crated])
         lock = {p["name"]: p for p in harness.read_lock(os.path.join(d, "Cargo.lock"))}

@@ -73,8 +73,8 @@ class PortableTest(harness.TestCase):
 
     def build(self, config, tag):
         cargo = S.Cargo(self.tmp, config)
-        d = S.write_project(os.path.join(self.tmp, "consumer-" + tag), "consumer", publish=False,
-                            deps='pb-top = { version = "0.1", registry = "b" }', main_rs=MAIN)
+        d = harness.make_project(os.path.join(self.tmp, "consumer-" + tag), "consumer", publish=False,
+                                 deps='pb-top = { version = "0.1", registry = "b" }', main_rs=MAIN)
         cargo.run(["build"], d, logs=[self.crated])
         rc, out, err = cargo.run(["run", "-q"], d, logs=[self.crated])
         self.assertEqual(out.strip(), "8")

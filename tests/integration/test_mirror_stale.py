@@ -51,8 +51,8 @@ class StaleTest(harness.TestCase):
         return S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
 
     def consumer(self, tag, dep="st-top"):
-        return S.write_project(os.path.join(self.tmp, "c-" + tag), "consumer", publish=False,
-                               deps='%s = { version = "0.1", registry = "mirror" }' % dep)
+        return harness.make_project(os.path.join(self.tmp, "c-" + tag), "consumer", publish=False,
+                                    deps='%s = { version = "0.1", registry = "mirror" }' % dep)
 
     def lock(self, d):
         return {p["name"]: p for p in read_lock(os.path.join(d, "Cargo.lock"))}

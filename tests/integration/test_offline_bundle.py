@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import index_path, sha256_hex  # noqa: E402
 
 WANT = {"o-top": "1.0.0", "o-mid": "1.0.0", "o-leaf": "1.1.0"}
@@ -106,9 +106,9 @@ class BundleTest(harness.TestCase):
         self.up = C.Upstream(self, self.tmp)
         C.publish_graph(self.up)
         self.cargo = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
-        self.proj = S.write_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
-                                    deps='o-top = { version = "1", registry = "up" }',
-                                    main_rs=C.CONSUMER_MAIN)
+        self.proj = harness.make_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
+                                         deps='o-top = { version = "1", registry = "up" }',
+                                         main_rs=C.CONSUMER_MAIN)
         self.cargo.run(["generate-lockfile"], self.proj, logs=[self.up.crated])
         self.lock = os.path.join(self.proj, "Cargo.lock")
         # the source data dir A, filled by prefetch (index_ttl 0: a later

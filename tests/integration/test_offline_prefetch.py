@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import index_path, read_lock  # noqa: E402
 
 WANT = {"o-top": "1.0.0", "o-mid": "1.0.0", "o-leaf": "1.1.0"}
@@ -33,9 +33,9 @@ class PrefetchTest(harness.TestCase):
         C.publish_graph(self.up)
         # a consumer resolved by cargo directly against the upstream
         self.cargo = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
-        self.proj = S.write_project(os.path.join(self.tmp, "projects", "consumer"), "consumer",
-                                    publish=False, deps='o-top = { version = "1", registry = "up" }',
-                                    main_rs=C.CONSUMER_MAIN)
+        self.proj = harness.make_project(os.path.join(self.tmp, "projects", "consumer"), "consumer",
+                                         publish=False, deps='o-top = { version = "1", registry = "up" }',
+                                         main_rs=C.CONSUMER_MAIN)
         self.cargo.run(["generate-lockfile"], self.proj, logs=[self.up.crated])
         self.lock = os.path.join(self.proj, "Cargo.lock")
         self.pkgs = {p["name"]: p for p in read_lock(self.lock)}

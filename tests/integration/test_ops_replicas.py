@@ -228,8 +228,8 @@ class ReplicasTest(harness.TestCase):
                                         op="publish", outcome="ok")
 
     def publish(self, cargo, vers):
-        d = S.write_project(os.path.join(self.tmp, "proj-" + vers), CRATE, vers,
-                            publish="mirror", lib_rs="pub fn v() -> &'static str { \"%s\" }\n" % vers)
+        d = harness.make_project(os.path.join(self.tmp, "proj-" + vers), CRATE, vers,
+                                 publish="mirror", lib_rs="pub fn v() -> &'static str { \"%s\" }\n" % vers)
         t0 = time.monotonic()
         rc, out, err = cargo.run(["publish", "--registry", "mirror", "--no-verify", "--allow-dirty"],
                                  d, check=False, timeout=180)

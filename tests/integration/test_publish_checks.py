@@ -83,20 +83,8 @@ def bomb(name, vers, size):
     return b"".join(out)
 
 
-class PublishChecksTest(unittest.TestCase):
+class PublishChecksTest(harness.SharedServer, unittest.TestCase):
     maxDiff = 4000
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
-        cls.srv = harness.start_crated(cls.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
 
     def refused(self, meta, crate, *words):
         """Publishes; asserts 400, a cargo-format error containing every word
