@@ -58,7 +58,7 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import index_path  # noqa: E402  (one copy, in harness.py)
+from harness import index_path, wait_until  # noqa: E402  (one copy, in harness.py)
 
 
 # ---------------------------------------------------------------------------
@@ -486,12 +486,7 @@ class AzureFeed:
         return self.api_prefix + "/api/v1/crates" + rest
 
     def wait(self, pred, timeout, step=0.05):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(step)
-        return pred()
+        return wait_until(pred, timeout, step)
 
     # -- request handling (runs in server threads)
     def _record_status(self, h):
@@ -531,7 +526,7 @@ class AzureFeed:
             # do the write, but never answer it
             h._send = lambda status, *a, **kw: setattr(h, "_status", status)
         if is_write and mode == "hang":
-            time.sleep(self.hang_seconds)
+            time.sleep(self.hang_seconds)   # the behaviour under test: a slow feed
         if is_write and mode == "error500":
             h._send(500, azure_error("VS800000: An internal error occurred (test stand-in).",
                                      "InternalServerErrorException"))

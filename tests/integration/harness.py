@@ -23,6 +23,7 @@ import hashlib
 import http.client
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -80,6 +81,47 @@ def remove_tempdir(path):
         sys.stderr.write("kept temp dir: %s\n" % path)
         return
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# waits
+
+
+def wait_until(pred, timeout, interval=0.05):
+    """Polls pred() until it returns something true or timeout seconds
+    have passed; returns its last value. The one poll loop of the tests:
+    every wait is on a condition, bounded in time; interval is only how
+    often the condition is looked at."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def wait_log(srv, pattern, timeout=5.0, count=1):
+    """Lines of srv's log matching the regular expression pattern, once
+    there are count of them (or the timeout passed)."""
+    found = []
+
+    def enough():
+        found[:] = [l for l in srv.log_text().splitlines() if re.search(pattern, l)]
+        return len(found) >= count
+    wait_until(enough, timeout)
+    return found
+
+
+def wait_status(fn, want, timeout=3.0):
+    """Calls fn() (-> Resp) until its status is want or timeout seconds
+    have passed; returns the last Resp."""
+    last = [None]
+
+    def got():
+        last[0] = fn()
+        return last[0].status == want
+    wait_until(got, timeout, 0.1)
+    return last[0]
 
 
 # ---------------------------------------------------------------------------
@@ -455,17 +497,16 @@ def settled_snapshot(root, seconds=5.0):
     """snapshot(root) once a running server has stopped writing there: two
     snapshots 0.1 s apart are equal and nothing is under a tmp/ folder (a
     write under way). Bounded: after seconds, the last snapshot."""
-    deadline = time.monotonic() + seconds
-    prev = snapshot(root)
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
+    last = [snapshot(root)]
+
+    def settled():
         cur = snapshot(root)
         writing = any(v[0] != "dir" and "tmp" in k.split(os.sep)[:-1]
                       for k, v in cur.items())
-        if cur == prev and not writing:
-            return cur
-        prev = cur
-    return prev
+        same, last[0] = cur == last[0], cur
+        return same and not writing
+    wait_until(settled, seconds, 0.1)
+    return last[0]
 
 
 def snapshot_diff(before, after):
@@ -481,6 +522,172 @@ def snapshot_diff(before, after):
         else:
             out.append("changed %s %r -> %r" % (k, a, b))
     return out
+
+
+# ---------------------------------------------------------------------------
+# /-/metrics (Prometheus text exposition)
+
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"\s*(,|$)')
+
+
+def parse_labels(text):
+    """'a="1",b="2"' -> (("a", "1"), ("b", "2")); ValueError if malformed."""
+    out = []
+    pos = 0
+    text = text or ""
+    while pos < len(text):
+        m = LABEL_RE.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError("bad label set %r at %d" % (text, pos))
+        out.append((m.group(1), m.group(2)))
+        pos = m.end()
+        if m.group(3) == "" and pos < len(text):
+            raise ValueError("bad label set %r" % text)
+    names = [k for k, _ in out]
+    if len(names) != len(set(names)):
+        raise ValueError("repeated label in %r" % text)
+    return tuple(out)
+
+
+class Exposition:
+    """A parsed Prometheus text exposition: samples {(name, labels): value}
+    (labels: sorted tuple of pairs), types {family: type}, problems []."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = {}
+        self.types = {}
+        self.problems = []
+        helps = set()
+        for n, line in enumerate(text.split("\n"), 1):
+            if line == "":
+                if n != len(text.split("\n")):
+                    self.problems.append("line %d: empty line" % n)
+                continue
+            if line.startswith("#"):
+                m = re.match(r"^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$", line)
+                if not m:
+                    self.problems.append("line %d: bad comment %r" % (n, line))
+                    continue
+                if m.group(1) == "TYPE":
+                    if m.group(3) not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                        self.problems.append("line %d: bad type %r" % (n, line))
+                    if m.group(2) in self.types:
+                        self.problems.append("line %d: second TYPE for %s" % (n, m.group(2)))
+                    self.types[m.group(2)] = m.group(3)
+                else:
+                    if m.group(2) in helps:
+                        self.problems.append("line %d: second HELP for %s" % (n, m.group(2)))
+                    helps.add(m.group(2))
+                continue
+            m = SAMPLE_RE.match(line)
+            if not m:
+                self.problems.append("line %d: not `name{labels} value`: %r" % (n, line))
+                continue
+            name, ltext, vtext = m.groups()
+            try:
+                labels = tuple(sorted(parse_labels(ltext)))
+            except ValueError as e:
+                self.problems.append("line %d: %s" % (n, e))
+                continue
+            try:
+                value = float(vtext)
+            except ValueError:
+                self.problems.append("line %d: bad value %r" % (n, line))
+                continue
+            fam = self.family_of(name)
+            if fam not in self.types:
+                self.problems.append("line %d: sample %s before/without a TYPE for %s"
+                                     % (n, name, fam))
+            key = (name, labels)
+            if key in self.samples:
+                self.problems.append("line %d: repeated series %r" % (n, key))
+            self.samples[key] = value
+
+    def family_of(self, name):
+        for suf in ("_bucket", "_sum", "_count"):
+            if name.endswith(suf) and self.types.get(name[:-len(suf)]) == "histogram":
+                return name[:-len(suf)]
+        return name
+
+    def get(self, name, **labels):
+        """The value of name{labels} (exact label set); 0 when the series
+        does not exist (series appear on first use)."""
+        return self.samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def sum(self, name, **labels):
+        """The sum of the series of name whose labels include labels."""
+        want = set(labels.items())
+        return sum(v for (n, l), v in self.samples.items() if n == name and want <= set(l))
+
+    def series(self, name):
+        """{labels dict as sorted tuple: value} of every series of name."""
+        return {l: v for (n, l), v in self.samples.items() if n == name}
+
+    def histogram_problems(self):
+        out = []
+        for fam, typ in self.types.items():
+            if typ != "histogram":
+                continue
+            groups = {}
+            for (n, labels), v in self.samples.items():
+                if n != fam + "_bucket":
+                    continue
+                d = dict(labels)
+                if "le" not in d:
+                    out.append("%s bucket without le: %r" % (fam, labels))
+                    continue
+                le = d.pop("le")
+                groups.setdefault(tuple(sorted(d.items())), []).append((le, v))
+            counts = {l: v for (n, l), v in self.samples.items() if n == fam + "_count"}
+            sums = {l: v for (n, l), v in self.samples.items() if n == fam + "_sum"}
+            if set(groups) != set(counts) or set(groups) != set(sums):
+                out.append("%s: bucket, _count and _sum series differ: %r / %r / %r"
+                           % (fam, sorted(groups), sorted(counts), sorted(sums)))
+            for labels, buckets in groups.items():
+                les = [(math.inf if le == "+Inf" else float(le), le, v) for le, v in buckets]
+                order = [le for _, le, _ in les]
+                les.sort(key=lambda x: x[0])
+                if not les or les[-1][1] != "+Inf":
+                    out.append("%s%r: no +Inf bucket" % (fam, labels))
+                    continue
+                if len({x[0] for x in les}) != len(les):
+                    out.append("%s%r: repeated le" % (fam, labels))
+                if order != [le for _, le, _ in les]:
+                    out.append("%s%r: buckets not in increasing le order: %r" % (fam, labels, order))
+                vals = [v for _, _, v in les]
+                if any(b < a for a, b in zip(vals, vals[1:])):
+                    out.append("%s%r: buckets not cumulative: %r" % (fam, labels, vals))
+                if any(v != int(v) or v < 0 for v in vals):
+                    out.append("%s%r: bucket counts not whole: %r" % (fam, labels, vals))
+                if labels in counts and vals[-1] != counts[labels]:
+                    out.append("%s%r: +Inf bucket %r != _count %r"
+                               % (fam, labels, vals[-1], counts[labels]))
+                if labels in sums and sums[labels] < 0:
+                    out.append("%s%r: negative _sum" % (fam, labels))
+        return out
+
+
+def wait_connections(srv, n, timeout=5.0):
+    """Waits until srv has n client connections open besides the one that
+    asks (crated_open_connections of /-/metrics): a connection the test
+    opened has been accepted, or one it closed has been seen closed (and
+    what crated does at a close is done). Returns whether it came to be."""
+    return wait_until(lambda: metrics(srv).get("crated_open_connections") == n + 1, timeout)
+
+
+def metrics(srv, clean=False):
+    """srv's /-/metrics, parsed (an Exposition); with clean, fails on a
+    malformed exposition."""
+    r = srv.get("/-/metrics")
+    if r.status != 200:
+        raise AssertionError("GET /-/metrics: %r" % r)
+    ex = Exposition(r.text())
+    if clean and ex.problems:
+        raise AssertionError("exposition problems:\n" + "\n".join(ex.problems[:20]))
+    return ex
 
 
 # ---------------------------------------------------------------------------
@@ -549,19 +756,15 @@ class Crated:
         check_sanitizer(self.log_text(), "crated's log")
 
     def wait_listening(self, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log_text()
-            ports = [int(p) for p in LISTEN_RE.findall(text)]
-            if ports:
-                # give a second listen line a moment to appear
-                self.ports = ports
-                self.port = ports[0]
-                return self.port
-            if self.proc.poll() is not None:
-                raise AssertionError("crated exited with %s before listening; log:\n%s"
-                                     % (self.proc.returncode, self.log_tail()))
-            time.sleep(0.05)
+        ports = wait_until(lambda: LISTEN_RE.findall(self.log_text()) or self.proc.poll() is not None,
+                           timeout)
+        if ports is True:
+            raise AssertionError("crated exited with %s before listening; log:\n%s"
+                                 % (self.proc.returncode, self.log_tail()))
+        if ports:
+            self.ports = [int(p) for p in ports]
+            self.port = self.ports[0]
+            return self.port
         raise AssertionError("crated did not log 'listening on 127.0.0.1:PORT' within %.0f s; log:\n%s"
                              % (timeout, self.log_tail()))
 

@@ -263,15 +263,15 @@ class StandIn:
         if self.running:
             return
         self.release = threading.Event()
-        deadline = time.monotonic() + 10
-        while True:
+
+        def started():
             try:
                 self._start(self.port)
-                return
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                return False        # the port is not free yet
+        if not harness.wait_until(started, 10, 0.1):
+            self._start(self.port)  # raises the OSError
 
     # content
     def put_file(self, path, data, ctype="text/plain", mtime=None):
@@ -583,17 +583,14 @@ class HttpServerProc:
                  "--directory", root],
                 stdin=subprocess.DEVNULL, stdout=of, stderr=lf, env=harness.clean_env())
         harness._live_procs.append(self.proc)
-        deadline = time.monotonic() + 10
         self.port = None
-        while time.monotonic() < deadline:
+
+        def banner():
             with open(self.out_path) as f:
-                m = re.search(r"port (\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+                return re.search(r"port (\d+)", f.read()) or self.proc.poll() is not None
+        m = harness.wait_until(banner, 10)
+        if m and m is not True:
+            self.port = int(m.group(1))
         if self.port is None:
             self.stop()
             raise AssertionError("http.server did not start")
@@ -881,16 +878,6 @@ def files_under(root):
     return sorted(out)
 
 
-def wait_until(pred, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
-
-
 def make_cert(tmp):
     """A self-signed CA-less certificate for 127.0.0.1 made with the
     openssl command (None if it is not installed): (cert path, key path)."""
@@ -980,15 +967,14 @@ class Blackhole:
     def __init__(self, port=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        deadline = time.monotonic() + 10
-        while True:
+        def bound():
             try:
                 self.sock.bind(("127.0.0.1", port))
-                break
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                return False        # the port is not free yet
+        if not harness.wait_until(bound, 10, 0.1):
+            self.sock.bind(("127.0.0.1", port))     # raises the OSError
         self.sock.listen(0)
         self.port = self.sock.getsockname()[1]
         self.fillers = []
@@ -1000,7 +986,8 @@ class Blackhole:
             except (BlockingIOError, OSError):
                 pass
             self.fillers.append(c)
-        time.sleep(0.2)
+        # the queue is full once a filler's handshake completed (writable)
+        harness.wait_until(lambda: select.select([], self.fillers, [], 0)[1], 2)
 
     def connect_hangs(self, wait=1.0):
         c = socket.socket()

@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -289,12 +288,8 @@ class AuthCargoTest(harness.SharedServer, harness.Steps):
                                           env=cli_env())
         self.assertEqual(rc, 0, err)
         self.assertIn("revoked 1 token", out + err)
-        deadline = time.monotonic() + 3.0
-        while True:
-            r = self.auth_get("/local/config.json", self.tokens["reader"])
-            if r.status == 401 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        r = harness.wait_status(lambda: self.auth_get("/local/config.json", self.tokens["reader"]),
+                                401, 3.0)
         self.assertEqual(r.status, 401, "revoked token still accepted after 3 s: %r" % r)
         self.assertEqual(self.srv.proc.pid, pid)
         self.assertTrue(self.srv.running())
@@ -314,12 +309,7 @@ class AuthCargoTest(harness.SharedServer, harness.Steps):
         prompts, naming crated's login URL) and later builds use it."""
         tok, _ = create_token(self.cfg, "reader2", "read")
         self.tokens["reader2"] = tok
-        deadline = time.monotonic() + 3.0
-        while True:
-            r = self.auth_get("/local/config.json", tok)
-            if r.status == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        r = harness.wait_status(lambda: self.auth_get("/local/config.json", tok), 200, 3.0)
         self.assertEqual(r.status, 200, "new token not accepted within 3 s: %r" % r)
 
         creds = os.path.join(self.cargo.home, "credentials.toml")

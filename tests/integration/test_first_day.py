@@ -61,7 +61,7 @@ def wait_probe(crated, name, timeout=30):
     def probed():
         reg = registry_state(crated, name)
         return reg if reg.get("probe") not in (None, "not probed yet") else None
-    reg = S.wait_until(probed, timeout, 0.05)
+    reg = harness.wait_until(probed, timeout, 0.05)
     if reg is None:
         raise AssertionError("no probe outcome in /-/ready within %d s: %s\nlog:\n%s"
                              % (timeout, registry_state(crated, name), crated.log_tail()))
@@ -193,7 +193,7 @@ class Feed(harness.TestCase):
         with open(pat, "w") as f:
             f.write(PAT84 + "\n")
         c.proc.send_signal(signal.SIGHUP)
-        ok = S.wait_until(lambda: registry_state(c, "corp").get("probe") == "ok", 30, 0.05)
+        ok = harness.wait_until(lambda: registry_state(c, "corp").get("probe") == "ok", 30, 0.05)
         self.assertTrue(ok, "%s\n%s" % (registry_state(c, "corp"), c.log_tail()))
 
 
@@ -364,7 +364,7 @@ class AuthRequired(harness.TestCase):
         tok = self.token("ci")
         # (on builds that read tokens.json once a second, wait for it: this
         # test is about cargo's configuration)
-        S.wait_until(lambda: self.c.get("/local/config.json",
+        harness.wait_until(lambda: self.c.get("/local/config.json",
                                         headers={"Authorization": tok}).status == 200, 5)
         meta = harness.crate_meta("authed", "1.0.0")
         crate = harness.make_crate("authed", "1.0.0")

@@ -63,12 +63,8 @@ def create_token(cfg, name, scope):
 def wait_token(srv, tok):
     """crated reads tokens.json at most once a second: waits (bounded)
     until it knows tok."""
-    deadline = time.monotonic() + 5
-    while True:
-        r = srv.get("/local/config.json", {"Authorization": tok})
-        if r.status == 200 or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
+    return harness.wait_status(lambda: srv.get("/local/config.json", {"Authorization": tok}),
+                               200, 5)
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -640,7 +636,7 @@ class ResetWhileAnswered(harness.TestCase):
         try:
             a = [reset.request("GET", path, end=True) for _ in range(3)]
             b = [closed.request("GET", path, end=True) for _ in range(3)]
-            self.assertTrue(S.wait_until(lambda: si.count(up) >= 1, 10), si.requests)
+            self.assertTrue(harness.wait_until(lambda: si.count(up) >= 1, 10), si.requests)
             for s in a:
                 reset.frame(RST_STREAM, 0, s, struct.pack(">I", CANCEL))
             reset.ping(deadline)

@@ -38,6 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import wait_log  # noqa: E402
 import standins as S  # noqa: E402
 from harness import crate_meta, make_crate, make_project, read_lock, index_path  # noqa: E402
 
@@ -56,17 +57,6 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_log(srv, pattern, timeout=5.0, count=1):
-    """Lines of srv's log matching pattern, once there are count of them
-    (or the timeout passed)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [l for l in srv.log_text().splitlines() if re.search(pattern, l)]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 class Pki:

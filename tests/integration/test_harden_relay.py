@@ -36,7 +36,7 @@ import harness  # noqa: E402
 from harness import crate_meta, make_crate, publish_body  # noqa: E402
 import azure_standin as az  # noqa: E402
 from test_relay_azure import CorpCargo, corp_registries, project  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
+from harness import Exposition  # noqa: E402
 
 MIB = 1 << 20
 
@@ -107,11 +107,6 @@ class HardenRelayTest(harness.TestCase):
             registries=corp_registries(self.feed, self.ca.ca_cert, extra=extra),
             env={"CORP_TOKEN": self.feed.token})
 
-    def metric(self, srv, name, **labels):
-        r = srv.get("/-/metrics")
-        self.assertEqual(r.status, 200)
-        return Exposition(r.text()).get(name, **labels)
-
     # -- a publish reaches the feed at most once
 
     def reset_case(self, fault, name):
@@ -139,7 +134,7 @@ class HardenRelayTest(harness.TestCase):
         self.assertTrue([l for l in srv.log_text().splitlines()
                          if "audit" in l and name in l and "upstream_status=0" in l],
                         srv.log_tail())
-        self.assertEqual(self.metric(srv, "crated_relayed_writes_total", registry="corp",
+        self.assertEqual(harness.metrics(srv).get("crated_relayed_writes_total", registry="corp",
                                      op="publish", outcome="unknown"), 1)
         return srv
 
@@ -218,7 +213,7 @@ class HardenRelayTest(harness.TestCase):
         flying = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            flying = self.metric(srv, "crated_relayed_writes_in_flight", registry="corp")
+            flying = harness.metrics(srv).get("crated_relayed_writes_in_flight", registry="corp")
             if flying == 0:
                 break
             time.sleep(0.2)
@@ -295,7 +290,7 @@ class HardenRelayTest(harness.TestCase):
         if feed.count("PUT", feed.api_path("/new")) != 5:
             problems.append("refused writes reached the feed: %d PUTs"
                             % feed.count("PUT", feed.api_path("/new")))
-        if self.metric(srv, "crated_relayed_writes_in_flight", registry="corp") != 5:
+        if harness.metrics(srv).get("crated_relayed_writes_in_flight", registry="corp") != 5:
             problems.append("crated_relayed_writes_in_flight is not 5")
         flying = self.release(srv, threads)
         if flying != 0:
@@ -313,7 +308,7 @@ class HardenRelayTest(harness.TestCase):
         self.assertEqual(r.status, 200, r.body[:400])
         self.assertIn("warnings", r.json())
         self.assertEqual([p["name"] for p in feed.publishes], ["huge-ok"])
-        self.assertEqual(self.metric(srv, "crated_relayed_writes_total", registry="corp",
+        self.assertEqual(harness.metrics(srv).get("crated_relayed_writes_total", registry="corp",
                                      op="publish", outcome="ok"), 1)
 
     # -- the api on another origin

@@ -85,7 +85,7 @@ class PublishOrphanTest(harness.TestCase):
         t.start()
         try:
             cf = crate_file(data, "local", "inflight", "1.0.0")
-            self.assertTrue(S.wait_until(lambda: os.path.isfile(cf), 30), "no .crate written")
+            self.assertTrue(harness.wait_until(lambda: os.path.isfile(cf), 30), "no .crate written")
             d = srv.get("/local/api/v1/crates/inflight/1.0.0/download")
             self.assertEqual(d.status, 404, "a version without its index line is served: %r" % d)
         finally:
@@ -107,7 +107,7 @@ class PublishOrphanTest(harness.TestCase):
             def listed():
                 with open(ip, "rb") as f:
                     return b'"1.0.1"' in f.read()
-            self.assertTrue(S.wait_until(listed, 30), "no index line written")
+            self.assertTrue(harness.wait_until(listed, 30), "no index line written")
             d = srv.get("/local/api/v1/crates/inflight/1.0.1/download")
             self.assertEqual((d.status, d.body), (200, crate2))
         finally:
@@ -422,7 +422,7 @@ class PrefetchTest(harness.TestCase):
         lock = C.write_lock(os.path.join(self.tmp, "p", "Cargo.lock"), [
             {"name": "slow", "version": "1.0.0", "source": url, "checksum": "a" * 64}])
         p = self.run_prefetch(["--config", self.mirror_cfg(url), lock], 60)
-        self.assertTrue(S.wait_until(lambda: si.requests, 30), "prefetch never asked the upstream")
+        self.assertTrue(harness.wait_until(lambda: si.requests, 30), "prefetch never asked the upstream")
         p.send_signal(signal.SIGTERM)
         rc, out, err = self.finish(p, 30)
         self.assertIn("stopped by SIGTERM", err)

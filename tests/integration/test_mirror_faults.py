@@ -109,7 +109,7 @@ class MirrorFixture(harness.TestCase):
         r = self.get_index(name)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.tree.index_body(name))
-        self.assertTrue(S.wait_until(lambda: self.cached_index(name) == r.body, 5),
+        self.assertTrue(harness.wait_until(lambda: self.cached_index(name) == r.body, 5),
                         "index file of %s not cached" % name)
         return r.body
 
@@ -147,7 +147,7 @@ class MirrorFixture(harness.TestCase):
         self.assertEqual(r.status, 200, "%r\n%s" % (r, self.crated.log_tail(8)))
         self.assertIsNone(r.header("x-crated-stale"), r)
         self.assertEqual(r.body, self.tree.index_body(name))
-        self.assertTrue(S.wait_until(lambda: self.cached_index(name) == r.body, 5),
+        self.assertTrue(harness.wait_until(lambda: self.cached_index(name) == r.body, 5),
                         "healed index file of %s not written" % name)
 
     def assert_no_crate_cached(self, name):
@@ -157,7 +157,7 @@ class MirrorFixture(harness.TestCase):
 
     def assert_tmp_clean(self):
         t = os.path.join(self.mdir, "tmp")
-        S.wait_until(lambda: not os.path.isdir(t) or not S.files_under(t), 5)
+        harness.wait_until(lambda: not os.path.isdir(t) or not S.files_under(t), 5)
         self.assertEqual(S.files_under(t) if os.path.isdir(t) else [], [],
                          "temporary files left behind")
 
@@ -436,7 +436,7 @@ class UpstreamBehaviourTest(MirrorFixture):
         r = self.get_index("f-warm")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.tree.index_body("f-warm"))
-        self.assertTrue(S.wait_until(lambda: self.cached_index("f-warm") == r.body, 5),
+        self.assertTrue(harness.wait_until(lambda: self.cached_index("f-warm") == r.body, 5),
                         "cached file is not the decoded index: %r" % self.cached_index("f-warm"))
         req = self.si.reqs(self.up_path("f-warm"))[0]
         self.assertIn("gzip", req.header("accept-encoding") or "", req.headers)
@@ -462,7 +462,7 @@ class UpstreamBehaviourTest(MirrorFixture):
         threads = [threading.Thread(target=get, args=(n,), daemon=True) for n in names]
         for t in threads:
             t.start()
-        S.wait_until(lambda: cc.now >= 2, 10)
+        harness.wait_until(lambda: cc.now >= 2, 10)
         time.sleep(1.0)
         self.assertEqual(cc.now, 2, "requests in flight upstream with upstream_concurrency = 2")
         gate.set()
@@ -529,7 +529,7 @@ class UpstreamBehaviourTest(MirrorFixture):
         self.si.set(self.up_path("f-warm"), S.b_hang(max_s=40))
         t = threading.Thread(target=lambda: self.get_index("f-warm", timeout=40), daemon=True)
         t.start()
-        self.assertTrue(S.wait_until(lambda: self.si.count(self.up_path("f-warm")) == 1, 10))
+        self.assertTrue(harness.wait_until(lambda: self.si.count(self.up_path("f-warm")) == 1, 10))
         t0 = time.monotonic()
         r = self.get_index("f-cold", timeout=40)
         took = time.monotonic() - t0
@@ -564,7 +564,7 @@ class DownloadFaultTest(MirrorFixture):
                              "client got a complete, correct body?!")
             self.assertNotEqual(resp.status, 200,
                                 "a bad .crate was delivered as a complete 200: %r" % resp)
-        self.assertTrue(S.wait_until(lambda: not os.path.isdir(os.path.join(self.mdir, "crates", name))
+        self.assertTrue(harness.wait_until(lambda: not os.path.isdir(os.path.join(self.mdir, "crates", name))
                                      or not S.files_under(os.path.join(self.mdir, "crates", name)), 3))
         self.assert_no_crate_cached(name)
         self.assert_tmp_clean()
@@ -578,7 +578,7 @@ class DownloadFaultTest(MirrorFixture):
         self.assertEqual(resp.body, self.crates[(name, vers)])
         low = name.lower()
         p = os.path.join(self.mdir, "crates", low, "%s-%s.crate" % (low, vers))
-        self.assertTrue(S.wait_until(lambda: os.path.isfile(p), 5), "not cached at %s" % p)
+        self.assertTrue(harness.wait_until(lambda: os.path.isfile(p), 5), "not cached at %s" % p)
         with open(p, "rb") as f:
             self.assertEqual(f.read(), self.crates[(name, vers)])
 
@@ -794,7 +794,7 @@ class TokenFileTest(MirrorFixture):
         self.assert_upstream_error(r, (502,))
         with open(self.tokfile, "w") as f:
             f.write(new + "\n")
-        ok = S.wait_until(lambda: self.get_index("f-auth2").status == 200, 10, interval=0.5)
+        ok = harness.wait_until(lambda: self.get_index("f-auth2").status == 200, 10, interval=0.5)
         self.assertTrue(ok, "rotated token not picked up after a 401:\n" + self.crated.log_tail(10))
         self.assertEqual(self.si.reqs()[-1].header("authorization"), new)
         self.assertNotIn("sekrit", self.crated.log_text(), "token in crated's log")
@@ -920,7 +920,7 @@ class DlTemplateTest(harness.TestCase):
                     low = name.lower()
                     p = os.path.join(crated.data_dir, "m%d" % i, "crates", low,
                                      "%s-1.0.0+build.7.crate" % low)
-                    self.assertTrue(S.wait_until(lambda: os.path.isfile(p), 5),
+                    self.assertTrue(harness.wait_until(lambda: os.path.isfile(p), 5),
                                     "not cached at %s" % p)
 
 

@@ -70,7 +70,7 @@ class SingleFlightTest(harness.TestCase):
                             "clients could not send their requests")
         # the first upstream request must be in (held); give crated a second
         # to read the other requests and (wrongly) start more fetches
-        self.assertTrue(S.wait_until(lambda: self.si.count(upstream_path) >= 1, 10),
+        self.assertTrue(harness.wait_until(lambda: self.si.count(upstream_path) >= 1, 10),
                         "crated never asked the upstream for %s" % upstream_path)
         time.sleep(1.0)
         held = self.si.count(upstream_path)
@@ -128,7 +128,7 @@ class SingleFlightTest(harness.TestCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, self.crates["sf-dl"])
         p = os.path.join(self.crated.data_dir, "mirror", "crates", "sf-dl", "sf-dl-1.0.0.crate")
-        self.assertTrue(S.wait_until(lambda: os.path.isfile(p), 5))
+        self.assertTrue(harness.wait_until(lambda: os.path.isfile(p), 5))
 
 
 class SingleFlightRevalidateTest(SingleFlightTest):
@@ -197,7 +197,7 @@ class WriteUnderWayTest(harness.TestCase):
                          "the write was not held (CRATED_PAUSE_AT ignored?)")
         self.assertEqual(si.count(up), 1, "a second upstream request while the "
                          "fill was being written: %r" % si.reqs(up))
-        self.assertTrue(S.wait_until(lambda: os.path.exists(on_disk),
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(on_disk),
                                      self.PAUSE_MS / 1000 + 10),
                         "the held write never finished")
         with open(on_disk, "rb") as f:

@@ -154,7 +154,7 @@ class StaleTest(harness.TestCase):
                     return f.read() == body and json.load(m).get("fetched")
             except (OSError, ValueError):
                 return False
-        self.assertTrue(S.wait_until(check, 5), "fill of %s not on disk" % name)
+        self.assertTrue(harness.wait_until(check, 5), "fill of %s not on disk" % name)
 
     def start_again(self, negative_ttl=TTL):
         """Starts a stopped crated again on the same data dir (which the
@@ -267,7 +267,7 @@ class StaleTest(harness.TestCase):
         def on_disk():
             with open(p, "rb") as f:
                 return f.read() == self.tree.index_body("st-base")
-        self.assertTrue(S.wait_until(on_disk, 5), "cached index file not replaced by the new one")
+        self.assertTrue(harness.wait_until(on_disk, 5), "cached index file not replaced by the new one")
 
     def test_revalidate_with_last_modified(self):
         req, (data, _, mtime) = self.revalidate(False)

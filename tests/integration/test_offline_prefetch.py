@@ -128,7 +128,7 @@ class PrefetchTest(harness.TestCase):
                              % (name, vers, len(self.up.published[(name, vers)])))
         # the running server's cache holds them (written in the background:
         # bounded wait)
-        ok = S.wait_until(lambda: C.cached_crates(srv_data, "mirror") == set(WANT.items()), 10)
+        ok = harness.wait_until(lambda: C.cached_crates(srv_data, "mirror") == set(WANT.items()), 10)
         self.assertTrue(ok, "server cache: %r (before: %r)" % (S.files_under(srv_data), before))
         self.assert_cached(srv_data)
         self.assertNotIn(("o-leaf", "1.0.0"), C.cached_crates(srv_data, "mirror"))

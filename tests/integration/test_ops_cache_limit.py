@@ -35,7 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
 from harness import crate_meta, index_path, make_crate  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
 
 CRATE_DATA = 20000
 PASS_WAIT = 12.0
@@ -114,13 +113,6 @@ class CacheLimitTest(harness.TestCase):
                 return have
             time.sleep(0.2)
 
-    def metrics(self, srv):
-        r = srv.get("/-/metrics")
-        self.assertEqual(r.status, 200, r)
-        ex = Exposition(r.text())
-        self.assertFalse(ex.problems, ex.problems)
-        return ex
-
     def upstream_downloads(self, name):
         return len([a for a in S.access_log(self.up)
                     if a[0] == "GET" and a[1] == "/up/api/v1/crates/%s/1.0.0/download" % name])
@@ -129,7 +121,7 @@ class CacheLimitTest(harness.TestCase):
         disk = self.on_disk()
         deadline = time.monotonic() + 3
         while True:
-            ex = self.metrics(srv)
+            ex = harness.metrics(srv, clean=True)
             got = (ex.get("crated_cache_files", registry="mirror"),
                    ex.get("crated_cache_bytes", registry="mirror"))
             if got == (len(disk), sum(disk.values())) or time.monotonic() > deadline:
@@ -259,7 +251,7 @@ class CacheLimitTest(harness.TestCase):
         self.write_config(0)
         srv = self.start_mirror()
         disk = self.on_disk()
-        ex = self.metrics(srv)
+        ex = harness.metrics(srv, clean=True)
         got = (ex.get("crated_cache_files", registry="mirror"),
                ex.get("crated_cache_bytes", registry="mirror"))
         if got != (len(disk), sum(disk.values())):
@@ -272,7 +264,7 @@ class CacheLimitTest(harness.TestCase):
         self.write_config(limit2)
         srv = self.start_mirror()
         time.sleep(0.3)
-        ex = self.metrics(srv)
+        ex = harness.metrics(srv, clean=True)
         if ex.get("crated_evictions_total", registry="mirror") != 0:
             problems.append("a restart with %d bytes on disk (limit %d) evicted %g crates at "
                             "start-up: %s" % (sum(self.on_disk().values()), limit2,

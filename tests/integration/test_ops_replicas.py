@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
 from harness import index_path  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
+from harness import Exposition  # noqa: E402
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 DEPLOY_CONF = os.path.join(harness.REPO, "deploy", "nginx-replicas.conf")

@@ -26,6 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import wait_log  # noqa: E402
 import standins as S  # noqa: E402
 from harness import build_request, index_path, make_crate  # noqa: E402
 
@@ -38,17 +39,6 @@ def b_delay(seconds, then=None):
         h.server.standin.release.wait(seconds)
         (then or S.serve_file)(h, req)
     return f
-
-
-def wait_log(srv, pattern, timeout=5.0, count=1):
-    """Waits until pattern (a regex) matches at least count lines of the
-    log; returns the matches."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [l for l in srv.log_text().splitlines() if re.search(pattern, l)]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def refused(port):
@@ -108,7 +98,7 @@ class SigtermTest(harness.TestCase):
         srv = self.start()
         results = {}
         t = self.get_in_thread(srv, "/mirror/" + self.path, results)
-        self.assertTrue(S.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5),
+        self.assertTrue(harness.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5),
                         "the upstream never got the index request")
         t_sig = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
@@ -138,7 +128,7 @@ class SigtermTest(harness.TestCase):
         srv = self.start()
         results = {}
         self.get_in_thread(srv, "/mirror/" + self.path, results, timeout=40)
-        self.assertTrue(S.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5))
+        self.assertTrue(harness.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5))
         t_sig = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
         self.assertTrue(wait_log(srv, r"SIGTERM.*no longer accepting", 3), srv.log_tail())
