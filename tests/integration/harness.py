@@ -100,28 +100,47 @@ def wait_until(pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def next_second():
+    """Waits until the wall clock is in a later whole second than when
+    called: for what crated stamps in whole seconds (file times,
+    Last-Modified, a bundle's --since, the crate cache's last uses), so
+    that what comes next is stamped later than what came before."""
+    t = int(time.time())
+    wait_until(lambda: int(time.time()) > t, 2, 0.01)
+
+
+def wait_value(fn, ok, timeout, interval=0.05):
+    """Calls fn() until ok(its value) holds or timeout seconds have
+    passed; returns the last value."""
+    last = [None]
+
+    def got():
+        last[0] = fn()
+        return ok(last[0])
+    wait_until(got, timeout, interval)
+    return last[0]
+
+
 def wait_log(srv, pattern, timeout=5.0, count=1):
     """Lines of srv's log matching the regular expression pattern, once
     there are count of them (or the timeout passed)."""
-    found = []
+    return wait_value(lambda: [l for l in srv.log_text().splitlines() if re.search(pattern, l)],
+                      lambda found: len(found) >= count, timeout)
 
-    def enough():
-        found[:] = [l for l in srv.log_text().splitlines() if re.search(pattern, l)]
-        return len(found) >= count
-    wait_until(enough, timeout)
-    return found
+
+def port_answers(port, host="127.0.0.1"):
+    """True if a TCP connection to host:port is accepted now."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def wait_status(fn, want, timeout=3.0):
     """Calls fn() (-> Resp) until its status is want or timeout seconds
     have passed; returns the last Resp."""
-    last = [None]
-
-    def got():
-        last[0] = fn()
-        return last[0].status == want
-    wait_until(got, timeout, 0.1)
-    return last[0]
+    return wait_value(fn, lambda r: r.status == want, timeout, 0.1)
 
 
 # ---------------------------------------------------------------------------
@@ -678,6 +697,15 @@ def wait_connections(srv, n, timeout=5.0):
     return wait_until(lambda: metrics(srv).get("crated_open_connections") == n + 1, timeout)
 
 
+def wait_upstream_in_flight(srv, n, timeout=5.0):
+    """Waits until crated has n requests to upstreams in flight
+    (crated_upstream_requests_in_flight); returns whether it came to be.
+    With a stand-in holding n answers (or n = 0), every request crated has
+    started has then reached the stand-in: a check that a request was not
+    made means something."""
+    return wait_until(lambda: metrics(srv).get("crated_upstream_requests_in_flight") == n, timeout)
+
+
 def metrics(srv, clean=False):
     """srv's /-/metrics, parsed (an Exposition); with clean, fails on a
     malformed exposition."""
@@ -882,6 +910,62 @@ def start_crated(tmp, config_extra="", env=None, data_dir=None, name="crated",
                 proc.wait(timeout=10)
             raise
     return c
+
+
+TOKEN_RE = re.compile(r"crated_[A-Za-z0-9_-]{20,}")
+
+
+def cli_env():
+    """Environment for `crated token ...` helper calls: under ASan, leak
+    reports of the short-lived command are not the tests' subject (one
+    dedicated test checks them) and would change its exit code."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
+
+
+def create_token(cfg, name, scope, crates=None, registry="local", expires=None,
+                 same_owner=False):
+    """Runs `crated token create`; returns the token."""
+    args = ["token", "create", "--config", cfg, "--registry", registry,
+            "--scope", scope, "--name", name] + (["--same-owner"] if same_owner else [])
+    if crates is not None:
+        args += ["--crates", crates]
+    if expires is not None:
+        args += ["--expires", str(expires)]
+    rc, out, err = run_crated(args, env=cli_env())
+    if rc != 0:
+        raise AssertionError("crated token create %s failed (rc %d): %s" % (name, rc, err))
+    tok = out.strip()
+    if not TOKEN_RE.fullmatch(tok):
+        raise AssertionError("token create printed %r, not one crated_ token" % out)
+    if tok in err:
+        raise AssertionError("token create repeated the token on stderr")
+    return tok
+
+
+def free_port():
+    """A port of 127.0.0.1 that was free a moment ago (the small race is
+    accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process pid so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid, field="VmRSS"):
+    """A field of /proc/PID/status in KiB (0 when it has none)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def run_crated(args, cwd=None, timeout=30, env=None):

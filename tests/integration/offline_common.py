@@ -119,28 +119,34 @@ def start_on_port(tc, tmp, port, timeout=15.0, **kw):
     """tc.start_crated listening on 127.0.0.1:port, retried (bounded) while
     the port is not yet free."""
     deadline = time.monotonic() + timeout
-    while True:
+    started = []
+
+    def free():
         s = socket.socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
-            free = True
+            return True
         except OSError:
-            free = False
+            return False
         finally:
             s.close()
-        if free:
-            try:
-                c = tc.start_crated(tmp=tmp, listen=("127.0.0.1:%d" % port,), **kw)
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-            else:
-                tc.assertEqual(c.port, port, "crated listens on %s, wanted %d" % (c.ports, port))
-                return c
-        if time.monotonic() > deadline:
-            raise AssertionError("port %d did not become free within %.0f s" % (port, timeout))
-        time.sleep(0.2)
+
+    def start():
+        if not free():
+            return False
+        try:
+            started.append(tc.start_crated(tmp=tmp, listen=("127.0.0.1:%d" % port,), **kw))
+            return True
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            return False
+    if not harness.wait_until(start, timeout, 0.2):
+        raise AssertionError("port %d did not become free within %.0f s" % (port, timeout))
+    c = started[0]
+    tc.assertEqual(c.port, port, "crated listens on %s, wanted %d" % (c.ports, port))
+    return c
 
 
 # ---------------------------------------------------------------------------

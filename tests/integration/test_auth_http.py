@@ -18,39 +18,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import cli_env, create_token  # noqa: E402
 from harness import wait_log, wait_status  # noqa: E402
 from harness import crate_meta, index_path, make_crate, publish_body  # noqa: E402
 
-TOKEN_RE = re.compile(r"crated_[A-Za-z0-9_-]{20,}")
 BOGUS = "crated_" + "Z" * 43
 AUTH_REGS = ("[registries.local]\nauth_required = true\n\n"
              "[registries.open]\n\n"
              "[registries.other]\nauth_required = true\n")
-
-
-def cli_env():
-    """Environment for `crated token ...` helper calls: under ASan, leak
-    reports of the short-lived command are not this test's subject (one
-    dedicated test checks them) and would change its exit code."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
-
-
-def create_token(cfg, name, scope, crates=None, registry="local", expires=None,
-                 same_owner=False):
-    args = ["token", "create", "--config", cfg, "--registry", registry,
-            "--scope", scope, "--name", name] + (["--same-owner"] if same_owner else [])
-    if crates is not None:
-        args += ["--crates", crates]
-    if expires is not None:
-        args += ["--expires", str(expires)]
-    rc, out, err = harness.run_crated(args, env=cli_env())
-    if rc != 0:
-        raise AssertionError("crated token create %s failed (rc %d): %s" % (name, rc, err))
-    tok = out.strip()
-    if not TOKEN_RE.fullmatch(tok):
-        raise AssertionError("token create printed %r" % out)
-    return tok
 
 
 def replace_file(path, text):

@@ -40,19 +40,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import cpu_seconds  # noqa: E402
 from harness import build_request, crate_meta, make_crate  # noqa: E402
-from test_tls import TlsBase, client_ctx  # noqa: E402
+from tls_common import TlsBase, client_ctx  # noqa: E402
 
 HEAD_TIMEOUT = 20.0             # server_start's head_timeout (no config key)
 ACCEPT_ERR_RE = re.compile(r"(warn|error): accept: ")
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid, in seconds (/proc/PID/stat)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_limited(tmp, nofile):
@@ -128,7 +121,7 @@ class FdExhaustionTest(harness.TestCase):
                                                          srv.log_tail()))
         # The window: 2 s with every connection held and the backlog full.
         cpu0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
-        harness.wait_until(lambda: time.monotonic() - t0 >= 2.0, 3)
+        time.sleep(2.0)     # the measured window itself: under test
         cpu = cpu_seconds(srv.proc.pid) - cpu0
         elapsed = time.monotonic() - t0
         lines = [l for l in srv.log_text().splitlines() if ACCEPT_ERR_RE.search(l)]

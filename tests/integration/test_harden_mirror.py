@@ -327,7 +327,7 @@ class NegativeTest(Fixture):
         neg = ex.get("crated_negative_entries", registry="mirror")
         ready = json.loads(srv.get("/-/ready").body)
         rneg = [r.get("negative_entries") for r in ready["registries"] if r["name"] == "mirror"]
-        time.sleep(0.5)     # persists in flight, if any, land
+        harness.settled_snapshot(data)      # persists in flight, if any, land
         after = crated_files(data)
         sys.stderr.write("\n%d misses: %d files in the data dir before, %d after\n"
                          % (self.N, before, after))
@@ -406,7 +406,7 @@ class JournalTest(Fixture):
             r, err = self.download(srv, n, headers=h)
             self.assertIsNone(err, err)
             self.assertEqual(r.status, 200, r)
-            time.sleep(1.05)        # last uses a second apart
+            harness.next_second()        # last uses a second apart
             p = os.path.join(self.data, "mirror", "crates", n, "%s-1.0.0.crate" % n)
             self.assertTrue(harness.wait_until(lambda: os.path.exists(p), 5), p)
         srv.stop()
@@ -418,15 +418,13 @@ class JournalTest(Fixture):
         return int((keep * one + 100) / 0.9) + 10
 
     def check_after(self, srv, limit, pinned=None):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            disk = on_disk(self.data)
+        def observed():
             ex = harness.metrics(srv)
-            got = (ex.get("crated_cache_files", registry="mirror"),
-                   ex.get("crated_cache_bytes", registry="mirror"))
-            if sum(disk.values()) <= limit and got == (len(disk), sum(disk.values())):
-                break
-            time.sleep(0.2)
+            return on_disk(self.data), (ex.get("crated_cache_files", registry="mirror"),
+                                        ex.get("crated_cache_bytes", registry="mirror"))
+        disk, got = harness.wait_value(
+            observed, lambda o: sum(o[0].values()) <= limit and o[1] == (len(o[0]), sum(o[0].values())),
+            10, 0.2)
         self.assertLessEqual(sum(disk.values()), limit,
                              "%r on disk against a limit of %d; log:\n%s"
                              % (disk, limit, srv.log_tail(6)))
@@ -485,14 +483,15 @@ class BurstTest(Fixture):
         def sample():
             while not stop.is_set():
                 peak[0] = max(peak[0], crates_bytes(srv.data_dir))
-                time.sleep(0.002)
+                time.sleep(0.002)   # a sampler: 500 looks a second (not a wait)
         t = threading.Thread(target=sample, daemon=True)
         t.start()
         try:
             with concurrent.futures.ThreadPoolExecutor(6) as ex:
                 results = list(ex.map(lambda n: self.download(srv, n), names))
         finally:
-            time.sleep(0.3)
+            # sampled until the evictions after the burst are done
+            harness.wait_until(lambda: crates_bytes(srv.data_dir) <= limit, 5)
             stop.set()
             t.join(10)
         for n, (r, err) in zip(names, results):

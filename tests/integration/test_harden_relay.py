@@ -28,14 +28,14 @@ import re
 import sys
 import tarfile
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import rss_kib  # noqa: E402
 from harness import crate_meta, make_crate, publish_body  # noqa: E402
 import azure_standin as az  # noqa: E402
-from test_relay_azure import CorpCargo, corp_registries, project  # noqa: E402
+from relay_common import CorpCargo, corp_registries, project  # noqa: E402
 from harness import Exposition  # noqa: E402
 
 MIB = 1 << 20
@@ -73,14 +73,6 @@ def big_publish(name, size):
     """A publish body whose .crate is about size bytes (a valid archive:
     crated reads the whole .crate before it relays a publish)."""
     return publish_body(crate_meta(name, "1.0.0"), big_crate(name, size))
-
-
-def rss_kib(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def sanitized(pid):
@@ -210,14 +202,9 @@ class HardenRelayTest(harness.TestCase):
         self.feed.stop()
         for t in threads:
             t.join(timeout=60)
-        flying = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            flying = harness.metrics(srv).get("crated_relayed_writes_in_flight", registry="corp")
-            if flying == 0:
-                break
-            time.sleep(0.2)
-        return flying
+        return harness.wait_value(
+            lambda: harness.metrics(srv).get("crated_relayed_writes_in_flight", registry="corp"),
+            lambda flying: flying == 0, 30, 0.2)
 
     def test_big_publishes_to_hanging_feed_memory_bounded(self):
         feed = self.feed

@@ -316,7 +316,7 @@ class HttpTest(harness.SharedServer, unittest.TestCase):
             for cut in cuts:
                 with self.subTest(cut=cut):
                     c.send(req[:cut])
-                    time.sleep(0.05)
+                    time.sleep(0.05)    # under test: the request reaches crated in two reads
                     c.send(req[cut:])
                     r = c.read_response()
                     self.assertEqual(r.status, 200, r)

@@ -180,7 +180,7 @@ class IndexFaultTest(MirrorFixture):
         self.add_version("f-warm", "1.0.1")     # what the heal must bring
         for name in ("f-warm", "f-cold"):
             self.si.set(self.up_path(name), behaviour)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         n_before = self.si.count(self.up_path("f-warm"))
         r = self.get_index("f-warm")
         self.assertGreater(self.si.count(self.up_path("f-warm")), n_before,
@@ -199,7 +199,7 @@ class IndexFaultTest(MirrorFixture):
         # heal
         self.si.set(self.up_path("f-warm"), None)
         self.si.set(self.up_path("f-cold"), None)
-        time.sleep(AFTER_TTL + wait)
+        time.sleep(AFTER_TTL + wait)    # the TTL and the Retry-After run out: under test
         self.assert_healed("f-warm")
         self.assert_healed("f-cold")
         self.assert_alive()
@@ -209,14 +209,14 @@ class IndexFaultTest(MirrorFixture):
         old = self.warm("f-warm")
         self.add_version("f-warm", "1.0.1")
         self.si.stop()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_stale(self.get_index("f-warm"), old)
         self.assert_upstream_error(self.get_index("f-cold"), (502,))
         self.assertEqual(self.cached_index("f-warm"), old)
         self.assertIsNone(self.cached_index("f-cold"))
         self.assert_alive()
         self.si.restart()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_healed("f-warm")
         self.assert_healed("f-cold")
 
@@ -304,7 +304,7 @@ class IndexFaultTest(MirrorFixture):
         self.assertIsNone(self.cached_index("f-cold"))
         self.assert_alive()
         self.si.set(self.up_path("f-cold"), None)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_healed("f-cold")
 
     def test_200_html_page(self):
@@ -341,7 +341,7 @@ class IndexFaultTest(MirrorFixture):
         for n in ("f-trk-w", "f-trk-c"):
             # a valid index body, 2 bytes a second: never completes in time
             self.si.set(self.up_path(n), S.b_trickle(self.tree.index_body(n) * 4, interval=0.5))
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         results = {}
 
         def get(n):
@@ -360,10 +360,13 @@ class IndexFaultTest(MirrorFixture):
         threads = [threading.Thread(target=get, args=(n,), daemon=True) for n in names]
         threads += [threading.Thread(target=get_bh, args=(n,), daemon=True)
                     for n in ("f-bh-w", "f-bh-c")]
+        mark = self.si.mark()
         for t in threads:
             t.start()
-        # meanwhile crated serves others at once
-        time.sleep(1.0)
+        # meanwhile crated serves others at once: once it has asked the
+        # upstream for each of them (and hangs on the answers)
+        wanted = {self.up_path(n) for n in names}
+        harness.wait_until(lambda: wanted <= {q.path.split("?")[0] for q in self.si.since(mark)}, 10)
         t0 = time.monotonic()
         self.assertEqual(S.health(self.crated), 200)
         r = self.get_index("f-cold")
@@ -399,7 +402,7 @@ class IndexFaultTest(MirrorFixture):
         self.assert_alive()
         self.si.release.set()       # end the hanging handlers
         self.si.clear_behaviours()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         for n in names:
             with self.subTest(heal=n):
                 self.assert_healed(n)
@@ -416,14 +419,14 @@ class IndexFaultTest(MirrorFixture):
         self.assertIsNone(self.cached_index("f-later"))
         self.crates[("f-later", "1.0.0")] = harness.make_crate("f-later", "1.0.0")
         self.tree.add("f-later", "1.0.0", self.crates[("f-later", "1.0.0")])
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_healed("f-later")
 
     def test_negative_entry_survives_upstream_outage_as_404(self):
         # a remembered 404 stays a 404 (not a 502) when the upstream then fails
         self.assertEqual(self.get_index("f-absent").status, 404)
         self.si.set(self.up_path("f-absent"), S.b_status(500, "boom"))
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.get_index("f-absent")
         self.assertIn(r.status, (404, 502), r)
         self.assert_alive()
@@ -460,10 +463,16 @@ class UpstreamBehaviourTest(MirrorFixture):
             except Exception as e:   # noqa: BLE001
                 results[n] = e
         threads = [threading.Thread(target=get, args=(n,), daemon=True) for n in names]
+        misses0 = harness.metrics(self.crated).sum("crated_cache_misses_total")
         for t in threads:
             t.start()
         harness.wait_until(lambda: cc.now >= 2, 10)
-        time.sleep(1.0)
+        # crated has taken in all six (each counted a miss and started its
+        # fill) and the stand-in sees every request crated has in flight: a
+        # third one let through would be in cc.now by then
+        harness.wait_until(lambda: harness.metrics(self.crated).sum("crated_cache_misses_total")
+                           >= misses0 + len(names), 10)
+        harness.wait_upstream_in_flight(self.crated, cc.now)
         self.assertEqual(cc.now, 2, "requests in flight upstream with upstream_concurrency = 2")
         gate.set()
         for t in threads:
@@ -644,7 +653,7 @@ class DownloadFaultTest(MirrorFixture):
                 results["r"] = (None, e)
         t = threading.Thread(target=second, daemon=True)
         t.start()
-        time.sleep(0.3)
+        harness.wait_connections(self.crated, 2)   # the second is in before the first goes
         first.close()
         t.join(timeout=45)
         resp, err = results.get("r", (None, "no answer"))
@@ -841,7 +850,7 @@ class NoDlTest(MirrorFixture):
         self.assert_alive()
         # heal: config.json gets its dl back; after the TTL downloads work
         self.si.put_file("/reg/config.json", self.tree.config_json(self.si.base), "application/json")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         resp, err = self.download("f-nodl", "1.0.0")
         self.assertIsNone(err, err)
         self.assertEqual(resp.status, 200, "%r\n%s" % (resp, self.crated.log_tail(8)))
@@ -866,7 +875,7 @@ class BadUpstreamConfigTest(MirrorFixture):
         r = self.crated.get("/mirror/config.json")
         self.assertEqual(r.status, 200, "crated's own config.json depends on the upstream's: %r" % r)
         self.si.set("/reg/config.json", None)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         resp, err = self.download("f-cfg", "1.0.0")
         self.assertIsNone(err, err)
         self.assertEqual(resp.status, 200, resp)

@@ -41,7 +41,7 @@ def b_reset(h, req):
 
 def b_delay(seconds, then=S.serve_file):
     def f(h, req):
-        time.sleep(seconds)
+        time.sleep(seconds)     # a stand-in slow on purpose: under test
         then(h, req)
     return f
 

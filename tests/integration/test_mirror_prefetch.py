@@ -154,27 +154,22 @@ class PrefetchCase(harness.TestCase):
 
     def upstream_index_done(self):
         return harness.metrics(self.srv).sum("crated_upstream_requests_total",
-                      registry="mirror", kind="index")
+                                             registry="mirror", kind="index")
 
     def settle(self, quiet=1.0, timeout=10.0):
         """Waits until the stand-in's request log has not changed for quiet
         seconds and crated has counted an answer for every index request
         the stand-in saw (so no digest is still to warm more). Bounded by
         timeout; returns True when settled."""
-        deadline = time.monotonic() + timeout
-        last, since = -1, time.monotonic()
-        for _ in range(int(timeout / 0.05) + 2):
-            n = self.si.mark()
-            now = time.monotonic()
-            if n != last:
-                last, since = n, now
-            elif now - since >= quiet and \
-                    self.upstream_index_done() >= len(self.index_reqs()):
-                return True
-            if now > deadline:
+        last = [-1, time.monotonic()]      # the stand-in's request count, since when
+
+        def settled():
+            n, now = self.si.mark(), time.monotonic()
+            if n != last[0]:
+                last[:] = [n, now]
                 return False
-            time.sleep(0.05)
-        return False
+            return now - last[1] >= quiet and self.upstream_index_done() >= len(self.index_reqs())
+        return bool(harness.wait_until(settled, timeout))
 
     def assertPathsOnce(self, expected_names, what=""):
         paths = self.requested_paths()
@@ -333,7 +328,7 @@ class RulesTest(PrefetchCase):
             r = self.get_index(n)
             self.assertEqual(r.status, 200, "%s: %r" % (n, r))
             self.assertEqual(r.body, self.tree.index_body(n), n)
-        time.sleep(0.5)     # a (wrong) upstream request would show by now
+        harness.wait_upstream_in_flight(self.srv, 0)   # a (wrong) upstream request has shown
         self.assertEqual([q.path for q in self.si.since(mark)], [],
                          "follow-up requests for prefetched files went upstream")
         after = harness.metrics(self.srv)
@@ -357,7 +352,7 @@ class RulesTest(PrefetchCase):
         after = harness.metrics(self.srv)
         self.assertEqual(after.sum("crated_prefetched_index_files_total", registry="mirror")
                          - before.sum("crated_prefetched_index_files_total",
-                                  registry="mirror"), 0)
+                                      registry="mirror"), 0)
 
 
 # ---------------------------------------------------------------------------
@@ -530,7 +525,9 @@ class JoinTest(PrefetchCase):
         dep_paths = {up_path(d) for d in deps}
         self.assertTrue(harness.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
                                      10), "no prefetch reached the stand-in")
-        time.sleep(0.5)     # a second prefetch (wrongly in the last slot) would show
+        # one held at the stand-in: a second (wrongly in the last slot) would
+        # be in flight too
+        harness.wait_upstream_in_flight(self.srv, 1)
         started = [p for p in self.requested_paths() if p in dep_paths]
         self.assertEqual(len(started), 1, "prefetches started with N = 2: %r" % started)
         target = next(d for d in deps if up_path(d) not in started)
@@ -592,10 +589,14 @@ class QueueTest(PrefetchCase):
         r = self.get_index("pz-root", timeout=30)
         self.assertEqual(r.status, 200, r)
         ok = harness.wait_until(lambda: harness.metrics(self.srv).sum("crated_prefetch_dropped_total", **M)
-                          - before.sum("crated_prefetch_dropped_total", **M) > 0, 10)
+                                - before.sum("crated_prefetch_dropped_total", **M) > 0, 10)
         self.assertTrue(harness.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
                                      10), "no prefetch reached the stand-in")
-        time.sleep(0.3)
+        # every dep counted, queued or dropped; the one started is held
+        harness.wait_until(lambda: sum(harness.metrics(self.srv).sum(c, **M) - before.sum(c, **M)
+                                       for c in ("crated_prefetched_index_files_total",
+                                                 "crated_prefetch_dropped_total")) >= n, 10)
+        harness.wait_upstream_in_flight(self.srv, 1)
         mid = harness.metrics(self.srv)
         self.assertTrue(ok, "nothing counted as dropped")
         # one prefetch runs (held), PREFETCH_QUEUE wait, the rest are dropped
@@ -627,8 +628,8 @@ class QueueTest(PrefetchCase):
         """SIGTERM while prefetches wait behind a held one (upstream
         answers take 0.5 s each): nobody waits for them, so crated starts
         no new upstream request after the signal and exits promptly (the
-        held one is answered 0.5 s after the signal), with status 0 and
-        no sanitizer report."""
+        held one is answered once crated has taken the signal in), with
+        status 0 and no sanitizer report."""
         n, delay = 40, 0.5
         deps = self.big_root("pz-root", n)
         gate = threading.Event()
@@ -647,11 +648,11 @@ class QueueTest(PrefetchCase):
         self.assertTrue(harness.wait_until(lambda: self.si.count(first) >= 1, 10),
                         "the first prefetch never reached the stand-in: %r"
                         % self.requested_paths()[:5])
-        time.sleep(0.3)
+        harness.wait_upstream_in_flight(srv, 1)    # the held one; no other started
         self.assertEqual(len(self.requested_paths()), 2, self.requested_paths())
         t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
-        time.sleep(delay)
+        harness.wait_log(srv, r"SIGTERM.*no longer accepting")
         gate.set()
         rc = srv.wait_exit(timeout=20)
         took = time.monotonic() - t0

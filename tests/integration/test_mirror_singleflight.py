@@ -62,17 +62,21 @@ class SingleFlightTest(harness.TestCase):
                 sent.release()
 
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+        n0 = self.si.count(upstream_path)
         for t in threads:
             t.start()
         deadline = time.monotonic() + 15
         for _ in range(n):
             self.assertTrue(sent.acquire(timeout=max(0.1, deadline - time.monotonic())),
                             "clients could not send their requests")
-        # the first upstream request must be in (held); give crated a second
-        # to read the other requests and (wrongly) start more fetches
-        self.assertTrue(harness.wait_until(lambda: self.si.count(upstream_path) >= 1, 10),
+        # the first upstream request must be in (held); crated has then
+        # read the other requests (sent before it answers a later one on
+        # a connection of its own) and would have started more fetches:
+        # what it has in flight has reached the stand-in
+        self.assertTrue(harness.wait_until(lambda: self.si.count(upstream_path) > n0, 10),
                         "crated never asked the upstream for %s" % upstream_path)
-        time.sleep(1.0)
+        harness.wait_connections(self.crated, n)
+        harness.wait_upstream_in_flight(self.crated, self.si.count(upstream_path) - n0)
         held = self.si.count(upstream_path)
         gate.set()
         for t in threads:
@@ -150,7 +154,7 @@ class SingleFlightRevalidateTest(SingleFlightTest):
         path = "/reg/" + index_path("sf-one")
         r = self.crated.get("/mirror/" + index_path("sf-one"))
         self.assertEqual(r.status, 200, r)
-        time.sleep(2.5)
+        time.sleep(2.5)     # index_ttl = 1 runs out: the storm is a revalidation
         mark = self.si.mark()
         results, held = self.storm("/mirror/" + index_path("sf-one"), path)
         reqs = [q for q in self.si.since(mark) if q.path == path]

@@ -241,10 +241,10 @@ class BundleTest(harness.TestCase):
         self.assertIn("0 crates and 0 index files added or merged, %d already present" % n, out)
 
     def test_incremental_since(self):
-        time.sleep(1.1)    # A's files are older than the first bundle's second
+        harness.next_second()    # A's files are older than the first bundle's second
         b1, out, _ = self.export(self.a, "b1.tar.gz")
         created = read_bundle(b1)[1]["created"]
-        time.sleep(1.1)
+        harness.next_second()
         # new: o-leaf 1.2.0 (its index file and meta are rewritten too)
         self.up.publish("o-leaf", "1.2.0", lib_rs=C.leaf_lib("1.2.0"))
         lock2 = C.write_lock(os.path.join(self.tmp, "l2", "Cargo.lock"), [
@@ -326,10 +326,10 @@ class BundleTest(harness.TestCase):
         with open(meta_p, "w") as fh:
             json.dump({"fetched": int(time.time()), "negative": True}, fh,
                       separators=(",", ":"))
-        time.sleep(1.1)
+        harness.next_second()
         b1, _, _ = self.export(self.a, "b1.tar.gz")
         self.assertIn("mirror/meta/" + index_path("o-late"), [ti.name for ti, d in read_bundle(b1)[0]])
-        time.sleep(1.1)
+        harness.next_second()
         self.up.publish("o-late", "1.0.0")
         lock = C.write_lock(os.path.join(self.tmp, "late", "Cargo.lock"), [
             {"name": "o-late", "version": "1.0.0", "source": self.up.index,

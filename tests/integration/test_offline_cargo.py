@@ -131,7 +131,7 @@ class OfflineCargoTest(harness.TestCase):
 
         # --- crated --offline over the prefetched dir, on the online mirror's port
         # (same URL: the lock file's sources and h2's cache stay valid)
-        time.sleep(1.1)   # a fresh Last-Modified second for the filtered views
+        harness.next_second()   # a fresh Last-Modified second for the filtered views
         off = C.start_on_port(self, tmp, mport, name="offline", data_dir=off_data,
                               registries=S.mirror_toml("mirror", up.index), args=["--offline"])
         regs = off.get("/-/registries").json()["registries"]

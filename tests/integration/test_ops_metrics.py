@@ -127,17 +127,14 @@ class MetricsTest(harness.TestCase):
         """Scrapes until the counter diff against base equals the ledger's
         expectation plus expected_extra (bounded); returns (diff, expected,
         last exposition)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def observed():
             after = self.scrape()
             expected = self.expected_from_ledger(since, len(self.ledger) - 1)
             for k, v in expected_extra.items():
                 expected[k] = expected.get(k, 0) + v
             expected = {k: v for k, v in expected.items() if v != 0}
-            diff = counter_diff(base, after)
-            if diff == expected or time.monotonic() > deadline:
-                return diff, expected, after
-            time.sleep(0.1)
+            return counter_diff(base, after), expected, after
+        return harness.wait_value(observed, lambda o: o[0] == o[1], timeout, 0.1)
 
     def assertDiff(self, diff, expected):
         if diff != expected:
@@ -149,13 +146,8 @@ class MetricsTest(harness.TestCase):
                          self.srv.log_tail(15)))
 
     def wait_metric(self, name, want, timeout=5.0, **labels):
-        deadline = time.monotonic() + timeout
-        while True:
-            ex = self.scrape()
-            v = ex.get(name, **labels)
-            if v >= want or time.monotonic() > deadline:
-                return v
-            time.sleep(0.05)
+        return harness.wait_value(lambda: self.scrape().get(name, **labels), lambda v: v >= want,
+                                  timeout)
 
     def ready(self):
         r = self.srv.get("/-/ready")
@@ -303,7 +295,7 @@ class MetricsTest(harness.TestCase):
         self.assertNotIn("last_error", st)
 
         # past the TTL: a conditional request, answered 304
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.req(path, "stale", "index", 200)
         self.assertEqual(r.body, body1)
         self.assertIsNotNone(self.si2.reqs(up_path)[-1].header("if-none-match"),
@@ -311,14 +303,14 @@ class MetricsTest(harness.TestCase):
         # the upstream changes: the next revalidation gets a 200
         self.tree2.add("sx-a", "1.1.0", make_crate("sx-a", "1.1.0"))
         body2 = self.tree2.index_body("sx-a")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.req(path, "stale", "index", 200)
         self.assertEqual(r.body, body2)
         self.assertEqual(self.si2.count(up_path), 3)
 
         # the upstream goes away: past the TTL the cached copy is served stale
         self.si2.stop()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.req(path, "stale", "index", 200)
         self.assertEqual(r.body, body2)
         self.assertTrue(r.header("x-crated-stale"), "no X-Crated-Stale header: %r" % r)

@@ -286,7 +286,7 @@ class PublishChecksTest(harness.SharedServer, unittest.TestCase):
                 t = time.monotonic()
                 r = self.srv.get("/local/config.json", timeout=10)
                 answers.append((r.status, time.monotonic() - t))
-                time.sleep(0.05)
+                time.sleep(0.05)    # a sampler: 20 probes a second (not a wait)
         done = threading.Event()
         th = threading.Thread(target=probe)
         t0 = time.monotonic()
@@ -313,7 +313,7 @@ class RelayChecksTest(harness.TestCase):
 
     def test_relay_refuses_before_forwarding(self):
         import azure_standin as az
-        from test_relay_azure import corp_registries
+        from relay_common import corp_registries
         ca = az.make_test_ca(os.path.join(self.tmp, "ca"))
         feed = az.AzureFeed(ca).start()
         self.addCleanup(feed.stop)
