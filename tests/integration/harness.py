@@ -984,51 +984,52 @@ def find_cargo():
     return p or "/root/.cargo/bin/cargo"
 
 
-class CargoEnv:
-    """A private CARGO_HOME (with config.toml naming only the local
-    registry) and a shared CARGO_TARGET_DIR, both under tmp."""
+class Cargo:
+    """A fresh CARGO_HOME (and target dir) under base with config.toml =
+    config_text (home and target: fixed paths instead of numbered ones).
+    tokens: {REGISTRY_NAME: token} as CARGO_REGISTRIES_*_TOKEN."""
 
-    def __init__(self, tmp, port):
-        self.tmp = tmp
-        self.home = os.path.join(tmp, "cargo-home")
-        self.target = os.path.join(tmp, "target")
+    _n = 0
+
+    def __init__(self, base, config_text, tokens=None, target=None, home=None):
+        Cargo._n += 1
+        self.home = home or os.path.join(base, "cargo-home-%d" % Cargo._n)
+        self.target = target or os.path.join(base, "target-%d" % Cargo._n)
         os.makedirs(self.home, exist_ok=True)
         self.cargo = find_cargo()
-        self.set_port(port)
+        self.tokens = dict(tokens or {})
+        self.write_config(config_text)
 
-    def set_port(self, port):
-        self.port = port
-        self.index_url = "sparse+http://127.0.0.1:%d/local/" % port
+    def write_config(self, config_text):
+        self.config_text = config_text
         with open(os.path.join(self.home, "config.toml"), "w") as f:
-            f.write('[registries.local]\nindex = "%s"\n\n'
-                    '[net]\ngit-fetch-with-cli = false\n\n'
-                    '[http]\ntimeout = 30\n' % self.index_url)
+            f.write(config_text)
+            f.write('\n[net]\ngit-fetch-with-cli = false\n[http]\ntimeout = 30\n')
 
     def env(self, extra=None):
-        e = {
-            "CARGO_HOME": self.home,
-            "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
-            "CARGO_HTTP_TIMEOUT": "30",
-            "CARGO_TERM_COLOR": "never",
-            "CARGO_INCREMENTAL": "0",
-            "CARGO_TARGET_DIR": self.target,
-            "CARGO_REGISTRIES_LOCAL_TOKEN": "anything",
-        }
+        e = {"CARGO_HOME": self.home,
+             "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
+             "CARGO_HTTP_TIMEOUT": "30",
+             "CARGO_TERM_COLOR": "never",
+             "CARGO_INCREMENTAL": "0",
+             "CARGO_TARGET_DIR": self.target}
+        for reg, tok in self.tokens.items():
+            e["CARGO_REGISTRIES_%s_TOKEN" % reg.upper().replace("-", "_")] = tok
         e.update(extra or {})
         return clean_env(e)
 
-    def run_cargo(self, args, cwd, check=True, timeout=CARGO_TIMEOUT, env=None, server=None):
-        """(rc, stdout, stderr). With check, a non-zero rc fails with
-        cargo's stderr (and the server log tail when server is given)."""
+    def run(self, args, cwd, check=True, timeout=CARGO_TIMEOUT, env=None, logs=()):
+        """(rc, stdout, stderr); with check a non-zero rc fails, showing
+        cargo's stderr and the tails of logs (objects with log_tail())."""
         p = subprocess.run([self.cargo] + list(args), cwd=cwd, env=self.env(env),
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         out = p.stdout.decode(errors="replace")
         err = p.stderr.decode(errors="replace")
         if check and p.returncode != 0:
             msg = "cargo %s failed (rc %d) in %s\nstderr:\n%s\nstdout:\n%s" % (
-                " ".join(args), p.returncode, cwd, err[-4000:], out[-2000:])
-            if server is not None:
-                msg += "\ncrated log tail:\n" + server.log_tail()
+                " ".join(args), p.returncode, cwd, err[-4000:], out[-1500:])
+            for l in logs:
+                msg += "\n--- log tail:\n" + l.log_tail(25)
             raise AssertionError(msg)
         return p.returncode, out, err
 
@@ -1038,6 +1039,29 @@ class CargoEnv:
         reg = os.path.join(self.home, "registry")
         for sub in ("cache", "src"):
             shutil.rmtree(os.path.join(reg, sub), ignore_errors=True)
+
+
+class CargoEnv(Cargo):
+    """A Cargo with CARGO_HOME tmp/cargo-home and CARGO_TARGET_DIR
+    tmp/target whose config.toml names only the local registry of the
+    crated on port (a token for it in the environment)."""
+
+    def __init__(self, tmp, port):
+        self.tmp = tmp
+        self.port = self.index_url = None
+        super().__init__(tmp, "", tokens={"local": "anything"},
+                         target=os.path.join(tmp, "target"), home=os.path.join(tmp, "cargo-home"))
+        self.set_port(port)
+
+    def set_port(self, port):
+        self.port = port
+        self.index_url = "sparse+http://127.0.0.1:%d/local/" % port
+        self.write_config('[registries.local]\nindex = "%s"\n' % self.index_url)
+
+    def run_cargo(self, args, cwd, check=True, timeout=CARGO_TIMEOUT, env=None, server=None):
+        """(rc, stdout, stderr). With check, a non-zero rc fails with
+        cargo's stderr (and the server log tail when server is given)."""
+        return self.run(args, cwd, check, timeout, env, () if server is None else (server,))
 
 
 def make_project(path, name, version="0.1.0", deps="", features="", lib_rs=None,

@@ -49,7 +49,7 @@ class Upstream:
         self.crated = tc.start_crated(tmp=tmp, name=name, data_dir=os.path.join(tmp, name + "-data"),
                                       registries="[registries.up]\n")
         self.index = "sparse+%s/up/" % self.crated.url
-        self.cargo = S.Cargo(tmp, '[registries.up]\nindex = "%s"\n' % self.index,
+        self.cargo = harness.Cargo(tmp, '[registries.up]\nindex = "%s"\n' % self.index,
                              tokens={"up": "anything"})
         self.published = {}
         self.frozen = None

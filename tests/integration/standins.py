@@ -15,7 +15,7 @@ is a daemon and every server/subprocess started here has a stop().
   stderr request log parsed.
 * ForwardProxy: a small forward proxy (absolute-URI requests and CONNECT)
   that counts what it relays.
-* Cargo: a fresh CARGO_HOME with a given config.toml.
+* cargo_package / package_into: .crate files made by `cargo package`
 * helpers for a crated config with a mirror registry, crated's access log,
   and `cargo package`.
 """
@@ -756,53 +756,7 @@ class ForwardProxy:
 
 
 # ---------------------------------------------------------------------------
-# cargo with a given config
-
-
-class Cargo:
-    """A fresh CARGO_HOME (and target dir) under base with config.toml =
-    config_text. tokens: {REGISTRY_NAME: token} as CARGO_REGISTRIES_*_TOKEN."""
-
-    _n = 0
-
-    def __init__(self, base, config_text, tokens=None, target=None):
-        Cargo._n += 1
-        self.home = os.path.join(base, "cargo-home-%d" % Cargo._n)
-        self.target = target or os.path.join(base, "target-%d" % Cargo._n)
-        os.makedirs(self.home)
-        self.cargo = harness.find_cargo()
-        self.config_text = config_text
-        with open(os.path.join(self.home, "config.toml"), "w") as f:
-            f.write(config_text)
-            f.write('\n[net]\ngit-fetch-with-cli = false\n[http]\ntimeout = 30\n')
-        self.tokens = dict(tokens or {})
-
-    def env(self, extra=None):
-        e = {"CARGO_HOME": self.home,
-             "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
-             "CARGO_HTTP_TIMEOUT": "30",
-             "CARGO_TERM_COLOR": "never",
-             "CARGO_INCREMENTAL": "0",
-             "CARGO_TARGET_DIR": self.target}
-        for reg, tok in self.tokens.items():
-            e["CARGO_REGISTRIES_%s_TOKEN" % reg.upper().replace("-", "_")] = tok
-        e.update(extra or {})
-        return harness.clean_env(e)
-
-    def run(self, args, cwd, check=True, timeout=harness.CARGO_TIMEOUT, env=None, logs=()):
-        """(rc, stdout, stderr); with check a non-zero rc fails, showing
-        cargo's stderr and the tails of logs (objects with log_tail())."""
-        p = subprocess.run([self.cargo] + list(args), cwd=cwd, env=self.env(env),
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-        out = p.stdout.decode(errors="replace")
-        err = p.stderr.decode(errors="replace")
-        if check and p.returncode != 0:
-            msg = "cargo %s failed (rc %d) in %s\nstderr:\n%s\nstdout:\n%s" % (
-                " ".join(args), p.returncode, cwd, err[-4000:], out[-1500:])
-            for l in logs:
-                msg += "\n--- log tail:\n" + l.log_tail(25)
-            raise AssertionError(msg)
-        return p.returncode, out, err
+# cargo packaging (harness.Cargo is a CARGO_HOME with a given config)
 
 
 def cargo_package(cargo, proj, name, vers, registry=None):
@@ -908,14 +862,20 @@ def package_into(pk, tree, workdir, name, vers, reg, deps_toml="", index_deps=()
     return crate
 
 
-def standin_registry(tmp, base="/reg/", dl="/dl/{crate}/{version}", reg="st", port=0):
-    """A StandIn serving a RegistryTree at base; returns (standin, tree,
-    index URL, packaging Cargo)."""
+def standin_tree(base="/reg/", dl="/dl/{crate}/{version}", port=0):
+    """A StandIn serving a RegistryTree at base: (standin, tree)."""
     si = StandIn(port=port)
     tree = RegistryTree(base=base, dl=dl)
     tree.attach_standin(si)
+    return si, tree
+
+
+def standin_registry(tmp, base="/reg/", dl="/dl/{crate}/{version}", reg="st", port=0):
+    """A StandIn serving a RegistryTree at base; returns (standin, tree,
+    index URL, packaging Cargo)."""
+    si, tree = standin_tree(base, dl, port)
     url = "sparse+%s%s" % (si.base, base)
-    pk = Cargo(tmp, '[registries.%s]\nindex = "%s"\n' % (reg, url))
+    pk = harness.Cargo(tmp, '[registries.%s]\nindex = "%s"\n' % (reg, url))
     return si, tree, url, pk
 
 

@@ -263,7 +263,7 @@ class CratesIoStandIn(harness.TestCase):
         c = self.start_crated(config_path=self.cfg)
         text = cargo_config(self.cfg, c.url)
         self.assertIn('[source.crates-io]\nreplace-with = "cio-crated"', text)
-        cargo = S.Cargo(self.tmp, text)     # verbatim (plus [net]/[http])
+        cargo = harness.Cargo(self.tmp, text)     # verbatim (plus [net]/[http])
         proj = self.project()
         cargo.run(["build"], proj, logs=(c,))
         pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
@@ -295,7 +295,7 @@ class CratesIoStandIn(harness.TestCase):
                                            "cio", "--scope", "read", "--name", "ci"])
         self.assertEqual(rc, 0, out + err)
         tok = [w for w in out.split() if w.startswith("crated_")][0]
-        cargo = S.Cargo(self.tmp, cargo_config(cfg, c.url), tokens={"cio-crated": tok})
+        cargo = harness.Cargo(self.tmp, cargo_config(cfg, c.url), tokens={"cio-crated": tok})
         proj = self.project()
         cargo.run(["fetch"], proj, logs=(c,))
         pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
@@ -371,7 +371,7 @@ class AuthRequired(harness.TestCase):
         r = self.c.publish(meta, crate, headers={"Authorization": tok})
         self.assertEqual(r.status, 200, r)
         text = cargo_config(self.cfg, self.c.url)
-        cargo = S.Cargo(self.tmp, text, tokens={"local": tok})
+        cargo = harness.Cargo(self.tmp, text, tokens={"local": tok})
         proj = harness.make_project(os.path.join(self.tmp, "use"), "use-authed", "0.1.0",
                                     deps='authed = { version = "1", registry = "local" }',
                                     publish=False)

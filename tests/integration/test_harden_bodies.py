@@ -595,10 +595,8 @@ class ResetWhileAnswered(harness.TestCase):
 
     def test_h2_reset_while_mirror_fills(self):
         import standins as S
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         tree.add("heldcrate", "1.0.0", None, cksum="0" * 64)
         up = "/reg/" + harness.index_path("heldcrate")
         gate = threading.Event()

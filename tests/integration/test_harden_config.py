@@ -28,7 +28,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -40,38 +39,24 @@ import harness  # noqa: E402
 from harness import TOKEN_RE, cli_env, free_port  # noqa: E402
 from harness import wait_log  # noqa: E402
 import standins as S  # noqa: E402
+import tls_common  # noqa: E402
 from harness import crate_meta, make_crate, make_project, read_lock, index_path  # noqa: E402
 
-OPENSSL = shutil.which("openssl")
 
 
-class Pki:
+class DatedPki(tls_common.Pki):
     """A test CA and server certificates for IP:127.0.0.1 and localhost,
     made with the openssl CLI; `openssl ca` sets any validity period."""
 
     def __init__(self, d):
-        self.d = d
+        super().__init__(d, ca_days=3650, ca_name="crated hardening test CA")
         os.makedirs(os.path.join(d, "new"), exist_ok=True)
-        self.ca_key = os.path.join(d, "ca.key")
-        self.ca = os.path.join(d, "ca.pem")
-        self._run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                   "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", "3650",
-                   "-subj", "/CN=crated hardening test CA",
-                   "-addext", "basicConstraints=critical,CA:TRUE",
-                   "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
         open(os.path.join(d, "index.txt"), "w").close()
         self.cnf = os.path.join(d, "ca.cnf")
         with open(self.cnf, "w") as f:
             f.write("[ca]\ndefault_ca = test\n[test]\ndir = %s\ndatabase = $dir/index.txt\n"
                     "new_certs_dir = $dir/new\nserial = $dir/serial\ndefault_md = sha256\npolicy = any\n"
                     "unique_subject = no\nemail_in_dn = no\n[any]\ncommonName = supplied\n" % d)
-
-    def _run(self, args):
-        p = subprocess.run([OPENSSL] + args, capture_output=True, timeout=60,
-                           stdin=subprocess.DEVNULL)
-        if p.returncode != 0:
-            raise AssertionError("openssl %s failed: %s" % (" ".join(args), p.stderr.decode()))
-        return p.stdout.decode()
 
     def leaf(self, name, serial, start=None, end=None, days=30):
         """(cert, key) signed by the CA with the given serial, valid from
@@ -127,20 +112,12 @@ def https_raw(port, cafile, raw, timeout=15):
         c.close()
 
 
-class TlsCase(harness.TestCase):
+class TlsCase(tls_common.TlsFiles):
 
-    def setUp(self):
-        super().setUp()
-        if not OPENSSL:
-            self.skipTest("no openssl CLI")
-        self.pki = Pki(os.path.join(self.tmp, "pki"))
-        self.cert = os.path.join(self.tmp, "cert.pem")
-        self.key = os.path.join(self.tmp, "key.pem")
-        self.install(*self.pki.leaf("one", 0x1001))
+    make_pki = DatedPki
 
-    def install(self, crt, key):
-        shutil.copy(key, self.key)
-        shutil.copy(crt, self.cert)
+    def first_leaf(self):
+        return self.pki.leaf("one", 0x1001)
 
     def tls_config(self, listen=True, extra="", registries="[registries.local]\n", port=None):
         self.tls_port = port or free_port()

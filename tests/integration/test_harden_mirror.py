@@ -102,10 +102,8 @@ class Fixture(harness.TestCase):
     /dl/NAME/VERS) and crated mirroring it as "mirror"."""
 
     def upstream(self, names, size=0):
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {}
         for n in names:
             extra = {"data.bin": os.urandom(size)} if size else None

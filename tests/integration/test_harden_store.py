@@ -429,10 +429,8 @@ class PrefetchTest(harness.TestCase):
         self.assertNotEqual(rc, 0)
 
     def test_server_checksum_mismatch_named(self):
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         bad = make_crate("t-bad", "1.0.0")
         tree.add("t-bad", "1.0.0", bad, cksum=sha256_hex(bad + b"x"))
         url = "sparse+%s/reg/" % si.base

@@ -41,7 +41,7 @@ class MirrorCargoMixin:
         return '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url
 
     def build_consumer(self, tag, top="m-top"):
-        cargo = S.Cargo(self.tmp, self.consumer_config())
+        cargo = harness.Cargo(self.tmp, self.consumer_config())
         d = harness.make_project(os.path.join(self.tmp, "consumer-" + tag), "consumer", publish=False,
                                  deps='%s = { version = "0.1", registry = "mirror" }' % top,
                                  main_rs=CONSUMER_MAIN.replace("m_top", top.replace("-", "_")))
@@ -87,7 +87,7 @@ class HostedUpstreamTest(MirrorCargoMixin, harness.TestCase):
         self.crated = self.start_crated(
             name="mirror", data_dir=os.path.join(self.tmp, "data"),
             registries=S.mirror_toml("mirror", self.up_index, index_ttl=600))
-        self.pub = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up_index,
+        self.pub = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up_index,
                            tokens={"up": "anything"})
         self.crates = {}
         for name, deps, lib in (("m-base", "", BASE_LIB),
@@ -136,7 +136,7 @@ class HostedUpstreamTest(MirrorCargoMixin, harness.TestCase):
         self.crated.check_log_clean()
 
     def test_mirror_is_read_only(self):
-        cargo = S.Cargo(self.tmp, self.consumer_config(), tokens={"mirror": "anything"})
+        cargo = harness.Cargo(self.tmp, self.consumer_config(), tokens={"mirror": "anything"})
         d = harness.make_project(os.path.join(self.tmp, "ro"), "m-readonly", "0.1.0", publish="mirror")
         rc, out, err = cargo.run(["publish", "--registry", "mirror", "--no-verify"], d, check=False)
         self.assertNotEqual(rc, 0, "publish to a mirror succeeded:\n" + err)
@@ -174,7 +174,7 @@ class StaticUpstreamTest(MirrorCargoMixin, harness.TestCase):
         self.tree = S.RegistryTree(base="/", dl="/crates/{prefix}/{crate}/{crate}-{version}.crate")
         self.tree.attach_dir(self.root, self.hs.base)
         st = "sparse+%s/" % self.hs.base
-        pk = S.Cargo(self.tmp, '[registries.st]\nindex = "%s"\n' % st)
+        pk = harness.Cargo(self.tmp, '[registries.st]\nindex = "%s"\n' % st)
         self.crates = {}
         specs = (
             ("S_Base", "", BASE_LIB, []),

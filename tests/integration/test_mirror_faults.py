@@ -76,10 +76,8 @@ class MirrorFixture(harness.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {}
         for name in self.CRATES:
             self.crates[(name, "1.0.0")] = harness.make_crate(name, "1.0.0")
@@ -272,7 +270,7 @@ class IndexFaultTest(MirrorFixture):
         # what a user sees: cargo's error carries the upstream's message
         self.si.set(self.up_path("f-cold"), S.b_status(401, AZURE_401, [
             ("Content-Type", "application/json; charset=utf-8")]))
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
         d = harness.make_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
                                  deps='f-cold = { version = "1", registry = "mirror" }')
         rc, out, err = cargo.run(["generate-lockfile"], d, check=False, env={"CARGO_NET_RETRY": "0"})
@@ -313,10 +311,8 @@ class IndexFaultTest(MirrorFixture):
     def test_hanging_and_trickling(self):
         # and a second mirror whose upstream stops accepting connections
         # (connect hangs: crated's connect timeout is 10 s)
-        si2 = S.StandIn()
+        si2, tree2 = S.standin_tree()
         self.addCleanup(si2.stop)
-        tree2 = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree2.attach_standin(si2)
         for n in ("f-bh-w", "f-bh-c"):
             tree2.add(n, "1.0.0", harness.make_crate(n, "1.0.0"))
         c2 = self.start_crated(name="blackholed", data_dir=os.path.join(self.tmp, "data2"),
@@ -617,7 +613,7 @@ class DownloadFaultTest(MirrorFixture):
         self.assert_download_failed("f-bad")
         # cargo refuses it too (no retries, to stay quick)
         self.si.set(self.dl_path("f-bad"), S.b_body(evil, ctype="application/octet-stream"))
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
         d = harness.make_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
                                  deps='f-bad = { version = "1", registry = "mirror" }')
         rc, out, err = cargo.run(["fetch"], d, check=False, env={"CARGO_NET_RETRY": "0"})

@@ -106,7 +106,7 @@ class SmallUpstreamTest(harness.TestCase):
         before = ready_of(crated, "mirror")
         self.assertEqual(before["upstream_limit"], 4, before)
         self.assertEqual(before["upstream_ceiling"], 64, before)
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % crated.url)
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % crated.url)
         d = harness.make_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
                                  deps='lim-top = { version = "1", registry = "mirror" }')
         cargo.run(["generate-lockfile"], d, logs=[crated])

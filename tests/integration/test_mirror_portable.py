@@ -57,7 +57,7 @@ class PortableTest(harness.TestCase):
         self.tb.attach_standin(self.sb)
         self.A = "sparse+%s/a/" % self.sa.base
         self.B = "sparse+%s/b/" % self.sb.base
-        pk = S.Cargo(self.tmp, '[registries.a]\nindex = "%s"\n[registries.b]\nindex = "%s"\n'
+        pk = harness.Cargo(self.tmp, '[registries.a]\nindex = "%s"\n[registries.b]\nindex = "%s"\n'
                      % (self.A, self.B))
         w = os.path.join(self.tmp, "pkg")
         self.leaf = S.package_into(pk, self.ta, w, "pa-leaf", "0.1.0", "a",
@@ -72,7 +72,7 @@ class PortableTest(harness.TestCase):
                                         + S.mirror_toml("b", self.B, index_ttl=600))
 
     def build(self, config, tag):
-        cargo = S.Cargo(self.tmp, config)
+        cargo = harness.Cargo(self.tmp, config)
         d = harness.make_project(os.path.join(self.tmp, "consumer-" + tag), "consumer", publish=False,
                                  deps='pb-top = { version = "0.1", registry = "b" }', main_rs=MAIN)
         cargo.run(["build"], d, logs=[self.crated])

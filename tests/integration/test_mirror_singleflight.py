@@ -31,10 +31,8 @@ class SingleFlightTest(harness.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {}
         for name in ("sf-one", "sf-dl"):
             self.crates[name] = harness.make_crate(name, "1.0.0")
@@ -141,10 +139,8 @@ class SingleFlightRevalidateTest(SingleFlightTest):
 
     def setUp(self):
         harness.TestCase.setUp(self)
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {"sf-one": harness.make_crate("sf-one", "1.0.0")}
         self.tree.add("sf-one", "1.0.0", self.crates["sf-one"])
         self.crated = self.start_crated(registries=S.mirror_toml(
@@ -178,10 +174,8 @@ class WriteUnderWayTest(harness.TestCase):
     PAUSE_MS = 5000
 
     def test_second_request_while_writing(self):
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         tree.add("wu-one", "1.0.0", harness.make_crate("wu-one", "1.0.0"))
         crated = self.start_crated(
             config_extra="memory_cache_bytes = 0\n",

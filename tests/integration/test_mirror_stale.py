@@ -48,7 +48,7 @@ class StaleTest(harness.TestCase):
             registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL, negative_ttl=TTL))
 
     def cargo(self):
-        return S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        return harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
 
     def consumer(self, tag, dep="st-top"):
         return harness.make_project(os.path.join(self.tmp, "c-" + tag), "consumer", publish=False,

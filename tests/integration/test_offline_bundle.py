@@ -105,7 +105,7 @@ class BundleTest(harness.TestCase):
         super().setUp()
         self.up = C.Upstream(self, self.tmp)
         C.publish_graph(self.up)
-        self.cargo = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
+        self.cargo = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
         self.proj = harness.make_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
                                          deps='o-top = { version = "1", registry = "up" }',
                                          main_rs=C.CONSUMER_MAIN)
@@ -203,7 +203,7 @@ class BundleTest(harness.TestCase):
         # offline build through crated over the imported dir
         off = self.start_crated(name="offline", data_dir=e, registries=S.mirror_toml("mirror", self.up.index),
                                 args=["--offline"])
-        home = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n'
+        home = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n'
                                  '[registries.offline-crated]\nindex = "sparse+%s/mirror/"\n'
                                  '[source.up-upstream]\nregistry = "%s"\nreplace-with = "offline-crated"\n'
                        % (self.up.index, off.url, self.up.index))

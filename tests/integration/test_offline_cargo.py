@@ -32,7 +32,7 @@ def lock_pkgs(proj):
 class OfflineCargoTest(harness.TestCase):
 
     def cargo_for(self, port):
-        return S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+http://127.0.0.1:%d/mirror/"\n' % port)
+        return harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+http://127.0.0.1:%d/mirror/"\n' % port)
 
     def timed(self, cargo, args, cwd, logs=(), what=""):
         t0 = time.monotonic()

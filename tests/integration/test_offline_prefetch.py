@@ -32,7 +32,7 @@ class PrefetchTest(harness.TestCase):
         self.up = C.Upstream(self, self.tmp)
         C.publish_graph(self.up)
         # a consumer resolved by cargo directly against the upstream
-        self.cargo = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
+        self.cargo = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
         self.proj = harness.make_project(os.path.join(self.tmp, "projects", "consumer"), "consumer",
                                          publish=False, deps='o-top = { version = "1", registry = "up" }',
                                          main_rs=C.CONSUMER_MAIN)
@@ -154,10 +154,8 @@ class PrefetchTest(harness.TestCase):
         """An upstream whose .crate does not hash to its own index cksum
         (the lock file agrees with the index): prefetch fails naming the
         crate and keeps nothing of it."""
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         good = harness.make_crate("t-good", "1.0.0")
         bad = harness.make_crate("t-bad", "1.0.0")
         tree.add("t-good", "1.0.0", good)

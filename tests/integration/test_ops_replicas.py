@@ -239,7 +239,7 @@ class ReplicasTest(harness.TestCase):
 
     def test_publish_through_nginx_is_seen_by_every_replica(self):
         A, B = self.reps["A"], self.reps["B"]
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.public,
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.public,
                         tokens={"mirror": "anything"})
         self.publish(cargo, "0.1.0")
 

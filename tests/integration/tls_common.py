@@ -23,14 +23,14 @@ OPENSSL = shutil.which("openssl")
 class Pki:
     """A test CA and server certificates, made with the openssl CLI."""
 
-    def __init__(self, d):
+    def __init__(self, d, ca_days=3, ca_name="crated test CA"):
         self.d = d
         os.makedirs(d, exist_ok=True)
         self.ca_key = os.path.join(d, "ca.key")
         self.ca = os.path.join(d, "ca.pem")
         self._run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                   "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", "3",
-                   "-subj", "/CN=crated test CA",
+                   "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", str(ca_days),
+                   "-subj", "/CN=" + ca_name,
                    "-addext", "basicConstraints=critical,CA:TRUE",
                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
 
@@ -122,18 +122,31 @@ def client_hello(version, ciphers=(0xC02B, 0xC02F, 0xC009, 0xC013, 0x002F, 0x003
     return b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
 
 
-class TlsBase(harness.TestCase):
+class TlsFiles(harness.TestCase):
+    """A test case with a test CA (self.pki, made by make_pki) and the
+    first server certificate installed at self.cert / self.key (made by
+    first_leaf); skipped without the openssl CLI."""
+
+    make_pki = Pki
+
+    def first_leaf(self):
+        return self.pki.leaf("one", 0x1001, "crated-one")
 
     def setUp(self):
         super().setUp()
         if not OPENSSL:
             self.skipTest("no openssl CLI")
-        self.pki = Pki(os.path.join(self.tmp, "pki"))
+        self.pki = type(self).make_pki(os.path.join(self.tmp, "pki"))
         self.cert = os.path.join(self.tmp, "cert.pem")
         self.key = os.path.join(self.tmp, "key.pem")
-        crt, key = self.pki.leaf("one", 0x1001, "crated-one")
-        shutil.copy(crt, self.cert)
+        self.install(*self.first_leaf())
+
+    def install(self, crt, key):
         shutil.copy(key, self.key)
+        shutil.copy(crt, self.cert)
+
+
+class TlsBase(TlsFiles):
 
     def start_tls(self, registries="[registries.local]\n", extra="", public=True,
                   config_path=None):
