@@ -82,22 +82,47 @@ build() {
 	return 1
 }
 
-# Prints "passed failed" for a build directory's last meson test run.
+# count DIR VARIANT: for a build directory's last meson test run, prints
+# "passed failed skipped" on one line and the skips' names and reasons,
+# joined by ", ", on the next. A skip is not a pass: meson's SKIP results,
+# and the test methods a Python file skipped (tests/integration/harness.py
+# prints them on stdout) while the file as a whole passed, are named.
 count() {
-	python3 - "$1/meson-logs/testlog.json" <<-'PY'
+	python3 - "$1/meson-logs/testlog.json" "$2" <<-'PY'
 	import json, sys
+	PREFIX = "crated-it skipped: "
 	p = f = 0
+	skips = []
 	for line in open(sys.argv[1], "rb"):
 	    try:
-	        r = json.loads(line).get("result")
+	        d = json.loads(line)
+	        r = d.get("result")
 	    except ValueError:
-	        r = "UNREADABLE"
+	        d, r = {}, "UNREADABLE"
+	    name = "%s %s" % (sys.argv[2], d.get("name", "?").split(" / ")[-1])
+	    mine = [l[len(PREFIX):] for l in (d.get("stdout") or "").splitlines()
+	            if l.startswith(PREFIX)]
+	    skips += ["%s %s" % (name, m) for m in mine]
 	    if r in ("OK", "EXPECTEDFAIL"):
 	        p += 1
-	    elif r != "SKIP":
+	    elif r == "SKIP":
+	        if not mine:
+	            skips.append("%s: skipped (exit 77)" % name)
+	    else:
 	        f += 1
-	print(p, f)
+	print(p, f, len(skips))
+	print(", ".join(skips))
 	PY
+}
+
+# summary PASSED FAILED SKIPPED NAMES: "N passed, N failed", and when
+# something was skipped ", N skipped (name: reason, ...)".
+summary() {
+	if [ "$3" -gt 0 ]; then
+		echo "$1 passed, $2 failed, $3 skipped ($4)"
+	else
+		echo "$1 passed, $2 failed"
+	fi
 }
 
 cmd=${1:-}
@@ -125,7 +150,7 @@ bench)
 test)
 	setup
 	find_cargo
-	passed=0 failed=0
+	passed=0 failed=0 skipped=0 skip_names=""
 	for variant in plain asan; do
 		dir=build-test-$variant
 		if [ $variant = plain ]; then
@@ -136,10 +161,12 @@ test)
 		fi
 		echo "== $variant: meson test"
 		meson test -C $dir --print-errorlogs --num-processes 3 || true
-		read -r p f < <(count $dir)
-		echo "== $variant: $p passed, $f failed"
+		{ read -r p f s; IFS= read -r names || true; } < <(count $dir $variant)
+		echo "== $variant: $(summary "$p" "$f" "$s" "$names")"
 		passed=$((passed + p))
 		failed=$((failed + f))
+		skipped=$((skipped + s))
+		[ -z "$names" ] || skip_names=${skip_names:+$skip_names, }$names
 	done
 	echo "== fuzz: each target for ${FUZZ_SECONDS:-15} s"
 	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" build-test-fuzz |
@@ -150,7 +177,7 @@ test)
 	rm -f /tmp/crated-fuzz.$$
 	passed=$((passed + ${fp:-0}))
 	failed=$((failed + ${ff:-6}))
-	echo "$passed passed, $failed failed"
+	summary "$passed" "$failed" "$skipped" "$skip_names"
 	[ "$failed" -eq 0 ]
 	;;
 *)

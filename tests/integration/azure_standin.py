@@ -58,6 +58,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness import index_path, wait_until  # noqa: E402  (one copy, in harness.py)
+
 
 # ---------------------------------------------------------------------------
 # test CA
@@ -112,18 +114,6 @@ def make_test_ca(directory):
 def basic_token(secret, user="PAT"):
     """The Authorization value Azure wants for a PAT."""
     return "Basic " + base64.b64encode(("%s:%s" % (user, secret)).encode()).decode()
-
-
-def index_path(name):
-    n = name.lower()
-    b = len(n.encode())
-    if b == 1:
-        return "1/" + n
-    if b == 2:
-        return "2/" + n
-    if b == 3:
-        return "3/%s/%s" % (n[0], n)
-    return "%s/%s/%s" % (n[0:2], n[2:4], n)
 
 
 def strip_build(vers):
@@ -496,12 +486,7 @@ class AzureFeed:
         return self.api_prefix + "/api/v1/crates" + rest
 
     def wait(self, pred, timeout, step=0.05):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(step)
-        return pred()
+        return wait_until(pred, timeout, step)
 
     # -- request handling (runs in server threads)
     def _record_status(self, h):
@@ -541,7 +526,7 @@ class AzureFeed:
             # do the write, but never answer it
             h._send = lambda status, *a, **kw: setattr(h, "_status", status)
         if is_write and mode == "hang":
-            time.sleep(self.hang_seconds)
+            time.sleep(self.hang_seconds)   # the behaviour under test: a slow feed
         if is_write and mode == "error500":
             h._send(500, azure_error("VS800000: An internal error occurred (test stand-in).",
                                      "InternalServerErrorException"))

@@ -23,6 +23,7 @@ import hashlib
 import http.client
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -80,6 +81,66 @@ def remove_tempdir(path):
         sys.stderr.write("kept temp dir: %s\n" % path)
         return
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# waits
+
+
+def wait_until(pred, timeout, interval=0.05):
+    """Polls pred() until it returns something true or timeout seconds
+    have passed; returns its last value. The one poll loop of the tests:
+    every wait is on a condition, bounded in time; interval is only how
+    often the condition is looked at."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def next_second():
+    """Waits until the wall clock is in a later whole second than when
+    called: for what crated stamps in whole seconds (file times,
+    Last-Modified, a bundle's --since, the crate cache's last uses), so
+    that what comes next is stamped later than what came before."""
+    t = int(time.time())
+    wait_until(lambda: int(time.time()) > t, 2, 0.01)
+
+
+def wait_value(fn, ok, timeout, interval=0.05):
+    """Calls fn() until ok(its value) holds or timeout seconds have
+    passed; returns the last value."""
+    last = [None]
+
+    def got():
+        last[0] = fn()
+        return ok(last[0])
+    wait_until(got, timeout, interval)
+    return last[0]
+
+
+def wait_log(srv, pattern, timeout=5.0, count=1):
+    """Lines of srv's log matching the regular expression pattern, once
+    there are count of them (or the timeout passed)."""
+    return wait_value(lambda: [l for l in srv.log_text().splitlines() if re.search(pattern, l)],
+                      lambda found: len(found) >= count, timeout)
+
+
+def port_answers(port, host="127.0.0.1"):
+    """True if a TCP connection to host:port is accepted now."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_status(fn, want, timeout=3.0):
+    """Calls fn() (-> Resp) until its status is want or timeout seconds
+    have passed; returns the last Resp."""
+    return wait_value(fn, lambda r: r.status == want, timeout, 0.1)
 
 
 # ---------------------------------------------------------------------------
@@ -343,16 +404,23 @@ def errors_detail(testcase, resp, statuses=None):
 # crate names, .crate files, publish bodies
 
 
+def dir_prefix(name):
+    """The {prefix} marker of a crate name (its case kept): 1, 2, 3/a or
+    ab/cd, after the name's length in bytes."""
+    n = len(name.encode())
+    if n == 1:
+        return "1"
+    if n == 2:
+        return "2"
+    if n == 3:
+        return "3/" + name[0]
+    return name[0:2] + "/" + name[2:4]
+
+
 def index_path(name):
+    """The index file of a crate name below a registry's root."""
     n = name.lower()
-    b = len(n.encode())
-    if b == 1:
-        return "1/" + n
-    if b == 2:
-        return "2/" + n
-    if b == 3:
-        return "3/%s/%s" % (n[0], n)
-    return "%s/%s/%s" % (n[0:2], n[2:4], n)
+    return "%s/%s" % (dir_prefix(n), n)
 
 
 def sha256_hex(data):
@@ -448,17 +516,16 @@ def settled_snapshot(root, seconds=5.0):
     """snapshot(root) once a running server has stopped writing there: two
     snapshots 0.1 s apart are equal and nothing is under a tmp/ folder (a
     write under way). Bounded: after seconds, the last snapshot."""
-    deadline = time.monotonic() + seconds
-    prev = snapshot(root)
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
+    last = [snapshot(root)]
+
+    def settled():
         cur = snapshot(root)
         writing = any(v[0] != "dir" and "tmp" in k.split(os.sep)[:-1]
                       for k, v in cur.items())
-        if cur == prev and not writing:
-            return cur
-        prev = cur
-    return prev
+        same, last[0] = cur == last[0], cur
+        return same and not writing
+    wait_until(settled, seconds, 0.1)
+    return last[0]
 
 
 def snapshot_diff(before, after):
@@ -477,7 +544,193 @@ def snapshot_diff(before, after):
 
 
 # ---------------------------------------------------------------------------
+# /-/metrics (Prometheus text exposition)
+
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"\s*(,|$)')
+
+
+def parse_labels(text):
+    """'a="1",b="2"' -> (("a", "1"), ("b", "2")); ValueError if malformed."""
+    out = []
+    pos = 0
+    text = text or ""
+    while pos < len(text):
+        m = LABEL_RE.match(text, pos)
+        if not m or m.end() == pos:
+            raise ValueError("bad label set %r at %d" % (text, pos))
+        out.append((m.group(1), m.group(2)))
+        pos = m.end()
+        if m.group(3) == "" and pos < len(text):
+            raise ValueError("bad label set %r" % text)
+    names = [k for k, _ in out]
+    if len(names) != len(set(names)):
+        raise ValueError("repeated label in %r" % text)
+    return tuple(out)
+
+
+class Exposition:
+    """A parsed Prometheus text exposition: samples {(name, labels): value}
+    (labels: sorted tuple of pairs), types {family: type}, problems []."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = {}
+        self.types = {}
+        self.problems = []
+        helps = set()
+        for n, line in enumerate(text.split("\n"), 1):
+            if line == "":
+                if n != len(text.split("\n")):
+                    self.problems.append("line %d: empty line" % n)
+                continue
+            if line.startswith("#"):
+                m = re.match(r"^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$", line)
+                if not m:
+                    self.problems.append("line %d: bad comment %r" % (n, line))
+                    continue
+                if m.group(1) == "TYPE":
+                    if m.group(3) not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                        self.problems.append("line %d: bad type %r" % (n, line))
+                    if m.group(2) in self.types:
+                        self.problems.append("line %d: second TYPE for %s" % (n, m.group(2)))
+                    self.types[m.group(2)] = m.group(3)
+                else:
+                    if m.group(2) in helps:
+                        self.problems.append("line %d: second HELP for %s" % (n, m.group(2)))
+                    helps.add(m.group(2))
+                continue
+            m = SAMPLE_RE.match(line)
+            if not m:
+                self.problems.append("line %d: not `name{labels} value`: %r" % (n, line))
+                continue
+            name, ltext, vtext = m.groups()
+            try:
+                labels = tuple(sorted(parse_labels(ltext)))
+            except ValueError as e:
+                self.problems.append("line %d: %s" % (n, e))
+                continue
+            try:
+                value = float(vtext)
+            except ValueError:
+                self.problems.append("line %d: bad value %r" % (n, line))
+                continue
+            fam = self.family_of(name)
+            if fam not in self.types:
+                self.problems.append("line %d: sample %s before/without a TYPE for %s"
+                                     % (n, name, fam))
+            key = (name, labels)
+            if key in self.samples:
+                self.problems.append("line %d: repeated series %r" % (n, key))
+            self.samples[key] = value
+
+    def family_of(self, name):
+        for suf in ("_bucket", "_sum", "_count"):
+            if name.endswith(suf) and self.types.get(name[:-len(suf)]) == "histogram":
+                return name[:-len(suf)]
+        return name
+
+    def get(self, name, **labels):
+        """The value of name{labels} (exact label set); 0 when the series
+        does not exist (series appear on first use)."""
+        return self.samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def sum(self, name, **labels):
+        """The sum of the series of name whose labels include labels."""
+        want = set(labels.items())
+        return sum(v for (n, l), v in self.samples.items() if n == name and want <= set(l))
+
+    def series(self, name):
+        """{labels dict as sorted tuple: value} of every series of name."""
+        return {l: v for (n, l), v in self.samples.items() if n == name}
+
+    def histogram_problems(self):
+        out = []
+        for fam, typ in self.types.items():
+            if typ != "histogram":
+                continue
+            groups = {}
+            for (n, labels), v in self.samples.items():
+                if n != fam + "_bucket":
+                    continue
+                d = dict(labels)
+                if "le" not in d:
+                    out.append("%s bucket without le: %r" % (fam, labels))
+                    continue
+                le = d.pop("le")
+                groups.setdefault(tuple(sorted(d.items())), []).append((le, v))
+            counts = {l: v for (n, l), v in self.samples.items() if n == fam + "_count"}
+            sums = {l: v for (n, l), v in self.samples.items() if n == fam + "_sum"}
+            if set(groups) != set(counts) or set(groups) != set(sums):
+                out.append("%s: bucket, _count and _sum series differ: %r / %r / %r"
+                           % (fam, sorted(groups), sorted(counts), sorted(sums)))
+            for labels, buckets in groups.items():
+                les = [(math.inf if le == "+Inf" else float(le), le, v) for le, v in buckets]
+                order = [le for _, le, _ in les]
+                les.sort(key=lambda x: x[0])
+                if not les or les[-1][1] != "+Inf":
+                    out.append("%s%r: no +Inf bucket" % (fam, labels))
+                    continue
+                if len({x[0] for x in les}) != len(les):
+                    out.append("%s%r: repeated le" % (fam, labels))
+                if order != [le for _, le, _ in les]:
+                    out.append("%s%r: buckets not in increasing le order: %r" % (fam, labels, order))
+                vals = [v for _, _, v in les]
+                if any(b < a for a, b in zip(vals, vals[1:])):
+                    out.append("%s%r: buckets not cumulative: %r" % (fam, labels, vals))
+                if any(v != int(v) or v < 0 for v in vals):
+                    out.append("%s%r: bucket counts not whole: %r" % (fam, labels, vals))
+                if labels in counts and vals[-1] != counts[labels]:
+                    out.append("%s%r: +Inf bucket %r != _count %r"
+                               % (fam, labels, vals[-1], counts[labels]))
+                if labels in sums and sums[labels] < 0:
+                    out.append("%s%r: negative _sum" % (fam, labels))
+        return out
+
+
+def wait_connections(srv, n, timeout=5.0):
+    """Waits until srv has n client connections open besides the one that
+    asks (crated_open_connections of /-/metrics): a connection the test
+    opened has been accepted, or one it closed has been seen closed (and
+    what crated does at a close is done). Returns whether it came to be."""
+    return wait_until(lambda: metrics(srv).get("crated_open_connections") == n + 1, timeout)
+
+
+def wait_upstream_in_flight(srv, n, timeout=5.0):
+    """Waits until crated has n requests to upstreams in flight
+    (crated_upstream_requests_in_flight); returns whether it came to be.
+    With a stand-in holding n answers (or n = 0), every request crated has
+    started has then reached the stand-in: a check that a request was not
+    made means something."""
+    return wait_until(lambda: metrics(srv).get("crated_upstream_requests_in_flight") == n, timeout)
+
+
+def metrics(srv, clean=False):
+    """srv's /-/metrics, parsed (an Exposition); with clean, fails on a
+    malformed exposition."""
+    r = srv.get("/-/metrics")
+    if r.status != 200:
+        raise AssertionError("GET /-/metrics: %r" % r)
+    ex = Exposition(r.text())
+    if clean and ex.problems:
+        raise AssertionError("exposition problems:\n" + "\n".join(ex.problems[:20]))
+    return ex
+
+
+# ---------------------------------------------------------------------------
 # crated
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def check_sanitizer(text, what):
+    """Fails (AssertionError) if text holds a sanitizer's report."""
+    for marker in SANITIZER_MARKERS:
+        if marker in text:
+            i = text.index(marker)
+            raise AssertionError("sanitizer report in %s:\n%s" % (what, text[max(0, i - 200):i + 3000]))
 
 
 class Crated:
@@ -528,26 +781,18 @@ class Crated:
 
     def check_log_clean(self):
         """Fails if a sanitizer reported anything (builds with ASan/UBSan)."""
-        text = self.log_text()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            if marker in text:
-                i = text.index(marker)
-                raise AssertionError("sanitizer report in crated's log:\n" + text[max(0, i - 200):i + 3000])
+        check_sanitizer(self.log_text(), "crated's log")
 
     def wait_listening(self, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log_text()
-            ports = [int(p) for p in LISTEN_RE.findall(text)]
-            if ports:
-                # give a second listen line a moment to appear
-                self.ports = ports
-                self.port = ports[0]
-                return self.port
-            if self.proc.poll() is not None:
-                raise AssertionError("crated exited with %s before listening; log:\n%s"
-                                     % (self.proc.returncode, self.log_tail()))
-            time.sleep(0.05)
+        ports = wait_until(lambda: LISTEN_RE.findall(self.log_text()) or self.proc.poll() is not None,
+                           timeout)
+        if ports is True:
+            raise AssertionError("crated exited with %s before listening; log:\n%s"
+                                 % (self.proc.returncode, self.log_tail()))
+        if ports:
+            self.ports = [int(p) for p in ports]
+            self.port = self.ports[0]
+            return self.port
         raise AssertionError("crated did not log 'listening on 127.0.0.1:PORT' within %.0f s; log:\n%s"
                              % (timeout, self.log_tail()))
 
@@ -667,6 +912,62 @@ def start_crated(tmp, config_extra="", env=None, data_dir=None, name="crated",
     return c
 
 
+TOKEN_RE = re.compile(r"crated_[A-Za-z0-9_-]{20,}")
+
+
+def cli_env():
+    """Environment for `crated token ...` helper calls: under ASan, leak
+    reports of the short-lived command are not the tests' subject (one
+    dedicated test checks them) and would change its exit code."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
+
+
+def create_token(cfg, name, scope, crates=None, registry="local", expires=None,
+                 same_owner=False):
+    """Runs `crated token create`; returns the token."""
+    args = ["token", "create", "--config", cfg, "--registry", registry,
+            "--scope", scope, "--name", name] + (["--same-owner"] if same_owner else [])
+    if crates is not None:
+        args += ["--crates", crates]
+    if expires is not None:
+        args += ["--expires", str(expires)]
+    rc, out, err = run_crated(args, env=cli_env())
+    if rc != 0:
+        raise AssertionError("crated token create %s failed (rc %d): %s" % (name, rc, err))
+    tok = out.strip()
+    if not TOKEN_RE.fullmatch(tok):
+        raise AssertionError("token create printed %r, not one crated_ token" % out)
+    if tok in err:
+        raise AssertionError("token create repeated the token on stderr")
+    return tok
+
+
+def free_port():
+    """A port of 127.0.0.1 that was free a moment ago (the small race is
+    accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process pid so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid, field="VmRSS"):
+    """A field of /proc/PID/status in KiB (0 when it has none)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def run_crated(args, cwd=None, timeout=30, env=None):
     """Runs crated with args to completion: (rc, stdout, stderr)."""
     p = subprocess.run([CRATED_BIN] + list(args), cwd=cwd, env=clean_env(env),
@@ -683,51 +984,52 @@ def find_cargo():
     return p or "/root/.cargo/bin/cargo"
 
 
-class CargoEnv:
-    """A private CARGO_HOME (with config.toml naming only the local
-    registry) and a shared CARGO_TARGET_DIR, both under tmp."""
+class Cargo:
+    """A fresh CARGO_HOME (and target dir) under base with config.toml =
+    config_text (home and target: fixed paths instead of numbered ones).
+    tokens: {REGISTRY_NAME: token} as CARGO_REGISTRIES_*_TOKEN."""
 
-    def __init__(self, tmp, port):
-        self.tmp = tmp
-        self.home = os.path.join(tmp, "cargo-home")
-        self.target = os.path.join(tmp, "target")
+    _n = 0
+
+    def __init__(self, base, config_text, tokens=None, target=None, home=None):
+        Cargo._n += 1
+        self.home = home or os.path.join(base, "cargo-home-%d" % Cargo._n)
+        self.target = target or os.path.join(base, "target-%d" % Cargo._n)
         os.makedirs(self.home, exist_ok=True)
         self.cargo = find_cargo()
-        self.set_port(port)
+        self.tokens = dict(tokens or {})
+        self.write_config(config_text)
 
-    def set_port(self, port):
-        self.port = port
-        self.index_url = "sparse+http://127.0.0.1:%d/local/" % port
+    def write_config(self, config_text):
+        self.config_text = config_text
         with open(os.path.join(self.home, "config.toml"), "w") as f:
-            f.write('[registries.local]\nindex = "%s"\n\n'
-                    '[net]\ngit-fetch-with-cli = false\n\n'
-                    '[http]\ntimeout = 30\n' % self.index_url)
+            f.write(config_text)
+            f.write('\n[net]\ngit-fetch-with-cli = false\n[http]\ntimeout = 30\n')
 
     def env(self, extra=None):
-        e = {
-            "CARGO_HOME": self.home,
-            "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
-            "CARGO_HTTP_TIMEOUT": "30",
-            "CARGO_TERM_COLOR": "never",
-            "CARGO_INCREMENTAL": "0",
-            "CARGO_TARGET_DIR": self.target,
-            "CARGO_REGISTRIES_LOCAL_TOKEN": "anything",
-        }
+        e = {"CARGO_HOME": self.home,
+             "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
+             "CARGO_HTTP_TIMEOUT": "30",
+             "CARGO_TERM_COLOR": "never",
+             "CARGO_INCREMENTAL": "0",
+             "CARGO_TARGET_DIR": self.target}
+        for reg, tok in self.tokens.items():
+            e["CARGO_REGISTRIES_%s_TOKEN" % reg.upper().replace("-", "_")] = tok
         e.update(extra or {})
         return clean_env(e)
 
-    def run_cargo(self, args, cwd, check=True, timeout=CARGO_TIMEOUT, env=None, server=None):
-        """(rc, stdout, stderr). With check, a non-zero rc fails with
-        cargo's stderr (and the server log tail when server is given)."""
+    def run(self, args, cwd, check=True, timeout=CARGO_TIMEOUT, env=None, logs=()):
+        """(rc, stdout, stderr); with check a non-zero rc fails, showing
+        cargo's stderr and the tails of logs (objects with log_tail())."""
         p = subprocess.run([self.cargo] + list(args), cwd=cwd, env=self.env(env),
                            stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         out = p.stdout.decode(errors="replace")
         err = p.stderr.decode(errors="replace")
         if check and p.returncode != 0:
             msg = "cargo %s failed (rc %d) in %s\nstderr:\n%s\nstdout:\n%s" % (
-                " ".join(args), p.returncode, cwd, err[-4000:], out[-2000:])
-            if server is not None:
-                msg += "\ncrated log tail:\n" + server.log_tail()
+                " ".join(args), p.returncode, cwd, err[-4000:], out[-1500:])
+            for l in logs:
+                msg += "\n--- log tail:\n" + l.log_tail(25)
             raise AssertionError(msg)
         return p.returncode, out, err
 
@@ -739,15 +1041,39 @@ class CargoEnv:
             shutil.rmtree(os.path.join(reg, sub), ignore_errors=True)
 
 
+class CargoEnv(Cargo):
+    """A Cargo with CARGO_HOME tmp/cargo-home and CARGO_TARGET_DIR
+    tmp/target whose config.toml names only the local registry of the
+    crated on port (a token for it in the environment)."""
+
+    def __init__(self, tmp, port):
+        self.tmp = tmp
+        self.port = self.index_url = None
+        super().__init__(tmp, "", tokens={"local": "anything"},
+                         target=os.path.join(tmp, "target"), home=os.path.join(tmp, "cargo-home"))
+        self.set_port(port)
+
+    def set_port(self, port):
+        self.port = port
+        self.index_url = "sparse+http://127.0.0.1:%d/local/" % port
+        self.write_config('[registries.local]\nindex = "%s"\n' % self.index_url)
+
+    def run_cargo(self, args, cwd, check=True, timeout=CARGO_TIMEOUT, env=None, server=None):
+        """(rc, stdout, stderr). With check, a non-zero rc fails with
+        cargo's stderr (and the server log tail when server is given)."""
+        return self.run(args, cwd, check, timeout, env, () if server is None else (server,))
+
+
 def make_project(path, name, version="0.1.0", deps="", features="", lib_rs=None,
-                 publish=True, main_rs=None, description=None):
+                 publish="local", main_rs=None, description=None):
     """Writes Cargo.toml and src/lib.rs (or main.rs). deps and features are
-    TOML text placed under [dependencies] / [features]."""
+    TOML text placed under [dependencies] / [features]. publish: the
+    registry name cargo may publish to, or False (publish = false)."""
     os.makedirs(os.path.join(path, "src"), exist_ok=True)
     toml = ['[package]', 'name = "%s"' % name, 'version = "%s"' % version,
             'edition = "2021"', 'license = "MIT"',
             'description = "%s"' % (description or "test crate %s" % name)]
-    toml.append('publish = ["local"]' if publish else "publish = false")
+    toml.append('publish = ["%s"]' % publish if publish else "publish = false")
     toml += ["", "[dependencies]", deps.strip(), "", "[features]", features.strip(), ""]
     with open(os.path.join(path, "Cargo.toml"), "w") as f:
         f.write("\n".join(toml))
@@ -819,12 +1145,71 @@ class TestCase(unittest.TestCase):
                                                      "\n  ".join(d[:30])))
 
 
+SKIP_PREFIX = "crated-it skipped: "
+
+
 def main():
+    """Runs the calling file's tests. A skipped test is a line on stdout,
+    SKIP_PREFIX + "Class.test: reason", which dev.sh counts and names (the
+    file's exit code says only pass or fail; a skip is not a pass)."""
     if not os.path.exists(CRATED_BIN):
         sys.stderr.write("crated binary not found at %s (build it, or set CRATED_BIN)\n"
                          % CRATED_BIN)
         sys.exit(2)
-    unittest.main(module="__main__", verbosity=2)
+    prog = unittest.main(module="__main__", verbosity=2, exit=False)
+    result = prog.result
+    for test, reason in result.skipped:
+        name = test.id()
+        if name.startswith("__main__."):
+            name = name[len("__main__."):]
+        reason = " ".join(str(reason).split())
+        sys.stdout.write("%s%s: %s\n" % (SKIP_PREFIX, name, reason))
+    sys.stdout.flush()
+    if not result.wasSuccessful():
+        sys.exit(1)
+    # every test skipped: meson's SKIP (exit 77), not a pass
+    sys.exit(77 if result.testsRun and len(result.skipped) == result.testsRun else 0)
+
+
+class SharedServer:
+    """Mixin for a test class whose tests share one crated: setUpClass makes
+    cls.tmp and starts cls.srv (start_crated(cls.tmp, **server_options())),
+    then calls server_ready(); a failure on the way stops what was started.
+    tearDownClass stops the server (checked) and removes cls.tmp."""
+
+    @classmethod
+    def server_options(cls):
+        """start_crated's keyword arguments (may write files into cls.tmp
+        first)."""
+        return {}
+
+    @classmethod
+    def server_ready(cls):
+        """Runs once cls.srv listens: what the tests need from it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = make_tempdir()
+        try:
+            cls.srv = start_crated(cls.tmp, **cls.server_options())
+        except BaseException:
+            remove_tempdir(cls.tmp)
+            raise
+        try:
+            cls.server_ready()
+        except BaseException:
+            cls.srv.stop(check=False)
+            remove_tempdir(cls.tmp)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop()
+        finally:
+            remove_tempdir(cls.tmp)
+            super().tearDownClass()
 
 
 class Steps(unittest.TestCase):

@@ -15,7 +15,7 @@ is a daemon and every server/subprocess started here has a stop().
   stderr request log parsed.
 * ForwardProxy: a small forward proxy (absolute-URI requests and CONNECT)
   that counts what it relays.
-* Cargo: a fresh CARGO_HOME with a given config.toml.
+* cargo_package / package_into: .crate files made by `cargo package`
 * helpers for a crated config with a mirror registry, crated's access log,
   and `cargo package`.
 """
@@ -76,26 +76,14 @@ def parse_lines(body):
     return [json.loads(l) for l in body.split("\n") if l.strip()]
 
 
-def dir_prefix(name):
-    """The {prefix} marker of a crate name (original case)."""
-    n = len(name.encode())
-    if n == 1:
-        return "1"
-    if n == 2:
-        return "2"
-    if n == 3:
-        return "3/" + name[0]
-    return name[0:2] + "/" + name[2:4]
-
-
 def expand_dl(template, name, vers, cksum):
     """cargo's crate_url()."""
     markers = ("{crate}", "{version}", "{prefix}", "{lowerprefix}", "{sha256-checksum}")
     if not any(m in template for m in markers):
         return "%s/%s/%s/download" % (template, name, vers)
     return (template.replace("{crate}", name).replace("{version}", vers)
-            .replace("{prefix}", dir_prefix(name))
-            .replace("{lowerprefix}", dir_prefix(name).lower())
+            .replace("{prefix}", harness.dir_prefix(name))
+            .replace("{lowerprefix}", harness.dir_prefix(name).lower())
             .replace("{sha256-checksum}", cksum))
 
 
@@ -275,15 +263,15 @@ class StandIn:
         if self.running:
             return
         self.release = threading.Event()
-        deadline = time.monotonic() + 10
-        while True:
+
+        def started():
             try:
                 self._start(self.port)
-                return
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                return False        # the port is not free yet
+        if not harness.wait_until(started, 10, 0.1):
+            self._start(self.port)  # raises the OSError
 
     # content
     def put_file(self, path, data, ctype="text/plain", mtime=None):
@@ -595,17 +583,14 @@ class HttpServerProc:
                  "--directory", root],
                 stdin=subprocess.DEVNULL, stdout=of, stderr=lf, env=harness.clean_env())
         harness._live_procs.append(self.proc)
-        deadline = time.monotonic() + 10
         self.port = None
-        while time.monotonic() < deadline:
+
+        def banner():
             with open(self.out_path) as f:
-                m = re.search(r"port (\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+                return re.search(r"port (\d+)", f.read()) or self.proc.poll() is not None
+        m = harness.wait_until(banner, 10)
+        if m and m is not True:
+            self.port = int(m.group(1))
         if self.port is None:
             self.stop()
             raise AssertionError("http.server did not start")
@@ -771,79 +756,7 @@ class ForwardProxy:
 
 
 # ---------------------------------------------------------------------------
-# cargo with a given config
-
-
-class Cargo:
-    """A fresh CARGO_HOME (and target dir) under base with config.toml =
-    config_text. tokens: {REGISTRY_NAME: token} as CARGO_REGISTRIES_*_TOKEN."""
-
-    _n = 0
-
-    def __init__(self, base, config_text, tokens=None, target=None):
-        Cargo._n += 1
-        self.home = os.path.join(base, "cargo-home-%d" % Cargo._n)
-        self.target = target or os.path.join(base, "target-%d" % Cargo._n)
-        os.makedirs(self.home)
-        self.cargo = harness.find_cargo()
-        self.config_text = config_text
-        with open(os.path.join(self.home, "config.toml"), "w") as f:
-            f.write(config_text)
-            f.write('\n[net]\ngit-fetch-with-cli = false\n[http]\ntimeout = 30\n')
-        self.tokens = dict(tokens or {})
-
-    def env(self, extra=None):
-        e = {"CARGO_HOME": self.home,
-             "RUSTUP_HOME": os.environ.get("RUSTUP_HOME", "/root/.rustup"),
-             "CARGO_HTTP_TIMEOUT": "30",
-             "CARGO_TERM_COLOR": "never",
-             "CARGO_INCREMENTAL": "0",
-             "CARGO_TARGET_DIR": self.target}
-        for reg, tok in self.tokens.items():
-            e["CARGO_REGISTRIES_%s_TOKEN" % reg.upper().replace("-", "_")] = tok
-        e.update(extra or {})
-        return harness.clean_env(e)
-
-    def run(self, args, cwd, check=True, timeout=harness.CARGO_TIMEOUT, env=None, logs=()):
-        """(rc, stdout, stderr); with check a non-zero rc fails, showing
-        cargo's stderr and the tails of logs (objects with log_tail())."""
-        p = subprocess.run([self.cargo] + list(args), cwd=cwd, env=self.env(env),
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-        out = p.stdout.decode(errors="replace")
-        err = p.stderr.decode(errors="replace")
-        if check and p.returncode != 0:
-            msg = "cargo %s failed (rc %d) in %s\nstderr:\n%s\nstdout:\n%s" % (
-                " ".join(args), p.returncode, cwd, err[-4000:], out[-1500:])
-            for l in logs:
-                msg += "\n--- log tail:\n" + l.log_tail(25)
-            raise AssertionError(msg)
-        return p.returncode, out, err
-
-
-def write_project(path, name, version="0.1.0", deps="", lib_rs=None, main_rs=None,
-                  publish=None, features=""):
-    """Cargo.toml + src. publish: None (omitted), False, or a registry name."""
-    os.makedirs(os.path.join(path, "src"), exist_ok=True)
-    toml = ['[package]', 'name = "%s"' % name, 'version = "%s"' % version,
-            'edition = "2021"', 'license = "MIT"', 'description = "test crate %s"' % name]
-    if publish is False:
-        toml.append("publish = false")
-    elif publish:
-        toml.append('publish = ["%s"]' % publish)
-    toml += ["", "[dependencies]", deps.strip(), "", "[features]", features.strip(), ""]
-    with open(os.path.join(path, "Cargo.toml"), "w") as f:
-        f.write("\n".join(toml))
-    try:
-        os.remove(os.path.join(path, "Cargo.lock"))
-    except FileNotFoundError:
-        pass
-    if main_rs is not None:
-        with open(os.path.join(path, "src", "main.rs"), "w") as f:
-            f.write(main_rs)
-    else:
-        with open(os.path.join(path, "src", "lib.rs"), "w") as f:
-            f.write(lib_rs if lib_rs is not None else "pub fn f() -> u32 { 1 }\n")
-    return path
+# cargo packaging (harness.Cargo is a CARGO_HOME with a given config)
 
 
 def cargo_package(cargo, proj, name, vers, registry=None):
@@ -919,16 +832,6 @@ def files_under(root):
     return sorted(out)
 
 
-def wait_until(pred, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
-
-
 def make_cert(tmp):
     """A self-signed CA-less certificate for 127.0.0.1 made with the
     openssl command (None if it is not installed): (cert path, key path)."""
@@ -951,22 +854,28 @@ def package_into(pk, tree, workdir, name, vers, reg, deps_toml="", index_deps=()
     """Writes a project, packages it with cargo (pk: a Cargo whose config
     names the registry reg), adds it to tree (unless add is False);
     returns the .crate bytes."""
-    d = write_project(os.path.join(workdir, "%s-%s" % (name, vers)), name, vers,
-                      deps=deps_toml, lib_rs=lib_rs, publish=reg)
+    d = harness.make_project(os.path.join(workdir, "%s-%s" % (name, vers)), name, vers,
+                             deps=deps_toml, lib_rs=lib_rs, publish=reg)
     crate = cargo_package(pk, d, name, vers, reg)
     if add:
         tree.add(name, vers, crate, deps=index_deps)
     return crate
 
 
-def standin_registry(tmp, base="/reg/", dl="/dl/{crate}/{version}", reg="st", port=0):
-    """A StandIn serving a RegistryTree at base; returns (standin, tree,
-    index URL, packaging Cargo)."""
+def standin_tree(base="/reg/", dl="/dl/{crate}/{version}", port=0):
+    """A StandIn serving a RegistryTree at base: (standin, tree)."""
     si = StandIn(port=port)
     tree = RegistryTree(base=base, dl=dl)
     tree.attach_standin(si)
+    return si, tree
+
+
+def standin_registry(tmp, base="/reg/", dl="/dl/{crate}/{version}", reg="st", port=0):
+    """A StandIn serving a RegistryTree at base; returns (standin, tree,
+    index URL, packaging Cargo)."""
+    si, tree = standin_tree(base, dl, port)
     url = "sparse+%s%s" % (si.base, base)
-    pk = Cargo(tmp, '[registries.%s]\nindex = "%s"\n' % (reg, url))
+    pk = harness.Cargo(tmp, '[registries.%s]\nindex = "%s"\n' % (reg, url))
     return si, tree, url, pk
 
 
@@ -1018,15 +927,14 @@ class Blackhole:
     def __init__(self, port=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        deadline = time.monotonic() + 10
-        while True:
+        def bound():
             try:
                 self.sock.bind(("127.0.0.1", port))
-                break
+                return True
             except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                return False        # the port is not free yet
+        if not harness.wait_until(bound, 10, 0.1):
+            self.sock.bind(("127.0.0.1", port))     # raises the OSError
         self.sock.listen(0)
         self.port = self.sock.getsockname()[1]
         self.fillers = []
@@ -1038,7 +946,8 @@ class Blackhole:
             except (BlockingIOError, OSError):
                 pass
             self.fillers.append(c)
-        time.sleep(0.2)
+        # the queue is full once a filler's handshake completed (writable)
+        harness.wait_until(lambda: select.select([], self.fillers, [], 0)[1], 2)
 
     def connect_hangs(self, wait=1.0):
         c = socket.socket()

@@ -16,17 +16,15 @@ skipped."""
 
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import cli_env, create_token  # noqa: E402
 from harness import make_project, read_lock  # noqa: E402
 
-TOKEN_RE = re.compile(r"crated_[A-Za-z0-9_-]{20,}")
 # a syntactically fine token that crated never issued
 BOGUS = "crated_" + "Q" * 43
 
@@ -34,38 +32,12 @@ APP_DEPS = 'authlib = { version = "1", registry = "local" }\n'
 APP_MAIN = "fn main() { println!(\"{}\", authlib::f()); }\n"
 
 
-def cli_env():
-    """Environment for `crated token ...` helper calls: under ASan, leak
-    reports of the short-lived command are not this test's subject (one
-    dedicated test checks them) and would change its exit code."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
-
-
-def create_token(cfg, name, scope, crates=None, registry="local"):
-    """Runs `crated token create`; returns (token, stderr)."""
-    args = ["token", "create", "--config", cfg, "--registry", registry,
-            "--scope", scope, "--name", name]
-    if crates is not None:
-        args += ["--crates", crates]
-    rc, out, err = harness.run_crated(args, env=cli_env())
-    if rc != 0:
-        raise AssertionError("crated token create %s failed (rc %d): %s" % (name, rc, err))
-    tok = out.strip()
-    if not TOKEN_RE.fullmatch(tok):
-        raise AssertionError("token create printed %r, not one crated_ token" % out)
-    if tok in err:
-        raise AssertionError("token create repeated the token on stderr")
-    return tok, err
-
-
-class AuthCargoTest(harness.Steps):
+class AuthCargoTest(harness.SharedServer, harness.Steps):
     maxDiff = 6000
     failed = False
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
+    def server_options(cls):
         cls.cfg = harness.write_config(
             os.path.join(cls.tmp, "crated.toml"), os.path.join(cls.tmp, "data"),
             registries="[registries.local]\nauth_required = true\n")
@@ -75,8 +47,11 @@ class AuthCargoTest(harness.Steps):
                                     ("bob", "publish", None), ("reader", "read", None),
                                     ("hl", "publish", "hyperlight_*"),
                                     ("yanker", "yank", None)):
-            cls.tokens[name] = create_token(cls.cfg, name, scope, crates)[0]
-        cls.srv = harness.start_crated(cls.tmp, config_path=cls.cfg)
+            cls.tokens[name] = create_token(cls.cfg, name, scope, crates)
+        return {"config_path": cls.cfg}
+
+    @classmethod
+    def server_ready(cls):
         cls.cargo = harness.CargoEnv(cls.tmp, cls.srv.port)
         # an authenticated index needs an explicit credential provider
         with open(os.path.join(cls.cargo.home, "config.toml"), "w") as f:
@@ -85,13 +60,6 @@ class AuthCargoTest(harness.Steps):
                     % cls.cargo.index_url)
         cls.proj = os.path.join(cls.tmp, "projects")
         os.makedirs(cls.proj)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
 
 
     # helpers ---------------------------------------------------------------
@@ -294,12 +262,8 @@ class AuthCargoTest(harness.Steps):
                                           env=cli_env())
         self.assertEqual(rc, 0, err)
         self.assertIn("revoked 1 token", out + err)
-        deadline = time.monotonic() + 3.0
-        while True:
-            r = self.auth_get("/local/config.json", self.tokens["reader"])
-            if r.status == 401 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        r = harness.wait_status(lambda: self.auth_get("/local/config.json", self.tokens["reader"]),
+                                401, 3.0)
         self.assertEqual(r.status, 401, "revoked token still accepted after 3 s: %r" % r)
         self.assertEqual(self.srv.proc.pid, pid)
         self.assertTrue(self.srv.running())
@@ -317,14 +281,9 @@ class AuthCargoTest(harness.Steps):
         """A token created while crated runs is accepted without a restart;
         `cargo login` reads it from stdin (a terminal here, so that cargo
         prompts, naming crated's login URL) and later builds use it."""
-        tok, _ = create_token(self.cfg, "reader2", "read")
+        tok = create_token(self.cfg, "reader2", "read")
         self.tokens["reader2"] = tok
-        deadline = time.monotonic() + 3.0
-        while True:
-            r = self.auth_get("/local/config.json", tok)
-            if r.status == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        r = harness.wait_status(lambda: self.auth_get("/local/config.json", tok), 200, 3.0)
         self.assertEqual(r.status, 200, "new token not accepted within 3 s: %r" % r)
 
         creds = os.path.join(self.cargo.home, "credentials.toml")

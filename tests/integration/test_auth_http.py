@@ -18,49 +18,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import cli_env, create_token  # noqa: E402
+from harness import wait_log, wait_status  # noqa: E402
 from harness import crate_meta, index_path, make_crate, publish_body  # noqa: E402
 
-TOKEN_RE = re.compile(r"crated_[A-Za-z0-9_-]{20,}")
 BOGUS = "crated_" + "Z" * 43
 AUTH_REGS = ("[registries.local]\nauth_required = true\n\n"
              "[registries.open]\n\n"
              "[registries.other]\nauth_required = true\n")
-
-
-def cli_env():
-    """Environment for `crated token ...` helper calls: under ASan, leak
-    reports of the short-lived command are not this test's subject (one
-    dedicated test checks them) and would change its exit code."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
-
-
-def create_token(cfg, name, scope, crates=None, registry="local", expires=None,
-                 same_owner=False):
-    args = ["token", "create", "--config", cfg, "--registry", registry,
-            "--scope", scope, "--name", name] + (["--same-owner"] if same_owner else [])
-    if crates is not None:
-        args += ["--crates", crates]
-    if expires is not None:
-        args += ["--expires", str(expires)]
-    rc, out, err = harness.run_crated(args, env=cli_env())
-    if rc != 0:
-        raise AssertionError("crated token create %s failed (rc %d): %s" % (name, rc, err))
-    tok = out.strip()
-    if not TOKEN_RE.fullmatch(tok):
-        raise AssertionError("token create printed %r" % out)
-    return tok
-
-
-def wait_status(fn, want, timeout=3.0):
-    """Calls fn() (-> Resp) until its status is want or timeout; returns
-    the last Resp."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = fn()
-        if r.status == want or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
 
 
 def replace_file(path, text):
@@ -400,10 +365,7 @@ class SighupAuthTest(AuthBase):
         with open(self.cfg, "a") as f:
             f.write("this is not toml ===\n")
         srv.proc.send_signal(harness.signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        while "keeping the running configuration" not in srv.log_text() and \
-                time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_log(srv, "keeping the running configuration")
         self.assertIn("keeping the running configuration", srv.log_text())
         self.assertEqual(self.req("GET", "/local/config.json").status, 401)
         # and off again
@@ -482,10 +444,11 @@ class TokenLifecycleTest(AuthBase):
 
         # a damaged file: the previous tokens stay, and the log says why
         replace_file(tokens_path, "{ this is not json")
-        time.sleep(1.2)
-        for _ in range(3):
+        # crated looks at the file at most once a second and says each time
+        # that it keeps the previous tokens: they stay over three looks
+        for look in (1, 2, 3):
+            wait_log(self.srv, "keeping the previous tokens", count=look)
             self.assertEqual(self.req("GET", "/local/config.json", "rita").status, 200)
-            time.sleep(0.4)
         self.assertEqual(self.req("GET", "/local/config.json", "soon").status, 401)
         self.assertIn("keeping the previous tokens", self.srv.log_text())
 
@@ -511,7 +474,6 @@ class TokenLifecycleTest(AuthBase):
         self.setup_server((("root", "admin"), ("a", "read"), ("b", "read")))
         self.tok["b2"] = create_token(self.cfg, "b", "publish",    # same label twice
                                       same_owner=True)
-        time.sleep(1.1)
         for n in ("a", "b", "b2"):
             self.assertEqual(wait_status(lambda: self.req("GET", "/local/config.json", n),
                                          200).status, 200)

@@ -8,6 +8,7 @@ path traversal attempts."""
 
 import json
 import os
+import select
 import socket
 import struct
 import sys
@@ -22,44 +23,42 @@ MAX_BODY = 65536
 SENTINEL = b"SENTINEL-outside-the-data-dir-7f3a\n"
 
 
-class BadInputTest(unittest.TestCase):
+class BadInputTest(harness.SharedServer, unittest.TestCase):
     maxDiff = 4000
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
+    def server_options(cls):
         with open(os.path.join(cls.tmp, "secret.txt"), "wb") as f:
             f.write(SENTINEL)
-        cls.srv = harness.start_crated(cls.tmp, config_extra="max_body_bytes = %d\n" % MAX_BODY)
-        try:
-            for name in ("alpha", "al-pha"):
-                r, _ = cls.srv.publish_simple(name, "1.0.0")
-                if r.status != 200:
-                    raise AssertionError("setup publish %s: %r\n%s" % (name, r, cls.srv.log_tail()))
-        except BaseException:
-            cls.srv.stop(check=False)
-            harness.remove_tempdir(cls.tmp)
-            raise
+        return {"config_extra": "max_body_bytes = %d\n" % MAX_BODY}
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
+    def server_ready(cls):
+        for name in ("alpha", "al-pha"):
+            r, _ = cls.srv.publish_simple(name, "1.0.0")
+            if r.status != 200:
+                raise AssertionError("setup publish %s: %r\n%s" % (name, r, cls.srv.log_tail()))
 
     def setUp(self):
         self.before = harness.snapshot(self.srv.data_dir)
 
     def tearDown(self):
-        # every test here: nothing on disk changed, server still answers
-        time.sleep(0.2)  # let the server finish cleaning up after aborted uploads
-        after = harness.snapshot(self.srv.data_dir)
+        # every test here: nothing on disk changed, server still answers;
+        # once crated has seen every connection closed (aborted uploads
+        # cleaned up) and the data dir is settled
+        harness.wait_connections(self.srv, 0)
+        after = harness.settled_snapshot(self.srv.data_dir)
         diff = harness.snapshot_diff(self.before, after)
         self.assertTrue(self.srv.running(), "crated died; log:\n" + self.srv.log_tail())
         self.assertTrue(self.srv.healthy(), "crated no longer serves config.json")
         if diff:
             self.fail("data dir changed:\n  " + "\n  ".join(diff[:30]))
+
+    def wait_taken_in(self, c):
+        """Waits until crated has taken in the part of a request sent on c:
+        it holds the connection waiting for the rest, or it has answered."""
+        harness.wait_until(lambda: select.select([c.sock], [], [], 0)[0]
+                           or harness.metrics(self.srv).get("crated_open_connections") == 2, 5)
 
     def put_raw(self, body, headers=None):
         return self.srv.request("PUT", "/local/api/v1/crates/new", body,
@@ -226,8 +225,8 @@ class BadInputTest(unittest.TestCase):
                                          [("Authorization", "anything"),
                                           ("Content-Length", str(declared))], b"")
                            + struct.pack("<I", 200) + b"{\"name\":")
-                    time.sleep(0.3)
-                time.sleep(0.3)
+                    self.wait_taken_in(c)
+                harness.wait_connections(self.srv, 0)
                 self.assertTrue(self.srv.healthy())
         # a well-formed body prefix for a real crate, cut off
         crate = make_crate(name, "1.0.0")
@@ -236,8 +235,8 @@ class BadInputTest(unittest.TestCase):
             c.send(build_request("PUT", "/local/api/v1/crates/new",
                                  [("Authorization", "anything"), ("Content-Length", str(len(body)))],
                                  b"") + body[:-10])
-            time.sleep(0.3)
-        time.sleep(0.3)
+            self.wait_taken_in(c)
+        harness.wait_connections(self.srv, 0)
         self.assertEqual(self.srv.index_lines(name), [])
         self.assertEqual(self.srv.get("/local/api/v1/crates/%s/1.0.0/download" % name).status, 404)
 

@@ -35,25 +35,16 @@ pub fn extra() -> u32 { delta::delta() }
 '''
 
 
-class CargoFlowTest(harness.Steps):
+class CargoFlowTest(harness.SharedServer, harness.Steps):
     maxDiff = 6000
     failed = False
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
-        cls.srv = harness.start_crated(cls.tmp)
+    def server_ready(cls):
         cls.cargo = harness.CargoEnv(cls.tmp, cls.srv.port)
         cls.proj = os.path.join(cls.tmp, "projects")
         os.makedirs(cls.proj)
         cls.locks = {}
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
 
 
     # helpers

@@ -125,9 +125,7 @@ class ConfigTest(harness.TestCase):
 
     def test_two_listen_addresses(self):
         c = self.start_crated(listen=("127.0.0.1:0", "127.0.0.1:0"))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(LISTEN_RE.findall(c.log_text())) < 2:
-            time.sleep(0.05)
+        harness.wait_until(lambda: len(LISTEN_RE.findall(c.log_text())) >= 2, 5)
         ports = [int(p) for p in LISTEN_RE.findall(c.log_text())]
         self.assertEqual(len(ports), 2, c.log_text())
         self.assertNotEqual(ports[0], ports[1])

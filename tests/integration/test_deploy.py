@@ -28,14 +28,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import free_port  # noqa: E402
 
 DEPLOY = os.path.join(harness.REPO, "deploy")
 EXAMPLE = os.path.join(DEPLOY, "crated.toml")
@@ -75,15 +74,6 @@ def write(path, text, mode=None):
     if mode is not None:
         os.chmod(path, mode)
     return path
-
-
-def free_port():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 _help_cache = []
@@ -285,9 +275,7 @@ class ExampleConfigTest(harness.TestCase):
         self.assertEqual(health(), (200, b"ok\n"))
         c.proc.send_signal(signal.SIGHUP)
         reloaded = re.compile(r"SIGHUP: .*(TLS )?certificate")
-        deadline = time.monotonic() + 10
-        while not reloaded.search(c.log_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        harness.wait_until(lambda: reloaded.search(c.log_text()), 10)
         self.assertRegex(c.log_text(), r"SIGHUP: .*certificate reloaded")
         self.assertTrue(c.running(), "SIGHUP stopped crated")
         self.assertEqual(health(), (200, b"ok\n"))
@@ -298,9 +286,7 @@ class ExampleConfigTest(harness.TestCase):
         """crated.service's ExecReload sends SIGHUP: crated must stay up."""
         c = self.serve(EXAMPLE)
         c.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while "SIGHUP" not in c.log_text() and c.running() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        harness.wait_until(lambda: "SIGHUP" in c.log_text() or not c.running(), 10)
         self.assertTrue(c.running(), "SIGHUP stopped crated: rc %s" % c.proc.returncode)
         self.assertIn("SIGHUP", c.log_text())
         self.assertEqual(c.get("/-/health").status, 200)
@@ -665,15 +651,9 @@ class NginxTest(harness.TestCase):
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         harness._live_procs.append(proc)
         self.addCleanup(self.stop_nginx, proc)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    self.fail("nginx did not start: %s" % read(os.path.join(self.tmp, "nginx.out")))
-                time.sleep(0.05)
+        if not harness.wait_until(lambda: harness.port_answers(port) or proc.poll() is not None, 10) \
+                or proc.poll() is not None:
+            self.fail("nginx did not start: %s" % read(os.path.join(self.tmp, "nginx.out")))
 
         def get(path, method="GET", body=None, headers=None):
             return harness.http_request(port, method, path, body, headers)
@@ -738,12 +718,8 @@ class NginxTest(harness.TestCase):
                                     {"Authorization": "anything"}), crate
 
     def read_log(self, path, n):
-        deadline = time.monotonic() + 10
-        while True:
-            lines = read(path).splitlines() if os.path.exists(path) else []
-            if len(lines) >= n or time.monotonic() > deadline:
-                return lines
-            time.sleep(0.05)
+        return harness.wait_value(lambda: read(path).splitlines() if os.path.exists(path) else [],
+                                  lambda lines: len(lines) >= n, 10)
 
     def stop_nginx(self, proc):
         if proc.poll() is None:

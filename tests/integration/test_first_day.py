@@ -61,7 +61,7 @@ def wait_probe(crated, name, timeout=30):
     def probed():
         reg = registry_state(crated, name)
         return reg if reg.get("probe") not in (None, "not probed yet") else None
-    reg = S.wait_until(probed, timeout, 0.05)
+    reg = harness.wait_until(probed, timeout, 0.05)
     if reg is None:
         raise AssertionError("no probe outcome in /-/ready within %d s: %s\nlog:\n%s"
                              % (timeout, registry_state(crated, name), crated.log_tail()))
@@ -193,7 +193,7 @@ class Feed(harness.TestCase):
         with open(pat, "w") as f:
             f.write(PAT84 + "\n")
         c.proc.send_signal(signal.SIGHUP)
-        ok = S.wait_until(lambda: registry_state(c, "corp").get("probe") == "ok", 30, 0.05)
+        ok = harness.wait_until(lambda: registry_state(c, "corp").get("probe") == "ok", 30, 0.05)
         self.assertTrue(ok, "%s\n%s" % (registry_state(c, "corp"), c.log_tail()))
 
 
@@ -255,15 +255,15 @@ class CratesIoStandIn(harness.TestCase):
                                         os.path.join(self.tmp, "data"), registries=regs)
 
     def project(self):
-        return S.write_project(os.path.join(self.tmp, "app"), "app", "0.1.0",
-                               deps='cio-alpha = "1"\ncio-beta = "0.2"\n', publish=False,
-                               lib_rs="pub fn g() -> u32 { cio_alpha::f() + cio_beta::f() }\n")
+        return harness.make_project(os.path.join(self.tmp, "app"), "app", "0.1.0",
+                                    deps='cio-alpha = "1"\ncio-beta = "0.2"\n', publish=False,
+                                    lib_rs="pub fn g() -> u32 { cio_alpha::f() + cio_beta::f() }\n")
 
     def test_cargo_and_prefetch_through_standin(self):
         c = self.start_crated(config_path=self.cfg)
         text = cargo_config(self.cfg, c.url)
         self.assertIn('[source.crates-io]\nreplace-with = "cio-crated"', text)
-        cargo = S.Cargo(self.tmp, text)     # verbatim (plus [net]/[http])
+        cargo = harness.Cargo(self.tmp, text)     # verbatim (plus [net]/[http])
         proj = self.project()
         cargo.run(["build"], proj, logs=(c,))
         pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
@@ -295,7 +295,7 @@ class CratesIoStandIn(harness.TestCase):
                                            "cio", "--scope", "read", "--name", "ci"])
         self.assertEqual(rc, 0, out + err)
         tok = [w for w in out.split() if w.startswith("crated_")][0]
-        cargo = S.Cargo(self.tmp, cargo_config(cfg, c.url), tokens={"cio-crated": tok})
+        cargo = harness.Cargo(self.tmp, cargo_config(cfg, c.url), tokens={"cio-crated": tok})
         proj = self.project()
         cargo.run(["fetch"], proj, logs=(c,))
         pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
@@ -364,17 +364,17 @@ class AuthRequired(harness.TestCase):
         tok = self.token("ci")
         # (on builds that read tokens.json once a second, wait for it: this
         # test is about cargo's configuration)
-        S.wait_until(lambda: self.c.get("/local/config.json",
+        harness.wait_until(lambda: self.c.get("/local/config.json",
                                         headers={"Authorization": tok}).status == 200, 5)
         meta = harness.crate_meta("authed", "1.0.0")
         crate = harness.make_crate("authed", "1.0.0")
         r = self.c.publish(meta, crate, headers={"Authorization": tok})
         self.assertEqual(r.status, 200, r)
         text = cargo_config(self.cfg, self.c.url)
-        cargo = S.Cargo(self.tmp, text, tokens={"local": tok})
-        proj = S.write_project(os.path.join(self.tmp, "use"), "use-authed", "0.1.0",
-                               deps='authed = { version = "1", registry = "local" }',
-                               publish=False)
+        cargo = harness.Cargo(self.tmp, text, tokens={"local": tok})
+        proj = harness.make_project(os.path.join(self.tmp, "use"), "use-authed", "0.1.0",
+                                    deps='authed = { version = "1", registry = "local" }',
+                                    publish=False)
         cargo.run(["fetch"], proj, logs=(self.c,))
         pkgs = {p["name"]: p for p in harness.read_lock(os.path.join(proj, "Cargo.lock"))}
         self.assertIn("authed", pkgs)

@@ -68,7 +68,7 @@ class GzipHostedTest(harness.TestCase):
         self.assertEqual(gzip.decompress(first.body), plain.body)
         self.assertNotEqual(first.header("etag"), plain.header("etag"))
         gzp = self.gz_path(name)
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
                         "no gz/%s made from the index file" % index_path(name))
         with open(gzp, "rb") as f:
             self.assertEqual(gzip.decompress(f.read()), plain.body)
@@ -93,7 +93,7 @@ class GzipHostedTest(harness.TestCase):
         self.assertEqual(len(lines), 13, "the new version is missing")
         self.assertIn(b'"0.13.0"', lines[-1])
         new_plain = self.srv.get(p)
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, new_plain.header("etag")),
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, new_plain.header("etag")),
                                      WAIT), "the .gz was not made again")
         self.assertNotIn(os.path.realpath(gzp) + " (deleted)", self.srv.open_files(),
                          "the replaced .gz is still held open")
@@ -106,7 +106,7 @@ class GzipHostedTest(harness.TestCase):
         gzp = self.gz_path(name)
         old_plain = self.srv.get(p)
         self.srv.get(p, GZ)
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, old_plain.header("etag")),
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, old_plain.header("etag")),
                                      WAIT))
         with open(gzp, "rb") as f:
             old_gz = f.read()
@@ -114,7 +114,7 @@ class GzipHostedTest(harness.TestCase):
         plain = self.srv.get(p)
         self.assertEqual(len(plain.body.splitlines()), 9)
         self.srv.get(p, GZ)
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT))
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT))
         self.srv.stop()
 
         for bad in (old_gz, b"\x1f\x8b not gzip at all", b""):
@@ -126,7 +126,7 @@ class GzipHostedTest(harness.TestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(gzip.decompress(r.body), plain.body,
                                  "served a .gz that does not match the index file")
-            self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain.header("etag")),
+            self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, plain.header("etag")),
                                          WAIT), "the bad .gz was not replaced")
             srv.stop()
 
@@ -163,7 +163,7 @@ class GzipLargeFileTest(harness.TestCase):
         self.assertEqual(gzip.decompress(first.body), body)
         gzp = os.path.join(data, "local", "gz", index_path("big"))
         plain_etag = srv.get(p).header("etag")
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain_etag), WAIT))
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, plain_etag), WAIT))
         for _ in range(3):
             srv.get(p, GZ)
         before = read_bytes(srv.proc.pid)
@@ -196,7 +196,7 @@ class GzipMirrorTest(harness.TestCase):
         plain = c.get(p)
         self.assertEqual(plain.body, tree.index_body(name))
         gzp = os.path.join(c.data_dir, "mirror", "gz", index_path(name))
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
                         "the fill kept no gz/%s" % index_path(name))
         c.stop()
 
@@ -220,7 +220,7 @@ class GzipMirrorTest(harness.TestCase):
         self.assertEqual(made.status, 200, made)
         self.assertEqual(made.body, first.body)
         self.assertEqual(made.header("etag"), first.header("etag"))
-        self.assertTrue(S.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
+        self.assertTrue(harness.wait_until(lambda: gz_made_from(gzp, plain.header("etag")), WAIT),
                         "no gz/%s made at the first gzip answer" % index_path(name))
 
 

@@ -16,7 +16,6 @@ checker at exit is the judge."""
 
 import base64
 import os
-import re
 import select
 import socket
 import struct
@@ -26,10 +25,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import create_token, rss_kib  # noqa: E402
 from harness import RawConn, build_request, crate_meta, make_crate  # noqa: E402
 
 MiB = 1 << 20
-TOKEN_RE = re.compile(r"crated_[A-Za-z0-9_-]{20,}")
 AUTH = "[registries.local]\nauth_required = true\n"
 
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = \
@@ -44,39 +43,11 @@ HUFF_DIGITS = {(0x0, 5): "0", (0x1, 5): "1", (0x2, 5): "2", (0x19, 6): "3",
                (0x1e, 6): "8", (0x1f, 6): "9"}
 
 
-def cli_env():
-    """For `crated token create`: its own leak report is not the subject."""
-    opts = os.environ.get("ASAN_OPTIONS", "")
-    return {"ASAN_OPTIONS": (opts + ":" if opts else "") + "detect_leaks=0"}
-
-
-def create_token(cfg, name, scope):
-    rc, out, err = harness.run_crated(["token", "create", "--config", cfg, "--registry",
-                                       "local", "--scope", scope, "--name", name],
-                                      env=cli_env())
-    tok = out.strip()
-    if rc != 0 or not TOKEN_RE.fullmatch(tok):
-        raise AssertionError("token create failed (rc %d): %s %s" % (rc, out, err))
-    return tok
-
-
 def wait_token(srv, tok):
     """crated reads tokens.json at most once a second: waits (bounded)
     until it knows tok."""
-    deadline = time.monotonic() + 5
-    while True:
-        r = srv.get("/local/config.json", {"Authorization": tok})
-        if r.status == 200 or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
-
-
-def rss_kib(pid, field="VmRSS"):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s for pid %d" % (field, pid))
+    return harness.wait_status(lambda: srv.get("/local/config.json", {"Authorization": tok}),
+                               200, 5)
 
 
 def under_asan(pid):
@@ -624,10 +595,8 @@ class ResetWhileAnswered(harness.TestCase):
 
     def test_h2_reset_while_mirror_fills(self):
         import standins as S
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         tree.add("heldcrate", "1.0.0", None, cksum="0" * 64)
         up = "/reg/" + harness.index_path("heldcrate")
         gate = threading.Event()
@@ -640,7 +609,7 @@ class ResetWhileAnswered(harness.TestCase):
         try:
             a = [reset.request("GET", path, end=True) for _ in range(3)]
             b = [closed.request("GET", path, end=True) for _ in range(3)]
-            self.assertTrue(S.wait_until(lambda: si.count(up) >= 1, 10), si.requests)
+            self.assertTrue(harness.wait_until(lambda: si.count(up) >= 1, 10), si.requests)
             for s in a:
                 reset.frame(RST_STREAM, 0, s, struct.pack(">I", CANCEL))
             reset.ping(deadline)

@@ -43,7 +43,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
 from harness import index_path  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
 
 SIGNIN_HTML = ('<!DOCTYPE html><html><head><title>Sign in to your account</title></head>'
                '<body><form action="/login">Sign in</form></body></html>')
@@ -94,12 +93,6 @@ def on_disk(data_dir, reg="mirror"):
     return out
 
 
-def metrics(srv):
-    r = srv.get("/-/metrics")
-    assert r.status == 200, r
-    return Exposition(r.text())
-
-
 def log_count(srv, pattern):
     return len(re.findall(pattern, srv.log_text()))
 
@@ -109,10 +102,8 @@ class Fixture(harness.TestCase):
     /dl/NAME/VERS) and crated mirroring it as "mirror"."""
 
     def upstream(self, names, size=0):
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {}
         for n in names:
             extra = {"data.bin": os.urandom(size)} if size else None
@@ -190,7 +181,7 @@ class CrateVerdictTest(Fixture):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.body, body)
                 p = os.path.join(self.mdir, "crates", "hv-ok", "hv-ok-1.0.0.crate")
-                self.assertTrue(S.wait_until(lambda: os.path.exists(p), 5))
+                self.assertTrue(harness.wait_until(lambda: os.path.exists(p), 5))
                 os.unlink(p)      # fetched again for the next type
                 self.srv.get("/-/health")
 
@@ -238,7 +229,7 @@ class DiskFullTest(Fixture):
             r = srv.get("/mirror/" + index_path(n))
             self.assertEqual(r.status, 200, r)
             p = os.path.join(data, "mirror", "index", index_path(n))
-            self.assertTrue(S.wait_until(lambda: os.path.exists(p), 5), p)
+            self.assertTrue(harness.wait_until(lambda: os.path.exists(p), 5), p)
         self.fill(os.path.join(data, "filler"))
         t0 = time.monotonic()
         for n in names[:3]:
@@ -259,7 +250,7 @@ class DiskFullTest(Fixture):
         self.assertLessEqual(lines, 1 + int(elapsed // LOG_EVERY),
                              "logged %d times in %.1f s:\n%s" % (lines, elapsed, srv.log_tail(10)))
         self.assertEqual(on_disk(data), {}, "a crate was cached on a full disk?")
-        ex = metrics(srv)
+        ex = harness.metrics(srv)
         self.assertGreaterEqual(ex.get("crated_crates_uncached_total", registry="mirror"), 1)
         # without a Content-Length nothing can be passed through: a clean
         # 503 before any byte
@@ -280,7 +271,7 @@ class DiskFullTest(Fixture):
         self.assertIsNone(err, err)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.crates["df-3"])
-        self.assertTrue(S.wait_until(lambda: "df-3" in on_disk(data), 5),
+        self.assertTrue(harness.wait_until(lambda: "df-3" in on_disk(data), 5),
                         "not cached once the disk had room:\n" + srv.log_tail(5))
         srv.stop()
 
@@ -330,11 +321,11 @@ class NegativeTest(Fixture):
         if time.monotonic() - t0 < self.TTL - 0.5:
             self.assertEqual(self.si.count(self.si_path(names[0])), n_up,
                              "a remembered 404 went upstream again")
-        ex = metrics(srv)
+        ex = harness.metrics(srv)
         neg = ex.get("crated_negative_entries", registry="mirror")
         ready = json.loads(srv.get("/-/ready").body)
         rneg = [r.get("negative_entries") for r in ready["registries"] if r["name"] == "mirror"]
-        time.sleep(0.5)     # persists in flight, if any, land
+        harness.settled_snapshot(data)      # persists in flight, if any, land
         after = crated_files(data)
         sys.stderr.write("\n%d misses: %d files in the data dir before, %d after\n"
                          % (self.N, before, after))
@@ -344,7 +335,7 @@ class NegativeTest(Fixture):
             self.assertGreater(rneg[0] or 0, 0, "/-/ready has no negative_entries: %r" % ready)
         self.assertLessEqual(neg, self.N + 1)
         # they expire
-        self.assertTrue(S.wait_until(lambda: metrics(srv).get(
+        self.assertTrue(harness.wait_until(lambda: harness.metrics(srv).get(
             "crated_negative_entries", registry="mirror") == 0, self.TTL + 20),
             "negative entries did not expire")
         n_up = self.si.count(self.si_path(names[1]))
@@ -386,7 +377,7 @@ class NegativeTest(Fixture):
         self.assertEqual([p for p in S.files_under(meta) if "ng-old" in p], [])
         plant()
         srv = self.mirror(data_dir=data)
-        self.assertTrue(S.wait_until(lambda: not [p for p in S.files_under(meta) if "ng-old" in p],
+        self.assertTrue(harness.wait_until(lambda: not [p for p in S.files_under(meta) if "ng-old" in p],
                                      10), "old negative files kept after a restart")
         # an old negative file never hides what the upstream has
         r = srv.get("/mirror/" + index_path("ng-real"))
@@ -413,9 +404,9 @@ class JournalTest(Fixture):
             r, err = self.download(srv, n, headers=h)
             self.assertIsNone(err, err)
             self.assertEqual(r.status, 200, r)
-            time.sleep(1.05)        # last uses a second apart
+            harness.next_second()        # last uses a second apart
             p = os.path.join(self.data, "mirror", "crates", n, "%s-1.0.0.crate" % n)
-            self.assertTrue(S.wait_until(lambda: os.path.exists(p), 5), p)
+            self.assertTrue(harness.wait_until(lambda: os.path.exists(p), 5), p)
         srv.stop()
         return sum(on_disk(self.data).values())
 
@@ -425,15 +416,13 @@ class JournalTest(Fixture):
         return int((keep * one + 100) / 0.9) + 10
 
     def check_after(self, srv, limit, pinned=None):
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            disk = on_disk(self.data)
-            ex = metrics(srv)
-            got = (ex.get("crated_cache_files", registry="mirror"),
-                   ex.get("crated_cache_bytes", registry="mirror"))
-            if sum(disk.values()) <= limit and got == (len(disk), sum(disk.values())):
-                break
-            time.sleep(0.2)
+        def observed():
+            ex = harness.metrics(srv)
+            return on_disk(self.data), (ex.get("crated_cache_files", registry="mirror"),
+                                        ex.get("crated_cache_bytes", registry="mirror"))
+        disk, got = harness.wait_value(
+            observed, lambda o: sum(o[0].values()) <= limit and o[1] == (len(o[0]), sum(o[0].values())),
+            10, 0.2)
         self.assertLessEqual(sum(disk.values()), limit,
                              "%r on disk against a limit of %d; log:\n%s"
                              % (disk, limit, srv.log_tail(6)))
@@ -492,14 +481,15 @@ class BurstTest(Fixture):
         def sample():
             while not stop.is_set():
                 peak[0] = max(peak[0], crates_bytes(srv.data_dir))
-                time.sleep(0.002)
+                time.sleep(0.002)   # a sampler: 500 looks a second (not a wait)
         t = threading.Thread(target=sample, daemon=True)
         t.start()
         try:
             with concurrent.futures.ThreadPoolExecutor(6) as ex:
                 results = list(ex.map(lambda n: self.download(srv, n), names))
         finally:
-            time.sleep(0.3)
+            # sampled until the evictions after the burst are done
+            harness.wait_until(lambda: crates_bytes(srv.data_dir) <= limit, 5)
             stop.set()
             t.join(10)
         for n, (r, err) in zip(names, results):
@@ -509,7 +499,7 @@ class BurstTest(Fixture):
         self.assertLessEqual(peak[0], limit + one,
                              "crates/ reached %d bytes against a limit of %d (a crate: %d)"
                              % (peak[0], limit, one))
-        self.assertTrue(S.wait_until(lambda: crates_bytes(srv.data_dir) <= limit, 5))
+        self.assertTrue(harness.wait_until(lambda: crates_bytes(srv.data_dir) <= limit, 5))
         srv.stop()
 
 

@@ -28,15 +28,15 @@ import re
 import sys
 import tarfile
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import rss_kib  # noqa: E402
 from harness import crate_meta, make_crate, publish_body  # noqa: E402
 import azure_standin as az  # noqa: E402
-from test_relay_azure import CorpCargo, corp_registries, project  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
+from relay_common import CorpCargo, corp_registries, project  # noqa: E402
+from harness import Exposition  # noqa: E402
 
 MIB = 1 << 20
 
@@ -75,14 +75,6 @@ def big_publish(name, size):
     return publish_body(crate_meta(name, "1.0.0"), big_crate(name, size))
 
 
-def rss_kib(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def sanitized(pid):
     """True when the process runs with AddressSanitizer."""
     with open("/proc/%d/maps" % pid) as f:
@@ -106,11 +98,6 @@ class HardenRelayTest(harness.TestCase):
         return self.start_crated(
             registries=corp_registries(self.feed, self.ca.ca_cert, extra=extra),
             env={"CORP_TOKEN": self.feed.token})
-
-    def metric(self, srv, name, **labels):
-        r = srv.get("/-/metrics")
-        self.assertEqual(r.status, 200)
-        return Exposition(r.text()).get(name, **labels)
 
     # -- a publish reaches the feed at most once
 
@@ -139,7 +126,7 @@ class HardenRelayTest(harness.TestCase):
         self.assertTrue([l for l in srv.log_text().splitlines()
                          if "audit" in l and name in l and "upstream_status=0" in l],
                         srv.log_tail())
-        self.assertEqual(self.metric(srv, "crated_relayed_writes_total", registry="corp",
+        self.assertEqual(harness.metrics(srv).get("crated_relayed_writes_total", registry="corp",
                                      op="publish", outcome="unknown"), 1)
         return srv
 
@@ -215,14 +202,9 @@ class HardenRelayTest(harness.TestCase):
         self.feed.stop()
         for t in threads:
             t.join(timeout=60)
-        flying = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            flying = self.metric(srv, "crated_relayed_writes_in_flight", registry="corp")
-            if flying == 0:
-                break
-            time.sleep(0.2)
-        return flying
+        return harness.wait_value(
+            lambda: harness.metrics(srv).get("crated_relayed_writes_in_flight", registry="corp"),
+            lambda flying: flying == 0, 30, 0.2)
 
     def test_big_publishes_to_hanging_feed_memory_bounded(self):
         feed = self.feed
@@ -295,7 +277,7 @@ class HardenRelayTest(harness.TestCase):
         if feed.count("PUT", feed.api_path("/new")) != 5:
             problems.append("refused writes reached the feed: %d PUTs"
                             % feed.count("PUT", feed.api_path("/new")))
-        if self.metric(srv, "crated_relayed_writes_in_flight", registry="corp") != 5:
+        if harness.metrics(srv).get("crated_relayed_writes_in_flight", registry="corp") != 5:
             problems.append("crated_relayed_writes_in_flight is not 5")
         flying = self.release(srv, threads)
         if flying != 0:
@@ -313,7 +295,7 @@ class HardenRelayTest(harness.TestCase):
         self.assertEqual(r.status, 200, r.body[:400])
         self.assertIn("warnings", r.json())
         self.assertEqual([p["name"] for p in feed.publishes], ["huge-ok"])
-        self.assertEqual(self.metric(srv, "crated_relayed_writes_total", registry="corp",
+        self.assertEqual(harness.metrics(srv).get("crated_relayed_writes_total", registry="corp",
                                      op="publish", outcome="ok"), 1)
 
     # -- the api on another origin

@@ -34,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import crate_meta, index_path, make_crate, sha256_hex  # noqa: E402
 
 MANIFEST = "crated-bundle.json"
@@ -85,7 +85,7 @@ class PublishOrphanTest(harness.TestCase):
         t.start()
         try:
             cf = crate_file(data, "local", "inflight", "1.0.0")
-            self.assertTrue(S.wait_until(lambda: os.path.isfile(cf), 30), "no .crate written")
+            self.assertTrue(harness.wait_until(lambda: os.path.isfile(cf), 30), "no .crate written")
             d = srv.get("/local/api/v1/crates/inflight/1.0.0/download")
             self.assertEqual(d.status, 404, "a version without its index line is served: %r" % d)
         finally:
@@ -107,7 +107,7 @@ class PublishOrphanTest(harness.TestCase):
             def listed():
                 with open(ip, "rb") as f:
                     return b'"1.0.1"' in f.read()
-            self.assertTrue(S.wait_until(listed, 30), "no index line written")
+            self.assertTrue(harness.wait_until(listed, 30), "no index line written")
             d = srv.get("/local/api/v1/crates/inflight/1.0.1/download")
             self.assertEqual((d.status, d.body), (200, crate2))
         finally:
@@ -399,7 +399,7 @@ class PrefetchTest(harness.TestCase):
             p.kill()
             out, err = p.communicate(timeout=10)
             self.fail("prefetch did not end within %d s:\n%s" % (timeout, err.decode()[-2000:]))
-        C.check_sanitizer(self, err.decode(errors="replace"), "crated prefetch")
+        harness.check_sanitizer(err.decode(errors="replace"), "crated prefetch")
         return p.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     def test_fifo_lock_file_skipped(self):
@@ -422,17 +422,15 @@ class PrefetchTest(harness.TestCase):
         lock = C.write_lock(os.path.join(self.tmp, "p", "Cargo.lock"), [
             {"name": "slow", "version": "1.0.0", "source": url, "checksum": "a" * 64}])
         p = self.run_prefetch(["--config", self.mirror_cfg(url), lock], 60)
-        self.assertTrue(S.wait_until(lambda: si.requests, 30), "prefetch never asked the upstream")
+        self.assertTrue(harness.wait_until(lambda: si.requests, 30), "prefetch never asked the upstream")
         p.send_signal(signal.SIGTERM)
         rc, out, err = self.finish(p, 30)
         self.assertIn("stopped by SIGTERM", err)
         self.assertNotEqual(rc, 0)
 
     def test_server_checksum_mismatch_named(self):
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         bad = make_crate("t-bad", "1.0.0")
         tree.add("t-bad", "1.0.0", bad, cksum=sha256_hex(bad + b"x"))
         url = "sparse+%s/reg/" % si.base

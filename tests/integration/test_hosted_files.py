@@ -17,14 +17,18 @@ that would block for the end of the connection: every such file was cut
 where the socket first filled, about 4 MB on loopback.) A file that ends
 short of its size while being sent ends its connection, without spinning."""
 
+import fcntl
 import hashlib
 import os
 import socket
+import struct
 import sys
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import cpu_seconds  # noqa: E402
 from harness import index_path  # noqa: E402
 
 NAME = "bigplain"
@@ -155,6 +159,18 @@ def read_response(sock, deadline):
     return head, bytes(body[:length]), bytes(body[length:])
 
 
+def wait_stalled(sock):
+    """Waits until crated has sent what the sockets take: the answer has
+    begun to arrive on sock and no more comes between two looks."""
+    last = [-1]
+
+    def full():
+        n = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+        same, last[0] = n == last[0] and n > 0, n
+        return same
+    harness.wait_until(full, 10)
+
+
 class LargeDownloadTest(harness.TestCase):
     SIZE = 24 << 20     # far more than a loopback socket buffer takes
 
@@ -202,7 +218,7 @@ class LargeDownloadTest(harness.TestCase):
     def test_stalled_reader_then_others(self):
         stalled = self.connect(rcvbuf=4096)
         stalled.sendall(self.get_line())
-        time.sleep(0.3)     # crated has sent what the sockets take
+        wait_stalled(stalled)
         t0 = time.monotonic()
         for _ in range(3):
             r = self.srv.get(self.path)
@@ -242,7 +258,7 @@ class LargeDownloadTest(harness.TestCase):
         and others are still served."""
         stalled = self.connect(rcvbuf=4096)
         stalled.sendall(self.get_line())
-        time.sleep(0.3)
+        wait_stalled(stalled)
         os.truncate(self.file, 1 << 20)
         cpu0, t0 = cpu_seconds(self.srv.proc.pid), time.monotonic()
         got, closed = 0, False
@@ -262,13 +278,6 @@ class LargeDownloadTest(harness.TestCase):
         r = self.srv.get(self.url("2.0.0"))
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.crates["2.0.0"])
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of the process so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Prefixed:

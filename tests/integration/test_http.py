@@ -22,14 +22,16 @@ from harness import (RawConn, build_request, check_not_modified, crate_meta,  # 
                      index_path, make_crate)
 
 
-class HttpTest(unittest.TestCase):
+class HttpTest(harness.SharedServer, unittest.TestCase):
     maxDiff = 4000
     config_extra = ""
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
-        cls.srv = harness.start_crated(cls.tmp, config_extra=cls.config_extra)
+    def server_options(cls):
+        return {"config_extra": cls.config_extra}
+
+    @classmethod
+    def server_ready(cls):
         cls.crates = {}
         # 1-, 2-, 3-, 4+-letter names, a mixed-case one, a '+' version.
         # Several versions of "abcd" so its index file is big enough that
@@ -38,25 +40,13 @@ class HttpTest(unittest.TestCase):
                 ("XyZ", "1.0.0"), ("Serde_Json", "1.0.0"),
                 ("abcd", "1.0.0+meta.1")]
         pubs += [("abcd", "1.%d.0" % i) for i in range(1, 20)]
-        try:
-            for name, vers in pubs:
-                crate = make_crate(name, vers)
-                r = cls.srv.publish(crate_meta(name, vers), crate)
-                if r.status != 200:
-                    raise AssertionError("setup publish %s %s failed: %r\nlog:\n%s"
-                                         % (name, vers, r, cls.srv.log_tail()))
-                cls.crates[(name, vers)] = crate
-        except BaseException:
-            cls.srv.stop(check=False)
-            harness.remove_tempdir(cls.tmp)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
+        for name, vers in pubs:
+            crate = make_crate(name, vers)
+            r = cls.srv.publish(crate_meta(name, vers), crate)
+            if r.status != 200:
+                raise AssertionError("setup publish %s %s failed: %r\nlog:\n%s"
+                                     % (name, vers, r, cls.srv.log_tail()))
+            cls.crates[(name, vers)] = crate
 
     def get(self, path, headers=None):
         return self.srv.get(path, headers)
@@ -326,7 +316,7 @@ class HttpTest(unittest.TestCase):
             for cut in cuts:
                 with self.subTest(cut=cut):
                     c.send(req[:cut])
-                    time.sleep(0.05)
+                    time.sleep(0.05)    # under test: the request reaches crated in two reads
                     c.send(req[cut:])
                     r = c.read_response()
                     self.assertEqual(r.status, 200, r)

@@ -41,10 +41,10 @@ class MirrorCargoMixin:
         return '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url
 
     def build_consumer(self, tag, top="m-top"):
-        cargo = S.Cargo(self.tmp, self.consumer_config())
-        d = S.write_project(os.path.join(self.tmp, "consumer-" + tag), "consumer", publish=False,
-                            deps='%s = { version = "0.1", registry = "mirror" }' % top,
-                            main_rs=CONSUMER_MAIN.replace("m_top", top.replace("-", "_")))
+        cargo = harness.Cargo(self.tmp, self.consumer_config())
+        d = harness.make_project(os.path.join(self.tmp, "consumer-" + tag), "consumer", publish=False,
+                                 deps='%s = { version = "0.1", registry = "mirror" }' % top,
+                                 main_rs=CONSUMER_MAIN.replace("m_top", top.replace("-", "_")))
         cargo.run(["generate-lockfile"], d, logs=[self.crated])
         pkgs = {p["name"]: p for p in read_lock(os.path.join(d, "Cargo.lock"))}
         cargo.run(["build"], d, logs=[self.crated])
@@ -87,14 +87,14 @@ class HostedUpstreamTest(MirrorCargoMixin, harness.TestCase):
         self.crated = self.start_crated(
             name="mirror", data_dir=os.path.join(self.tmp, "data"),
             registries=S.mirror_toml("mirror", self.up_index, index_ttl=600))
-        self.pub = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up_index,
+        self.pub = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up_index,
                            tokens={"up": "anything"})
         self.crates = {}
         for name, deps, lib in (("m-base", "", BASE_LIB),
                                 ("m-mid", 'm-base = { version = "0.1", registry = "up" }', MID_LIB),
                                 ("m-top", TOP_DEPS_TOML % {"reg": "up"}, TOP_LIB)):
-            d = S.write_project(os.path.join(self.tmp, "pub", name), name, "0.1.0", deps=deps,
-                                lib_rs=lib, publish="up")
+            d = harness.make_project(os.path.join(self.tmp, "pub", name), name, "0.1.0", deps=deps,
+                                     lib_rs=lib, publish="up")
             self.pub.run(["publish", "--registry", "up"], d, logs=[self.up])
             with open(os.path.join(self.up.data_dir, "up", "crates", name, "%s-0.1.0.crate" % name),
                       "rb") as f:
@@ -136,8 +136,8 @@ class HostedUpstreamTest(MirrorCargoMixin, harness.TestCase):
         self.crated.check_log_clean()
 
     def test_mirror_is_read_only(self):
-        cargo = S.Cargo(self.tmp, self.consumer_config(), tokens={"mirror": "anything"})
-        d = S.write_project(os.path.join(self.tmp, "ro"), "m-readonly", "0.1.0", publish="mirror")
+        cargo = harness.Cargo(self.tmp, self.consumer_config(), tokens={"mirror": "anything"})
+        d = harness.make_project(os.path.join(self.tmp, "ro"), "m-readonly", "0.1.0", publish="mirror")
         rc, out, err = cargo.run(["publish", "--registry", "mirror", "--no-verify"], d, check=False)
         self.assertNotEqual(rc, 0, "publish to a mirror succeeded:\n" + err)
         self.assertIn("403", err, err)
@@ -174,7 +174,7 @@ class StaticUpstreamTest(MirrorCargoMixin, harness.TestCase):
         self.tree = S.RegistryTree(base="/", dl="/crates/{prefix}/{crate}/{crate}-{version}.crate")
         self.tree.attach_dir(self.root, self.hs.base)
         st = "sparse+%s/" % self.hs.base
-        pk = S.Cargo(self.tmp, '[registries.st]\nindex = "%s"\n' % st)
+        pk = harness.Cargo(self.tmp, '[registries.st]\nindex = "%s"\n' % st)
         self.crates = {}
         specs = (
             ("S_Base", "", BASE_LIB, []),
@@ -186,8 +186,8 @@ class StaticUpstreamTest(MirrorCargoMixin, harness.TestCase):
              [S.index_dep("s-mid", "^0.1"), S.index_dep("basic", "^0.1", package="S_Base")]),
         )
         for name, deps, lib, idx_deps in specs:
-            d = S.write_project(os.path.join(self.tmp, "pkg", name), name, "0.1.0", deps=deps,
-                                lib_rs="#![allow(non_snake_case)]\n" + lib, publish="st")
+            d = harness.make_project(os.path.join(self.tmp, "pkg", name), name, "0.1.0", deps=deps,
+                                     lib_rs="#![allow(non_snake_case)]\n" + lib, publish="st")
             self.crates[name] = S.cargo_package(pk, d, name, "0.1.0", "st")
             self.tree.add(name, "0.1.0", self.crates[name], deps=idx_deps)
         self.assertTrue(os.path.isfile(os.path.join(self.root, "crates", "S_/Ba", "S_Base",
@@ -208,7 +208,7 @@ class StaticUpstreamTest(MirrorCargoMixin, harness.TestCase):
         paths = [p for m, p, s in reqs]
         for name in self.NAMES:
             self.assertIn("/" + index_path(name), paths, reqs)
-            crate_url = "/crates/%s/%s/%s-0.1.0.crate" % (S.dir_prefix(name), name, name)
+            crate_url = "/crates/%s/%s/%s-0.1.0.crate" % (harness.dir_prefix(name), name, name)
             self.assertIn(crate_url, paths, reqs)
             self.assertEqual(paths.count(crate_url), 1, reqs)
             self.check_cache(name, "0.1.0", self.tree.index_body(name), self.crates[name])

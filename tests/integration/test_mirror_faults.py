@@ -76,10 +76,8 @@ class MirrorFixture(harness.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {}
         for name in self.CRATES:
             self.crates[(name, "1.0.0")] = harness.make_crate(name, "1.0.0")
@@ -109,7 +107,7 @@ class MirrorFixture(harness.TestCase):
         r = self.get_index(name)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.tree.index_body(name))
-        self.assertTrue(S.wait_until(lambda: self.cached_index(name) == r.body, 5),
+        self.assertTrue(harness.wait_until(lambda: self.cached_index(name) == r.body, 5),
                         "index file of %s not cached" % name)
         return r.body
 
@@ -147,7 +145,7 @@ class MirrorFixture(harness.TestCase):
         self.assertEqual(r.status, 200, "%r\n%s" % (r, self.crated.log_tail(8)))
         self.assertIsNone(r.header("x-crated-stale"), r)
         self.assertEqual(r.body, self.tree.index_body(name))
-        self.assertTrue(S.wait_until(lambda: self.cached_index(name) == r.body, 5),
+        self.assertTrue(harness.wait_until(lambda: self.cached_index(name) == r.body, 5),
                         "healed index file of %s not written" % name)
 
     def assert_no_crate_cached(self, name):
@@ -157,7 +155,7 @@ class MirrorFixture(harness.TestCase):
 
     def assert_tmp_clean(self):
         t = os.path.join(self.mdir, "tmp")
-        S.wait_until(lambda: not os.path.isdir(t) or not S.files_under(t), 5)
+        harness.wait_until(lambda: not os.path.isdir(t) or not S.files_under(t), 5)
         self.assertEqual(S.files_under(t) if os.path.isdir(t) else [], [],
                          "temporary files left behind")
 
@@ -180,7 +178,7 @@ class IndexFaultTest(MirrorFixture):
         self.add_version("f-warm", "1.0.1")     # what the heal must bring
         for name in ("f-warm", "f-cold"):
             self.si.set(self.up_path(name), behaviour)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         n_before = self.si.count(self.up_path("f-warm"))
         r = self.get_index("f-warm")
         self.assertGreater(self.si.count(self.up_path("f-warm")), n_before,
@@ -199,7 +197,7 @@ class IndexFaultTest(MirrorFixture):
         # heal
         self.si.set(self.up_path("f-warm"), None)
         self.si.set(self.up_path("f-cold"), None)
-        time.sleep(AFTER_TTL + wait)
+        time.sleep(AFTER_TTL + wait)    # the TTL and the Retry-After run out: under test
         self.assert_healed("f-warm")
         self.assert_healed("f-cold")
         self.assert_alive()
@@ -209,14 +207,14 @@ class IndexFaultTest(MirrorFixture):
         old = self.warm("f-warm")
         self.add_version("f-warm", "1.0.1")
         self.si.stop()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_stale(self.get_index("f-warm"), old)
         self.assert_upstream_error(self.get_index("f-cold"), (502,))
         self.assertEqual(self.cached_index("f-warm"), old)
         self.assertIsNone(self.cached_index("f-cold"))
         self.assert_alive()
         self.si.restart()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_healed("f-warm")
         self.assert_healed("f-cold")
 
@@ -272,9 +270,9 @@ class IndexFaultTest(MirrorFixture):
         # what a user sees: cargo's error carries the upstream's message
         self.si.set(self.up_path("f-cold"), S.b_status(401, AZURE_401, [
             ("Content-Type", "application/json; charset=utf-8")]))
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
-        d = S.write_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
-                            deps='f-cold = { version = "1", registry = "mirror" }')
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        d = harness.make_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
+                                 deps='f-cold = { version = "1", registry = "mirror" }')
         rc, out, err = cargo.run(["generate-lockfile"], d, check=False, env={"CARGO_NET_RETRY": "0"})
         self.assertNotEqual(rc, 0, err)
         self.assertIn("TF400813", err, err)
@@ -304,7 +302,7 @@ class IndexFaultTest(MirrorFixture):
         self.assertIsNone(self.cached_index("f-cold"))
         self.assert_alive()
         self.si.set(self.up_path("f-cold"), None)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_healed("f-cold")
 
     def test_200_html_page(self):
@@ -313,10 +311,8 @@ class IndexFaultTest(MirrorFixture):
     def test_hanging_and_trickling(self):
         # and a second mirror whose upstream stops accepting connections
         # (connect hangs: crated's connect timeout is 10 s)
-        si2 = S.StandIn()
+        si2, tree2 = S.standin_tree()
         self.addCleanup(si2.stop)
-        tree2 = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree2.attach_standin(si2)
         for n in ("f-bh-w", "f-bh-c"):
             tree2.add(n, "1.0.0", harness.make_crate(n, "1.0.0"))
         c2 = self.start_crated(name="blackholed", data_dir=os.path.join(self.tmp, "data2"),
@@ -341,7 +337,7 @@ class IndexFaultTest(MirrorFixture):
         for n in ("f-trk-w", "f-trk-c"):
             # a valid index body, 2 bytes a second: never completes in time
             self.si.set(self.up_path(n), S.b_trickle(self.tree.index_body(n) * 4, interval=0.5))
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         results = {}
 
         def get(n):
@@ -360,10 +356,13 @@ class IndexFaultTest(MirrorFixture):
         threads = [threading.Thread(target=get, args=(n,), daemon=True) for n in names]
         threads += [threading.Thread(target=get_bh, args=(n,), daemon=True)
                     for n in ("f-bh-w", "f-bh-c")]
+        mark = self.si.mark()
         for t in threads:
             t.start()
-        # meanwhile crated serves others at once
-        time.sleep(1.0)
+        # meanwhile crated serves others at once: once it has asked the
+        # upstream for each of them (and hangs on the answers)
+        wanted = {self.up_path(n) for n in names}
+        harness.wait_until(lambda: wanted <= {q.path.split("?")[0] for q in self.si.since(mark)}, 10)
         t0 = time.monotonic()
         self.assertEqual(S.health(self.crated), 200)
         r = self.get_index("f-cold")
@@ -399,7 +398,7 @@ class IndexFaultTest(MirrorFixture):
         self.assert_alive()
         self.si.release.set()       # end the hanging handlers
         self.si.clear_behaviours()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         for n in names:
             with self.subTest(heal=n):
                 self.assert_healed(n)
@@ -416,14 +415,14 @@ class IndexFaultTest(MirrorFixture):
         self.assertIsNone(self.cached_index("f-later"))
         self.crates[("f-later", "1.0.0")] = harness.make_crate("f-later", "1.0.0")
         self.tree.add("f-later", "1.0.0", self.crates[("f-later", "1.0.0")])
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assert_healed("f-later")
 
     def test_negative_entry_survives_upstream_outage_as_404(self):
         # a remembered 404 stays a 404 (not a 502) when the upstream then fails
         self.assertEqual(self.get_index("f-absent").status, 404)
         self.si.set(self.up_path("f-absent"), S.b_status(500, "boom"))
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.get_index("f-absent")
         self.assertIn(r.status, (404, 502), r)
         self.assert_alive()
@@ -436,7 +435,7 @@ class UpstreamBehaviourTest(MirrorFixture):
         r = self.get_index("f-warm")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.tree.index_body("f-warm"))
-        self.assertTrue(S.wait_until(lambda: self.cached_index("f-warm") == r.body, 5),
+        self.assertTrue(harness.wait_until(lambda: self.cached_index("f-warm") == r.body, 5),
                         "cached file is not the decoded index: %r" % self.cached_index("f-warm"))
         req = self.si.reqs(self.up_path("f-warm"))[0]
         self.assertIn("gzip", req.header("accept-encoding") or "", req.headers)
@@ -460,10 +459,16 @@ class UpstreamBehaviourTest(MirrorFixture):
             except Exception as e:   # noqa: BLE001
                 results[n] = e
         threads = [threading.Thread(target=get, args=(n,), daemon=True) for n in names]
+        misses0 = harness.metrics(self.crated).sum("crated_cache_misses_total")
         for t in threads:
             t.start()
-        S.wait_until(lambda: cc.now >= 2, 10)
-        time.sleep(1.0)
+        harness.wait_until(lambda: cc.now >= 2, 10)
+        # crated has taken in all six (each counted a miss and started its
+        # fill) and the stand-in sees every request crated has in flight: a
+        # third one let through would be in cc.now by then
+        harness.wait_until(lambda: harness.metrics(self.crated).sum("crated_cache_misses_total")
+                           >= misses0 + len(names), 10)
+        harness.wait_upstream_in_flight(self.crated, cc.now)
         self.assertEqual(cc.now, 2, "requests in flight upstream with upstream_concurrency = 2")
         gate.set()
         for t in threads:
@@ -529,7 +534,7 @@ class UpstreamBehaviourTest(MirrorFixture):
         self.si.set(self.up_path("f-warm"), S.b_hang(max_s=40))
         t = threading.Thread(target=lambda: self.get_index("f-warm", timeout=40), daemon=True)
         t.start()
-        self.assertTrue(S.wait_until(lambda: self.si.count(self.up_path("f-warm")) == 1, 10))
+        self.assertTrue(harness.wait_until(lambda: self.si.count(self.up_path("f-warm")) == 1, 10))
         t0 = time.monotonic()
         r = self.get_index("f-cold", timeout=40)
         took = time.monotonic() - t0
@@ -564,7 +569,7 @@ class DownloadFaultTest(MirrorFixture):
                              "client got a complete, correct body?!")
             self.assertNotEqual(resp.status, 200,
                                 "a bad .crate was delivered as a complete 200: %r" % resp)
-        self.assertTrue(S.wait_until(lambda: not os.path.isdir(os.path.join(self.mdir, "crates", name))
+        self.assertTrue(harness.wait_until(lambda: not os.path.isdir(os.path.join(self.mdir, "crates", name))
                                      or not S.files_under(os.path.join(self.mdir, "crates", name)), 3))
         self.assert_no_crate_cached(name)
         self.assert_tmp_clean()
@@ -578,7 +583,7 @@ class DownloadFaultTest(MirrorFixture):
         self.assertEqual(resp.body, self.crates[(name, vers)])
         low = name.lower()
         p = os.path.join(self.mdir, "crates", low, "%s-%s.crate" % (low, vers))
-        self.assertTrue(S.wait_until(lambda: os.path.isfile(p), 5), "not cached at %s" % p)
+        self.assertTrue(harness.wait_until(lambda: os.path.isfile(p), 5), "not cached at %s" % p)
         with open(p, "rb") as f:
             self.assertEqual(f.read(), self.crates[(name, vers)])
 
@@ -608,9 +613,9 @@ class DownloadFaultTest(MirrorFixture):
         self.assert_download_failed("f-bad")
         # cargo refuses it too (no retries, to stay quick)
         self.si.set(self.dl_path("f-bad"), S.b_body(evil, ctype="application/octet-stream"))
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
-        d = S.write_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
-                            deps='f-bad = { version = "1", registry = "mirror" }')
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        d = harness.make_project(os.path.join(self.tmp, "c"), "consumer", publish=False,
+                                 deps='f-bad = { version = "1", registry = "mirror" }')
         rc, out, err = cargo.run(["fetch"], d, check=False, env={"CARGO_NET_RETRY": "0"})
         self.assertNotEqual(rc, 0, "cargo accepted a bad .crate:\n" + err)
         cached = S.files_under(os.path.join(cargo.home, "registry", "cache")) \
@@ -644,7 +649,7 @@ class DownloadFaultTest(MirrorFixture):
                 results["r"] = (None, e)
         t = threading.Thread(target=second, daemon=True)
         t.start()
-        time.sleep(0.3)
+        harness.wait_connections(self.crated, 2)   # the second is in before the first goes
         first.close()
         t.join(timeout=45)
         resp, err = results.get("r", (None, "no answer"))
@@ -794,7 +799,7 @@ class TokenFileTest(MirrorFixture):
         self.assert_upstream_error(r, (502,))
         with open(self.tokfile, "w") as f:
             f.write(new + "\n")
-        ok = S.wait_until(lambda: self.get_index("f-auth2").status == 200, 10, interval=0.5)
+        ok = harness.wait_until(lambda: self.get_index("f-auth2").status == 200, 10, interval=0.5)
         self.assertTrue(ok, "rotated token not picked up after a 401:\n" + self.crated.log_tail(10))
         self.assertEqual(self.si.reqs()[-1].header("authorization"), new)
         self.assertNotIn("sekrit", self.crated.log_text(), "token in crated's log")
@@ -841,7 +846,7 @@ class NoDlTest(MirrorFixture):
         self.assert_alive()
         # heal: config.json gets its dl back; after the TTL downloads work
         self.si.put_file("/reg/config.json", self.tree.config_json(self.si.base), "application/json")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         resp, err = self.download("f-nodl", "1.0.0")
         self.assertIsNone(err, err)
         self.assertEqual(resp.status, 200, "%r\n%s" % (resp, self.crated.log_tail(8)))
@@ -866,7 +871,7 @@ class BadUpstreamConfigTest(MirrorFixture):
         r = self.crated.get("/mirror/config.json")
         self.assertEqual(r.status, 200, "crated's own config.json depends on the upstream's: %r" % r)
         self.si.set("/reg/config.json", None)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         resp, err = self.download("f-cfg", "1.0.0")
         self.assertIsNone(err, err)
         self.assertEqual(resp.status, 200, resp)
@@ -920,7 +925,7 @@ class DlTemplateTest(harness.TestCase):
                     low = name.lower()
                     p = os.path.join(crated.data_dir, "m%d" % i, "crates", low,
                                      "%s-1.0.0+build.7.crate" % low)
-                    self.assertTrue(S.wait_until(lambda: os.path.isfile(p), 5),
+                    self.assertTrue(harness.wait_until(lambda: os.path.isfile(p), 5),
                                     "not cached at %s" % p)
 
 

@@ -41,7 +41,7 @@ def b_reset(h, req):
 
 def b_delay(seconds, then=S.serve_file):
     def f(h, req):
-        time.sleep(seconds)
+        time.sleep(seconds)     # a stand-in slow on purpose: under test
         then(h, req)
     return f
 
@@ -52,14 +52,6 @@ def ready_of(crated, reg):
         if e["name"] == reg:
             return e
     raise AssertionError("no %s in /-/ready: %s" % (reg, r.text()))
-
-
-def metric_value(crated, name, reg):
-    text = crated.get("/-/metrics").text()
-    for line in text.splitlines():
-        if line.startswith('%s{registry="%s"} ' % (name, reg)):
-            return float(line.split()[-1])
-    return None
 
 
 class TinyBacklogServer:
@@ -110,13 +102,13 @@ class SmallUpstreamTest(harness.TestCase):
         crated = self.start_crated(registries=S.mirror_toml("mirror", "sparse+%s/" % srv.base),
                                    config_extra='log_level = "debug"\n')
         # http.server answers HTTP/1.0 and closes: no wider start
-        self.assertTrue(S.wait_until(lambda: "probe: ok" in crated.log_text(), 10))
+        self.assertTrue(harness.wait_until(lambda: "probe: ok" in crated.log_text(), 10))
         before = ready_of(crated, "mirror")
         self.assertEqual(before["upstream_limit"], 4, before)
         self.assertEqual(before["upstream_ceiling"], 64, before)
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % crated.url)
-        d = S.write_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
-                            deps='lim-top = { version = "1", registry = "mirror" }')
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % crated.url)
+        d = harness.make_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
+                                 deps='lim-top = { version = "1", registry = "mirror" }')
         cargo.run(["generate-lockfile"], d, logs=[crated])
         cargo.run(["fetch"], d, logs=[crated])
         lock = {p["name"]: p for p in harness.read_lock(os.path.join(d, "Cargo.lock"))}
@@ -129,11 +121,11 @@ class SmallUpstreamTest(harness.TestCase):
         self.assertGreaterEqual(after["upstream_limit"], 1)
         self.assertLessEqual(after["upstream_limit"], 64)
         self.assertFalse(after["upstream_http2"], after)
-        self.assertEqual(metric_value(crated, "crated_upstream_limit", "mirror"),
+        self.assertEqual(harness.metrics(crated).get("crated_upstream_limit", registry="mirror"),
                          after["upstream_limit"])
         # every index file and crate once: nothing fetched twice
         self.assertEqual(len([p for p in srv.srv.paths if p.endswith(".crate")]), 31)
-        conns = metric_value(crated, "crated_upstream_connections_total", "mirror")
+        conns = harness.metrics(crated).get("crated_upstream_connections_total", registry="mirror")
         self.assertGreaterEqual(conns, 31 + 31)
 
 
@@ -216,7 +208,7 @@ class RetryTest(harness.TestCase):
             # once the first attempt has timed out, drain the queue and
             # answer every connection that asks for the index file
             harness_deadline = time.monotonic() + 30
-            S.wait_until(lambda: "connect timeout" in crated.log_text(), 20)
+            harness.wait_until(lambda: "connect timeout" in crated.log_text(), 20)
             for c in fillers:   # their queued connections read as closed
                 c.close()
             ls.settimeout(0.2)
@@ -271,7 +263,7 @@ class LimitTest(harness.TestCase):
         self.assertEqual(crated.get("/mirror/" + index_path(names[0])).status, 200)
         # the stand-in keeps connections alive: the limit starts at the
         # ceiling; 429s one at a time, each a later round: 8 -> 4 -> 2 -> 1
-        self.assertTrue(S.wait_until(
+        self.assertTrue(harness.wait_until(
             lambda: ready_of(crated, "mirror")["upstream_limit"] == 8, 5))
         for n in names[1:5]:
             si.set("/" + index_path(n), S.b_status(429, "slow down"))
@@ -320,7 +312,7 @@ class LimitTest(harness.TestCase):
         self.assertEqual(results, [200] * len(names))
         state = ready_of(crated, "mirror")
         self.assertTrue(state["upstream_http2"], state)
-        self.assertLessEqual(metric_value(crated, "crated_upstream_connections_total", "mirror"),
+        self.assertLessEqual(harness.metrics(crated).get("crated_upstream_connections_total", registry="mirror"),
                              2)
 
     def test_slow_answer_logged_with_phases(self):

@@ -50,7 +50,6 @@ observable by which paths the stand-in is asked for:
 import hashlib
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -63,9 +62,6 @@ from harness import index_path  # noqa: E402
 
 BASE = "/reg/"
 OTHER_REGISTRY = "sparse+http://127.0.0.1:9/other-registry/"   # never contacted
-
-SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 # ---------------------------------------------------------------------------
@@ -82,29 +78,6 @@ def dep(name, req="^1", **kw):
 
 def up_path(name):
     return BASE + index_path(name)
-
-
-def scrape(crated):
-    """{(name, frozenset of (label, value)): value} of /-/metrics."""
-    r = crated.get("/-/metrics")
-    if r.status != 200:
-        raise AssertionError("GET /-/metrics: %r" % r)
-    out = {}
-    for line in r.text().split("\n"):
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE_RE.match(line)
-        if not m:
-            continue
-        labels = frozenset(LABEL_RE.findall(m.group(2) or ""))
-        out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def metric(samples, name, **labels):
-    """The sum of the series of name whose labels include labels."""
-    want = set(labels.items())
-    return sum(v for (n, l), v in samples.items() if n == name and want <= l)
 
 
 class Gauge:
@@ -180,28 +153,23 @@ class PrefetchCase(harness.TestCase):
         return [r.path.split("?", 1)[0] for r in self.index_reqs()]
 
     def upstream_index_done(self):
-        return metric(scrape(self.srv), "crated_upstream_requests_total",
-                      registry="mirror", kind="index")
+        return harness.metrics(self.srv).sum("crated_upstream_requests_total",
+                                             registry="mirror", kind="index")
 
     def settle(self, quiet=1.0, timeout=10.0):
         """Waits until the stand-in's request log has not changed for quiet
         seconds and crated has counted an answer for every index request
         the stand-in saw (so no digest is still to warm more). Bounded by
         timeout; returns True when settled."""
-        deadline = time.monotonic() + timeout
-        last, since = -1, time.monotonic()
-        for _ in range(int(timeout / 0.05) + 2):
-            n = self.si.mark()
-            now = time.monotonic()
-            if n != last:
-                last, since = n, now
-            elif now - since >= quiet and \
-                    self.upstream_index_done() >= len(self.index_reqs()):
-                return True
-            if now > deadline:
+        last = [-1, time.monotonic()]      # the stand-in's request count, since when
+
+        def settled():
+            n, now = self.si.mark(), time.monotonic()
+            if n != last[0]:
+                last[:] = [n, now]
                 return False
-            time.sleep(0.05)
-        return False
+            return now - last[1] >= quiet and self.upstream_index_done() >= len(self.index_reqs())
+        return bool(harness.wait_until(settled, timeout))
 
     def assertPathsOnce(self, expected_names, what=""):
         paths = self.requested_paths()
@@ -330,7 +298,7 @@ class RulesTest(PrefetchCase):
 
     def test_rules_exact_paths(self):
         self.start_mirror()
-        before = scrape(self.srv)
+        before = harness.metrics(self.srv)
         r = self.get_index(ROOT)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.tree.index_body(ROOT))
@@ -340,18 +308,18 @@ class RulesTest(PrefetchCase):
         for n in RULES_NOT_FETCHED:     # (implied by the above; named for the report)
             self.assertNotIn(up_path(n), self.requested_paths(), n)
 
-        mid = scrape(self.srv)
+        mid = harness.metrics(self.srv)
         M = dict(registry="mirror")
         npre = len(RULES_FETCHED) - 1
-        self.assertEqual(metric(mid, "crated_prefetched_index_files_total", **M)
-                         - metric(before, "crated_prefetched_index_files_total", **M), npre)
-        self.assertEqual(metric(mid, "crated_prefetch_dropped_total", **M)
-                         - metric(before, "crated_prefetch_dropped_total", **M), 0)
-        self.assertEqual(metric(mid, "crated_prefetch_joins_total", **M)
-                         - metric(before, "crated_prefetch_joins_total", **M), 0)
-        self.assertEqual(metric(mid, "crated_upstream_requests_total", kind="index",
+        self.assertEqual(mid.sum("crated_prefetched_index_files_total", **M)
+                         - before.sum("crated_prefetched_index_files_total", **M), npre)
+        self.assertEqual(mid.sum("crated_prefetch_dropped_total", **M)
+                         - before.sum("crated_prefetch_dropped_total", **M), 0)
+        self.assertEqual(mid.sum("crated_prefetch_joins_total", **M)
+                         - before.sum("crated_prefetch_joins_total", **M), 0)
+        self.assertEqual(mid.sum("crated_upstream_requests_total", kind="index",
                                 outcome="200", **M)
-                         - metric(before, "crated_upstream_requests_total", kind="index",
+                         - before.sum("crated_upstream_requests_total", kind="index",
                                   outcome="200", **M), len(RULES_FETCHED))
 
         # cargo's follow-up requests: all served from the cache
@@ -360,18 +328,18 @@ class RulesTest(PrefetchCase):
             r = self.get_index(n)
             self.assertEqual(r.status, 200, "%s: %r" % (n, r))
             self.assertEqual(r.body, self.tree.index_body(n), n)
-        time.sleep(0.5)     # a (wrong) upstream request would show by now
+        harness.wait_upstream_in_flight(self.srv, 0)   # a (wrong) upstream request has shown
         self.assertEqual([q.path for q in self.si.since(mark)], [],
                          "follow-up requests for prefetched files went upstream")
-        after = scrape(self.srv)
-        self.assertEqual(metric(after, "crated_cache_hits_total", **M)
-                         - metric(mid, "crated_cache_hits_total", **M), len(RULES_FETCHED))
-        self.assertEqual(metric(after, "crated_cache_misses_total", **M)
-                         - metric(mid, "crated_cache_misses_total", **M), 0)
+        after = harness.metrics(self.srv)
+        self.assertEqual(after.sum("crated_cache_hits_total", **M)
+                         - mid.sum("crated_cache_hits_total", **M), len(RULES_FETCHED))
+        self.assertEqual(after.sum("crated_cache_misses_total", **M)
+                         - mid.sum("crated_cache_misses_total", **M), 0)
 
     def test_prefetch_off(self):
         self.start_mirror(prefetch_dependencies=False)
-        before = scrape(self.srv)
+        before = harness.metrics(self.srv)
         r = self.get_index(ROOT)
         self.assertEqual(r.status, 200, r)
         self.assertTrue(self.settle(), "did not settle: %r" % self.requested_paths())
@@ -381,10 +349,10 @@ class RulesTest(PrefetchCase):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(self.settle(), "did not settle: %r" % self.requested_paths())
         self.assertPathsOnce([ROOT, "pf-b"], "prefetch_dependencies = false")
-        after = scrape(self.srv)
-        self.assertEqual(metric(after, "crated_prefetched_index_files_total", registry="mirror")
-                         - metric(before, "crated_prefetched_index_files_total",
-                                  registry="mirror"), 0)
+        after = harness.metrics(self.srv)
+        self.assertEqual(after.sum("crated_prefetched_index_files_total", registry="mirror")
+                         - before.sum("crated_prefetched_index_files_total",
+                                      registry="mirror"), 0)
 
 
 # ---------------------------------------------------------------------------
@@ -413,7 +381,7 @@ class PriorityTest(PrefetchCase):
         r = self.get_index("pq-root", timeout=30)
         self.assertEqual(r.status, 200, r)
         dep_paths = {up_path(d) for d in deps}
-        self.assertTrue(S.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
+        self.assertTrue(harness.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
                                      10, 0.01), "no prefetch reached the stand-in")
         t0 = time.monotonic()
         r = self.get_index("pq-other", timeout=30)
@@ -464,7 +432,7 @@ class PriorityTest(PrefetchCase):
         self.add("pn-b", "1.0.0")
         srv = self.start_mirror(upstream_concurrency=1)
         M = dict(registry="mirror")
-        before = scrape(srv)
+        before = harness.metrics(srv)
         r = self.get_index("pn-root")
         self.assertEqual(r.status, 200, r)
         self.assertTrue(self.settle(), "did not settle: %r" % self.requested_paths())
@@ -474,10 +442,10 @@ class PriorityTest(PrefetchCase):
         self.assertEqual(r.body, self.tree.index_body("pn-a"))
         self.assertTrue(self.settle(), "did not settle: %r" % self.requested_paths())
         self.assertPathsOnce(["pn-root", "pn-a"], "upstream_concurrency = 1")
-        after = scrape(srv)
+        after = harness.metrics(srv)
         for name in ("crated_prefetch_joins_total", "crated_prefetched_index_files_total",
                      "crated_prefetch_dropped_total"):
-            self.assertEqual(metric(after, name, **M) - metric(before, name, **M), 0, name)
+            self.assertEqual(after.sum(name, **M) - before.sum(name, **M), 0, name)
         rc = srv.stop(check=False)
         srv.check_log_clean()
         self.assertEqual(rc, 0, srv.log_tail())
@@ -508,17 +476,17 @@ class JoinTest(PrefetchCase):
         self.si.set(up_path("pj-a"), S.b_hold(gate, max_s=30))
         self.start_mirror()
         M = dict(registry="mirror")
-        before = scrape(self.srv)
+        before = harness.metrics(self.srv)
 
         r = self.get_index("pj-root")
         self.assertEqual(r.status, 200, r)
-        self.assertTrue(S.wait_until(lambda: self.si.count(up_path("pj-a")) == 1, 10),
+        self.assertTrue(harness.wait_until(lambda: self.si.count(up_path("pj-a")) == 1, 10),
                         "the prefetch of pj-a never reached the stand-in")
         results = {}
         t = self.get_in_thread("pj-a", results)
-        joined = S.wait_until(
-            lambda: metric(scrape(self.srv), "crated_prefetch_joins_total", **M)
-            - metric(before, "crated_prefetch_joins_total", **M) >= 1, 10)
+        joined = harness.wait_until(
+            lambda: harness.metrics(self.srv).sum("crated_prefetch_joins_total", **M)
+            - before.sum("crated_prefetch_joins_total", **M) >= 1, 10)
         held = self.si.count(up_path("pj-a"))
         gate.set()
         t.join(30)
@@ -531,13 +499,13 @@ class JoinTest(PrefetchCase):
         self.assertEqual(r.body, self.tree.index_body("pj-a"))
         self.assertTrue(self.settle(), "did not settle: %r" % self.requested_paths())
         self.assertPathsOnce(["pj-root", "pj-a", "pj-b"])
-        after = scrape(self.srv)
-        self.assertEqual(metric(after, "crated_prefetch_joins_total", **M)
-                         - metric(before, "crated_prefetch_joins_total", **M), 1)
-        self.assertEqual(metric(after, "crated_coalesced_waiters_total", **M)
-                         - metric(before, "crated_coalesced_waiters_total", **M), 0)
-        self.assertEqual(metric(after, "crated_prefetched_index_files_total", **M)
-                         - metric(before, "crated_prefetched_index_files_total", **M), 2)
+        after = harness.metrics(self.srv)
+        self.assertEqual(after.sum("crated_prefetch_joins_total", **M)
+                         - before.sum("crated_prefetch_joins_total", **M), 1)
+        self.assertEqual(after.sum("crated_coalesced_waiters_total", **M)
+                         - before.sum("crated_coalesced_waiters_total", **M), 0)
+        self.assertEqual(after.sum("crated_prefetched_index_files_total", **M)
+                         - before.sum("crated_prefetched_index_files_total", **M), 2)
 
     def test_join_prefetch_queued_is_promoted(self):
         n = 6
@@ -550,24 +518,26 @@ class JoinTest(PrefetchCase):
             self.si.set(up_path(d), S.b_hold(gate, max_s=30))
         self.start_mirror(upstream_concurrency=2)
         M = dict(registry="mirror")
-        before = scrape(self.srv)
+        before = harness.metrics(self.srv)
 
         r = self.get_index("pk-root")
         self.assertEqual(r.status, 200, r)
         dep_paths = {up_path(d) for d in deps}
-        self.assertTrue(S.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
+        self.assertTrue(harness.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
                                      10), "no prefetch reached the stand-in")
-        time.sleep(0.5)     # a second prefetch (wrongly in the last slot) would show
+        # one held at the stand-in: a second (wrongly in the last slot) would
+        # be in flight too
+        harness.wait_upstream_in_flight(self.srv, 1)
         started = [p for p in self.requested_paths() if p in dep_paths]
         self.assertEqual(len(started), 1, "prefetches started with N = 2: %r" % started)
         target = next(d for d in deps if up_path(d) not in started)
         results = {}
         t = self.get_in_thread(target, results)
         # promoted: it starts now, though the prefetch slot is held
-        promoted = S.wait_until(lambda: self.si.count(up_path(target)) >= 1, 10)
-        joined = S.wait_until(
-            lambda: metric(scrape(self.srv), "crated_prefetch_joins_total", **M)
-            - metric(before, "crated_prefetch_joins_total", **M) >= 1, 5)
+        promoted = harness.wait_until(lambda: self.si.count(up_path(target)) >= 1, 10)
+        joined = harness.wait_until(
+            lambda: harness.metrics(self.srv).sum("crated_prefetch_joins_total", **M)
+            - before.sum("crated_prefetch_joins_total", **M) >= 1, 5)
         gate.set()
         t.join(30)
         self.assertFalse(t.is_alive(), "the client got no answer")
@@ -580,11 +550,11 @@ class JoinTest(PrefetchCase):
         self.assertEqual(r.body, self.tree.index_body(target))
         self.assertTrue(self.settle(timeout=20), "did not settle: %r" % self.requested_paths())
         self.assertPathsOnce(["pk-root"] + deps)
-        after = scrape(self.srv)
-        self.assertEqual(metric(after, "crated_prefetch_joins_total", **M)
-                         - metric(before, "crated_prefetch_joins_total", **M), 1)
-        self.assertEqual(metric(after, "crated_prefetched_index_files_total", **M)
-                         - metric(before, "crated_prefetched_index_files_total", **M), n)
+        after = harness.metrics(self.srv)
+        self.assertEqual(after.sum("crated_prefetch_joins_total", **M)
+                         - before.sum("crated_prefetch_joins_total", **M), 1)
+        self.assertEqual(after.sum("crated_prefetched_index_files_total", **M)
+                         - before.sum("crated_prefetched_index_files_total", **M), n)
 
 
 # ---------------------------------------------------------------------------
@@ -615,22 +585,26 @@ class QueueTest(PrefetchCase):
         self.start_mirror(upstream_concurrency=2)
         self.addCleanup(gate.set)   # (before the stop, should the test fail)
         M = dict(registry="mirror")
-        before = scrape(self.srv)
+        before = harness.metrics(self.srv)
         r = self.get_index("pz-root", timeout=30)
         self.assertEqual(r.status, 200, r)
-        ok = S.wait_until(lambda: metric(scrape(self.srv), "crated_prefetch_dropped_total", **M)
-                          - metric(before, "crated_prefetch_dropped_total", **M) > 0, 10)
-        self.assertTrue(S.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
+        ok = harness.wait_until(lambda: harness.metrics(self.srv).sum("crated_prefetch_dropped_total", **M)
+                                - before.sum("crated_prefetch_dropped_total", **M) > 0, 10)
+        self.assertTrue(harness.wait_until(lambda: any(p in dep_paths for p in self.requested_paths()),
                                      10), "no prefetch reached the stand-in")
-        time.sleep(0.3)
-        mid = scrape(self.srv)
+        # every dep counted, queued or dropped; the one started is held
+        harness.wait_until(lambda: sum(harness.metrics(self.srv).sum(c, **M) - before.sum(c, **M)
+                                       for c in ("crated_prefetched_index_files_total",
+                                                 "crated_prefetch_dropped_total")) >= n, 10)
+        harness.wait_upstream_in_flight(self.srv, 1)
+        mid = harness.metrics(self.srv)
         self.assertTrue(ok, "nothing counted as dropped")
         # one prefetch runs (held), PREFETCH_QUEUE wait, the rest are dropped
-        self.assertEqual(metric(mid, "crated_prefetched_index_files_total", **M)
-                         - metric(before, "crated_prefetched_index_files_total", **M),
+        self.assertEqual(mid.sum("crated_prefetched_index_files_total", **M)
+                         - before.sum("crated_prefetched_index_files_total", **M),
                          PREFETCH_QUEUE + 1)
-        self.assertEqual(metric(mid, "crated_prefetch_dropped_total", **M)
-                         - metric(before, "crated_prefetch_dropped_total", **M),
+        self.assertEqual(mid.sum("crated_prefetch_dropped_total", **M)
+                         - before.sum("crated_prefetch_dropped_total", **M),
                          n - PREFETCH_QUEUE - 1)
         started = [p for p in self.requested_paths() if p in dep_paths]
         self.assertEqual(len(started), 1, started[:10])
@@ -654,8 +628,8 @@ class QueueTest(PrefetchCase):
         """SIGTERM while prefetches wait behind a held one (upstream
         answers take 0.5 s each): nobody waits for them, so crated starts
         no new upstream request after the signal and exits promptly (the
-        held one is answered 0.5 s after the signal), with status 0 and
-        no sanitizer report."""
+        held one is answered once crated has taken the signal in), with
+        status 0 and no sanitizer report."""
         n, delay = 40, 0.5
         deps = self.big_root("pz-root", n)
         gate = threading.Event()
@@ -671,14 +645,14 @@ class QueueTest(PrefetchCase):
         self.addCleanup(srv.stop, False)        # safety net (no check)
         r = self.get_index("pz-root")
         self.assertEqual(r.status, 200, r)
-        self.assertTrue(S.wait_until(lambda: self.si.count(first) >= 1, 10),
+        self.assertTrue(harness.wait_until(lambda: self.si.count(first) >= 1, 10),
                         "the first prefetch never reached the stand-in: %r"
                         % self.requested_paths()[:5])
-        time.sleep(0.3)
+        harness.wait_upstream_in_flight(srv, 1)    # the held one; no other started
         self.assertEqual(len(self.requested_paths()), 2, self.requested_paths())
         t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
-        time.sleep(delay)
+        harness.wait_log(srv, r"SIGTERM.*no longer accepting")
         gate.set()
         rc = srv.wait_exit(timeout=20)
         took = time.monotonic() - t0

@@ -98,7 +98,9 @@ class ProxyTest(harness.TestCase):
         self.fetch_all(crated, si, tree)
         self.assertEqual(self.proxy.reqs(), [], "no_proxy=127.0.0.1 was not honoured")
 
-    def test_https_upstream_through_connect(self):
+    def https_upstream(self):
+        """self.upstream over TLS with a self-signed certificate: (standin,
+        tree, certificate path); skips without the openssl command."""
         made = S.make_cert(self.tmp)
         if made is None:
             self.skipTest("openssl command not available")
@@ -106,6 +108,10 @@ class ProxyTest(harness.TestCase):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         si, tree = self.upstream(ssl_context=ctx)
+        return si, tree, cert
+
+    def test_https_upstream_through_connect(self):
+        si, tree, cert = self.https_upstream()
         crated = self.start_crated(registries=S.mirror_toml(
             "mirror", "sparse+%s/reg/" % si.base, upstream_proxy=self.proxy.url,
             upstream_ca_file=cert), env=NO_PROXY_ENV)
@@ -113,13 +119,7 @@ class ProxyTest(harness.TestCase):
         self.assert_proxied(si, scheme="https")
 
     def test_https_upstream_untrusted(self):
-        made = S.make_cert(self.tmp)
-        if made is None:
-            self.skipTest("openssl command not available")
-        cert, key = made
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        si, tree = self.upstream(ssl_context=ctx)
+        si, tree, _ = self.https_upstream()
         crated = self.start_crated(registries=S.mirror_toml("mirror", "sparse+%s/reg/" % si.base))
         r = crated.get("/mirror/" + index_path("px-one"))
         self.assertEqual(r.status, 502, r)

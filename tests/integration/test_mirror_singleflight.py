@@ -31,10 +31,8 @@ class SingleFlightTest(harness.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {}
         for name in ("sf-one", "sf-dl"):
             self.crates[name] = harness.make_crate(name, "1.0.0")
@@ -62,17 +60,22 @@ class SingleFlightTest(harness.TestCase):
                 sent.release()
 
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+        n0 = self.si.count(upstream_path)
         for t in threads:
             t.start()
         deadline = time.monotonic() + 15
         for _ in range(n):
             self.assertTrue(sent.acquire(timeout=max(0.1, deadline - time.monotonic())),
                             "clients could not send their requests")
-        # the first upstream request must be in (held); give crated a second
-        # to read the other requests and (wrongly) start more fetches
-        self.assertTrue(S.wait_until(lambda: self.si.count(upstream_path) >= 1, 10),
+        # the first upstream request must be in (held); crated has then
+        # read the other requests (sent before it answers a later one on
+        # a connection of its own) and would have started more fetches:
+        # what it has in flight has reached the stand-in
+        self.assertTrue(harness.wait_until(lambda: self.si.count(upstream_path) >= 1, 10),
                         "crated never asked the upstream for %s" % upstream_path)
-        time.sleep(1.0)
+        harness.wait_until(lambda: self.si.count(upstream_path) > n0, 10)
+        harness.wait_connections(self.crated, n)
+        harness.wait_upstream_in_flight(self.crated, self.si.count(upstream_path) - n0)
         held = self.si.count(upstream_path)
         gate.set()
         for t in threads:
@@ -128,7 +131,7 @@ class SingleFlightTest(harness.TestCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.body, self.crates["sf-dl"])
         p = os.path.join(self.crated.data_dir, "mirror", "crates", "sf-dl", "sf-dl-1.0.0.crate")
-        self.assertTrue(S.wait_until(lambda: os.path.isfile(p), 5))
+        self.assertTrue(harness.wait_until(lambda: os.path.isfile(p), 5))
 
 
 class SingleFlightRevalidateTest(SingleFlightTest):
@@ -137,10 +140,8 @@ class SingleFlightRevalidateTest(SingleFlightTest):
 
     def setUp(self):
         harness.TestCase.setUp(self)
-        self.si = S.StandIn()
+        self.si, self.tree = S.standin_tree()
         self.addCleanup(self.si.stop)
-        self.tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        self.tree.attach_standin(self.si)
         self.crates = {"sf-one": harness.make_crate("sf-one", "1.0.0")}
         self.tree.add("sf-one", "1.0.0", self.crates["sf-one"])
         self.crated = self.start_crated(registries=S.mirror_toml(
@@ -150,7 +151,7 @@ class SingleFlightRevalidateTest(SingleFlightTest):
         path = "/reg/" + index_path("sf-one")
         r = self.crated.get("/mirror/" + index_path("sf-one"))
         self.assertEqual(r.status, 200, r)
-        time.sleep(2.5)
+        time.sleep(2.5)     # index_ttl = 1 runs out: the storm is a revalidation
         mark = self.si.mark()
         results, held = self.storm("/mirror/" + index_path("sf-one"), path)
         reqs = [q for q in self.si.since(mark) if q.path == path]
@@ -174,10 +175,8 @@ class WriteUnderWayTest(harness.TestCase):
     PAUSE_MS = 5000
 
     def test_second_request_while_writing(self):
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         tree.add("wu-one", "1.0.0", harness.make_crate("wu-one", "1.0.0"))
         crated = self.start_crated(
             config_extra="memory_cache_bytes = 0\n",
@@ -197,7 +196,7 @@ class WriteUnderWayTest(harness.TestCase):
                          "the write was not held (CRATED_PAUSE_AT ignored?)")
         self.assertEqual(si.count(up), 1, "a second upstream request while the "
                          "fill was being written: %r" % si.reqs(up))
-        self.assertTrue(S.wait_until(lambda: os.path.exists(on_disk),
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(on_disk),
                                      self.PAUSE_MS / 1000 + 10),
                         "the held write never finished")
         with open(on_disk, "rb") as f:

@@ -48,11 +48,11 @@ class StaleTest(harness.TestCase):
             registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL, negative_ttl=TTL))
 
     def cargo(self):
-        return S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
+        return harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.crated.url)
 
     def consumer(self, tag, dep="st-top"):
-        return S.write_project(os.path.join(self.tmp, "c-" + tag), "consumer", publish=False,
-                               deps='%s = { version = "0.1", registry = "mirror" }' % dep)
+        return harness.make_project(os.path.join(self.tmp, "c-" + tag), "consumer", publish=False,
+                                    deps='%s = { version = "0.1", registry = "mirror" }' % dep)
 
     def lock(self, d):
         return {p["name"]: p for p in read_lock(os.path.join(d, "Cargo.lock"))}
@@ -70,11 +70,11 @@ class StaleTest(harness.TestCase):
 
         # upstream gone; after the TTL crated serves what it has, marked stale
         self.si.stop()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         d2 = self.consumer("2")
         self.cargo().run(["build"], d2, logs=[self.crated])
         self.assertEqual(self.lock(d2)["st-base"]["version"], "0.1.0")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         for name in ("st-base", "st-top"):
             with self.subTest(name=name):
                 r = self.get_index(name)
@@ -92,7 +92,7 @@ class StaleTest(harness.TestCase):
         # upstream back with a new version: visible after the TTL
         self.si.restart()
         self.tree.add("st-base", "0.1.1", self.base_011)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.get_index("st-base")
         self.assertEqual(r.status, 200, r)
         self.assertIsNone(r.header("x-crated-stale"), r)
@@ -105,7 +105,7 @@ class StaleTest(harness.TestCase):
 
         # a yank upstream shows after the TTL
         self.tree.set_yanked("st-base", "0.1.1")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.get_index("st-base")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.tree.index_body("st-base"))
@@ -124,7 +124,7 @@ class StaleTest(harness.TestCase):
         self.cargo().run(["build"], d, logs=[self.crated])
         self.crated.stop()
         self.si.stop()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         # same data dir, upstream down: the disk cache is all there is
         c2 = self.start_crated(name="again", data_dir=self.crated.data_dir,
                                registries=S.mirror_toml("mirror", self.up_url, index_ttl=TTL,
@@ -154,7 +154,7 @@ class StaleTest(harness.TestCase):
                     return f.read() == body and json.load(m).get("fetched")
             except (OSError, ValueError):
                 return False
-        self.assertTrue(S.wait_until(check, 5), "fill of %s not on disk" % name)
+        self.assertTrue(harness.wait_until(check, 5), "fill of %s not on disk" % name)
 
     def start_again(self, negative_ttl=TTL):
         """Starts a stopped crated again on the same data dir (which the
@@ -190,7 +190,7 @@ class StaleTest(harness.TestCase):
         self.tree.add("st-base", "0.1.1", self.base_011)
         b = self.tree.index_body("st-base")
         self.assertNotEqual(a, b)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         self.assertEqual(self.get_index("st-base").body, b)
         self.wait_written("st-base", b)
         self.crated.stop()
@@ -240,7 +240,7 @@ class StaleTest(harness.TestCase):
         for _ in range(3):
             self.assertEqual(self.get_index("st-base").body, first.body)
         self.assertEqual(len(reqs()), 1, "upstream asked again within the TTL")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.get_index("st-base")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, first.body)
@@ -258,7 +258,7 @@ class StaleTest(harness.TestCase):
         self.assertEqual(req.header("cargo-protocol"), "version=1", req.headers)
         # a changed file replaces the copy
         self.tree.add("st-base", "0.1.1", self.base_011)
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.get_index("st-base")
         self.assertEqual(r.body, self.tree.index_body("st-base"))
         # (the file is written off the event loop: allow it a moment)
@@ -267,7 +267,7 @@ class StaleTest(harness.TestCase):
         def on_disk():
             with open(p, "rb") as f:
                 return f.read() == self.tree.index_body("st-base")
-        self.assertTrue(S.wait_until(on_disk, 5), "cached index file not replaced by the new one")
+        self.assertTrue(harness.wait_until(on_disk, 5), "cached index file not replaced by the new one")
 
     def test_revalidate_with_last_modified(self):
         req, (data, _, mtime) = self.revalidate(False)

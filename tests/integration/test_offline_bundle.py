@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import index_path, sha256_hex  # noqa: E402
 
 WANT = {"o-top": "1.0.0", "o-mid": "1.0.0", "o-leaf": "1.1.0"}
@@ -105,10 +105,10 @@ class BundleTest(harness.TestCase):
         super().setUp()
         self.up = C.Upstream(self, self.tmp)
         C.publish_graph(self.up)
-        self.cargo = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
-        self.proj = S.write_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
-                                    deps='o-top = { version = "1", registry = "up" }',
-                                    main_rs=C.CONSUMER_MAIN)
+        self.cargo = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
+        self.proj = harness.make_project(os.path.join(self.tmp, "consumer"), "consumer", publish=False,
+                                         deps='o-top = { version = "1", registry = "up" }',
+                                         main_rs=C.CONSUMER_MAIN)
         self.cargo.run(["generate-lockfile"], self.proj, logs=[self.up.crated])
         self.lock = os.path.join(self.proj, "Cargo.lock")
         # the source data dir A, filled by prefetch (index_ttl 0: a later
@@ -203,7 +203,7 @@ class BundleTest(harness.TestCase):
         # offline build through crated over the imported dir
         off = self.start_crated(name="offline", data_dir=e, registries=S.mirror_toml("mirror", self.up.index),
                                 args=["--offline"])
-        home = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n'
+        home = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n'
                                  '[registries.offline-crated]\nindex = "sparse+%s/mirror/"\n'
                                  '[source.up-upstream]\nregistry = "%s"\nreplace-with = "offline-crated"\n'
                        % (self.up.index, off.url, self.up.index))
@@ -241,10 +241,10 @@ class BundleTest(harness.TestCase):
         self.assertIn("0 crates and 0 index files added or merged, %d already present" % n, out)
 
     def test_incremental_since(self):
-        time.sleep(1.1)    # A's files are older than the first bundle's second
+        harness.next_second()    # A's files are older than the first bundle's second
         b1, out, _ = self.export(self.a, "b1.tar.gz")
         created = read_bundle(b1)[1]["created"]
-        time.sleep(1.1)
+        harness.next_second()
         # new: o-leaf 1.2.0 (its index file and meta are rewritten too)
         self.up.publish("o-leaf", "1.2.0", lib_rs=C.leaf_lib("1.2.0"))
         lock2 = C.write_lock(os.path.join(self.tmp, "l2", "Cargo.lock"), [
@@ -326,10 +326,10 @@ class BundleTest(harness.TestCase):
         with open(meta_p, "w") as fh:
             json.dump({"fetched": int(time.time()), "negative": True}, fh,
                       separators=(",", ":"))
-        time.sleep(1.1)
+        harness.next_second()
         b1, _, _ = self.export(self.a, "b1.tar.gz")
         self.assertIn("mirror/meta/" + index_path("o-late"), [ti.name for ti, d in read_bundle(b1)[0]])
-        time.sleep(1.1)
+        harness.next_second()
         self.up.publish("o-late", "1.0.0")
         lock = C.write_lock(os.path.join(self.tmp, "late", "Cargo.lock"), [
             {"name": "o-late", "version": "1.0.0", "source": self.up.index,

@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import index_path, read_lock  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def lock_pkgs(proj):
 class OfflineCargoTest(harness.TestCase):
 
     def cargo_for(self, port):
-        return S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+http://127.0.0.1:%d/mirror/"\n' % port)
+        return harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+http://127.0.0.1:%d/mirror/"\n' % port)
 
     def timed(self, cargo, args, cwd, logs=(), what=""):
         t0 = time.monotonic()
@@ -53,9 +53,9 @@ class OfflineCargoTest(harness.TestCase):
         mport = online.port
         src = "sparse+http://127.0.0.1:%d/mirror/" % mport
         h1 = self.cargo_for(mport)
-        c1 = S.write_project(os.path.join(tmp, "consumer"), "consumer", publish=False,
-                             deps='o-top = { version = "1", registry = "mirror" }',
-                             main_rs=C.CONSUMER_MAIN)
+        c1 = harness.make_project(os.path.join(tmp, "consumer"), "consumer", publish=False,
+                                  deps='o-top = { version = "1", registry = "mirror" }',
+                                  main_rs=C.CONSUMER_MAIN)
         self.timed(h1, ["generate-lockfile"], c1, [online], "online")
         self.timed(h1, ["build"], c1, [online], "online")
         pkgs = lock_pkgs(c1)
@@ -97,9 +97,9 @@ class OfflineCargoTest(harness.TestCase):
 
         # --- a CARGO_HOME that sees the UNFILTERED index (with 1.2.0) online
         h2 = self.cargo_for(mport)
-        p2 = S.write_project(os.path.join(tmp, "wants-leaf-1"), "wants-leaf", publish=False,
-                             deps='o-leaf = { version = "1", registry = "mirror" }',
-                             main_rs='fn main() { println!("leaf={}", o_leaf::leaf()); }\n')
+        p2 = harness.make_project(os.path.join(tmp, "wants-leaf-1"), "wants-leaf", publish=False,
+                                  deps='o-leaf = { version = "1", registry = "mirror" }',
+                                  main_rs='fn main() { println!("leaf={}", o_leaf::leaf()); }\n')
         self.timed(h2, ["generate-lockfile"], p2, [online], "online, stale home")
         self.assertEqual(lock_pkgs(p2)["o-leaf"]["version"], "1.2.0",
                          "online, o-leaf \"1\" should pick the newest version")
@@ -131,7 +131,7 @@ class OfflineCargoTest(harness.TestCase):
 
         # --- crated --offline over the prefetched dir, on the online mirror's port
         # (same URL: the lock file's sources and h2's cache stay valid)
-        time.sleep(1.1)   # a fresh Last-Modified second for the filtered views
+        harness.next_second()   # a fresh Last-Modified second for the filtered views
         off = C.start_on_port(self, tmp, mport, name="offline", data_dir=off_data,
                               registries=S.mirror_toml("mirror", up.index), args=["--offline"])
         regs = off.get("/-/registries").json()["registries"]
@@ -190,9 +190,9 @@ class OfflineCargoTest(harness.TestCase):
 
         # --- a fresh CARGO_HOME asking o-leaf "1" gets the cached 1.1.0
         h4 = self.cargo_for(mport)
-        p3 = S.write_project(os.path.join(tmp, "wants-leaf-2"), "wants-leaf", publish=False,
-                             deps='o-leaf = { version = "1", registry = "mirror" }',
-                             main_rs='fn main() { println!("leaf={}", o_leaf::leaf()); }\n')
+        p3 = harness.make_project(os.path.join(tmp, "wants-leaf-2"), "wants-leaf", publish=False,
+                                  deps='o-leaf = { version = "1", registry = "mirror" }',
+                                  main_rs='fn main() { println!("leaf={}", o_leaf::leaf()); }\n')
         self.timed(h4, ["generate-lockfile"], p3, [off], "offline, fresh home")
         self.assertEqual(lock_pkgs(p3)["o-leaf"]["version"], "1.1.0")
 

@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-import test_offline_common as C  # noqa: E402
+import offline_common as C  # noqa: E402
 from harness import index_path, read_lock  # noqa: E402
 
 WANT = {"o-top": "1.0.0", "o-mid": "1.0.0", "o-leaf": "1.1.0"}
@@ -32,10 +32,10 @@ class PrefetchTest(harness.TestCase):
         self.up = C.Upstream(self, self.tmp)
         C.publish_graph(self.up)
         # a consumer resolved by cargo directly against the upstream
-        self.cargo = S.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
-        self.proj = S.write_project(os.path.join(self.tmp, "projects", "consumer"), "consumer",
-                                    publish=False, deps='o-top = { version = "1", registry = "up" }',
-                                    main_rs=C.CONSUMER_MAIN)
+        self.cargo = harness.Cargo(self.tmp, '[registries.up]\nindex = "%s"\n' % self.up.index)
+        self.proj = harness.make_project(os.path.join(self.tmp, "projects", "consumer"), "consumer",
+                                         publish=False, deps='o-top = { version = "1", registry = "up" }',
+                                         main_rs=C.CONSUMER_MAIN)
         self.cargo.run(["generate-lockfile"], self.proj, logs=[self.up.crated])
         self.lock = os.path.join(self.proj, "Cargo.lock")
         self.pkgs = {p["name"]: p for p in read_lock(self.lock)}
@@ -128,7 +128,7 @@ class PrefetchTest(harness.TestCase):
                              % (name, vers, len(self.up.published[(name, vers)])))
         # the running server's cache holds them (written in the background:
         # bounded wait)
-        ok = S.wait_until(lambda: C.cached_crates(srv_data, "mirror") == set(WANT.items()), 10)
+        ok = harness.wait_until(lambda: C.cached_crates(srv_data, "mirror") == set(WANT.items()), 10)
         self.assertTrue(ok, "server cache: %r (before: %r)" % (S.files_under(srv_data), before))
         self.assert_cached(srv_data)
         self.assertNotIn(("o-leaf", "1.0.0"), C.cached_crates(srv_data, "mirror"))
@@ -154,10 +154,8 @@ class PrefetchTest(harness.TestCase):
         """An upstream whose .crate does not hash to its own index cksum
         (the lock file agrees with the index): prefetch fails naming the
         crate and keeps nothing of it."""
-        si = S.StandIn()
+        si, tree = S.standin_tree()
         self.addCleanup(si.stop)
-        tree = S.RegistryTree(base="/reg/", dl="/dl/{crate}/{version}")
-        tree.attach_standin(si)
         good = harness.make_crate("t-good", "1.0.0")
         bad = harness.make_crate("t-bad", "1.0.0")
         tree.add("t-good", "1.0.0", good)

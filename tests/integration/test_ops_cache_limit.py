@@ -35,7 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
 from harness import crate_meta, index_path, make_crate  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
 
 CRATE_DATA = 20000
 PASS_WAIT = 12.0
@@ -47,6 +46,12 @@ def limit_for(keep_total):
     """The smallest max_cache_bytes whose 90% (crated: max / 10 * 9)
     holds keep_total, plus a little."""
     return (keep_total + 8) // 9 * 10 + 10
+
+
+def gauges(ex):
+    """(files, bytes) of the mirror's crate cache, as its gauges say."""
+    return (ex.get("crated_cache_files", registry="mirror"),
+            ex.get("crated_cache_bytes", registry="mirror"))
 
 
 class CacheLimitTest(harness.TestCase):
@@ -90,9 +95,7 @@ class CacheLimitTest(harness.TestCase):
                             "%s-1.0.0.crate" % name)
 
     def wait_file(self, path, secs=5.0):
-        deadline = time.monotonic() + secs
-        while not os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        harness.wait_until(lambda: os.path.exists(path), secs, 0.01)
         self.assertTrue(os.path.exists(path), path)
 
     def on_disk(self):
@@ -107,19 +110,7 @@ class CacheLimitTest(harness.TestCase):
         return out
 
     def wait_disk(self, want, timeout=PASS_WAIT):
-        deadline = time.monotonic() + timeout
-        while True:
-            have = self.on_disk()
-            if set(have) == set(want) or time.monotonic() > deadline:
-                return have
-            time.sleep(0.2)
-
-    def metrics(self, srv):
-        r = srv.get("/-/metrics")
-        self.assertEqual(r.status, 200, r)
-        ex = Exposition(r.text())
-        self.assertFalse(ex.problems, ex.problems)
-        return ex
+        return harness.wait_value(self.on_disk, lambda have: set(have) == set(want), timeout, 0.2)
 
     def upstream_downloads(self, name):
         return len([a for a in S.access_log(self.up)
@@ -127,14 +118,9 @@ class CacheLimitTest(harness.TestCase):
 
     def check_gauges(self, srv):
         disk = self.on_disk()
-        deadline = time.monotonic() + 3
-        while True:
-            ex = self.metrics(srv)
-            got = (ex.get("crated_cache_files", registry="mirror"),
-                   ex.get("crated_cache_bytes", registry="mirror"))
-            if got == (len(disk), sum(disk.values())) or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        ex = harness.wait_value(lambda: harness.metrics(srv, clean=True),
+                                lambda ex: gauges(ex) == (len(disk), sum(disk.values())), 3, 0.1)
+        got = gauges(ex)
         self.assertEqual(got, (len(disk), sum(disk.values())),
                          "gauges (files, bytes) differ from the disk: %r" % sorted(disk))
         return ex
@@ -144,25 +130,18 @@ class CacheLimitTest(harness.TestCase):
         """Files crated holds open that were removed from disk, once there
         are none or secs have passed (the eviction closes them on the loop
         just after its worker unlinked them)."""
-        deadline = time.monotonic() + secs
-        while True:
-            gone = [p for p in srv.open_files() if p.endswith(" (deleted)")]
-            if not gone or time.monotonic() > deadline:
-                return gone
-            time.sleep(0.05)
+        return harness.wait_value(lambda: [p for p in srv.open_files() if p.endswith(" (deleted)")],
+                                  lambda gone: not gone, secs)
 
     def evictions_match(self, srv, kept):
         """crated_evictions_total == fetches - crates kept, once the
         counters have caught up with the disk (a bounded wait: files are
         removed on a worker thread and counted back on the loop)."""
-        deadline = time.monotonic() + 5
-        while True:
+        def counts():
             ex = self.check_gauges(srv)
-            fetched = ex.get("crated_crate_fetches_total", registry="mirror", outcome="ok")
-            evicted = ex.get("crated_evictions_total", registry="mirror")
-            if evicted == fetched - kept or time.monotonic() > deadline:
-                return ex, fetched, evicted
-            time.sleep(0.1)
+            return (ex, ex.get("crated_crate_fetches_total", registry="mirror", outcome="ok"),
+                    ex.get("crated_evictions_total", registry="mirror"))
+        return harness.wait_value(counts, lambda c: c[2] == c[1] - kept, 5, 0.1)
 
     # the test
 
@@ -177,13 +156,13 @@ class CacheLimitTest(harness.TestCase):
 
         self.download(srv, PIN, pin=True)
         for name in NAMES:
-            time.sleep(1.05)
+            harness.next_second()
             self.download(srv, name)
             # again once the fill is on disk (within the same second, so
             # the order of last use stays): served from disk, kept open
             self.wait_file(self.crate_file(name))
             self.download(srv, name)
-        time.sleep(1.05)
+        harness.next_second()
         self.download(srv, "cl-c1")             # touched: recently used again
         t_touch = time.monotonic()
 
@@ -216,7 +195,7 @@ class CacheLimitTest(harness.TestCase):
         # an evicted crate comes back on demand; the next pass evicts the
         # least recently used (cl-c6), never the pinned crate
         n0 = self.upstream_downloads("cl-c0")
-        time.sleep(1.05)
+        harness.next_second()
         self.download(srv, "cl-c0")
         self.assertEqual(self.upstream_downloads("cl-c0"), n0 + 1,
                          "the evicted crate was not fetched from the upstream again")
@@ -259,7 +238,7 @@ class CacheLimitTest(harness.TestCase):
         self.write_config(0)
         srv = self.start_mirror()
         disk = self.on_disk()
-        ex = self.metrics(srv)
+        ex = harness.metrics(srv, clean=True)
         got = (ex.get("crated_cache_files", registry="mirror"),
                ex.get("crated_cache_bytes", registry="mirror"))
         if got != (len(disk), sum(disk.values())):
@@ -270,9 +249,12 @@ class CacheLimitTest(harness.TestCase):
         # and with the limit: nothing to evict at start-up (what is on disk
         # is under it)
         self.write_config(limit2)
+        disk = self.on_disk()
         srv = self.start_mirror()
-        time.sleep(0.3)
-        ex = self.metrics(srv)
+        # the start-up scan has counted what is on disk (a pass after it
+        # would evict)
+        harness.wait_until(lambda: gauges(harness.metrics(srv)) == (len(disk), sum(disk.values())), 3)
+        ex = harness.metrics(srv, clean=True)
         if ex.get("crated_evictions_total", registry="mirror") != 0:
             problems.append("a restart with %d bytes on disk (limit %d) evicted %g crates at "
                             "start-up: %s" % (sum(self.on_disk().values()), limit2,
@@ -280,7 +262,7 @@ class CacheLimitTest(harness.TestCase):
                                               re.findall(r"evicted .*", srv.log_text())))
         # the pin survived: one more crate pushes past the limit and the
         # pass evicts cl-c0, not the pinned (older) crate
-        time.sleep(1.05)
+        harness.next_second()
         self.download(srv, "cl-c5")
         have = self.wait_disk({PIN, "cl-c5"})
         if set(have) != {PIN, "cl-c5"}:

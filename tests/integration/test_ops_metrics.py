@@ -17,9 +17,7 @@ every sample's family has a TYPE, no series repeats, and every histogram's
 buckets are cumulative, ordered, and end with +Inf equal to _count."""
 
 import json
-import math
 import os
-import re
 import sys
 import threading
 import time
@@ -28,147 +26,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import standins as S  # noqa: E402
-from harness import index_path, make_crate  # noqa: E402
+from harness import Exposition, index_path, make_crate  # noqa: E402
 
 TTL_STALE = 1
 AFTER_TTL = TTL_STALE + 1.2     # crated counts whole seconds
-
-SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"\s*(,|$)')
-
-
-def parse_labels(text):
-    """'a="1",b="2"' -> (("a", "1"), ("b", "2")); ValueError if malformed."""
-    out = []
-    pos = 0
-    text = text or ""
-    while pos < len(text):
-        m = LABEL_RE.match(text, pos)
-        if not m or m.end() == pos:
-            raise ValueError("bad label set %r at %d" % (text, pos))
-        out.append((m.group(1), m.group(2)))
-        pos = m.end()
-        if m.group(3) == "" and pos < len(text):
-            raise ValueError("bad label set %r" % text)
-    names = [k for k, _ in out]
-    if len(names) != len(set(names)):
-        raise ValueError("repeated label in %r" % text)
-    return tuple(out)
-
-
-class Exposition:
-    """A parsed Prometheus text exposition: samples {(name, labels): value}
-    (labels: sorted tuple of pairs), types {family: type}, problems []."""
-
-    def __init__(self, text):
-        self.text = text
-        self.samples = {}
-        self.types = {}
-        self.problems = []
-        helps = set()
-        for n, line in enumerate(text.split("\n"), 1):
-            if line == "":
-                if n != len(text.split("\n")):
-                    self.problems.append("line %d: empty line" % n)
-                continue
-            if line.startswith("#"):
-                m = re.match(r"^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$", line)
-                if not m:
-                    self.problems.append("line %d: bad comment %r" % (n, line))
-                    continue
-                if m.group(1) == "TYPE":
-                    if m.group(3) not in ("counter", "gauge", "histogram", "summary", "untyped"):
-                        self.problems.append("line %d: bad type %r" % (n, line))
-                    if m.group(2) in self.types:
-                        self.problems.append("line %d: second TYPE for %s" % (n, m.group(2)))
-                    self.types[m.group(2)] = m.group(3)
-                else:
-                    if m.group(2) in helps:
-                        self.problems.append("line %d: second HELP for %s" % (n, m.group(2)))
-                    helps.add(m.group(2))
-                continue
-            m = SAMPLE_RE.match(line)
-            if not m:
-                self.problems.append("line %d: not `name{labels} value`: %r" % (n, line))
-                continue
-            name, ltext, vtext = m.groups()
-            try:
-                labels = tuple(sorted(parse_labels(ltext)))
-            except ValueError as e:
-                self.problems.append("line %d: %s" % (n, e))
-                continue
-            try:
-                value = float(vtext)
-            except ValueError:
-                self.problems.append("line %d: bad value %r" % (n, line))
-                continue
-            fam = self.family_of(name)
-            if fam not in self.types:
-                self.problems.append("line %d: sample %s before/without a TYPE for %s"
-                                     % (n, name, fam))
-            key = (name, labels)
-            if key in self.samples:
-                self.problems.append("line %d: repeated series %r" % (n, key))
-            self.samples[key] = value
-
-    def family_of(self, name):
-        for suf in ("_bucket", "_sum", "_count"):
-            if name.endswith(suf) and self.types.get(name[:-len(suf)]) == "histogram":
-                return name[:-len(suf)]
-        return name
-
-    def get(self, name, **labels):
-        """The value of name{labels} (exact label set); 0 when the series
-        does not exist (series appear on first use)."""
-        return self.samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-    def series(self, name):
-        """{labels dict as sorted tuple: value} of every series of name."""
-        return {l: v for (n, l), v in self.samples.items() if n == name}
-
-    def histogram_problems(self):
-        out = []
-        for fam, typ in self.types.items():
-            if typ != "histogram":
-                continue
-            groups = {}
-            for (n, labels), v in self.samples.items():
-                if n != fam + "_bucket":
-                    continue
-                d = dict(labels)
-                if "le" not in d:
-                    out.append("%s bucket without le: %r" % (fam, labels))
-                    continue
-                le = d.pop("le")
-                groups.setdefault(tuple(sorted(d.items())), []).append((le, v))
-            counts = {l: v for (n, l), v in self.samples.items() if n == fam + "_count"}
-            sums = {l: v for (n, l), v in self.samples.items() if n == fam + "_sum"}
-            if set(groups) != set(counts) or set(groups) != set(sums):
-                out.append("%s: bucket, _count and _sum series differ: %r / %r / %r"
-                           % (fam, sorted(groups), sorted(counts), sorted(sums)))
-            for labels, buckets in groups.items():
-                les = [(math.inf if le == "+Inf" else float(le), le, v) for le, v in buckets]
-                order = [le for _, le, _ in les]
-                les.sort(key=lambda x: x[0])
-                if not les or les[-1][1] != "+Inf":
-                    out.append("%s%r: no +Inf bucket" % (fam, labels))
-                    continue
-                if len({x[0] for x in les}) != len(les):
-                    out.append("%s%r: repeated le" % (fam, labels))
-                if order != [le for _, le, _ in les]:
-                    out.append("%s%r: buckets not in increasing le order: %r" % (fam, labels, order))
-                vals = [v for _, _, v in les]
-                if any(b < a for a, b in zip(vals, vals[1:])):
-                    out.append("%s%r: buckets not cumulative: %r" % (fam, labels, vals))
-                if any(v != int(v) or v < 0 for v in vals):
-                    out.append("%s%r: bucket counts not whole: %r" % (fam, labels, vals))
-                if labels in counts and vals[-1] != counts[labels]:
-                    out.append("%s%r: +Inf bucket %r != _count %r"
-                               % (fam, labels, vals[-1], counts[labels]))
-                if labels in sums and sums[labels] < 0:
-                    out.append("%s%r: negative _sum" % (fam, labels))
-        return out
-
 
 def counter_diff(before, after):
     """{(name, labels): delta} of counter and histogram-count series that
@@ -225,7 +86,7 @@ class MetricsTest(harness.TestCase):
         self.srv = self.start_crated(registries=regs)
         # the upstreams' start-up probes (GET config.json) are over before
         # a test counts upstream requests
-        S.wait_until(lambda: all(r.get("probe") != "not probed yet" for r in
+        harness.wait_until(lambda: all(r.get("probe") != "not probed yet" for r in
                                  self.srv.get("/-/ready").json()["registries"]), 10, 0.02)
         self.ledger = []    # (registry, route, status, body bytes)
 
@@ -266,17 +127,14 @@ class MetricsTest(harness.TestCase):
         """Scrapes until the counter diff against base equals the ledger's
         expectation plus expected_extra (bounded); returns (diff, expected,
         last exposition)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def observed():
             after = self.scrape()
             expected = self.expected_from_ledger(since, len(self.ledger) - 1)
             for k, v in expected_extra.items():
                 expected[k] = expected.get(k, 0) + v
             expected = {k: v for k, v in expected.items() if v != 0}
-            diff = counter_diff(base, after)
-            if diff == expected or time.monotonic() > deadline:
-                return diff, expected, after
-            time.sleep(0.1)
+            return counter_diff(base, after), expected, after
+        return harness.wait_value(observed, lambda o: o[0] == o[1], timeout, 0.1)
 
     def assertDiff(self, diff, expected):
         if diff != expected:
@@ -288,13 +146,8 @@ class MetricsTest(harness.TestCase):
                          self.srv.log_tail(15)))
 
     def wait_metric(self, name, want, timeout=5.0, **labels):
-        deadline = time.monotonic() + timeout
-        while True:
-            ex = self.scrape()
-            v = ex.get(name, **labels)
-            if v >= want or time.monotonic() > deadline:
-                return v
-            time.sleep(0.05)
+        return harness.wait_value(lambda: self.scrape().get(name, **labels), lambda v: v >= want,
+                                  timeout)
 
     def ready(self):
         r = self.srv.get("/-/ready")
@@ -324,7 +177,7 @@ class MetricsTest(harness.TestCase):
         top, dep = index_path("mx-top"), index_path("mx-dep")
         r = self.req("/mirror/" + top, "mirror", "index", 200)
         self.assertEqual(r.body, self.tree.index_body("mx-top"))
-        self.assertTrue(S.wait_until(lambda: self.si.count("/reg/" + dep) == 1, 5),
+        self.assertTrue(harness.wait_until(lambda: self.si.count("/reg/" + dep) == 1, 5),
                         "the dependency's index file was not prefetched: %r" % self.si.reqs())
         self.assertEqual(self.wait_metric("crated_prefetched_index_files_total", 1,
                                           registry="mirror"), 1)
@@ -372,7 +225,7 @@ class MetricsTest(harness.TestCase):
 
         ta = threading.Thread(target=get, args=("a",), daemon=True)
         ta.start()
-        self.assertTrue(S.wait_until(lambda: self.si.count("/reg/" + co) == 1, 5),
+        self.assertTrue(harness.wait_until(lambda: self.si.count("/reg/" + co) == 1, 5),
                         "the held upstream request never arrived")
         tb = threading.Thread(target=get, args=("b",), daemon=True)
         tb.start()
@@ -442,7 +295,7 @@ class MetricsTest(harness.TestCase):
         self.assertNotIn("last_error", st)
 
         # past the TTL: a conditional request, answered 304
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.req(path, "stale", "index", 200)
         self.assertEqual(r.body, body1)
         self.assertIsNotNone(self.si2.reqs(up_path)[-1].header("if-none-match"),
@@ -450,14 +303,14 @@ class MetricsTest(harness.TestCase):
         # the upstream changes: the next revalidation gets a 200
         self.tree2.add("sx-a", "1.1.0", make_crate("sx-a", "1.1.0"))
         body2 = self.tree2.index_body("sx-a")
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.req(path, "stale", "index", 200)
         self.assertEqual(r.body, body2)
         self.assertEqual(self.si2.count(up_path), 3)
 
         # the upstream goes away: past the TTL the cached copy is served stale
         self.si2.stop()
-        time.sleep(AFTER_TTL)
+        time.sleep(AFTER_TTL)   # the TTL runs out: what is under test
         r = self.req(path, "stale", "index", 200)
         self.assertEqual(r.body, body2)
         self.assertTrue(r.header("x-crated-stale"), "no X-Crated-Stale header: %r" % r)

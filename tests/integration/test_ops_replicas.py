@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,21 +32,14 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import free_port  # noqa: E402
 import standins as S  # noqa: E402
 from harness import index_path  # noqa: E402
-from test_ops_metrics import Exposition  # noqa: E402
+from harness import Exposition  # noqa: E402
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 DEPLOY_CONF = os.path.join(harness.REPO, "deploy", "nginx-replicas.conf")
 CRATE = "rp-crate"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def map_block():
@@ -132,17 +124,11 @@ class Nginx:
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=ef)
         harness._live_procs.append(self.proc)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", pn), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError("nginx did not start listening on %d:\n%s"
-                                         % (pn, self.log_tail()))
-                time.sleep(0.05)
+        if not harness.wait_until(lambda: harness.port_answers(pn) or self.proc.poll() is not None,
+                                  10) or self.proc.poll() is not None:
+            self.stop()
+            raise AssertionError("nginx did not start listening on %d:\n%s"
+                                 % (pn, self.log_tail()))
 
     def log_tail(self, n=20):
         out = []
@@ -228,8 +214,8 @@ class ReplicasTest(harness.TestCase):
                                         op="publish", outcome="ok")
 
     def publish(self, cargo, vers):
-        d = S.write_project(os.path.join(self.tmp, "proj-" + vers), CRATE, vers,
-                            publish="mirror", lib_rs="pub fn v() -> &'static str { \"%s\" }\n" % vers)
+        d = harness.make_project(os.path.join(self.tmp, "proj-" + vers), CRATE, vers,
+                                 publish="mirror", lib_rs="pub fn v() -> &'static str { \"%s\" }\n" % vers)
         t0 = time.monotonic()
         rc, out, err = cargo.run(["publish", "--registry", "mirror", "--no-verify", "--allow-dirty"],
                                  d, check=False, timeout=180)
@@ -253,7 +239,7 @@ class ReplicasTest(harness.TestCase):
 
     def test_publish_through_nginx_is_seen_by_every_replica(self):
         A, B = self.reps["A"], self.reps["B"]
-        cargo = S.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.public,
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n' % self.public,
                         tokens={"mirror": "anything"})
         self.publish(cargo, "0.1.0")
 

@@ -26,6 +26,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import wait_log  # noqa: E402
 import standins as S  # noqa: E402
 from harness import build_request, index_path, make_crate  # noqa: E402
 
@@ -38,17 +39,6 @@ def b_delay(seconds, then=None):
         h.server.standin.release.wait(seconds)
         (then or S.serve_file)(h, req)
     return f
-
-
-def wait_log(srv, pattern, timeout=5.0, count=1):
-    """Waits until pattern (a regex) matches at least count lines of the
-    log; returns the matches."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [l for l in srv.log_text().splitlines() if re.search(pattern, l)]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def refused(port):
@@ -108,7 +98,7 @@ class SigtermTest(harness.TestCase):
         srv = self.start()
         results = {}
         t = self.get_in_thread(srv, "/mirror/" + self.path, results)
-        self.assertTrue(S.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5),
+        self.assertTrue(harness.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5),
                         "the upstream never got the index request")
         t_sig = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
@@ -138,11 +128,11 @@ class SigtermTest(harness.TestCase):
         srv = self.start()
         results = {}
         self.get_in_thread(srv, "/mirror/" + self.path, results, timeout=40)
-        self.assertTrue(S.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5))
+        self.assertTrue(harness.wait_until(lambda: self.si.count("/reg/" + self.path) == 1, 5))
         t_sig = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
         self.assertTrue(wait_log(srv, r"SIGTERM.*no longer accepting", 3), srv.log_tail())
-        time.sleep(1.0)
+        time.sleep(1.0)     # what is under test: crated still runs, a second into its drain
         if "resp" not in results and "error" not in results:
             self.assertTrue(srv.running(), "crated did not wait for the request in flight")
         rc = srv.wait_exit(DRAIN_BOUND + 5)
@@ -215,7 +205,7 @@ class SighupTest(harness.TestCase):
         self.hup(srv)
         self.assertTrue(wait_log(srv, r"SIGHUP: configuration .* reloaded", 5),
                         "no reload line; log:\n" + srv.log_tail())
-        time.sleep(2.2)
+        time.sleep(2.2)     # index_ttl = 1 runs out: what is under test
         self.assertEqual(versions(get(path)), ["1.0.0", "1.1.0"],
                          "index_ttl = 1 did not take effect after SIGHUP")
         self.assertEqual(self.si.count(up_path), 2)
@@ -223,21 +213,19 @@ class SighupTest(harness.TestCase):
         # 2. log_level = "warn": access lines stop
         self.write(1, log_level="warn")
         self.hup(srv)
-        quiet_from = None
-        deadline = time.monotonic() + 5
-        i = 0
-        while time.monotonic() < deadline:
-            i += 1
-            self.assertEqual(get("/probe-%d" % i).status, 404)
-            time.sleep(0.3)
-            if "/probe-%d\"" % i not in srv.log_text():
-                quiet_from = i
-                break
+        # crated writes a request's access line before it sends the answer:
+        # once a probe is answered, its line is in the log or never will be
+        probes = [0]
+
+        def quiet():
+            probes[0] += 1
+            self.assertEqual(get("/probe-%d" % probes[0]).status, 404)
+            return "/probe-%d\"" % probes[0] not in srv.log_text()
+        quiet_from = probes[0] if harness.wait_until(quiet, 5) else None
+        i = probes[0]
         self.assertIsNotNone(quiet_from, "access lines still logged after log_level = warn + "
                              "SIGHUP; log:\n" + srv.log_tail())
         self.assertEqual(get("/probe-%d" % (i + 1)).status, 404)
-        time.sleep(0.3)
-        self.assertNotIn("/probe-%d\"" % (i + 1), srv.log_text())
 
         # 3. an unknown key: refused with an error line, old settings stay
         self.write(300, log_level="info", junk="bogus_key_xyz = 1\n")
@@ -246,13 +234,13 @@ class SighupTest(harness.TestCase):
         self.assertTrue(lines, "no refusal line; log:\n" + srv.log_tail())
         self.assertIn("bogus_key_xyz", lines[-1])
         self.assertRegex(lines[-1], r"\berror\b")
+        # that line came after probe i + 1 was answered: had its access
+        # line been written, it would be above
+        self.assertNotIn("/probe-%d\"" % (i + 1), srv.log_text())
         self.assertTrue(srv.running())
         self.assertEqual(get("/probe-x").status, 404)
-        time.sleep(0.3)
-        self.assertNotIn("/probe-x\"", srv.log_text(),
-                         "the refused file's log_level = info was applied")
         self.tree.add("sh-crate", "1.2.0", make_crate("sh-crate", "1.2.0"))
-        time.sleep(2.2)
+        time.sleep(2.2)     # the running index_ttl = 1 runs out: what is under test
         self.assertEqual(versions(get(path)), ["1.0.0", "1.1.0", "1.2.0"],
                          "the refused file's index_ttl = 300 was applied")
 
@@ -263,6 +251,10 @@ class SighupTest(harness.TestCase):
                         srv.log_tail())
         self.assertEqual(get("/probe-last").status, 404)
         self.assertTrue(wait_log(srv, r'"GET /probe-last"', 3), srv.log_tail())
+        # a line written after /probe-x was answered: had its access line
+        # been written, it would be above
+        self.assertNotIn("/probe-x\"", srv.log_text(),
+                         "the refused file's log_level = info was applied")
 
         # every request above came over the one connection
         peers = set(re.findall(r'access: 127\.0\.0\.1:(\d+) "GET (?:/mirror/|/probe)',

@@ -83,20 +83,8 @@ def bomb(name, vers, size):
     return b"".join(out)
 
 
-class PublishChecksTest(unittest.TestCase):
+class PublishChecksTest(harness.SharedServer, unittest.TestCase):
     maxDiff = 4000
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = harness.make_tempdir()
-        cls.srv = harness.start_crated(cls.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            harness.remove_tempdir(cls.tmp)
 
     def refused(self, meta, crate, *words):
         """Publishes; asserts 400, a cargo-format error containing every word
@@ -298,7 +286,7 @@ class PublishChecksTest(unittest.TestCase):
                 t = time.monotonic()
                 r = self.srv.get("/local/config.json", timeout=10)
                 answers.append((r.status, time.monotonic() - t))
-                time.sleep(0.05)
+                time.sleep(0.05)    # a sampler: 20 probes a second (not a wait)
         done = threading.Event()
         th = threading.Thread(target=probe)
         t0 = time.monotonic()
@@ -325,7 +313,7 @@ class RelayChecksTest(harness.TestCase):
 
     def test_relay_refuses_before_forwarding(self):
         import azure_standin as az
-        from test_relay_azure import corp_registries
+        from relay_common import corp_registries
         ca = az.make_test_ca(os.path.join(self.tmp, "ca"))
         feed = az.AzureFeed(ca).start()
         self.addCleanup(feed.stop)

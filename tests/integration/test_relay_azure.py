@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import crate_meta, make_crate, publish_body, sha256_hex  # noqa: E402
 import azure_standin as az  # noqa: E402
+from relay_common import CorpCargo, corp_registries, project  # noqa: E402
 
 BIND = "Mshv_Bindings"
 BIND_V = "0.1.2-20240416+build.5"
@@ -49,46 +50,6 @@ SEED = "corp-seed"
 SEED_V = "1.0.0"
 DELAY = 3.0
 TIMEOUT_RE = re.compile(r"time(d)?[ -]?out waiting", re.I)
-
-
-def project(path, name, version, deps="", lib_rs="pub fn f() -> u32 { 1 }\n", publish=True):
-    os.makedirs(os.path.join(path, "src"), exist_ok=True)
-    with open(os.path.join(path, "Cargo.toml"), "w") as f:
-        f.write('[package]\nname = "%s"\nversion = "%s"\nedition = "2021"\nlicense = "MIT"\n'
-                'description = "relay test crate %s"\n%s\n[dependencies]\n%s\n'
-                % (name, version, name, 'publish = ["corp"]' if publish else "publish = false",
-                   deps))
-    with open(os.path.join(path, "src", "lib.rs"), "w") as f:
-        f.write(lib_rs)
-    try:
-        os.remove(os.path.join(path, "Cargo.lock"))
-    except FileNotFoundError:
-        pass
-    return path
-
-
-def corp_registries(feed, ca_file, relay_writes=True, token_env="CORP_TOKEN", extra=""):
-    text = ('[registries.corp]\nupstream = "%s"\nupstream_ca_file = "%s"\n'
-            'upstream_token_env = "%s"\nindex_ttl = 300\n' % (feed.index_url, ca_file, token_env))
-    if relay_writes is not None:
-        text += "relay_writes = %s\n" % ("true" if relay_writes else "false")
-    return text + extra
-
-
-class CorpCargo(harness.CargoEnv):
-    """A CargoEnv whose config names only [registries.corp] at a crated."""
-
-    def set_port(self, port):
-        self.port = port
-        self.index_url = "sparse+http://127.0.0.1:%d/corp/" % port
-        with open(os.path.join(self.home, "config.toml"), "w") as f:
-            f.write('[registries.corp]\nindex = "%s"\n\n[net]\ngit-fetch-with-cli = false\n\n'
-                    '[http]\ntimeout = 30\n' % self.index_url)
-
-    def env(self, extra=None):
-        e = {"CARGO_REGISTRIES_CORP_TOKEN": "anything"}
-        e.update(extra or {})
-        return super().env(e)
 
 
 def packaged_crate(target, name, vers):
@@ -170,6 +131,15 @@ class RelayAzureTest(unittest.TestCase):
 
     def stop_server(self, srv):
         srv.stop()
+
+    def feed_idle(self):
+        """Waits until crated has nothing in flight to the feed (reads and
+        relayed writes): the feed's request log is then complete."""
+        def idle():
+            ex = harness.metrics(self.srv)
+            return (ex.get("crated_upstream_requests_in_flight") == 0
+                    and ex.get("crated_relayed_writes_in_flight", registry="corp") == 0)
+        harness.wait_until(idle, 5)
 
     # ----------------------------------------------------------------------
 
@@ -403,14 +373,14 @@ class RelayAzureTest(unittest.TestCase):
             "bad name": publish_body(crate_meta("bad name!", "1.0.0"), crate),
             "bad version": publish_body(crate_meta("garb", "1.0"), crate),
         }
-        time.sleep(0.3)
+        self.feed_idle()
         n = feed.total()
         for what, body in bodies.items():
             with self.subTest(body=what):
                 r = self.srv.request("PUT", "/corp/api/v1/crates/new", body=body,
                                      headers={"Authorization": "anything"})
                 harness.errors_detail(self, r, (400,))
-        time.sleep(0.5)
+        self.feed_idle()
         self.assertEqual(feed.total(), n, "the feed saw requests for garbage bodies")
 
     def test_08_read_only(self):

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import crate_meta, dep, make_crate  # noqa: E402
 import azure_standin as az  # noqa: E402
-from test_relay_azure import CorpCargo, corp_registries, project  # noqa: E402
+from relay_common import CorpCargo, corp_registries, project  # noqa: E402
 
 
 class RelayExtraTest(harness.TestCase):
@@ -69,21 +69,17 @@ class RelayExtraTest(harness.TestCase):
         self.assertTrue(feed.wait(lambda: any(p["name"] == "slow-crate" for p in feed.publishes),
                                   20), "the feed never got the publish")
         problems = []
-        time.sleep(2)
+        # crated is done with the publish once it logged the feed's answer:
+        # a retry (a second PUT) would have come before that line
+        harness.wait_until(lambda: self.audit(srv, "slow-crate", "200"), 15, 0.2)
         n_put = feed.count("PUT", feed.api_path("/new"))
         if n_put != 1:
             problems.append("the feed got %d PUTs (a publish must never be retried)" % n_put)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not self.audit(srv, "slow-crate", "200"):
-            time.sleep(0.2)
         if not self.audit(srv, "slow-crate", "200"):
             problems.append("no audit line with the feed's late answer (200); crated logged:\n  "
                             + "\n  ".join(self.audit(srv, "slow-crate")))
-        deadline = time.monotonic() + 10
-        vers = []
-        while time.monotonic() < deadline and "1.0.0" not in vers:
-            vers = [l["vers"] for l in srv.index_lines("slow-crate", reg="corp")]
-            time.sleep(0.3)
+        vers = harness.wait_value(lambda: [l["vers"] for l in srv.index_lines("slow-crate", reg="corp")],
+                                  lambda vers: "1.0.0" in vers, 10, 0.3)
         if "1.0.0" not in vers:
             problems.append("slow-crate 1.0.0 is in the feed (since %.1f s) but crated's index "
                             "still does not show it" % (time.monotonic() - feed.visible_at.get(
@@ -96,7 +92,9 @@ class RelayExtraTest(harness.TestCase):
         feed.mode = "error500"
         r = srv.publish(crate_meta("err-crate", "1.0.0"), make_crate("err-crate", "1.0.0"),
                         reg="corp", timeout=30)
-        time.sleep(1.5)
+        # crated is done with the publish once it logged the feed's answer:
+        # a retry (a second PUT, failing too) would have come before
+        harness.wait_until(lambda: self.audit(srv, "err-crate", "500"), 10)
         feed.mode = "ok"
         detail = self.assertErrors(r)
         self.assertTrue(500 <= r.status < 600, r)

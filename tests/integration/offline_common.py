@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
-"""Shared pieces of the offline CI tests (test_offline_*.py), plus checks of
-the offline commands' command-line handling that need no upstream.
+"""Shared pieces of the offline CI tests (test_offline_*.py); the tests
+of the offline commands' command-line handling are in test_offline_cli.py.
 
 Helpers (imported by test_offline_cargo.py, test_offline_bundle.py,
-test_offline_prefetch.py):
+test_offline_prefetch.py, test_offline_cli.py, test_harden_store.py):
 
 * Upstream: a second crated serving a hosted registry `up`, into which
   crates are published with the real `cargo publish --registry up`.
@@ -50,14 +49,14 @@ class Upstream:
         self.crated = tc.start_crated(tmp=tmp, name=name, data_dir=os.path.join(tmp, name + "-data"),
                                       registries="[registries.up]\n")
         self.index = "sparse+%s/up/" % self.crated.url
-        self.cargo = S.Cargo(tmp, '[registries.up]\nindex = "%s"\n' % self.index,
+        self.cargo = harness.Cargo(tmp, '[registries.up]\nindex = "%s"\n' % self.index,
                              tokens={"up": "anything"})
         self.published = {}
         self.frozen = None
 
     def publish(self, name, vers, deps="", lib_rs=None):
-        d = S.write_project(os.path.join(self.tmp, "pub", "%s-%s" % (name, vers)), name, vers,
-                            deps=deps, lib_rs=lib_rs, publish="up")
+        d = harness.make_project(os.path.join(self.tmp, "pub", "%s-%s" % (name, vers)), name, vers,
+                                 deps=deps, lib_rs=lib_rs, publish="up")
         t0 = time.monotonic()
         self.cargo.run(["publish", "--registry", "up", "--no-verify", "--allow-dirty"], d,
                        logs=[self.crated])
@@ -120,28 +119,34 @@ def start_on_port(tc, tmp, port, timeout=15.0, **kw):
     """tc.start_crated listening on 127.0.0.1:port, retried (bounded) while
     the port is not yet free."""
     deadline = time.monotonic() + timeout
-    while True:
+    started = []
+
+    def free():
         s = socket.socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
-            free = True
+            return True
         except OSError:
-            free = False
+            return False
         finally:
             s.close()
-        if free:
-            try:
-                c = tc.start_crated(tmp=tmp, listen=("127.0.0.1:%d" % port,), **kw)
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-            else:
-                tc.assertEqual(c.port, port, "crated listens on %s, wanted %d" % (c.ports, port))
-                return c
-        if time.monotonic() > deadline:
-            raise AssertionError("port %d did not become free within %.0f s" % (port, timeout))
-        time.sleep(0.2)
+
+    def start():
+        if not free():
+            return False
+        try:
+            started.append(tc.start_crated(tmp=tmp, listen=("127.0.0.1:%d" % port,), **kw))
+            return True
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            return False
+    if not harness.wait_until(start, timeout, 0.2):
+        raise AssertionError("port %d did not become free within %.0f s" % (port, timeout))
+    c = started[0]
+    tc.assertEqual(c.port, port, "crated listens on %s, wanted %d" % (c.ports, port))
+    return c
 
 
 # ---------------------------------------------------------------------------
@@ -160,20 +165,10 @@ class Summary:
         return (self.crates, self.fetched, self.cached, self.failed, self.skipped)
 
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-
-
-def check_sanitizer(tc, text, what):
-    for m in SANITIZER_MARKERS:
-        if m in text:
-            i = text.index(m)
-            tc.fail("sanitizer report from %s:\n%s" % (what, text[max(0, i - 200):i + 3000]))
-
-
 def run_cmd(tc, args, timeout=60, cwd=None):
     """harness.run_crated plus a check for sanitizer reports."""
     rc, out, err = harness.run_crated(args, cwd=cwd, timeout=timeout)
-    check_sanitizer(tc, err, "crated " + " ".join(args))
+    harness.check_sanitizer(err, "crated " + " ".join(args))
     return rc, out, err
 
 
@@ -254,76 +249,3 @@ def write_lock(path, packages, version=4):
     with open(path, "w") as f:
         f.write("\n".join(out))
     return path
-
-
-# ---------------------------------------------------------------------------
-# tests that need no upstream
-
-
-class OfflineCliTest(harness.TestCase):
-    """Usage and argument errors of prefetch / export / import / status."""
-
-    def test_help_lists_offline_commands(self):
-        rc, out, err = run_cmd(self, ["--help"])
-        self.assertEqual(rc, 0, err)
-        text = out + err
-        for cmd in ("crated prefetch", "crated export", "crated import", "crated status", "--offline"):
-            self.assertIn(cmd, text)
-        self.assertRegex(text, r"offline\s+bool")
-
-    def test_prefetch_usage_and_missing_lock(self):
-        rc, out, err = run_cmd(self, ["prefetch"], cwd=self.tmp)
-        self.assertEqual(rc, 2, out + err)
-        self.assertIn("usage: crated prefetch", err)
-        empty = os.path.join(self.tmp, "empty")
-        os.makedirs(os.path.join(empty, "target"))
-        os.makedirs(os.path.join(empty, ".hidden"))
-        # Cargo.lock files under target/ and hidden folders are not scanned
-        for sub in ("target", ".hidden"):
-            write_lock(os.path.join(empty, sub, "Cargo.lock"),
-                       [{"name": "x", "version": "1.0.0", "source": CRATES_IO, "checksum": "0" * 64}])
-        rc, out, err = run_cmd(self, ["prefetch", "--data-dir", os.path.join(self.tmp, "d"), empty],
-                               cwd=self.tmp)
-        self.assertEqual(rc, 1, out + err)
-        self.assertIn("no Cargo.lock found", err)
-
-    def test_prefetch_bad_lock_file(self):
-        bad = os.path.join(self.tmp, "Cargo.lock")
-        with open(bad, "w") as f:
-            f.write("version = 3\n[[package]]\nname = \n")
-        rc, out, err = run_cmd(self, ["prefetch", "--data-dir", os.path.join(self.tmp, "d"), bad],
-                               cwd=self.tmp)
-        self.assertEqual(rc, 1, out + err)
-        self.assertIn(bad, err)
-
-    def test_export_bad_since(self):
-        d = os.path.join(self.tmp, "d")
-        os.makedirs(os.path.join(d, "mirror", "index"))
-        out_file = os.path.join(self.tmp, "b.tar.gz")
-        rc, out, err = run_cmd(self, ["export", "--data-dir", d, "--since", "yesterday-ish", out_file])
-        self.assertEqual(rc, 1, out + err)
-        self.assertIn("--since", err)
-        self.assertFalse(os.path.exists(out_file))
-
-    def test_import_not_a_bundle(self):
-        d = os.path.join(self.tmp, "d")
-        junk = os.path.join(self.tmp, "junk.tar.gz")
-        with open(junk, "wb") as f:
-            f.write(b"this is not a gzip tar\n" * 10)
-        rc, out, err = run_cmd(self, ["import", "--data-dir", d, junk])
-        self.assertEqual(rc, 1, out + err)
-        self.assertIn("refused, nothing changed", err)
-        self.assertEqual([p for p in os.listdir(d) if p != "lock"], [], "import of junk left files")
-
-    def test_status_empty(self):
-        cfg = mirror_config(os.path.join(self.tmp, "c.toml"), os.path.join(self.tmp, "d"),
-                            "sparse+http://127.0.0.1:9/up/")
-        rc, out, err = run_cmd(self, ["status", "--config", cfg])
-        self.assertEqual(rc, 0, out + err)
-        rows = status_rows(out)
-        self.assertIn("mirror", rows, out)
-        self.assertEqual(rows["mirror"][:3], ("mirror", 0, 0), out)
-
-
-if __name__ == "__main__":
-    harness.main()
