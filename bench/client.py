@@ -255,7 +255,7 @@ def cmd_resolve_stats(a):
     """Sorts the index requests cargo made through a crated mirror by what
     each one waited for, from crated's access log (request start = log
     time - duration), the stand-in's log ("time path" lines) and the index
-    files themselves. Prefetch (server/mirror/mirror.c, warm; index/deps.h) covers
+    files themselves. Warming (server/mirror/mirror_warm.c; index/deps.h) covers
     the normal and build dependencies of the versions the dependents'
     requirements pick (for a root, the newest of its two newest ranges),
     with the optional ones their features turn on; a miss is sorted by the

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A mirror in front of a small or failing upstream (server/limiter.c and
-the retries of server/upstream.c).
+"""A mirror in front of a small or failing upstream (server/upstream/limiter.c and
+the retries of server/upstream/upstream.c).
 
 - Real cargo resolves and fetches 31 packages through crated from a
   python http.server with a listen backlog of 1 and no keep-alive: the

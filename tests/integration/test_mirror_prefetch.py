@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Dependency-aware prefetch of a mirror (server/mirror.c warm(),
-start_fill(), upstream_get_low(); the rules are index/deps.h's).
+"""Dependency-aware prefetch of a mirror (server/mirror/mirror_warm.c,
+mirror_index.c, mirror_admit_warm() in mirror_admit.c; the rules are index/deps.h's).
 
 When crated fetches an index file from the upstream for a client it reads
 it and fetches, in the background, the index files cargo will ask for
@@ -561,7 +561,7 @@ class JoinTest(PrefetchCase):
 # a full queue, and shutdown with prefetches queued
 
 
-PREFETCH_QUEUE = 4096       # server/mirror.c
+PREFETCH_QUEUE = 4096       # WARM_QUEUE, server/mirror/mirror_admit.c
 
 
 class QueueTest(PrefetchCase):
