@@ -5,8 +5,9 @@ tls_own_io, flush_tls): a client that reads slowly gets every byte of
 large replies (the socket fills, OpenSSL's pending record is retried by
 the bufferevent) and the connection goes on; pipelined requests in one
 record, a head cut into one-byte records and requests split across
-records are all answered in order; HTTP/2 over ALPN (curl, where there
-is one) still works."""
+records are all answered in order; a connection crated ends after a
+reply ends with close_notify, so the client's session resumes; HTTP/2
+over ALPN (curl, where there is one) still works."""
 
 import hashlib
 import os
@@ -111,6 +112,29 @@ class TlsIoTest(TlsBase):
         status, hdrs, body, buf = read_reply(s, buf)
         self.assertEqual((status, body == crate, hdrs.get("connection")), (200, True, "close"))
         self.assertEqual(s.recv(100), b"")       # closed after it
+
+    def test_close_notify_and_resumption(self):
+        """A reply that ends the connection ends it with close_notify (a
+        ragged end raises here), and the session resumes."""
+        self.start_tls()
+        ctx = client_ctx(self.pki.ca)
+        session = None
+        for i in range(3):
+            raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=15)
+            s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session,
+                                suppress_ragged_eofs=False)
+            self.addCleanup(s.close)
+            s.sendall(b"GET /-/health HTTP/1.0\r\n\r\n")
+            got = b""
+            while True:
+                b = s.recv(4096)        # SSLEOFError without close_notify
+                if not b:
+                    break
+                got += b
+            self.assertTrue(got.startswith(b"HTTP/1.1 200") and got.endswith(b"ok\n"), got)
+            self.assertEqual(s.session_reused, i > 0, i)
+            session = s.session
+            s.close()
 
     def test_http2_over_alpn(self):
         curl = shutil.which("curl")
