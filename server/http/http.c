@@ -188,20 +188,46 @@ errors_body(const char *detail)
 }
 
 /*
- * Reading. TLS connections read through their bufferevent. Plain TCP ones
- * read with an event of their own: bufferevent's reader asks the kernel
- * how many bytes wait (FIONREAD) before every read, a system call per
- * request that nginx does not make. The bytes still land in the
- * bufferevent's input buffer, so the rest of the code does not know. They
- * are read into one buffer the loop shares and copied in: reserving
- * READ_CHUNK in the input for each read made every request malloc and
- * free 16 KiB, and with 50 connections glibc grew and trimmed the heap
- * with brk several times a second.
+ * Reading. Connections read with an event of their own: bufferevent's
+ * reader asks the kernel how many bytes wait (FIONREAD) before every read,
+ * a system call per request that nginx does not make. TLS connections do
+ * too once their handshake is done (the bufferevent does the handshake):
+ * bufferevent_openssl reserved 4 KiB in the input for each SSL_read and
+ * read again until OpenSSL said it would block, one more read(2) per
+ * request. The bytes still land in the bufferevent's input buffer, so the
+ * rest of the code does not know. They are read into one buffer the loop
+ * shares and copied in: reserving READ_CHUNK in the input for each read
+ * made every request malloc and free 16 KiB, and with 50 connections glibc
+ * grew and trimmed the heap with brk several times a second.
  */
-#define READ_CHUNK	16384
+#define READ_CHUNK	16384	/* and a TLS record's most (RFC 8446 5.1) */
 
 static void	read_cb(struct bufferevent *, void *);
 static void	event_cb(struct bufferevent *, short, void *);
+
+/* One SSL_read into buf: as recv(2) does, bytes, 0 at the end, or -1 with
+ * errno EAGAIN (nothing yet) or EIO. */
+static ssize_t
+tls_recv(struct conn *c, char *buf, size_t len)
+{
+	int	n;
+
+	ERR_clear_error();
+	if ((n = SSL_read(c->ssl, buf, (int)len)) > 0)
+		return n;
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:	/* close_notify */
+		return 0;
+	default:
+		ERR_clear_error();
+		errno = EIO;
+		return -1;
+	}
+}
 
 static void
 conn_readable(evutil_socket_t fd, short what, void *arg)
@@ -216,7 +242,10 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 		event_cb(c->bev, BEV_EVENT_TIMEOUT | BEV_EVENT_READING, c);
 		return;
 	}
-	n = recv(fd, chunk, sizeof chunk, 0);
+	if (c->ssl != NULL)
+		n = tls_recv(c, chunk, sizeof chunk);
+	else
+		n = recv(fd, chunk, sizeof chunk, 0);
 	if (n > 0) {
 		/* The bufferevent keeps its input's end frozen but while it
 		 * reads. */
@@ -226,8 +255,14 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	if (added != 0)
 		event_cb(c->bev, BEV_EVENT_ERROR | BEV_EVENT_READING, c);
-	else if (n > 0)
+	else if (n > 0) {
+		/* Plaintext OpenSSL holds makes no socket readable: come
+		 * back for it (event_del, when reading stops or c ends
+		 * meanwhile, cancels that). */
+		if (c->ssl != NULL && SSL_has_pending(c->ssl))
+			event_active(c->rd, EV_READ, 1);
 		read_cb(c->bev, c);
+	}
 	else if (n == 0)
 		event_cb(c->bev, BEV_EVENT_EOF | BEV_EVENT_READING, c);
 	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -545,6 +580,24 @@ process(struct conn *c)
 		conn_free(c);
 }
 
+/*
+ * c ends cleanly, all sent: over TLS, it says so (close_notify), as nginx
+ * does. A TLS 1.3 client that meets the end of the connection without it
+ * takes it for an error (OpenSSL: "unexpected eof while reading") and
+ * drops the session, so its next connection was a full handshake, not a
+ * resumed one (openssl s_time -reuse: as dear as -new). One try: a socket
+ * that takes nothing now gets no alert.
+ */
+static void
+close_notify(struct conn *c)
+{
+	if (c->ssl == NULL)
+		return;
+	ERR_clear_error();
+	SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
 /* Stops reading and closes c once what is queued is sent: now, if that is
  * already so (a reply written straight to the socket), or when process()
  * is done with it. */
@@ -556,6 +609,7 @@ close_when_sent(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;
+	close_notify(c);
 	if (c->processing)
 		c->doomed = true;
 	else
@@ -606,8 +660,10 @@ write_cb(struct bufferevent *bev, void *arg)
 		cork(c, false);
 
 	if (c->state == CONN_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			close_notify(c);
 			conn_free(c);
+		}
 		return;
 	}
 	if (c->state == CONN_H2)
@@ -725,6 +781,32 @@ handshake_late(evutil_socket_t fd, short what, void *arg)
 	conn_free(c);
 }
 
+/*
+ * The handshake is done: from now on c reads with SSL_read from an event
+ * of its own (conn_readable) and writes its replies with SSL_write
+ * (flush), as plain connections use read(2) and writev(2); the
+ * bufferevent keeps what the socket did not take and writes it when it
+ * can. Its own reading stops (else its persistent read event, still
+ * added, would fire with nothing to read it).
+ */
+static void
+tls_own_io(struct conn *c)
+{
+	bool	want = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
+
+	c->ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (c->ssl == NULL || c->rd != NULL)
+		return;
+	bufferevent_disable(c->bev, EV_READ);
+	c->rd = event_new(c->srv->base, bufferevent_getfd(c->bev),
+	    EV_READ | EV_PERSIST, conn_readable, c);
+	c->reading = false;
+	if (want)
+		read_on(c);
+	if (c->reading && SSL_has_pending(c->ssl))
+		event_active(c->rd, EV_READ, 1);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -739,6 +821,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			event_free(c->handshake);
 			c->handshake = NULL;
 		}
+		tls_own_io(c);
 		if (ssl != NULL)
 			SSL_get0_alpn_selected(ssl, &proto, &len);
 		if (len == 2 && memcmp(proto, "h2", 2) == 0 &&
@@ -782,6 +865,42 @@ reply_out(struct conn *c)
 }
 
 /*
+ * flush() over TLS: the reply in records of up to READ_CHUNK (TLS's
+ * largest), each one SSL_write and so one write(2), the head and a small
+ * body in the same record and segment. Through the bufferevent, each
+ * piece of the output (the head, the body) was an SSL_write of its own,
+ * a record and a write(2) each, and only on the loop's next turn with
+ * EV_WRITE armed and disarmed. When the socket is full, the record
+ * OpenSSL holds (SSL_write said WANT_WRITE) is at the start of what goes
+ * to the bufferevent, which retries with it first, longer or as long
+ * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, which it sets, allows the move).
+ */
+static void
+flush_tls(struct conn *c, struct evbuffer *p, struct evbuffer *out)
+{
+	size_t		 n;
+	unsigned char	*b;
+	int		 w;
+
+	while (evbuffer_get_length(out) == 0 &&
+	    (n = evbuffer_get_length(p)) > 0) {
+		if (n > READ_CHUNK)
+			n = READ_CHUNK;
+		if ((b = evbuffer_pullup(p, (ev_ssize_t)n)) == NULL)
+			break;
+		ERR_clear_error();
+		if ((w = SSL_write(c->ssl, b, (int)n)) <= 0) {
+			/* The bufferevent meets an error again, and ends c. */
+			ERR_clear_error();
+			break;
+		}
+		evbuffer_drain(p, (size_t)w);
+	}
+	if (evbuffer_get_length(p) > 0)
+		evbuffer_add_buffer(out, p);
+}
+
+/*
  * Sends the reply put together in c->pend: straight to the socket when
  * nothing is queued before it, so a reply costs one writev (or writev and
  * sendfile) instead of a trip through the loop with EV_WRITE armed and
@@ -795,6 +914,10 @@ flush(struct conn *c)
 	if (p == NULL || evbuffer_get_length(p) == 0)
 		return;
 	out = bufferevent_get_output(c->bev);
+	if (c->ssl != NULL) {
+		flush_tls(c, p, out);
+		return;
+	}
 	if (evbuffer_get_length(out) == 0) {
 		evutil_socket_t	fd = bufferevent_getfd(c->bev);
 
@@ -1079,8 +1202,8 @@ http_reply_file(struct http_request *r, int status, const char *ctype,
 		finish(r, status, len);
 	} else {
 		put_head(r, status, ctype, hdrs, len);
-		evbuffer_add_file_segment(bufferevent_get_output(r->conn->bev),
-		    seg, 0, (ev_off_t)len);
+		evbuffer_add_file_segment(reply_out(r->conn), seg, 0,
+		    (ev_off_t)len);
 		finish(r, status, len);
 	}
 	evbuffer_file_segment_free(seg);	/* closes fd once unused */
@@ -1128,6 +1251,20 @@ http_reply_segment(struct http_request *r, int status, const char *ctype,
 
 	if (r->conn == NULL || !send_body(r, status) || len == 0) {
 		http_reply(r, status, ctype, hdrs, NULL, len);
+		return;
+	}
+	if (r->stream_id == 0 && r->conn->ssl != NULL && len <= OUTPUT_HIGH) {
+		/* TLS copies the bytes anyway: read (from the page cache)
+		 * rather than mapped and unmapped for each reply. */
+		put_head(r, status, ctype, hdrs, len);
+		if (read_into(reply_out(r->conn), fd, len) != 0 &&
+		    evbuffer_add_file_segment(reply_out(r->conn), seg, 0,
+		    (ev_off_t)len) != 0) {
+			log_error("%s: cannot queue %zu bytes of a file for"
+			    " sending", r->path, len);
+			r->keepalive = false;
+		}
+		finish(r, status, len);
 		return;
 	}
 	if (r->stream_id != 0 || r->conn->tls) {
@@ -1504,22 +1641,32 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	format_peer(sa, c->peer, sizeof c->peer);
 	if (hl->tls) {
 		struct timeval	tv = { srv->lim.head_timeout, 0 };
+		SSL		*ssl = SSL_new(srv->tls);
 
-		c->bev = bufferevent_openssl_socket_new(srv->base, fd,
-		    SSL_new(srv->tls), BUFFEREVENT_SSL_ACCEPTING,
-		    BEV_OPT_CLOSE_ON_FREE);
+		if (ssl == NULL) {
+			log_every(&refused, 10, LOG_WARN, "refusing a"
+			    " connection: no memory for its TLS state");
+			evutil_closesocket(fd);
+			free(c);
+			return;
+		}
+		/* OpenSSL reads what the socket holds, not a record's
+		 * header and then its body: one read(2) per request, not
+		 * two (conn_readable comes back for what it holds). */
+		SSL_set_read_ahead(ssl, 1);
+		c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		c->handshake = evtimer_new(srv->base, handshake_late, c);
 		evtimer_add(c->handshake, &tv);
 	} else
 		c->bev = bufferevent_socket_new(srv->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	if (!hl->tls) {
-		c->pend = evbuffer_new();
-		/* Else libevent maps or reads files added to it instead
-		 * of keeping them for sendfile. */
+	c->pend = evbuffer_new();
+	/* Else libevent maps or reads files added to it instead of keeping
+	 * them for sendfile. TLS must see the bytes. */
+	if (!hl->tls)
 		evbuffer_set_flags(c->pend, EVBUFFER_FLAG_DRAINS_TO_FD);
-	}
 	/* libevent writes at most 16 KiB per call by default: a 50 KB index
 	 * file would take four trips through the loop. */
 	bufferevent_set_max_single_write(c->bev, 1 << 22);

@@ -87,8 +87,10 @@ struct conn {
 	size_t			 stall_left;	/* output left at the last
 						 * write_stalled */
 	int			 stalls;	/* in a row, with none sent */
-	struct evbuffer		*pend;		/* a reply being put together
-						 * (plain TCP; NULL on TLS) */
+	struct evbuffer		*pend;		/* a reply being put together */
+	SSL			*ssl;		/* TLS, once its handshake is
+						 * done: flush() writes and
+						 * conn_readable reads it */
 	struct event		*rd;		/* plain TCP: our reader */
 	bool			 reading;	/* rd is added */
 	long			 read_secs;	/* rd's timeout */
