@@ -122,11 +122,14 @@ h2() {
 	    "${url[$1]}${path[$2]}" > "$out" 2>&1; } 2> "$out.time" ||
 	    { cat "$out" >&2; return 1; }
 	# "finished in 5.00s, 1234.5 req/s, ..."; "requests: N total, N
-	# started, N done, ..."; "status codes: N 2xx, ..."
+	# started, N done, N succeeded, N failed, N errored, N timeout";
+	# "status codes: N 2xx, N 3xx, N 4xx, N 5xx". With -D, a few requests
+	# that straddle the warm-up's end are done without a status counted,
+	# so errors are the failures and the non-2xx answers, not done - 2xx.
 	awk '/^finished in/ {gsub(/,/, ""); rps = $4}
-	    /^requests:/ {n = $6}
-	    /^status codes:/ {ok = $3}
-	    END {printf "%s %d %d", rps, n, n - ok}' "$out"
+	    /^requests:/ {n = $6; bad += $10 + $12 + $14}
+	    /^status codes:/ {bad += $5 + $7 + $9}
+	    END {printf "%s %d %d", rps, n, bad}' "$out"
 	awk '{printf " %.0f\n", ($3 > 0 ? ($1 + $2) * 100 / $3 : 0)}' \
 	    "$out.time"
 }
