@@ -155,7 +155,7 @@ echo "  large file: $(stat -c %s "$work/www/r0/3/l/log") B, crated's gzip" \
     "answer $enc B, nginx's .gz $(stat -c %s "$work/www/r0/3/l/log.gz" \
     2> /dev/null || echo -) B"
 
-printf '%-10s %-10s %9s %7s %7s %6s %7s %7s %5s %6s  %s\n' case server \
+printf '%-10s %-10s %9s %7s %7s %6s %7s %7s %6s %5s %6s  %s\n' case server \
     req/s rps_x ref_x errors cpu_us cpu_x h2load load steal \
     "req/s per round"
 missed=0 judged=0 ctl_missed=0
