@@ -94,7 +94,8 @@ bg_start nghttpx -f"127.0.0.1,$p;no-tls" -b"127.0.0.1,$np" --workers=1 \
     --errorlog-file="$work/nghttpx.err" --no-via --conf=/dev/null 2> /dev/null
 wait_port "$p"
 url[nghttpx]=http://127.0.0.1:$p
-pid[nghttpx]="$bg_pid $(with_children "$(cat "$work/nginx-h1.pid")")"
+# nghttpx forks its worker: the master, the worker and the backend nginx.
+pid[nghttpx]="$(with_children "$bg_pid") $(with_children "$(cat "$work/nginx-h1.pid")")"
 h2c_servers="nginx-h2c nghttpx crated-h2c"
 
 cport=$(free_port); tport=$(free_port)
