@@ -16,6 +16,8 @@ PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
     libssl-dev libjansson-dev zlib1g-dev libarchive-dev libnghttp2-dev
     python3 openssl
     clang libclang-rt-14-dev systemd groff-base man-db nginx-light)
+# nghttp and h2load, the real HTTP/2 clients of the prior-knowledge tests.
+PACKAGES+=(nghttp2-client)
 
 # What bench/ needs besides: wrk, nginx's references, nghttpx, and the
 # tools its scripts read figures with (nstat, perf when asked for).

@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 all=(warm-hits downloads cold-resolve small-upstream coalescing scale)
 all+=(fresh-file)
 all+=(https-hits)
+all+=(h2-hits)
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -109,8 +109,8 @@ static const struct key keys[] = {
 	  " memory cache kept open (at most half the open-file limit)" },
 
 	{ "http2", GLOBAL, K_BOOL, G(http2), "true", NULL,
-	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, and"
-	  " ALPN h2 on TLS" },
+	  "accept HTTP/2: the h2c upgrade cargo offers on plain http, a"
+	  " client preface with prior knowledge, and ALPN h2 on TLS" },
 	{ "peers", GLOBAL, K_STRINGS, G(peers), NULL, check_peers,
 	  "base URLs of the other replicas behind the same load balancer;"
 	  " a relayed write purges the crate there before it is answered" },

@@ -1,5 +1,7 @@
 /* HTTP/2 for the HTTP layer, with nghttp2: the h2c upgrade cargo offers on
- * every plain-http request, and ALPN "h2" on TLS. Over HTTP/1.1 cargo keeps
+ * every plain-http request, the client preface of a cleartext client with
+ * prior knowledge (h2load, nghttp, nghttpx's backends), and ALPN "h2" on
+ * TLS. Over HTTP/1.1 cargo keeps
  * at most two requests in flight; over HTTP/2 it sends dozens at once.
  *
  * Each stream is an http_request like any other: its head is rebuilt as
@@ -535,6 +537,25 @@ h2_start(struct conn *c)
 	c->state = CONN_H2;
 	settings(c);
 	flush(c);
+}
+
+void
+h2_refusal(struct evbuffer *out, const char *why)
+{
+	nghttp2_session_callbacks	*cb;
+	nghttp2_session			*s;
+	const uint8_t			*data;
+	ssize_t				 n;
+
+	nghttp2_session_callbacks_new(&cb);
+	nghttp2_session_server_new(&s, cb, NULL);
+	nghttp2_session_callbacks_del(cb);
+	nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
+	nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, 0,
+	    NGHTTP2_HTTP_1_1_REQUIRED, (const uint8_t *)why, strlen(why));
+	while ((n = nghttp2_session_mem_send(s, &data)) > 0)
+		evbuffer_add(out, data, (size_t)n);
+	nghttp2_session_del(s);
 }
 
 void

@@ -442,6 +442,80 @@ admit(struct conn *c)
 	return true;
 }
 
+/*
+ * A cleartext connection's first bytes may be the HTTP/2 client preface
+ * (prior knowledge). With http2 on, c speaks HTTP/2 from there: the
+ * preface stays in the input for nghttp2, which expects it, and every
+ * limit is HTTP/2's as after an upgrade or ALPN. With http2 off, the
+ * client is told so in HTTP/2, the only language it reads (nginx 1.22
+ * closes without a word; a 505 in HTTP/1.1 would reach h2load and nghttp
+ * as a framing error): a GOAWAY with HTTP_1_1_REQUIRED, which RFC 9113 §7
+ * defines for this, and the reason as its debug data, which nghttp prints.
+ * Returns true when c no longer reads HTTP/1.1 heads, or waits for the
+ * rest of a preface begun (as for a head: head_timeout from its first
+ * byte); false when the bytes are not a preface, which is then never
+ * looked for on c again.
+ */
+static bool
+prior_knowledge(struct conn *c, struct evbuffer *in)
+{
+	static struct log_every	 refused;
+	const struct http_limits *lim = &c->srv->lim;
+	size_t			 n = evbuffer_get_length(in);
+	const unsigned char	*p;
+	int			 k;
+
+	if (n > HTTP_PREFACE_LEN)
+		n = HTTP_PREFACE_LEN;
+	if (n == 0 || (p = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL ||
+	    (k = http_preface(p, n)) < 0) {
+		c->no_preface = n > 0;
+		return false;
+	}
+	if (!c->head_started) {
+		clock_gettime(CLOCK_MONOTONIC, &c->head_start);
+		c->head_started = true;
+	}
+	if (k == 0) {
+		set_timeouts(c, lim->head_timeout, lim->idle_timeout);
+		if (usec_since(&c->head_start) > lim->head_timeout * 1000000L)
+			reject(c, 408, "HTTP/2 connection preface took too"
+			    " long");
+		return true;
+	}
+	c->no_preface = true;
+	c->head_started = false;
+	if (!lim->http2) {
+		log_every(&refused, 10, LOG_INFO, "%s: refusing an HTTP/2"
+		    " connection (prior knowledge): http2 = false", c->peer);
+		h2_refusal(bufferevent_get_output(c->bev), "HTTP/2 is turned"
+		    " off on this server (http2 = false): use HTTP/1.1");
+		close_when_sent(c);
+		return true;
+	}
+	set_timeouts(c, lim->idle_timeout, lim->idle_timeout);
+	h2_start(c);
+	return true;
+}
+
+/* The detail of a 505 for an HTTP/2 preface that is not one: later in a
+ * connection (after a request, or an empty line), or over TLS without
+ * ALPN h2; why, for any other request. */
+static const char *
+preface_misplaced(const struct conn *c, const struct http_request *r,
+    const char *why)
+{
+	if (r->method_name == NULL || strcmp(r->method_name, "PRI") != 0)
+		return why;
+	if (!c->srv->lim.http2)
+		return "HTTP/2 is turned off on this server (http2 = false):"
+		    " use HTTP/1.1";
+	if (c->tls)
+		return "HTTP/2 over TLS is negotiated with ALPN h2";
+	return "an HTTP/2 connection preface (prior knowledge) must be the"
+	    " first bytes of a connection";
+}
+
 /* Tries to read one request head; returns true when one was taken. */
 static bool
 read_head(struct conn *c)
@@ -455,6 +529,8 @@ read_head(struct conn *c)
 	ssize_t			 hlen;
 	int			 status;
 
+	if (!c->no_preface && !c->tls && prior_knowledge(c, in))
+		return false;
 	/* RFC 9112 §2.2: ignore empty lines before a request line. */
 	for (;;) {
 		unsigned char	*two = evbuffer_pullup(in, 2);
@@ -512,7 +588,8 @@ read_head(struct conn *c)
 	evbuffer_drain(in, len);
 	c->req = r;
 	if ((status = http_parse_head(r, lim, &why)) != 0) {
-		reject(c, status, why);
+		reject(c, status, status == 505 ? preface_misplaced(c, r, why) :
+		    why);
 		return false;
 	}
 	if (r->clen > lim->max_body) {

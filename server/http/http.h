@@ -41,7 +41,8 @@ struct http_limits {
 	int		head_timeout;	/* seconds to receive a whole head */
 	size_t		max_per_client;	/* connections from one address;
 					   0: no limit */
-	bool		http2;		/* h2c upgrade and ALPN h2 */
+	bool		http2;		/* h2c upgrade, prior knowledge,
+					   ALPN h2 */
 };
 
 typedef void (*http_handler)(struct http_request *, void *);

@@ -80,6 +80,8 @@ struct conn {
 	bool			 doomed;	/* free when process() ends */
 	bool			 tls;
 	bool			 corked;	/* TCP_CORK until drained */
+	bool			 no_preface;	/* its first bytes were not an
+						 * HTTP/2 preface: none now */
 	struct event		*retry;		/* write_stalled's timer */
 	struct event		*handshake;	/* TLS, until its handshake is
 						 * done: ends c head_timeout
@@ -200,8 +202,14 @@ bool		 h2_upgrade_offered(const struct http_request *);
 /* Answers 101, turns c into an HTTP/2 connection and makes r its stream
  * 1. -1 when the offer was unusable (r is then served over HTTP/1.1). */
 int		 h2_upgrade(struct conn *, struct http_request *);
-/* TLS with ALPN "h2": c speaks HTTP/2 from its first byte. */
+/* TLS with ALPN "h2", or a cleartext connection that opened with the
+ * client preface (prior knowledge): c speaks HTTP/2 from its first byte,
+ * which h2_read() takes from its input. */
 void		 h2_start(struct conn *);
+/* http2 = false: what answers a client preface, for a client that reads
+ * only HTTP/2: the server's SETTINGS and a GOAWAY with HTTP_1_1_REQUIRED,
+ * why as its debug data, onto out. */
+void		 h2_refusal(struct evbuffer *out, const char *why);
 /* Feeds c's input to HTTP/2 and sends what is due. */
 void		 h2_read(struct conn *);
 void		 h2_write(struct conn *);

@@ -472,6 +472,15 @@ http_head_length(const unsigned char *p, size_t n)
 	return 0;
 }
 
+int
+http_preface(const unsigned char *p, size_t n)
+{
+	if (memcmp(p, HTTP_PREFACE, n < HTTP_PREFACE_LEN ? n :
+	    HTTP_PREFACE_LEN) != 0)
+		return -1;
+	return n >= HTTP_PREFACE_LEN ? 1 : 0;
+}
+
 const char *
 http_header(const struct http_request *r, const char *name)
 {

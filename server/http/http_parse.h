@@ -29,6 +29,18 @@ struct http_request;
  */
 ssize_t		 http_head_length(const unsigned char *p, size_t n);
 
+/* The HTTP/2 client connection preface (RFC 9113 §3.4): a client with
+ * prior knowledge (h2load and nghttp on http://, nghttpx's backends,
+ * gRPC-style proxies) sends it as the first bytes of a cleartext
+ * connection. Its first 18 bytes are a whole HTTP/1.x head. */
+#define HTTP_PREFACE		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define HTTP_PREFACE_LEN	24
+
+/* What the first n bytes of a connection at p are: 1, the whole preface
+ * (more may follow it); 0, a part of it, the rest not come yet; -1, not
+ * the preface. */
+int		 http_preface(const unsigned char *p, size_t n);
+
 /*
  * Parses the head in r->head (NUL-terminated, ends with CRLF CRLF) in
  * place: r's method, path, query, minor version, header fields (pointing

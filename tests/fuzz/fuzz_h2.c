@@ -5,7 +5,11 @@
  * by a GOAWAY are all reached. The leak checker sees every request not
  * freed. Input: byte 0 picks the behaviour, byte 1 where the frames are
  * cut in two (held requests are answered in between); the rest follows
- * the client preface. */
+ * the client preface. With bit 3 of byte 0 the preface goes through the
+ * HTTP/1.1 reader as a cleartext client with prior knowledge sends it,
+ * in two parts cut at byte 1 % 25; bit 4 turns http2 off (the GOAWAY of
+ * HTTP_1_1_REQUIRED), bit 5 flips a byte of it (a head that starts as the
+ * preface and is not: 400 or 505). */
 #define BODY_BUDGET_MIN	((uint64_t)8192)
 #include "server/http/http.c"
 #include "server/http/http_request.c"	/* with the BODY_BUDGET_MIN above */
@@ -72,6 +76,24 @@ feed(struct conn *c, const uint8_t *data, size_t len)
 	evbuffer_freeze(in, 0);
 	if (c->state == CONN_H2)
 		h2_read(c);
+	else if (c->state == CONN_HEAD)	/* mode & 8: never a request */
+		read_cb(c->bev, c);
+}
+
+/* mode & 8: the preface as the connection's first bytes, split (and with
+ * mode & 32 one byte wrong, which can only make a head that is refused:
+ * its target stays "*" or its version is not 1.x). */
+static void
+prior_knowledge_preface(struct conn *c, const char *preface, size_t split,
+    bool flip)
+{
+	char	p[HTTP_PREFACE_LEN];
+
+	memcpy(p, preface, sizeof p);
+	if (flip)
+		p[split % sizeof p] ^= 0x21;
+	feed(c, (const uint8_t *)p, split);
+	feed(c, (const uint8_t *)p + split, sizeof p - split);
 }
 
 int
@@ -85,7 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct http_server		*srv;
 	struct conn			*c;
 	int				 fds[2];
-	size_t				 cut;
+	size_t				 cut, split;
 
 	if (len < 2 || len > 1 << 16)
 		return 0;
@@ -95,6 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		log_access_to("off");
 	}
 	mode = data[0];
+	lim.http2 = (mode & 24) != 24;
+	split = data[1] % (HTTP_PREFACE_LEN + 1);
 	cut = (len - 2) * data[1] / 256;
 	data += 2;
 	len -= 2;
@@ -110,8 +134,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	srv->conns = c;
 	srv->nconns = 1;
-	h2_start(c);
-	feed(c, (const uint8_t *)preface, sizeof preface - 1);
+	if (mode & 8)
+		prior_knowledge_preface(c, preface, split, (mode & 32) != 0);
+	else {
+		h2_start(c);
+		feed(c, (const uint8_t *)preface, sizeof preface - 1);
+	}
 	feed(c, data, cut);
 	answer_held((mode & 3) == 1 ? 0 : nheld / 2);
 	if (c->state == CONN_H2)

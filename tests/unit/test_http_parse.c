@@ -353,9 +353,36 @@ static const struct {
 	{ "tab in a partial head", "GET /\t", 0, 0 },
 };
 
+/* http_preface(): the HTTP/2 client preface as a connection's first
+ * bytes, whole, begun, or not it. */
+static const struct {
+	const char	*name;
+	const char	*bytes;
+	int		 want;
+} prefaces[] = {
+	{ "the preface", HTTP_PREFACE, 1 },
+	{ "the preface and a SETTINGS frame", HTTP_PREFACE
+	    "\x00\x00\x00\x04", 1 },
+	{ "its first byte", "P", 0 },
+	{ "its HTTP/1.x-like head only", "PRI * HTTP/2.0\r\n\r\n", 0 },
+	{ "all but its last byte", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r", 0 },
+	{ "another method on P", "PUT /x HTTP/1.1\r\n", -1 },
+	{ "an HTTP/1.1 PRI", "PRI * HTTP/1.1\r\n\r\n", -1 },
+	{ "its head, then other bytes", "PRI * HTTP/2.0\r\n\r\nXM\r\n\r\n",
+	    -1 },
+	{ "a GET", "GET / HTTP/1.1\r\n", -1 },
+};
+
 int
 main(void)
 {
+	for (size_t i = 0; i < sizeof prefaces / sizeof prefaces[0]; i++) {
+		int	got = http_preface((const unsigned char *)
+			    prefaces[i].bytes, strlen(prefaces[i].bytes));
+
+		ok(got == prefaces[i].want, "preface: %s: %d (want %d)",
+		    prefaces[i].name, got, prefaces[i].want);
+	}
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
 		check(&rows[i]);
 	for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
