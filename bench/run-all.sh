@@ -9,6 +9,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 all=(warm-hits downloads cold-resolve small-upstream coalescing scale)
+all+=(ci-fleet)
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
