@@ -27,7 +27,9 @@
 # Env: CRATED_BIN, BENCH_RUNS (rounds, 2), BENCH_FLEET (runs per fleet, 16),
 # BENCH_DELAY (0.05 s), BENCH_SETUPS ("crated-1 crated nginx nghttpx
 # crated-warm"), BENCH_TRIM (N: keep the newest N versions of each
-# major.minor series, as bench/cold-resolve.sh), TMPDIR.
+# major.minor series, as bench/cold-resolve.sh), BENCH_NICE (an
+# experiment: crated runs under nice -n BENCH_NICE; negative needs root),
+# TMPDIR.
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-2}
 fleet=${BENCH_FLEET:-16}
@@ -106,7 +108,11 @@ log_level = "info"
 [registries.cio]
 upstream = "sparse+http://127.0.0.1:$sport/"
 TOML
-		bg_start "$crated" serve --config "$d/crated.toml" 2> "$d/crated.log"
+		# BENCH_NICE: an experiment, how much of the fleet's cold
+		# penalty is crated's share of the cores (nice execs crated:
+		# the same pid).
+		bg_start nice -n "${BENCH_NICE:-0}" "$crated" serve \
+		    --config "$d/crated.toml" 2> "$d/crated.log"
 		spids+=("$bg_pid")
 		wait_port "$p"
 		index=sparse+http://127.0.0.1:$p/cio/ mport=$p
