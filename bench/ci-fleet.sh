@@ -29,12 +29,16 @@
 # crated-warm"), BENCH_TRIM (N: keep the newest N versions of each
 # major.minor series, as bench/cold-resolve.sh), BENCH_NICE (an
 # experiment: crated runs under nice -n BENCH_NICE; negative needs root),
-# TMPDIR.
+# BENCH_BASE_BIN (another crated, e.g. an older build: adds the setups
+# base-1 and base, as crated-1 and crated with it), TMPDIR.
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-2}
 fleet=${BENCH_FLEET:-16}
 delay=${BENCH_DELAY:-0.05}
 setups=${BENCH_SETUPS:-crated-1 crated nginx nghttpx crated-warm}
+if [ -n "${BENCH_BASE_BIN:-}" ]; then
+	setups="$setups base-1 base"
+fi
 cargo=$(command -v cargo || echo /root/.cargo/bin/cargo)
 export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
 bench_header "CI fleet: $fleet cold cargo generate-lockfile at once, upstream +${delay}s per answer, $runs round(s)"
@@ -99,7 +103,7 @@ start() {
 	mkdir -p "$d"
 	spids=() mport=
 	case $1 in
-	crated*)
+	crated* | base*)
 		p=$(free_port)
 		cat > "$d/crated.toml" <<TOML
 listen = ["127.0.0.1:$p"]
@@ -111,7 +115,8 @@ TOML
 		# BENCH_NICE: an experiment, how much of the fleet's cold
 		# penalty is crated's share of the cores (nice execs crated:
 		# the same pid).
-		bg_start nice -n "${BENCH_NICE:-0}" "$crated" serve \
+		bg_start nice -n "${BENCH_NICE:-0}" "$([[ $1 == base* ]] &&
+		    echo "$BENCH_BASE_BIN" || echo "$crated")" serve \
 		    --config "$d/crated.toml" 2> "$d/crated.log"
 		spids+=("$bg_pid")
 		wait_port "$p"
@@ -214,7 +219,7 @@ wait_cargos() {
 one() {
 	local d=$work/run-$1-r$2 before after ticks0 n=$fleet k f s
 	start "$1" "$2"
-	[ "$1" = crated-1 ] && n=1
+	[[ $1 == *-1 ]] && n=1
 	if [ "$1" = crated-warm ]; then
 		fleet_go "$d" "$n" fill
 		sleep 0.5	# prefetches may still be under way
@@ -264,7 +269,7 @@ one() {
 	r_pkgs=$(grep -c '^name = ' "$work/proj-00/Cargo.lock")
 }
 
-declare -A maxs=() meds=() ups=() uniqs=() cpus=() cargos=() twice=()
+declare -A maxs=() meds=() ups=() uniqs=() cpus=() cargos=() twice=() spans=()
 needed=
 for ((i = 1; i <= runs; i++)); do
 	# Rotate the setups: a later place in a round is no disadvantage.
@@ -277,6 +282,7 @@ for ((i = 1; i <= runs; i++)); do
 	for s in "${order[@]}"; do
 		one "$s" "$i"
 		maxs[$s]="${maxs[$s]:-} $r_max"
+		spans[$s]="${spans[$s]:-} $r_span"
 		meds[$s]="${meds[$s]:-} $r_med"
 		ups[$s]="${ups[$s]:-} $r_up"
 		uniqs[$s]="${uniqs[$s]:-} $r_uniq"
@@ -301,26 +307,37 @@ for ((i = 1; i <= runs; i++)); do
 done
 [ -f "$work/needed" ] && needed=$(sort -u "$work/needed" | wc -l)
 
-printf '%-12s %9s %9s %9s %9s %7s %7s %7s  %s\n' setup slowest_s median_s \
-    vs_single upstream distinct twice cpu_s "slowest per round (s)"
+printf '%-12s %9s %9s %9s %9s %8s %7s %7s %7s  %s\n' setup slowest_s \
+    median_s vs_single upstream distinct twice fill_s cpu_s \
+    "slowest per round (s)"
 declare -A mx=()
 for s in $setups; do mx[$s]=$(median ${maxs[$s]}); done
 for s in $setups; do
-	printf '%-12s %9.2f %9.2f %8sx %9s %9s %7s %7s  %s\n' "$s" "${mx[$s]}" \
+	printf '%-12s %9.2f %9.2f %8sx %9s %8s %7s %7s %7s  %s\n' "$s" "${mx[$s]}" \
 	    "$(median ${meds[$s]})" \
 	    "$([ -n "${mx[crated-1]:-}" ] && ratio "${mx[$s]}" "${mx[crated-1]}" || echo -)" \
 	    "$(median ${ups[$s]})" "$(median ${uniqs[$s]})" \
-	    "$(median ${twice[$s]})" "$(median ${cpus[$s]})" "${maxs[$s]# }"
+	    "$(median ${twice[$s]})" "$(median ${spans[$s]})" \
+	    "$(median ${cpus[$s]})" "${maxs[$s]# }"
 done
 echo "(medians over the rounds of: the slowest run of the fleet, the median" \
     "run; vs_single: slowest / crated-1's; upstream: the stand-in's requests;" \
     "distinct: distinct paths among them; twice: requests for a path already" \
-    "asked for in that run; cpu_s: the servers' CPU seconds)"
+    "asked for in that run; fill_s: first to last upstream request; cpu_s:" \
+    "the servers' CPU seconds)"
 [ -n "$needed" ] && echo "distinct files the $fleet resolutions need (what" \
     "cargo asked nginx and nghttpx for, all rounds): $needed"
 for s in $setups; do
-	echo "cargo CPU ($s): $(median ${cargos[$s]}) s over its $([ "$s" = \
-	    crated-1 ] && echo 1 || echo "$fleet") run(s)"
+	echo "cargo CPU ($s): $(median ${cargos[$s]}) s over its $([[ $s == \
+	    *-1 ]] && echo 1 || echo "$fleet") run(s)"
+done
+# BENCH_BASE_BIN: each round's ratios, the base build over this one.
+for p in "base-1 crated-1" "base crated"; do
+	set -- $p
+	[ -n "${maxs[$1]:-}" ] && [ -n "${maxs[$2]:-}" ] || continue
+	a=(${maxs[$1]}) b=(${maxs[$2]}) rr=()
+	for ((j = 0; j < ${#a[@]}; j++)); do rr+=("$(ratio "${a[j]}" "${b[j]}")"); done
+	echo "$1 / $2, slowest run, per round: ${rr[*]} (median $(median "${rr[@]}"))"
 done
 fails=0
 if [ -n "${mx[crated]:-}" ] && [ -n "${mx[crated-1]:-}" ]; then
