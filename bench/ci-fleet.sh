@@ -226,7 +226,17 @@ one() {
 	fi
 	before=$(wc -l < "$work/up.log")
 	ticks0=$(server_ticks)
+	read -r -a st0 < <(head -1 /proc/stat)
 	fleet_go "$d" "$n" home
+	read -r -a st1 < <(head -1 /proc/stat)
+	# Where the cores' time went while the fleet ran: idle (+ iowait),
+	# niced work (other engineers' builds and tests run at nice 19) and
+	# steal, in % of all; the rest is this run's and anything else's.
+	r_cores=$(awk -v a="${st0[*]}" -v b="${st1[*]}" 'BEGIN {
+	    split(a, x); split(b, y); for (i = 2; i <= 9; i++) t += y[i] - x[i]
+	    printf "idle %.0f%%, nice %.0f%%, steal %.0f%%",
+		100 * (y[5] - x[5] + y[6] - x[6]) / t, 100 * (y[3] - x[3]) / t,
+		100 * (y[9] - x[9]) / t }')
 	sleep 0.5	# count prefetches still under way
 	after=$(wc -l < "$work/up.log")
 	r_cpu=$(awk -v t="$(server_ticks)" -v t0="$ticks0" -v h="$clk_tck" \
@@ -292,7 +302,8 @@ for ((i = 1; i <= runs; i++)); do
 		echo "  round $i $s: $r_ok run(s), slowest ${r_max}s, median" \
 		    "${r_med}s, $r_up upstream requests for $r_uniq distinct" \
 		    "files over ${r_span}s, server CPU ${r_cpu}s, cargo CPU ${r_cargo}s in all," \
-		    "project 00 locked $r_pkgs packages, load $(load)"
+		    "project 00 locked $r_pkgs packages, load $(load);" \
+		    "the cores meanwhile: $r_cores"
 		[ -z "$r_note" ] || echo "    crated: $r_note"
 		if [ -s "$work/run-$s-r$i/twice" ]; then
 			echo "    fetched more than once:" \
