@@ -131,13 +131,6 @@ workers_submit_first(struct workers *w, void (*work)(void *),
 	submit(w, work, done, arg, true);
 }
 
-bool
-workers_stopped(const struct workers *w)
-{
-	/* Set and read on the loop's thread only (workers_destroy). */
-	return w->stop;
-}
-
 size_t
 workers_pending(const struct workers *w)
 {

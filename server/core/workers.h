@@ -5,7 +5,6 @@
 #ifndef SERVER_CORE_WORKERS_H
 #define SERVER_CORE_WORKERS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -18,9 +17,6 @@ void		 workers_submit(struct workers *, void (*work)(void *),
 /* workers_submit ahead of every job not yet started (someone waits). */
 void		 workers_submit_first(struct workers *, void (*work)(void *),
 		     void (*done)(void *), void *arg);
-/* True once workers_destroy has begun: a job submitted now would never
- * run (a done callback it runs must do the work itself). */
-bool		 workers_stopped(const struct workers *);
 /* Jobs submitted and not yet done (their done callback not yet run). */
 size_t		 workers_pending(const struct workers *);
 /* Waits for queued jobs to finish, runs their done callbacks, and stops

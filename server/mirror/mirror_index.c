@@ -386,17 +386,10 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 }
 
 /*
- * A fetched index file is read off the loop, on the CPU workers, in two
- * jobs: first checked line by line, its wanted dependencies found and
- * its ETag computed; then, while the dependencies are already being
- * fetched, its gzip form made, after which the waiters get it. zlib at
- * level 3 takes 34 ms for web-sys's 3 MB, 0.07 s for the 240 files of a
- * cold resolution of the sample (this machine), several times what the
- * reading takes, and every level of the dependency graph waited for it
- * before its own fetches went out; with 16 cargos beside crated on two
- * cores (bench/ci-fleet.sh) each of those waits grows with crated's
- * share of the CPU. The fill stays in m->fills meanwhile, so later
- * requests still join it.
+ * A fetched index file is read off the loop, on the CPU worker: checked
+ * line by line, its wanted dependencies found, its ETag and gzip form
+ * computed. The fill stays in m->fills meanwhile, so later requests
+ * still join it.
  */
 struct digest {
 	struct fill		*fl;
@@ -414,18 +407,6 @@ struct digest {
 };
 
 static void
-digest_free(struct digest *d)
-{
-	free(d->cause);
-	free(d->body);
-	free(d->up_etag);
-	free(d->up_lastmod);
-	featreq_free(&d->feat);
-	wants_free(&d->wants);
-	free(d);
-}
-
-static void
 digest_work(void *arg)
 {
 	struct digest		*d = arg;
@@ -440,54 +421,9 @@ digest_work(void *arg)
 	index_line_refs_free(&refs);
 	d->e = hot_entry_new(d->key, d->body, d->len, time(NULL), index_hdrs);
 	d->body = NULL;
-}
-
-static void
-compress_work(void *arg)
-{
-	struct digest	*d = arg;
-
 	hot_entry_compress(d->e);
 }
 
-/* Dependents asked for more (features, requirements) than d was read
- * with: reads its wants again (rare) and warms what they add. */
-static void
-digest_reread(struct mirror *m, struct digest *d, const struct hot_entry *e)
-{
-	if (!d->deps || !featreq_merge(&d->feat, &d->fl->feat))
-		return;
-	wants_free(&d->wants);
-	index_file_wants(e->plain.body, e->plain.len, NULL, &d->feat,
-	    &d->wants);
-	if (m->fill_read != NULL)
-		m->fill_read(m, d->key, &d->feat, &d->wants);
-}
-
-/* The gzip form is made: the waiters get the file. */
-static void
-compress_done(void *arg)
-{
-	struct digest		*d = arg;
-	struct fill		*fl = d->fl;
-	struct mirror		*m = fl->m;
-	struct outcome		 o = { .status = 502 };
-	struct hot_entry	*e = hot_insert(m->srv->hot, d->e);
-
-	e->fetched = time(NULL);
-	e->up_etag = d->up_etag;
-	e->up_lastmod = d->up_lastmod;
-	d->up_etag = d->up_lastmod = NULL;
-	/* Asked for more while the gzip form was made: reread before the
-	 * fill (and its features) goes. */
-	digest_reread(m, d, e);
-	settle(fl, V_OK, e, NULL, &o);
-	hot_unref(e);
-	digest_free(d);
-}
-
-/* The file is read: its dependencies are fetched now, its gzip form made
- * next. */
 static void
 digest_done(void *arg)
 {
@@ -495,7 +431,7 @@ digest_done(void *arg)
 	struct fill	*fl = d->fl;
 	struct mirror	*m = fl->m;
 	struct outcome	 o = { .status = 502 };
-	char		*why;
+	char		*why = NULL;
 
 	mirror_count_upstream(m, d->secs, "index", d->e != NULL ? V_OK :
 	    V_TRANSIENT);
@@ -503,28 +439,36 @@ digest_done(void *arg)
 		why = xasprintf("upstream sent an invalid index file: %s",
 		    d->cause);
 		settle(fl, V_TRANSIENT, NULL, why, &o);
-		free(why);
-		digest_free(d);
-		return;
+	} else {
+		struct hot_entry	*e = hot_insert(m->srv->hot, d->e);
+
+		/* Dependents asked for more (features, requirements) while
+		 * the file was read: read its wants again (rare). */
+		if (d->deps && featreq_merge(&d->feat, &fl->feat)) {
+			wants_free(&d->wants);
+			index_file_wants(e->plain.body, e->plain.len, NULL,
+			    &d->feat, &d->wants);
+		}
+
+		e->fetched = time(NULL);
+		e->up_etag = d->up_etag;
+		e->up_lastmod = d->up_lastmod;
+		d->up_etag = d->up_lastmod = NULL;
+		settle(fl, V_OK, e, NULL, &o);
+		/* After the waiters have their answer. */
+		if (m->fill_read != NULL)
+			m->fill_read(m, d->deps ? d->key : NULL, &d->feat,
+			    &d->wants);
+		hot_unref(e);
 	}
-	if (d->deps && featreq_merge(&d->feat, &fl->feat)) {
-		wants_free(&d->wants);
-		index_file_wants(d->e->plain.body, d->e->plain.len, NULL,
-		    &d->feat, &d->wants);
-	}
-	if (m->fill_read != NULL)
-		m->fill_read(m, d->deps ? d->key : NULL, &d->feat, &d->wants);
+	free(why);
+	free(d->cause);
+	free(d->body);
+	free(d->up_etag);
+	free(d->up_lastmod);
+	featreq_free(&d->feat);
 	wants_free(&d->wants);
-	/* While the pool shuts down (workers_destroy runs the last done
-	 * callbacks) no job starts any more: compress here. */
-	if (workers_stopped(m->srv->cpu)) {
-		compress_work(d);
-		compress_done(d);
-	} else if (fl->waiters != NULL)
-		workers_submit_first(m->srv->cpu, compress_work,
-		    compress_done, d);
-	else
-		workers_submit(m->srv->cpu, compress_work, compress_done, d);
+	free(d);
 }
 
 static void
