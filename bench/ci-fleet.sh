@@ -336,8 +336,23 @@ echo "(medians over the rounds of: the slowest run of the fleet, the median" \
     "distinct: distinct paths among them; twice: requests for a path already" \
     "asked for in that run; fill_s: first to last upstream request; cpu_s:" \
     "the servers' CPU seconds)"
-[ -n "$needed" ] && echo "distinct files the $fleet resolutions need (what" \
-    "cargo asked nginx and nghttpx for, all rounds): $needed"
+if [ -n "$needed" ]; then
+	echo "distinct files the $fleet resolutions need (what cargo asked" \
+	    "nginx and nghttpx for, all rounds): $needed"
+	sort -u "$work/needed" > "$work/needed.u"
+	# What crated's prefetch fetched beyond them, and anything needed
+	# it never fetched (none: every cargo would have failed).
+	for ((i = 1; i <= runs; i++)); do
+		f=$work/run-crated-r$i/up.log
+		[ -f "$f" ] || continue
+		awk '{print $2}' "$f" | sort -u > "$f.u"
+		echo "crated round $i: $(comm -23 "$f.u" "$work/needed.u" |
+		    wc -l) files beyond those (prefetched, never asked for:" \
+		    "$(comm -23 "$f.u" "$work/needed.u" | head -4 |
+		    paste -sd' ') ...), $(comm -13 "$f.u" "$work/needed.u" |
+		    grep -vc config.json) needed and not fetched"
+	done
+fi
 for s in $setups; do
 	echo "cargo CPU ($s): $(median ${cargos[$s]}) s over its $([[ $s == \
 	    *-1 ]] && echo 1 || echo "$fleet") run(s)"
