@@ -12,6 +12,7 @@ all=(warm-hits downloads cold-resolve small-upstream coalescing scale)
 all+=(fresh-file)
 all+=(https-hits)
 all+=(h2-hits)
+all+=(ci-fleet)
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
