@@ -19,11 +19,11 @@
 
 #include "cache/store.h"
 #include "cache/usage.h"
+#include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/name.h"
-#include "index/semver.h"
 #include "index/regconfig.h"
-#include "common/xmalloc.h"
+#include "index/semver.h"
 
 #define MANIFEST	"crated-bundle.json"
 #define ENTRY_MAX	(1ull << 30)

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "cache/crash.h"
+#include "common/xmalloc.h"
 #include "index/name.h"
 #include "index/validators.h"
-#include "common/xmalloc.h"
 
 struct store {
 	char	*root;		/* absolute */

@@ -13,8 +13,8 @@
 #include <archive_entry.h>
 #include <zlib.h>
 
-#include "index/causequote.h"
 #include "common/xmalloc.h"
+#include "index/causequote.h"
 
 #define OUTBUF	65536
 

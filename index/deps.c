@@ -7,9 +7,9 @@
 
 #include <jansson.h>
 
+#include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/semver.h"
-#include "common/xmalloc.h"
 
 static bool
 featreq_has(const struct featreq *f, const char *name, size_t len)

@@ -10,10 +10,10 @@
 
 #include <jansson.h>
 
-#include "index/jsonscan.h"
-#include "index/semver.h"
-#include "index/quote.h"
 #include "common/xmalloc.h"
+#include "index/jsonscan.h"
+#include "index/quote.h"
+#include "index/semver.h"
 
 static int
 ishex(const char *s)

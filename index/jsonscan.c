@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/hex.h"
 #include "common/xmalloc.h"
+#include "index/hex.h"
 
 #define DEPTH_MAX	32	/* deeper: jansson decides (its limit: 2048) */
 #define DIGITS_MAX	18	/* longer integers: jansson decides */

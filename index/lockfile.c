@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/toml.h"
 #include "common/xmalloc.h"
+#include "index/toml.h"
 
 #define VERSION_MAX	4
 #define CHECKSUM_LEN	64

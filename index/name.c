@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/causequote.h"
 #include "common/xmalloc.h"
+#include "index/causequote.h"
 
 static int
 isletter(unsigned char c)

@@ -13,10 +13,10 @@
 
 #include "index/crate_archive.h"
 
+#include "common/xmalloc.h"
+#include "index/causequote.h"
 #include "index/name.h"
 #include "index/semver.h"
-#include "index/causequote.h"
-#include "common/xmalloc.h"
 
 static uint32_t
 u32le(const unsigned char *p)

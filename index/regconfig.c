@@ -6,8 +6,8 @@
 
 #include <jansson.h>
 
-#include "index/name.h"
 #include "common/xmalloc.h"
+#include "index/name.h"
 
 int
 regconfig_parse(const char *text, size_t len, struct regconfig *rc,

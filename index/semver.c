@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xmalloc.h"
 #include "index/causequote.h"
 #include "index/quote.h"
-#include "common/xmalloc.h"
 
 static int
 isdigit_(char c)

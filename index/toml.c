@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/hex.h"
 #include "common/xmalloc.h"
+#include "index/hex.h"
 
 #define INPUT_MAX	(64 * 1024 * 1024)
 #define DEPTH_MAX	32	/* arrays inside arrays */

@@ -12,9 +12,9 @@
 
 #include "common/xmalloc.h"
 #include "server/core/config.h"
-#include "server/upstream/credential.h"
 #include "server/core/log.h"
 #include "server/mirror/probe.h"
+#include "server/upstream/credential.h"
 #include "server/upstream/upstream.h"
 
 #define CHECK_TIMEOUT	30	/* crated check gives up after this */

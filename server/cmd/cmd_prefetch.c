@@ -26,17 +26,17 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/lockfile.h"
 #include "index/name.h"
 #include "index/regconfig.h"
-#include "common/xmalloc.h"
 #include "server/core/config.h"
 #include "server/core/log.h"
+#include "server/core/workers.h"
 #include "server/http/route.h"
 #include "server/server.h"
 #include "server/upstream/upstream.h"
-#include "server/core/workers.h"
 
 #define DEFAULT_JOBS	8
 #define SCAN_DEPTH	8

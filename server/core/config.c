@@ -7,8 +7,8 @@
 
 #include <sys/socket.h>
 
-#include "index/toml.h"
 #include "common/xmalloc.h"
+#include "index/toml.h"
 #include "server/core/addr.h"
 #include "server/core/log.h"
 

@@ -9,16 +9,16 @@
 #include "cache/gzfile.h"
 #include "cache/lru.h"
 #include "cache/store.h"
+#include "common/xmalloc.h"
 #include "index/name.h"
 #include "index/validators.h"
-#include "common/xmalloc.h"
-#include "server/files/hot.h"
-#include "server/http/http.h"
 #include "server/core/log.h"
-#include "server/files/openfiles.h"
-#include "server/http/route.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
+#include "server/files/hot.h"
+#include "server/files/openfiles.h"
+#include "server/http/http.h"
+#include "server/http/route.h"
 
 #define INDEX_FILE_MAX		(64u << 20)
 

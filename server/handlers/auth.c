@@ -10,11 +10,11 @@
 
 #include "cache/tokens.h"
 #include "common/xmalloc.h"
-#include "server/http/http.h"
 #include "server/core/log.h"
-#include "server/handlers/registry.h"
-#include "server/http/route.h"
 #include "server/core/state.h"
+#include "server/handlers/registry.h"
+#include "server/http/http.h"
+#include "server/http/route.h"
 
 /*
  * ops_access: whether r may read /-/metrics, /-/registries and the

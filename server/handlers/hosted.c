@@ -13,18 +13,18 @@
 
 #include "cache/store.h"
 #include "cache/tokens.h"
+#include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/name.h"
 #include "index/publish.h"
 #include "index/semver.h"
-#include "common/xmalloc.h"
-#include "server/http/http.h"
 #include "server/core/log.h"
-#include "server/http/route.h"
 #include "server/core/state.h"
+#include "server/core/workers.h"
 #include "server/files/files.h"
 #include "server/handlers/auth.h"
-#include "server/core/workers.h"
+#include "server/http/http.h"
+#include "server/http/route.h"
 
 #define INDEX_MAX	(64u << 20)
 #define META_MAX	(1u << 20)

@@ -9,19 +9,19 @@
 
 #include <jansson.h>
 
-#include "index/name.h"
 #include "common/xmalloc.h"
-#include "server/handlers/auth.h"
-#include "server/files/hot.h"
-#include "server/http/http.h"
+#include "index/name.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
-#include "server/mirror/mirror.h"
-#include "server/files/openfiles.h"
-#include "server/mirror/probe.h"
-#include "server/handlers/registry.h"
-#include "server/http/route.h"
 #include "server/core/state.h"
+#include "server/files/hot.h"
+#include "server/files/openfiles.h"
+#include "server/handlers/auth.h"
+#include "server/handlers/registry.h"
+#include "server/http/http.h"
+#include "server/http/route.h"
+#include "server/mirror/mirror.h"
+#include "server/mirror/probe.h"
 #include "server/upstream/upstream.h"
 
 /* The registry's config.json with dl and api under base (new). */

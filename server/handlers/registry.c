@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-#include "server/http/http.h"
 #include "server/core/state.h"
+#include "server/http/http.h"
 
 struct registry *
 registry_find(struct server *srv, const char *name)

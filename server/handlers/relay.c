@@ -11,20 +11,20 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "cache/tokens.h"
+#include "common/xmalloc.h"
 #include "index/name.h"
 #include "index/publish.h"
-#include "common/xmalloc.h"
-#include "cache/tokens.h"
-#include "server/http/http.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
-#include "server/mirror/mirror.h"
-#include "server/http/route.h"
 #include "server/core/state.h"
+#include "server/core/workers.h"
 #include "server/handlers/auth.h"
 #include "server/handlers/registry.h"
+#include "server/http/http.h"
+#include "server/http/route.h"
+#include "server/mirror/mirror.h"
 #include "server/upstream/upstream.h"
-#include "server/core/workers.h"
 
 /* cargo gives up on a silent connection after ~30 s, and a publish can
  * be neither retried nor cancelled: answer by then, outcome unknown. */

@@ -31,8 +31,8 @@
 #include <openssl/ssl.h>
 
 #include "common/xmalloc.h"
-#include "server/http/http_conn.h"
 #include "server/core/log.h"
+#include "server/http/http_conn.h"
 
 #define MAX_STREAMS	128
 /* Streams of one connection receiving a body at once; more are refused

@@ -27,11 +27,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "index/validators.h"
 #include "common/xmalloc.h"
+#include "index/validators.h"
 #include "server/core/addr.h"
-#include "server/http/http_conn.h"
 #include "server/core/log.h"
+#include "server/http/http_conn.h"
 
 static void	process(struct conn *);
 static void	conn_free(struct conn *);

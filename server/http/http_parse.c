@@ -15,8 +15,8 @@
 #include <strings.h>
 #include <sys/types.h>
 
-#include "index/hex.h"
 #include "common/xmalloc.h"
+#include "index/hex.h"
 #include "server/http/http_conn.h"
 
 const char *

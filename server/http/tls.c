@@ -15,9 +15,9 @@
 
 #include "common/xmalloc.h"
 #include "server/core/config.h"
-#include "server/http/http.h"
 #include "server/core/log.h"
 #include "server/core/state.h"
+#include "server/http/http.h"
 
 #define CERT_WARN_DAYS		14	/* warn when the certificate has
 					   fewer days left */

@@ -15,12 +15,12 @@
 #include "cache/store.h"
 #include "cache/usage.h"
 #include "common/xmalloc.h"
-#include "server/upstream/credential.h"
-#include "server/upstream/limiter.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
+#include "server/upstream/credential.h"
+#include "server/upstream/limiter.h"
 
 #define NEG_PRUNED	"negatives-pruned"	/* old negative files gone */
 static void	gc_tick(evutil_socket_t, short, void *);

@@ -15,11 +15,11 @@
 
 #include <event2/event.h>
 
-#include "index/validators.h"
 #include "common/xmalloc.h"
-#include "server/upstream/limiter.h"
+#include "index/validators.h"
 #include "server/core/log.h"
 #include "server/core/state.h"
+#include "server/upstream/limiter.h"
 #include "server/upstream/upstream.h"
 
 #define BACKOFF_MAX	60		/* seconds */

@@ -19,17 +19,17 @@
 
 #include "cache/store.h"
 #include "cache/usage.h"
+#include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/semver.h"
-#include "common/xmalloc.h"
+#include "server/core/log.h"
+#include "server/core/state.h"
+#include "server/core/workers.h"
+#include "server/files/files.h"
 #include "server/files/hot.h"
 #include "server/http/http.h"
-#include "server/core/log.h"
 #include "server/http/route.h"
-#include "server/core/state.h"
-#include "server/files/files.h"
 #include "server/upstream/upstream.h"
-#include "server/core/workers.h"
 
 #define CRATE_MAX	(1u << 30)
 #define STREAM_HIGH	(1u << 20)	/* pause the upstream past this */

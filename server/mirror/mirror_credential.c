@@ -8,10 +8,10 @@
 #include <time.h>
 
 #include "common/xmalloc.h"
-#include "server/upstream/credential.h"
 #include "server/core/log.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
+#include "server/upstream/credential.h"
 
 struct token_job {
 	struct mirror	*m;

@@ -18,8 +18,8 @@
 #include "common/xmalloc.h"
 #include "server/core/log.h"
 #include "server/core/state.h"
-#include "server/files/files.h"
 #include "server/core/workers.h"
+#include "server/files/files.h"
 
 struct evict {
 	struct mirror	*m;

@@ -17,18 +17,18 @@
 #include <jansson.h>
 
 #include "cache/store.h"
+#include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/semver.h"
 #include "index/validators.h"
-#include "common/xmalloc.h"
+#include "server/core/log.h"
+#include "server/core/state.h"
+#include "server/core/workers.h"
+#include "server/files/files.h"
 #include "server/files/hot.h"
 #include "server/http/http.h"
-#include "server/core/log.h"
 #include "server/http/route.h"
-#include "server/core/state.h"
-#include "server/files/files.h"
 #include "server/upstream/upstream.h"
-#include "server/core/workers.h"
 
 #define INDEX_MAX	(64u << 20)
 #define META_MAX	4096

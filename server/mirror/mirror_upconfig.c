@@ -11,8 +11,8 @@
 #include "common/xmalloc.h"
 #include "server/core/log.h"
 #include "server/core/state.h"
-#include "server/upstream/upstream.h"
 #include "server/core/workers.h"
+#include "server/upstream/upstream.h"
 
 struct config_waiter {
 	config_cb		 cb;

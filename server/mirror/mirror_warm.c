@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 #include "common/xmalloc.h"
-#include "server/files/hot.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
+#include "server/files/hot.h"
 
 #define ASKED_MAX	8192		/* files whose reading is remembered */
 

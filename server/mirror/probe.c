@@ -10,13 +10,13 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "index/regconfig.h"
 #include "common/xmalloc.h"
+#include "index/regconfig.h"
 #include "server/core/config.h"
-#include "server/upstream/credential.h"
 #include "server/core/log.h"
-#include "server/mirror/mirror.h"
 #include "server/core/state.h"
+#include "server/mirror/mirror.h"
+#include "server/upstream/credential.h"
 #include "server/upstream/upstream.h"
 
 #define PROBE_TIMEOUT	20	/* seconds for the whole config.json */

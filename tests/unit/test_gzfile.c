@@ -11,8 +11,8 @@
 #include <zlib.h>
 
 #include "cache/gzfile.h"
-#include "index/validators.h"
 #include "common/xmalloc.h"
+#include "index/validators.h"
 #include "tests/tap.h"
 
 /* gunzip of gz into a new buffer; NULL when zlib refuses it. */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/lockfile.h"
 #include "common/xmalloc.h"
+#include "index/lockfile.h"
 #include "tests/tap.h"
 
 #define CIO	"registry+https://github.com/rust-lang/crates.io-index"

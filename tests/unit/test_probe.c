@@ -6,8 +6,8 @@
 
 #include "common/xmalloc.h"
 #include "server/core/config.h"
-#include "server/upstream/credential.h"
 #include "server/mirror/probe.h"
+#include "server/upstream/credential.h"
 #include "tests/tap.h"
 
 /* The configuration check's verdict on text: NULL, or its message (new). */

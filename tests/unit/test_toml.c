@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/toml.h"
 #include "common/xmalloc.h"
+#include "index/toml.h"
 #include "tests/tap.h"
 
 struct tcase {
