@@ -371,7 +371,9 @@ session_new(struct conn *c)
 	nghttp2_session			*s;
 	nghttp2_option			*opt;
 
-	nghttp2_session_callbacks_new(&cb);
+	/* nghttp2's constructors fail only when out of memory. */
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		xoom("nghttp2_session_callbacks_new");
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -379,9 +381,11 @@ session_new(struct conn *c)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_sent);
-	nghttp2_option_new(&opt);
+	if (nghttp2_option_new(&opt) != 0)
+		xoom("nghttp2_option_new");
 	nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
-	nghttp2_session_server_new2(&s, cb, c, opt);
+	if (nghttp2_session_server_new2(&s, cb, c, opt) != 0)
+		xoom("nghttp2_session_server_new2");
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	return s;
@@ -547,12 +551,15 @@ h2_refusal(struct evbuffer *out, const char *why)
 	const uint8_t			*data;
 	ssize_t				 n;
 
-	nghttp2_session_callbacks_new(&cb);
-	nghttp2_session_server_new(&s, cb, NULL);
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		xoom("nghttp2_session_callbacks_new");
+	if (nghttp2_session_server_new(&s, cb, NULL) != 0)
+		xoom("nghttp2_session_server_new");
 	nghttp2_session_callbacks_del(cb);
-	nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
-	nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, 0,
-	    NGHTTP2_HTTP_1_1_REQUIRED, (const uint8_t *)why, strlen(why));
+	if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0) != 0 ||
+	    nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, 0,
+	    NGHTTP2_HTTP_1_1_REQUIRED, (const uint8_t *)why, strlen(why)) != 0)
+		xoom("nghttp2_submit_goaway");
 	while ((n = nghttp2_session_mem_send(s, &data)) > 0)
 		evbuffer_add(out, data, (size_t)n);
 	nghttp2_session_del(s);
