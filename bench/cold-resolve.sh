@@ -93,60 +93,18 @@ TOML
 		index=sparse+http://127.0.0.1:$p/cio/
 		;;
 	nginx | nghttpx)
-		np=$(free_port)
-		mkdir -p "$d/cache"
-		cat > "$d/nginx.conf" <<NGX
-worker_processes 1;
-daemon off;
-error_log $d/nginx.err;
-pid $d/nginx.pid;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	proxy_cache_path $d/cache levels=1:2 keys_zone=idx:10m max_size=2g inactive=1h use_temp_path=off;
-	upstream up { server 127.0.0.1:$sport; keepalive 32; }
-	server {
-		listen 127.0.0.1:$np;
-		keepalive_requests 100000;
-		location / {
-			proxy_pass http://up;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_cache idx;
-			proxy_cache_valid 200 10m;
-			proxy_cache_valid 404 1m;
-			proxy_cache_lock on;
-			proxy_cache_use_stale error timeout updating;
-		}
-	}
-}
-NGX
-		bg_start nginx -c "$d/nginx.conf"
-		spids+=("$bg_pid")
-		wait_port "$np"
-		index=sparse+http://127.0.0.1:$np/
+		proxy_cache_start "$d" "$sport"
+		index=sparse+http://127.0.0.1:$proxy_port/
 		if [ "${1%-warm}" = nghttpx ]; then
-			p=$(free_port)
-			bg_start nghttpx -f"127.0.0.1,$p;no-tls" -b"127.0.0.1,$np" \
-			    --workers=1 --accesslog-file="$d/nghttpx.access" \
-			    --accesslog-format='$alpn $status $path' \
-			    --errorlog-file="$d/nghttpx.err" --no-via \
-			    --conf=/dev/null 2> /dev/null
-			spids+=("$bg_pid")
-			wait_port "$p"
-			index=sparse+http://127.0.0.1:$p/
+			nghttpx_start "$d" "$proxy_port" \
+			    --accesslog-file="$d/nghttpx.access" \
+			    --accesslog-format='$alpn $status $path'
+			index=sparse+http://127.0.0.1:$h2c_port/
 		fi
 		;;
 	esac
 }
 
-# server_ticks: the CPU clock ticks (user + system) the running servers
-# of this setup and their children have used so far.
-server_ticks() {
-	local all=() p
-	for p in "${spids[@]}"; do all+=("$p" $(pgrep -P "$p" || true)); done
-	cpu_ticks "${all[@]}"
-}
 
 # one SETUP RUN: sets r_t (seconds), r_u (upstream requests), r_n
 # (packages locked), r_cpu (the servers' CPU seconds, user + system,

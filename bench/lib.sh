@@ -358,3 +358,64 @@ bench_header() {
 	echo "== $1 ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
 	    "load $(load), $("$crated" --version 2>&1 | head -1))"
 }
+
+# proxy_cache_start DIR UPSTREAM_PORT: nginx proxy_cache in front of
+# 127.0.0.1:UPSTREAM_PORT (HTTP/1.1 keep-alive upstream, proxy_cache_lock),
+# the reference of cold-resolve.sh and ci-fleet.sh. Sets $proxy_port and
+# adds its pid to the caller's spids.
+proxy_cache_start() {
+	local d=$1
+	proxy_port=$(free_port)
+	mkdir -p "$d/cache"
+	cat > "$d/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+error_log $d/nginx.err;
+pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	proxy_cache_path $d/cache levels=1:2 keys_zone=idx:10m max_size=2g inactive=1h use_temp_path=off;
+	upstream up { server 127.0.0.1:$2; keepalive 32; }
+	server {
+		listen 127.0.0.1:$proxy_port;
+		keepalive_requests 100000;
+		location / {
+			proxy_pass http://up;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_cache idx;
+			proxy_cache_valid 200 10m;
+			proxy_cache_valid 404 1m;
+			proxy_cache_lock on;
+			proxy_cache_use_stale error timeout updating;
+		}
+	}
+}
+NGX
+	bg_start nginx -c "$d/nginx.conf"
+	spids+=("$bg_pid")
+	wait_port "$proxy_port"
+}
+
+# nghttpx_start DIR BACKEND_PORT [ARG...]: nghttpx, h2c on cleartext, in
+# front of 127.0.0.1:BACKEND_PORT, with ARGs added. Sets $h2c_port and adds
+# its pid to spids.
+nghttpx_start() {
+	local d=$1 backend=$2
+	shift 2
+	h2c_port=$(free_port)
+	bg_start nghttpx -f"127.0.0.1,$h2c_port;no-tls" -b"127.0.0.1,$backend" \
+	    --workers=1 --errorlog-file="$d/nghttpx.err" --no-via \
+	    --conf=/dev/null "$@" 2> /dev/null
+	spids+=("$bg_pid")
+	wait_port "$h2c_port"
+}
+
+# server_ticks: the CPU clock ticks (user + system) the servers in spids
+# and their children have used so far.
+server_ticks() {
+	local all=() p
+	for p in "${spids[@]}"; do all+=("$p" $(pgrep -P "$p" || true)); done
+	cpu_ticks "${all[@]}"
+}
