@@ -34,6 +34,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from h2_wire import hpack_int, status_of  # noqa: E402
 from harness import RawConn, build_request, crate_meta, make_crate, make_project  # noqa: E402
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -47,19 +48,6 @@ NEED = "nghttp2-client (nghttp, h2load) is not installed: ./dev.sh test installs
 
 def frame(ftype, flags, sid, payload=b""):
     return struct.pack(">I", len(payload))[1:] + struct.pack(">BBI", ftype, flags, sid) + payload
-
-
-def hpack_int(n, bits, first=0):
-    top = (1 << bits) - 1
-    if n < top:
-        return bytes([first | n])
-    out = [first | top]
-    n -= top
-    while n >= 128:
-        out.append((n & 127) | 128)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def headers_block(fields):
@@ -124,23 +112,6 @@ class Frames:
             if f is None:
                 return out
             out.append(f)
-
-
-def status_of(block):
-    """:status of a response header block that uses no dynamic table:
-    after any table size update, an indexed static entry (RFC 7541
-    Appendix A: 8 is 200, 13 is 404, ...) or a literal with a static name
-    index and a plain value."""
-    static = {8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500}
-    i = 0
-    while block[i] & 0xe0 == 0x20:
-        i += 1
-    if block[i] & 0x80:
-        return static[block[i] & 0x7f]
-    if block[i + 1] & 0x80:
-        raise AssertionError("Huffman-coded :status: %r" % block[:16])
-    n = block[i + 1]
-    return int(block[i + 2:i + 2 + n])
 
 
 def exchange(sock, reader, sids, timeout=10.0):
