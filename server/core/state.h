@@ -27,6 +27,11 @@ struct registry {
 	const char			*name;
 	enum registry_kind		 kind;
 	struct store			*store;
+	/* Object storage (issue 26), NULL: local disk only. Keys of this
+	 * registry are objprefix + the store.h relative path ("R/" under a
+	 * top-level storage URL, "" under the registry's own). */
+	struct objstore			*objstore;
+	const char			*objprefix;
 	char				*config_json;	/* what we serve */
 	struct hosted			*hosted;	/* REGISTRY_HOSTED */
 	struct mirror			*mirror;	/* REGISTRY_MIRROR */
