@@ -14,7 +14,9 @@
 #include <openssl/crypto.h>
 
 #include "cache/tokens.h"
+#include "common/xmalloc.h"
 #include "server/core/config.h"
+#include "server/storage/objstore.h"
 #include "server/storage/tokenstore.h"
 
 static void
@@ -42,11 +44,27 @@ struct token_args {
 	bool		 same_owner;	/* --same-owner: label may be in use */
 };
 
-/* The top-level storage, where tokens live when it is set. */
-static const struct objstore_config *
-token_storage(const struct config *cfg)
+/* The top-level storage, where tokens live when it is set: true with oc
+ * filled in (the caller frees it). Exits on a bad URL (config_load has
+ * checked it). */
+static bool
+token_storage(const struct config *cfg, struct objstore_config *oc)
 {
-	return cfg->storage;
+	char	*why = NULL;
+
+	if (cfg->storage == NULL)
+		return false;
+	if (objstore_parse_url(cfg->storage, oc, &why) != 0) {
+		fprintf(stderr, "crated token: storage: %s\n", why);
+		exit(1);
+	}
+	oc->endpoint = cfg->storage_endpoint != NULL ?
+	    xstrdup(cfg->storage_endpoint) : NULL;
+	oc->region = cfg->storage_region != NULL ?
+	    xstrdup(cfg->storage_region) : NULL;
+	oc->credentials_file = cfg->storage_credentials_file != NULL ?
+	    xstrdup(cfg->storage_credentials_file) : NULL;
+	return true;
 }
 
 /* One create, as an edit of a copy of the store's list (done again after
@@ -78,14 +96,17 @@ static int
 create_token(struct cmd_args *a, const struct token_args *ta, enum scope sc,
     char **secret, char **id, char **cause)
 {
-	const struct objstore_config	*st = token_storage(a->cfg);
-	struct create_edit		 ce = { .ta = ta, .sc = sc };
+	struct objstore_config	 oc;
+	struct create_edit	 ce = { .ta = ta, .sc = sc };
+	int			 r;
 
-	if (st == NULL)
+	if (!token_storage(a->cfg, &oc))
 		return tokens_create(a->cfg->data_dir, ta->label,
 		    ta->registry, sc, ta->crates, ta->days, ta->same_owner,
 		    secret, id, cause);
-	if (tokenstore_update(st, create_edit, &ce, cause) != 0) {
+	r = tokenstore_update(&oc, create_edit, &ce, cause);
+	objstore_config_free(&oc);
+	if (r != 0) {
 		if (ce.secret != NULL)
 			OPENSSL_cleanse(ce.secret, strlen(ce.secret));
 		free(ce.secret);
@@ -150,12 +171,16 @@ token_create(struct cmd_args *a, const struct token_args *ta)
 static int
 token_list(struct cmd_args *a)
 {
-	const struct objstore_config	*st = token_storage(a->cfg);
-	struct tokens			 t;
-	char				*cause = NULL, *dir = NULL;
-	int				 r;
+	struct objstore_config	 oc;
+	struct tokens		 t;
+	char			*cause = NULL, *dir = NULL;
+	int			 r = 0;
 
-	if (st != NULL && tokenstore_fetch(st, &dir, &cause) != 0) {
+	if (token_storage(a->cfg, &oc)) {
+		r = tokenstore_fetch(&oc, &dir, &cause);
+		objstore_config_free(&oc);
+	}
+	if (r != 0) {
 		fprintf(stderr, "crated token list: %s\n", cause);
 		free(cause);
 		return 1;
@@ -274,14 +299,15 @@ revoke_edit(const char *dir, void *arg, char **cause)
 static int
 token_revoke(struct cmd_args *a, const char *which)
 {
-	const struct objstore_config	*st = token_storage(a->cfg);
-	struct revoke_edit		 re = { .which = which };
-	char				*cause = NULL;
-	size_t				 n;
-	int				 r;
+	struct objstore_config	 oc;
+	struct revoke_edit	 re = { .which = which };
+	char			*cause = NULL;
+	size_t			 n;
+	int			 r;
 
-	if (st != NULL) {
-		r = tokenstore_update(st, revoke_edit, &re, &cause);
+	if (token_storage(a->cfg, &oc)) {
+		r = tokenstore_update(&oc, revoke_edit, &re, &cause);
+		objstore_config_free(&oc);
 		n = re.n;
 	} else
 		r = tokens_revoke(a->cfg->data_dir, which, &n, &cause);
