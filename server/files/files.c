@@ -587,6 +587,17 @@ files_crate_from_store(struct registry *reg, struct http_request *r,
 }
 
 void
+files_index_stored(struct registry *reg, const char *path,
+    const char *etag)
+{
+	struct replica	*rp = replica_of(reg);
+
+	if (rp != NULL)
+		replica_index_stored(rp, path, etag);
+	files_index_changed(reg, path);
+}
+
+void
 files_index_changed(struct registry *reg, const char *path)
 {
 	char	key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];

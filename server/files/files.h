@@ -53,6 +53,12 @@ bool	files_crate_from_store(struct registry *, struct http_request *,
  * size as snprintf would. */
 void	files_key(char *out, size_t size, const char *registry,
 	    const char *path);
+/* For a write of this machine that put the index file path of reg into
+ * its object store (etag: the store's answer) and the same bytes on
+ * disk: files_index_changed, and the replica knows the copy is the
+ * store's (no GET needed within storage_max_stale). */
+void	files_index_stored(struct registry *, const char *path,
+	    const char *etag);
 /* Drops the hot copy of an index file after a write. */
 void	files_index_changed(struct registry *, const char *path);
 /* Closes a store file (rel, as "crates/...") crated removes, if kept
