@@ -150,7 +150,8 @@ objstore_stats(const struct objstore *s, struct objstore_stats *st)
 static enum obj_status
 map_status(long http)
 {
-	if (http == 200 || http == 201 || http == 204 || http == 206)
+	if (http == 200 || http == 201 || http == 202 || http == 204 ||
+	    http == 206)
 		return OBJ_OK;
 	if (http == 304)
 		return OBJ_NOT_MODIFIED;

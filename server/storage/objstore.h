@@ -42,7 +42,7 @@ struct objstore_config {
 
 /* How a request ended, whatever the cloud. */
 enum obj_status {
-	OBJ_OK,			/* 200, 201, 204 */
+	OBJ_OK,			/* 200, 201, 202, 204 */
 	OBJ_NOT_MODIFIED,	/* 304 to an If-None-Match */
 	OBJ_NOT_FOUND,		/* 404 */
 	OBJ_CONFLICT,		/* 409 or 412: a condition failed; someone
