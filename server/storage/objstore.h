@@ -150,5 +150,10 @@ struct objstore_stats {
 	unsigned long long requests, failures, conflicts;
 };
 void	objstore_stats(const struct objstore *, struct objstore_stats *);
+/* Asks the store every interval seconds when no other request has had an
+ * answer in that time (a GET of crated-probe/health, which need not
+ * exist), so that its state is known and a change of it logged; the
+ * first at once. Stopped by objstore_close. */
+void	objstore_watch(struct objstore *, int interval);
 
 #endif
