@@ -236,7 +236,7 @@ note_failure(struct rfile *f, const struct obj_result *res, bool have)
 	if (now - f->logged < LOG_EVERY)
 		return;
 	f->logged = now;
-	log_warn("registry %s: %s: %s; %s", rp->registry,
+	log_warn("registry %s: %s from %s: %s; %s", rp->registry, f->rel,
 	    objstore_name(rp->p.objstore), res->error != NULL ? res->error :
 	    "the store failed", have ? "serving the local copy (stale)" :
 	    "no local copy to serve");
@@ -274,7 +274,7 @@ replica_index_fresh(struct replica *rp, const char *path)
 
 /* The store failed a moment ago: answer from the disk without asking it
  * again, so that while it is down each request does not wait for a
- * timeout of its own. */
+ * timeout of its own (at most one a second per file does). */
 static bool
 recently_failed(const struct rfile *f)
 {
@@ -317,7 +317,9 @@ replica_index(struct replica *rp, const char *path, replica_cb cb,
 		cb(REPLICA_SERVE, NULL, arg);
 		return;
 	}
-	if (!f->busy && recently_failed(f)) {
+	/* Without a copy only the store can answer: it is asked again. */
+	if (!f->busy && recently_failed(f) && store_exists(rp->p.store,
+	    f->rel) == 1) {
 		serve_stale(f, cb, arg);
 		return;
 	}
