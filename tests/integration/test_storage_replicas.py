@@ -375,8 +375,8 @@ class AzuriteReplicaTests(harness.TestCase):
 
     def test_visible_through_azure(self):
         import azurite
-        cfg = ('storage = "azblob://%s/crated/fleet"\nstorage_endpoint = "%s/%s"\n'
-               'storage_max_stale = 1\n' % (azurite.ACCOUNT, self.az.endpoint, azurite.ACCOUNT))
+        cfg = ('storage = "azblob://%s/crated/fleet"\nstorage_endpoint = "%s"\n'
+               'storage_max_stale = 1\n' % (azurite.ACCOUNT, self.az.endpoint))
         env = {"AZURE_STORAGE_ACCOUNT": azurite.ACCOUNT, "AZURE_STORAGE_KEY": azurite.KEY}
         b = self.start_crated(name="b", data_dir=os.path.join(self.tmp, "b"),
                               config_extra=cfg, env=env)
