@@ -535,6 +535,10 @@ set_body(struct fetch *f, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)opts->body_len);
+		/* curl sends "Expect: 100-continue" with every PUT (a signed
+		 * one cannot drop it): the body follows at once, not after a
+		 * round trip. */
+		curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(e, CURLOPT_READDATA, f);
 	} else if (opts->body != NULL && opts->once) {
