@@ -121,9 +121,10 @@ answer_take(struct hsw *s, const struct obj_result *res)
 	s->error = res->error ? xstrdup(res->error) : NULL;
 	if (res->etag != NULL)
 		s->got_etag = xstrdup(res->etag);
-	if (res->status == OBJ_OK && res->body != NULL) {
-		s->got = xstrndup(res->body, res->len);
-		s->got_len = res->len;
+	if (res->status == OBJ_OK) {
+		s->got = xstrndup(res->body ? res->body : "", res->body ?
+		    res->len : 0);
+		s->got_len = res->body ? res->len : 0;
 	}
 }
 
@@ -214,10 +215,10 @@ audit(struct hsw *s)
 	    " s:s?}", "time", when, "registry", s->hs->reg->name, "op",
 	    op_name(s->w.op), "crate", s->name, "version", s->vers, "user",
 	    s->user, "client", s->client, "cksum", s->cksum), JSON_COMPACT |
-	    JSON_PRESERVE_ORDER | JSON_EMBED);
+	    JSON_PRESERVE_ORDER);
 	if (body == NULL)
 		xoom("json_dumps");
-	log_info("audit: {%s}", body);
+	log_info("audit: %s", body);
 	p.body = body;
 	p.len = strlen(body);
 	objstore_put(s->hs->reg->objstore, &p, audit_done, body);
@@ -340,22 +341,14 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 	s->next(s);
 }
 
-/* After a lost race: waits 10-200 ms (so that racing replicas spread
- * out), then runs next. False (and finished) after TRIES. */
-static bool
-retry_later(struct hsw *s, void (*next)(struct hsw *))
+/* Waits 10-200 ms (so that racing replicas spread out), then runs
+ * next. */
+static void
+backoff(struct hsw *s, void (*next)(struct hsw *))
 {
 	unsigned int	r = 0;
 	struct timeval	tv;
 
-	if (++s->tries >= TRIES) {
-		finishf(s, 503, "crated lost the race to write `%s` in the"
-		    " object store %s %d times in a row: nothing was %s; try"
-		    " again", s->name, objstore_name(s->hs->reg->objstore),
-		    TRIES, s->w.op == HSTORE_PUBLISH ? "published" :
-		    "changed");
-		return false;
-	}
 	if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
 		r = (unsigned int)rand();
 	r = BACKOFF_MIN_MS + r % (BACKOFF_MAX_MS - BACKOFF_MIN_MS + 1);
@@ -365,6 +358,22 @@ retry_later(struct hsw *s, void (*next)(struct hsw *))
 		s->backoff = evtimer_new(s->hs->reg->srv->base, backoff_cb, s);
 	s->next = next;
 	evtimer_add(s->backoff, &tv);
+}
+
+/* After a lost race: next after a pause; false (and finished) after
+ * TRIES. */
+static bool
+retry_later(struct hsw *s, void (*next)(struct hsw *))
+{
+	if (++s->tries >= TRIES) {
+		finishf(s, 503, "crated lost the race to write `%s` in the"
+		    " object store %s %d times in a row: nothing was %s; try"
+		    " again", s->name, objstore_name(s->hs->reg->objstore),
+		    TRIES, s->w.op == HSTORE_PUBLISH ? "published" :
+		    "changed");
+		return false;
+	}
+	backoff(s, next);
 	return true;
 }
 
@@ -498,12 +507,26 @@ sha256_is(const char *p, size_t len, const char *hex)
 	return strcmp(out, hex) == 0;
 }
 
-/* A different .crate holds this version's key: the index decides. */
+static void	crate_listed(struct hsw *);
+
+static void
+crate_listed_start(struct hsw *s)
+{
+	get(s, s->index.key, INDEX_MAX, crate_listed);
+}
+
+/* A different .crate holds this version's key: the index decides. Its
+ * publish is most likely a few milliseconds from writing its line: the
+ * index is read again a few times before "in progress". */
 static void
 crate_listed(struct hsw *s)
 {
 	if (!take_read(s, &s->index) || !apply(s, &s->index))
 		return;		/* e.g. "already exists" */
+	if (++s->tries < TRIES) {
+		backoff(s, crate_listed_start);
+		return;
+	}
 	finishf(s, 409, "another publish of `%s@%s` with different contents"
 	    " is in progress on another replica, or failed half-way (its"
 	    " .crate is removed within the hour); publish a new version, or"
@@ -533,7 +556,8 @@ crate_check(struct hsw *s)
 		write_meta(s);
 		return;
 	}
-	get(s, s->index.key, INDEX_MAX, crate_listed);
+	s->tries = 0;
+	crate_listed_start(s);
 }
 
 static void
@@ -546,7 +570,8 @@ crate_put(struct hsw *s)
 		return;
 	case OBJ_CONFLICT:
 	case OBJ_UNAVAILABLE:	/* lost answer: what is there decides */
-		get(s, s->crate_key, s->w.crate_len + 1, crate_check);
+		get(s, s->crate_key, (size_t)s->hs->reg->srv->cfg->max_body_bytes,
+		    crate_check);
 		return;
 	default:
 		store_failed(s);
