@@ -26,6 +26,7 @@
 #define NAME_OBJ_MAX	256
 #define KEY_MAX		(STORE_PATH_MAX + 256)
 #define TRIES		8	/* per object: a lost race is read again */
+#define UNAVAIL_TRIES	2	/* writes that failed with 5xx or no answer */
 #define BACKOFF_MIN_MS	10
 #define BACKOFF_MAX_MS	200
 #define ORPHAN_AGE	900	/* seconds: far longer than any publish */
@@ -63,6 +64,9 @@ struct hsw {
 	int			 tries;
 	bool			 index_unknown;	/* an index PUT's answer was
 						   lost */
+	int			 unavail;	/* writes that got no answer or
+						   a 5xx */
+	char			*failure;	/* the last such answer */
 	void			(*next)(struct hsw *);
 	struct event		*backoff;
 	/* The last answer. */
@@ -119,6 +123,10 @@ answer_take(struct hsw *s, const struct obj_result *res)
 	s->st = res->status;
 	s->http_status = res->http_status;
 	s->error = res->error ? xstrdup(res->error) : NULL;
+	if (res->status == OBJ_UNAVAILABLE) {
+		free(s->failure);
+		s->failure = xstrdup(res->error ? res->error : "no answer");
+	}
 	if (res->etag != NULL)
 		s->got_etag = xstrdup(res->etag);
 	if (res->status == OBJ_OK) {
@@ -168,6 +176,7 @@ static void
 hsw_free(struct hsw *s)
 {
 	answer_clear(s);
+	free(s->failure);
 	obj_free(&s->index);
 	obj_free(&s->meta);
 	if (s->backoff != NULL)
@@ -290,6 +299,22 @@ store_failed(struct hsw *s)
 	    " back", store, why, done);
 }
 
+/* Writes failed with 5xx or no answer, and what the store holds shows
+ * that none of them landed. */
+static void
+gave_up(struct hsw *s)
+{
+	if (s->failure == NULL)
+		s->failure = xstrdup("its writes did not land");
+	log_error("registry %s: %s %s %s: the object store: %s",
+	    s->hs->reg->name, op_name(s->w.op), s->name, s->vers ? s->vers :
+	    "-", s->failure);
+	finishf(s, 503, "the object store %s is unavailable (%s): nothing was"
+	    " %s; try again when it is back", objstore_name(
+	    s->hs->reg->objstore), s->failure, s->w.op == HSTORE_PUBLISH ?
+	    "published" : "changed");
+}
+
 /* The answer was a read's: the object (or its absence) into o. */
 static bool
 take_read(struct hsw *s, struct obj *o)
@@ -399,6 +424,10 @@ index_reread(struct hsw *s)
 		done_ok(s);
 		return;
 	}
+	if (s->index_unknown && s->unavail >= UNAVAIL_TRIES) {
+		gave_up(s);
+		return;
+	}
 	s->index_unknown = false;
 	if (apply(s, &s->index))
 		write_index(s);
@@ -420,8 +449,11 @@ index_put(struct hsw *s)
 		done_ok(s);
 		return;
 	case OBJ_UNAVAILABLE:
+		/* Landed or not: the object decides, read again. */
 		s->index_unknown = true;
-		/* FALLTHROUGH */
+		s->unavail++;
+		backoff(s, index_reread_start);
+		return;
 	case OBJ_CONFLICT:
 		retry_later(s, index_reread_start);
 		return;
@@ -466,8 +498,14 @@ meta_put(struct hsw *s)
 		s->tries = 0;
 		write_index(s);
 		return;
-	case OBJ_UNAVAILABLE:	/* lost answer: reapplying to what is
-				   there is safe (If-Match) */
+	case OBJ_UNAVAILABLE:
+		/* Landed or not, no version names it yet: reapplying to
+		 * what is there is safe (If-Match). */
+		if (++s->unavail >= UNAVAIL_TRIES)
+			gave_up(s);
+		else
+			backoff(s, meta_reread_start);
+		return;
 	case OBJ_CONFLICT:
 		retry_later(s, meta_reread_start);
 		return;
@@ -537,12 +575,11 @@ static void
 crate_check(struct hsw *s)
 {
 	if (s->st == OBJ_NOT_FOUND) {
-		/* Swept between the two requests, or never written. */
-		if (++s->tries >= TRIES) {
-			store_failed(s);
-			return;
-		}
-		put_crate(s);
+		/* Never written (a 5xx), or swept between the two requests. */
+		if (s->unavail >= UNAVAIL_TRIES || ++s->tries >= TRIES)
+			gave_up(s);
+		else
+			put_crate(s);
 		return;
 	}
 	if (s->st != OBJ_OK) {
@@ -568,8 +605,10 @@ crate_put(struct hsw *s)
 		s->tries = 0;
 		write_meta(s);
 		return;
-	case OBJ_CONFLICT:
 	case OBJ_UNAVAILABLE:	/* lost answer: what is there decides */
+		s->unavail++;
+		/* FALLTHROUGH */
+	case OBJ_CONFLICT:
 		get(s, s->crate_key, (size_t)s->hs->reg->srv->cfg->max_body_bytes,
 		    crate_check);
 		return;
@@ -590,8 +629,11 @@ put_crate(struct hsw *s)
 static void
 reserve_check(struct hsw *s)
 {
-	if (s->st == OBJ_NOT_FOUND && ++s->tries < TRIES) {
-		reserve(s);
+	if (s->st == OBJ_NOT_FOUND) {
+		if (s->unavail >= UNAVAIL_TRIES || ++s->tries >= TRIES)
+			gave_up(s);
+		else
+			reserve(s);
 		return;
 	}
 	if (s->st != OBJ_OK) {
@@ -616,8 +658,10 @@ reserved(struct hsw *s)
 		s->tries = 0;
 		put_crate(s);
 		return;
-	case OBJ_CONFLICT:
 	case OBJ_UNAVAILABLE:
+		s->unavail++;
+		/* FALLTHROUGH */
+	case OBJ_CONFLICT:
 		get(s, s->names_key, NAME_OBJ_MAX, reserve_check);
 		return;
 	default:
