@@ -622,8 +622,13 @@ crate_put(struct hsw *s)
 static void
 put_crate(struct hsw *s)
 {
-	put(s, s->crate_key, s->w.crate, s->w.crate_len, OBJ_PUT_CREATE,
-	    NULL, crate_put);
+	struct obj_put	p = { .key = s->crate_key, .body = s->w.crate,
+			    .len = s->w.crate_len, .cond = OBJ_PUT_CREATE,
+			    .sha256 = s->cksum };
+
+	/* S3 checks the upload against the SHA-256 already computed. */
+	s->next = crate_put;
+	objstore_put(s->hs->reg->objstore, &p, got_cb, s);
 }
 
 static void
