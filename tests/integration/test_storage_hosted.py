@@ -337,7 +337,9 @@ class TestThreeReplicasCargo(StoreCase):
             self.assertTrue(mine <= seen, (srv.port, sorted(mine - seen)))
             want = max(mine, key=lambda v: int(v.split(".")[1]))
             user = harness.make_project(os.path.join(self.tmp, "user%d" % i), "user%d" % i,
-                                        deps='%s = "=%s"' % (name, want), publish=False)
+                                        deps='%s = { version = "=%s", registry = "local" }'
+                                        % (name, want),
+                                        publish=False)
             cargos[i].run(["generate-lockfile"], user, logs=(srv,))
             locked = {p["name"]: p["version"] for p in harness.read_lock(
                 os.path.join(user, "Cargo.lock"))}
