@@ -32,6 +32,8 @@
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
 #include "server/storage/objstore.h"
+#include "server/storage/replica.h"
+#include "server/storage/tokensync.h"
 #include "server/upstream/upstream.h"
 
 #define DRAIN_SECONDS		10
@@ -66,6 +68,9 @@ serve_download(struct registry *reg, struct http_request *r,
 		mirror_download(reg, r, rt);
 		return;
 	}
+	if (files_crate_from_store(reg, r, rt->name, rt->vers,
+	    crate_cache_control))
+		return;
 	http_reply_error(r, 404, "crate `%s` version %s is not in registry"
 	    " `%s`", rt->name, rt->vers, reg->name);
 }
@@ -283,6 +288,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: configuration %s reloaded", srv->cfg->path ?
 		    srv->cfg->path : "(built-in defaults)");
 	probes_reconfigured(srv->probes);
+	tokensync_set_max_stale(srv->tokensync,
+	    (double)srv->cfg->storage_max_stale);
 	srv->tokens.checked = 0;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (srv->cfg->nlisten_tls > 0)
@@ -461,6 +468,42 @@ open_file_budget(long long want)
 	return (size_t)half;
 }
 
+static void
+tokens_changed(void *arg)
+{
+	struct server	*srv = arg;
+
+	tokens_refresh_now(srv->cfg->data_dir, &srv->tokens);
+}
+
+/* With a top-level storage (the one whose registries' keys are under
+ * "R/"), tokens.json is the store's: this replica's copy follows it. */
+static void
+start_tokensync(struct server *srv)
+{
+	struct tokensync_params	 p;
+
+	for (size_t i = 0; i < srv->nregs; i++) {
+		struct registry	*reg = &srv->regs[i];
+
+		if (reg->objstore == NULL || reg->objprefix == NULL ||
+		    reg->objprefix[0] == '\0')
+			continue;
+		memset(&p, 0, sizeof p);
+		p.base = srv->base;
+		p.objstore = reg->objstore;
+		p.data_dir = srv->cfg->data_dir;
+		p.disk = srv->workers;
+		p.max_stale = (double)srv->cfg->storage_max_stale;
+		p.changed = tokens_changed;
+		p.arg = srv;
+		srv->tokensync = tokensync_start(&p);
+		log_info("tokens: kept in %s (%s), revalidated every %gs",
+		    objstore_name(reg->objstore), TOKENSYNC_KEY, p.max_stale);
+		return;
+	}
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -548,6 +591,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
 		    "mirror", srv->public_url, srv->regs[i].name);
 	}
+	start_tokensync(srv);
 	srv->probes = probes_start(srv);
 	return 0;
 }
@@ -563,16 +607,19 @@ server_finish(struct server *srv)
 {
 	/* Work still under way ends first, answering its requests while
 	 * their connections exist; then the connections go. */
+	tokensync_stop(srv->tokensync);
 	workers_destroy(srv->cpu);
 	probes_free(srv->probes);
 	upstream_client_destroy(srv->upstream);
 	workers_destroy(srv->workers);
 	workers_destroy(srv->background);
 	lru_fini(&srv->keeping);
+	tokensync_free(srv->tokensync);
 	http_server_free(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++) {
 		hosted_close(srv->regs[i].hosted);
 		mirror_close(srv->regs[i].mirror);
+		replica_free(srv->regs[i].replica);
 		store_close(srv->regs[i].store);
 		free(srv->regs[i].config_json);
 		free((void *)(uintptr_t)srv->regs[i].objprefix);

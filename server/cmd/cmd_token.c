@@ -1,5 +1,7 @@
 /* crated token: create, list and revoke the tokens of
- * DATA_DIR/tokens.json. */
+ * DATA_DIR/tokens.json, or, with a top-level `storage`, of the store's
+ * tokens.json (read-modify-write with If-Match: storage/tokenstore.h),
+ * which every replica follows. */
 #include "server/cmd/cmd.h"
 
 #include <getopt.h>
@@ -12,7 +14,10 @@
 #include <openssl/crypto.h>
 
 #include "cache/tokens.h"
+#include "common/xmalloc.h"
 #include "server/core/config.h"
+#include "server/storage/objstore.h"
+#include "server/storage/tokenstore.h"
 
 static void
 print_help(FILE *f)
@@ -27,7 +32,9 @@ print_help(FILE *f)
 	    "       crated token revoke [--config FILE] [--data-dir DIR]"
 	    " ID|NAME\n"
 	    "Tokens live in DATA_DIR/tokens.json: --config names the file whose"
-	    " data_dir\n(and registries) are meant, --data-dir overrides it.\n");
+	    " data_dir\n(and registries) are meant, --data-dir overrides it."
+	    " With a top-level `storage`\nthey live in the store's tokens.json,"
+	    " which every replica follows.\n");
 }
 
 struct token_args {
@@ -36,6 +43,80 @@ struct token_args {
 	int		 days;
 	bool		 same_owner;	/* --same-owner: label may be in use */
 };
+
+/* The top-level storage, where tokens live when it is set: true with oc
+ * filled in (the caller frees it). Exits on a bad URL (config_load has
+ * checked it). */
+static bool
+token_storage(const struct config *cfg, struct objstore_config *oc)
+{
+	char	*why = NULL;
+
+	if (cfg->storage == NULL)
+		return false;
+	if (objstore_parse_url(cfg->storage, oc, &why) != 0) {
+		fprintf(stderr, "crated token: storage: %s\n", why);
+		exit(1);
+	}
+	oc->endpoint = cfg->storage_endpoint != NULL ?
+	    xstrdup(cfg->storage_endpoint) : NULL;
+	oc->region = cfg->storage_region != NULL ?
+	    xstrdup(cfg->storage_region) : NULL;
+	oc->credentials_file = cfg->storage_credentials_file != NULL ?
+	    xstrdup(cfg->storage_credentials_file) : NULL;
+	return true;
+}
+
+/* One create, as an edit of a copy of the store's list (done again after
+ * a lost race: the secret of the last try is the one written). */
+struct create_edit {
+	const struct token_args	*ta;
+	enum scope		 sc;
+	char			*secret, *id;
+};
+
+static int
+create_edit(const char *dir, void *arg, char **cause)
+{
+	struct create_edit	*ce = arg;
+	const struct token_args	*ta = ce->ta;
+
+	if (ce->secret != NULL)
+		OPENSSL_cleanse(ce->secret, strlen(ce->secret));
+	free(ce->secret);
+	free(ce->id);
+	ce->secret = ce->id = NULL;
+	return tokens_create(dir, ta->label, ta->registry, ce->sc,
+	    ta->crates, ta->days, ta->same_owner, &ce->secret, &ce->id,
+	    cause);
+}
+
+/* tokens_create, in the store when there is one. */
+static int
+create_token(struct cmd_args *a, const struct token_args *ta, enum scope sc,
+    char **secret, char **id, char **cause)
+{
+	struct objstore_config	 oc;
+	struct create_edit	 ce = { .ta = ta, .sc = sc };
+	int			 r;
+
+	if (!token_storage(a->cfg, &oc))
+		return tokens_create(a->cfg->data_dir, ta->label,
+		    ta->registry, sc, ta->crates, ta->days, ta->same_owner,
+		    secret, id, cause);
+	r = tokenstore_update(&oc, create_edit, &ce, cause);
+	objstore_config_free(&oc);
+	if (r != 0) {
+		if (ce.secret != NULL)
+			OPENSSL_cleanse(ce.secret, strlen(ce.secret));
+		free(ce.secret);
+		free(ce.id);
+		return -1;
+	}
+	*secret = ce.secret;
+	*id = ce.id;
+	return 0;
+}
 
 static int
 token_create(struct cmd_args *a, const struct token_args *ta)
@@ -71,8 +152,7 @@ token_create(struct cmd_args *a, const struct token_args *ta)
 		fprintf(stderr, "crated token create: --expires takes days\n");
 		return 2;
 	}
-	if (tokens_create(a->cfg->data_dir, label, ta->registry, sc,
-	    ta->crates, ta->days, ta->same_owner, &secret, &id, &cause) != 0) {
+	if (create_token(a, ta, sc, &secret, &id, &cause) != 0) {
 		fprintf(stderr, "crated token create: %s\n", cause);
 		free(cause);
 		return 1;
@@ -91,10 +171,23 @@ token_create(struct cmd_args *a, const struct token_args *ta)
 static int
 token_list(struct cmd_args *a)
 {
-	struct tokens	 t;
-	char		*cause = NULL;
+	struct objstore_config	 oc;
+	struct tokens		 t;
+	char			*cause = NULL, *dir = NULL;
+	int			 r = 0;
 
-	if (tokens_load(a->cfg->data_dir, &t, &cause) != 0) {
+	if (token_storage(a->cfg, &oc)) {
+		r = tokenstore_fetch(&oc, &dir, &cause);
+		objstore_config_free(&oc);
+	}
+	if (r != 0) {
+		fprintf(stderr, "crated token list: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	r = tokens_load(dir != NULL ? dir : a->cfg->data_dir, &t, &cause);
+	tokenstore_done(dir);
+	if (r != 0) {
 		fprintf(stderr, "crated token list: %s\n", cause);
 		free(cause);
 		return 1;
@@ -188,13 +281,37 @@ parse_options(int argc, char **argv, struct token_args *ta)
 	return 0;
 }
 
+struct revoke_edit {
+	const char	*which;
+	size_t		 n;
+};
+
+static int
+revoke_edit(const char *dir, void *arg, char **cause)
+{
+	struct revoke_edit	*re = arg;
+
+	if (tokens_revoke(dir, re->which, &re->n, cause) != 0)
+		return -1;
+	return re->n == 0 ? 1 : 0;
+}
+
 static int
 token_revoke(struct cmd_args *a, const char *which)
 {
-	char	*cause = NULL;
-	size_t	 n;
+	struct objstore_config	 oc;
+	struct revoke_edit	 re = { .which = which };
+	char			*cause = NULL;
+	size_t			 n;
+	int			 r;
 
-	if (tokens_revoke(a->cfg->data_dir, which, &n, &cause) != 0) {
+	if (token_storage(a->cfg, &oc)) {
+		r = tokenstore_update(&oc, revoke_edit, &re, &cause);
+		objstore_config_free(&oc);
+		n = re.n;
+	} else
+		r = tokens_revoke(a->cfg->data_dir, which, &n, &cause);
+	if (r != 0) {
 		fprintf(stderr, "crated token revoke: %s\n", cause);
 		free(cause);
 		return 1;

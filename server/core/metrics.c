@@ -122,6 +122,10 @@ static const struct family {
 	[METRIC_REQUESTS_TOTAL] =
 	    { "crated_requests_total", COUNTER, METRICS_SERVER,
 	      "Requests answered, by registry, route and status." },
+	[METRIC_STORAGE_READ_SECONDS] =
+	    { "crated_storage_read_seconds", HISTOGRAM, METRICS_SERVER,
+	      "Object-store GETs of replicas (index files, .crate files),"
+	      " by outcome." },
 };
 
 struct series {

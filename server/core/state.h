@@ -32,6 +32,9 @@ struct registry {
 	 * top-level storage URL, "" under the registry's own). */
 	struct objstore			*objstore;
 	const char			*objprefix;
+	/* The local disk as the store's cache (storage/replica.h); made
+	 * at the first request of a hosted registry with objstore. */
+	struct replica			*replica;
 	char				*config_json;	/* what we serve */
 	struct hosted			*hosted;	/* REGISTRY_HOSTED */
 	struct mirror			*mirror;	/* REGISTRY_MIRROR */
@@ -57,6 +60,9 @@ struct server {
 	char			*public_url;	/* no trailing '/' */
 	int			 lockfd;	/* flock on the data dir */
 	struct tokens		 tokens;
+	/* With a top-level storage: tokens.json is the store's and
+	 * data_dir/tokens.json this replica's copy (storage/tokensync.h). */
+	struct tokensync	*tokensync;
 	struct config		**old_cfgs;	/* replaced by SIGHUP, kept
 						   until exit: requests in
 						   flight may still read them */

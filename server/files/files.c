@@ -19,6 +19,7 @@
 #include "server/files/openfiles.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/storage/replica.h"
 
 #define INDEX_FILE_MAX		(64u << 20)
 
@@ -398,9 +399,10 @@ entry_file(struct registry *reg, struct http_request *r, const char *key,
 	return f;
 }
 
-void
-files_index_file(struct registry *reg, struct http_request *r,
-    const char *path)
+/* Serves an index file of reg from the hot cache or its store, as it is
+ * on disk. */
+static void
+serve_index(struct registry *reg, struct http_request *r, const char *path)
 {
 	struct server	*srv = reg->srv;
 	struct hot_entry *e;
@@ -448,6 +450,151 @@ files_index_file(struct registry *reg, struct http_request *r,
 	    index_cache_control, etag);
 	files_load_gzip(reg, path, e);	/* for this answer or the next */
 	files_reply_file_entry(reg, path, r, hot_insert(srv->hot, e), NULL);
+}
+
+static void
+replica_changed(const char *path, void *arg)
+{
+	files_index_changed(arg, path);
+}
+
+/* reg's replica (made at the first need): its index files and .crate
+ * files are the object store's, the disk their cache. NULL: the disk is
+ * the store. */
+static struct replica *
+replica_of(struct registry *reg)
+{
+	const struct config	*cfg = reg->srv->cfg;
+	struct replica_params	 p;
+
+	if (reg->objstore == NULL || reg->kind != REGISTRY_HOSTED)
+		return NULL;
+	if (reg->replica == NULL) {
+		memset(&p, 0, sizeof p);
+		p.registry = reg->name;
+		p.objstore = reg->objstore;
+		p.objprefix = reg->objprefix;
+		p.store = reg->store;
+		p.disk = reg->srv->workers;
+		p.cpu = reg->srv->cpu;
+		p.crate_max = (size_t)cfg->max_body_bytes;
+		p.changed = replica_changed;
+		p.changed_arg = reg;
+		reg->replica = replica_create(&p);
+	}
+	/* A reload may have changed it. */
+	replica_set_max_stale(reg->replica, (double)cfg->storage_max_stale);
+	return reg->replica;
+}
+
+/* A request waiting for the store. */
+struct store_wait {
+	struct registry		*reg;
+	struct http_request	*r;
+	const char		*hdrs;
+	char			 path[INDEX_PATH_MAX];
+	char			 rel[STORE_PATH_MAX];
+};
+
+/* The answer for what the store said, unless the file is to be served. */
+static bool
+replied_outcome(struct store_wait *w, enum replica_outcome o,
+    const char *why)
+{
+	switch (o) {
+	case REPLICA_SERVE:
+	case REPLICA_STALE:
+		return false;
+	case REPLICA_GONE:
+		if (why != NULL)
+			http_reply_error(w->r, 404, "%s", why);
+		else
+			http_reply_error(w->r, 404, "crate not found in"
+			    " registry `%s`", w->reg->name);
+		break;
+	case REPLICA_UNAVAILABLE:
+		http_reply_error_hdrs(w->r, 503, "Retry-After: 5\r\n", "%s",
+		    why != NULL ? why : "the registry's storage cannot be"
+		    " reached");
+		break;
+	case REPLICA_BAD:
+		http_reply_error(w->r, 502, "%s", why);
+		break;
+	case REPLICA_FAILED:
+		http_reply_error(w->r, 500, "%s", why != NULL ? why :
+		    "cannot read the registry's storage");
+		break;
+	}
+	return true;
+}
+
+static void
+index_checked(enum replica_outcome o, const char *why, void *arg)
+{
+	struct store_wait	*w = arg;
+
+	if (!replied_outcome(w, o, why))
+		serve_index(w->reg, w->r, w->path);
+	free(w);
+}
+
+void
+files_index_file(struct registry *reg, struct http_request *r,
+    const char *path)
+{
+	struct replica		*rp = replica_of(reg);
+	struct store_wait	*w;
+
+	if (rp == NULL || replica_index_fresh(rp, path)) {
+		serve_index(reg, r, path);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->reg = reg;
+	w->r = r;
+	snprintf(w->path, sizeof w->path, "%s", path);
+	replica_index(rp, path, index_checked, w);
+}
+
+static void
+crate_fetched(enum replica_outcome o, const char *why, void *arg)
+{
+	struct store_wait	*w = arg;
+
+	if (!replied_outcome(w, o, why) &&
+	    files_crate(w->reg, w->r, w->rel, w->hdrs) != 0)
+		http_reply_error(w->r, 404, "%s is not in registry `%s`",
+		    w->rel, w->reg->name);
+	free(w);
+}
+
+bool
+files_crate_from_store(struct registry *reg, struct http_request *r,
+    const char *name, const char *vers, const char *hdrs)
+{
+	struct replica		*rp = replica_of(reg);
+	struct store_wait	*w;
+
+	if (rp == NULL)
+		return false;
+	w = xcalloc(1, sizeof *w);
+	w->reg = reg;
+	w->r = r;
+	w->hdrs = hdrs;
+	store_crate_rel(name, vers, w->rel);
+	replica_crate(rp, name, vers, crate_fetched, w);
+	return true;
+}
+
+void
+files_index_stored(struct registry *reg, const char *path,
+    const char *etag)
+{
+	struct replica	*rp = replica_of(reg);
+
+	if (rp != NULL)
+		replica_index_stored(rp, path, etag);
+	files_index_changed(reg, path);
 }
 
 void

@@ -16,7 +16,9 @@ struct http_request;
 struct registry;
 struct server;
 
-/* Serves an index file of reg from the hot cache or its store. */
+/* Serves an index file of reg from the hot cache or its store; with an
+ * object store (reg->objstore), once the local copy is checked against
+ * it (storage/replica.h). */
 void	files_index_file(struct registry *, struct http_request *,
 	    const char *path);
 /* Answers r from a hot entry (stealing a reference to it): 304 when the
@@ -40,10 +42,23 @@ bool	files_load_gzip(struct registry *, const char *path,
  * when the store has no such file; r is then not answered. */
 int	files_crate(struct registry *, struct http_request *, const char *rel,
 	    const char *hdrs);
+/* For a hosted registry in object storage (reg->objstore), whose .crate
+ * rel files_crate did not find on disk: fetches it from the store,
+ * checks it against its index line, keeps it and answers r (hdrs must
+ * outlive the request; a 404, 502 or 503 when it cannot): true. false
+ * when reg has no store (r is not answered). */
+bool	files_crate_from_store(struct registry *, struct http_request *,
+	    const char *name, const char *vers, const char *hdrs);
 /* The memory and open-file caches' key of a file: "REGISTRY/PATH", cut to
  * size as snprintf would. */
 void	files_key(char *out, size_t size, const char *registry,
 	    const char *path);
+/* For a write of this machine that put the index file path of reg into
+ * its object store (etag: the store's answer) and the same bytes on
+ * disk: files_index_changed, and the replica knows the copy is the
+ * store's (no GET needed within storage_max_stale). */
+void	files_index_stored(struct registry *, const char *path,
+	    const char *etag);
 /* Drops the hot copy of an index file after a write. */
 void	files_index_changed(struct registry *, const char *path);
 /* Closes a store file (rel, as "crates/...") crated removes, if kept

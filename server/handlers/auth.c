@@ -15,6 +15,7 @@
 #include "server/handlers/registry.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/storage/tokensync.h"
 
 /*
  * ops_access: whether r may read /-/metrics, /-/registries and the
@@ -127,6 +128,10 @@ auth_request(struct server *srv, struct registry *reg,
 	if (t == NULL) {
 		bool	api = route_is_api(rt->kind) && rt->kind !=
 			    ROUTE_DOWNLOAD;
+
+		/* Tokens in the store: one made on another replica a
+		 * moment ago works at the client's next try. */
+		tokensync_unknown(srv->tokensync);
 
 		log_warn("registry %s: %s sent an unknown, revoked or expired"
 		    " token", reg->name, http_peer(r));

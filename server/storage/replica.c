@@ -1,0 +1,647 @@
+#include "server/storage/replica.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "cache/lru.h"
+#include "cache/store.h"
+#include "common/xmalloc.h"
+#include "index/indexline.h"
+#include "server/core/log.h"
+#include "server/core/metrics.h"
+#include "server/core/workers.h"
+#include "server/storage/objstore.h"
+
+#define INDEX_FILE_MAX		(64u << 20)
+/* Files remembered (ETag, when checked); past that the least recently
+ * asked for are forgotten, and their next check is a plain GET whose
+ * bytes are compared with the copy's. */
+#define RFILES_MAX		65536
+/* Requests waiting on one file's GET; more are answered from the local
+ * copy as it is (or 503). */
+#define WAITERS_MAX		4096
+/* A store failure is logged once a minute per file. */
+#define LOG_EVERY		60
+
+struct waiter {
+	replica_cb	 cb;
+	void		*arg;
+	struct waiter	*next;
+};
+
+enum rfile_kind {
+	RF_INDEX,
+	RF_CRATE,
+};
+
+struct rfile {
+	struct lru_node	 node;
+	struct replica	*rp;
+	enum rfile_kind	 kind;
+	char		 rel[STORE_PATH_MAX];	/* index/... or crates/... */
+	char		*path;			/* index: as routed */
+	char		*key;			/* objprefix + rel */
+	char		*etag;		/* the store's, of the local copy */
+	double		 checked;	/* monotonic; 0: never */
+	double		 failed;	/* last store failure; 0: none */
+	time_t		 logged;	/* last failure logged */
+	bool		 busy;		/* a GET or disk job under way */
+	double		 started;
+	struct waiter	*waiters;
+	size_t		 nwaiters;
+	/* A GET's answer, for the worker. */
+	char		*body;
+	size_t		 len;
+	char		*newetag;
+	int		 res;		/* the disk job's */
+	bool		 wrote;
+	/* .crate */
+	char		*name, *vers;
+	char		 cksum[65];
+	bool		 bad;
+};
+
+struct replica {
+	struct replica_params	 p;
+	char			*registry, *objprefix;
+	struct lru		 files;
+	char			 labels[160];
+};
+
+static double
+now_mono(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+count(struct replica *rp, enum metric_id id, const char *extra)
+{
+	char	labels[256];
+
+	snprintf(labels, sizeof labels, "%s%s%s", rp->labels,
+	    extra != NULL ? "," : "", extra != NULL ? extra : "");
+	metrics_add(id, labels, 1);
+}
+
+struct replica *
+replica_create(const struct replica_params *p)
+{
+	struct replica	*rp = xcalloc(1, sizeof *rp);
+
+	rp->p = *p;
+	rp->registry = xstrdup(p->registry);
+	rp->objprefix = xstrdup(p->objprefix != NULL ? p->objprefix : "");
+	rp->p.registry = rp->registry;
+	rp->p.objprefix = rp->objprefix;
+	lru_init(&rp->files);
+	snprintf(rp->labels, sizeof rp->labels,
+	    "registry=\"%s\",source=\"storage\"", rp->registry);
+	return rp;
+}
+
+static void
+rfile_free(struct rfile *f)
+{
+	free(f->path);
+	free(f->key);
+	free(f->etag);
+	free(f->body);
+	free(f->newetag);
+	free(f->name);
+	free(f->vers);
+	free(f);
+}
+
+static void
+rfile_forget(struct rfile *f)
+{
+	lru_remove(&f->rp->files, &f->node);
+	rfile_free(f);
+}
+
+void
+replica_free(struct replica *rp)
+{
+	if (rp == NULL)
+		return;
+	while (rp->files.oldest != NULL)
+		rfile_forget(lru_entry(rp->files.oldest, struct rfile, node));
+	lru_fini(&rp->files);
+	free(rp->registry);
+	free(rp->objprefix);
+	free(rp);
+}
+
+void
+replica_set_max_stale(struct replica *rp, double max_stale)
+{
+	rp->p.max_stale = max_stale;
+}
+
+static struct rfile *
+rfile_find(struct replica *rp, const char *rel)
+{
+	struct lru_node	*n = lru_find(&rp->files, rel, lru_hash(rel));
+
+	if (n == NULL)
+		return NULL;
+	lru_touch(&rp->files, n);
+	return lru_entry(n, struct rfile, node);
+}
+
+/* Forgets the least recently asked for idle files past RFILES_MAX. */
+static void
+rfiles_trim(struct replica *rp)
+{
+	struct lru_node	*n = rp->files.oldest;
+
+	while (rp->files.n >= RFILES_MAX && n != NULL) {
+		struct rfile	*f = lru_entry(n, struct rfile, node);
+
+		n = n->newer;
+		if (!f->busy)
+			rfile_forget(f);
+	}
+}
+
+static struct rfile *
+rfile_get(struct replica *rp, enum rfile_kind kind, const char *rel)
+{
+	struct rfile	*f;
+
+	if ((f = rfile_find(rp, rel)) != NULL)
+		return f;
+	rfiles_trim(rp);
+	f = xcalloc(1, sizeof *f);
+	f->rp = rp;
+	f->kind = kind;
+	snprintf(f->rel, sizeof f->rel, "%s", rel);
+	f->key = xasprintf("%s%s", rp->objprefix, rel);
+	lru_add(&rp->files, &f->node, f->rel, lru_hash(f->rel));
+	return f;
+}
+
+static void
+add_waiter(struct rfile *f, replica_cb cb, void *arg)
+{
+	struct waiter	*w = xcalloc(1, sizeof *w);
+
+	w->cb = cb;
+	w->arg = arg;
+	w->next = f->waiters;
+	f->waiters = w;
+	f->nwaiters++;
+}
+
+/* Answers every request waiting on f. A callback may ask for f again
+ * (a new round), so the list is taken first. */
+static void
+finish(struct rfile *f, enum replica_outcome o, const char *why)
+{
+	struct waiter	*w = f->waiters, *next;
+
+	f->waiters = NULL;
+	f->nwaiters = 0;
+	f->busy = false;
+	free(f->body);
+	f->body = NULL;
+	free(f->newetag);
+	f->newetag = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->cb(o, why, w->arg);
+		free(w);
+	}
+}
+
+/* Once a minute per file: the store failed and what is on disk is
+ * served (or, with nothing on disk, a 503). */
+static void
+note_failure(struct rfile *f, const struct obj_result *res, bool have)
+{
+	struct replica	*rp = f->rp;
+	time_t		 now = time(NULL);
+
+	f->failed = now_mono();
+	if (now - f->logged < LOG_EVERY)
+		return;
+	f->logged = now;
+	log_warn("registry %s: %s: %s; %s", rp->registry,
+	    objstore_name(rp->p.objstore), res->error != NULL ? res->error :
+	    "the store failed", have ? "serving the local copy (stale)" :
+	    "no local copy to serve");
+}
+
+static void
+observe(struct replica *rp, const struct obj_result *res)
+{
+	char	labels[256];
+
+	snprintf(labels, sizeof labels, "%s,outcome=\"%s\"", rp->labels,
+	    res->status == OBJ_OK ? "200" : res->status == OBJ_NOT_MODIFIED ?
+	    "304" : res->status == OBJ_NOT_FOUND ? "404" : "failed");
+	metrics_observe(METRIC_STORAGE_READ_SECONDS, labels, res->seconds);
+}
+
+/* ---- index files ---- */
+
+static void	index_start(struct rfile *);
+
+bool
+replica_index_fresh(struct replica *rp, const char *path)
+{
+	char		 rel[STORE_PATH_MAX];
+	struct lru_node	*n;
+	struct rfile	*f;
+
+	snprintf(rel, sizeof rel, "index/%s", path);
+	if ((n = lru_find(&rp->files, rel, lru_hash(rel))) == NULL)
+		return false;
+	f = lru_entry(n, struct rfile, node);
+	return !f->busy && f->checked > 0 &&
+	    now_mono() - f->checked < rp->p.max_stale;
+}
+
+/* The store failed a moment ago: answer from the disk without asking it
+ * again, so that while it is down each request does not wait for a
+ * timeout of its own. */
+static bool
+recently_failed(const struct rfile *f)
+{
+	double	pause = f->rp->p.max_stale > 1 ? f->rp->p.max_stale : 1;
+
+	return f->failed > 0 && now_mono() - f->failed < pause;
+}
+
+static void
+serve_stale(struct rfile *f, replica_cb cb, void *arg)
+{
+	struct replica	*rp = f->rp;
+	char		*why;
+
+	if (store_exists(rp->p.store, f->rel) == 1) {
+		count(rp, METRIC_STALE_SERVES_TOTAL, NULL);
+		cb(REPLICA_STALE, NULL, arg);
+		return;
+	}
+	why = xasprintf("the registry's storage (%s) cannot be reached and"
+	    " this replica has no copy of the file; try again later",
+	    objstore_name(rp->p.objstore));
+	cb(REPLICA_UNAVAILABLE, why, arg);
+	free(why);
+}
+
+void
+replica_index(struct replica *rp, const char *path, replica_cb cb,
+    void *arg)
+{
+	char		 rel[STORE_PATH_MAX];
+	struct rfile	*f;
+
+	snprintf(rel, sizeof rel, "index/%s", path);
+	f = rfile_get(rp, RF_INDEX, rel);
+	if (f->path == NULL)
+		f->path = xstrdup(path);
+	if (!f->busy && f->checked > 0 &&
+	    now_mono() - f->checked < rp->p.max_stale) {
+		cb(REPLICA_SERVE, NULL, arg);
+		return;
+	}
+	if (!f->busy && recently_failed(f)) {
+		serve_stale(f, cb, arg);
+		return;
+	}
+	if (f->nwaiters >= WAITERS_MAX) {
+		serve_stale(f, cb, arg);
+		return;
+	}
+	if (f->busy)
+		count(rp, METRIC_COALESCED_WAITERS_TOTAL, NULL);
+	add_waiter(f, cb, arg);
+	if (!f->busy)
+		index_start(f);
+}
+
+/* On a worker: the copy becomes the store's bytes (unless it already is
+ * them: after a restart nothing remembers the copy's ETag, and the plain
+ * GET that follows must not rewrite every file). */
+static void
+index_write_work(void *arg)
+{
+	struct rfile	*f = arg;
+	struct store	*s = f->rp->p.store;
+	char		*old;
+	size_t		 olen;
+
+	f->wrote = false;
+	if (store_read(s, f->rel, &old, &olen, NULL, INDEX_FILE_MAX) == 0) {
+		bool	same = olen == f->len && memcmp(old, f->body,
+			    olen) == 0;
+
+		free(old);
+		if (same) {
+			f->res = 0;
+			return;
+		}
+	}
+	f->res = store_write(s, f->rel, f->body, f->len, NULL, NULL);
+	f->wrote = f->res == 0;
+}
+
+static void
+index_write_done(void *arg)
+{
+	struct rfile	*f = arg;
+	struct replica	*rp = f->rp;
+
+	if (f->res != 0) {
+		log_error("registry %s: writing %s: %s", rp->registry, f->rel,
+		    strerror(-f->res));
+		finish(f, REPLICA_FAILED, "cannot write the local copy of the"
+		    " index file");
+		return;
+	}
+	if (f->wrote) {
+		log_debug("registry %s: %s updated from %s", rp->registry,
+		    f->rel, objstore_name(rp->p.objstore));
+		rp->p.changed(f->path, rp->p.changed_arg);
+	}
+	free(f->etag);
+	f->etag = f->newetag;
+	f->newetag = NULL;
+	f->checked = f->started;
+	f->failed = 0;
+	finish(f, REPLICA_SERVE, NULL);
+}
+
+static void
+index_unlink_work(void *arg)
+{
+	struct rfile	*f = arg;
+	char		 gz[STORE_PATH_MAX];
+
+	f->res = store_unlink(f->rp->p.store, f->rel);
+	snprintf(gz, sizeof gz, "gz/%s", f->path);
+	store_unlink(f->rp->p.store, gz);
+}
+
+static void
+index_unlink_done(void *arg)
+{
+	struct rfile	*f = arg;
+	struct replica	*rp = f->rp;
+
+	if (f->res != 0 && f->res != -ENOENT)
+		log_error("registry %s: removing %s: %s", rp->registry,
+		    f->rel, strerror(-f->res));
+	rp->p.changed(f->path, rp->p.changed_arg);
+	free(f->etag);
+	f->etag = NULL;
+	f->checked = f->started;
+	f->failed = 0;
+	finish(f, REPLICA_GONE, NULL);
+}
+
+static void
+index_got(const struct obj_result *res, void *arg)
+{
+	struct rfile	*f = arg;
+	struct replica	*rp = f->rp;
+	struct waiter	*w, *next;
+
+	observe(rp, res);
+	switch (res->status) {
+	case OBJ_NOT_MODIFIED:
+		count(rp, METRIC_REVALIDATIONS_TOTAL, "result=\"304\"");
+		f->checked = f->started;
+		f->failed = 0;
+		finish(f, REPLICA_SERVE, NULL);
+		return;
+	case OBJ_OK:
+		count(rp, METRIC_REVALIDATIONS_TOTAL, "result=\"200\"");
+		f->body = xmalloc(res->len + 1);
+		memcpy(f->body, res->body, res->len);
+		f->len = res->len;
+		f->newetag = res->etag != NULL ? xstrdup(res->etag) : NULL;
+		workers_submit(rp->p.disk, index_write_work, index_write_done,
+		    f);
+		return;
+	case OBJ_NOT_FOUND:
+		count(rp, METRIC_REVALIDATIONS_TOTAL, "result=\"404\"");
+		workers_submit(rp->p.disk, index_unlink_work,
+		    index_unlink_done, f);
+		return;
+	default:
+		break;
+	}
+	note_failure(f, res, store_exists(rp->p.store, f->rel) == 1);
+	w = f->waiters;
+	f->waiters = NULL;
+	f->nwaiters = 0;
+	f->busy = false;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		serve_stale(f, w->cb, w->arg);
+		free(w);
+	}
+}
+
+static void
+index_start(struct rfile *f)
+{
+	f->busy = true;
+	f->started = now_mono();
+	objstore_get(f->rp->p.objstore, f->key, f->etag, INDEX_FILE_MAX,
+	    index_got, f);
+}
+
+void
+replica_index_stored(struct replica *rp, const char *path,
+    const char *etag)
+{
+	char		 rel[STORE_PATH_MAX];
+	struct rfile	*f;
+
+	snprintf(rel, sizeof rel, "index/%s", path);
+	f = rfile_get(rp, RF_INDEX, rel);
+	if (f->path == NULL)
+		f->path = xstrdup(path);
+	if (f->busy)
+		return;		/* the GET under way settles it */
+	free(f->etag);
+	f->etag = etag != NULL ? xstrdup(etag) : NULL;
+	f->checked = now_mono();
+}
+
+/* ---- .crate files ---- */
+
+static void	crate_index_ready(enum replica_outcome, const char *, void *);
+
+void
+replica_crate(struct replica *rp, const char *name, const char *vers,
+    replica_cb cb, void *arg)
+{
+	char		 rel[STORE_PATH_MAX], irel[STORE_PATH_MAX];
+	struct rfile	*f;
+
+	store_crate_rel(name, vers, rel);
+	f = rfile_get(rp, RF_CRATE, rel);
+	if (f->busy && f->nwaiters >= WAITERS_MAX) {
+		cb(REPLICA_UNAVAILABLE, "too many requests wait for this"
+		    " crate; try again", arg);
+		return;
+	}
+	if (f->busy)
+		count(rp, METRIC_COALESCED_WAITERS_TOTAL, NULL);
+	add_waiter(f, cb, arg);
+	if (f->busy)
+		return;
+	f->busy = true;
+	free(f->name);
+	free(f->vers);
+	f->name = xstrdup(name);
+	f->vers = xstrdup(vers);
+	store_index_rel(name, irel);
+	/* The cksum comes from the index line: brought up to date first, so
+	 * a version published elsewhere a moment ago is found. */
+	replica_index(rp, irel + strlen("index/"), crate_index_ready, f);
+}
+
+/* Ends a .crate's round; its entry is not kept (the file is, for good). */
+static void
+crate_finish(struct rfile *f, enum replica_outcome o, const char *why)
+{
+	finish(f, o, why);
+	if (!f->busy && f->waiters == NULL)
+		rfile_forget(f);
+}
+
+static void	crate_got(const struct obj_result *, void *);
+
+static void
+crate_index_ready(enum replica_outcome o, const char *why, void *arg)
+{
+	struct rfile	*f = arg;
+	struct replica	*rp = f->rp;
+	char		 irel[STORE_PATH_MAX], *buf, *msg;
+	size_t		 len;
+	int		 found = 0;
+
+	if (o == REPLICA_SERVE || o == REPLICA_STALE) {
+		store_index_rel(f->name, irel);
+		if (store_read(rp->p.store, irel, &buf, &len, NULL,
+		    INDEX_FILE_MAX) == 0) {
+			found = index_file_cksum(buf, len, f->vers, f->cksum);
+			free(buf);
+		}
+		if (found == 1) {
+			objstore_get(rp->p.objstore, f->key, NULL,
+			    rp->p.crate_max, crate_got, f);
+			return;
+		}
+		o = REPLICA_GONE;
+	}
+	if (o == REPLICA_GONE) {
+		msg = xasprintf("crate `%s` version %s is not in registry"
+		    " `%s`", f->name, f->vers, rp->registry);
+		crate_finish(f, REPLICA_GONE, msg);
+		free(msg);
+		return;
+	}
+	crate_finish(f, o, why);
+}
+
+static void
+crate_check_work(void *arg)
+{
+	struct rfile	*f = arg;
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0;
+	char		 hex[65];
+
+	EVP_Digest(f->body, f->len, md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < n && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[64] = '\0';
+	f->bad = n != 32 || CRYPTO_memcmp(hex, f->cksum, 64) != 0;
+	if (f->bad) {
+		f->res = 0;
+		return;
+	}
+	/* Durable before it is served: a .crate is never fetched again. */
+	f->res = store_write(f->rp->p.store, f->rel, f->body, f->len, NULL,
+	    NULL);
+}
+
+static void
+crate_check_done(void *arg)
+{
+	struct rfile	*f = arg;
+	struct replica	*rp = f->rp;
+	char		*msg;
+
+	if (f->bad) {
+		count(rp, METRIC_CHECKSUM_FAILURES_TOTAL, NULL);
+		msg = xasprintf("the .crate of `%s` version %s in %s does not"
+		    " match the checksum of its index line; not served",
+		    f->name, f->vers, objstore_name(rp->p.objstore));
+		log_error("registry %s: %s", rp->registry, msg);
+		crate_finish(f, REPLICA_BAD, msg);
+		free(msg);
+		return;
+	}
+	if (f->res != 0) {
+		log_error("registry %s: writing %s: %s", rp->registry, f->rel,
+		    strerror(-f->res));
+		crate_finish(f, REPLICA_FAILED, "cannot keep the .crate on"
+		    " this replica's disk");
+		return;
+	}
+	log_info("registry %s: crate %s %s fetched from %s (%zu bytes)",
+	    rp->registry, f->name, f->vers, objstore_name(rp->p.objstore),
+	    f->len);
+	crate_finish(f, REPLICA_SERVE, NULL);
+}
+
+static void
+crate_got(const struct obj_result *res, void *arg)
+{
+	struct rfile	*f = arg;
+	struct replica	*rp = f->rp;
+	char		*msg;
+
+	observe(rp, res);
+	if (res->status == OBJ_OK) {
+		f->body = xmalloc(res->len + 1);
+		memcpy(f->body, res->body, res->len);
+		f->len = res->len;
+		workers_submit(rp->p.cpu, crate_check_work, crate_check_done,
+		    f);
+		return;
+	}
+	if (res->status == OBJ_NOT_FOUND) {
+		msg = xasprintf("crate `%s` version %s is indexed but %s has"
+		    " no .crate for it", f->name, f->vers,
+		    objstore_name(rp->p.objstore));
+		log_error("registry %s: %s", rp->registry, msg);
+		crate_finish(f, REPLICA_GONE, msg);
+		free(msg);
+		return;
+	}
+	note_failure(f, res, false);
+	msg = xasprintf("the registry's storage (%s) cannot be reached and"
+	    " this replica has no copy of crate `%s` version %s; try again"
+	    " later", objstore_name(rp->p.objstore), f->name, f->vers);
+	crate_finish(f, REPLICA_UNAVAILABLE, msg);
+	free(msg);
+}
