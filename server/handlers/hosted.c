@@ -62,6 +62,7 @@ struct op {
 	bool			 submitted;	/* its write job is queued */
 	bool			 stored;	/* in the object store: local
 						   copies only remain */
+	char			*index_etag;	/* the store's index object's */
 	bool			 orphan;	/* failed, its .crate left */
 	/* OP_PUBLISH: the .crate is on disk but its index line is not yet
 	 * (set and cleared by the worker, read by the loop). */
@@ -272,6 +273,7 @@ op_free(struct op *op)
 	free(op->meta);
 	free(op->ok_body);
 	free(op->refused);
+	free(op->index_etag);
 	free(op);
 }
 
@@ -549,7 +551,9 @@ write_done(void *arg)
 	char		 path[INDEX_PATH_MAX];
 
 	crate_index_path(op->name, path);
-	if (op->index != NULL)
+	if (op->index != NULL && op->stored && op->res == 0)
+		files_index_stored(reg, path, op->index_etag);
+	else if (op->index != NULL)
 		files_index_changed(reg, path);
 	if (op->kind == OP_PUBLISH) {
 		/* A .crate left by a publish that failed later may have been
@@ -1001,6 +1005,7 @@ stored(const struct hstore_outcome *o, void *arg)
 	op->index = o->index ? xstrndup(o->index, o->index_len) : NULL;
 	op->index_len = o->index ? o->index_len : 0;
 	op->meta = o->meta ? xstrndup(o->meta, o->meta_len) : NULL;
+	op->index_etag = o->index_etag ? xstrdup(o->index_etag) : NULL;
 	op->submitted = true;
 	workers_submit(op->h->reg->srv->workers, write_job, write_done, op);
 }

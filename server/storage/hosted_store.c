@@ -50,6 +50,8 @@ struct obj {
 	struct hstore_edit	 edit;
 	const char		*stored;	/* what the store holds now */
 	size_t			 stored_len;
+	char			*put_etag;	/* the store's, for ours */
+	const char		*stored_etag;
 };
 
 /* A write in progress. One request at a time: each step starts one and
@@ -170,6 +172,7 @@ obj_free(struct obj *o)
 	free(o->etag);
 	free(o->edit.body);
 	free(o->edit.msg);
+	free(o->put_etag);
 }
 
 static void
@@ -241,6 +244,7 @@ finish(struct hsw *s, int status, const char *msg)
 	if (status == 200) {
 		o.index = s->index.stored;
 		o.index_len = s->index.stored_len;
+		o.index_etag = s->index.stored_etag;
 		o.meta = s->meta.stored;
 		o.meta_len = s->meta.stored_len;
 		if (s->index.edit.body != NULL || s->meta.edit.body != NULL)
@@ -332,6 +336,7 @@ take_read(struct hsw *s, struct obj *o)
 	s->got = s->got_etag = NULL;
 	o->stored = o->body;
 	o->stored_len = o->len;
+	o->stored_etag = o->etag;
 	return true;
 }
 
@@ -446,6 +451,9 @@ index_put(struct hsw *s)
 	case OBJ_OK:
 		s->index.stored = s->index.edit.body;
 		s->index.stored_len = s->index.edit.len;
+		free(s->index.put_etag);
+		s->index.put_etag = s->got_etag ? xstrdup(s->got_etag) : NULL;
+		s->index.stored_etag = s->index.put_etag;
 		done_ok(s);
 		return;
 	case OBJ_UNAVAILABLE:

@@ -49,6 +49,7 @@ struct hstore_outcome {
 	const char	*msg;		/* why, when status is not 200 */
 	const char	*index;		/* as stored (NULL: not written) */
 	size_t		 index_len;
+	const char	*index_etag;	/* the store's, or NULL */
 	const char	*meta;		/* as stored (NULL: not written) */
 	size_t		 meta_len;
 	bool		 new_crate;
