@@ -104,6 +104,8 @@ objstore_close(struct objstore *s)
 		return;
 	objstore_config_free(&s->cfg);
 	obj_creds_free(&s->creds);
+	if (s->watch != NULL)
+		event_free(s->watch);
 	free(s->name);
 	free(s->base);
 	free(s->list_base);
@@ -150,7 +152,8 @@ objstore_stats(const struct objstore *s, struct objstore_stats *st)
 static enum obj_status
 map_status(long http)
 {
-	if (http == 200 || http == 201 || http == 204 || http == 206)
+	if (http == 200 || http == 201 || http == 202 || http == 204 ||
+	    http == 206)
 		return OBJ_OK;
 	if (http == 304)
 		return OBJ_NOT_MODIFIED;
@@ -207,6 +210,15 @@ account(struct objstore *s, const struct obj_result *res)
 
 	st->requests++;
 	st->reachable = res->status != OBJ_UNAVAILABLE;
+	if (res->http_status != 0)
+		s->last_answer = time(NULL);
+	/* Said once per change, not per request. */
+	if (!st->reachable && !s->was_down)
+		log_warn("storage %s: unavailable: %s", s->name, res->error ?
+		    res->error : "no answer");
+	else if (st->reachable && s->was_down)
+		log_info("storage %s: answering again", s->name);
+	s->was_down = !st->reachable;
 	if (res->http_status != 0)
 		st->latency_ewma = st->latency_ewma == 0 ? res->seconds :
 		    st->latency_ewma * (1 - EWMA_WEIGHT) + res->seconds *
@@ -488,4 +500,40 @@ objstore_list(struct objstore *s, const char *prefix, const char *after,
 	q.list_after = after;
 	send_op(op, &q, OBJ_MAX_LIST_BODY);
 	free(full);
+}
+
+static void
+on_health(const struct obj_result *r, void *arg)
+{
+	struct objstore	*s = arg;
+
+	(void)r;
+	s->watching = false;
+}
+
+static void
+on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct objstore	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->watching || time(NULL) - s->last_answer < s->watch_interval)
+		return;
+	s->watching = true;
+	objstore_get(s, "crated-probe/health", NULL, 4096, on_health, s);
+}
+
+void
+objstore_watch(struct objstore *s, int interval)
+{
+	struct timeval	tv = { interval, 0 };
+
+	if (s->watch != NULL)
+		return;
+	s->watch_interval = interval;
+	s->watch = event_new(upstream_client_base(s->uc), -1, EV_PERSIST,
+	    on_watch, s);
+	event_add(s->watch, &tv);
+	on_watch(-1, 0, s);
 }

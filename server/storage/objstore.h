@@ -42,7 +42,7 @@ struct objstore_config {
 
 /* How a request ended, whatever the cloud. */
 enum obj_status {
-	OBJ_OK,			/* 200, 201, 204 */
+	OBJ_OK,			/* 200, 201, 202, 204 */
 	OBJ_NOT_MODIFIED,	/* 304 to an If-None-Match */
 	OBJ_NOT_FOUND,		/* 404 */
 	OBJ_CONFLICT,		/* 409 or 412: a condition failed; someone
@@ -150,5 +150,10 @@ struct objstore_stats {
 	unsigned long long requests, failures, conflicts;
 };
 void	objstore_stats(const struct objstore *, struct objstore_stats *);
+/* Asks the store every interval seconds when no other request has had an
+ * answer in that time (a GET of crated-probe/health, which need not
+ * exist), so that its state is known and a change of it logged; the
+ * first at once. Stopped by objstore_close. */
+void	objstore_watch(struct objstore *, int interval);
 
 #endif
