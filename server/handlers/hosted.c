@@ -1002,8 +1002,9 @@ stored(const struct hstore_outcome *o, void *arg)
 	op->new_crate = o->new_crate;
 	free(op->index);
 	free(op->meta);
+	/* Text as the store returned it: cut at a NUL, if any. */
 	op->index = o->index ? xstrndup(o->index, o->index_len) : NULL;
-	op->index_len = o->index ? o->index_len : 0;
+	op->index_len = op->index ? strlen(op->index) : 0;
 	op->meta = o->meta ? xstrndup(o->meta, o->meta_len) : NULL;
 	op->index_etag = o->index_etag ? xstrdup(o->index_etag) : NULL;
 	op->submitted = true;

@@ -108,6 +108,19 @@ op_name(enum hstore_op op)
 	return "owners";
 }
 
+/* A copy of len bytes, NUL-terminated (the bytes may hold NULs: a .crate,
+ * or whatever the store returns). */
+static char *
+memdup0(const char *p, size_t len)
+{
+	char	*out = xmalloc(len + 1);
+
+	if (len > 0)
+		memcpy(out, p, len);
+	out[len] = '\0';
+	return out;
+}
+
 static void
 answer_clear(struct hsw *s)
 {
@@ -132,8 +145,7 @@ answer_take(struct hsw *s, const struct obj_result *res)
 	if (res->etag != NULL)
 		s->got_etag = xstrdup(res->etag);
 	if (res->status == OBJ_OK) {
-		s->got = xstrndup(res->body ? res->body : "", res->body ?
-		    res->len : 0);
+		s->got = memdup0(res->body, res->body ? res->len : 0);
 		s->got_len = res->body ? res->len : 0;
 	}
 }
@@ -210,6 +222,7 @@ audit(struct hsw *s)
 	struct tm	 tm;
 	unsigned char	 rnd[8];
 	char		 day[16], when[32], rel[128], key[KEY_MAX], *body;
+	json_t		*j;
 	struct obj_put	 p = { .key = key, .content_type = "application/json",
 			    .cond = OBJ_PUT_CREATE };
 
@@ -223,13 +236,14 @@ audit(struct hsw *s)
 	    "%02x%02x%02x.json", day, (long long)ts.tv_sec, ts.tv_nsec,
 	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	key_of(s->hs, rel, key);
-	body = json_dumps(json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?,"
-	    " s:s?}", "time", when, "registry", s->hs->reg->name, "op",
-	    op_name(s->w.op), "crate", s->name, "version", s->vers, "user",
-	    s->user, "client", s->client, "cksum", s->cksum), JSON_COMPACT |
-	    JSON_PRESERVE_ORDER);
-	if (body == NULL)
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "time",
+	    when, "registry", s->hs->reg->name, "op", op_name(s->w.op),
+	    "crate", s->name, "version", s->vers, "user", s->user, "client",
+	    s->client, "cksum", s->cksum);
+	if (j == NULL || (body = json_dumps(j, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER)) == NULL)
 		xoom("json_dumps");
+	json_decref(j);
 	log_info("audit: %s", body);
 	p.body = body;
 	p.len = strlen(body);
@@ -653,7 +667,8 @@ reserve_check(struct hsw *s)
 		store_failed(s);
 		return;
 	}
-	if (strcmp(s->got, s->name) != 0) {
+	if (s->got_len != strlen(s->name) || memcmp(s->got, s->name,
+	    s->got_len) != 0) {
 		finishf(s, 409, "crate name `%s` is too similar to the"
 		    " existing crate `%s` (names may not differ only in case"
 		    " or in - and _)", s->name, s->got);
@@ -895,7 +910,8 @@ sweep_index(const struct obj_result *res, void *arg)
 		return;
 	}
 	if (res->status == OBJ_OK) {
-		sw->index = xstrndup(res->body, res->len);
+		sw->index = memdup0(res->body ? res->body : "", res->body ?
+		    res->len : 0);
 		sw->len = res->len;
 	}
 	memcpy(sw->lower, c->lower, sizeof sw->lower);
