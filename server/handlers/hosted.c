@@ -25,6 +25,7 @@
 #include "server/handlers/auth.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/storage/hosted_store.h"
 
 #define INDEX_MAX	(64u << 20)
 #define META_MAX	(1u << 20)
@@ -59,6 +60,9 @@ struct op {
 	int			 res;
 	const char		*failed;	/* which write failed */
 	bool			 submitted;	/* its write job is queued */
+	bool			 stored;	/* in the object store: local
+						   copies only remain */
+	char			*index_etag;	/* the store's index object's */
 	bool			 orphan;	/* failed, its .crate left */
 	/* OP_PUBLISH: the .crate is on disk but its index line is not yet
 	 * (set and cleared by the worker, read by the loop). */
@@ -84,6 +88,7 @@ struct hosted {
 	 * never served; swept at the next start. */
 	char		**orphans;
 	size_t		  norphans;
+	struct hstore	 *hs;		/* the object store's side, or NULL */
 };
 
 static void	start(struct op *);
@@ -189,6 +194,8 @@ hosted_open(struct registry *reg, char **cause)
 		    reg->name, strerror(-r));
 		return -1;
 	}
+	if (reg->objstore != NULL)
+		h->hs = hstore_open(reg);
 	log_info("registry %s: %zu crates%s", reg->name, h->nnames,
 	    sw.removed ? " (unfinished publishes cleaned up)" : "");
 	return 0;
@@ -246,6 +253,7 @@ hosted_close(struct hosted *h)
 {
 	if (h == NULL)
 		return;
+	hstore_close(h->hs);
 	for (size_t i = 0; i < h->nnames; i++)
 		free(h->names[i]);
 	free(h->names);
@@ -265,6 +273,7 @@ op_free(struct op *op)
 	free(op->meta);
 	free(op->ok_body);
 	free(op->refused);
+	free(op->index_etag);
 	free(op);
 }
 
@@ -332,38 +341,36 @@ fail(struct op *op, int status, const char *fmt, ...)
 	release(op);
 }
 
-/* With tokens, only a crate's owners (or an admin token) change it. False
- * when op has been refused (and released). */
-static bool
-owner_ok(struct op *op, json_t *owners)
+/* With tokens, only a crate's owners (or an admin token) change it: NULL,
+ * or why not (new). */
+static char *
+owner_refusal(const struct op *op, json_t *owners)
 {
 	size_t	 i;
 	json_t	*v;
-	char	*list = NULL, *tmp;
+	char	*list = NULL, *tmp, *msg;
 
 	if (op->user == NULL || op->admin)
-		return true;
-	if (json_array_size(owners) == 0) {
-		fail(op, 403, "crate `%s` has no owners (it was published"
+		return NULL;
+	if (json_array_size(owners) == 0)
+		return xasprintf("crate `%s` has no owners (it was published"
 		    " before tokens were required); an admin token must add"
 		    " one with `cargo owner --add`", op->name);
-		return false;
-	}
 	json_array_foreach(owners, i, v) {
 		if (strcmp(json_string_value(v), op->user) == 0) {
 			free(list);
-			return true;
+			return NULL;
 		}
 		tmp = xasprintf("%s%s`%s`", list ? list : "", list ? ", " : "",
 		    json_string_value(v));
 		free(list);
 		list = tmp;
 	}
-	fail(op, 403, "`%s` is not an owner of crate `%s` (owners: %s); ask"
+	msg = xasprintf("`%s` is not an owner of crate `%s` (owners: %s); ask"
 	    " an owner to run `cargo owner --add %s`", op->user, op->name,
 	    list, op->user);
 	free(list);
-	return false;
+	return msg;
 }
 
 static void
@@ -385,26 +392,36 @@ dump(json_t *j)
 	return s;
 }
 
-/* The crate's metadata file: {"owners":[...],"description":...}. New
- * reference; a fresh object when there is none. */
+/* The crate's metadata {"owners":[...],"description":...} from buf (NULL:
+ * none); new reference, a fresh object when buf is not one. */
 static json_t *
-read_meta(struct hosted *h, const char *name)
+meta_parse(const char *buf, size_t len)
 {
-	char		 rel[STORE_PATH_MAX], *buf;
-	size_t		 len;
-	json_t		*j = NULL;
+	json_t	*j = buf ? json_loadb(buf, len, 0, NULL) : NULL;
 
-	store_meta_rel(name, rel);
-	if (store_read(h->reg->store, rel, &buf, &len, NULL, META_MAX) == 0) {
-		j = json_loadb(buf, len, 0, NULL);
-		free(buf);
-	}
 	if (!json_is_object(j)) {
 		json_decref(j);
 		j = json_object();
 	}
 	if (!json_is_array(json_object_get(j, "owners")))
 		json_object_set_new(j, "owners", json_array());
+	return j;
+}
+
+/* The crate's metadata file: {"owners":[...],"description":...}. New
+ * reference; a fresh object when there is none. */
+static json_t *
+read_meta(struct hosted *h, const char *name)
+{
+	char		 rel[STORE_PATH_MAX], *buf = NULL;
+	size_t		 len = 0;
+	json_t		*j;
+
+	store_meta_rel(name, rel);
+	if (store_read(h->reg->store, rel, &buf, &len, NULL, META_MAX) != 0)
+		buf = NULL;
+	j = meta_parse(buf, len);
+	free(buf);
 	return j;
 }
 
@@ -534,7 +551,9 @@ write_done(void *arg)
 	char		 path[INDEX_PATH_MAX];
 
 	crate_index_path(op->name, path);
-	if (op->index != NULL)
+	if (op->index != NULL && op->stored && op->res == 0)
+		files_index_stored(reg, path, op->index_etag);
+	else if (op->index != NULL)
 		files_index_changed(reg, path);
 	if (op->kind == OP_PUBLISH) {
 		/* A .crate left by a publish that failed later may have been
@@ -546,7 +565,13 @@ write_done(void *arg)
 	}
 	if (op->kind == OP_PUBLISH)
 		orphan_mark(op->h, op->canon, op->vers, op->orphan);
-	if (op->res != 0) {
+	if (op->res != 0 && op->stored)
+		/* The store has it, which is what counts: this replica reads
+		 * it from there. */
+		log_error("registry %s: %s %s: stored, but this replica's copy"
+		    " of %s could not be written: %s", reg->name, op->name,
+		    op->vers, op->failed, strerror(-op->res));
+	else if (op->res != 0) {
 		log_error("registry %s: %s %s: writing %s: %s", reg->name,
 		    op->name, op->vers, op->failed, strerror(-op->res));
 		fail(op, op->res == -ENOSPC ? 507 : 500, "crated could not"
@@ -588,6 +613,21 @@ read_index(struct op *op, char **buf, size_t *len)
 	return -EIO;
 }
 
+static void
+refuse(struct hstore_edit *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refuse(struct hstore_edit *e, int status, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	e->msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	e->status = status;
+}
+
 struct scan {
 	const char	*name;		/* the name being published */
 	const char	*vers;
@@ -623,91 +663,139 @@ first_name(const char *line, size_t len, const struct index_entry *e,
 	return 1;
 }
 
-static void
-start_publish(struct op *op)
+/* Local disk: a crate whose name differs from canon's only in '-' and
+ * '_' (with a store, the reservation of the canonical name decides). */
+static const char *
+similar_name(struct hosted *h, const char *canon)
 {
-	struct hosted	*h = op->h;
-	struct scan	 s = { op->name, op->vers, NULL, NULL };
-	char		*old = NULL, *line;
-	size_t		 oldlen = 0;
-	json_t		*meta;
-	int		 r;
+	char	c[CRATE_NAME_MAX + 1];
 
-	if ((r = read_index(op, &old, &oldlen)) == -EIO)
-		return;
-	if (r == -ENOENT) {
-		char	canon[CRATE_NAME_MAX + 1];
-
-		/* No file at this lowercase name: any crate with the same
-		 * canonical name differs in '-' and '_'. */
-		for (size_t i = 0; i < h->nnames; i++) {
-			crate_name_canon(h->names[i], canon);
-			if (strcmp(canon, op->canon) == 0) {
-				fail(op, 409, "crate name `%s` is too similar"
-				    " to the existing crate `%s` (names may"
-				    " not differ only in case or in - and _)",
-				    op->name, h->names[i]);
-				return;
-			}
-		}
-		op->new_crate = true;
-	} else {
-		char	existing[CRATE_NAME_MAX + 1] = "";
-
-		index_file_foreach(old, oldlen, scan_line, &s);
-		if (s.other_name != NULL) {
-			index_file_foreach(old, oldlen, first_name, existing);
-			free(s.conflict);
-			free(old);
-			fail(op, 409, "crate `%s` already exists as `%s`: names"
-			    " may not differ only in case; publish it as `%s`",
-			    op->name, existing, existing);
-			return;
-		}
-		if (s.conflict != NULL) {
-			bool	same = strcmp(s.conflict, op->vers) == 0;
-
-			free(old);
-			if (same)
-				fail(op, 409, "crate `%s@%s` already exists in"
-				    " registry `%s`; publish a new version",
-				    op->name, op->vers, h->reg->name);
-			else
-				fail(op, 409, "crate `%s` already has version"
-				    " %s, which differs from %s only in build"
-				    " metadata; publish a new version",
-				    op->name, s.conflict, op->vers);
-			free(s.conflict);
-			return;
-		}
+	for (size_t i = 0; i < h->nnames; i++) {
+		crate_name_canon(h->names[i], c);
+		if (strcmp(c, canon) == 0)
+			return h->names[i];
 	}
-	line = publish_index_line(&op->pub, time(NULL));
-	op->index = xasprintf("%.*s%s%s\n", (int)oldlen, old ? old : "",
-	    oldlen > 0 && old[oldlen - 1] != '\n' ? "\n" : "", line);
-	op->index_len = strlen(op->index);
-	free(line);
-	free(old);
+	return NULL;
+}
 
-	meta = op->new_crate ? json_object() : read_meta(h, op->name);
-	if (json_object_get(meta, "owners") == NULL)
-		json_object_set_new(meta, "owners", json_array());
-	if (!op->new_crate && !owner_ok(op, json_object_get(meta, "owners"))) {
+/* Whether old (an existing index file) refuses op's version: a line with
+ * another spelling, the version, or its twin but for build metadata. */
+static bool
+publish_refused(struct op *op, const char *old, size_t oldlen,
+    struct hstore_edit *e)
+{
+	struct scan	 s = { op->name, op->vers, NULL, NULL };
+	char		 existing[CRATE_NAME_MAX + 1] = "";
+
+	index_file_foreach(old, oldlen, scan_line, &s);
+	if (s.other_name != NULL) {
+		index_file_foreach(old, oldlen, first_name, existing);
+		refuse(e, 409, "crate `%s` already exists as `%s`: names may"
+		    " not differ only in case; publish it as `%s`", op->name,
+		    existing, existing);
+	} else if (s.conflict != NULL && strcmp(s.conflict, op->vers) == 0)
+		refuse(e, 409, "crate `%s@%s` already exists in registry `%s`;"
+		    " publish a new version", op->name, op->vers,
+		    op->h->reg->name);
+	else if (s.conflict != NULL)
+		refuse(e, 409, "crate `%s` already has version %s, which"
+		    " differs from %s only in build metadata; publish a new"
+		    " version", op->name, s.conflict, op->vers);
+	free(s.conflict);
+	return e->status != 0;
+}
+
+/* A publish's index file: old plus the new line, unless refused. */
+static void
+publish_index_apply(const char *old, size_t oldlen, struct hstore_edit *e,
+    void *arg)
+{
+	struct op	*op = arg;
+	const char	*other;
+	char		*line;
+
+	if (old == NULL) {
+		if (op->h->hs == NULL && (other = similar_name(op->h,
+		    op->canon)) != NULL) {
+			refuse(e, 409, "crate name `%s` is too similar to the"
+			    " existing crate `%s` (names may not differ only"
+			    " in case or in - and _)", op->name, other);
+			return;
+		}
+		e->new_crate = true;
+	} else if (publish_refused(op, old, oldlen, e))
+		return;
+	op->new_crate = e->new_crate;
+	line = publish_index_line(&op->pub, time(NULL));
+	e->body = xasprintf("%.*s%s%s\n", (int)oldlen, old ? old : "",
+	    oldlen > 0 && old[oldlen - 1] != '\n' ? "\n" : "", line);
+	e->len = strlen(e->body);
+	free(line);
+}
+
+/* After a write whose answer was lost: whether old lists this very
+ * publish (its version with its checksum). */
+static bool
+publish_applied(const char *old, size_t len, void *arg)
+{
+	struct op	*op = arg;
+	char		 ck[65];
+
+	return index_file_cksum(old, len, op->vers, ck) &&
+	    strcmp(ck, op->pub.cksum) == 0;
+}
+
+/* A publish's metadata: the owners checked (the first publisher owns the
+ * crate), the description replaced. */
+static void
+publish_meta_apply(const char *old, size_t len, struct hstore_edit *e,
+    void *arg)
+{
+	struct op	*op = arg;
+	json_t		*meta, *owners, *d;
+	char		*why;
+
+	/* On local disk a new crate's leftover metadata means nothing; in a
+	 * store, owners there came first (a publish racing this one). */
+	meta = meta_parse(op->new_crate && op->h->hs == NULL ? NULL : old,
+	    len);
+	owners = json_object_get(meta, "owners");
+	if ((!op->new_crate || json_array_size(owners) > 0) &&
+	    (why = owner_refusal(op, owners)) != NULL) {
+		e->status = 403;
+		e->msg = why;
 		json_decref(meta);
 		return;
 	}
-	/* The first publisher owns the crate. */
-	if (json_array_size(json_object_get(meta, "owners")) == 0 &&
-	    op->user != NULL)
-		json_array_append_new(json_object_get(meta, "owners"),
-		    json_string(op->user));
-	json_object_set(meta, "description", json_object_get(op->pub.meta,
-	    "description") ? json_object_get(op->pub.meta, "description") :
-	    json_null());
-	op->meta = dump(meta);
-	op->ok_body = xstrdup("{\"warnings\":{\"invalid_categories\":[],"
-	    "\"invalid_badges\":[],\"other\":[]}}");
-	op->submitted = true;
-	workers_submit(h->reg->srv->workers, write_job, write_done, op);
+	if (json_array_size(owners) == 0 && op->user != NULL)
+		json_array_append_new(owners, json_string(op->user));
+	d = json_object_get(op->pub.meta, "description");
+	json_object_set(meta, "description", d ? d : json_null());
+	e->body = dump(meta);
+	e->len = strlen(e->body);
+}
+
+/* Yank and owners: only an owner may. */
+static void
+owner_apply(const char *old, size_t len, struct hstore_edit *e, void *arg)
+{
+	json_t	*meta = meta_parse(old, len);
+
+	if ((e->msg = owner_refusal(arg, json_object_get(meta, "owners"))) !=
+	    NULL)
+		e->status = 403;
+	json_decref(meta);
+}
+
+/* Owners: the crate must exist; its index is not changed. */
+static void
+exists_apply(const char *old, size_t len, struct hstore_edit *e, void *arg)
+{
+	struct op	*op = arg;
+
+	if (old == NULL)
+		refuse(e, 404, "crate `%s` does not exist in registry `%s`",
+		    op->name, op->h->reg->name);
 }
 
 struct yank_scan {
@@ -742,62 +830,41 @@ yank_line(const char *line, size_t len, const struct index_entry *e,
 	return 0;
 }
 
+/* Yank and unyank: the version's line with its yanked flag set. */
 static void
-start_yank(struct op *op)
+yank_index_apply(const char *old, size_t oldlen, struct hstore_edit *e,
+    void *arg)
 {
-	bool			 yank = op->kind == OP_YANK;
+	struct op		*op = arg;
 	struct yank_scan	 y = { .vers = op->vers };
-	char			*old, *line, *err = NULL;
-	size_t			 oldlen, off;
-	int			 r;
+	char			*line, *err = NULL;
+	size_t			 off;
 
-	if ((r = read_index(op, &old, &oldlen)) == -EIO)
+	if (old == NULL) {
+		exists_apply(old, oldlen, e, arg);
 		return;
-	if (r == -ENOENT) {
-		fail(op, 404, "crate `%s` does not exist in registry `%s`",
-		    op->name, op->h->reg->name);
-		return;
-	}
-	if (op->user != NULL) {
-		json_t	*meta = read_meta(op->h, op->name);
-		bool	 allowed = owner_ok(op, json_object_get(meta,
-			    "owners"));
-
-		json_decref(meta);
-		if (!allowed) {
-			free(old);
-			return;
-		}
 	}
 	index_file_foreach(old, oldlen, yank_line, &y);
 	if (y.matches != 1) {
-		free(old);
-		fail(op, 404, y.matches == 0 ? "crate `%s` has no version %s" :
+		refuse(e, 404, y.matches == 0 ? "crate `%s` has no version %s" :
 		    "crate `%s` has several versions matching %s; give the"
 		    " build metadata too", op->name, op->vers);
 		return;
 	}
-	op->ok_body = xstrdup("{\"ok\":true}");
-	if (y.yanked == yank) {
-		free(old);
-		succeed(op);
+	if (y.yanked == (op->kind == OP_YANK))
 		return;
-	}
-	if ((line = index_line_set_yanked(y.match, y.match_len, yank,
-	    &err)) == NULL) {
-		free(old);
-		fail(op, 500, "the index line of `%s` %s is damaged: %s",
+	if ((line = index_line_set_yanked(y.match, y.match_len, op->kind ==
+	    OP_YANK, &err)) == NULL) {
+		refuse(e, 500, "the index line of `%s` %s is damaged: %s",
 		    op->name, op->vers, err);
 		free(err);
 		return;
 	}
 	off = (size_t)(y.match - old);
-	op->index = xasprintf("%.*s%s%s", (int)off, old, line,
-	    old + off + y.match_len);
-	op->index_len = strlen(op->index);
+	e->body = xasprintf("%.*s%s%.*s", (int)off, old, line,
+	    (int)(oldlen - off - y.match_len), old + off + y.match_len);
+	e->len = strlen(e->body);
 	free(line);
-	free(old);
-	workers_submit(op->h->reg->srv->workers, write_job, write_done, op);
 }
 
 static bool
@@ -813,89 +880,191 @@ has_login(json_t *owners, const char *login)
 	return false;
 }
 
-static void
-start_owners(struct op *op)
+/* One login added to or removed from owners; false when refused. */
+static bool
+owners_change(struct op *op, json_t *owners, json_t *v, struct hstore_edit *e)
 {
-	bool		 add = op->kind == OP_OWNERS_ADD;
-	char		 rel[STORE_PATH_MAX];
-	json_t		*meta, *owners, *v;
-	size_t		 i;
-	char		*list = NULL;
+	const char	*login = json_string_value(v);
 
-	store_index_rel(op->name, rel);
-	if (!store_exists(op->h->reg->store, rel)) {
-		fail(op, 404, "crate `%s` does not exist in registry `%s`",
-		    op->name, op->h->reg->name);
-		return;
+	if (op->kind == OP_OWNERS_ADD) {
+		if (!has_login(owners, login))
+			json_array_append(owners, v);
+		return true;
 	}
-	meta = read_meta(op->h, op->name);
+	if (json_array_size(owners) == 1 && has_login(owners, login) &&
+	    op->user != NULL) {
+		refuse(e, 400, "`%s` is the last owner of crate `%s`: add"
+		    " another owner before removing it", login, op->name);
+		return false;
+	}
+	if (!has_login(owners, login)) {
+		refuse(e, 404, "`%s` is not an owner of crate `%s`", login,
+		    op->name);
+		return false;
+	}
+	for (size_t j = 0; j < json_array_size(owners); j++)
+		if (strcmp(json_string_value(json_array_get(owners, j)),
+		    login) == 0)
+			json_array_remove(owners, j--);
+	return true;
+}
+
+/* cargo owner --add/--remove: the metadata's owners changed. */
+static void
+owners_meta_apply(const char *old, size_t len, struct hstore_edit *e,
+    void *arg)
+{
+	struct op	*op = arg;
+	bool		 add = op->kind == OP_OWNERS_ADD;
+	json_t		*meta = meta_parse(old, len), *owners, *v;
+	size_t		 i;
+	char		*list = NULL, *tmp;
+
 	owners = json_object_get(meta, "owners");
-	if (!owner_ok(op, owners)) {
+	if ((e->msg = owner_refusal(op, owners)) != NULL) {
+		e->status = 403;
 		json_decref(meta);
 		return;
 	}
 	json_array_foreach(op->users, i, v) {
-		const char	*login = json_string_value(v);
-		char		*tmp;
-
-		if (!add && json_array_size(owners) == 1 && has_login(owners,
-		    login) && op->user != NULL) {
+		if (!owners_change(op, owners, v, e)) {
 			json_decref(meta);
 			free(list);
-			fail(op, 400, "`%s` is the last owner of crate `%s`: add"
-			    " another owner before removing it", login,
-			    op->name);
 			return;
-		}
-		if (!add && !has_login(owners, login)) {
-			json_decref(meta);
-			free(list);
-			fail(op, 404, "`%s` is not an owner of crate `%s`",
-			    login, op->name);
-			return;
-		}
-		if (add && !has_login(owners, login))
-			json_array_append(owners, v);
-		if (!add) {
-			for (size_t j = 0; j < json_array_size(owners); j++)
-				if (strcmp(json_string_value(json_array_get(
-				    owners, j)), login) == 0)
-					json_array_remove(owners, j--);
 		}
 		tmp = xasprintf("%s%s`%s`", list ? list : "", list ? ", " : "",
-		    login);
+		    json_string_value(v));
 		free(list);
 		list = tmp;
 	}
-	op->meta = dump(meta);
-	if (add)
-		op->ok_body = dump(json_pack("{s:b, s:s++}", "ok", 1, "msg",
-		    list, json_array_size(op->users) == 1 ? " is now an owner"
-		    " of crate " : " are now owners of crate ", op->name));
-	else
-		op->ok_body = dump(json_pack("{s:b, s:s++}", "ok", 1, "msg",
-		    list, " removed from the owners of crate ", op->name));
+	e->body = dump(meta);
+	e->len = strlen(e->body);
+	free(op->ok_body);
+	op->ok_body = dump(json_pack("{s:b, s:s++}", "ok", 1, "msg", list,
+	    !add ? " removed from the owners of crate " :
+	    json_array_size(op->users) == 1 ? " is now an owner of crate " :
+	    " are now owners of crate ", op->name));
 	free(list);
+}
+
+/* Local disk: the edits applied to this machine's files. */
+static void
+start_local(struct op *op, hstore_apply_cb index_apply,
+    hstore_apply_cb meta_apply)
+{
+	struct hstore_edit	 ie = { 0 }, me = { 0 };
+	char			 rel[STORE_PATH_MAX], *buf = NULL;
+	size_t			 len = 0;
+	int			 r;
+
+	if ((r = read_index(op, &buf, &len)) == -EIO)
+		return;
+	index_apply(r == 0 ? buf : NULL, len, &ie, op);
+	free(buf);
+	buf = NULL;
+	if (ie.status == 0 && meta_apply != NULL) {
+		store_meta_rel(op->name, rel);
+		r = store_read(op->h->reg->store, rel, &buf, &len, NULL,
+		    META_MAX);
+		meta_apply(r == 0 ? buf : NULL, r == 0 ? len : 0, &me, op);
+		free(buf);
+	}
+	if (ie.status != 0 || me.status != 0) {
+		fail(op, ie.status ? ie.status : me.status, "%s", ie.status ?
+		    ie.msg : me.msg);
+		free(ie.msg);
+		free(me.msg);
+		return;
+	}
+	op->index = ie.body;
+	op->index_len = ie.len;
+	op->meta = me.body;
+	if (op->index == NULL && op->meta == NULL) {
+		succeed(op);
+		return;
+	}
+	op->submitted = true;
 	workers_submit(op->h->reg->srv->workers, write_job, write_done, op);
 }
 
-/* Runs op now that it holds its crate. */
+/* The object store answered: its objects become this replica's copies
+ * (written before the reply, so that this replica serves them at once). */
+static void
+stored(const struct hstore_outcome *o, void *arg)
+{
+	struct op	*op = arg;
+
+	if (o->status != 200) {
+		fail(op, o->status, "%s", o->msg);
+		return;
+	}
+	op->stored = true;
+	op->new_crate = o->new_crate;
+	free(op->index);
+	free(op->meta);
+	/* Text as the store returned it: cut at a NUL, if any. */
+	op->index = o->index ? xstrndup(o->index, o->index_len) : NULL;
+	op->index_len = op->index ? strlen(op->index) : 0;
+	op->meta = o->meta ? xstrndup(o->meta, o->meta_len) : NULL;
+	op->index_etag = o->index_etag ? xstrdup(o->index_etag) : NULL;
+	op->submitted = true;
+	workers_submit(op->h->reg->srv->workers, write_job, write_done, op);
+}
+
+static void
+start_store(struct op *op, hstore_apply_cb index_apply,
+    hstore_apply_cb meta_apply)
+{
+	static const enum hstore_op ops[] = {
+		[OP_PUBLISH] = HSTORE_PUBLISH, [OP_YANK] = HSTORE_YANK,
+		[OP_UNYANK] = HSTORE_UNYANK, [OP_OWNERS_ADD] = HSTORE_OWNERS,
+		[OP_OWNERS_REMOVE] = HSTORE_OWNERS,
+	};
+	struct hstore_write	 w = {
+		.op = ops[op->kind], .name = op->name, .vers = op->vers[0] ?
+		op->vers : NULL, .user = op->user, .client = http_peer(op->req),
+		.index_apply = index_apply, .meta_apply = meta_apply,
+		.done = stored, .arg = op,
+	};
+
+	if (op->kind == OP_PUBLISH) {
+		w.crate = op->pub.crate;
+		w.crate_len = op->pub.crate_len;
+		w.cksum = op->pub.cksum;
+		w.index_applied = publish_applied;
+	}
+	hstore_write(op->h->hs, &w);
+}
+
+/* Runs op now that it holds its crate: the edits decided against the
+ * object store when the registry has one, else against the local files. */
 static void
 start(struct op *op)
 {
+	hstore_apply_cb	 index_apply = exists_apply, meta_apply = NULL;
+
 	switch (op->kind) {
 	case OP_PUBLISH:
-		start_publish(op);
+		index_apply = publish_index_apply;
+		meta_apply = publish_meta_apply;
+		op->ok_body = xstrdup("{\"warnings\":{\"invalid_categories\""
+		    ":[],\"invalid_badges\":[],\"other\":[]}}");
 		break;
 	case OP_YANK:
 	case OP_UNYANK:
-		start_yank(op);
+		index_apply = yank_index_apply;
+		meta_apply = op->user != NULL ? owner_apply : NULL;
+		op->ok_body = xstrdup("{\"ok\":true}");
 		break;
 	case OP_OWNERS_ADD:
 	case OP_OWNERS_REMOVE:
-		start_owners(op);
+		meta_apply = owners_meta_apply;
 		break;
 	}
+	if (op->h->hs != NULL)
+		start_store(op, index_apply, meta_apply);
+	else
+		start_local(op, index_apply, meta_apply);
 }
 
 static void
