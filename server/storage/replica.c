@@ -52,6 +52,9 @@ struct rfile {
 	double		 failed;	/* last store failure; 0: none */
 	time_t		 logged;	/* last failure logged */
 	bool		 busy;		/* a GET or disk job under way */
+	/* A write of this machine replaced the copy while busy: what the
+	 * GET under way says may be older than it. */
+	bool		 superseded;
 	double		 started;
 	struct waiter	*waiters;
 	size_t		 nwaiters;
@@ -360,11 +363,37 @@ index_write_work(void *arg)
 	f->wrote = f->res == 0;
 }
 
+/* A write of this machine landed while f's GET was under way: the GET
+ * (and a copy it wrote) may predate it, so the store is asked again,
+ * unconditionally, for the same waiters; its answer is at least as new
+ * as that write. */
+static bool
+restarted(struct rfile *f)
+{
+	if (!f->superseded)
+		return false;
+	f->superseded = false;
+	free(f->etag);
+	f->etag = NULL;
+	free(f->body);
+	f->body = NULL;
+	free(f->newetag);
+	f->newetag = NULL;
+	if (f->wrote)
+		f->rp->p.changed(f->path, f->rp->p.changed_arg);
+	f->wrote = false;
+	index_start(f);
+	return true;
+}
+
 static void
 index_write_done(void *arg)
 {
 	struct rfile	*f = arg;
 	struct replica	*rp = f->rp;
+
+	if (restarted(f))
+		return;
 
 	if (f->res != 0) {
 		log_error("registry %s: writing %s: %s", rp->registry, f->rel,
@@ -403,6 +432,10 @@ index_unlink_done(void *arg)
 	struct rfile	*f = arg;
 	struct replica	*rp = f->rp;
 
+	f->wrote = true;	/* the copy is gone: a write undone */
+	if (restarted(f))
+		return;
+
 	if (f->res != 0 && f->res != -ENOENT)
 		log_error("registry %s: removing %s: %s", rp->registry,
 		    f->rel, strerror(-f->res));
@@ -422,6 +455,9 @@ index_got(const struct obj_result *res, void *arg)
 	struct waiter	*w, *next;
 
 	observe(rp, res);
+	if ((res->status == OBJ_OK || res->status == OBJ_NOT_MODIFIED ||
+	    res->status == OBJ_NOT_FOUND) && restarted(f))
+		return;
 	switch (res->status) {
 	case OBJ_NOT_MODIFIED:
 		count(rp, METRIC_REVALIDATIONS_TOTAL, "result=\"304\"");
@@ -462,6 +498,7 @@ static void
 index_start(struct rfile *f)
 {
 	f->busy = true;
+	f->wrote = false;
 	f->started = now_mono();
 	objstore_get(f->rp->p.objstore, f->key, f->etag, INDEX_FILE_MAX,
 	    index_got, f);
@@ -478,8 +515,10 @@ replica_index_stored(struct replica *rp, const char *path,
 	f = rfile_get(rp, RF_INDEX, rel);
 	if (f->path == NULL)
 		f->path = xstrdup(path);
-	if (f->busy)
-		return;		/* the GET under way settles it */
+	if (f->busy) {
+		f->superseded = true;
+		return;
+	}
 	free(f->etag);
 	f->etag = etag != NULL ? xstrdup(etag) : NULL;
 	f->checked = now_mono();

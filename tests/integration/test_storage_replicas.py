@@ -212,6 +212,46 @@ class ReplicaTests(harness.TestCase):
                                       source="storage"), 1)
         self.assertNoSecret(a, b, c)
 
+    def test_cargo_publish_on_a_visible_on_b(self):
+        """The whole path: real `cargo publish` through A (the writing
+        side puts the objects into the store), B with its copy of the
+        index file cached sees the new version within the bound, real
+        cargo with a fresh CARGO_HOME resolves and downloads it through B.
+        A itself shows its own publish at once (read-your-writes), even
+        while B and A keep reading."""
+        a, b = self.replica("a"), self.replica("b")
+        name = "rp-published"
+        results = []
+        for vers in ("0.1.0", "0.2.0"):
+            proj = harness.make_project(os.path.join(self.tmp, "src-" + vers), name,
+                                        version=vers)
+            cargo = harness.CargoEnv(os.path.join(self.tmp, "pub-" + vers), a.port)
+            self.assertEqual(versions(b, name)[0], 200 if vers != "0.1.0" else 404)
+            cargo.run_cargo(["publish", "--registry", "local", "--no-verify",
+                             "--allow-dirty"], proj, server=a)
+            t0 = time.monotonic()
+            self.assertIn(vers, versions(a, name)[1], "A does not show its own publish")
+            wait_version(b, name, vers)
+            results.append(time.monotonic() - t0)
+        print("\ncargo publish on A acknowledged -> visible on B: first version %.3f s,"
+              " second (B's copy cached) %.3f s (storage_max_stale = 1 s)" % tuple(results))
+        home = os.path.join(self.tmp, "cargo-fresh")
+        os.makedirs(home)
+        cargo = harness.CargoEnv(home, b.port)
+        app = harness.make_project(os.path.join(self.tmp, "app2"), "rp-app2",
+                                   deps='%s = { version = "0.2", registry = "local" }' % name,
+                                   publish=False)
+        cargo.run_cargo(["generate-lockfile"], app, server=b)
+        lock = {p["name"]: p for p in harness.read_lock(os.path.join(app, "Cargo.lock"))}
+        self.assertEqual(lock[name]["version"], "0.2.0")
+        cargo.run_cargo(["fetch"], app, server=b)
+        stored = self.store.get("crates/%s/%s-0.2.0.crate" % (name, name))
+        self.assertEqual(lock[name]["checksum"], sha256_hex(stored))
+        with open(os.path.join(b.data_dir, "local", "crates", name,
+                               "%s-0.2.0.crate" % name), "rb") as f:
+            self.assertEqual(f.read(), stored)
+        self.assertNoSecret(a, b)
+
     def test_concurrent_requests_share_one_get(self):
         b = self.replica("b", max_stale=0)
         self.store.publish(CRATE, "0.1.0")
