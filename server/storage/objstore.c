@@ -387,6 +387,7 @@ send_op(struct op *op, const struct obj_req *q, size_t max)
 	o.aws_sigv4 = h.sigv4;
 	o.userpwd = h.userpwd;
 	o.no_redirects = true;	/* credentials go to the store only */
+	o.secret_query = s->creds.sas != NULL;
 	o.max_body = max;
 	o.connect_timeout_ms = CONNECT_MS;
 	o.low_speed_time = STALL_SECONDS;
