@@ -17,7 +17,8 @@
 
 #define CONNECT_MS	5000	/* a store answers fast or is down */
 #define STALL_SECONDS	10	/* under 1 byte/s this long: down */
-#define READ_RETRIES	2	/* reads only: writes go at most once */
+#define READ_RETRIES	1	/* reads only (a dropped keep-alive
+				   connection); writes go at most once */
 #define EWMA_WEIGHT	0.2
 #define MAX_KEY		1024	/* S3's limit, in bytes */
 

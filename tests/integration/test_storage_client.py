@@ -175,6 +175,19 @@ class S3Check(Base):
         self.assertIn("storage s3://crates: unreachable:", line)
         self.assertIn("PUT crated-probe/", line)
 
+    def test_store_hangs(self):
+        """A store that takes requests and never answers: given up after
+        the client's stall limit (10 s without a byte), not waited on."""
+        cfg = self.config("s3://crates", self.s3.endpoint)
+        self.s3.hang()
+        rc, out, _ = self.check(cfg, S3_ENV)
+        self.assertEqual(rc, 1, out)
+        line = self.storage_line(out)
+        self.assertIn("storage s3://crates: unreachable:", line)
+        self.assertIn("Operation too slow", line)
+        self.assertEqual([m for m, _, _ in self.s3.requests], ["PUT"],
+                         "a write is sent once, never again")
+
     def test_store_answers_5xx(self):
         cfg = self.config("s3://crates", self.s3.endpoint)
         self.s3.fail(503)
