@@ -17,7 +17,8 @@
 
 #define CONNECT_MS	5000	/* a store answers fast or is down */
 #define STALL_SECONDS	10	/* under 1 byte/s this long: down */
-#define READ_RETRIES	2	/* reads only: writes go at most once */
+#define READ_RETRIES	1	/* reads only (a dropped keep-alive
+				   connection); writes go at most once */
 #define EWMA_WEIGHT	0.2
 #define MAX_KEY		1024	/* S3's limit, in bytes */
 
@@ -387,6 +388,7 @@ send_op(struct op *op, const struct obj_req *q, size_t max)
 	o.aws_sigv4 = h.sigv4;
 	o.userpwd = h.userpwd;
 	o.no_redirects = true;	/* credentials go to the store only */
+	o.secret_query = s->creds.sas != NULL;
 	o.max_body = max;
 	o.connect_timeout_ms = CONNECT_MS;
 	o.low_speed_time = STALL_SECONDS;

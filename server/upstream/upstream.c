@@ -438,8 +438,9 @@ retry(struct upstream_client *uc, struct fetch *f)
 	if (why == RETRY_CONNECT)	/* the timeout was the wait */
 		delay = random() % 20;
 	f->attempt++;
-	log_info("upstream GET %s: %s (%s); retry %d of %d in %ld ms on a new"
-	    " connection", f->url, retry_names[why], f->errbuf[0] ? f->errbuf :
+	log_info("upstream GET %.*s: %s (%s); retry %d of %d in %ld ms on a new"
+	    " connection", (int)(f->opts.secret_query ? strcspn(f->url, "?") :
+	    strlen(f->url)), f->url, retry_names[why], f->errbuf[0] ? f->errbuf :
 	    curl_easy_strerror(f->result), f->attempt, f->opts.retries, delay);
 	for (int i = 0; i < f->nheaders; i++)
 		free(f->headers[i]);

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import azurite  # noqa: E402
@@ -52,8 +53,11 @@ class Base(harness.TestCase):
         return path
 
     def check(self, cfg, env):
+        # Leaks are checked here too (ASan builds): crated check ran
+        # every request path of the client.
         rc, out, err = harness.run_crated(["check", "--config", cfg],
-                                          env=dict(harness.cli_env(), **env), timeout=60)
+                                          env=env, timeout=60)
+        harness.check_sanitizer(err, "crated check's stderr")
         return rc, out, err
 
     def line_of(self, cfg, text):
@@ -170,6 +174,19 @@ class S3Check(Base):
         line = self.storage_line(out)
         self.assertIn("storage s3://crates: unreachable:", line)
         self.assertIn("PUT crated-probe/", line)
+
+    def test_store_hangs(self):
+        """A store that takes requests and never answers: given up after
+        the client's stall limit (10 s without a byte), not waited on."""
+        cfg = self.config("s3://crates", self.s3.endpoint)
+        self.s3.hang()
+        rc, out, _ = self.check(cfg, S3_ENV)
+        self.assertEqual(rc, 1, out)
+        line = self.storage_line(out)
+        self.assertIn("storage s3://crates: unreachable:", line)
+        self.assertIn("Operation too slow", line)
+        self.assertEqual([m for m, _, _ in self.s3.requests], ["PUT"],
+                         "a write is sent once, never again")
 
     def test_store_answers_5xx(self):
         cfg = self.config("s3://crates", self.s3.endpoint)
@@ -334,6 +351,22 @@ class AzureCheck(Base):
         self.assertEqual(rc, 0, out + err)
         sig = re.search(r"sig=([^&]+)", sas).group(1)
         self.assertNoSecret(out + err, sas, sig)
+
+    def test_sas_never_logged(self):
+        sas = azurite.account_sas()
+        sig = re.search(r"sig=([^&]+)", sas).group(1)
+        down = "http://127.0.0.1:%d" % harness.free_port()
+        cfg = self.config("azblob://devstoreaccount1/crates", down,
+                          'log_level = "debug"\n')
+        srv = self.start_crated(config_path=cfg, env=env_with(AZURE_STORAGE_SAS_TOKEN=sas))
+        # the store's watch retries its GET: a log line with the URL
+        self.wait_log(srv, r"upstream GET %s/devstoreaccount1/crates/crated-probe/health: "
+                      r"connection refused" % re.escape(down))
+        self.wait_log(srv, r"storage azblob://devstoreaccount1/crates: unavailable")
+        self.assertNoSecret(srv.log_text(), sas, sig, urllib.parse.unquote(sig))
+        rc, out, err = self.check(cfg, env_with(AZURE_STORAGE_SAS_TOKEN=sas))
+        self.assertEqual(rc, 1)
+        self.assertNoSecret(out + err, sas, sig, urllib.parse.unquote(sig))
 
     def test_sas_without_write_permission(self):
         sas = azurite.account_sas(permissions="rl")
