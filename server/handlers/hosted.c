@@ -663,8 +663,8 @@ first_name(const char *line, size_t len, const struct index_entry *e,
 	return 1;
 }
 
-/* Local disk: a crate whose name differs from canon's only in '-' and
- * '_' (with a store, the reservation of the canonical name decides). */
+/* A crate this machine knows whose name differs from canon's only in '-'
+ * and '_'. */
 static const char *
 similar_name(struct hosted *h, const char *canon)
 {
@@ -715,8 +715,10 @@ publish_index_apply(const char *old, size_t oldlen, struct hstore_edit *e,
 	char		*line;
 
 	if (old == NULL) {
-		if (op->h->hs == NULL && (other = similar_name(op->h,
-		    op->canon)) != NULL) {
+		/* With a store, its name reservation decides too; this
+		 * replica's names still catch crates stored before
+		 * reservations were (a migrated registry). */
+		if ((other = similar_name(op->h, op->canon)) != NULL) {
 			refuse(e, 409, "crate name `%s` is too similar to the"
 			    " existing crate `%s` (names may not differ only"
 			    " in case or in - and _)", op->name, other);

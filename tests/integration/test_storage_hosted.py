@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Hosted registries' writes through the object store (issue 26): replicas
-with their own data directories sharing one store, the S3 stand-in
-(s3_standin.py: SigV4 checked, If-None-Match: * and If-Match honoured).
+with their own data directories sharing one store: the S3 stand-in
+(s3_standin.py: SigV4 checked, If-None-Match: * and If-Match honoured),
+and Azurite for the races and the 30-version fleet (TestAzurite).
 
 * Publish, yank, unyank, owners through the store: the .crate, index, meta,
   name reservation and audit objects; a spelling that differs only in '-'
@@ -16,6 +17,9 @@ with their own data directories sharing one store, the S3 stand-in
 * kill -9 of a replica in the middle of a stream of publishes: every
   acknowledged version is in the store's index, every index line's .crate
   is there with its SHA-256; restarted, it publishes again.
+* The index PUT's answer lost (the connection closed without a status),
+  the write stored or not: crated reads the index again and answers 200
+  either way, with the version listed once.
 * The store stopped: publish answers 503 naming the store and "nothing was
   published"; the local copies are still served; it works once the store
   is back. Wrong credentials: 500 naming the credentials.
@@ -65,10 +69,23 @@ class FaultHandler(s3_standin._Handler):
             pass                # crated killed or stopped mid-request
 
     def _put(self, bucket, key, body):
-        f = getattr(self.server.standin, "put_fault", None)
+        si = self.server.standin
+        f = getattr(si, "put_fault", None)
         if f is not None and f(key):
             raise s3_standin.S3Error(500, "InternalError", "injected by the test")
-        return super()._put(bucket, key, body)
+        drop = getattr(si, "put_drop", None)
+        mode = drop(key) if drop is not None else None
+        if mode is None:
+            return super()._put(bucket, key, body)
+        # The answer is lost: the write stored ("stored") or not ("lost"),
+        # then the connection closed without a status line.
+        if mode == "stored":
+            with si.lock:
+                self._cond(si.objects.get((bucket, key)), True)
+                si.objects[(bucket, key)] = s3_standin.Obj(
+                    body, self.headers.get("Content-Type", "binary/octet-stream"))
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
 
 s3_standin._Handler = FaultHandler
@@ -95,6 +112,7 @@ class StoreCase(harness.TestCase):
         self.s3 = s3_standin.S3StandIn(buckets=[BUCKET], creds={AKID: SECRET})
         self.addCleanup(self.s3.stop)
         self.s3.put_fault = None
+        self.s3.put_drop = None
 
     def stop_store(self):
         self.s3.stop()
@@ -264,6 +282,9 @@ class TestWrites(StoreCase, RaceTests):
         self.assertEqual([l["vers"] for l in self.index_lines("hw-orphan")], ["1.0.0"])
         d = a.get("/local/api/v1/crates/hw-orphan/1.1.0/download")
         self.assertEqual(d.status, 404)
+        b = self.replica("b")       # reads through the store: not listed
+        d = b.get("/local/api/v1/crates/hw-orphan/1.1.0/download")
+        self.assertEqual(d.status, 404)
         # The sweep at the next start (age 0: a test setting) removes it,
         # and keeps the listed one.
         a.stop()
@@ -276,6 +297,40 @@ class TestWrites(StoreCase, RaceTests):
         r, _ = self.publish(a, "hw-orphan", "1.1.0")
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(len(self.check_store_consistent("hw-orphan")), 2)
+
+    def test_lost_answers(self):
+        """The index PUT's answer never comes: crated reads the index again
+        and decides from it, never from a guess."""
+        a = self.replica("a")
+        ikey = index_key("hw-lost")
+        r, _ = self.publish(a, "hw-lost", "1.0.0")
+        self.assertEqual(r.status, 200, r.body)
+        once = []
+
+        def drop(mode):
+            def f(key):
+                if key == ikey and not once:
+                    once.append(key)
+                    return mode
+                return None
+            return f
+
+        # Stored, answer lost: the re-read finds this publish's line.
+        self.s3.put_drop = drop("stored")
+        r, _ = self.publish(a, "hw-lost", "1.1.0")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(once, [ikey])
+        # Not stored, answer lost: the re-read shows it missing; written again.
+        once.clear()
+        self.s3.put_drop = drop("lost")
+        r, _ = self.publish(a, "hw-lost", "1.2.0")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(once, [ikey])
+        self.s3.put_drop = None
+        self.assertEqual([l["vers"] for l in self.check_store_consistent("hw-lost")],
+                         ["1.0.0", "1.1.0", "1.2.0"])
+        self.assertEqual([l["vers"] for l in a.index_lines("hw-lost")],
+                         ["1.0.0", "1.1.0", "1.2.0"])
 
     def test_kill9_mid_publishes(self):
         a = self.replica("a")
