@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -28,6 +29,11 @@
 #define WAITERS_MAX		4096
 /* A store failure is logged once a minute per file. */
 #define LOG_EVERY		60
+/* Seconds a request waits for the store's answer about an index file
+ * this replica has a copy of; then it gets the copy (stale), and the GET
+ * goes on for the next ones. A store that hangs costs each request this,
+ * not the client's timeouts (objstore.c gives up after 20 s). */
+#define PATIENCE		3
 
 struct waiter {
 	replica_cb	 cb;
@@ -52,7 +58,8 @@ struct rfile {
 	double		 failed;	/* last store failure; 0: none */
 	time_t		 logged;	/* last failure logged */
 	bool		 busy;		/* a GET or disk job under way */
-	/* A write of this machine replaced the copy while busy: what the
+	bool		 impatient;	/* the GET took PATIENCE seconds */
+	struct event	*patience;	/* A write of this machine replaced the copy while busy: what the
 	 * GET under way says may be older than it. */
 	bool		 superseded;
 	double		 started;
@@ -115,6 +122,8 @@ replica_create(const struct replica_params *p)
 static void
 rfile_free(struct rfile *f)
 {
+	if (f->patience != NULL)
+		event_free(f->patience);
 	free(f->path);
 	free(f->key);
 	free(f->etag);
@@ -209,13 +218,22 @@ add_waiter(struct rfile *f, replica_cb cb, void *arg)
 /* Answers every request waiting on f. A callback may ask for f again
  * (a new round), so the list is taken first. */
 static void
+not_busy(struct rfile *f)
+{
+	f->busy = false;
+	f->impatient = false;
+	if (f->patience != NULL)
+		evtimer_del(f->patience);
+}
+
+static void
 finish(struct rfile *f, enum replica_outcome o, const char *why)
 {
 	struct waiter	*w = f->waiters, *next;
 
 	f->waiters = NULL;
 	f->nwaiters = 0;
-	f->busy = false;
+	not_busy(f);
 	free(f->body);
 	f->body = NULL;
 	free(f->newetag);
@@ -326,7 +344,7 @@ replica_index(struct replica *rp, const char *path, replica_cb cb,
 		serve_stale(f, cb, arg);
 		return;
 	}
-	if (f->nwaiters >= WAITERS_MAX) {
+	if (f->nwaiters >= WAITERS_MAX || (f->busy && f->impatient)) {
 		serve_stale(f, cb, arg);
 		return;
 	}
@@ -486,7 +504,35 @@ index_got(const struct obj_result *res, void *arg)
 	w = f->waiters;
 	f->waiters = NULL;
 	f->nwaiters = 0;
-	f->busy = false;
+	not_busy(f);
+	for (; w != NULL; w = next) {
+		next = w->next;
+		serve_stale(f, w->cb, w->arg);
+		free(w);
+	}
+}
+
+/* The store has not answered for PATIENCE seconds: the requests waiting
+ * get the copy (stale), as do the next ones until the GET ends. */
+static void
+impatient(evutil_socket_t fd, short what, void *arg)
+{
+	struct rfile		*f = arg;
+	struct waiter		*w, *next;
+	struct obj_result	 res = { .status = OBJ_UNAVAILABLE };
+	char			*why;
+
+	if (!f->busy || store_exists(f->rp->p.store, f->rel) != 1)
+		return;		/* nothing else to serve: wait on */
+	f->impatient = true;
+	why = xasprintf("no answer within %d s", PATIENCE);
+	res.error = why;
+	note_failure(f, &res, true);
+	free(why);
+	f->failed = 0;		/* the GET may still succeed */
+	w = f->waiters;
+	f->waiters = NULL;
+	f->nwaiters = 0;
 	for (; w != NULL; w = next) {
 		next = w->next;
 		serve_stale(f, w->cb, w->arg);
@@ -497,9 +543,16 @@ index_got(const struct obj_result *res, void *arg)
 static void
 index_start(struct rfile *f)
 {
+	struct timeval	tv = { PATIENCE, 0 };
+
 	f->busy = true;
+	f->impatient = false;
 	f->wrote = false;
 	f->started = now_mono();
+	if (f->patience == NULL && f->rp->p.base != NULL)
+		f->patience = evtimer_new(f->rp->p.base, impatient, f);
+	if (f->patience != NULL)
+		evtimer_add(f->patience, &tv);
 	objstore_get(f->rp->p.objstore, f->key, f->etag, INDEX_FILE_MAX,
 	    index_got, f);
 }

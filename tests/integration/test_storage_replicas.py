@@ -142,6 +142,13 @@ def versions(srv, name):
     return 200, [json.loads(l)["vers"] for l in r.body.decode().splitlines() if l.strip()]
 
 
+def versions_timeout(srv, name, timeout):
+    r = srv.request("GET", "/local/" + index_path(name), timeout=timeout)
+    if r.status != 200:
+        return r.status, []
+    return 200, [json.loads(l)["vers"] for l in r.body.decode().splitlines() if l.strip()]
+
+
 def wait_version(srv, name, vers, timeout=20.0):
     """Seconds until srv's index file of name shows vers (polled every
     20 ms); fails after timeout."""
@@ -311,7 +318,9 @@ class ReplicaTests(harness.TestCase):
         b = self.replica("b", max_stale=0)
         crate = self.store.publish(CRATE, "0.1.0")
         self.store.publish("rp-never", "0.1.0")
+        self.store.publish("rp-other", "0.1.0")
         self.assertEqual(versions(b, CRATE), (200, ["0.1.0"]))
+        self.assertEqual(versions(b, "rp-other"), (200, ["0.1.0"]))
         dl = "/local/api/v1/crates/%s/0.1.0/download" % CRATE
         self.assertEqual(b.get(dl).status, 200)
         for fault in ("stopped", "503"):
@@ -330,6 +339,16 @@ class ReplicaTests(harness.TestCase):
             self.assertIn("s3://%s/%s" % (BUCKET, PREFIX), detail)
             r = b.get("/local/api/v1/crates/rp-never/0.1.0/download")
             self.assertIn(r.status, (404, 503), (fault, r))
+        # A store that hangs: the copy after 3 s, not after the client's
+        # (or the store client's 20 s) timeout.
+        self.store.s3.fail(0)
+        self.store.s3.hang(True)
+        try:
+            got = versions_timeout(b, "rp-other", 12)
+        finally:
+            self.store.s3.hang(False)
+        self.assertEqual(got, (200, ["0.1.0"]))
+        self.store.s3.fail(503)
         harness.wait_log(b, "serving the local copy \\(stale\\)")
         m = harness.metrics(b)
         self.assertGreaterEqual(m.sum("crated_stale_serves_total", registry="local",
