@@ -21,6 +21,8 @@
 
 #define TOKENS_MAX	(4u << 20)
 #define TRIES		8
+/* cache/tokens.c's format with no token. */
+#define EMPTY_LIST	"{\"tokens\": []}"
 
 /* A store of the command's own, on a loop of its own. */
 struct conn {
@@ -215,8 +217,8 @@ put_back(struct conn *c, const char *dir, const struct answer *a,
 		fclose(f);
 	}
 	free(path);
-	put.body = body != NULL ? body : "[]";
-	put.len = body != NULL ? len : 2;
+	put.body = body != NULL ? body : EMPTY_LIST;
+	put.len = body != NULL ? len : strlen(EMPTY_LIST);
 	put.cond = a->status == OBJ_OK ? OBJ_PUT_IF_MATCH : OBJ_PUT_CREATE;
 	put.etag = a->etag;
 	objstore_put(c->os, &put, answered, &w);

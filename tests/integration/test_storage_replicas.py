@@ -414,6 +414,56 @@ class ReplicaTests(harness.TestCase):
         for s in (a, b):
             self.assertNotIn(tok, s.log_text())
 
+    def test_token_commands_race_and_wrong_key(self):
+        """Six `crated token create` at once: each read-modify-write of the
+        store's tokens.json that loses (412) reads again and redoes its
+        edit, so all six land. With a wrong secret key: a clear failure,
+        no token printed, the key in no output."""
+        path = os.path.join(self.tmp, "cli.toml")
+        harness.write_config(path, os.path.join(self.tmp, "cli-data"),
+                             extra=self.store.config())
+        env = dict(harness.cli_env(), **self.store.env())
+        out = {}
+
+        def create(i):
+            out[i] = harness.run_crated(
+                ["token", "create", "--config", path, "--registry", "local",
+                 "--scope", "publish", "--name", "racer%d" % i], env=env)
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for i in range(6):
+            self.assertEqual(out[i][0], 0, out[i][2])
+        with self.store.s3.lock:
+            puts = sum(1 for m, p, _ in self.store.s3.requests
+                       if m == "PUT" and p.endswith("/tokens.json"))
+        print("\n6 concurrent token creates: %d PUTs of tokens.json (%d lost races redone)"
+              % (puts, puts - 6))
+        labels = sorted(t["label"] for t in json.loads(
+            self.store.s3.get(BUCKET, PREFIX + "/tokens.json"))["tokens"])
+        self.assertEqual(labels, ["racer%d" % i for i in range(6)])
+        rc, listed, err = harness.run_crated(["token", "list", "--config", path], env=env)
+        self.assertEqual(rc, 0, err)
+        for i in range(6):
+            self.assertIn("racer%d" % i, listed)
+        bad = dict(env, AWS_SECRET_ACCESS_KEY="not-the-key")
+        rc, o, err = harness.run_crated(
+            ["token", "create", "--config", path, "--registry", "local",
+             "--scope", "read", "--name", "denied"], env=bad)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("s3://%s/%s" % (BUCKET, PREFIX), err)
+        self.assertNotIn("crated_", o)
+        self.assertNotIn("not-the-key", o + err)
+        rc, o, err = harness.run_crated(["token", "revoke", "--config", path, "racer3"],
+                                        env=env)
+        self.assertEqual((rc, o.strip()), (0, "revoked 1 token"), err)
+        labels = sorted(t["label"] for t in json.loads(
+            self.store.s3.get(BUCKET, PREFIX + "/tokens.json"))["tokens"])
+        self.assertNotIn("racer3", labels)
+        self.assertEqual(len(labels), 5)
+
 
 class AzuriteReplicaTests(harness.TestCase):
     """The same reading path on Azure Blob (Azurite): a version put into the
