@@ -50,6 +50,7 @@ struct rfile {
 	struct lru_node	 node;
 	struct replica	*rp;
 	enum rfile_kind	 kind;
+	char		*lkey;			/* the table's key */
 	char		 rel[STORE_PATH_MAX];	/* index/... or crates/... */
 	char		*path;			/* index: as routed */
 	char		*key;			/* objprefix + rel */
@@ -124,6 +125,7 @@ rfile_free(struct rfile *f)
 {
 	if (f->patience != NULL)
 		event_free(f->patience);
+	free(f->lkey);
 	free(f->path);
 	free(f->key);
 	free(f->etag);
@@ -186,20 +188,27 @@ rfiles_trim(struct replica *rp)
 	}
 }
 
+/* The entry of an index file (by its path, so that the check on every
+ * request builds no string) or of a .crate (by its rel: "crates/..."
+ * never looks like an index path, whose first '/' is at most third). */
 static struct rfile *
-rfile_get(struct replica *rp, enum rfile_kind kind, const char *rel)
+rfile_get(struct replica *rp, enum rfile_kind kind, const char *lkey)
 {
 	struct rfile	*f;
 
-	if ((f = rfile_find(rp, rel)) != NULL)
+	if ((f = rfile_find(rp, lkey)) != NULL)
 		return f;
 	rfiles_trim(rp);
 	f = xcalloc(1, sizeof *f);
 	f->rp = rp;
 	f->kind = kind;
-	snprintf(f->rel, sizeof f->rel, "%s", rel);
-	f->key = xasprintf("%s%s", rp->objprefix, rel);
-	lru_add(&rp->files, &f->node, f->rel, lru_hash(f->rel));
+	f->lkey = xstrdup(lkey);
+	snprintf(f->rel, sizeof f->rel, "%s%s", kind == RF_INDEX ? "index/" :
+	    "", lkey);
+	if (kind == RF_INDEX)
+		f->path = xstrdup(lkey);
+	f->key = xasprintf("%s%s", rp->objprefix, f->rel);
+	lru_add(&rp->files, &f->node, f->lkey, lru_hash(f->lkey));
 	return f;
 }
 
@@ -281,12 +290,10 @@ static void	index_start(struct rfile *);
 bool
 replica_index_fresh(struct replica *rp, const char *path)
 {
-	char		 rel[STORE_PATH_MAX];
 	struct lru_node	*n;
 	struct rfile	*f;
 
-	snprintf(rel, sizeof rel, "index/%s", path);
-	if ((n = lru_find(&rp->files, rel, lru_hash(rel))) == NULL)
+	if ((n = lru_find(&rp->files, path, lru_hash(path))) == NULL)
 		return false;
 	f = lru_entry(n, struct rfile, node);
 	return !f->busy && f->checked > 0 &&
@@ -326,13 +333,8 @@ void
 replica_index(struct replica *rp, const char *path, replica_cb cb,
     void *arg)
 {
-	char		 rel[STORE_PATH_MAX];
-	struct rfile	*f;
+	struct rfile	*f = rfile_get(rp, RF_INDEX, path);
 
-	snprintf(rel, sizeof rel, "index/%s", path);
-	f = rfile_get(rp, RF_INDEX, rel);
-	if (f->path == NULL)
-		f->path = xstrdup(path);
 	if (!f->busy && f->checked > 0 &&
 	    now_mono() - f->checked < rp->p.max_stale) {
 		cb(REPLICA_SERVE, NULL, arg);
@@ -561,13 +563,8 @@ void
 replica_index_stored(struct replica *rp, const char *path,
     const char *etag)
 {
-	char		 rel[STORE_PATH_MAX];
-	struct rfile	*f;
+	struct rfile	*f = rfile_get(rp, RF_INDEX, path);
 
-	snprintf(rel, sizeof rel, "index/%s", path);
-	f = rfile_get(rp, RF_INDEX, rel);
-	if (f->path == NULL)
-		f->path = xstrdup(path);
 	if (f->busy) {
 		f->superseded = true;
 		return;
