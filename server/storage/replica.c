@@ -27,6 +27,10 @@
 /* Requests waiting on one file's GET; more are answered from the local
  * copy as it is (or 503). */
 #define WAITERS_MAX		4096
+/* .crate files being fetched at once (each held whole in memory, twice,
+ * up to max_body_bytes); more wait their turn, at most CRATES_QUEUED. */
+#define CRATE_FETCHES_MAX	16
+#define CRATES_QUEUED		4096
 /* A store failure is logged once a minute per file. */
 #define LOG_EVERY		60
 /* Seconds a request waits for the store's answer about an index file
@@ -76,6 +80,8 @@ struct rfile {
 	char		*name, *vers;
 	char		 cksum[65];
 	bool		 bad;
+	bool		 fetching;	/* counted in crates_active */
+	struct rfile	*qnext;		/* waiting for a turn */
 };
 
 struct replica {
@@ -83,6 +89,8 @@ struct replica {
 	char			*registry, *objprefix;
 	struct lru		 files;
 	char			 labels[160];
+	size_t			 crates_active, crates_queued;
+	struct rfile		*queue, **queue_tail;
 };
 
 static double
@@ -577,6 +585,9 @@ replica_index_stored(struct replica *rp, const char *path,
 /* ---- .crate files ---- */
 
 static void	crate_index_ready(enum replica_outcome, const char *, void *);
+static void	crate_fetch(struct rfile *);
+static void	crate_finish(struct rfile *, enum replica_outcome,
+		    const char *);
 
 void
 replica_crate(struct replica *rp, const char *name, const char *vers,
@@ -609,15 +620,58 @@ replica_crate(struct replica *rp, const char *name, const char *vers,
 }
 
 /* Ends a .crate's round; its entry is not kept (the file is, for good). */
+static void	crate_got(const struct obj_result *, void *);
+
+/* GETs f's .crate when fewer than CRATE_FETCHES_MAX are under way, else
+ * queues it (or refuses it: the queue is bounded too). */
+static void
+crate_fetch(struct rfile *f)
+{
+	struct replica	*rp = f->rp;
+
+	if (rp->crates_active >= CRATE_FETCHES_MAX) {
+		if (rp->crates_queued >= CRATES_QUEUED) {
+			crate_finish(f, REPLICA_UNAVAILABLE, "too many .crate"
+			    " files are being fetched from the store; try"
+			    " again");
+			return;
+		}
+		f->qnext = NULL;
+		if (rp->queue == NULL)
+			rp->queue_tail = &rp->queue;
+		*rp->queue_tail = f;
+		rp->queue_tail = &f->qnext;
+		rp->crates_queued++;
+		return;
+	}
+	rp->crates_active++;
+	f->fetching = true;
+	objstore_get(rp->p.objstore, f->key, NULL, rp->p.crate_max, crate_got,
+	    f);
+}
+
+/* Ends a .crate's round; its entry is not kept (the file is, for good).
+ * The next one queued gets its turn. */
 static void
 crate_finish(struct rfile *f, enum replica_outcome o, const char *why)
 {
+	struct replica	*rp = f->rp;
+	struct rfile	*next;
+	bool		 turn = f->fetching;
+
+	if (f->fetching) {
+		f->fetching = false;
+		rp->crates_active--;
+	}
 	finish(f, o, why);
 	if (!f->busy && f->waiters == NULL)
 		rfile_forget(f);
+	if (turn && (next = rp->queue) != NULL) {
+		rp->queue = next->qnext;
+		rp->crates_queued--;
+		crate_fetch(next);
+	}
 }
-
-static void	crate_got(const struct obj_result *, void *);
 
 static void
 crate_index_ready(enum replica_outcome o, const char *why, void *arg)
@@ -636,8 +690,7 @@ crate_index_ready(enum replica_outcome o, const char *why, void *arg)
 			free(buf);
 		}
 		if (found == 1) {
-			objstore_get(rp->p.objstore, f->key, NULL,
-			    rp->p.crate_max, crate_got, f);
+			crate_fetch(f);
 			return;
 		}
 		o = REPLICA_GONE;

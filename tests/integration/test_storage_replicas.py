@@ -291,6 +291,26 @@ class ReplicaTests(harness.TestCase):
         self.assertLessEqual(self.store.gets_of(rel) - before, 2,
                              "12 requests for one stale file: one GET (and its retry)")
 
+    def test_many_crates_at_once(self):
+        """40 .crate files B never had, asked for at once: at most 16 are
+        fetched from the store at a time, the others wait their turn;
+        every one arrives, byte for byte."""
+        b = self.replica("b")
+        crates = {}
+        for i in range(40):
+            crates["1.0.%d" % i] = self.store.publish(CRATE, "1.0.%d" % i)
+        out = {}
+
+        def fetch(vers):
+            r = b.get("/local/api/v1/crates/%s/%s/download" % (CRATE, vers))
+            out[vers] = (r.status, r.body)
+        threads = [threading.Thread(target=fetch, args=(v,)) for v in crates]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(out, {v: (200, c) for v, c in crates.items()})
+
     def test_tampered_crate_is_never_served_nor_kept(self):
         b = self.replica("b")
         good = harness.make_crate(CRATE, "1.0.0")
