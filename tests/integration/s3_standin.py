@@ -369,6 +369,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, "".join(out).encode(), {"Content-Type": "application/xml"})
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # Replicas racing for one object connect at once: the default backlog
+    # of 5 resets some of them.
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
+
+
 class S3StandIn:
     """A SigV4-verifying S3 on 127.0.0.1 (see the module's comment)."""
 
@@ -393,9 +401,7 @@ class S3StandIn:
         self._start(port)
 
     def _start(self, port):
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        srv.daemon_threads = True
-        srv.block_on_close = False
+        srv = _Server(("127.0.0.1", port), _Handler)
         srv.standin = self
         self.srv = srv
         self.port = srv.server_address[1]
