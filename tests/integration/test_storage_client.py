@@ -141,6 +141,14 @@ class Operations:
                          "NOT_FOUND" if self.delete_missing == "OK" else "CONFLICT",
                          "If-Match on a missing object")
 
+    def test_keys_refused(self):
+        for key in ("R/../x", "R/./x", "..", "/R/x", "R//x", ""):
+            r = self.one("put", key, "v")["results"][0]
+            self.assertEqual(r["status"], "ERROR", key)
+            self.assertIn("a key has", r["error"])
+        self.assertEqual(self.one("get", "R/..x")["results"][0]["status"], "NOT_FOUND",
+                         "dots inside a segment are a name")
+
     def test_concurrent_conditional_writers(self):
         """20 replicas' writes at once: exactly one wins, each time."""
         key = "R/index/3/r/race%d" % os.getpid()
