@@ -187,6 +187,18 @@ class S3Operations(Operations, harness.TestCase):
     def tearDown(self):
         self.assertEqual(self.s3.mismatches, [], "signatures the stand-in refused")
 
+    def test_standin_keeps_a_directory(self):
+        d = os.path.join(self.tmp, "s3dir")
+        a = S3StandIn(buckets=["crates"], creds={KEY_ID: SECRET}, directory=d)
+        put = drive("s3://crates", a.endpoint, S3_ENV, ["put", "R/a b", "kept"],
+                    ["put", "R/gone", "x"], ["del", "R/gone"])[0]["results"][0]
+        a.stop()
+        b = S3StandIn(buckets=["crates"], creds={KEY_ID: SECRET}, directory=d)
+        self.addCleanup(b.stop)
+        got = drive("s3://crates", b.endpoint, S3_ENV, ["get", "R/a b"])[0]["results"][0]
+        self.assertEqual((got["body"], got["etag"]), ("kept", put["etag"]))
+        self.assertEqual(b.keys(), ["R/a b"])
+
     def test_listing_pages(self):
         self.s3.max_page = 2
         keys = ["R/p/%d" % i for i in range(7)]

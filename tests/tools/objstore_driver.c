@@ -171,7 +171,12 @@ main(int argc, char **argv)
 	uc = upstream_client_create(d.base);
 	if (objstore_open_url(argv[1], argv[2][0] ? argv[2] : NULL, NULL,
 	    NULL, uc, &d.s, &cause) != 0) {
-		printf("{\"open\":\"%s\"}\n", cause);
+		json_t	*j = json_pack("{s:s}", "open", cause);
+
+		json_dumpf(j, stdout, JSON_COMPACT);
+		printf("\n");
+		json_decref(j);
+		free(cause);
 		return 1;
 	}
 	while (i < argc) {
