@@ -171,11 +171,11 @@ main(int argc, char **argv)
 	uc = upstream_client_create(d.base);
 	if (objstore_open_url(argv[1], argv[2][0] ? argv[2] : NULL, NULL,
 	    NULL, uc, &d.s, &cause) != 0) {
-		json_t	*j = json_pack("{s:s}", "open", cause);
+		json_t	*e = json_pack("{s:s}", "open", cause);
 
-		json_dumpf(j, stdout, JSON_COMPACT);
+		json_dumpf(e, stdout, JSON_COMPACT);
 		printf("\n");
-		json_decref(j);
+		json_decref(e);
 		free(cause);
 		return 1;
 	}
