@@ -141,6 +141,14 @@ class Operations:
                          "NOT_FOUND" if self.delete_missing == "OK" else "CONFLICT",
                          "If-Match on a missing object")
 
+    def test_empty_object(self):
+        key = "R/names/empty%d" % os.getpid()
+        put = self.one("put", key, "", "create")["results"][0]
+        self.assertEqual(put["status"], "OK", put)
+        got = self.one("get", key)["results"][0]
+        self.assertEqual((got["status"], got.get("body")), ("OK", None))
+        self.assertEqual(self.one("list", key)["keys"][0]["size"], 0)
+
     def test_keys_refused(self):
         for key in ("R/../x", "R/./x", "..", "/R/x", "R//x", ""):
             r = self.one("put", key, "v")["results"][0]
