@@ -190,12 +190,12 @@ test)
 	echo "== fuzz: each target for ${FUZZ_SECONDS:-15} s"
 	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" build-test-fuzz |
 	    tee /tmp/crated-fuzz.$$ || true
-	fp=0 ff=7	# no summary line: the fuzz build or run failed
+	fp=0 ff=8	# no summary line: the fuzz build or run failed
 	read -r fp ff < <(sed -n 's/^fuzz: \([0-9]*\) targets clean, \([0-9]*\) crashed$/\1 \2/p' \
 	    /tmp/crated-fuzz.$$) || true
 	rm -f /tmp/crated-fuzz.$$
 	passed=$((passed + ${fp:-0}))
-	failed=$((failed + ${ff:-6}))
+	failed=$((failed + ${ff:-8}))
 	summary "$passed" "$failed" "$skipped" "$skip_names"
 	[ "$failed" -eq 0 ]
 	;;

@@ -351,6 +351,13 @@ bad_key(const char *key)
 		return "a key has 1 to 1024 bytes";
 	if (key[0] == '/' || strstr(key, "//") != NULL)
 		return "a key has no empty segment";
+	/* curl would squash them out of the URL: another key. */
+	for (const char *seg = key; seg != NULL; seg = strchr(seg, '/'),
+	    seg = seg != NULL ? seg + 1 : NULL)
+		if ((seg[0] == '.' && (seg[1] == '/' || seg[1] == '\0')) ||
+		    (seg[0] == '.' && seg[1] == '.' && (seg[2] == '/' ||
+		    seg[2] == '\0')))
+			return "a key has no \".\" or \"..\" segment";
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)key[i] < ' ' || key[i] == 0x7f)
 			return "a key has no control characters";
