@@ -17,6 +17,10 @@ and Azurite for the races and the 30-version fleet (TestAzurite).
 * kill -9 of a replica in the middle of a stream of publishes: every
   acknowledged version is in the store's index, every index line's .crate
   is there with its SHA-256; restarted, it publishes again.
+* With tokens: owners are the store's meta object, tokens the store's
+  tokens.json: a non-owner is refused on the other replica, an owner added
+  there can publish here.
+* Azurite with a wrong account key: 500 naming the credentials.
 * The index PUT's answer lost (the connection closed without a status),
   the write stored or not: crated reads the index again and answers 200
   either way, with the version listed once.
@@ -29,6 +33,7 @@ and Azurite for the races and the 30-version fleet (TestAzurite).
   sweep's 15 minutes) sweeps it, and only it.
 """
 
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -133,11 +138,14 @@ class StoreCase(harness.TestCase):
         return ('storage = "s3://%s/%s"\nstorage_endpoint = "%s"\n'
                 'storage_region = "us-east-1"\n' % (BUCKET, PREFIX, self.s3.endpoint))
 
-    def replica(self, name, env=None, secret=SECRET):
-        e = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": secret}
+    def creds(self, secret=SECRET):
+        return {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": secret}
+
+    def replica(self, name, env=None, secret=SECRET, registries="[registries.local]\n"):
+        e = self.creds(secret)
         e.update(env or {})
         return self.start_crated(name=name, data_dir=os.path.join(self.tmp, "data-" + name),
-                                 config_extra=self.config(), env=e)
+                                 config_extra=self.config(), env=e, registries=registries)
 
     def get_obj(self, key):
         return self.s3.get(BUCKET, key)
@@ -303,6 +311,53 @@ class TestWrites(StoreCase, RaceTests):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(len(self.check_store_consistent("hw-orphan")), 2)
 
+    def test_owners_across_replicas(self):
+        """Tokens (the store's tokens.json) and owners (the meta object)
+        are the same on every replica."""
+        auth = "[registries.local]\nauth_required = true\n"
+        cfg = harness.write_config(os.path.join(self.tmp, "tok.toml"),
+                                   os.path.join(self.tmp, "data-tok"), extra=self.config(),
+                                   registries=auth)
+        env = harness.cli_env()
+        env.update(self.creds())
+        tok = {}
+        for key, who, scope, more in (("alice", "alice", "publish", []),
+                                      ("bob", "bob", "publish", []),
+                                      ("alice-yank", "alice", "yank", ["--same-owner"])):
+            rc, out, err = harness.run_crated(["token", "create", "--config", cfg, "--registry",
+                                               "local", "--scope", scope, "--name", who] + more,
+                                              env=env)
+            self.assertEqual(rc, 0, err)
+            tok[key] = out.strip()
+        a = self.replica("a", registries=auth)
+        b = self.replica("b", registries=auth)
+
+        def pub(srv, who, vers):
+            crate = make_crate("hw-own", vers)
+            return srv.publish(crate_meta("hw-own", vers), crate,
+                               headers={"Authorization": tok[who]})
+
+        r = pub(a, "alice", "1.0.0")
+        self.assertEqual(r.status, 200, r.body)
+        r = pub(b, "bob", "1.1.0")
+        self.assertIn("`bob` is not an owner of crate `hw-own` (owners: `alice`)",
+                      self.assertErrors(r, [403]))
+        r = b.request("PUT", "/local/api/v1/crates/hw-own/owners", body=b'{"users":["bob"]}',
+                      headers={"Authorization": tok["bob"]})
+        self.assertErrors(r, [403])
+        r = b.request("PUT", "/local/api/v1/crates/hw-own/owners", body=b'{"users":["bob"]}',
+                      headers={"Authorization": tok["alice"]})
+        self.assertEqual(r.status, 200, r.body)
+        r = pub(a, "bob", "1.1.0")
+        self.assertEqual(r.status, 200, r.body)
+        r = b.request("DELETE", "/local/api/v1/crates/hw-own/1.0.0/yank",
+                      headers={"Authorization": tok["alice-yank"]})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual([(l["vers"], l["yanked"]) for l in self.check_store_consistent("hw-own")],
+                         [("1.0.0", True), ("1.1.0", False)])
+        meta = json.loads(self.get_obj(store_key("meta/" + index_path("hw-own"))))
+        self.assertEqual(meta["owners"], ["alice", "bob"])
+
     def test_lost_answers(self):
         """The index PUT's answer never comes: crated reads the index again
         and decides from it, never from a guess."""
@@ -453,18 +508,28 @@ class AzureCase(StoreCase):
         return ('storage = "azblob://%s/%s/%s"\nstorage_endpoint = "%s"\n'
                 % (azurite.ACCOUNT, self.CONTAINER, PREFIX, self.az.endpoint))
 
-    def replica(self, name, env=None, secret=None):
-        e = {"AZURE_STORAGE_ACCOUNT": azurite.ACCOUNT, "AZURE_STORAGE_KEY": azurite.KEY}
+    def replica(self, name, env=None, secret=None, registries="[registries.local]\n"):
+        e = {"AZURE_STORAGE_ACCOUNT": azurite.ACCOUNT,
+             "AZURE_STORAGE_KEY": secret or azurite.KEY}
         e.update(env or {})
         return self.start_crated(name=name, data_dir=os.path.join(self.tmp, "data-" + name),
-                                 config_extra=self.config(), env=e)
+                                 config_extra=self.config(), env=e, registries=registries)
 
     def get_obj(self, key):
         return self.az.get_blob(self.CONTAINER, key)
 
 
 class TestAzurite(AzureCase, RaceTests, CargoFleetTests):
-    pass
+    def test_wrong_key(self):
+        good = self.replica("good")
+        r, _ = self.publish(good, "hw-key", "1.0.0")
+        self.assertEqual(r.status, 200, r.body)
+        bad = self.replica("bad", secret=base64.b64encode(b"not the account key").decode())
+        r, _ = self.publish(bad, "hw-key", "1.1.0")
+        detail = self.assertErrors(r, [500])
+        self.assertIn("refused crated's credentials", detail)
+        self.assertIn("nothing was published", detail)
+        self.assertEqual([l["vers"] for l in self.check_store_consistent("hw-key")], ["1.0.0"])
 
 
 if __name__ == "__main__":
