@@ -17,7 +17,8 @@
 
 #define CONNECT_MS	5000	/* a store answers fast or is down */
 #define STALL_SECONDS	10	/* under 1 byte/s this long: down */
-#define READ_RETRIES	2	/* reads only: writes go at most once */
+#define READ_RETRIES	1	/* reads only (a dropped keep-alive
+				   connection); writes go at most once */
 #define EWMA_WEIGHT	0.2
 #define MAX_KEY		1024	/* S3's limit, in bytes */
 
@@ -350,6 +351,13 @@ bad_key(const char *key)
 		return "a key has 1 to 1024 bytes";
 	if (key[0] == '/' || strstr(key, "//") != NULL)
 		return "a key has no empty segment";
+	/* curl would squash them out of the URL: another key. */
+	for (const char *seg = key; seg != NULL; seg = strchr(seg, '/'),
+	    seg = seg != NULL ? seg + 1 : NULL)
+		if ((seg[0] == '.' && (seg[1] == '/' || seg[1] == '\0')) ||
+		    (seg[0] == '.' && seg[1] == '.' && (seg[2] == '/' ||
+		    seg[2] == '\0')))
+			return "a key has no \".\" or \"..\" segment";
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)key[i] < ' ' || key[i] == 0x7f)
 			return "a key has no control characters";
@@ -387,6 +395,7 @@ send_op(struct op *op, const struct obj_req *q, size_t max)
 	o.aws_sigv4 = h.sigv4;
 	o.userpwd = h.userpwd;
 	o.no_redirects = true;	/* credentials go to the store only */
+	o.secret_query = s->creds.sas != NULL;
 	o.max_body = max;
 	o.connect_timeout_ms = CONNECT_MS;
 	o.low_speed_time = STALL_SECONDS;

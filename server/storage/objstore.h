@@ -128,7 +128,11 @@ const char *objstore_config_url(const struct objstore *);
 /* The requests. Strings are copied; done runs once, on the loop, after
  * the call returns (never from inside it). Writes are sent at most once
  * (no automatic retry: the caller knows whether a repeat is safe); reads
- * retry a lost connection. */
+ * retry a lost connection once. A request that gets no byte for 10 s is
+ * OBJ_UNAVAILABLE. A key (1 to 1024 bytes) with an empty, "." or ".."
+ * segment or a control character is refused (OBJ_ERROR) unsent.
+ * OBJ_PUT_IF_MATCH over a missing object: OBJ_NOT_FOUND on S3,
+ * OBJ_CONFLICT on Azure. */
 void	objstore_get(struct objstore *, const char *key,
 	    const char *if_none_match, size_t max, obj_done_cb, void *arg);
 void	objstore_put(struct objstore *, const struct obj_put *,

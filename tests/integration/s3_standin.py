@@ -17,7 +17,9 @@ honours conditional writes (s3rver does neither; see
 * Faults for the tests: fail(status) answers every request with a 5xx,
   hang() holds requests until released, stop()/restart() close and
   reopen the port (connections refused meanwhile), ignore_conditions
-  makes it an S3 that overwrites whatever the headers say (as s3rver).
+  makes it an S3 that overwrites whatever the headers say (as s3rver),
+  max_page makes listings page sooner (S3 may return fewer keys than
+  asked for).
 
 S3StandIn(buckets=["b"], creds={"AKID": "secret"}) starts it; .endpoint
 is its URL for storage_endpoint; .stop() stops it. Objects live in
@@ -120,6 +122,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go in two writes: without this, Nagle and the
+        # client's delayed ACK add 40 ms to an answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _all(self, method):
         si = self.server.standin
@@ -326,7 +334,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if q.get("list-type", [""])[0] != "2":
             raise S3Error(400, "InvalidArgument", "only ListObjectsV2 here")
         prefix = q.get("prefix", [""])[0]
-        max_keys = int(q.get("max-keys", ["1000"])[0])
+        max_keys = min(int(q.get("max-keys", ["1000"])[0]), si.max_page)
         token = q.get("continuation-token", [None])[0]
         after = q.get("start-after", [""])[0]
         if token is not None:
@@ -361,6 +369,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, "".join(out).encode(), {"Content-Type": "application/xml"})
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # Replicas racing for one object connect at once: the default backlog
+    # of 5 resets some of them.
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
+
+
 class S3StandIn:
     """A SigV4-verifying S3 on 127.0.0.1 (see the module's comment)."""
 
@@ -380,13 +396,12 @@ class S3StandIn:
         self.held = []
         self.release = threading.Event()
         self.ignore_conditions = False
+        self.max_page = 1000        # keys per listing page, at most
         self.running = False
         self._start(port)
 
     def _start(self, port):
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        srv.daemon_threads = True
-        srv.block_on_close = False
+        srv = _Server(("127.0.0.1", port), _Handler)
         srv.standin = self
         self.srv = srv
         self.port = srv.server_address[1]
