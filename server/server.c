@@ -479,32 +479,33 @@ tokens_changed(void *arg)
 	tokens_refresh_now(srv->cfg->data_dir, &srv->tokens);
 }
 
-/* With a top-level storage (the one whose registries' keys are under
- * "R/"), tokens.json is the store's: this replica's copy follows it. */
-static void
-start_tokensync(struct server *srv)
+/* With a top-level storage, tokens.json is the store's (where `crated
+ * token` writes it): this replica's copy follows it. The store is opened
+ * even when every registry has a storage of its own. */
+static int
+start_tokensync(struct server *srv, char **cause)
 {
+	const struct config	*cfg = srv->cfg;
 	struct tokensync_params	 p;
+	struct objstore		*os;
 
-	for (size_t i = 0; i < srv->nregs; i++) {
-		struct registry	*reg = &srv->regs[i];
-
-		if (reg->objstore == NULL || reg->objprefix == NULL ||
-		    reg->objprefix[0] == '\0')
-			continue;
-		memset(&p, 0, sizeof p);
-		p.base = srv->base;
-		p.objstore = reg->objstore;
-		p.data_dir = srv->cfg->data_dir;
-		p.disk = srv->workers;
-		p.max_stale = (double)srv->cfg->storage_max_stale;
-		p.changed = tokens_changed;
-		p.arg = srv;
-		srv->tokensync = tokensync_start(&p);
-		log_info("tokens: kept in %s (%s), revalidated every %gs",
-		    objstore_name(reg->objstore), TOKENSYNC_KEY, p.max_stale);
-		return;
-	}
+	if (cfg->storage == NULL)
+		return 0;
+	if ((os = storage_for(srv, cfg->storage, cfg->storage_line,
+	    cause)) == NULL)
+		return -1;
+	memset(&p, 0, sizeof p);
+	p.base = srv->base;
+	p.objstore = os;
+	p.data_dir = cfg->data_dir;
+	p.disk = srv->workers;
+	p.max_stale = (double)cfg->storage_max_stale;
+	p.changed = tokens_changed;
+	p.arg = srv;
+	srv->tokensync = tokensync_start(&p);
+	log_info("tokens: kept in %s (%s), revalidated every %gs",
+	    objstore_name(os), TOKENSYNC_KEY, p.max_stale);
+	return 0;
 }
 
 int
@@ -594,7 +595,8 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
 		    "mirror", srv->public_url, srv->regs[i].name);
 	}
-	start_tokensync(srv);
+	if (start_tokensync(srv, cause) != 0)
+		return -1;
 	srv->probes = probes_start(srv);
 	return 0;
 }

@@ -472,6 +472,7 @@ replica_of(struct registry *reg)
 	if (reg->replica == NULL) {
 		memset(&p, 0, sizeof p);
 		p.registry = reg->name;
+		p.base = reg->srv->base;
 		p.objstore = reg->objstore;
 		p.objprefix = reg->objprefix;
 		p.store = reg->store;

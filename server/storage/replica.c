@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -28,6 +29,11 @@
 #define WAITERS_MAX		4096
 /* A store failure is logged once a minute per file. */
 #define LOG_EVERY		60
+/* Seconds a request waits for the store's answer about an index file
+ * this replica has a copy of; then it gets the copy (stale), and the GET
+ * goes on for the next ones. A store that hangs costs each request this,
+ * not the client's timeouts (objstore.c gives up after 20 s). */
+#define PATIENCE		3
 
 struct waiter {
 	replica_cb	 cb;
@@ -52,6 +58,10 @@ struct rfile {
 	double		 failed;	/* last store failure; 0: none */
 	time_t		 logged;	/* last failure logged */
 	bool		 busy;		/* a GET or disk job under way */
+	bool		 impatient;	/* the GET took PATIENCE seconds */
+	struct event	*patience;	/* A write of this machine replaced the copy while busy: what the
+	 * GET under way says may be older than it. */
+	bool		 superseded;
 	double		 started;
 	struct waiter	*waiters;
 	size_t		 nwaiters;
@@ -112,6 +122,8 @@ replica_create(const struct replica_params *p)
 static void
 rfile_free(struct rfile *f)
 {
+	if (f->patience != NULL)
+		event_free(f->patience);
 	free(f->path);
 	free(f->key);
 	free(f->etag);
@@ -206,13 +218,22 @@ add_waiter(struct rfile *f, replica_cb cb, void *arg)
 /* Answers every request waiting on f. A callback may ask for f again
  * (a new round), so the list is taken first. */
 static void
+not_busy(struct rfile *f)
+{
+	f->busy = false;
+	f->impatient = false;
+	if (f->patience != NULL)
+		evtimer_del(f->patience);
+}
+
+static void
 finish(struct rfile *f, enum replica_outcome o, const char *why)
 {
 	struct waiter	*w = f->waiters, *next;
 
 	f->waiters = NULL;
 	f->nwaiters = 0;
-	f->busy = false;
+	not_busy(f);
 	free(f->body);
 	f->body = NULL;
 	free(f->newetag);
@@ -236,7 +257,7 @@ note_failure(struct rfile *f, const struct obj_result *res, bool have)
 	if (now - f->logged < LOG_EVERY)
 		return;
 	f->logged = now;
-	log_warn("registry %s: %s: %s; %s", rp->registry,
+	log_warn("registry %s: %s from %s: %s; %s", rp->registry, f->rel,
 	    objstore_name(rp->p.objstore), res->error != NULL ? res->error :
 	    "the store failed", have ? "serving the local copy (stale)" :
 	    "no local copy to serve");
@@ -274,7 +295,7 @@ replica_index_fresh(struct replica *rp, const char *path)
 
 /* The store failed a moment ago: answer from the disk without asking it
  * again, so that while it is down each request does not wait for a
- * timeout of its own. */
+ * timeout of its own (at most one a second per file does). */
 static bool
 recently_failed(const struct rfile *f)
 {
@@ -317,11 +338,13 @@ replica_index(struct replica *rp, const char *path, replica_cb cb,
 		cb(REPLICA_SERVE, NULL, arg);
 		return;
 	}
-	if (!f->busy && recently_failed(f)) {
+	/* Without a copy only the store can answer: it is asked again. */
+	if (!f->busy && recently_failed(f) && store_exists(rp->p.store,
+	    f->rel) == 1) {
 		serve_stale(f, cb, arg);
 		return;
 	}
-	if (f->nwaiters >= WAITERS_MAX) {
+	if (f->nwaiters >= WAITERS_MAX || (f->busy && f->impatient)) {
 		serve_stale(f, cb, arg);
 		return;
 	}
@@ -358,11 +381,37 @@ index_write_work(void *arg)
 	f->wrote = f->res == 0;
 }
 
+/* A write of this machine landed while f's GET was under way: the GET
+ * (and a copy it wrote) may predate it, so the store is asked again,
+ * unconditionally, for the same waiters; its answer is at least as new
+ * as that write. */
+static bool
+restarted(struct rfile *f)
+{
+	if (!f->superseded)
+		return false;
+	f->superseded = false;
+	free(f->etag);
+	f->etag = NULL;
+	free(f->body);
+	f->body = NULL;
+	free(f->newetag);
+	f->newetag = NULL;
+	if (f->wrote)
+		f->rp->p.changed(f->path, f->rp->p.changed_arg);
+	f->wrote = false;
+	index_start(f);
+	return true;
+}
+
 static void
 index_write_done(void *arg)
 {
 	struct rfile	*f = arg;
 	struct replica	*rp = f->rp;
+
+	if (restarted(f))
+		return;
 
 	if (f->res != 0) {
 		log_error("registry %s: writing %s: %s", rp->registry, f->rel,
@@ -401,6 +450,10 @@ index_unlink_done(void *arg)
 	struct rfile	*f = arg;
 	struct replica	*rp = f->rp;
 
+	f->wrote = true;	/* the copy is gone: a write undone */
+	if (restarted(f))
+		return;
+
 	if (f->res != 0 && f->res != -ENOENT)
 		log_error("registry %s: removing %s: %s", rp->registry,
 		    f->rel, strerror(-f->res));
@@ -420,6 +473,9 @@ index_got(const struct obj_result *res, void *arg)
 	struct waiter	*w, *next;
 
 	observe(rp, res);
+	if ((res->status == OBJ_OK || res->status == OBJ_NOT_MODIFIED ||
+	    res->status == OBJ_NOT_FOUND) && restarted(f))
+		return;
 	switch (res->status) {
 	case OBJ_NOT_MODIFIED:
 		count(rp, METRIC_REVALIDATIONS_TOTAL, "result=\"304\"");
@@ -448,7 +504,35 @@ index_got(const struct obj_result *res, void *arg)
 	w = f->waiters;
 	f->waiters = NULL;
 	f->nwaiters = 0;
-	f->busy = false;
+	not_busy(f);
+	for (; w != NULL; w = next) {
+		next = w->next;
+		serve_stale(f, w->cb, w->arg);
+		free(w);
+	}
+}
+
+/* The store has not answered for PATIENCE seconds: the requests waiting
+ * get the copy (stale), as do the next ones until the GET ends. */
+static void
+impatient(evutil_socket_t fd, short what, void *arg)
+{
+	struct rfile		*f = arg;
+	struct waiter		*w, *next;
+	struct obj_result	 res = { .status = OBJ_UNAVAILABLE };
+	char			*why;
+
+	if (!f->busy || store_exists(f->rp->p.store, f->rel) != 1)
+		return;		/* nothing else to serve: wait on */
+	f->impatient = true;
+	why = xasprintf("no answer within %d s", PATIENCE);
+	res.error = why;
+	note_failure(f, &res, true);
+	free(why);
+	f->failed = 0;		/* the GET may still succeed */
+	w = f->waiters;
+	f->waiters = NULL;
+	f->nwaiters = 0;
 	for (; w != NULL; w = next) {
 		next = w->next;
 		serve_stale(f, w->cb, w->arg);
@@ -459,8 +543,16 @@ index_got(const struct obj_result *res, void *arg)
 static void
 index_start(struct rfile *f)
 {
+	struct timeval	tv = { PATIENCE, 0 };
+
 	f->busy = true;
+	f->impatient = false;
+	f->wrote = false;
 	f->started = now_mono();
+	if (f->patience == NULL && f->rp->p.base != NULL)
+		f->patience = evtimer_new(f->rp->p.base, impatient, f);
+	if (f->patience != NULL)
+		evtimer_add(f->patience, &tv);
 	objstore_get(f->rp->p.objstore, f->key, f->etag, INDEX_FILE_MAX,
 	    index_got, f);
 }
@@ -476,8 +568,10 @@ replica_index_stored(struct replica *rp, const char *path,
 	f = rfile_get(rp, RF_INDEX, rel);
 	if (f->path == NULL)
 		f->path = xstrdup(path);
-	if (f->busy)
-		return;		/* the GET under way settles it */
+	if (f->busy) {
+		f->superseded = true;
+		return;
+	}
 	free(f->etag);
 	f->etag = etag != NULL ? xstrdup(etag) : NULL;
 	f->checked = now_mono();

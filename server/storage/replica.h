@@ -14,9 +14,9 @@
  * then always sees it (the check it waits for, or rode on, was sent after
  * the publish).
  *
- * When the store cannot be reached the local copies are served (stale,
- * logged once a minute per file, counted), and a file this machine never
- * had is a 503. Touched only from the event loop; calls up through the
+ * When the store cannot be reached, answers 5xx or has not answered
+ * within 3 s, the local copies are served (stale, logged once a minute
+ * per file, counted), and a file this machine never had is a 503. Touched only from the event loop; calls up through the
  * changed callback (files.c drops its memory copies), never by name. */
 #ifndef SERVER_STORAGE_REPLICA_H
 #define SERVER_STORAGE_REPLICA_H
@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct event_base;
 struct objstore;
 struct store;
 struct workers;
@@ -47,6 +48,7 @@ typedef void	(*replica_changed_cb)(const char *path, void *arg);
 
 struct replica_params {
 	const char		*registry;	/* for logs and metrics */
+	struct event_base	*base;		/* timers; NULL: none */
 	struct objstore		*objstore;
 	const char		*objprefix;	/* "R/" or "" */
 	struct store		*store;
