@@ -67,11 +67,6 @@ class FaultHandler(s3_standin._Handler):
             conns = self.server.standin.__dict__.setdefault("conns", [])
             conns.append(self.connection)
 
-    # The stand-in writes a head and a body separately: with Nagle on,
-    # each answer on a kept-alive connection waited ~40 ms for curl's
-    # delayed ACK (95 ms a publish instead of 3.5).
-    disable_nagle_algorithm = True
-
     def handle(self):
         try:
             super().handle()
