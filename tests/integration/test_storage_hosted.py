@@ -27,7 +27,8 @@ and Azurite for the races and the 30-version fleet (TestAzurite).
 * The store stopped: publish answers 503 naming the store and "nothing was
   published"; the local copies are still served; it works once the store
   is back. Wrong credentials: 500 naming the credentials.
-* Hostile: the store answers 500 to the index PUT after the .crate PUT
+* Hostile: a 500 to the .crate PUT: 503, nothing stored. The store answers
+  500 to the index PUT after the .crate PUT
   succeeded: 503, the version is not listed and its .crate is not served;
   a restart with CRATED_TEST_ORPHAN_AGE=0 (the tests' setting for the
   sweep's 15 minutes) sweeps it, and only it.
@@ -279,6 +280,12 @@ class TestWrites(StoreCase, RaceTests):
         a = self.replica("a")
         r, _ = self.publish(a, "hw-orphan", "1.0.0")
         self.assertEqual(r.status, 200, r.body)
+        # A 500 to the .crate PUT: nothing published, nothing left.
+        ckey = crate_key("hw-orphan", "1.0.1")
+        self.s3.put_fault = lambda key: key == ckey
+        r, _ = self.publish(a, "hw-orphan", "1.0.1")
+        self.assertIn("nothing was published", self.assertErrors(r, [503]))
+        self.assertIsNone(self.s3.get(BUCKET, ckey))
         ikey = index_key("hw-orphan")
         self.s3.put_fault = lambda key: key == ikey
         r, crate = self.publish(a, "hw-orphan", "1.1.0")
