@@ -976,6 +976,8 @@ start_local(struct op *op, hstore_apply_cb index_apply,
 		    ie.msg : me.msg);
 		free(ie.msg);
 		free(me.msg);
+		free(ie.body);
+		free(me.body);
 		return;
 	}
 	op->index = ie.body;

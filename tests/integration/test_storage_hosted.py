@@ -17,18 +17,24 @@ and Azurite for the races and the 30-version fleet (TestAzurite).
 * kill -9 of a replica in the middle of a stream of publishes: every
   acknowledged version is in the store's index, every index line's .crate
   is there with its SHA-256; restarted, it publishes again.
+* With tokens: owners are the store's meta object, tokens the store's
+  tokens.json: a non-owner is refused on the other replica, an owner added
+  there can publish here.
+* Azurite with a wrong account key: 500 naming the credentials.
 * The index PUT's answer lost (the connection closed without a status),
   the write stored or not: crated reads the index again and answers 200
   either way, with the version listed once.
 * The store stopped: publish answers 503 naming the store and "nothing was
   published"; the local copies are still served; it works once the store
   is back. Wrong credentials: 500 naming the credentials.
-* Hostile: the store answers 500 to the index PUT after the .crate PUT
+* Hostile: a 500 to the .crate PUT: 503, nothing stored. The store answers
+  500 to the index PUT after the .crate PUT
   succeeded: 503, the version is not listed and its .crate is not served;
   a restart with CRATED_TEST_ORPHAN_AGE=0 (the tests' setting for the
   sweep's 15 minutes) sweeps it, and only it.
 """
 
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -128,11 +134,14 @@ class StoreCase(harness.TestCase):
         return ('storage = "s3://%s/%s"\nstorage_endpoint = "%s"\n'
                 'storage_region = "us-east-1"\n' % (BUCKET, PREFIX, self.s3.endpoint))
 
-    def replica(self, name, env=None, secret=SECRET):
-        e = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": secret}
+    def creds(self, secret=SECRET):
+        return {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": secret}
+
+    def replica(self, name, env=None, secret=SECRET, registries="[registries.local]\n"):
+        e = self.creds(secret)
         e.update(env or {})
         return self.start_crated(name=name, data_dir=os.path.join(self.tmp, "data-" + name),
-                                 config_extra=self.config(), env=e)
+                                 config_extra=self.config(), env=e, registries=registries)
 
     def get_obj(self, key):
         return self.s3.get(BUCKET, key)
@@ -271,6 +280,12 @@ class TestWrites(StoreCase, RaceTests):
         a = self.replica("a")
         r, _ = self.publish(a, "hw-orphan", "1.0.0")
         self.assertEqual(r.status, 200, r.body)
+        # A 500 to the .crate PUT: nothing published, nothing left.
+        ckey = crate_key("hw-orphan", "1.0.1")
+        self.s3.put_fault = lambda key: key == ckey
+        r, _ = self.publish(a, "hw-orphan", "1.0.1")
+        self.assertIn("nothing was published", self.assertErrors(r, [503]))
+        self.assertIsNone(self.s3.get(BUCKET, ckey))
         ikey = index_key("hw-orphan")
         self.s3.put_fault = lambda key: key == ikey
         r, crate = self.publish(a, "hw-orphan", "1.1.0")
@@ -297,6 +312,53 @@ class TestWrites(StoreCase, RaceTests):
         r, _ = self.publish(a, "hw-orphan", "1.1.0")
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(len(self.check_store_consistent("hw-orphan")), 2)
+
+    def test_owners_across_replicas(self):
+        """Tokens (the store's tokens.json) and owners (the meta object)
+        are the same on every replica."""
+        auth = "[registries.local]\nauth_required = true\n"
+        cfg = harness.write_config(os.path.join(self.tmp, "tok.toml"),
+                                   os.path.join(self.tmp, "data-tok"), extra=self.config(),
+                                   registries=auth)
+        env = harness.cli_env()
+        env.update(self.creds())
+        tok = {}
+        for key, who, scope, more in (("alice", "alice", "publish", []),
+                                      ("bob", "bob", "publish", []),
+                                      ("alice-yank", "alice", "yank", ["--same-owner"])):
+            rc, out, err = harness.run_crated(["token", "create", "--config", cfg, "--registry",
+                                               "local", "--scope", scope, "--name", who] + more,
+                                              env=env)
+            self.assertEqual(rc, 0, err)
+            tok[key] = out.strip()
+        a = self.replica("a", registries=auth)
+        b = self.replica("b", registries=auth)
+
+        def pub(srv, who, vers):
+            crate = make_crate("hw-own", vers)
+            return srv.publish(crate_meta("hw-own", vers), crate,
+                               headers={"Authorization": tok[who]})
+
+        r = pub(a, "alice", "1.0.0")
+        self.assertEqual(r.status, 200, r.body)
+        r = pub(b, "bob", "1.1.0")
+        self.assertIn("`bob` is not an owner of crate `hw-own` (owners: `alice`)",
+                      self.assertErrors(r, [403]))
+        r = b.request("PUT", "/local/api/v1/crates/hw-own/owners", body=b'{"users":["bob"]}',
+                      headers={"Authorization": tok["bob"]})
+        self.assertErrors(r, [403])
+        r = b.request("PUT", "/local/api/v1/crates/hw-own/owners", body=b'{"users":["bob"]}',
+                      headers={"Authorization": tok["alice"]})
+        self.assertEqual(r.status, 200, r.body)
+        r = pub(a, "bob", "1.1.0")
+        self.assertEqual(r.status, 200, r.body)
+        r = b.request("DELETE", "/local/api/v1/crates/hw-own/1.0.0/yank",
+                      headers={"Authorization": tok["alice-yank"]})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual([(l["vers"], l["yanked"]) for l in self.check_store_consistent("hw-own")],
+                         [("1.0.0", True), ("1.1.0", False)])
+        meta = json.loads(self.get_obj(store_key("meta/" + index_path("hw-own"))))
+        self.assertEqual(meta["owners"], ["alice", "bob"])
 
     def test_lost_answers(self):
         """The index PUT's answer never comes: crated reads the index again
@@ -338,18 +400,20 @@ class TestWrites(StoreCase, RaceTests):
         acked, lock, stop = [], threading.Lock(), threading.Event()
         kill_at = 12
 
+        # Three crates (writes to one crate are serialised on a replica):
+        # three publishes under way in the store when the kill comes.
         def stream(t):
             for i in range(40):
                 if stop.is_set():
                     return
-                vers = "%d.%d.0" % (t, i)
+                vers = "1.%d.0" % i
                 try:
-                    r, _ = self.publish(a, "hw-kill", vers)
+                    r, _ = self.publish(a, "hw-kill-%d" % t, vers)
                 except OSError:
                     return
                 if r.status == 200:
                     with lock:
-                        acked.append(vers)
+                        acked.append(("hw-kill-%d" % t, vers))
                         if len(acked) >= kill_at and not stop.is_set():
                             stop.set()
                             a.proc.send_signal(signal.SIGKILL)
@@ -358,19 +422,21 @@ class TestWrites(StoreCase, RaceTests):
             list(ex.map(stream, range(3)))
         a.proc.wait(timeout=10)
         a.expected_exit = True
-        listed = [l["vers"] for l in self.check_store_consistent("hw-kill")]
-        missing = sorted(set(acked) - set(listed))
+        names = ["hw-kill-%d" % t for t in range(3)]
+        listed = {(n, l["vers"]) for n in names for l in self.check_store_consistent(n)}
+        missing = sorted(set(acked) - listed)
         self.assertEqual(missing, [], "acknowledged but not in the store")
         # The other replica goes on; the killed one restarts and publishes.
-        r, _ = self.publish(b, "hw-kill", "9.0.0")
+        r, _ = self.publish(b, "hw-kill-0", "9.0.0")
         self.assertEqual(r.status, 200, r.body)
         a2 = self.replica("a")
-        r, _ = self.publish(a2, "hw-kill", "9.1.0")
-        self.assertEqual(r.status, 200, r.body)
-        final = self.check_store_consistent("hw-kill")
+        for n in names:
+            r, _ = self.publish(a2, n, "9.1.0")
+            self.assertEqual(r.status, 200, r.body)
+        final = sum(len(self.check_store_consistent(n)) for n in names)
         print("kill -9 mid-stream: %d acknowledged, %d listed after the kill, %d in the"
               " store at the end, all .crate present with their SHA-256"
-              % (len(acked), len(listed), len(final)))
+              % (len(acked), len(listed), final))
 
 
 class CargoFleetTests:
@@ -444,18 +510,28 @@ class AzureCase(StoreCase):
         return ('storage = "azblob://%s/%s/%s"\nstorage_endpoint = "%s"\n'
                 % (azurite.ACCOUNT, self.CONTAINER, PREFIX, self.az.endpoint))
 
-    def replica(self, name, env=None, secret=None):
-        e = {"AZURE_STORAGE_ACCOUNT": azurite.ACCOUNT, "AZURE_STORAGE_KEY": azurite.KEY}
+    def replica(self, name, env=None, secret=None, registries="[registries.local]\n"):
+        e = {"AZURE_STORAGE_ACCOUNT": azurite.ACCOUNT,
+             "AZURE_STORAGE_KEY": secret or azurite.KEY}
         e.update(env or {})
         return self.start_crated(name=name, data_dir=os.path.join(self.tmp, "data-" + name),
-                                 config_extra=self.config(), env=e)
+                                 config_extra=self.config(), env=e, registries=registries)
 
     def get_obj(self, key):
         return self.az.get_blob(self.CONTAINER, key)
 
 
 class TestAzurite(AzureCase, RaceTests, CargoFleetTests):
-    pass
+    def test_wrong_key(self):
+        good = self.replica("good")
+        r, _ = self.publish(good, "hw-key", "1.0.0")
+        self.assertEqual(r.status, 200, r.body)
+        bad = self.replica("bad", secret=base64.b64encode(b"not the account key").decode())
+        r, _ = self.publish(bad, "hw-key", "1.1.0")
+        detail = self.assertErrors(r, [500])
+        self.assertIn("refused crated's credentials", detail)
+        self.assertIn("nothing was published", detail)
+        self.assertEqual([l["vers"] for l in self.check_store_consistent("hw-key")], ["1.0.0"])
 
 
 if __name__ == "__main__":
