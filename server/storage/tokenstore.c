@@ -224,6 +224,10 @@ put_back(struct conn *c, const char *dir, const struct answer *a,
 	objstore_put(c->os, &put, answered, &w);
 	wait_for(c, &w);
 	st = w.status;
+	/* Removed since it was read (S3's answer to If-Match over nothing):
+	 * a lost race too. */
+	if (st == OBJ_NOT_FOUND && put.cond == OBJ_PUT_IF_MATCH)
+		st = OBJ_CONFLICT;
 	if (st != OBJ_OK)
 		*why = xstrdup(w.error != NULL ? w.error : "no answer");
 	answer_free(&w);
