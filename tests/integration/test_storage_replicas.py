@@ -4,29 +4,36 @@ crated reads through its own disk, revalidating index files against the
 store at most storage_max_stale (1 s here) apart.
 
 The store is the SigV4-verifying S3 stand-in (s3_standin.py) and, for one
-case, Azurite. Versions are put into the store the way a publish leaves
-them (key layout of COMMON26: PREFIX/local/index/..., PREFIX/local/crates/
-NAME/NAME-VERS.crate), so that these tests need nothing but the reading
-side; a publish through crated itself is the writing side's test.
+case, Azurite. Most versions are put into the store the way a publish
+leaves them (key layout of COMMON26: PREFIX/local/index/...,
+PREFIX/local/crates/NAME/NAME-VERS.crate), so that a store's content can
+be shaped (a tampered .crate, a removed index file); one test publishes
+with real `cargo publish` through replica A.
 
 * A version put into the store becomes visible through B and C (index
   files already on their disks, and ones they never had) and real `cargo
   generate-lockfile` and `cargo fetch` with a fresh CARGO_HOME resolve and
   download it through B; the time from the put to B's first answer that
   shows it is printed (measured, not asserted). The .crate B fetched is
-  kept on its disk, byte for byte.
-* Concurrent requests for one stale index file share one GET.
+  kept on its disk, byte for byte, and served again without the store.
+* `cargo publish` through A: A shows it at once, B within the bound,
+  cargo through B resolves and fetches it (times printed).
+* Concurrent requests for one stale index file share one GET; 40 .crate
+  files asked for at once (16 fetched at a time) all arrive.
 * A .crate in the store that is not the one its index line names: 502
-  naming the crate and the store, logged, nothing kept; once the right
-  bytes are there it is served.
-* The store stopped, then answering 503: B serves the index files and
-  .crate files it has (stale, logged once, counted in
-  crated_stale_serves_total), answers 503 with a clear message for a file
-  it never had; when the store returns, a new version is visible again.
+  naming the crate and the store, logged, counted, nothing kept; once the
+  right bytes are there it is served.
+* The store stopped, then answering 503, then hanging: B serves the index
+  files and .crate files it has (stale, logged once, counted in
+  crated_stale_serves_total; a hanging store after 3 s), answers 503 with
+  a clear message for a file it never had; when the store returns, a new
+  version is visible again.
 * An index file removed from the store: 404 on B, and B's copy is gone.
 * Tokens: with auth_required, `crated token create --config A` puts the
-  token in the store; B accepts it without a restart, and after `crated
-  token revoke` on A's side refuses it (the time is printed).
+  token in the store (hashes only); B accepts it without a restart, and
+  after `crated token revoke` both refuse it (the times are printed). Six
+  token creates at once all land (lost races redone); a wrong key fails
+  clearly.
 * No credential of the store ever appears in a log or in cargo's output.
 """
 
