@@ -37,6 +37,7 @@
 #include "server/upstream/upstream.h"
 
 #define DRAIN_SECONDS		10
+#define TOKENS_WAIT		5
 #define STORAGE_WATCH_SECONDS	15	/* a store asked when idle this long */
 
 static const char crate_cache_control[] =
@@ -479,6 +480,33 @@ tokens_changed(void *arg)
 	tokens_refresh_now(srv->cfg->data_dir, &srv->tokens);
 }
 
+static void
+waited(evutil_socket_t fd, short what, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* The first look at the store's tokens.json, so that a replica starts
+ * with the tokens of the moment; at most TOKENS_WAIT seconds (a store
+ * that is down: the local copy, logged). */
+static void
+wait_tokens(struct server *srv)
+{
+	struct timeval	 tv = { TOKENS_WAIT, 0 };
+	struct event	*ev;
+	bool		 over = false;
+
+	ev = evtimer_new(srv->base, waited, &over);
+	evtimer_add(ev, &tv);
+	while (!over && !tokensync_settled(srv->tokensync))
+		if (event_base_loop(srv->base, EVLOOP_ONCE) == -1)
+			break;
+	event_free(ev);
+	if (over)
+		log_warn("tokens: no answer from the store within %d s;"
+		    " starting with the local copy", TOKENS_WAIT);
+}
+
 /* With a top-level storage, tokens.json is the store's (where `crated
  * token` writes it): this replica's copy follows it. The store is opened
  * even when every registry has a storage of its own. */
@@ -505,6 +533,7 @@ start_tokensync(struct server *srv, char **cause)
 	srv->tokensync = tokensync_start(&p);
 	log_info("tokens: kept in %s (%s), revalidated every %gs",
 	    objstore_name(os), TOKENSYNC_KEY, p.max_stale);
+	wait_tokens(srv);
 	return 0;
 }
 
@@ -549,6 +578,10 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	srv->background = workers_create(srv->base, 1);
 	lru_init(&srv->keeping);
 	srv->upstream = upstream_client_create(srv->base);
+	/* Before the listeners: no request is answered with the tokens of
+	 * another day. */
+	if (start_tokensync(srv, cause) != 0)
+		return -1;
 	/* Signals first: a supervisor may act on "listening on" at once. */
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
 	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
@@ -595,8 +628,6 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
 		    "mirror", srv->public_url, srv->regs[i].name);
 	}
-	if (start_tokensync(srv, cause) != 0)
-		return -1;
 	srv->probes = probes_start(srv);
 	return 0;
 }

@@ -28,6 +28,7 @@ struct tokensync {
 	bool			 busy;
 	bool			 again;		/* asked for while busy */
 	bool			 stopped;
+	bool			 settled;	/* the first round is over */
 	time_t			 asked;		/* for tokensync_unknown */
 	time_t			 logged;
 	/* A new copy for the worker. */
@@ -41,6 +42,7 @@ struct tokensync {
 };
 
 static void	sync_start(struct tokensync *);
+static void	idle(struct tokensync *);
 
 static void
 arm(struct tokensync *ts)
@@ -82,6 +84,12 @@ tokensync_set_max_stale(struct tokensync *ts, double max_stale)
 {
 	if (ts != NULL)
 		ts->p.max_stale = max_stale;
+}
+
+bool
+tokensync_settled(const struct tokensync *ts)
+{
+	return ts->settled;
 }
 
 void
@@ -162,7 +170,6 @@ write_done(void *arg)
 {
 	struct tokensync	*ts = arg;
 
-	ts->busy = false;
 	free(ts->body);
 	ts->body = NULL;
 	if (ts->res != 0) {
@@ -181,6 +188,15 @@ write_done(void *arg)
 		    ts->p.objstore));
 		ts->p.changed(ts->p.arg);
 	}
+	idle(ts);
+}
+
+/* A round is over: the next one, if an unknown token asked for it. */
+static void
+idle(struct tokensync *ts)
+{
+	ts->busy = false;
+	ts->settled = true;
 	if (ts->again) {
 		ts->again = false;
 		sync_start(ts);
@@ -196,7 +212,7 @@ got(const struct obj_result *res, void *arg)
 	if (res->status == OBJ_OK || res->status == OBJ_NOT_FOUND) {
 		ts->remove = res->status == OBJ_NOT_FOUND;
 		if (ts->remove && ts->absent) {
-			ts->busy = false;	/* still none */
+			idle(ts);	/* still none */
 			return;
 		}
 		ts->body = xmalloc(res->len + 1);
@@ -208,17 +224,13 @@ got(const struct obj_result *res, void *arg)
 		workers_submit(ts->p.disk, write_work, write_done, ts);
 		return;
 	}
-	ts->busy = false;
 	if (res->status != OBJ_NOT_MODIFIED && now - ts->logged >= LOG_EVERY) {
 		ts->logged = now;
 		log_warn("tokens: %s: %s; keeping the local list",
 		    objstore_name(ts->p.objstore), res->error != NULL ?
 		    res->error : "the store failed");
 	}
-	if (ts->again) {
-		ts->again = false;
-		sync_start(ts);
-	}
+	idle(ts);
 }
 
 static void

@@ -12,6 +12,8 @@
 #ifndef SERVER_STORAGE_TOKENSYNC_H
 #define SERVER_STORAGE_TOKENSYNC_H
 
+#include <stdbool.h>
+
 struct event_base;
 struct objstore;
 struct workers;
@@ -34,6 +36,9 @@ struct tokensync;
 
 /* Starts at once with a first GET. */
 struct tokensync	*tokensync_start(const struct tokensync_params *);
+/* True once the first GET has been answered (or failed) and what it
+ * brought is on disk: the server waits for it before listening. */
+bool			 tokensync_settled(const struct tokensync *);
 /* An unknown token was presented: ask the store now, unless it was
  * asked less than a second ago. */
 void			 tokensync_unknown(struct tokensync *);
