@@ -75,6 +75,7 @@ struct rfile {
 	size_t		 len;
 	char		*newetag;
 	int		 res;		/* the disk job's */
+	char		*cause;		/* why the store's file is bad */
 	bool		 wrote;
 	/* .crate */
 	char		*name, *vers;
@@ -134,6 +135,7 @@ rfile_free(struct rfile *f)
 	if (f->patience != NULL)
 		event_free(f->patience);
 	free(f->lkey);
+	free(f->cause);
 	free(f->path);
 	free(f->key);
 	free(f->etag);
@@ -213,8 +215,12 @@ rfile_get(struct replica *rp, enum rfile_kind kind, const char *lkey)
 	f->lkey = xstrdup(lkey);
 	snprintf(f->rel, sizeof f->rel, "%s%s", kind == RF_INDEX ? "index/" :
 	    "", lkey);
-	if (kind == RF_INDEX)
+	if (kind == RF_INDEX) {
+		const char	*base = strrchr(lkey, '/');
+
 		f->path = xstrdup(lkey);
+		f->name = xstrdup(base != NULL ? base + 1 : lkey);
+	}
 	f->key = xasprintf("%s%s", rp->objprefix, f->rel);
 	lru_add(&rp->files, &f->node, f->lkey, lru_hash(f->lkey));
 	return f;
@@ -337,6 +343,27 @@ serve_stale(struct rfile *f, replica_cb cb, void *arg)
 	free(why);
 }
 
+/* The store gave nothing usable: every waiting request gets the copy
+ * (stale), or a 503 without one. */
+static void
+fail_waiters(struct rfile *f)
+{
+	struct waiter	*w = f->waiters, *next;
+
+	f->waiters = NULL;
+	f->nwaiters = 0;
+	free(f->body);
+	f->body = NULL;
+	free(f->newetag);
+	f->newetag = NULL;
+	not_busy(f);
+	for (; w != NULL; w = next) {
+		next = w->next;
+		serve_stale(f, w->cb, w->arg);
+		free(w);
+	}
+}
+
 void
 replica_index(struct replica *rp, const char *path, replica_cb cb,
     void *arg)
@@ -377,6 +404,12 @@ index_write_work(void *arg)
 	size_t		 olen;
 
 	f->wrote = false;
+	/* What the store holds is checked as an upstream's answer is: a
+	 * file cargo cannot read never replaces a copy it can. */
+	if (index_file_check(f->body, f->len, f->name, &f->cause) != 0) {
+		f->res = -EBADMSG;
+		return;
+	}
 	if (store_read(s, f->rel, &old, &olen, NULL, INDEX_FILE_MAX) == 0) {
 		bool	same = olen == f->len && memcmp(old, f->body,
 			    olen) == 0;
@@ -422,7 +455,16 @@ index_write_done(void *arg)
 
 	if (restarted(f))
 		return;
-
+	if (f->res == -EBADMSG) {
+		log_error("registry %s: %s in %s is not an index file (%s);"
+		    " not used", rp->registry, f->rel,
+		    objstore_name(rp->p.objstore), f->cause);
+		free(f->cause);
+		f->cause = NULL;
+		f->failed = now_mono();
+		fail_waiters(f);
+		return;
+	}
 	if (f->res != 0) {
 		log_error("registry %s: writing %s: %s", rp->registry, f->rel,
 		    strerror(-f->res));
@@ -480,7 +522,6 @@ index_got(const struct obj_result *res, void *arg)
 {
 	struct rfile	*f = arg;
 	struct replica	*rp = f->rp;
-	struct waiter	*w, *next;
 
 	observe(rp, res);
 	if ((res->status == OBJ_OK || res->status == OBJ_NOT_MODIFIED ||
@@ -511,15 +552,7 @@ index_got(const struct obj_result *res, void *arg)
 		break;
 	}
 	note_failure(f, res, store_exists(rp->p.store, f->rel) == 1);
-	w = f->waiters;
-	f->waiters = NULL;
-	f->nwaiters = 0;
-	not_busy(f);
-	for (; w != NULL; w = next) {
-		next = w->next;
-		serve_stale(f, w->cb, w->arg);
-		free(w);
-	}
+	fail_waiters(f);
 }
 
 /* The store has not answered for PATIENCE seconds: the requests waiting

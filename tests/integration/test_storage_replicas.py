@@ -391,6 +391,31 @@ class ReplicaTests(harness.TestCase):
         self.assertEqual(versions(b, "rp-never"), (200, ["0.1.0"]))
         self.assertNoSecret(b)
 
+    def test_garbage_index_object_is_not_used(self):
+        """An index object cargo could not read (not JSON lines, or lines of
+        another crate) never replaces B's copy: the copy is served, the
+        error logged; a file B never had is a 503."""
+        b = self.replica("b", max_stale=0)
+        self.store.publish(CRATE, "0.1.0")
+        self.assertEqual(versions(b, CRATE), (200, ["0.1.0"]))
+        rel = "index/" + index_path(CRATE)
+        good = self.store.get(rel)
+        for bad in (b"<html>not an index</html>\n",
+                    line_of("rp-other", "9.9.9", b"x").encode() + b"\n"):
+            self.store.put(rel, good + bad)
+            r = b.get("/local/" + index_path(CRATE))
+            self.assertEqual((r.status, r.body), (200, good))
+        harness.wait_log(b, "is not an index file")
+        self.store.put("index/" + index_path("rp-junk"), b"junk\n")
+        r = b.get("/local/" + index_path("rp-junk"))
+        self.assertEqual(r.status, 503, r)
+        self.assertFalse(os.path.exists(os.path.join(b.data_dir, "local", "index",
+                                                     index_path("rp-junk"))))
+        # Fixed in the store: used again (after the second B waits
+        # following a store fault before asking again).
+        self.store.put(rel, good + line_of(CRATE, "0.2.0", b"y").encode() + b"\n")
+        wait_version(b, CRATE, "0.2.0")
+
     def test_index_file_removed_from_the_store(self):
         b = self.replica("b")
         self.store.publish(CRATE, "0.1.0")
