@@ -63,8 +63,10 @@ class Base(harness.TestCase):
         return rc, out, err
 
     def line_of(self, cfg, text):
+        """The number of the last line of cfg that is text."""
         with open(cfg) as f:
-            return f.read().splitlines().index(text) + 1
+            lines = f.read().splitlines()
+        return len(lines) - lines[::-1].index(text)
 
     def wait_log(self, srv, pattern, timeout=10):
         found = harness.wait_log(srv, pattern, timeout)
@@ -580,6 +582,12 @@ class AzureCheck(Base):
 
 
 class Startup(Base):
+    def config(self, storage, endpoint=None, extra="", registries=None):
+        # Loopback only: never AWS's or Azure's own hosts, even where
+        # the test expects no request.
+        return super().config(storage, endpoint or "http://127.0.0.1:%d" %
+                              harness.free_port(), extra, registries)
+
     def serve_fails(self, cfg, env):
         srv = harness.start_crated(self.tmp, config_path=cfg, env=env, wait=False)
         rc = srv.wait_exit(30)
@@ -626,6 +634,30 @@ class Startup(Base):
         log = self.serve_fails(cfg, S3_ENV)
         self.assertIn("%s:%d: storage: azblob://acct/own: no Azure credentials" % (cfg, line),
                       log)
+
+    def test_overlapping_stores(self):
+        top_level = "the top-level storage"
+        for top, own, other in (("s3://crates/a", "s3://crates/a", top_level),
+                                ("s3://crates", "s3://crates/own", top_level),
+                                ("s3://crates/a/b", "s3://crates/a", top_level),
+                                ("azblob://acct/ct1", "azblob://acct/ct1/x", top_level),
+                                ("s3://other", "s3://crates/x", "registries.two.storage")):
+            cfg = self.config(top, registries=(
+                '[registries.local]\n[registries.one]\nstorage = "%s"\n'
+                '[registries.two]\nstorage = "s3://crates/x/y"\n' % own))
+            n = self.line_of(cfg, 'storage = "%s"' % own)
+            log = self.serve_fails(cfg, S3_ENV)
+            self.assertIn("%s:%d: registries.one.storage: %s overlaps %s: their keys"
+                          " would mix" % (cfg, n, own, other), log)
+        for top, own in (("s3://crates/a", "s3://crates/ab"), ("s3://crates/a", "s3://other/a"),
+                         ("azblob://acct/ct1", "azblob://acct/ct2"),
+                         ("azblob://crates/ct1", "s3://crates/ct1")):
+            cfg = self.config(top, registries='[registries.local]\n[registries.one]\n'
+                              'storage = "%s"\n' % own)
+            rc, out, _ = self.check(cfg, env_with(AZURE_STORAGE_KEY=azurite.KEY,
+                                                  AWS_ACCESS_KEY_ID=KEY_ID,
+                                                  AWS_SECRET_ACCESS_KEY=SECRET))
+            self.assertNotIn("overlaps", out, (top, own))
 
     def test_missing_credentials_file(self):
         missing = os.path.join(self.tmp, "nope.env")
