@@ -424,6 +424,10 @@ class BotocoreAgrees(Base):
         status, xml = self.send("GET", "/crates/" + q, h)
         self.assertEqual(status, 200, xml)
         self.assertIn(b"<Key>R/index/se/rd/serde</Key>", xml)
+        h = self.sign("HEAD", "/crates/R/index/se/rd/serde")
+        self.assertEqual(self.send("HEAD", "/crates/R/index/se/rd/serde", h), (200, b""))
+        h = self.sign("GET", "/crates/R/index/se/rd/serde", headers={"If-Match": '"stale"'})
+        self.assertEqual(self.send("GET", "/crates/R/index/se/rd/serde", h)[0], 412)
         h = self.sign("GET", "/crates/R/crates/a%2Bb/x%20y.crate")
         self.assertEqual(self.send("GET", "/crates/R/crates/a%2Bb/x%20y.crate", h)[0], 404,
                          "signed over an encoded key: verified, then not found")
