@@ -700,6 +700,20 @@ class Startup(Base):
         log = srv.log_text()
         self.assertNoSecret(log, SECRET)
 
+    def test_ready_names_the_store_to_ops_readers_only(self):
+        s3 = S3StandIn(buckets=["crates"], creds={KEY_ID: SECRET})
+        self.addCleanup(s3.stop)
+        cfg = self.config("s3://crates/secret-prefix", s3.endpoint,
+                          'ops_access = "token"\nops_token_env = "OPS"\n')
+        srv = self.start_crated(config_path=cfg, env=dict(S3_ENV, OPS="opsecret"))
+        ready = harness.wait_value(lambda: json.loads(srv.get("/-/ready").body),
+                                   lambda j: j["storage"][0]["state"] != "unknown", 10)
+        self.assertEqual(ready["storage"][0]["state"], "ok", ready)
+        self.assertNotIn("secret-prefix", json.dumps(ready))
+        full = json.loads(srv.get("/-/ready", {"Authorization": "Bearer opsecret"}).body)
+        self.assertEqual(full["storage"][0]["name"], "s3://crates/secret-prefix")
+        self.assertEqual(full["registries"][0]["storage"], "s3://crates/secret-prefix")
+
     def test_store_down_reported(self):
         s3 = S3StandIn(buckets=["crates"], creds={KEY_ID: SECRET})
         self.addCleanup(s3.stop)
