@@ -27,6 +27,10 @@ static const struct family {
 	enum metric_part	 part;
 	const char		*help;
 } families[METRIC_COUNT] = {
+	[METRIC_STORAGE_MIRROR_TOTAL] =
+	    { "crated_storage_mirror_total", COUNTER, METRICS_MIRROR,
+	      "A mirror's reads and writes of its shared cache in the object"
+	      " store, by operation and outcome." },
 	[METRIC_RELAYED_WRITES_IN_FLIGHT] =
 	    { "crated_relayed_writes_in_flight", GAUGE, METRICS_RELAY,
 	      "Relayed writes waiting for the upstream's answer." },

@@ -11,6 +11,7 @@
 
 /* In the order of the exposition (scrapers and tests have seen it). */
 enum metric_id {
+	METRIC_STORAGE_MIRROR_TOTAL,
 	METRIC_RELAYED_WRITES_IN_FLIGHT,
 	METRIC_RELAYED_READS_TOTAL,
 	METRIC_CRATES_UNCACHED_TOTAL,
