@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "server/http/tls.h"
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
+#include "server/storage/objstore.h"
 #include "server/upstream/upstream.h"
 
 #define DRAIN_SECONDS		10
@@ -238,6 +240,14 @@ reload_config(struct server *srv, char **cause)
 		if (reg->mirror != NULL)
 			mirror_reconfigured(reg->mirror);
 	}
+	/* The stores stay (their settings are read only at start); their
+	 * credentials are read again (a rotated session token). */
+	for (size_t i = 0; i < srv->nobjstores; i++)
+		if (objstore_reread_credentials(srv->objstores[i], &key) != 0) {
+			log_error("SIGHUP: %s: keeping its credentials: %s",
+			    objstore_name(srv->objstores[i]), key);
+			free(key);
+		}
 	log_level_parse(nc->log_level, &lvl);
 	log_format_parse(nc->log_format, &fmt);
 	log_setup(lvl, fmt);
@@ -343,6 +353,54 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	check_drained(srv);
 }
 
+/* The store at url (the registries' own or the top-level one), opened
+ * once; line is the storage key's, for the message. */
+static struct objstore *
+storage_for(struct server *srv, const char *url, int line, char **cause)
+{
+	const struct config	*cfg = srv->cfg;
+	struct objstore		*s;
+	char			*why = NULL;
+
+	for (size_t i = 0; i < srv->nobjstores; i++)
+		if (strcmp(objstore_config_url(srv->objstores[i]), url) == 0)
+			return srv->objstores[i];
+	if (objstore_open_url(url, cfg->storage_endpoint, cfg->storage_region,
+	    cfg->storage_credentials_file, srv->upstream, &s, &why) != 0)
+		goto err;
+	srv->objstores = xreallocarray(srv->objstores, srv->nobjstores + 1,
+	    sizeof *srv->objstores);
+	srv->objstores[srv->nobjstores++] = s;
+	return s;
+err:
+	*cause = xasprintf("%s:%d: storage: %s", cfg->path ? cfg->path :
+	    "(defaults)", line, why);
+	free(why);
+	return NULL;
+}
+
+/* reg's store and key prefix: "R/" under the top-level storage, "" under
+ * its own. */
+static int
+open_storage(struct server *srv, struct registry *reg, char **cause)
+{
+	const struct registry_config	*rc = reg->cfg;
+	const char			*url = rc->storage ? rc->storage :
+					    srv->cfg->storage;
+
+	if (url == NULL)
+		return 0;
+	reg->objstore = storage_for(srv, url, rc->storage ? rc->storage_line :
+	    srv->cfg->storage_line, cause);
+	if (reg->objstore == NULL)
+		return -1;
+	reg->objprefix = rc->storage ? xstrdup("") : xasprintf("%s/",
+	    reg->name);
+	log_info("registry %s: object store %s, keys under \"%s\"",
+	    reg->name, objstore_name(reg->objstore), reg->objprefix);
+	return 0;
+}
+
 static int
 open_registries(struct server *srv, char **cause)
 {
@@ -358,6 +416,8 @@ open_registries(struct server *srv, char **cause)
 		reg->kind = reg->cfg->upstream ? REGISTRY_MIRROR :
 		    REGISTRY_HOSTED;
 		srv->nregs++;
+		if (open_storage(srv, reg, cause) != 0)
+			return -1;
 		if (store_open(cfg->data_dir, reg->name, &reg->store,
 		    cause) != 0)
 			return -1;
@@ -515,8 +575,12 @@ server_finish(struct server *srv)
 		mirror_close(srv->regs[i].mirror);
 		store_close(srv->regs[i].store);
 		free(srv->regs[i].config_json);
+		free((void *)(uintptr_t)srv->regs[i].objprefix);
 	}
 	free(srv->regs);
+	for (size_t i = 0; i < srv->nobjstores; i++)
+		objstore_close(srv->objstores[i]);
+	free(srv->objstores);
 	hot_destroy(srv->hot);
 	open_files_destroy(srv->open);
 	if (srv->sigterm != NULL)

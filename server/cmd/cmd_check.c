@@ -14,6 +14,8 @@
 #include "server/core/config.h"
 #include "server/core/log.h"
 #include "server/mirror/probe.h"
+#include "server/storage/objprobe.h"
+#include "server/storage/objstore.h"
 #include "server/upstream/credential.h"
 #include "server/upstream/upstream.h"
 
@@ -87,6 +89,109 @@ check_line(FILE *f, const struct check *k)
 	return k->outcome != PROBE_OK;
 }
 
+/* One object store (registries may share one). */
+struct store_check {
+	const char		*url;		/* borrowed from the config */
+	struct objstore		*s;		/* NULL: could not open */
+	char			*regs;		/* "local, crates-io" */
+	char			*detail;
+	enum objstore_verdict	 verdict;
+	bool			 answered;
+	double			 latency;
+	size_t			*left;
+	bool			*expired;
+	struct event_base	*base;
+};
+
+static void
+store_done(const struct objstore_probe *p, void *arg)
+{
+	struct store_check	*sc = arg;
+
+	if (*sc->expired)	/* ended by upstream_client_destroy */
+		return;
+	sc->answered = true;
+	sc->verdict = p->verdict;
+	sc->detail = xstrdup(p->detail);
+	sc->latency = p->latency;
+	if (--*sc->left == 0)
+		event_base_loopexit(sc->base, NULL);
+}
+
+/* The stores of cfg's registries, opened on uc and probed (each counted
+ * in *left); *n of them. */
+static struct store_check *
+stores_start(const struct config *cfg, struct upstream_client *uc,
+    struct event_base *base, size_t *left, bool *expired, size_t *n)
+{
+	struct store_check	*scs = xcalloc(cfg->nregs, sizeof *scs);
+	size_t			 j;
+
+	*n = 0;
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		const char	*url = cfg->regs[i].storage ? cfg->regs[i].storage
+				    : cfg->storage;
+		char		*more;
+
+		if (url == NULL)
+			continue;
+		for (j = 0; j < *n && strcmp(scs[j].url, url) != 0; j++)
+			;
+		if (j < *n) {
+			more = xasprintf("%s, %s", scs[j].regs,
+			    cfg->regs[i].name);
+			free(scs[j].regs);
+			scs[j].regs = more;
+			continue;
+		}
+		scs[j].url = url;
+		scs[j].regs = xstrdup(cfg->regs[i].name);
+		scs[j].left = left;
+		scs[j].expired = expired;
+		scs[j].base = base;
+		(*n)++;
+		if (objstore_open_url(url, cfg->storage_endpoint,
+		    cfg->storage_region, cfg->storage_credentials_file, uc,
+		    &scs[j].s, &scs[j].detail) != 0)
+			continue;
+		(*left)++;
+		objstore_probe(scs[j].s, store_done, &scs[j]);
+	}
+	return scs;
+}
+
+/* Prints the line of each store and frees them; the failures. */
+static int
+stores_finish(FILE *f, struct store_check *scs, size_t n)
+{
+	int	failures = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct store_check	*sc = &scs[i];
+		const char		*name = sc->s ? objstore_name(sc->s) :
+					    sc->url;
+
+		if (sc->s == NULL)
+			fprintf(f, "storage %s: not usable: %s\n", name,
+			    sc->detail);
+		else if (!sc->answered)
+			fprintf(f, "storage %s: unreachable: no answer in %d"
+			    " s\n", name, CHECK_TIMEOUT);
+		else
+			fprintf(f, "storage %s: %s: %s (%.1f ms a request;"
+			    " registries %s)\n", name, objstore_verdict_name(
+			    sc->verdict), sc->detail, sc->latency * 1000,
+			    sc->regs);
+		failures += sc->s == NULL || !sc->answered || sc->verdict !=
+		    STORE_OK;
+		objstore_close(sc->s);
+		free(sc->regs);
+		free(sc->detail);
+	}
+	free(scs);
+	return failures;
+}
+
 /* Probes every upstream of cfg with a loop of its own, prints one line
  * per registry to f; the number of failures. */
 static int
@@ -97,7 +202,8 @@ check_all(const struct config *cfg, FILE *f)
 	struct check		*ks = xcalloc(cfg->nregs, sizeof *ks);
 	struct check_all	 ca = { base, false };
 	struct event		*timer = evtimer_new(base, check_timeout, &ca);
-	size_t			 left = 0;
+	struct store_check	*scs;
+	size_t			 left = 0, nstores;
 	int			 failures = 0;
 
 	for (size_t i = 0; i < cfg->nregs; i++) {
@@ -123,6 +229,7 @@ check_all(const struct config *cfg, FILE *f)
 		left++;
 		fetch_start(uc, &o);
 	}
+	scs = stores_start(cfg, uc, base, &left, &ca.expired, &nstores);
 	if (left > 0) {
 		struct timeval	tv = { CHECK_TIMEOUT, 0 };
 
@@ -140,6 +247,7 @@ check_all(const struct config *cfg, FILE *f)
 		free(ks[i].detail);
 	}
 	free(ks);
+	failures += stores_finish(f, scs, nstores);
 	event_free(timer);
 	event_base_free(base);
 	return failures;

@@ -11,6 +11,7 @@
 #include "index/toml.h"
 #include "server/core/addr.h"
 #include "server/core/log.h"
+#include "server/storage/objstore.h"
 
 enum key_type {
 	K_STRING,
@@ -63,6 +64,7 @@ static const char	*check_open_files(const struct toml_value *);
 static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
 static const char	*check_peers(const struct toml_value *);
+static const char	*check_storage(const struct toml_value *);
 
 /* A K_CHOICE field is written as an int. */
 _Static_assert(sizeof(enum relay_auth) == sizeof(int), "enum is an int");
@@ -125,6 +127,24 @@ static const struct key keys[] = {
 	{ "ops_token_env", GLOBAL, K_STRING, G(ops_token_env), NULL,
 	  check_nonempty, "environment variable holding a secret that also"
 	  " opens the ops endpoints (for a metrics scraper)" },
+
+	{ "storage", GLOBAL, K_STRING, G(storage), NULL, check_storage,
+	  "object store shared by replicas: \"s3://BUCKET[/PREFIX]\" or"
+	  " \"azblob://ACCOUNT/CONTAINER[/PREFIX]\"; each registry R under"
+	  " R/ (unset: local disk only)" },
+	{ "storage_endpoint", GLOBAL, K_STRING, G(storage_endpoint), NULL,
+	  check_url, "the store's base URL for an S3-compatible service or"
+	  " Azurite (path-style requests); unset: AWS or Azure itself" },
+	{ "storage_region", GLOBAL, K_STRING, G(storage_region), NULL,
+	  check_nonempty, "S3 region (unset: AWS_REGION, else us-east-1)" },
+	{ "storage_credentials_file", GLOBAL, K_STRING,
+	  G(storage_credentials_file), NULL, check_nonempty, "file of"
+	  " KEY=VALUE lines (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,"
+	  " AWS_SESSION_TOKEN; AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN)"
+	  " read instead of the environment" },
+	{ "storage_max_stale", GLOBAL, K_INT, G(storage_max_stale), "1",
+	  check_seconds, "seconds a replica may serve a hosted index file from"
+	  " its local copy before asking the store again" },
 
 	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
 	  "index URL of the registry to mirror (sparse+https://.../);"
@@ -200,6 +220,20 @@ static const struct key keys[] = {
 	  "false", NULL, "mirrors: this upstream stands in for crates.io"
 	  " (an internal crates.io mirror); cargo-config replaces crates-io"
 	  " with it and prefetch sends crates.io packages to it" },
+	{ "storage", REGISTRY, K_STRING, R(storage), NULL, check_storage,
+	  "this registry's own object store (keys directly under its"
+	  " prefix), instead of the top-level storage" },
+};
+
+/* Keys whose line is kept, for errors found after parsing (a store's
+ * missing credentials). */
+static const struct {
+	const char	*key;
+	enum key_scope	 scope;
+	size_t		 offset;	/* of an int */
+} lines[] = {
+	{ "storage", GLOBAL, G(storage_line) },
+	{ "storage", REGISTRY, R(storage_line) },
 };
 
 /* Keys read only at start: a SIGHUP that changes one is refused (the
@@ -207,7 +241,8 @@ static const struct key keys[] = {
 static const char *const start_only[] = {
 	"listen", "listen_tls", "public_url", "data_dir",
 	"max_connections_per_client", "memory_cache_bytes", "open_file_cache",
-	"http2", "upstream",
+	"http2", "upstream", "storage", "storage_endpoint", "storage_region",
+	"storage_credentials_file",
 };
 
 static bool
@@ -310,6 +345,22 @@ check_peers(const struct toml_value *v)
 		    strncmp(v->items[i]->s, "https://", 8) != 0)
 			return "must be http:// or https:// URLs";
 	return NULL;
+}
+
+static const char *
+check_storage(const struct toml_value *v)
+{
+	static char		 why[256];
+	struct objstore_config	 c;
+	char			*cause = NULL;
+
+	if (objstore_parse_url(v->s, &c, &cause) == 0) {
+		objstore_config_free(&c);
+		return NULL;
+	}
+	snprintf(why, sizeof why, "%s", cause);
+	free(cause);
+	return why;
 }
 
 static const char *
@@ -472,6 +523,11 @@ apply(const struct key *k, void *base, const struct toml_value *v,
 		return -EINVAL;
 	}
 	store_value(k, base, v);
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		if (lines[i].scope == k->scope && strcmp(lines[i].key,
+		    k->name) == 0)
+			*(int *)(void *)((char *)base + lines[i].offset) =
+			    v->line;
 	return 0;
 type:
 	*cause = xasprintf("%s:%d: %s%s must be %s, not %s", file, v->line,
@@ -817,6 +873,24 @@ check_upstream_keys(const struct config *c, const char *file, char **cause)
 	return 0;
 }
 
+/* The storage_* settings need a store to apply to. */
+static int
+check_storage_keys(const struct config *c, const char *file, char **cause)
+{
+	bool	any = c->storage != NULL;
+
+	for (size_t i = 0; i < c->nregs; i++)
+		any |= c->regs[i].storage != NULL;
+	if (!any && (c->storage_endpoint != NULL || c->storage_region !=
+	    NULL || c->storage_credentials_file != NULL)) {
+		*cause = xasprintf("%s: storage_endpoint, storage_region and"
+		    " storage_credentials_file need a storage URL (top-level"
+		    " or a registry's)", file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 bool
 config_crates_io(const struct registry_config *r)
 {
@@ -835,7 +909,8 @@ config_check(const struct config *c, char **cause)
 		    " or both", file);
 		return -EINVAL;
 	}
-	if (check_upstream_keys(c, file, cause) != 0)
+	if (check_upstream_keys(c, file, cause) != 0 ||
+	    check_storage_keys(c, file, cause) != 0)
 		return -EINVAL;
 
 	for (size_t i = 0; i < c->nlisten; i++) {
@@ -1040,6 +1115,10 @@ config_free(struct config *c)
 	free(c->log_level);
 	free(c->log_format);
 	free(c->access_log);
+	free(c->storage);
+	free(c->storage_endpoint);
+	free(c->storage_region);
+	free(c->storage_credentials_file);
 	for (size_t i = 0; i < c->nregs; i++) {
 		struct registry_config	*r = &c->regs[i];
 
@@ -1052,6 +1131,7 @@ config_free(struct config *c)
 		free(r->upstream_ca_file);
 		free(r->upstream_pat_env);
 		free(r->upstream_pat_file);
+		free(r->storage);
 	}
 	free(c->regs);
 	free(c);

@@ -51,6 +51,10 @@ struct registry_config {
 	char	 *upstream_pat_file;
 	long long probe_interval;
 	bool	  replace_crates_io;	/* stands in for crates.io */
+	/* Object storage (server/storage/): this registry's own URL, or
+	 * NULL: the top-level one's (if any). */
+	char	 *storage;
+	int	  storage_line;
 };
 
 struct config {
@@ -78,6 +82,13 @@ struct config {
 	enum ops_access		  ops_access;	/* stored as an int */
 	char			 *ops_token_env;
 	bool			  http2;
+	/* Object storage (server/storage/objstore.h). */
+	char			 *storage;	/* s3:// or azblob://, NULL */
+	int			  storage_line;
+	char			 *storage_endpoint;
+	char			 *storage_region;
+	char			 *storage_credentials_file;
+	long long		  storage_max_stale;	/* seconds */
 	struct registry_config	 *regs;
 	size_t			  nregs;
 };

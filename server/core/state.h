@@ -51,6 +51,9 @@ struct server {
 	struct lru		 keeping;	/* gz/ writes under way, by key */
 	struct registry		*regs;
 	size_t			 nregs;
+	/* One per distinct storage URL (registries share them). */
+	struct objstore		**objstores;
+	size_t			 nobjstores;
 	char			*public_url;	/* no trailing '/' */
 	int			 lockfd;	/* flock on the data dir */
 	struct tokens		 tokens;

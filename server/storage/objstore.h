@@ -80,6 +80,11 @@ struct obj_put {
 	const char	*content_type;	/* NULL: application/octet-stream */
 	enum obj_cond	 cond;
 	const char	*etag;		/* OBJ_PUT_IF_MATCH */
+	/* The body's SHA-256 in hex when the caller knows it (a .crate's),
+	 * or NULL: S3 then verifies the upload against it. Without it a
+	 * body over 1 MiB is sent UNSIGNED-PAYLOAD (not hashed on the
+	 * loop). */
+	const char	*sha256;
 };
 
 struct obj_entry {
@@ -107,8 +112,18 @@ void	objstore_config_free(struct objstore_config *c);
 int	objstore_open(const struct objstore_config *,
 	    struct upstream_client *, struct objstore **out, char **cause);
 void	objstore_close(struct objstore *);
+/* objstore_parse_url then objstore_open with the top-level settings
+ * (each NULL when unset): how crated and crated check open a store. */
+int	objstore_open_url(const char *url, const char *endpoint,
+	    const char *region, const char *credentials_file,
+	    struct upstream_client *, struct objstore **out, char **cause);
+/* Reads the credentials again (SIGHUP: a rotated session token or key);
+ * on failure the old ones stay. 0, or -1 with *cause. */
+int	objstore_reread_credentials(struct objstore *, char **cause);
 /* "s3://bucket/prefix" (no credentials), for messages. */
 const char *objstore_name(const struct objstore *);
+/* The storage URL it was opened with, as written. */
+const char *objstore_config_url(const struct objstore *);
 
 /* The requests. Strings are copied; done runs once, on the loop, after
  * the call returns (never from inside it). Writes are sent at most once
@@ -118,7 +133,8 @@ void	objstore_get(struct objstore *, const char *key,
 	    const char *if_none_match, size_t max, obj_done_cb, void *arg);
 void	objstore_put(struct objstore *, const struct obj_put *,
 	    obj_done_cb, void *arg);
-/* if_match NULL: unconditional. A missing key is OBJ_NOT_FOUND. */
+/* if_match NULL: unconditional. A missing key is OBJ_NOT_FOUND on Azure;
+ * S3 answers 204 whether the key existed or not (OBJ_OK). */
 void	objstore_delete(struct objstore *, const char *key,
 	    const char *if_match, obj_done_cb, void *arg);
 /* Keys starting with prefix; after: NULL, or the previous page's next. */

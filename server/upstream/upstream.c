@@ -245,6 +245,12 @@ upstream_client_destroy(struct upstream_client *uc)
 	curl_global_cleanup();
 }
 
+struct event_base *
+upstream_client_base(const struct upstream_client *uc)
+{
+	return uc->base;
+}
+
 size_t
 upstream_client_active(const struct upstream_client *uc)
 {
@@ -312,6 +318,8 @@ read_cb(char *buf, size_t size, size_t n, void *arg)
 
 	if (len > size * n)
 		len = size * n;
+	if (len == 0)
+		return 0;
 	memcpy(buf, (const char *)f->opts.body + f->sent, len);
 	f->sent += len;
 	return len;
@@ -413,7 +421,7 @@ retry(struct upstream_client *uc, struct fetch *f)
 	/* A refused connection says the upstream is down, not loaded. */
 	if (why != RETRY_REFUSED)
 		f->dropped = true;
-	if (f->attempt >= f->opts.retries || f->opts.once)
+	if (f->attempt >= f->opts.retries || f->opts.once || f->opts.upload)
 		return false;
 	/* Refused once more: the upstream is down (or restarting); a stale
 	 * copy served now beats a second wait. */
@@ -466,11 +474,14 @@ request_headers(struct fetch *f, const struct fetch_opts *opts)
 {
 	char	*h;
 
-	f->req_headers = curl_slist_append(NULL, "cargo-protocol: version=1");
-	h = xasprintf("Accept: %s", opts->accept ? opts->accept :
-	    "text/plain, application/json;q=0.9, */*;q=0.8");
-	f->req_headers = curl_slist_append(f->req_headers, h);
-	free(h);
+	if (!opts->bare) {
+		f->req_headers = curl_slist_append(NULL,
+		    "cargo-protocol: version=1");
+		h = xasprintf("Accept: %s", opts->accept ? opts->accept :
+		    "text/plain, application/json;q=0.9, */*;q=0.8");
+		f->req_headers = curl_slist_append(f->req_headers, h);
+		free(h);
+	}
 	if (opts->content_type != NULL) {
 		h = xasprintf("Content-Type: %s", opts->content_type);
 		f->req_headers = curl_slist_append(f->req_headers, h);
@@ -479,12 +490,18 @@ request_headers(struct fetch *f, const struct fetch_opts *opts)
 	if (opts->extra_header != NULL)
 		f->req_headers = curl_slist_append(f->req_headers,
 		    opts->extra_header);
-	if (opts->body != NULL) {
-		/* No "Expect: 100-continue" round trip for our uploads. */
+	for (size_t i = 0; i < opts->nheaders; i++)
+		f->req_headers = curl_slist_append(f->req_headers,
+		    opts->headers[i]);
+	if ((opts->body != NULL || opts->upload) && opts->aws_sigv4 == NULL) {
+		/* No "Expect: 100-continue" round trip for our uploads. But
+		 * curl 7.88 signs every custom header, this empty one too,
+		 * that it then never sends: a signature S3 would refuse. */
 		f->req_headers = curl_slist_append(f->req_headers, "Expect:");
 	}
-	f->req_headers = curl_slist_append(f->req_headers,
-	    "X-TFS-FedAuthRedirect: Suppress");
+	if (!opts->bare)
+		f->req_headers = curl_slist_append(f->req_headers,
+		    "X-TFS-FedAuthRedirect: Suppress");
 	if (f->auth != NULL) {
 		h = xasprintf("Authorization: %s", f->auth);
 		f->req_headers = curl_slist_append(f->req_headers, h);
@@ -511,7 +528,16 @@ set_body(struct fetch *f, const struct fetch_opts *opts)
 		f->method = xstrdup(opts->method);
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
 	}
-	if (opts->body != NULL && opts->once) {
+	if (opts->no_body)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (opts->upload) {
+		/* No CURLOPT_SEEKFUNCTION: never sent twice. */
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)opts->body_len);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, f);
+	} else if (opts->body != NULL && opts->once) {
 		/* No CURLOPT_SEEKFUNCTION: a rewind (for a re-send) fails. */
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -539,7 +565,8 @@ set_protocol(struct fetch *f, const struct fetch_opts *opts)
 	curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (!opts->bare)
+		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	if (strncmp(f->url, "https:", 6) == 0) {
 		/* ALPN tells at once: wait for a connection that may
 		 * multiplex rather than open another. */
@@ -593,6 +620,10 @@ set_transfer(struct fetch *f, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, f);
 	}
+	if (opts->aws_sigv4 != NULL)
+		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, opts->aws_sigv4);
+	if (opts->userpwd != NULL)
+		curl_easy_setopt(e, CURLOPT_USERPWD, opts->userpwd);
 }
 
 struct fetch *

@@ -47,6 +47,23 @@ struct fetch_opts {
 					   nothing was passed on; GETs only */
 	bool		 h2c;		/* http://: offer Upgrade: h2c */
 	bool		 multiplexed;	/* http://: the upstream took h2c */
+	/* Object storage (server/storage/). More "Name: value" request
+	 * headers (copied), after extra_header. */
+	const char *const *headers;
+	size_t		 nheaders;
+	/* Only the headers asked for: none of cargo's (cargo-protocol,
+	 * Accept, the Azure DevOps one), no Accept-Encoding; a signature
+	 * covers what is sent and the body comes back as stored. */
+	bool		 bare;
+	const char	*aws_sigv4;	/* CURLOPT_AWS_SIGV4, or NULL */
+	const char	*userpwd;	/* CURLOPT_USERPWD (a secret: curl
+					   keeps its own copy), or NULL */
+	/* Sends body (body_len bytes; NULL: none) with CURLOPT_UPLOAD, a PUT
+	 * unless method says otherwise. The body is not copied: it must
+	 * outlive the fetch. curl cannot rewind it, so it is never sent
+	 * twice. */
+	bool		 upload;
+	bool		 no_body;	/* a HEAD: no response body */
 	/* Optional streaming: called with each piece of a 2xx body as it
 	 * arrives; return false to abort the transfer. The body is then not
 	 * kept in the fetch. */
@@ -59,6 +76,8 @@ struct fetch_opts {
 
 struct upstream_client	*upstream_client_create(struct event_base *);
 void			 upstream_client_destroy(struct upstream_client *);
+/* The loop it runs on (for callers that answer later on it). */
+struct event_base	*upstream_client_base(const struct upstream_client *);
 /* Transfers under way. */
 size_t			 upstream_client_active(
 			    const struct upstream_client *);
