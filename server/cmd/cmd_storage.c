@@ -114,28 +114,15 @@ parse(int argc, char **argv, struct storage_cmd *s)
 static struct objstore *
 store_at(struct storage_cmd *s, const char *url)
 {
-	struct objstore_config	 oc;
-	struct objstore		*os;
-	char			*why = NULL;
-	int			 r;
+	struct objstore	*os;
+	char		*why = NULL;
 
 	for (size_t i = 0; i < s->nstores; i++)
 		if (strcmp(objstore_config_url(s->stores[i]), url) == 0)
 			return s->stores[i];
-	if (objstore_parse_url(url, &oc, &why) != 0) {
-		fprintf(stderr, "crated storage: %s: %s\n", url, why);
-		free(why);
-		return NULL;
-	}
-	oc.endpoint = s->cfg->storage_endpoint ?
-	    xstrdup(s->cfg->storage_endpoint) : NULL;
-	oc.region = s->cfg->storage_region ? xstrdup(s->cfg->storage_region) :
-	    NULL;
-	oc.credentials_file = s->cfg->storage_credentials_file ?
-	    xstrdup(s->cfg->storage_credentials_file) : NULL;
-	r = objstore_open(&oc, s->uc, &os, &why);
-	objstore_config_free(&oc);
-	if (r != 0) {
+	if (objstore_open_url(url, s->cfg->storage_endpoint,
+	    s->cfg->storage_region, s->cfg->storage_credentials_file, s->uc,
+	    &os, &why) != 0) {
 		fprintf(stderr, "crated storage: %s: %s\n", url, why);
 		free(why);
 		return NULL;

@@ -160,7 +160,7 @@ crate_commit_done(void *arg)
 		usage_added(m->usage, cf->rel, (uint64_t)cf->got, cf->pinned);
 		/* What the upstream sent is shared, in the background. */
 		if (!cf->from_l2)
-			mirror_l2_crate_put(m->l2, cf->rel);
+			mirror_l2_crate_put(m->l2, cf->rel, cf->cksum);
 	}
 	mirror_evict_done(cf->evict);
 	for (d = cf->waiters; d != NULL; d = next) {
@@ -498,9 +498,9 @@ origin_of(const char *url, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)n, url);
 }
 
-/* Asks the upstream for cf's .crate. */
+/* Asks the upstream for cf's .crate, its dl template known. */
 static void
-crate_upstream(struct crate_fill *cf)
+crate_fetch(struct crate_fill *cf)
 {
 	struct mirror		*m = cf->m;
 	struct fetch_opts	 o = { 0 };
@@ -515,6 +515,31 @@ crate_upstream(struct crate_fill *cf)
 	o.arg = cf;
 	mirror_admit(m, &o);
 	free(url);
+}
+
+static void
+crate_config(struct mirror *m, const char *error, void *arg)
+{
+	struct crate_fill	*cf = arg;
+
+	if (error != NULL) {
+		snprintf(cf->origin, sizeof cf->origin, "the upstream");
+		crate_failed(cf, error);
+		return;
+	}
+	crate_fetch(cf);
+}
+
+/* Asks the upstream for cf's .crate. With a shared cache the upstream's
+ * config.json was not asked for before (a crate found in the store needs
+ * no dl template): it is now. */
+static void
+crate_upstream(struct crate_fill *cf)
+{
+	if (cf->m->l2 != NULL)
+		mirror_get_config(cf->m, crate_config, cf);
+	else
+		crate_fetch(cf);
 }
 
 /* What the shared cache had of cf's .crate: a verified copy is kept and
@@ -635,6 +660,10 @@ dl_index(struct mirror *m, const struct outcome *o, void *arg)
 		/* Maybe published since we last looked. */
 		d->refreshed = true;
 		mirror_index_get(m, d->name, d->path, true, dl_index, d);
+		return;
+	}
+	if (found && m->l2 != NULL) {
+		start_crate(d);		/* the store first: no config needed */
 		return;
 	}
 	if (found) {

@@ -201,12 +201,18 @@ check_index(struct run *r, const char *where, const char *path,
 }
 
 static void
-progress(struct run *r)
+progress_of(struct run *r, size_t done, size_t total)
 {
 	const struct bundle_progress	*p = r->spec->progress;
 
 	if (p != NULL && p->fn != NULL)
-		p->fn(r->what, r->done, r->njobs, r->st->bytes, p->arg);
+		p->fn(r->what, done, total, r->st->bytes, p->arg);
+}
+
+static void
+progress(struct run *r)
+{
+	progress_of(r, r->done, r->njobs);
 }
 
 /* Starts jobs while there is room; ends the loop when all are done or
@@ -354,6 +360,7 @@ push_start(struct run *r, struct job *j)
 	    j->kind == K_INDEX ? "text/plain; charset=utf-8" :
 	    "application/json";
 	p.cond = OBJ_PUT_CREATE;
+	p.sha256 = j->kind == K_CRATE ? j->sum : NULL;
 	objstore_put(r->spec->os, &p, push_done, o);
 	return;
 out:
@@ -365,7 +372,6 @@ static int
 walk_index(const char *path, const struct stat *sb, void *arg)
 {
 	struct run	*r = arg;
-	struct job	*j;
 	char		 rel[STORE_PATH_MAX], *buf, where[STORE_PATH_MAX + 64];
 	size_t		 len;
 	int		 e;
@@ -382,9 +388,8 @@ walk_index(const char *path, const struct stat *sb, void *arg)
 		return -1;
 	}
 	free(buf);
-	j = add_job(&r->held, &r->nheld, &r->hcap, K_INDEX, rel,
+	add_job(&r->held, &r->nheld, &r->hcap, K_INDEX, rel,
 	    xasprintf("%s%s", r->spec->prefix, rel));
-	(void)j;
 	return 0;
 }
 
@@ -418,11 +423,8 @@ check_local_crates(struct run *r)
 			    w->sum));
 			return -1;
 		}
-		r->done = i + 1;
-		r->njobs = r->nwants;
-		progress(r);
+		progress_of(r, i + 1, r->nwants);
 	}
-	r->njobs = 0;
 	return 0;
 }
 
@@ -770,11 +772,8 @@ write_held(struct run *r)
 	r->what = "index";
 	for (size_t i = 0; i < r->nheld && r->error == NULL; i++) {
 		local_put(r, &r->held[i], r->held[i].data, r->held[i].dlen);
-		r->done = i + 1;
-		r->njobs = r->nheld;
-		progress(r);
+		progress_of(r, i + 1, r->nheld);
 	}
-	r->njobs = 0;
 }
 
 int

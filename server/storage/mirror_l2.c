@@ -375,14 +375,16 @@ mirror_l2_crate_get(struct mirror_l2 *l2, const char *rel, const char *cksum,
 	return true;
 }
 
-/* Whether a background write may start now: not while the store is down,
- * nor past L2_PUTS_MAX (counted as skipped). */
+/* Whether a background write may start now: not past L2_PUTS_MAX
+ * (counted as skipped). While reads skip a failing store, writes still
+ * go (nobody waits for them): the first that succeeds ends the skipping,
+ * and a store that hangs fills L2_PUTS_MAX at most. */
 static bool
 put_admit(struct mirror_l2 *l2, const char *op)
 {
 	if (l2 == NULL)
 		return false;
-	if (skipping(l2) || l2->puts >= L2_PUTS_MAX || l2->srv->stopping) {
+	if (l2->puts >= L2_PUTS_MAX || l2->srv->stopping) {
 		l2->skipped++;
 		count(l2, op, "skipped");
 		return false;
@@ -508,6 +510,7 @@ mirror_l2_index_put(struct mirror_l2 *l2, const char *path, const char *body,
 struct cput {
 	struct mirror_l2	*l2;
 	char			 rel[STORE_PATH_MAX];
+	char			 cksum[65];
 	char			*key;
 	char			*body;
 	size_t			 len;
@@ -563,11 +566,12 @@ cput_readdone(void *arg)
 	o.len = c->len;
 	o.content_type = "application/gzip";
 	o.cond = OBJ_PUT_CREATE;
+	o.sha256 = c->cksum;
 	objstore_put(l2->os, &o, cput_done, c);
 }
 
 void
-mirror_l2_crate_put(struct mirror_l2 *l2, const char *rel)
+mirror_l2_crate_put(struct mirror_l2 *l2, const char *rel, const char *cksum)
 {
 	struct cput	*c;
 
@@ -576,6 +580,7 @@ mirror_l2_crate_put(struct mirror_l2 *l2, const char *rel)
 	c = xcalloc(1, sizeof *c);
 	c->l2 = l2;
 	snprintf(c->rel, sizeof c->rel, "%s", rel);
+	snprintf(c->cksum, sizeof c->cksum, "%s", cksum);
 	workers_submit(l2->srv->background, cput_read, cput_readdone, c);
 }
 

@@ -25,9 +25,10 @@
  * Writes go in the background after the client has its answer, at most
  * L2_PUTS_MAX at once (more are skipped and counted): a failed write is
  * logged and counted, never a failed request. When the store does not
- * answer (or refuses the credentials), reads and writes skip it for
- * L2_DOWN_SECS, so a mirror whose store is down works as without one
- * (upstream and local disk); logged once per period.
+ * answer (or refuses the credentials), reads skip it for L2_DOWN_SECS,
+ * so a mirror whose store is down works as without one (upstream and
+ * local disk), logged once per period; writes still go (nobody waits for
+ * them) and the first that succeeds ends the skipping.
  *
  * Not done: coalescing across replicas. Two replicas that miss the same
  * file at the same moment both go upstream (each coalesces its own
@@ -95,8 +96,10 @@ bool		 mirror_l2_crate_get(struct mirror_l2 *, const char *rel,
 void		 mirror_l2_index_put(struct mirror_l2 *, const char *path,
 		     const char *body, size_t len, const char *meta,
 		     void (*release)(void *), void *rel_arg);
-/* Stores the local .crate at rel, create-only, in the background. */
-void		 mirror_l2_crate_put(struct mirror_l2 *, const char *rel);
+/* Stores the local .crate at rel, create-only, in the background; cksum
+ * (its SHA-256) lets the store check the upload. */
+void		 mirror_l2_crate_put(struct mirror_l2 *, const char *rel,
+		     const char *cksum);
 
 /* For /-/ready: what the L2 did (an object "storage_cache"). */
 void		 mirror_l2_state(struct mirror_l2 *, json_t *obj);
