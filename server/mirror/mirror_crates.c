@@ -552,7 +552,10 @@ l2_crate_done(enum l2_status s, char *crate, size_t len, void *arg)
 	struct mirror		*m = cf->m;
 	struct dl		*d;
 
-	if (m->srv->stopping) {
+	/* Shutting down, a miss goes no further (the upstream client may be
+	 * going: server_finish); a hit is still served while the drain
+	 * lasts. */
+	if (s != L2_FOUND && m->srv->stopping) {
 		free(crate);
 		snprintf(cf->origin, sizeof cf->origin, "the object store");
 		crate_failed(cf, "crated is shutting down");

@@ -711,7 +711,8 @@ fill_upstream(struct fill *fl)
 }
 
 /* After the shared cache was asked: fl goes upstream; a warming fill the
- * queue cannot take ends, nobody waiting for it. */
+ * queue cannot take ends, nobody waiting for it. Shutting down, nothing
+ * new starts upstream (the client may be going: server_finish). */
 static void
 fill_upstream_after_l2(struct fill *fl)
 {
@@ -786,7 +787,9 @@ l2_index_done(enum l2_status s, struct l2_index *x, void *arg)
 	struct mirror	*m = fl->m;
 	struct digest	*d;
 
-	if (s != L2_FOUND || m->srv->stopping) {
+	/* Shutting down, a miss goes no further (fill_upstream_after_l2);
+	 * a hit is still served while the drain lasts. */
+	if (s != L2_FOUND) {
 		fill_upstream_after_l2(fl);
 		return;
 	}

@@ -57,6 +57,14 @@ key_of(struct mirror_l2 *l2, const char *rel)
 	return xasprintf("%s%s", l2->prefix, rel);
 }
 
+/* The server's upstream client (the store's too) is gone: the last
+ * worker callbacks of server_finish may still come. */
+static bool
+gone(struct mirror_l2 *l2)
+{
+	return l2->srv->upstream == NULL;
+}
+
 static bool
 skipping(struct mirror_l2 *l2)
 {
@@ -326,7 +334,7 @@ cget_hashed(void *arg)
 	    "(none)", g->cksum);
 	/* Only that version of the object: a good copy another replica
 	 * wrote since stays. */
-	if (g->etag != NULL && !l2->srv->stopping)
+	if (g->etag != NULL && !gone(l2))
 		objstore_delete(l2->os, g->key, g->etag, deleted, l2);
 	g->cb(L2_BAD, NULL, 0, g->arg);
 	cget_free(g);
@@ -338,7 +346,7 @@ cget_done(const struct obj_result *r, void *arg)
 	struct cget		*g = arg;
 	struct mirror_l2	*l2 = g->l2;
 
-	if (answered(l2, r) && r->status == OBJ_OK && !l2->srv->stopping) {
+	if (answered(l2, r) && r->status == OBJ_OK) {
 		g->body = xmalloc(r->len + 1);
 		memcpy(g->body, r->body, r->len);
 		g->len = r->len;
@@ -384,7 +392,7 @@ put_admit(struct mirror_l2 *l2, const char *op)
 {
 	if (l2 == NULL)
 		return false;
-	if (l2->puts >= L2_PUTS_MAX || l2->srv->stopping) {
+	if (l2->puts >= L2_PUTS_MAX || gone(l2)) {
 		l2->skipped++;
 		count(l2, op, "skipped");
 		return false;
@@ -464,7 +472,7 @@ iput_body_done(const struct obj_result *r, void *arg)
 {
 	struct iput	*p = arg;
 
-	if (r->status != OBJ_OK || p->l2->srv->stopping) {
+	if (r->status != OBJ_OK) {
 		put_end(p->l2, "index_put", p->bkey, r);
 		iput_free(p);
 		return;
@@ -550,7 +558,7 @@ cput_readdone(void *arg)
 	struct mirror_l2	*l2 = c->l2;
 	struct obj_put		 o = { 0 };
 
-	if (c->res != 0 || l2->srv->stopping) {
+	if (c->res != 0 || gone(l2)) {
 		l2->puts--;
 		l2->skipped++;
 		count(l2, "crate_put", "skipped");
