@@ -19,8 +19,8 @@
 #include "common/xmalloc.h"
 #include "server/core/config.h"
 #include "server/storage/migrate.h"
+#include "server/cmd/storeio.h"
 #include "server/storage/objstore.h"
-#include "server/upstream/upstream.h"
 
 static const char usage_text[] =
     "crated storage migrate --to-store|--from-store [--config FILE]"
@@ -39,10 +39,7 @@ struct storage_cmd {
 	struct config		*cfg;
 	const char		*registry;
 	enum what		 what;
-	struct event_base	*base;
-	struct upstream_client	*uc;
-	struct objstore		**stores;	/* one per URL */
-	size_t			 nstores;
+	struct storeio		*io;
 	struct cmd_tty		 tty;
 	struct bundle_progress	 progress;
 	int			 lock;
@@ -110,29 +107,6 @@ parse(int argc, char **argv, struct storage_cmd *s)
 	return 0;
 }
 
-/* The store at url, opened once. NULL after saying why. */
-static struct objstore *
-store_at(struct storage_cmd *s, const char *url)
-{
-	struct objstore	*os;
-	char		*why = NULL;
-
-	for (size_t i = 0; i < s->nstores; i++)
-		if (strcmp(objstore_config_url(s->stores[i]), url) == 0)
-			return s->stores[i];
-	if (objstore_open_url(url, s->cfg->storage_endpoint,
-	    s->cfg->storage_region, s->cfg->storage_credentials_file, s->uc,
-	    &os, &why) != 0) {
-		fprintf(stderr, "crated storage: %s: %s\n", url, why);
-		free(why);
-		return NULL;
-	}
-	s->stores = xreallocarray(s->stores, s->nstores + 1,
-	    sizeof *s->stores);
-	s->stores[s->nstores++] = os;
-	return os;
-}
-
 static double
 since(const struct timespec *t0)
 {
@@ -163,17 +137,16 @@ summary(struct storage_cmd *s, const struct registry_config *rc,
 /* One hosted registry, one way. 0 or 1. */
 static int
 one_registry(struct storage_cmd *s, const struct registry_config *rc,
-    struct objstore *os)
+    struct objstore *os, const char *prefix)
 {
-	struct migrate_spec	 spec = { s->base, os, s->cfg->data_dir,
-				    rc->name, NULL, &s->progress };
+	struct migrate_spec	 spec = { storeio_base(s->io), os,
+				    s->cfg->data_dir, rc->name, prefix,
+				    &s->progress };
 	struct migrate_stats	 st;
 	struct timespec		 t0;
-	char			*prefix, *cause = NULL;
+	char			*cause = NULL;
 	int			 r;
 
-	prefix = rc->storage ? xstrdup("") : xasprintf("%s/", rc->name);
-	spec.prefix = prefix;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (s->what == S_TO)
 		r = migrate_push(&spec, &st, &cause);
@@ -181,23 +154,21 @@ one_registry(struct storage_cmd *s, const struct registry_config *rc,
 		r = migrate_pull(&spec, s->what == S_VERIFY, &st, &cause);
 	if (s->tty.on)
 		fprintf(stderr, "\n");
-	if (r == 0)
+	if (r == 0) {
 		summary(s, rc, os, prefix, &st, since(&t0));
-	else {
-		fprintf(stderr, "crated storage %s: registry %s: %s\n",
-		    s->what == S_VERIFY ? "verify" : "migrate", rc->name,
-		    cause);
-		if (s->what != S_VERIFY)
-			fprintf(stderr, "crated storage migrate: stopped; before"
-			    " that %zu crates, %zu index files and %zu other"
-			    " objects were copied whole (%zu were already"
-			    " there); nothing else was. Run it again to resume:"
-			    " identical objects are skipped.\n", st.crates,
-			    st.index_files, st.other, st.present);
-		free(cause);
+		return 0;
 	}
-	free(prefix);
-	return r != 0;
+	fprintf(stderr, "crated storage %s: registry %s: %s\n", s->what ==
+	    S_VERIFY ? "verify" : "migrate", rc->name, cause);
+	if (s->what != S_VERIFY)
+		fprintf(stderr, "crated storage migrate: stopped; before that"
+		    " %zu crates, %zu index files and %zu other objects were"
+		    " copied whole (%zu were already there); nothing else was."
+		    " Run it again to resume: identical objects are"
+		    " skipped.\n", st.crates, st.index_files, st.other,
+		    st.present);
+	free(cause);
+	return 1;
 }
 
 /* tokens.json at the top-level store's prefix, when there is one. */
@@ -205,19 +176,27 @@ static int
 tokens(struct storage_cmd *s)
 {
 	struct objstore	*os;
-	char		*path, *cause = NULL;
+	char		*path, *prefix = NULL, *cause = NULL;
 	int		 r;
 
 	if (s->cfg->storage == NULL || s->registry != NULL || s->what ==
-	    S_VERIFY || (os = store_at(s, s->cfg->storage)) == NULL)
+	    S_VERIFY || s->what == S_LS)
 		return 0;
+	if ((os = storeio_store(s->io, NULL, &prefix, &cause)) == NULL) {
+		fprintf(stderr, "crated storage: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	free(prefix);
 	path = xasprintf("%s/tokens.json", s->cfg->data_dir);
 	if (s->what == S_TO && access(path, F_OK) != 0)
 		r = 1;
 	else if (s->what == S_TO)
-		r = migrate_push_file(s->base, os, path, "tokens.json", &cause);
+		r = migrate_push_file(storeio_base(s->io), os, path,
+		    "tokens.json", &cause);
 	else
-		r = migrate_pull_file(s->base, os, "tokens.json", path, &cause);
+		r = migrate_pull_file(storeio_base(s->io), os, "tokens.json",
+		    path, &cause);
 	if (r == -1) {
 		fprintf(stderr, "crated storage migrate: tokens: %s\n", cause);
 		free(cause);
@@ -228,70 +207,77 @@ tokens(struct storage_cmd *s)
 	return r == -1;
 }
 
-static void
+static int
 list_registry(struct storage_cmd *s, const struct registry_config *rc,
-    struct objstore *os, int *bad)
+    struct objstore *os, const char *prefix)
 {
 	struct migrate_stats	 st;
-	char			*prefix, *cause = NULL;
+	char			*cause = NULL;
 
-	prefix = rc->storage ? xstrdup("") : xasprintf("%s/", rc->name);
-	if (migrate_count(s->base, os, prefix, &st, &cause) != 0) {
+	if (migrate_count(storeio_base(s->io), os, prefix, &st, &cause) !=
+	    0) {
 		fprintf(stderr, "crated storage ls: registry %s: %s\n",
 		    rc->name, cause);
 		free(cause);
-		*bad = 1;
-	} else
-		printf("%-20s %-8s %s (keys under \"%s\"): %zu index files,"
-		    " %zu crates, %zu other objects, %.1f MB\n", rc->name,
-		    rc->upstream ? "mirror" : "hosted", objstore_name(os),
-		    prefix, st.index_files, st.crates, st.other,
-		    (double)st.bytes / 1e6);
-	free(prefix);
+		return 1;
+	}
+	printf("%-20s %-8s %s (keys under \"%s\"): %zu index files, %zu"
+	    " crates, %zu other objects, %.1f MB\n", rc->name, rc->upstream ?
+	    "mirror" : "hosted", objstore_name(os), prefix, st.index_files,
+	    st.crates, st.other, (double)st.bytes / 1e6);
+	return 0;
 }
 
-/* Each registry with a store that the command applies to. */
+/* What the command does to one registry. 0 or 1. */
+static int
+apply(struct storage_cmd *s, const struct registry_config *rc)
+{
+	struct objstore	*os;
+	char		*prefix = NULL, *cause = NULL;
+	int		 bad = 0;
+
+	if ((os = storeio_store(s->io, rc, &prefix, &cause)) == NULL) {
+		bad = cause != NULL || s->registry != NULL;
+		if (cause != NULL)
+			fprintf(stderr, "crated storage: %s\n", cause);
+		else if (s->registry != NULL || s->what == S_LS)
+			fprintf(stderr, "crated storage: registry %s has no"
+			    " storage configured\n", rc->name);
+		free(cause);
+		return bad;
+	}
+	if (s->what == S_LS)
+		bad = list_registry(s, rc, os, prefix);
+	else if (rc->upstream == NULL)
+		bad = one_registry(s, rc, os, prefix);
+	else if (s->registry != NULL) {
+		fprintf(stderr, "crated storage: registry %s is a mirror: its"
+		    " cache fills itself from the upstream (and other"
+		    " replicas) as it is used\n", rc->name);
+		bad = 1;
+	}
+	free(prefix);
+	return bad;
+}
+
+/* Each registry the command applies to, then the tokens. */
 static int
 each_registry(struct storage_cmd *s)
 {
-	int	bad = 0, found = 0;
+	const struct registry_config	*rc;
 
-	for (size_t i = 0; i < s->cfg->nregs && !bad; i++) {
-		const struct registry_config	*rc = &s->cfg->regs[i];
-		const char			*url = rc->storage ?
-						    rc->storage :
-						    s->cfg->storage;
-		struct objstore			*os;
-
-		if (s->registry != NULL && strcmp(s->registry, rc->name) != 0)
-			continue;
-		found++;
-		if (url == NULL) {
-			if (s->registry != NULL || s->what == S_LS)
-				fprintf(stderr, "crated storage: registry %s"
-				    " has no storage configured\n", rc->name);
-			bad = s->registry != NULL;
-			continue;
-		}
-		if ((os = store_at(s, url)) == NULL)
+	if (s->registry != NULL) {
+		if ((rc = storeio_find(s->cfg, s->registry)) == NULL) {
+			fprintf(stderr, "crated storage: no registry %s in the"
+			    " configuration\n", s->registry);
 			return 1;
-		if (s->what == S_LS)
-			list_registry(s, rc, os, &bad);
-		else if (rc->upstream == NULL)
-			bad = one_registry(s, rc, os);
-		else if (s->registry != NULL) {
-			fprintf(stderr, "crated storage: registry %s is a"
-			    " mirror: its cache fills itself from the upstream"
-			    " (and other replicas) as it is used\n", rc->name);
-			bad = 1;
 		}
+		return apply(s, rc);
 	}
-	if (s->registry != NULL && found == 0) {
-		fprintf(stderr, "crated storage: no registry %s in the"
-		    " configuration\n", s->registry);
-		return 1;
-	}
-	return bad || tokens(s);
+	for (size_t i = 0; i < s->cfg->nregs; i++)
+		if (apply(s, &s->cfg->regs[i]) != 0)
+			return 1;
+	return tokens(s);
 }
 
 int
@@ -318,14 +304,9 @@ cmd_storage(int argc, char **argv)
 		config_free(s.cfg);
 		return 1;
 	}
-	s.base = event_base_new();
-	s.uc = upstream_client_create(s.base);
+	s.io = storeio_open(s.cfg);
 	r = each_registry(&s);
-	for (size_t i = 0; i < s.nstores; i++)
-		objstore_close(s.stores[i]);
-	free(s.stores);
-	upstream_client_destroy(s.uc);
-	event_base_free(s.base);
+	storeio_close(s.io);
 	if (s.lock != -1)
 		close(s.lock);
 	config_free(s.cfg);
