@@ -272,6 +272,45 @@ class MigrateTest(harness.TestCase):
         self.assertEqual(lock.get("mg-b"), "1.1.0", lock)
         self.assertEqual(lock.get("mg_c"), "0.1.0", lock)
 
+    def test_export_import_store_backed(self):
+        cfg = self.config(self.d1, "mig", "to")
+        rc, out, err = self.storage("migrate", "--to-store", "--config", cfg)
+        self.assertEqual(rc, 0, err + out)
+        # export reads the store's objects (not the data directory's copy:
+        # moved aside, it is not needed)
+        os.rename(os.path.join(self.d1, "local"), os.path.join(self.tmp, "aside"))
+        bundle = os.path.join(self.tmp, "b.tar.gz")
+        rc, out, err = harness.run_crated(["export", "--config", cfg, bundle],
+                                          env=dict(ENV, **harness.cli_env()), timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        self.assertIn("5 crates, 3 index files", out)
+        self.assertEqual([n for n in os.listdir(self.d1) if n.startswith(".")], [],
+                         "a staging folder was left behind")
+        os.rename(os.path.join(self.tmp, "aside"), os.path.join(self.d1, "local"))
+        # import writes into another store's prefix, create-only
+        d5 = os.path.join(self.tmp, "d5")
+        cfg5 = self.config(d5, "imp", "imp")
+        rc, out, err = harness.run_crated(["import", "--allow-hosted", "--config", cfg5, bundle],
+                                          env=dict(ENV, **harness.cli_env()), timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        for rel, data in self.local_files(self.d1).items():
+            self.assertEqual(self.s3.get(BUCKET, "imp/local/" + rel), data, rel)
+        self.assertFalse(os.path.exists(os.path.join(d5, "local", "crates")),
+                         "import wrote the crates locally instead of into the store")
+        rc, out, err = harness.run_crated(["import", "--allow-hosted", "--config", cfg5, bundle],
+                                          env=dict(ENV, **harness.cli_env()), timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        self.assertIn("0 crates and 0 index files added", out)
+        # a different index object is never overwritten by an import
+        key = "imp/local/index/" + index_path("mg-b")
+        with self.s3.lock:
+            self.s3.objects[(BUCKET, key)] = s3_standin.Obj(b"other\n", "text/plain")
+        rc, out, err = harness.run_crated(["import", "--allow-hosted", "--config", cfg5, bundle],
+                                          env=dict(ENV, **harness.cli_env()), timeout=120)
+        self.assertEqual(rc, 1, err + out)
+        self.assertIn("different", err)
+        self.assertEqual(self.s3.get(BUCKET, key), b"other\n")
+
     def test_damaged_crate_stops_before_copying(self):
         d3 = os.path.join(self.tmp, "d3")
         shutil.copytree(self.d1, d3)
