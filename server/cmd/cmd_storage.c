@@ -122,16 +122,22 @@ summary(struct storage_cmd *s, const struct registry_config *rc,
     struct objstore *os, const char *prefix, const struct migrate_stats *st,
     double secs)
 {
-	const char	*verb = s->what == S_TO ? "copied into" : s->what ==
-			    S_FROM ? "copied from" : "checked in";
-
-	printf("%s: registry %s: %zu crates, %zu index files, %zu other"
-	    " objects %s %s (keys under \"%s\"), %zu already there"
+	if (s->what == S_VERIFY) {
+		printf("verify: registry %s in %s (keys under \"%s\"): %zu"
+		    " crates, %zu index files, %zu other objects sound (every"
+		    " index line parses, every .crate has its line's SHA-256),"
+		    " %zu .crate files no index line names; %.1f MB in %.2f s\n",
+		    rc->name, objstore_name(os), prefix, st->crates,
+		    st->index_files, st->other, st->orphans,
+		    (double)st->bytes / 1e6, secs);
+		return;
+	}
+	printf("migrate: registry %s: %zu crates, %zu index files, %zu other"
+	    " objects copied %s %s (keys under \"%s\"), %zu already there"
 	    " (identical), %zu .crate files no index line names left behind;"
-	    " %.1f MB in %.2f s\n", s->what == S_VERIFY ? "verify" :
-	    "migrate", rc->name, st->crates, st->index_files, st->other, verb,
-	    objstore_name(os), prefix, st->present, st->orphans,
-	    (double)st->bytes / 1e6, secs);
+	    " %.1f MB in %.2f s\n", rc->name, st->crates, st->index_files,
+	    st->other, s->what == S_TO ? "into" : "from", objstore_name(os),
+	    prefix, st->present, st->orphans, (double)st->bytes / 1e6, secs);
 }
 
 /* One hosted registry, one way. 0 or 1. */

@@ -37,6 +37,7 @@ struct mirror_l2 {
 	time_t			 down_until;	/* skipped until then */
 	char			*last_error;
 	unsigned		 puts;		/* writes under way */
+	unsigned		 gets;		/* reads under way */
 	struct log_every	 put_log, bad_log;
 	unsigned long long	 hits, misses, bad, skipped, stored, failed;
 };
@@ -165,6 +166,21 @@ parse_meta(const char *buf, size_t len, struct l2_index *x)
 	json_decref(j);
 }
 
+/* Whether a read may start: the store not skipped, fewer than
+ * L2_GETS_MAX under way (else the caller goes upstream at once). */
+static bool
+get_admit(struct mirror_l2 *l2)
+{
+	if (l2 == NULL || skipping(l2) || gone(l2))
+		return false;
+	if (l2->gets >= L2_GETS_MAX) {
+		count(l2, "get", "skipped");
+		return false;
+	}
+	l2->gets++;
+	return true;
+}
+
 /* An index file and its sidecar, asked for at once. */
 struct iget {
 	struct mirror_l2	*l2;
@@ -185,6 +201,7 @@ iget_step(struct iget *g)
 
 	if (--g->left > 0)
 		return;
+	l2->gets--;
 	if (g->status == OBJ_OK) {
 		s = L2_FOUND;
 		if (g->meta != NULL)
@@ -248,7 +265,7 @@ mirror_l2_index_get(struct mirror_l2 *l2, const char *path, l2_index_cb cb,
 	struct iget	*g;
 	char		*key;
 
-	if (l2 == NULL || skipping(l2))
+	if (!get_admit(l2))
 		return false;
 	g = xcalloc(1, sizeof *g);
 	g->l2 = l2;
@@ -346,6 +363,7 @@ cget_done(const struct obj_result *r, void *arg)
 	struct cget		*g = arg;
 	struct mirror_l2	*l2 = g->l2;
 
+	l2->gets--;
 	if (answered(l2, r) && r->status == OBJ_OK) {
 		g->body = xmalloc(r->len + 1);
 		memcpy(g->body, r->body, r->len);
@@ -371,7 +389,7 @@ mirror_l2_crate_get(struct mirror_l2 *l2, const char *rel, const char *cksum,
 {
 	struct cget	*g;
 
-	if (l2 == NULL || skipping(l2) || strlen(cksum) != 64)
+	if (strlen(cksum) != 64 || !get_admit(l2))
 		return false;
 	g = xcalloc(1, sizeof *g);
 	g->l2 = l2;

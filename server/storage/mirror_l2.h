@@ -48,6 +48,8 @@ struct mirror_l2;
 struct registry;
 
 #define L2_PUTS_MAX	64	/* background writes at once */
+#define L2_GETS_MAX	64	/* reads at once; more go upstream (a read
+				   holds its object in memory) */
 #define L2_DOWN_SECS	10	/* the store is skipped after a failure */
 #define L2_INDEX_MAX	(64u << 20)
 #define L2_CRATE_MAX	(64u << 20) /* bigger crates skip the store
