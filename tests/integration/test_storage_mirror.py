@@ -12,14 +12,18 @@ processes whose mirror "mirror" has `storage = "s3://crated/fleet"`.
 * A .crate object replaced with other bytes in the store: B never serves
   them (it fetches the upstream's, verified, and the bad object is
   replaced); an index file replaced with garbage is not served either.
-* The store stopped: a fresh replica still serves cargo from the upstream
-  (and says so in its log); the store back, it is used again.
+* The store stopped, refusing the key, or answering 503: a fresh replica
+  still serves cargo from the upstream (and says so in its log); the store
+  back, it is used again.
+* `crated prefetch` of a store-backed mirror fills the store too.
 
 MigrateTest: a hosted registry filled by real `cargo publish` (three
 crates, five versions) in a data directory; `crated storage migrate
 --to-store` copies it into the S3 stand-in (every object byte for byte),
 a second run finds everything present, `verify` passes, `--from-store`
-rebuilds an identical data directory that a crated serves to cargo. A
+rebuilds an identical data directory that a crated serves to cargo;
+`export` bundles the store's objects and `import` stores a bundle,
+create-only. A
 .crate damaged locally stops the migration before anything is copied; an
 object in the store that differs from the local file is never
 overwritten."""
@@ -187,6 +191,45 @@ class MirrorL2Test(harness.TestCase):
                                 "fleet/mirror/index/" + index_path("l2-late") in self.s3.keys(BUCKET),
                                 30, interval=0.5)
         self.assertTrue(ok, "the replica never used the store again:\n" + c.log_tail(20))
+
+
+    def test_store_refuses_or_fails(self):
+        """A wrong secret (403) or a store answering 503: cargo is served
+        from the upstream all the same, and the log names the store."""
+        for tag, env, fail in (("wrongkey", dict(ENV, AWS_SECRET_ACCESS_KEY="NotTheSecret42"), 0),
+                               ("s503", ENV, 503)):
+            with self.subTest(tag):
+                self.s3.fail(fail)
+                c = self.start_crated(
+                    name=tag, data_dir=os.path.join(self.tmp, tag), env=env,
+                    config_extra=storage_toml(self.s3, "fleet"),
+                    registries=S.mirror_toml("mirror", self.upstream, index_ttl=300))
+                lock = self.resolve(c, tag)
+                self.assertEqual(sorted(lock), ["l2-base", "l2-mid", "l2-top"], lock)
+                harness.wait_log(c, r"object store .*; the mirror works without it")
+                self.assertNotIn("NotTheSecret42", c.log_text(), "a secret reached the log")
+                c.stop()
+                self.s3.fail(0)
+
+    def test_prefetch_fills_the_store(self):
+        """crated prefetch (its own in-process server) of a lock file naming
+        the upstream: the crates land in the local cache and in the store."""
+        lock = os.path.join(self.tmp, "Cargo.lock")
+        with open(lock, "w") as f:
+            f.write("version = 3\n")
+            for name, vers, _ in self.GRAPH:
+                f.write('\n[[package]]\nname = "%s"\nversion = "%s"\nsource = "%s"\n'
+                        'checksum = "%s"\n' % (name, vers, self.upstream,
+                                                self.tree.cksums[(name, vers)]))
+        cfg = harness.write_config(os.path.join(self.tmp, "pf.toml"), os.path.join(self.tmp, "pf"),
+                                   extra=storage_toml(self.s3, "fleet"),
+                                   registries=S.mirror_toml("mirror", self.upstream))
+        rc, out, err = harness.run_crated(["prefetch", "--config", cfg, lock],
+                                          env=dict(ENV, **harness.cli_env()), timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        for name, vers, _ in self.GRAPH:
+            self.assertEqual(self.s3.get(BUCKET, "fleet/mirror/" + crate_rel(name, vers)),
+                             self.crates[(name, vers)], "%s %s not in the store" % (name, vers))
 
 
 class MigrateTest(harness.TestCase):
