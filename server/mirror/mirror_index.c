@@ -378,8 +378,9 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 			goto transient;
 		}
 		fl->old->fetched = time(NULL);
-		persist(m, fl->path, fl->old, false);
-		/* The sidecar alone when the store has this very file. */
+		/* A copy from the store is not on disk yet: its body goes
+		 * too. The store has it: the sidecar alone goes there. */
+		persist(m, fl->path, fl->old, fl->old_shared);
 		share(m, fl->path, fl->old, !fl->old_shared);
 		o->status = 200;
 		o->e = fl->old;

@@ -9,6 +9,8 @@ processes whose mirror "mirror" has `storage = "s3://crated/fleet"`.
   fresh CARGO_HOME through replica B whose local cache is empty: B asks the
   upstream for none of the index files and .crate files A fetched (they
   came from the store), and cargo's lock file is the same.
+* An index file older in the store than index_ttl: revalidated upstream
+  with its validators (a 304), kept locally, its sidecar refreshed.
 * A .crate object replaced with other bytes in the store: B never serves
   them (it fetches the upstream's, verified, and the bad object is
   replaced); an index file replaced with garbage is not served either.
@@ -28,6 +30,7 @@ create-only. A
 object in the store that differs from the local file is never
 overwritten."""
 
+import json
 import os
 import shutil
 import sys
@@ -141,6 +144,44 @@ class MirrorL2Test(harness.TestCase):
         self.assertGreater(m.sum("crated_storage_mirror_total", op="index_get", outcome="hit"), 0)
         self.assertGreater(m.sum("crated_storage_mirror_total", op="crate_get", outcome="hit"), 0)
         b.check_log_clean()
+
+    def test_stale_store_copy_revalidated(self):
+        """An index file older in the store than index_ttl is revalidated
+        upstream with its validators: a 304, then served and kept locally,
+        and only its sidecar is rewritten in the store."""
+        self.warm()
+        name = "l2-mid"
+        mkey = "fleet/mirror/meta/" + index_path(name)
+        meta = json.loads(self.s3.get(BUCKET, mkey))
+        self.assertIn("etag", meta, meta)
+        meta["fetched"] -= 100000
+        with self.s3.lock:
+            self.s3.objects[(BUCKET, mkey)] = s3_standin.Obj(json.dumps(meta).encode(),
+                                                             "application/json")
+            body_obj = self.s3.objects[(BUCKET, "fleet/mirror/index/" + index_path(name))]
+        b = self.replica("b")
+        n0 = self.si.count(path="/reg/" + index_path(name))
+        r = b.get("/mirror/" + index_path(name))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, self.tree.index_body(name))
+        reqs = self.si.reqs(path="/reg/" + index_path(name))[n0:]
+        self.assertEqual(len(reqs), 1, reqs)
+        self.assertEqual(reqs[0].header("if-none-match"), meta["etag"])
+        local = os.path.join(b.data_dir, "mirror", "index", index_path(name))
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(local), 15),
+                        "the store's copy was not kept on disk after the 304")
+        with open(local, "rb") as f:
+            self.assertEqual(f.read(), self.tree.index_body(name))
+        ok = harness.wait_until(lambda: json.loads(self.s3.get(BUCKET, mkey))["fetched"] >
+                                meta["fetched"] + 50000, 15)
+        self.assertTrue(ok, "the sidecar was not refreshed in the store")
+        with self.s3.lock:
+            self.assertIs(self.s3.objects[(BUCKET, "fleet/mirror/index/" + index_path(name))],
+                          body_obj, "the index file was rewritten after a 304")
+        # served again from the local copy: no upstream request
+        r = b.get("/mirror/" + index_path(name))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.si.count(path="/reg/" + index_path(name)), n0 + 1)
 
     def test_tampered_objects_not_served(self):
         a, lock, _ = self.warm()
