@@ -20,6 +20,10 @@ PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
 # nghttp and h2load, the real HTTP/2 clients of the prior-knowledge tests.
 PACKAGES+=(nghttp2-client)
 
+# What the tests need besides: botocore (it signs one request to prove the
+# S3 stand-in's SigV4 check agrees with AWS's), node and npm (Azurite).
+TEST_PACKAGES=(python3-botocore nodejs npm)
+
 # What bench/ needs besides: wrk, nginx's references, nghttpx, and the
 # tools its scripts read figures with (nstat, perf when asked for).
 BENCH_PACKAGES=(wrk nghttp2-proxy curl iproute2 linux-perf)
@@ -35,6 +39,17 @@ setup() {	# setup [EXTRA_PACKAGE...]
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# Azurite, Azure Blob's emulator, as tests/node/package-lock.json pins it,
+# into tests/node/node_modules (git-ignored); again when the lock changes.
+node_deps() {
+	local mods=tests/node/node_modules
+	if [ ! -x $mods/.bin/azurite-blob ] ||
+	    [ tests/node/package-lock.json -nt $mods/.package-lock.json ]; then
+		echo "dev.sh: installing tests/node (azurite) with npm ci"
+		npm ci --prefix tests/node --no-audit --no-fund >&2
 	fi
 }
 
@@ -151,7 +166,8 @@ bench)
 	CRATED_BIN=${CRATED_BIN:-$PWD/build/crated} exec bench/run-all.sh "$@"
 	;;
 test)
-	setup
+	setup "${TEST_PACKAGES[@]}"
+	node_deps
 	find_cargo
 	passed=0 failed=0 skipped=0 skip_names=""
 	for variant in plain asan; do
@@ -174,12 +190,12 @@ test)
 	echo "== fuzz: each target for ${FUZZ_SECONDS:-15} s"
 	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" build-test-fuzz |
 	    tee /tmp/crated-fuzz.$$ || true
-	fp=0 ff=7	# no summary line: the fuzz build or run failed
+	fp=0 ff=8	# no summary line: the fuzz build or run failed
 	read -r fp ff < <(sed -n 's/^fuzz: \([0-9]*\) targets clean, \([0-9]*\) crashed$/\1 \2/p' \
 	    /tmp/crated-fuzz.$$) || true
 	rm -f /tmp/crated-fuzz.$$
 	passed=$((passed + ${fp:-0}))
-	failed=$((failed + ${ff:-6}))
+	failed=$((failed + ${ff:-8}))
 	summary "$passed" "$failed" "$skipped" "$skip_names"
 	[ "$failed" -eq 0 ]
 	;;

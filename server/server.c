@@ -35,6 +35,7 @@
 #include "server/upstream/upstream.h"
 
 #define DRAIN_SECONDS		10
+#define STORAGE_WATCH_SECONDS	15	/* a store asked when idle this long */
 
 static const char crate_cache_control[] =
     "Cache-Control: public, max-age=31536000, immutable\r\n"
@@ -371,6 +372,8 @@ storage_for(struct server *srv, const char *url, int line, char **cause)
 	srv->objstores = xreallocarray(srv->objstores, srv->nobjstores + 1,
 	    sizeof *srv->objstores);
 	srv->objstores[srv->nobjstores++] = s;
+	metrics_show(METRICS_STORAGE);
+	objstore_watch(s, STORAGE_WATCH_SECONDS);
 	return s;
 err:
 	*cause = xasprintf("%s:%d: storage: %s", cfg->path ? cfg->path :

@@ -31,6 +31,21 @@ static const struct family {
 	    { "crated_storage_mirror_total", COUNTER, METRICS_MIRROR,
 	      "A mirror's reads and writes of its shared cache in the object"
 	      " store, by operation and outcome." },
+	[METRIC_STORAGE_UP] =
+	    { "crated_storage_up", GAUGE, METRICS_STORAGE,
+	      "1 when the object store's last request got an answer." },
+	[METRIC_STORAGE_LATENCY_SECONDS] =
+	    { "crated_storage_latency_seconds", GAUGE, METRICS_STORAGE,
+	      "The object store's request latency (moving average)." },
+	[METRIC_STORAGE_REQUESTS_TOTAL] =
+	    { "crated_storage_requests_total", COUNTER, METRICS_STORAGE,
+	      "Requests made to the object store." },
+	[METRIC_STORAGE_FAILURES_TOTAL] =
+	    { "crated_storage_failures_total", COUNTER, METRICS_STORAGE,
+	      "Object store requests that failed (no answer, 5xx, denied)." },
+	[METRIC_STORAGE_CONFLICTS_TOTAL] =
+	    { "crated_storage_conflicts_total", COUNTER, METRICS_STORAGE,
+	      "Conditional writes the object store refused (a lost race)." },
 	[METRIC_RELAYED_WRITES_IN_FLIGHT] =
 	    { "crated_relayed_writes_in_flight", GAUGE, METRICS_RELAY,
 	      "Relayed writes waiting for the upstream's answer." },
@@ -140,7 +155,7 @@ struct series {
 
 #define NCHAINS	512
 
-static bool		 shown[METRICS_RELAY + 1] = { [METRICS_SERVER] = true };
+static bool		 shown[METRICS_STORAGE + 1] = { [METRICS_SERVER] = true };
 static struct series	*chains[NCHAINS], *all;
 static void		(*collect)(void *);
 static void		*collect_arg;

@@ -12,6 +12,11 @@
 /* In the order of the exposition (scrapers and tests have seen it). */
 enum metric_id {
 	METRIC_STORAGE_MIRROR_TOTAL,
+	METRIC_STORAGE_UP,
+	METRIC_STORAGE_LATENCY_SECONDS,
+	METRIC_STORAGE_REQUESTS_TOTAL,
+	METRIC_STORAGE_FAILURES_TOTAL,
+	METRIC_STORAGE_CONFLICTS_TOTAL,
 	METRIC_RELAYED_WRITES_IN_FLIGHT,
 	METRIC_RELAYED_READS_TOTAL,
 	METRIC_CRATES_UNCACHED_TOTAL,
@@ -53,6 +58,7 @@ enum metric_part {
 	METRICS_SERVER,
 	METRICS_MIRROR,
 	METRICS_RELAY,
+	METRICS_STORAGE,	/* once an object store is opened */
 };
 
 /* Shows the families of a part in the exposition from now on. */

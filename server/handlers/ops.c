@@ -22,6 +22,7 @@
 #include "server/http/route.h"
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
+#include "server/storage/objstore.h"
 #include "server/upstream/upstream.h"
 
 /* The registry's config.json with dl and api under base (new). */
@@ -140,6 +141,54 @@ request_done(const char *registry, const char *route, int status,
 	metrics_series_observe(c->duration, (double)usec / 1e6);
 }
 
+static void	ready_details(json_t *, bool);
+
+/* An object store's gauges and counters, labelled by its name. */
+static void
+storage_collect(const struct objstore *s)
+{
+	struct objstore_stats	st;
+	char			*l = xasprintf("store=\"%s\"", objstore_name(s));
+
+	objstore_stats(s, &st);
+	metrics_set(METRIC_STORAGE_UP, l, st.reachable ? 1 : 0);
+	metrics_set(METRIC_STORAGE_LATENCY_SECONDS, l, st.latency_ewma);
+	metrics_set(METRIC_STORAGE_REQUESTS_TOTAL, l, (double)st.requests);
+	metrics_set(METRIC_STORAGE_FAILURES_TOTAL, l, (double)st.failures);
+	metrics_set(METRIC_STORAGE_CONFLICTS_TOTAL, l, (double)st.conflicts);
+	free(l);
+}
+
+/* The stores in /-/ready: state and latency; the last error (which may
+ * name a bucket and a key) only with full. */
+static json_t *
+storage_ready(const struct server *srv, bool full)
+{
+	json_t	*a = json_array(), *j;
+
+	for (size_t i = 0; i < srv->nobjstores; i++) {
+		struct objstore_stats	st;
+
+		objstore_stats(srv->objstores[i], &st);
+		j = json_pack("{s:s, s:s, s:b, s:f, s:I, s:I, s:I}", "name",
+		    objstore_name(srv->objstores[i]), "state", st.requests ==
+		    0 ? "unknown" : st.reachable ? "ok" : "unavailable",
+		    "reachable", st.reachable, "latency_ms",
+		    st.latency_ewma * 1000, "requests", (json_int_t)st.requests,
+		    "failures", (json_int_t)st.failures, "conflicts",
+		    (json_int_t)st.conflicts);
+		if (st.last_ok != 0)
+			json_object_set_new(j, "last_ok", json_integer(
+			    (json_int_t)st.last_ok));
+		if (st.last_error[0] != '\0')
+			json_object_set_new(j, "last_error", json_string(
+			    st.last_error));
+		ready_details(j, full);
+		json_array_append_new(a, j);
+	}
+	return a;
+}
+
 static void
 collect(void *arg)
 {
@@ -158,6 +207,8 @@ collect(void *arg)
 	for (size_t i = 0; i < srv->nregs; i++)
 		if (srv->regs[i].mirror != NULL)
 			mirror_collect(srv->regs[i].mirror);
+	for (size_t i = 0; i < srv->nobjstores; i++)
+		storage_collect(srv->objstores[i]);
 }
 
 void
@@ -226,14 +277,17 @@ ops_ready(struct server *srv, struct http_request *r)
 		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
 		if (reg->mirror != NULL)
 			mirror_state(reg->mirror, j);
+		if (reg->objstore != NULL)
+			json_object_set_new(j, "storage", json_string(
+			    objstore_name(reg->objstore)));
 		probes_state(srv->probes, reg, j);
 		ready_details(j, full);
 		json_array_append_new(regs, j);
 	}
-	j = json_pack("{s:s, s:b, s:I, s:o}", "status", writable ? "ready" :
+	j = json_pack("{s:s, s:b, s:I, s:o, s:o}", "status", writable ? "ready" :
 	    "data directory not writable", "data_dir_writable", writable,
 	    "connections", (json_int_t)http_server_connections(srv->http),
-	    "registries", regs);
+	    "registries", regs, "storage", storage_ready(srv, full));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	http_reply(r, writable ? 200 : 503, "application/json", NULL, body,

@@ -50,7 +50,7 @@ prefix_ok(const char *s)
 				return true;
 			seg = p + 1;
 		} else if (*p <= ' ' || *p >= 0x7f || *p == '\\' || *p ==
-		    '?' || *p == '#' || *p == '%')
+		    '?' || *p == '#' || *p == '%' || *p == '"')
 			return false;
 	}
 }
@@ -122,7 +122,7 @@ objstore_parse_url(const char *url, struct objstore_config *c, char **cause)
 		rest[--n] = '\0';
 	if (!prefix_ok(rest)) {
 		*cause = xasprintf("prefix \"%s\": use printable ASCII"
-		    " segments without \".\", \"..\", '%%', '?', '#' or"
+		    " segments without \".\", \"..\", '%%', '?', '#', '\"' or"
 		    " empty ones", rest);
 		goto err;
 	}

@@ -1,7 +1,7 @@
 /* What `crated check` asks of a store: that it takes our credentials and
  * honours both conditions replicas rely on. One probe object, written
- * create-only twice (the second must be refused), read back, overwritten
- * with a stale If-Match (must be refused), deleted. */
+ * create-only twice (the second must be refused), read back, listed,
+ * overwritten with a stale If-Match (must be refused), deleted. */
 #include "server/storage/objprobe.h"
 
 #include <stdio.h>
@@ -21,6 +21,7 @@ enum step {
 	STEP_CREATE,
 	STEP_CREATE_AGAIN,
 	STEP_GET,
+	STEP_LIST,
 	STEP_STALE,
 	STEP_DELETE,
 	STEP_DONE,
@@ -30,6 +31,7 @@ struct probe {
 	struct objstore		*s;
 	char			*key;
 	char			*body;
+	char			*etag;		/* of the create */
 	enum step		 step;
 	struct objstore_probe	 out;
 	objstore_probe_cb	 done;
@@ -51,6 +53,7 @@ finish(struct probe *p, enum objstore_verdict v, char *detail)
 	free(p->out.detail);
 	free(p->key);
 	free(p->body);
+	free(p->etag);
 	free(p);
 	return false;
 }
@@ -88,6 +91,10 @@ judge(struct probe *p, const struct obj_result *r)
 	case STEP_CREATE:
 		if (r->status != OBJ_OK)
 			return unexpected(p, r);
+		if (r->etag == NULL)
+			return finish(p, STORE_BROKEN, xasprintf("the write of"
+			    " %s was answered without an ETag", p->key));
+		p->etag = xstrdup(r->etag);
 		break;
 	case STEP_CREATE_AGAIN:
 		if (r->status == OBJ_OK)
@@ -117,6 +124,8 @@ judge(struct probe *p, const struct obj_result *r)
 		if (r->status != OBJ_CONFLICT)
 			return unexpected(p, r);
 		break;
+	case STEP_LIST:
+		break;
 	case STEP_DELETE:
 		if (r->status != OBJ_OK && r->status != OBJ_NOT_FOUND)
 			return unexpected(p, r);
@@ -125,6 +134,30 @@ judge(struct probe *p, const struct obj_result *r)
 		break;
 	}
 	return true;
+}
+
+static void
+on_list(const struct obj_result *r, const struct obj_entry *e, size_t n,
+    const char *next, void *arg)
+{
+	struct probe	*p = arg;
+
+	(void)next;
+	p->out.requests++;
+	p->out.seconds += r->seconds;
+	if (r->status != OBJ_OK) {
+		unexpected(p, r);
+		return;
+	}
+	if (n != 1 || strcmp(e[0].key, p->key) != 0 || e[0].etag == NULL ||
+	    strcmp(e[0].etag, p->etag) != 0 || e[0].size != (long long)
+	    strlen(p->body)) {
+		finish(p, STORE_BROKEN, xasprintf("a listing of %s does not"
+		    " show it as written (%zu entries)", p->key, n));
+		return;
+	}
+	p->step++;
+	next_step(p);
 }
 
 static void
@@ -158,6 +191,9 @@ next_step(struct probe *p)
 		break;
 	case STEP_GET:
 		objstore_get(p->s, p->key, NULL, 4096, on_answer, p);
+		break;
+	case STEP_LIST:
+		objstore_list(p->s, p->key, NULL, on_list, p);
 		break;
 	case STEP_STALE:
 		put.cond = OBJ_PUT_IF_MATCH;

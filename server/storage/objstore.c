@@ -17,7 +17,8 @@
 
 #define CONNECT_MS	5000	/* a store answers fast or is down */
 #define STALL_SECONDS	10	/* under 1 byte/s this long: down */
-#define READ_RETRIES	2	/* reads only: writes go at most once */
+#define READ_RETRIES	1	/* reads only (a dropped keep-alive
+				   connection); writes go at most once */
 #define EWMA_WEIGHT	0.2
 #define MAX_KEY		1024	/* S3's limit, in bytes */
 
@@ -104,6 +105,8 @@ objstore_close(struct objstore *s)
 		return;
 	objstore_config_free(&s->cfg);
 	obj_creds_free(&s->creds);
+	if (s->watch != NULL)
+		event_free(s->watch);
 	free(s->name);
 	free(s->base);
 	free(s->list_base);
@@ -150,7 +153,8 @@ objstore_stats(const struct objstore *s, struct objstore_stats *st)
 static enum obj_status
 map_status(long http)
 {
-	if (http == 200 || http == 201 || http == 204 || http == 206)
+	if (http == 200 || http == 201 || http == 202 || http == 204 ||
+	    http == 206)
 		return OBJ_OK;
 	if (http == 304)
 		return OBJ_NOT_MODIFIED;
@@ -207,6 +211,15 @@ account(struct objstore *s, const struct obj_result *res)
 
 	st->requests++;
 	st->reachable = res->status != OBJ_UNAVAILABLE;
+	if (res->http_status != 0)
+		s->last_answer = time(NULL);
+	/* Said once per change, not per request. */
+	if (!st->reachable && !s->was_down)
+		log_warn("storage %s: unavailable: %s", s->name, res->error ?
+		    res->error : "no answer");
+	else if (st->reachable && s->was_down)
+		log_info("storage %s: answering again", s->name);
+	s->was_down = !st->reachable;
 	if (res->http_status != 0)
 		st->latency_ewma = st->latency_ewma == 0 ? res->seconds :
 		    st->latency_ewma * (1 - EWMA_WEIGHT) + res->seconds *
@@ -338,6 +351,13 @@ bad_key(const char *key)
 		return "a key has 1 to 1024 bytes";
 	if (key[0] == '/' || strstr(key, "//") != NULL)
 		return "a key has no empty segment";
+	/* curl would squash them out of the URL: another key. */
+	for (const char *seg = key; seg != NULL; seg = strchr(seg, '/'),
+	    seg = seg != NULL ? seg + 1 : NULL)
+		if ((seg[0] == '.' && (seg[1] == '/' || seg[1] == '\0')) ||
+		    (seg[0] == '.' && seg[1] == '.' && (seg[2] == '/' ||
+		    seg[2] == '\0')))
+			return "a key has no \".\" or \"..\" segment";
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)key[i] < ' ' || key[i] == 0x7f)
 			return "a key has no control characters";
@@ -375,6 +395,7 @@ send_op(struct op *op, const struct obj_req *q, size_t max)
 	o.aws_sigv4 = h.sigv4;
 	o.userpwd = h.userpwd;
 	o.no_redirects = true;	/* credentials go to the store only */
+	o.secret_query = s->creds.sas != NULL;
 	o.max_body = max;
 	o.connect_timeout_ms = CONNECT_MS;
 	o.low_speed_time = STALL_SECONDS;
@@ -488,4 +509,40 @@ objstore_list(struct objstore *s, const char *prefix, const char *after,
 	q.list_after = after;
 	send_op(op, &q, OBJ_MAX_LIST_BODY);
 	free(full);
+}
+
+static void
+on_health(const struct obj_result *r, void *arg)
+{
+	struct objstore	*s = arg;
+
+	(void)r;
+	s->watching = false;
+}
+
+static void
+on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct objstore	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->watching || time(NULL) - s->last_answer < s->watch_interval)
+		return;
+	s->watching = true;
+	objstore_get(s, "crated-probe/health", NULL, 4096, on_health, s);
+}
+
+void
+objstore_watch(struct objstore *s, int interval)
+{
+	struct timeval	tv = { interval, 0 };
+
+	if (s->watch != NULL)
+		return;
+	s->watch_interval = interval;
+	s->watch = event_new(upstream_client_base(s->uc), -1, EV_PERSIST,
+	    on_watch, s);
+	event_add(s->watch, &tv);
+	on_watch(-1, 0, s);
 }

@@ -42,7 +42,7 @@ struct objstore_config {
 
 /* How a request ended, whatever the cloud. */
 enum obj_status {
-	OBJ_OK,			/* 200, 201, 204 */
+	OBJ_OK,			/* 200, 201, 202, 204 */
 	OBJ_NOT_MODIFIED,	/* 304 to an If-None-Match */
 	OBJ_NOT_FOUND,		/* 404 */
 	OBJ_CONFLICT,		/* 409 or 412: a condition failed; someone
@@ -128,7 +128,11 @@ const char *objstore_config_url(const struct objstore *);
 /* The requests. Strings are copied; done runs once, on the loop, after
  * the call returns (never from inside it). Writes are sent at most once
  * (no automatic retry: the caller knows whether a repeat is safe); reads
- * retry a lost connection. */
+ * retry a lost connection once. A request that gets no byte for 10 s is
+ * OBJ_UNAVAILABLE. A key (1 to 1024 bytes) with an empty, "." or ".."
+ * segment or a control character is refused (OBJ_ERROR) unsent.
+ * OBJ_PUT_IF_MATCH over a missing object: OBJ_NOT_FOUND on S3,
+ * OBJ_CONFLICT on Azure. */
 void	objstore_get(struct objstore *, const char *key,
 	    const char *if_none_match, size_t max, obj_done_cb, void *arg);
 void	objstore_put(struct objstore *, const struct obj_put *,
@@ -150,5 +154,10 @@ struct objstore_stats {
 	unsigned long long requests, failures, conflicts;
 };
 void	objstore_stats(const struct objstore *, struct objstore_stats *);
+/* Asks the store every interval seconds when no other request has had an
+ * answer in that time (a GET of crated-probe/health, which need not
+ * exist), so that its state is known and a change of it logged; the
+ * first at once. Stopped by objstore_close. */
+void	objstore_watch(struct objstore *, int interval);
 
 #endif

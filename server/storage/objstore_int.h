@@ -30,6 +30,8 @@ struct obj_creds {
 	char	*sas;
 };
 
+struct event;
+
 struct objstore {
 	struct objstore_config	 cfg;
 	struct obj_creds	 creds;
@@ -43,6 +45,11 @@ struct objstore {
 						   resource of base */
 	char			*list_resource;	/* Azure: of list_base */
 	struct objstore_stats	 stats;
+	struct event		*watch;		/* objstore_watch */
+	int			 watch_interval;
+	time_t			 last_answer;
+	bool			 watching;	/* a health GET in flight */
+	bool			 was_down;	/* for the log: state changes */
 };
 
 /* One request, as a cloud's file builds it: objstore.c sends it. */

@@ -256,6 +256,18 @@ on_end(void *arg, const XML_Char *name)
 	l->tlen = 0;
 }
 
+/* A listing has no DTD: one that declares entities is not a store's. */
+static void XMLCALL
+on_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int internal)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)internal;
+	stop(arg, "a DOCTYPE in a listing");
+}
+
 int
 obj_parse_listing(const char *xml, size_t len, const char *prefix,
     const struct obj_list_shape *shape, struct obj_entry **entries,
@@ -268,11 +280,11 @@ obj_parse_listing(const char *xml, size_t len, const char *prefix,
 	l.shape = shape;
 	l.prefix = prefix;
 	l.plen = strlen(prefix);
-	/* No entities of the document's own: no billion laughs. */
 	l.p = XML_ParserCreate("UTF-8");
 	if (l.p == NULL)
 		xoom("XML_ParserCreate");
 	XML_SetUserData(l.p, &l);
+	XML_SetStartDoctypeDeclHandler(l.p, on_doctype);
 	XML_SetElementHandler(l.p, on_start, on_end);
 	XML_SetCharacterDataHandler(l.p, on_text);
 	if (len > (size_t)INT32_MAX || XML_Parse(l.p, xml, (int)len, XML_TRUE) ==

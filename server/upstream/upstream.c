@@ -438,8 +438,9 @@ retry(struct upstream_client *uc, struct fetch *f)
 	if (why == RETRY_CONNECT)	/* the timeout was the wait */
 		delay = random() % 20;
 	f->attempt++;
-	log_info("upstream GET %s: %s (%s); retry %d of %d in %ld ms on a new"
-	    " connection", f->url, retry_names[why], f->errbuf[0] ? f->errbuf :
+	log_info("upstream GET %.*s: %s (%s); retry %d of %d in %ld ms on a new"
+	    " connection", (int)(f->opts.secret_query ? strcspn(f->url, "?") :
+	    strlen(f->url)), f->url, retry_names[why], f->errbuf[0] ? f->errbuf :
 	    curl_easy_strerror(f->result), f->attempt, f->opts.retries, delay);
 	for (int i = 0; i < f->nheaders; i++)
 		free(f->headers[i]);
@@ -535,6 +536,10 @@ set_body(struct fetch *f, const struct fetch_opts *opts)
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)opts->body_len);
+		/* curl sends "Expect: 100-continue" with every PUT (a signed
+		 * one cannot drop it): the body follows at once, not after a
+		 * round trip. */
+		curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(e, CURLOPT_READDATA, f);
 	} else if (opts->body != NULL && opts->once) {

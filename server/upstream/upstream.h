@@ -64,6 +64,8 @@ struct fetch_opts {
 	 * twice. */
 	bool		 upload;
 	bool		 no_body;	/* a HEAD: no response body */
+	bool		 secret_query;	/* the URL's query holds a secret (an
+					   Azure SAS): logged without it */
 	/* Optional streaming: called with each piece of a 2xx body as it
 	 * arrives; return false to abort the transfer. The body is then not
 	 * kept in the fetch. */

@@ -14,6 +14,7 @@ sample=${CRATED_SAMPLE:-$root/../shared/data/crates-io-index-2025-sample.tar.gz}
 targets=(fuzz_http fuzz_indexline fuzz_publish fuzz_toml fuzz_lockfile
     fuzz_bundle)
 targets+=(fuzz_h2)
+targets+=(fuzz_objlist)
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$root" -Dfuzz=true \
@@ -27,6 +28,7 @@ seed() {	# target dir
 	case $t in
 	fuzz_http) cp "$root"/tests/fuzz/seeds/http/* "$d/" ;;
 	fuzz_h2) cp "$root"/tests/fuzz/seeds/h2/* "$d/" ;;
+	fuzz_objlist) cp "$root"/tests/fuzz/seeds/objlist/* "$d/" ;;
 	fuzz_indexline)
 		find "$root/tests/data/index" -type f -exec cp {} "$d/" \;
 		if [ -f "$sample" ]; then

@@ -17,19 +17,28 @@ honours conditional writes (s3rver does neither; see
 * Faults for the tests: fail(status) answers every request with a 5xx,
   hang() holds requests until released, stop()/restart() close and
   reopen the port (connections refused meanwhile), ignore_conditions
-  makes it an S3 that overwrites whatever the headers say (as s3rver).
+  makes it an S3 that overwrites whatever the headers say (as s3rver),
+  max_page makes listings page sooner (S3 may return fewer keys than
+  asked for).
 
 S3StandIn(buckets=["b"], creds={"AKID": "secret"}) starts it; .endpoint
 is its URL for storage_endpoint; .stop() stops it. Objects live in
-memory (they survive stop()/restart()).
+memory (they survive stop()/restart()), and also in directory= when one
+is given (read back by the next stand-in on it). As a program (for
+bench/): `python3 s3_standin.py --port P --bucket B --creds AKID:SECRET
+[--dir D]` prints its endpoint and serves until SIGTERM.
 """
 
+import argparse
 import base64
 import datetime
 import email.utils
 import hashlib
 import hmac
 import http.server
+import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -120,6 +129,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body go in two writes: without this, Nagle and the
+        # client's delayed ACK add 40 ms to an answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _all(self, method):
         si = self.server.standin
@@ -294,6 +309,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             obj = Obj(body, self.headers.get("Content-Type", "binary/octet-stream"))
             si.objects[(bucket, key)] = obj
             si.puts += 1
+            si._save(bucket, key, obj)
         self._send(200, b"", {"ETag": obj.etag})
 
     def _get(self, bucket, key, method):
@@ -319,6 +335,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if self.headers.get("If-Match") is not None:
                 self._cond(obj, True)
             si.objects.pop((bucket, key), None)
+            si._save(bucket, key, None)
         self._send(204)
 
     def _list(self, bucket, q):
@@ -326,7 +343,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if q.get("list-type", [""])[0] != "2":
             raise S3Error(400, "InvalidArgument", "only ListObjectsV2 here")
         prefix = q.get("prefix", [""])[0]
-        max_keys = int(q.get("max-keys", ["1000"])[0])
+        max_keys = min(int(q.get("max-keys", ["1000"])[0]), si.max_page)
         token = q.get("continuation-token", [None])[0]
         after = q.get("start-after", [""])[0]
         if token is not None:
@@ -361,11 +378,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, "".join(out).encode(), {"Content-Type": "application/xml"})
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # Replicas racing for one object connect at once: the default backlog
+    # of 5 resets some of them.
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
+
+
 class S3StandIn:
     """A SigV4-verifying S3 on 127.0.0.1 (see the module's comment)."""
 
     def __init__(self, buckets=("bucket",), creds=None, region="us-east-1",
-                 session_token=None, port=0):
+                 session_token=None, port=0, directory=None):
         self.lock = threading.Lock()
         self.buckets = set(buckets)
         self.creds = dict(creds or {"AKIDSTANDIN": "standin/secret+key"})
@@ -380,13 +405,50 @@ class S3StandIn:
         self.held = []
         self.release = threading.Event()
         self.ignore_conditions = False
+        self.max_page = 1000        # keys per listing page, at most
         self.running = False
+        self.directory = directory
+        self._load()
         self._start(port)
 
+    def _path(self, bucket, key):
+        return os.path.join(self.directory, bucket, urllib.parse.quote(key, safe=""))
+
+    def _load(self):
+        if self.directory is None:
+            return
+        for bucket in self.buckets:
+            d = os.path.join(self.directory, bucket)
+            os.makedirs(d, exist_ok=True)
+            for name in os.listdir(d):
+                if name.endswith(".meta"):
+                    continue
+                with open(os.path.join(d, name), "rb") as f:
+                    o = Obj(f.read(), "binary/octet-stream")
+                with open(os.path.join(d, name + ".meta")) as f:
+                    meta = json.load(f)
+                o.ctype, o.etag, o.mtime = meta["ctype"], meta["etag"], meta["mtime"]
+                self.objects[(bucket, urllib.parse.unquote(name))] = o
+
+    def _save(self, bucket, key, obj):
+        """Writes obj (None: removes it) through to the directory; called
+        under the lock."""
+        if self.directory is None:
+            return
+        path = self._path(bucket, key)
+        if obj is None:
+            for p in (path, path + ".meta"):
+                if os.path.exists(p):
+                    os.unlink(p)
+            return
+        with open(path + ".tmp", "wb") as f:
+            f.write(obj.body)
+        os.replace(path + ".tmp", path)
+        with open(path + ".meta", "w") as f:
+            json.dump({"ctype": obj.ctype, "etag": obj.etag, "mtime": obj.mtime}, f)
+
     def _start(self, port):
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        srv.daemon_threads = True
-        srv.block_on_close = False
+        srv = _Server(("127.0.0.1", port), _Handler)
         srv.standin = self
         self.srv = srv
         self.port = srv.server_address[1]
@@ -440,3 +502,26 @@ class S3StandIn:
     def keys(self, bucket=None):
         with self.lock:
             return sorted(k for (b, k) in self.objects if bucket in (None, b))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="A SigV4-verifying S3 on 127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--bucket", action="append", required=True)
+    ap.add_argument("--creds", action="append", required=True, help="AKID:SECRET")
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--dir")
+    a = ap.parse_args()
+    si = S3StandIn(buckets=a.bucket, creds=dict(c.split(":", 1) for c in a.creds),
+                   region=a.region, port=a.port, directory=a.dir)
+    print(si.endpoint, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
+    si.stop()
+
+
+if __name__ == "__main__":
+    main()
