@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
@@ -96,6 +97,41 @@ answered(struct mirror_l2 *l2, const struct obj_result *r)
 	l2->last_error = xstrdup(why);
 	l2->down_until = time(NULL) + L2_DOWN_SECS;
 	return false;
+}
+
+/* A read the caller stopped waiting for: the store is skipped from now,
+ * as when it does not answer. */
+static void
+too_slow(struct mirror_l2 *l2, int ms)
+{
+	struct obj_result	r = { .status = OBJ_UNAVAILABLE };
+	char			why[96];
+
+	snprintf(why, sizeof why, "no answer within %d ms (a request waits"
+	    " on it)", ms);
+	r.error = why;
+	answered(l2, &r);
+}
+
+/* A timer ending the wait for a read (ms); NULL when it cannot be made
+ * (the read then waits for the store's own limits). */
+static struct event *
+wait_timer(struct mirror_l2 *l2, int ms, event_callback_fn fn, void *arg)
+{
+	struct event	*ev = evtimer_new(l2->srv->base, fn, arg);
+	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ev != NULL)
+		evtimer_add(ev, &tv);
+	return ev;
+}
+
+static void
+wait_end(struct event **ev)
+{
+	if (*ev != NULL)
+		event_free(*ev);
+	*ev = NULL;
 }
 
 struct mirror_l2 *
@@ -184,6 +220,8 @@ get_admit(struct mirror_l2 *l2)
 /* An index file and its sidecar, asked for at once. */
 struct iget {
 	struct mirror_l2	*l2;
+	struct event		*timer;
+	bool			 abandoned;	/* the caller was answered */
 	int			 left;
 	enum obj_status		 status;	/* the index file's */
 	struct l2_index		 x;
@@ -202,7 +240,10 @@ iget_step(struct iget *g)
 	if (--g->left > 0)
 		return;
 	l2->gets--;
-	if (g->status == OBJ_OK) {
+	wait_end(&g->timer);
+	if (g->abandoned)
+		s = L2_DOWN;
+	else if (g->status == OBJ_OK) {
 		s = L2_FOUND;
 		if (g->meta != NULL)
 			parse_meta(g->meta, g->mlen, &g->x);
@@ -216,7 +257,8 @@ iget_step(struct iget *g)
 		s = L2_DOWN;
 		count(l2, "index_get", "failed");
 	}
-	g->cb(s, s == L2_FOUND ? &g->x : NULL, g->arg);
+	if (!g->abandoned)
+		g->cb(s, s == L2_FOUND ? &g->x : NULL, g->arg);
 	free(g->x.body);
 	free(g->x.plain_etag);
 	free(g->x.up_etag);
@@ -258,6 +300,18 @@ iget_meta(const struct obj_result *r, void *arg)
 	iget_step(g);
 }
 
+static void
+iget_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct iget	*g = arg;
+
+	wait_end(&g->timer);
+	g->abandoned = true;
+	too_slow(g->l2, L2_INDEX_WAIT_MS);
+	count(g->l2, "index_get", "failed");
+	g->cb(L2_DOWN, NULL, g->arg);
+}
+
 bool
 mirror_l2_index_get(struct mirror_l2 *l2, const char *path, l2_index_cb cb,
     void *arg)
@@ -272,6 +326,7 @@ mirror_l2_index_get(struct mirror_l2 *l2, const char *path, l2_index_cb cb,
 	g->cb = cb;
 	g->arg = arg;
 	g->left = 2;
+	g->timer = wait_timer(l2, L2_INDEX_WAIT_MS, iget_late, g);
 	key = xasprintf("%sindex/%s", l2->prefix, path);
 	objstore_get(l2->os, key, NULL, L2_INDEX_MAX, iget_body, g);
 	free(key);
@@ -284,6 +339,8 @@ mirror_l2_index_get(struct mirror_l2 *l2, const char *path, l2_index_cb cb,
 /* A .crate from the store, hashed on a CPU worker before anyone sees it. */
 struct cget {
 	struct mirror_l2	*l2;
+	struct event		*timer;
+	bool			 abandoned;	/* the caller was answered */
 	char			*key;
 	char			 cksum[65];
 	char			 got[65];	/* its SHA-256 */
@@ -364,6 +421,12 @@ cget_done(const struct obj_result *r, void *arg)
 	struct mirror_l2	*l2 = g->l2;
 
 	l2->gets--;
+	wait_end(&g->timer);
+	if (g->abandoned) {
+		answered(l2, r);
+		cget_free(g);
+		return;
+	}
 	if (answered(l2, r) && r->status == OBJ_OK) {
 		g->body = xmalloc(r->len + 1);
 		memcpy(g->body, r->body, r->len);
@@ -383,6 +446,18 @@ cget_done(const struct obj_result *r, void *arg)
 	cget_free(g);
 }
 
+static void
+cget_late(evutil_socket_t fd, short what, void *arg)
+{
+	struct cget	*g = arg;
+
+	wait_end(&g->timer);
+	g->abandoned = true;
+	too_slow(g->l2, L2_CRATE_WAIT_MS);
+	count(g->l2, "crate_get", "failed");
+	g->cb(L2_DOWN, NULL, 0, g->arg);
+}
+
 bool
 mirror_l2_crate_get(struct mirror_l2 *l2, const char *rel, const char *cksum,
     l2_crate_cb cb, void *arg)
@@ -397,6 +472,7 @@ mirror_l2_crate_get(struct mirror_l2 *l2, const char *rel, const char *cksum,
 	memcpy(g->cksum, cksum, sizeof g->cksum);
 	g->cb = cb;
 	g->arg = arg;
+	g->timer = wait_timer(l2, L2_CRATE_WAIT_MS, cget_late, g);
 	objstore_get(l2->os, g->key, NULL, L2_CRATE_MAX, cget_done, g);
 	return true;
 }

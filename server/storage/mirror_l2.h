@@ -25,7 +25,8 @@
  * Writes go in the background after the client has its answer, at most
  * L2_PUTS_MAX at once (more are skipped and counted): a failed write is
  * logged and counted, never a failed request. When the store does not
- * answer (or refuses the credentials), reads skip it for L2_DOWN_SECS,
+ * answer (or refuses the credentials, or keeps a read waiting past
+ * L2_INDEX_WAIT_MS or L2_CRATE_WAIT_MS), reads skip it for L2_DOWN_SECS,
  * so a mirror whose store is down works as without one (upstream and
  * local disk), logged once per period; writes still go (nobody waits for
  * them) and the first that succeeds ends the skipping.
@@ -51,6 +52,11 @@ struct registry;
 #define L2_GETS_MAX	64	/* reads at once; more go upstream (a read
 				   holds its object in memory) */
 #define L2_DOWN_SECS	10	/* the store is skipped after a failure */
+/* How long cargo's request waits for the store before going upstream
+ * (the store's own limits, for a store that hangs, are 20 s): the
+ * answer, when it comes, is dropped, and the store skipped. */
+#define L2_INDEX_WAIT_MS 2000
+#define L2_CRATE_WAIT_MS 5000
 #define L2_INDEX_MAX	(64u << 20)
 #define L2_CRATE_MAX	(64u << 20) /* bigger crates skip the store
 				       (they are held in memory) */

@@ -14,7 +14,7 @@ processes whose mirror "mirror" has `storage = "s3://crated/fleet"`.
 * A .crate object replaced with other bytes in the store: B never serves
   them (it fetches the upstream's, verified, and the bad object is
   replaced); an index file replaced with garbage is not served either.
-* The store stopped, refusing the key, or answering 503: a fresh replica
+* The store stopped, hanging, refusing the key, or answering 503: a fresh replica
   still serves cargo from the upstream (and says so in its log); the store
   back, it is used again.
 * `crated prefetch` of a store-backed mirror fills the store too.
@@ -251,6 +251,18 @@ class MirrorL2Test(harness.TestCase):
                 self.assertNotIn("NotTheSecret42", c.log_text(), "a secret reached the log")
                 c.stop()
                 self.s3.fail(0)
+
+    def test_store_hangs(self):
+        """A store that accepts requests and never answers: cargo's
+        requests wait for it at most L2_INDEX_WAIT_MS (2 s) once, then the
+        replica goes to the upstream and skips the store."""
+        self.s3.hang(True)
+        self.addCleanup(self.s3.hang, False)
+        c = self.replica("h")
+        lock = self.resolve(c, "h")
+        self.assertEqual(sorted(lock), ["l2-base", "l2-mid", "l2-top"], lock)
+        harness.wait_log(c, r"no answer within 2000 ms")
+        self.s3.hang(False)
 
     def test_prefetch_fills_the_store(self):
         """crated prefetch (its own in-process server) of a lock file naming
