@@ -34,9 +34,11 @@ import json
 import os
 import shutil
 import sys
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import azurite  # noqa: E402
 import s3_standin  # noqa: E402
 import standins as S  # noqa: E402
 from harness import index_path, read_lock  # noqa: E402
@@ -457,6 +459,81 @@ class MigrateTest(harness.TestCase):
         self.assertFalse(os.path.exists(os.path.join(d4, "local", crate_rel("mg-a", "0.1.0"))))
         self.assertFalse(os.path.exists(os.path.join(d4, "local", "index", index_path("mg-a"))),
                          "an index file was written though a crate it names was refused")
+
+
+@unittest.skipUnless(azurite.installed(), "Azurite is not installed in tests/node"
+                     " (./dev.sh test runs npm ci there)")
+class AzureTest(harness.TestCase):
+    """The same on Azurite (SharedKey): a second replica served from the
+    container, and a migration there and back."""
+
+    def setUp(self):
+        super().setUp()
+        self.az = azurite.Azurite(self.tmp)
+        self.addCleanup(self.az.stop)
+        self.az.create_container("fleet")
+        self.env = {"AZURE_STORAGE_KEY": azurite.KEY}
+        self.extra = ('storage = "azblob://%s/fleet/pre"\nstorage_endpoint = "%s"\n'
+                      % (azurite.ACCOUNT, self.az.endpoint))
+
+    def test_replicas_and_migrate(self):
+        si, tree = S.standin_tree()
+        self.addCleanup(si.stop)
+        crates = {}
+        for name, vers, deps in MirrorL2Test.GRAPH:
+            crates[(name, vers)] = harness.make_crate(name, vers)
+            tree.add(name, vers, crates[(name, vers)],
+                     deps=[S.index_dep(d, req) for d, req in deps])
+        upstream = "sparse+%s/reg/" % si.base
+        regs = S.mirror_toml("mirror", upstream, index_ttl=300) + "[registries.local]\n"
+        locks = {}
+        for tag in ("a", "b"):
+            c = self.start_crated(name=tag, data_dir=os.path.join(self.tmp, tag), env=self.env,
+                                  config_extra=self.extra, registries=regs)
+            mark = si.mark()
+            cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n'
+                                  % c.url)
+            d = harness.make_project(os.path.join(self.tmp, "consumer-" + tag), "consumer",
+                                     publish=False,
+                                     deps='l2-top = { version = "2", registry = "mirror" }')
+            cargo.run(["generate-lockfile"], d, logs=[c])
+            cargo.run(["fetch"], d, logs=[c])
+            locks[tag] = sorted((p["name"], p["version"], p.get("checksum"))
+                                for p in read_lock(os.path.join(d, "Cargo.lock")))
+            files = [r.path for r in si.since(mark) if not r.path.endswith("config.json")]
+            if tag == "a":
+                want = [("pre/mirror/" + crate_rel(n, v), crates[(n, v)])
+                        for n, v in (("l2-base", "1.1.0"), ("l2-mid", "0.3.0"),
+                                     ("l2-top", "2.0.0"))]
+                ok = harness.wait_until(lambda: all(self.az.get_blob("fleet", k) == b
+                                                    for k, b in want), 15)
+                self.assertTrue(ok, "the crates did not reach the container")
+                # the hosted registry gets a version, for the migration
+                c.publish_simple("az-hosted", "1.0.0")
+            else:
+                self.assertEqual(files, [], "replica B went upstream: %r" % files)
+            c.stop()
+        self.assertEqual(locks["a"], locks["b"])
+        cfg = harness.write_config(os.path.join(self.tmp, "m.toml"), os.path.join(self.tmp, "a"),
+                                   extra=self.extra)
+        env = dict(self.env, **harness.cli_env())
+        rc, out, err = harness.run_crated(["storage", "migrate", "--to-store", "--config", cfg],
+                                          env=env, timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        self.assertIn("1 crates, 1 index files", out)
+        rc, out, err = harness.run_crated(["storage", "migrate", "--to-store", "--config", cfg],
+                                          env=env, timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        self.assertIn("0 crates, 0 index files", out)
+        cfg2 = harness.write_config(os.path.join(self.tmp, "m2.toml"),
+                                    os.path.join(self.tmp, "back"), extra=self.extra)
+        rc, out, err = harness.run_crated(["storage", "migrate", "--from-store", "--config", cfg2],
+                                          env=env, timeout=120)
+        self.assertEqual(rc, 0, err + out)
+        rel = os.path.join("local", crate_rel("az-hosted", "1.0.0"))
+        with open(os.path.join(self.tmp, "a", rel), "rb") as f1, \
+                open(os.path.join(self.tmp, "back", rel), "rb") as f2:
+            self.assertEqual(f1.read(), f2.read())
 
 
 if __name__ == "__main__":
