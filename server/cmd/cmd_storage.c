@@ -43,6 +43,7 @@ struct storage_cmd {
 	struct cmd_tty		 tty;
 	struct bundle_progress	 progress;
 	int			 lock;
+	size_t			 stored;	/* registries with a store */
 };
 
 static int
@@ -252,6 +253,7 @@ apply(struct storage_cmd *s, const struct registry_config *rc)
 		free(cause);
 		return bad;
 	}
+	s->stored++;
 	if (s->what == S_LS)
 		bad = list_registry(s, rc, os, prefix);
 	else if (rc->upstream == NULL)
@@ -261,7 +263,10 @@ apply(struct storage_cmd *s, const struct registry_config *rc)
 		    " cache fills itself from the upstream (and other"
 		    " replicas) as it is used\n", rc->name);
 		bad = 1;
-	}
+	} else
+		printf("%s: registry %s is a mirror: skipped (its cache in %s"
+		    " fills itself as it is used)\n", s->what == S_VERIFY ?
+		    "verify" : "migrate", rc->name, objstore_name(os));
 	free(prefix);
 	return bad;
 }
@@ -283,6 +288,12 @@ each_registry(struct storage_cmd *s)
 	for (size_t i = 0; i < s->cfg->nregs; i++)
 		if (apply(s, &s->cfg->regs[i]) != 0)
 			return 1;
+	if (s->stored == 0) {
+		fprintf(stderr, "crated storage: no registry has an object"
+		    " store: set `storage` (top level, or per registry) in the"
+		    " configuration\n");
+		return 1;
+	}
 	return tokens(s);
 }
 
