@@ -357,7 +357,10 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 	    v == V_NOT_MODIFIED))
 		mirror_count(m, METRIC_REVALIDATIONS_TOTAL, v == V_OK ?
 		    "result=\"200\"" : "result=\"304\"", 1);
-	mirror_note_answer(m, v == V_CONFIG || v == V_TRANSIENT ? why : NULL);
+	/* A file from the store says nothing of the upstream's health. */
+	if (!fl->l2_hit)
+		mirror_note_answer(m, v == V_CONFIG || v == V_TRANSIENT ? why :
+		    NULL);
 	switch (v) {
 	case V_OK:
 		log_debug("registry %s: fetched %s (%zu bytes)",
