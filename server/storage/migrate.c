@@ -61,6 +61,7 @@ struct run {
 	struct job		*jobs;
 	size_t			 njobs, cap, next, done, inflight;
 	const char		*what;		/* the progress line's */
+	bool			 exiting;	/* the loop is told to end */
 	void			(*start)(struct run *, struct job *);
 	struct want		*wants;
 	size_t			 nwants, wcap;
@@ -224,8 +225,12 @@ pump(struct run *r)
 		r->inflight++;
 		r->start(r, &r->jobs[r->next++]);
 	}
-	if (r->inflight == 0 && (r->error != NULL || r->next == r->njobs))
+	/* Once per phase: a second exit would end the next phase's loop. */
+	if (r->inflight == 0 && (r->error != NULL || r->next == r->njobs) &&
+	    !r->exiting) {
+		r->exiting = true;
 		event_base_loopexit(r->spec->base, NULL);
+	}
 }
 
 static void
@@ -246,6 +251,7 @@ run_jobs(struct run *r, const char *what, void (*start)(struct run *,
 	r->what = what;
 	r->start = start;
 	r->next = r->done = 0;
+	r->exiting = false;
 	if (r->njobs > 0 && r->error == NULL) {
 		pump(r);
 		event_base_dispatch(r->spec->base);
@@ -798,6 +804,7 @@ migrate_pull(const struct migrate_spec *spec, bool verify,
 	r.njobs = r.cap = r.nheld;
 	r.what = "index";
 	r.start = pull_index_start;
+	r.exiting = false;
 	if (r.njobs > 0) {
 		pump(&r);
 		event_base_dispatch(spec->base);
