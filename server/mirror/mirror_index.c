@@ -353,8 +353,8 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 	struct mirror	*m = fl->m;
 	char		 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 
-	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
-	    v == V_NOT_MODIFIED))
+	if (fl->old != NULL && !fl->old->negative && !fl->l2_hit &&
+	    (v == V_OK || v == V_NOT_MODIFIED))
 		mirror_count(m, METRIC_REVALIDATIONS_TOTAL, v == V_OK ?
 		    "result=\"200\"" : "result=\"304\"", 1);
 	/* A file from the store says nothing of the upstream's health. */
@@ -764,8 +764,10 @@ l2_digest_done(void *arg)
 			m->fill_read(m, d->deps ? d->key : NULL, &d->feat,
 			    &d->wants);
 	} else {
-		/* Too old: revalidated upstream with its validators. */
+		/* Too old: revalidated upstream with its validators (they
+		 * replace a stale local copy's: this file is newer). */
 		hot_ref(e);
+		hot_unref(fl->old);
 		fl->old = e;
 		fl->old_shared = true;
 		fill_upstream_after_l2(fl);
@@ -818,9 +820,41 @@ l2_index_done(enum l2_status s, struct l2_index *x, void *arg)
 		workers_submit(m->srv->cpu, digest_work, l2_digest_done, d);
 }
 
-/* Fetches the index file at path (e: what we have, taken over): from the
- * shared cache first when there is one, nothing is had and l2 allows it,
- * else from the upstream. With a waiter, someone waits; without, it is
+/* What the store's sidecar says of fl's stale local copy: confirmed by
+ * another replica within index_ttl, it is served as it is (its fetch time
+ * taken over); a newer file confirmed within it is read from the store;
+ * else the upstream revalidates the local copy, as without a store. */
+static void
+l2_meta_done(enum l2_status s, struct l2_index *x, void *arg)
+{
+	struct fill	*fl = arg;
+	struct mirror	*m = fl->m;
+	struct outcome	 o = { .status = 200 };
+
+	if (s != L2_FOUND || x->fetched == 0 || time(NULL) - x->fetched >=
+	    m->reg->cfg->index_ttl) {
+		fill_upstream_after_l2(fl);
+		return;
+	}
+	if (strcmp(x->plain_etag, fl->old->plain.etag) != 0) {
+		if (!mirror_l2_index_get(m->l2, fl->path, l2_index_done, fl))
+			fill_upstream_after_l2(fl);
+		return;
+	}
+	log_debug("registry %s: %s confirmed %lds ago by another replica",
+	    m->reg->name, fl->path, (long)(time(NULL) - x->fetched));
+	if (x->fetched > fl->old->fetched)
+		fl->old->fetched = x->fetched;
+	persist(m, fl->path, fl->old, false);
+	mirror_count(m, METRIC_CACHE_HITS_TOTAL, NULL, 1);
+	o.e = fl->old;
+	finish_fill(fl, &o);
+}
+
+/* Fetches the index file at path (e: what we have, taken over, stale):
+ * when there is a shared cache and l2 allows it, from the store first
+ * (nothing had) or after its sidecar (a stale copy), else from the
+ * upstream. With a waiter, someone waits; without, it is
  * warming, asked with the features in feat. False when the warming queue
  * is full. */
 static bool
@@ -840,8 +874,9 @@ start_fill(struct mirror *m, const char *name, const char *path,
 		featreq_merge(&fl->feat, feat);
 	else
 		fl->feat.defaults = true;
-	if (l2 && e == NULL && m->l2 != NULL && mirror_l2_index_get(m->l2,
-	    path, l2_index_done, fl)) {
+	if (l2 && m->l2 != NULL && (e == NULL ? mirror_l2_index_get(m->l2,
+	    path, l2_index_done, fl) : !e->negative && mirror_l2_meta_get(
+	    m->l2, path, l2_meta_done, fl))) {
 		fl->next = m->fills;
 		m->fills = fl;
 		return true;

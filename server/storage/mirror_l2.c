@@ -222,6 +222,7 @@ struct iget {
 	struct mirror_l2	*l2;
 	struct event		*timer;
 	bool			 abandoned;	/* the caller was answered */
+	bool			 meta_only;	/* mirror_l2_meta_get */
 	int			 left;
 	enum obj_status		 status;	/* the index file's */
 	struct l2_index		 x;
@@ -241,21 +242,24 @@ iget_step(struct iget *g)
 		return;
 	l2->gets--;
 	wait_end(&g->timer);
+	if (g->status == OBJ_OK && g->meta != NULL)
+		parse_meta(g->meta, g->mlen, &g->x);
+	/* A sidecar alone is of use only when it names a file. */
+	if (g->meta_only && g->status == OBJ_OK && g->x.plain_etag == NULL)
+		g->status = OBJ_NOT_FOUND;
 	if (g->abandoned)
 		s = L2_DOWN;
 	else if (g->status == OBJ_OK) {
 		s = L2_FOUND;
-		if (g->meta != NULL)
-			parse_meta(g->meta, g->mlen, &g->x);
 		l2->hits++;
-		count(l2, "index_get", "hit");
+		count(l2, g->meta_only ? "meta_get" : "index_get", "hit");
 	} else if (g->status == OBJ_NOT_FOUND) {
 		s = L2_MISSING;
 		l2->misses++;
-		count(l2, "index_get", "miss");
+		count(l2, g->meta_only ? "meta_get" : "index_get", "miss");
 	} else {
 		s = L2_DOWN;
-		count(l2, "index_get", "failed");
+		count(l2, g->meta_only ? "meta_get" : "index_get", "failed");
 	}
 	if (!g->abandoned)
 		g->cb(s, s == L2_FOUND ? &g->x : NULL, g->arg);
@@ -291,6 +295,11 @@ iget_meta(const struct obj_result *r, void *arg)
 {
 	struct iget	*g = arg;
 
+	if (g->meta_only) {
+		g->status = answered(g->l2, r) ? r->status : OBJ_UNAVAILABLE;
+		if (r->status == OBJ_OK && r->len > META_MAX)
+			g->status = OBJ_NOT_FOUND;
+	}
 	if (r->status == OBJ_OK && r->len <= META_MAX) {
 		g->meta = xmalloc(r->len + 1);
 		memcpy(g->meta, r->body, r->len);
@@ -330,6 +339,28 @@ mirror_l2_index_get(struct mirror_l2 *l2, const char *path, l2_index_cb cb,
 	key = xasprintf("%sindex/%s", l2->prefix, path);
 	objstore_get(l2->os, key, NULL, L2_INDEX_MAX, iget_body, g);
 	free(key);
+	key = xasprintf("%smeta/%s", l2->prefix, path);
+	objstore_get(l2->os, key, NULL, META_MAX, iget_meta, g);
+	free(key);
+	return true;
+}
+
+bool
+mirror_l2_meta_get(struct mirror_l2 *l2, const char *path, l2_index_cb cb,
+    void *arg)
+{
+	struct iget	*g;
+	char		*key;
+
+	if (!get_admit(l2))
+		return false;
+	g = xcalloc(1, sizeof *g);
+	g->l2 = l2;
+	g->cb = cb;
+	g->arg = arg;
+	g->left = 1;
+	g->meta_only = true;
+	g->timer = wait_timer(l2, L2_INDEX_WAIT_MS, iget_late, g);
 	key = xasprintf("%smeta/%s", l2->prefix, path);
 	objstore_get(l2->os, key, NULL, META_MAX, iget_meta, g);
 	free(key);

@@ -93,6 +93,12 @@ void		 mirror_l2_close(struct mirror_l2 *);
  * called. Else cb runs later, on the loop. */
 bool		 mirror_l2_index_get(struct mirror_l2 *, const char *path,
 		     l2_index_cb, void *arg);
+/* Reads only the sidecar of path (for a local copy gone stale: another
+ * replica may have confirmed it, or stored a newer one, since): cb gets
+ * L2_FOUND with body NULL and the sidecar's fields, or L2_MISSING when
+ * there is no usable sidecar. As mirror_l2_index_get otherwise. */
+bool		 mirror_l2_meta_get(struct mirror_l2 *, const char *path,
+		     l2_index_cb, void *arg);
 /* Looks for the .crate at rel (store_crate_rel) whose SHA-256 should be
  * cksum (64 hex digits); as mirror_l2_index_get. */
 bool		 mirror_l2_crate_get(struct mirror_l2 *, const char *rel,

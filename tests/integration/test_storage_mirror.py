@@ -11,6 +11,9 @@ processes whose mirror "mirror" has `storage = "s3://crated/fleet"`.
   came from the store), and cargo's lock file is the same.
 * An index file older in the store than index_ttl: revalidated upstream
   with its validators (a 304), kept locally, its sidecar refreshed.
+* A replica's local copy gone stale: the store's sidecar says another
+  replica confirmed it (served, no upstream request), or names a newer
+  file (read from the store, no upstream request).
 * A .crate object replaced with other bytes in the store: B never serves
   them (it fetches the upstream's, verified, and the bad object is
   replaced); an index file replaced with garbage is not served either.
@@ -53,6 +56,11 @@ ENV = {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
 def storage_toml(s3, prefix):
     return ('storage = "s3://%s/%s"\nstorage_endpoint = "%s"\n'
             'storage_region = "us-east-1"\n' % (BUCKET, prefix, s3.endpoint))
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def crate_rel(name, vers):
@@ -184,6 +192,66 @@ class MirrorL2Test(harness.TestCase):
         r = b.get("/mirror/" + index_path(name))
         self.assertEqual(r.status, 200, r)
         self.assertEqual(self.si.count(path="/reg/" + index_path(name)), n0 + 1)
+
+    def age_local_meta(self, data_dir, name):
+        """Makes a stopped replica's copy of name's index file stale."""
+        p = os.path.join(data_dir, "mirror", "meta", index_path(name))
+        with open(p) as f:
+            meta = json.load(f)
+        meta["fetched"] -= 100000
+        with open(p, "w") as f:
+            json.dump(meta, f)
+        return meta
+
+    def test_stale_local_copy_confirmed_by_store(self):
+        """A replica whose local copy went stale reads the store's sidecar
+        first: confirmed there within index_ttl by another replica, it is
+        served with no upstream request; a newer file there is read from
+        the store, again with no upstream request."""
+        self.warm()
+        name, path = "l2-mid", "/reg/" + index_path("l2-mid")
+        bdir = os.path.join(self.tmp, "b")
+        b = self.replica("b")
+        self.assertEqual(b.get("/mirror/" + index_path(name)).status, 200)
+        local_meta = os.path.join(bdir, "mirror", "meta", index_path(name))
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(local_meta), 15))
+        b.stop()
+        old = self.age_local_meta(bdir, name)
+        n0 = self.si.count(path=path)
+        b = self.replica("b")
+        r = b.get("/mirror/" + index_path(name))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, self.tree.index_body(name))
+        self.assertEqual(self.si.count(path=path), n0, "the stale copy was revalidated upstream")
+        ok = harness.wait_until(lambda: read_json(local_meta)["fetched"] >
+                                old["fetched"] + 50000, 15)
+        self.assertTrue(ok, "the local metadata kept the old fetch time")
+        b.stop()
+
+        # a newer file: another replica revalidates the store's stale copy
+        # upstream and stores what changed
+        self.tree.add(name, "0.4.0", harness.make_crate(name, "0.4.0"))
+        mkey = "fleet/mirror/meta/" + index_path(name)
+        meta = json.loads(self.s3.get(BUCKET, mkey))
+        meta["fetched"] -= 100000
+        with self.s3.lock:
+            self.s3.objects[(BUCKET, mkey)] = s3_standin.Obj(json.dumps(meta).encode(),
+                                                             "application/json")
+        c = self.replica("c")
+        self.assertEqual(c.get("/mirror/" + index_path(name)).body, self.tree.index_body(name))
+        self.assertTrue(harness.wait_until(
+            lambda: self.s3.get(BUCKET, "fleet/mirror/index/" + index_path(name)) ==
+            self.tree.index_body(name) and json.loads(self.s3.get(BUCKET, mkey))["fetched"] >
+            meta["fetched"] + 50000, 15), "the newer file did not reach the store")
+        c.stop()
+        self.age_local_meta(bdir, name)
+        n1 = self.si.count(path=path)
+        b = self.replica("b")
+        r = b.get("/mirror/" + index_path(name))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, self.tree.index_body(name), "B served its old copy")
+        self.assertIn(b'"0.4.0"', r.body)
+        self.assertEqual(self.si.count(path=path), n1, "B asked the upstream")
 
     def test_tampered_objects_not_served(self):
         a, lock, _ = self.warm()
