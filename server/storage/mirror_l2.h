@@ -4,7 +4,9 @@
  * there before it asks the upstream, so a fleet fetches each file from the
  * upstream about once. Keys are the registry's objprefix ("M/") plus its
  * local relative paths: index/<path> is the index file byte for byte,
- * meta/<path> its sidecar, crates/... the .crate.
+ * meta/<path> its sidecar, crates/... the .crate. A replica whose local
+ * copy went stale reads the sidecar alone first: another replica may have
+ * confirmed that copy, or stored a newer one, within index_ttl.
  *
  * The sidecar is the JSON of the local meta/<path> file: fetched (Unix
  * seconds of the last upstream confirmation), the upstream's etag and
