@@ -382,9 +382,12 @@ struct cget {
 	void			*arg;
 };
 
+/* The read's place is given back only now, after the hashing: what
+ * L2_GETS_MAX bounds is the crates held in memory. */
 static void
 cget_free(struct cget *g)
 {
+	g->l2->gets--;
 	free(g->key);
 	free(g->etag);
 	free(g->body);
@@ -451,7 +454,6 @@ cget_done(const struct obj_result *r, void *arg)
 	struct cget		*g = arg;
 	struct mirror_l2	*l2 = g->l2;
 
-	l2->gets--;
 	wait_end(&g->timer);
 	if (g->abandoned) {
 		answered(l2, r);
