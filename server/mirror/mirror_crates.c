@@ -728,6 +728,9 @@ keep_done(void *arg)
 	if (k->res == 0) {
 		usage_added(k->m->usage, k->rel, k->len, false);
 		mirror_evict_soon(k->m);
+		/* Shared too: other replicas check it against the
+		 * upstream's index line before they serve it. */
+		mirror_l2_crate_put(k->m->l2, k->rel, NULL);
 	}
 	if (k->res != 0)
 		log_warn("registry %s: keeping the uploaded %s: %s",

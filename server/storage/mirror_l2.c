@@ -701,7 +701,7 @@ cput_readdone(void *arg)
 	o.len = c->len;
 	o.content_type = "application/gzip";
 	o.cond = OBJ_PUT_CREATE;
-	o.sha256 = c->cksum;
+	o.sha256 = c->cksum[0] != '\0' ? c->cksum : NULL;
 	objstore_put(l2->os, &o, cput_done, c);
 }
 
@@ -715,7 +715,7 @@ mirror_l2_crate_put(struct mirror_l2 *l2, const char *rel, const char *cksum)
 	c = xcalloc(1, sizeof *c);
 	c->l2 = l2;
 	snprintf(c->rel, sizeof c->rel, "%s", rel);
-	snprintf(c->cksum, sizeof c->cksum, "%s", cksum);
+	snprintf(c->cksum, sizeof c->cksum, "%s", cksum ? cksum : "");
 	workers_submit(l2->srv->background, cput_read, cput_readdone, c);
 }
 

@@ -113,7 +113,7 @@ void		 mirror_l2_index_put(struct mirror_l2 *, const char *path,
 		     const char *body, size_t len, const char *meta,
 		     void (*release)(void *), void *rel_arg);
 /* Stores the local .crate at rel, create-only, in the background; cksum
- * (its SHA-256) lets the store check the upload. */
+ * (its SHA-256, or NULL) lets the store check the upload. */
 void		 mirror_l2_crate_put(struct mirror_l2 *, const char *rel,
 		     const char *cksum);
 
