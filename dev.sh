@@ -21,8 +21,9 @@ PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
 PACKAGES+=(nghttp2-client)
 
 # What the tests need besides: botocore (it signs one request to prove the
-# S3 stand-in's SigV4 check agrees with AWS's), node and npm (Azurite).
-TEST_PACKAGES=(python3-botocore nodejs npm)
+# S3 stand-in's SigV4 check agrees with AWS's); node and npm (Azurite) come
+# from node_deps.
+TEST_PACKAGES=(python3-botocore)
 
 # What bench/ needs besides: wrk, nginx's references, nghttpx, and the
 # tools its scripts read figures with (nstat, perf when asked for).
@@ -46,6 +47,9 @@ setup() {	# setup [EXTRA_PACKAGE...]
 # into tests/node/node_modules (git-ignored); again when the lock changes.
 node_deps() {
 	local mods=tests/node/node_modules
+	# Debian's nodejs and npm, unless a node with its npm is there already
+	# (NodeSource's nodejs package carries npm: Debian's npm would fight it).
+	command -v npm >/dev/null || setup nodejs npm
 	if [ ! -x $mods/.bin/azurite-blob ] ||
 	    [ tests/node/package-lock.json -nt $mods/.package-lock.json ]; then
 		echo "dev.sh: installing tests/node (azurite) with npm ci"

@@ -873,12 +873,78 @@ check_upstream_keys(const struct config *c, const char *file, char **cause)
 	return 0;
 }
 
+/* Whether stores a and b (URLs that parse) may hold the same keys: one
+ * cloud, bucket and container, one prefix equal to the other or under
+ * it, segment by segment. */
+static bool
+storage_overlap(const char *a, const char *b)
+{
+	struct objstore_config	ca, cb;
+	char			*why = NULL;
+	size_t			 la, lb, n;
+	bool			 r = false;
+
+	if (objstore_parse_url(a, &ca, &why) != 0)
+		goto done;
+	if (objstore_parse_url(b, &cb, &why) != 0) {
+		objstore_config_free(&ca);
+		goto done;
+	}
+	la = strlen(ca.prefix);
+	lb = strlen(cb.prefix);
+	n = la < lb ? la : lb;
+	r = ca.kind == cb.kind && strcmp(ca.bucket, cb.bucket) == 0 &&
+	    (ca.container == NULL || strcmp(ca.container, cb.container) ==
+	    0) && strncmp(ca.prefix, cb.prefix, n) == 0 && (n == 0 ||
+	    la == lb || (la > lb ? ca.prefix : cb.prefix)[n] == '/');
+	objstore_config_free(&ca);
+	objstore_config_free(&cb);
+done:
+	free(why);
+	return r;
+}
+
+/* A registry's own store shares no key with another store: the
+ * top-level one keeps each registry under "R/", its own under "". */
+static int
+check_storage_overlap(const struct config *c, const char *file,
+    char **cause)
+{
+	for (size_t i = 0; i < c->nregs; i++) {
+		const struct registry_config	*r = &c->regs[i];
+		const char			*other = NULL;
+		char				*reg = NULL;
+
+		if (r->storage == NULL)
+			continue;
+		if (c->storage != NULL && storage_overlap(r->storage,
+		    c->storage))
+			other = "the top-level storage";
+		for (size_t j = 0; other == NULL && j < c->nregs; j++)
+			if (j != i && c->regs[j].storage != NULL &&
+			    storage_overlap(r->storage, c->regs[j].storage))
+				other = reg = xasprintf("registries.%s.storage",
+				    c->regs[j].name);
+		if (other != NULL) {
+			*cause = xasprintf("%s:%d: registries.%s.storage: %s"
+			    " overlaps %s: their keys would mix; give it a"
+			    " bucket, container or prefix of its own", file,
+			    r->storage_line, r->name, r->storage, other);
+			free(reg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* The storage_* settings need a store to apply to. */
 static int
 check_storage_keys(const struct config *c, const char *file, char **cause)
 {
 	bool	any = c->storage != NULL;
 
+	if (check_storage_overlap(c, file, cause) != 0)
+		return -EINVAL;
 	for (size_t i = 0; i < c->nregs; i++)
 		any |= c->regs[i].storage != NULL;
 	if (!any && (c->storage_endpoint != NULL || c->storage_region !=

@@ -159,8 +159,8 @@ storage_collect(const struct objstore *s)
 	free(l);
 }
 
-/* The stores in /-/ready: state and latency; the last error (which may
- * name a bucket and a key) only with full. */
+/* The stores in /-/ready: state and latency; their names and last error
+ * (buckets, keys) only with full, as the upstreams' URLs. */
 static json_t *
 storage_ready(const struct server *srv, bool full)
 {
@@ -183,6 +183,8 @@ storage_ready(const struct server *srv, bool full)
 		if (st.last_error[0] != '\0')
 			json_object_set_new(j, "last_error", json_string(
 			    st.last_error));
+		if (!full)
+			json_object_del(j, "name");
 		ready_details(j, full);
 		json_array_append_new(a, j);
 	}
@@ -277,7 +279,7 @@ ops_ready(struct server *srv, struct http_request *r)
 		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
 		if (reg->mirror != NULL)
 			mirror_state(reg->mirror, j);
-		if (reg->objstore != NULL)
+		if (reg->objstore != NULL && full)
 			json_object_set_new(j, "storage", json_string(
 			    objstore_name(reg->objstore)));
 		probes_state(srv->probes, reg, j);

@@ -38,6 +38,7 @@ struct op {
 	obj_list_cb	 list_done;
 	void		*arg;
 	char		*early;		/* refused before sending: why */
+	bool		 once;		/* a read not retried (the watch's) */
 };
 
 static const char *const methods[] = {
@@ -404,7 +405,7 @@ send_op(struct op *op, const struct obj_req *q, size_t max)
 	switch (op->kind) {
 	case OP_GET:
 	case OP_LIST:
-		o.retries = READ_RETRIES;
+		o.retries = op->once ? 0 : READ_RETRIES;
 		break;
 	case OP_PUT:
 		o.upload = true;
@@ -524,13 +525,24 @@ static void
 on_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct objstore	*s = arg;
+	struct op	*op;
+	struct obj_req	 q;
 
 	(void)fd;
 	(void)what;
 	if (s->watching || time(NULL) - s->last_answer < s->watch_interval)
 		return;
 	s->watching = true;
-	objstore_get(s, "crated-probe/health", NULL, 4096, on_health, s);
+	/* Not retried: the next tick is the retry, and a store that is
+	 * down is logged once, not at every tick. */
+	op = op_new(s, OP_GET, "crated-probe/health");
+	op->done = on_health;
+	op->arg = s;
+	op->once = true;
+	memset(&q, 0, sizeof q);
+	q.method = "GET";
+	q.key = op->key;
+	send_op(op, &q, 4096);
 }
 
 void

@@ -63,8 +63,10 @@ class Base(harness.TestCase):
         return rc, out, err
 
     def line_of(self, cfg, text):
+        """The number of the last line of cfg that is text."""
         with open(cfg) as f:
-            return f.read().splitlines().index(text) + 1
+            lines = f.read().splitlines()
+        return len(lines) - lines[::-1].index(text)
 
     def wait_log(self, srv, pattern, timeout=10):
         found = harness.wait_log(srv, pattern, timeout)
@@ -422,6 +424,10 @@ class BotocoreAgrees(Base):
         status, xml = self.send("GET", "/crates/" + q, h)
         self.assertEqual(status, 200, xml)
         self.assertIn(b"<Key>R/index/se/rd/serde</Key>", xml)
+        h = self.sign("HEAD", "/crates/R/index/se/rd/serde")
+        self.assertEqual(self.send("HEAD", "/crates/R/index/se/rd/serde", h), (200, b""))
+        h = self.sign("GET", "/crates/R/index/se/rd/serde", headers={"If-Match": '"stale"'})
+        self.assertEqual(self.send("GET", "/crates/R/index/se/rd/serde", h)[0], 412)
         h = self.sign("GET", "/crates/R/crates/a%2Bb/x%20y.crate")
         self.assertEqual(self.send("GET", "/crates/R/crates/a%2Bb/x%20y.crate", h)[0], 404,
                          "signed over an encoded key: verified, then not found")
@@ -525,18 +531,25 @@ class AzureCheck(Base):
     def test_sas_never_logged(self):
         sas = azurite.account_sas()
         sig = re.search(r"sig=([^&]+)", sas).group(1)
+        secrets = (sas, sig, urllib.parse.unquote(sig))
         down = "http://127.0.0.1:%d" % harness.free_port()
+        env = env_with(AZURE_STORAGE_SAS_TOKEN=sas)
+        # a read is retried once, with a log line naming its URL
+        p = subprocess.run([DRIVER, "azblob://devstoreaccount1/crates", down, "get", "R/x"],
+                           env=harness.clean_env(env), capture_output=True, text=True,
+                           timeout=60)
+        self.assertIn("upstream GET %s/devstoreaccount1/crates/R/x: connection refused"
+                      % down, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["results"][0]["status"], "UNAVAILABLE")
+        self.assertNoSecret(p.stdout + p.stderr, *secrets)
         cfg = self.config("azblob://devstoreaccount1/crates", down,
                           'log_level = "debug"\n')
-        srv = self.start_crated(config_path=cfg, env=env_with(AZURE_STORAGE_SAS_TOKEN=sas))
-        # the store's watch retries its GET: a log line with the URL
-        self.wait_log(srv, r"upstream GET %s/devstoreaccount1/crates/crated-probe/health: "
-                      r"connection refused" % re.escape(down))
+        srv = self.start_crated(config_path=cfg, env=env)
         self.wait_log(srv, r"storage azblob://devstoreaccount1/crates: unavailable")
-        self.assertNoSecret(srv.log_text(), sas, sig, urllib.parse.unquote(sig))
-        rc, out, err = self.check(cfg, env_with(AZURE_STORAGE_SAS_TOKEN=sas))
+        self.assertNoSecret(srv.log_text(), *secrets)
+        rc, out, err = self.check(cfg, env)
         self.assertEqual(rc, 1)
-        self.assertNoSecret(out + err, sas, sig, urllib.parse.unquote(sig))
+        self.assertNoSecret(out + err, *secrets)
 
     def test_sas_without_write_permission(self):
         sas = azurite.account_sas(permissions="rl")
@@ -580,6 +593,12 @@ class AzureCheck(Base):
 
 
 class Startup(Base):
+    def config(self, storage, endpoint=None, extra="", registries=None):
+        # Loopback only: never AWS's or Azure's own hosts, even where
+        # the test expects no request.
+        return super().config(storage, endpoint or "http://127.0.0.1:%d" %
+                              harness.free_port(), extra, registries)
+
     def serve_fails(self, cfg, env):
         srv = harness.start_crated(self.tmp, config_path=cfg, env=env, wait=False)
         rc = srv.wait_exit(30)
@@ -627,6 +646,30 @@ class Startup(Base):
         self.assertIn("%s:%d: storage: azblob://acct/own: no Azure credentials" % (cfg, line),
                       log)
 
+    def test_overlapping_stores(self):
+        top_level = "the top-level storage"
+        for top, own, other in (("s3://crates/a", "s3://crates/a", top_level),
+                                ("s3://crates", "s3://crates/own", top_level),
+                                ("s3://crates/a/b", "s3://crates/a", top_level),
+                                ("azblob://acct/ct1", "azblob://acct/ct1/x", top_level),
+                                ("s3://other", "s3://crates/x", "registries.two.storage")):
+            cfg = self.config(top, registries=(
+                '[registries.local]\n[registries.one]\nstorage = "%s"\n'
+                '[registries.two]\nstorage = "s3://crates/x/y"\n' % own))
+            n = self.line_of(cfg, 'storage = "%s"' % own)
+            log = self.serve_fails(cfg, S3_ENV)
+            self.assertIn("%s:%d: registries.one.storage: %s overlaps %s: their keys"
+                          " would mix" % (cfg, n, own, other), log)
+        for top, own in (("s3://crates/a", "s3://crates/ab"), ("s3://crates/a", "s3://other/a"),
+                         ("azblob://acct/ct1", "azblob://acct/ct2"),
+                         ("azblob://crates/ct1", "s3://crates/ct1")):
+            cfg = self.config(top, registries='[registries.local]\n[registries.one]\n'
+                              'storage = "%s"\n' % own)
+            rc, out, _ = self.check(cfg, env_with(AZURE_STORAGE_KEY=azurite.KEY,
+                                                  AWS_ACCESS_KEY_ID=KEY_ID,
+                                                  AWS_SECRET_ACCESS_KEY=SECRET))
+            self.assertNotIn("overlaps", out, (top, own))
+
     def test_missing_credentials_file(self):
         missing = os.path.join(self.tmp, "nope.env")
         cfg = self.config("s3://crates", extra='storage_credentials_file = "%s"\n' % missing)
@@ -663,6 +706,20 @@ class Startup(Base):
         self.assertEqual(s3.mismatches, [])
         log = srv.log_text()
         self.assertNoSecret(log, SECRET)
+
+    def test_ready_names_the_store_to_ops_readers_only(self):
+        s3 = S3StandIn(buckets=["crates"], creds={KEY_ID: SECRET})
+        self.addCleanup(s3.stop)
+        cfg = self.config("s3://crates/secret-prefix", s3.endpoint,
+                          'ops_access = "token"\nops_token_env = "OPS"\n')
+        srv = self.start_crated(config_path=cfg, env=dict(S3_ENV, OPS="opsecret"))
+        ready = harness.wait_value(lambda: json.loads(srv.get("/-/ready").body),
+                                   lambda j: j["storage"][0]["state"] != "unknown", 10)
+        self.assertEqual(ready["storage"][0]["state"], "ok", ready)
+        self.assertNotIn("secret-prefix", json.dumps(ready))
+        full = json.loads(srv.get("/-/ready", {"Authorization": "Bearer opsecret"}).body)
+        self.assertEqual(full["storage"][0]["name"], "s3://crates/secret-prefix")
+        self.assertEqual(full["registries"][0]["storage"], "s3://crates/secret-prefix")
 
     def test_store_down_reported(self):
         s3 = S3StandIn(buckets=["crates"], creds={KEY_ID: SECRET})

@@ -185,5 +185,24 @@ main(void)
 	ok(strstr(help, "[restart to change]") != NULL,
 	    "--help marks the keys read only at start");
 	free(help);
+	/* Object storage (issue 26). */
+	ok(parse("data_dir = \"/tmp/x\"\nstorage = \"s3://bucket/p\"\n"
+	    "storage_endpoint = \"http://127.0.0.1:9000\"\n[registries.a]\n"
+	    "[registries.b]\n\nstorage = \"azblob://acct/crates\"\n", &c,
+	    &cause) == 0 && config_check(c, &cause) == 0, "storage keys");
+	ok(c != NULL && strcmp(c->storage, "s3://bucket/p") == 0 &&
+	    c->storage_line == 2 && c->storage_max_stale == 1 &&
+	    c->regs[0].storage == NULL && c->regs[1].storage != NULL &&
+	    c->regs[1].storage_line == 7, "URLs, their lines, max_stale's"
+	    " default");
+	config_free(c);
+	bad("storage = \"s3://b\"\n[registries.a]\n", "crated.toml:1:"
+	    " storage: bucket \"b\": use 3 to 63");
+	bad("[registries.a]\nstorage = \"gs://bucket\"\n", "crated.toml:2:"
+	    " registries.a.storage: must be s3://BUCKET[/PREFIX] or azblob://");
+	bad("storage_max_stale = -1\n[registries.a]\n", "crated.toml:1:"
+	    " storage_max_stale: must be between 0 and");
+	bad("storage_endpoint = \"ftp://x\"\n[registries.a]\n",
+	    "crated.toml:1: storage_endpoint: must start with http://");
 	return done_testing();
 }
