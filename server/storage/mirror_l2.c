@@ -36,7 +36,6 @@ struct mirror_l2 {
 	const char		*prefix;	/* reg->objprefix */
 	char			 labels[96];
 	time_t			 down_until;	/* skipped until then */
-	char			*last_error;
 	unsigned		 puts;		/* writes under way */
 	unsigned		 gets;		/* reads under way */
 	struct log_every	 put_log, bad_log;
@@ -93,8 +92,6 @@ answered(struct mirror_l2 *l2, const struct obj_result *r)
 		log_warn("registry %s: object store %s: %s; the mirror works"
 		    " without it (upstream and local disk) for %d s",
 		    l2->reg->name, objstore_name(l2->os), why, L2_DOWN_SECS);
-	free(l2->last_error);
-	l2->last_error = xstrdup(why);
 	l2->down_until = time(NULL) + L2_DOWN_SECS;
 	return false;
 }
@@ -157,7 +154,6 @@ mirror_l2_close(struct mirror_l2 *l2)
 {
 	if (l2 == NULL)
 		return;
-	free(l2->last_error);
 	free(l2);
 }
 
@@ -719,22 +715,20 @@ mirror_l2_crate_put(struct mirror_l2 *l2, const char *rel, const char *cksum)
 	workers_submit(l2->srv->background, cput_read, cput_readdone, c);
 }
 
+/* No store name nor error text here: /-/ready shows this to readers
+ * without the ops token (the store's own entry there has them, for ops
+ * readers only). */
 void
 mirror_l2_state(struct mirror_l2 *l2, json_t *obj)
 {
-	json_t	*j;
-
 	if (l2 == NULL)
 		return;
-	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:i}",
-	    "store", objstore_name(l2->os),
+	json_object_set_new(obj, "storage_cache", json_pack("{s:s, s:I, s:I,"
+	    " s:I, s:I, s:I, s:I, s:i, s:i}",
 	    "state", skipping(l2) ? "skipped (store failing)" : "ok",
 	    "hits", (json_int_t)l2->hits, "misses", (json_int_t)l2->misses,
 	    "bad", (json_int_t)l2->bad, "stored", (json_int_t)l2->stored,
 	    "failed", (json_int_t)l2->failed,
-	    "skipped", (json_int_t)l2->skipped, "writing", (int)l2->puts);
-	if (l2->last_error != NULL && skipping(l2))
-		json_object_set_new(j, "last_error", json_string(
-		    l2->last_error));
-	json_object_set_new(obj, "storage_cache", j);
+	    "skipped", (json_int_t)l2->skipped, "writing", (int)l2->puts,
+	    "reading", (int)l2->gets));
 }
