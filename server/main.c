@@ -28,6 +28,7 @@ static const struct {
 	{ "prefetch", cmd_prefetch },
 	{ "cargo-config", cmd_cargo_config },
 	{ "check", cmd_check },
+	{ "storage", cmd_storage },
 	{ "crash-points", crash_points_list },
 };
 

@@ -647,6 +647,7 @@ server_finish(struct server *srv)
 	workers_destroy(srv->cpu);
 	probes_free(srv->probes);
 	upstream_client_destroy(srv->upstream);
+	srv->upstream = NULL;	/* the store's writes check (mirror_l2.c) */
 	workers_destroy(srv->workers);
 	workers_destroy(srv->background);
 	lru_fini(&srv->keeping);

@@ -22,6 +22,7 @@ int	cmd_token(int argc, char **argv);
 int	cmd_gc(int argc, char **argv);
 int	cmd_cargo_config(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
+int	cmd_storage(int argc, char **argv);
 
 /* Every command's usage, then the configuration keys, to f. */
 void	cmd_usage(FILE *f);

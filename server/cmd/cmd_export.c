@@ -2,16 +2,23 @@
  * (cache/bundle.h). */
 #include "server/cmd/cmd.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cache/bundle.h"
 #include "common/xmalloc.h"
+#include "server/cmd/storeio.h"
 #include "server/core/config.h"
+#include "server/storage/migrate.h"
+#include "server/storage/objstore.h"
 
 /* --since: a bundle's creation time, Unix seconds, or YYYY-MM-DD[THH:MM:SS]
  * (UTC). */
@@ -39,6 +46,104 @@ parse_since(const char *s, char **cause)
 	return timegm(&tm);
 }
 
+/* A local registry in the staging folder: a link to its folder. */
+static int
+link_local(const char *data_dir, const char *stage, const char *name,
+    char **cause)
+{
+	char		*p = xasprintf("%s/%s/index", data_dir, name), *l;
+	char		 real[PATH_MAX];
+	struct stat	 st;
+	int		 r = 0;
+
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+		free(p);
+		p = xasprintf("%s/%s", data_dir, name);
+		l = xasprintf("%s/%s", stage, name);
+		if (realpath(p, real) == NULL || symlink(real, l) != 0) {
+			*cause = xasprintf("%s: %s", p, strerror(errno));
+			r = -1;
+		}
+		free(l);
+	}
+	free(p);
+	return r;
+}
+
+/* The store-backed hosted registry rc's files, pulled into stage. */
+static int
+pull_one(struct storeio *io, const struct registry_config *rc,
+    const char *stage, char **cause)
+{
+	struct migrate_spec	 spec = { storeio_base(io), NULL, stage,
+				    rc->name, NULL, NULL };
+	struct migrate_stats	 st;
+	char			*prefix = NULL, *why = NULL;
+	int			 r;
+
+	if ((spec.os = storeio_store(io, rc, &prefix, &why)) == NULL) {
+		*cause = why;
+		return -1;
+	}
+	spec.prefix = prefix;
+	r = migrate_pull(&spec, false, &st, &why);
+	if (r != 0) {
+		*cause = xasprintf("registry %s in %s: %s", rc->name,
+		    objstore_name(spec.os), why);
+		free(why);
+	}
+	free(prefix);
+	return r;
+}
+
+/*
+ * A store-backed hosted registry's files are the object store's (its
+ * local folder is a cache): they are pulled into a staging folder, beside
+ * links to the other registries' folders, and the bundle is made from
+ * there. -1 with *cause; else *stage (new) is the folder, or NULL when no
+ * registry exported is store-backed.
+ */
+static int
+stage_stores(const struct cmd_args *a, char **stage, char **cause)
+{
+	const struct config	*cfg = a->cfg;
+	struct storeio		*io;
+	DIR			*d;
+	struct dirent		*de;
+	int			 r = 0;
+	size_t			 n = 0;
+
+	*stage = NULL;
+	for (size_t i = 0; i < cfg->nregs; i++)
+		if (storeio_backed(cfg, &cfg->regs[i]) && (a->registry == NULL ||
+		    strcmp(a->registry, cfg->regs[i].name) == 0))
+			n++;
+	if (n == 0)
+		return 0;
+	if ((*stage = storeio_staging(cfg->data_dir, "export", cause)) == NULL)
+		return -1;
+	io = storeio_open(cfg);
+	for (size_t i = 0; r == 0 && i < cfg->nregs; i++)
+		if (storeio_backed(cfg, &cfg->regs[i]) && (a->registry == NULL ||
+		    strcmp(a->registry, cfg->regs[i].name) == 0))
+			r = pull_one(io, &cfg->regs[i], *stage, cause);
+	storeio_close(io);
+	if (r == 0 && a->registry == NULL && (d = opendir(cfg->data_dir)) !=
+	    NULL) {
+		while (r == 0 && (de = readdir(d)) != NULL) {
+			const struct registry_config *rc = storeio_find(cfg,
+			    de->d_name);
+
+			if (de->d_name[0] != '.' && (rc == NULL ||
+			    !storeio_backed(cfg, rc)))
+				r = link_local(cfg->data_dir, *stage,
+				    de->d_name, cause);
+		}
+		closedir(d);
+	}
+	return r;
+}
+
 int
 cmd_export(int argc, char **argv)
 {
@@ -50,7 +155,7 @@ cmd_export(int argc, char **argv)
 	struct cmd_tty		 t = { isatty(STDERR_FILENO) };
 	struct bundle_progress	 p = { cmd_show, &t };
 	struct bundle_registry	*known;
-	char			*cause = NULL;
+	char			*cause = NULL, *stage = NULL;
 	time_t			 since = 0;
 	struct timespec		 t0, t1;
 	int			 r;
@@ -70,9 +175,12 @@ cmd_export(int argc, char **argv)
 	}
 	known = cmd_configured(a.cfg);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = bundle_export(a.cfg->data_dir, a.registry ? &a.registry : NULL,
-	    a.registry ? 1 : 0, since, argv[optind], known, a.cfg->nregs, &p,
-	    &st, &cause);
+	if ((r = stage_stores(&a, &stage, &cause)) == 0)
+		r = bundle_export(stage ? stage : a.cfg->data_dir, a.registry ?
+		    &a.registry : NULL, a.registry ? 1 : 0, since, argv[optind],
+		    known, a.cfg->nregs, &p, &st, &cause);
+	storeio_remove(stage);
+	free(stage);
 	free(known);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (t.on)

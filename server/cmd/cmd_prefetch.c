@@ -40,6 +40,7 @@
 
 #define DEFAULT_JOBS	8
 #define SCAN_DEPTH	8
+#define SETTLE_SECONDS	60	/* for the cache's writes at the end */
 
 struct target {
 	char	*registry;	/* crated registry name */
@@ -820,6 +821,30 @@ fetch_and_report(struct run *r)
 	}
 }
 
+/* Lets the cache fills land on disk and, for a mirror with an object
+ * store, their copies in the store (written in the background: disk
+ * reads, then requests), for at most SETTLE_SECONDS. */
+static void
+settle_fills(struct run *r)
+{
+	struct timespec	t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (workers_pending(r->srv.workers) > 0 ||
+	    workers_pending(r->srv.background) > 0 ||
+	    workers_pending(r->srv.cpu) > 0 ||
+	    upstream_client_active(r->srv.upstream) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > SETTLE_SECONDS) {
+			fprintf(stderr, "crated prefetch: writes still under"
+			    " way after %d s; not waiting for them\n",
+			    SETTLE_SECONDS);
+			break;
+		}
+		event_base_loop(r->srv.base, EVLOOP_ONCE);
+	}
+}
+
 /* Says how a signal ended the run, lets the cache fills land, stops the
  * server or client and frees the run; the exit status. */
 static int
@@ -836,11 +861,8 @@ end_run(struct run *r)
 	for (int i = 0; i < 2; i++)
 		if (r->sigs[i] != NULL)
 			event_free(r->sigs[i]);
-	if (pf->srv != NULL) {
-		/* Let the cache fills land on disk before exiting. */
-		while (workers_pending(r->srv.workers) > 0)
-			event_base_loop(r->srv.base, EVLOOP_ONCE);
-	}
+	if (pf->srv != NULL)
+		settle_fills(r);
 	/* Transfers still under way (a signal) end here, their jobs with
 	 * them: before the targets and failures they use are freed. */
 	if (pf->srv != NULL || r->cfg != NULL) {

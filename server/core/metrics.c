@@ -27,6 +27,10 @@ static const struct family {
 	enum metric_part	 part;
 	const char		*help;
 } families[METRIC_COUNT] = {
+	[METRIC_STORAGE_MIRROR_TOTAL] =
+	    { "crated_storage_mirror_total", COUNTER, METRICS_MIRROR,
+	      "A mirror's reads and writes of its shared cache in the object"
+	      " store, by operation and outcome." },
 	[METRIC_STORAGE_UP] =
 	    { "crated_storage_up", GAUGE, METRICS_STORAGE,
 	      "1 when the object store's last request got an answer." },

@@ -11,6 +11,7 @@
 
 /* In the order of the exposition (scrapers and tests have seen it). */
 enum metric_id {
+	METRIC_STORAGE_MIRROR_TOTAL,
 	METRIC_STORAGE_UP,
 	METRIC_STORAGE_LATENCY_SECONDS,
 	METRIC_STORAGE_REQUESTS_TOTAL,

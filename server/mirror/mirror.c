@@ -19,6 +19,7 @@
 #include "server/core/metrics.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
+#include "server/storage/mirror_l2.h"
 #include "server/upstream/credential.h"
 #include "server/upstream/limiter.h"
 
@@ -113,6 +114,7 @@ mirror_open(struct registry *reg, char **cause)
 	if (usage_damage(m->usage) != NULL)
 		log_warn("registry %s: %s", reg->name, usage_damage(m->usage));
 	metrics_show(METRICS_MIRROR);
+	m->l2 = mirror_l2_open(reg);
 	prune_negatives(m);
 	mirror_evict_open(m);
 	m->gc_timer = event_new(m->srv->base, -1, EV_PERSIST, gc_tick, m);
@@ -149,6 +151,7 @@ mirror_close(struct mirror *m)
 		    strerror(-r));
 	mirror_warm_close(m);
 	mirror_admit_close(m);
+	mirror_l2_close(m->l2);
 	free(m->base);
 	free(m->token);
 	free(m->last_error);
@@ -207,6 +210,7 @@ mirror_state(struct mirror *m, json_t *j)
 	if (limiter_latency(m->limiter) > 0)
 		json_object_set_new(j, "upstream_latency_ms", json_real(
 		    limiter_latency(m->limiter) * 1e3));
+	mirror_l2_state(m->l2, j);
 }
 
 void

@@ -29,6 +29,7 @@
 #include "server/files/hot.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/storage/mirror_l2.h"
 #include "server/upstream/upstream.h"
 
 #define CRATE_MAX	(1u << 30)
@@ -64,6 +65,8 @@ struct crate_fill {
 	bool			 paused;
 	int			 res;		/* commit result */
 	bool			 pinned;	/* asked for by crated prefetch */
+	bool			 from_l2;	/* found in the shared cache */
+	char			*l2_body;	/* its bytes, until written */
 	struct evict		*evict;		/* crates to remove first */
 	struct dl		*waiters;	/* served from the file */
 	struct crate_fill	*next;
@@ -153,8 +156,12 @@ crate_commit_done(void *arg)
 		    cf->name, cf->vers, strerror(-cf->res));
 		crate_fail_waiters(cf, 500, "crated could not store it");
 	}
-	if (cf->res == 0)
+	if (cf->res == 0) {
 		usage_added(m->usage, cf->rel, (uint64_t)cf->got, cf->pinned);
+		/* What the upstream sent is shared, in the background. */
+		if (!cf->from_l2)
+			mirror_l2_crate_put(m->l2, cf->rel, cf->cksum);
+	}
 	mirror_evict_done(cf->evict);
 	for (d = cf->waiters; d != NULL; d = next) {
 		next = d->next;
@@ -163,6 +170,35 @@ crate_commit_done(void *arg)
 	}
 	crate_fill_free(cf);
 	mirror_evict_soon(m);
+}
+
+/* A .crate from the shared cache (its SHA-256 checked): written to the
+ * temp file, then committed as a fetched one. On a disk worker. */
+static void
+l2_commit_work(void *arg)
+{
+	struct crate_fill	*cf = arg;
+	const char		*p = cf->l2_body;
+	size_t			 left = (size_t)cf->got;
+	ssize_t			 n;
+
+	while (left > 0) {
+		if ((n = write(cf->fd, p, left)) < 0) {
+			cf->res = -errno;
+			store_tmp_discard(cf->m->reg->store, cf->fd,
+			    cf->tmprel);
+			cf->fd = -1;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	free(cf->l2_body);
+	cf->l2_body = NULL;
+	if (cf->res == 0)
+		crate_commit_work(cf);
+	else if (cf->evict != NULL)
+		mirror_evict_remove(cf->evict);
 }
 
 static void
@@ -462,13 +498,100 @@ origin_of(const char *url, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)n, url);
 }
 
+/* Asks the upstream for cf's .crate, its dl template known. */
+static void
+crate_fetch(struct crate_fill *cf)
+{
+	struct mirror		*m = cf->m;
+	struct fetch_opts	 o = { 0 };
+	char			*url;
+
+	url = regconfig_dl_url(m->rc.dl, cf->name, cf->vers, cf->cksum);
+	origin_of(url, cf->origin, sizeof cf->origin);
+	o.url = url;
+	o.max_body = CRATE_MAX;
+	o.on_data = crate_data;
+	o.done = crate_done;
+	o.arg = cf;
+	mirror_admit(m, &o);
+	free(url);
+}
+
+static void
+crate_config(struct mirror *m, const char *error, void *arg)
+{
+	struct crate_fill	*cf = arg;
+
+	if (error != NULL) {
+		snprintf(cf->origin, sizeof cf->origin, "the upstream");
+		crate_failed(cf, error);
+		return;
+	}
+	crate_fetch(cf);
+}
+
+/* Asks the upstream for cf's .crate. With a shared cache the upstream's
+ * config.json was not asked for before (a crate found in the store needs
+ * no dl template): it is now. */
+static void
+crate_upstream(struct crate_fill *cf)
+{
+	if (cf->m->l2 != NULL)
+		mirror_get_config(cf->m, crate_config, cf);
+	else
+		crate_fetch(cf);
+}
+
+/* What the shared cache had of cf's .crate: a verified copy is kept and
+ * served; anything else (missing, a wrong checksum, the store down) goes
+ * to the upstream as before. */
+static void
+l2_crate_done(enum l2_status s, char *crate, size_t len, void *arg)
+{
+	struct crate_fill	*cf = arg;
+	struct mirror		*m = cf->m;
+	struct dl		*d;
+
+	/* Shutting down, a miss goes no further (the upstream client may be
+	 * going: server_finish); a hit is still served while the drain
+	 * lasts. */
+	if (s != L2_FOUND && m->srv->stopping) {
+		free(crate);
+		snprintf(cf->origin, sizeof cf->origin, "the object store");
+		crate_failed(cf, "crated is shutting down");
+		return;
+	}
+	if (s != L2_FOUND) {
+		crate_upstream(cf);
+		return;
+	}
+	log_info("registry %s: cached crate %s %s from the object store (%zu"
+	    " bytes)", m->reg->name, cf->name, cf->vers, len);
+	cf->from_l2 = true;
+	cf->l2_body = crate;
+	cf->got = (long long)len;
+	if (cf->streamer != NULL) {
+		d = xcalloc(1, sizeof *d);
+		d->m = m;
+		d->req = cf->streamer;
+		snprintf(d->name, sizeof d->name, "%s", cf->name);
+		snprintf(d->vers, sizeof d->vers, "%s", cf->vers);
+		d->next = cf->waiters;
+		cf->waiters = d;
+		cf->streamer = NULL;
+	}
+	m->committing += (uint64_t)cf->got;
+	cf->evict = mirror_evict_victims(m, 0);
+	workers_submit(m->srv->workers, l2_commit_work, crate_commit_done,
+	    cf);
+}
+
 static void
 start_crate(struct dl *d)
 {
 	struct mirror		*m = d->m;
 	struct crate_fill	*cf;
-	struct fetch_opts	 o = { 0 };
-	char			 rel[STORE_PATH_MAX], *url;
+	char			 rel[STORE_PATH_MAX];
 
 	store_crate_rel(d->name, d->vers, rel);
 	if (store_exists(m->reg->store, rel)) {
@@ -506,15 +629,11 @@ start_crate(struct dl *d)
 	dl_free(d);
 	cf->next = m->crate_fills;
 	m->crate_fills = cf;
-	url = regconfig_dl_url(m->rc.dl, cf->name, cf->vers, cf->cksum);
-	origin_of(url, cf->origin, sizeof cf->origin);
-	o.url = url;
-	o.max_body = CRATE_MAX;
-	o.on_data = crate_data;
-	o.done = crate_done;
-	o.arg = cf;
-	mirror_admit(m, &o);
-	free(url);
+	/* A full disk passes crates through from the upstream as before. */
+	if (!cf->nodisk && mirror_l2_crate_get(m->l2, rel, cf->cksum,
+	    l2_crate_done, cf))
+		return;
+	crate_upstream(cf);
 }
 
 static void
@@ -544,6 +663,10 @@ dl_index(struct mirror *m, const struct outcome *o, void *arg)
 		/* Maybe published since we last looked. */
 		d->refreshed = true;
 		mirror_index_get(m, d->name, d->path, true, dl_index, d);
+		return;
+	}
+	if (found && m->l2 != NULL) {
+		start_crate(d);		/* the store first: no config needed */
 		return;
 	}
 	if (found) {
@@ -605,6 +728,9 @@ keep_done(void *arg)
 	if (k->res == 0) {
 		usage_added(k->m->usage, k->rel, k->len, false);
 		mirror_evict_soon(k->m);
+		/* Shared too: other replicas check it against the
+		 * upstream's index line before they serve it. */
+		mirror_l2_crate_put(k->m->l2, k->rel, NULL);
 	}
 	if (k->res != 0)
 		log_warn("registry %s: keeping the uploaded %s: %s",

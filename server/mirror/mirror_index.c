@@ -28,6 +28,7 @@
 #include "server/files/hot.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/storage/mirror_l2.h"
 #include "server/upstream/upstream.h"
 
 #define INDEX_MAX	(64u << 20)
@@ -242,6 +243,29 @@ persist_done(void *arg)
 	free(p);
 }
 
+/* The metadata of e, as meta/<path> holds it (new string); the shared
+ * cache's sidecar is the same (server/storage/mirror_l2.h). */
+static char *
+meta_of(const struct hot_entry *e)
+{
+	json_t	*meta;
+	char	*s;
+
+	meta = json_pack("{s:I}", "fetched", (json_int_t)e->fetched);
+	/* What the validators belong to: the three files are written
+	 * without syncing their renames (store_write_cache), so after a
+	 * crash this metadata may sit beside an older or newer index file. */
+	json_object_set_new(meta, "plain_etag", json_string(e->plain.etag));
+	if (e->up_etag != NULL)
+		json_object_set_new(meta, "etag", json_string(e->up_etag));
+	if (e->up_lastmod != NULL)
+		json_object_set_new(meta, "last_modified",
+		    json_string(e->up_lastmod));
+	s = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	return s;
+}
+
 /* Writes e (and its metadata) to disk in the background; for a negative
  * e, removes what is cached of path. The bytes were already served from
  * memory; a crash before the rename loses only the cache fill. Until the
@@ -250,7 +274,6 @@ static void
 persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 {
 	struct persist	*p = xcalloc(1, sizeof *p);
-	json_t		*meta;
 	uint64_t	 hv = lru_hash(hot_entry_key(e));
 	struct lru_node	*n;
 
@@ -269,19 +292,30 @@ persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 		workers_submit(m->srv->workers, persist_work, persist_done, p);
 		return;
 	}
-	meta = json_pack("{s:I}", "fetched", (json_int_t)e->fetched);
-	/* What the validators belong to: the three files are written
-	 * without syncing their renames (store_write_cache), so after a
-	 * crash this metadata may sit beside an older or newer index file. */
-	json_object_set_new(meta, "plain_etag", json_string(e->plain.etag));
-	if (e->up_etag != NULL)
-		json_object_set_new(meta, "etag", json_string(e->up_etag));
-	if (e->up_lastmod != NULL)
-		json_object_set_new(meta, "last_modified",
-		    json_string(e->up_lastmod));
-	p->meta = json_dumps(meta, JSON_COMPACT);
-	json_decref(meta);
+	p->meta = meta_of(e);
 	workers_submit(m->srv->workers, persist_work, persist_done, p);
+}
+
+static void
+release_entry(void *arg)
+{
+	hot_unref(arg);
+}
+
+/* What the upstream sent (body false: only that it is still current, a
+ * 304) goes to the shared cache too, in the background. */
+static void
+share(struct mirror *m, const char *path, struct hot_entry *e, bool body)
+{
+	char	*meta;
+
+	if (m->l2 == NULL)
+		return;
+	meta = meta_of(e);
+	hot_ref(e);
+	mirror_l2_index_put(m->l2, path, body ? e->plain.body : NULL,
+	    e->plain.len, meta, release_entry, e);
+	free(meta);
 }
 
 static void
@@ -319,11 +353,14 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 	struct mirror	*m = fl->m;
 	char		 key[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 2];
 
-	if (fl->old != NULL && !fl->old->negative && (v == V_OK ||
-	    v == V_NOT_MODIFIED))
+	if (fl->old != NULL && !fl->old->negative && !fl->l2_hit &&
+	    (v == V_OK || v == V_NOT_MODIFIED))
 		mirror_count(m, METRIC_REVALIDATIONS_TOTAL, v == V_OK ?
 		    "result=\"200\"" : "result=\"304\"", 1);
-	mirror_note_answer(m, v == V_CONFIG || v == V_TRANSIENT ? why : NULL);
+	/* A file from the store says nothing of the upstream's health. */
+	if (!fl->l2_hit)
+		mirror_note_answer(m, v == V_CONFIG || v == V_TRANSIENT ? why :
+		    NULL);
 	switch (v) {
 	case V_OK:
 		log_debug("registry %s: fetched %s (%zu bytes)",
@@ -331,6 +368,8 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 		watch_check(m, fl->path, e);
 		mirror_neg_remove(m, fl->path);
 		persist(m, fl->path, e, true);
+		if (!fl->l2_hit)
+			share(m, fl->path, e, true);
 		o->status = 200;
 		o->e = e;
 		break;
@@ -342,7 +381,10 @@ settle(struct fill *fl, enum verdict v, struct hot_entry *e, const char *why,
 			goto transient;
 		}
 		fl->old->fetched = time(NULL);
-		persist(m, fl->path, fl->old, false);
+		/* A copy from the store is not on disk yet: its body goes
+		 * too. The store has it: the sidecar alone goes there. */
+		persist(m, fl->path, fl->old, fl->old_shared);
+		share(m, fl->path, fl->old, !fl->old_shared);
 		o->status = 200;
 		o->e = fl->old;
 		break;
@@ -400,6 +442,9 @@ struct digest {
 	struct featreq		 feat;		/* a copy of fl->feat */
 	double			 secs;		/* the fetch's duration */
 	char			*up_etag, *up_lastmod;
+	bool			 l2;		/* from the shared cache */
+	time_t			 l2_fetched;	/* its sidecar's */
+	char			*l2_etag;	/* the file it describes */
 	/* results */
 	char			*cause;		/* not an index file: why */
 	struct hot_entry	*e;
@@ -642,16 +687,182 @@ mirror_index_fill(struct mirror *m, const char *path)
 	return NULL;
 }
 
-/* Asks the upstream for the index file at path (e: what we have, taken
- * over). With a waiter, someone waits; without, it is warming, asked
- * with the features in feat. False when the warming queue is full. */
+/* Sends fl upstream: conditional on what it has. False when the warming
+ * queue is full (fl not taken). */
 static bool
-start_fill(struct mirror *m, const char *name, const char *path,
-    struct hot_entry *e, struct waiter *w, const struct featreq *feat)
+fill_upstream(struct fill *fl)
 {
-	struct fill		*fl = xcalloc(1, sizeof *fl);
+	struct mirror		*m = fl->m;
+	struct hot_entry	*e = fl->old;
 	struct fetch_opts	 o = { 0 };
 	bool			 ok = true;
+
+	o.url = xasprintf("%s%s", m->base, fl->path);
+	if (e != NULL && !e->negative) {
+		o.if_none_match = e->up_etag;
+		o.if_modified_since = e->up_etag ? NULL : e->up_lastmod;
+	}
+	o.max_body = INDEX_MAX;
+	o.timeout = INDEX_TIMEOUT;
+	o.done = fill_done;
+	o.arg = fl;
+	if (fl->waiters != NULL)
+		mirror_admit(m, &o);
+	else
+		ok = mirror_admit_warm(m, &o);
+	free((char *)(uintptr_t)o.url);
+	return ok;
+}
+
+/* After the shared cache was asked: fl goes upstream; a warming fill the
+ * queue cannot take ends, nobody waiting for it. Shutting down, nothing
+ * new starts upstream (the client may be going: server_finish). */
+static void
+fill_upstream_after_l2(struct fill *fl)
+{
+	struct outcome	o = { .status = 503, .error = "crated is shutting"
+			    " down" };
+
+	if (fl->m->srv->stopping || !fill_upstream(fl)) {
+		if (!fl->m->srv->stopping)
+			o.error = "too many prefetches wait";
+		finish_fill(fl, &o);
+	}
+}
+
+static void
+l2_digest_done(void *arg)
+{
+	struct digest		*d = arg;
+	struct fill		*fl = d->fl;
+	struct mirror		*m = fl->m;
+	struct outcome		 o = { .status = 502 };
+	struct hot_entry	*e;
+
+	if (d->e == NULL) {
+		log_warn("registry %s: %s: the object store's copy is not an"
+		    " index file (%s); asking the upstream", m->reg->name,
+		    fl->path, d->cause);
+		fill_upstream_after_l2(fl);
+		goto out;
+	}
+	e = hot_insert(m->srv->hot, d->e);
+	/* The sidecar counts only when it describes this very file. */
+	if (d->l2_etag != NULL && strcmp(d->l2_etag, e->plain.etag) == 0) {
+		e->fetched = d->l2_fetched;
+		e->up_etag = d->up_etag;
+		e->up_lastmod = d->up_lastmod;
+		d->up_etag = d->up_lastmod = NULL;
+	} else
+		e->fetched = 0;
+	if (e->fetched != 0 && mirror_index_fresh(m, e)) {
+		log_debug("registry %s: %s from the object store (%lds old)",
+		    m->reg->name, fl->path, (long)(time(NULL) - e->fetched));
+		fl->l2_hit = true;
+		settle(fl, V_OK, e, NULL, &o);
+		if (m->fill_read != NULL)
+			m->fill_read(m, d->deps ? d->key : NULL, &d->feat,
+			    &d->wants);
+	} else {
+		/* Too old: revalidated upstream with its validators (they
+		 * replace a stale local copy's: this file is newer). */
+		hot_ref(e);
+		hot_unref(fl->old);
+		fl->old = e;
+		fl->old_shared = true;
+		fill_upstream_after_l2(fl);
+	}
+	hot_unref(e);
+out:
+	free(d->cause);
+	free(d->body);
+	free(d->up_etag);
+	free(d->up_lastmod);
+	free(d->l2_etag);
+	featreq_free(&d->feat);
+	wants_free(&d->wants);
+	free(d);
+}
+
+/* What the shared cache had of fl's file: read like an upstream's (it is
+ * no more trusted), else the upstream is asked. */
+static void
+l2_index_done(enum l2_status s, struct l2_index *x, void *arg)
+{
+	struct fill	*fl = arg;
+	struct mirror	*m = fl->m;
+	struct digest	*d;
+
+	/* Shutting down, a miss goes no further (fill_upstream_after_l2);
+	 * a hit is still served while the drain lasts. */
+	if (s != L2_FOUND) {
+		fill_upstream_after_l2(fl);
+		return;
+	}
+	d = xcalloc(1, sizeof *d);
+	d->fl = fl;
+	d->l2 = true;
+	d->body = x->body;
+	d->len = x->len;
+	x->body = NULL;
+	key_of(m, fl->path, d->key);
+	d->deps = m->reg->cfg->prefetch_dependencies;
+	featreq_merge(&d->feat, &fl->feat);
+	d->l2_fetched = x->fetched;
+	d->l2_etag = x->plain_etag;
+	d->up_etag = x->up_etag;
+	d->up_lastmod = x->up_lastmod;
+	x->plain_etag = x->up_etag = x->up_lastmod = NULL;
+	if (fl->waiters != NULL)
+		workers_submit_first(m->srv->cpu, digest_work, l2_digest_done,
+		    d);
+	else
+		workers_submit(m->srv->cpu, digest_work, l2_digest_done, d);
+}
+
+/* What the store's sidecar says of fl's stale local copy: confirmed by
+ * another replica within index_ttl, it is served as it is (its fetch time
+ * taken over); a newer file confirmed within it is read from the store;
+ * else the upstream revalidates the local copy, as without a store. */
+static void
+l2_meta_done(enum l2_status s, struct l2_index *x, void *arg)
+{
+	struct fill	*fl = arg;
+	struct mirror	*m = fl->m;
+	struct outcome	 o = { .status = 200 };
+
+	if (s != L2_FOUND || x->fetched == 0 || time(NULL) - x->fetched >=
+	    m->reg->cfg->index_ttl) {
+		fill_upstream_after_l2(fl);
+		return;
+	}
+	if (strcmp(x->plain_etag, fl->old->plain.etag) != 0) {
+		if (!mirror_l2_index_get(m->l2, fl->path, l2_index_done, fl))
+			fill_upstream_after_l2(fl);
+		return;
+	}
+	log_debug("registry %s: %s confirmed %lds ago by another replica",
+	    m->reg->name, fl->path, (long)(time(NULL) - x->fetched));
+	if (x->fetched > fl->old->fetched)
+		fl->old->fetched = x->fetched;
+	persist(m, fl->path, fl->old, false);
+	mirror_count(m, METRIC_CACHE_HITS_TOTAL, NULL, 1);
+	o.e = fl->old;
+	finish_fill(fl, &o);
+}
+
+/* Fetches the index file at path (e: what we have, taken over, stale):
+ * when there is a shared cache and l2 allows it, from the store first
+ * (nothing had) or after its sidecar (a stale copy), else from the
+ * upstream. With a waiter, someone waits; without, it is
+ * warming, asked with the features in feat. False when the warming queue
+ * is full. */
+static bool
+start_fill(struct mirror *m, const char *name, const char *path,
+    struct hot_entry *e, struct waiter *w, const struct featreq *feat,
+    bool l2)
+{
+	struct fill	*fl = xcalloc(1, sizeof *fl);
 
 	fl->m = m;
 	snprintf(fl->path, sizeof fl->path, "%s", path);
@@ -663,21 +874,14 @@ start_fill(struct mirror *m, const char *name, const char *path,
 		featreq_merge(&fl->feat, feat);
 	else
 		fl->feat.defaults = true;
-	o.url = xasprintf("%s%s", m->base, path);
-	if (e != NULL && !e->negative) {
-		o.if_none_match = e->up_etag;
-		o.if_modified_since = e->up_etag ? NULL : e->up_lastmod;
+	if (l2 && m->l2 != NULL && (e == NULL ? mirror_l2_index_get(m->l2,
+	    path, l2_index_done, fl) : !e->negative && mirror_l2_meta_get(
+	    m->l2, path, l2_meta_done, fl))) {
+		fl->next = m->fills;
+		m->fills = fl;
+		return true;
 	}
-	o.max_body = INDEX_MAX;
-	o.timeout = INDEX_TIMEOUT;
-	o.done = fill_done;
-	o.arg = fl;
-	if (w != NULL)
-		mirror_admit(m, &o);
-	else
-		ok = mirror_admit_warm(m, &o);
-	free((char *)(uintptr_t)o.url);
-	if (!ok) {
+	if (!fill_upstream(fl)) {
 		featreq_free(&fl->feat);
 		free(fl);
 		return false;
@@ -731,14 +935,14 @@ mirror_index_get(struct mirror *m, const char *name, const char *path,
 	}
 	if (e == NULL)
 		mirror_count(m, METRIC_CACHE_MISSES_TOTAL, NULL, 1);
-	start_fill(m, name, path, e, w, NULL);
+	start_fill(m, name, path, e, w, NULL, !force);
 }
 
 bool
 mirror_index_warm(struct mirror *m, const char *name, const char *path,
     struct hot_entry *have, const struct featreq *feat)
 {
-	return start_fill(m, name, path, have, NULL, feat);
+	return start_fill(m, name, path, have, NULL, feat, true);
 }
 
 void

@@ -19,6 +19,10 @@
  *   mirror_report.c     metrics under the registry's label, log lines
  *                       held back, the upstream's last answer
  *
+ * With an object store (reg->objstore), mirror_index.c and mirror_crates.c
+ * ask server/storage/mirror_l2.c before the upstream and hand it what the
+ * upstream sent; it calls back through the callbacks they give it.
+ *
  * A lower file tells an upper one through a function pointer the upper
  * one hands down, never by name: a fill read warms its dependencies
  * (m->fill_read, set by mirror_warm.c); unstarted warming fetches are
@@ -48,6 +52,7 @@ struct fetch_opts;
 struct hot_entry;
 struct http_request;
 struct limiter;
+struct mirror_l2;
 struct queued;
 struct usage;
 struct watch;
@@ -81,6 +86,8 @@ struct fill {
 	struct hot_entry	*old;		/* what we have, or NULL */
 	struct waiter		*waiters;
 	bool			 warming;	/* nobody asked yet */
+	bool			 l2_hit;	/* settled from the store */
+	bool			 old_shared;	/* old came from the store */
 	struct featreq		 feat;		/* features wanted of it */
 	struct fill		*next;
 };
@@ -121,6 +128,8 @@ struct mirror {
 	char			*last_error;
 	struct lru		 negs;		/* struct neg, by index path */
 	uint64_t		 committing;	/* bytes being stored */
+	struct mirror_l2	*l2;		/* the shared cache in the
+						   object store, or NULL */
 	struct ratelog {
 		time_t		 last;
 		size_t		 quiet;		/* held back since */
