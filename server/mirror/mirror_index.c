@@ -264,6 +264,23 @@ held_flush(struct mirror *m)
 	m->nheld = 0;
 }
 
+/* Takes p out of the held persists; false when it is not there (its
+ * write was handed to the workers). */
+static bool
+held_drop(struct mirror *m, struct persist *p)
+{
+	struct persist	**pp;
+
+	for (pp = &m->held; *pp != NULL && *pp != p; pp = &(*pp)->next)
+		;
+	if (*pp == NULL)
+		return false;
+	if ((*pp = p->next) == NULL)
+		m->held_tail = pp;
+	m->nheld--;
+	return true;
+}
+
 static double
 held_age(const struct mirror *m)
 {
@@ -335,8 +352,19 @@ persist(struct mirror *m, const char *path, struct hot_entry *e, bool body)
 	hot_ref(e);
 	p->e = e;
 	if ((n = lru_find(&m->writing, hot_entry_key(e), hv)) != NULL) {
+		struct persist	*old = lru_entry(n, struct persist, node);
+
 		lru_remove(&m->writing, n);
-		lru_entry(n, struct persist, node)->listed = false;
+		old->listed = false;
+		/* Still held: this one replaces it, so that two writes of
+		 * one path never run side by side on the two workers (the
+		 * older one's rename could land last). A 304's refresh
+		 * (body false) of the entry the held one was to write
+		 * writes its index file instead. */
+		if (held_drop(m, old)) {
+			body = body || (old->body && old->e == e);
+			persist_done(old);
+		}
 	}
 	lru_add(&m->writing, &p->node, hot_entry_key(e), hv);
 	p->listed = true;

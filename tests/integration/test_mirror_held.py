@@ -11,7 +11,9 @@ client or the disk sees:
   upstream request, even with a memory cache that keeps nothing;
 - once no fill is under way, the held files are on disk;
 - a file fetched just before a clean stop (SIGTERM) is on disk after it,
-  and a new crated serves it with the upstream gone.
+  and a new crated serves it with the upstream gone;
+- a file fetched again while its first write is still held is on disk
+  in its newer form (the two writes of one path never race).
 
 No assertion depends on how long anything takes: the disk is polled."""
 
@@ -27,11 +29,11 @@ from harness import index_path  # noqa: E402
 
 class HeldWriteTest(harness.TestCase):
 
-    def start(self, si, data_dir=None):
+    def start(self, si, data_dir=None, ttl=300):
         return self.start_crated(
             config_extra="memory_cache_bytes = 0\n", data_dir=data_dir,
             registries=S.mirror_toml("mirror", "sparse+%s/reg/" % si.base,
-                                     index_ttl=300, negative_ttl=300,
+                                     index_ttl=ttl, negative_ttl=ttl,
                                      prefetch_dependencies=False))
 
     def on_disk(self, crated, name):
@@ -90,6 +92,44 @@ class HeldWriteTest(harness.TestCase):
             r = again.get("/mirror/" + index_path(name))
             self.assertEqual(r.status, 200, "%s after a restart: %r" % (name, r))
             self.assertEqual(r.body, tree.index_body(name), name)
+
+    def test_refetched_while_held(self):
+        si, tree = S.standin_tree()
+        self.addCleanup(si.stop)
+        for name in ("hr-a", "hr-b"):
+            tree.add(name, "1.0.0", harness.make_crate(name, "1.0.0"))
+        crated = self.start(si, ttl=1)
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+        si.set("/reg/" + index_path("hr-b"), S.b_hold(gate, max_s=30))
+        held = {}
+
+        def get_b():
+            held["b"] = crated.get("/mirror/" + index_path("hr-b"), timeout=40)
+        t = threading.Thread(target=get_b)
+        t.start()
+        self.assertTrue(harness.wait_until(
+            lambda: si.count("/reg/" + index_path("hr-b")) == 1, 10),
+            "hr-b never reached the stand-in")
+        r = crated.get("/mirror/" + index_path("hr-a"))
+        self.assertEqual(r.status, 200, r)
+        old = tree.index_body("hr-a")
+        self.assertEqual(r.body, old)
+        tree.add("hr-a", "1.1.0", harness.make_crate("hr-a", "1.1.0"))
+        new = tree.index_body("hr-a")
+        up_a = "/reg/" + index_path("hr-a")
+        # index_ttl = 1: ask until crated revalidates and gets the new file
+        self.assertTrue(harness.wait_until(
+            lambda: crated.get("/mirror/" + index_path("hr-a")).body == new,
+            20), "hr-a was never fetched again: %r" % si.reqs(up_a))
+        gate.set()
+        t.join(40)
+        self.assertEqual(held["b"].status, 200, held["b"])
+        data_dir = crated.data_dir
+        crated.stop()
+        with open(os.path.join(data_dir, "mirror", "index",
+                               index_path("hr-a")), "rb") as f:
+            self.assertEqual(f.read(), new, "the older fill's write landed last")
 
 
 if __name__ == "__main__":
