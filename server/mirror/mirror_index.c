@@ -706,11 +706,16 @@ mirror_watch(struct mirror *m, const char *name, const char *vers)
 	hot_invalidate(m->srv->hot, key);
 	mirror_neg_remove(m, path);
 	if (vers == NULL) {
-		/* A yank: the next request revalidates. */
+		/* A yank: the next request revalidates. Its metadata is
+		 * written again too: a write of it still held (or under way)
+		 * carries the fetch time it had, and once done, a request
+		 * that reads the file from disk would find it fresh. */
 		struct hot_entry	*e = mirror_index_lookup(m, path);
 
 		if (e != NULL) {
 			e->fetched = 0;
+			if (!e->negative)
+				persist(m, path, e, false);
 			hot_unref(e);
 		}
 		return;
