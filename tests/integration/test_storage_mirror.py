@@ -576,13 +576,16 @@ class AzureTest(harness.TestCase):
                 ok = harness.wait_until(lambda: all(self.az.get_blob("fleet", k) == b
                                                     for k, b in want), 15)
                 self.assertTrue(ok, "the crates did not reach the container")
-                # the hosted registry gets a version, for the migration
-                c.publish_simple("az-hosted", "1.0.0")
             else:
                 self.assertEqual(files, [], "replica B went upstream: %r" % files)
             c.stop()
         self.assertEqual(locks["a"], locks["b"])
-        cfg = harness.write_config(os.path.join(self.tmp, "m.toml"), os.path.join(self.tmp, "a"),
+        # A hosted registry on local disk (a replica with the store would
+        # publish straight into it), for the migration.
+        h = self.start_crated(name="h", data_dir=os.path.join(self.tmp, "h"))
+        h.publish_simple("az-hosted", "1.0.0")
+        h.stop()
+        cfg = harness.write_config(os.path.join(self.tmp, "m.toml"), os.path.join(self.tmp, "h"),
                                    extra=self.extra)
         env = dict(self.env, **harness.cli_env())
         rc, out, err = harness.run_crated(["storage", "migrate", "--to-store", "--config", cfg],
@@ -599,7 +602,7 @@ class AzureTest(harness.TestCase):
                                           env=env, timeout=120)
         self.assertEqual(rc, 0, err + out)
         rel = os.path.join("local", crate_rel("az-hosted", "1.0.0"))
-        with open(os.path.join(self.tmp, "a", rel), "rb") as f1, \
+        with open(os.path.join(self.tmp, "h", rel), "rb") as f1, \
                 open(os.path.join(self.tmp, "back", rel), "rb") as f2:
             self.assertEqual(f1.read(), f2.read())
 
