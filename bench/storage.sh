@@ -36,14 +36,20 @@ file=3/l/log
 
 # The sample's file, for nginx (with its .gz), for crated on disk, and in
 # the stand-in's directory for crated with a store (key bench-fleet/local/
-# index/3/l/log, as a publish leaves it).
+# index/3/l/log, as a publish leaves it; the stand-in keeps every object
+# in that directory too, written without fsync).
 unpack_sample "$work/sample"
 mkdir -p "$work/www/local/$(dirname $file)" \
     "$work/disk/local/index/$(dirname $file)" "$work/s3/$bucket"
 cp "$work/sample/$file" "$work/www/local/$file"
 gzip -3 -n -c "$work/sample/$file" > "$work/www/local/$file.gz"
 cp "$work/sample/$file" "$work/disk/local/index/$file"
-cp "$work/sample/$file" "$work/s3/$bucket/bench-fleet%2Flocal%2Findex%2F${file//\//%2F}"
+obj=$work/s3/$bucket/bench-fleet%2Flocal%2Findex%2F${file//\//%2F}
+cp "$work/sample/$file" "$obj"
+"$python" -c 'import hashlib, json, sys, time
+json.dump({"ctype": "application/octet-stream", "mtime": time.time(),
+    "etag": "\"%s\"" % hashlib.md5(open(sys.argv[1], "rb").read()).hexdigest()},
+    open(sys.argv[1] + ".meta", "w"))' "$obj"
 
 sport=$(free_port)
 bg_start "$python" "$root/tests/integration/s3_standin.py" --port "$sport" \
