@@ -13,7 +13,7 @@ all+=(fresh-file)
 all+=(https-hits)
 all+=(h2-hits)
 all+=(ci-fleet)
-# Run by name only (over two minutes, or not a comparison with nginx):
+# Run by name only (over two minutes each):
 # storage (hosted registries on an object store: ./dev.sh bench storage).
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
