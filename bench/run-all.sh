@@ -13,6 +13,8 @@ all+=(fresh-file)
 all+=(https-hits)
 all+=(h2-hits)
 all+=(ci-fleet)
+# Run by name only (over two minutes each):
+# storage (hosted registries on an object store: ./dev.sh bench storage).
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

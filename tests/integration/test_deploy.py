@@ -16,7 +16,14 @@
   HEALTHCHECK that really probes a running crated, runtime packages that
   provide every shared library the binary needs;
 - nginx-replicas.conf passes `nginx -t` and, in front of three crated
-  replicas, hashes each request by crate name.
+  replicas, hashes each request by crate name;
+- crated-replica.toml: three replicas on it (the S3 stand-in as the
+  bucket, its credentials file, --offline) behind nginx-replicas.conf:
+  a token made with `crated token create --config` on it works through
+  every replica, real `cargo publish` through nginx lands on several
+  replicas, every replica (and cargo generate-lockfile through nginx)
+  then sees every version, `cargo fetch` downloads through nginx, and the
+  bucket holds every version's .crate with its SHA-256.
 
 Checks that need a tool not installed (systemd-analyze, groff, man,
 nginx, dpkg/apt-cache) are skipped, saying which package provides it.
@@ -34,6 +41,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import s3_standin  # noqa: E402
 from harness import free_port  # noqa: E402
 
 DEPLOY = os.path.join(harness.REPO, "deploy")
@@ -43,6 +51,7 @@ UNIT = os.path.join(DEPLOY, "crated.service")
 MANPAGE = os.path.join(DEPLOY, "crated.8")
 CONTAINERFILE = os.path.join(DEPLOY, "Containerfile")
 NGINX_CONF = os.path.join(DEPLOY, "nginx-replicas.conf")
+REPLICA_TOML = os.path.join(DEPLOY, "crated-replica.toml")
 
 AZ_BEGIN = "# --- BEGIN azure example"
 AZ_END = "# --- END azure example"
@@ -632,19 +641,11 @@ class NginxTest(harness.TestCase):
         self.assertEqual(p.returncode, 0, "nginx -t:\n" + out)
         self.assertIn("test is successful", out)
 
-    def test_hashes_by_crate(self):
-        """Three crated replicas behind the example: the log's $crate is
-        the crate of each path, one crate's index and downloads reach one
-        replica, crates spread over replicas, /local/ reaches the first."""
-        replicas = []
-        for i in range(len(self.addrs)):
-            tmp = os.path.join(self.tmp, "r%d" % i)
-            os.makedirs(tmp)
-            replicas.append(self.start_crated(
-                tmp=tmp, registries='[registries.local]\n\n[registries.crates-io]\n'
-                'upstream = "https://index.crates.io/"\noffline = true\n'))
-        port = free_port()
-        conf = self.wrapper([r.port for r in replicas], port)
+    def run_nginx(self, ports, port=None):
+        """nginx on the example in front of 127.0.0.1:ports (stopped at
+        cleanup). Returns (its port, the path of its access log)."""
+        port = port or free_port()
+        conf = self.wrapper(ports, port)
         log = os.path.join(os.path.dirname(conf), "crated.access.log")
         with open(os.path.join(self.tmp, "nginx.out"), "wb") as out:
             proc = subprocess.Popen(self.nginx_cmd(conf, "-g", "daemon off;"),
@@ -654,6 +655,21 @@ class NginxTest(harness.TestCase):
         if not harness.wait_until(lambda: harness.port_answers(port) or proc.poll() is not None, 10) \
                 or proc.poll() is not None:
             self.fail("nginx did not start: %s" % read(os.path.join(self.tmp, "nginx.out")))
+        return port, log
+
+    def test_hashes_by_crate(self):
+        """Three crated replicas behind the example: the log's $crate is
+        the crate of each path, one crate's index and downloads reach one
+        replica, crates spread over replicas; paths that name no crate
+        (publish, search) get a random key."""
+        replicas = []
+        for i in range(len(self.addrs)):
+            tmp = os.path.join(self.tmp, "r%d" % i)
+            os.makedirs(tmp)
+            replicas.append(self.start_crated(
+                tmp=tmp, registries='[registries.local]\n\n[registries.crates-io]\n'
+                'upstream = "https://index.crates.io/"\noffline = true\n'))
+        port, log = self.run_nginx([r.port for r in replicas])
 
         def get(path, method="GET", body=None, headers=None):
             return harness.http_request(port, method, path, body, headers)
@@ -672,6 +688,7 @@ class NginxTest(harness.TestCase):
             ("GET", "/local/api/v1/crates/serde/owners"): "serde",
             ("GET", "/crates-io/config.json"): None,
             ("GET", "/local/api/v1/crates?q=serde"): None,
+            ("PUT", "/local/api/v1/crates/new"): None,
             ("GET", "/-/health"): None,
         }
         for method, path in expect:
@@ -683,11 +700,8 @@ class NginxTest(harness.TestCase):
         names = ["crate%02d" % i for i in range(24)]
         for n in names:
             get("/crates-io/" + harness.index_path(n))
-        r, _ = self.publish_via(port, "viaproxy")
-        self.assertEqual(r.status, 200, r)
-        self.assertEqual(get("/local/" + harness.index_path("viaproxy")).status, 200)
 
-        lines = self.read_log(log, len(expect) + len(names) + 4)
+        lines = self.read_log(log, len(expect) + len(names) + 2)
         seen = {}
         for l in lines:
             m = re.search(r'"(\S+) (\S+) HTTP/1\.\d" (\d+) \d+ crate=(\S+) replica=(\S+)', l)
@@ -705,17 +719,121 @@ class NginxTest(harness.TestCase):
         self.assertEqual(len(serde), 1, "serde's requests went to several replicas: %s" % serde)
         spread = {seen[("GET", "/crates-io/" + harness.index_path(n))][1] for n in names}
         self.assertGreater(len(spread), 1, "24 crates all went to one replica")
-        first = "127.0.0.1:%d" % replicas[0].port
-        for (method, path), (_, replica) in seen.items():
-            if path.startswith("/local/"):
-                self.assertEqual(replica, first, "%s %s did not reach the hosted replica"
-                                 % (method, path))
 
-    def publish_via(self, port, name):
-        crate = harness.make_crate(name, "1.0.0")
-        body = harness.publish_body(harness.crate_meta(name, "1.0.0"), crate)
-        return harness.http_request(port, "PUT", "/local/api/v1/crates/new", body,
-                                    {"Authorization": "anything"}), crate
+    def replica_config(self, nginx_port, endpoint, creds_file):
+        """crated-replica.toml as shipped but for what a test machine
+        differs in: public_url (this nginx), the bucket's endpoint (the
+        stand-in) and the credentials file's path."""
+        text = read(REPLICA_TOML)
+        subs = [(r'(?m)^public_url = "[^"]*"$', 'public_url = "http://127.0.0.1:%d"' % nginx_port),
+                (r'(?m)^# storage_endpoint = "[^"]*"$', 'storage_endpoint = "%s"' % endpoint),
+                (r'(?m)^storage_credentials_file = "[^"]*"$',
+                 'storage_credentials_file = "%s"' % creds_file)]
+        for pat, rep in subs:
+            text, n = re.subn(pat, rep, text)
+            self.assertEqual(n, 1, "crated-replica.toml: no line matching %s" % pat)
+        return write(os.path.join(self.tmp, "crated-replica.toml"), text)
+
+    def test_replicas_share_a_bucket(self):
+        """Three replicas on crated-replica.toml behind the example:
+        publishes through nginx land on several replicas and every
+        replica, and cargo through nginx, sees every version."""
+        text = read(REPLICA_TOML)
+        bucket, prefix = re.search(r'(?m)^storage = "s3://([^/"]+)/([^"]+)"$', text).groups()
+        region = re.search(r'(?m)^storage_region = "([^"]+)"$', text).group(1)
+        self.assertRegex(text, r"(?m)^\[registries\.local\]\n(#.*\n)*auth_required = true$")
+        akid, secret = "AKIDDEPLOY", "deploy/secret+key"
+        s3 = s3_standin.S3StandIn(buckets=[bucket], creds={akid: secret}, region=region)
+        self.addCleanup(s3.stop)
+        creds = write(os.path.join(self.tmp, "storage.env"),
+                      "AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n" % (akid, secret), 0o600)
+        port = free_port()
+        cfg = self.replica_config(port, s3.endpoint, creds)
+        # No AWS_* variables: the credentials file is what the replicas use.
+        no_aws = {k: None for k in os.environ if k.startswith("AWS_")}
+        replicas = []
+        for i in range(3):
+            d = os.path.join(self.tmp, "r%d" % i)
+            # --offline: the crates-io mirror never leaves the machine.
+            replicas.append(self.start_crated(
+                config_path=cfg, data_dir=d, tmp=self.tmp, name="r%d" % i, env=no_aws,
+                args=["--data-dir", d, "--listen", "127.0.0.1:0", "--offline"]))
+        self.run_nginx([r.port for r in replicas], port)
+        log = os.path.join(self.tmp, "nginx", "crated.access.log")
+        # A token made on any machine holding the file: it lands in the
+        # bucket, and every replica accepts it without a restart.
+        env = dict(harness.cli_env(), **no_aws)
+        rc, out, err = harness.run_crated(
+            ["token", "create", "--config", cfg, "--data-dir", os.path.join(self.tmp, "cli"),
+             "--registry", "local", "--scope", "publish", "--name", "release"], env=env)
+        self.assertEqual(rc, 0, err)
+        token = out.strip()
+        self.assertIsNotNone(s3.get(bucket, prefix + "/tokens.json"), "tokens.json not in the bucket")
+        auth = {"Authorization": token}
+        for r in replicas:
+            self.assertEqual(r.get("/local/config.json").status, 401, "auth_required is off")
+            # An unknown token makes a replica read the bucket's
+            # tokens.json again, at most once a second: so from the
+            # client's next try at the latest.
+            resp = harness.wait_status(lambda: r.get("/local/config.json", headers=auth), 200, 5)
+            self.assertEqual(resp.status, 200, "replica %d does not accept the bucket's token: %r"
+                             % (r.port, resp))
+        cargo = harness.Cargo(self.tmp, '[registries.local]\nindex = "sparse+http://127.0.0.1:%d'
+                              '/local/"\ncredential-provider = ["cargo:token"]\n' % port,
+                              tokens={"local": token})
+        name = "deploy-fleet"
+        published, took = [], {}
+        # Publishes carry no crate in their path: nginx sends each to a
+        # random replica. At least 6, until all three took one (at most 15).
+        while len(published) < 15 and (len(published) < 6 or len(set(took.values())) < 3):
+            vers = "0.%d.0" % (len(published) + 1)
+            proj = harness.make_project(os.path.join(self.tmp, "p-" + vers), name, version=vers)
+            cargo.run(["publish", "--registry", "local", "--no-verify", "--allow-dirty"],
+                      proj, logs=replicas)
+            published.append(vers)
+            for l in read(log).splitlines():
+                m = re.search(r'"PUT /local/api/v1/crates/new HTTP/1\.\d" 200 .* replica=(\S+)', l)
+                if m and l not in took:
+                    took[l] = m.group(1)
+        self.assertEqual(len(took), len(published), "nginx's log: %s" % read(log))
+        spread = sorted(set(took.values()))
+        self.assertGreaterEqual(len(spread), 2, "every publish went to %s" % spread)
+        # Each replica, asked directly, lists every version (within
+        # storage_max_stale of the last publish).
+        want = set(published)
+
+        def listed(r):
+            resp = r.get("/local/" + harness.index_path(name), headers=auth)
+            if resp.status != 200:
+                return set()
+            return {json.loads(l)["vers"] for l in resp.body.decode().splitlines() if l.strip()}
+        for r in replicas:
+            self.assertEqual(harness.wait_value(lambda: listed(r), lambda v: v == want, 10), want,
+                             "replica on port %d" % r.port)
+        # cargo through nginx resolves every version, and downloads one.
+        for vers in published:
+            user = harness.make_project(os.path.join(self.tmp, "u-" + vers), "user",
+                                        deps='%s = { version = "=%s", registry = "local" }'
+                                        % (name, vers), publish=False)
+            cargo.run(["generate-lockfile"], user, logs=replicas)
+            locked = {p["name"]: p["version"] for p in harness.read_lock(
+                os.path.join(user, "Cargo.lock"))}
+            self.assertEqual(locked.get(name), vers)
+        cargo.run(["fetch"], user, logs=replicas)
+        # The bucket holds every version with its .crate.
+        idx = s3.get(bucket, "%s/local/index/%s" % (prefix, harness.index_path(name)))
+        lines = [json.loads(l) for l in idx.decode().splitlines() if l.strip()]
+        self.assertEqual(sorted(l["vers"] for l in lines), sorted(published))
+        for l in lines:
+            body = s3.get(bucket, "%s/local/crates/%s/%s-%s.crate" % (prefix, name, name, l["vers"]))
+            self.assertIsNotNone(body, l["vers"])
+            self.assertEqual(harness.sha256_hex(body), l["cksum"], l["vers"])
+        for r in replicas:
+            self.assertNotIn(secret, r.log_text(), "the bucket's secret key in a log")
+        print("\nbehind nginx: %d versions published by cargo, taken by %d replicas (%s), "
+              "each listed by all 3 and resolved through nginx"
+              % (len(published), len(spread),
+                 ", ".join("%s: %d" % (a, list(took.values()).count(a)) for a in spread)))
 
     def read_log(self, path, n):
         return harness.wait_value(lambda: read(path).splitlines() if os.path.exists(path) else [],
