@@ -149,8 +149,8 @@ catalogue_start(const struct catalogue_params *p)
 	snprintf(cat->labels, sizeof cat->labels, "registry=\"%s\"",
 	    cat->registry);
 	cat->timer = evtimer_new(p->base, tick, cat);
-	cat->st.running = true;
-	evtimer_add(cat->timer, &now);
+	if (p->interval > 0)	/* 0: never (until a reload says) */
+		evtimer_add(cat->timer, &now);
 	return cat;
 }
 
