@@ -10,7 +10,7 @@ the SigV4-verifying S3 stand-in (s3_standin.py).
   through B; within the period plus a margin (waited on, bounded) real
   `cargo search` through C finds both, with their descriptions; C
   refuses a name that differs only in - and _ from A's crate, naming it
-  (its own collision list, before the store is asked); C's owners list
+  (its own collision list: no name reservation is tried); C's owners list
   of A's crate is A's (the meta file). A crate whose objects are deleted
   from the store leaves C's search and C's disk. /-/ready and /-/metrics
   show the catalogue.
@@ -139,7 +139,7 @@ class TestCatalogue(CatalogueCase):
         meta = os.path.join(c.data_dir, "local", "meta", index_path("cat-alpha"))
         self.assertTrue(os.path.exists(meta), meta)
         # A look-alike of A's crate, published on C: refused by C's own
-        # list (which names the crate), before the store is asked.
+        # list (which names the crate): no reservation is tried.
         gets = len(self.s3.requests)
         r = c.publish(harness.crate_meta("cat_alpha", "1.0.0"),
                       harness.make_crate("cat_alpha", "1.0.0"))
