@@ -32,6 +32,7 @@
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
 #include "server/storage/objstore.h"
+#include "server/storage/catalogue.h"
 #include "server/storage/replica.h"
 #include "server/storage/tokensync.h"
 #include "server/upstream/upstream.h"
@@ -292,6 +293,9 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	probes_reconfigured(srv->probes);
 	tokensync_set_max_stale(srv->tokensync,
 	    (double)srv->cfg->storage_max_stale);
+	for (size_t i = 0; i < srv->nregs; i++)
+		catalogue_set_interval(srv->regs[i].catalogue,
+		    (int)srv->cfg->storage_catalogue_interval);
 	srv->tokens.checked = 0;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
 	if (srv->cfg->nlisten_tls > 0)
@@ -537,6 +541,45 @@ start_tokensync(struct server *srv, char **cause)
 	return 0;
 }
 
+static void
+catalogue_name(const char *name, void *arg)
+{
+	struct registry	*reg = arg;
+
+	hosted_add_name(reg->hosted, name);
+}
+
+/* Each store-backed hosted registry's catalogue, first listed as the
+ * loop starts: after the listeners, since a large registry's first round
+ * (a GET per file) may take minutes and a replica serves every file it is
+ * asked for meanwhile (read through, replica.h); only search and the
+ * local name list wait for it, and the store's name reservations decide
+ * collisions anyway. */
+static void
+start_catalogues(struct server *srv)
+{
+	struct catalogue_params	 p;
+
+	for (size_t i = 0; i < srv->nregs; i++) {
+		struct registry	*reg = &srv->regs[i];
+
+		if (reg->kind != REGISTRY_HOSTED || reg->objstore == NULL)
+			continue;
+		memset(&p, 0, sizeof p);
+		p.registry = reg->name;
+		p.base = srv->base;
+		p.objstore = reg->objstore;
+		p.objprefix = reg->objprefix;
+		p.store = reg->store;
+		p.disk = srv->workers;
+		p.replica = files_replica(reg);
+		p.interval = (int)srv->cfg->storage_catalogue_interval;
+		p.name = catalogue_name;
+		p.arg = reg;
+		reg->catalogue = catalogue_start(&p);
+	}
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -629,6 +672,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 		    "mirror", srv->public_url, srv->regs[i].name);
 	}
 	srv->probes = probes_start(srv);
+	start_catalogues(srv);
 	return 0;
 }
 
@@ -644,6 +688,8 @@ server_finish(struct server *srv)
 	/* Work still under way ends first, answering its requests while
 	 * their connections exist; then the connections go. */
 	tokensync_stop(srv->tokensync);
+	for (size_t i = 0; i < srv->nregs; i++)
+		catalogue_stop(srv->regs[i].catalogue);
 	workers_destroy(srv->cpu);
 	probes_free(srv->probes);
 	upstream_client_destroy(srv->upstream);
@@ -654,6 +700,7 @@ server_finish(struct server *srv)
 	tokensync_free(srv->tokensync);
 	http_server_free(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++) {
+		catalogue_free(srv->regs[i].catalogue);
 		hosted_close(srv->regs[i].hosted);
 		mirror_close(srv->regs[i].mirror);
 		replica_free(srv->regs[i].replica);

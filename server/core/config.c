@@ -145,6 +145,10 @@ static const struct key keys[] = {
 	{ "storage_max_stale", GLOBAL, K_INT, G(storage_max_stale), "1",
 	  check_seconds, "seconds a replica may serve a hosted index file from"
 	  " its local copy before asking the store again" },
+	{ "storage_catalogue_interval", GLOBAL, K_INT,
+	  G(storage_catalogue_interval), "30", check_seconds, "seconds between"
+	  " a replica's listings of a store-backed hosted registry (new crates"
+	  " for search and the name rule, removed ones); 0: never" },
 
 	{ "upstream", REGISTRY, K_STRING, R(upstream), NULL, check_upstream,
 	  "index URL of the registry to mirror (sparse+https://.../);"

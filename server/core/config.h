@@ -89,6 +89,7 @@ struct config {
 	char			 *storage_region;
 	char			 *storage_credentials_file;
 	long long		  storage_max_stale;	/* seconds */
+	long long		  storage_catalogue_interval; /* seconds */
 	struct registry_config	 *regs;
 	size_t			  nregs;
 };

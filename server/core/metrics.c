@@ -145,6 +145,18 @@ static const struct family {
 	    { "crated_storage_read_seconds", HISTOGRAM, METRICS_SERVER,
 	      "Object-store GETs of replicas (index files, .crate files),"
 	      " by outcome." },
+	[METRIC_CATALOGUE_LISTED_TOTAL] =
+	    { "crated_catalogue_listed_total", COUNTER, METRICS_STORAGE,
+	      "Objects a hosted registry's catalogue sync listed in the"
+	      " store (index, meta, names)." },
+	[METRIC_CATALOGUE_FETCHES_TOTAL] =
+	    { "crated_catalogue_fetches_total", COUNTER, METRICS_STORAGE,
+	      "Index and meta files the catalogue sync brought up to date or"
+	      " removed, by outcome (ok, gone, failed)." },
+	[METRIC_CATALOGUE_LAST_COMPLETE] =
+	    { "crated_catalogue_last_complete_seconds", GAUGE,
+	      METRICS_STORAGE, "When a hosted registry's catalogue last"
+	      " completed a sync with the store (Unix time)." },
 };
 
 struct series {

@@ -35,6 +35,9 @@ struct registry {
 	/* The local disk as the store's cache (storage/replica.h); made
 	 * at the first request of a hosted registry with objstore. */
 	struct replica			*replica;
+	/* Every index and meta file of the store (storage/catalogue.h):
+	 * for search and the name rule. */
+	struct catalogue		*catalogue;
 	char				*config_json;	/* what we serve */
 	struct hosted			*hosted;	/* REGISTRY_HOSTED */
 	struct mirror			*mirror;	/* REGISTRY_MIRROR */

@@ -488,6 +488,12 @@ replica_of(struct registry *reg)
 	return reg->replica;
 }
 
+struct replica *
+files_replica(struct registry *reg)
+{
+	return replica_of(reg);
+}
+
 /* A request waiting for the store. */
 struct store_wait {
 	struct registry		*reg;

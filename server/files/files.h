@@ -57,6 +57,9 @@ void	files_key(char *out, size_t size, const char *registry,
  * its object store (etag: the store's answer) and the same bytes on
  * disk: files_index_changed, and the replica knows the copy is the
  * store's (no GET needed within storage_max_stale). */
+/* reg's replica (storage/replica.h), made at the first need; NULL when
+ * reg is no store-backed hosted registry. */
+struct replica *files_replica(struct registry *);
 void	files_index_stored(struct registry *, const char *path,
 	    const char *etag);
 /* Drops the hot copy of an index file after a write. */

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "cache/lru.h"
 #include "cache/store.h"
 #include "cache/tokens.h"
 #include "common/xmalloc.h"
@@ -83,6 +84,9 @@ struct hosted {
 	struct registry	*reg;
 	char		**names;	/* lowercase names of every crate */
 	size_t		  nnames, cap;
+	/* The same by canonical name (struct hname): the collision rule's
+	 * lookup, and the catalogue's names added once. */
+	struct lru	  canon;
 	struct busy	 *busy;
 	/* "canon vers" of .crate files a failed publish could not remove:
 	 * never served; swept at the next start. */
@@ -93,9 +97,34 @@ struct hosted {
 
 static void	start(struct op *);
 
+struct hname {
+	struct lru_node	 node;
+	char		 canon[CRATE_NAME_MAX + 1];
+	size_t		 i;		/* in names */
+};
+
+/* The known name whose canonical form is canon, or NULL. */
+static const char *
+known_canon(struct hosted *h, const char *canon)
+{
+	struct lru_node	*n = lru_find(&h->canon, canon, lru_hash(canon));
+
+	return n == NULL ? NULL : h->names[lru_entry(n, struct hname,
+	    node)->i];
+}
+
 static void
 add_name(struct hosted *h, const char *lower)
 {
+	struct hname	*hn = xcalloc(1, sizeof *hn);
+
+	crate_name_canon(lower, hn->canon);
+	if (known_canon(h, hn->canon) != NULL) {
+		free(hn);
+		return;
+	}
+	hn->i = h->nnames;
+	lru_add(&h->canon, &hn->node, hn->canon, lru_hash(hn->canon));
 	if (h->nnames == h->cap) {
 		h->cap = h->cap ? h->cap * 2 : 64;
 		h->names = xreallocarray(h->names, h->cap, sizeof *h->names);
@@ -182,6 +211,7 @@ hosted_open(struct registry *reg, char **cause)
 
 	h->reg = reg;
 	reg->hosted = h;
+	lru_init(&h->canon);
 	if ((r = store_walk(reg->store, "index", load_name, h)) != 0) {
 		*cause = xasprintf("registry %s: reading its index: %s",
 		    reg->name, strerror(-r));
@@ -254,6 +284,13 @@ hosted_close(struct hosted *h)
 	if (h == NULL)
 		return;
 	hstore_close(h->hs);
+	while (h->canon.oldest != NULL) {
+		struct lru_node	*n = h->canon.oldest;
+
+		lru_remove(&h->canon, n);
+		free(lru_entry(n, struct hname, node));
+	}
+	lru_fini(&h->canon);
 	for (size_t i = 0; i < h->nnames; i++)
 		free(h->names[i]);
 	free(h->names);
@@ -668,14 +705,14 @@ first_name(const char *line, size_t len, const struct index_entry *e,
 static const char *
 similar_name(struct hosted *h, const char *canon)
 {
-	char	c[CRATE_NAME_MAX + 1];
+	return known_canon(h, canon);
+}
 
-	for (size_t i = 0; i < h->nnames; i++) {
-		crate_name_canon(h->names[i], c);
-		if (strcmp(c, canon) == 0)
-			return h->names[i];
-	}
-	return NULL;
+void
+hosted_add_name(struct hosted *h, const char *name)
+{
+	if (h != NULL && crate_name_check(name, NULL) == 0)
+		add_name(h, name);
 }
 
 /* Whether old (an existing index file) refuses op's version: a line with
@@ -718,7 +755,10 @@ publish_index_apply(const char *old, size_t oldlen, struct hstore_edit *e,
 		/* With a store, its name reservation decides too; this
 		 * replica's names still catch crates stored before
 		 * reservations were (a migrated registry). */
-		if ((other = similar_name(op->h, op->canon)) != NULL) {
+		/* The same name: its index object is gone from the store
+		 * (removed); the reservation decides. */
+		if ((other = similar_name(op->h, op->canon)) != NULL &&
+		    strcasecmp(other, op->name) != 0) {
 			refuse(e, 409, "crate name `%s` is too similar to the"
 			    " existing crate `%s` (names may not differ only"
 			    " in case or in - and _)", op->name, other);

@@ -23,6 +23,9 @@ void	hosted_close(struct hosted *);
  * the download must not be served (it may never be a version). */
 bool	hosted_unindexed(struct hosted *, const char *name,
 	    const char *vers);
+/* A crate name the store knows (the catalogue: lowercase, or canonical):
+ * added to the collision list unless a spelling of it is there. */
+void	hosted_add_name(struct hosted *, const char *name);
 /* Answers an API route (publish, yank, unyank, owners, search). */
 void	hosted_api(struct registry *, struct http_request *,
 	    const struct route *);

@@ -22,6 +22,7 @@
 #include "server/http/route.h"
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
+#include "server/storage/catalogue.h"
 #include "server/storage/objstore.h"
 #include "server/upstream/upstream.h"
 
@@ -142,6 +143,33 @@ request_done(const char *registry, const char *route, int status,
 }
 
 static void	ready_details(json_t *, bool);
+
+/* A store-backed hosted registry's catalogue in /-/ready: when it last
+ * completed a sync with the store (RFC 3339 too), and whether its last
+ * round failed. */
+static json_t *
+catalogue_ready(const struct catalogue *cat)
+{
+	struct catalogue_stats	 st;
+	json_t			*j;
+	struct tm		 tm;
+	char			 when[32];
+
+	catalogue_stats(cat, &st);
+	j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "state", st.failing ?
+	    "failing" : st.last_complete == 0 ? "starting" : "ok", "objects",
+	    (json_int_t)st.objects, "listed", (json_int_t)st.listed,
+	    "fetched", (json_int_t)st.fetched, "removed",
+	    (json_int_t)st.removed);
+	if (st.last_complete != 0) {
+		gmtime_r(&st.last_complete, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(j, "last_complete", json_integer(
+		    (json_int_t)st.last_complete));
+		json_object_set_new(j, "last_complete_at", json_string(when));
+	}
+	return j;
+}
 
 /* An object store's gauges and counters, labelled by its name. */
 static void
@@ -279,6 +307,9 @@ ops_ready(struct server *srv, struct http_request *r)
 		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
 		if (reg->mirror != NULL)
 			mirror_state(reg->mirror, j);
+		if (reg->catalogue != NULL)
+			json_object_set_new(j, "catalogue",
+			    catalogue_ready(reg->catalogue));
 		if (reg->objstore != NULL && full)
 			json_object_set_new(j, "storage", json_string(
 			    objstore_name(reg->objstore)));

@@ -19,6 +19,8 @@
 #include "server/core/workers.h"
 #include "server/storage/objstore.h"
 
+#include <jansson.h>
+
 #define INDEX_FILE_MAX		(64u << 20)
 /* Files remembered (ETag, when checked); past that the least recently
  * asked for are forgotten, and their next check is a plain GET whose
@@ -48,6 +50,7 @@ struct waiter {
 enum rfile_kind {
 	RF_INDEX,
 	RF_CRATE,
+	RF_META,	/* a crate's meta/ file (catalogue.c keeps it) */
 };
 
 struct rfile {
@@ -297,6 +300,15 @@ observe(struct replica *rp, const struct obj_result *res)
 	metrics_observe(METRIC_STORAGE_READ_SECONDS, labels, res->seconds);
 }
 
+/* The local copy of f changed: files.c forgets what it holds of an index
+ * file (a meta/ file is read from disk each time). */
+static void
+notify(struct rfile *f)
+{
+	if (f->kind == RF_INDEX)
+		f->rp->p.changed(f->path, f->rp->p.changed_arg);
+}
+
 /* ---- index files ---- */
 
 static void	index_start(struct rfile *);
@@ -392,6 +404,21 @@ replica_index(struct replica *rp, const char *path, replica_cb cb,
 		index_start(f);
 }
 
+/* On a worker: whether f's body (a meta/ file) is a JSON object. */
+static int
+meta_check(struct rfile *f)
+{
+	json_error_t	 err;
+	json_t		*j = json_loadb(f->body, f->len, 0, &err);
+	bool		 ok = json_is_object(j);
+
+	json_decref(j);
+	if (!ok)
+		f->cause = xasprintf("not a JSON object: %s", j == NULL ?
+		    err.text : "another value");
+	return ok ? 0 : -1;
+}
+
 /* On a worker: the copy becomes the store's bytes (unless it already is
  * them: after a restart nothing remembers the copy's ETag, and the plain
  * GET that follows must not rewrite every file). */
@@ -405,8 +432,10 @@ index_write_work(void *arg)
 
 	f->wrote = false;
 	/* What the store holds is checked as an upstream's answer is: a
-	 * file cargo cannot read never replaces a copy it can. */
-	if (index_file_check(f->body, f->len, f->name, &f->cause) != 0) {
+	 * file cargo cannot read never replaces a copy it can (nor a meta/
+	 * file that is not a JSON object one that is). */
+	if (f->kind == RF_INDEX ? index_file_check(f->body, f->len, f->name,
+	    &f->cause) != 0 : meta_check(f) != 0) {
 		f->res = -EBADMSG;
 		return;
 	}
@@ -441,7 +470,7 @@ restarted(struct rfile *f)
 	free(f->newetag);
 	f->newetag = NULL;
 	if (f->wrote)
-		f->rp->p.changed(f->path, f->rp->p.changed_arg);
+		notify(f);
 	f->wrote = false;
 	index_start(f);
 	return true;
@@ -475,7 +504,7 @@ index_write_done(void *arg)
 	if (f->wrote) {
 		log_debug("registry %s: %s updated from %s", rp->registry,
 		    f->rel, objstore_name(rp->p.objstore));
-		rp->p.changed(f->path, rp->p.changed_arg);
+		notify(f);
 	}
 	free(f->etag);
 	f->etag = f->newetag;
@@ -492,6 +521,8 @@ index_unlink_work(void *arg)
 	char		 gz[STORE_PATH_MAX];
 
 	f->res = store_unlink(f->rp->p.store, f->rel);
+	if (f->kind != RF_INDEX)
+		return;
 	snprintf(gz, sizeof gz, "gz/%s", f->path);
 	store_unlink(f->rp->p.store, gz);
 }
@@ -509,7 +540,7 @@ index_unlink_done(void *arg)
 	if (f->res != 0 && f->res != -ENOENT)
 		log_error("registry %s: removing %s: %s", rp->registry,
 		    f->rel, strerror(-f->res));
-	rp->p.changed(f->path, rp->p.changed_arg);
+	notify(f);
 	free(f->etag);
 	f->etag = NULL;
 	f->checked = f->started;
@@ -613,6 +644,36 @@ replica_index_stored(struct replica *rp, const char *path,
 	free(f->etag);
 	f->etag = etag != NULL ? xstrdup(etag) : NULL;
 	f->checked = now_mono();
+}
+
+/* ---- the catalogue ---- */
+
+void
+replica_sync(struct replica *rp, const char *rel, const char *listed_etag,
+    replica_cb cb, void *arg)
+{
+	bool		 meta = strncmp(rel, "meta/", 5) == 0;
+	struct rfile	*f;
+
+	if (!meta && strncmp(rel, "index/", 6) != 0) {
+		cb(REPLICA_FAILED, "not an index or meta file", arg);
+		return;
+	}
+	/* An index file's entry is its path, a meta/ file's its rel (its
+	 * first '/' is further in than any index path's). */
+	f = rfile_get(rp, meta ? RF_META : RF_INDEX, meta ? rel : rel + 6);
+	if (!f->busy && listed_etag != NULL && f->etag != NULL &&
+	    strcmp(f->etag, listed_etag) == 0) {
+		cb(REPLICA_SERVE, NULL, arg);
+		return;
+	}
+	if (f->nwaiters >= WAITERS_MAX) {
+		cb(REPLICA_UNAVAILABLE, "too many requests wait for it", arg);
+		return;
+	}
+	add_waiter(f, cb, arg);
+	if (!f->busy)
+		index_start(f);
 }
 
 /* ---- .crate files ---- */

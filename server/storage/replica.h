@@ -78,6 +78,14 @@ void		 replica_index(struct replica *, const char *path,
  * first), then cb: REPLICA_SERVE when the file is there to serve. */
 void		 replica_crate(struct replica *, const char *name,
 		     const char *vers, replica_cb, void *arg);
+/* For the catalogue (catalogue.h): brings the local copy of rel
+ * ("index/<path>" or "meta/<path>") up to date with the store now,
+ * whatever its freshness, unless the store's ETag of the copy is
+ * listed_etag (a listing's; NULL: ask anyway); a GET under way is joined.
+ * The same GET, checks, write and changed callback as replica_index: 404
+ * removes the copy (REPLICA_GONE). cb may run before this returns. */
+void		 replica_sync(struct replica *, const char *rel,
+		     const char *listed_etag, replica_cb, void *arg);
 /* A write on this machine put the index file path into the store (etag:
  * the store's answer) and the same bytes on disk: no GET needed. */
 void		 replica_index_stored(struct replica *, const char *path,
