@@ -244,8 +244,8 @@ deps_html(struct html *h, struct crate_job *j, json_t *deps)
 		struct dep_known	*dk = name ? dep_find(j, name) : NULL;
 
 		html_raw(h, "<li>");
-		if (dk != NULL && dk->here && json_object_get(d,
-		    "registry") == NULL)
+		if (dk != NULL && dk->here && !json_is_string(
+		    json_object_get(d, "registry")))
 			html_put(h, "<a href=\"/%s/crates/%s\">%s</a>",
 			    j->reg->name, name, name);
 		else
