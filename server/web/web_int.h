@@ -55,6 +55,9 @@ bool	viewer_may_ops(struct web *, const struct viewer *,
 	    struct http_request *);
 bool	crate_visible(const char *glob, const char *name);
 
+/* Content-Security-Policy and the other headers of every page. */
+extern const char	page_security_headers[];
+
 /* The page around a body: head, header with navigation, main. */
 void	page_start(struct html *, const struct viewer *, const char *title);
 void	page_end(struct html *);
