@@ -226,3 +226,9 @@ mirror_crate_used(struct mirror *m, const char *rel, time_t *used,
 {
 	return usage_lookup(m->usage, rel, used, pinned);
 }
+
+unsigned long long
+mirror_cache_bytes(struct mirror *m)
+{
+	return (unsigned long long)usage_bytes(m->usage);
+}

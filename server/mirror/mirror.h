@@ -46,6 +46,8 @@ void		 mirror_upstream_answered(struct mirror *, struct fetch *);
 #include <time.h>
 bool		 mirror_crate_used(struct mirror *, const char *rel,
 		     time_t *used, bool *pinned);
+/* Bytes of .crate files cached (the usage journal's count). */
+unsigned long long mirror_cache_bytes(struct mirror *);
 /* For /-/metrics and /-/ready. */
 typedef struct json_t json_t;
 void		 mirror_collect(struct mirror *);

@@ -3,6 +3,7 @@
  * newest that is not yanked), owners (hosted) or what is cached (mirror).
  * Files are read on the pages' worker; the README is rendered there once
  * per version and kept (web.c's cache); the loop renders the page. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -280,6 +281,15 @@ features_html(struct html *h, json_t *line)
 		html_raw(h, "<span class=\"muted\">none</span>");
 }
 
+/* "2026-01-01T00:00:00Z" as "2026-01-01 00:00" (32 bytes). */
+static void
+pubtime(const char *s, char *out)
+{
+	snprintf(out, 32, "%.16s", s ? s : "");
+	if (strlen(out) > 10 && out[10] == 'T')
+		out[10] = ' ';
+}
+
 static void
 version_row(struct html *h, struct crate_job *j, size_t i)
 {
@@ -292,12 +302,13 @@ version_row(struct html *h, struct crate_job *j, size_t i)
 	key = xasprintf("%s\n%s\n%s", j->reg->name, j->name, v->vers);
 	de = doc_get(j->w, key);
 	free(key);
+	pubtime(json_string_value(json_object_get(v->line, "pubtime")),
+	    when);
 	html_put(h, "<tr data-version=\"%s\"%R><th scope=\"row\"><a href=\"?v=%s"
 	    "\">%s</a></th><td>%s</td><td>%s</td><td>%s</td>", v->vers,
 	    v->yanked ? i == j->sel ? " class=\"yanked selected\"" :
 	    " class=\"yanked\"" : i == j->sel ? " class=\"selected\"" : "",
-	    v->vers, v->vers, json_string_value(json_object_get(v->line,
-	    "pubtime")), json_string_value(json_object_get(v->line,
+	    v->vers, v->vers, when, json_string_value(json_object_get(v->line,
 	    "rust_version")), de != NULL ? de->doc.license : NULL);
 	page_size(v->size, size);
 	html_put(h, "<td>%s</td>", v->cached ? size : "");

@@ -17,6 +17,7 @@
 #include "server/handlers/ops.h"
 #include "server/handlers/relay.h"
 #include "server/http/http.h"
+#include "server/mirror/mirror.h"
 #include "server/web/web_int.h"
 
 #define CHART_W		600
@@ -40,11 +41,24 @@ chart(struct html *h)
 		hits += b[i].n[HISTORY_HITS];
 		misses += b[i].n[HISTORY_MISSES];
 	}
-	html_put(h, "<h2>Last hour</h2>\n<p>%L requests; cache hit ratio %R."
-	    "</p>\n<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\""
+	html_put(h, "<h2>Last hour</h2>\n<p id=\"requests\">%L requests.</p>\n",
+	    (long long)req);
+	if (hits + misses > 0) {
+		char	*ratio = xasprintf("<p id=\"hit-ratio\">Cache hit ratio:"
+			    " %.1f%% (%llu hits, %llu misses; index files of"
+			    " mirrors)</p>\n", 100.0 * (double)hits /
+			    (double)(hits + misses), (unsigned long long)hits,
+			    (unsigned long long)misses);
+
+		html_raw(h, ratio);
+		free(ratio);
+	} else
+		html_raw(h, "<p id=\"hit-ratio\">No cache lookups in the last"
+		    " hour.</p>\n");
+	html_put(h, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\""
 	    " aria-labelledby=\"chart-title\"><title id=\"chart-title\">"
 	    "Requests, cache hits and misses per minute over the last hour"
-	    "</title>\n", (long long)req, "", CHART_W, CHART_H + 20);
+	    "</title>\n", CHART_W, CHART_H + 20);
 	for (int i = 0; i < HISTORY_MINUTES; i++) {
 		static const char	*cls[] = { "req", "hit", "miss" };
 		double			 x = CHART_PAD + i * bw;
@@ -74,16 +88,6 @@ chart(struct html *h)
 	    " misses</span></p>\n", CHART_PAD, CHART_H, CHART_W, CHART_H,
 	    (long long)max, CHART_H, CHART_PAD, CHART_H + 15, CHART_W,
 	    CHART_H + 15);
-	if (hits + misses > 0) {
-		char	*ratio = xasprintf("<p id=\"hit-ratio\">Hit ratio: %.1f%%"
-			    " (%llu hits, %llu misses)</p>\n", 100.0 *
-			    (double)hits / (double)(hits + misses),
-			    (unsigned long long)hits,
-			    (unsigned long long)misses);
-
-		html_raw(h, ratio);
-		free(ratio);
-	}
 }
 
 static void
