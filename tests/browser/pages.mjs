@@ -314,10 +314,11 @@ async function step(ctx, page, s, ev) {
 		return r;
 	}
 	r.page = await collect(page);
-	if (s.copy)
-		r.copies = await copies(page);
+	// Tab first: a click moves the start of sequential focus navigation
 	if (s.tabs)
 		r.tabs = await tabs(page, s.tabs);
+	if (s.copy)
+		r.copies = await copies(page);
 	if (s.shot)
 		r.shots = await shots(ctx, s.path || new URL(r.page.url).pathname +
 		    new URL(r.page.url).search, s.shot, ev);
