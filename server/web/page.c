@@ -69,13 +69,18 @@ viewer_get(struct web *w, struct http_request *r, struct viewer *v)
 	if (v->token == NULL)
 		return;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
-	for (size_t i = 0; i < srv->nregs; i++)
-		if ((t = tokens_check(&srv->tokens, v->token,
-		    srv->regs[i].name, time(NULL))) != NULL) {
-			if (v->label == NULL)
-				v->label = xstrdup(t->label);
-			v->admin = v->admin || t->scope == SCOPE_ADMIN;
-		}
+	for (int pass = 0; pass < 2 && v->label == NULL; pass++) {
+		/* A token made a moment ago: the file is looked at now. */
+		if (pass == 1)
+			tokens_refresh_now(srv->cfg->data_dir, &srv->tokens);
+		for (size_t i = 0; i < srv->nregs; i++)
+			if ((t = tokens_check(&srv->tokens, v->token,
+			    srv->regs[i].name, time(NULL))) != NULL) {
+				if (v->label == NULL)
+					v->label = xstrdup(t->label);
+				v->admin = v->admin || t->scope == SCOPE_ADMIN;
+			}
+	}
 }
 
 void
