@@ -502,7 +502,9 @@ class WebBrowserTest(unittest.TestCase):
     def test_search(self):
         p = self.page("anon", "search-name")
         self.assertIn("q=webdemo", p["url"])
-        self.assertEqual(self.names(p), ["webdemo"])
+        # name matches first; webbase's description ("the base of
+        # webdemo") matches too: the search is by name and description
+        self.assertEqual(self.names(p), ["webdemo", "webbase"])
         p = self.page("anon", "search-desc")
         self.assertEqual(self.names(p), ["webdemo"], "search by description")
         p = self.page("anon", "search-hostile")
