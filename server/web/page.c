@@ -14,15 +14,10 @@
 #include "server/http/http.h"
 #include "server/http/http_parse.h"
 #include "server/web/assets.h"
+#include "server/web/web.h"
 #include "server/web/web_int.h"
 
-const char page_security_headers[] =
-    "Content-Security-Policy: default-src 'none'; style-src 'self';"
-    " script-src 'self'; img-src 'self' data:; form-action 'self';"
-    " frame-ancestors 'none'; base-uri 'none'\r\n"
-    "X-Content-Type-Options: nosniff\r\n"
-    "Referrer-Policy: same-origin\r\n"
-    "X-Frame-Options: DENY\r\n";
+const char page_security_headers[] = WEB_SECURITY_HEADERS;
 
 const struct doc_entry *
 doc_get(struct web *w, const char *key)
