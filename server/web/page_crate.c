@@ -96,7 +96,8 @@ parse_lines(struct crate_job *j, const char *buf, size_t len)
 		v->vers = json_string_value(json_object_get(line, "vers"));
 		v->yanked = json_is_true(json_object_get(line, "yanked"));
 	}
-	qsort(j->vs, j->n, sizeof *j->vs, vers_desc);
+	if (j->n > 1)
+		qsort(j->vs, j->n, sizeof *j->vs, vers_desc);
 }
 
 static size_t

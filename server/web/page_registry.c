@@ -155,8 +155,9 @@ list_work(void *arg)
 	struct list_job	*j = arg;
 
 	store_walk(j->reg->store, "index", list_file, j);
-	qsort(j->rows, j->n, sizeof *j->rows, j->recent ? by_recent :
-	    by_name);
+	if (j->n > 1)
+		qsort(j->rows, j->n, sizeof *j->rows, j->recent ? by_recent :
+		    by_name);
 }
 
 /* A link to another page of the list, keeping q and sort. */
