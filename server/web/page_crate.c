@@ -252,6 +252,9 @@ deps_html(struct html *h, struct crate_job *j, json_t *deps)
 			    j->reg->name, name, name);
 		else
 			html_text(h, name);
+		if (json_is_string(json_object_get(d, "package")))
+			html_put(h, " as <code>%s</code>", json_string_value(
+			    json_object_get(d, "name")));
 		html_put(h, " <code>%s</code>", json_string_value(
 		    json_object_get(d, "req")));
 		if (kind != NULL && strcmp(kind, "normal") != 0)

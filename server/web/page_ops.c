@@ -104,10 +104,16 @@ registry_row(struct html *h, struct server *srv, struct registry *reg,
 	json_object_foreach(st, k, val) {
 		char	*s;
 
-		if (strcmp(k, "name") == 0 || strcmp(k, "kind") == 0)
+		/* Epoch seconds: last_ok_at says it for people. */
+		if (strcmp(k, "name") == 0 || strcmp(k, "kind") == 0 ||
+		    strcmp(k, "last_ok") == 0 || strcmp(k, "probe_time") == 0)
 			continue;
-		s = json_is_string(val) ? xstrdup(json_string_value(val)) :
-		    json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (json_is_real(val))
+			s = xasprintf("%.1f", json_real_value(val));
+		else
+			s = json_is_string(val) ? xstrdup(json_string_value(
+			    val)) : json_dumps(val, JSON_ENCODE_ANY |
+			    JSON_COMPACT);
 		html_put(h, "<dt>%s</dt><dd>%s</dd>", k, s);
 		free(s);
 	}
