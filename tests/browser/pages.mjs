@@ -210,7 +210,10 @@ async function shots(ctx, path, name, ev) {
 		await goto(p, path);
 		const file = join(plan.shots, name + '-' + kind + '.png');
 		await p.screenshot({ path: file, fullPage: true });
-		out[kind] = Object.assign({ file }, await layout(p));
+		// and what fits on the screen, legible where the whole page is long
+		const top = join(plan.shots, name + '-' + kind + '-screen.png');
+		await p.screenshot({ path: top });
+		out[kind] = Object.assign({ file, screen: top }, await layout(p));
 		await p.close();
 	}
 	return out;
@@ -252,6 +255,10 @@ async function copies(page) {
 			const t = sel && document.querySelector(sel);
 			return t ? t.textContent : null;
 		}, target);
+		// Tab may have left the page for the browser's own UI: a click on
+		// the copied text itself gives the document focus back
+		if (!(await page.evaluate(() => document.hasFocus())) && target)
+			await page.click(target);
 		await page.evaluate(() => navigator.clipboard.writeText('(nothing copied)'));
 		await b.click();
 		// the button's handler is async: wait until the clipboard changed
@@ -269,6 +276,9 @@ async function copies(page) {
 
 async function step(ctx, page, s, ev) {
 	const r = { id: s.id, op: s.op };
+	// the clipboard wants a focused document: this tab in front (the
+	// screenshots' pages were in front last)
+	await page.bringToFront();
 	if (s.op === 'visit') {
 		r.status = await goto(page, s.path);
 	} else if (s.op === 'search') {

@@ -152,7 +152,7 @@ def plan_sessions(tokens):
         dict(op="visit", id="mirror", path="/mirror/", shot="registry-mirror", tabs=40),
         dict(op="visit", id="mir-one", path="/mirror/crates/mir-one", shot="crate-mirror",
              copy=True),
-        dict(op="visit", id="ops", path="/-/ops", shot="ops", tabs=40),
+        dict(op="visit", id="ops-anon", path="/-/ops"),
         dict(op="visit", id="signin-page", path="/-/signin", shot="signin", tabs=20),
         dict(op="visit", id="secret-anon", path="/secret/", shot="unauthorized"),
         dict(op="visit", id="secret-crate-anon", path="/secret/crates/sec-alpha"),
@@ -175,12 +175,18 @@ def plan_sessions(tokens):
         dict(op="visit", id="sec-beta", path="/secret/crates/sec-beta"),
         dict(op="search", id="search-beta", path="/secret/", q="sec-beta"),
     ]
+    admin = [
+        dict(op="signin", id="signin", token=tokens["admin"]),
+        dict(op="visit", id="ops", path="/-/ops", shot="ops", tabs=40),
+        dict(op="visit", id="home", path="/", shot="home-admin"),
+    ]
     bogus = [
         dict(op="signin", id="signin", token="crated_" + "Q" * 43),
         dict(op="visit", id="secret", path="/secret/"),
     ]
     return [dict(name="anon", steps=anon), dict(name="reader", steps=reader),
-            dict(name="glob", steps=glob), dict(name="bogus", steps=bogus)]
+            dict(name="glob", steps=glob), dict(name="admin", steps=admin),
+            dict(name="bogus", steps=bogus)]
 
 
 class WebBrowserTest(unittest.TestCase):
@@ -238,6 +244,7 @@ class WebBrowserTest(unittest.TestCase):
             "reader": create_token(cls.cfg, "sec-reader", "read", registry="secret"),
             "glob": create_token(cls.cfg, "sec-glob-reader", "read", crates="sec-a*",
                                  registry="secret"),
+            "admin": create_token(cls.cfg, "sec-admin", "admin", registry="secret"),
         }
         cls.srv = harness.start_crated(tmp, config_path=cls.cfg)
         cls.procs.append(cls.srv)
@@ -267,9 +274,9 @@ class WebBrowserTest(unittest.TestCase):
 
     @classmethod
     def publish_hosted(cls):
-        cls.publish("local", "webbase", "0.1.0", description="the base of webdemo",
+        cls.publish("local", "webbase", "0.1.0", description="the base crate",
                     readme="# webbase\n\nREADME of webbase.\n")
-        cls.publish("local", "webbase", "0.2.0", description="the base of webdemo",
+        cls.publish("local", "webbase", "0.2.0", description="the base crate",
                     readme="# webbase\n\nREADME of webbase.\n")
         d = cls.publish("local", "webdemo", "0.2.0",
                         description="a demonstration crate about zebrafish",
@@ -579,7 +586,15 @@ class WebBrowserTest(unittest.TestCase):
             self.assertEqual(c["clipboard"], c["expected"])
 
     def test_ops(self):
-        p = self.page("anon", "ops")
+        """With auth_required registries /-/ops is behind the ops gate
+        (ops_access "auto"): anonymous 401, an admin token's session sees it."""
+        p = self.page("anon", "ops-anon", status=401)
+        self.assertTrue([a for a in p["links"] if "/-/signin" in a["href"]], "no sign-in link")
+        self.assertEqual(p["charts"], 0)
+        home = self.page("admin", "home")
+        for path in ("/local/", "/mirror/", "/secret/"):
+            self.assertTrue(self.link_to(home, path), "admin's home lacks %s" % path)
+        p = self.page("admin", "ops")
         self.assertGreaterEqual(p["charts"], 1, "no svg.chart")
         self.assertIn("mirror", p["body_text"])
 
@@ -588,9 +603,10 @@ class WebBrowserTest(unittest.TestCase):
         shows a focus style."""
         for sid, need in (("home", {"a", "button"}), ("local", {"a", "input"}),
                           ("webdemo", {"a", "button"}), ("mirror", {"a", "input"}),
-                          ("ops", {"a"}), ("signin-page", {"input", "button"})):
+                          ("admin/ops", {"a"}), ("signin-page", {"input", "button"})):
             with self.subTest(page=sid):
-                tabs = self.step("anon", sid)["tabs"]
+                sess, _, sid = sid.rpartition("/")
+                tabs = self.step(sess or "anon", sid)["tabs"]
                 self.assertTrue(tabs, "Tab focused nothing")
                 self.assertLessEqual(need, {t["tag"] for t in tabs}, tabs)
                 for t in tabs:
@@ -613,7 +629,8 @@ class WebBrowserTest(unittest.TestCase):
                     self.assertEqual(sh["low_contrast"], [], "text with too little contrast")
         for name in shots:
             for kind in ("desktop", "phone"):
-                self.assertTrue(os.path.isfile(os.path.join(self.shots, "%s-%s.png" % (name, kind))))
+                f = os.path.join(self.shots, "%s-%s.png" % (name, kind))
+                self.assertTrue(os.path.isfile(f), "no screenshot %s" % f)
 
     # sign-in ---------------------------------------------------------------------
 
