@@ -233,7 +233,8 @@ class WebBrowserTest(unittest.TestCase):
                               readme="# %s\n\nREADME of mirrored %s %s.\n" % (name, name, vers))
             cls.tree.add(name, vers, S.cargo_package(pk, d, name, vers, "st"))
 
-        regs = ("[registries.local]\n\n" + S.mirror_toml("mirror", up_url, index_ttl=600) +
+        regs = ("[registries.local]\n\n" + S.mirror_toml("mirror", up_url, index_ttl=600,
+                                                       max_cache_bytes=100 << 20) +
                 "\n[registries.secret]\nauth_required = true\n"
                 "\n[registries.other]\nauth_required = true\n")
         cls.cfg = harness.write_config(os.path.join(tmp, "crated.toml"),
@@ -525,6 +526,9 @@ class WebBrowserTest(unittest.TestCase):
             self.assertIn(want, new["text"], "0.3.0's row lacks %r" % want)
         self.assertIn(self.srv.url + "/local/crates/webbase", new["links"],
                       "the dependency webbase is not linked")
+        # every row has its version's license (not only the selected one's)
+        self.assertIn("MIT OR Apache-2.0", self.row(p, "0.2.0")["text"],
+                      "0.2.0's row lacks its license")
         toml = [x for x in p["pres"] if x["id"] == "cargo-toml"]
         self.assertEqual(len(toml), 1, p["pres"])
         self.assertIn("webdemo", toml[0]["text"])
@@ -595,6 +599,7 @@ class WebBrowserTest(unittest.TestCase):
         for path in ("/local/", "/mirror/", "/secret/"):
             self.assertTrue(self.link_to(home, path), "admin's home lacks %s" % path)
         p = self.page("admin", "ops")
+        self.assertIn("100", p["body_text"], "the mirror's max_cache_bytes (100 MiB) is not shown")
         self.assertGreaterEqual(p["charts"], 1, "no svg.chart")
         self.assertIn("mirror", p["body_text"])
 
