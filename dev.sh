@@ -14,11 +14,9 @@ REPO_DIR=$PWD
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
     libssl-dev libjansson-dev zlib1g-dev libarchive-dev libnghttp2-dev
-    libexpat1-dev
+    libexpat1-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
     python3 openssl
     clang libclang-rt-14-dev systemd groff-base man-db nginx-light)
-# cmark-gfm: the web pages render READMEs with it (issue 27).
-PACKAGES+=(libcmark-gfm-dev libcmark-gfm-extensions-dev)
 # nghttp and h2load, the real HTTP/2 clients of the prior-knowledge tests.
 PACKAGES+=(nghttp2-client)
 

@@ -29,7 +29,9 @@
 # BENCH_TRIM (unset: the whole sample; N: bench/trim-index.py keeps only
 # the newest N versions of each major.minor series in every file, a
 # variant with smaller files, as the 2019 index the issue measured on),
-# TMPDIR (where the work directory goes: /tmp; /dev/shm for no disk).
+# TMPDIR (where the work directory goes: /tmp; /dev/shm for no disk),
+# BENCH_BASE_BIN (another crated, e.g. the build before a change: adds
+# the setup "base", as "crated" with that binary, in the same rotation).
 source "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-3}
 delay=${BENCH_DELAY:-0.05}
@@ -37,6 +39,11 @@ if [ "$("$crated" --help 2>&1 | grep -c '^  http2 ')" -gt 0 ]; then
 	setups=${BENCH_SETUPS:-crated crated-nopf crated-h1 nginx nghttpx crated-warm nghttpx-warm}
 else	# a crated from before HTTP/2: it always speaks HTTP/1.1
 	setups=${BENCH_SETUPS:-crated crated-nopf nginx nghttpx}
+fi
+if [ -n "${BENCH_BASE_BIN:-}" ] && [[ " $setups " != *" base "* ]]; then
+	rest=
+	for s in $setups; do [ "$s" = crated ] || rest="$rest $s"; done
+	setups="crated base$rest"
 fi
 cargo=$(command -v cargo || echo /root/.cargo/bin/cargo)
 export RUSTUP_HOME=${RUSTUP_HOME:-/root/.rustup}
@@ -70,7 +77,7 @@ start() {
 	mkdir -p "$d"
 	spids=()
 	case ${1%-warm} in
-	crated*)
+	crated* | base)
 		p=$(free_port)
 		cat > "$d/crated.toml" <<TOML
 listen = ["127.0.0.1:$p"]
@@ -87,7 +94,9 @@ TOML
 			echo "upstream_concurrency = $BENCH_CONCURRENCY" >> \
 			    "$d/crated.toml"
 		fi
-		bg_start "$crated" serve --config "$d/crated.toml" 2> "$d/crated.log"
+		bg_start "$([ "$1" = base ] && echo "$BENCH_BASE_BIN" ||
+		    echo "$crated")" serve --config "$d/crated.toml" \
+		    2> "$d/crated.log"
 		spids+=("$bg_pid")
 		wait_port "$p"
 		index=sparse+http://127.0.0.1:$p/cio/
@@ -134,7 +143,7 @@ TOML
 	before=$(wc -l < "$work/up.log")
 	rm -f "$work/proj/Cargo.lock"
 	local perf_pid=
-	if [ -n "${BENCH_PERF:-}" ] && [[ $1 == crated* ]]; then
+	if [ -n "${BENCH_PERF:-}" ] && [[ $1 == crated* || $1 == base ]]; then
 		perf record -q -F 4000 -g -p "${spids[0]}" -o "$d/perf.data" \
 		    > /dev/null 2>&1 &
 		perf_pid=$!
@@ -162,7 +171,7 @@ TOML
 	for s in "${spids[@]}"; do bg_stop "$s"; done
 	sed -n "$((before + 1)),${after}p" "$work/up.log" > "$d/up.log"
 	r_why=
-	case $1 in crated | crated-h1) r_why=$("$python" "$bench_dir/client.py" \
+	case $1 in crated | crated-h1 | base) r_why=$("$python" "$bench_dir/client.py" \
 	    resolve-stats "$d/crated.log" "$d/up.log" "$work/up" "$roots" |
 	    sed 's/^/    /');; esac
 	r_t=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')

@@ -7,7 +7,21 @@ set -euo pipefail
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$bench_dir")
 crated=${CRATED_BIN:-$root/build/crated}
-sample=${CRATED_SAMPLE:-$root/../shared/data/crates-io-index-2025-sample.tar.gz}
+sample_name=shared/data/crates-io-index-2025-sample.tar.gz
+sample=${CRATED_SAMPLE:-$root/../$sample_name}
+# A clone or worktree elsewhere (e.g. /tmp) finds it beside the
+# repository it came from, when that is a directory on this machine.
+if [ -z "${CRATED_SAMPLE:-}" ] && [ ! -f "$sample" ]; then
+	origin=$(git -C "$root" config remote.origin.url 2>/dev/null || true)
+	common=$(git -C "$root" rev-parse --path-format=absolute \
+	    --git-common-dir 2>/dev/null || true)
+	for d in "$origin" "${common%/.git}"; do
+		if [ -n "$d" ] && [ -f "$d/../$sample_name" ]; then
+			sample=$(cd "$d/.." && pwd)/$sample_name
+			break
+		fi
+	done
+fi
 python=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 [ -x "$crated" ] || { echo "no crated at $crated (set CRATED_BIN)" >&2
 		       exit 2; }
@@ -350,6 +364,8 @@ judge_summary() {
 
 # unpack_sample DIR: the real crates.io index sample, unpacked in DIR.
 unpack_sample() {
+	[ -f "$sample" ] || { echo "no index sample at $sample (set" \
+	    "CRATED_SAMPLE)" >&2; exit 2; }
 	mkdir -p "$1"
 	tar xzf "$sample" -C "$1"
 }

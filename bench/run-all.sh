@@ -24,7 +24,7 @@ for b in "${all[@]}"; do
 	rc=${PIPESTATUS[0]}
 	[ -n "${BENCH_LOG:-}" ] && cat "$out" >> "$BENCH_LOG"
 	verdicts+=("$(printf '%-13s %4ds  exit %d  %s' "$b" $((SECONDS - start)) \
-	    "$rc" "$(grep -E '^[a-z-]+: .*(not met|missed)' "$out" | tail -1)")")
+	    "$rc" "$(grep -E '^[a-z0-9-]+: .*(not met|missed)' "$out" | tail -1)")")
 	echo
 done
 summary=$(echo "== summary (load now $(cut -d' ' -f1-3 /proc/loadavg))"

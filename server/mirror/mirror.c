@@ -87,6 +87,7 @@ mirror_open(struct registry *reg, char **cause)
 	snprintf(m->labels, sizeof m->labels, "registry=\"%s\"", reg->name);
 	mirror_admit_open(m);
 	lru_init(&m->writing);
+	m->held_tail = &m->held;
 	lru_init(&m->asked);
 	mirror_warm_open(m);
 	lru_init(&m->negs);

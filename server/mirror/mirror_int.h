@@ -104,6 +104,11 @@ struct mirror {
 	struct config_waiter	*rc_waiters;
 	struct fill		*fills;
 	struct lru		 writing;	/* persists under way, by key */
+	/* Persists held back while fills are under way (mirror_index.c). */
+	struct persist		*held, **held_tail;
+	size_t			 nheld;
+	struct timespec		 held_since;
+	struct event		*held_timer;
 	struct lru		 asked;		/* struct asked, by key */
 	struct crate_fill	*crate_fills;
 	char			*token;		/* Authorization value */

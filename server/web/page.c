@@ -14,15 +14,10 @@
 #include "server/http/http.h"
 #include "server/http/http_parse.h"
 #include "server/web/assets.h"
+#include "server/web/web.h"
 #include "server/web/web_int.h"
 
-const char page_security_headers[] =
-    "Content-Security-Policy: default-src 'none'; style-src 'self';"
-    " script-src 'self'; img-src 'self' data:; form-action 'self';"
-    " frame-ancestors 'none'; base-uri 'none'\r\n"
-    "X-Content-Type-Options: nosniff\r\n"
-    "Referrer-Policy: same-origin\r\n"
-    "X-Frame-Options: DENY\r\n";
+const char page_security_headers[] = WEB_SECURITY_HEADERS;
 
 const struct doc_entry *
 doc_get(struct web *w, const char *key)
@@ -69,13 +64,18 @@ viewer_get(struct web *w, struct http_request *r, struct viewer *v)
 	if (v->token == NULL)
 		return;
 	tokens_refresh(srv->cfg->data_dir, &srv->tokens);
-	for (size_t i = 0; i < srv->nregs; i++)
-		if ((t = tokens_check(&srv->tokens, v->token,
-		    srv->regs[i].name, time(NULL))) != NULL) {
-			if (v->label == NULL)
-				v->label = xstrdup(t->label);
-			v->admin = v->admin || t->scope == SCOPE_ADMIN;
-		}
+	for (int pass = 0; pass < 2 && v->label == NULL; pass++) {
+		/* A token made a moment ago: the file is looked at now. */
+		if (pass == 1)
+			tokens_refresh_now(srv->cfg->data_dir, &srv->tokens);
+		for (size_t i = 0; i < srv->nregs; i++)
+			if ((t = tokens_check(&srv->tokens, v->token,
+			    srv->regs[i].name, time(NULL))) != NULL) {
+				if (v->label == NULL)
+					v->label = xstrdup(t->label);
+				v->admin = v->admin || t->scope == SCOPE_ADMIN;
+			}
+	}
 }
 
 void
@@ -124,7 +124,8 @@ page_start(struct html *h, const struct viewer *v, const char *title)
 	    "<meta charset=\"utf-8\">\n<meta name=\"viewport\""
 	    " content=\"width=device-width, initial-scale=1\">\n"
 	    "<title>%s · crated</title>\n<link rel=\"stylesheet\""
-	    " href=\"%s\">\n<script src=\"%s\" defer></script>\n"
+	    " href=\"%s\">\n<link rel=\"icon\" href=\"data:,\">\n"
+	    "<script src=\"%s\" defer></script>\n"
 	    "</head><body>\n<a class=\"skip\" href=\"#main\">Skip to"
 	    " content</a>\n<header class=\"top\"><a class=\"brand\""
 	    " href=\"/\">crated</a>\n<nav aria-label=\"Main\"><ul>"

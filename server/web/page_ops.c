@@ -91,9 +91,10 @@ chart(struct html *h)
 }
 
 static void
-registry_row(struct html *h, struct server *srv, struct registry *reg)
+registry_row(struct html *h, struct server *srv, struct registry *reg,
+    bool full)
 {
-	json_t		*st = ops_registry_state(srv, reg, true);
+	json_t		*st = ops_registry_state(srv, reg, full);
 	const char	*k;
 	json_t		*val;
 
@@ -111,12 +112,20 @@ registry_row(struct html *h, struct server *srv, struct registry *reg)
 		free(s);
 	}
 	if (reg->kind == REGISTRY_MIRROR) {
-		char	max[32];
+		char			 max[32], used[32];
+		unsigned long long	 bytes = mirror_cache_bytes(reg->mirror);
+		long long		 cap = reg->cfg->max_cache_bytes;
 
-		page_size((unsigned long long)reg->cfg->max_cache_bytes, max);
-		html_put(h, "<dt>max_cache_bytes</dt><dd>%s</dd>",
-		    reg->cfg->max_cache_bytes ? max : "no limit");
-	}
+		page_size(bytes, used);
+		page_size((unsigned long long)cap, max);
+		html_put(h, "<dt>cache</dt><dd class=\"cache-bytes\">%s of %s",
+		    used, cap ? max : "no limit (max_cache_bytes)");
+		if (cap > 0)
+			html_put(h, " <meter min=\"0\" max=\"%L\" value=\"%L\">"
+			    "%s</meter>", cap, (long long)bytes, used);
+		html_raw(h, "</dd>");
+	} else
+		html_raw(h, "<dt>upstream</dt><dd>none: hosted</dd>");
 	html_raw(h, "</dl>\n");
 	json_decref(st);
 }
@@ -166,36 +175,54 @@ writes(struct html *h)
 	html_raw(h, "</ol>\n");
 }
 
+/* What only ops_access (or an admin session) shows: the disk, the
+ * stores, the audit lines. */
+static void
+details(struct html *h, struct web *w)
+{
+	json_t	*stores;
+	char	*s;
+
+	disk(h, w->srv);
+	stores = ops_storage_state(w->srv, true);
+	s = json_dumps(stores, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	html_put(h, "<h2>Stores</h2>\n<pre id=\"stores\">%s</pre>\n", s);
+	free(s);
+	json_decref(stores);
+	writes(h);
+	html_put(h, "<p class=\"muted\">%z signed-in session%s.</p>\n",
+	    sessions_count(w->sessions), sessions_count(w->sessions) == 1 ?
+	    "" : "s");
+}
+
+/*
+ * Open to all, as /-/ready is: the chart (counts only) and the state of
+ * the registries the viewer may read. The upstream URLs and errors, the
+ * disk, the stores and the audit lines need what /-/metrics needs
+ * (ops_access), or an admin token's session.
+ */
 void
 page_ops(struct web *w, struct http_request *r, struct viewer *v)
 {
 	struct server	*srv = w->srv;
 	struct html	 h;
-	json_t		*stores;
-	char		*s;
+	const char	*glob;
+	bool		 full = viewer_may_ops(w, v, r);
 
-	if (!viewer_may_ops(w, v, r)) {
-		page_error(w, r, v, v->token ? 403 : 401, "The operations page"
-		    " needs an admin token (or ops_access = \"open\").");
-		return;
-	}
 	html_init(&h);
 	page_start(&h, v, "Operations");
 	html_raw(&h, "<h1>Operations</h1>\n");
+	if (!full)
+		html_raw(&h, "<p class=\"notice\">Upstream details, the disk,"
+		    " the stores and the audit lines need an admin token: <a"
+		    " href=\"/-/signin?next=%2F-%2Fops\">sign in</a>.</p>\n");
 	chart(&h);
 	html_raw(&h, "<h2>Registries</h2>\n");
 	for (size_t i = 0; i < srv->nregs; i++)
-		registry_row(&h, srv, &srv->regs[i]);
-	disk(&h, srv);
-	stores = ops_storage_state(srv, true);
-	s = json_dumps(stores, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	html_put(&h, "<h2>Stores</h2>\n<pre>%s</pre>\n", s);
-	free(s);
-	json_decref(stores);
-	writes(&h);
-	html_put(&h, "<p class=\"muted\">%z signed-in session%s.</p>\n",
-	    sessions_count(w->sessions), sessions_count(w->sessions) == 1 ?
-	    "" : "s");
+		if (full || viewer_may_read(w, v, &srv->regs[i], &glob))
+			registry_row(&h, srv, &srv->regs[i], full);
+	if (full)
+		details(&h, w);
 	page_end(&h);
 	page_send(r, 200, &h, NULL);
 }

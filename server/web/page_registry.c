@@ -31,6 +31,7 @@ struct row {
 	bool	 yanked;
 	char	*desc;
 	time_t	 mtime;
+	int	 rank;		/* with q: 0 the name, 1 the description only */
 };
 
 struct list_job {
@@ -117,6 +118,7 @@ list_file(const char *path, const struct stat *st, void *arg)
 		return 0;
 	}
 	row.mtime = st->st_mtime;
+	row.rank = j->q[0] != '\0' && !matches(row.name, j->q);
 	if (j->n == j->cap) {
 		j->cap = j->cap ? j->cap * 2 : 64;
 		j->rows = xreallocarray(j->rows, j->cap, sizeof *j->rows);
@@ -130,6 +132,8 @@ by_name(const void *a, const void *b)
 {
 	const struct row	*x = a, *y = b;
 
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
 	return strcasecmp(x->name, y->name);
 }
 
@@ -138,6 +142,8 @@ by_recent(const void *a, const void *b)
 {
 	const struct row	*x = a, *y = b;
 
+	if (x->rank != y->rank)
+		return x->rank - y->rank;
 	if (x->mtime != y->mtime)
 		return x->mtime > y->mtime ? -1 : 1;
 	return strcasecmp(x->name, y->name);

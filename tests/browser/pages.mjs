@@ -249,6 +249,8 @@ async function tabs(page, n) {
 async function copies(page) {
 	const out = [];
 	const buttons = await page.$$('button.copy');
+	// Several pages are open: the clipboard wants the focused one.
+	await page.bringToFront();
 	for (const b of buttons) {
 		const target = await b.evaluate((e) => e.getAttribute('data-copy'));
 		const expected = await page.evaluate((sel) => {

@@ -275,9 +275,9 @@ class WebBrowserTest(unittest.TestCase):
 
     @classmethod
     def publish_hosted(cls):
-        cls.publish("local", "webbase", "0.1.0", description="the base crate",
+        cls.publish("local", "webbase", "0.1.0", description="the base of webdemo",
                     readme="# webbase\n\nREADME of webbase.\n")
-        cls.publish("local", "webbase", "0.2.0", description="the base crate",
+        cls.publish("local", "webbase", "0.2.0", description="the base of webdemo",
                     readme="# webbase\n\nREADME of webbase.\n")
         d = cls.publish("local", "webdemo", "0.2.0",
                         description="a demonstration crate about zebrafish",
@@ -510,7 +510,9 @@ class WebBrowserTest(unittest.TestCase):
     def test_search(self):
         p = self.page("anon", "search-name")
         self.assertIn("q=webdemo", p["url"])
-        self.assertEqual(self.names(p), ["webdemo"])
+        # name matches first; webbase's description ("the base of
+        # webdemo") matches too: the search is by name and description
+        self.assertEqual(self.names(p), ["webdemo", "webbase"])
         p = self.page("anon", "search-desc")
         self.assertEqual(self.names(p), ["webdemo"], "search by description")
         p = self.page("anon", "search-hostile")

@@ -236,7 +236,23 @@ class TestAuth(WebBase):
         self.assertIn('data-registry="open"', t)
         self.assertNotIn('data-registry="local"', t)
         self.assertEqual(self.srv.get("/open/").status, 200)
-        self.assertEqual(self.srv.get("/-/ops").status, 401)
+        # the ops page: counts and the readable registries only
+        r = self.srv.get("/-/ops")
+        self.assertEqual(r.status, 200)
+        self.assertIn('<svg class="chart"', r.text())
+        self.assertIn("<h3>open ", r.text())
+        self.assertNotIn("<h3>local ", r.text())
+        self.assertNotIn('id="stores"', r.text())
+
+    def test_ops_admin(self):
+        admin = create_token(self.cfg, "root", "admin", None, "*")
+        r = self.srv.get("/-/ops", headers={"Authorization": admin})
+        self.assertEqual(r.status, 200)
+        self.assertIn("<h3>local ", r.text())
+        self.assertIn('id="stores"', r.text())
+        cookie = self.session(admin)
+        r = self.srv.get("/-/ops", headers={"Cookie": cookie})
+        self.assertIn('id="stores"', r.text())
 
     def test_signin_and_out(self):
         cookie = self.session(self.read_local)
