@@ -229,7 +229,28 @@ async function tabs(page, n) {
 			const e = document.activeElement;
 			if (!e || e === document.body) return null;
 			const cs = getComputedStyle(e);
+			// the outline's contrast with what is behind it (the parent's
+			// background: the ring is drawn outside the element)
+			const parse = (c) => {
+				const m = c.match(/rgba?\(([^)]+)\)/);
+				if (!m) return null;
+				const p = m[1].split(/[ ,/]+/).filter((x) => x).map(Number);
+				return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+			};
+			const lum = (c) => {
+				const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+				return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+			};
+			let bg = { r: 255, g: 255, b: 255, a: 1 };
+			for (let a = e.parentElement; a; a = a.parentElement) {
+				const c = parse(getComputedStyle(a).backgroundColor);
+				if (c && c.a >= 1) { bg = c; break; }
+			}
+			const oc = parse(cs.outlineColor);
+			const ring = oc ? (Math.max(lum(oc), lum(bg)) + 0.05) /
+			    (Math.min(lum(oc), lum(bg)) + 0.05) : 0;
 			return { tag: e.tagName.toLowerCase(), href: e.href || null,
+				ring_contrast: Math.round(ring * 100) / 100,
 				name: e.getAttribute('name'), cls: e.className && String(e.className),
 				text: e.textContent.replace(/\s+/g, ' ').trim().slice(0, 40),
 				focus_visible: e.matches(':focus-visible'),
@@ -243,6 +264,25 @@ async function tabs(page, n) {
 		seen.push(f);
 	}
 	return seen;
+}
+
+// From the top, Tab to the first button (else the third stop) and
+// photograph the screen round it: what the focus looks like.
+async function focusShot(page, name) {
+	await page.evaluate(() => { if (document.activeElement) document.activeElement.blur(); });
+	await page.evaluate(() => window.scrollTo(0, 0));
+	for (let i = 0; i < 40; i++) {
+		await page.keyboard.press('Tab');
+		const tag = await page.evaluate(() => document.activeElement &&
+		    document.activeElement.tagName.toLowerCase());
+		if (tag === 'button' || (i >= 2 && tag !== 'a' && tag !== 'body'))
+			break;
+		if (!tag || tag === 'body')
+			break;
+	}
+	const file = join(plan.shots, name + '-focus.png');
+	await page.screenshot({ path: file });
+	return file;
 }
 
 // Clicks each copy button; what the clipboard then holds.
@@ -327,8 +367,11 @@ async function step(ctx, page, s, ev) {
 	}
 	r.page = await collect(page);
 	// Tab first: a click moves the start of sequential focus navigation
-	if (s.tabs)
+	if (s.tabs) {
 		r.tabs = await tabs(page, s.tabs);
+		if (s.shot)
+			r.focus_shot = await focusShot(page, s.shot);
+	}
 	if (s.copy)
 		r.copies = await copies(page);
 	if (s.shot)

@@ -626,6 +626,8 @@ class WebBrowserTest(unittest.TestCase):
                                 float(re.sub("px$", "", t["outline_width"]) or 0) > 0) or
                                t["box_shadow"] not in ("none", ""))
                     self.assertTrue(t["focus_visible"] and visible, "no visible focus: %r" % t)
+                    # WCAG 1.4.11: a focus indicator at 3:1 against what is behind it
+                    self.assertGreaterEqual(t["ring_contrast"], 3, "faint focus ring: %r" % t)
 
     def test_screens(self):
         """Each screenshot written; no sideways scrolling on a phone; text
