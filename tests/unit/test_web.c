@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/core/history.h"
 #include "server/web/assets.h"
 #include "server/web/html.h"
 #include "server/web/readme.h"
@@ -141,6 +142,28 @@ assets(void)
 	ok(assets_find("../x", &ct, &imm) == NULL, "nothing else");
 }
 
+static void
+history(void)
+{
+	struct history_bucket	b[HISTORY_MINUTES];
+	time_t			t = 6000000;
+
+	history_reset();
+	history_add(HISTORY_REQUESTS, 5, t - 3600);	/* an hour ago */
+	history_add(HISTORY_REQUESTS, 3, t - 120);
+	history_add(HISTORY_HITS, 2, t);
+	history_add(HISTORY_MISSES, 1, t + 59 - t % 60);
+	history_get(b, t);
+	ok(b[HISTORY_MINUTES - 1].n[HISTORY_HITS] == 2 &&
+	    b[HISTORY_MINUTES - 1].n[HISTORY_MISSES] == 1, "this minute");
+	ok(b[HISTORY_MINUTES - 3].n[HISTORY_REQUESTS] == 3, "two minutes ago");
+	ok(b[0].n[HISTORY_REQUESTS] == 0, "an hour ago has gone");
+	ok(b[HISTORY_MINUTES - 1].n[HISTORY_REQUESTS] == 0,
+	    "its slot reused by this minute");
+	history_get(b, t + 3600);
+	ok(b[HISTORY_MINUTES - 1].n[HISTORY_HITS] == 0, "an hour later: empty");
+}
+
 int
 main(void)
 {
@@ -149,5 +172,6 @@ main(void)
 	package_fields();
 	sessions();
 	assets();
+	history();
 	return done_testing();
 }
