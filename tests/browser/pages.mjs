@@ -96,7 +96,11 @@ function collect(page) {
 		for (let n = w.nextNode(); n && comments.length < 50; n = w.nextNode())
 			comments.push(n.nodeValue);
 		const readme = document.querySelector('article.readme');
+		// figures for people (never asserted): the document's wait and the load
+		const nav = performance.getEntriesByType('navigation')[0];
 		return {
+			timing: nav ? { ttfb_ms: Math.round((nav.responseStart - nav.requestStart) * 100) / 100,
+			    load_ms: Math.round(nav.loadEventEnd - nav.startTime) } : null,
 			url: location.href,
 			title: document.title,
 			lang: document.documentElement.getAttribute('lang'),

@@ -337,9 +337,15 @@ class WebBrowserTest(unittest.TestCase):
             sys.stdout.write("  %s\n" % os.path.join(cls.shots, f))
         sys.stdout.flush()
         cls.steps = {}
+        sys.stdout.write("document wait (ms, Navigation Timing; not asserted):\n")
         for sess in cls.result["sessions"]:
             for s in sess["steps"]:
                 cls.steps[(sess["name"], s["id"])] = s
+                t = (s.get("page") or {}).get("timing")
+                if t:
+                    sys.stdout.write("  %s/%s %s: %.2f (load %d)\n" % (
+                        sess["name"], s["id"], s.get("status"), t["ttfb_ms"], t["load_ms"]))
+        sys.stdout.flush()
 
     # helpers -------------------------------------------------------------------
 
