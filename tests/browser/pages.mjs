@@ -8,7 +8,8 @@
 //        "shots": DIR, "timeout_ms": N,
 //        "sessions": [{"name": S, "steps": [STEP, ...]}, ...]}
 // Each session is a fresh browser context (its own cookies), with
-// clipboard permissions granted to the origin. A STEP is one of
+// clipboard permissions granted to the origin; "javascript": false turns
+// script off in it. A STEP is one of
 //   {"op": "visit", "id", "path", "shot"?, "tabs"?, "copy"?}
 //   {"op": "search", "id", "path", "q"}       type q into the search form, submit
 //   {"op": "signin", "id", "token"}           the form of /-/signin
@@ -116,7 +117,8 @@ function collect(page) {
 			pres: Array.from(document.querySelectorAll('pre')).map((p) => ({
 				id: p.id || null, text: p.textContent })),
 			copy_buttons: Array.from(document.querySelectorAll('button.copy')).map((b) => ({
-				target: b.getAttribute('data-copy'), text: txt(b) })),
+				target: b.getAttribute('data-copy'), text: txt(b),
+				shown: b.getClientRects().length > 0 })),
 			links: Array.from(document.querySelectorAll('a[href]')).map((a) => ({
 				href: a.href, text: txt(a) })),
 			forms: Array.from(document.querySelectorAll('form')).map((f) => ({
@@ -401,6 +403,8 @@ async function main() {
 			    'clipboard-write', 'clipboard-sanitized-write']);
 			const page = await ctx.newPage();
 			page.setDefaultTimeout(timeout);
+			if (sess.javascript === false)
+				await page.setJavaScriptEnabled(false);
 			const out = { name: sess.name, steps: [] };
 			let ev = newEvents();
 			watch(page, () => ev);

@@ -180,12 +180,22 @@ def plan_sessions(tokens):
         dict(op="visit", id="ops", path="/-/ops", shot="ops", tabs=40),
         dict(op="visit", id="home", path="/", shot="home-admin"),
     ]
+    nojs = [
+        dict(op="visit", id="home", path="/"),
+        dict(op="search", id="search", path="/local/", q="webdemo"),
+        dict(op="visit", id="webdemo", path="/local/crates/webdemo"),
+        dict(op="signin", id="signin", token=tokens["reader"]),
+        dict(op="visit", id="secret", path="/secret/"),
+        dict(op="signout", id="signout", path="/secret/"),
+        dict(op="visit", id="secret-after", path="/secret/"),
+    ]
     bogus = [
         dict(op="signin", id="signin", token="crated_" + "Q" * 43),
         dict(op="visit", id="secret", path="/secret/"),
     ]
     return [dict(name="anon", steps=anon), dict(name="reader", steps=reader),
             dict(name="glob", steps=glob), dict(name="admin", steps=admin),
+            dict(name="nojs", steps=nojs, javascript=False),
             dict(name="bogus", steps=bogus)]
 
 
@@ -715,6 +725,22 @@ class WebBrowserTest(unittest.TestCase):
         self.assertNotIn("secret beta", s["page"]["body_text"])
         p = self.page("glob", "search-beta")
         self.assertEqual(self.names(p), [])
+
+    def test_without_javascript(self):
+        """With script off: search, the crate page, sign-in and sign-out
+        work; copy buttons, which need the script, are not shown."""
+        p = self.page("nojs", "home")
+        self.assertTrue(p["copy_buttons"], "no copy buttons at all")
+        self.assertEqual([b for b in p["copy_buttons"] if b["shown"]], [],
+                         "copy buttons shown that cannot work without script")
+        self.assertEqual(self.names(self.page("nojs", "search"))[:1], ["webdemo"])
+        p = self.page("nojs", "webdemo")
+        self.assertEqual([v["version"] for v in p["versions"]], ["0.3.0", "0.2.0"])
+        self.assertIn("README of 0.3.0", p["readme"]["text"])
+        self.step("nojs", "signin")
+        self.assertEqual(self.names(self.page("nojs", "secret")), ["sec-alpha", "sec-beta"])
+        self.step("nojs", "signout")
+        self.page("nojs", "secret-after", status=401)
 
     def test_bogus_token(self):
         s = self.steps[("bogus", "signin")]
