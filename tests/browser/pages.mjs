@@ -313,7 +313,7 @@ async function copies(page) {
 		let clip = null;
 		try {
 			await page.waitForFunction(async () => (await navigator.clipboard.readText()) !==
-			    '(nothing copied)', { timeout: 5000, polling: 50 });
+			    '(nothing copied)', { timeout, polling: 50 });
 		} catch (e) { /* stays '(nothing copied)': reported below */ }
 		clip = await page.evaluate(() => navigator.clipboard.readText());
 		const label = await b.evaluate((e) => e.textContent.replace(/\s+/g, ' ').trim());
