@@ -8,7 +8,8 @@
 //        "shots": DIR, "timeout_ms": N,
 //        "sessions": [{"name": S, "steps": [STEP, ...]}, ...]}
 // Each session is a fresh browser context (its own cookies), with
-// clipboard permissions granted to the origin. A STEP is one of
+// clipboard permissions granted to the origin; "javascript": false turns
+// script off in it. A STEP is one of
 //   {"op": "visit", "id", "path", "shot"?, "tabs"?, "copy"?}
 //   {"op": "search", "id", "path", "q"}       type q into the search form, submit
 //   {"op": "signin", "id", "token"}           the form of /-/signin
@@ -96,7 +97,11 @@ function collect(page) {
 		for (let n = w.nextNode(); n && comments.length < 50; n = w.nextNode())
 			comments.push(n.nodeValue);
 		const readme = document.querySelector('article.readme');
+		// figures for people (never asserted): the document's wait and the load
+		const nav = performance.getEntriesByType('navigation')[0];
 		return {
+			timing: nav ? { ttfb_ms: Math.round((nav.responseStart - nav.requestStart) * 100) / 100,
+			    load_ms: Math.round(nav.loadEventEnd - nav.startTime) } : null,
 			url: location.href,
 			title: document.title,
 			lang: document.documentElement.getAttribute('lang'),
@@ -112,7 +117,8 @@ function collect(page) {
 			pres: Array.from(document.querySelectorAll('pre')).map((p) => ({
 				id: p.id || null, text: p.textContent })),
 			copy_buttons: Array.from(document.querySelectorAll('button.copy')).map((b) => ({
-				target: b.getAttribute('data-copy'), text: txt(b) })),
+				target: b.getAttribute('data-copy'), text: txt(b),
+				shown: b.getClientRects().length > 0 })),
 			links: Array.from(document.querySelectorAll('a[href]')).map((a) => ({
 				href: a.href, text: txt(a) })),
 			forms: Array.from(document.querySelectorAll('form')).map((f) => ({
@@ -210,7 +216,10 @@ async function shots(ctx, path, name, ev) {
 		await goto(p, path);
 		const file = join(plan.shots, name + '-' + kind + '.png');
 		await p.screenshot({ path: file, fullPage: true });
-		out[kind] = Object.assign({ file }, await layout(p));
+		// and what fits on the screen, legible where the whole page is long
+		const top = join(plan.shots, name + '-' + kind + '-screen.png');
+		await p.screenshot({ path: top });
+		out[kind] = Object.assign({ file, screen: top }, await layout(p));
 		await p.close();
 	}
 	return out;
@@ -226,7 +235,28 @@ async function tabs(page, n) {
 			const e = document.activeElement;
 			if (!e || e === document.body) return null;
 			const cs = getComputedStyle(e);
+			// the outline's contrast with what is behind it (the parent's
+			// background: the ring is drawn outside the element)
+			const parse = (c) => {
+				const m = c.match(/rgba?\(([^)]+)\)/);
+				if (!m) return null;
+				const p = m[1].split(/[ ,/]+/).filter((x) => x).map(Number);
+				return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+			};
+			const lum = (c) => {
+				const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+				return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+			};
+			let bg = { r: 255, g: 255, b: 255, a: 1 };
+			for (let a = e.parentElement; a; a = a.parentElement) {
+				const c = parse(getComputedStyle(a).backgroundColor);
+				if (c && c.a >= 1) { bg = c; break; }
+			}
+			const oc = parse(cs.outlineColor);
+			const ring = oc ? (Math.max(lum(oc), lum(bg)) + 0.05) /
+			    (Math.min(lum(oc), lum(bg)) + 0.05) : 0;
 			return { tag: e.tagName.toLowerCase(), href: e.href || null,
+				ring_contrast: Math.round(ring * 100) / 100,
 				name: e.getAttribute('name'), cls: e.className && String(e.className),
 				text: e.textContent.replace(/\s+/g, ' ').trim().slice(0, 40),
 				focus_visible: e.matches(':focus-visible'),
@@ -242,6 +272,25 @@ async function tabs(page, n) {
 	return seen;
 }
 
+// From the top, Tab to the first button (else the third stop) and
+// photograph the screen round it: what the focus looks like.
+async function focusShot(page, name) {
+	await page.evaluate(() => { if (document.activeElement) document.activeElement.blur(); });
+	await page.evaluate(() => window.scrollTo(0, 0));
+	for (let i = 0; i < 40; i++) {
+		await page.keyboard.press('Tab');
+		const tag = await page.evaluate(() => document.activeElement &&
+		    document.activeElement.tagName.toLowerCase());
+		if (tag === 'button' || (i >= 2 && tag !== 'a' && tag !== 'body'))
+			break;
+		if (!tag || tag === 'body')
+			break;
+	}
+	const file = join(plan.shots, name + '-focus.png');
+	await page.screenshot({ path: file });
+	return file;
+}
+
 // Clicks each copy button; what the clipboard then holds.
 async function copies(page) {
 	const out = [];
@@ -254,13 +303,17 @@ async function copies(page) {
 			const t = sel && document.querySelector(sel);
 			return t ? t.textContent : null;
 		}, target);
+		// Tab may have left the page for the browser's own UI: a click on
+		// the copied text itself gives the document focus back
+		if (!(await page.evaluate(() => document.hasFocus())) && target)
+			await page.click(target);
 		await page.evaluate(() => navigator.clipboard.writeText('(nothing copied)'));
 		await b.click();
 		// the button's handler is async: wait until the clipboard changed
 		let clip = null;
 		try {
 			await page.waitForFunction(async () => (await navigator.clipboard.readText()) !==
-			    '(nothing copied)', { timeout: 5000, polling: 50 });
+			    '(nothing copied)', { timeout, polling: 50 });
 		} catch (e) { /* stays '(nothing copied)': reported below */ }
 		clip = await page.evaluate(() => navigator.clipboard.readText());
 		const label = await b.evaluate((e) => e.textContent.replace(/\s+/g, ' ').trim());
@@ -271,6 +324,9 @@ async function copies(page) {
 
 async function step(ctx, page, s, ev) {
 	const r = { id: s.id, op: s.op };
+	// the clipboard wants a focused document: this tab in front (the
+	// screenshots' pages were in front last)
+	await page.bringToFront();
 	if (s.op === 'visit') {
 		r.status = await goto(page, s.path);
 	} else if (s.op === 'search') {
@@ -317,8 +373,11 @@ async function step(ctx, page, s, ev) {
 	}
 	r.page = await collect(page);
 	// Tab first: a click moves the start of sequential focus navigation
-	if (s.tabs)
+	if (s.tabs) {
 		r.tabs = await tabs(page, s.tabs);
+		if (s.shot)
+			r.focus_shot = await focusShot(page, s.shot);
+	}
 	if (s.copy)
 		r.copies = await copies(page);
 	if (s.shot)
@@ -344,6 +403,8 @@ async function main() {
 			    'clipboard-write', 'clipboard-sanitized-write']);
 			const page = await ctx.newPage();
 			page.setDefaultTimeout(timeout);
+			if (sess.javascript === false)
+				await page.setJavaScriptEnabled(false);
 			const out = { name: sess.name, steps: [] };
 			let ev = newEvents();
 			watch(page, () => ev);

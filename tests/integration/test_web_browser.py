@@ -152,7 +152,7 @@ def plan_sessions(tokens):
         dict(op="visit", id="mirror", path="/mirror/", shot="registry-mirror", tabs=40),
         dict(op="visit", id="mir-one", path="/mirror/crates/mir-one", shot="crate-mirror",
              copy=True),
-        dict(op="visit", id="ops", path="/-/ops", shot="ops", tabs=40),
+        dict(op="visit", id="ops-anon", path="/-/ops", shot="ops-anonymous", tabs=40),
         dict(op="visit", id="signin-page", path="/-/signin", shot="signin", tabs=20),
         dict(op="visit", id="secret-anon", path="/secret/", shot="unauthorized"),
         dict(op="visit", id="secret-crate-anon", path="/secret/crates/sec-alpha"),
@@ -175,12 +175,28 @@ def plan_sessions(tokens):
         dict(op="visit", id="sec-beta", path="/secret/crates/sec-beta"),
         dict(op="search", id="search-beta", path="/secret/", q="sec-beta"),
     ]
+    admin = [
+        dict(op="signin", id="signin", token=tokens["admin"]),
+        dict(op="visit", id="ops", path="/-/ops", shot="ops", tabs=40),
+        dict(op="visit", id="home", path="/", shot="home-admin"),
+    ]
+    nojs = [
+        dict(op="visit", id="home", path="/"),
+        dict(op="search", id="search", path="/local/", q="webdemo"),
+        dict(op="visit", id="webdemo", path="/local/crates/webdemo"),
+        dict(op="signin", id="signin", token=tokens["reader"]),
+        dict(op="visit", id="secret", path="/secret/"),
+        dict(op="signout", id="signout", path="/secret/"),
+        dict(op="visit", id="secret-after", path="/secret/"),
+    ]
     bogus = [
         dict(op="signin", id="signin", token="crated_" + "Q" * 43),
         dict(op="visit", id="secret", path="/secret/"),
     ]
     return [dict(name="anon", steps=anon), dict(name="reader", steps=reader),
-            dict(name="glob", steps=glob), dict(name="bogus", steps=bogus)]
+            dict(name="glob", steps=glob), dict(name="admin", steps=admin),
+            dict(name="nojs", steps=nojs, javascript=False),
+            dict(name="bogus", steps=bogus)]
 
 
 class WebBrowserTest(unittest.TestCase):
@@ -227,7 +243,8 @@ class WebBrowserTest(unittest.TestCase):
                               readme="# %s\n\nREADME of mirrored %s %s.\n" % (name, name, vers))
             cls.tree.add(name, vers, S.cargo_package(pk, d, name, vers, "st"))
 
-        regs = ("[registries.local]\n\n" + S.mirror_toml("mirror", up_url, index_ttl=600) +
+        regs = ("[registries.local]\n\n" + S.mirror_toml("mirror", up_url, index_ttl=600,
+                                                       max_cache_bytes=100 << 20) +
                 "\n[registries.secret]\nauth_required = true\n"
                 "\n[registries.other]\nauth_required = true\n")
         cls.cfg = harness.write_config(os.path.join(tmp, "crated.toml"),
@@ -238,6 +255,7 @@ class WebBrowserTest(unittest.TestCase):
             "reader": create_token(cls.cfg, "sec-reader", "read", registry="secret"),
             "glob": create_token(cls.cfg, "sec-glob-reader", "read", crates="sec-a*",
                                  registry="secret"),
+            "admin": create_token(cls.cfg, "sec-admin", "admin", registry="secret"),
         }
         cls.srv = harness.start_crated(tmp, config_path=cls.cfg)
         cls.procs.append(cls.srv)
@@ -329,9 +347,15 @@ class WebBrowserTest(unittest.TestCase):
             sys.stdout.write("  %s\n" % os.path.join(cls.shots, f))
         sys.stdout.flush()
         cls.steps = {}
+        sys.stdout.write("document wait (ms, Navigation Timing; not asserted):\n")
         for sess in cls.result["sessions"]:
             for s in sess["steps"]:
                 cls.steps[(sess["name"], s["id"])] = s
+                t = (s.get("page") or {}).get("timing")
+                if t:
+                    sys.stdout.write("  %s/%s %s: %.2f (load %d)\n" % (
+                        sess["name"], s["id"], s.get("status"), t["ttfb_ms"], t["load_ms"]))
+        sys.stdout.flush()
 
     # helpers -------------------------------------------------------------------
 
@@ -520,6 +544,9 @@ class WebBrowserTest(unittest.TestCase):
             self.assertIn(want, new["text"], "0.3.0's row lacks %r" % want)
         self.assertIn(self.srv.url + "/local/crates/webbase", new["links"],
                       "the dependency webbase is not linked")
+        # every row has its version's license (not only the selected one's)
+        self.assertIn("MIT OR Apache-2.0", self.row(p, "0.2.0")["text"],
+                      "0.2.0's row lacks its license")
         toml = [x for x in p["pres"] if x["id"] == "cargo-toml"]
         self.assertEqual(len(toml), 1, p["pres"])
         self.assertIn("webdemo", toml[0]["text"])
@@ -581,7 +608,21 @@ class WebBrowserTest(unittest.TestCase):
             self.assertEqual(c["clipboard"], c["expected"])
 
     def test_ops(self):
-        p = self.page("anon", "ops")
+        """/-/ops is open to all as /-/ready is: the chart and the registries
+        the viewer may read; upstream details (URLs, probes) only with
+        ops_access or an admin session."""
+        p = self.page("anon", "ops-anon")
+        self.assertGreaterEqual(p["charts"], 1, "no svg.chart")
+        self.assertIn("mirror", p["body_text"])
+        self.assertNotIn("secret", p["body_text"], "anonymous ops names an auth_required registry")
+        self.assertNotIn(self.si.base, p["body_text"], "anonymous ops shows the upstream URL")
+        home = self.page("admin", "home")
+        for path in ("/local/", "/mirror/", "/secret/"):
+            self.assertTrue(self.link_to(home, path), "admin's home lacks %s" % path)
+        p = self.page("admin", "ops")
+        self.assertIn("100", p["body_text"], "the mirror's max_cache_bytes (100 MiB) is not shown")
+        self.assertIn(self.si.base, p["body_text"], "admin's ops lacks the upstream URL")
+        self.assertIn("secret", p["body_text"])
         self.assertGreaterEqual(p["charts"], 1, "no svg.chart")
         self.assertIn("mirror", p["body_text"])
 
@@ -590,9 +631,10 @@ class WebBrowserTest(unittest.TestCase):
         shows a focus style."""
         for sid, need in (("home", {"a", "button"}), ("local", {"a", "input"}),
                           ("webdemo", {"a", "button"}), ("mirror", {"a", "input"}),
-                          ("ops", {"a"}), ("signin-page", {"input", "button"})):
+                          ("admin/ops", {"a"}), ("ops-anon", {"a"}), ("signin-page", {"input", "button"})):
             with self.subTest(page=sid):
-                tabs = self.step("anon", sid)["tabs"]
+                sess, _, sid = sid.rpartition("/")
+                tabs = self.step(sess or "anon", sid)["tabs"]
                 self.assertTrue(tabs, "Tab focused nothing")
                 self.assertLessEqual(need, {t["tag"] for t in tabs}, tabs)
                 for t in tabs:
@@ -600,6 +642,8 @@ class WebBrowserTest(unittest.TestCase):
                                 float(re.sub("px$", "", t["outline_width"]) or 0) > 0) or
                                t["box_shadow"] not in ("none", ""))
                     self.assertTrue(t["focus_visible"] and visible, "no visible focus: %r" % t)
+                    # WCAG 1.4.11: a focus indicator at 3:1 against what is behind it
+                    self.assertGreaterEqual(t["ring_contrast"], 3, "faint focus ring: %r" % t)
 
     def test_screens(self):
         """Each screenshot written; no sideways scrolling on a phone; text
@@ -615,7 +659,8 @@ class WebBrowserTest(unittest.TestCase):
                     self.assertEqual(sh["low_contrast"], [], "text with too little contrast")
         for name in shots:
             for kind in ("desktop", "phone"):
-                self.assertTrue(os.path.isfile(os.path.join(self.shots, "%s-%s.png" % (name, kind))))
+                f = os.path.join(self.shots, "%s-%s.png" % (name, kind))
+                self.assertTrue(os.path.isfile(f), "no screenshot %s" % f)
 
     # sign-in ---------------------------------------------------------------------
 
@@ -680,6 +725,22 @@ class WebBrowserTest(unittest.TestCase):
         self.assertNotIn("secret beta", s["page"]["body_text"])
         p = self.page("glob", "search-beta")
         self.assertEqual(self.names(p), [])
+
+    def test_without_javascript(self):
+        """With script off: search, the crate page, sign-in and sign-out
+        work; copy buttons, which need the script, are not shown."""
+        p = self.page("nojs", "home")
+        self.assertTrue(p["copy_buttons"], "no copy buttons at all")
+        self.assertEqual([b for b in p["copy_buttons"] if b["shown"]], [],
+                         "copy buttons shown that cannot work without script")
+        self.assertEqual(self.names(self.page("nojs", "search"))[:1], ["webdemo"])
+        p = self.page("nojs", "webdemo")
+        self.assertEqual([v["version"] for v in p["versions"]], ["0.3.0", "0.2.0"])
+        self.assertIn("README of 0.3.0", p["readme"]["text"])
+        self.step("nojs", "signin")
+        self.assertEqual(self.names(self.page("nojs", "secret")), ["sec-alpha", "sec-beta"])
+        self.step("nojs", "signout")
+        self.page("nojs", "secret-after", status=401)
 
     def test_bogus_token(self):
         s = self.steps[("bogus", "signin")]
