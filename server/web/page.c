@@ -2,6 +2,7 @@
  * frame around a page and its headers, small formatters, the README
  * cache. The pages (page_*.c) and the dispatcher (web.c) call it. */
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,38 @@
 #include "server/web/web_int.h"
 
 const char page_security_headers[] = WEB_SECURITY_HEADERS;
+
+static struct lic_slot *
+lic_slot(struct web *w, const char *key)
+{
+	uint32_t	h = 2166136261u;
+
+	for (const char *p = key; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &w->lic[h % LIC_SLOTS];
+}
+
+bool
+lic_get(struct web *w, const char *key, const char **license)
+{
+	struct lic_slot	*sl = lic_slot(w, key);
+
+	if (sl->key == NULL || strcmp(sl->key, key) != 0)
+		return false;
+	*license = sl->license;
+	return true;
+}
+
+void
+lic_put(struct web *w, const char *key, const char *license)
+{
+	struct lic_slot	*sl = lic_slot(w, key);
+
+	free(sl->key);
+	free(sl->license);
+	sl->key = xstrdup(key);
+	sl->license = license ? xstrdup(license) : NULL;
+}
 
 const struct doc_entry *
 doc_get(struct web *w, const char *key)
@@ -40,6 +73,7 @@ doc_put(struct web *w, const char *key, struct crate_doc *doc, bool found)
 	e->doc = *doc;
 	e->found = found;
 	memset(doc, 0, sizeof *doc);
+	lic_put(w, key, e->doc.license);
 }
 
 /* The token of a valid session cookie, else of an Authorization header. */

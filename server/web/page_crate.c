@@ -32,6 +32,9 @@ struct version {
 	const char	*vers;		/* borrowed from line */
 	bool		 yanked;
 	bool		 cached;	/* the .crate is on disk */
+	bool		 lic_want;	/* the second trip reads its license */
+	bool		 lic_read;	/* it did: license */
+	char		*license;
 	unsigned long long size;
 	time_t		 mtime;
 };
@@ -48,7 +51,8 @@ struct crate_job {
 	struct viewer		 v;
 	char			 name[CRATE_NAME_MAX + 1];
 	char			 want[VERSION_MAX + 1];
-	bool			 doc_tried;	/* the README was read */
+	bool			 doc_tried;	/* the second trip was made */
+	bool			 doc_want;	/* it reads the README */
 	/* Filled by the worker. */
 	int			 status;
 	struct version		*vs;
@@ -224,8 +228,66 @@ static void
 doc_work(void *arg)
 {
 	struct crate_job	*j = arg;
+	char			 rel[STORE_PATH_MAX], *buf;
+	size_t			 len;
 
-	read_doc(j, &j->vs[j->sel]);
+	if (j->doc_want)
+		read_doc(j, &j->vs[j->sel]);
+	for (size_t i = 0; i < j->n; i++) {
+		struct version	*v = &j->vs[i];
+
+		if (!v->lic_want)
+			continue;
+		store_crate_rel(j->name, v->vers, rel);
+		if (store_read(j->reg->store, rel, &buf, &len, NULL,
+		    CRATE_FILE_MAX) != 0)
+			continue;
+		v->license = readme_crate_license((unsigned char *)buf, len,
+		    json_string_value(json_object_get(v->line, "name")),
+		    v->vers, &v->lic_read);
+		free(buf);
+	}
+}
+
+/* After the first trip: whether the README of the selected version or
+ * the license of a cached version is still to be read. */
+static bool
+more_to_read(struct crate_job *j, const struct doc_entry *de)
+{
+	const char	*lic;
+	bool		 any = false;
+
+	if (j->doc_tried)
+		return false;
+	j->doc_want = de == NULL && j->vs[j->sel].cached;
+	for (size_t i = 0; i < j->n; i++) {
+		struct version	*v = &j->vs[i];
+		char		*key;
+
+		if (!v->cached)
+			continue;
+		key = xasprintf("%s\n%s\n%s", j->reg->name, j->name, v->vers);
+		v->lic_want = !lic_get(j->w, key, &lic);
+		any = any || v->lic_want;
+		free(key);
+	}
+	return j->doc_want || any;
+}
+
+/* What the second trip read goes into the caches. */
+static void
+keep_licenses(struct crate_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		struct version	*v = &j->vs[i];
+		char		*key;
+
+		if (!v->lic_read)
+			continue;
+		key = xasprintf("%s\n%s\n%s", j->reg->name, j->name, v->vers);
+		lic_put(j->w, key, v->license);
+		free(key);
+	}
 }
 
 static void
@@ -298,13 +360,13 @@ static void
 version_row(struct html *h, struct crate_job *j, size_t i)
 {
 	struct version		*v = &j->vs[i];
-	const struct doc_entry	*de;
+	const char		*license = NULL;
 	char			 size[32], when[32], *key;
 	time_t			 used = 0;
 	bool			 pinned = false;
 
 	key = xasprintf("%s\n%s\n%s", j->reg->name, j->name, v->vers);
-	de = doc_get(j->w, key);
+	lic_get(j->w, key, &license);
 	free(key);
 	pubtime(json_string_value(json_object_get(v->line, "pubtime")),
 	    when);
@@ -313,7 +375,7 @@ version_row(struct html *h, struct crate_job *j, size_t i)
 	    v->yanked ? i == j->sel ? " class=\"yanked selected\"" :
 	    " class=\"yanked\"" : i == j->sel ? " class=\"selected\"" : "",
 	    v->vers, v->vers, when, json_string_value(json_object_get(v->line,
-	    "rust_version")), de != NULL ? de->doc.license : NULL);
+	    "rust_version")), license);
 	page_size(v->size, size);
 	html_put(h, "<td>%s</td>", v->cached ? size : "");
 	if (j->reg->kind == REGISTRY_MIRROR) {
@@ -428,8 +490,10 @@ crate_html(struct html *h, struct crate_job *j, const struct crate_doc *doc,
 static void
 crate_free(struct crate_job *j)
 {
-	for (size_t i = 0; i < j->n; i++)
+	for (size_t i = 0; i < j->n; i++) {
 		json_decref(j->vs[i].line);
+		free(j->vs[i].license);
+	}
 	free(j->vs);
 	free(j->deps);
 	json_decref(j->meta);
@@ -464,10 +528,11 @@ crate_done(void *arg)
 	}
 	key = xasprintf("%s\n%s\n%s", j->reg->name, j->name,
 	    j->vs[j->sel].vers);
+	keep_licenses(j);
 	if (j->doc_found)
 		doc_put(j->w, key, &j->doc, true);
 	de = doc_get(j->w, key);
-	if (de == NULL && !j->doc_tried && j->vs[j->sel].cached) {
+	if (more_to_read(j, de)) {
 		j->doc_tried = true;
 		j->w->pending++;
 		workers_submit(j->w->pool, doc_work, crate_done, j);

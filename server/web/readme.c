@@ -304,3 +304,20 @@ readme_doc_free(struct crate_doc *doc)
 	free(doc->readme_name);
 	memset(doc, 0, sizeof *doc);
 }
+
+char *
+readme_crate_license(const unsigned char *buf, size_t len, const char *name,
+    const char *vers, bool *ok)
+{
+	char	*path = xasprintf("%s-%s/Cargo.toml", name, vers), *toml;
+	char	*license = NULL;
+	size_t	 tlen = 0;
+
+	toml = archive_file(buf, len, path, TOML_MAX, &tlen);
+	*ok = toml != NULL;
+	if (toml != NULL)
+		license = readme_package_field(toml, tlen, "license");
+	free(toml);
+	free(path);
+	return license;
+}

@@ -26,6 +26,10 @@ struct crate_doc {
 int	readme_from_crate(const unsigned char *buf, size_t len,
 	    const char *name, const char *vers, struct crate_doc *doc);
 void	readme_doc_free(struct crate_doc *);
+/* Only the license of the .crate's Cargo.toml (new, or NULL); *ok false
+ * when the archive could not be read. */
+char	*readme_crate_license(const unsigned char *buf, size_t len,
+	    const char *name, const char *vers, bool *ok);
 
 /* Markdown (len bytes) as safe HTML (new). */
 char	*readme_render(const char *md, size_t len);

@@ -42,6 +42,10 @@ web_free(struct web *w)
 		free(w->docs[i].key);
 		readme_doc_free(&w->docs[i].doc);
 	}
+	for (size_t i = 0; i < LIC_SLOTS; i++) {
+		free(w->lic[i].key);
+		free(w->lic[i].license);
+	}
 	free(w);
 }
 

@@ -25,12 +25,21 @@ struct doc_entry {
 	bool		 found;		/* the .crate was there */
 };
 
+#define LIC_SLOTS	8192	/* versions whose license is known */
+
+struct lic_slot {
+	char	*key;		/* "R\nNAME\nVERS" */
+	char	*license;	/* NULL: the crate names none */
+};
+
 struct web {
 	struct server		*srv;
 	struct workers		*pool;
 	struct sessions		*sessions;
 	struct doc_entry	 docs[DOC_CACHE];
 	size_t			 next_doc;	/* replaced next */
+	struct lic_slot		 lic[LIC_SLOTS];	/* by hash; a collision
+						   replaces */
 	size_t			 pending;
 };
 
@@ -93,5 +102,11 @@ void	page_signout(struct web *, struct http_request *, struct viewer *);
 const struct doc_entry	*doc_get(struct web *, const char *key);
 void			 doc_put(struct web *, const char *key,
 			    struct crate_doc *doc, bool found);
+/* The license cache: whether key's license is known, and it (borrowed,
+ * may be NULL). lic_put copies. */
+bool			 lic_get(struct web *, const char *key,
+			    const char **license);
+void			 lic_put(struct web *, const char *key,
+			    const char *license);
 
 #endif
