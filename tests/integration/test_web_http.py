@@ -5,6 +5,7 @@ dropped; sign-in and sign-out with CSRF; a read token of one registry
 gets 403 on another's pages; GET changes nothing; a crate with 500
 versions (its render time is printed, never asserted)."""
 
+import http.client
 import json
 import os
 import re
@@ -15,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import create_token, crate_meta, index_path, make_crate  # noqa: E402
 from harness import publish_body, sha256_hex  # noqa: E402
+from tls_common import TlsBase, client_ctx, https_get  # noqa: E402
 
 CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; "
        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
@@ -311,6 +313,35 @@ class TestAuth(WebBase):
         r = self.srv.get("/local/crates/good", headers={"Authorization": self.read_other})
         self.assertEqual(r.status, 403)
         r = self.srv.get("/local/crates/good", headers={"Authorization": self.read_local})
+        self.assertEqual(r.status, 200)
+
+
+class TestTls(TlsBase, WebBase):
+
+    def test_secure_cookies(self):
+        """Over TLS both cookies carry Secure; over plain HTTP neither."""
+        self.start_tls(registries="[registries.local]\nauth_required = true\n")
+        token = create_token(self.cfg, "tessa", "read", None, "local")
+        r, _, _, _ = https_get(self.tls_port, self.pki.ca, "/-/signin")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Security-Policy"), CSP)
+        self.assertIn("; Secure", r.header("Set-Cookie"))
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', r.text()).group(1)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.tls_port, timeout=15,
+                                           context=client_ctx(self.pki.ca))
+        try:
+            conn.request("POST", "/-/signin", body="csrf=%s&token=%s" % (csrf, token),
+                         headers={"Cookie": "crated_csrf=" + csrf})
+            rr = conn.getresponse()
+            rr.read()
+            self.assertEqual(rr.status, 303)
+            c = rr.getheader("Set-Cookie")
+            self.assertRegex(c, r"^crated_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict;"
+                                r" Path=/; Max-Age=43200; Secure$")
+        finally:
+            conn.close()
+        r, _, _, _ = https_get(self.tls_port, self.pki.ca, "/local/",
+                               headers={"Cookie": c.split(";")[0]})
         self.assertEqual(r.status, 200)
 
 
