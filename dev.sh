@@ -14,16 +14,17 @@ REPO_DIR=$PWD
 
 PACKAGES=(meson ninja-build pkg-config gcc libevent-dev libcurl4-openssl-dev
     libssl-dev libjansson-dev zlib1g-dev libarchive-dev libnghttp2-dev
-    libexpat1-dev
+    libexpat1-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
     python3 openssl
     clang libclang-rt-14-dev systemd groff-base man-db nginx-light)
 # nghttp and h2load, the real HTTP/2 clients of the prior-knowledge tests.
 PACKAGES+=(nghttp2-client)
 
 # What the tests need besides: botocore (it signs one request to prove the
-# S3 stand-in's SigV4 check agrees with AWS's); node and npm (Azurite) come
-# from node_deps.
-TEST_PACKAGES=(python3-botocore)
+# S3 stand-in's SigV4 check agrees with AWS's); chromium, the browser the web
+# pages' tests drive headless (tests/browser, through puppeteer-core); node
+# and npm (Azurite, puppeteer-core) come from node_deps.
+TEST_PACKAGES=(python3-botocore chromium)
 
 # What bench/ needs besides: wrk, nginx's references, nghttpx, and the
 # tools its scripts read figures with (nstat, perf when asked for).
@@ -43,16 +44,17 @@ setup() {	# setup [EXTRA_PACKAGE...]
 	fi
 }
 
-# Azurite, Azure Blob's emulator, as tests/node/package-lock.json pins it,
-# into tests/node/node_modules (git-ignored); again when the lock changes.
+# Azurite, Azure Blob's emulator, and puppeteer-core (it drives chromium),
+# as tests/node/package-lock.json pins them, into tests/node/node_modules
+# (git-ignored); again when the lock changes.
 node_deps() {
 	local mods=tests/node/node_modules
 	# Debian's nodejs and npm, unless a node with its npm is there already
 	# (NodeSource's nodejs package carries npm: Debian's npm would fight it).
 	command -v npm >/dev/null || setup nodejs npm
-	if [ ! -x $mods/.bin/azurite-blob ] ||
+	if [ ! -x $mods/.bin/azurite-blob ] || [ ! -d $mods/puppeteer-core ] ||
 	    [ tests/node/package-lock.json -nt $mods/.package-lock.json ]; then
-		echo "dev.sh: installing tests/node (azurite) with npm ci"
+		echo "dev.sh: installing tests/node (azurite, puppeteer-core) with npm ci"
 		npm ci --prefix tests/node --no-audit --no-fund >&2
 	fi
 }

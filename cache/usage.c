@@ -528,3 +528,16 @@ usage_victims(struct usage *u, uint64_t target, char ***rels)
 	free(all);
 	return k;
 }
+
+bool
+usage_lookup(const struct usage *u, const char *rel, time_t *used,
+    bool *pinned)
+{
+	struct entry	*e = u != NULL ? find(u, rel) : NULL;
+
+	if (e == NULL)
+		return false;
+	*used = e->used;
+	*pinned = e->pinned;
+	return true;
+}

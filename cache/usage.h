@@ -40,6 +40,9 @@ void		usage_removed(struct usage *, const char *rel);
 int		usage_flush(struct usage *);
 
 uint64_t	usage_bytes(const struct usage *);
+/* Whether rel is a cached crate; its last use and pin when it is. */
+bool		usage_lookup(const struct usage *, const char *rel,
+		    time_t *used, bool *pinned);
 size_t		usage_files(const struct usage *);
 
 /* The crates to evict (new array of new strings, least recently used

@@ -36,6 +36,7 @@
 #include "server/storage/replica.h"
 #include "server/storage/tokensync.h"
 #include "server/upstream/upstream.h"
+#include "server/web/web.h"
 
 #define DRAIN_SECONDS		10
 #define TOKENS_WAIT		5
@@ -108,6 +109,13 @@ route_name(enum route_kind k)
 		[ROUTE_PUBLISH] = "publish", [ROUTE_YANK] = "yank",
 		[ROUTE_UNYANK] = "unyank", [ROUTE_OWNERS] = "owners",
 		[ROUTE_SEARCH] = "search", [ROUTE_ME] = "me",
+		[ROUTE_WEB_HOME] = "web-home", [ROUTE_WEB_OPS] = "web-ops",
+		[ROUTE_WEB_SIGNIN] = "web-signin",
+		[ROUTE_WEB_SIGNOUT] = "web-signout",
+		[ROUTE_WEB_STATIC] = "web-static",
+		[ROUTE_WEB_REDIRECT] = "web-redirect",
+		[ROUTE_WEB_REGISTRY] = "web-registry",
+		[ROUTE_WEB_CRATE] = "web-crate",
 	};
 
 	return names[k];
@@ -122,6 +130,8 @@ head(struct http_request *r, void *arg)
 
 	route_parse(http_path(r), &rt);
 	http_set_route(r, route_name(rt.kind));
+	if (rt.kind == ROUTE_WEB_SIGNIN || rt.kind == ROUTE_WEB_SIGNOUT)
+		return web_head(((struct server *)arg)->web, r);
 	return auth_head(arg, r, &rt);
 }
 
@@ -135,6 +145,10 @@ handle(struct http_request *r, void *arg)
 
 	route_parse(http_path(r), &rt);
 	http_set_route(r, route_name(rt.kind));
+	if (route_is_web(rt.kind)) {
+		web_handle(srv->web, r, &rt);
+		return;
+	}
 	switch (rt.kind) {
 	case ROUTE_HEALTH:
 		if (read_method(r))
@@ -310,6 +324,7 @@ check_drained(struct server *srv)
 	    workers_pending(srv->workers) == 0 &&
 	    workers_pending(srv->cpu) == 0 &&
 	    workers_pending(srv->background) == 0 &&
+	    web_pending(srv->web) == 0 &&
 	    upstream_client_active(srv->upstream) == 0)
 		event_base_loopexit(srv->base, NULL);
 }
@@ -634,6 +649,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	event_add(srv->sighup, NULL);
 	srv->http = http_server_create(srv->base, &lim, handle, srv);
 	ops_start(srv);
+	srv->web = web_create(srv);
 	http_server_set_head_hook(srv->http, head, srv);
 	if (cfg->nlisten_tls > 0 && tls_start(srv, cause) != 0)
 		return -1;
@@ -691,6 +707,7 @@ server_finish(struct server *srv)
 	for (size_t i = 0; i < srv->nregs; i++)
 		catalogue_stop(srv->regs[i].catalogue);
 	workers_destroy(srv->cpu);
+	web_free(srv->web);
 	probes_free(srv->probes);
 	upstream_client_destroy(srv->upstream);
 	srv->upstream = NULL;	/* the store's writes check (mirror_l2.c) */
@@ -736,5 +753,6 @@ server_finish(struct server *srv)
 		config_free(srv->old_cfgs[i]);
 	free(srv->old_cfgs);
 	metrics_free();
+	relay_recent_free();
 	free(srv->req_series);
 }

@@ -1,80 +1,14 @@
 /* crated cargo-config: the cargo configuration for this crated. */
 #include "server/cmd/cmd.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/xmalloc.h"
+#include "server/core/cargoconf.h"
 #include "server/core/config.h"
-
-/* The upstream URL as cargo spells it in [registries] and Cargo.lock. */
-static char *
-cargo_url(const char *upstream)
-{
-	if (strcmp(upstream, "https://index.crates.io/") == 0 ||
-	    strcmp(upstream, "sparse+https://index.crates.io/") == 0)
-		return NULL;
-	if (strncmp(upstream, "sparse+", 7) == 0)
-		return xstrdup(upstream);
-	return xasprintf("sparse+%s", upstream);
-}
-
-/* With auth_required cargo sends a token only when the registry has a
- * credential provider ("authenticated registries require a
- * credential-provider to be configured"). name: cargo's registry name. */
-static void
-print_credential(const struct registry_config *rc, const char *name)
-{
-	char	*env;
-
-	if (!rc->auth_required)
-		return;
-	env = xasprintf("CARGO_REGISTRIES_%s_TOKEN", name);
-	for (char *p = env; *p != '\0'; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	printf("# needs a crated token: cargo login --registry %s, or %s\n"
-	    "credential-provider = [\"cargo:token\"]\n", name, env);
-	free(env);
-}
-
-static void
-print_registry(const struct registry_config *rc, const char *base)
-{
-	char	*up, *own;
-
-	if (rc->upstream == NULL) {
-		printf("\n# hosted registry: crates name it with registry ="
-		    " \"%s\"\n[registries.%s]\nindex = \"sparse+%s/%s/\"\n",
-		    rc->name, rc->name, base, rc->name);
-		print_credential(rc, rc->name);
-		return;
-	}
-	up = cargo_url(rc->upstream);
-	own = xasprintf("%s-crated", rc->name);
-	if (config_crates_io(rc))
-		printf("\n# crates.io through crated%s%s; Cargo.lock keeps"
-		    " crates.io's URL\n[source.crates-io]\nreplace-with ="
-		    " \"%s\"\n", up ? ", which mirrors it from\n# " : "",
-		    up ? up : "", own);
-	else
-		printf("\n# mirror of %s: projects name it with registry ="
-		    " \"%s\" and\n# Cargo.lock keeps the upstream URL; crated"
-		    " serves it.\n", up ? up : rc->upstream, rc->name);
-	if (up != NULL)
-		printf("# Publish through crated with --registry %s.\n", own);
-	printf("[registries.%s]\nindex = \"sparse+%s/%s/\"\n", own, base,
-	    rc->name);
-	print_credential(rc, own);
-	if (up != NULL)
-		printf("[registries.%s]\nindex = \"%s\"\n[source.%s-upstream]"
-		    "\nregistry = \"%s\"\nreplace-with = \"%s\"\n", rc->name,
-		    up, rc->name, up, own);
-	free(up);
-	free(own);
-}
 
 /* Prints the cargo configuration that sends every registry through
  * crated while projects and lock files keep the upstream URLs. */
@@ -128,8 +62,12 @@ cmd_cargo_config(int argc, char **argv)
 	printf("# cargo configuration for crated at %s\n# (put it in"
 	    " $CARGO_HOME/config.toml or a project's .cargo/config.toml)\n",
 	    base);
-	for (size_t i = 0; i < cfg->nregs; i++)
-		print_registry(&cfg->regs[i], base);
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		char	*s = cargoconf_registry(&cfg->regs[i], base);
+
+		printf("\n%s", s);
+		free(s);
+	}
 	free(base);
 	config_free(cfg);
 	return 0;

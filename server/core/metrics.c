@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/xmalloc.h"
+#include "server/core/history.h"
 
 /* Histogram buckets, in seconds: 100 µs to 30 s. */
 static const double	bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
@@ -230,6 +232,10 @@ metrics_series_add(struct series *s, double v)
 void
 metrics_add(enum metric_id id, const char *labels, double v)
 {
+	/* The operations page's chart follows the cache's hits and misses. */
+	if (id == METRIC_CACHE_HITS_TOTAL || id == METRIC_CACHE_MISSES_TOTAL)
+		history_add(id == METRIC_CACHE_HITS_TOTAL ? HISTORY_HITS :
+		    HISTORY_MISSES, (uint64_t)v, time(NULL));
 	metrics_series_add(series(id, labels), v);
 }
 

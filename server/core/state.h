@@ -74,6 +74,7 @@ struct server {
 	bool			 stopping;
 	struct request_series	*req_series;	/* metrics of requests */
 	struct probes		*probes;	/* of the upstreams */
+	struct web		*web;		/* the pages (server/web/) */
 	/* Command-line settings that outlive a SIGHUP reload. */
 	bool			 force_offline;
 	const char		*force_log_level;

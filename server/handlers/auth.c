@@ -16,6 +16,7 @@
 #include "server/http/http.h"
 #include "server/http/route.h"
 #include "server/storage/tokensync.h"
+#include "server/web/web.h"
 
 /*
  * ops_access: whether r may read /-/metrics, /-/registries and the
@@ -207,8 +208,8 @@ auth_me_page(struct server *srv, struct registry *reg,
 	    reg->name, reg->name, reg->cfg->auth_required ? "needs a token for"
 	    " every request" : "does not need a token to read", reg->name,
 	    reg->name, base, reg->name, reg->name, upper);
-	http_reply(r, 200, "text/html; charset=utf-8", NULL, html,
-	    strlen(html));
+	http_reply(r, 200, "text/html; charset=utf-8", WEB_SECURITY_HEADERS,
+	    html, strlen(html));
 	free(html);
 	free(upper);
 	free(base);

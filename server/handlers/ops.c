@@ -11,6 +11,7 @@
 
 #include "common/xmalloc.h"
 #include "index/name.h"
+#include "server/core/history.h"
 #include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/core/state.h"
@@ -138,6 +139,7 @@ request_done(const char *registry, const char *route, int status,
 		    labels);
 	}
 	metrics_series_add(c->total, 1);
+	history_add(HISTORY_REQUESTS, 1, time(NULL));
 	metrics_series_add(c->bytes, (double)bytes);
 	metrics_series_observe(c->duration, (double)usec / 1e6);
 }
@@ -282,6 +284,31 @@ ready_details(json_t *j, bool full)
 	}
 }
 
+json_t *
+ops_registry_state(struct server *srv, struct registry *reg, bool full)
+{
+	json_t	*j = json_pack("{s:s, s:s}", "name", reg->name, "kind",
+		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
+
+	if (reg->mirror != NULL)
+		mirror_state(reg->mirror, j);
+	if (reg->catalogue != NULL)
+		json_object_set_new(j, "catalogue",
+		    catalogue_ready(reg->catalogue));
+	if (reg->objstore != NULL && full)
+		json_object_set_new(j, "storage", json_string(
+		    objstore_name(reg->objstore)));
+	probes_state(srv->probes, reg, j);
+	ready_details(j, full);
+	return j;
+}
+
+json_t *
+ops_storage_state(struct server *srv, bool full)
+{
+	return storage_ready(srv, full);
+}
+
 /* GET /-/ready: listening, the data directory writable, and each
  * mirror's upstream state. 503 when the data directory is not. Open to
  * all (probes carry no token). */
@@ -300,27 +327,13 @@ ops_ready(struct server *srv, struct http_request *r)
 		close(fd);
 	unlink(probe);
 	free(probe);
-	for (size_t i = 0; i < srv->nregs; i++) {
-		struct registry	*reg = &srv->regs[i];
-
-		j = json_pack("{s:s, s:s}", "name", reg->name, "kind",
-		    reg->kind == REGISTRY_HOSTED ? "hosted" : "mirror");
-		if (reg->mirror != NULL)
-			mirror_state(reg->mirror, j);
-		if (reg->catalogue != NULL)
-			json_object_set_new(j, "catalogue",
-			    catalogue_ready(reg->catalogue));
-		if (reg->objstore != NULL && full)
-			json_object_set_new(j, "storage", json_string(
-			    objstore_name(reg->objstore)));
-		probes_state(srv->probes, reg, j);
-		ready_details(j, full);
-		json_array_append_new(regs, j);
-	}
+	for (size_t i = 0; i < srv->nregs; i++)
+		json_array_append_new(regs, ops_registry_state(srv,
+		    &srv->regs[i], full));
 	j = json_pack("{s:s, s:b, s:I, s:o, s:o}", "status", writable ? "ready" :
 	    "data directory not writable", "data_dir_writable", writable,
 	    "connections", (json_int_t)http_server_connections(srv->http),
-	    "registries", regs, "storage", storage_ready(srv, full));
+	    "registries", regs, "storage", ops_storage_state(srv, full));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	http_reply(r, writable ? 200 : 503, "application/json", NULL, body,

@@ -7,6 +7,8 @@
 #ifndef SERVER_HANDLERS_OPS_H
 #define SERVER_HANDLERS_OPS_H
 
+#include <stdbool.h>
+
 struct http_request;
 struct registry;
 struct server;
@@ -24,6 +26,12 @@ void	ops_registries(struct server *, struct http_request *);
 void	ops_metrics(struct http_request *);
 /* GET /-/ready: open to all; upstream details with auth_ops_allowed. */
 void	ops_ready(struct server *, struct http_request *);
+/* A registry's state as /-/ready shows it (new): kind, upstream state,
+ * limits, the probe's outcome; full: with the upstream URL and errors. */
+typedef struct json_t json_t;
+json_t	*ops_registry_state(struct server *, struct registry *, bool full);
+/* The object stores' state as /-/ready shows it (new). */
+json_t	*ops_storage_state(struct server *, bool full);
 /* POST /-/purge from a peer replica. */
 void	ops_purge(struct server *, struct http_request *);
 

@@ -232,10 +232,14 @@ success_body(struct relay *rl, const char *body, size_t len,
 
 /* The audit line and the counter of a finished call; label is the
  * counter's outcome, or NULL for the one status gives. */
+/* The latest audit lines of writes, for the operations page. */
+static char	*recent[RELAY_RECENT];
+static size_t	 nrecent;
+
 static void
 audit(struct relay *rl, long status, const char *label, const char *outcome)
 {
-	char	labels[160];
+	char	labels[160], *line;
 
 	if (label == NULL)
 		label = status >= 200 && status < 300 ? "ok" : status == 0 ?
@@ -244,11 +248,39 @@ audit(struct relay *rl, long status, const char *label, const char *outcome)
 	    "outcome=\"%s\"", rl->reg->name, op_name(rl), label);
 	metrics_add(is_write(rl) ? METRIC_RELAYED_WRITES_TOTAL :
 	    METRIC_RELAYED_READS_TOTAL, labels, 1);
-	log_info("audit: registry=%s op=%s crate=%s version=%s client=%s"
+	line = xasprintf("registry=%s op=%s crate=%s version=%s client=%s"
 	    " user=%s upstream_status=%ld outcome=%s duration_ms=%ld",
 	    rl->reg->name, op_name(rl), rl->name[0] ? rl->name : "-",
 	    rl->vers[0] ? rl->vers : "-", rl->peer, rl->user ? rl->user : "-",
 	    status, outcome, ms_since(&rl->start));
+	log_info("audit: %s", line);
+	if (is_write(rl)) {
+		free(recent[nrecent % RELAY_RECENT]);
+		recent[nrecent++ % RELAY_RECENT] = xasprintf("%lld %s",
+		    (long long)time(NULL), line);
+	}
+	free(line);
+}
+
+size_t
+relay_recent_writes(const char **out, size_t max)
+{
+	size_t	n = 0;
+
+	for (size_t i = nrecent; i > 0 && n < max && nrecent - i <
+	    RELAY_RECENT; i--)
+		out[n++] = recent[(i - 1) % RELAY_RECENT];
+	return n;
+}
+
+void
+relay_recent_free(void)
+{
+	for (size_t i = 0; i < RELAY_RECENT; i++) {
+		free(recent[i]);
+		recent[i] = NULL;
+	}
+	nrecent = 0;
 }
 
 static void

@@ -15,4 +15,12 @@ struct route;
 void	relay_api(struct registry *, struct http_request *,
 	    const struct route *);
 
+/* The latest audit lines of relayed writes ("EPOCH registry=..."),
+ * newest first: up to max borrowed strings (valid until the next write)
+ * in out; how many. */
+#define RELAY_RECENT	20
+#include <stddef.h>
+size_t	relay_recent_writes(const char **out, size_t max);
+void	relay_recent_free(void);
+
 #endif

@@ -68,6 +68,20 @@ api(const char *p, struct route *rt)
 	return 0;
 }
 
+/* /-/static/FILE: letters, digits, '.', '-' and '_', no "..". */
+static void
+static_file(const char *file, struct route *rt)
+{
+	size_t	n = strspn(file, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+
+	if (n == 0 || file[n] != '\0' || n >= sizeof rt->path ||
+	    strstr(file, "..") != NULL)
+		return;
+	memcpy(rt->path, file, n + 1);
+	rt->kind = ROUTE_WEB_STATIC;
+}
+
 void
 route_parse(const char *path, struct route *rt)
 {
@@ -78,6 +92,10 @@ route_parse(const char *path, struct route *rt)
 	rt->why = "not found";
 	if (*p++ != '/')
 		return;
+	if (*p == '\0') {
+		rt->kind = ROUTE_WEB_HOME;
+		return;
+	}
 	if (p[0] == '-' && p[1] == '/') {	/* crated's own */
 		static const struct {
 			const char	*name;
@@ -86,7 +104,9 @@ route_parse(const char *path, struct route *rt)
 			{ "health", ROUTE_HEALTH }, { "ready", ROUTE_READY },
 			{ "metrics", ROUTE_METRICS },
 			{ "registries", ROUTE_REGISTRIES },
-			{ "purge", ROUTE_PURGE },
+			{ "purge", ROUTE_PURGE }, { "ops", ROUTE_WEB_OPS },
+			{ "signin", ROUTE_WEB_SIGNIN },
+			{ "signout", ROUTE_WEB_SIGNOUT },
 		};
 
 		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
@@ -94,13 +114,30 @@ route_parse(const char *path, struct route *rt)
 				rt->kind = own[i].kind;
 				return;
 			}
+		if (strncmp(p + 2, "static/", 7) == 0) {
+			static_file(p + 9, rt);
+			return;
+		}
 	}
-	if (segment(&p, rt->registry, sizeof rt->registry) != 0 ||
-	    p[-1] != '/') {
+	if (segment(&p, rt->registry, sizeof rt->registry) != 0) {
 		rt->registry[0] = '\0';
 		return;
 	}
-	if (strcmp(p, "config.json") == 0)
+	if (p[-1] != '/') {
+		rt->kind = ROUTE_WEB_REDIRECT;
+		return;
+	}
+	if (*p == '\0')
+		rt->kind = ROUTE_WEB_REGISTRY;
+	else if (strncmp(p, "crates/", 7) == 0) {
+		if (crate_name_check(p + 7, NULL) != 0 ||
+		    strlen(p + 7) > CRATE_NAME_MAX) {
+			none(rt, "invalid crate name");
+			return;
+		}
+		strcpy(rt->name, p + 7);
+		rt->kind = ROUTE_WEB_CRATE;
+	} else if (strcmp(p, "config.json") == 0)
 		rt->kind = ROUTE_CONFIG;
 	else if (strcmp(p, "me") == 0)
 		rt->kind = ROUTE_ME;
@@ -120,4 +157,10 @@ route_is_api(enum route_kind kind)
 	return kind == ROUTE_PUBLISH || kind == ROUTE_YANK ||
 	    kind == ROUTE_UNYANK || kind == ROUTE_OWNERS ||
 	    kind == ROUTE_SEARCH || kind == ROUTE_DOWNLOAD;
+}
+
+int
+route_is_web(enum route_kind kind)
+{
+	return kind >= ROUTE_WEB_HOME && kind <= ROUTE_WEB_CRATE;
 }

@@ -26,6 +26,15 @@ enum route_kind {
 	ROUTE_OWNERS,		/* /R/api/v1/crates/N/owners */
 	ROUTE_SEARCH,		/* /R/api/v1/crates */
 	ROUTE_ME,		/* /R/me */
+	/* The web pages (server/web/): */
+	ROUTE_WEB_HOME,		/* / */
+	ROUTE_WEB_OPS,		/* /-/ops */
+	ROUTE_WEB_SIGNIN,	/* /-/signin */
+	ROUTE_WEB_SIGNOUT,	/* /-/signout */
+	ROUTE_WEB_STATIC,	/* /-/static/FILE (path: FILE) */
+	ROUTE_WEB_REDIRECT,	/* /R: to /R/ */
+	ROUTE_WEB_REGISTRY,	/* /R/ */
+	ROUTE_WEB_CRATE,	/* /R/crates/NAME */
 };
 
 struct route {
@@ -44,5 +53,7 @@ void	route_parse(const char *path, struct route *rt);
 /* True for the kinds that belong to the web API (errors in cargo's JSON
  * shape matter there). */
 int	route_is_api(enum route_kind kind);
+/* True for the web pages' kinds (ROUTE_WEB_*). */
+int	route_is_web(enum route_kind kind);
 
 #endif

@@ -220,3 +220,16 @@ mirror_reconfigured(struct mirror *m)
 	limiter_set_ceiling(m->limiter, (int)m->reg->cfg->upstream_concurrency);
 	mirror_credential_refresh(m);
 }
+
+bool
+mirror_crate_used(struct mirror *m, const char *rel, time_t *used,
+    bool *pinned)
+{
+	return usage_lookup(m->usage, rel, used, pinned);
+}
+
+unsigned long long
+mirror_cache_bytes(struct mirror *m)
+{
+	return (unsigned long long)usage_bytes(m->usage);
+}

@@ -41,6 +41,13 @@ const char	*mirror_credential(struct mirror *);
 /* The upstream answered f (a probe's): what it shows of the connections
  * (kept alive, multiplexed) sets how many requests may go at first. */
 void		 mirror_upstream_answered(struct mirror *, struct fetch *);
+/* Whether the .crate rel is cached; when, its last use and pin (for the
+ * pages). */
+#include <time.h>
+bool		 mirror_crate_used(struct mirror *, const char *rel,
+		     time_t *used, bool *pinned);
+/* Bytes of .crate files cached (the usage journal's count). */
+unsigned long long mirror_cache_bytes(struct mirror *);
 /* For /-/metrics and /-/ready. */
 typedef struct json_t json_t;
 void		 mirror_collect(struct mirror *);
