@@ -102,6 +102,17 @@ void	page_signout(struct web *, struct http_request *, struct viewer *);
 const struct doc_entry	*doc_get(struct web *, const char *key);
 void			 doc_put(struct web *, const char *key,
 			    struct crate_doc *doc, bool found);
+/* The README kept on disk, per registry store and version, under
+ * web/readme/<index path>/<vers>.json; on the worker. doc_load: 0 and
+ * doc filled, or -1 (none, or unreadable). doc_save: written once
+ * rendered (temp file, fsync, rename); a failure only costs a render. */
+struct store;
+int			 doc_load(struct store *, const char *name,
+			    const char *vers, struct crate_doc *doc);
+bool			 doc_kept(struct store *, const char *name,
+			    const char *vers);
+void			 doc_save(struct store *, const char *name,
+			    const char *vers, const struct crate_doc *doc);
 /* The license cache: whether key's license is known, and it (borrowed,
  * may be NULL). lic_put copies. */
 bool			 lic_get(struct web *, const char *key,

@@ -146,6 +146,24 @@ class TestPages(WebBase):
         self.assertIn('<pre id="cargo-toml">evil = { version = "1.0.0", registry = "local" }</pre>', t)
         self.assertIn('<tr data-version="1.0.0"', t)
 
+    def test_readme_kept_across_restart(self):
+        """A README is rendered once per version and kept on disk: after a
+        restart it shows though the .crate is gone."""
+        t = self.page(self.srv, "/local/crates/evil").text()
+        self.assertIn('<a href="https://example.com/ok">fine</a>', t)
+        kept = os.path.join(self.srv.data_dir, "local", "web", "readme",
+                            index_path("evil"), "1.0.0.json")
+        self.assertTrue(os.path.exists(kept))
+        self.srv.stop()
+        os.unlink(os.path.join(self.srv.data_dir, "local", "crates", "evil",
+                               "evil-1.0.0.crate"))
+        self.srv = self.start_crated()
+        t = self.page(self.srv, "/local/crates/evil").text()
+        self.assertIn('<article class="readme"', t)
+        self.assertIn('<a href="https://example.com/ok">fine</a>', t)
+        self.assertIn("<table>", t)
+        self.assertNotIn("cannot be shown", t)
+
     def test_crate_page(self):
         t = self.page(self.srv, "/local/crates/good").text()
         self.assertIn('<table class="versions">', t)
@@ -174,7 +192,10 @@ class TestPages(WebBase):
             self.assertLess(self.page(self.srv, path).status, 500)
             self.page(self.srv, path, method="HEAD")
         after = harness.settled_snapshot(self.srv.data_dir)
-        self.assertEqual(harness.snapshot_diff(before, after), [])
+        # only the rendered README, kept under local/web/readme/, may appear
+        diff = [d for d in harness.snapshot_diff(before, after)
+                if not d.startswith("added   local/web")]
+        self.assertEqual(diff, [])
 
     def test_ops(self):
         for _ in range(3):
