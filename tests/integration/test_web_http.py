@@ -164,6 +164,25 @@ class TestPages(WebBase):
         self.assertIn("<table>", t)
         self.assertNotIn("cannot be shown", t)
 
+    def test_registry_list_follows_changes(self):
+        """The list's summary is kept between views and read again for
+        the index files that changed, appeared or went away."""
+        t = self.page(self.srv, "/local/").text()
+        self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.1\.0<')
+        r = self.srv.publish(crate_meta("good", "0.2.0", description="second"),
+                             make_crate("good", "0.2.0"))
+        self.assertEqual(r.status, 200, r.body)
+        r = self.srv.publish(crate_meta("fresh", "1.0.0"), make_crate("fresh", "1.0.0"))
+        self.assertEqual(r.status, 200, r.body)
+        t = self.page(self.srv, "/local/").text()
+        self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.2\.0<')
+        self.assertIn('data-name="fresh"', t)
+        self.assertIn("second", self.page(self.srv, "/local/?q=second").text())
+        os.unlink(os.path.join(self.srv.data_dir, "local", "index", index_path("fresh")))
+        t = self.page(self.srv, "/local/").text()
+        self.assertNotIn('data-name="fresh"', t)
+        self.assertIn('data-name="good"', t)
+
     def test_crate_page(self):
         t = self.page(self.srv, "/local/crates/good").text()
         self.assertIn('<table class="versions">', t)
