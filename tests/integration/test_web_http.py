@@ -81,7 +81,7 @@ class TestPages(WebBase):
                              ("/local/crates/good", 200),
                              ("/local/crates/nope", 404),
                              ("/nope/", 404), ("/-/ops", 200),
-                             ("/-/signin", 200)):
+                             ("/-/signin", 200), ("/local/me", 200)):
             r = self.page(self.srv, path)
             self.assertEqual(r.status, status, path)
             self.check_headers(r)
@@ -182,6 +182,21 @@ class TestPages(WebBase):
         t = self.page(self.srv, "/local/").text()
         self.assertNotIn('data-name="fresh"', t)
         self.assertIn('data-name="good"', t)
+
+    def test_me_page_in_frame(self):
+        """/R/me: its content, in the frame and style of the other pages."""
+        r = self.page(self.srv, "/local/me")
+        self.check_headers(r)
+        t = r.text()
+        self.assertIn('<header class="top">', t)
+        self.assertRegex(t, r'<link rel="stylesheet" href="/-/static/style\.[0-9a-f]+\.css">')
+        self.assertIn("crated token create --registry local", t)
+        self.assertIn('index = "sparse+http://127.0.0.1:%d/local/"' % self.srv.port, t)
+        self.assertIn('data-copy="#me-config"', t)
+        self.assertIn("CARGO_REGISTRIES_LOCAL_TOKEN", t)
+        # the Host header is escaped where the base URL shows
+        r = self.srv.request("GET", "/local/me", headers={"Host": 'x"<b>'})
+        self.assertNotIn("<b>", r.text())
 
     def test_crate_page(self):
         t = self.page(self.srv, "/local/crates/good").text()
