@@ -197,7 +197,7 @@ handle(struct http_request *r, void *arg)
 			return;
 		case ROUTE_ME:
 			if (read_method(r))
-				auth_me_page(srv, reg, r);
+				web_me(srv->web, reg, r);
 			return;
 		default:
 			if (reg->kind == REGISTRY_HOSTED)

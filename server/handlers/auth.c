@@ -180,41 +180,6 @@ auth_may_write(struct http_request *r, const char *crate, int need)
 	return true;
 }
 
-/* GET /R/me: how a person gets a token and sets up cargo. */
-void
-auth_me_page(struct server *srv, struct registry *reg,
-    struct http_request *r)
-{
-	char	*html, *upper = xstrdup(reg->name);
-	char	*base = registry_base_url(srv, r);
-
-	for (char *p = upper; *p != '\0'; p++)
-		*p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 :
-		    *p);
-	html = xasprintf("<!doctype html>\n<html><head><meta charset=\"utf-8\">"
-	    "<title>crated: registry %s</title></head><body>\n"
-	    "<h1>Registry <code>%s</code></h1>\n"
-	    "<p>This registry %s.</p>\n"
-	    "<h2>Getting a token</h2>\n<p>Ask the operator of this crated to"
-	    " run</p>\n<pre>crated token create --registry %s --scope read"
-	    " --name YOUR-NAME</pre>\n<p>(<code>--scope publish</code> to"
-	    " publish, <code>yank</code> to yank). The token, starting with"
-	    " <code>crated_</code>, is shown once.</p>\n"
-	    "<h2>Configuring cargo</h2>\n<pre>[registries.%s]\n"
-	    "index = \"sparse+%s/%s/\"\ncredential-provider ="
-	    " [\"cargo:token\"]</pre>\n<p>then <code>cargo login --registry"
-	    " %s</code> and paste the token, or set"
-	    " <code>CARGO_REGISTRIES_%s_TOKEN</code>.</p>\n</body></html>\n",
-	    reg->name, reg->name, reg->cfg->auth_required ? "needs a token for"
-	    " every request" : "does not need a token to read", reg->name,
-	    reg->name, base, reg->name, reg->name, upper);
-	http_reply(r, 200, "text/html; charset=utf-8", WEB_SECURITY_HEADERS,
-	    html, strlen(html));
-	free(html);
-	free(upper);
-	free(base);
-}
-
 /* Whether r carries the peers' secret (peer_token_env), compared in
  * constant time. */
 bool

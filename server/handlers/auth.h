@@ -32,8 +32,5 @@ bool	auth_ops_allowed(struct server *, struct http_request *);
 bool	auth_ops_gate(struct server *, struct http_request *);
 /* Whether r carries the peers' secret (peer_token_env). */
 bool	auth_peer(struct server *, struct http_request *);
-/* GET /R/me: how a person gets a token and sets up cargo. */
-void	auth_me_page(struct server *, struct registry *,
-	    struct http_request *);
 
 #endif

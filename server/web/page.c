@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
+#include "cache/store.h"
 #include "cache/tokens.h"
 #include "common/xmalloc.h"
 #include "server/core/state.h"
@@ -74,6 +77,98 @@ doc_put(struct web *w, const char *key, struct crate_doc *doc, bool found)
 	e->found = found;
 	memset(doc, 0, sizeof *doc);
 	lic_put(w, key, e->doc.license);
+}
+
+/* web/readme/<index path>/<vers>.json; false for a version that is
+ * no safe file name. */
+static bool
+doc_rel(const char *name, const char *vers, char *out)
+{
+	char	irel[STORE_PATH_MAX];
+	size_t	n = strlen(vers);
+	int	len;
+
+	if (n == 0 || n > 64 || vers[0] == '.' || strspn(vers,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-")
+	    != n)
+		return false;
+	store_index_rel(name, irel);
+	len = snprintf(out, STORE_PATH_MAX, "web/readme/%s/%s.json",
+	    irel + strlen("index/"), vers);
+	return len > 0 && len < STORE_PATH_MAX;
+}
+
+static const char	*doc_keys[] = { "description", "license",
+			    "repository", "homepage", "readme_html",
+			    "readme_name" };
+
+static char **
+doc_field(struct crate_doc *doc, size_t k)
+{
+	char	**f[] = { &doc->description, &doc->license, &doc->repository,
+		    &doc->homepage, &doc->readme_html, &doc->readme_name };
+
+	return f[k];
+}
+
+int
+doc_load(struct store *st, const char *name, const char *vers,
+    struct crate_doc *doc)
+{
+	char		 rel[STORE_PATH_MAX], *buf;
+	size_t		 len;
+	json_t		*o;
+
+	memset(doc, 0, sizeof *doc);
+	if (!doc_rel(name, vers, rel) || store_read(st, rel, &buf, &len, NULL,
+	    4 * README_MAX) != 0)
+		return -1;
+	o = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	for (size_t k = 0; k < sizeof doc_keys / sizeof doc_keys[0]; k++) {
+		const char	*s = json_string_value(json_object_get(o,
+				    doc_keys[k]));
+
+		*doc_field(doc, k) = s ? xstrdup(s) : NULL;
+	}
+	json_decref(o);
+	return 0;
+}
+
+bool
+doc_kept(struct store *st, const char *name, const char *vers)
+{
+	char	rel[STORE_PATH_MAX];
+
+	return doc_rel(name, vers, rel) && store_exists(st, rel) == 1;
+}
+
+void
+doc_save(struct store *st, const char *name, const char *vers,
+    const struct crate_doc *doc)
+{
+	const char	*vals[] = { doc->description, doc->license,
+			    doc->repository, doc->homepage, doc->readme_html,
+			    doc->readme_name };
+	char		 rel[STORE_PATH_MAX], *s;
+	json_t		*o;
+
+	if (!doc_rel(name, vers, rel))
+		return;
+
+	o = json_object();
+	for (size_t k = 0; k < sizeof doc_keys / sizeof doc_keys[0]; k++)
+		if (vals[k] != NULL)
+			json_object_set_new(o, doc_keys[k],
+			    json_string(vals[k]));
+	if ((s = json_dumps(o, JSON_COMPACT)) != NULL)
+		(void)store_write_cache(st, rel, s, strlen(s), NULL, NULL);
+	free(s);
+	json_decref(o);
 }
 
 /* The token of a valid session cookie, else of an Authorization header. */

@@ -2,7 +2,9 @@
  * Cargo.toml line, the README of the selected version (?v=, else the
  * newest that is not yanked), owners (hosted) or what is cached (mirror).
  * Files are read on the pages' worker; the README is rendered there once
- * per version and kept (web.c's cache); the loop renders the page. */
+ * per version and kept (page.c: in memory, and on disk under the
+ * store's web/readme/, read back before rendering again); the loop
+ * renders the page. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,7 @@ struct crate_job {
 	size_t			 ndeps;
 	struct crate_doc	 doc;
 	bool			 doc_found;
+	bool			 doc_kept;	/* on disk, rendered */
 	struct timespec		 t0, t1;
 };
 
@@ -168,6 +171,10 @@ read_doc(struct crate_job *j, const struct version *v)
 	char		 rel[STORE_PATH_MAX], *buf;
 	size_t		 len;
 
+	if (doc_load(j->reg->store, j->name, v->vers, &j->doc) == 0) {
+		j->doc_found = true;
+		return;
+	}
 	store_crate_rel(j->name, v->vers, rel);
 	if (store_read(j->reg->store, rel, &buf, &len, NULL,
 	    CRATE_FILE_MAX) != 0)
@@ -176,6 +183,8 @@ read_doc(struct crate_job *j, const struct version *v)
 	    json_string_value(json_object_get(v->line, "name")), v->vers,
 	    &j->doc) == 0;
 	free(buf);
+	if (j->doc_found)
+		doc_save(j->reg->store, j->name, v->vers, &j->doc);
 }
 
 static void
@@ -220,6 +229,7 @@ crate_work(void *arg)
 		}
 	}
 	find_deps(j);
+	j->doc_kept = doc_kept(j->reg->store, j->name, j->vs[j->sel].vers);
 }
 
 /* The second trip, when the README of the selected version is not kept
@@ -259,7 +269,7 @@ more_to_read(struct crate_job *j, const struct doc_entry *de)
 
 	if (j->doc_tried)
 		return false;
-	j->doc_want = de == NULL && j->vs[j->sel].cached;
+	j->doc_want = de == NULL && (j->vs[j->sel].cached || j->doc_kept);
 	for (size_t i = 0; i < j->n; i++) {
 		struct version	*v = &j->vs[i];
 		char		*key;

@@ -11,6 +11,7 @@
 #include "server/handlers/ops.h"
 #include "server/handlers/registry.h"
 #include "server/http/http.h"
+#include "server/web/web.h"
 #include "server/web/web_int.h"
 
 /* "ok", "failing"...: the class that colours it. */
@@ -112,5 +113,47 @@ page_home(struct web *w, struct http_request *r, struct viewer *v)
 		    " crated token: <a href=\"/-/signin\">sign in</a>.</p>\n");
 	page_end(&h);
 	page_send(r, 200, &h, NULL);
+	free(base);
+}
+
+/* GET /R/me: how a person gets a token and sets up cargo; needs no
+ * token, in the frame of the other pages. */
+void
+web_me(struct web *w, struct registry *reg, struct http_request *r)
+{
+	struct viewer	 v;
+	struct html	 h;
+	char		*upper = xstrdup(reg->name), *title;
+	char		*base = registry_base_url(w->srv, r);
+
+	for (char *p = upper; *p != '\0'; p++)
+		*p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 :
+		    *p);
+	viewer_get(w, r, &v);
+	title = xasprintf("Registry %s: tokens and cargo", reg->name);
+	html_init(&h);
+	page_start(&h, &v, title);
+	html_put(&h, "<p><a href=\"/%s/\">← %s</a></p>\n"
+	    "<h1>Registry <code>%s</code></h1>\n<p>This registry %s.</p>\n"
+	    "<h2>Getting a token</h2>\n<p>Ask the operator of this crated to"
+	    " run</p>\n<pre>crated token create --registry %s --scope read"
+	    " --name YOUR-NAME</pre>\n<p>(<code>--scope publish</code> to"
+	    " publish, <code>yank</code> to yank). The token, starting with"
+	    " <code>crated_</code>, is shown once.</p>\n"
+	    "<h2>Configuring cargo</h2>\n<pre id=\"me-config\">"
+	    "[registries.%s]\nindex = \"sparse+%s/%s/\"\n"
+	    "credential-provider = [\"cargo:token\"]</pre>", reg->name,
+	    reg->name, reg->name, reg->cfg->auth_required ? "needs a token for"
+	    " every request" : "does not need a token to read", reg->name,
+	    reg->name, base, reg->name);
+	page_copy_button(&h, "me-config");
+	html_put(&h, "\n<p>then <code>cargo login --registry %s</code> and"
+	    " paste the token, or set <code>CARGO_REGISTRIES_%s_TOKEN</code>."
+	    "</p>\n", reg->name, upper);
+	page_end(&h);
+	page_send(r, 200, &h, NULL);
+	viewer_finish(&v);
+	free(title);
+	free(upper);
 	free(base);
 }

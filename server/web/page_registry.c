@@ -1,8 +1,12 @@
 /* GET /R/: a registry's crates (hosted: all; mirror: those whose index
  * file is cached), searched by name and description, sorted by name or
- * by recent change, 50 a page. The index is walked on the pages' worker;
- * the loop only renders. */
+ * by recent change, 50 a page. On the pages' worker, a summary per
+ * registry (name, newest version, description, last change) is kept in
+ * memory: a view stats each index file and reads only those changed
+ * since (mtime, size, inode); the loop only renders the page's rows. */
 #include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,7 +35,6 @@ struct row {
 	bool	 yanked;
 	char	*desc;
 	time_t	 mtime;
-	int	 rank;		/* with q: 0 the name, 1 the description only */
 };
 
 struct list_job {
@@ -43,18 +46,18 @@ struct list_job {
 	char			 q[256];
 	bool			 recent;
 	long			 page;
-	struct row		*rows;
-	size_t			 n, cap;
+	size_t			 n;	/* crates that match */
+	struct row		*rows;	/* the page's */
+	size_t			 nrows;
 };
 
 static int
 best(const char *line, size_t len, const struct index_entry *e, void *arg)
 {
-	struct row	*row = arg;
+	struct sum_entry	*row = arg;
 
 	if (e == NULL)
 		return 0;
-	snprintf(row->name, sizeof row->name, "%s", e->name);
 	if (row->vers == NULL || (row->yanked && !e->yanked) ||
 	    (row->yanked == e->yanked && semver_cmp_str(e->vers,
 	    row->vers) > 0)) {
@@ -91,73 +94,232 @@ matches(const char *hay, const char *q)
 	return hay != NULL && strcasestr(hay, q) != NULL;
 }
 
-static int
-list_file(const char *path, const struct stat *st, void *arg)
+static void
+entry_free(struct sum_entry *e)
 {
-	struct list_job	*j = arg;
-	struct row	 row = { .vers = NULL };
-	char		 name[CRATE_NAME_MAX + 1], rel[STORE_PATH_MAX], *buf;
-	size_t		 len;
-
-	if (crate_name_from_index_path(path, name) != 0 ||
-	    !crate_visible(j->glob, name))
-		return 0;
-	snprintf(rel, sizeof rel, "index/%s", path);
-	if (store_read(j->reg->store, rel, &buf, &len, NULL, INDEX_MAX) != 0)
-		return 0;
-	index_file_foreach(buf, len, best, &row);
-	free(buf);
-	if (row.vers == NULL)
-		return 0;
-	if (j->reg->kind == REGISTRY_HOSTED)
-		row.desc = hosted_description(j->reg->store, name);
-	if (j->q[0] != '\0' && !matches(row.name, j->q) &&
-	    !matches(row.desc, j->q)) {
-		free(row.vers);
-		free(row.desc);
-		return 0;
-	}
-	row.mtime = st->st_mtime;
-	row.rank = j->q[0] != '\0' && !matches(row.name, j->q);
-	if (j->n == j->cap) {
-		j->cap = j->cap ? j->cap * 2 : 64;
-		j->rows = xreallocarray(j->rows, j->cap, sizeof *j->rows);
-	}
-	j->rows[j->n++] = row;
-	return j->n >= LIST_MAX;
+	free(e->path);
+	free(e->name);
+	free(e->vers);
+	free(e->desc);
 }
+
+void
+summaries_free(struct reg_summary *s)
+{
+	while (s != NULL) {
+		struct reg_summary	*next = s->next;
+
+		for (size_t i = 0; i < s->n; i++)
+			entry_free(&s->e[i]);
+		free(s->e);
+		free(s->slot);
+		free(s->reg);
+		free(s);
+		s = next;
+	}
+}
+
+static size_t
+path_hash(const char *p)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+static struct sum_entry *
+sum_find(struct reg_summary *s, const char *path)
+{
+	size_t	i;
+
+	if (s->nslot == 0)
+		return NULL;
+	i = path_hash(path) & (s->nslot - 1);
+	for (size_t k = 0; k < s->nslot; k++, i = (i + 1) & (s->nslot - 1)) {
+		if (s->slot[i] == 0)
+			return NULL;
+		if (strcmp(s->e[s->slot[i] - 1].path, path) == 0)
+			return &s->e[s->slot[i] - 1];
+	}
+	return NULL;
+}
+
+static void
+sum_index(struct reg_summary *s)
+{
+	free(s->slot);
+	for (s->nslot = 16; s->nslot < 2 * s->n; s->nslot *= 2)
+		;
+	s->slot = xcalloc(s->nslot, sizeof *s->slot);
+	for (size_t k = 0; k < s->n; k++) {
+		size_t	i = path_hash(s->e[k].path) & (s->nslot - 1);
+
+		while (s->slot[i] != 0)
+			i = (i + 1) & (s->nslot - 1);
+		s->slot[i] = k + 1;
+	}
+}
+
+/* One walk of index/: what did not change is carried over, the rest
+ * read again. */
+struct walk {
+	struct registry		*reg;
+	struct reg_summary	*old;
+	struct sum_entry	*e;
+	size_t			 n, cap;
+};
+
+static bool
+entry_read(struct registry *reg, const char *path, const char *name,
+    struct sum_entry *row)
+{
+	char	 rel[STORE_PATH_MAX], *buf;
+	size_t	 len;
+
+	snprintf(rel, sizeof rel, "index/%s", path);
+	if (store_read(reg->store, rel, &buf, &len, NULL, INDEX_MAX) != 0)
+		return false;
+	index_file_foreach(buf, len, best, row);
+	free(buf);
+	if (row->vers == NULL)
+		return false;
+	if (reg->kind == REGISTRY_HOSTED)
+		row->desc = hosted_description(reg->store, name);
+	row->path = xstrdup(path);
+	row->name = xstrdup(name);
+	return true;
+}
+
+static int
+walk_file(const char *path, const struct stat *st, void *arg)
+{
+	struct walk		*wk = arg;
+	struct sum_entry	*old = sum_find(wk->old, path), row;
+	char			 name[CRATE_NAME_MAX + 1];
+
+	if (crate_name_from_index_path(path, name) != 0)
+		return 0;
+	if (old != NULL && !old->taken && old->mtime == st->st_mtime &&
+	    old->mtime_ns == st->st_mtim.tv_nsec && old->size == (long long)st->st_size && old->ino ==
+	    (unsigned long long)st->st_ino) {
+		row = *old;
+		old->taken = true;
+	} else {
+		memset(&row, 0, sizeof row);
+		if (!entry_read(wk->reg, path, name, &row)) {
+			entry_free(&row);
+			return 0;
+		}
+		row.mtime = st->st_mtime;
+		row.mtime_ns = st->st_mtim.tv_nsec;
+		row.size = (long long)st->st_size;
+		row.ino = (unsigned long long)st->st_ino;
+	}
+	if (wk->n == wk->cap) {
+		wk->cap = wk->cap ? wk->cap * 2 : 64;
+		wk->e = xreallocarray(wk->e, wk->cap, sizeof *wk->e);
+	}
+	wk->e[wk->n++] = row;
+	return wk->n >= LIST_MAX;
+}
+
+/* The summary of reg, brought up to date: a walk of index/ that stats
+ * every file and reads only those changed since the last view. */
+static struct reg_summary *
+summary_get(struct web *w, struct registry *reg)
+{
+	struct reg_summary	*s;
+	struct walk		 wk = { .reg = reg };
+
+	for (s = w->sums; s != NULL && strcmp(s->reg, reg->name) != 0;
+	    s = s->next)
+		;
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->reg = xstrdup(reg->name);
+		s->next = w->sums;
+		w->sums = s;
+	}
+	wk.old = s;
+	store_walk(reg->store, "index", walk_file, &wk);
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->e[i].taken)
+			entry_free(&s->e[i]);
+	free(s->e);
+	for (size_t i = 0; i < wk.n; i++)
+		wk.e[i].taken = false;
+	s->e = wk.e;
+	s->n = wk.n;
+	sum_index(s);
+	return s;
+}
+
+struct pick {
+	const struct sum_entry	*e;
+	int			 rank;	/* with q: 0 the name, 1 the
+					   description only */
+};
 
 static int
 by_name(const void *a, const void *b)
 {
-	const struct row	*x = a, *y = b;
+	const struct pick	*x = a, *y = b;
 
 	if (x->rank != y->rank)
 		return x->rank - y->rank;
-	return strcasecmp(x->name, y->name);
+	return strcasecmp(x->e->name, y->e->name);
 }
 
 static int
 by_recent(const void *a, const void *b)
 {
-	const struct row	*x = a, *y = b;
+	const struct pick	*x = a, *y = b;
 
 	if (x->rank != y->rank)
 		return x->rank - y->rank;
-	if (x->mtime != y->mtime)
-		return x->mtime > y->mtime ? -1 : 1;
-	return strcasecmp(x->name, y->name);
+	if (x->e->mtime != y->e->mtime)
+		return x->e->mtime > y->e->mtime ? -1 : 1;
+	return strcasecmp(x->e->name, y->e->name);
 }
 
+/* The crates that match, sorted; only the page's rows are copied out
+ * for the loop. */
 static void
 list_work(void *arg)
 {
-	struct list_job	*j = arg;
+	struct list_job		*j = arg;
+	struct reg_summary	*s = summary_get(j->w, j->reg);
+	struct pick		*p = xreallocarray(NULL, s->n + 1, sizeof *p);
+	size_t			 pages, from;
 
-	store_walk(j->reg->store, "index", list_file, j);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sum_entry	*e = &s->e[i];
+
+		if (!crate_visible(j->glob, e->name) || (j->q[0] != '\0' &&
+		    !matches(e->name, j->q) && !matches(e->desc, j->q)))
+			continue;
+		p[j->n].e = e;
+		p[j->n++].rank = j->q[0] != '\0' && !matches(e->name, j->q);
+	}
 	if (j->n > 1)
-		qsort(j->rows, j->n, sizeof *j->rows, j->recent ? by_recent :
-		    by_name);
+		qsort(p, j->n, sizeof *p, j->recent ? by_recent : by_name);
+	pages = (j->n + WEB_PER_PAGE - 1) / WEB_PER_PAGE;
+	if (j->page > (long)pages && pages > 0)
+		j->page = (long)pages;
+	from = (size_t)(j->page - 1) * WEB_PER_PAGE;
+	j->rows = xcalloc(WEB_PER_PAGE, sizeof *j->rows);
+	for (size_t i = from; i < j->n && j->nrows < WEB_PER_PAGE; i++) {
+		struct row	*row = &j->rows[j->nrows++];
+
+		snprintf(row->name, sizeof row->name, "%s", p[i].e->name);
+		row->vers = xstrdup(p[i].e->vers);
+		row->yanked = p[i].e->yanked;
+		row->desc = p[i].e->desc ? xstrdup(p[i].e->desc) : NULL;
+		row->mtime = p[i].e->mtime;
+	}
+	free(p);
 }
 
 /* A link to another page of the list, keeping q and sort. */
@@ -186,12 +348,12 @@ search_form(struct html *h, struct list_job *j)
 }
 
 static void
-rows_html(struct html *h, struct list_job *j, size_t from, size_t to)
+rows_html(struct html *h, struct list_job *j)
 {
 	char	when[32];
 
 	html_raw(h, "<ul class=\"crates\">\n");
-	for (size_t i = from; i < to; i++) {
+	for (size_t i = 0; i < j->nrows; i++) {
 		struct row	*row = &j->rows[i];
 
 		page_time(row->mtime, when);
@@ -212,15 +374,11 @@ list_done(void *arg)
 {
 	struct list_job	*j = arg;
 	struct html	 h;
-	size_t		 from, to, pages;
+	size_t		 pages;
 	char		*title = xasprintf("Registry %s", j->reg->name);
 
 	j->w->pending--;
 	pages = (j->n + WEB_PER_PAGE - 1) / WEB_PER_PAGE;
-	if (j->page > (long)pages && pages > 0)
-		j->page = (long)pages;
-	from = (size_t)(j->page - 1) * WEB_PER_PAGE;
-	to = from + WEB_PER_PAGE < j->n ? from + WEB_PER_PAGE : j->n;
 	html_init(&h);
 	page_start(&h, &j->v, title);
 	html_put(&h, "<h1>Registry <code>%s</code></h1>\n<p>%s · <a href=\"/%s"
@@ -231,7 +389,7 @@ list_done(void *arg)
 	search_form(&h, j);
 	html_put(&h, "<p class=\"muted\" id=\"count\">%z crate%s%R</p>\n", j->n,
 	    j->n == 1 ? "" : "s", j->q[0] ? " match" : "");
-	rows_html(&h, j, from, to);
+	rows_html(&h, j);
 	html_raw(&h, "<nav class=\"pager\" aria-label=\"Pages\">");
 	if (j->page > 1)
 		page_link(&h, j, j->page - 1, "← Previous", "prev");
@@ -243,7 +401,7 @@ list_done(void *arg)
 	html_raw(&h, "</nav>\n");
 	page_end(&h);
 	page_send(j->r, 200, &h, NULL);
-	for (size_t i = 0; i < j->n; i++) {
+	for (size_t i = 0; i < j->nrows; i++) {
 		free(j->rows[i].vers);
 		free(j->rows[i].desc);
 	}

@@ -37,6 +37,7 @@ web_free(struct web *w)
 	if (w == NULL)
 		return;
 	workers_destroy(w->pool);
+	summaries_free(w->sums);
 	sessions_free(w->sessions);
 	for (size_t i = 0; i < DOC_CACHE; i++) {
 		free(w->docs[i].key);

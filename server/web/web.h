@@ -25,12 +25,16 @@
 struct http_request;
 struct route;
 struct server;
+struct registry;
 struct web;
 
 struct web	*web_create(struct server *);
 void		 web_free(struct web *);
 /* Requests waiting on the pages' workers (for the drain). */
 size_t		 web_pending(const struct web *);
+/* GET /R/me (no token needed), a page like the others. */
+void		 web_me(struct web *, struct registry *,
+		     struct http_request *);
 /* Answers a ROUTE_WEB_* request. */
 void		 web_handle(struct web *, struct http_request *,
 		     const struct route *);

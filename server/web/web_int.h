@@ -32,6 +32,31 @@ struct lic_slot {
 	char	*license;	/* NULL: the crate names none */
 };
 
+/* What the registry list shows of one index file, kept per registry
+ * and read again only when the file's mtime, size or inode changes.
+ * Only the pages' (single) worker touches it. */
+struct sum_entry {
+	char	*path;		/* under index/ */
+	char	*name;
+	char	*vers;		/* newest (not yanked when one is not) */
+	bool	 yanked;
+	char	*desc;		/* hosted: from meta/, or NULL */
+	time_t	 mtime;		/* the index file's: last change */
+	long	 mtime_ns;
+	long long size;
+	unsigned long long ino;
+	bool	 taken;		/* moved into the next walk's table */
+};
+
+struct reg_summary {
+	struct reg_summary	*next;
+	char			*reg;		/* the registry's name */
+	struct sum_entry	*e;		/* n entries */
+	size_t			 n;
+	size_t			*slot;		/* hash of path -> index+1 */
+	size_t			 nslot;
+};
+
 struct web {
 	struct server		*srv;
 	struct workers		*pool;
@@ -41,7 +66,10 @@ struct web {
 	struct lic_slot		 lic[LIC_SLOTS];	/* by hash; a collision
 						   replaces */
 	size_t			 pending;
+	struct reg_summary	*sums;		/* the worker's */
 };
+
+void	summaries_free(struct reg_summary *);
 
 /* Who is looking: what the page's header shows, copied so that it
  * outlives a trip to the workers. */
@@ -102,6 +130,17 @@ void	page_signout(struct web *, struct http_request *, struct viewer *);
 const struct doc_entry	*doc_get(struct web *, const char *key);
 void			 doc_put(struct web *, const char *key,
 			    struct crate_doc *doc, bool found);
+/* The README kept on disk, per registry store and version, under
+ * web/readme/<index path>/<vers>.json; on the worker. doc_load: 0 and
+ * doc filled, or -1 (none, or unreadable). doc_save: written once
+ * rendered (temp file, fsync, rename); a failure only costs a render. */
+struct store;
+int			 doc_load(struct store *, const char *name,
+			    const char *vers, struct crate_doc *doc);
+bool			 doc_kept(struct store *, const char *name,
+			    const char *vers);
+void			 doc_save(struct store *, const char *name,
+			    const char *vers, const struct crate_doc *doc);
 /* The license cache: whether key's license is known, and it (borrowed,
  * may be NULL). lic_put copies. */
 bool			 lic_get(struct web *, const char *key,

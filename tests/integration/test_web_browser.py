@@ -136,6 +136,7 @@ def plan_sessions(tokens):
     anon = [
         dict(op="visit", id="home", path="/", shot="home", tabs=60, copy=True),
         dict(op="visit", id="local", path="/local/", shot="registry-hosted", tabs=120),
+        dict(op="visit", id="me", path="/local/me", shot="me", copy=True),
         dict(op="visit", id="local-noslash", path="/local"),
         dict(op="visit", id="local-page2", path="/local/?page=2"),
         dict(op="visit", id="local-recent", path="/local/?sort=recent"),
@@ -470,6 +471,16 @@ class WebBrowserTest(unittest.TestCase):
                 self.assertIn(r.status, (400, 403), r)
 
     # the pages -------------------------------------------------------------------
+
+    def test_me(self):
+        """/R/me in the frame of the other pages, its copy button working."""
+        s = self.step("anon", "me")
+        p = s["page"]
+        self.assertTrue(self.link_to(p, "/"), "no link home from /local/me")
+        self.assertIn("crated token create", p["body_text"])
+        self.assertTrue(s["copies"], "no copy button on /local/me")
+        for c in s["copies"]:
+            self.assertEqual(c["clipboard"], c["expected"], "copy button %s" % c["target"])
 
     def test_home(self):
         s = self.step("anon", "home")

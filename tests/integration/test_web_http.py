@@ -81,7 +81,7 @@ class TestPages(WebBase):
                              ("/local/crates/good", 200),
                              ("/local/crates/nope", 404),
                              ("/nope/", 404), ("/-/ops", 200),
-                             ("/-/signin", 200)):
+                             ("/-/signin", 200), ("/local/me", 200)):
             r = self.page(self.srv, path)
             self.assertEqual(r.status, status, path)
             self.check_headers(r)
@@ -146,6 +146,58 @@ class TestPages(WebBase):
         self.assertIn('<pre id="cargo-toml">evil = { version = "1.0.0", registry = "local" }</pre>', t)
         self.assertIn('<tr data-version="1.0.0"', t)
 
+    def test_readme_kept_across_restart(self):
+        """A README is rendered once per version and kept on disk: after a
+        restart it shows though the .crate is gone."""
+        t = self.page(self.srv, "/local/crates/evil").text()
+        self.assertIn('<a href="https://example.com/ok">fine</a>', t)
+        kept = os.path.join(self.srv.data_dir, "local", "web", "readme",
+                            index_path("evil"), "1.0.0.json")
+        self.assertTrue(os.path.exists(kept))
+        self.srv.stop()
+        os.unlink(os.path.join(self.srv.data_dir, "local", "crates", "evil",
+                               "evil-1.0.0.crate"))
+        self.srv = self.start_crated()
+        t = self.page(self.srv, "/local/crates/evil").text()
+        self.assertIn('<article class="readme"', t)
+        self.assertIn('<a href="https://example.com/ok">fine</a>', t)
+        self.assertIn("<table>", t)
+        self.assertNotIn("cannot be shown", t)
+
+    def test_registry_list_follows_changes(self):
+        """The list's summary is kept between views and read again for
+        the index files that changed, appeared or went away."""
+        t = self.page(self.srv, "/local/").text()
+        self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.1\.0<')
+        r = self.srv.publish(crate_meta("good", "0.2.0", description="second"),
+                             make_crate("good", "0.2.0"))
+        self.assertEqual(r.status, 200, r.body)
+        r = self.srv.publish(crate_meta("fresh", "1.0.0"), make_crate("fresh", "1.0.0"))
+        self.assertEqual(r.status, 200, r.body)
+        t = self.page(self.srv, "/local/").text()
+        self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.2\.0<')
+        self.assertIn('data-name="fresh"', t)
+        self.assertIn("second", self.page(self.srv, "/local/?q=second").text())
+        os.unlink(os.path.join(self.srv.data_dir, "local", "index", index_path("fresh")))
+        t = self.page(self.srv, "/local/").text()
+        self.assertNotIn('data-name="fresh"', t)
+        self.assertIn('data-name="good"', t)
+
+    def test_me_page_in_frame(self):
+        """/R/me: its content, in the frame and style of the other pages."""
+        r = self.page(self.srv, "/local/me")
+        self.check_headers(r)
+        t = r.text()
+        self.assertIn('<header class="top">', t)
+        self.assertRegex(t, r'<link rel="stylesheet" href="/-/static/style\.[0-9a-f]+\.css">')
+        self.assertIn("crated token create --registry local", t)
+        self.assertIn('index = "sparse+http://127.0.0.1:%d/local/"' % self.srv.port, t)
+        self.assertIn('data-copy="#me-config"', t)
+        self.assertIn("CARGO_REGISTRIES_LOCAL_TOKEN", t)
+        # the Host header is escaped where the base URL shows
+        r = self.srv.request("GET", "/local/me", headers={"Host": 'x"<b>'})
+        self.assertNotIn("<b>", r.text())
+
     def test_crate_page(self):
         t = self.page(self.srv, "/local/crates/good").text()
         self.assertIn('<table class="versions">', t)
@@ -174,7 +226,10 @@ class TestPages(WebBase):
             self.assertLess(self.page(self.srv, path).status, 500)
             self.page(self.srv, path, method="HEAD")
         after = harness.settled_snapshot(self.srv.data_dir)
-        self.assertEqual(harness.snapshot_diff(before, after), [])
+        # only the rendered README, kept under local/web/readme/, may appear
+        diff = [d for d in harness.snapshot_diff(before, after)
+                if not d.startswith("added   local/web")]
+        self.assertEqual(diff, [])
 
     def test_ops(self):
         for _ in range(3):
