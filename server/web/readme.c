@@ -66,8 +66,10 @@ image_to_link(cmark_node *img)
 	cmark_node_free(img);
 }
 
-/* Drops raw HTML and unsafe links from doc. Nodes are gathered first:
- * the tree is not changed while it is walked. */
+/* Drops raw HTML and unsafe links from doc, and demotes its headings by
+ * two levels (h1 to h3, capped at h6): the page's own "README" heading is
+ * an h2 and the README's sit under it. Nodes are gathered first: the
+ * tree is not changed while it is walked (a level is no change of it). */
 static void
 sanitize(cmark_node *doc)
 {
@@ -82,6 +84,12 @@ sanitize(cmark_node *doc)
 
 		if (ev != CMARK_EVENT_ENTER && ev != CMARK_EVENT_NONE)
 			continue;
+		if (t == CMARK_NODE_HEADING) {
+			int	l = cmark_node_get_heading_level(node) + 2;
+
+			cmark_node_set_heading_level(node, l > 6 ? 6 : l);
+			continue;
+		}
 		if (t != CMARK_NODE_HTML_BLOCK && t != CMARK_NODE_HTML_INLINE &&
 		    t != CMARK_NODE_LINK && t != CMARK_NODE_IMAGE)
 			continue;

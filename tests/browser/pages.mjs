@@ -194,8 +194,16 @@ function layout(page) {
 				    ratio: Math.round(ratio * 100) / 100, need });
 		}
 		const d = document.documentElement;
+		// the smallest chart label as drawn, in CSS px (its font size in
+		// the viewBox's units times the SVG's scale)
+		let chartPx = null;
+		for (const t of Array.from(document.querySelectorAll('svg.chart text'))) {
+			const m = t.getScreenCTM();
+			const px = parseFloat(getComputedStyle(t).fontSize) * (m ? Math.abs(m.a) : 1);
+			if (chartPx === null || px < chartPx) chartPx = Math.round(px * 10) / 10;
+		}
 		return { scroll_width: d.scrollWidth, client_width: d.clientWidth,
-		    low_contrast: low, contrast_checked: checked };
+		    low_contrast: low, contrast_checked: checked, chart_label_px: chartPx };
 	});
 }
 

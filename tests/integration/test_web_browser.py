@@ -636,6 +636,12 @@ class WebBrowserTest(unittest.TestCase):
         self.assertIn("secret", p["body_text"])
         self.assertGreaterEqual(p["charts"], 1, "no svg.chart")
         self.assertIn("mirror", p["body_text"])
+        # labels for people, not /-/ready's JSON keys; counts in grammar
+        for key in ("upstream_http2", "upstream_latency_ms", "upstream_state",
+                    "negative_entries", "last_ok_at", "[]"):
+            self.assertNotIn(key, p["body_text"])
+        self.assertIn("HTTP/2 to upstream", p["body_text"])
+        self.assertNotRegex(p["body_text"], r"\b1 (hits|misses|requests)\b")
 
     def test_keyboard(self):
         """Tab reaches the links, inputs and buttons, and each focused one
@@ -658,7 +664,7 @@ class WebBrowserTest(unittest.TestCase):
 
     def test_screens(self):
         """Each screenshot written; no sideways scrolling on a phone; text
-        contrast at least WCAG AA."""
+        contrast at least WCAG AA; the ops chart's labels at least 11 px."""
         shots = {s.get("shot") for sess in plan_sessions(self.tokens) for s in sess["steps"]}
         shots.discard(None)
         for (sess, sid), s in sorted(self.steps.items()):
@@ -668,6 +674,9 @@ class WebBrowserTest(unittest.TestCase):
                     self.assertLessEqual(sh["scroll_width"], sh["client_width"],
                                          "the page scrolls sideways")
                     self.assertEqual(sh["low_contrast"], [], "text with too little contrast")
+                    if sh.get("chart_label_px") is not None:
+                        self.assertGreaterEqual(sh["chart_label_px"], 11,
+                                                "the chart's labels are too small to read")
         for name in shots:
             for kind in ("desktop", "phone"):
                 f = os.path.join(self.shots, "%s-%s.png" % (name, kind))

@@ -307,6 +307,11 @@ class TestAuth(WebBase):
         self.assertEqual(r.status, 200)
         self.assertIn("<h3>local ", r.text())
         self.assertIn('id="stores"', r.text())
+        # no store configured: said in words, not as JSON; the sessions
+        # have their own section, not under the relayed writes
+        self.assertIn("None configured.", r.text())
+        self.assertNotIn("[]", r.text())
+        self.assertIn('<h2>Sessions</h2>\n<p id="sessions">', r.text())
         cookie = self.session(admin)
         r = self.srv.get("/-/ops", headers={"Cookie": cookie})
         self.assertIn('id="stores"', r.text())

@@ -46,6 +46,8 @@ markdown(void)
 	    " [ok](https://e.example/) [rel](docs/x.md) [m](mailto:a@b.c)\n\n"
 	    "![img](https://e.example/i.png) ![bad](javascript:x)\n\n"
 	    "<div onclick=\"x()\">block</div>\n\n| a |\n|---|\n| 1 |\n";
+	static const char	heads[] = "# One\n\n## Two\n\nSetext\n===\n\n"
+	    "#### Four\n\n##### Five\n\n###### Six\n";
 	char			*out = readme_render(md, strlen(md));
 
 	ok(strstr(out, "<script") == NULL, "no script element");
@@ -66,6 +68,16 @@ markdown(void)
 	ok(strstr(out, "<table>") != NULL, "GFM tables");
 	ok(strstr(out, ">js<") == NULL && strstr(out, "js ") != NULL,
 	    "a dropped link keeps its text");
+	free(out);
+	out = readme_render(heads, strlen(heads));
+	ok(strstr(out, "<h1") == NULL && strstr(out, "<h2") == NULL,
+	    "no README heading above the page's h2");
+	ok(strstr(out, "<h3>One</h3>") != NULL && strstr(out, "<h4>Two</h4>") !=
+	    NULL && strstr(out, "<h3>Setext</h3>") != NULL,
+	    "README headings demoted by two levels");
+	ok(strstr(out, "<h6>Four</h6>") != NULL && strstr(out,
+	    "<h6>Five</h6>") != NULL && strstr(out, "<h6>Six</h6>") != NULL,
+	    "README headings capped at h6");
 	free(out);
 	ok(readme_url_safe("https://x/") && readme_url_safe("/a:b") &&
 	    readme_url_safe("#top") && !readme_url_safe("javascript:x") &&
