@@ -140,6 +140,8 @@ workers_pending(const struct workers *w)
 void
 workers_destroy(struct workers *w)
 {
+	struct job	*j;
+
 	if (w == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
@@ -148,7 +150,18 @@ workers_destroy(struct workers *w)
 	pthread_mutex_unlock(&w->lock);
 	for (int i = 0; i < w->n; i++)
 		pthread_join(w->threads[i], NULL);
+	/* A done callback may submit a job (a crate held for room, after
+	 * the commit before it): with the threads gone, it runs here. */
 	reap(-1, 0, w);
+	while ((j = w->todo) != NULL) {
+		if ((w->todo = j->next) == NULL)
+			w->todo_tail = &w->todo;
+		j->work(j->arg);
+		j->next = NULL;
+		*w->done_tail = j;
+		w->done_tail = &j->next;
+		reap(-1, 0, w);
+	}
 	event_free(w->wake);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);

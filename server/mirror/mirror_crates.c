@@ -70,6 +70,7 @@ struct crate_fill {
 	struct evict		*evict;		/* crates to remove first */
 	struct dl		*waiters;	/* served from the file */
 	struct crate_fill	*next;
+	struct crate_fill	*held_next;	/* in m->commits_held */
 };
 
 /* A download request on its way through index, config and crate. */
@@ -136,12 +137,14 @@ crate_commit_work(void *arg)
 {
 	struct crate_fill	*cf = arg;
 
-	if (cf->evict != NULL)
-		mirror_evict_remove(cf->evict);
+	/* Its victims and any chosen before them: the room it counts on. */
+	mirror_evict_drain(cf->m);
 	cf->res = store_tmp_commit(cf->m->reg->store, cf->fd, cf->tmprel,
 	    cf->rel, "crate:after-tmp", "crate:after-rename");
 	cf->fd = -1;
 }
+
+static void	commits_release(struct mirror *);
 
 static void
 crate_commit_done(void *arg)
@@ -169,6 +172,7 @@ crate_commit_done(void *arg)
 		dl_free(d);
 	}
 	crate_fill_free(cf);
+	commits_release(m);
 	mirror_evict_soon(m);
 }
 
@@ -197,8 +201,68 @@ l2_commit_work(void *arg)
 	cf->l2_body = NULL;
 	if (cf->res == 0)
 		crate_commit_work(cf);
-	else if (cf->evict != NULL)
-		mirror_evict_remove(cf->evict);
+	else
+		mirror_evict_drain(cf->m);
+}
+
+/* Stores cf (fetched, or found in the shared cache): its victims are
+ * chosen now, removed on the worker before its rename. */
+static void
+commit_submit(struct crate_fill *cf)
+{
+	struct mirror	*m = cf->m;
+
+	m->committing += (uint64_t)cf->got;
+	cf->evict = mirror_evict_victims(m, 0);
+	workers_submit(m->srv->workers, cf->from_l2 ? l2_commit_work :
+	    crate_commit_work, crate_commit_done, cf);
+}
+
+/* Whether cf may be stored beside the crates being stored now: only
+ * crates on disk can make room, so those being stored must fit under the
+ * limit with it. The first one always may. */
+static bool
+commit_fits(struct mirror *m, const struct crate_fill *cf)
+{
+	uint64_t	max = (uint64_t)m->reg->cfg->max_cache_bytes;
+
+	return m->committing == 0 || max == 0 || m->reg->cfg->offline ||
+	    m->committing + (uint64_t)cf->got <= max;
+}
+
+/*
+ * A burst of fetches can finish faster than the disk stores them (each
+ * commit fsyncs): stored all at once, more crates than the limit holds
+ * would be in crates/, with nothing yet evictable to make their room. A
+ * crate that does not fit beside those being stored waits, in order,
+ * until a commit is done (that crate is then on disk and evictable).
+ */
+static void
+crate_commit(struct crate_fill *cf)
+{
+	struct mirror		 *m = cf->m;
+	struct crate_fill	**pp;
+
+	if (m->commits_held == NULL && commit_fits(m, cf)) {
+		commit_submit(cf);
+		return;
+	}
+	for (pp = &m->commits_held; *pp != NULL; pp = &(*pp)->held_next)
+		;
+	cf->held_next = NULL;
+	*pp = cf;
+}
+
+/* After a commit, on the loop: the held crates that fit now. */
+static void
+commits_release(struct mirror *m)
+{
+	struct crate_fill	*cf;
+
+	while ((cf = m->commits_held) != NULL && commit_fits(m, cf)) {
+		m->commits_held = cf->held_next;
+		commit_submit(cf);
+	}
 }
 
 static void
@@ -481,10 +545,7 @@ crate_done(struct fetch *f, void *arg)
 		crate_fill_free(cf);
 		return;
 	}
-	m->committing += (uint64_t)cf->got;
-	cf->evict = mirror_evict_victims(m, 0);
-	workers_submit(m->srv->workers, crate_commit_work, crate_commit_done,
-	    cf);
+	crate_commit(cf);
 }
 
 /* scheme://host[:port] of url, for log lines (never a query's secret). */
@@ -580,10 +641,7 @@ l2_crate_done(enum l2_status s, char *crate, size_t len, void *arg)
 		cf->waiters = d;
 		cf->streamer = NULL;
 	}
-	m->committing += (uint64_t)cf->got;
-	cf->evict = mirror_evict_victims(m, 0);
-	workers_submit(m->srv->workers, l2_commit_work, crate_commit_done,
-	    cf);
+	crate_commit(cf);
 }
 
 static void
@@ -715,6 +773,7 @@ keep_work(void *arg)
 {
 	struct keep	*k = arg;
 
+	mirror_evict_drain(k->m);
 	if (!store_exists(k->m->reg->store, k->rel))
 		k->res = store_write(k->m->reg->store, k->rel, k->crate,
 		    k->len, "crate:after-tmp", "crate:after-rename");

@@ -3,12 +3,17 @@
  * `crated prefetch` did not pin go, down to 90% of the limit; index files are
  * small and kept; offline mirrors never evict. A fetched crate makes its
  * room before it is stored: its victims are chosen (and leave the
- * accounting) on the loop when it is complete, and removed on the worker
- * just before its rename, so a burst of fetches never has the cache more
- * than a crate over the limit.
+ * accounting) on the loop when it is complete, and removed on a worker
+ * before its rename, so a burst of fetches never has the cache more than a
+ * crate over the limit. The room a crate counts on may have been made by
+ * victims chosen before it, for another crate or a background eviction,
+ * whose job has not run yet (two workers, each unlink fsyncs its
+ * directory): so the victims wait in m->evicting, and every commit first
+ * removes all of them (mirror_evict_drain), not only its own.
  */
 #include "server/mirror/mirror_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <event2/event.h>
@@ -26,6 +31,7 @@ struct evict {
 	char		**rels;
 	size_t		  n;
 	uint64_t	  before;
+	struct evict	 *next;		/* in m->evicting */
 };
 
 struct evict *
@@ -48,7 +54,35 @@ mirror_evict_victims(struct mirror *m, uint64_t incoming)
 		free(e);
 		return NULL;
 	}
+	pthread_mutex_lock(&m->evicting_lock);
+	e->next = m->evicting;
+	m->evicting = e;
+	pthread_mutex_unlock(&m->evicting_lock);
 	return e;
+}
+
+/*
+ * unlink_lock is held while unlinking: a drain that finds the list empty
+ * because another drain took it waits for those unlinks to end. A struct
+ * evict a drain took stays valid meanwhile: it is freed by the done of
+ * its own job, which drains too, so waits for the lock. The loop takes
+ * only evicting_lock, never across a disk operation.
+ */
+void
+mirror_evict_drain(struct mirror *m)
+{
+	struct evict	*e;
+
+	pthread_mutex_lock(&m->unlink_lock);
+	pthread_mutex_lock(&m->evicting_lock);
+	e = m->evicting;
+	m->evicting = NULL;
+	pthread_mutex_unlock(&m->evicting_lock);
+	/* A file being sent stays readable through its open descriptor. */
+	for (; e != NULL; e = e->next)
+		for (size_t i = 0; i < e->n; i++)
+			store_unlink(m->reg->store, e->rels[i]);
+	pthread_mutex_unlock(&m->unlink_lock);
 }
 
 void
@@ -56,9 +90,7 @@ mirror_evict_remove(void *arg)
 {
 	struct evict	*e = arg;
 
-	/* A file being sent stays readable through its open descriptor. */
-	for (size_t i = 0; i < e->n; i++)
-		store_unlink(e->m->reg->store, e->rels[i]);
+	mirror_evict_drain(e->m);
 }
 
 void
@@ -110,12 +142,18 @@ mirror_evict_soon(struct mirror *m)
 void
 mirror_evict_open(struct mirror *m)
 {
+	pthread_mutex_init(&m->evicting_lock, NULL);
+	pthread_mutex_init(&m->unlink_lock, NULL);
 	m->evict_ev = event_new(m->srv->base, -1, 0, evict_cb, m);
 }
 
+/* After the workers: m->evicting is empty. */
 void
 mirror_evict_close(struct mirror *m)
 {
-	if (m->evict_ev != NULL)
-		event_free(m->evict_ev);
+	if (m->evict_ev == NULL)
+		return;
+	event_free(m->evict_ev);
+	pthread_mutex_destroy(&m->evicting_lock);
+	pthread_mutex_destroy(&m->unlink_lock);
 }

@@ -31,6 +31,7 @@
 #ifndef SERVER_MIRROR_MIRROR_INT_H
 #define SERVER_MIRROR_MIRROR_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,13 @@ struct mirror {
 	char			*last_error;
 	struct lru		 negs;		/* struct neg, by index path */
 	uint64_t		 committing;	/* bytes being stored */
+	/* Fetched crates waiting for room to be stored (mirror_crates.c). */
+	struct crate_fill	*commits_held;
+	/* Victims chosen (out of the accounting), not yet unlinked: every
+	 * commit removes them before its rename (mirror_evict.c). */
+	struct evict		*evicting;
+	pthread_mutex_t		 evicting_lock;	/* the list; held briefly */
+	pthread_mutex_t		 unlink_lock;	/* held while unlinking */
 	struct mirror_l2	*l2;		/* the shared cache in the
 						   object store, or NULL */
 	struct ratelog {
@@ -267,9 +275,14 @@ void		 mirror_index_reply_error(struct http_request *,
 void		 mirror_evict_open(struct mirror *);
 void		 mirror_evict_close(struct mirror *);
 /* The crates to remove so that incoming more bytes fit (counted with the
- * crates being stored), or NULL. */
+ * crates being stored), or NULL. On the loop; they join m->evicting. */
 struct evict	*mirror_evict_victims(struct mirror *, uint64_t incoming);
-/* Removes the crates of a struct evict; on a worker (a workers job). */
+/* Removes every victim chosen so far (m->evicting), whoever chose it, and
+ * returns once they are gone; on a worker. A crate is renamed into crates/
+ * only after this: its room may have been made by victims another crate
+ * or a background eviction chose. */
+void		 mirror_evict_drain(struct mirror *);
+/* mirror_evict_drain for a struct evict's mirror; a workers job. */
 void		 mirror_evict_remove(void *evict);
 /* After mirror_evict_remove, on the loop (e freed; NULL: nothing). */
 void		 mirror_evict_done(void *evict);
