@@ -529,6 +529,33 @@ usage_victims(struct usage *u, uint64_t target, char ***rels)
 	return k;
 }
 
+size_t
+usage_copy(const struct usage *u, struct usage_use **out)
+{
+	struct entry	*e;
+	size_t		 n = 0;
+
+	*out = NULL;
+	if (u == NULL || usage_files(u) == 0)
+		return 0;
+	*out = xreallocarray(NULL, usage_files(u), sizeof **out);
+	FOREACH(e, u) {
+		if (n == usage_files(u))
+			break;
+		(*out)[n].rel = xstrdup(e->rel);
+		(*out)[n++].used = e->used;
+	}
+	return n;
+}
+
+void
+usage_copy_free(struct usage_use *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(c[i].rel);
+	free(c);
+}
+
 bool
 usage_lookup(const struct usage *u, const char *rel, time_t *used,
     bool *pinned)

@@ -44,6 +44,14 @@ uint64_t	usage_bytes(const struct usage *);
 bool		usage_lookup(const struct usage *, const char *rel,
 		    time_t *used, bool *pinned);
 size_t		usage_files(const struct usage *);
+/* A copy of every cached crate's rel and last use, for a reader on
+ * another thread (the pages' worker): a new array of n, each rel new. */
+struct usage_use {
+	char	*rel;
+	time_t	 used;
+};
+size_t		usage_copy(const struct usage *, struct usage_use **out);
+void		usage_copy_free(struct usage_use *, size_t n);
 
 /* The crates to evict (new array of new strings, least recently used
  * first, never pinned ones) so that the total falls to target bytes; they

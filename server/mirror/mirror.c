@@ -228,6 +228,12 @@ mirror_crate_used(struct mirror *m, const char *rel, time_t *used,
 	return usage_lookup(m->usage, rel, used, pinned);
 }
 
+size_t
+mirror_crates_used(struct mirror *m, struct usage_use **out)
+{
+	return usage_copy(m->usage, out);
+}
+
 unsigned long long
 mirror_cache_bytes(struct mirror *m)
 {

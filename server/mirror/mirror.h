@@ -46,6 +46,10 @@ void		 mirror_upstream_answered(struct mirror *, struct fetch *);
 #include <time.h>
 bool		 mirror_crate_used(struct mirror *, const char *rel,
 		     time_t *used, bool *pinned);
+/* A copy of every cached .crate's rel and last use (usage_copy), taken
+ * on the loop for the pages' worker. */
+struct usage_use;
+size_t		 mirror_crates_used(struct mirror *, struct usage_use **);
 /* Bytes of .crate files cached (the usage journal's count). */
 unsigned long long mirror_cache_bytes(struct mirror *);
 /* For /-/metrics and /-/ready. */

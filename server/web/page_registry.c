@@ -1,6 +1,8 @@
 /* GET /R/: a registry's crates (hosted: all; mirror: those whose index
  * file is cached), searched by name and description, sorted by name or
- * by recent change, 50 a page. On the pages' worker, a summary per
+ * by recent change (mirror: recent use of its cached .crate files, from
+ * a copy of the usage journal taken on the loop), 50 a page. A mirror
+ * crate's description is the one kept under web/readme/ by its page. On the pages' worker, a summary per
  * registry (name, newest version, description, last change) is kept in
  * memory: a view stats each index file and reads only those changed
  * since (mtime, size, inode); the loop only renders the page's rows. */
@@ -22,7 +24,9 @@
 #include "index/semver.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
+#include "cache/usage.h"
 #include "server/http/http.h"
+#include "server/mirror/mirror.h"
 #include "server/web/web_int.h"
 
 #define LIST_MAX	100000		/* index files looked at */
@@ -35,6 +39,7 @@ struct row {
 	bool	 yanked;
 	char	*desc;
 	time_t	 mtime;
+	time_t	 used;		/* mirror: last use of a cached .crate */
 };
 
 struct list_job {
@@ -45,6 +50,9 @@ struct list_job {
 	char			*glob;
 	char			 q[256];
 	bool			 recent;
+	bool			 mirror;
+	struct usage_use	*uses;	/* mirror: copied on the loop */
+	size_t			 nuses;
 	long			 page;
 	size_t			 n;	/* crates that match */
 	struct row		*rows;	/* the page's */
@@ -86,6 +94,74 @@ hosted_description(struct store *st, const char *name)
 	json_decref(j);
 	free(buf);
 	return out;
+}
+
+/* A mirror crate's description: from the kept JSON of its newest
+ * version that has one. */
+struct vlist {
+	char	**v;
+	size_t	  n;
+};
+
+static int
+vers_file(const char *path, const struct stat *st, void *arg)
+{
+	struct vlist	*vl = arg;
+	size_t		 len = strlen(path);
+
+	(void)st;
+	if (strchr(path, '/') != NULL || len <= 5 ||
+	    strcmp(path + len - 5, ".json") != 0 || vl->n >= 4096)
+		return 0;
+	vl->v = xreallocarray(vl->v, vl->n + 1, sizeof *vl->v);
+	vl->v[vl->n++] = xasprintf("%.*s", (int)(len - 5), path);
+	return 0;
+}
+
+static int
+vers_newest(const void *a, const void *b)
+{
+	return semver_cmp_str(*(char *const *)b, *(char *const *)a);
+}
+
+static char *
+mirror_description(struct store *st, const char *path, const char *name)
+{
+	struct vlist		 vl = { 0 };
+	struct crate_doc	 doc;
+	char			 rel[STORE_PATH_MAX], *out = NULL;
+
+	snprintf(rel, sizeof rel, "web/readme/%s", path);
+	store_walk(st, rel, vers_file, &vl);
+	if (vl.n > 1)
+		qsort(vl.v, vl.n, sizeof *vl.v, vers_newest);
+	for (size_t i = 0; i < vl.n && out == NULL; i++) {
+		if (doc_load(st, name, vl.v[i], &doc) != 0)
+			continue;
+		if (doc.description != NULL && doc.description[0] != '\0') {
+			out = doc.description;
+			doc.description = NULL;
+		}
+		readme_doc_free(&doc);
+	}
+	for (size_t i = 0; i < vl.n; i++)
+		free(vl.v[i]);
+	free(vl.v);
+	return out;
+}
+
+/* The mtime of a mirror crate's web/readme/ directory (zero when none). */
+static struct timespec
+readme_dir_time(struct store *st, const char *path)
+{
+	struct timespec	 t = { 0, 0 };
+	struct stat	 sb;
+	char		*p = xasprintf("%s/web/readme/%s", store_root(st), path);
+
+	if (stat(p, &sb) == 0)
+		t = sb.st_mtim;
+	free(p);
+	return t;
 }
 
 static bool
@@ -192,6 +268,22 @@ entry_read(struct registry *reg, const char *path, const char *name,
 	return true;
 }
 
+/* A mirror crate's description, read again when its web/readme/
+ * directory changed (a version's JSON kept since). */
+static void
+mirror_desc_refresh(struct store *st, const char *path,
+    struct sum_entry *row)
+{
+	struct timespec	t = readme_dir_time(st, path);
+
+	if (t.tv_sec == row->rdir.tv_sec && t.tv_nsec == row->rdir.tv_nsec)
+		return;
+	free(row->desc);
+	row->desc = t.tv_sec != 0 ? mirror_description(st, path, row->name) :
+	    NULL;
+	row->rdir = t;
+}
+
 static int
 walk_file(const char *path, const struct stat *st, void *arg)
 {
@@ -217,6 +309,8 @@ walk_file(const char *path, const struct stat *st, void *arg)
 		row.size = (long long)st->st_size;
 		row.ino = (unsigned long long)st->st_ino;
 	}
+	if (wk->reg->kind == REGISTRY_MIRROR)
+		mirror_desc_refresh(wk->reg->store, path, &row);
 	if (wk->n == wk->cap) {
 		wk->cap = wk->cap ? wk->cap * 2 : 64;
 		wk->e = xreallocarray(wk->e, wk->cap, sizeof *wk->e);
@@ -256,8 +350,69 @@ summary_get(struct web *w, struct registry *reg)
 	return s;
 }
 
+/* A mirror's last use per crate, from the journal's copy: (lower-case
+ * name, newest use) sorted by name. */
+struct last_use {
+	char	*name;		/* borrowed from the copy's rel */
+	time_t	 used;
+};
+
+static int
+by_use_name(const void *a, const void *b)
+{
+	return strcmp(((const struct last_use *)a)->name,
+	    ((const struct last_use *)b)->name);
+}
+
+/* crates/<lower>/<lower>-<vers>.crate: cuts the rel after <lower>. */
+static size_t
+last_uses(struct list_job *j, struct last_use **out)
+{
+	struct last_use	*u = xreallocarray(NULL, j->nuses + 1, sizeof *u);
+	size_t		 n = 0, k = 0;
+	char		*slash;
+
+	for (size_t i = 0; i < j->nuses; i++) {
+		char	*rel = j->uses[i].rel;
+
+		if (strncmp(rel, "crates/", 7) != 0 ||
+		    (slash = strchr(rel + 7, '/')) == NULL)
+			continue;
+		*slash = '\0';
+		u[n].name = rel + 7;
+		u[n++].used = j->uses[i].used;
+	}
+	if (n > 1)
+		qsort(u, n, sizeof *u, by_use_name);
+	for (size_t i = 0; i < n; i++) {
+		if (k > 0 && strcmp(u[k - 1].name, u[i].name) == 0) {
+			if (u[i].used > u[k - 1].used)
+				u[k - 1].used = u[i].used;
+		} else
+			u[k++] = u[i];
+	}
+	*out = u;
+	return k;
+}
+
+static time_t
+last_use_of(const struct last_use *u, size_t n, const char *name)
+{
+	char			 lower[CRATE_NAME_MAX + 1];
+	struct last_use		 key = { .name = lower }, *hit;
+	size_t			 i;
+
+	for (i = 0; name[i] != '\0' && i < CRATE_NAME_MAX; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	hit = n > 0 ? bsearch(&key, u, n, sizeof *u, by_use_name) : NULL;
+	return hit != NULL ? hit->used : 0;
+}
+
 struct pick {
 	const struct sum_entry	*e;
+	time_t			 used;	/* mirror: last use, or 0 */
+	time_t			 when;	/* recent: last use, else change */
 	int			 rank;	/* with q: 0 the name, 1 the
 					   description only */
 };
@@ -279,8 +434,8 @@ by_recent(const void *a, const void *b)
 
 	if (x->rank != y->rank)
 		return x->rank - y->rank;
-	if (x->e->mtime != y->e->mtime)
-		return x->e->mtime > y->e->mtime ? -1 : 1;
+	if (x->when != y->when)
+		return x->when > y->when ? -1 : 1;
 	return strcasecmp(x->e->name, y->e->name);
 }
 
@@ -292,7 +447,8 @@ list_work(void *arg)
 	struct list_job		*j = arg;
 	struct reg_summary	*s = summary_get(j->w, j->reg);
 	struct pick		*p = xreallocarray(NULL, s->n + 1, sizeof *p);
-	size_t			 pages, from;
+	struct last_use		*u = NULL;
+	size_t			 pages, from, nu = last_uses(j, &u);
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sum_entry	*e = &s->e[i];
@@ -301,6 +457,8 @@ list_work(void *arg)
 		    !matches(e->name, j->q) && !matches(e->desc, j->q)))
 			continue;
 		p[j->n].e = e;
+		p[j->n].used = j->mirror ? last_use_of(u, nu, e->name) : 0;
+		p[j->n].when = p[j->n].used ? p[j->n].used : e->mtime;
 		p[j->n++].rank = j->q[0] != '\0' && !matches(e->name, j->q);
 	}
 	if (j->n > 1)
@@ -318,8 +476,13 @@ list_work(void *arg)
 		row->yanked = p[i].e->yanked;
 		row->desc = p[i].e->desc ? xstrdup(p[i].e->desc) : NULL;
 		row->mtime = p[i].e->mtime;
+		row->used = p[i].used;
 	}
 	free(p);
+	free(u);
+	usage_copy_free(j->uses, j->nuses);
+	j->uses = NULL;
+	j->nuses = 0;
 }
 
 /* A link to another page of the list, keeping q and sort. */
@@ -341,10 +504,11 @@ search_form(struct html *h, struct list_job *j)
 	    " id=\"q\" name=\"q\" value=\"%s\" placeholder=\"name or"
 	    " description\">\n<label for=\"sort\">Sort</label>\n<select"
 	    " id=\"sort\" name=\"sort\"><option value=\"name\"%R>by name"
-	    "</option><option value=\"recent\"%R>by recent change</option>"
+	    "</option><option value=\"recent\"%R>%s</option>"
 	    "</select>\n<button type=\"submit\">Search</button>\n</form>\n",
 	    j->reg->name, j->q, j->recent ? "" : " selected", j->recent ?
-	    " selected" : "");
+	    " selected" : "", j->mirror ? "recently used" :
+	    "by recent change");
 }
 
 static void
@@ -364,7 +528,13 @@ rows_html(struct html *h, struct list_job *j)
 		    "</span>" : "");
 		if (row->desc != NULL)
 			html_put(h, "<p>%s</p>", row->desc);
-		html_put(h, "<p class=\"muted\">changed %s</p></li>\n", when);
+		if (row->used != 0) {
+			page_time(row->used, when);
+			html_put(h, "<p class=\"muted\">last used %s</p></li>\n",
+			    when);
+		} else
+			html_put(h, "<p class=\"muted\">changed %s</p></li>\n",
+			    when);
 	}
 	html_raw(h, "</ul>\n");
 }
@@ -433,6 +603,9 @@ page_registry(struct web *w, struct http_request *r, struct viewer *v,
 	    10) : 1;
 	if (j->page < 1 || j->page > 1000000)
 		j->page = 1;
+	j->mirror = reg->kind == REGISTRY_MIRROR && reg->mirror != NULL;
+	if (j->mirror)
+		j->nuses = mirror_crates_used(reg->mirror, &j->uses);
 	w->pending++;
 	workers_submit(w->pool, list_work, list_done, j);
 }

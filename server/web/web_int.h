@@ -40,7 +40,10 @@ struct sum_entry {
 	char	*name;
 	char	*vers;		/* newest (not yanked when one is not) */
 	bool	 yanked;
-	char	*desc;		/* hosted: from meta/, or NULL */
+	char	*desc;		/* hosted: from meta/; mirror: from a kept
+				   web/readme/ JSON; or NULL */
+	struct timespec	 rdir;	/* mirror: its web/readme/ directory's
+				   mtime when desc was read */
 	time_t	 mtime;		/* the index file's: last change */
 	long	 mtime_ns;
 	long long size;

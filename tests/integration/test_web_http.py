@@ -17,6 +17,7 @@ import harness  # noqa: E402
 from harness import create_token, crate_meta, index_path, make_crate  # noqa: E402
 from harness import publish_body, sha256_hex  # noqa: E402
 from tls_common import TlsBase, client_ctx, https_get  # noqa: E402
+import standins as S  # noqa: E402
 
 CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; "
        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
@@ -436,6 +437,77 @@ class TestManyVersions(WebBase):
         print("500 versions: load (worker) ms / render (loop) ms: %s; page %d bytes"
               % (", ".join("%.2f/%.2f" % x for x in times), len(r.body)),
               file=sys.stderr)
+
+
+class TestMirrorList(WebBase):
+    """A mirror's list: sort=recent by last use of the cached .crate files
+    (the index file's change when none is cached), the description kept
+    by a crate page's view shown and searched."""
+
+    def setUp(self):
+        super().setUp()
+        si, self.tree, up, _ = S.standin_registry(self.tmp)
+        self.addCleanup(si.stop)
+        toml = ('[package]\nname = "mu-alpha"\nversion = "1.0.0"\nedition = "2021"\n'
+                'license = "MIT"\ndescription = "quokka wrangling toolkit"\n')
+        self.tree.add("mu-alpha", "1.0.0", make_crate("mu-alpha", "1.0.0",
+                                                      {"Cargo.toml": toml}))
+        self.tree.add("mu-beta", "1.0.0", make_crate("mu-beta", "1.0.0"))
+        self.tree.add("mu-gamma", "1.0.0", make_crate("mu-gamma", "1.0.0"))
+        self.srv = self.start_crated(registries="[registries.local]\n" +
+                                     S.mirror_toml("mirror", up))
+
+    def download(self, name):
+        r = self.srv.get("/mirror/api/v1/crates/%s/1.0.0/download" % name)
+        self.assertEqual(r.status, 200, name)
+
+    def next_second(self):
+        """Waits for the clock's next second (last use is kept in seconds)."""
+        t = int(time.time())
+        deadline = time.monotonic() + 5
+        while int(time.time()) == t and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def names(self, query):
+        r = self.page(self.srv, "/mirror/" + query)
+        self.assertEqual(r.status, 200)
+        self.check_headers(r)
+        return re.findall(r'<li class="crate" data-name="([^"]+)"', r.text()), r.text()
+
+    def test_recent_use_and_kept_description(self):
+        # index files: alpha, beta, then gamma (the newest change, never downloaded)
+        for name in ("mu-alpha", "mu-beta", "mu-gamma"):
+            self.assertEqual(self.srv.get("/mirror/" + index_path(name)).status, 200)
+        self.download("mu-beta")
+        self.next_second()
+        self.download("mu-alpha")
+        names, t = self.names("?sort=recent")
+        self.assertEqual(names[:2], ["mu-alpha", "mu-beta"], t)
+        self.assertIn("recently used</option>", t)
+        self.assertIn("last used ", t)
+        self.assertEqual(names[2], "mu-gamma")   # no crate cached: its index change
+        self.next_second()
+        self.download("mu-beta")                 # a cache hit is a use
+        names, _ = self.names("?sort=recent")
+        self.assertEqual(names[:2], ["mu-beta", "mu-alpha"])
+        names, _ = self.names("?sort=name")
+        self.assertEqual(names, ["mu-alpha", "mu-beta", "mu-gamma"])
+
+        names, t = self.names("?q=quokka")
+        self.assertEqual(names, [], "a description shown before the crate page kept it")
+        r = self.page(self.srv, "/mirror/crates/mu-alpha")
+        self.assertEqual(r.status, 200)
+        self.assertIn("quokka wrangling toolkit", r.text())
+        deadline = time.monotonic() + 30     # the JSON is kept by the worker
+        while time.monotonic() < deadline:
+            names, t = self.names("?q=quokka")
+            if names:
+                break
+            time.sleep(0.1)
+        self.assertEqual(names, ["mu-alpha"], t)
+        self.assertIn("<p>quokka wrangling toolkit</p>", t)
+        names, t = self.names("?q=wrangling&sort=recent")
+        self.assertEqual(names, ["mu-alpha"])
 
 
 if __name__ == "__main__":
