@@ -458,8 +458,17 @@ class TestMirrorList(WebBase):
                                      S.mirror_toml("mirror", up))
 
     def download(self, name):
+        """Downloads name's .crate and waits until the cache counts it (a
+        fetched .crate is committed after the answer, on the worker)."""
         r = self.srv.get("/mirror/api/v1/crates/%s/1.0.0/download" % name)
         self.assertEqual(r.status, 200, name)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _, t = self.names("?q=" + name)
+            if "last used " in t:
+                return
+            time.sleep(0.05)
+        self.fail("%s never counted in the cache" % name)
 
     def next_second(self):
         """Waits for the clock's next second (last use is kept in seconds)."""
