@@ -420,23 +420,37 @@ send_op(struct op *op, const struct obj_req *q, size_t max)
 	obj_http_free(&h);
 }
 
-void
-objstore_get(struct objstore *s, const char *key, const char *if_none_match,
-    size_t max, obj_done_cb done, void *arg)
+/* The common start of a request on one key: a new op for done, the key
+ * checked (a bad one is refused, after the call returns, as every answer
+ * is), q zeroed with the method and key. NULL when refused. */
+static struct op *
+key_op(struct objstore *s, enum op_kind kind, const char *method,
+    const char *key, obj_done_cb done, void *arg, struct obj_req *q)
 {
-	struct op	*op = op_new(s, OP_GET, key);
-	struct obj_req	 q;
+	struct op	*op = op_new(s, kind, key);
 	const char	*why;
 
 	op->done = done;
 	op->arg = arg;
 	if ((why = bad_key(key)) != NULL) {
 		refuse(op, why);
-		return;
+		return NULL;
 	}
-	memset(&q, 0, sizeof q);
-	q.method = "GET";
-	q.key = key;
+	memset(q, 0, sizeof *q);
+	q->method = method;
+	q->key = key;
+	return op;
+}
+
+void
+objstore_get(struct objstore *s, const char *key, const char *if_none_match,
+    size_t max, obj_done_cb done, void *arg)
+{
+	struct obj_req	 q;
+	struct op	*op;
+
+	if ((op = key_op(s, OP_GET, "GET", key, done, arg, &q)) == NULL)
+		return;
 	q.if_none_match = if_none_match;
 	send_op(op, &q, max);
 }
@@ -445,21 +459,15 @@ void
 objstore_put(struct objstore *s, const struct obj_put *p, obj_done_cb done,
     void *arg)
 {
-	struct op	*op = op_new(s, OP_PUT, p->key);
 	struct obj_req	 q;
-	const char	*why;
+	struct op	*op;
 
-	op->done = done;
-	op->arg = arg;
-	if ((why = bad_key(p->key)) != NULL ||
-	    (p->cond == OBJ_PUT_IF_MATCH && p->etag == NULL && (why =
-	    "OBJ_PUT_IF_MATCH without an etag") != NULL)) {
-		refuse(op, why);
+	if ((op = key_op(s, OP_PUT, "PUT", p->key, done, arg, &q)) == NULL)
+		return;
+	if (p->cond == OBJ_PUT_IF_MATCH && p->etag == NULL) {
+		refuse(op, "OBJ_PUT_IF_MATCH without an etag");
 		return;
 	}
-	memset(&q, 0, sizeof q);
-	q.method = "PUT";
-	q.key = p->key;
 	q.body = p->body;
 	q.len = p->len;
 	q.sha256 = p->sha256;
@@ -475,19 +483,11 @@ void
 objstore_delete(struct objstore *s, const char *key, const char *if_match,
     obj_done_cb done, void *arg)
 {
-	struct op	*op = op_new(s, OP_DELETE, key);
 	struct obj_req	 q;
-	const char	*why;
+	struct op	*op;
 
-	op->done = done;
-	op->arg = arg;
-	if ((why = bad_key(key)) != NULL) {
-		refuse(op, why);
+	if ((op = key_op(s, OP_DELETE, "DELETE", key, done, arg, &q)) == NULL)
 		return;
-	}
-	memset(&q, 0, sizeof q);
-	q.method = "DELETE";
-	q.key = key;
 	q.if_match = if_match;
 	send_op(op, &q, 1u << 16);
 }
