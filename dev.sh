@@ -108,14 +108,21 @@ build() {
 
 # count DIR VARIANT: for a build directory's last meson test run, prints
 # "passed failed skipped" on one line and the skips' names and reasons,
-# joined by ", ", on the next. A skip is not a pass: meson's SKIP results,
-# and the test methods a Python file skipped (tests/integration/harness.py
-# prints them on stdout) while the file as a whole passed, are named.
+# joined by ", ", on the next. Every test case counts: a Python file's test
+# methods (unittest's "Ran N tests" and its FAILED/OK line), a TAP unit
+# test's subtests (its ok / not ok lines), anything else as one. A file
+# that failed without saying which case did counts one failure more. A
+# skip is not a pass: meson's SKIP results, and the test methods a Python
+# file skipped (tests/integration/harness.py prints them on stdout), are
+# named.
 count() {
 	python3 - "$1/meson-logs/testlog.json" "$2" <<-'PY'
-	import json, sys
+	import json, re, sys
 	PREFIX = "crated-it skipped: "
-	p = f = 0
+	RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
+	VERDICT = re.compile(r"^(?:FAILED|OK) \(([^)]*)\)$", re.M)
+	TAP = re.compile(r"^(not ok|ok)\b(.*)$", re.M)
+	p = f = s = 0
 	skips = []
 	for line in open(sys.argv[1], "rb"):
 	    try:
@@ -124,17 +131,40 @@ count() {
 	    except ValueError:
 	        d, r = {}, "UNREADABLE"
 	    name = "%s %s" % (sys.argv[2], d.get("name", "?").split(" / ")[-1])
-	    mine = [l[len(PREFIX):] for l in (d.get("stdout") or "").splitlines()
+	    out, err = d.get("stdout") or "", d.get("stderr") or ""
+	    mine = [l[len(PREFIX):] for l in out.splitlines()
 	            if l.startswith(PREFIX)]
 	    skips += ["%s %s" % (name, m) for m in mine]
-	    if r in ("OK", "EXPECTEDFAIL"):
-	        p += 1
-	    elif r == "SKIP":
+	    good = r in ("OK", "EXPECTEDFAIL")
+	    if r == "SKIP":
+	        s += 1
 	        if not mine:
 	            skips.append("%s: skipped (exit 77)" % name)
+	        continue
+	    ran = [int(n) for n in RAN.findall(err + out)]
+	    tap = TAP.findall(out) if re.search(r"^1\.\.\d+", out, re.M) else []
+	    if ran:
+	        bad = skipped = 0
+	        for v in VERDICT.findall(err + out):
+	            for kv in v.split(","):
+	                k, _, n = kv.strip().partition("=")
+	                if k in ("failures", "errors", "unexpected successes"):
+	                    bad += int(n)
+	                elif k == "skipped":
+	                    skipped += int(n)
+	        total = sum(ran)
+	    elif tap:
+	        total = len(tap)
+	        bad = sum(1 for t in tap if t[0] == "not ok")
+	        skipped = sum(1 for t in tap if t[0] == "ok" and "# SKIP" in t[1])
 	    else:
-	        f += 1
-	print(p, f, len(skips))
+	        total, bad, skipped = 1, 0 if good else 1, 0
+	    if not good and bad == 0:
+	        bad, total = 1, total + 1
+	    p += total - bad - skipped
+	    f += bad
+	    s += skipped
+	print(p, f, s)
 	print(", ".join(skips))
 	PY
 }
