@@ -40,6 +40,10 @@
  * goes on for the next ones. A store that hangs costs each request this,
  * not the client's timeouts (objstore.c gives up after 20 s). */
 #define PATIENCE		3
+/* A download of a version the copy lacks asks the store again, within
+ * max_stale too, at most once per RECHECK_GAP seconds per file (so
+ * unknown versions cannot make every request a GET). */
+#define RECHECK_GAP		0.2
 
 struct waiter {
 	replica_cb	 cb;
@@ -64,6 +68,7 @@ struct rfile {
 	char		*etag;		/* the store's, of the local copy */
 	double		 checked;	/* monotonic; 0: never */
 	double		 failed;	/* last store failure; 0: none */
+	double		 rechecked;	/* last asked within max_stale */
 	time_t		 logged;	/* last failure logged */
 	bool		 busy;		/* a GET or disk job under way */
 	bool		 impatient;	/* the GET took PATIENCE seconds */
@@ -85,6 +90,7 @@ struct rfile {
 	char		 cksum[65];
 	bool		 bad;
 	bool		 fetching;	/* counted in crates_active */
+	bool		 retried;	/* its index file asked for again */
 	struct rfile	*qnext;		/* waiting for a turn */
 };
 
@@ -376,14 +382,23 @@ fail_waiters(struct rfile *f)
 	}
 }
 
-void
-replica_index(struct replica *rp, const char *path, replica_cb cb,
-    void *arg)
+/* Asks for the index file at path; with recheck, the store is asked even
+ * when the copy is within max_stale, unless a recheck asked it less than
+ * RECHECK_GAP seconds ago. */
+static void
+index_want(struct replica *rp, const char *path, bool recheck,
+    replica_cb cb, void *arg)
 {
 	struct rfile	*f = rfile_get(rp, RF_INDEX, path);
+	double		 now = now_mono();
+	bool		 fresh = f->checked > 0 &&
+			    now - f->checked < rp->p.max_stale;
 
-	if (!f->busy && f->checked > 0 &&
-	    now_mono() - f->checked < rp->p.max_stale) {
+	if (recheck && fresh && now - f->rechecked >= RECHECK_GAP) {
+		f->rechecked = now;
+		fresh = false;
+	}
+	if (!f->busy && fresh) {
 		cb(REPLICA_SERVE, NULL, arg);
 		return;
 	}
@@ -402,6 +417,13 @@ replica_index(struct replica *rp, const char *path, replica_cb cb,
 	add_waiter(f, cb, arg);
 	if (!f->busy)
 		index_start(f);
+}
+
+void
+replica_index(struct replica *rp, const char *path, replica_cb cb,
+    void *arg)
+{
+	index_want(rp, path, false, cb, arg);
 }
 
 /* On a worker: whether f's body (a meta/ file) is a JSON object. */
@@ -707,6 +729,7 @@ replica_crate(struct replica *rp, const char *name, const char *vers,
 	free(f->vers);
 	f->name = xstrdup(name);
 	f->vers = xstrdup(vers);
+	f->retried = false;
 	store_index_rel(name, irel);
 	/* The cksum comes from the index line: brought up to date first, so
 	 * a version published elsewhere a moment ago is found. */
@@ -785,6 +808,15 @@ crate_index_ready(enum replica_outcome o, const char *why, void *arg)
 		}
 		if (found == 1) {
 			crate_fetch(f);
+			return;
+		}
+		/* A copy within max_stale may predate the version (published
+		 * on another replica a moment ago): the store is asked once
+		 * more before the answer is "not in the registry". */
+		if (found == 0 && o == REPLICA_SERVE && !f->retried) {
+			f->retried = true;
+			index_want(rp, irel + strlen("index/"), true,
+			    crate_index_ready, f);
 			return;
 		}
 		o = REPLICA_GONE;

@@ -176,10 +176,18 @@ class ReplicaTests(harness.TestCase):
 
     def replica(self, name, extra="", registries="[registries.local]\n", max_stale=1):
         """max_stale 0: every read asks the store (no waiting for the
-        bound in a test)."""
-        return self.start_crated(name=name, data_dir=os.path.join(self.tmp, name),
-                                 config_extra=self.store.config(extra, max_stale),
-                                 registries=registries, env=self.store.env())
+        bound in a test). The catalogue's first round (at start, over the
+        store as it is then) is over when this returns, and the next one
+        is an hour away: a file a test publishes afterwards reaches the
+        replica only when a request asks for it (test_storage_catalogue.py
+        tests the rounds)."""
+        if "storage_catalogue_interval" not in extra:
+            extra += "storage_catalogue_interval = 3600\n"
+        srv = self.start_crated(name=name, data_dir=os.path.join(self.tmp, name),
+                                config_extra=self.store.config(extra, max_stale),
+                                registries=registries, env=self.store.env())
+        harness.wait_log(srv, "registry local: catalogue of .* in sync", timeout=20)
+        return srv
 
     def assertNoSecret(self, *servers):
         for s in servers:
@@ -317,6 +325,32 @@ class ReplicaTests(harness.TestCase):
         for t in threads:
             t.join(60)
         self.assertEqual(out, {v: (200, c) for v, c in crates.items()})
+
+    def test_download_of_a_version_newer_than_the_copy(self):
+        """A version published on another replica a moment ago is
+        downloadable at once, though B's copy of the index file is within
+        storage_max_stale (cargo that resolved through A downloads through
+        B); a version the store does not have either is a 404, and asking
+        for it again and again does not make every request a GET."""
+        b = self.replica("b", max_stale=60)
+        self.store.publish(CRATE, "0.1.0")
+        self.assertEqual(versions(b, CRATE), (200, ["0.1.0"]))
+        crate = self.store.publish(CRATE, "0.2.0")
+        self.assertEqual(versions(b, CRATE), (200, ["0.1.0"]), "within max_stale: the copy")
+        r = b.get("/local/api/v1/crates/%s/0.2.0/download" % CRATE)
+        self.assertEqual((r.status, r.body), (200, crate))
+        self.assertEqual(versions(b, CRATE), (200, ["0.1.0", "0.2.0"]))
+        rel = "index/" + index_path(CRATE)
+        before = self.store.gets_of(rel)
+        t0 = time.monotonic()
+        for _ in range(30):
+            r = b.get("/local/api/v1/crates/%s/9.9.9/download" % CRATE)
+            self.assertEqual(r.status, 404, r)
+            self.assertIn("9.9.9", harness.errors_detail(self, r))
+        asked = self.store.gets_of(rel) - before
+        elapsed = time.monotonic() - t0
+        self.assertLessEqual(asked, 1 + elapsed / 0.2,
+                             "%d GETs of the index file for 30 downloads in %.2f s" % (asked, elapsed))
 
     def test_tampered_crate_is_never_served_nor_kept(self):
         b = self.replica("b")
