@@ -64,6 +64,7 @@ struct prefetch {
 	struct target		*targets;
 	size_t			 ntargets, next, running, jobs;
 	size_t			 fetched, cached, failed, done;
+	size_t			 denied;	/* 403: refused by the policy */
 	unsigned long long	 bytes;
 	struct timespec		 start;
 	bool			 tty;
@@ -199,6 +200,35 @@ held_back(struct job *j, long long length)
 	return !any;
 }
 
+/*
+ * A 403 for a download is the policy's refusal (issue 28): crated never
+ * fetched the .crate. The reason is the detail of cargo's error shape
+ * ("blocked by policy: RUSTSEC-2025-0147 (malicious)"), said as it is.
+ * True when this was one.
+ */
+static bool
+denied(struct prefetch *pf, struct target *t, struct fetch *f)
+{
+	json_t		*j, *e;
+	const char	*body, *detail;
+	size_t		 len;
+
+	if (fetch_failed(f) || fetch_status(f) != 403)
+		return false;
+	body = fetch_body(f, &len);
+	j = json_loadb(body, len, 0, NULL);
+	e = json_array_get(json_object_get(j, "errors"), 0);
+	detail = json_string_value(json_object_get(e, "detail"));
+	if (detail != NULL)
+		fail(pf, t, "denied: %s", detail);
+	else
+		fail(pf, t, "denied (HTTP 403): %.*s", (int)(len > 300 ? 300 :
+		    len), body ? body : "");
+	pf->denied++;
+	json_decref(j);
+	return true;
+}
+
 static void
 crate_done(struct fetch *f, void *arg)
 {
@@ -215,6 +245,10 @@ crate_done(struct fetch *f, void *arg)
 		fail(pf, t, "checksum mismatch: the .crate does not match the"
 		    " index's cksum %s (crated withheld its last byte; its log"
 		    " names the SHA-256 the upstream sent)", j->cksum);
+		job_end(j);
+		return;
+	}
+	if (denied(pf, t, f)) {
 		job_end(j);
 		return;
 	}
@@ -804,11 +838,20 @@ fetch_and_report(struct run *r)
 	if (pf->tty)
 		fprintf(stderr, "\n");
 	printf("prefetch: %zu crates: %zu fetched, %zu already cached, %zu"
-	    " failed; %zu packages from other sources skipped; %.1f MB in"
-	    " %.2f s\n", pf->ntargets, pf->fetched, pf->cached, pf->failed,
-	    r->skipped, (double)pf->bytes / 1e6, elapsed(pf));
+	    " failed (%zu denied by the policy); %zu packages from other"
+	    " sources skipped; %.1f MB in %.2f s\n", pf->ntargets,
+	    pf->fetched, pf->cached, pf->failed, pf->denied, r->skipped,
+	    (double)pf->bytes / 1e6, elapsed(pf));
 	for (size_t i = 0; i < pf->nfailures; i++)
 		printf("  failed: %s\n", pf->failures[i]);
+	if (pf->denied > 0)
+		printf("prefetch: %zu version%s pinned by the lock files %s"
+		    " denied by the policy and not fetched (named above):"
+		    " move %s to an allowed version (cargo update -p NAME"
+		    " --precise VERSION); `crated policy explain NAME VERSION`"
+		    " says why\n", pf->denied, pf->denied == 1 ? "" : "s",
+		    pf->denied == 1 ? "is" : "are", pf->denied == 1 ? "it" :
+		    "them");
 	if (r->invalid > 0)
 		printf("prefetch: %zu packages with invalid crate names not"
 		    " fetched (named above)\n", r->invalid);

@@ -25,7 +25,8 @@ import standins as S  # noqa: E402
 from harness import index_path  # noqa: E402
 
 SUMMARY_RE = re.compile(
-    r"prefetch: (\d+) crates: (\d+) fetched, (\d+) already cached, (\d+) failed; "
+    r"prefetch: (\d+) crates: (\d+) fetched, (\d+) already cached, (\d+) failed "
+    r"\((\d+) denied by the policy\); "
     r"(\d+) packages from other sources skipped; ([\d.]+) MB in ([\d.]+) s")
 
 CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
@@ -155,10 +156,10 @@ def start_on_port(tc, tmp, port, timeout=15.0, **kw):
 
 class Summary:
     def __init__(self, m):
-        (self.crates, self.fetched, self.cached, self.failed, self.skipped) = (
-            int(m.group(i)) for i in range(1, 6))
-        self.mb = float(m.group(6))
-        self.seconds = float(m.group(7))
+        (self.crates, self.fetched, self.cached, self.failed, self.denied, self.skipped) = (
+            int(m.group(i)) for i in range(1, 7))
+        self.mb = float(m.group(7))
+        self.seconds = float(m.group(8))
         self.line = m.group(0)
 
     def counts(self):
