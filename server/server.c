@@ -21,6 +21,7 @@
 #include "server/files/files.h"
 #include "server/files/hot.h"
 #include "server/files/openfiles.h"
+#include "server/files/policed.h"
 #include "server/handlers/auth.h"
 #include "server/handlers/hosted.h"
 #include "server/handlers/ops.h"
@@ -31,6 +32,7 @@
 #include "server/http/tls.h"
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
+#include "server/policy/polserve.h"
 #include "server/storage/objstore.h"
 #include "server/storage/catalogue.h"
 #include "server/storage/replica.h"
@@ -55,6 +57,9 @@ serve_download(struct registry *reg, struct http_request *r,
 	char	rel[STORE_PATH_MAX];
 	bool	pin = http_header(r, "X-Crated-Pin") != NULL;
 
+	/* A denied version is refused before anything is read or asked. */
+	if (polserve_refuse_download(reg, r, rt->name, rt->vers))
+		return;
 	if (reg->kind == REGISTRY_HOSTED && hosted_unindexed(reg->hosted,
 	    rt->name, rt->vers)) {
 		/* Being published: not a version until its index line is. */
@@ -304,6 +309,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	} else
 		log_info("SIGHUP: configuration %s reloaded", srv->cfg->path ?
 		    srv->cfg->path : "(built-in defaults)");
+	/* The blocks and advisory snapshots too, on the workers. */
+	polserve_reload(srv);
 	probes_reconfigured(srv->probes);
 	tokensync_set_max_stale(srv->tokensync,
 	    (double)srv->cfg->storage_max_stale);
@@ -679,6 +686,9 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	}
 	if (open_registries(srv, cause) != 0)
 		return -1;
+	/* Before the loop serves anything: a bad snapshot stops here. */
+	if (polserve_start(srv, cause) != 0)
+		return -1;
 	for (size_t i = 0; i < srv->nregs; i++) {
 		if (cfg->public_url != NULL)
 			srv->regs[i].config_json = ops_config_json(
@@ -713,6 +723,8 @@ server_finish(struct server *srv)
 	srv->upstream = NULL;	/* the store's writes check (mirror_l2.c) */
 	workers_destroy(srv->workers);
 	workers_destroy(srv->background);
+	polserve_stop(srv);
+	policed_close();
 	lru_fini(&srv->keeping);
 	tokensync_free(srv->tokensync);
 	http_server_free(srv->http);

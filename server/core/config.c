@@ -10,6 +10,7 @@
 #include "common/xmalloc.h"
 #include "index/toml.h"
 #include "server/core/addr.h"
+#include "policy/policy.h"
 #include "server/core/log.h"
 #include "server/storage/objstore.h"
 
@@ -48,6 +49,9 @@ static const struct {
 	{ "relay_auth", (const char *const[]){ "server", "client", NULL } },
 	{ "ops_access", (const char *const[]){ "auto", "open", "token",
 	    NULL } },
+	/* VERDICT_FLAG + index (policy/policy.h). */
+	{ "advisory_action", (const char *const[]){ "flag", "hold", "deny",
+	    NULL } },
 };
 
 static const char	*check_listen(const struct toml_value *);
@@ -65,6 +69,9 @@ static const char	*check_per_client(const struct toml_value *);
 static const char	*check_cache_bytes(const struct toml_value *);
 static const char	*check_peers(const struct toml_value *);
 static const char	*check_storage(const struct toml_value *);
+static const char	*check_age(const struct toml_value *);
+static const char	*check_globs(const struct toml_value *);
+static const char	*check_deny(const struct toml_value *);
 
 /* A K_CHOICE field is written as an int. */
 _Static_assert(sizeof(enum relay_auth) == sizeof(int), "enum is an int");
@@ -72,6 +79,12 @@ _Static_assert(sizeof(enum ops_access) == sizeof(int), "enum is an int");
 
 #define G(f)	offsetof(struct config, f)
 #define R(f)	offsetof(struct registry_config, f)
+/* A policy key: at the top level the default of every registry, in a
+ * [registries.NAME] section that registry's own (policy_keys). */
+#define POLICY_KEY(name, type, field, def, check, help)			\
+	{ name, GLOBAL, type, G(policy.field), def, check, help		\
+	  " (a registry's own value, else the top-level one)" },	\
+	{ name, REGISTRY, type, R(policy.field), def, check, help }
 
 static const struct key keys[] = {
 	{ "listen", GLOBAL, K_STRINGS, G(listen), "127.0.0.1:8080",
@@ -227,6 +240,49 @@ static const struct key keys[] = {
 	{ "storage", REGISTRY, K_STRING, R(storage), NULL, check_storage,
 	  "this registry's own object store (keys directly under its"
 	  " prefix), instead of the top-level storage" },
+
+	POLICY_KEY("min_publish_age", K_STRING, min_publish_age, "0",
+	  check_age, "versions published more recently are served yanked"
+	  " (held) until they are this old, in cargo's syntax: \"7 days\","
+	  " \"48 hours\" (second, minute, hour, day, week, month); \"0\":"
+	  " off. The age is taken from the line's pubtime, else from when"
+	  " crated first saw the version"),
+	POLICY_KEY("min_publish_age_exempt", K_STRINGS,
+	  min_publish_age_exempt, NULL, check_globs, "crate names"
+	  " (globs: \"mycorp-*\") min_publish_age never holds"),
+	POLICY_KEY("deny", K_STRINGS, deny, NULL, check_deny, "versions"
+	  " served yanked whose download is refused (403): \"name\" (every"
+	  " version) or \"name@REQ\" in cargo's requirement syntax"
+	  " (\"name@<1.2.4\", \"name@=0.3.1\")"),
+	POLICY_KEY("advisory_db", K_STRING, advisory_db, NULL,
+	  check_nonempty, "RustSec advisory database snapshot: a directory"
+	  " or a .tar.gz, of the OSV export (crates/RUSTSEC-*.json) or the"
+	  " main layout (crates/NAME/RUSTSEC-*.md); read at start and on"
+	  " SIGHUP. A snapshot installed by `crated advisories import` is"
+	  " used instead"),
+	POLICY_KEY("advisory_action", K_CHOICE, advisory_action, "flag",
+	  NULL, "what an advisory that is not \"malicious\" does to the"
+	  " versions it affects: \"flag\" (served, reported), \"hold\""
+	  " (served yanked) or \"deny\" (yanked, download refused);"
+	  " malicious ones always deny"),
+	POLICY_KEY("advisory_include_informational", K_BOOL,
+	  advisory_include_informational, "false", NULL, "informational"
+	  " advisories (unmaintained, unsound, notice) count too, under"
+	  " advisory_action"),
+	POLICY_KEY("advisory_include_withdrawn", K_BOOL,
+	  advisory_include_withdrawn, "false", NULL, "withdrawn advisories"
+	  " count too"),
+	POLICY_KEY("policy_hide", K_BOOL, policy_hide, "false", NULL,
+	  "denied versions are dropped from index files instead of served"
+	  " yanked (a Cargo.lock that pins one then fails to resolve, with"
+	  " cargo's less helpful message)"),
+};
+
+/* The policy keys, in the order of the bits of policy_config.set. */
+static const char *const policy_keys[] = {
+	"min_publish_age", "min_publish_age_exempt", "deny", "advisory_db",
+	"advisory_action", "advisory_include_informational",
+	"advisory_include_withdrawn", "policy_hide",
 };
 
 /* Keys whose line is kept, for errors found after parsing (a store's
@@ -365,6 +421,62 @@ check_storage(const struct toml_value *v)
 	snprintf(why, sizeof why, "%s", cause);
 	free(cause);
 	return why;
+}
+
+static const char *
+check_age(const struct toml_value *v)
+{
+	static char	 why[256];
+	char		*cause = NULL;
+	int64_t		 secs;
+
+	if (policy_age_parse(v->s, &secs, &cause) == 0)
+		return NULL;
+	snprintf(why, sizeof why, "\"%s\": %s", v->s, cause ? cause :
+	    "not a duration");
+	free(cause);
+	return why;
+}
+
+/* Globs of crate names: the name's characters, '*', '?' and [...]. */
+static const char *
+check_globs(const struct toml_value *v)
+{
+	static char	why[256];
+
+	for (size_t i = 0; i < v->n; i++) {
+		const char	*g = v->items[i]->s;
+
+		if (g[0] == '\0' || strspn(g, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*?[]!") !=
+		    strlen(g)) {
+			snprintf(why, sizeof why, "\"%.64s\" is no glob of"
+			    " crate names (letters, digits, '-', '_', '*', '?',"
+			    " [...])", g);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+static const char *
+check_deny(const struct toml_value *v)
+{
+	static char		 why[512];
+	struct policy_rule	 r;
+	char			*cause = NULL;
+
+	for (size_t i = 0; i < v->n; i++) {
+		if (policy_rule_parse(v->items[i]->s, &r, &cause) == 0) {
+			policy_rule_clear(&r);
+			continue;
+		}
+		snprintf(why, sizeof why, "\"%.100s\": %s", v->items[i]->s,
+		    cause ? cause : "not \"name\" or \"name@REQ\"");
+		free(cause);
+		return why;
+	}
+	return NULL;
 }
 
 static const char *
@@ -661,6 +773,88 @@ add_registry(struct config *c, const char *name, int line)
 	return r;
 }
 
+/* The bit of a policy key in policy_config.set, or 0. */
+static unsigned
+policy_bit(const char *name)
+{
+	for (size_t i = 0; i < sizeof policy_keys / sizeof policy_keys[0];
+	    i++)
+		if (strcmp(policy_keys[i], name) == 0)
+			return 1u << i;
+	return 0;
+}
+
+static void
+strings_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* Copies a field of type t from src to dst. */
+static void
+copy_field(enum key_type t, char *dst, const char *src)
+{
+	switch (t) {
+	case K_STRING:
+		config_set_string((char **)(void *)dst,
+		    *(char *const *)(const void *)src);
+		break;
+	case K_INT:
+		memcpy(dst, src, sizeof(long long));
+		break;
+	case K_BOOL:
+		memcpy(dst, src, sizeof(bool));
+		break;
+	case K_CHOICE:
+		memcpy(dst, src, sizeof(int));
+		break;
+	case K_STRINGS: {
+		char	***list = (char ***)(void *)dst;
+		size_t	  *n = (size_t *)(void *)(dst + sizeof(char **));
+		char *const *from = *(char **const *)(const void *)src;
+		size_t	   nfrom = *(const size_t *)(const void *)(src +
+			       sizeof(char **));
+
+		strings_free(*list, *n);
+		*list = xcalloc(nfrom, sizeof **list);
+		for (size_t i = 0; i < nfrom; i++)
+			(*list)[i] = xstrdup(from[i]);
+		*n = nfrom;
+		break;
+	}
+	}
+}
+
+/* Each registry takes the top-level value of every policy key its own
+ * section does not give. */
+static void
+inherit_policy(struct config *c)
+{
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const struct key	*k = &keys[i];
+		unsigned		 bit = policy_bit(k->name);
+		size_t			 off = k->offset - G(policy);
+
+		if (k->scope != GLOBAL || bit == 0)
+			continue;
+		for (size_t j = 0; j < c->nregs; j++)
+			if (!(c->regs[j].policy.set & bit))
+				copy_field(k->type, (char *)&c->regs[j].policy +
+				    off, (const char *)&c->policy + off);
+	}
+}
+
+static void
+policy_config_free(struct policy_config *p)
+{
+	free(p->min_publish_age);
+	strings_free(p->min_publish_age_exempt, p->nmin_publish_age_exempt);
+	strings_free(p->deny, p->ndeny);
+	free(p->advisory_db);
+}
+
 static int
 parse_registries(struct config *c, const struct toml_value *t,
     const char *file, char **cause)
@@ -700,9 +894,9 @@ parse_registries(struct config *c, const struct toml_value *t,
 				    file, rt->items[j]->line, sect);
 				free(sect);
 				res = -EINVAL;
-			} else
-				res = apply(k, r, rt->items[j], file, where,
-				    cause);
+			} else if ((res = apply(k, r, rt->items[j], file,
+			    where, cause)) == 0)
+				r->policy.set |= policy_bit(k->name);
 		}
 		free(where);
 		if (res != 0)
@@ -755,6 +949,8 @@ config_parse(const char *text, size_t len, const char *file,
 		    " would serve nothing", file);
 		r = -EINVAL;
 	}
+	if (r == 0)
+		inherit_policy(c);
 done:
 	toml_free(root);
 	if (r != 0) {
@@ -1202,7 +1398,9 @@ config_free(struct config *c)
 		free(r->upstream_pat_env);
 		free(r->upstream_pat_file);
 		free(r->storage);
+		policy_config_free(&r->policy);
 	}
+	policy_config_free(&c->policy);
 	free(c->regs);
 	free(c);
 }

@@ -55,6 +55,22 @@ struct registry_config {
 	 * NULL: the top-level one's (if any). */
 	char	 *storage;
 	int	  storage_line;
+	/* Supply-chain policy (server/policy/): the registry's own value,
+	 * else the top-level one's (config.c copies it). */
+	struct policy_config {
+		char	 *min_publish_age;	/* cargo's syntax; "0": off */
+		char	**min_publish_age_exempt; /* globs of crate names */
+		size_t	  nmin_publish_age_exempt;
+		char	**deny;			/* "name" or "name@REQ" */
+		size_t	  ndeny;
+		char	 *advisory_db;		/* dir or .tar.gz; NULL: none */
+		int	  advisory_action;	/* 0 flag, 1 hold, 2 deny */
+		bool	  advisory_include_informational;
+		bool	  advisory_include_withdrawn;
+		bool	  policy_hide;		/* denied lines dropped */
+		unsigned  set;			/* keys given here (bits of
+						   config.c's policy_keys) */
+	}	  policy;
 };
 
 struct config {
@@ -90,6 +106,8 @@ struct config {
 	char			 *storage_credentials_file;
 	long long		  storage_max_stale;	/* seconds */
 	long long		  storage_catalogue_interval; /* seconds */
+	/* The registries' policy defaults (registry_config.policy). */
+	struct policy_config	  policy;
 	struct registry_config	 *regs;
 	size_t			  nregs;
 };

@@ -159,6 +159,12 @@ static const struct family {
 	    { "crated_catalogue_last_complete_seconds", GAUGE,
 	      METRICS_STORAGE, "When a hosted registry's catalogue last"
 	      " completed a sync with the store (Unix time)." },
+	[METRIC_POLICY_VERDICTS_TOTAL] =
+	    { "crated_policy_verdicts_total", COUNTER, METRICS_POLICY,
+	      "Verdicts of the supply-chain policy applied: each download"
+	      " refused (deny) counts one; each index file answered counts"
+	      " its lines held, denied and flagged. By verdict and source"
+	      " (age, deny, block, advisory)." },
 };
 
 struct series {
@@ -173,7 +179,7 @@ struct series {
 
 #define NCHAINS	512
 
-static bool		 shown[METRICS_STORAGE + 1] = { [METRICS_SERVER] = true };
+static bool		 shown[METRICS_POLICY + 1] = { [METRICS_SERVER] = true };
 static struct series	*chains[NCHAINS], *all;
 static void		(*collect)(void *);
 static void		*collect_arg;

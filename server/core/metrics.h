@@ -52,6 +52,7 @@ enum metric_id {
 	METRIC_CATALOGUE_LISTED_TOTAL,
 	METRIC_CATALOGUE_FETCHES_TOTAL,
 	METRIC_CATALOGUE_LAST_COMPLETE,
+	METRIC_POLICY_VERDICTS_TOTAL,
 	METRIC_COUNT
 };
 
@@ -63,6 +64,7 @@ enum metric_part {
 	METRICS_MIRROR,
 	METRICS_RELAY,
 	METRICS_STORAGE,	/* once an object store is opened */
+	METRICS_POLICY,		/* once a registry has a policy */
 };
 
 /* Shows the families of a part in the exposition from now on. */

@@ -42,6 +42,9 @@ struct registry {
 	struct hosted			*hosted;	/* REGISTRY_HOSTED */
 	struct mirror			*mirror;	/* REGISTRY_MIRROR */
 	struct server			*srv;
+	/* Its supply-chain policy now (server/policy/regpolicy.h), NULL
+	 * when none applies; replaced whole by server/policy/polserve.c. */
+	struct regpolicy_view		*policy;
 };
 
 struct server {
@@ -75,6 +78,7 @@ struct server {
 	struct request_series	*req_series;	/* metrics of requests */
 	struct probes		*probes;	/* of the upstreams */
 	struct web		*web;		/* the pages (server/web/) */
+	struct polserve		*polserve;	/* the policy's run time */
 	/* Command-line settings that outlive a SIGHUP reload. */
 	bool			 force_offline;
 	const char		*force_log_level;

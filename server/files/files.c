@@ -17,8 +17,10 @@
 #include "server/core/workers.h"
 #include "server/files/hot.h"
 #include "server/files/openfiles.h"
+#include "server/files/policed.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/policy/regpolicy.h"
 #include "server/storage/replica.h"
 
 #define INDEX_FILE_MAX		(64u << 20)
@@ -35,11 +37,13 @@ hot_done(const void *data, size_t len, void *arg)
 	hot_unref(arg);
 }
 
-/* files_reply_entry's work; the gzip form made for the answer is kept in
- * gz/PATH of reg when reg is not NULL. */
+/* Answers r from e (a reference stolen); the gzip form made for the
+ * answer is kept in gz/PATH of reg when keep. ims: If-Modified-Since
+ * counts (not for a policy's answers: policed.h). */
 static void
-reply_entry(struct server *srv, struct registry *reg, const char *path,
-    struct http_request *r, struct hot_entry *e, const char *extra)
+answer_entry(struct server *srv, struct registry *reg, const char *path,
+    struct http_request *r, struct hot_entry *e, const char *extra,
+    bool keep, bool ims)
 {
 	const struct hot_variant	*v = &e->plain;
 	char				*hdrs = NULL;
@@ -48,13 +52,14 @@ reply_entry(struct server *srv, struct registry *reg, const char *path,
 		bool	made = e->gzip.body == NULL;
 
 		v = hot_gzip(srv->hot, e);
-		if (made && reg != NULL)
+		if (made && keep)
 			keep_gzip(reg, path, e);
 	}
 	if (extra != NULL)
 		hdrs = xasprintf("%s%s", v->hdrs, extra);
 	if (validators_not_modified(http_header(r, "If-None-Match"),
-	    http_header(r, "If-Modified-Since"), v->etag, e->mtime)) {
+	    ims ? http_header(r, "If-Modified-Since") : NULL, v->etag,
+	    e->mtime)) {
 		http_reply(r, 304, NULL, hot_304_lines(hdrs ? hdrs : v->hdrs),
 		    NULL, 0);
 		hot_unref(e);
@@ -64,18 +69,39 @@ reply_entry(struct server *srv, struct registry *reg, const char *path,
 	free(hdrs);
 }
 
-void
-files_reply_entry(struct server *srv, struct http_request *r,
-    struct hot_entry *e, const char *extra)
+static void
+answer_policed(struct registry *reg, const char *path,
+    struct http_request *r, struct hot_entry *e, const char *extra,
+    bool keep)
 {
-	reply_entry(srv, NULL, NULL, r, e, extra);
+	answer_entry(reg->srv, reg, path, r, e, extra, keep, false);
+}
+
+/* files_reply_entry's work: through reg's policy when it has one. */
+static void
+reply_entry(struct registry *reg, const char *path, struct http_request *r,
+    struct hot_entry *e, const char *extra, bool keep)
+{
+	struct regpolicy_view	*v = regpolicy_view(reg);
+
+	if (v != NULL)
+		policed_reply(reg, v, path, r, e, extra, answer_policed);
+	else
+		answer_entry(reg->srv, reg, path, r, e, extra, keep, true);
+}
+
+void
+files_reply_entry(struct registry *reg, const char *path,
+    struct http_request *r, struct hot_entry *e, const char *extra)
+{
+	reply_entry(reg, path, r, e, extra, false);
 }
 
 void
 files_reply_file_entry(struct registry *reg, const char *path,
     struct http_request *r, struct hot_entry *e, const char *extra)
 {
-	reply_entry(reg->srv, reg, path, r, e, extra);
+	reply_entry(reg, path, r, e, extra, true);
 }
 
 static void
@@ -399,6 +425,52 @@ entry_file(struct registry *reg, struct http_request *r, const char *key,
 	return f;
 }
 
+/* The answer when reading an index file failed. */
+static void
+reply_read_error(struct registry *reg, struct http_request *r,
+    const char *rel, int res)
+{
+	if (res == -ENOENT) {
+		http_reply_error(r, 404, "crate not found in registry `%s`",
+		    reg->name);
+		return;
+	}
+	log_error("registry %s: reading %s: %s", reg->name, rel,
+	    strerror(-res));
+	http_reply_error(r, 500, "cannot read the index file: %s",
+	    strerror(-res));
+}
+
+/* serve_index for a registry with a policy: the file from the memory
+ * cache or read into it, then filtered (policed.h). */
+static void
+serve_policed(struct registry *reg, struct http_request *r, const char *key,
+    const char *path)
+{
+	struct hot_entry	*e;
+	struct stat		 st;
+	char			 rel[STORE_PATH_MAX], etag[ETAG_LEN], *buf;
+	size_t			 len;
+	int			 res;
+
+	if ((e = hot_get(reg->srv->hot, key)) != NULL) {
+		hot_ref(e);
+		files_reply_file_entry(reg, path, r, e, NULL);
+		return;
+	}
+	join3(rel, sizeof rel, "index/", path, "");
+	if ((res = store_read_tagged(reg->store, rel, &buf, &len, &st,
+	    INDEX_FILE_MAX, etag)) != 0) {
+		reply_read_error(reg, r, rel, res);
+		return;
+	}
+	e = hot_entry_new_tagged(key, buf, len, st.st_mtime,
+	    index_cache_control, etag);
+	files_load_gzip(reg, path, e);
+	files_reply_file_entry(reg, path, r, hot_insert(reg->srv->hot, e),
+	    NULL);
+}
+
 /* Serves an index file of reg from the hot cache or its store, as it is
  * on disk. */
 static void
@@ -415,6 +487,11 @@ serve_index(struct registry *reg, struct http_request *r, const char *path)
 	int		 res = 0;
 
 	files_key(key, sizeof key, reg->name, path);
+	if (reg->policy != NULL) {
+		/* The bytes are filtered: no answer straight from disk. */
+		serve_policed(reg, r, key, path);
+		return;
+	}
 	if ((e = hot_get(srv->hot, key)) != NULL) {
 		if ((f = entry_file(reg, r, key, path, e)) != NULL) {
 			reply_open_file(r, f);
@@ -432,16 +509,8 @@ serve_index(struct registry *reg, struct http_request *r, const char *path)
 	if (res == 0)
 		res = store_read_tagged(reg->store, rel, &buf, &len, &st,
 		    INDEX_FILE_MAX, etag);
-	if (res == -ENOENT) {
-		http_reply_error(r, 404, "crate not found in registry `%s`",
-		    reg->name);
-		return;
-	}
 	if (res < 0) {
-		log_error("registry %s: reading %s: %s", reg->name, rel,
-		    strerror(-res));
-		http_reply_error(r, 500, "cannot read the index file: %s",
-		    strerror(-res));
+		reply_read_error(reg, r, rel, res);
 		return;
 	}
 	if (res == 1)

@@ -21,14 +21,17 @@ struct server;
  * it (storage/replica.h). */
 void	files_index_file(struct registry *, struct http_request *,
 	    const char *path);
-/* Answers r from a hot entry (stealing a reference to it): 304 when the
- * client's validators match the variant it would get, else the bytes.
- * extra: more header lines, or NULL. */
-void	files_reply_entry(struct server *, struct http_request *,
-	    struct hot_entry *, const char *extra);
+/* Answers r, a request for reg's index file at path, from a hot entry
+ * (stealing a reference to it) holding what is served for it (a view of
+ * the file: nothing is kept on disk): 304 when the client's validators
+ * match the variant it would get, else the bytes; through reg's policy
+ * when it has one (policed.h). extra: more header lines, or NULL. */
+void	files_reply_entry(struct registry *, const char *path,
+	    struct http_request *, struct hot_entry *, const char *extra);
 /* files_reply_entry for an entry holding the bytes of reg's index file
  * at path, whose gzip form, made for the answer, is kept there (in gz/,
- * in the background); files_reply_entry keeps nothing. */
+ * in the background); files_reply_entry keeps nothing. Every index file
+ * a registry serves goes through one of the two. */
 void	files_reply_file_entry(struct registry *, const char *path,
 	    struct http_request *, struct hot_entry *, const char *extra);
 /* Gives e (made from the index file at path, not yet cached) the gzip

@@ -57,6 +57,8 @@ entry_free(struct hot_entry *e)
 	free(e->extra);
 	free(e->up_etag);
 	free(e->up_lastmod);
+	if (e->aux_free != NULL)
+		e->aux_free(e->aux);
 	free(e->_key);
 	free(e);
 }

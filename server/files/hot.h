@@ -32,6 +32,10 @@ struct hot_entry {
 	bool			 negative;	/* upstream said 404 */
 	char			*up_etag;	/* its validators, or NULL */
 	char			*up_lastmod;
+	/* The caller's data about the entry (a policy view's: what it was
+	 * made of, until when), freed with it by aux_free. */
+	void			*aux;
+	void			(*aux_free)(void *);
 	/* private */
 	char			*_key;
 	unsigned		 _refs;

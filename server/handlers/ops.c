@@ -23,6 +23,7 @@
 #include "server/http/route.h"
 #include "server/mirror/mirror.h"
 #include "server/mirror/probe.h"
+#include "server/policy/polserve.h"
 #include "server/storage/catalogue.h"
 #include "server/storage/objstore.h"
 #include "server/upstream/upstream.h"
@@ -299,6 +300,7 @@ ops_registry_state(struct server *srv, struct registry *reg, bool full)
 		json_object_set_new(j, "storage", json_string(
 		    objstore_name(reg->objstore)));
 	probes_state(srv->probes, reg, j);
+	polserve_state(reg, j);
 	ready_details(j, full);
 	return j;
 }

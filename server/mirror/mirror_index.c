@@ -29,6 +29,7 @@
 #include "server/files/hot.h"
 #include "server/http/http.h"
 #include "server/http/route.h"
+#include "server/policy/seen.h"
 #include "server/storage/mirror_l2.h"
 #include "server/upstream/upstream.h"
 
@@ -549,11 +550,36 @@ struct digest {
 	bool			 l2;		/* from the shared cache */
 	time_t			 l2_fetched;	/* its sidecar's */
 	char			*l2_etag;	/* the file it describes */
+	struct hot_entry	*old;		/* the copy it replaces (a
+						   reference), or NULL */
+	struct store		*store;
+	bool			 seen_failed;	/* its record not written */
 	/* results */
 	char			*cause;		/* not an index file: why */
 	struct hot_entry	*e;
 	struct wants		 wants;
 };
+
+/* The copy a digest's file replaces, for its first-seen record. */
+static void
+digest_old(struct digest *d, struct fill *fl)
+{
+	d->store = fl->m->reg->store;
+	if (fl->old != NULL && !fl->old->negative) {
+		hot_ref(fl->old);
+		d->old = fl->old;
+	}
+}
+
+static void
+digest_seen_done(struct digest *d)
+{
+	if (d->seen_failed)
+		log_error("%s: cannot write when its new versions were first"
+		    " seen; a minimum publish age counts them as old", d->key);
+	hot_unref(d->old);
+	d->old = NULL;
+}
 
 static void
 digest_work(void *arg)
@@ -568,6 +594,12 @@ digest_work(void *arg)
 		index_file_wants(d->body, d->len, &refs, &d->feat,
 		    &d->wants);
 	index_line_refs_free(&refs);
+	/* When the versions it brings were first seen (for the policy's
+	 * minimum age): durable before anyone is answered. */
+	if (d->old != NULL && regpolicy_seen_note(d->store, d->fl->name,
+	    d->old->plain.body, d->old->plain.len, d->body, d->len,
+	    time(NULL)) < 0)
+		d->seen_failed = true;
 	d->e = hot_entry_new(d->key, d->body, d->len, time(NULL), index_hdrs);
 	d->body = NULL;
 	hot_entry_compress(d->e);
@@ -615,6 +647,7 @@ digest_done(void *arg)
 	free(d->body);
 	free(d->up_etag);
 	free(d->up_lastmod);
+	digest_seen_done(d);
 	featreq_free(&d->feat);
 	wants_free(&d->wants);
 	free(d);
@@ -634,6 +667,7 @@ fill_done(struct fetch *f, void *arg)
 		const char	*body = fetch_body(f, &d->len), *h;
 
 		d->fl = fl;
+		digest_old(d, fl);
 		d->body = xmalloc(d->len + 1);
 		memcpy(d->body, body, d->len);
 		d->body[d->len] = '\0';
@@ -900,6 +934,7 @@ out:
 	free(d->body);
 	free(d->up_etag);
 	free(d->up_lastmod);
+	digest_seen_done(d);
 	free(d->l2_etag);
 	featreq_free(&d->feat);
 	wants_free(&d->wants);
@@ -923,6 +958,7 @@ l2_index_done(enum l2_status s, struct l2_index *x, void *arg)
 	}
 	d = xcalloc(1, sizeof *d);
 	d->fl = fl;
+	digest_old(d, fl);
 	d->l2 = true;
 	d->body = x->body;
 	d->len = x->len;
@@ -1173,7 +1209,9 @@ index_reply(struct mirror *m, const struct outcome *o, void *arg)
 	if (m->reg->cfg->offline) {
 		if (o->status == 200 && (view = offline_view(m, o->e)) !=
 		    NULL) {
-			files_reply_entry(m->srv, r, view, NULL);	/* not a file */
+			/* Not the file: nothing of it is kept. */
+			files_reply_entry(m->reg, path_of(m, o->e), r, view,
+			    NULL);
 			return;
 		}
 		/* The index path's last part is the crate's name. */

@@ -13,9 +13,8 @@
  *
  * First-seen times (a mirror): when a fill brings versions without a
  * pubtime that the previous copy did not have, crated writes when it saw
- * each to seen/<index path> in the registry's store (JSON, temp + fsync +
- * rename, at most REGPOLICY_SEEN_MAX versions, none older than
- * REGPOLICY_SEEN_DAYS). A version with no record counts as old.
+ * each to seen/<index path> in the registry's store (server/policy/
+ * seen.h). A version with no record counts as old.
  */
 #ifndef SERVER_POLICY_REGPOLICY_H
 #define SERVER_POLICY_REGPOLICY_H
@@ -29,9 +28,8 @@
 
 struct config;
 struct registry;
-
-#define REGPOLICY_SEEN_MAX	4096
-#define REGPOLICY_SEEN_DAYS	400
+struct registry_config;
+struct store;
 
 struct regpolicy_view {
 	const char			*registry;
@@ -43,8 +41,6 @@ struct regpolicy_view {
 	const char			*db_path;	/* where it came from */
 	uint64_t			 epoch;		/* a new one per change */
 	time_t				 since;		/* when it was made */
-	/* private */
-	void				*_priv;
 };
 
 /* ---- the running server (on the loop) ---- */
@@ -60,6 +56,40 @@ struct regpolicy_view	*regpolicy_view(struct registry *reg);
  * same). *out: a new reference, or NULL when none applies. 0, or -1 with
  * *cause (new): a bad snapshot or blocks file. */
 int	regpolicy_load(const struct config *cfg, const char *registry,
+	    struct regpolicy_view **out, char **cause);
+
+/* ---- making views (server/policy/polserve.c, regpolicy_load) ---- */
+
+/* A loaded advisory snapshot, shared by the views of every registry that
+ * reads it; counted references (any thread). */
+struct regpolicy_db {
+	struct advisory_db	*db;
+	char			*path;
+	/* private */
+	unsigned		 _refs;
+};
+
+/* Loads the snapshot at path (blocking): 0, or -1 with *cause (new). */
+int	regpolicy_db_load(const char *path, struct regpolicy_db **out,
+	    char **cause);
+struct regpolicy_db *regpolicy_db_ref(struct regpolicy_db *);
+void	regpolicy_db_unref(struct regpolicy_db *);
+
+/* DATA_DIR/policy/advisories.tar.gz (new): the snapshot `crated
+ * advisories import` installs; when it exists, every registry with an
+ * advisory_db reads it instead. */
+char	*regpolicy_installed_path(const char *data_dir);
+/* The snapshot registry rc reads (new): the installed one or its
+ * advisory_db; NULL: none. */
+char	*regpolicy_db_path(const struct config *cfg,
+	    const struct registry_config *rc);
+
+struct blocks;
+/* The view of rc's policy made of the configuration, the blocks and db
+ * (may be NULL), with epoch. *out NULL when none applies. 0, or -1 with
+ * *cause (new) when a setting does not parse (config.c checked them). */
+int	regpolicy_make(const struct registry_config *rc,
+	    const struct blocks *bs, struct regpolicy_db *db, uint64_t epoch,
 	    struct regpolicy_view **out, char **cause);
 
 /* ---- either ---- */
@@ -91,6 +121,21 @@ int	regpolicy_line_verdict(const struct regpolicy_view *v,
 	    const struct regpolicy_seen *seen, const char *name,
 	    const char *line, size_t len, time_t now,
 	    struct verdict_info *out);
+
+/* What the verdicts of an index file of crate name came to (its lines
+ * decided as regpolicy_line_verdict does): lines per verdict and source,
+ * and for the log the versions not allowed ("1.2.3 hold: published 2
+ * hours ago ...; 0.9.0 deny: RUSTSEC-2025-0147 (malicious)", at most
+ * about 1 KB, NULL when none). */
+struct regpolicy_tally {
+	unsigned	 n[VERDICT_DENY + 1][SOURCE_ADVISORY + 1];
+	char		*text;		/* new, or NULL */
+};
+void	regpolicy_tally(const struct regpolicy_view *v,
+	    const struct regpolicy_seen *seen, const char *name,
+	    const char *buf, size_t len, time_t now,
+	    struct regpolicy_tally *out);
+void	regpolicy_tally_clear(struct regpolicy_tally *);
 
 /* The verdict of name@vers at now, with the times the store at root
  * knows: the pubtime of its line in the cached index file, else its

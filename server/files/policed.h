@@ -1,0 +1,38 @@
+/*
+ * Index files as a registry's supply-chain policy has them (issue 28):
+ * held and denied lines say "yanked": true (policy/policy.h,
+ * policy_filter_index). The filtered file is a hot entry of its own
+ * (key: the source's + "#p") with its own ETag, over the bytes served,
+ * kept until the first of: the source changes (its ETag), the policy
+ * changes (the view's epoch), or a hold ends (next_change); then it is
+ * made again on the CPU workers, once for every request waiting for it.
+ * A file no verdict changes is served as it is (a marker entry remembers
+ * that). Answers of a policy never honour If-Modified-Since, only
+ * If-None-Match: the ETag is what changes with a verdict; a date is not.
+ * Used by files.c; calls none of its callers.
+ */
+#ifndef SERVER_FILES_POLICED_H
+#define SERVER_FILES_POLICED_H
+
+#include <stdbool.h>
+
+struct hot_entry;
+struct http_request;
+struct registry;
+struct regpolicy_view;
+
+/* How to answer r with e (a reference stolen), once known; keep: e is
+ * the index file's own bytes (its gzip form may be kept in gz/). */
+typedef void (*policed_answer)(struct registry *, const char *path,
+    struct http_request *, struct hot_entry *e, const char *extra,
+    bool keep);
+
+/* Answers r, a request for the index file at path of reg, whose bytes
+ * are e (a reference stolen), under the policy v (a reference stolen). */
+void	policed_reply(struct registry *, struct regpolicy_view *v,
+	    const char *path, struct http_request *r, struct hot_entry *e,
+	    const char *extra, policed_answer answer);
+/* At exit: what is still under way is dropped (the workers are gone). */
+void	policed_close(void);
+
+#endif
