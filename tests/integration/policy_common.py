@@ -333,7 +333,7 @@ def policy_keys(min_age=None, exempt=None, deny=None, advisory_action=None, hide
     if advisory_action is not None:
         out.append("advisory_action = %s" % json.dumps(advisory_action))
     if hide is not None:
-        out.append("hide = %s" % ("true" if hide else "false"))
+        out.append("policy_hide = %s" % ("true" if hide else "false"))
     return "".join(l + "\n" for l in out)
 
 
