@@ -1,6 +1,8 @@
 /* GET /R/crates/NAME: every version of a crate with its details, the
  * Cargo.toml line, the README of the selected version (?v=, else the
- * newest that is not yanked), owners (hosted) or what is cached (mirror).
+ * newest that cargo would pick: not yanked, held or denied), owners
+ * (hosted) or what is cached (mirror), and, when the registry has a
+ * supply-chain policy, each version's verdict and its reason.
  * Files are read on the pages' worker; the README is rendered there once
  * per version and kept (page.c: in memory, and on disk under the
  * store's web/readme/, read back before rendering again); the loop
@@ -24,6 +26,7 @@
 #include "server/core/workers.h"
 #include "server/http/http.h"
 #include "server/mirror/mirror.h"
+#include "server/policy/regpolicy.h"
 #include "server/web/web_int.h"
 
 #define CRATE_FILE_MAX	((size_t)64 << 20)	/* .crate read for a README */
@@ -39,6 +42,11 @@ struct version {
 	char		*license;
 	unsigned long long size;
 	time_t		 mtime;
+	/* The policy's verdict (the registry has one): what cargo is
+	 * served, not what the stored line says. */
+	enum verdict	 verdict;
+	char		*reason;	/* for a person; NULL: allow */
+	time_t		 until;		/* a hold's end, or 0 */
 };
 
 struct dep_known {
@@ -50,6 +58,7 @@ struct crate_job {
 	struct web		*w;
 	struct http_request	*r;
 	struct registry		*reg;
+	struct regpolicy_view	*pol;		/* NULL: no policy */
 	struct viewer		 v;
 	char			 name[CRATE_NAME_MAX + 1];
 	char			 want[VERSION_MAX + 1];
@@ -77,10 +86,29 @@ vers_desc(const void *a, const void *b)
 	return semver_cmp_str(y->vers, x->vers);
 }
 
+/* The verdict the policy gives one line (the job has a policy). */
+static void
+judge(struct crate_job *j, const struct regpolicy_seen *seen,
+    struct version *v, const char *line, size_t len, time_t now)
+{
+	struct verdict_info	vi;
+
+	if (regpolicy_line_verdict(j->pol, seen, j->name, line, len, now,
+	    &vi) != 0 || vi.verdict == VERDICT_ALLOW)
+		return;
+	v->verdict = vi.verdict;
+	v->reason = xstrdup(vi.reason[0] != '\0' ? vi.reason : vi.rule);
+	v->until = vi.until;
+}
+
 static void
 parse_lines(struct crate_job *j, const char *buf, size_t len)
 {
-	const char	*p = buf, *end = buf + len, *nl;
+	const char		*p = buf, *end = buf + len, *nl;
+	struct regpolicy_seen	*seen = j->pol != NULL ?
+				    regpolicy_seen_read(store_root(j->reg->store),
+				    j->name) : NULL;
+	time_t			 now = time(NULL);
 
 	for (; p < end; p = nl + 1) {
 		json_t		*line;
@@ -102,9 +130,21 @@ parse_lines(struct crate_job *j, const char *buf, size_t len)
 		v->line = line;
 		v->vers = json_string_value(json_object_get(line, "vers"));
 		v->yanked = json_is_true(json_object_get(line, "yanked"));
+		if (j->pol != NULL)
+			judge(j, seen, v, p, (size_t)(nl - p), now);
 	}
+	regpolicy_seen_free(seen);
 	if (j->n > 1)
 		qsort(j->vs, j->n, sizeof *j->vs, vers_desc);
+}
+
+/* Whether cargo is served the version yanked: by its line or by the
+ * policy. */
+static bool
+served_yanked(const struct version *v)
+{
+	return v->yanked || v->verdict == VERDICT_HOLD ||
+	    v->verdict == VERDICT_DENY;
 }
 
 static size_t
@@ -114,7 +154,7 @@ select_version(struct crate_job *j)
 		if (strcmp(j->vs[i].vers, j->want) == 0)
 			return i;
 	for (size_t i = 0; i < j->n; i++)
-		if (!j->vs[i].yanked)
+		if (!served_yanked(&j->vs[i]))
 			return i;
 	return 0;
 }
@@ -366,6 +406,60 @@ pubtime(const char *s, char *out)
 		out[10] = ' ';
 }
 
+/* What a verdict is called on the page ("" for allow). */
+static const char *
+verdict_word(enum verdict vd)
+{
+	switch (vd) {
+	case VERDICT_FLAG:
+		return "flagged";
+	case VERDICT_HOLD:
+		return "held";
+	case VERDICT_DENY:
+		return "denied";
+	default:
+		return "";
+	}
+}
+
+/* A version's verdict: a badge and its reason (and a hold's end);
+ * nothing for allow. */
+static void
+verdict_html(struct html *h, const struct version *v)
+{
+	char	when[32];
+
+	if (v->verdict == VERDICT_ALLOW)
+		return;
+	html_put(h, "<span class=\"badge verdict verdict-%s\">%s</span>"
+	    " <span class=\"reason\">%s</span>", verdict_name(v->verdict),
+	    verdict_word(v->verdict), v->reason);
+	if (v->verdict == VERDICT_HOLD && v->until > 0) {
+		page_time(v->until, when);
+		html_put(h, " <span class=\"until\">(offered from %s)</span>",
+		    when);
+	}
+}
+
+/* The row's class and data attributes: yanked, selected, the verdict. */
+static void
+row_open(struct html *h, struct crate_job *j, size_t i)
+{
+	struct version	*v = &j->vs[i];
+	char		 cls[64];
+
+	snprintf(cls, sizeof cls, "%s%s%s%s", v->yanked ? " yanked" : "",
+	    i == j->sel ? " selected" : "", v->verdict != VERDICT_ALLOW ?
+	    " verdict-" : "", v->verdict != VERDICT_ALLOW ?
+	    verdict_name(v->verdict) : "");
+	html_put(h, "<tr data-version=\"%s\"", v->vers);
+	if (v->verdict != VERDICT_ALLOW)
+		html_put(h, " data-verdict=\"%s\"", verdict_name(v->verdict));
+	if (cls[0] != '\0')
+		html_put(h, " class=\"%s\"", cls + 1);
+	html_raw(h, ">");
+}
+
 static void
 version_row(struct html *h, struct crate_job *j, size_t i)
 {
@@ -380,12 +474,17 @@ version_row(struct html *h, struct crate_job *j, size_t i)
 	free(key);
 	pubtime(json_string_value(json_object_get(v->line, "pubtime")),
 	    when);
-	html_put(h, "<tr data-version=\"%s\"%R><th scope=\"row\"><a href=\"?v=%s"
-	    "\">%s</a></th><td>%s</td><td>%s</td><td>%s</td>", v->vers,
-	    v->yanked ? i == j->sel ? " class=\"yanked selected\"" :
-	    " class=\"yanked\"" : i == j->sel ? " class=\"selected\"" : "",
-	    v->vers, v->vers, when, json_string_value(json_object_get(v->line,
-	    "rust_version")), license);
+	row_open(h, j, i);
+	html_put(h, "<th scope=\"row\"><a href=\"?v=%s\">%s</a></th>",
+	    v->vers, v->vers);
+	if (j->pol != NULL) {
+		html_raw(h, "<td class=\"policy\">");
+		verdict_html(h, v);
+		html_raw(h, "</td>");
+	}
+	html_put(h, "<td>%s</td><td>%s</td><td>%s</td>", when,
+	    json_string_value(json_object_get(v->line, "rust_version")),
+	    license);
 	page_size(v->size, size);
 	html_put(h, "<td>%s</td>", v->cached ? size : "");
 	if (j->reg->kind == REGISTRY_MIRROR) {
@@ -410,13 +509,14 @@ static void
 versions_table(struct html *h, struct crate_job *j)
 {
 	html_put(h, "<h2 id=\"versions\">Versions (%z)</h2>\n<div"
-	    " class=\"table-wrap\"><table class=\"versions\">\n<thead><tr>"
-	    "<th scope=\"col\">Version</th><th scope=\"col\">Published</th>"
-	    "<th scope=\"col\">Rust</th><th scope=\"col\">License</th>"
+	    " class=\"table-wrap\"><table class=\"versions%R\">\n<thead><tr>"
+	    "<th scope=\"col\">Version</th>%R<th scope=\"col\">Published"
+	    "</th><th scope=\"col\">Rust</th><th scope=\"col\">License</th>"
 	    "<th scope=\"col\">Size</th>%R<th scope=\"col\">Features</th>"
 	    "<th scope=\"col\">Dependencies</th></tr></thead>\n<tbody>\n", j->n,
-	    j->reg->kind == REGISTRY_MIRROR ? "<th scope=\"col\">Cache</th>" :
-	    "");
+	    j->pol != NULL ? " with-policy" : "", j->pol != NULL ?
+	    "<th scope=\"col\">Policy</th>" : "", j->reg->kind ==
+	    REGISTRY_MIRROR ? "<th scope=\"col\">Cache</th>" : "");
 	for (size_t i = 0; i < j->n; i++)
 		version_row(h, j, i);
 	html_raw(h, "</tbody></table></div>\n");
@@ -451,6 +551,11 @@ facts(struct html *h, struct crate_job *j, const struct crate_doc *doc)
 	html_put(h, "<dl class=\"facts\"><dt>Version</dt><dd>%s%R</dd>",
 	    v->vers, v->yanked ? " <span class=\"badge state-bad\">yanked"
 	    "</span>" : "");
+	if (v->verdict != VERDICT_ALLOW) {
+		html_raw(h, "<dt>Policy</dt><dd class=\"policy\">");
+		verdict_html(h, v);
+		html_raw(h, "</dd>");
+	}
 	if (doc->license != NULL)
 		html_put(h, "<dt>License</dt><dd>%s</dd>", doc->license);
 	if (doc->repository != NULL && readme_url_safe(doc->repository))
@@ -503,7 +608,9 @@ crate_free(struct crate_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		json_decref(j->vs[i].line);
 		free(j->vs[i].license);
+		free(j->vs[i].reason);
 	}
+	regpolicy_unref(j->pol);
 	free(j->vs);
 	free(j->deps);
 	json_decref(j->meta);
@@ -580,6 +687,7 @@ page_crate(struct web *w, struct http_request *r, struct viewer *v,
 	j->w = w;
 	j->r = r;
 	j->reg = reg;
+	j->pol = regpolicy_view(reg);
 	j->v = *v;
 	memset(v, 0, sizeof *v);
 	snprintf(j->name, sizeof j->name, "%s", name);

@@ -27,6 +27,7 @@
 #include "cache/usage.h"
 #include "server/http/http.h"
 #include "server/mirror/mirror.h"
+#include "server/policy/regpolicy.h"
 #include "server/web/web_int.h"
 
 #define LIST_MAX	100000		/* index files looked at */
@@ -539,6 +540,113 @@ rows_html(struct html *h, struct list_job *j)
 	html_raw(h, "</ul>\n");
 }
 
+/* A duration in the largest unit that divides it ("7 days", "90
+ * minutes"); 64 bytes. */
+static void
+age_text(int64_t s, char *out)
+{
+	static const struct {
+		const char	*unit;
+		int64_t		 secs;
+	} units[] = { { "week", 604800 }, { "day", 86400 }, { "hour", 3600 },
+	    { "minute", 60 }, { "second", 1 } };
+
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (s % units[i].secs == 0) {
+			snprintf(out, 64, "%lld %s%s", (long long)(s /
+			    units[i].secs), units[i].unit, s == units[i].secs ?
+			    "" : "s");
+			return;
+		}
+}
+
+/* The rules of a list: each as written, a block with its reason. */
+static void
+rules_html(struct html *h, const struct policy_rule *r, size_t n)
+{
+	if (n == 0) {
+		html_raw(h, "<span class=\"muted\">none</span>");
+		return;
+	}
+	html_put(h, "%z:<ul>", n);
+	for (size_t i = 0; i < n; i++) {
+		html_put(h, "<li><code>%s</code>", r[i].text);
+		if (r[i].reason != NULL)
+			html_put(h, " <span class=\"reason\">%s</span>",
+			    r[i].reason);
+		html_raw(h, "</li>");
+	}
+	html_raw(h, "</ul>");
+}
+
+static const char *
+action_word(enum verdict v)
+{
+	return v == VERDICT_DENY ? "denied" : v == VERDICT_HOLD ? "held" :
+	    "flagged (served, reported)";
+}
+
+/* The advisory snapshot and what its advisories do. */
+static void
+advisories_html(struct html *h, const struct regpolicy_view *p)
+{
+	const struct policy_settings	*s = &p->settings;
+
+	if (p->db == NULL) {
+		html_raw(h, "<span class=\"muted\">none</span>");
+		return;
+	}
+	html_put(h, "RustSec snapshot <code class=\"snapshot\">%s</code> of %s,"
+	    " %z advisories. Malicious crates: denied; other"
+	    " vulnerabilities: %s; informational advisories: %s; withdrawn"
+	    " ones: %s.", advisory_db_id(p->db), advisory_db_date(p->db),
+	    advisory_db_count(p->db), action_word(s->advisory_action),
+	    s->advisory_informational ? "counted" : "ignored",
+	    s->advisory_withdrawn ? "counted" : "ignored");
+}
+
+/* The registry's supply-chain policy, for the people who rely on it. */
+static void
+policy_html(struct html *h, struct registry *reg)
+{
+	struct regpolicy_view		*p = regpolicy_view(reg);
+	const struct policy_settings	*s;
+	char				 age[64];
+
+	if (p == NULL) {
+		html_raw(h, "<section class=\"policy none\" aria-labelledby="
+		    "\"policy\"><h2 id=\"policy\">Supply-chain policy</h2>\n"
+		    "<p>None: every version is served as published.</p>"
+		    "</section>\n");
+		return;
+	}
+	s = &p->settings;
+	html_put(h, "<section class=\"policy\" aria-labelledby=\"policy\"><h2"
+	    " id=\"policy\">Supply-chain policy</h2>\n<p>%s</p>\n<dl"
+	    " class=\"facts\"><dt>Minimum publish age</dt><dd class=\"age\">",
+	    regpolicy_describe(p));
+	if (s->min_publish_age > 0) {
+		age_text(s->min_publish_age, age);
+		html_put(h, "%s: newer versions are served yanked until then%s",
+		    age, s->hosted ? " (versions published here are not held)"
+		    : "");
+		for (size_t i = 0; i < s->nage_exempt; i++)
+			html_put(h, "%R<code>%s</code>", i == 0 ? "; not " :
+			    ", ", s->age_exempt[i]);
+	} else
+		html_raw(h, "<span class=\"muted\">off</span>");
+	html_raw(h, "</dd><dt>Deny rules</dt><dd class=\"deny\">");
+	rules_html(h, s->deny, s->ndeny);
+	html_raw(h, "</dd><dt>Blocks</dt><dd class=\"blocks\">");
+	rules_html(h, p->blocks, p->nblocks);
+	html_raw(h, "</dd><dt>Advisories</dt><dd class=\"advisories\">");
+	advisories_html(h, p);
+	html_put(h, "</dd><dt>Denied versions</dt><dd>%s</dd></dl>\n"
+	    "</section>\n", s->hide ? "left out of the index files" :
+	    "served yanked; their download is refused (403) with the reason");
+	regpolicy_unref(p);
+}
+
 static void
 list_done(void *arg)
 {
@@ -552,7 +660,8 @@ list_done(void *arg)
 	html_init(&h);
 	page_start(&h, &j->v, title);
 	html_put(&h, "<h1>Registry <code>%s</code></h1>\n<p>%s · <a href=\"/%s"
-	    "/me\">tokens and cargo setup</a></p>\n", j->reg->name,
+	    "/me\">tokens and cargo setup</a> · <a href=\"#policy\">"
+	    "supply-chain policy</a></p>\n", j->reg->name,
 	    j->reg->kind == REGISTRY_HOSTED ? "Hosted: every crate published"
 	    " here" : "Mirror: the crates whose index file is cached",
 	    j->reg->name);
@@ -569,6 +678,7 @@ list_done(void *arg)
 	if ((size_t)j->page < pages)
 		page_link(&h, j, j->page + 1, "Next →", "next");
 	html_raw(&h, "</nav>\n");
+	policy_html(&h, j->reg);
 	page_end(&h);
 	page_send(j->r, 200, &h, NULL);
 	for (size_t i = 0; i < j->nrows; i++) {
