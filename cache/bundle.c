@@ -27,7 +27,13 @@
 
 #define MANIFEST	"crated-bundle.json"
 #define ENTRY_MAX	(1ull << 30)
+#define MANIFEST_MAX	((size_t)256 << 20)
 #define FORMAT		1
+/* A first-seen record (server/policy/seen.h): at most this many versions,
+ * each seen after 2000-01-01 and at most a day ahead of this clock. */
+#define SEEN_MAX	4096
+#define SEEN_EPOCH	946684800
+#define SEEN_AHEAD	86400
 
 static void
 sha256_hex(const void *buf, size_t len, char *out)
@@ -83,7 +89,95 @@ struct exporter {
 	const struct bundle_progress	*progress;
 	struct bundle_stats		*stats;
 	char				*cause;
+	/* The policy (issue 28): what it says of the registry being
+	 * exported. */
+	const struct bundle_policy	*policy;
+	const char			*reg;
+	bool				 leave_out;	/* a mirror's denied
+							   crates */
+	json_t				*verdicts;	/* of the files kept */
+	json_t				*denied;	/* crate rel -> "N V" */
+	json_t				*left_out;
 };
+
+struct judging {
+	struct exporter	*x;
+	const char	*name;
+	bool		 kept;		/* the file goes in the bundle */
+};
+
+/* One line of an index file judged: a verdict recorded, a denied crate
+ * noted. */
+static int
+judge_line(const char *line, size_t len, const struct index_entry *e,
+    void *arg)
+{
+	struct judging		*jg = arg;
+	struct exporter		*x = jg->x;
+	struct bundle_verdict	 v;
+	json_t			*o;
+	char			 rel[STORE_PATH_MAX];
+
+	memset(&v, 0, sizeof v);
+	if (e == NULL || !x->policy->judge(x->reg, jg->name, line, len, &v,
+	    x->policy->arg))
+		return 0;
+	if (jg->kept) {
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", e->name,
+		    "vers", e->vers, "verdict", v.verdict ? v.verdict : "",
+		    "source", v.source ? v.source : "", "rule", v.rule ?
+		    v.rule : "", "reason", v.reason ? v.reason : "");
+		if (v.until > 0)
+			json_object_set_new(o, "until", json_integer(
+			    (json_int_t)v.until));
+		json_array_append_new(x->verdicts, o);
+	}
+	if (v.deny && x->leave_out) {
+		store_crate_rel(e->name, e->vers, rel);
+		json_object_set_new(x->denied, rel, json_sprintf("%s %s",
+		    e->name, e->vers));
+	}
+	return 0;
+}
+
+/* rel: REG/index/PATH or REG/crates/...; the part after REG/. */
+static const char *
+in_registry(const struct exporter *x, const char *rel, const char *part)
+{
+	size_t	n = strlen(x->reg), p = strlen(part);
+
+	if (strncmp(rel, x->reg, n) != 0 || rel[n] != '/' ||
+	    strncmp(rel + n + 1, part, p) != 0)
+		return NULL;
+	return rel + n + 1;
+}
+
+/* Before a file goes in: an index file's lines judged (whether it goes
+ * in or not: its crates might); false for a denied crate, left out. */
+static bool
+apply_policy(struct exporter *x, const char *rel, const char *buf,
+    size_t len, bool kept)
+{
+	const char	*sub;
+	char		 name[CRATE_NAME_MAX + 1];
+	json_t		*who;
+
+	if (x->policy == NULL || x->policy->judge == NULL)
+		return true;
+	if ((sub = in_registry(x, rel, "index/")) != NULL) {
+		struct judging	jg = { x, name, kept };
+
+		if (crate_name_from_index_path(sub + 6, name) == 0)
+			index_file_foreach(buf, len, judge_line, &jg);
+		return true;
+	}
+	if ((sub = in_registry(x, rel, "crates/")) == NULL ||
+	    (who = json_object_get(x->denied, sub)) == NULL)
+		return true;
+	json_array_append(x->left_out, who);
+	x->stats->left_out++;
+	return false;
+}
 
 static int
 add_file(struct exporter *x, const char *full, const char *rel)
@@ -98,7 +192,8 @@ add_file(struct exporter *x, const char *full, const char *rel)
 		x->cause = xasprintf("%s: %s", full, strerror(-r));
 		return -1;
 	}
-	if (x->since > 0 && st.st_mtime < x->since) {
+	if (!apply_policy(x, rel, buf, len, x->since == 0 || st.st_mtime >=
+	    x->since) || (x->since > 0 && st.st_mtime < x->since)) {
 		free(buf);
 		return 0;
 	}
@@ -232,11 +327,12 @@ registry_names(const char *data_dir, const char *const *regs, size_t nregs,
 	return 0;
 }
 
-/* One registry's index/, crates/, meta/ and upstream-config.json. */
+/* One registry's index/, crates/, meta/, seen/ and upstream-config.json:
+ * index/ first, so that its verdicts are known before crates/. */
 static int
 add_registry(struct exporter *x, const char *data_dir, const char *name)
 {
-	static const char	*parts[] = { "index", "crates", "meta" };
+	static const char	*parts[] = { "index", "crates", "meta", "seen" };
 	char			*root = xasprintf("%s/%s", data_dir, name), *p,
 				    *rel;
 	struct stat		 st;
@@ -246,7 +342,7 @@ add_registry(struct exporter *x, const char *data_dir, const char *name)
 		x->cause = xasprintf("no registry `%s` in %s", name, data_dir);
 		r = -1;
 	}
-	for (size_t k = 0; r == 0 && k < 3; k++) {
+	for (size_t k = 0; r == 0 && k < 4; k++) {
 		p = xasprintf("%s/%s", root, parts[k]);
 		rel = xasprintf("%s/%s", name, parts[k]);
 		r = add_tree(x, p, rel, 0);
@@ -267,19 +363,20 @@ add_registry(struct exporter *x, const char *data_dir, const char *name)
  * file, for messages. */
 static int
 add_manifest(struct exporter *x, const char *tmp, char **names, size_t n,
-    const struct bundle_registry *known, size_t nknown)
+    const struct bundle_registry *known, size_t nknown, json_t *policy)
 {
 	struct archive_entry	*e = archive_entry_new();
-	json_t			*m = json_pack("{s:i, s:I, s:I, s:o, s:o}",
+	json_t			*m = json_pack("{s:i, s:I, s:I, s:o}",
 				    "format", FORMAT, "created",
 				    (json_int_t)time(NULL), "since",
 				    (json_int_t)x->since, "registries",
-				    kinds(names, n, known, nknown),
-				    "files", x->files);
+				    kinds(names, n, known, nknown));
 	char			*manifest;
 	int			 r = 0;
 
-	json_incref(x->files);
+	if (policy != NULL)
+		json_object_set(m, "policy", policy);
+	json_object_set(m, "files", x->files);
 	manifest = json_dumps(m, JSON_INDENT(1));
 	json_decref(m);
 	archive_entry_set_pathname(e, MANIFEST);
@@ -296,6 +393,65 @@ add_manifest(struct exporter *x, const char *tmp, char **names, size_t n,
 	}
 	archive_entry_free(e);
 	free(manifest);
+	return r;
+}
+
+/* What the policy of registry reg came to, for the manifest; the
+ * exporter's per-registry records are handed over. */
+static json_t *
+registry_policy(struct exporter *x, const char *reg, json_t **advisories)
+{
+	struct bundle_policy_info	 info = { 0 };
+	json_t				*o, *adv = json_null();
+
+	if (x->policy->registry != NULL)
+		x->policy->registry(reg, &info, x->policy->arg);
+	if (info.advisory_id != NULL) {
+		adv = json_pack("{s:s, s:s, s:I}", "id", info.advisory_id,
+		    "date", info.advisory_date ? info.advisory_date : "",
+		    "count", (json_int_t)info.advisory_count);
+		if (*advisories == NULL)
+			*advisories = json_incref(adv);
+	}
+	o = json_pack("{s:o, s:o, s:o, s:o}", "policy", info.describe ?
+	    json_string(info.describe) : json_null(), "advisories", adv,
+	    "verdicts", x->verdicts, "left_out", x->left_out);
+	x->verdicts = x->left_out = NULL;
+	return o;
+}
+
+/* Exports each registry, with the policy's records when there is one:
+ * the manifest's "policy" (new), or NULL without a policy. */
+static int
+add_registries(struct exporter *x, const char *data_dir, char **names,
+    size_t n, const struct bundle_registry *known, size_t nknown,
+    json_t **policy)
+{
+	json_t	*regs = json_object(), *advisories = NULL;
+	int	 r = 0;
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		x->reg = names[i];
+		x->leave_out = false;
+		for (size_t k = 0; k < nknown; k++)
+			if (strcmp(known[k].name, names[i]) == 0)
+				x->leave_out = known[k].upstream != NULL;
+		x->verdicts = json_array();
+		x->left_out = json_array();
+		x->denied = json_object();
+		r = add_registry(x, data_dir, names[i]);
+		if (x->policy != NULL)
+			json_object_set_new(regs, names[i], registry_policy(x,
+			    names[i], &advisories));
+		json_decref(x->verdicts);
+		json_decref(x->left_out);
+		json_decref(x->denied);
+		x->verdicts = x->left_out = x->denied = NULL;
+	}
+	*policy = x->policy == NULL ? NULL : json_pack("{s:o, s:o}",
+	    "advisories", advisories ? advisories : json_null(),
+	    "registries", json_incref(regs));
+	json_decref(regs);
 	return r;
 }
 
@@ -317,11 +473,13 @@ publish_bundle(const char *tmp, const char *file, char **cause)
 int
 bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
     time_t since, const char *file, const struct bundle_registry *known,
-    size_t nknown, const struct bundle_progress *progress,
-    struct bundle_stats *stats, char **cause)
+    size_t nknown, const struct bundle_policy *policy,
+    const struct bundle_progress *progress, struct bundle_stats *stats,
+    char **cause)
 {
 	struct exporter	 x = { .since = since, .progress = progress,
-			    .stats = stats };
+			    .stats = stats, .policy = policy };
+	json_t		*pol = NULL;
 	char		**names = NULL, *tmp;
 	size_t		 n = 0;
 	int		 r = 0;
@@ -338,10 +496,11 @@ bundle_export(const char *data_dir, const char *const *regs, size_t nregs,
 		x.cause = xasprintf("%s: %s", tmp, archive_error_string(x.a));
 		r = -1;
 	}
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = add_registry(&x, data_dir, names[i]);
 	if (r == 0)
-		r = add_manifest(&x, tmp, names, n, known, nknown);
+		r = add_registries(&x, data_dir, names, n, known, nknown, &pol);
+	if (r == 0)
+		r = add_manifest(&x, tmp, names, n, known, nknown, pol);
+	json_decref(pol);
 	archive_write_free(x.a);
 	json_decref(x.files);
 	if (r == 0)
@@ -366,6 +525,7 @@ enum part {
 	P_CRATE,
 	P_META,
 	P_UPCONFIG,
+	P_SEEN,		/* first-seen times (the policy's, issue 28) */
 };
 
 static int
@@ -394,6 +554,9 @@ classify(const char *path, char *reg, char *name, char *vers)
 	if (strncmp(rest, "meta/", 5) == 0)
 		return crate_name_from_index_path(rest + 5, name) == 0 ?
 		    P_META : -1;
+	if (strncmp(rest, "seen/", 5) == 0)
+		return crate_name_from_index_path(rest + 5, name) == 0 ?
+		    P_SEEN : -1;
 	if (strncmp(rest, "crates/", 7) != 0)
 		return -1;
 	rest += 7;
@@ -831,12 +994,14 @@ check_registries(const char *file, const char *staging, const char *data_dir,
 	return 0;
 }
 
-time_t
-bundle_created(const char *file, char **cause)
+/* The manifest of the bundle file, read whole (new), or NULL with
+ * *cause. */
+static json_t *
+manifest_read(const char *file, char **cause)
 {
 	struct archive		*a = archive_read_new();
 	struct archive_entry	*e;
-	time_t			 t = -1;
+	json_t			*j = NULL;
 	int			 r;
 
 	archive_read_support_filter_gzip(a);
@@ -844,31 +1009,116 @@ bundle_created(const char *file, char **cause)
 	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
 		*cause = xasprintf("%s: %s", file, archive_error_string(a));
 		archive_read_free(a);
-		return -1;
+		return NULL;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		char	buf[65536];
-		ssize_t	n;
-		json_t	*j;
+		la_int64_t	 size = archive_entry_size(e);
+		char		*buf;
 
 		if (strcmp(archive_entry_pathname(e), MANIFEST) != 0)
 			continue;
-		n = archive_read_data(a, buf, sizeof buf - 1);
-		if (n > 0) {
-			buf[n] = '\0';
-			j = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
-			if (json_is_integer(json_object_get(j, "created")))
-				t = (time_t)json_integer_value(json_object_get(j,
-				    "created"));
-			json_decref(j);
+		if (size > 0 && (unsigned long long)size <= MANIFEST_MAX) {
+			buf = xmalloc((size_t)size);
+			if (archive_read_data(a, buf, (size_t)size) == size)
+				j = json_loadb(buf, (size_t)size, 0, NULL);
+			free(buf);
 		}
 		break;
 	}
-	if (t == -1)
+	if (!json_is_object(j)) {
 		*cause = xasprintf("%s: no readable %s (not a crated bundle?)",
 		    file, MANIFEST);
+		json_decref(j);
+		j = NULL;
+	}
 	archive_read_free(a);
+	return j;
+}
+
+time_t
+bundle_created(const char *file, char **cause)
+{
+	json_t	*j = manifest_read(file, cause);
+	time_t	 t = -1;
+
+	if (j == NULL)
+		return -1;
+	if (json_is_integer(json_object_get(j, "created")))
+		t = (time_t)json_integer_value(json_object_get(j, "created"));
+	else
+		*cause = xasprintf("%s: its %s has no creation time", file,
+		    MANIFEST);
+	json_decref(j);
 	return t;
+}
+
+/* How many of the verdicts v say verdict. */
+static size_t
+count_verdicts(json_t *v, const char *verdict)
+{
+	json_t	*o;
+	size_t	 k, n = 0;
+
+	json_array_foreach(v, k, o)
+		n += json_is_string(json_object_get(o, "verdict")) &&
+		    strcmp(json_string_value(json_object_get(o, "verdict")),
+		    verdict) == 0;
+	return n;
+}
+
+/* A string of the (untrusted) manifest for a terminal: printable ASCII,
+ * at most max bytes (new). */
+static char *
+shown(const char *s, size_t max)
+{
+	char		*out = xmalloc(max + 4);
+	size_t		 i;
+
+	if (s == NULL)
+		s = "";
+	for (i = 0; s[i] != '\0' && i < max; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	strcpy(out + i, s[i] != '\0' ? "..." : "");
+	return out;
+}
+
+/* What manifest m says of the export's policy (new), or NULL. */
+static char *
+summary_of(json_t *m)
+{
+	json_t		*pol = json_object_get(m, "policy"), *adv, *r;
+	const char	*name;
+	char		*s, *t, *id, *desc, *reg;
+	size_t		 n = 0;
+
+	if (!json_is_object(pol))
+		return NULL;
+	adv = json_object_get(pol, "advisories");
+	id = shown(json_string_value(json_object_get(adv, "id")), 64);
+	s = id[0] != '\0' ? xasprintf("exported with advisory snapshot %s"
+	    " (%lld advisories)", id, (long long)json_integer_value(
+	    json_object_get(adv, "count"))) : xstrdup("exported without an"
+	    " advisory snapshot");
+	free(id);
+	json_object_foreach(json_object_get(pol, "registries"), name, r) {
+		json_t	*v = json_object_get(r, "verdicts");
+
+		if (n++ == 16)
+			break;
+		desc = shown(json_string_value(json_object_get(r, "policy")),
+		    400);
+		reg = shown(name, 64);
+		t = xasprintf("%s; `%s`: %s; %zu denied, %zu held, %zu"
+		    " flagged; %zu denied crates left out", s, reg, desc[0] ?
+		    desc : "no policy", count_verdicts(v, "deny"),
+		    count_verdicts(v, "hold"), count_verdicts(v, "flag"),
+		    json_array_size(json_object_get(r, "left_out")));
+		free(desc);
+		free(reg);
+		free(s);
+		s = t;
+	}
+	return s;
 }
 
 /* One import: what its stages share. */
@@ -970,6 +1220,91 @@ unpack(struct importer *im, struct archive *a)
 	return 0;
 }
 
+/* A first-seen record as crated writes it, {"versions": {"1.2.3":
+ * UNIX_TIME, ...}}: the parsed object (new), or NULL with *why (new). */
+static json_t *
+seen_parse(const char *buf, size_t len, char **why)
+{
+	json_t		*root = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
+			    NULL), *vs = json_object_get(root, "versions"), *t;
+	const char	*k;
+	struct semver	 v;
+	json_int_t	 now = (json_int_t)time(NULL);
+
+	if (!json_is_object(root) || json_object_size(root) != 1 ||
+	    !json_is_object(vs) || json_object_size(vs) > SEEN_MAX) {
+		*why = xasprintf("not a first-seen record ({\"versions\":"
+		    " {\"VERSION\": UNIX_TIME, ...}}, at most %d versions)",
+		    SEEN_MAX);
+		json_decref(root);
+		return NULL;
+	}
+	json_object_foreach(vs, k, t) {
+		if (strlen(k) <= VERSION_MAX && semver_parse(k, &v, NULL) == 0 &&
+		    json_is_integer(t) && json_integer_value(t) >= SEEN_EPOCH &&
+		    json_integer_value(t) <= now + SEEN_AHEAD)
+			continue;
+		*why = xasprintf("first-seen record: \"%.64s\" is no version"
+		    " with a time between 2000 and tomorrow", k);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* 0 when buf is a first-seen record, else -EINVAL with *why (new). */
+static int
+seen_check(const char *buf, size_t len, char **why)
+{
+	json_t	*j = seen_parse(buf, len, why);
+
+	json_decref(j);
+	return j != NULL ? 0 : -EINVAL;
+}
+
+/* The bundle's first-seen record merged into the data directory's (the
+ * earlier time of each version): the bytes to write (new), or NULL when
+ * the data directory's already says it all. */
+static char *
+seen_merge(const char *old, size_t olen, const char *buf, size_t len,
+    size_t *out_len)
+{
+	json_t		*a = NULL, *b, *va, *t;
+	const char	*k;
+	char		*why = NULL, *out = NULL;
+	bool		 changed = false;
+
+	if ((b = seen_parse(buf, len, &why)) == NULL) {
+		free(why);	/* verify() refused it before */
+		return NULL;
+	}
+	if (old != NULL && (a = seen_parse(old, olen, &why)) == NULL)
+		free(why);	/* the data directory's is damaged: replaced */
+	if (a == NULL) {
+		a = json_pack("{s:o}", "versions", json_object());
+		changed = true;
+	}
+	va = json_object_get(a, "versions");
+	json_object_foreach(json_object_get(b, "versions"), k, t) {
+		json_t	*mine = json_object_get(va, k);
+
+		if (mine != NULL && json_integer_value(mine) <=
+		    json_integer_value(t))
+			continue;
+		if (mine == NULL && json_object_size(va) >= SEEN_MAX)
+			continue;
+		json_object_set(va, k, t);
+		changed = true;
+	}
+	if (changed) {
+		out = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+		*out_len = strlen(out);
+	}
+	json_decref(a);
+	json_decref(b);
+	return out;
+}
+
 /* 2. Check every file against the manifest, and every crate against an
  * index cksum. */
 static int
@@ -1007,8 +1342,9 @@ verify(struct importer *im)
 			return -1;
 		}
 		sha256_hex(buf, len, hex);
-		if (st[i].part == P_INDEX && index_file_check(buf, len,
-		    st[i].name, &why) != 0) {
+		if ((st[i].part == P_INDEX && index_file_check(buf, len,
+		    st[i].name, &why) != 0) || (st[i].part == P_SEEN &&
+		    seen_check(buf, len, &why) != 0)) {
 			im->err = xasprintf("%s: %s: %s", im->file, st[i].path,
 			    why);
 			free(why);
@@ -1057,8 +1393,30 @@ manifest_mtime(json_t *manifest, const char *path)
 	return mt;
 }
 
+/* A first-seen record into the store, merged with the one there. */
+static int
+apply_seen(struct importer *im, struct store *s, const char *rel,
+    const char *buf, size_t len)
+{
+	struct stat	 lsb;
+	char		*old = NULL, *merged;
+	size_t		 olen = 0, mlen = 0;
+	int		 r = 0;
+
+	if (store_read(s, rel, &old, &olen, &lsb, SEEN_MAX * 256) != 0)
+		old = NULL;
+	if ((merged = seen_merge(old, olen, buf, len, &mlen)) == NULL)
+		im->stats->skipped++;
+	else
+		r = store_write(s, rel, merged, mlen, NULL, NULL);
+	free(merged);
+	free(old);
+	return r;
+}
+
 /* One staged file into its registry's store: an index file merged with
- * the one there, a crate or other file written unless already there. */
+ * the one there, a first-seen record too, a crate or other file written
+ * unless already there. */
 static int
 apply_file(struct importer *im, struct staged *sf)
 {
@@ -1077,7 +1435,9 @@ apply_file(struct importer *im, struct staged *sf)
 	p = xasprintf("%s/%s", im->staging, sf->path);
 	r = read_all(p, &buf, &len, &sb);
 	free(p);
-	if (r == 0 && is_index && store_read(s, rel, &old, &olen, &lsb,
+	if (r == 0 && sf->part == P_SEEN)
+		r = apply_seen(im, s, rel, buf, len);
+	else if (r == 0 && is_index && store_read(s, rel, &old, &olen, &lsb,
 	    ENTRY_MAX) == 0) {
 		merged = index_file_merge(old, olen, buf, len,
 		    manifest_mtime(im->manifest, sf->path) > lsb.st_mtime,
@@ -1193,6 +1553,13 @@ bundle_import(const char *data_dir, const char *file,
 	    verify(&im) == 0 && check_registries(file, im.staging, data_dir,
 	    im.st, im.n, im.manifest, opts, &im.err) == 0 && apply(&im) == 0) {
 		account(&im);
+		if (opts != NULL && opts->policy != NULL) {
+			char	*sum = summary_of(im.manifest);
+
+			if (sum != NULL)
+				opts->policy(sum, opts->arg);
+			free(sum);
+		}
 		r = 0;
 	} else
 		*cause = im.err;

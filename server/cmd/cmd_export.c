@@ -1,5 +1,7 @@
 /* crated export: a data directory's registries into a bundle
- * (cache/bundle.h). */
+ * (cache/bundle.h), under each registry's supply-chain policy: the
+ * verdicts are recorded in the manifest and a mirror's denied crates are
+ * left out. */
 #include "server/cmd/cmd.h"
 
 #include <dirent.h>
@@ -15,8 +17,10 @@
 
 #include "cache/bundle.h"
 #include "common/xmalloc.h"
+#include "index/name.h"
 #include "server/cmd/storeio.h"
 #include "server/core/config.h"
+#include "server/policy/regpolicy.h"
 #include "server/storage/migrate.h"
 #include "server/storage/objstore.h"
 
@@ -44,6 +48,97 @@ parse_since(const char *s, char **cause)
 		return -1;
 	}
 	return timegm(&tm);
+}
+
+/* The policies an export applies: every configured registry's, loaded
+ * before anything is written (a snapshot or blocks file that does not
+ * load stops the export: a bundle made without the policy would carry
+ * what it denies). */
+struct export_policy {
+	const struct config	 *cfg;
+	struct regpolicy_view	**views;	/* per cfg->regs, or NULL */
+	const char		 *seen_reg;	/* whose record seen is */
+	char			  seen_name[CRATE_NAME_MAX + 1];
+	struct regpolicy_seen	 *seen;
+	struct verdict_info	  vi;
+	time_t			  now;
+};
+
+static struct regpolicy_view *
+view_of(struct export_policy *ep, const char *reg)
+{
+	for (size_t i = 0; i < ep->cfg->nregs; i++)
+		if (strcmp(ep->cfg->regs[i].name, reg) == 0)
+			return ep->views[i];
+	return NULL;
+}
+
+static void
+policy_registry(const char *reg, struct bundle_policy_info *info, void *arg)
+{
+	struct regpolicy_view	*v = view_of(arg, reg);
+
+	if (v == NULL)
+		return;
+	info->describe = regpolicy_describe(v);
+	if (v->db != NULL) {
+		info->advisory_id = advisory_db_id(v->db);
+		info->advisory_date = advisory_db_date(v->db);
+		info->advisory_count = advisory_db_count(v->db);
+	}
+}
+
+static bool
+policy_judge(const char *reg, const char *name, const char *line, size_t len,
+    struct bundle_verdict *out, void *arg)
+{
+	struct export_policy	*ep = arg;
+	struct regpolicy_view	*v = view_of(ep, reg);
+	char			*root;
+
+	if (v == NULL)
+		return false;
+	if (ep->seen_reg != reg || strcmp(ep->seen_name, name) != 0) {
+		regpolicy_seen_free(ep->seen);
+		root = xasprintf("%s/%s", ep->cfg->data_dir, reg);
+		ep->seen = regpolicy_seen_read(root, name);
+		free(root);
+		ep->seen_reg = reg;
+		snprintf(ep->seen_name, sizeof ep->seen_name, "%s", name);
+	}
+	if (regpolicy_line_verdict(v, ep->seen, name, line, len, ep->now,
+	    &ep->vi) != 0 || ep->vi.verdict == VERDICT_ALLOW)
+		return false;
+	out->verdict = verdict_name(ep->vi.verdict);
+	out->source = verdict_source_name(ep->vi.source);
+	out->rule = ep->vi.rule;
+	out->reason = ep->vi.reason;
+	out->until = ep->vi.until;
+	out->deny = ep->vi.verdict == VERDICT_DENY;
+	return true;
+}
+
+/* 0, or -1 with *cause. */
+static int
+policy_load(struct export_policy *ep, const struct config *cfg, char **cause)
+{
+	ep->cfg = cfg;
+	ep->now = time(NULL);
+	ep->views = xcalloc(cfg->nregs + 1, sizeof *ep->views);
+	for (size_t i = 0; i < cfg->nregs; i++)
+		if (regpolicy_load(cfg, cfg->regs[i].name, &ep->views[i],
+		    cause) != 0)
+			return -1;
+	return 0;
+}
+
+static void
+policy_free(struct export_policy *ep)
+{
+	for (size_t i = 0; ep->views != NULL && i < ep->cfg->nregs; i++)
+		regpolicy_unref(ep->views[i]);
+	free(ep->views);
+	regpolicy_seen_free(ep->seen);
 }
 
 /* A local registry in the staging folder: a link to its folder. */
@@ -155,6 +250,8 @@ cmd_export(int argc, char **argv)
 	struct cmd_tty		 t = { isatty(STDERR_FILENO) };
 	struct bundle_progress	 p = { cmd_show, &t };
 	struct bundle_registry	*known;
+	struct export_policy	 ep = { 0 };
+	struct bundle_policy	 bp = { policy_registry, policy_judge, &ep };
 	char			*cause = NULL, *stage = NULL;
 	time_t			 since = 0;
 	struct timespec		 t0, t1;
@@ -175,13 +272,15 @@ cmd_export(int argc, char **argv)
 	}
 	known = cmd_configured(a.cfg);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((r = stage_stores(&a, &stage, &cause)) == 0)
+	if ((r = policy_load(&ep, a.cfg, &cause)) == 0 &&
+	    (r = stage_stores(&a, &stage, &cause)) == 0)
 		r = bundle_export(stage ? stage : a.cfg->data_dir, a.registry ?
 		    &a.registry : NULL, a.registry ? 1 : 0, since, argv[optind],
-		    known, a.cfg->nregs, &p, &st, &cause);
+		    known, a.cfg->nregs, &bp, &p, &st, &cause);
 	storeio_remove(stage);
 	free(stage);
 	free(known);
+	policy_free(&ep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (t.on)
 		fprintf(stderr, "\n");
@@ -190,10 +289,12 @@ cmd_export(int argc, char **argv)
 		free(cause);
 	} else
 		printf("export: %s: %zu files (%zu crates, %zu index files),"
-		    " %.1f MB in %.2f s%s\n", argv[optind], st.files,
-		    st.crates, st.index_files, (double)st.bytes / 1e6,
-		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
-		    t0.tv_nsec) / 1e9, since ? " (incremental)" : "");
+		    " %.1f MB in %.2f s%s; %zu crates denied by the policy left"
+		    " out (the manifest's \"policy\" names them and every"
+		    " verdict applied)\n", argv[optind], st.files, st.crates,
+		    st.index_files, (double)st.bytes / 1e6, (double)(t1.tv_sec -
+		    t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, since ?
+		    " (incremental)" : "", st.left_out);
 	config_free(a.cfg);
 	return r != 0;
 }

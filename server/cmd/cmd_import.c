@@ -1,4 +1,7 @@
-/* crated import: a bundle into a data directory, all or nothing. */
+/* crated import: a bundle into a data directory, all or nothing. Index
+ * files are stored as the bundle has them: this crated's own supply-chain
+ * policy decides, when it serves them, what is held or denied; the
+ * policy the exporting side applied is said, for the record. */
 #include "server/cmd/cmd.h"
 
 #include <dirent.h>
@@ -20,6 +23,12 @@ static void
 import_warning(const char *msg, void *arg)
 {
 	fprintf(stderr, "crated import: warning: %s\n", msg);
+}
+
+static void
+import_policy(const char *summary, void *arg)
+{
+	printf("import: the bundle was %s\n", summary);
 }
 
 /* What a bundle unpacked in stage holds: how many registries the
@@ -146,7 +155,8 @@ cmd_import(int argc, char **argv)
 	static const char	 usage[] = "crated import [--config FILE]"
 				    " [--data-dir DIR] [--allow-hosted]"
 				    " [--allow-other-upstream] FILE.tar.gz";
-	struct bundle_import_opts o = { .warn = import_warning };
+	struct bundle_import_opts o = { .warn = import_warning,
+				    .policy = import_policy };
 	struct bundle_registry	*known;
 	struct cmd_args		 a;
 	struct bundle_stats	 st;
@@ -190,7 +200,9 @@ cmd_import(int argc, char **argv)
 		free(cause);
 	} else
 		printf("import: %s: %zu crates and %zu index files added or"
-		    " merged, %zu already present, %.1f MB\n", argv[optind],
+		    " merged, %zu already present, %.1f MB; served under this"
+		    " crated's own policy (`crated policy explain NAME VERSION`"
+		    " says what it makes of a version)\n", argv[optind],
 		    st.crates, st.index_files, st.skipped,
 		    (double)st.bytes / 1e6);
 	close(lock);

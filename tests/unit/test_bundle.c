@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -59,21 +60,32 @@ fill(const char *data, const char *reg, const char *name, const char *cksum,
 	store_close(s);
 }
 
-/* Exports a fresh data dir holding what fill makes; the bundle's path. */
+static struct bundle_stats	 exported;
+
+/* Exports a fresh data dir holding what fill makes (and a first-seen
+ * record seen, unless NULL) under policy (may be NULL); the bundle's
+ * path. */
 static char *
-make(const char *tag, const char *reg, const char *name, const char *cksum,
-    bool with_crate, const char *upstream)
+make_with(const char *tag, const char *reg, const char *name,
+    const char *cksum, bool with_crate, const char *upstream,
+    const struct bundle_policy *policy, const char *seen)
 {
 	struct bundle_registry	 known = { reg, upstream };
-	struct bundle_stats	 st;
+	struct store		*s;
 	char			*data, *file, *cause = NULL;
 
 	if (asprintf(&data, "%s/src-%s", root, tag) < 0 || asprintf(&file,
 	    "%s/%s.tar.gz", root, tag) < 0)
 		exit(1);
 	fill(data, reg, name, cksum, with_crate);
-	if (bundle_export(data, NULL, 0, 0, file, &known, 1, NULL, &st,
-	    &cause) != 0) {
+	if (seen != NULL) {
+		if (store_open(data, reg, &s, &cause) != 0)
+			exit(1);
+		store_write(s, "seen/3/e/evt", seen, strlen(seen), NULL, NULL);
+		store_close(s);
+	}
+	if (bundle_export(data, NULL, 0, 0, file, &known, 1, policy, NULL,
+	    &exported, &cause) != 0) {
 		printf("# export %s: %s\n", tag, cause);
 		exit(1);
 	}
@@ -81,17 +93,90 @@ make(const char *tag, const char *reg, const char *name, const char *cksum,
 	return file;
 }
 
-/* Imports file into a fresh data dir; 0 or -1, the cause printed. */
-static int
-import(const char *file, const struct bundle_import_opts *o, char **cause)
+static char *
+make(const char *tag, const char *reg, const char *name, const char *cksum,
+    bool with_crate, const char *upstream)
 {
-	static int		 n;
+	return make_with(tag, reg, name, cksum, with_crate, upstream, NULL,
+	    NULL);
+}
+
+/* A policy that denies evt 1.0.0 (and says so of every registry). */
+static void
+pol_registry(const char *reg, struct bundle_policy_info *info, void *arg)
+{
+	info->describe = "Denied: evt.";
+	info->advisory_id = "2026-08-21/2/abcdef01";
+	info->advisory_date = "2026-08-21";
+	info->advisory_count = 2;
+}
+
+static bool
+pol_judge(const char *reg, const char *name, const char *line, size_t len,
+    struct bundle_verdict *out, void *arg)
+{
+	(*(int *)arg)++;
+	if (strcmp(name, "evt") != 0 || memmem(line, len, "\"1.0.0\"", 7) ==
+	    NULL)
+		return false;
+	out->verdict = "deny";
+	out->source = "deny";
+	out->rule = "evt";
+	out->reason = "blocked by policy: evt";
+	out->deny = true;
+	return true;
+}
+
+static char	*summary;
+
+static void
+on_policy(const char *s, void *arg)
+{
+	free(summary);
+	summary = strdup(s);
+}
+
+/* The first-seen record of evt that an import left in data dir n. */
+static char *
+seen_after(int n)
+{
+	char	 p[600], *buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+
+	snprintf(p, sizeof p, "%s/dst-%d/mirror/seen/3/e/evt", root, n);
+	if ((f = fopen(p, "r")) == NULL)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static int	 ndst;	/* the next import's data dir */
+
+/* Imports file into a fresh data dir (holding a first-seen record of
+ * evt when pre_seen is not NULL); 0 or -1, the cause printed. */
+static int
+import_into(const char *file, const struct bundle_import_opts *o,
+    const char *pre_seen, char **cause)
+{
 	struct bundle_stats	 st;
+	struct store		*s;
 	char			 data[512], evt[600];
 	int			 r;
 
-	snprintf(data, sizeof data, "%s/dst-%d", root, n++);
+	snprintf(data, sizeof data, "%s/dst-%d", root, ndst++);
 	mkdir(data, 0755);
+	if (pre_seen != NULL) {
+		if (store_open(data, "mirror", &s, cause) != 0)
+			exit(1);
+		store_write(s, "seen/3/e/evt", pre_seen, strlen(pre_seen), NULL,
+		    NULL);
+		store_close(s);
+	}
 	*cause = NULL;
 	r = bundle_import(data, file, o, NULL, &st, cause);
 	if (r != 0)
@@ -106,6 +191,12 @@ import(const char *file, const struct bundle_import_opts *o, char **cause)
 	return r;
 }
 
+static int
+import(const char *file, const struct bundle_import_opts *o, char **cause)
+{
+	return import_into(file, o, NULL, cause);
+}
+
 static bool
 has(char *cause, const char *what)
 {
@@ -114,6 +205,92 @@ has(char *cause, const char *what)
 	free(cause);
 	return yes;
 }
+
+/* The policy an export applies, and first-seen records (issue 28). */
+static void
+policy_cases(const struct bundle_registry *mirror,
+    const struct bundle_registry *hosted)
+{
+	int			 judged = 0;
+	struct bundle_policy	 pol = { pol_registry, pol_judge, &judged };
+	struct bundle_import_opts o = { .regs = mirror, .nregs = 1,
+				    .warn = on_warn, .policy = on_policy };
+	char			*file, *cause = NULL, *got, seen[128];
+	char			 crate[600];
+	long long		 now = (long long)time(NULL);
+	int			 n;
+
+	file = make_with("pol", "mirror", "evt", NULL, true, UP, &pol, NULL);
+	ok(judged == 1 && exported.left_out == 1 && exported.crates == 0,
+	    "a mirror's denied crate is left out");
+	n = ndst;
+	ok(import(file, &o, &cause) == 0, "... and the bundle imports");
+	free(cause);
+	snprintf(crate, sizeof crate, "%s/dst-%d/mirror/crates/evt/"
+	    "evt-1.0.0.crate", root, n);
+	ok(access(crate, F_OK) != 0, "... without it");
+	ok(summary != NULL && strstr(summary, "2026-08-21/2/abcdef01 (2"
+	    " advisories)") != NULL && strstr(summary, "`mirror`: Denied:"
+	    " evt.; 1 denied, 0 held, 0 flagged; 1 denied crates left out") !=
+	    NULL, "... saying what the export applied");
+	printf("# %s\n", summary ? summary : "(no summary)");
+	free(file);
+	file = make_with("polhosted", "local", "evt", NULL, true, NULL, &pol,
+	    NULL);
+	ok(exported.left_out == 0 && exported.crates == 1,
+	    "a hosted registry's denied crate is kept (its backup)");
+	o.regs = hosted;
+	o.allow_hosted = true;
+	ok(import(file, &o, &cause) == 0, "... and it restores");
+	free(cause);
+	free(file);
+
+	/* First-seen records travel; the earlier time of each version is
+	 * kept. */
+	o.regs = mirror;
+	o.allow_hosted = false;
+	snprintf(seen, sizeof seen, "{\"versions\":{\"1.0.0\":%lld}}",
+	    now - 100);
+	file = make_with("seen", "mirror", "evt", NULL, true, UP, NULL, seen);
+	n = ndst;
+	ok(import(file, &o, &cause) == 0 && (got = seen_after(n)) != NULL,
+	    "a first-seen record imported");
+	free(cause);
+	ok(got != NULL && strcmp(got, seen) == 0, "... as it was");
+	free(got);
+	snprintf(seen, sizeof seen, "{\"versions\":{\"0.9.0\":%lld,"
+	    "\"1.0.0\":%lld}}", now - 10, now - 50);
+	n = ndst;
+	ok(import_into(file, &o, seen, &cause) == 0 && (got = seen_after(n))
+	    != NULL, "merged with the data directory's");
+	free(cause);
+	snprintf(seen, sizeof seen, "{\"versions\":{\"0.9.0\":%lld,"
+	    "\"1.0.0\":%lld}}", now - 10, now - 100);
+	ok(got != NULL && strcmp(got, seen) == 0, "... the earlier of each");
+	printf("# %s\n", got ? got : "(none)");
+	free(got);
+	free(file);
+	for (size_t i = 0; i < 5; i++) {
+		static const char	*bad[] = {
+			"{\"versions\":{\"x\":1700000000}}",
+			"{\"versions\":{\"1.0.0\":5}}",
+			"{\"versions\":{\"1.0.0\":99999999999}}",
+			"{\"versions\":[],\"more\":1}",
+			"not json",
+		};
+		char	 tag[32];
+
+		snprintf(tag, sizeof tag, "badseen%zu", i);
+		file = make_with(tag, "mirror", "evt", NULL, true, UP, NULL,
+		    bad[i]);
+		ok(import(file, &o, &cause) == -1 && has(cause, "seen/3/e/evt"),
+		    "a bad first-seen record refuses the bundle: %s", bad[i]);
+		free(file);
+	}
+	free(summary);
+	summary = NULL;
+}
+
 
 /* file without its gzip layer, at out. */
 static void
@@ -217,6 +394,7 @@ main(void)
 	free(cause);
 	free(file);
 	free(good);
+	policy_cases(&mirror, &hosted);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
 	if (system(cmd) != 0)
 		return 1;
