@@ -1018,8 +1018,13 @@ manifest_read(const char *file, char **cause)
 		if (strcmp(archive_entry_pathname(e), MANIFEST) != 0)
 			continue;
 		if (size > 0 && (unsigned long long)size <= MANIFEST_MAX) {
+			la_ssize_t	got = 0, n = 1;
+
 			buf = xmalloc((size_t)size);
-			if (archive_read_data(a, buf, (size_t)size) == size)
+			while (got < size && (n = archive_read_data(a, buf +
+			    got, (size_t)(size - got))) > 0)
+				got += n;
+			if (got == size)
 				j = json_loadb(buf, (size_t)size, 0, NULL);
 			free(buf);
 		}
