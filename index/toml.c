@@ -788,8 +788,8 @@ inline_table(struct parser *p, int depth, struct node **out)
 			fail(p, "unterminated inline table (opened at %d:%d; "
 			    "an inline table stays on one line)", line, col);
 		else
-			fail(p, "expected ',' or '}' after a value in an inline "
-			    "table, found %s", found(p));
+			fail(p, "expected ',' or '}' after a value in an "
+			    "inline table, found %s", found(p));
 		goto bad;
 	}
 done:

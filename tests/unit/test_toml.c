@@ -769,8 +769,8 @@ static const struct tcase inline_cases[] = {
 	    "line 1" },
 	{ "a = { b = 1 }\n[a.c]", 0, "!2:1: cannot define [a.c]: key \"a\" is "
 	    "an inline table (line 1), which cannot be extended" },
-	{ "a = { b = {} }\n[a.b.c]", 0, "!2:1: cannot define [a.b.c]: key \"a\" "
-	    "is an inline table" },
+	{ "a = { b = {} }\n[a.b.c]", 0, "!2:1: cannot define [a.b.c]: "
+	    "key \"a\" is an inline table" },
 	{ "a = [{}]\n[[a]]", 0, "!2:1: cannot make [[a]]: it is already an "
 	    "array" },
 	/* 32 inline tables deep is fine, 33 is not */
