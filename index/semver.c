@@ -318,12 +318,13 @@ cmp_allows(const struct cmp *c, const struct semver *v)
 	return c->v.minor > 0 || c->parts == 2 || v->patch == c->v.patch;
 }
 
-int
-semver_req_allows(const char *req, const struct semver *v)
+/* semver_req_allows, with cargo's pre-release rule when prerule. */
+static int
+req_allows(const char *req, const struct semver *v, int prerule)
 {
 	const char	*s = req;
 	struct cmp	 c;
-	int		 rc, pre_ok = v->pre_len == 0;
+	int		 rc, pre_ok = v->pre_len == 0 || !prerule;
 
 	while (*s != '\0') {
 		if ((rc = comparator(&s, &c)) < 0)
@@ -339,6 +340,18 @@ semver_req_allows(const char *req, const struct semver *v)
 			s++;
 	}
 	return pre_ok;
+}
+
+int
+semver_req_allows(const char *req, const struct semver *v)
+{
+	return req_allows(req, v, 1);
+}
+
+int
+semver_req_covers(const char *req, const struct semver *v)
+{
+	return req_allows(req, v, 0);
 }
 
 /* Checking a requirement as cargo parses it (the semver crate's grammar,

@@ -38,6 +38,12 @@ int	semver_same_ignoring_build(const char *a, const char *b);
  * allowed only where a comparator names one of the same version. */
 int	semver_req_allows(const char *req, const struct semver *v);
 
+/* semver_req_allows without cargo's pre-release opt-in: each comparator
+ * by precedence alone, so "<1.2.4" covers 1.2.4-rc.1 and 1.0.0-alpha too
+ * and "^1.2" covers 1.3.0-beta ("=1.0.0" still not 1.0.0-rc.1). For deny
+ * rules, which a pre-release must not slip past. 1, 0, or -1. */
+int	semver_req_covers(const char *req, const struct semver *v);
+
 /* 0 when req parses as cargo parses a dependency's version requirement
  * (the semver crate's VersionReq): "*" (or "x", "X") alone, or 1..32
  * comparators separated by commas, each an optional operator ("=", ">",

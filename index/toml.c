@@ -24,6 +24,7 @@
 enum {
 	F_IMPLICIT = 1,		/* table: only named inside longer headers */
 	F_AOT = 2,		/* array: made by [[...]] headers */
+	F_INLINE = 4,		/* table: written { ... }, closed for good */
 };
 
 /* A value and what the parser needs to know about it. The value comes
@@ -41,6 +42,7 @@ struct parser {
 	size_t		 len;
 	size_t		 pos;
 	size_t		 nodes;		/* made so far */
+	int		 flags;		/* TOML_INLINE_TABLES */
 	int		 line;
 	int		 col;
 	char		*cause;
@@ -751,6 +753,54 @@ bad:
 	return -1;
 }
 
+static int	member(struct parser *, struct node *, int, int, int);
+
+/* Reads an inline table at its '{' (TOML_INLINE_TABLES): one line, keys
+ * separated by commas, no trailing comma; depth counts the arrays and
+ * inline tables around it. */
+static int
+inline_table(struct parser *p, int depth, struct node **out)
+{
+	struct node	*t;
+	int		 line = p->line, col = p->col, c;
+
+	if (depth > DEPTH_MAX)
+		return fail(p, "arrays and inline tables nested more than %d "
+		    "deep", DEPTH_MAX);
+	t = newnode(p, TOML_TABLE, line, col);
+	t->flags = F_INLINE;
+	skip(p, 1);
+	ws(p);
+	if (peek(p) == '}')
+		goto done;
+	for (;;) {
+		ws(p);
+		if (member(p, t, depth, line, col) == -1)
+			goto bad;
+		ws(p);
+		if ((c = peek(p)) == '}')
+			break;
+		if (c == ',') {
+			skip(p, 1);
+			continue;
+		}
+		if (c == -1 || c == '\n' || iscrlf(p))
+			fail(p, "unterminated inline table (opened at %d:%d; "
+			    "an inline table stays on one line)", line, col);
+		else
+			fail(p, "expected ',' or '}' after a value in an "
+			    "inline table, found %s", found(p));
+		goto bad;
+	}
+done:
+	skip(p, 1);
+	*out = t;
+	return 0;
+bad:
+	toml_free(&t->v);
+	return -1;
+}
+
 /* Reads the value at pos; depth counts the arrays around it. */
 static int
 value(struct parser *p, int depth, struct node **out)
@@ -771,6 +821,8 @@ value(struct parser *p, int depth, struct node **out)
 	case '[':
 		return array(p, depth + 1, out);
 	case '{':
+		if (p->flags & TOML_INLINE_TABLES)
+			return inline_table(p, depth + 1, out);
 		return fail(p, "inline tables are not supported; use a "
 		    "[table] header");
 	case 't':
@@ -799,14 +851,18 @@ value(struct parser *p, int depth, struct node **out)
 	    "array), found %s", found(p));
 }
 
-/* Reads "key = value" into table t. */
+/* Reads "key = value" into table t, the value at depth; an inline
+ * table's member when depth > 0 (opened at line:col). */
 static int
-keyval(struct parser *p, struct node *t)
+member(struct parser *p, struct node *t, int depth, int tline, int tcol)
 {
 	struct node	*v, *old;
-	int		 line = p->line, col = p->col;
+	int		 line = p->line, col = p->col, c;
 	char		*k;
 
+	if (depth > 0 && (peek(p) == -1 || peek(p) == '\n' || iscrlf(p)))
+		return fail(p, "unterminated inline table (opened at %d:%d; "
+		    "an inline table stays on one line)", tline, tcol);
 	if (key(p, &k) == -1)
 		return -1;
 	ws(p);
@@ -827,18 +883,29 @@ keyval(struct parser *p, struct node *t)
 	}
 	skip(p, 1);
 	ws(p);
-	if (peek(p) == -1 || peek(p) == '\n' || iscrlf(p) || peek(p) == '#') {
+	c = peek(p);
+	if (c == -1 || c == '\n' || iscrlf(p) || c == '#' ||
+	    (depth > 0 && (c == ',' || c == '}'))) {
 		fail(p, "expected a value after '=', found %s",
-		    peek(p) == '#' ? "a comment" : found(p));
+		    c == '#' ? "a comment" : found(p));
 		goto bad;
 	}
-	if (value(p, 0, &v) == -1)
+	if (value(p, depth, &v) == -1)
 		goto bad;
 	push(t, k, v);
-	return eol(p, "a value");
+	return 0;
 bad:
 	free(k);
 	return -1;
+}
+
+/* Reads "key = value" into table t, up to the end of its line. */
+static int
+keyval(struct parser *p, struct node *t)
+{
+	if (member(p, t, 0, 0, 0) == -1)
+		return -1;
+	return eol(p, "a value");
 }
 
 /* Finds or makes the table named by a header's keys (which it takes). */
@@ -857,6 +924,11 @@ resolve(struct parser *p, struct node *root, char **keys, int nk, int aot,
 			keys[i] = NULL;
 		} else if (v->flags & F_AOT)
 			v = N(v->v.items[v->v.n - 1]);
+		else if (v->flags & F_INLINE)
+			return failat(p, line, col, "cannot define %s: key "
+			    "%s is an inline table (line %d), which cannot be "
+			    "extended", path(p, keys, nk, aot),
+			    qkey(p, keys[i]), v->v.line);
 		else if (v->v.type != TOML_TABLE)
 			return failat(p, line, col, "cannot define %s: key "
 			    "%s is already %s (line %d), not a table",
@@ -953,11 +1025,18 @@ out:
 struct toml_value *
 toml_parse(const char *text, size_t len, char **cause)
 {
+	return toml_parse_flags(text, len, 0, cause);
+}
+
+struct toml_value *
+toml_parse_flags(const char *text, size_t len, int flags, char **cause)
+{
 	struct parser	 p;
 	struct node	*root, *cur;
 	int		 c, rc;
 
 	memset(&p, 0, sizeof p);
+	p.flags = flags;
 	p.buf = text;
 	p.len = len;
 	p.line = 1;

@@ -38,6 +38,15 @@ struct toml_value {
  * Returns the root table (new; toml_free), or NULL with *cause (new) as
  * "LINE:COL: why". */
 struct toml_value	*toml_parse(const char *text, size_t len, char **cause);
+
+/* toml_parse with options. TOML_INLINE_TABLES also reads inline tables
+ * ({ k = v, ... } on one line, no trailing comma, no dotted keys; closed
+ * to later headers), as files written by others use them (RustSec's
+ * advisories: [affected] functions = { ... }); crated.toml and Cargo.lock
+ * stay without them. */
+#define TOML_INLINE_TABLES	0x1
+struct toml_value	*toml_parse_flags(const char *text, size_t len,
+			    int flags, char **cause);
 void			 toml_free(struct toml_value *v);
 
 /* Borrowed value of key in table t, or NULL (also when t is not a table). */

@@ -44,9 +44,10 @@ int		 verdict_parse(const char *, enum verdict *);
 
 /* ---- time ---- */
 
-/* cargo's duration syntax (min-publish-age): a whole number, optional
- * spaces, a unit: second(s), minute(s), hour(s), day(s), week(s),
- * month(s) (30 days); "0" alone turns the gate off. 0 and *seconds, or
+/* cargo's duration syntax (min-publish-age, cargo's time_span.rs): a
+ * whole number, at most one space, a unit: second(s), minute(s), hour(s),
+ * day(s), week(s), month(s) (cargo's month: 2,629,746 s, 30.436875
+ * days); "0" alone (or any zero) turns the gate off. 0 and *seconds, or
  * -EINVAL with *cause (new) saying what is wrong. cause may be NULL. */
 int	policy_age_parse(const char *s, int64_t *seconds, char **cause);
 
@@ -60,7 +61,9 @@ int	policy_pubtime_parse(const char *s, size_t len, time_t *t);
 /* One deny entry or run-time block: "name" (every version), or
  * "name@REQ" with REQ in cargo's requirement syntax ("name@<1.2.4",
  * "name@=0.3.1"). Names compare as crates.io compares them ('-' and '_'
- * alike, case-insensitive). */
+ * alike, case-insensitive). REQ covers versions by precedence alone
+ * (semver_req_covers): "name@<1.2.4" covers 1.2.4-rc.1 too, which
+ * cargo's own matching would leave out. */
 struct policy_rule {
 	char	*name;
 	char	*req;		/* NULL: every version */
@@ -107,9 +110,26 @@ size_t	advisory_db_count(const struct advisory_db *);
 const char *advisory_db_id(const struct advisory_db *);
 /* The newest date in the snapshot ("YYYY-MM-DD"). */
 const char *advisory_db_date(const struct advisory_db *);
+/* Advisory i (< advisory_db_count), in the order of their crates'
+ * names (crates.io's comparison), then ids. Borrowed, as long as db. */
+const struct advisory *advisory_db_get(const struct advisory_db *,
+	    size_t i);
 
-/* 1 when adv affects version v of its package, 0 when not. */
+/* 1 when adv affects version v of its package, 0 when not. OSV: the
+ * schema's evaluation (explicit versions, then each range's events
+ * sorted by precedence, "0" first, limits). Main layout: RustSec's own
+ * reading (rustsec's Versions::is_vulnerable): each patched or
+ * unaffected requirement is an interval by precedence (a bare "1.2" or
+ * "^1.2" is [1.2.0, 2.0.0-0), "~1.2" [1.2.0, 1.3.0-0), ">1" is
+ * (1.0.0, ...)), and v is affected when it lies in none of them; none at
+ * all: every version. Pre-releases are ordinary versions in both. */
 int	advisory_affects(const struct advisory *adv, const struct semver *v);
+
+/* What kind of advisory adv is, for reasons: "malicious", else its first
+ * category ("memory-corruption"), else its informational kind
+ * ("unsound", "unmaintained", "notice"), else "vulnerability".
+ * Borrowed, valid as long as adv. */
+const char *advisory_kind(const struct advisory *adv);
 
 /* The advisories of crate name that affect v (withdrawn ones included;
  * the caller decides), at most max into out. Returns how many. */

@@ -29,6 +29,10 @@ static const struct {
 	{ "cargo-config", cmd_cargo_config },
 	{ "check", cmd_check },
 	{ "storage", cmd_storage },
+	{ "block", cmd_block },
+	{ "unblock", cmd_unblock },
+	{ "policy", cmd_policy },
+	{ "advisories", cmd_advisories },
 	{ "crash-points", crash_points_list },
 };
 

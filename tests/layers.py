@@ -3,8 +3,9 @@
 
   layers.py calls LIBCORE.a LIBPURE.a   no two files of server/ call each
                                          other, directly or round a loop;
-                                         index/ and cache/ call neither the
-                                         event loop, curl nor server/
+                                         index/, cache/ and policy/ call
+                                         neither the event loop, curl nor
+                                         server/
   layers.py lengths DIR...               no function longer than 100 lines
   layers.py style FILE...                tmux's style(9) as far as a tool can
                                          tell: tabs indent (spaces after them
@@ -31,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # meson names an object for its source's path with '/' made '_'.
 SOURCES = {path.replace("/", "_"): path for path in
            (os.path.relpath(os.path.join(d, f), ROOT)
-            for top in ("server", "index", "cache", "common")
+            for top in ("server", "index", "cache", "common", "policy")
             for d, _, fs in os.walk(os.path.join(ROOT, top))
             for f in fs if f.endswith(".c"))}
 
@@ -119,7 +120,7 @@ def check_calls(libs):
                 if b in comp:
                     print("  %s calls %s: %s" % (a, b, ", ".join(sorted(syms))))
     for obj, (_, undefs) in sorted(objs.items()):
-        if not obj.startswith(("index/", "cache/")):
+        if not obj.startswith(("index/", "cache/", "policy/")):
             continue
         for sym in sorted(undefs):
             to = edges.get(obj, {})

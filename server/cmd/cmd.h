@@ -23,6 +23,11 @@ int	cmd_gc(int argc, char **argv);
 int	cmd_cargo_config(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
 int	cmd_storage(int argc, char **argv);
+/* cmd_policy.c: the supply-chain policy's commands. */
+int	cmd_block(int argc, char **argv);
+int	cmd_unblock(int argc, char **argv);
+int	cmd_policy(int argc, char **argv);
+int	cmd_advisories(int argc, char **argv);
 
 /* Every command's usage, then the configuration keys, to f. */
 void	cmd_usage(FILE *f);

@@ -14,6 +14,7 @@
 #include "server/core/config.h"
 #include "server/core/log.h"
 #include "server/mirror/probe.h"
+#include "server/policy/regpolicy.h"
 #include "server/storage/objprobe.h"
 #include "server/storage/objstore.h"
 #include "server/upstream/credential.h"
@@ -253,6 +254,38 @@ check_all(const struct config *cfg, FILE *f)
 	return failures;
 }
 
+/* The policy of each registry (its blocks and snapshot read as the
+ * server reads them), one line each; the number of failures (a blocks
+ * file or snapshot that does not load). */
+static int
+check_policy(const struct config *cfg, FILE *f)
+{
+	int	failures = 0;
+
+	for (size_t i = 0; i < cfg->nregs; i++) {
+		const struct registry_config	*rc = &cfg->regs[i];
+		struct regpolicy_view		*v = NULL;
+		char				*cause = NULL;
+
+		if (regpolicy_load(cfg, rc->name, &v, &cause) != 0) {
+			fprintf(f, "%s: policy: %s\n", rc->name, cause);
+			free(cause);
+			failures++;
+			continue;
+		}
+		if (v == NULL)
+			continue;
+		fprintf(f, "%s: policy: %s\n", rc->name,
+		    regpolicy_describe(v));
+		if (v->db != NULL)
+			fprintf(f, "%s: advisories: %s: %s, %zu advisories\n",
+			    rc->name, v->db_path, advisory_db_id(v->db),
+			    advisory_db_count(v->db));
+		regpolicy_unref(v);
+	}
+	return failures;
+}
+
 /* crated check: the configuration, then every upstream probed (its URL
  * and credential), one line per registry; 1 on any failure, as nginx -t. */
 int
@@ -293,6 +326,7 @@ cmd_check(int argc, char **argv)
 	}
 	log_setup(LOG_ERROR, LOG_TEXT);
 	failures = check_all(cfg, stdout);
+	failures += check_policy(cfg, stdout);
 	printf("crated check: configuration %s %s\n", path ? path :
 	    "(built-in defaults)", failures ? "has failures" : "is ok");
 	config_free(cfg);

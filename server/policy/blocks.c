@@ -71,17 +71,25 @@ reason_check(const char *s)
 	return NULL;
 }
 
+/* A string member that may be null or absent: the string, or NULL. */
+static const char *
+opt_string(json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
 static int
 parse_block(json_t *o, size_t i, const char *file, struct block *b,
     char **cause)
 {
-	const char	*rule = NULL, *reg = "*", *reason = NULL, *user = NULL;
+	const char	*rule = NULL, *reg = "*", *reason, *user;
+	json_t		*jr = NULL, *ju = NULL;
 	json_int_t	 at = 0;
 	json_error_t	 je;
 	char		*why = NULL;
 
-	if (json_unpack_ex(o, &je, 0, "{s:s, s?s, s?s, s?s, s?I}", "rule",
-	    &rule, "registry", &reg, "reason", &reason, "user", &user, "at",
+	if (json_unpack_ex(o, &je, 0, "{s:s, s?s, s?o, s?o, s?I}", "rule",
+	    &rule, "registry", &reg, "reason", &jr, "user", &ju, "at",
 	    &at) != 0) {
 		*cause = xasprintf("%s: blocks[%zu]: %s", file, i, je.text);
 		return -1;
@@ -92,6 +100,8 @@ parse_block(json_t *o, size_t i, const char *file, struct block *b,
 		free(why);
 		return -1;
 	}
+	reason = opt_string(jr);
+	user = opt_string(ju);
 	free(b->rule.reason);
 	b->rule.reason = dup_or_null(reason);
 	b->registry = xstrdup(reg);
@@ -104,13 +114,14 @@ static int
 parse_change(json_t *o, size_t i, const char *file, struct block_change *c,
     char **cause)
 {
-	const char	*op, *rule, *reg = "*", *reason = NULL, *user = NULL;
+	const char	*op, *rule, *reg = "*";
+	json_t		*jr = NULL, *ju = NULL;
 	json_int_t	 seq = 0, at = 0;
 	json_error_t	 je;
 
-	if (json_unpack_ex(o, &je, 0, "{s:I, s:s, s:s, s?s, s?s, s?s, s?I}",
+	if (json_unpack_ex(o, &je, 0, "{s:I, s:s, s:s, s?s, s?o, s?o, s?I}",
 	    "seq", &seq, "op", &op, "rule", &rule, "registry", &reg, "reason",
-	    &reason, "user", &user, "at", &at) != 0) {
+	    &jr, "user", &ju, "at", &at) != 0) {
 		*cause = xasprintf("%s: changes[%zu]: %s", file, i, je.text);
 		return -1;
 	}
@@ -118,8 +129,8 @@ parse_change(json_t *o, size_t i, const char *file, struct block_change *c,
 	c->op = xstrdup(op);
 	c->rule = xstrdup(rule);
 	c->registry = xstrdup(reg);
-	c->reason = dup_or_null(reason);
-	c->user = dup_or_null(user);
+	c->reason = dup_or_null(opt_string(jr));
+	c->user = dup_or_null(opt_string(ju));
 	c->at = (time_t)at;
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "server/policy/polserve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct polserve {
 	int			  ifd;		/* inotify, or -1 */
 	struct event		 *watch, *poll, *soon, *flush;
 	struct stat		  st_blocks, st_inst;
+	uint64_t		  audited;	/* the last change logged */
 	bool			  busy;
 	unsigned		  want;		/* WANT_*, for the next job */
 	struct lru		  logs;
@@ -157,24 +159,101 @@ job_work(void *arg)
 	}
 }
 
-/* The audit lines of the changes a new blocks file brings. */
-static void
-audit_changes(const struct blocks *old, const struct blocks *nb)
+/* DATA_DIR/policy/audited: the number of the last change of the blocks
+ * file logged as an audit line, so that a change made while no server
+ * ran is logged at the next start, and none twice. */
+static char *
+audited_path(const char *dir)
 {
+	return xasprintf("%s/audited", dir);
+}
+
+static uint64_t
+audited_read(const char *dir)
+{
+	char			*p = audited_path(dir);
+	FILE			*f = fopen(p, "r");
+	unsigned long long	 n = 0;
+
+	free(p);
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &n) != 1)
+		n = 0;
+	fclose(f);
+	return n;
+}
+
+struct mark {
+	char		*dir;
+	uint64_t	 seq;
+};
+
+static void
+mark_work(void *arg)
+{
+	struct mark	*m = arg;
+	char		*p = audited_path(m->dir), *tmp, num[32];
+	int		 fd, n;
+
+	tmp = xasprintf("%s.tmp", p);
+	n = snprintf(num, sizeof num, "%llu\n", (unsigned long long)m->seq);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644))
+	    != -1) {
+		if (write(fd, num, (size_t)n) == n && fsync(fd) == 0)
+			rename(tmp, p);
+		close(fd);
+	}
+	unlink(tmp);
+	free(tmp);
+	free(p);
+}
+
+static void
+mark_done(void *arg)
+{
+	struct mark	*m = arg;
+
+	free(m->dir);
+	free(m);
+}
+
+/* The audit lines of the changes not logged yet; their mark written in
+ * the background (with no worker yet, at once). */
+static void
+audit_changes(struct polserve *ps, const struct blocks *nb, bool now)
+{
+	struct mark	*m;
+	uint64_t	 last = ps->audited;
+
 	for (size_t i = 0; i < nb->nchanges; i++) {
 		const struct block_change	*c = &nb->changes[i];
 
-		if (c->seq <= old->seq)
+		if (c->seq <= ps->audited)
 			continue;
 		log_info("audit: policy op=%s rule=%s registry=%s user=%s"
 		    " reason=\"%s\" at=%lld", c->op, c->rule, c->registry,
 		    c->user ? c->user : "-", c->reason ? c->reason : "",
 		    (long long)c->at);
+		if (c->seq > last)
+			last = c->seq;
 	}
-	if (nb->seq < old->seq)
-		log_warn("policy: the blocks file was replaced by an older one"
-		    " (change %llu, was %llu)", (unsigned long long)nb->seq,
-		    (unsigned long long)old->seq);
+	if (nb->seq < ps->audited)
+		log_warn("policy: the blocks file is older than what was"
+		    " logged (change %llu, logged up to %llu)",
+		    (unsigned long long)nb->seq,
+		    (unsigned long long)ps->audited);
+	if (last == ps->audited && nb->seq >= ps->audited)
+		return;
+	ps->audited = nb->seq > last ? nb->seq : last;
+	m = xcalloc(1, sizeof *m);
+	m->dir = xstrdup(ps->dir);
+	m->seq = ps->audited;
+	if (now) {
+		mark_work(m);
+		mark_done(m);
+	} else
+		workers_submit(ps->srv->background, mark_work, mark_done, m);
 }
 
 static void
@@ -185,7 +264,7 @@ take_blocks(struct polserve *ps, struct job *j)
 		    j->blocks_err, ps->blocks.n, ps->blocks.n == 1 ? "" : "s");
 		return;
 	}
-	audit_changes(&ps->blocks, &j->blocks);
+	audit_changes(ps, &j->blocks, false);
 	blocks_free(&ps->blocks);
 	ps->blocks = j->blocks;
 	memset(&j->blocks, 0, sizeof j->blocks);
@@ -487,6 +566,8 @@ polserve_start(struct server *srv, char **cause)
 	free(errs);
 	if (*cause != NULL)
 		return -1;
+	ps->audited = audited_read(ps->dir);
+	audit_changes(ps, &ps->blocks, true);
 	remake(ps);
 	log_views(srv);
 	if (ps->blocks.n > 0)

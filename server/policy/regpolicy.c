@@ -33,6 +33,7 @@ struct view {
 	struct policy_rule	*blocks;
 	size_t			 nblocks;
 	char			*describe;
+	char			*age_text;	/* min_publish_age as written */
 };
 
 #define VIEW(v)	((struct view *)(uintptr_t)(v))
@@ -115,6 +116,7 @@ view_free(struct view *v)
 	free(v->registry);
 	free(v->db_path);
 	free(v->describe);
+	free(v->age_text);
 	free(v);
 }
 
@@ -234,10 +236,13 @@ describe(const struct view *v)
 	char				*d = xstrdup(""), age[64], *t;
 
 	if (s->min_publish_age > 0) {
-		age_words(s->min_publish_age, age, sizeof age);
+		if (v->age_text != NULL)
+			snprintf(age, sizeof age, "%s", v->age_text);
+		else
+			age_words(s->min_publish_age, age, sizeof age);
 		t = xasprintf("Versions published less than %s ago are held"
-		    " (served yanked)%s", age, s->hosted ? " (this registry's"
-		    " own publishes are not)" : "");
+		    " (served yanked%s)", age, s->hosted ? "; this registry's"
+		    " own publishes are not" : "");
 		d = join(d, t);
 		free(t);
 		for (size_t i = 0; i < s->nage_exempt; i++)
@@ -308,6 +313,7 @@ regpolicy_make(const struct registry_config *rc, const struct blocks *bs,
 	v->pub.db_path = v->db_path;
 	v->pub.epoch = epoch;
 	v->pub.since = time(NULL);
+	v->age_text = xstrdup(rc->policy.min_publish_age);
 	v->describe = describe(v);
 	*out = &v->pub;
 	return 0;

@@ -175,6 +175,30 @@ static const struct {
 	{ "^01.2", "1.2.0", -1 },
 };
 
+/* semver_req_covers: precedence alone, pre-releases included. */
+static const struct {
+	const char	*req, *vers;
+	int		 allows;
+} covers[] = {
+	{ "<1.2.4", "1.2.4-rc.1", 1 },	/* semver_req_allows: 0 */
+	{ "<1.2.4", "1.0.0-alpha", 1 },
+	{ "<1.2.4", "1.2.4", 0 },
+	{ "<1.2.4", "1.2.5-rc.1", 0 },
+	{ "<=1.2.4", "1.2.4", 1 },
+	{ ">=1.0.0, <2.0.0", "1.5.0-beta", 1 },
+	{ ">=1.0.0, <2.0.0", "2.0.0-alpha", 1 },	/* below 2.0.0 */
+	{ "^1.2", "1.3.0-beta", 1 },
+	{ "^1.2", "2.0.0-alpha", 0 },
+	{ "^1.2.3", "1.2.3-rc.1", 0 },			/* below 1.2.3 */
+	{ "=1.0.0", "1.0.0-rc.1", 0 },
+	{ "=1.0.0", "1.0.0", 1 },
+	{ "=1.0.0", "1.0.0+build.5", 1 },
+	{ "~0.3", "0.3.9-pre", 1 },
+	{ "*", "3.0.0-rc.1", 1 },
+	{ "1.2.3", "1.2.3", 1 },
+	{ "abc", "1.0.0", -1 },
+};
+
 int
 main(void)
 {
@@ -243,6 +267,17 @@ main(void)
 		ok(semver_req_allows(reqs[i].req, &sv) == reqs[i].allows,
 		    "\"%s\" allows %s: %d", reqs[i].req, reqs[i].vers,
 		    reqs[i].allows);
+	}
+	for (i = 0; i < sizeof covers / sizeof covers[0]; i++) {
+		struct semver	sv;
+
+		if (semver_parse(covers[i].vers, &sv, NULL) != 0) {
+			ok(0, "test version %s parses", covers[i].vers);
+			continue;
+		}
+		ok(semver_req_covers(covers[i].req, &sv) == covers[i].allows,
+		    "\"%s\" covers %s: %d", covers[i].req, covers[i].vers,
+		    covers[i].allows);
 	}
 	return done_testing();
 }

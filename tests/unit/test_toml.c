@@ -739,10 +739,96 @@ test_misc(void)
 	toml_free(v);
 }
 
+/* TOML_INLINE_TABLES: inline tables as RustSec's advisories write them,
+ * and what TOML 1.0 forbids of them. */
+static const struct tcase inline_cases[] = {
+	{ "a = {}", 0, "{a={}}" },
+	{ "a = { }", 0, "{a={}}" },
+	{ "a = { b = 1 }", 0, "{a={b=1}}" },
+	{ "a = {b=1,c='x'}", 0, "{a={b=1,c=\"x\"}}" },
+	{ "functions = { \"x::y\" = [\"<= 24.0.0\"] }", 0,
+	    "{functions={\"x::y\"=[\"<= 24.0.0\"]}}" },
+	{ "a = { b = { c = [1, { d = true }] } }", 0,
+	    "{a={b={c=[1,{d=true}]}}}" },
+	{ "a = [{ b = 1 }, {}]", 0, "{a=[{b=1},{}]}" },
+	{ "[t]\na = { b = 1 } # c\nx = 2", 0, "{t={a={b=1},x=2}}" },
+	{ "a = { b = 1, }", 0, "!1:14: expected a key, found '}'" },
+	{ "a = { b = 1, b = 2 }", 0, "!1:14: duplicate key \"b\"" },
+	{ "a = { b.c = 1 }", 0, "!1:7: dotted keys are not supported" },
+	{ "a = { b = 1\n}", 0, "!1:12: unterminated inline table (opened at "
+	    "1:5; an inline table stays on one line)" },
+	{ "a = {\nb = 1 }", 0, "!1:6: unterminated inline table" },
+	{ "a = { b = 1", 0, "!1:12: unterminated inline table" },
+	{ "a = { b = 1 c = 2 }", 0, "!1:13: expected ',' or '}' after a value "
+	    "in an inline table, found 'c'" },
+	{ "a = { b = }", 0, "!1:11: expected a value after '=', found '}'" },
+	{ "a = { b = , }", 0, "!1:11: expected a value after '=', found ','" },
+	{ "a = { , }", 0, "!1:7: expected a key, found ','" },
+	{ "a = { b = 1 } x", 0, "!1:15: expected end of line after a value" },
+	{ "a = { b = 1 }\n[a]", 0, "!2:1: table [a] is already defined on "
+	    "line 1" },
+	{ "a = { b = 1 }\n[a.c]", 0, "!2:1: cannot define [a.c]: key \"a\" is "
+	    "an inline table (line 1), which cannot be extended" },
+	{ "a = { b = {} }\n[a.b.c]", 0, "!2:1: cannot define [a.b.c]: "
+	    "key \"a\" is an inline table" },
+	{ "a = [{}]\n[[a]]", 0, "!2:1: cannot make [[a]]: it is already an "
+	    "array" },
+	/* 32 inline tables deep is fine, 33 is not */
+	{ "a = {a={a={a={a={a={a={a={a={a={a={a={a={a={a={a"
+	    "={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a"
+	    "={a=1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}", 0,
+	    "{a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a="
+	    "{a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a="
+	    "{a=1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}" },
+	{ "a = {a={a={a={a={a={a={a={a={a={a={a={a={a={a={a"
+	    "={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a={a"
+	    "={a={a=1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}", 0,
+	    "!1:101: arrays and inline tables nested more than 32 "
+	    "deep" },
+};
+
+static void
+test_inline(void)
+{
+	const struct tcase	*c;
+	struct toml_value	*v;
+	size_t			 i, len;
+	char			*cause, *got, name[200];
+	int			 match;
+
+	for (i = 0; i < sizeof inline_cases / sizeof inline_cases[0]; i++) {
+		c = &inline_cases[i];
+		len = strlen(c->in);
+		cause = NULL;
+		v = toml_parse_flags(c->in, len, TOML_INLINE_TABLES, &cause);
+		if (v != NULL) {
+			got = xstrdup("");
+			dump(&got, v);
+			toml_free(v);
+		} else {
+			got = xasprintf("!%s", cause);
+			free(cause);
+		}
+		printable(name, sizeof name, c->in, len);
+		if (c->want[0] == '!')
+			match = strncmp(got, c->want, strlen(c->want)) == 0;
+		else
+			match = strcmp(got, c->want) == 0;
+		ok(match, "inline: parse \"%s\"", name);
+		if (!match)
+			printf("#   got  '%s'\n#   want '%s'\n", got, c->want);
+		free(got);
+	}
+	v = toml_parse("a = { b = 1 }", 13, &cause);
+	ok(v == NULL, "without the flag inline tables are refused");
+	free(cause);
+}
+
 int
 main(void)
 {
 	test_cases();
+	test_inline();
 	test_positions();
 	test_many_keys();
 	test_misc();
