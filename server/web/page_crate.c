@@ -46,7 +46,7 @@ struct version {
 	 * served, not what the stored line says. */
 	enum verdict	 verdict;
 	char		*reason;	/* for a person; NULL: allow */
-	time_t		 until;		/* a hold's end, or 0 */
+	char		*summary;	/* an advisory's, or NULL */
 };
 
 struct dep_known {
@@ -86,6 +86,24 @@ vers_desc(const void *a, const void *b)
 	return semver_cmp_str(y->vers, x->vers);
 }
 
+/* The summary of advisory id of this crate's version vers (new), or
+ * NULL. */
+static char *
+advisory_summary(struct crate_job *j, const char *vers, const char *id)
+{
+	const struct advisory	*hits[16];
+	struct semver		 sv;
+	size_t			 n;
+
+	if (j->pol->db == NULL || semver_parse(vers, &sv, NULL) != 0)
+		return NULL;
+	n = advisory_db_match(j->pol->db, j->name, &sv, hits, 16);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(hits[i]->id, id) == 0 && hits[i]->summary != NULL)
+			return xstrdup(hits[i]->summary);
+	return NULL;
+}
+
 /* The verdict the policy gives one line (the job has a policy). */
 static void
 judge(struct crate_job *j, const struct regpolicy_seen *seen,
@@ -98,7 +116,8 @@ judge(struct crate_job *j, const struct regpolicy_seen *seen,
 		return;
 	v->verdict = vi.verdict;
 	v->reason = xstrdup(vi.reason[0] != '\0' ? vi.reason : vi.rule);
-	v->until = vi.until;
+	if (vi.source == SOURCE_ADVISORY)
+		v->summary = advisory_summary(j, v->vers, vi.rule);
 }
 
 static void
@@ -427,18 +446,13 @@ verdict_word(enum verdict vd)
 static void
 verdict_html(struct html *h, const struct version *v)
 {
-	char	when[32];
-
 	if (v->verdict == VERDICT_ALLOW)
 		return;
 	html_put(h, "<span class=\"badge verdict verdict-%s\">%s</span>"
 	    " <span class=\"reason\">%s</span>", verdict_name(v->verdict),
 	    verdict_word(v->verdict), v->reason);
-	if (v->verdict == VERDICT_HOLD && v->until > 0) {
-		page_time(v->until, when);
-		html_put(h, " <span class=\"until\">(offered from %s)</span>",
-		    when);
-	}
+	if (v->summary != NULL)
+		html_put(h, " <span class=\"summary\">%s</span>", v->summary);
 }
 
 /* The row's class and data attributes: yanked, selected, the verdict. */
@@ -539,6 +553,13 @@ cargo_line(struct html *h, struct crate_job *j, const char *vers)
 	html_raw(h, "</pre>");
 	page_copy_button(h, "cargo-toml");
 	html_raw(h, "</div>\n");
+	if (j->vs[j->sel].verdict == VERDICT_HOLD || j->vs[j->sel].verdict ==
+	    VERDICT_DENY)
+		html_put(h, "<p class=\"notice\">This version is %s by the"
+		    " registry's policy: cargo is served it yanked, so a new"
+		    " resolution does not pick it%s.</p>\n",
+		    verdict_word(j->vs[j->sel].verdict), j->vs[j->sel].verdict ==
+		    VERDICT_DENY ? ", and its download is refused" : "");
 }
 
 static void
@@ -609,6 +630,7 @@ crate_free(struct crate_job *j)
 		json_decref(j->vs[i].line);
 		free(j->vs[i].license);
 		free(j->vs[i].reason);
+		free(j->vs[i].summary);
 	}
 	regpolicy_unref(j->pol);
 	free(j->vs);

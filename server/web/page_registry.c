@@ -572,7 +572,7 @@ rules_html(struct html *h, const struct policy_rule *r, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		html_put(h, "<li><code>%s</code>", r[i].text);
 		if (r[i].reason != NULL)
-			html_put(h, " <span class=\"reason\">%s</span>",
+			html_put(h, " — <span class=\"reason\">%s</span>",
 			    r[i].reason);
 		html_raw(h, "</li>");
 	}

@@ -37,10 +37,17 @@ def rfc3339(t):
 # an upstream whose lines carry pubtimes
 
 
+class Raw:
+    """A pubtime written as this JSON value, whatever it is."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 def add_version(tree, name, vers, pubtime=None, crate=True, sync=True):
     """Adds name@vers to a standins.RegistryTree with a "pubtime" field:
-    None (no field), a number (Unix seconds, written as cargo writes it)
-    or any JSON value written as given (a malformed one). crate: True (a
+    None (no field), a number (Unix seconds, written as cargo writes it),
+    a string or a Raw (written as given: a malformed one). crate: True (a
     real .crate made here), bytes, or None (index line only). Returns
     (line, crate bytes or None)."""
     if crate is True:
@@ -48,7 +55,9 @@ def add_version(tree, name, vers, pubtime=None, crate=True, sync=True):
     ck = S.sha256_hex(crate) if crate is not None else "%064x" % (hash((name, vers)) & (2**256 - 1))
     doc = {"name": name, "vers": vers, "deps": [], "cksum": ck, "features": {},
            "yanked": False, "links": None, "v": 1}
-    if isinstance(pubtime, (int, float)) and not isinstance(pubtime, bool):
+    if isinstance(pubtime, Raw):
+        doc["pubtime"] = pubtime.value
+    elif isinstance(pubtime, (int, float)) and not isinstance(pubtime, bool):
         doc["pubtime"] = rfc3339(pubtime)
     elif pubtime is not None:
         doc["pubtime"] = pubtime
@@ -321,9 +330,12 @@ def toml_list(items):
     return "[%s]" % ", ".join(json.dumps(i) for i in items)
 
 
-def policy_keys(min_age=None, exempt=None, deny=None, advisory_action=None, hide=None):
+def policy_keys(min_age=None, exempt=None, deny=None, advisory_action=None, hide=None,
+                advisory_db=None):
     """A registry's policy keys as TOML lines."""
     out = []
+    if advisory_db is not None:
+        out.append("advisory_db = %s" % json.dumps(advisory_db))
     if min_age is not None:
         out.append("min_publish_age = %s" % json.dumps(min_age))
     if exempt is not None:
@@ -384,13 +396,22 @@ def unblock(cfg, spec, registry=None):
     return crated_cmd(args + [spec])
 
 
+POLICY_LINE = r"registry \S+: policy: "
+
+
 def hup_and_wait(srv, count):
-    """SIGHUP, then the count-th "configuration ... reloaded" line."""
+    """SIGHUP, then the count-th "configuration ... reloaded" line and a
+    policy line logged after it (the views are remade on the workers once
+    the blocks and snapshots are read again: then the new settings apply
+    to every request)."""
     import signal
+    before = len(harness.wait_log(srv, POLICY_LINE, 0))
     srv.proc.send_signal(signal.SIGHUP)
     lines = harness.wait_log(srv, r"SIGHUP: configuration .* reloaded", 10, count=count)
     if len(lines) < count:
         raise AssertionError("no reload after SIGHUP; log:\n" + srv.log_tail())
+    if len(harness.wait_log(srv, POLICY_LINE, 10, count=before + 1)) <= before:
+        raise AssertionError("no policy line after the reload; log:\n" + srv.log_tail())
 
 
 def verdicts(srv, **labels):

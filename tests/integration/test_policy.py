@@ -29,7 +29,6 @@ pubtimes and min_publish_age, and every wait is on a condition."""
 
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -143,8 +142,12 @@ class AgeTest(MirrorPolicyCase):
 
         # 3. a Cargo.lock that pins the held version still builds, locked,
         # from a CARGO_HOME that never saw it
-        pinned = P.project(self.tmp, "pinned", {"pa-age": "1"})
-        shutil.copy(os.path.join(proj, "Cargo.lock"), os.path.join(pinned, "Cargo.lock"))
+        pinned = P.project(self.tmp, "pinned", {"pa-age": "1", "pa-future": "1",
+                                                "pa-corp-lib": "1"})
+        with open(os.path.join(proj, "Cargo.lock")) as f:
+            lock = f.read().replace('name = "proj-age"', 'name = "proj-pinned"')
+        with open(os.path.join(pinned, "Cargo.lock"), "w") as f:
+            f.write(lock)
         P.pin(pinned, "pa-age", "1.2.0", self.tree.cksums[("pa-age", "1.2.0")])
         cargo2 = P.mirror_cargo(self.tmp, srv)
         cargo2.run(["build", "--locked"], pinned, logs=[srv])
@@ -185,7 +188,7 @@ class AgeTest(MirrorPolicyCase):
         """Malformed pubtimes never poison a file nor slip past the gate;
         versions without a pubtime that appear after the first mirroring
         are held from when crated first saw them."""
-        bad = ["2026-13-01T00:00:00Z", "yesterday", 1700000000, "2025-01-01T00:00:00+00:00",
+        bad = ["2026-13-01T00:00:00Z", "yesterday", P.Raw(1700000000), "2025-01-01T00:00:00+00:00",
                "2025-01-01T00:00:00.5Z", "2025-02-30T00:00:00Z", "", None]
         self.add("pa-bad", "1.0.0", NOW - 10 * P.DAY)
         self.add("pa-bad", "1.1.0", "not-a-time")
@@ -378,8 +381,7 @@ class RulesTest(MirrorPolicyCase):
         for name, vers in (("base64", "0.5.2"), ("pm-vuln", "1.1.0")):
             rc, out, err = P.explain(self.cfg, name, vers, registry="mirror")
             self.assertEqual(rc, 0, err)
-            self.assertIn("allow", out)
-            self.assertNotIn("RUSTSEC-2099-0003", out)
+            self.assertRegex(out, r"verdict:\s+allow")
         self.assertGreaterEqual(P.verdicts(srv, registry="mirror", verdict="flag", source="advisory"), 1)
 
     def test_advisory_action_and_hide(self):
@@ -523,9 +525,15 @@ class RealSnapshotTest(MirrorPolicyCase):
     expectation is computed here from the snapshot itself)."""
 
     def served_matches(self, srv, expected):
+        """Every crate's served file (asked 16 at a time: crated fills
+        them from the upstream side by side) against expected."""
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            served = dict(zip(sorted(expected), ex.map(
+                lambda n: P.yanked(srv, "mirror", n), sorted(expected))))
         wrong = []
         for name, want in sorted(expected.items()):
-            got = P.yanked(srv, "mirror", name)
+            got = served[name]
             if got is None:
                 wrong.append("%s: not served" % name)
                 continue

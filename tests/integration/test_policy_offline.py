@@ -114,7 +114,9 @@ class PrefetchTest(PolicyOfflineCase):
         self.assertRegex(out, r"2 failed \(2 denied by the policy\)")
         self.assertRegex(out, r"2 versions pinned by the lock files are denied by the policy")
         for name, vers in (("po-ok", "1.0.0"), ("po-held", "1.1.0"), ("po-vuln", "1.0.0")):
-            self.assertTrue(self.cached(data, name, vers), "%s %s not prefetched" % (name, vers))
+            # (a running server may write it just after the answer)
+            self.assertTrue(harness.wait_until(lambda: self.cached(data, name, vers), 10),
+                            "%s %s not prefetched" % (name, vers))
             self.assertNotRegex(text, r"failed: %s %s" % (name, re.escape(vers)))
         for name, vers in (("po-evil", "0.1.0"), ("po-deny", "1.0.0")):
             self.assertFalse(self.cached(data, name, vers))

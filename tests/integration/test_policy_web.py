@@ -36,6 +36,7 @@ from test_web_browser import CHROMIUM, DRIVER, artefact_dir, missing_tools  # no
 
 NOW = time.time()
 REASON = 'incident <b>42</b>: <script>alert("blocked")</script> & co'
+EVIL_SUMMARY = 'pw-evil steals <img src=x onerror=alert(1)> tokens'
 
 
 def rows(text):
@@ -61,22 +62,28 @@ class PolicyWebCase(harness.TestCase):
             P.add_version(self.tree, name, vers, t)
         self.db = P.write_osv_db(os.path.join(self.tmp, "advisories"), [
             P.osv_advisory("RUSTSEC-2099-0201", "pw-evil", [{"introduced": "0.0.0-0"}],
-                           categories=["malicious"]),
+                           categories=["malicious"], summary=EVIL_SUMMARY),
             P.osv_advisory("RUSTSEC-2099-0202", "pw-vuln", [{"introduced": "0.0.0-0"},
                                                             {"fixed": "1.1.0"}])])
         self.cfg = os.path.join(self.tmp, "crated.toml")
         P.write_cfg(self.cfg, os.path.join(self.tmp, "data"), P.mirror_registry(
             "mirror", "sparse+%s/reg/" % self.si.base, min_age="1 day",
-            exempt=["corp-*", "pw-corp-?"], deny=["pw-deny@<1.1.0"])
-            + "[registries.plain]\n", advisory_db=self.db)
+            exempt=["corp-*", "pw-corp-?"], deny=["pw-deny@<1.1.0"], advisory_db=self.db)
+            + "[registries.plain]\n")
         self.srv = self.start_crated(config_path=self.cfg, data_dir=os.path.join(self.tmp, "data"))
-        rc, out, err = P.block(self.cfg, "pw-blocked@=2.1.0", REASON)
+        rc, out, err = P.block(self.cfg, "pw-blocked@=2.1.0", REASON, registry="mirror")
         self.assertEqual(rc, 0, out + err)
         self.assertTrue(harness.wait_until(
             lambda: (P.yanked(self.srv, "mirror", "pw-blocked") or {}).get("2.1.0") is True, 10))
         for name in ("pw-held", "pw-deny", "pw-evil", "pw-vuln"):
             self.assertEqual(self.srv.get("/mirror/" + index_path(name)).status, 200)
-        self.assertEqual(self.srv.publish_simple("pl-own", "1.0.0")[0].status, 200)
+        # the pages read the cache's files, written once the fills are done
+        on_disk = [os.path.join(self.tmp, "data", "mirror", "index", index_path(n))
+                   for n in ("pw-held", "pw-deny", "pw-blocked", "pw-evil", "pw-vuln")]
+        self.assertTrue(harness.wait_until(lambda: all(map(os.path.exists, on_disk)), 10))
+        r = self.srv.publish(harness.crate_meta("pl-own", "1.0.0"),
+                             harness.make_crate("pl-own", "1.0.0"), reg="plain")
+        self.assertEqual(r.status, 200, r)
 
 
 class PagesTest(PolicyWebCase):
@@ -93,12 +100,12 @@ class PagesTest(PolicyWebCase):
         self.assertIn('data-verdict="hold"', tag)
         self.assertIn("held", row)
         self.assertIn("min_publish_age", row)
-        self.assertIn("offered from", row)
+        self.assertIn("held until", row)
         tag, row = rs["1.0.0"]
         self.assertNotIn("data-verdict", tag, "allow is marked")
         self.assertNotRegex(row, r"badge verdict")
         self.assertIn("selected", tag, "the default version is not the one cargo picks")
-        self.assertRegex(text, r'<pre id="cargo-toml">pw-held = \{ version = &quot;1\.0\.0&quot;')
+        self.assertRegex(text, r'<pre id="cargo-toml">pw-held = \{ version = "1\.0\.0"')
 
         text = self.page("/mirror/crates/pw-blocked")
         tag, row = rows(text)["2.1.0"]
@@ -111,6 +118,11 @@ class PagesTest(PolicyWebCase):
         # ?v= still shows a denied version, with its verdict among the facts
         text = self.page("/mirror/crates/pw-blocked?v=2.1.0")
         self.assertRegex(text, r'<dt>Policy</dt><dd class="policy"><span class="badge verdict verdict-deny">')
+        self.assertIn("This version is denied by the registry's policy", text)
+        text = self.page("/mirror/crates/pw-evil")
+        self.assertIn("pw-evil steals &lt;img src=x onerror=alert(1)&gt; tokens", text)
+        self.assertNotIn("<img src=x", text)
+        self.assertIn("pw-vuln: test advisory", self.page("/mirror/crates/pw-vuln"))
 
         for name, vers, verdict, what in (("pw-deny", "1.0.0", "deny", "pw-deny@&lt;1.1.0"),
                                           ("pw-evil", "0.1.0", "deny", "RUSTSEC-2099-0201 (malicious)"),
@@ -122,7 +134,7 @@ class PagesTest(PolicyWebCase):
                 self.assertIn(what, row)
         self.assertNotIn("data-verdict", rows(self.page("/mirror/crates/pw-vuln"))["1.1.0"][0])
         # a hosted registry without a policy: no column, no marks
-        text = self.page("/local/crates/pl-own")
+        text = self.page("/plain/crates/pl-own")
         self.assertNotIn("data-verdict", text)
         self.assertNotIn('<th scope="col">Policy</th>', text)
 
@@ -146,8 +158,8 @@ class PagesTest(PolicyWebCase):
         self.assertRegex(sec, r"other\s+vulnerabilities: flagged")
         self.assertIn('href="#policy"', text)
         text = self.page("/plain/")
-        self.assertRegex(text, r'<section class="policy none"[^>]*>.*None: every version is served'
-                         r' as published', )
+        self.assertRegex(text, r'(?s)<section class="policy none"[^>]*>.*None: every version is'
+                         r' served as published')
 
 
 @unittest.skipIf(missing_tools(), "browser tools missing: %s" % ", ".join(missing_tools()))
