@@ -284,7 +284,7 @@ class RulesTest(MirrorPolicyCase):
     def setUp(self):
         super().setUp()
         old = NOW - 30 * P.DAY
-        for name, versions in (("pd-deny", ("1.2.3", "1.2.4")),
+        for name, versions in (("pd-deny", ("1.2.3", "1.2.4-rc.1", "1.2.4")),
                                ("pd-mixed_case", ("1.0.0", "1.1.0")),
                                ("pm-evil", ("0.1.0", "0.2.0")),
                                ("pm-vuln", ("1.0.0", "1.1.0")),
@@ -305,7 +305,8 @@ class RulesTest(MirrorPolicyCase):
         proj = P.project(self.tmp, "deny", {"pd-deny": "1.2", "pd-mixed_case": "1"})
         cargo.run(["generate-lockfile"], proj, logs=[srv])
         self.assertEqual(P.locked(proj), {"pd-deny": "1.2.4", "pd-mixed_case": "1.0.0"})
-        self.assertServedAsUpstream(srv, "pd-deny", {"1.2.3"})
+        # (a requirement covers pre-releases: <1.2.4 denies 1.2.4-rc.1)
+        self.assertServedAsUpstream(srv, "pd-deny", {"1.2.3", "1.2.4-rc.1"})
         self.assertServedAsUpstream(srv, "pd-mixed_case", {"1.1.0"})
         mark = self.si.mark()
         # a lock file pinning a denied version: the download is refused,
@@ -394,11 +395,38 @@ class RulesTest(MirrorPolicyCase):
         self.assertEqual(sorted(lines), ["1.1.0"], "hide: the denied line is still served")
         self.assertEqual(lines["1.1.0"], P.upstream_line(self.tree, "pm-vuln", "1.1.0"))
         r, lines = P.served_lines(srv, "mirror", "pd-deny")
-        self.assertEqual(sorted(lines), ["1.2.4"])
+        self.assertEqual(sorted(lines), ["1.2.4"], "hide: denied lines still served")
         r = P.download(srv, "mirror", "pm-vuln", "1.0.0")
         self.assertEqual(r.status, 403, r)
         self.assertIn("RUSTSEC-2099-0002", self.assertErrors(r, (403,)))
         self.srv = srv
+
+
+class AdvisoriesImportTest(MirrorPolicyCase):
+    """`crated advisories import` installs a snapshot that a running
+    crated uses at once, instead of advisory_db; kept across restarts."""
+
+    def test_import_reaches_running_server(self):
+        old = NOW - 30 * P.DAY
+        self.add("pm-mine", "1.0.0", old)
+        self.add("evm-units", "0.1.0", old)
+        db = P.write_osv_db(os.path.join(self.tmp, "mine"), [P.osv_advisory(
+            "RUSTSEC-2099-0301", "pm-mine", [{"introduced": "0.0.0-0"}], categories=["malicious"])])
+        self.write(advisory_db=db)
+        srv = self.start()
+        self.assertServedAsUpstream(srv, "pm-mine", {"1.0.0"})
+        self.assertServedAsUpstream(srv, "evm-units", set())
+        rc, out, err = P.crated_cmd(["advisories", "import", "--config", self.cfg, P.OSV_SNAPSHOT],
+                                    timeout=120)
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(harness.wait_until(
+            lambda: (P.yanked(srv, "mirror", "evm-units") or {}).get("0.1.0") is True, 20),
+            "the imported snapshot did not reach the running server")
+        self.assertServedAsUpstream(srv, "pm-mine", set())
+        self.assertRegex(srv.get("/-/ready").text(), r"\b1206\b")
+        srv.stop()
+        srv = self.start()
+        self.assertServedAsUpstream(srv, "evm-units", {"0.1.0"})
 
 
 class BlockTest(MirrorPolicyCase):
@@ -487,6 +515,47 @@ class BlockTest(MirrorPolicyCase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(harness.wait_until(
             lambda: (P.yanked(srv, "mirror", "pb-x") or {}).get("1.0.0") is True, 10))
+
+
+class InstallTest(MirrorPolicyCase):
+    """`cargo install` resolves against what crated serves: a held version
+    is not installed (the older one is), and asking for it by version is
+    refused by cargo as yanked. (What the README says of cargo install.)"""
+
+    def test_install_skips_held(self):
+        main = {"src/main.rs": 'fn main() { println!("pi-tool {}", env!("CARGO_PKG_VERSION")); }\n'}
+        self.add("pi-tool", "1.0.0", NOW - 30 * P.DAY, harness.make_crate("pi-tool", "1.0.0", main))
+        self.add("pi-tool", "1.1.0", NOW - P.HOUR, harness.make_crate("pi-tool", "1.1.0", main))
+        self.write(min_age="1 day")
+        srv = self.start()
+        cargo = P.mirror_cargo(self.tmp, srv)
+        root = os.path.join(self.tmp, "root")
+        _, out, err = cargo.run(["install", "pi-tool", "--registry", "mirror", "--root", root],
+                                self.tmp, logs=[srv])
+        self.assertIn("Installed package `pi-tool v1.0.0", err)
+        self.cargo_fails_with(cargo, self.tmp, ["install", "pi-tool@=1.1.0", "--registry", "mirror",
+                                                "--root", root], "yanked")
+
+
+    def test_precise_selects_held_not_denied(self):
+        """A hold is what cargo's yank is: a deliberate `cargo update
+        --precise` still selects the version (cargo warns); a denied one
+        is then refused at its download (what the README's limits say)."""
+        self.add("pq-age", "1.0.0", NOW - 30 * P.DAY)
+        self.add("pq-age", "1.1.0", NOW - P.HOUR)
+        self.add("pq-age", "1.2.0", NOW - 30 * P.DAY)
+        self.write(min_age="1 day", deny=["pq-age@=1.2.0"])
+        srv = self.start()
+        cargo = P.mirror_cargo(self.tmp, srv)
+        proj = P.project(self.tmp, "precise", {"pq-age": "1"})
+        cargo.run(["generate-lockfile"], proj, logs=[srv])
+        self.assertEqual(P.locked(proj), {"pq-age": "1.0.0"})
+        _, _, err = cargo.run(["update", "-p", "pq-age", "--precise", "1.1.0"], proj, logs=[srv])
+        self.assertIn("yanked", err)
+        cargo.run(["build"], proj, logs=[srv])
+        self.assertEqual(P.locked(proj), {"pq-age": "1.1.0"})
+        cargo.run(["update", "-p", "pq-age", "--precise", "1.2.0"], proj, logs=[srv])
+        self.cargo_fails_with(cargo, proj, ["build"], "403", "blocked by policy")
 
 
 class HostedTest(harness.TestCase):
