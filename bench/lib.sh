@@ -88,11 +88,14 @@ control_start() {
 # hosted_crated REGISTRY...: starts crated serving those hosted
 # registries from $work/data on a free port, logging warnings to
 # $work/crated.log; sets $cport and $cpid once it accepts.
+# BENCH_CRATED_CONFIG: more top-level lines (a policy, for instance:
+# 'deny = ["no-such-crate"]' puts every file through it).
 hosted_crated() {
 	local r
 	cport=$(free_port)
 	{ printf 'listen = ["127.0.0.1:%s"]\ndata_dir = "%s"\nlog_level = "warn"\n' \
 	    "$cport" "$work/data"
+	  [ -n "${BENCH_CRATED_CONFIG:-}" ] && printf '%s\n' "$BENCH_CRATED_CONFIG"
 	  for r; do echo "[registries.$r]"; done; } > "$work/crated.toml"
 	bg_start "$crated" serve --config "$work/crated.toml" 2> "$work/crated.log"
 	cpid=$bg_pid

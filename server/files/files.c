@@ -85,7 +85,7 @@ reply_entry(struct registry *reg, const char *path, struct http_request *r,
 	struct regpolicy_view	*v = regpolicy_view(reg);
 
 	if (v != NULL)
-		policed_reply(reg, v, path, r, e, extra, answer_policed);
+		policed_reply(reg, v, path, r, e, extra, keep, answer_policed);
 	else
 		answer_entry(reg->srv, reg, path, r, e, extra, keep, true);
 }

@@ -36,6 +36,7 @@ struct waiter {
 	struct http_request	*r;
 	char			*path;
 	char			*extra;
+	bool			 keep;
 	policed_answer		 answer;
 	struct waiter		*next;
 };
@@ -90,7 +91,7 @@ current(struct server *srv, const char *key, const struct hot_entry *e,
 static void
 answer_one(struct registry *reg, const char *name, struct hot_entry *pe,
     struct hot_entry *src, const char *path, struct http_request *r,
-    const char *extra, policed_answer answer)
+    const char *extra, bool keep, policed_answer answer)
 {
 	const struct made	*m = pe->aux;
 
@@ -103,7 +104,7 @@ answer_one(struct registry *reg, const char *name, struct hot_entry *pe,
 	}
 	polserve_served(reg, name, &m->tally);
 	if (m->same) {
-		answer(reg, path, r, src, extra, true);
+		answer(reg, path, r, src, extra, keep);
 		return;
 	}
 	hot_unref(src);
@@ -194,7 +195,7 @@ job_done(void *arg)
 		next = w->next;
 		hot_ref(j->src);
 		answer_one(j->reg, j->name, pe, j->src, w->path, w->r,
-		    w->extra, w->answer);
+		    w->extra, w->keep, w->answer);
 		free(w->path);
 		free(w->extra);
 		free(w);
@@ -207,11 +208,12 @@ job_done(void *arg)
 
 static struct waiter *
 waiter_new(const char *path, struct http_request *r, const char *extra,
-    policed_answer answer)
+    bool keep, policed_answer answer)
 {
 	struct waiter	*w = xcalloc(1, sizeof *w);
 
 	w->r = r;
+	w->keep = keep;
 	w->path = xstrdup(path);
 	w->extra = extra ? xstrdup(extra) : NULL;
 	w->answer = answer;
@@ -221,7 +223,7 @@ waiter_new(const char *path, struct http_request *r, const char *extra,
 void
 policed_reply(struct registry *reg, struct regpolicy_view *v,
     const char *path, struct http_request *r, struct hot_entry *e,
-    const char *extra, policed_answer answer)
+    const char *extra, bool keep, policed_answer answer)
 {
 	struct server	*srv = reg->srv;
 	struct hot_entry *pe;
@@ -239,7 +241,7 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 	snprintf(name, sizeof name, "%s", last ? last + 1 : path);
 	snprintf(key, sizeof key, "%s#p", hot_entry_key(e));
 	if ((pe = current(srv, key, e, v, now)) != NULL) {
-		answer_one(reg, name, pe, e, path, r, extra, answer);
+		answer_one(reg, name, pe, e, path, r, extra, keep, answer);
 		regpolicy_unref(v);
 		return;
 	}
@@ -248,8 +250,9 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 		j = lru_entry(n, struct job, node);
 		if (j->v->epoch == v->epoch && strcmp(j->src->plain.etag,
 		    e->plain.etag) == 0) {
-			struct waiter	*w = waiter_new(path, r, extra, answer);
+			struct waiter	*w;
 
+			w = waiter_new(path, r, extra, keep, answer);
 			w->next = j->waiters;
 			j->waiters = w;
 			hot_unref(e);
@@ -264,7 +267,7 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 	j->src = e;
 	snprintf(j->name, sizeof j->name, "%s", name);
 	j->now = now;
-	j->waiters = waiter_new(path, r, extra, answer);
+	j->waiters = waiter_new(path, r, extra, keep, answer);
 	/* Another source or epoch being filtered under this key (or too
 	 * many at once): this one is made apart, for this request. */
 	if (n == NULL && pending.n < PENDING_MAX) {

@@ -28,10 +28,12 @@ typedef void (*policed_answer)(struct registry *, const char *path,
     bool keep);
 
 /* Answers r, a request for the index file at path of reg, whose bytes
- * are e (a reference stolen), under the policy v (a reference stolen). */
+ * are e (a reference stolen), under the policy v (a reference stolen).
+ * keep: e holds the file's own bytes (answer's keep when e is served as
+ * it is; a filtered view is never kept). */
 void	policed_reply(struct registry *, struct regpolicy_view *v,
 	    const char *path, struct http_request *r, struct hot_entry *e,
-	    const char *extra, policed_answer answer);
+	    const char *extra, bool keep, policed_answer answer);
 /* At exit: what is still under way is dropped (the workers are gone). */
 void	policed_close(void);
 
