@@ -1091,6 +1091,7 @@ handle(struct loader *ld, const char *rel, int kind, const char *buf,
     size_t len)
 {
 	struct file	*f;
+	char		*cause;
 
 	if (ld->nfiles == ld->capfiles) {
 		ld->capfiles = ld->capfiles != 0 ? ld->capfiles * 2 : 256;
@@ -1101,9 +1102,13 @@ handle(struct loader *ld, const char *rel, int kind, const char *buf,
 	f->path = xstrdup(rel);
 	if (EVP_Digest(buf, len, f->md, NULL, EVP_sha256(), NULL) != 1)
 		xoom("EVP_Digest");
-	if (kind == PATH_OSV)
-		return parse_osv(ld, rel, ld->nfiles - 1, buf, len);
-	return parse_md(ld, rel, ld->nfiles - 1, buf, len);
+	if ((kind == PATH_OSV ? parse_osv : parse_md)(ld, rel, ld->nfiles - 1,
+	    buf, len) == 0)
+		return 0;
+	cause = ld->cause;	/* "crates/...: why", of the snapshot */
+	ld->cause = xasprintf("%s: %s", ld->src, cause);
+	free(cause);
+	return -1;
 }
 
 /* Counts an entry looked at and size bytes to read; -1 past a limit. */

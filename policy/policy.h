@@ -176,8 +176,10 @@ struct verdict_info {
 
 /* The verdict for name@vers. blocks: the run-time blocks; db may be NULL.
  * Order: deny (block, deny list, malicious or advisory_action deny) over
- * hold (age, advisory_action hold) over flag over allow. An unparsable
- * version is allowed (nothing can match it). */
+ * hold (advisory_action hold, then age) over flag over allow; among
+ * advisories the strongest, its id first in reason, the others that
+ * count after it. An unparsable version or an invalid name is allowed
+ * (nothing can match it). */
 void	policy_decide(const struct policy_settings *s,
 	    const struct policy_rule *blocks, size_t nblocks,
 	    const struct advisory_db *db, const char *name, const char *vers,
@@ -185,21 +187,29 @@ void	policy_decide(const struct policy_settings *s,
 
 /* ---- an index file as served (policy/filter.c) ---- */
 
-/* Asked for each version's first-seen time (0: old). */
+/* Asked for a version's first-seen time (0: old), only for lines
+ * without a valid pubtime while the age gate applies (min_publish_age
+ * set, not hosted). */
 typedef time_t	(*policy_first_seen_cb)(const char *name, const char *vers,
 		    void *arg);
 
 struct policy_filtered {
 	char	*body;		/* new, or NULL: the file is served as it is */
 	size_t	 len;
-	time_t	 next_change;	/* the earliest hold's end; 0: none */
-	size_t	 held, denied, flagged;
+	time_t	 next_change;	/* the earliest end of a hold that rewrote
+				   a line; 0: none */
+	size_t	 held, denied, flagged;	/* lines with that verdict (also
+					   those already yanked) */
 };
 
 /* Applies the verdicts to an index file of crate name: a held or denied
- * line gets "yanked":true with every other byte of it unchanged (a line
- * already yanked is left as it is; with hide a denied line is dropped).
- * Lines that do not parse are left as they are. 0, or -ENOMEM. */
+ * line gets "yanked":true with every other byte of it unchanged (its
+ * "yanked" value replaced in place, or ,"yanked":true put before its
+ * closing brace; a line already yanked is left as it is; with hide a
+ * denied line is dropped, newline and all). Lines that are no JSON object
+ * with a string "vers" are left as they are; a malformed pubtime counts
+ * as none. Nothing is copied until a line changes. 0 (out of memory
+ * aborts, as everywhere). */
 int	policy_filter_index(const struct policy_settings *s,
 	    const struct policy_rule *blocks, size_t nblocks,
 	    const struct advisory_db *db, const char *name, const char *buf,

@@ -6,21 +6,32 @@
 # the clean run; exits 1 if any target crashed (the input is kept in
 # BUILD/crashes/). Needs clang and libclang-rt-14-dev.
 #   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
+# FUZZ_TARGETS="fuzz_advisory fuzz_policy_filter" runs (and builds) only
+# those.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-600}
 build=${2:-$root/build-fuzz}
 sample=${CRATED_SAMPLE:-$root/../shared/data/crates-io-index-2025-sample.tar.gz}
+data=$(dirname "$sample")
 targets=(fuzz_http fuzz_indexline fuzz_publish fuzz_toml fuzz_lockfile
     fuzz_bundle)
 targets+=(fuzz_h2)
 targets+=(fuzz_objlist)
+targets+=(fuzz_advisory fuzz_policy_filter)
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	read -ra targets <<<"$FUZZ_TARGETS"
+fi
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$root" -Dfuzz=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
-ninja -C "$build" >/dev/null
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >/dev/null
+else
+	ninja -C "$build" >/dev/null
+fi
 
 seed() {	# target dir
 	local t=$1 d=$2
@@ -44,6 +55,34 @@ seed() {	# target dir
 		[ -f "$root/deploy/crated.toml" ] &&
 		    cp "$root/deploy/crated.toml" "$d/" || true ;;
 	fuzz_lockfile) cp "$root"/tests/data/lockfiles/* "$d/" ;;
+	fuzz_advisory)	# "PATH\nBYTES" of every advisory of both snapshots
+		for t in "$data"/rustsec-advisory-db-*.tar.gz; do
+			[ -f "$t" ] || continue
+			python3 - "$t" "$d" <<-'PY'
+			import hashlib, os, sys, tarfile
+			with tarfile.open(sys.argv[1]) as t:
+			    for m in t.getmembers():
+			        if m.isfile() and "/RUSTSEC-" in m.name:
+			            b = m.name.encode() + b"\n" + t.extractfile(m).read()
+			            n = hashlib.sha1(b).hexdigest()
+			            open(os.path.join(sys.argv[2], n), "wb").write(b)
+			PY
+		done ;;
+	fuzz_policy_filter)
+		cp "$root"/tests/data/policy/index/* "$d/"
+		find "$root/tests/data/index" -type f -exec cp {} "$d/" \;
+		if [ -f "$sample" ]; then
+			mkdir -p "$build/sample"
+			tar xzf "$sample" -C "$build/sample" \
+			    ./3/l/lzw ./3/l/log ./se/rd/serde-value \
+			    ./ur/l/url ./ra/nd/rand_core 2>/dev/null || true
+			find "$build/sample" -type f -exec cp {} "$d/" \;
+		fi
+		printf '%s\n' '{"name":"fuzz","vers":"0.9.0","deps":[],"yanked":false}' \
+		    '{"name":"fuzz","vers":"1.0.0","pubtime":"2026-12-07T10:00:00Z"}' \
+		    '{"name":"fuzz","vers":"1.10.0","yanked":true}' \
+		    '{"name":"fuzz","vers":"2.0.0","pubtime":"2026-01-01T00:00:00Z","yanked":false}' \
+		    >"$d/pubtimes" ;;
 	fuzz_bundle) python3 - "$d/seed.tar.gz" <<-'PY'
 		import hashlib, io, json, sys, tarfile, time
 		line = b'{"name":"a","vers":"1.0.0","deps":[],"cksum":"%s"}\n'
