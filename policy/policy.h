@@ -176,8 +176,10 @@ struct verdict_info {
 
 /* The verdict for name@vers. blocks: the run-time blocks; db may be NULL.
  * Order: deny (block, deny list, malicious or advisory_action deny) over
- * hold (age, advisory_action hold) over flag over allow. An unparsable
- * version is allowed (nothing can match it). */
+ * hold (advisory_action hold, then age) over flag over allow; among
+ * advisories the strongest, its id first in reason, the others that
+ * count after it. An unparsable version or an invalid name is allowed
+ * (nothing can match it). */
 void	policy_decide(const struct policy_settings *s,
 	    const struct policy_rule *blocks, size_t nblocks,
 	    const struct advisory_db *db, const char *name, const char *vers,

@@ -104,11 +104,13 @@ files_reply_file_entry(struct registry *reg, const char *path,
 	reply_entry(reg, path, r, e, extra, true);
 }
 
+/* ims: If-Modified-Since counts (not under a policy: policed.h). */
 static void
-reply_open_file(struct http_request *r, const struct open_file *f)
+reply_open_file(struct http_request *r, const struct open_file *f, bool ims)
 {
 	if (validators_not_modified(http_header(r, "If-None-Match"),
-	    http_header(r, "If-Modified-Since"), f->etag, f->mtime))
+	    ims ? http_header(r, "If-Modified-Since") : NULL, f->etag,
+	    f->mtime))
 		http_reply(r, 304, NULL, hot_304_lines(f->hdrs), NULL, 0);
 	else
 		http_reply_segment(r, 200, "text/plain; charset=utf-8",
@@ -122,18 +124,19 @@ reply_open_file(struct http_request *r, const struct open_file *f)
 static void
 reply_and_keep(struct open_files *open, struct http_request *r,
     const char *key, int fd, const struct stat *st, const char *etag,
-    char *hdrs, size_t cost)
+    char *hdrs, size_t cost, bool ims)
 {
 	struct open_file	*f;
 
 	if (st->st_size > 0 && (f = open_files_add(open, key, fd, st, etag,
 	    hdrs)) != NULL) {
 		f->cost = cost;
-		reply_open_file(r, f);
+		reply_open_file(r, f, ims);
 		return;
 	}
 	if (validators_not_modified(http_header(r, "If-None-Match"),
-	    http_header(r, "If-Modified-Since"), etag, st->st_mtime)) {
+	    ims ? http_header(r, "If-Modified-Since") : NULL, etag,
+	    st->st_mtime)) {
 		close(fd);
 		http_reply(r, 304, NULL, hot_304_lines(hdrs), NULL, 0);
 	} else
@@ -146,18 +149,21 @@ reply_and_keep(struct open_files *open, struct http_request *r,
  * answered from it (1), unless the memory cache now admits the file (0:
  * the caller reads it in; it stays open for when memory lets it go again,
  * as a working set larger than memory takes turns in it, and reopening
- * cost an open, a stat and an xattr read each time). -1 when not kept. */
+ * cost an open, a stat and an xattr read each time). -1 when not kept.
+ * want: under a policy, the ETag the kept file must have (else 0), and
+ * If-Modified-Since does not count; NULL: none. */
 static int
 from_kept(struct registry *reg, struct http_request *r, const char *key,
-    const char *okey)
+    const char *okey, const char *want)
 {
 	struct open_file	*f;
 
 	if ((f = open_files_get(reg->srv->open, okey)) == NULL)
 		return -1;
-	if (hot_admit(reg->srv->hot, key, f->cost))
+	if (hot_admit(reg->srv->hot, key, f->cost) || (want != NULL &&
+	    strcmp(f->etag, want) != 0))
 		return 0;
-	reply_open_file(r, f);
+	reply_open_file(r, f, want == NULL);
 	return 1;
 }
 
@@ -197,23 +203,29 @@ open_plain(struct registry *reg, const char *key, const char *rel,
  * with its ETag and header lines (open_files), so the next request for
  * it costs no system call but the reply's, until it is asked for often
  * enough to be admitted. 1 when answered; 0 when the caller should read
- * the file into the cache; -errno.
+ * the file into the cache; -errno. want: under a policy, the ETag the
+ * file must have to be served as it is (NULL: any).
  */
 static int
 index_from_disk(struct registry *reg, struct http_request *r,
-    const char *key, const char *rel)
+    const char *key, const char *rel, const char *want)
 {
 	struct open_files	*open = reg->srv->open;
 	struct stat		 st;
 	char			 etag[ETAG_LEN], *hdrs;
 	int			 fd, res;
 
-	if ((res = from_kept(reg, r, key, key)) >= 0)
+	if ((res = from_kept(reg, r, key, key, want)) >= 0)
 		return res;
 	if ((fd = open_plain(reg, key, rel, true, &st, etag)) < 0)
 		return fd == -EAGAIN ? 0 : fd;
+	if (want != NULL && strcmp(etag, want) != 0) {
+		close(fd);
+		return 0;
+	}
 	hdrs = hot_header_lines(etag, st.st_mtime, false, index_cache_control);
-	reply_and_keep(open, r, key, fd, &st, etag, hdrs, (size_t)st.st_size);
+	reply_and_keep(open, r, key, fd, &st, etag, hdrs, (size_t)st.st_size,
+	    want == NULL);
 	return 1;
 }
 
@@ -345,25 +357,29 @@ files_load_gzip(struct registry *reg, const char *path,
  * memory. 1 when
  * answered; 0 when the caller should read the file into the cache (with
  * its kept gzip form, files_load_gzip, or compressed and kept then);
- * -errno.
+ * -errno. want: as index_from_disk's.
  */
 static int
 gzip_from_disk(struct registry *reg, struct http_request *r,
-    const char *key, const char *path, const char *rel)
+    const char *key, const char *path, const char *rel, const char *want)
 {
 	struct open_files	*open = reg->srv->open;
 	struct stat		 st, gst;
 	char			 gzkey[REGISTRY_NAME_MAX + INDEX_PATH_MAX + 8];
 	char			 gzrel[STORE_PATH_MAX], etag[ETAG_LEN];
-	char			 gzetag[ETAG_LEN], *hdrs;
+	char			 gzetag[ETAG_LEN], gzwant[ETAG_LEN], *hdrs;
 	int			 fd, gzfd, res;
 
 	gzip_key(gzkey, sizeof gzkey, key);
-	if ((res = from_kept(reg, r, key, gzkey)) >= 0)
+	if (want != NULL)
+		gzfile_etag(want, gzwant);
+	if ((res = from_kept(reg, r, key, gzkey, want ? gzwant : NULL)) >= 0)
 		return res;
 	if ((fd = open_plain(reg, key, rel, true, &st, etag)) < 0)
 		return fd == -EAGAIN ? 0 : fd;
 	close(fd);
+	if (want != NULL && strcmp(etag, want) != 0)
+		return 0;
 	join3(gzrel, sizeof gzrel, "gz/", path, "");
 	if ((gzfd = store_open_file(reg->store, gzrel, &gst)) < 0)
 		return 0;		/* none yet: made on the way in */
@@ -378,7 +394,7 @@ gzip_from_disk(struct registry *reg, struct http_request *r,
 	    index_cache_control);
 	/* In memory it would be the plain bytes (and these). */
 	reply_and_keep(open, r, gzkey, gzfd, &gst, gzetag, hdrs,
-	    (size_t)st.st_size);
+	    (size_t)st.st_size, want == NULL);
 	return 1;
 }
 
@@ -459,6 +475,19 @@ serve_policed(struct registry *reg, struct http_request *r, const char *key,
 		return;
 	}
 	join3(rel, sizeof rel, "index/", path, "");
+	/* The policy leaves these very bytes as they are (policed_same):
+	 * from disk as without a policy, a working set larger than memory
+	 * included. */
+	if (policed_same(reg, key, etag)) {
+		res = http_accepts_gzip(r) ? gzip_from_disk(reg, r, key, path,
+		    rel, etag) : index_from_disk(reg, r, key, rel, etag);
+		if (res == 1)
+			return;
+		if (res < 0) {
+			reply_read_error(reg, r, rel, res);
+			return;
+		}
+	}
 	if ((res = store_read_tagged(reg->store, rel, &buf, &len, &st,
 	    INDEX_FILE_MAX, etag)) != 0) {
 		reply_read_error(reg, r, rel, res);
@@ -494,7 +523,7 @@ serve_index(struct registry *reg, struct http_request *r, const char *path)
 	}
 	if ((e = hot_get(srv->hot, key)) != NULL) {
 		if ((f = entry_file(reg, r, key, path, e)) != NULL) {
-			reply_open_file(r, f);
+			reply_open_file(r, f, true);
 			return;
 		}
 		hot_ref(e);
@@ -503,9 +532,9 @@ serve_index(struct registry *reg, struct http_request *r, const char *path)
 	}
 	join3(rel, sizeof rel, "index/", path, "");
 	if (!http_accepts_gzip(r))
-		res = index_from_disk(reg, r, key, rel);
+		res = index_from_disk(reg, r, key, rel, NULL);
 	else
-		res = gzip_from_disk(reg, r, key, path, rel);
+		res = gzip_from_disk(reg, r, key, path, rel, NULL);
 	if (res == 0)
 		res = store_read_tagged(reg->store, rel, &buf, &len, &st,
 		    INDEX_FILE_MAX, etag);

@@ -277,6 +277,25 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 	workers_submit_first(srv->cpu, job_work, job_done, j);
 }
 
+bool
+policed_same(struct registry *reg, const char *key, char *etag)
+{
+	struct hot_entry	*pe;
+	const struct made	*m;
+	char			 vkey[KEY_MAX];
+	time_t			 now = time(NULL);
+
+	if (reg->policy == NULL)
+		return false;
+	snprintf(vkey, sizeof vkey, "%s#p", key);
+	if ((pe = hot_get(reg->srv->hot, vkey)) == NULL || (m = pe->aux) ==
+	    NULL || !m->same || m->epoch != reg->policy->epoch ||
+	    (m->until != 0 && now >= m->until))
+		return false;
+	memcpy(etag, m->of, ETAG_LEN);
+	return true;
+}
+
 void
 policed_close(void)
 {

@@ -34,6 +34,11 @@ typedef void (*policed_answer)(struct registry *, const char *path,
 void	policed_reply(struct registry *, struct regpolicy_view *v,
 	    const char *path, struct http_request *r, struct hot_entry *e,
 	    const char *extra, bool keep, policed_answer answer);
+/* Whether reg's policy now leaves the index file of key (a files_key) as
+ * it is, as far as the memory cache remembers: true and the ETag the
+ * file had then in etag (ETAG_LEN bytes): served as it is while it still
+ * has that ETag. */
+bool	policed_same(struct registry *, const char *key, char *etag);
 /* At exit: what is still under way is dropped (the workers are gone). */
 void	policed_close(void);
 

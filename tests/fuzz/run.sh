@@ -6,6 +6,8 @@
 # the clean run; exits 1 if any target crashed (the input is kept in
 # BUILD/crashes/). Needs clang and libclang-rt-14-dev.
 #   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
+# FUZZ_TARGETS="fuzz_advisory fuzz_policy_filter" runs (and builds) only
+# those.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-600}
@@ -17,12 +19,19 @@ targets=(fuzz_http fuzz_indexline fuzz_publish fuzz_toml fuzz_lockfile
 targets+=(fuzz_h2)
 targets+=(fuzz_objlist)
 targets+=(fuzz_advisory fuzz_policy_filter)
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	read -ra targets <<<"$FUZZ_TARGETS"
+fi
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$root" -Dfuzz=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
-ninja -C "$build" >/dev/null
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >/dev/null
+else
+	ninja -C "$build" >/dev/null
+fi
 
 seed() {	# target dir
 	local t=$1 d=$2

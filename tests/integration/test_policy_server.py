@@ -528,6 +528,66 @@ class TestFirstSeen(PolicyCase):
         self.assertEqual(yanked_of(self.index("nopub")), {"1.0.0": False, "1.1.0": True})
 
 
+class TestHostedFromDisk(harness.TestCase):
+    """A hosted registry with a policy and a memory cache too small for its
+    file: once the policy is known to leave the file as it is, it is
+    served from disk as without a policy (kept open, sendfile), and still
+    never with a 304 for a date; a block changes what is served."""
+
+    def test_same_file_from_disk(self):
+        c = self.start_crated(config_extra='memory_cache_bytes = 4096\n'
+                              'deny = ["zzz-other"]\n')
+        for i in range(8):
+            r, _ = c.publish_simple("disk-one", "1.0.%d" % i)
+            self.assertEqual(r.status, 200, r)
+        path = "/local/" + index_path("disk-one")
+        disk = os.path.join(c.data_dir, "local", "index", index_path("disk-one"))
+        with open(disk, "rb") as f:
+            body = f.read()
+        self.assertGreater(len(body), 1500)
+        for gz in (False, True):
+            hdrs = {"Accept-Encoding": "gzip"} if gz else {}
+            first = c.get(path, hdrs)
+            self.assertEqual(first.status, 200, first)
+            second = c.get(path, hdrs)
+            self.assertEqual(second.status, 200, second)
+            self.assertEqual(second.body, first.body)
+            self.assertEqual(second.header("ETag"), first.header("ETag"))
+            if not gz:
+                self.assertEqual(second.body, body)
+                self.assertEqual(second.header("ETag"), etag_of(body))
+            self.assertNotModified(c.get(path, dict(hdrs, **{"If-None-Match":
+                                                              second.header("ETag")})),
+                                   second.header("ETag"))
+            r = c.get(path, dict(hdrs, **{"If-Modified-Since": second.header("Last-Modified")}))
+            self.assertEqual(r.status, 200, r)
+        self.assertIn(disk, c.open_files())         # answered from the file
+        rc, out, err = harness.run_crated(["block", "disk-one@=1.0.3", "--reason", "bad",
+                                           "--config", c.config_path], env=harness.cli_env())
+        self.assertEqual(rc, 0, err)
+        last = [None]
+
+        def blocked():
+            last[0] = c.get(path, {"If-None-Match": etag_of(body)})
+            return last[0].status == 200 and b'"vers":"1.0.3"' in last[0].body and \
+                yanked_of(last[0])["1.0.3"]
+        self.assertTrue(harness.wait_until(blocked, 10), last[0])
+        self.assertEqual(sum(yanked_of(last[0]).values()), 1)
+        self.assertEqual(last[0].header("ETag"), etag_of(last[0].body))
+        rc, out, err = harness.run_crated(["unblock", "disk-one", "--config", c.config_path],
+                                          env=harness.cli_env())
+        self.assertNotEqual(rc, 0)      # that rule was not blocked
+        rc, out, err = harness.run_crated(["unblock", "disk-one@=1.0.3", "--config",
+                                           c.config_path], env=harness.cli_env())
+        self.assertEqual(rc, 0, err)
+
+        def back():
+            last[0] = c.get(path)
+            return last[0].status == 200 and last[0].body == body
+        self.assertTrue(harness.wait_until(back, 10), last[0])
+        self.assertEqual(last[0].header("ETag"), etag_of(body))
+
+
 class TestBadConfig(harness.TestCase):
     def serve(self, section, top=""):
         path = harness.write_config(os.path.join(self.tmp, "c.toml"),
