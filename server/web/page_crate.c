@@ -381,11 +381,12 @@ version_row(struct html *h, struct crate_job *j, size_t i)
 	pubtime(json_string_value(json_object_get(v->line, "pubtime")),
 	    when);
 	html_put(h, "<tr data-version=\"%s\"%R><th scope=\"row\"><a href=\"?v=%s"
-	    "\">%s</a></th><td>%s</td><td>%s</td><td>%s</td>", v->vers,
+	    "\">%s</a>%R</th><td>%s</td><td>%s</td><td>%s</td>", v->vers,
 	    v->yanked ? i == j->sel ? " class=\"yanked selected\"" :
 	    " class=\"yanked\"" : i == j->sel ? " class=\"selected\"" : "",
-	    v->vers, v->vers, when, json_string_value(json_object_get(v->line,
-	    "rust_version")), license);
+	    v->vers, v->vers, v->yanked ? " <span class=\"badge state-bad\">"
+	    "yanked</span>" : "", when, json_string_value(json_object_get(
+	    v->line, "rust_version")), license);
 	page_size(v->size, size);
 	html_put(h, "<td>%s</td>", v->cached ? size : "");
 	if (j->reg->kind == REGISTRY_MIRROR) {
