@@ -186,9 +186,10 @@ rows_html(struct html *h, struct list_job *j)
 			html_put(h, "<p>%s</p>", row->desc);
 		if (row->cached > 0) {
 			page_time(row->used, when);
+			/* a no-break space: "1" and "version" stay together */
 			html_put(h, "<p class=\"muted\">last used %s · %u"
-			    " version%s cached</p></li>\n", when, row->cached,
-			    row->cached == 1 ? "" : "s");
+			    "\xc2\xa0version%s cached</p></li>\n", when,
+			    row->cached, row->cached == 1 ? "" : "s");
 		} else
 			html_put(h, "<p class=\"muted\">%Rchanged %s</p></li>\n",
 			    j->mirror ? "no .crate cached · index " : "", when);

@@ -505,7 +505,7 @@ class TestMirrorList(WebBase):
         names, t = self.names("?sort=recent")
         self.assertEqual(names[:2], ["mu-alpha", "mu-beta"], t)
         self.assertIn("recently used</option>", t)
-        self.assertRegex(t, r'data-name="mu-alpha">.*last used [^<]* · 1 version cached<')
+        self.assertRegex(t, r'data-name="mu-alpha">.*last used [^<]* · 1\u00a0version cached<')
         self.assertEqual(names[2], "mu-gamma")   # no crate cached: its index change
         self.assertRegex(t, r'data-name="mu-gamma">.*no \.crate cached · index changed ')
         self.next_second()
@@ -553,7 +553,7 @@ class TestMirrorList(WebBase):
             lambda: "second edition" in self.names("?q=quokka")[1], 30),
             "the newer version's description never replaced the older one")
         self.assertTrue(harness.wait_until(
-            lambda: "2 versions cached" in self.names("?q=mu-alpha")[1], 30))
+            lambda: "2\u00a0versions cached" in self.names("?q=mu-alpha")[1], 30))
         # gone upstream: the next revalidation (index_ttl 0) removes it here
         self.assertEqual(self.srv.get("/mirror/" + index_path("mu-beta")).status, 200)
         self.assertTrue(harness.wait_until(
@@ -595,9 +595,9 @@ class TestMirrorEvicted(WebBase):
                              200)
             if name == "ev-old":
                 self.assertTrue(harness.wait_until(
-                    lambda: "1 version cached" in rows().get("ev-old", ""), 30), rows())
+                    lambda: "1\u00a0version cached" in rows().get("ev-old", ""), 30), rows())
         self.assertTrue(harness.wait_until(
-            lambda: "1 version cached" in rows().get("ev-new", "") and
+            lambda: "1\u00a0version cached" in rows().get("ev-new", "") and
             "no .crate cached" in rows().get("ev-old", ""), 30), rows())
         self.assertFalse(os.path.exists(os.path.join(srv.data_dir, "mirror", "crates",
                                                      "ev-old", "ev-old-1.0.0.crate")))
