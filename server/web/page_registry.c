@@ -100,7 +100,7 @@ list_work(void *arg)
 	struct pick		*p;
 	size_t			 pages, from;
 
-	summary_sync(j->w, s);
+	summary_sync(j->w, s, true);
 	j->more = summary_describe(j->w, s, VIEW_DESCRIBE_MS);
 	if (j->copied)
 		summary_uses(s, j->uses, j->nuses);	/* stolen */

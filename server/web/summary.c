@@ -2,24 +2,26 @@
  * newest version, description, last change; kept in memory per registry
  * and touched only on the pages' (single) worker.
  *
- * It is built once by a walk of index/ (at start, in the background) and
- * then kept up to date from the store's change log (store.h,
- * store_changes): an index file written or removed is read again, a
- * hosted crate's meta/ file gives its description again, and a .crate a
- * mirror stored (fetched for cargo, by prefetch, from the shared cache)
- * has its Cargo.toml read for the description. A view therefore makes no
- * system call per crate. When the log lost changes (more than it keeps
- * between two looks) the walk is made again, reading only the index files
- * whose mtime, size or inode changed.
+ * The list is made by a walk of index/ at its first view and then kept
+ * up to date from the store's change log (store.h, store_changes),
+ * looked at every second and at each view: an index file written or
+ * removed is read again, a hosted crate's meta/ file gives its
+ * description again, and a .crate a mirror stored (fetched for cargo, by
+ * prefetch, from the shared cache) is queued to have its Cargo.toml read
+ * for the description. A view therefore makes no system call per crate.
+ * When the log lost changes (more than it keeps between two looks) the
+ * walk is made again, reading only the index files whose mtime, size or
+ * inode changed.
  *
  * A mirror crate's description is kept on disk, web/about/<index
  * path>.json ({"vers", "description"}: the newest version whose
  * Cargo.toml was read, and the description of the newest one read that
  * has one), so a restart reads one small file per crate, not the .crate
- * files. The walk also lists crates/ and queues the .crate files newer
- * than what web/about/ says (a data directory filled by `crated import`,
- * or by an older crated): their descriptions come in the background, a
- * few milliseconds of work at a time. */
+ * files. At start a mirror's crates/ is walked and the .crate files newer
+ * than what web/about/ says are queued (a data directory filled by
+ * `crated import`, or by an older crated). Queued files are read in the
+ * background, a few milliseconds of work at a time, whether or not the
+ * list was ever viewed. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -427,63 +429,83 @@ pending_push(struct reg_summary *s, const char *name, const char *vers)
 	}
 }
 
-/* The crates pass: the newest cached .crate of each listed mirror crate,
- * queued when web/about/ has read no version as new. */
+/* The crates pass of a mirror: the newest cached .crate of each crate,
+ * queued when web/about/ says no version as new was read. store_walk
+ * lists a directory's files together, so crates/<name>/ is done before
+ * the next one starts: one crate is kept at a time. */
 struct cwalk {
 	struct web		*w;
 	struct reg_summary	*s;
-	char			**newest;	/* per entry */
+	char			 name[CRATE_NAME_MAX + 1];
+	char			 vers[VERSION_MAX + 1];	/* its newest */
+	size_t			 crates, queued;
 };
+
+static void
+crate_done(struct cwalk *cw)
+{
+	struct sum_entry	 tmp;
+	char			 ipath[INDEX_PATH_MAX];
+
+	if (cw->name[0] == '\0')
+		return;
+	cw->crates++;
+	memset(&tmp, 0, sizeof tmp);
+	crate_index_path(cw->name, ipath);
+	tmp.path = xstrdup(ipath);
+	about_read(cw->s->reg->store, &tmp);
+	if (tmp.about_vers == NULL || semver_cmp_str(cw->vers,
+	    tmp.about_vers) > 0) {
+		pending_push(cw->s, cw->name, cw->vers);
+		cw->queued++;
+	}
+	entry_free(&tmp);
+	cw->name[0] = '\0';
+}
 
 static int
 crate_file(const char *path, const struct stat *st, void *arg)
 {
-	struct cwalk		*cw = arg;
-	struct sum_entry	*e;
-	char			 name[CRATE_NAME_MAX + 1], vers[VERSION_MAX + 1];
-	char			 ipath[INDEX_PATH_MAX];
-	size_t			 k;
+	struct cwalk	*cw = arg;
+	char		 name[CRATE_NAME_MAX + 1], vers[VERSION_MAX + 1];
 
 	(void)st;
 	if (stopping(cw->w))
 		return 1;
 	if (!crate_rel_parse(path, name, vers))
 		return 0;
-	crate_index_path(name, ipath);
-	if ((e = summary_find(cw->s, ipath)) == NULL)
-		return 0;
-	k = (size_t)(e - cw->s->e);
-	if (cw->newest[k] == NULL || semver_cmp_str(vers, cw->newest[k]) > 0) {
-		free(cw->newest[k]);
-		cw->newest[k] = xstrdup(vers);
-	}
+	if (strcmp(name, cw->name) != 0) {
+		crate_done(cw);
+		memcpy(cw->name, name, sizeof cw->name);
+		memcpy(cw->vers, vers, sizeof cw->vers);
+	} else if (semver_cmp_str(vers, cw->vers) > 0)
+		memcpy(cw->vers, vers, sizeof cw->vers);
 	return 0;
 }
 
 static void
 crates_pass(struct web *w, struct reg_summary *s)
 {
-	struct cwalk	cw = { .w = w, .s = s };
+	struct cwalk	*cw = xcalloc(1, sizeof *cw);
 
-	cw.newest = xcalloc(s->n + 1, sizeof *cw.newest);
-	store_walk(s->reg->store, "crates", crate_file, &cw);
-	for (size_t k = 0; k < s->n; k++) {
-		struct sum_entry	*e = &s->e[k];
-
-		if (cw.newest[k] != NULL && (e->about_vers == NULL ||
-		    semver_cmp_str(cw.newest[k], e->about_vers) > 0))
-			pending_push(s, e->name, cw.newest[k]);
-		free(cw.newest[k]);
-	}
-	free(cw.newest);
+	cw->w = w;
+	cw->s = s;
+	if (store_walk(s->reg->store, "crates", crate_file, cw) == 0)
+		crate_done(cw);
+	if (cw->queued > 0)
+		log_info("registry %s: web list: %zu of %zu cached crates to"
+		    " read for their descriptions", s->reg->name, cw->queued,
+		    cw->crates);
+	s->crates_pass = false;
+	free(cw);
 }
 
-/* The walk of index/ (and, for a mirror, crates/). */
+/* The walk of index/: what did not change since the last walk is kept,
+ * the rest read. */
 static void
 rebuild(struct web *w, struct reg_summary *s)
 {
 	struct walk	wk = { .w = w, .reg = s->reg, .old = s };
-	uint64_t	gen = store_generation(s->reg->store);
 	struct timespec	t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -500,23 +522,13 @@ rebuild(struct web *w, struct reg_summary *s)
 	s->nslot = wk.now.nslot;
 	if (s->nslot == 0)
 		sum_index(s);
-	s->since = gen;
 	if (stopping(w))
 		return;
 	s->built = true;
-	if (s->reg->kind == REGISTRY_MIRROR) {
-		pending_clear(s);
-		s->overflow = false;
-		crates_pass(w, s);
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("registry %s: web list: %zu crates listed in %.0f ms%s",
+	log_info("registry %s: web list: %zu crates listed in %.0f ms",
 	    s->reg->name, s->n, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, s->npend ? "; their"
-	    " descriptions are read from the cached .crate files" : "");
-	if (s->npend > 0)
-		log_info("registry %s: web list: %zu .crate files to read for"
-		    " descriptions", s->reg->name, s->npend - s->pnext);
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
 /* An index file written or removed: its entry read again. */
@@ -542,7 +554,9 @@ by_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* What the store's log says changed, each path once. */
+/* What the store's log says changed, each path once: the list's
+ * entries once it is built (the walk reads them before), a mirror's
+ * .crate files always. */
 static void
 apply(struct reg_summary *s, char **rels, size_t n)
 {
@@ -557,9 +571,9 @@ apply(struct reg_summary *s, char **rels, size_t n)
 
 		if (i > 0 && strcmp(r, rels[i - 1]) == 0)
 			continue;
-		if (strncmp(r, "index/", 6) == 0)
+		if (s->built && strncmp(r, "index/", 6) == 0)
 			index_changed(s, r + 6);
-		else if (!mirror && strncmp(r, "meta/", 5) == 0 &&
+		else if (s->built && !mirror && strncmp(r, "meta/", 5) == 0 &&
 		    (e = summary_find(s, r + 5)) != NULL) {
 			free(e->desc);
 			e->desc = hosted_description(s->reg->store, e->name);
@@ -573,30 +587,34 @@ apply(struct reg_summary *s, char **rels, size_t n)
 }
 
 void
-summary_sync(struct web *w, struct reg_summary *s)
+summary_sync(struct web *w, struct reg_summary *s, bool list)
 {
 	char	**rels;
 	size_t	  n;
 
 	if (stopping(w))
 		return;
-	if (!s->built) {
-		rebuild(w, s);
-		return;
+	/* What changed up to now first: a change while the walks run is
+	 * read at the next look (reading an index file twice is harmless,
+	 * missing a .crate is not). */
+	if (store_generation(s->reg->store) != s->since) {
+		if (store_changes(s->reg->store, &s->since, &rels, &n))
+			apply(s, rels, n);
+		else {
+			log_info("registry %s: web list: over %d changes since"
+			    " the last look; looking at every file again",
+			    s->reg->name, STORE_CHANGES);
+			s->built = false;	/* walked again, when asked */
+			s->crates_pass = s->reg->kind == REGISTRY_MIRROR;
+		}
+		for (size_t i = 0; i < n; i++)
+			free(rels[i]);
+		free(rels);
 	}
-	if (store_generation(s->reg->store) == s->since)
-		return;
-	if (!store_changes(s->reg->store, &s->since, &rels, &n)) {
-		log_info("registry %s: web list: over %d changes since the last"
-		    " look; walking the index again", s->reg->name,
-		    STORE_CHANGES);
+	if (s->crates_pass)
+		crates_pass(w, s);
+	if (list && !s->built)
 		rebuild(w, s);
-		return;
-	}
-	apply(s, rels, n);
-	for (size_t i = 0; i < n; i++)
-		free(rels[i]);
-	free(rels);
 }
 
 /* The description in the Cargo.toml of name's cached .crate of vers (new,
@@ -712,6 +730,9 @@ summary_of(struct web *w, struct registry *reg)
 	if (s == NULL) {
 		s = xcalloc(1, sizeof *s);
 		s->reg = reg;
+		/* The walks read what is there now; the log what comes. */
+		s->since = store_generation(reg->store);
+		s->crates_pass = reg->kind == REGISTRY_MIRROR;
 		s->next = w->sums;
 		w->sums = s;
 	}
@@ -797,7 +818,7 @@ upkeep_work(void *arg)
 	for (size_t i = 0; i < srv->nregs; i++) {
 		struct reg_summary	*s = summary_of(u->w, &srv->regs[i]);
 
-		summary_sync(u->w, s);
+		summary_sync(u->w, s, false);
 		u->seen[i] = s->since;
 	}
 	for (size_t i = 0; i < srv->nregs; i++)

@@ -74,7 +74,10 @@ struct reg_summary {
 	size_t			 n, cap;
 	size_t			*slot;		/* hash of path -> index+1 */
 	size_t			 nslot;
-	bool			 built;		/* index/ walked once */
+	bool			 built;		/* index/ walked (at the first
+						   view), entries kept since */
+	bool			 crates_pass;	/* mirror: crates/ to walk for
+						   .crate files to read */
 	bool			 dropped;	/* entries marked gone */
 	uint64_t		 since;		/* the store generation seen */
 	struct pending		*pend;		/* .crate files to read: */
@@ -89,9 +92,11 @@ struct reg_summary {
 
 /* The summary of reg (made empty at first sight). */
 struct reg_summary	*summary_of(struct web *, struct registry *);
-/* Brings s up to date: the walk at first (or when the store's log lost
- * changes), else what the store's log says changed. */
-void			 summary_sync(struct web *, struct reg_summary *);
+/* Brings s up to date from what the store's log says changed; a mirror's
+ * crates/ walked at first (or when the log lost changes) for the .crate
+ * files to read; with list, index/ walked when not yet (or again). */
+void			 summary_sync(struct web *, struct reg_summary *,
+			    bool list);
 /* Reads queued .crate files for their descriptions for about budget_ms;
  * true when some are still queued. */
 bool			 summary_describe(struct web *, struct reg_summary *,
