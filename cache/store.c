@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +19,18 @@
 #include "index/name.h"
 #include "index/validators.h"
 
+/* The last STORE_CHANGES paths written or removed, by generation: the
+ * change numbered g (1, 2, ...) is ring[g % STORE_CHANGES]. */
+struct change_log {
+	pthread_mutex_t	 lock;
+	_Atomic uint64_t gen;		/* changes so far */
+	char		*ring[STORE_CHANGES];
+};
+
 struct store {
-	char	*root;		/* absolute */
-	int	 rootfd;
+	char		*root;		/* absolute */
+	int		 rootfd;
+	struct change_log changes;
 };
 
 static const char	*subdirs[] = { "index", "crates", "meta", "gz", "tmp" };
@@ -109,6 +119,7 @@ store_open(const char *data_dir, const char *name, struct store **out,
 		return r;
 	}
 	s = xcalloc(1, sizeof *s);
+	pthread_mutex_init(&s->changes.lock, NULL);
 	s->root = xasprintf("%s/%s", real, name);
 	s->rootfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(dfd);
@@ -142,6 +153,9 @@ store_close(struct store *s)
 		return;
 	if (s->rootfd != -1)
 		close(s->rootfd);
+	for (size_t i = 0; i < STORE_CHANGES; i++)
+		free(s->changes.ring[i]);
+	pthread_mutex_destroy(&s->changes.lock);
 	free(s->root);
 	free(s);
 }
@@ -338,6 +352,51 @@ fsync_parent(struct store *s, const char *rel)
 	return r;
 }
 
+/* rel was written or removed: one generation more. */
+static void
+changed(struct store *s, const char *rel)
+{
+	struct change_log	*c = &s->changes;
+	char			*copy = xstrdup(rel), *old;
+	uint64_t		 g;
+
+	pthread_mutex_lock(&c->lock);
+	g = atomic_load(&c->gen) + 1;
+	old = c->ring[g % STORE_CHANGES];
+	c->ring[g % STORE_CHANGES] = copy;
+	atomic_store(&c->gen, g);
+	pthread_mutex_unlock(&c->lock);
+	free(old);
+}
+
+uint64_t
+store_generation(struct store *s)
+{
+	return atomic_load(&s->changes.gen);
+}
+
+bool
+store_changes(struct store *s, uint64_t *since, char ***rels, size_t *n)
+{
+	struct change_log	*c = &s->changes;
+	uint64_t		 g;
+	bool			 kept;
+
+	*rels = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->lock);
+	g = atomic_load(&c->gen);
+	kept = *since <= g && g - *since <= STORE_CHANGES;
+	if (kept && g > *since)
+		*rels = xreallocarray(NULL, (size_t)(g - *since),
+		    sizeof **rels);
+	for (uint64_t k = *since + 1; kept && k <= g; k++)
+		(*rels)[(*n)++] = xstrdup(c->ring[k % STORE_CHANGES]);
+	pthread_mutex_unlock(&c->lock);
+	*since = g;
+	return kept;
+}
+
 int
 store_tmp_create(struct store *s, char *tmprel)
 {
@@ -384,6 +443,7 @@ commit(struct store *s, int fd, const char *tmprel, const char *rel,
 		store_tmp_discard(s, -1, tmprel);
 		return r;
 	}
+	changed(s, rel);
 	if (crash_rename != NULL)
 		crash_point(crash_rename);
 	return durable ? fsync_parent(s, rel) : 0;
@@ -444,6 +504,7 @@ store_unlink(struct store *s, const char *rel)
 {
 	if (unlinkat(s->rootfd, rel, 0) == -1)
 		return errno == ENOENT ? 0 : -errno;
+	changed(s, rel);
 	return fsync_parent(s, rel);
 }
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 struct store;
@@ -78,6 +79,24 @@ void	 store_tmp_discard(struct store *s, int fd, const char *tmprel);
 
 /* Removes rel (and nothing else); 0, or a negative errno (-ENOENT ok). */
 int	 store_unlink(struct store *s, const char *rel);
+
+/* What changed: every file written (store_write, store_write_cache,
+ * store_tmp_commit) or removed (store_unlink) through this store is one
+ * generation more, and the paths of the last STORE_CHANGES are kept, so
+ * that a reader on any thread (the web pages' list of a registry) learns
+ * what changed since it last looked without walking the store. Nothing
+ * else writes a data directory crated serves (store_lock). */
+#define STORE_CHANGES	4096
+/* Changes so far (no lock: one atomic load). */
+uint64_t store_generation(struct store *s);
+/* The paths changed after generation *since, oldest first, a path as
+ * often as it changed (*rels: a new array of *n new strings, NULL when
+ * none), and *since set to the current generation. false (and no paths)
+ * when some of them are no longer kept: more than STORE_CHANGES changes
+ * since, or a *since from elsewhere; the reader then looks at
+ * everything again. */
+bool	 store_changes(struct store *s, uint64_t *since, char ***rels,
+	    size_t *n);
 
 /* Negative entries as older crated versions kept them: a metadata file per
  * upstream 404 (meta/<path> with "negative": true), never removed. A

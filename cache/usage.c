@@ -34,6 +34,7 @@ struct usage {
 	uint64_t	 bytes;
 	size_t		 lines;		/* in the journal */
 	bool		 pins_dirty;	/* the pins file is behind */
+	uint64_t	 gen;		/* changes of what usage_copy gives */
 	char		*damage;	/* what usage_open repaired, or NULL */
 };
 
@@ -57,6 +58,7 @@ put(struct usage *u, const char *rel, uint64_t size, time_t used,
 {
 	struct entry	*e = find(u, rel);
 
+	u->gen++;
 	if (e != NULL) {
 		u->bytes -= e->size;
 		e->size = size;
@@ -77,6 +79,7 @@ put(struct usage *u, const char *rel, uint64_t size, time_t used,
 static void
 drop(struct usage *u, struct entry *e)
 {
+	u->gen++;
 	lru_remove(&u->table, &e->node);
 	u->bytes -= e->size;
 	free(e->rel);
@@ -439,6 +442,7 @@ usage_used(struct usage *u, const char *rel, time_t now)
 	if (e != NULL && e->used != now) {
 		e->used = now;
 		e->dirty = true;
+		u->gen++;
 	}
 }
 
@@ -527,6 +531,12 @@ usage_victims(struct usage *u, uint64_t target, char ***rels)
 	}
 	free(all);
 	return k;
+}
+
+uint64_t
+usage_generation(const struct usage *u)
+{
+	return u != NULL ? u->gen : 0;
 }
 
 size_t

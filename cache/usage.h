@@ -51,6 +51,9 @@ struct usage_use {
 	time_t	 used;
 };
 size_t		usage_copy(const struct usage *, struct usage_use **out);
+/* Changes to what usage_copy would give (crates added, used, removed)
+ * so far: a reader copies again only when it moved. */
+uint64_t	usage_generation(const struct usage *);
 void		usage_copy_free(struct usage_use *, size_t n);
 
 /* The crates to evict (new array of new strings, least recently used

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -17,16 +19,36 @@
 #include "index/causequote.h"
 
 #define OUTBUF	65536
+#define INBUF	65536
 
 
 struct rd {
 	z_stream	 z;
+	int		 fd;		/* the input, or -1: all in z */
+	unsigned char	*in;		/* fd's: INBUF bytes */
 	unsigned char	 out[OUTBUF];
 	uint64_t	 total;		/* bytes inflated so far */
 	uint64_t	 max;
 	bool		 end;		/* the gzip stream ended */
 	char		*why;		/* set: why reading stopped */
 };
+
+/* More input from rd->fd (none at its end): 0, or -1 with rd->why. */
+static int
+refill(struct rd *rd)
+{
+	ssize_t	n;
+
+	while ((n = read(rd->fd, rd->in, INBUF)) == -1 && errno == EINTR)
+		;
+	if (n == -1) {
+		rd->why = xasprintf("reading it: %s", strerror(errno));
+		return -1;
+	}
+	rd->z.next_in = rd->in;
+	rd->z.avail_in = (uInt)n;
+	return 0;
+}
 
 /* Inflates the next block: its length (0 at the stream's end), or -1
  * with rd->why set. */
@@ -40,6 +62,8 @@ inflate_some(struct rd *rd)
 	rd->z.next_out = rd->out;
 	rd->z.avail_out = sizeof rd->out;
 	while (rd->z.avail_out == sizeof rd->out) {
+		if (rd->z.avail_in == 0 && rd->fd >= 0 && refill(rd) < 0)
+			return -1;
 		r = inflate(&rd->z, Z_NO_FLUSH);
 		if (r == Z_STREAM_END) {
 			rd->end = true;
@@ -164,6 +188,7 @@ crate_archive_check(const unsigned char *buf, size_t len, const char *name,
 	char		*top, *w;
 
 	rd = xcalloc(1, sizeof *rd);
+	rd->fd = -1;
 	rd->max = max_unpacked;
 	/* 16 + MAX_WBITS: gzip only, no zlib or raw deflate. */
 	if (inflateInit2(&rd->z, 16 + MAX_WBITS) != Z_OK)
@@ -197,4 +222,72 @@ crate_archive_check(const unsigned char *buf, size_t len, const char *name,
 	else
 		free(w);
 	return -EINVAL;
+}
+
+/* Whether the entry's path is top/Cargo.toml, top compared without
+ * regard to case. */
+static bool
+is_manifest(struct archive_entry *e, const char *top)
+{
+	const char	*p = archive_entry_pathname_utf8(e);
+	size_t		 tlen = strlen(top);
+
+	if (p == NULL && (p = archive_entry_pathname(e)) == NULL)
+		return false;
+	return archive_entry_filetype(e) == AE_IFREG &&
+	    strncasecmp(p, top, tlen) == 0 && strcmp(p + tlen, "/Cargo.toml")
+	    == 0;
+}
+
+char *
+crate_archive_manifest(int fd, const char *name, const char *vers,
+    uint64_t max_unpacked, size_t max_toml, size_t *len)
+{
+	struct archive_entry	*e;
+	struct archive		*a;
+	struct rd		*rd = xcalloc(1, sizeof *rd);
+	char			*top = xasprintf("%s-%s", name, vers);
+	char			*out = NULL;
+	la_ssize_t		 n = 0;
+	size_t			 got = 0;
+	int			 r;
+
+	rd->fd = fd;
+	rd->in = xmalloc(INBUF);
+	rd->max = max_unpacked;
+	if (inflateInit2(&rd->z, 16 + MAX_WBITS) != Z_OK)
+		xoom("inflateInit2");
+	if ((a = archive_read_new()) == NULL)
+		xoom("archive_read_new");
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, rd, NULL, readcb, NULL) != ARCHIVE_OK)
+		goto done;
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
+	    r == ARCHIVE_WARN) {
+		if (!is_manifest(e, top)) {
+			if (archive_read_data_skip(a) != ARCHIVE_OK)
+				break;
+			continue;
+		}
+		out = xmalloc(max_toml + 1);
+		while (got < max_toml && (n = archive_read_data(a, out + got,
+		    max_toml - got)) > 0)
+			got += (size_t)n;
+		if (got < max_toml && n < 0) {
+			free(out);	/* the archive ends inside it */
+			out = NULL;
+			break;
+		}
+		out[got] = '\0';
+		*len = got;
+		break;
+	}
+done:
+	archive_read_free(a);
+	inflateEnd(&rd->z);
+	free(rd->why);
+	free(rd->in);
+	free(rd);
+	free(top);
+	return out;
 }

@@ -21,4 +21,14 @@ int	crate_archive_check(const unsigned char *buf, size_t len,
 	    const char *name, const char *vers, uint64_t max_unpacked,
 	    char **cause);
 
+/* The NAME-VERSION/Cargo.toml of the .crate read from fd (from where
+ * it stands), for what a page shows of a crate: new, NUL-terminated, *len
+ * bytes, at most max_toml of them; NULL when there is none, or the file
+ * is no gzip'd tar, or more than max_unpacked bytes would be inflated
+ * before it. NAME-VERSION is matched without regard to case (a mirror's
+ * files are named in lower case, the archive's root as the crate is).
+ * No other check: for a file that was checked or came from a registry. */
+char	*crate_archive_manifest(int fd, const char *name, const char *vers,
+	    uint64_t max_unpacked, size_t max_toml, size_t *len);
+
 #endif

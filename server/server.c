@@ -699,6 +699,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	}
 	srv->probes = probes_start(srv);
 	start_catalogues(srv);
+	web_start(srv->web);
 	return 0;
 }
 

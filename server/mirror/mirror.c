@@ -234,6 +234,12 @@ mirror_crates_used(struct mirror *m, struct usage_use **out)
 	return usage_copy(m->usage, out);
 }
 
+uint64_t
+mirror_crates_generation(struct mirror *m)
+{
+	return usage_generation(m->usage);
+}
+
 unsigned long long
 mirror_cache_bytes(struct mirror *m)
 {

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct registry;
 struct http_request;
@@ -50,6 +51,8 @@ bool		 mirror_crate_used(struct mirror *, const char *rel,
  * on the loop for the pages' worker. */
 struct usage_use;
 size_t		 mirror_crates_used(struct mirror *, struct usage_use **);
+/* Changes to what mirror_crates_used gives so far (usage_generation). */
+uint64_t	 mirror_crates_generation(struct mirror *);
 /* Bytes of .crate files cached (the usage journal's count). */
 unsigned long long mirror_cache_bytes(struct mirror *);
 /* For /-/metrics and /-/ready. */

@@ -489,8 +489,9 @@ version_row(struct html *h, struct crate_job *j, size_t i)
 	pubtime(json_string_value(json_object_get(v->line, "pubtime")),
 	    when);
 	row_open(h, j, i);
-	html_put(h, "<th scope=\"row\"><a href=\"?v=%s\">%s</a></th>",
-	    v->vers, v->vers);
+	html_put(h, "<th scope=\"row\"><a href=\"?v=%s\">%s</a>%R</th>",
+	    v->vers, v->vers, v->yanked ? " <span class=\"badge state-bad\">"
+	    "yanked</span>" : "");
 	if (j->pol != NULL) {
 		html_raw(h, "<td class=\"policy\">");
 		verdict_html(h, v);

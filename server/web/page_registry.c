@@ -1,38 +1,29 @@
 /* GET /R/: a registry's crates (hosted: all; mirror: those whose index
  * file is cached), searched by name and description, sorted by name or
  * by recent change (mirror: recent use of its cached .crate files, from
- * a copy of the usage journal taken on the loop), 50 a page. A mirror
- * crate's description is the one kept under web/readme/ by its page. On the pages' worker, a summary per
- * registry (name, newest version, description, last change) is kept in
- * memory: a view stats each index file and reads only those changed
- * since (mtime, size, inode); the loop only renders the page's rows. */
-#include <ctype.h>
+ * a copy of the usage journal taken on the loop when it changed), 50 a
+ * page. The crates come from the registry's summary (summary.c), brought
+ * up to date on the pages' worker from what the store says changed: a
+ * view makes no system call per crate; the loop only renders the page's
+ * rows. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include <jansson.h>
-
-#include "cache/store.h"
+#include "cache/usage.h"
 #include "common/xmalloc.h"
-#include "index/indexline.h"
 #include "index/name.h"
-#include "index/semver.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
-#include "cache/usage.h"
 #include "server/http/http.h"
 #include "server/mirror/mirror.h"
 #include "server/policy/regpolicy.h"
 #include "server/web/web_int.h"
 
-#define LIST_MAX	100000		/* index files looked at */
-#define INDEX_MAX	(64u << 20)
-#define META_MAX	(1 << 20)
+#define VIEW_DESCRIBE_MS	10	/* .crate reading a view may do */
 
 struct row {
 	char	 name[CRATE_NAME_MAX + 1];
@@ -41,6 +32,7 @@ struct row {
 	char	*desc;
 	time_t	 mtime;
 	time_t	 used;		/* mirror: last use of a cached .crate */
+	unsigned cached;	/* mirror: .crate files cached */
 };
 
 struct list_job {
@@ -52,118 +44,15 @@ struct list_job {
 	char			 q[256];
 	bool			 recent;
 	bool			 mirror;
-	struct usage_use	*uses;	/* mirror: copied on the loop */
-	size_t			 nuses;
+	struct usage_use	*uses;	/* mirror: copied on the loop when */
+	size_t			 nuses;	/* the journal changed */
+	bool			 copied;
+	bool			 more;	/* .crate files still queued */
 	long			 page;
 	size_t			 n;	/* crates that match */
 	struct row		*rows;	/* the page's */
 	size_t			 nrows;
 };
-
-static int
-best(const char *line, size_t len, const struct index_entry *e, void *arg)
-{
-	struct sum_entry	*row = arg;
-
-	if (e == NULL)
-		return 0;
-	if (row->vers == NULL || (row->yanked && !e->yanked) ||
-	    (row->yanked == e->yanked && semver_cmp_str(e->vers,
-	    row->vers) > 0)) {
-		free(row->vers);
-		row->vers = xstrdup(e->vers);
-		row->yanked = e->yanked;
-	}
-	return 0;
-}
-
-/* The description in a hosted crate's meta file, new or NULL. */
-static char *
-hosted_description(struct store *st, const char *name)
-{
-	char		 rel[STORE_PATH_MAX], *buf, *out = NULL;
-	size_t		 len;
-	json_t		*j;
-
-	store_meta_rel(name, rel);
-	if (store_read(st, rel, &buf, &len, NULL, META_MAX) != 0)
-		return NULL;
-	if ((j = json_loadb(buf, len, 0, NULL)) != NULL &&
-	    json_is_string(json_object_get(j, "description")))
-		out = xstrdup(json_string_value(json_object_get(j,
-		    "description")));
-	json_decref(j);
-	free(buf);
-	return out;
-}
-
-/* A mirror crate's description: from the kept JSON of its newest
- * version that has one. */
-struct vlist {
-	char	**v;
-	size_t	  n;
-};
-
-static int
-vers_file(const char *path, const struct stat *st, void *arg)
-{
-	struct vlist	*vl = arg;
-	size_t		 len = strlen(path);
-
-	(void)st;
-	if (strchr(path, '/') != NULL || len <= 5 ||
-	    strcmp(path + len - 5, ".json") != 0 || vl->n >= 4096)
-		return 0;
-	vl->v = xreallocarray(vl->v, vl->n + 1, sizeof *vl->v);
-	vl->v[vl->n++] = xasprintf("%.*s", (int)(len - 5), path);
-	return 0;
-}
-
-static int
-vers_newest(const void *a, const void *b)
-{
-	return semver_cmp_str(*(char *const *)b, *(char *const *)a);
-}
-
-static char *
-mirror_description(struct store *st, const char *path, const char *name)
-{
-	struct vlist		 vl = { 0 };
-	struct crate_doc	 doc;
-	char			 rel[STORE_PATH_MAX], *out = NULL;
-
-	snprintf(rel, sizeof rel, "web/readme/%s", path);
-	store_walk(st, rel, vers_file, &vl);
-	if (vl.n > 1)
-		qsort(vl.v, vl.n, sizeof *vl.v, vers_newest);
-	for (size_t i = 0; i < vl.n && out == NULL; i++) {
-		if (doc_load(st, name, vl.v[i], &doc) != 0)
-			continue;
-		if (doc.description != NULL && doc.description[0] != '\0') {
-			out = doc.description;
-			doc.description = NULL;
-		}
-		readme_doc_free(&doc);
-	}
-	for (size_t i = 0; i < vl.n; i++)
-		free(vl.v[i]);
-	free(vl.v);
-	return out;
-}
-
-/* The mtime of a mirror crate's web/readme/ directory (zero when none). */
-static struct timespec
-readme_dir_time(struct store *st, const char *path)
-{
-	struct timespec	 t = { 0, 0 };
-	struct stat	 sb;
-	char		*p = xasprintf("%s/web/readme/%s", store_root(st), path);
-
-	if (stat(p, &sb) == 0)
-		t = sb.st_mtim;
-	free(p);
-	return t;
-}
 
 static bool
 matches(const char *hay, const char *q)
@@ -171,248 +60,10 @@ matches(const char *hay, const char *q)
 	return hay != NULL && strcasestr(hay, q) != NULL;
 }
 
-static void
-entry_free(struct sum_entry *e)
-{
-	free(e->path);
-	free(e->name);
-	free(e->vers);
-	free(e->desc);
-}
-
-void
-summaries_free(struct reg_summary *s)
-{
-	while (s != NULL) {
-		struct reg_summary	*next = s->next;
-
-		for (size_t i = 0; i < s->n; i++)
-			entry_free(&s->e[i]);
-		free(s->e);
-		free(s->slot);
-		free(s->reg);
-		free(s);
-		s = next;
-	}
-}
-
-static size_t
-path_hash(const char *p)
-{
-	uint32_t	h = 2166136261u;
-
-	for (; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h;
-}
-
-static struct sum_entry *
-sum_find(struct reg_summary *s, const char *path)
-{
-	size_t	i;
-
-	if (s->nslot == 0)
-		return NULL;
-	i = path_hash(path) & (s->nslot - 1);
-	for (size_t k = 0; k < s->nslot; k++, i = (i + 1) & (s->nslot - 1)) {
-		if (s->slot[i] == 0)
-			return NULL;
-		if (strcmp(s->e[s->slot[i] - 1].path, path) == 0)
-			return &s->e[s->slot[i] - 1];
-	}
-	return NULL;
-}
-
-static void
-sum_index(struct reg_summary *s)
-{
-	free(s->slot);
-	for (s->nslot = 16; s->nslot < 2 * s->n; s->nslot *= 2)
-		;
-	s->slot = xcalloc(s->nslot, sizeof *s->slot);
-	for (size_t k = 0; k < s->n; k++) {
-		size_t	i = path_hash(s->e[k].path) & (s->nslot - 1);
-
-		while (s->slot[i] != 0)
-			i = (i + 1) & (s->nslot - 1);
-		s->slot[i] = k + 1;
-	}
-}
-
-/* One walk of index/: what did not change is carried over, the rest
- * read again. */
-struct walk {
-	struct registry		*reg;
-	struct reg_summary	*old;
-	struct sum_entry	*e;
-	size_t			 n, cap;
-};
-
-static bool
-entry_read(struct registry *reg, const char *path, const char *name,
-    struct sum_entry *row)
-{
-	char	 rel[STORE_PATH_MAX], *buf;
-	size_t	 len;
-
-	snprintf(rel, sizeof rel, "index/%s", path);
-	if (store_read(reg->store, rel, &buf, &len, NULL, INDEX_MAX) != 0)
-		return false;
-	index_file_foreach(buf, len, best, row);
-	free(buf);
-	if (row->vers == NULL)
-		return false;
-	if (reg->kind == REGISTRY_HOSTED)
-		row->desc = hosted_description(reg->store, name);
-	row->path = xstrdup(path);
-	row->name = xstrdup(name);
-	return true;
-}
-
-/* A mirror crate's description, read again when its web/readme/
- * directory changed (a version's JSON kept since). */
-static void
-mirror_desc_refresh(struct store *st, const char *path,
-    struct sum_entry *row)
-{
-	struct timespec	t = readme_dir_time(st, path);
-
-	if (t.tv_sec == row->rdir.tv_sec && t.tv_nsec == row->rdir.tv_nsec)
-		return;
-	free(row->desc);
-	row->desc = t.tv_sec != 0 ? mirror_description(st, path, row->name) :
-	    NULL;
-	row->rdir = t;
-}
-
-static int
-walk_file(const char *path, const struct stat *st, void *arg)
-{
-	struct walk		*wk = arg;
-	struct sum_entry	*old = sum_find(wk->old, path), row;
-	char			 name[CRATE_NAME_MAX + 1];
-
-	if (crate_name_from_index_path(path, name) != 0)
-		return 0;
-	if (old != NULL && !old->taken && old->mtime == st->st_mtime &&
-	    old->mtime_ns == st->st_mtim.tv_nsec && old->size == (long long)st->st_size && old->ino ==
-	    (unsigned long long)st->st_ino) {
-		row = *old;
-		old->taken = true;
-	} else {
-		memset(&row, 0, sizeof row);
-		if (!entry_read(wk->reg, path, name, &row)) {
-			entry_free(&row);
-			return 0;
-		}
-		row.mtime = st->st_mtime;
-		row.mtime_ns = st->st_mtim.tv_nsec;
-		row.size = (long long)st->st_size;
-		row.ino = (unsigned long long)st->st_ino;
-	}
-	if (wk->reg->kind == REGISTRY_MIRROR)
-		mirror_desc_refresh(wk->reg->store, path, &row);
-	if (wk->n == wk->cap) {
-		wk->cap = wk->cap ? wk->cap * 2 : 64;
-		wk->e = xreallocarray(wk->e, wk->cap, sizeof *wk->e);
-	}
-	wk->e[wk->n++] = row;
-	return wk->n >= LIST_MAX;
-}
-
-/* The summary of reg, brought up to date: a walk of index/ that stats
- * every file and reads only those changed since the last view. */
-static struct reg_summary *
-summary_get(struct web *w, struct registry *reg)
-{
-	struct reg_summary	*s;
-	struct walk		 wk = { .reg = reg };
-
-	for (s = w->sums; s != NULL && strcmp(s->reg, reg->name) != 0;
-	    s = s->next)
-		;
-	if (s == NULL) {
-		s = xcalloc(1, sizeof *s);
-		s->reg = xstrdup(reg->name);
-		s->next = w->sums;
-		w->sums = s;
-	}
-	wk.old = s;
-	store_walk(reg->store, "index", walk_file, &wk);
-	for (size_t i = 0; i < s->n; i++)
-		if (!s->e[i].taken)
-			entry_free(&s->e[i]);
-	free(s->e);
-	for (size_t i = 0; i < wk.n; i++)
-		wk.e[i].taken = false;
-	s->e = wk.e;
-	s->n = wk.n;
-	sum_index(s);
-	return s;
-}
-
-/* A mirror's last use per crate, from the journal's copy: (lower-case
- * name, newest use) sorted by name. */
-struct last_use {
-	char	*name;		/* borrowed from the copy's rel */
-	time_t	 used;
-};
-
-static int
-by_use_name(const void *a, const void *b)
-{
-	return strcmp(((const struct last_use *)a)->name,
-	    ((const struct last_use *)b)->name);
-}
-
-/* crates/<lower>/<lower>-<vers>.crate: cuts the rel after <lower>. */
-static size_t
-last_uses(struct list_job *j, struct last_use **out)
-{
-	struct last_use	*u = xreallocarray(NULL, j->nuses + 1, sizeof *u);
-	size_t		 n = 0, k = 0;
-	char		*slash;
-
-	for (size_t i = 0; i < j->nuses; i++) {
-		char	*rel = j->uses[i].rel;
-
-		if (strncmp(rel, "crates/", 7) != 0 ||
-		    (slash = strchr(rel + 7, '/')) == NULL)
-			continue;
-		*slash = '\0';
-		u[n].name = rel + 7;
-		u[n++].used = j->uses[i].used;
-	}
-	if (n > 1)
-		qsort(u, n, sizeof *u, by_use_name);
-	for (size_t i = 0; i < n; i++) {
-		if (k > 0 && strcmp(u[k - 1].name, u[i].name) == 0) {
-			if (u[i].used > u[k - 1].used)
-				u[k - 1].used = u[i].used;
-		} else
-			u[k++] = u[i];
-	}
-	*out = u;
-	return k;
-}
-
-static time_t
-last_use_of(const struct last_use *u, size_t n, const char *name)
-{
-	char			 lower[CRATE_NAME_MAX + 1];
-	struct last_use		 key = { .name = lower }, *hit;
-	size_t			 i;
-
-	for (i = 0; name[i] != '\0' && i < CRATE_NAME_MAX; i++)
-		lower[i] = (char)tolower((unsigned char)name[i]);
-	lower[i] = '\0';
-	hit = n > 0 ? bsearch(&key, u, n, sizeof *u, by_use_name) : NULL;
-	return hit != NULL ? hit->used : 0;
-}
-
 struct pick {
 	const struct sum_entry	*e;
 	time_t			 used;	/* mirror: last use, or 0 */
+	unsigned		 cached;	/* mirror: .crate files */
 	time_t			 when;	/* recent: last use, else change */
 	int			 rank;	/* with q: 0 the name, 1 the
 					   description only */
@@ -446,19 +97,27 @@ static void
 list_work(void *arg)
 {
 	struct list_job		*j = arg;
-	struct reg_summary	*s = summary_get(j->w, j->reg);
-	struct pick		*p = xreallocarray(NULL, s->n + 1, sizeof *p);
-	struct last_use		*u = NULL;
-	size_t			 pages, from, nu = last_uses(j, &u);
+	struct reg_summary	*s = summary_of(j->w, j->reg);
+	struct pick		*p;
+	size_t			 pages, from;
 
+	summary_sync(j->w, s, true);
+	j->more = summary_describe(j->w, s, VIEW_DESCRIBE_MS);
+	if (j->copied)
+		summary_uses(s, j->uses, j->nuses);	/* stolen */
+	j->uses = NULL;
+	p = xreallocarray(NULL, s->n + 1, sizeof *p);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sum_entry	*e = &s->e[i];
+		const struct crate_use	*u;
 
 		if (!crate_visible(j->glob, e->name) || (j->q[0] != '\0' &&
 		    !matches(e->name, j->q) && !matches(e->desc, j->q)))
 			continue;
+		u = j->mirror ? summary_use(s, e->name) : NULL;
 		p[j->n].e = e;
-		p[j->n].used = j->mirror ? last_use_of(u, nu, e->name) : 0;
+		p[j->n].used = u != NULL ? u->used : 0;
+		p[j->n].cached = u != NULL ? u->versions : 0;
 		p[j->n].when = p[j->n].used ? p[j->n].used : e->mtime;
 		p[j->n++].rank = j->q[0] != '\0' && !matches(e->name, j->q);
 	}
@@ -478,12 +137,9 @@ list_work(void *arg)
 		row->desc = p[i].e->desc ? xstrdup(p[i].e->desc) : NULL;
 		row->mtime = p[i].e->mtime;
 		row->used = p[i].used;
+		row->cached = p[i].cached;
 	}
 	free(p);
-	free(u);
-	usage_copy_free(j->uses, j->nuses);
-	j->uses = NULL;
-	j->nuses = 0;
 }
 
 /* A link to another page of the list, keeping q and sort. */
@@ -529,13 +185,15 @@ rows_html(struct html *h, struct list_job *j)
 		    "</span>" : "");
 		if (row->desc != NULL)
 			html_put(h, "<p>%s</p>", row->desc);
-		if (row->used != 0) {
+		if (row->cached > 0) {
 			page_time(row->used, when);
-			html_put(h, "<p class=\"muted\">last used %s</p></li>\n",
-			    when);
+			/* a no-break space: "1" and "version" stay together */
+			html_put(h, "<p class=\"muted\">last used %s · %u"
+			    "\xc2\xa0version%s cached</p></li>\n", when,
+			    row->cached, row->cached == 1 ? "" : "s");
 		} else
-			html_put(h, "<p class=\"muted\">changed %s</p></li>\n",
-			    when);
+			html_put(h, "<p class=\"muted\">%Rchanged %s</p></li>\n",
+			    j->mirror ? "no .crate cached · index " : "", when);
 	}
 	html_raw(h, "</ul>\n");
 }
@@ -656,6 +314,8 @@ list_done(void *arg)
 	char		*title = xasprintf("Registry %s", j->reg->name);
 
 	j->w->pending--;
+	if (j->more)
+		summary_kick(j->w);
 	pages = (j->n + WEB_PER_PAGE - 1) / WEB_PER_PAGE;
 	html_init(&h);
 	page_start(&h, &j->v, title);
@@ -698,6 +358,8 @@ page_registry(struct web *w, struct http_request *r, struct viewer *v,
 {
 	struct list_job	*j = xcalloc(1, sizeof *j);
 	char		 buf[32];
+	uint64_t	 gen;
+	size_t		 i;
 
 	j->w = w;
 	j->r = r;
@@ -714,8 +376,13 @@ page_registry(struct web *w, struct http_request *r, struct viewer *v,
 	if (j->page < 1 || j->page > 1000000)
 		j->page = 1;
 	j->mirror = reg->kind == REGISTRY_MIRROR && reg->mirror != NULL;
-	if (j->mirror)
+	i = (size_t)(reg - w->srv->regs);
+	if (j->mirror && (gen = mirror_crates_generation(reg->mirror)) !=
+	    w->uses_gen[i]) {
 		j->nuses = mirror_crates_used(reg->mirror, &j->uses);
+		j->copied = true;
+		w->uses_gen[i] = gen;
+	}
 	w->pending++;
 	workers_submit(w->pool, list_work, list_done, j);
 }

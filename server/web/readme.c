@@ -149,20 +149,95 @@ readme_render(const char *md, size_t len)
 	return copy;
 }
 
-/* A one-line TOML string starting at p (basic or literal), new. */
+/* Code point c as UTF-8 at o; the bytes written (none for what is no
+ * scalar value). */
+static size_t
+utf8_put(char *o, unsigned long c)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return c == 0 ? 0 : 1;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | (c >> 6));
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if ((c >= 0xd800 && c < 0xe000) || c > 0x10ffff)
+		return 0;
+	if (c < 0x10000) {
+		o[0] = (char)(0xe0 | (c >> 12));
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | (c >> 18));
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/* The escape at p (after its backslash) of a basic string into o: the
+ * bytes of p it took, and *olen the bytes written. */
+static size_t
+toml_escape(const char *p, const char *end, bool multi, char *o,
+    size_t *olen)
+{
+	static const char	from[] = "btnfr\"\\", to[] = "\b\t\n\f\r\"\\";
+	const char		*f = p < end ? strchr(from, *p) : NULL;
+	size_t			 n = 0, digits;
+	unsigned long		 c = 0;
+
+	*olen = 0;
+	if (f != NULL && *p != '\0') {
+		*o = to[f - from];
+		*olen = 1;
+		return 1;
+	}
+	if (p < end && (*p == 'u' || *p == 'U')) {
+		digits = *p == 'u' ? 4 : 8;
+		for (n = 1; n <= digits && p + n < end && isxdigit(
+		    (unsigned char)p[n]); n++)
+			c = c * 16 + (unsigned long)(isdigit((unsigned char)p[n]) ?
+			    p[n] - '0' : (tolower((unsigned char)p[n]) - 'a' +
+			    10));
+		*olen = n == digits + 1 ? utf8_put(o, c) : 0;
+		return n;
+	}
+	/* A line-ending backslash: the whitespace up to the next text. */
+	while (multi && p + n < end && (p[n] == ' ' || p[n] == '\t' ||
+	    p[n] == '\r' || p[n] == '\n'))
+		n++;
+	return n;
+}
+
+/* The TOML string starting at p (basic or literal, one line or several),
+ * new; what is malformed ends it where it stands. */
 static char *
 toml_string(const char *p, const char *end)
 {
-	char	 q = *p++;
+	char	 q = *p;
+	bool	 multi = end - p >= 6 && p[1] == q && p[2] == q;
 	char	*out = xmalloc((size_t)(end - p) + 1), *o = out;
+	size_t	 n, olen;
 
-	for (; p < end && *p != q && *p != '\n'; p++) {
-		if (q == '"' && *p == '\\' && p + 1 < end) {
-			p++;
-			*o++ = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+	p += multi ? 3 : 1;
+	if (multi && p < end && *p == '\n')
+		p++;
+	else if (multi && end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	while (p < end) {
+		if (multi ? end - p >= 3 && p[0] == q && p[1] == q && p[2] == q :
+		    *p == q || *p == '\n')
+			break;
+		if (q == '"' && *p == '\\') {
+			n = toml_escape(p + 1, end, multi, o, &olen);
+			p += 1 + n;
+			o += olen;
 			continue;
 		}
-		*o++ = *p;
+		*o++ = *p++;
 	}
 	*o = '\0';
 	return out;
@@ -197,7 +272,7 @@ readme_package_field(const char *toml, size_t len, const char *key)
 		while (p < nl && (*p == ' ' || *p == '\t'))
 			p++;
 		if (p < nl && (*p == '"' || *p == '\''))
-			return toml_string(p, nl);
+			return toml_string(p, end);
 		return NULL;
 	}
 	return NULL;

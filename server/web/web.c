@@ -19,7 +19,6 @@
 #include "server/web/web_int.h"
 
 #define SIGNIN_BODY_MAX	4096
-
 struct web *
 web_create(struct server *srv)
 {
@@ -32,11 +31,20 @@ web_create(struct server *srv)
 }
 
 void
+web_start(struct web *w)
+{
+	summary_start(w);
+}
+
+void
 web_free(struct web *w)
 {
 	if (w == NULL)
 		return;
+	summary_stop(w);
 	workers_destroy(w->pool);
+	free(w->seen);
+	free(w->uses_gen);
 	summaries_free(w->sums);
 	sessions_free(w->sessions);
 	for (size_t i = 0; i < DOC_CACHE; i++) {
@@ -53,7 +61,7 @@ web_free(struct web *w)
 size_t
 web_pending(const struct web *w)
 {
-	return w == NULL ? 0 : workers_pending(w->pool);
+	return w == NULL ? 0 : w->pending;
 }
 
 static void

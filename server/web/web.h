@@ -29,8 +29,12 @@ struct registry;
 struct web;
 
 struct web	*web_create(struct server *);
+/* Once the registries are open: their lists are made in the background
+ * and kept up to date from then on. */
+void		 web_start(struct web *);
 void		 web_free(struct web *);
-/* Requests waiting on the pages' workers (for the drain). */
+/* Requests waiting on the pages' workers (for the drain; the lists'
+ * upkeep is not waited for: web_free stops it). */
 size_t		 web_pending(const struct web *);
 /* GET /R/me (no token needed), a page like the others. */
 void		 web_me(struct web *, struct registry *,

@@ -4,12 +4,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "server/web/html.h"
 #include "server/web/readme.h"
 #include "server/web/session.h"
 
+struct event;
 struct http_request;
 struct registry;
 struct route;
@@ -32,33 +34,89 @@ struct lic_slot {
 	char	*license;	/* NULL: the crate names none */
 };
 
-/* What the registry list shows of one index file, kept per registry
- * and read again only when the file's mtime, size or inode changes.
- * Only the pages' (single) worker touches it. */
+/* What the registry list shows of one index file (summary.c). */
 struct sum_entry {
 	char	*path;		/* under index/ */
 	char	*name;
 	char	*vers;		/* newest (not yanked when one is not) */
 	bool	 yanked;
-	char	*desc;		/* hosted: from meta/; mirror: from a kept
-				   web/readme/ JSON; or NULL */
-	struct timespec	 rdir;	/* mirror: its web/readme/ directory's
-				   mtime when desc was read */
+	char	*desc;		/* hosted: from meta/; mirror: web/about/;
+				   or NULL */
+	char	*about_vers;	/* mirror: the newest version whose
+				   Cargo.toml was read, or NULL */
 	time_t	 mtime;		/* the index file's: last change */
 	long	 mtime_ns;
 	long long size;
 	unsigned long long ino;
+	bool	 gone;		/* removed, until the table is compacted */
 	bool	 taken;		/* moved into the next walk's table */
 };
 
+/* A mirror crate's cached .crate files (from the usage journal's copy). */
+struct crate_use {
+	const char	*name;		/* lower case; borrowed from the copy */
+	time_t		 used;		/* the newest use */
+	unsigned	 versions;	/* .crate files cached */
+};
+
+struct pending {
+	char	*name;		/* lower case */
+	char	*vers;
+};
+
+struct usage_use;
+
+/* One registry's list; only the pages' worker touches it. */
 struct reg_summary {
 	struct reg_summary	*next;
-	char			*reg;		/* the registry's name */
-	struct sum_entry	*e;		/* n entries */
-	size_t			 n;
+	struct registry		*reg;
+	struct sum_entry	*e;		/* n of cap */
+	size_t			 n, cap;
 	size_t			*slot;		/* hash of path -> index+1 */
 	size_t			 nslot;
+	bool			 built;		/* index/ walked (at the first
+						   view), entries kept since */
+	bool			 crates_pass;	/* mirror: crates/ to walk for
+						   .crate files to read */
+	bool			 dropped;	/* entries marked gone */
+	uint64_t		 since;		/* the store generation seen */
+	struct pending		*pend;		/* .crate files to read: */
+	size_t			 npend, pcap;	/* from pnext to npend */
+	size_t			 pnext;
+	bool			 overflow;	/* pend was full (logged) */
+	struct usage_use	*copy;		/* mirror: the journal's copy */
+	size_t			 ncopy;
+	struct crate_use	*uses;		/* by name */
+	size_t			 nuses;
 };
+
+/* The summary of reg (made empty at first sight). */
+struct reg_summary	*summary_of(struct web *, struct registry *);
+/* Brings s up to date from what the store's log says changed; a mirror's
+ * crates/ walked at first (or when the log lost changes) for the .crate
+ * files to read; with list, index/ walked when not yet (or again). */
+void			 summary_sync(struct web *, struct reg_summary *,
+			    bool list);
+/* Reads queued .crate files for their descriptions for about budget_ms;
+ * true when some are still queued. */
+bool			 summary_describe(struct web *, struct reg_summary *,
+			    double budget_ms);
+struct sum_entry	*summary_find(struct reg_summary *, const char *path);
+/* Takes a copy of the usage journal (steals it). */
+void			 summary_uses(struct reg_summary *,
+			    struct usage_use *, size_t n);
+/* name's cached .crate files, or NULL when none. */
+const struct crate_use	*summary_use(const struct reg_summary *,
+			    const char *name);
+void			 summaries_free(struct reg_summary *);
+/* The upkeep of every registry's summary (web_start): a job on the
+ * worker at once (the walks) and whenever a store changed (looked at
+ * every second), and again while .crate files are queued. summary_kick:
+ * one now, unless one is under way; summary_stop: no more (before the
+ * worker pool goes). */
+void			 summary_start(struct web *);
+void			 summary_kick(struct web *);
+void			 summary_stop(struct web *);
 
 struct web {
 	struct server		*srv;
@@ -68,11 +126,19 @@ struct web {
 	size_t			 next_doc;	/* replaced next */
 	struct lic_slot		 lic[LIC_SLOTS];	/* by hash; a collision
 						   replaces */
-	size_t			 pending;
+	size_t			 pending;	/* requests on the worker */
 	struct reg_summary	*sums;		/* the worker's */
+	/* The summaries' upkeep (web.c): a job at a time on the worker,
+	 * looked for every second. */
+	struct event		*tick;
+	bool			 upkeep;	/* a job is on the worker */
+	bool			 more;		/* .crate files still queued */
+	uint64_t		*seen;		/* per registry: the store
+						   generation its last job saw */
+	uint64_t		*uses_gen;	/* per registry: the usage
+						   journal's when copied */
+	_Atomic bool		 stopping;	/* no more upkeep */
 };
-
-void	summaries_free(struct reg_summary *);
 
 /* Who is looking: what the page's header shows, copied so that it
  * outlives a trip to the workers. */

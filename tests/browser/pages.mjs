@@ -10,7 +10,7 @@
 // Each session is a fresh browser context (its own cookies), with
 // clipboard permissions granted to the origin; "javascript": false turns
 // script off in it. A STEP is one of
-//   {"op": "visit", "id", "path", "shot"?, "tabs"?, "copy"?}
+//   {"op": "visit", "id", "path", "shot"?, "narrow"?, "tabs"?, "copy"?}
 //   {"op": "search", "id", "path", "q"}       type q into the search form, submit
 //   {"op": "signin", "id", "token"}           the form of /-/signin
 //   {"op": "signout", "id", "path"}           the sign-out form on path
@@ -18,7 +18,8 @@
 // what the page shows (collect() below), EVENTS what happened while the
 // step ran (console errors, page errors, failed requests, every request's
 // URL, dialogs). "shot" writes DIR/SHOT-desktop.png (1280x800) and
-// DIR/SHOT-phone.png (390x844, a mobile viewport) of the whole page;
+// DIR/SHOT-phone.png (390x844, a mobile viewport) of the whole page (and
+// with "narrow": true DIR/SHOT-narrow.png, 320x640, the narrowest phones);
 // "tabs": N presses Tab up to N times and records each focused element's
 // focus style; "copy" clicks every copy button and reads the clipboard.
 // Nothing here waits a fixed time: every wait is on an event, bounded by
@@ -101,7 +102,9 @@ function collect(page) {
 		const nav = performance.getEntriesByType('navigation')[0];
 		return {
 			timing: nav ? { ttfb_ms: Math.round((nav.responseStart - nav.requestStart) * 100) / 100,
-			    load_ms: Math.round(nav.loadEventEnd - nav.startTime) } : null,
+			    load_ms: Math.round(nav.loadEventEnd - nav.startTime),
+			    server: (nav.serverTiming || []).map((t) => ({ name: t.name,
+				ms: t.duration })) } : null,
 			url: location.href,
 			title: document.title,
 			lang: document.documentElement.getAttribute('lang'),
@@ -212,11 +215,15 @@ async function goto(page, path) {
 	return resp ? resp.status() : 0;
 }
 
-async function shots(ctx, path, name, ev) {
+async function shots(ctx, path, name, ev, narrow) {
 	const out = {};
-	for (const [kind, vp] of [['desktop', { width: 1280, height: 800 }],
+	const kinds = [['desktop', { width: 1280, height: 800 }],
 	    ['phone', { width: 390, height: 844, isMobile: true, hasTouch: true,
-		deviceScaleFactor: 2 }]]) {
+		deviceScaleFactor: 2 }]];
+	if (narrow)
+		kinds.push(['narrow', { width: 320, height: 640, isMobile: true,
+		    hasTouch: true, deviceScaleFactor: 2 }]);
+	for (const [kind, vp] of kinds) {
 		const p = await ctx.newPage();
 		watch(p, ev);
 		p.setDefaultTimeout(timeout);
@@ -390,7 +397,7 @@ async function step(ctx, page, s, ev) {
 		r.copies = await copies(page);
 	if (s.shot)
 		r.shots = await shots(ctx, s.path || new URL(r.page.url).pathname +
-		    new URL(r.page.url).search, s.shot, ev);
+		    new URL(r.page.url).search, s.shot, ev, s.narrow);
 	return r;
 }
 

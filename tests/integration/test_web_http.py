@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -166,8 +167,9 @@ class TestPages(WebBase):
         self.assertNotIn("cannot be shown", t)
 
     def test_registry_list_follows_changes(self):
-        """The list's summary is kept between views and read again for
-        the index files that changed, appeared or went away."""
+        """The list's summary is kept in memory and follows what the store
+        says changed: publishes (a new crate, a new version and its
+        description), a yank; a restart walks the index again."""
         t = self.page(self.srv, "/local/").text()
         self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.1\.0<')
         r = self.srv.publish(crate_meta("good", "0.2.0", description="second"),
@@ -179,10 +181,21 @@ class TestPages(WebBase):
         self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.2\.0<')
         self.assertIn('data-name="fresh"', t)
         self.assertIn("second", self.page(self.srv, "/local/?q=second").text())
+        # yanked: the newest version not yanked is shown
+        r = self.srv.request("DELETE", "/local/api/v1/crates/good/0.2.0/yank")
+        self.assertEqual(r.status, 200)
+        t = self.page(self.srv, "/local/").text()
+        self.assertRegex(t, r'data-name="good"><a [^>]*>good</a><span class="vers">0\.1\.0<')
+        # crated sees only what is written through it (it holds the data
+        # directory's lock): a file removed behind its back is seen at the
+        # next start, whose walk of index/ makes the list again
         os.unlink(os.path.join(self.srv.data_dir, "local", "index", index_path("fresh")))
+        self.srv.stop()
+        self.srv = self.start_crated()
         t = self.page(self.srv, "/local/").text()
         self.assertNotIn('data-name="fresh"', t)
         self.assertIn('data-name="good"', t)
+        self.assertIn("quoted", self.page(self.srv, "/local/?q=quoted").text())
 
     def test_me_page_in_frame(self):
         """/R/me: its content, in the frame and style of the other pages."""
@@ -441,13 +454,14 @@ class TestManyVersions(WebBase):
 
 class TestMirrorList(WebBase):
     """A mirror's list: sort=recent by last use of the cached .crate files
-    (the index file's change when none is cached), the description kept
-    by a crate page's view shown and searched."""
+    (the index file's change when none is cached), how many versions are
+    cached, and each crate's description, read from its cached .crate
+    when it was stored (no crate page viewed)."""
 
     def setUp(self):
         super().setUp()
-        si, self.tree, up, _ = S.standin_registry(self.tmp)
-        self.addCleanup(si.stop)
+        self.si, self.tree, up, _ = S.standin_registry(self.tmp)
+        self.addCleanup(self.si.stop)
         toml = ('[package]\nname = "mu-alpha"\nversion = "1.0.0"\nedition = "2021"\n'
                 'license = "MIT"\ndescription = "quokka wrangling toolkit"\n')
         self.tree.add("mu-alpha", "1.0.0", make_crate("mu-alpha", "1.0.0",
@@ -455,20 +469,16 @@ class TestMirrorList(WebBase):
         self.tree.add("mu-beta", "1.0.0", make_crate("mu-beta", "1.0.0"))
         self.tree.add("mu-gamma", "1.0.0", make_crate("mu-gamma", "1.0.0"))
         self.srv = self.start_crated(registries="[registries.local]\n" +
-                                     S.mirror_toml("mirror", up))
+                                     S.mirror_toml("mirror", up, index_ttl=0))
 
-    def download(self, name):
+    def download(self, name, vers="1.0.0"):
         """Downloads name's .crate and waits until the cache counts it (a
         fetched .crate is committed after the answer, on the worker)."""
-        r = self.srv.get("/mirror/api/v1/crates/%s/1.0.0/download" % name)
+        r = self.srv.get("/mirror/api/v1/crates/%s/%s/download" % (name, vers))
         self.assertEqual(r.status, 200, name)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            _, t = self.names("?q=" + name)
-            if "last used " in t:
-                return
-            time.sleep(0.05)
-        self.fail("%s never counted in the cache" % name)
+        self.assertTrue(harness.wait_until(
+            lambda: "last used " in self.names("?q=" + name)[1], 30),
+            "%s never counted in the cache" % name)
 
     def next_second(self):
         """Waits for the clock's next second (last use is kept in seconds)."""
@@ -483,18 +493,21 @@ class TestMirrorList(WebBase):
         self.check_headers(r)
         return re.findall(r'<li class="crate" data-name="([^"]+)"', r.text()), r.text()
 
-    def test_recent_use_and_kept_description(self):
+    def test_recent_use_and_description(self):
         # index files: alpha, beta, then gamma (the newest change, never downloaded)
         for name in ("mu-alpha", "mu-beta", "mu-gamma"):
             self.assertEqual(self.srv.get("/mirror/" + index_path(name)).status, 200)
+        names, t = self.names("?q=quokka")
+        self.assertEqual(names, [], "a description before the .crate is cached")
         self.download("mu-beta")
         self.next_second()
         self.download("mu-alpha")
         names, t = self.names("?sort=recent")
         self.assertEqual(names[:2], ["mu-alpha", "mu-beta"], t)
         self.assertIn("recently used</option>", t)
-        self.assertIn("last used ", t)
+        self.assertRegex(t, r'data-name="mu-alpha">.*last used [^<]* · 1\u00a0version cached<')
         self.assertEqual(names[2], "mu-gamma")   # no crate cached: its index change
+        self.assertRegex(t, r'data-name="mu-gamma">.*no \.crate cached · index changed ')
         self.next_second()
         self.download("mu-beta")                 # a cache hit is a use
         names, _ = self.names("?sort=recent")
@@ -502,21 +515,190 @@ class TestMirrorList(WebBase):
         names, _ = self.names("?sort=name")
         self.assertEqual(names, ["mu-alpha", "mu-beta", "mu-gamma"])
 
+        # the description was read from the .crate when it was stored: no
+        # crate page was viewed (none rendered a README)
+        self.assertTrue(harness.wait_until(lambda: self.names("?q=quokka")[0], 30),
+                        "the description never became searchable")
         names, t = self.names("?q=quokka")
-        self.assertEqual(names, [], "a description shown before the crate page kept it")
-        r = self.page(self.srv, "/mirror/crates/mu-alpha")
-        self.assertEqual(r.status, 200)
-        self.assertIn("quokka wrangling toolkit", r.text())
-        deadline = time.monotonic() + 30     # the JSON is kept by the worker
-        while time.monotonic() < deadline:
-            names, t = self.names("?q=quokka")
-            if names:
-                break
-            time.sleep(0.1)
         self.assertEqual(names, ["mu-alpha"], t)
         self.assertIn("<p>quokka wrangling toolkit</p>", t)
         names, t = self.names("?q=wrangling&sort=recent")
         self.assertEqual(names, ["mu-alpha"])
+        self.assertFalse(os.path.exists(os.path.join(self.srv.data_dir, "mirror", "web",
+                                                     "readme")), "a README was rendered")
+        with open(os.path.join(self.srv.data_dir, "mirror", "web", "about",
+                               index_path("mu-alpha") + ".json")) as f:
+            self.assertEqual(json.load(f), {"vers": "1.0.0",
+                                            "description": "quokka wrangling toolkit"})
+
+    def test_added_removed_newer(self):
+        """An index file cached, a newer version's .crate, an index file
+        the upstream no longer has (a 404 when revalidated: removed)."""
+        names, _ = self.names("")
+        self.assertEqual(names, [])
+        # the index file is written after the answer, on a worker
+        self.assertEqual(self.srv.get("/mirror/" + index_path("mu-alpha")).status, 200)
+        self.assertTrue(harness.wait_until(lambda: self.names("")[0] == ["mu-alpha"], 30))
+        self.download("mu-alpha")
+        self.assertTrue(harness.wait_until(lambda: self.names("?q=quokka")[0], 30))
+        toml = ('[package]\nname = "mu-alpha"\nversion = "1.1.0"\n'
+                'description = """\nquokka wrangling\ntoolkit, second edition"""\n')
+        self.tree.add("mu-alpha", "1.1.0", make_crate("mu-alpha", "1.1.0", {"Cargo.toml": toml}))
+        self.assertEqual(self.srv.get("/mirror/" + index_path("mu-alpha")).status, 200)
+        self.assertTrue(harness.wait_until(
+            lambda: '<span class="vers">1.1.0<' in self.names("")[1], 30))
+        r = self.srv.get("/mirror/api/v1/crates/mu-alpha/1.1.0/download")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(harness.wait_until(
+            lambda: "second edition" in self.names("?q=quokka")[1], 30),
+            "the newer version's description never replaced the older one")
+        self.assertTrue(harness.wait_until(
+            lambda: "2\u00a0versions cached" in self.names("?q=mu-alpha")[1], 30))
+        # gone upstream: the next revalidation (index_ttl 0) removes it here
+        self.assertEqual(self.srv.get("/mirror/" + index_path("mu-beta")).status, 200)
+        self.assertTrue(harness.wait_until(
+            lambda: self.names("")[0] == ["mu-alpha", "mu-beta"], 30))
+        self.si.del_file(self.tree.base + index_path("mu-beta"))
+        self.assertEqual(self.srv.get("/mirror/" + index_path("mu-beta")).status, 404)
+        self.assertTrue(harness.wait_until(lambda: self.names("")[0] == ["mu-alpha"], 30),
+                        "a removed index file stays listed")
+
+
+class TestMirrorEvicted(WebBase):
+    """A .crate evicted under max_cache_bytes: its crate stays listed (the
+    index file is kept), with its description, as having no .crate
+    cached; the one that took its room is listed as cached."""
+
+    def test_evicted(self):
+        si, tree, up, _ = S.standin_registry(self.tmp)
+        self.addCleanup(si.stop)
+        size = 0
+        for name in ("ev-old", "ev-new"):
+            toml = ('[package]\nname = "%s"\nversion = "1.0.0"\n'
+                    'description = "%s pangolin"\n' % (name, name))
+            c = make_crate(name, "1.0.0", {"Cargo.toml": toml,
+                                            "data.bin": os.urandom(20000)})
+            tree.add(name, "1.0.0", c)
+            size = max(size, len(c))
+        # room for one crate (eviction goes down to 90% of the limit)
+        srv = self.start_crated(registries="[registries.local]\n" + S.mirror_toml(
+            "mirror", up, index_ttl=600, max_cache_bytes=(size * 3 // 2 + 8) // 9 * 10))
+
+        def rows():
+            t = srv.get("/mirror/?q=pangolin").text()
+            return dict(re.findall(r'<li class="crate" data-name="([^"]+)">.*?'
+                                   r'<p class="muted">([^<]*)</p></li>', t))
+
+        for name in ("ev-old", "ev-new"):
+            self.assertEqual(srv.get("/mirror/" + index_path(name)).status, 200)
+            self.assertEqual(srv.get("/mirror/api/v1/crates/%s/1.0.0/download" % name).status,
+                             200)
+            if name == "ev-old":
+                self.assertTrue(harness.wait_until(
+                    lambda: "1\u00a0version cached" in rows().get("ev-old", ""), 30), rows())
+        self.assertTrue(harness.wait_until(
+            lambda: "1\u00a0version cached" in rows().get("ev-new", "") and
+            "no .crate cached" in rows().get("ev-old", ""), 30), rows())
+        self.assertFalse(os.path.exists(os.path.join(srv.data_dir, "mirror", "crates",
+                                                     "ev-old", "ev-old-1.0.0.crate")))
+        self.assertEqual(sorted(rows()), ["ev-new", "ev-old"])
+
+
+def packaged(pk, tmp, name, vers, description, registry="st"):
+    """A .crate made by `cargo package` (which rewrites Cargo.toml: a
+    description with a newline becomes a multi-line string)."""
+    d = os.path.join(tmp, "pkg", "%s-%s" % (name, vers))
+    os.makedirs(os.path.join(d, "src"), exist_ok=True)
+    with open(os.path.join(d, "Cargo.toml"), "w") as f:
+        f.write('[package]\nname = "%s"\nversion = "%s"\nedition = "2021"\n'
+                'license = "MIT"\ndescription = %s\npublish = ["%s"]\n'
+                % (name, vers, json.dumps(description), registry))
+    with open(os.path.join(d, "src", "lib.rs"), "w") as f:
+        f.write("pub fn f() -> u32 { %d }\n" % len(name))
+    return S.cargo_package(pk, d, name, vers, registry)
+
+
+class TestMirrorDescriptions(WebBase):
+    """A mirror crate's description comes from its cached .crate, whatever
+    cached it: cargo through crated, `crated prefetch`, `crated import`;
+    it survives a restart, and a data directory without the kept
+    descriptions (an older crated's, an import) gets them at start."""
+
+    DESC = {"md-one": "axolotl breeding\nmanual", "md-two": "narwhal tusk polish"}
+
+    def setUp(self):
+        super().setUp()
+        self.si, self.tree, self.up, pk = S.standin_registry(self.tmp)
+        self.addCleanup(self.si.stop)
+        for name, desc in self.DESC.items():
+            self.tree.add(name, "1.0.0", packaged(pk, self.tmp, name, "1.0.0", desc))
+        self.proj = harness.make_project(
+            os.path.join(self.tmp, "consumer"), "consumer", publish=False,
+            deps='md-one = { version = "1", registry = "mirror" }\n'
+                 'md-two = { version = "1", registry = "mirror" }')
+
+    def cfg(self, name, data, **kw):
+        return harness.write_config(os.path.join(self.tmp, name + ".toml"), data,
+                                    registries=S.mirror_toml("mirror", self.up, **kw))
+
+    def found(self, srv, word):
+        r = srv.get("/mirror/?q=" + word)
+        self.assertEqual(r.status, 200)
+        return re.findall(r'<li class="crate" data-name="([^"]+)"', r.text())
+
+    def assert_found(self, srv, wait=False):
+        for word, name in (("axolotl", "md-one"), ("narwhal", "md-two")):
+            if wait:
+                harness.wait_until(lambda: self.found(srv, word), 30)
+            self.assertEqual(self.found(srv, word), [name], word)
+        t = srv.get("/mirror/?q=axolotl").text()
+        self.assertIn("<p>axolotl breeding\nmanual</p>", t)
+
+    def test_cargo_restart_and_old_data(self):
+        data = os.path.join(self.tmp, "data")
+        cfg = self.cfg("m", data, index_ttl=600)
+        srv = self.start_crated(config_path=cfg)
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "sparse+%s/mirror/"\n'
+                              % srv.url)
+        cargo.run(["fetch"], self.proj, logs=[srv])
+        self.assert_found(srv, wait=True)
+        self.assertFalse(os.path.exists(os.path.join(data, "mirror", "web", "readme")),
+                         "a crate page was rendered")
+        srv.stop()
+        # kept: found at the first view after a restart
+        srv = self.start_crated(config_path=cfg)
+        self.assert_found(srv)
+        srv.stop()
+        # none kept (an older crated's data directory): read at start
+        shutil.rmtree(os.path.join(data, "mirror", "web"))
+        srv = self.start_crated(config_path=cfg)
+        self.assert_found(srv, wait=True)
+        srv.check_log_clean()
+
+    def test_prefetch_and_import(self):
+        cargo = harness.Cargo(self.tmp, '[registries.mirror]\nindex = "%s"\n' % self.up)
+        cargo.run(["generate-lockfile"], self.proj)
+        lock = os.path.join(self.proj, "Cargo.lock")
+        a = os.path.join(self.tmp, "A")
+        a_cfg = self.cfg("a", a)
+        rc, out, err = harness.run_crated(["prefetch", "--config", a_cfg, lock], timeout=120)
+        harness.check_sanitizer(err, "crated prefetch")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("2 fetched", out)
+        srv = self.start_crated(config_path=self.cfg("a-offline", a, offline=True))
+        self.assert_found(srv, wait=True)
+        srv.stop()
+        # A's bundle (index/, crates/, meta/: no web/) into an empty E
+        bundle = os.path.join(self.tmp, "a.tar.gz")
+        rc, out, err = harness.run_crated(["export", "--data-dir", a, bundle])
+        self.assertEqual(rc, 0, out + err)
+        e = os.path.join(self.tmp, "E")
+        e_cfg = self.cfg("e", e, offline=True)
+        rc, out, err = harness.run_crated(["import", "--config", e_cfg, bundle])
+        self.assertEqual(rc, 0, out + err)
+        self.assertFalse(os.path.exists(os.path.join(e, "mirror", "web")))
+        srv = self.start_crated(config_path=e_cfg)
+        self.assert_found(srv, wait=True)
 
 
 if __name__ == "__main__":

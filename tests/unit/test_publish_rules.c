@@ -7,10 +7,12 @@
  * (an unpacked crates.io index sample) whose every requirement must parse.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -311,9 +313,74 @@ test_seeds(void)
 	}
 }
 
+/* crate_archive_manifest of a fixture: its Cargo.toml, or NULL. */
+static char *
+manifest(const char *file, const char *name, const char *vers,
+    uint64_t max, size_t max_toml, size_t *len)
+{
+	const char	*dir = getenv("CRATED_TEST_DATA");
+	char		 path[4096], *out;
+	int		 fd;
+
+	snprintf(path, sizeof path, "%s/crates/%s.crate", dir ? dir :
+	    "tests/data", file);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	out = crate_archive_manifest(fd, name, vers, max, max_toml, len);
+	close(fd);
+	return out;
+}
+
+static void
+test_manifest(void)
+{
+	static const struct {
+		const char	*file, *name, *vers;
+		uint64_t	 max;
+		const char	*has;	/* in the manifest; NULL: none read */
+	} cases[] = {
+		{ "good", "bar", "1.0.1", 1 << 20, "name = \"bar\"" },
+		{ "good", "BAR", "1.0.1", 1 << 20, "version = \"1.0.1\"" },
+		{ "good", "bar", "1.0.2", 1 << 20, NULL },
+		{ "real-cargo-package", "seed-crate", "0.3.1+build.2", 1 << 20,
+		  "seed-crate" },
+		{ "pax", "bar", "1.0.1", 1 << 20, "[package]" },
+		{ "manifest-late", "bar", "1.0.1", 4 << 20, "late\nmanifest" },
+		{ "manifest-late", "bar", "1.0.1", 1 << 20, NULL },
+		{ "no-manifest", "bar", "1.0.1", 1 << 20, NULL },
+		{ "manifest-dir", "bar", "1.0.1", 1 << 20, NULL },
+		/* cut in the gzip trailer, after the manifest */
+		{ "truncated", "bar", "1.0.1", 1 << 20, "name = \"bar\"" },
+		{ "random", "bar", "1.0.1", 1 << 20, NULL },
+		{ "not-tar", "bar", "1.0.1", 1 << 20, NULL },
+	};
+	char	*m;
+	size_t	 len = 0;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		m = manifest(cases[i].file, cases[i].name, cases[i].vers,
+		    cases[i].max, 4096, &len);
+		if (cases[i].has == NULL)
+			ok(m == NULL, "manifest of %s as %s %s (max %llu): none",
+			    cases[i].file, cases[i].name, cases[i].vers,
+			    (unsigned long long)cases[i].max);
+		else
+			ok(m != NULL && strstr(m, cases[i].has) != NULL &&
+			    strlen(m) == len, "manifest of %s as %s %s: has %s",
+			    cases[i].file, cases[i].name, cases[i].vers,
+			    cases[i].has);
+		free(m);
+	}
+	m = manifest("good", "bar", "1.0.1", 1 << 20, 10, &len);
+	ok(m != NULL && len == 10 && strcmp(m, "[package]\n") == 0,
+	    "manifest: at most max_toml bytes");
+	free(m);
+}
+
 int
 main(void)
 {
+	test_manifest();
 	test_seeds();
 	test_reqs();
 	test_fields();

@@ -113,6 +113,66 @@ test_read_tagged(struct store *s)
 	ok(store_unlink(s, "index/2/cd") == 0, "tagged: clean up");
 }
 
+static void
+free_rels(char **rels, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rels[i]);
+	free(rels);
+}
+
+/* store_generation and store_changes: what was written or removed, in
+ * order, since a generation; lost past STORE_CHANGES. */
+static void
+test_changes(struct store *s)
+{
+	uint64_t	 g0 = store_generation(s), since = g0, g;
+	char		**rels, rel[64];
+	size_t		 n;
+	int		 fd;
+
+	ok(store_changes(s, &since, &rels, &n) && n == 0 && rels == NULL &&
+	    since == g0, "changes: none since now");
+	ok(store_write(s, "index/3/x/xyz", "a\n", 2, NULL, NULL) == 0 &&
+	    store_write_cache(s, "gz/3/x/xyz", "b", 1, NULL, NULL) == 0 &&
+	    store_unlink(s, "index/3/x/xyz") == 0 &&
+	    store_unlink(s, "index/3/x/none") == 0, "changes: write, remove");
+	fd = store_tmp_create(s, rel);
+	ok(fd >= 0 && store_tmp_commit(s, fd, rel, "crates/x/x-1.0.0.crate",
+	    NULL, NULL) == 0, "changes: a committed temp file");
+	g = store_generation(s);
+	ok(g == g0 + 4, "changes: four generations (nothing removed: none)");
+	ok(store_changes(s, &since, &rels, &n) && n == 4 && since == g,
+	    "changes: four paths");
+	if (n == 4) {
+		is_str(rels[0], "index/3/x/xyz", "changes: first the write");
+		is_str(rels[1], "gz/3/x/xyz", "changes: a cache write");
+		is_str(rels[2], "index/3/x/xyz", "changes: the removal");
+		is_str(rels[3], "crates/x/x-1.0.0.crate", "changes: the commit");
+	}
+	free_rels(rels, n);
+	ok(store_changes(s, &since, &rels, &n) && n == 0, "changes: read once");
+	ok(store_write(s, "../x", "x", 1, NULL, NULL) == -EINVAL &&
+	    store_generation(s) == g, "changes: a refused write is none");
+	for (int i = 0; i < STORE_CHANGES + 1; i++)
+		store_write_cache(s, "meta/1/q", "x", 1, NULL, NULL);
+	ok(!store_changes(s, &since, &rels, &n) && n == 0 && rels == NULL &&
+	    since == g + STORE_CHANGES + 1, "changes: lost past %d",
+	    STORE_CHANGES);
+	since = g + STORE_CHANGES + 1;
+	store_write_cache(s, "meta/1/r", "x", 1, NULL, NULL);
+	ok(store_changes(s, &since, &rels, &n) && n == 1 &&
+	    strcmp(rels[0], "meta/1/r") == 0, "changes: kept again after");
+	free_rels(rels, n);
+	since = store_generation(s) + 5;
+	ok(!store_changes(s, &since, &rels, &n) && since ==
+	    store_generation(s), "changes: a generation from elsewhere");
+	store_unlink(s, "meta/1/q");
+	store_unlink(s, "meta/1/r");
+	store_unlink(s, "gz/3/x/xyz");
+	store_unlink(s, "crates/x/x-1.0.0.crate");
+}
+
 int
 main(void)
 {
@@ -179,6 +239,7 @@ main(void)
 		close(fd);
 	test_etag(s);
 	test_read_tagged(s);
+	test_changes(s);
 	ok(store_unlink(s, "index/1/a") == 0 && !store_exists(s, "index/1/a"),
 	    "unlink");
 	store_close(s);

@@ -92,6 +92,26 @@ package_fields(void)
 	static const char	toml[] = "[package]\nname = \"x\"\n"
 	    "description = \"a \\\"quoted\\\" one\"\nlicense = 'MIT'\n"
 	    "[dependencies.y]\nlicense = \"no\"\n";
+	static const struct {
+		const char	*toml, *want, *name;
+	} more[] = {
+		{ "[package]\ndescription = \"\"\"\nfirst\nsecond \\\"q\\\" end\"\"\"\n",
+		  "first\nsecond \"q\" end", "multi-line basic string" },
+		{ "[package]\ndescription = '''\nraw \\n\nline'''\n",
+		  "raw \\n\nline", "multi-line literal string" },
+		{ "[package]\ndescription = \"\"\"a \\\n    b\"\"\"\n", "a b",
+		  "a line-ending backslash" },
+		{ "[package]\ndescription = \"caf\\u00e9 \\U0001F980\"\n",
+		  "caf\xc3\xa9 \xf0\x9f\xa6\x80", "\\u and \\U escapes" },
+		{ "[package]\ndescription = \"\\ud800x\"\n", "x",
+		  "a surrogate escape is dropped" },
+		{ "[package]\ndescription = \"\"\n", "", "empty" },
+		{ "[package]\ndescription = \"\"\"never closed\n",
+		  "never closed\n",
+		  "an unclosed multi-line string ends with the file" },
+		{ "[package]\ndescription = \"one line\nname = \"x\"\n",
+		  "one line", "an unclosed one-line string ends with its line" },
+	};
 	char			*s;
 
 	s = readme_package_field(toml, strlen(toml), "description");
@@ -102,6 +122,12 @@ package_fields(void)
 	free(s);
 	ok(readme_package_field(toml, strlen(toml), "readme") == NULL,
 	    "absent field");
+	for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+		s = readme_package_field(more[i].toml, strlen(more[i].toml),
+		    "description");
+		is_str(s, more[i].want, "%s", more[i].name);
+		free(s);
+	}
 }
 
 static void

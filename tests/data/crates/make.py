@@ -72,6 +72,11 @@ FIXTURES = {
     "longpath-out.crate": crate("bar", "1.0.1", [("x" * 150 + "/bar-1.0.1/m.rs", b"")]),
     # 2 MiB of zeros: over a 1 MiB cap, under the real one
     "bomb-2m.crate": crate("bar", "1.0.1", [(T + "zeros", bytes(2 << 20))]),
+    # the manifest after 2 MiB of zeros (what a page reads of a .crate
+    # stops at a bound), with a description on several lines
+    "manifest-late.crate": tgz([(T + "zeros", bytes(2 << 20)),
+                                (T + "Cargo.toml", toml("bar", "1.0.1") +
+                                 b'description = """\nlate\nmanifest"""\n')]),
 }
 
 
