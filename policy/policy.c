@@ -301,19 +301,32 @@ rough_span(int64_t secs, char *buf, size_t size)
 	snprintf(buf, size, "%lld %s%s", (long long)n, unit, n == 1 ? "" : "s");
 }
 
+/* s as crates.io compares names: lower case, '_' as '-'. */
+static void
+fold_name(const char *s, char *out, size_t size)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
+		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') :
+		    s[i] == '_' ? '-' : s[i];
+	out[i] = '\0';
+}
+
+/* An exempt glob names a crate as its names compare: "mycorp-*" covers
+ * mycorp_utils and MyCorp-Utils. */
 static int
 age_exempt(const struct policy_settings *s, const char *name)
 {
-	char	low[CRATE_NAME_MAX + 1];
+	char	low[CRATE_NAME_MAX + 1], glob[256];
 	size_t	i;
 
-	for (i = 0; name[i] != '\0' && i < CRATE_NAME_MAX; i++)
-		low[i] = name[i] >= 'A' && name[i] <= 'Z' ?
-		    (char)(name[i] - 'A' + 'a') : name[i];
-	low[i] = '\0';
-	for (i = 0; i < s->nage_exempt; i++)
-		if (fnmatch(s->age_exempt[i], low, FNM_CASEFOLD) == 0)
+	fold_name(name, low, sizeof low);
+	for (i = 0; i < s->nage_exempt; i++) {
+		fold_name(s->age_exempt[i], glob, sizeof glob);
+		if (fnmatch(glob, low, 0) == 0)
 			return 1;
+	}
 	return 0;
 }
 

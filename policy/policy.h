@@ -140,7 +140,7 @@ size_t	advisory_db_match(const struct advisory_db *, const char *name,
 
 struct policy_settings {
 	int64_t		 min_publish_age;	/* seconds; 0: off */
-	char		**age_exempt;		/* fnmatch globs of names */
+	char		**age_exempt;		/* fnmatch globs; case and -/_ aside */
 	size_t		 nage_exempt;
 	struct policy_rule *deny;		/* the configuration's */
 	size_t		 ndeny;

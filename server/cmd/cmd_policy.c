@@ -273,12 +273,23 @@ print_advisories(const struct regpolicy_view *v, const char *name,
 	if (v->db == NULL || semver_parse(vers, &sv, NULL) != 0)
 		return;
 	n = advisory_db_match(v->db, name, &sv, adv, 32);
-	for (size_t i = 0; i < n; i++)
-		printf("advisory:   %s (%s%s%s)%s%s%s\n", adv[i]->id,
-		    advisory_kind(adv[i]), adv[i]->withdrawn ? ", withdrawn" :
-		    "", adv[i]->date ? adv[i]->date[0] ? ", " : "" : "",
-		    adv[i]->date ? adv[i]->date : "", adv[i]->summary ? ": " :
-		    "", adv[i]->summary ? adv[i]->summary : "");
+	for (size_t i = 0; i < n; i++) {
+		const struct advisory	*a = adv[i];
+		const char		*ignored = NULL;
+
+		if (a->withdrawn && !v->settings.advisory_withdrawn)
+			ignored = "withdrawn";
+		else if (!a->malicious && a->informational &&
+		    !v->settings.advisory_informational)
+			ignored = "informational";
+		printf("advisory:   %s (%s%s%s%s)%s%s%s%s\n", a->id,
+		    advisory_kind(a), a->withdrawn ? ", withdrawn" : "",
+		    a->date != NULL && a->date[0] != '\0' ? ", " : "",
+		    a->date != NULL ? a->date : "", a->summary != NULL ?
+		    ": " : "", a->summary != NULL ? a->summary : "",
+		    ignored != NULL ? "; ignored: " : "", ignored != NULL ?
+		    ignored : "");
+	}
 }
 
 /* The explanation for one registry. */

@@ -410,7 +410,8 @@ static const struct dcase dcases[] = {
 	{ "serde", "1.0.0", 0, NOW - 30 * DAY, "allow/none  | " },
 	{ "mycorp-utils", "1.0.0", PUB, 0, "allow/none  | " },
 	{ "MyCorp-Utils", "1.0.0", PUB, 0, "allow/none  | " },
-	{ "mycorp_utils", "1.0.0", PUB, 0, "hold/age min_publish_age 7 days | "
+	{ "mycorp_utils", "1.0.0", PUB, 0, "allow/none  | " },
+	{ "mycorpx", "1.0.0", PUB, 0, "hold/age min_publish_age 7 days | "
 	  "published 2026-12-07T10:00:00Z, 2 hours ago; held until "
 	  "2026-12-14T10:00:00Z (min_publish_age 7 days)" },
 	{ "foo", "1.2.3", PUB, 0, "deny/deny foo@<1.2.4 | deny rule "
