@@ -271,7 +271,11 @@ class PrefetchTest(harness.TestCase):
         srv = self.start_crated(name="holder", data_dir=self.data,
                                 registries=S.mirror_toml("mirror", self.up.index))
         # The server's start-up housekeeping (its usage journal goes
-        # through tmp/) may still be writing: compare with what it settles on.
+        # through tmp/, the old negative answers are pruned on a worker)
+        # may still be writing: compare with what it settles on.
+        self.assertTrue(harness.wait_until(lambda: os.path.exists(
+            os.path.join(self.data, "mirror", "negatives-pruned")), 20),
+            "the start-up prune did not end")
         before = harness.settled_snapshot(self.data)
         for args in (["--config", self.cfg, self.lock],
                      ["--config", self.cfg, "--data-dir", self.data, self.lock]):
