@@ -264,6 +264,8 @@ about_write(struct store *st, const char *path, const char *vers,
 	char	 rel[STORE_PATH_MAX], *s;
 	json_t	*j = json_pack("{s:s}", "vers", vers);
 
+	if (j == NULL)		/* not UTF-8: kept in memory only */
+		return;
 	if (desc != NULL)
 		json_object_set_new(j, "description", json_string(desc));
 	about_rel(path, rel);

@@ -468,6 +468,9 @@ class TestMirrorList(WebBase):
                                                       {"Cargo.toml": toml}))
         self.tree.add("mu-beta", "1.0.0", make_crate("mu-beta", "1.0.0"))
         self.tree.add("mu-gamma", "1.0.0", make_crate("mu-gamma", "1.0.0"))
+        toml = ('[package]\nname = "mu-evil"\nversion = "1.0.0"\n'
+                'description = "zorilla %s"\n' % HOSTILE_DESC.replace('"', '\\"'))
+        self.tree.add("mu-evil", "1.0.0", make_crate("mu-evil", "1.0.0", {"Cargo.toml": toml}))
         self.srv = self.start_crated(registries="[registries.local]\n" +
                                      S.mirror_toml("mirror", up, index_ttl=0))
 
@@ -530,6 +533,18 @@ class TestMirrorList(WebBase):
                                index_path("mu-alpha") + ".json")) as f:
             self.assertEqual(json.load(f), {"vers": "1.0.0",
                                             "description": "quokka wrangling toolkit"})
+
+    def test_hostile_description(self):
+        """A description read from a mirrored .crate is shown as text."""
+        self.assertEqual(self.srv.get("/mirror/" + index_path("mu-evil")).status, 200)
+        self.download("mu-evil")
+        self.assertTrue(harness.wait_until(lambda: self.names("?q=zorilla")[0], 30))
+        names, t = self.names("?q=zorilla")
+        self.assertEqual(names, ["mu-evil"])
+        self.assertIn("zorilla evil &lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot;"
+                      " &lt;img src=x onerror=alert(2)&gt;", t)
+        self.assertNotIn("<script>alert", t)
+        self.no_inline(t)
 
     def test_added_removed_newer(self):
         """An index file cached, a newer version's .crate, an index file
