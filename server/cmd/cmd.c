@@ -94,11 +94,17 @@ cmd_show(const char *what, size_t done, size_t total,
 struct bundle_registry *
 cmd_configured(const struct config *cfg)
 {
-	struct bundle_registry	*v = xcalloc(cfg->nregs + 1, sizeof *v);
+	struct bundle_registry	*v = xcalloc(cfg->nregs + cfg->ntcs + 1,
+				    sizeof *v);
 
 	for (size_t i = 0; i < cfg->nregs; i++) {
 		v[i].name = cfg->regs[i].name;
 		v[i].upstream = cfg->regs[i].upstream;
+	}
+	for (size_t i = 0; i < cfg->ntcs; i++) {
+		v[cfg->nregs + i].name = cfg->tcs[i].name;
+		v[cfg->nregs + i].upstream = cfg->tcs[i].upstream;
+		v[cfg->nregs + i].toolchain = true;
 	}
 	return v;
 }

@@ -58,8 +58,9 @@ void	cmd_show(const char *what, size_t done, size_t total,
 char	*cmd_base_url(const struct config *cfg, const char *url,
 	    const char *path);
 
-/* The configured registries, for the bundle's record of each (new, ends
- * with a zeroed entry; the strings are cfg's). */
+/* The configured registries and toolchain mirrors (nregs + ntcs of
+ * them), for the bundle's record of each (new, ends with a zeroed entry;
+ * the strings are cfg's). */
 struct bundle_registry *cmd_configured(const struct config *cfg);
 
 #endif
