@@ -65,10 +65,14 @@ OFFICIAL = "https://static.rust-lang.org"
 HOST = "x86_64-unknown-linux-gnu"
 FIXED_MTIME = 1700000000
 HOST_PKGS = ("rustc", "cargo", "rust-std", "clippy-preview", "rustfmt-preview")
+# as upstream's, which name packages a host does not have (rust-mingw:
+# Windows only; rust-docs, rust-src: not in this stand-in); rustup skips them
 PROFILES = {
-    "minimal": ["rustc", "cargo", "rust-std"],
-    "default": ["rustc", "cargo", "rust-std", "clippy-preview", "rustfmt-preview"],
-    "complete": ["rustc", "cargo", "rust-std", "clippy-preview", "rustfmt-preview"],
+    "minimal": ["rustc", "cargo", "rust-std", "rust-mingw"],
+    "default": ["rustc", "cargo", "rust-std", "rust-mingw", "rust-docs", "rustfmt-preview",
+                "clippy-preview"],
+    "complete": ["rustc", "cargo", "rust-std", "rust-mingw", "rust-docs", "rustfmt-preview",
+                 "clippy-preview", "rust-src"],
 }
 # the binaries each package installs (shell scripts printing a version)
 BINARIES = {
@@ -342,7 +346,7 @@ class DistTree:
                 if "gz" in b:
                     lines += ['url = "%s%s"' % (OFFICIAL, b["gz"][0]), 'hash = "%s"' % b["gz"][1]]
                 lines += ['xz_url = "%s%s"' % (OFFICIAL, b["xz"][0]),
-                          'xz_hash = "%s"' % b["xz"][1], ""]
+                          'xz_hash = "%s"' % b["xz"][1], "components = []", "extensions = []", ""]
         lines += ["[pkg.rust]", 'version = "%s"' % vstr, ""]
         for h in self.hosts:
             path, hh = rust_bins[h]
