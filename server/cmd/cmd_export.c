@@ -155,7 +155,7 @@ cmd_export(int argc, char **argv)
 	struct cmd_tty		 t = { isatty(STDERR_FILENO) };
 	struct bundle_progress	 p = { cmd_show, &t };
 	struct bundle_registry	*known;
-	char			*cause = NULL, *stage = NULL;
+	char			*cause = NULL, *stage = NULL, tcs[48] = "";
 	time_t			 since = 0;
 	struct timespec		 t0, t1;
 	int			 r;
@@ -178,20 +178,23 @@ cmd_export(int argc, char **argv)
 	if ((r = stage_stores(&a, &stage, &cause)) == 0)
 		r = bundle_export(stage ? stage : a.cfg->data_dir, a.registry ?
 		    &a.registry : NULL, a.registry ? 1 : 0, since, argv[optind],
-		    known, a.cfg->nregs, &p, &st, &cause);
+		    known, a.cfg->nregs + a.cfg->ntcs, &p, &st, &cause);
 	storeio_remove(stage);
 	free(stage);
 	free(known);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r == 0 && st.toolchain_files > 0)
+		snprintf(tcs, sizeof tcs, ", %zu toolchain files",
+		    st.toolchain_files);
 	if (t.on)
 		fprintf(stderr, "\n");
 	if (r != 0) {
 		fprintf(stderr, "crated export: %s\n", cause);
 		free(cause);
 	} else
-		printf("export: %s: %zu files (%zu crates, %zu index files),"
+		printf("export: %s: %zu files (%zu crates, %zu index files%s),"
 		    " %.1f MB in %.2f s%s\n", argv[optind], st.files,
-		    st.crates, st.index_files, (double)st.bytes / 1e6,
+		    st.crates, st.index_files, tcs, (double)st.bytes / 1e6,
 		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
 		    t0.tv_nsec) / 1e9, since ? " (incremental)" : "");
 	config_free(a.cfg);

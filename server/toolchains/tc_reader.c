@@ -1,0 +1,357 @@
+/*
+ * A client reading a file that may still be filling: the file is the
+ * buffer. Each reader has its own position and copies from the file into
+ * its connection, CHUNK bytes at a time, while its connection holds less
+ * than QUEUE_HIGH unsent bytes; past that it waits for the connection to
+ * drain (HTTP/2: it looks again every POLL_MS, as the stream buffers what
+ * flow control holds back). So a slow client holds at most QUEUE_HIGH +
+ * CHUNK bytes of memory and never holds up the upstream download or the
+ * other readers: the bytes it has not taken stay on disk. A reader that
+ * catches up with the file waits for tc_source_notify.
+ *
+ * The head goes out once the length is known (the upstream's
+ * Content-Length, or the whole file): 200, or 206 with Content-Range for
+ * a Range (dist_range), or 416.
+ */
+#include "server/toolchains/tc_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/xmalloc.h"
+#include "server/core/log.h"
+#include "server/core/state.h"
+#include "server/http/http.h"
+
+#define CHUNK		(64 * 1024)
+#define QUEUE_HIGH	(256 * 1024)	/* the connection's OUTPUT_HIGH */
+#define TURN_CHUNKS	16		/* then the loop serves others */
+#define POLL_MS		10
+
+struct tc_reader {
+	struct tc_source	*src;
+	struct http_request	*req;
+	struct event		*cont;
+	uint64_t		 pos, end;	/* of the body; end exclusive */
+	bool			 started;
+	bool			 draining;	/* waiting for the connection */
+	bool			 in_call;	/* inside http_stream_on_drain */
+	struct tc_reader	*next;
+};
+
+static void	pump(struct tc_reader *);
+
+void
+tc_source_hold(struct tc_source *src)
+{
+	src->refs++;
+}
+
+void
+tc_source_drop(struct tc_source *src)
+{
+	if (--src->refs == 0 && src->release != NULL)
+		src->release(src);
+}
+
+/* Ends rd: its reply complete (ok) or cut short, then forgotten. */
+static void
+finish(struct tc_reader *rd, bool ok)
+{
+	struct tc_source	 *src = rd->src;
+	struct tc_reader	**pp;
+
+	for (pp = &src->readers; *pp != rd; pp = &(*pp)->next)
+		;
+	*pp = rd->next;
+	if (ok)
+		http_stream_end(rd->req);
+	else
+		http_stream_abort(rd->req);
+	event_free(rd->cont);
+	free(rd);
+	tc_source_drop(src);
+}
+
+static void
+later(struct tc_reader *rd, int ms)
+{
+	struct timeval	tv = { 0, ms * 1000 };
+
+	evtimer_add(rd->cont, &tv);
+}
+
+static void
+cont_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tc_reader	*rd = arg;
+
+	rd->draining = false;
+	pump(rd);
+}
+
+/* The connection drained below its low mark, or the client left. */
+static void
+drained(void *arg)
+{
+	struct tc_reader	*rd = arg;
+
+	/* Called at once (HTTP/2, a client gone): look again soon rather
+	 * than now, so that nothing recurses and HTTP/2 is polled. */
+	later(rd, rd->in_call && !http_gone(rd->req) ? POLL_MS : 0);
+}
+
+static void
+wait_drain(struct tc_reader *rd)
+{
+	rd->draining = true;
+	rd->in_call = true;
+	http_stream_on_drain(rd->req, drained, rd);
+	rd->in_call = false;
+}
+
+/* Copies what rd may send now; then waits for the connection, for more
+ * of the file, or for its next turn. */
+static void
+pump(struct tc_reader *rd)
+{
+	struct tc_source	*src = rd->src;
+	char			*buf;
+	int			 turn;
+
+	if (!rd->started || rd->draining)
+		return;
+	buf = xmalloc(CHUNK);
+	for (turn = 0; turn < TURN_CHUNKS; turn++) {
+		uint64_t	lim = src->avail < rd->end ? src->avail :
+				    rd->end;
+		ssize_t		n;
+
+		if (rd->pos >= rd->end || http_gone(rd->req)) {
+			free(buf);
+			finish(rd, rd->pos >= rd->end);
+			return;
+		}
+		if (rd->pos >= lim) {
+			free(buf);
+			if (src->state != SRC_GROWING)
+				finish(rd, false);	/* cut: failed */
+			return;
+		}
+		n = pread(src->fd, buf, lim - rd->pos < CHUNK ? (size_t)(lim -
+		    rd->pos) : CHUNK, (off_t)(src->base + rd->pos));
+		if (n <= 0) {
+			log_error("toolchains %s: reading %s: %s", src->tc->name,
+			    src->path, n == 0 ? "end of file" :
+			    strerror(errno));
+			free(buf);
+			finish(rd, false);
+			return;
+		}
+		rd->pos += (uint64_t)n;
+		if (http_stream_write(rd->req, buf, (size_t)n) > QUEUE_HIGH) {
+			free(buf);
+			wait_drain(rd);
+			return;
+		}
+	}
+	free(buf);
+	rd->draining = true;
+	later(rd, 0);
+}
+
+/* The head of rd's reply, its length known: 200, 206 or 416. */
+static void
+start(struct tc_reader *rd)
+{
+	struct tc_source	*src = rd->src;
+	uint64_t		 total = (uint64_t)src->total, first, last;
+	char			*hdrs;
+	int			 r;
+
+	r = dist_range(http_header(rd->req, "Range"), total, &first, &last);
+	if (r < 0) {
+		hdrs = xasprintf("Content-Range: bytes */%llu\r\n%s",
+		    (unsigned long long)total, src->hdrs ? src->hdrs : "");
+		http_reply_error_hdrs(rd->req, 416, hdrs, "%s: the range asked"
+		    " for is past its end (%llu bytes)", src->path,
+		    (unsigned long long)total);
+		free(hdrs);
+		rd->req = NULL;
+		return;
+	}
+	if (r == 0) {
+		first = 0;
+		last = total - 1;
+	}
+	rd->pos = first;
+	rd->end = total == 0 ? 0 : last + 1;
+	hdrs = xasprintf("Accept-Ranges: bytes\r\n%s", src->hdrs ?
+	    src->hdrs : "");
+	if (r == 1) {
+		char	*more = xasprintf("%sContent-Range: bytes %llu-%llu/%llu"
+			    "\r\n", hdrs, (unsigned long long)first,
+			    (unsigned long long)last, (unsigned long long)total);
+
+		free(hdrs);
+		hdrs = more;
+	}
+	http_stream_start(rd->req, r == 1 ? 206 : 200, src->ctype, hdrs,
+	    (size_t)(rd->end - rd->pos));
+	free(hdrs);
+	rd->started = true;
+	if (http_method(rd->req) == HTTP_HEAD)
+		rd->end = rd->pos;
+}
+
+void
+tc_reader_add(struct tc_source *src, struct http_request *r)
+{
+	struct tc_reader	*rd = xcalloc(1, sizeof *rd);
+
+	rd->src = src;
+	rd->req = r;
+	rd->cont = evtimer_new(src->tc->srv->base, cont_cb, rd);
+	rd->next = src->readers;
+	src->readers = rd;
+	tc_source_hold(src);
+	tc_source_notify(src);
+}
+
+/* rd answered without a body (416): forgotten. */
+static void
+forget(struct tc_reader *rd)
+{
+	struct tc_source	 *src = rd->src;
+	struct tc_reader	**pp;
+
+	for (pp = &src->readers; *pp != rd; pp = &(*pp)->next)
+		;
+	*pp = rd->next;
+	event_free(rd->cont);
+	free(rd);
+	tc_source_drop(src);
+}
+
+void
+tc_source_notify(struct tc_source *src)
+{
+	struct tc_reader	*rd, *next;
+
+	tc_source_hold(src);
+	for (rd = src->readers; rd != NULL; rd = next) {
+		next = rd->next;
+		if (!rd->started && src->total < 0 && src->state == SRC_DONE)
+			src->total = (int64_t)src->avail;
+		if (!rd->started && src->total >= 0) {
+			start(rd);
+			if (rd->req == NULL) {
+				forget(rd);
+				continue;
+			}
+		}
+		pump(rd);
+	}
+	tc_source_drop(src);
+}
+
+void
+tc_source_fail(struct tc_source *src, int status, const char *msg)
+{
+	struct tc_reader	*rd, *next;
+
+	src->state = SRC_FAILED;
+	tc_source_hold(src);
+	for (rd = src->readers; rd != NULL; rd = next) {
+		next = rd->next;
+		if (rd->started) {
+			pump(rd);
+			continue;
+		}
+		http_reply_error(rd->req, status, "%s", msg);
+		rd->req = NULL;
+		forget(rd);
+	}
+	tc_source_drop(src);
+}
+
+/* A source over a file of one request (a cached file's Range, a
+ * snapshot's part). */
+struct once {
+	struct tc_source	 src;
+	void			(*drop)(void *);
+	void			*owner;
+	char			*path, *hdrs;
+	bool			 own_fd;
+};
+
+static void
+once_release(struct tc_source *src)
+{
+	struct once	*o = src->owner;
+
+	if (o->own_fd)
+		close(src->fd);
+	if (o->drop != NULL)
+		o->drop(o->owner);
+	free(o->path);
+	free(o->hdrs);
+	free(o);
+}
+
+static struct once *
+once_new(struct toolchain *tc, int fd, uint64_t off, uint64_t len,
+    const char *path, const char *hdrs)
+{
+	struct once	*o = xcalloc(1, sizeof *o);
+
+	o->path = xstrdup(path);
+	o->hdrs = xstrdup(hdrs ? hdrs : "");
+	o->src.tc = tc;
+	o->src.fd = fd;
+	o->src.base = off;
+	o->src.avail = len;
+	o->src.total = (int64_t)len;
+	o->src.state = SRC_DONE;
+	o->src.path = o->path;
+	o->src.ctype = tc_ctype(path);
+	o->src.hdrs = o->hdrs;
+	o->src.release = once_release;
+	o->src.owner = o;
+	return o;
+}
+
+void
+tc_serve_fd(struct toolchain *tc, struct http_request *r, int fd,
+    uint64_t size, const char *path, const char *hdrs)
+{
+	struct once	*o;
+	char		*h;
+
+	if (http_header(r, "Range") == NULL) {
+		h = xasprintf("Accept-Ranges: bytes\r\n%s", hdrs ? hdrs : "");
+		http_reply_file(r, 200, tc_ctype(path), h, fd, (size_t)size);
+		free(h);
+		return;
+	}
+	o = once_new(tc, fd, 0, size, path, hdrs);
+	o->own_fd = true;
+	tc_reader_add(&o->src, r);
+}
+
+void
+tc_serve_part(struct toolchain *tc, struct http_request *r, int fd,
+    uint64_t off, uint64_t len, const char *path, const char *hdrs,
+    void (*drop)(void *), void *owner)
+{
+	struct once	*o = once_new(tc, fd, off, len, path, hdrs);
+
+	o->drop = drop;
+	o->owner = owner;
+	tc_reader_add(&o->src, r);
+}
