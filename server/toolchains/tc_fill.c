@@ -14,9 +14,9 @@
  * had started (its length came first, from the upstream's Content-Length)
  * receive the upstream's bytes to the end, so their own check (rustup's
  * "checksum failed") rejects them; a client whose answer had not started
- * (no Content-Length) and every request for the file in the next
- * TC_BAD_SECONDS get 502 naming the file and both hashes. Nothing is
- * kept.
+ * (the upstream sent no Content-Length) gets 502 naming the file and both
+ * hashes. Nothing is kept: the next request asks the upstream again (it
+ * may have been repaired meanwhile).
  *
  * A download cut short (the connection lost, a stall past
  * upstream_timeout) is asked again from where it stopped, Range:
@@ -47,7 +47,6 @@
 #include "server/upstream/upstream.h"
 
 #define RESUMES		3
-#define BAD_MAX		256
 
 struct tc_fill {
 	struct tc_source	 src;
@@ -70,16 +69,6 @@ struct tc_fill {
 	int			 commit_res;
 	struct tc_fill		*next;
 };
-
-/* A file whose SHA-256 did not match, lately. */
-struct badfile {
-	struct lru_node	 node;
-	char		*rel;
-	time_t		 at;
-	char		 want[65], got[65];
-};
-
-#define BAD(n)	lru_entry(n, struct badfile, node)
 
 static void	attempt(struct tc_fill *);
 
@@ -125,50 +114,6 @@ discard(struct tc_fill *f)
 	if (f->tmprel[0] != '\0')
 		store_unlink(f->tc->store, f->tmprel);
 	f->tmprel[0] = '\0';
-}
-
-static void
-remember_bad(struct toolchain *tc, const char *rel, const char *want,
-    const char *got)
-{
-	struct lru_node	*n = lru_find(&tc->bad, rel, lru_hash(rel));
-	struct badfile	*b;
-
-	if (n != NULL) {
-		b = BAD(n);
-		lru_touch(&tc->bad, n);
-	} else {
-		if (tc->bad.n >= BAD_MAX) {
-			b = BAD(tc->bad.oldest);
-			lru_remove(&tc->bad, &b->node);
-			free(b->rel);
-			free(b);
-		}
-		b = xcalloc(1, sizeof *b);
-		b->rel = xstrdup(rel);
-		lru_add(&tc->bad, &b->node, b->rel, lru_hash(b->rel));
-	}
-	b->at = time(NULL);
-	memcpy(b->want, want, 65);
-	memcpy(b->got, got, 65);
-}
-
-bool
-tc_fill_bad(struct toolchain *tc, const char *rel, struct http_request *r)
-{
-	struct lru_node	*n = lru_find(&tc->bad, rel, lru_hash(rel));
-	struct badfile	*b;
-	time_t		 ago;
-
-	if (n == NULL)
-		return false;
-	b = BAD(n);
-	if ((ago = time(NULL) - b->at) >= TC_BAD_SECONDS || ago < 0)
-		return false;
-	http_reply_error(r, 502, "%s: the upstream's copy does not match the"
-	    " SHA-256 its manifest gives (%s; the upstream sent %s, %ld s"
-	    " ago); not cached", rel, b->want, b->got, (long)ago);
-	return true;
 }
 
 /* No more bytes will come: readers that started get what there is and
@@ -233,10 +178,10 @@ complete(struct tc_fill *f)
 	if (f->want[0] != '\0' && strcmp(hex, f->want) != 0) {
 		tc->hash_failures++;
 		tc_count(tc, METRIC_TOOLCHAIN_HASH_FAILURES_TOTAL, NULL, 1);
-		remember_bad(tc, f->rel, f->want, hex);
 		free(f->why);
-		f->why = xasprintf("its SHA-256 is %s, its manifest says %s",
-		    hex, f->want);
+		f->why = xasprintf("its SHA-256 is %s, its manifest says %s:"
+		    " the upstream's copy is not the released file", hex,
+		    f->want);
 		/* Started readers get every byte; the rest 502. */
 		fail(f, 502, f->why);
 		return;
@@ -469,17 +414,4 @@ tc_fill_join(struct tc_fill *f, struct http_request *r, bool pin)
 	f->tc->followers++;
 	tc_count(f->tc, METRIC_TOOLCHAIN_FOLLOWERS_TOTAL, NULL, 1);
 	tc_reader_add(&f->src, r);
-}
-
-void
-tc_fill_close(struct toolchain *tc)
-{
-	while (tc->bad.newest != NULL) {
-		struct badfile	*b = BAD(tc->bad.newest);
-
-		lru_remove(&tc->bad, &b->node);
-		free(b->rel);
-		free(b);
-	}
-	lru_fini(&tc->bad);
 }

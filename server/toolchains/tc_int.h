@@ -52,7 +52,6 @@ struct usage;
 #define TC_FILE_MAX	(8ull << 30)	/* largest file fetched */
 #define TC_SIDE_MAX	4096		/* a .sha256 */
 #define TC_LOG_EVERY	10		/* seconds between repeated lines */
-#define TC_BAD_SECONDS	30		/* a file that failed its hash: 502 */
 
 struct tc_ratelog {
 	time_t	last;
@@ -123,7 +122,6 @@ struct toolchain {
 	unsigned		 gens;		/* generations made */
 	/* tc_fill.c */
 	struct tc_fill		*fills;
-	struct lru		 bad;		/* struct badfile, by rel */
 	/* tc_hash.c */
 	struct lru		 manifests;	/* struct mcache, by key */
 	size_t			 manifest_bytes;
@@ -229,10 +227,6 @@ void		 tc_fill_start(struct toolchain *, const char *rel,
 		     const char *want, bool pin, struct http_request *);
 void		 tc_fill_join(struct tc_fill *, struct http_request *,
 		     bool pin);
-/* A recent hash failure of rel: answered 502 (true), else false. */
-bool		 tc_fill_bad(struct toolchain *, const char *rel,
-		     struct http_request *);
-void		 tc_fill_close(struct toolchain *);
 /* Downloads under way. */
 size_t		 tc_fill_count(struct toolchain *);
 

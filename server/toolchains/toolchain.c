@@ -197,8 +197,6 @@ serve_file(struct toolchain *tc, struct http_request *r,
 		    " mirror `%s`", rel, tc->name);
 		return;
 	}
-	if (tc_fill_bad(tc, rel, r))
-		return;
 	if (dp->kind == DIST_TARBALL)
 		tc_hash_lookup(tc, rel, dp->date, hashed, pend_new(tc, r, dp,
 		    rel, pin));
@@ -295,7 +293,6 @@ toolchain_open(struct server *srv, const struct toolchain_config *cfg,
 	tc->upstream = xstrdup(cfg->upstream);
 	tc->queue_tail = &tc->queue;
 	snprintf(tc->labels, sizeof tc->labels, "toolchain=\"%s\"", cfg->name);
-	lru_init(&tc->bad);
 	lru_init(&tc->manifests);
 	lru_init(&tc->peers);
 	if (store_open_with(srv->cfg->data_dir, cfg->name, dirs, 3, &tc->store,
@@ -334,7 +331,6 @@ toolchain_close(struct toolchain *tc)
 		return;
 	tc_evict_close(tc);
 	tc_snapshot_close(tc);
-	tc_fill_close(tc);
 	tc_hash_close(tc);
 	usage_close(tc->usage);
 	store_close(tc->store);

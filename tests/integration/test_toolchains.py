@@ -414,6 +414,11 @@ class ToolchainTest(harness.TestCase):
                         "no .partial of 64 KiB (rustup exited %s)" % p.returncode)
         n = partial_size()
         self.assertLess(n, size)
+        # rustup installs the components it has while others download: the
+        # kill may leave some half-installed, which its next run refuses
+        # ("detected conflict"). The .partial in downloads/ is what counts.
+        for d in ("toolchains", "update-hashes"):
+            shutil.rmtree(os.path.join(a.home, d), ignore_errors=True)
         m = fp.mark()
         a.install(logs=[c])
         self.assertEqual(a.version(), V0)
