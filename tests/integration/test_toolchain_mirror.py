@@ -610,6 +610,43 @@ class ToolchainMirrorTest(harness.TestCase):
         harness.wait_log(c, r"every file is pinned or of a date a channel manifest names")
         self.assertTrue(os.path.exists(os.path.join(d, cur[1:])))
 
+    # what it shows ------------------------------------------------------------
+    def test_pages_ready_registries_and_rustup_env(self):
+        up = Upstream(self)
+        data = blob(3000, "shown")
+        up.channel("stable", D1, {tarball_path(D1): data,
+                                  tarball_path(D1, "rust-std").replace(HOST, "wasm32-unknown-unknown"):
+                                  blob(100, "std")})
+        c = self.crated(up)
+        self.pair(c)
+        self.assertEqual(c.client.get("/rust" + tarball_path(D1)).status, 200)
+        std = tarball_path(D1, "rust-std").replace(HOST, "wasm32-unknown-unknown")
+        self.assertEqual(c.client.get("/rust" + std).status, 200)
+        harness.wait_until(lambda: harness.metrics(c).get(
+            "crated_toolchain_cache_files", toolchain="rust") == 2, 10)
+        home = c.get("/").text()
+        self.assertIn("export RUSTUP_DIST_SERVER=%s/rust" % c.url, home)
+        self.assertIn("export RUSTUP_UPDATE_ROOT=%s/rust/rustup" % c.url, home)
+        self.assertRegex(home, r"<td>1\.95\.0</td><td>%s</td><td>%s</td>"
+                         r"<td>wasm32-unknown-unknown</td>" % (D1, HOST))
+        ops = c.get("/-/ops").text()
+        self.assertIn("Toolchain mirrors", ops)
+        ready = c.get("/-/ready").json()["toolchains"][0]
+        self.assertEqual((ready["name"], ready["upstream_state"], ready["snapshots"],
+                          ready["cache_files"]), ("rust", "ok", 1, 2))
+        regs = c.get("/-/registries").json()["toolchains"]
+        self.assertEqual(regs, [{"name": "rust", "rustup_dist_server": c.url + "/rust",
+                                 "rustup_update_root": c.url + "/rust/rustup",
+                                 "upstream": up.base, "offline": False}])
+        ex = harness.metrics(c, clean=True)
+        self.assertEqual(ex.get("crated_toolchain_requests_total", toolchain="rust",
+                                kind="tarball"), 2)
+        rc, out, err = harness.run_crated(["rustup-env", "--config", c.config_path,
+                                           "--url", "http://crated.example:8080/"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("export RUSTUP_DIST_SERVER=http://crated.example:8080/rust\n", out)
+        self.assertIn("export RUSTUP_UPDATE_ROOT=http://crated.example:8080/rust/rustup\n", out)
+
 
 if __name__ == "__main__":
     harness.main()
