@@ -19,6 +19,7 @@ static const struct option	 opts[] = {
 	{ "since", required_argument, NULL, 's' },
 	{ "allow-hosted", no_argument, NULL, 'H' },
 	{ "allow-other-upstream", no_argument, NULL, 'U' },
+	{ "evict-named-dates", no_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -53,13 +54,17 @@ cmd_parse_args(int argc, char **argv, struct cmd_args *a, const char *usage)
 		case 'U':
 			a->allow_other_upstream = true;
 			break;
+		case 'N':
+			a->evict_named_dates = true;
+			break;
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
 			return -1;
 		}
 	}
-	if ((a->allow_hosted || a->allow_other_upstream) && strstr(usage,
-	    "--allow-hosted") == NULL) {
+	if (((a->allow_hosted || a->allow_other_upstream) && strstr(usage,
+	    "--allow-hosted") == NULL) || (a->evict_named_dates &&
+	    strstr(usage, "--evict-named-dates") == NULL)) {
 		fprintf(stderr, "usage: %s\n", usage);
 		return -1;
 	}
@@ -137,6 +142,7 @@ cmd_usage(FILE *f)
 	    " [--registry NAME]\n"
 	    "       crated gc [--config FILE] [--data-dir DIR]"
 	    " [--registry NAME]\n"
+	    "                 [--evict-named-dates]\n"
 	    "       crated token create [--config FILE] [--data-dir DIR]"
 	    " --registry NAME\n"
 	    "                    --scope read|publish|yank|admin"

@@ -36,6 +36,7 @@ struct cmd_args {
 	const char	*since;
 	bool		 allow_hosted;		/* import only */
 	bool		 allow_other_upstream;	/* import only */
+	bool		 evict_named_dates;	/* gc only */
 };
 
 /* Parses --config, --data-dir, --registry, --since and (when usage names

@@ -609,6 +609,22 @@ class ToolchainMirrorTest(harness.TestCase):
         self.assertTrue(harness.wait_until(lambda: os.path.exists(os.path.join(d, old[1:])), 10))
         harness.wait_log(c, r"every file is pinned or of a date a channel manifest names")
         self.assertTrue(os.path.exists(os.path.join(d, cur[1:])))
+        # crated gc, with the server stopped: the same; asked to, the
+        # named dates' files go too, the pinned one stays
+        c.stop()
+        rc, out, err = harness.run_crated(["gc", "--config", c.config_path])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("rust: 0 toolchain files evicted", out)
+        rc, out, err = harness.run_crated(["gc", "--config", c.config_path,
+                                           "--evict-named-dates"])
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"rust: [1-9]\d* toolchain files evicted.*dates of cached"
+                         r" channels included")
+        self.assertFalse(os.path.exists(os.path.join(d, cur[1:])))
+        self.assertTrue(os.path.exists(os.path.join(d, old[1:])), "a pinned file was evicted")
+        rc, out, err = harness.run_crated(["status", "--config", c.config_path])
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"(?m)^rust +rustup +\d+ +1 ")
 
     # what it shows ------------------------------------------------------------
     def test_pages_ready_registries_and_rustup_env(self):
