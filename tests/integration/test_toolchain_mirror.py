@@ -471,6 +471,42 @@ class ToolchainMirrorTest(harness.TestCase):
         self.assertEqual(got, data, "the stalled client's body")
         self.assertEqual(up.count(path), 1)
 
+    def test_http2_clients(self):
+        """HTTP/2 (prior knowledge, as over TLS with ALPN): a full download
+        and a throttled one of a filling file, and a Range of it; the
+        stream is polled, so the throttled client neither stalls nor is
+        cut."""
+        import shutil
+        import subprocess
+        curl = shutil.which("curl")
+        if curl is None:
+            self.skipTest("curl not installed (Debian package: curl)")
+        up = Upstream(self)
+        data = blob(3 << 20, "h2")
+        path = tarball_path(D1)
+        up.channel("stable", D1, {path: data})
+        gate = threading.Event()
+        up.si.set(path, b_ranged(data, gate=gate))
+        c = self.crated(up)
+        self.pair(c)
+        outs = [os.path.join(self.tmp, "h2-%d" % i) for i in range(3)]
+        args = [[], ["--limit-rate", "1M"], ["-H", "Range: bytes=1000000-"]]
+        procs = [subprocess.Popen([curl, "-s", "--http2-prior-knowledge", "-o", o,
+                                   "-w", "%{http_version} %{http_code}"] + a +
+                                  ["http://127.0.0.1:%d/rust%s" % (c.port, path)],
+                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                 for o, a in zip(outs, args)]
+        for p in procs:
+            harness._live_procs.append(p)
+        harness.wait_until(lambda: metric(c, "crated_toolchain_followers_total") >= 2, 20)
+        gate.set()
+        res = [p.communicate(timeout=60)[0].decode() for p in procs]
+        self.assertEqual(res, ["2 200", "2 200", "2 206"])
+        for o, want in zip(outs, (data, data, data[1000000:])):
+            with open(o, "rb") as f:
+                self.assertEqual(f.read() == want, True, o)
+        self.assertEqual(up.count(path), 1)
+
     def test_hash_mismatch_is_not_kept(self):
         up = Upstream(self)
         good = blob(50000, "good")
