@@ -43,6 +43,7 @@ struct fetch;
 struct http_request;
 struct server;
 struct tc_fill;
+struct tc_reader;
 struct tc_lookup;
 struct tc_dated;
 struct tc_queued;
@@ -120,6 +121,8 @@ struct toolchain {
 	struct snap		*snaps;
 	struct lru		 peers;		/* struct peer, by key */
 	unsigned		 gens;		/* generations made */
+	/* tc_reader.c: every client being sent a file */
+	struct tc_reader	*readers;
 	/* tc_fill.c */
 	struct tc_fill		*fills;
 	/* tc_hash.c */
@@ -190,6 +193,8 @@ void	tc_source_notify(struct tc_source *);
  * the message; the others get what there is, then the connection
  * closes (their body cut short). */
 void	tc_source_fail(struct tc_source *, int status, const char *msg);
+/* Frees the readers left at exit (their requests are gone). */
+void	tc_reader_close_all(struct toolchain *);
 /* Serves a whole file fd (stolen) of size bytes to r: sendfile for a
  * plain GET, a reader for a Range. */
 void	tc_serve_fd(struct toolchain *, struct http_request *, int fd,

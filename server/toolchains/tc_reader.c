@@ -41,7 +41,8 @@ struct tc_reader {
 	bool			 started;
 	bool			 draining;	/* waiting for the connection */
 	bool			 in_call;	/* inside http_stream_on_drain */
-	struct tc_reader	*next;
+	struct tc_reader	*next;		/* of its source */
+	struct tc_reader	*all_prev, *all_next;	/* of the mirror */
 };
 
 static void	pump(struct tc_reader *);
@@ -59,23 +60,38 @@ tc_source_drop(struct tc_source *src)
 		src->release(src);
 }
 
-/* Ends rd: its reply complete (ok) or cut short, then forgotten. */
+/* Takes rd off its source's and its mirror's lists and frees it (its
+ * request is left alone). */
 static void
-finish(struct tc_reader *rd, bool ok)
+unlink_free(struct tc_reader *rd)
 {
 	struct tc_source	 *src = rd->src;
+	struct toolchain	 *tc = src->tc;
 	struct tc_reader	**pp;
 
 	for (pp = &src->readers; *pp != rd; pp = &(*pp)->next)
 		;
 	*pp = rd->next;
+	if (rd->all_prev != NULL)
+		rd->all_prev->all_next = rd->all_next;
+	else
+		tc->readers = rd->all_next;
+	if (rd->all_next != NULL)
+		rd->all_next->all_prev = rd->all_prev;
+	event_free(rd->cont);
+	free(rd);
+	tc_source_drop(src);
+}
+
+/* Ends rd: its reply complete (ok) or cut short, then forgotten. */
+static void
+finish(struct tc_reader *rd, bool ok)
+{
 	if (ok)
 		http_stream_end(rd->req);
 	else
 		http_stream_abort(rd->req);
-	event_free(rd->cont);
-	free(rd);
-	tc_source_drop(src);
+	unlink_free(rd);
 }
 
 static void
@@ -219,6 +235,10 @@ tc_reader_add(struct tc_source *src, struct http_request *r)
 	rd->cont = evtimer_new(src->tc->srv->base, cont_cb, rd);
 	rd->next = src->readers;
 	src->readers = rd;
+	rd->all_next = src->tc->readers;
+	if (rd->all_next != NULL)
+		rd->all_next->all_prev = rd;
+	src->tc->readers = rd;
 	tc_source_hold(src);
 	tc_source_notify(src);
 }
@@ -227,15 +247,17 @@ tc_reader_add(struct tc_source *src, struct http_request *r)
 static void
 forget(struct tc_reader *rd)
 {
-	struct tc_source	 *src = rd->src;
-	struct tc_reader	**pp;
+	unlink_free(rd);
+}
 
-	for (pp = &src->readers; *pp != rd; pp = &(*pp)->next)
-		;
-	*pp = rd->next;
-	event_free(rd->cont);
-	free(rd);
-	tc_source_drop(src);
+/* At exit, after the HTTP server is gone: readers still sending (a drain
+ * that ran out of time) are freed without a word to their requests,
+ * which no longer exist; their sources close with them. */
+void
+tc_reader_close_all(struct toolchain *tc)
+{
+	while (tc->readers != NULL)
+		unlink_free(tc->readers);
 }
 
 void

@@ -329,6 +329,7 @@ toolchain_close(struct toolchain *tc)
 {
 	if (tc == NULL)
 		return;
+	tc_reader_close_all(tc);
 	tc_evict_close(tc);
 	tc_snapshot_close(tc);
 	tc_hash_close(tc);
