@@ -698,6 +698,13 @@ class ToolchainMirrorTest(harness.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("export RUSTUP_DIST_SERVER=http://crated.example:8080/rust\n", out)
         self.assertIn("export RUSTUP_UPDATE_ROOT=http://crated.example:8080/rust/rustup\n", out)
+        rc, out, err = harness.run_crated(["check", "--config", c.config_path])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("toolchains rust: ok: %s answers for the stable channel" % up.base, out)
+        up.si.del_file("/dist/channel-rust-stable.toml.sha256")
+        rc, out, err = harness.run_crated(["check", "--config", c.config_path])
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("toolchains rust: not a rustup distribution server", out)
 
 
 if __name__ == "__main__":
