@@ -124,7 +124,11 @@ fail(struct tc_fill *f, int status, const char *why)
 	struct toolchain	*tc = f->tc;
 	char			*msg;
 
-	log_error("toolchains %s: %s: %s; not cached", tc->name, f->rel, why);
+	if (status == 404)
+		log_info("toolchains %s: %s: %s", tc->name, f->rel, why);
+	else
+		log_error("toolchains %s: %s: %s; not cached", tc->name, f->rel,
+		    why);
 	discard(f);
 	unlist(f);
 	f->busy = false;
