@@ -1,13 +1,15 @@
 /*
  * A client reading a file that may still be filling: the file is the
- * buffer. Each reader has its own position and copies from the file into
- * its connection, CHUNK bytes at a time, while its connection holds less
- * than QUEUE_HIGH unsent bytes; past that it waits for the connection to
- * drain (HTTP/2: it looks again every POLL_MS, as the stream buffers what
- * flow control holds back). So a slow client holds at most QUEUE_HIGH +
- * CHUNK bytes of memory and never holds up the upstream download or the
- * other readers: the bytes it has not taken stay on disk. A reader that
- * catches up with the file waits for tc_source_notify.
+ * buffer. Each reader has its own position and queues the file's bytes
+ * on its connection while that holds less than QUEUE_HIGH unsent bytes:
+ * as file segments sent with sendfile on plain HTTP/1.1 (no copy), else
+ * copied CHUNK bytes at a time (TLS, HTTP/2); past QUEUE_HIGH it waits
+ * for the connection to drain (HTTP/2: it looks again every POLL_MS, as
+ * the stream buffers what flow control holds back). So a slow client
+ * holds at most QUEUE_HIGH + CHUNK bytes of memory and never holds up the
+ * upstream download or the other readers: the bytes it has not taken stay
+ * on disk. A reader that catches up with the file waits for
+ * tc_source_notify, and for NOTIFY_MIN new bytes (or the end).
  *
  * The head goes out once the length is known (the upstream's
  * Content-Length, or the whole file): 200, or 206 with Content-Range for
@@ -28,7 +30,9 @@
 #include "server/core/state.h"
 #include "server/http/http.h"
 
-#define CHUNK		(64 * 1024)
+#define CHUNK		(64 * 1024)	/* copied, when sendfile cannot be */
+#define SEGMENT_MAX	(4 << 20)	/* a file segment (sendfile) */
+#define NOTIFY_MIN	(128 * 1024)	/* new bytes that wake a reader */
 #define QUEUE_HIGH	(256 * 1024)	/* the connection's OUTPUT_HIGH */
 #define TURN_CHUNKS	16		/* then the loop serves others */
 #define POLL_MS		10
@@ -131,52 +135,71 @@ wait_drain(struct tc_reader *rd)
 	rd->in_call = false;
 }
 
-/* Copies what rd may send now; then waits for the connection, for more
+/* Queues up to max bytes of rd's file from rd->pos: a file segment sent
+ * with sendfile where the connection allows (plain HTTP/1.1), else a
+ * copy of at most CHUNK bytes. How many were queued (0: failed, said),
+ * and *queued what the connection holds unsent. */
+static size_t
+queue(struct tc_reader *rd, uint64_t max, size_t *queued)
+{
+	struct tc_source	*src = rd->src;
+	size_t			 n;
+	ssize_t			 got;
+	char			*buf;
+
+	if (http_stream_can_sendfile(rd->req)) {
+		n = max < SEGMENT_MAX ? (size_t)max : SEGMENT_MAX;
+		*queued = http_stream_file(rd->req, src->fd, src->base +
+		    rd->pos, n);
+		return n;
+	}
+	n = max < CHUNK ? (size_t)max : CHUNK;
+	buf = xmalloc(n);
+	got = pread(src->fd, buf, n, (off_t)(src->base + rd->pos));
+	if (got <= 0) {
+		log_error("toolchains %s: reading %s: %s", src->tc->name,
+		    src->path, got == 0 ? "end of file" : strerror(errno));
+		free(buf);
+		return 0;
+	}
+	*queued = http_stream_write(rd->req, buf, (size_t)got);
+	free(buf);
+	return (size_t)got;
+}
+
+/* Queues what rd may send now; then waits for the connection, for more
  * of the file, or for its next turn. */
 static void
 pump(struct tc_reader *rd)
 {
 	struct tc_source	*src = rd->src;
-	char			*buf;
-	int			 turn;
+	size_t			 n, queued;
 
 	if (!rd->started || rd->draining)
 		return;
-	buf = xmalloc(CHUNK);
-	for (turn = 0; turn < TURN_CHUNKS; turn++) {
+	for (int turn = 0; turn < TURN_CHUNKS; turn++) {
 		uint64_t	lim = src->avail < rd->end ? src->avail :
 				    rd->end;
-		ssize_t		n;
 
 		if (rd->pos >= rd->end || http_gone(rd->req)) {
-			free(buf);
 			finish(rd, rd->pos >= rd->end);
 			return;
 		}
 		if (rd->pos >= lim) {
-			free(buf);
 			if (src->state != SRC_GROWING)
 				finish(rd, false);	/* cut: failed */
 			return;
 		}
-		n = pread(src->fd, buf, lim - rd->pos < CHUNK ? (size_t)(lim -
-		    rd->pos) : CHUNK, (off_t)(src->base + rd->pos));
-		if (n <= 0) {
-			log_error("toolchains %s: reading %s: %s", src->tc->name,
-			    src->path, n == 0 ? "end of file" :
-			    strerror(errno));
-			free(buf);
+		if ((n = queue(rd, lim - rd->pos, &queued)) == 0) {
 			finish(rd, false);
 			return;
 		}
-		rd->pos += (uint64_t)n;
-		if (http_stream_write(rd->req, buf, (size_t)n) > QUEUE_HIGH) {
-			free(buf);
+		rd->pos += n;
+		if (queued > QUEUE_HIGH) {
 			wait_drain(rd);
 			return;
 		}
 	}
-	free(buf);
 	rd->draining = true;
 	later(rd, 0);
 }
@@ -276,7 +299,9 @@ tc_source_notify(struct tc_source *src)
 				forget(rd);
 				continue;
 			}
-		}
+		} else if (src->state == SRC_GROWING && src->avail < rd->end &&
+		    src->avail - rd->pos < NOTIFY_MIN && src->avail >= rd->pos)
+			continue;	/* a few more bytes: wait for more */
 		pump(rd);
 	}
 	tc_source_drop(src);
