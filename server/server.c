@@ -630,6 +630,27 @@ start_catalogues(struct server *srv)
 	}
 }
 
+/* Each registry's index URL and each toolchain mirror's variables, in
+ * the log; config.json made once with public_url. */
+static void
+announce(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nregs; i++) {
+		if (srv->cfg->public_url != NULL)
+			srv->regs[i].config_json = ops_config_json(
+			    srv->public_url, &srv->regs[i]);
+		log_info("registry %s (%s): index sparse+%s/%s/", srv->regs[i]
+		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
+		    "mirror", srv->public_url, srv->regs[i].name);
+	}
+	for (size_t i = 0; i < srv->ntcs; i++)
+		log_info("toolchains %s: RUSTUP_DIST_SERVER=%s/%s"
+		    " RUSTUP_UPDATE_ROOT=%s/%s/rustup",
+		    toolchain_name(srv->tcs[i]), srv->public_url,
+		    toolchain_name(srv->tcs[i]), srv->public_url,
+		    toolchain_name(srv->tcs[i]));
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -714,20 +735,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	}
 	if (open_registries(srv, cause) != 0)
 		return -1;
-	for (size_t i = 0; i < srv->nregs; i++) {
-		if (cfg->public_url != NULL)
-			srv->regs[i].config_json = ops_config_json(
-			    srv->public_url, &srv->regs[i]);
-		log_info("registry %s (%s): index sparse+%s/%s/", srv->regs[i]
-		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
-		    "mirror", srv->public_url, srv->regs[i].name);
-	}
-	for (size_t i = 0; i < srv->ntcs; i++)
-		log_info("toolchains %s: RUSTUP_DIST_SERVER=%s/%s"
-		    " RUSTUP_UPDATE_ROOT=%s/%s/rustup",
-		    toolchain_name(srv->tcs[i]), srv->public_url,
-		    toolchain_name(srv->tcs[i]), srv->public_url,
-		    toolchain_name(srv->tcs[i]));
+	announce(srv);
 	srv->probes = probes_start(srv);
 	start_catalogues(srv);
 	return 0;

@@ -38,6 +38,7 @@ main(void)
 	metrics_show(METRICS_MIRROR);
 	metrics_show(METRICS_RELAY);
 	metrics_show(METRICS_STORAGE);
+	metrics_show(METRICS_TOOLCHAIN);
 	text = metrics_render(&len);
 	ok(count(text, "# HELP ") == METRIC_COUNT,
 	    "every id has a family in the exposition (%zu of %d)",
