@@ -76,7 +76,7 @@ gc_toolchain(const struct cmd_args *a, const struct toolchain_config *tc)
 	static const char *const	 tops[] = { "dist", "rustup" };
 	struct named			 nd = { NULL, 0 };
 	struct usage			*u;
-	char				*root, **victims, *cause = NULL;
+	char				*root, **victims = NULL, *cause = NULL;
 	uint64_t			 before;
 	size_t				 n;
 
@@ -103,8 +103,7 @@ gc_toolchain(const struct cmd_args *a, const struct toolchain_config *tc)
 		free(p);
 		free(victims[k]);
 	}
-	if (n > 0)
-		free(victims);
+	free(victims);
 	printf("gc: %s: %zu toolchain files evicted, %.1f MB -> %.1f MB (limit"
 	    " %s%s)\n", tc->name, n, (double)before / 1e6,
 	    (double)usage_bytes(u) / 1e6, tc->max_cache_bytes ? "set" : "none",
@@ -136,7 +135,7 @@ cmd_gc(int argc, char **argv)
 	for (size_t i = 0; i < a.cfg->nregs; i++) {
 		const struct registry_config	*rc = &a.cfg->regs[i];
 		struct usage			*u;
-		char				*root, **victims;
+		char				*root, **victims = NULL;
 		uint64_t			 before;
 		size_t				 n, negs = 0;
 		int				 res;
@@ -172,8 +171,7 @@ cmd_gc(int argc, char **argv)
 			free(p);
 			free(victims[k]);
 		}
-		if (n > 0)
-			free(victims);
+		free(victims);	/* also made when every crate was pinned */
 		printf("gc: %s: %zu crates evicted, %.1f MB -> %.1f MB (limit"
 		    " %s), %zu negative entries removed\n", rc->name, n,
 		    (double)before / 1e6, (double)usage_bytes(u) / 1e6,

@@ -15,6 +15,7 @@ targets=(fuzz_http fuzz_indexline fuzz_publish fuzz_toml fuzz_lockfile
     fuzz_bundle)
 targets+=(fuzz_h2)
 targets+=(fuzz_objlist)
+targets+=(fuzz_distmanifest)
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" "$root" -Dfuzz=true \
@@ -44,6 +45,7 @@ seed() {	# target dir
 		[ -f "$root/deploy/crated.toml" ] &&
 		    cp "$root/deploy/crated.toml" "$d/" || true ;;
 	fuzz_lockfile) cp "$root"/tests/data/lockfiles/* "$d/" ;;
+	fuzz_distmanifest) cp "$root"/tests/data/dist/* "$d/" ;;
 	fuzz_bundle) python3 - "$d/seed.tar.gz" <<-'PY'
 		import hashlib, io, json, sys, tarfile, time
 		line = b'{"name":"a","vers":"1.0.0","deps":[],"cksum":"%s"}\n'
