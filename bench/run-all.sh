@@ -14,7 +14,8 @@ all+=(https-hits)
 all+=(h2-hits)
 all+=(ci-fleet)
 # Run by name only (over two minutes each):
-# storage (hosted registries on an object store: ./dev.sh bench storage).
+# storage (hosted registries on an object store: ./dev.sh bench storage),
+# rustup-fleet (16 rustup installs of 150 MiB: ./dev.sh bench rustup-fleet).
 [ $# -gt 0 ] && all=("$@")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

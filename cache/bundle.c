@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "cache/bundle_tc.h"
 #include "cache/store.h"
 #include "cache/usage.h"
 #include "common/xmalloc.h"
@@ -98,6 +99,7 @@ struct exporter {
 	json_t				*verdicts;	/* of the files kept */
 	json_t				*denied;	/* crate rel -> "N V" */
 	json_t				*left_out;
+	bool				 toolchain;	/* adding one's */
 };
 
 struct judging {
@@ -155,20 +157,25 @@ in_registry(const struct exporter *x, const char *rel, const char *part)
 /* Before a file goes in: an index file's lines judged (whether it goes
  * in or not: its crates might); false for a denied crate, left out. */
 static bool
-apply_policy(struct exporter *x, const char *rel, const char *buf,
-    size_t len, bool kept)
+apply_policy(struct exporter *x, const char *full, const char *rel,
+    bool kept)
 {
 	const char	*sub;
-	char		 name[CRATE_NAME_MAX + 1];
+	char		 name[CRATE_NAME_MAX + 1], *buf;
+	size_t		 len;
+	struct stat	 sb;
 	json_t		*who;
 
-	if (x->policy == NULL || x->policy->judge == NULL)
+	if (x->policy == NULL || x->policy->judge == NULL || x->toolchain)
 		return true;
 	if ((sub = in_registry(x, rel, "index/")) != NULL) {
 		struct judging	jg = { x, name, kept };
 
-		if (crate_name_from_index_path(sub + 6, name) == 0)
+		if (crate_name_from_index_path(sub + 6, name) == 0 &&
+		    read_all(full, &buf, &len, &sb) == 0) {
 			index_file_foreach(buf, len, judge_line, &jg);
+			free(buf);
+		}
 		return true;
 	}
 	if ((sub = in_registry(x, rel, "crates/")) == NULL ||
@@ -179,41 +186,90 @@ apply_policy(struct exporter *x, const char *rel, const char *buf,
 	return false;
 }
 
+
+/* Copies fd (len bytes) into the archive's current entry, hashing it. */
+static int
+copy_in(struct exporter *x, int fd, size_t len, const char *rel, char *hex)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	EVP_MD_CTX		*c = EVP_MD_CTX_new();
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	char			*buf = xmalloc(65536);
+	unsigned int		 n;
+	size_t			 done = 0;
+	int			 r = 0;
+
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	while (r == 0 && done < len) {
+		ssize_t	got = read(fd, buf, len - done < 65536 ? len - done :
+			    65536);
+
+		if (got <= 0) {
+			x->cause = xasprintf("reading %s: %s", rel, got == 0 ?
+			    "it shrank" : strerror(errno));
+			r = -1;
+		} else if (archive_write_data(x->a, buf, (size_t)got) != got) {
+			x->cause = xasprintf("writing %s: %s", rel,
+			    archive_error_string(x->a));
+			r = -1;
+		} else {
+			EVP_DigestUpdate(c, buf, (size_t)got);
+			done += (size_t)got;
+		}
+	}
+	EVP_DigestFinal_ex(c, md, &n);
+	EVP_MD_CTX_free(c);
+	free(buf);
+	for (unsigned i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	return r;
+}
+
+/* One file into the archive, read as it goes (a toolchain's tarball is
+ * 100 MB), its SHA-256 into the manifest. */
 static int
 add_file(struct exporter *x, const char *full, const char *rel)
 {
 	struct archive_entry	*e;
 	struct stat		 st;
-	char			*buf, hex[65];
+	char			 hex[65];
 	size_t			 len;
-	int			 r;
+	int			 fd, r;
 
-	if ((r = read_all(full, &buf, &len, &st)) != 0) {
-		x->cause = xasprintf("%s: %s", full, strerror(-r));
+	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (unsigned long long)st.st_size > ENTRY_MAX) {
+		x->cause = xasprintf("%s: %s", full, fd == -1 ?
+		    strerror(errno) : "not a regular file of at most 1 GiB");
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
-	if (!apply_policy(x, rel, buf, len, x->since == 0 || st.st_mtime >=
+	if (!apply_policy(x, full, rel, x->since == 0 || st.st_mtime >=
 	    x->since) || (x->since > 0 && st.st_mtime < x->since)) {
-		free(buf);
+		close(fd);
 		return 0;
 	}
-	sha256_hex(buf, len, hex);
+	len = (size_t)st.st_size;
 	e = archive_entry_new();
 	archive_entry_set_pathname(e, rel);
 	archive_entry_set_size(e, (la_int64_t)len);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_mtime(e, st.st_mtime, 0);
-	if (archive_write_header(x->a, e) != ARCHIVE_OK ||
-	    (len > 0 && archive_write_data(x->a, buf, len) != (la_ssize_t)len)) {
+	if (archive_write_header(x->a, e) != ARCHIVE_OK) {
 		x->cause = xasprintf("writing %s: %s", rel,
 		    archive_error_string(x->a));
-		archive_entry_free(e);
-		free(buf);
-		return -1;
-	}
+		r = -1;
+	} else
+		r = copy_in(x, fd, len, rel, hex);
 	archive_entry_free(e);
-	free(buf);
+	close(fd);
+	if (r != 0)
+		return -1;
 	json_array_append_new(x->files, json_pack("{s:s, s:I, s:s, s:I}",
 	    "path", rel, "size", (json_int_t)len, "sha256", hex, "mtime",
 	    (json_int_t)st.st_mtime));
@@ -223,6 +279,8 @@ add_file(struct exporter *x, const char *full, const char *rel)
 		x->stats->crates++;
 	else if (strstr(rel, "/index/") != NULL)
 		x->stats->index_files++;
+	else if (x->toolchain)
+		x->stats->toolchain_files++;
 	if (x->progress != NULL && x->progress->fn != NULL)
 		x->progress->fn("export", x->stats->files, 0, x->stats->bytes,
 		    x->progress->arg);
@@ -267,16 +325,18 @@ registry_name_ok(const char *s)
 }
 
 /* {"NAME": {"upstream": URL} or {"hosted": true}} for the registries
- * exported that the configuration knows. */
+ * exported that the configuration knows (toolchain: its toolchain
+ * mirrors, {"NAME": {"upstream": URL}}). */
 static json_t *
 kinds(char **names, size_t n, const struct bundle_registry *known,
-    size_t nknown)
+    size_t nknown, bool toolchain)
 {
 	json_t	*o = json_object();
 
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < nknown; k++) {
-			if (strcmp(known[k].name, names[i]) != 0)
+			if (strcmp(known[k].name, names[i]) != 0 ||
+			    known[k].toolchain != toolchain)
 				continue;
 			json_object_set_new(o, names[i], known[k].upstream ?
 			    json_pack("{s:s}", "upstream", known[k].upstream) :
@@ -306,14 +366,18 @@ registry_names(const char *data_dir, const char *const *regs, size_t nregs,
 			struct stat	 st;
 			char		*p = xasprintf("%s/%s/index", data_dir,
 					    de->d_name);
+			char		*q = xasprintf("%s/%s/snapshots",
+					    data_dir, de->d_name);
 
-			if (registry_name_ok(de->d_name) && stat(p, &st) == 0
-			    && S_ISDIR(st.st_mode)) {
+			if (registry_name_ok(de->d_name) && ((stat(p, &st) ==
+			    0 && S_ISDIR(st.st_mode)) || (stat(q, &st) == 0 &&
+			    S_ISDIR(st.st_mode)))) {
 				names = xreallocarray(names, n + 1,
 				    sizeof *names);
 				names[n++] = xstrdup(de->d_name);
 			}
 			free(p);
+			free(q);
 		}
 		closedir(d);
 	} else {
@@ -327,12 +391,14 @@ registry_names(const char *data_dir, const char *const *regs, size_t nregs,
 	return 0;
 }
 
-/* One registry's index/, crates/, meta/, seen/ and upstream-config.json:
- * index/ first, so that its verdicts are known before crates/. */
+/* One registry's index/, crates/, meta/, seen/ and upstream-config.json
+ * (index/ first, so that its verdicts are known before crates/); or a
+ * toolchain mirror's dist/, rustup/ and snapshots/. */
 static int
 add_registry(struct exporter *x, const char *data_dir, const char *name)
 {
 	static const char	*parts[] = { "index", "crates", "meta", "seen" };
+	static const char	*tparts[] = { "dist", "rustup", "snapshots" };
 	char			*root = xasprintf("%s/%s", data_dir, name), *p,
 				    *rel;
 	struct stat		 st;
@@ -342,7 +408,17 @@ add_registry(struct exporter *x, const char *data_dir, const char *name)
 		x->cause = xasprintf("no registry `%s` in %s", name, data_dir);
 		r = -1;
 	}
-	for (size_t k = 0; r == 0 && k < 4; k++) {
+	p = xasprintf("%s/snapshots", root);
+	x->toolchain = r == 0 && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	for (size_t k = 0; r == 0 && x->toolchain && k < 3; k++) {
+		p = xasprintf("%s/%s", root, tparts[k]);
+		rel = xasprintf("%s/%s", name, tparts[k]);
+		r = add_tree(x, p, rel, 0);
+		free(p);
+		free(rel);
+	}
+	for (size_t k = 0; r == 0 && !x->toolchain && k < 4; k++) {
 		p = xasprintf("%s/%s", root, parts[k]);
 		rel = xasprintf("%s/%s", name, parts[k]);
 		r = add_tree(x, p, rel, 0);
@@ -366,17 +442,19 @@ add_manifest(struct exporter *x, const char *tmp, char **names, size_t n,
     const struct bundle_registry *known, size_t nknown, json_t *policy)
 {
 	struct archive_entry	*e = archive_entry_new();
-	json_t			*m = json_pack("{s:i, s:I, s:I, s:o}",
+	json_t			*m = json_pack("{s:i, s:I, s:I, s:o, s:o, s:o}",
 				    "format", FORMAT, "created",
 				    (json_int_t)time(NULL), "since",
 				    (json_int_t)x->since, "registries",
-				    kinds(names, n, known, nknown));
+				    kinds(names, n, known, nknown, false),
+				    "toolchains", kinds(names, n, known,
+				    nknown, true), "files",
+				    json_incref(x->files));
 	char			*manifest;
 	int			 r = 0;
 
 	if (policy != NULL)
 		json_object_set(m, "policy", policy);
-	json_object_set(m, "files", x->files);
 	manifest = json_dumps(m, JSON_INDENT(1));
 	json_decref(m);
 	archive_entry_set_pathname(e, MANIFEST);
@@ -440,7 +518,7 @@ add_registries(struct exporter *x, const char *data_dir, char **names,
 		x->left_out = json_array();
 		x->denied = json_object();
 		r = add_registry(x, data_dir, names[i]);
-		if (x->policy != NULL)
+		if (x->policy != NULL && !x->toolchain)
 			json_object_set_new(regs, names[i], registry_policy(x,
 			    names[i], &advisories));
 		json_decref(x->verdicts);
@@ -526,6 +604,7 @@ enum part {
 	P_META,
 	P_UPCONFIG,
 	P_SEEN,		/* first-seen times (the policy's, issue 28) */
+	P_TOOLCHAIN,	/* a toolchain mirror's (cache/bundle_tc.h) */
 };
 
 static int
@@ -536,6 +615,7 @@ classify(const char *path, char *reg, char *name, char *vers)
 			     VERSION_MAX + 16];
 	size_t		 n;
 	struct semver	 v;
+	bool		 snapshot;
 
 	if (strcmp(path, MANIFEST) == 0)
 		return P_MANIFEST;
@@ -548,6 +628,8 @@ classify(const char *path, char *reg, char *name, char *vers)
 	rest = slash + 1;
 	if (strcmp(rest, "upstream-config.json") == 0)
 		return P_UPCONFIG;
+	if (bundle_tc_path(rest, &snapshot))
+		return P_TOOLCHAIN;
 	if (strncmp(rest, "index/", 6) == 0)
 		return crate_name_from_index_path(rest + 6, name) == 0 ?
 		    P_INDEX : -1;
@@ -598,31 +680,6 @@ mkdirs(const char *path)
 	}
 	free(p);
 	return 0;
-}
-
-static int
-write_file(const char *path, const void *buf, size_t len)
-{
-	int		 fd, r = 0;
-	const char	*p = buf;
-
-	if ((r = mkdirs(path)) != 0)
-		return r;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd == -1)
-		return -errno;
-	while (len > 0) {
-		ssize_t	n = write(fd, p, len);
-
-		if (n <= 0) {
-			r = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	close(fd);
-	return r;
 }
 
 static void
@@ -801,6 +858,7 @@ struct staged {
 	int	 part;
 	bool	 written;
 	size_t	 size;
+	char	 hex[65];	/* its SHA-256, hashed as it was unpacked */
 	char	 reg[65];
 	char	 name[CRATE_NAME_MAX + 1];
 	char	 vers[VERSION_MAX + 1];
@@ -955,6 +1013,88 @@ check_upstream(const char *file, const char *reg, const char *upstream,
 	return r;
 }
 
+/* The upstream URL without trailing '/' (new). */
+static char *
+trimmed(const char *url)
+{
+	size_t	n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return xstrndup(url, n);
+}
+
+/* A toolchain mirror's files (st[i] and the others of its name): all
+ * of a toolchain mirror, one here (c) of the same upstream. */
+static int
+check_toolchain(const char *file, const struct staged *st, size_t n,
+    size_t i, const struct bundle_registry *c, json_t *manifest,
+    const struct bundle_import_opts *o, char **err)
+{
+	const char	*theirs = json_string_value(json_object_get(
+			    json_object_get(json_object_get(manifest,
+			    "toolchains"), st[i].reg), "upstream"));
+	char		*a, *b;
+	int		 r = 0;
+
+	if (c == NULL) {
+		warn(o, "toolchain mirror `%s` is not in the configuration: its"
+		    " files are imported, but which upstream it mirrors is not"
+		    " checked", st[i].reg);
+		return 0;
+	}
+	if (!c->toolchain) {
+		*err = xasprintf("%s holds toolchain files for `%s`, a registry"
+		    " here (e.g. %s)", file, st[i].reg, st[i].path);
+		return -1;
+	}
+	if (theirs == NULL)
+		return 0;
+	a = trimmed(c->upstream);
+	b = trimmed(theirs);
+	if (strcmp(a, b) != 0 && o->allow_other_upstream)
+		warn(o, "%s: toolchain mirror `%s` mirrors %s here, but the"
+		    " bundle's was of %s: imported anyway"
+		    " (--allow-other-upstream)", file, st[i].reg, a, b);
+	else if (strcmp(a, b) != 0) {
+		*err = xasprintf("toolchain mirror `%s` mirrors %s here, but the"
+		    " bundle's `%s` was of %s; import it into a mirror of that"
+		    " upstream, or give --allow-other-upstream", st[i].reg, a,
+		    st[i].reg, b);
+		r = -1;
+	}
+	free(a);
+	free(b);
+	return r;
+}
+
+/* Whether the files of st[i]'s name are of one kind (a toolchain
+ * mirror's, or a registry's) and what the configuration calls it. */
+static int
+check_kind(const char *file, const struct staged *st, size_t n, size_t i,
+    const struct bundle_registry *c, json_t *manifest,
+    const struct bundle_import_opts *o, char **err)
+{
+	bool	tc = st[i].part == P_TOOLCHAIN;
+
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(st[k].reg, st[i].reg) == 0 &&
+		    (st[k].part == P_TOOLCHAIN) != tc) {
+			*err = xasprintf("%s holds both registry and toolchain"
+			    " files for `%s` (%s, %s)", file, st[i].reg,
+			    st[i].path, st[k].path);
+			return -1;
+		}
+	if (tc)
+		return check_toolchain(file, st, n, i, c, manifest, o, err);
+	if (c != NULL && c->toolchain) {
+		*err = xasprintf("%s holds registry files for `%s`, a toolchain"
+		    " mirror here (e.g. %s)", file, st[i].reg, st[i].path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Each registry of the bundle against the configuration: hosted ones
  * refused (or restored), mirrors of another upstream refused (or warned
  * about), unknown ones warned about. */
@@ -978,6 +1118,10 @@ check_registries(const char *file, const char *staging, const char *data_dir,
 		for (size_t k = 0; k < o->nregs && c == NULL; k++)
 			if (strcmp(o->regs[k].name, st[i].reg) == 0)
 				c = &o->regs[k];
+		if (check_kind(file, st, n, i, c, manifest, o, err) != 0)
+			return -1;
+		if (st[i].part == P_TOOLCHAIN)
+			continue;
 		if (c == NULL)
 			warn(o, "registry `%s` is not in the configuration: its"
 			    " files are imported, but whether it is hosted or"
@@ -1136,6 +1280,8 @@ struct importer {
 	size_t				 n;
 	json_t				*manifest;
 	char				*err;		/* why it failed */
+	struct bundle_tc_item		*tc;		/* toolchain files */
+	size_t				 ntc;
 };
 
 /* The bundle file, checked as gzip first, opened for reading with a. */
@@ -1153,6 +1299,80 @@ open_bundle(struct archive *a, const char *file, char **err)
 	return 0;
 }
 
+/* The current entry of a (size bytes) into dst, block by block (a
+ * toolchain's tarball is 100 MB), hashed into s->hex. 0, or -1 with
+ * im->err. */
+static int
+stage_entry(struct importer *im, struct archive *a, const char *path,
+    la_int64_t size, struct staged *s)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	char			*dst = xasprintf("%s/%s", im->staging, path);
+	char			*buf = xmalloc(65536);
+	EVP_MD_CTX		*c = EVP_MD_CTX_new();
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 n;
+	la_int64_t		 done = 0;
+	int			 fd = -1, r;
+
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	if ((r = mkdirs(dst)) == 0 && (fd = open(dst, O_WRONLY | O_CREAT |
+	    O_EXCL | O_CLOEXEC, 0644)) == -1)
+		r = -errno;
+	if (r != 0)
+		im->err = xasprintf("staging %s: %s", path, r == -EEXIST ?
+		    "listed twice" : strerror(-r));
+	while (r == 0 && done < size) {
+		ssize_t	got = archive_read_data(a, buf, 65536);
+
+		if (got <= 0 || done + got > size) {
+			im->err = xasprintf("bundle entry %s is truncated or"
+			    " corrupt: %s", path, got < 0 ?
+			    archive_error_string(a) : "short read");
+			r = -1;
+		} else if (write(fd, buf, (size_t)got) != got) {
+			im->err = xasprintf("staging %s: %s", path,
+			    strerror(errno));
+			r = -1;
+		} else {
+			EVP_DigestUpdate(c, buf, (size_t)got);
+			done += got;
+		}
+	}
+	EVP_DigestFinal_ex(c, md, &n);
+	for (unsigned i = 0; i < 32; i++) {
+		s->hex[2 * i] = digits[md[i] >> 4];
+		s->hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	s->hex[64] = '\0';
+	s->size = (size_t)size;
+	EVP_MD_CTX_free(c);
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	free(dst);
+	return r == 0 ? 0 : -1;
+}
+
+/* The manifest entry (size bytes) into im->manifest. */
+static int
+read_manifest(struct importer *im, struct archive *a, la_int64_t size)
+{
+	char	*buf = xmalloc((size_t)size + 1);
+	ssize_t	 got = archive_read_data(a, buf, (size_t)size);
+
+	if (got != (ssize_t)size) {
+		im->err = xasprintf("bundle entry %s is truncated or corrupt:"
+		    " %s", MANIFEST, got < 0 ? archive_error_string(a) :
+		    "short read");
+		free(buf);
+		return -1;
+	}
+	im->manifest = json_loadb(buf, (size_t)size, 0, NULL);
+	free(buf);
+	return 0;
+}
+
 /* 1. Unpack into the staging folder, refusing what is not a regular file
  * at a store path; the manifest is kept in memory. */
 static int
@@ -1165,8 +1385,6 @@ unpack(struct importer *im, struct archive *a)
 		const char	*path = archive_entry_pathname(e);
 		struct staged	 s = { 0 };
 		la_int64_t	 size = archive_entry_size(e);
-		char		*buf, *dst;
-		ssize_t		 got;
 
 		if (path == NULL || archive_entry_filetype(e) != AE_IFREG ||
 		    archive_entry_hardlink(e) != NULL ||
@@ -1186,30 +1404,13 @@ unpack(struct importer *im, struct archive *a)
 			im->err = xasprintf("bundle entry %s: bad size", path);
 			return -1;
 		}
-		buf = xmalloc((size_t)size + 1);
-		got = archive_read_data(a, buf, (size_t)size);
-		if (got != (ssize_t)size) {
-			im->err = xasprintf("bundle entry %s is truncated or"
-			    " corrupt: %s", path, got < 0 ?
-			    archive_error_string(a) : "short read");
-			free(buf);
-			return -1;
-		}
-		buf[size] = '\0';
 		if (s.part == P_MANIFEST) {
-			im->manifest = json_loadb(buf, (size_t)size, 0, NULL);
-			free(buf);
+			if (read_manifest(im, a, size) != 0)
+				return -1;
 			continue;
 		}
-		dst = xasprintf("%s/%s", im->staging, path);
-		r = write_file(dst, buf, (size_t)size);
-		free(dst);
-		free(buf);
-		if (r != 0) {
-			im->err = xasprintf("staging %s: %s", path, r ==
-			    -EEXIST ? "listed twice" : strerror(-r));
+		if (stage_entry(im, a, path, size, &s) != 0)
 			return -1;
-		}
 		s.path = xstrdup(path);
 		im->st = xreallocarray(im->st, im->n + 1, sizeof *im->st);
 		im->st[im->n++] = s;
@@ -1310,6 +1511,32 @@ seen_merge(const char *old, size_t olen, const char *buf, size_t len,
 	return out;
 }
 
+/* A staged index file's lines, checked as a mirror's fill is; a staged
+ * first-seen record, checked as seen_parse reads it. */
+static int
+check_staged(struct importer *im, const struct staged *sf)
+{
+	char		*p = xasprintf("%s/%s", im->staging, sf->path);
+	char		*buf, *why = NULL;
+	size_t		 len;
+	struct stat	 sb;
+	int		 r = read_all(p, &buf, &len, &sb);
+
+	free(p);
+	if (r != 0) {
+		im->err = xasprintf("staging %s: unreadable", sf->path);
+		return -1;
+	}
+	if ((sf->part == P_INDEX ? index_file_check(buf, len, sf->name,
+	    &why) : seen_check(buf, len, &why)) != 0) {
+		im->err = xasprintf("%s: %s: %s", im->file, sf->path, why);
+		free(why);
+		r = -1;
+	}
+	free(buf);
+	return r;
+}
+
 /* 2. Check every file against the manifest, and every crate against an
  * index cksum. */
 static int
@@ -1317,7 +1544,6 @@ verify(struct importer *im)
 {
 	struct staged	*st = im->st;
 	json_t		*files = json_object_get(im->manifest, "files");
-	int		 r;
 
 	if (!json_is_array(files) || json_array_size(files) != im->n) {
 		im->err = xasprintf("%s: the manifest %s is missing or does"
@@ -1327,36 +1553,22 @@ verify(struct importer *im)
 	}
 	for (size_t i = 0; i < im->n; i++) {
 		json_t		*f = NULL, *v;
-		size_t		 k, len;
-		char		*p, *buf, hex[65], *why = NULL;
-		struct stat	 sb;
+		size_t		 k;
+		const char	*hex = st[i].hex;
 
 		json_array_foreach(files, k, v)
 			if (json_is_string(json_object_get(v, "path")) &&
 			    strcmp(json_string_value(json_object_get(v,
 			    "path")), st[i].path) == 0)
 				f = v;
-		p = xasprintf("%s/%s", im->staging, st[i].path);
-		r = read_all(p, &buf, &len, &sb);
-		free(p);
-		if (f == NULL || r != 0) {
+		if (f == NULL) {
 			im->err = xasprintf("%s: %s is not in the manifest",
 			    im->file, st[i].path);
-			if (r == 0)
-				free(buf);
 			return -1;
 		}
-		sha256_hex(buf, len, hex);
-		if ((st[i].part == P_INDEX && index_file_check(buf, len,
-		    st[i].name, &why) != 0) || (st[i].part == P_SEEN &&
-		    seen_check(buf, len, &why) != 0)) {
-			im->err = xasprintf("%s: %s: %s", im->file, st[i].path,
-			    why);
-			free(why);
-			free(buf);
+		if ((st[i].part == P_INDEX || st[i].part == P_SEEN) &&
+		    check_staged(im, &st[i]) != 0)
 			return -1;
-		}
-		free(buf);
 		if (!json_is_string(json_object_get(f, "sha256")) ||
 		    strcmp(hex, json_string_value(json_object_get(f,
 		    "sha256"))) != 0) {
@@ -1492,7 +1704,8 @@ apply(struct importer *im)
 			bool	is_crate = im->st[i].part == P_CRATE;
 			bool	is_index = im->st[i].part == P_INDEX;
 
-			if ((pass == 0) != is_crate || (pass == 1) != is_index)
+			if ((pass == 0) != is_crate || (pass == 1) != is_index ||
+			    im->st[i].part == P_TOOLCHAIN)
 				continue;
 			if (apply_file(im, &im->st[i]) != 0)
 				return -1;
@@ -1502,6 +1715,29 @@ apply(struct importer *im)
 		}
 	}
 	return 0;
+}
+
+/* The toolchain mirrors' files, checked (cache/bundle_tc.h). */
+static int
+verify_toolchains(struct importer *im)
+{
+	im->tc = xcalloc(im->n ? im->n : 1, sizeof *im->tc);
+	for (size_t i = 0; i < im->n; i++) {
+		struct bundle_tc_item	*t = &im->tc[im->ntc];
+		const struct staged	*sf = &im->st[i];
+
+		if (sf->part != P_TOOLCHAIN)
+			continue;
+		t->path = sf->path;
+		snprintf(t->name, sizeof t->name, "%s", sf->reg);
+		t->rel = sf->path + strlen(sf->reg) + 1;
+		t->snapshot = strncmp(t->rel, "snapshots/", 10) == 0;
+		memcpy(t->hex, sf->hex, 65);
+		t->size = sf->size;
+		im->ntc++;
+	}
+	return bundle_tc_verify(im->file, im->staging, im->data_dir, im->tc,
+	    im->ntc, &im->err);
 }
 
 /* 4. Tell each registry's cache accounting about the new crates. */
@@ -1556,7 +1792,8 @@ bundle_import(const char *data_dir, const char *file,
 	}
 	if (open_bundle(a, file, &im.err) == 0 && unpack(&im, a) == 0 &&
 	    verify(&im) == 0 && check_registries(file, im.staging, data_dir,
-	    im.st, im.n, im.manifest, opts, &im.err) == 0 && apply(&im) == 0) {
+	    im.st, im.n, im.manifest, opts, &im.err) == 0 &&
+	    verify_toolchains(&im) == 0 && apply(&im) == 0) {
 		account(&im);
 		if (opts != NULL && opts->policy != NULL) {
 			char	*sum = summary_of(im.manifest);
@@ -1565,7 +1802,10 @@ bundle_import(const char *data_dir, const char *file,
 				opts->policy(sum, opts->arg);
 			free(sum);
 		}
-		r = 0;
+		r = bundle_tc_apply(im.staging, data_dir, im.tc, im.ntc, stats,
+		    &im.err);
+		if (r != 0)
+			*cause = im.err;
 	} else
 		*cause = im.err;
 	archive_read_free(a);
@@ -1575,5 +1815,6 @@ bundle_import(const char *data_dir, const char *file,
 	for (size_t i = 0; i < im.n; i++)
 		free(im.st[i].path);
 	free(im.st);
+	free(im.tc);
 	return r;
 }

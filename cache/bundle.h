@@ -1,5 +1,6 @@
 /* Bundles: a registry's cache (index files, crates, metadata) as one gzip
- * tar, for air-gapped machines and backups. Written and read with
+ * tar, for air-gapped machines and backups; toolchain mirrors' too (their
+ * dist/, rustup/ and snapshots/, cache/bundle_tc.h). Written and read with
  * libarchive; a bundle ends with crated-bundle.json, the manifest that
  * lists every file with its size, SHA-256 and modification time.
  *
@@ -29,13 +30,15 @@ struct bundle_stats {
 	size_t			 index_files;
 	size_t			 skipped;	/* already present */
 	size_t			 left_out;	/* denied by the policy */
+	size_t			 toolchain_files; /* toolchain mirrors' */
 	unsigned long long	 bytes;
 };
 
-/* A registry as the configuration knows it. */
+/* A registry, or a toolchain mirror, as the configuration knows it. */
 struct bundle_registry {
 	const char	*name;
 	const char	*upstream;	/* as configured; NULL: hosted */
+	bool		 toolchain;	/* a [toolchains.NAME] mirror */
 };
 
 /* The supply-chain policy an export applies (issue 28), as the caller

@@ -33,7 +33,7 @@ struct store {
 	struct change_log changes;
 };
 
-static const char	*subdirs[] = { "index", "crates", "meta", "gz", "tmp" };
+static const char *const subdirs[] = { "index", "crates", "meta", "gz" };
 static atomic_uint	 tmp_counter;
 
 int
@@ -99,6 +99,14 @@ int
 store_open(const char *data_dir, const char *name, struct store **out,
     char **cause)
 {
+	return store_open_with(data_dir, name, subdirs,
+	    sizeof subdirs / sizeof subdirs[0], out, cause);
+}
+
+int
+store_open_with(const char *data_dir, const char *name,
+    const char *const *dirs, size_t ndirs, struct store **out, char **cause)
+{
 	struct store	*s;
 	char		 real[PATH_MAX];
 	int		 r, dfd;
@@ -127,9 +135,11 @@ store_open(const char *data_dir, const char *name, struct store **out,
 		r = -errno;
 		goto err;
 	}
-	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++)
-		if ((r = mkdir_one(s->rootfd, subdirs[i])) != 0)
+	for (size_t i = 0; i < ndirs; i++)
+		if ((r = mkdir_one(s->rootfd, dirs[i])) != 0)
 			goto err;
+	if ((r = mkdir_one(s->rootfd, "tmp")) != 0)
+		goto err;
 	if ((r = clear_tmp(s)) != 0)
 		goto err;
 	*out = s;

@@ -26,6 +26,11 @@ int	 store_lock(const char *data_dir, char **cause);
  * *cause (new). */
 int	 store_open(const char *data_dir, const char *name, struct store **out,
 	     char **cause);
+/* store_open for another layout: the folders dirs (ndirs of them) and
+ * tmp/ (a toolchain mirror's: dist/, rustup/, snapshots/). */
+int	 store_open_with(const char *data_dir, const char *name,
+	     const char *const *dirs, size_t ndirs, struct store **out,
+	     char **cause);
 void	 store_close(struct store *s);
 /* Makes everything written under the store durable, the renames of
  * store_write_cache included (syncfs). 0 or a negative errno. */

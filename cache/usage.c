@@ -36,6 +36,8 @@ struct usage {
 	bool		 pins_dirty;	/* the pins file is behind */
 	uint64_t	 gen;		/* changes of what usage_copy gives */
 	char		*damage;	/* what usage_open repaired, or NULL */
+	char		**tops;		/* the folders accounted ("crates") */
+	size_t		 ntops;
 };
 
 #define ENTRY(n)	lru_entry(n, struct entry, node)
@@ -86,14 +88,21 @@ drop(struct usage *u, struct entry *e)
 	free(e);
 }
 
-/* A crate path as the store makes them: crates/..., printable, no "..". */
+/* A path as the store makes them: under one of u's folders (crates/...),
+ * printable, no "..". */
 static bool
-valid_rel(const char *r)
+valid_rel(const struct usage *u, const char *r)
 {
-	size_t	len = strlen(r);
+	size_t	len = strlen(r), i;
 
-	if (len <= 7 || len > REL_MAX || strncmp(r, "crates/", 7) != 0 ||
-	    strstr(r, "..") != NULL)
+	for (i = 0; i < u->ntops; i++) {
+		size_t	n = strlen(u->tops[i]);
+
+		if (len > n + 1 && strncmp(r, u->tops[i], n) == 0 &&
+		    r[n] == '/')
+			break;
+	}
+	if (i == u->ntops || len > REL_MAX || strstr(r, "..") != NULL)
 		return false;
 	for (; *r != '\0'; r++)
 		if ((unsigned char)*r <= ' ' || (unsigned char)*r >= 0x7f)
@@ -115,18 +124,18 @@ replay(struct usage *u, char *line, size_t len)
 		return false;
 	line[len - 1] = '\0';
 	if (line[0] == 'a' && sscanf(line, "a %llu %lld %d %n", &size, &used,
-	    &pinned, &n) == 3 && n > 0 && valid_rel(line + n)) {
+	    &pinned, &n) == 3 && n > 0 && valid_rel(u, line + n)) {
 		put(u, line + n, size, (time_t)used, pinned != 0);
 		return true;
 	}
 	if (line[0] == 'u' && sscanf(line, "u %lld %n", &used, &n) == 1 &&
-	    n > 0 && valid_rel(line + n)) {
+	    n > 0 && valid_rel(u, line + n)) {
 		if ((e = find(u, line + n)) != NULL && used > e->used)
 			e->used = (time_t)used;
 		return true;
 	}
 	if ((line[0] != 'p' && line[0] != 'd') || line[1] != ' ' ||
-	    !valid_rel(line + 2))
+	    !valid_rel(u, line + 2))
 		return false;
 	if ((e = find(u, line + 2)) != NULL && line[0] == 'p')
 		e->pinned = true;
@@ -172,8 +181,8 @@ found(struct usage *u, const char *rel, const struct stat *st)
 	e->seen = true;
 }
 
-/* Walks crates/: for a store that has no journal yet, or whose journal is
- * damaged (rescan). */
+/* Walks a folder (crates/): for a store that has no journal yet, or whose
+ * journal is damaged (rescan). */
 static void
 scan(struct usage *u, const char *dir, const char *rel, int depth)
 {
@@ -194,12 +203,24 @@ scan(struct usage *u, const char *dir, const char *rel, int depth)
 			;	/* gone meanwhile */
 		else if (S_ISDIR(st.st_mode))
 			scan(u, p, r, depth + 1);
-		else if (S_ISREG(st.st_mode) && valid_rel(r))
+		else if (S_ISREG(st.st_mode) && valid_rel(u, r))
 			found(u, r, &st);
 		free(p);
 		free(r);
 	}
 	closedir(d);
+}
+
+/* Walks every folder of u. */
+static void
+scan_tops(struct usage *u)
+{
+	for (size_t i = 0; i < u->ntops; i++) {
+		char	*dir = xasprintf("%s/%s", u->root, u->tops[i]);
+
+		scan(u, dir, u->tops[i], 0);
+		free(dir);
+	}
 }
 
 /* Writes root/name anew through tmp/ (fsynced, renamed); fn writes its
@@ -298,7 +319,7 @@ read_pins(struct usage *u)
 	if ((f = fopen(path, "r")) != NULL) {
 		while ((n = getline(&line, &cap, f)) > 0) {
 			line[strcspn(line, "\n")] = '\0';
-			if (valid_rel(line) && (e = find(u, line)) != NULL)
+			if (valid_rel(u, line) && (e = find(u, line)) != NULL)
 				e->pinned = true;
 		}
 		free(line);
@@ -315,7 +336,6 @@ read_pins(struct usage *u)
 static void
 rescan(struct usage *u, size_t bad, size_t first)
 {
-	char		*crates = xasprintf("%s/crates", u->root);
 	struct lru_node	*n, *older;
 	struct entry	*e;
 	size_t		 pinned = 0;
@@ -323,8 +343,7 @@ rescan(struct usage *u, size_t bad, size_t first)
 
 	FOREACH(e, u)
 		e->seen = false;
-	scan(u, crates, "crates", 0);
-	free(crates);
+	scan_tops(u);
 	for (n = u->table.newest; n != NULL; n = older) {
 		older = n->older;
 		if (!ENTRY(n)->seen)
@@ -335,9 +354,10 @@ rescan(struct usage *u, size_t bad, size_t first)
 		pinned += e->pinned;
 	r = compact(u);
 	u->damage = xasprintf("%s/%s: %zu line%s did not parse (the first:"
-	    " line %zu); rescanned crates/: %zu crates, %.1f MB, %zu pinned"
+	    " line %zu); rescanned %s/: %zu files, %.1f MB, %zu pinned"
 	    " (pins kept from the readable lines and the %s file); %s",
-	    u->root, JOURNAL, bad, bad == 1 ? "" : "s", first, u->table.n,
+	    u->root, JOURNAL, bad, bad == 1 ? "" : "s", first, u->tops[0],
+	    u->table.n,
 	    (double)u->bytes / 1e6, pinned, PINS, r == 0 ?
 	    "journal rewritten" : strerror(-r));
 }
@@ -366,22 +386,32 @@ load(struct usage *u, FILE *f, const char *path)
 int
 usage_open(const char *root, struct usage **out, char **cause)
 {
+	static const char *const crates[] = { "crates" };
+
+	return usage_open_under(root, crates, 1, out, cause);
+}
+
+int
+usage_open_under(const char *root, const char *const *tops, size_t ntops,
+    struct usage **out, char **cause)
+{
 	struct usage	*u = xcalloc(1, sizeof *u);
 	char		*path = xasprintf("%s/%s", root, JOURNAL);
 	const char	*what = "reopen it";
 	FILE		*f;
 
 	u->root = xstrdup(root);
+	u->tops = xcalloc(ntops, sizeof *u->tops);
+	for (size_t i = 0; i < ntops; i++)
+		u->tops[u->ntops++] = xstrdup(tops[i]);
 	lru_init(&u->table);
 	u->fd = -1;
 	if ((f = fopen(path, "r")) != NULL)
 		load(u, f, path);
 	else {
-		char	*crates = xasprintf("%s/crates", root);
 		int	 r;
 
-		scan(u, crates, "crates", 0);
-		free(crates);
+		scan_tops(u);
 		read_pins(u);
 		what = "start it (through tmp/)";
 		if ((r = compact(u)) != 0)
@@ -415,6 +445,9 @@ usage_close(struct usage *u)
 	if (u->fd != -1)
 		close(u->fd);
 	lru_fini(&u->table);
+	for (size_t i = 0; i < u->ntops; i++)
+		free(u->tops[i]);
+	free(u->tops);
 	free(u->damage);
 	free(u->root);
 	free(u);
@@ -512,6 +545,13 @@ older(const void *a, const void *b)
 size_t
 usage_victims(struct usage *u, uint64_t target, char ***rels)
 {
+	return usage_victims_keep(u, target, NULL, NULL, rels);
+}
+
+size_t
+usage_victims_keep(struct usage *u, uint64_t target,
+    bool (*keep)(const char *rel, void *arg), void *arg, char ***rels)
+{
 	struct entry	**all, *e;
 	size_t		  n = 0, k = 0;
 
@@ -520,7 +560,7 @@ usage_victims(struct usage *u, uint64_t target, char ***rels)
 		return 0;
 	all = xcalloc(u->table.n ? u->table.n : 1, sizeof *all);
 	FOREACH(e, u)
-		if (!e->pinned)
+		if (!e->pinned && (keep == NULL || !keep(e->rel, arg)))
 			all[n++] = e;
 	qsort(all, n, sizeof *all, older);
 	*rels = xcalloc(n ? n : 1, sizeof **rels);

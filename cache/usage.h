@@ -23,6 +23,11 @@ struct usage;
 /* Loads (or starts) the journal of the store at root. 0, or -1 with
  * *cause (new). */
 int		usage_open(const char *root, struct usage **out, char **cause);
+/* usage_open for the files under other folders of root than crates/ (a
+ * toolchain mirror's dist/ and rustup/); the journal and pins are the
+ * same files in root. */
+int		usage_open_under(const char *root, const char *const *tops,
+		    size_t ntops, struct usage **out, char **cause);
 /* What usage_open repaired (a damaged journal rescanned), for the
  * caller's log; NULL when nothing. Borrowed, valid until usage_close. */
 const char	*usage_damage(const struct usage *);
@@ -60,5 +65,10 @@ void		usage_copy_free(struct usage_use *, size_t n);
  * first, never pinned ones) so that the total falls to target bytes; they
  * are taken out of the accounting as if removed. */
 size_t		usage_victims(struct usage *, uint64_t target, char ***rels);
+/* usage_victims that also spares every file keep(rel, arg) says to keep
+ * (keep NULL: none). */
+size_t		usage_victims_keep(struct usage *, uint64_t target,
+		    bool (*keep)(const char *rel, void *arg), void *arg,
+		    char ***rels);
 
 #endif

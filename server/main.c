@@ -27,6 +27,7 @@ static const struct {
 	{ "status", cmd_status },
 	{ "prefetch", cmd_prefetch },
 	{ "cargo-config", cmd_cargo_config },
+	{ "rustup-env", cmd_rustup_env },
 	{ "check", cmd_check },
 	{ "storage", cmd_storage },
 	{ "block", cmd_block },

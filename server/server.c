@@ -37,6 +37,7 @@
 #include "server/storage/catalogue.h"
 #include "server/storage/replica.h"
 #include "server/storage/tokensync.h"
+#include "server/toolchains/toolchain.h"
 #include "server/upstream/upstream.h"
 #include "server/web/web.h"
 
@@ -121,9 +122,28 @@ route_name(enum route_kind k)
 		[ROUTE_WEB_REDIRECT] = "web-redirect",
 		[ROUTE_WEB_REGISTRY] = "web-registry",
 		[ROUTE_WEB_CRATE] = "web-crate",
+		[ROUTE_DIST] = "dist",
 	};
 
 	return names[k];
+}
+
+/* /T/dist/... or /T/rustup/... of a toolchain mirror T: no token needed
+ * (rustup sends none; toolchains are public). */
+static void
+serve_dist(struct server *srv, struct http_request *r,
+    const struct route *rt)
+{
+	struct toolchain	*tc = toolchain_find(srv, rt->registry);
+
+	if (tc == NULL) {
+		http_reply_error(r, 404, "%s: no toolchain mirror `%s` here"
+		    " (rustup's RUSTUP_DIST_SERVER names one: crated rustup-env"
+		    " prints it)", http_path(r), rt->registry);
+		return;
+	}
+	http_set_registry(r, toolchain_name(tc));
+	toolchain_request(tc, r, rt->dist);
 }
 
 /* The HTTP layer's head hook: a request with a body is authorized on its
@@ -177,6 +197,9 @@ handle(struct http_request *r, void *arg)
 		return;
 	case ROUTE_NONE:
 		break;
+	case ROUTE_DIST:
+		serve_dist(srv, r, &rt);
+		return;
 	default:
 		if ((reg = registry_find(srv, rt.registry)) == NULL)
 			break;
@@ -248,6 +271,8 @@ reload_config(struct server *srv, char **cause)
 	for (size_t i = 0; srv->force_offline && i < nc->nregs; i++)
 		if (nc->regs[i].upstream != NULL)
 			nc->regs[i].offline = true;
+	for (size_t i = 0; srv->force_offline && i < nc->ntcs; i++)
+		nc->tcs[i].offline = true;
 	if (config_check(nc, cause) != 0)
 		goto refuse;
 	if ((key = config_restart_change(old, nc)) != NULL) {
@@ -267,6 +292,8 @@ reload_config(struct server *srv, char **cause)
 		if (reg->mirror != NULL)
 			mirror_reconfigured(reg->mirror);
 	}
+	for (size_t i = 0; i < srv->ntcs; i++)
+		toolchain_reconfigured(srv->tcs[i], &nc->tcs[i]);
 	/* The stores stay (their settings are read only at start); their
 	 * credentials are read again (a rotated session token). */
 	for (size_t i = 0; i < srv->nobjstores; i++)
@@ -382,6 +409,8 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	http_server_drain(srv->http);
 	for (size_t i = 0; i < srv->nregs; i++)
 		mirror_stop_warming(srv->regs[i].mirror);
+	for (size_t i = 0; i < srv->ntcs; i++)
+		toolchain_stop(srv->tcs[i]);
 	srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_tick,
 	    srv);
 	event_add(srv->drain_timer, &tv);
@@ -464,6 +493,12 @@ open_registries(struct server *srv, char **cause)
 		if (reg->kind == REGISTRY_MIRROR &&
 		    mirror_open(reg, cause) != 0)
 			return -1;
+	}
+	srv->tcs = xcalloc(cfg->ntcs ? cfg->ntcs : 1, sizeof *srv->tcs);
+	for (size_t i = 0; i < cfg->ntcs; i++) {
+		if (toolchain_open(srv, &cfg->tcs[i], &srv->tcs[i], cause) != 0)
+			return -1;
+		srv->ntcs++;
 	}
 	return 0;
 }
@@ -602,6 +637,27 @@ start_catalogues(struct server *srv)
 	}
 }
 
+/* Each registry's index URL and each toolchain mirror's variables, in
+ * the log; config.json made once with public_url. */
+static void
+announce(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nregs; i++) {
+		if (srv->cfg->public_url != NULL)
+			srv->regs[i].config_json = ops_config_json(
+			    srv->public_url, &srv->regs[i]);
+		log_info("registry %s (%s): index sparse+%s/%s/", srv->regs[i]
+		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
+		    "mirror", srv->public_url, srv->regs[i].name);
+	}
+	for (size_t i = 0; i < srv->ntcs; i++)
+		log_info("toolchains %s: RUSTUP_DIST_SERVER=%s/%s"
+		    " RUSTUP_UPDATE_ROOT=%s/%s/rustup",
+		    toolchain_name(srv->tcs[i]), srv->public_url,
+		    toolchain_name(srv->tcs[i]), srv->public_url,
+		    toolchain_name(srv->tcs[i]));
+}
+
 int
 server_start(struct server *srv, struct config *cfg, char **cause)
 {
@@ -689,14 +745,7 @@ server_start(struct server *srv, struct config *cfg, char **cause)
 	/* Before the loop serves anything: a bad snapshot stops here. */
 	if (polserve_start(srv, cause) != 0)
 		return -1;
-	for (size_t i = 0; i < srv->nregs; i++) {
-		if (cfg->public_url != NULL)
-			srv->regs[i].config_json = ops_config_json(
-			    srv->public_url, &srv->regs[i]);
-		log_info("registry %s (%s): index sparse+%s/%s/", srv->regs[i]
-		    .name, srv->regs[i].kind == REGISTRY_HOSTED ? "hosted" :
-		    "mirror", srv->public_url, srv->regs[i].name);
-	}
+	announce(srv);
 	srv->probes = probes_start(srv);
 	start_catalogues(srv);
 	web_start(srv->web);
@@ -720,6 +769,8 @@ server_finish(struct server *srv)
 	workers_destroy(srv->cpu);
 	web_free(srv->web);
 	probes_free(srv->probes);
+	for (size_t i = 0; i < srv->ntcs; i++)
+		toolchain_stop(srv->tcs[i]);
 	upstream_client_destroy(srv->upstream);
 	srv->upstream = NULL;	/* the store's writes check (mirror_l2.c) */
 	workers_destroy(srv->workers);
@@ -739,6 +790,9 @@ server_finish(struct server *srv)
 		free((void *)(uintptr_t)srv->regs[i].objprefix);
 	}
 	free(srv->regs);
+	for (size_t i = 0; i < srv->ntcs; i++)
+		toolchain_close(srv->tcs[i]);
+	free(srv->tcs);
 	for (size_t i = 0; i < srv->nobjstores; i++)
 		objstore_close(srv->objstores[i]);
 	free(srv->objstores);

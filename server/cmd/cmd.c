@@ -19,6 +19,7 @@ static const struct option	 opts[] = {
 	{ "since", required_argument, NULL, 's' },
 	{ "allow-hosted", no_argument, NULL, 'H' },
 	{ "allow-other-upstream", no_argument, NULL, 'U' },
+	{ "evict-named-dates", no_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -53,13 +54,17 @@ cmd_parse_args(int argc, char **argv, struct cmd_args *a, const char *usage)
 		case 'U':
 			a->allow_other_upstream = true;
 			break;
+		case 'N':
+			a->evict_named_dates = true;
+			break;
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
 			return -1;
 		}
 	}
-	if ((a->allow_hosted || a->allow_other_upstream) && strstr(usage,
-	    "--allow-hosted") == NULL) {
+	if (((a->allow_hosted || a->allow_other_upstream) && strstr(usage,
+	    "--allow-hosted") == NULL) || (a->evict_named_dates &&
+	    strstr(usage, "--evict-named-dates") == NULL)) {
 		fprintf(stderr, "usage: %s\n", usage);
 		return -1;
 	}
@@ -94,11 +99,17 @@ cmd_show(const char *what, size_t done, size_t total,
 struct bundle_registry *
 cmd_configured(const struct config *cfg)
 {
-	struct bundle_registry	*v = xcalloc(cfg->nregs + 1, sizeof *v);
+	struct bundle_registry	*v = xcalloc(cfg->nregs + cfg->ntcs + 1,
+				    sizeof *v);
 
 	for (size_t i = 0; i < cfg->nregs; i++) {
 		v[i].name = cfg->regs[i].name;
 		v[i].upstream = cfg->regs[i].upstream;
+	}
+	for (size_t i = 0; i < cfg->ntcs; i++) {
+		v[cfg->nregs + i].name = cfg->tcs[i].name;
+		v[cfg->nregs + i].upstream = cfg->tcs[i].upstream;
+		v[cfg->nregs + i].toolchain = true;
 	}
 	return v;
 }
@@ -114,6 +125,13 @@ cmd_usage(FILE *f)
 	    " [--server URL]\n"
 	    "                       [--registry NAME] [--jobs N]"
 	    " LOCKFILE|DIR...\n"
+	    "       crated prefetch [--config FILE] [--data-dir DIR]"
+	    " [--server URL]\n"
+	    "                       --toolchain VERSION [--host TRIPLE]"
+	    " [--target TRIPLE]...\n"
+	    "                       [--profile minimal|default|complete]"
+	    " [--component NAME]...\n"
+	    "                       [--toolchains NAME] [LOCKFILE|DIR...]\n"
 	    "       crated export [--config FILE] [--data-dir DIR]"
 	    " [--registry NAME]\n"
 	    "                     [--since BUNDLE|TIME] FILE.tar.gz\n"
@@ -124,6 +142,7 @@ cmd_usage(FILE *f)
 	    " [--registry NAME]\n"
 	    "       crated gc [--config FILE] [--data-dir DIR]"
 	    " [--registry NAME]\n"
+	    "                 [--evict-named-dates]\n"
 	    "       crated token create [--config FILE] [--data-dir DIR]"
 	    " --registry NAME\n"
 	    "                    --scope read|publish|yank|admin"
@@ -133,6 +152,8 @@ cmd_usage(FILE *f)
 	    "       crated token list | revoke ID|NAME [--config FILE]"
 	    " [--data-dir DIR]\n"
 	    "       crated cargo-config [--config FILE] [--url PUBLIC_URL]\n"
+	    "       crated rustup-env [--config FILE] [--url PUBLIC_URL]"
+	    " [--toolchains NAME]\n"
 	    "       crated check [--config FILE]\n"
 	    "       crated storage migrate --to-store|--from-store"
 	    " [--config FILE]\n"
@@ -156,8 +177,34 @@ cmd_usage(FILE *f)
 	    " an upstream registry.\nWithout --config it serves a hosted"
 	    " registry \"local\" and a mirror of\nindex.crates.io,"
 	    " \"crates-io\", from ./crated-data on 127.0.0.1:8080.\n"
+	    "[toolchains.NAME] mirrors rustup's distribution server under"
+	    " /NAME/dist and\n/NAME/rustup (`crated rustup-env` prints"
+	    " RUSTUP_DIST_SERVER and\nRUSTUP_UPDATE_ROOT for it).\n"
 	    "`crated cargo-config` prints the matching cargo configuration;"
 	    "\n`crated check` checks the configuration and every upstream"
 	    " (its URL and\ncredential) and exits 1 on any failure.\n\n");
 	config_help(f);
+}
+
+char *
+cmd_base_url(const struct config *cfg, const char *url, const char *path)
+{
+	char	*base;
+
+	if (url == NULL)
+		url = cfg->public_url;
+	if (url != NULL)
+		base = xstrdup(url);
+	else if (cfg->nlisten > 0)
+		base = xasprintf("http://%s", cfg->listen[0]);
+	else if (cfg->nlisten_tls > 0)
+		base = xasprintf("https://%s", cfg->listen_tls[0]);
+	else {
+		fprintf(stderr, "crated: %s names no listener: give --url\n",
+		    path ? path : "the configuration");
+		return NULL;
+	}
+	while (base[0] != '\0' && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	return base;
 }

@@ -21,6 +21,7 @@ int	cmd_status(int argc, char **argv);
 int	cmd_token(int argc, char **argv);
 int	cmd_gc(int argc, char **argv);
 int	cmd_cargo_config(int argc, char **argv);
+int	cmd_rustup_env(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
 int	cmd_storage(int argc, char **argv);
 /* cmd_policy.c: the supply-chain policy's commands. */
@@ -40,6 +41,7 @@ struct cmd_args {
 	const char	*since;
 	bool		 allow_hosted;		/* import only */
 	bool		 allow_other_upstream;	/* import only */
+	bool		 evict_named_dates;	/* gc only */
 };
 
 /* Parses --config, --data-dir, --registry, --since and (when usage names
@@ -56,8 +58,15 @@ struct cmd_tty {
 void	cmd_show(const char *what, size_t done, size_t total,
 	    unsigned long long bytes, void *arg);
 
-/* The configured registries, for the bundle's record of each (new, ends
- * with a zeroed entry; the strings are cfg's). */
+/* The base URL clients reach crated at (new, no trailing '/'): url,
+ * else public_url, else the first listener's; NULL after saying why
+ * (path: the configuration's, for the message). */
+char	*cmd_base_url(const struct config *cfg, const char *url,
+	    const char *path);
+
+/* The configured registries and toolchain mirrors (nregs + ntcs of
+ * them), for the bundle's record of each (new, ends with a zeroed entry;
+ * the strings are cfg's). */
 struct bundle_registry *cmd_configured(const struct config *cfg);
 
 #endif

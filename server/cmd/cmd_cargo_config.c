@@ -43,22 +43,10 @@ cmd_cargo_config(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	if (url == NULL)
-		url = cfg->public_url;
-	if (url != NULL)
-		base = xstrdup(url);
-	else if (cfg->nlisten > 0)
-		base = xasprintf("http://%s", cfg->listen[0]);
-	else if (cfg->nlisten_tls > 0)
-		base = xasprintf("https://%s", cfg->listen_tls[0]);
-	else {
-		fprintf(stderr, "crated: %s names no listener: give --url\n",
-		    path);
+	if ((base = cmd_base_url(cfg, url, path)) == NULL) {
 		config_free(cfg);
 		return 1;
 	}
-	if (base[strlen(base) - 1] == '/')
-		base[strlen(base) - 1] = '\0';
 	printf("# cargo configuration for crated at %s\n# (put it in"
 	    " $CARGO_HOME/config.toml or a project's .cargo/config.toml)\n",
 	    base);
@@ -68,6 +56,12 @@ cmd_cargo_config(int argc, char **argv)
 		printf("\n%s", s);
 		free(s);
 	}
+	for (size_t i = 0; i < cfg->ntcs; i++)
+		printf("\n# toolchain mirror %s (rustup; `crated rustup-env`"
+		    " prints these):\n# export RUSTUP_DIST_SERVER=%s/%s\n#"
+		    " export RUSTUP_UPDATE_ROOT=%s/%s/rustup\n",
+		    cfg->tcs[i].name, base, cfg->tcs[i].name, base,
+		    cfg->tcs[i].name);
 	free(base);
 	config_free(cfg);
 	return 0;

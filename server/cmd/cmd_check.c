@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "common/xmalloc.h"
+#include "index/distmanifest.h"
 #include "server/core/config.h"
 #include "server/core/log.h"
 #include "server/mirror/probe.h"
@@ -193,6 +194,106 @@ stores_finish(FILE *f, struct store_check *scs, size_t n)
 	return failures;
 }
 
+/* A toolchain mirror's upstream: its stable channel's .sha256. */
+struct tc_check {
+	const struct toolchain_config	*c;
+	long				 status;
+	char				*error;	/* no answer: why */
+	bool				 sha;	/* the body holds a SHA-256 */
+	bool				 answered;
+	size_t				*left;
+	bool				*expired;
+	struct event_base		*base;
+};
+
+static void
+tc_done(struct fetch *f, void *arg)
+{
+	struct tc_check	*k = arg;
+	const char	*body;
+	size_t		 len;
+	char		 hex[65];
+
+	if (*k->expired)	/* ended by upstream_client_destroy */
+		return;
+	k->answered = true;
+	k->status = fetch_failed(f) ? 0 : fetch_status(f);
+	if (fetch_failed(f))
+		k->error = xstrdup(fetch_error(f));
+	body = fetch_body(f, &len);
+	k->sha = k->status == 200 && dist_sha256_parse(body, len, hex) == 0;
+	if (--*k->left == 0)
+		event_base_loopexit(k->base, NULL);
+}
+
+static struct tc_check *
+tc_start(const struct config *cfg, struct upstream_client *uc,
+    struct event_base *base, size_t *left, bool *expired)
+{
+	struct tc_check	*ks = xcalloc(cfg->ntcs ? cfg->ntcs : 1, sizeof *ks);
+
+	for (size_t i = 0; i < cfg->ntcs; i++) {
+		struct tc_check		*k = &ks[i];
+		struct fetch_opts	 o = { 0 };
+		char			*url;
+
+		k->c = &cfg->tcs[i];
+		k->left = left;
+		k->expired = expired;
+		k->base = base;
+		if (k->c->offline)
+			continue;
+		url = xasprintf("%s/dist/channel-rust-stable.toml.sha256",
+		    k->c->upstream);
+		o.url = url;
+		o.bare = true;
+		o.proxy = k->c->upstream_proxy;
+		o.ca_file = k->c->upstream_ca_file;
+		o.max_body = 4096;
+		o.timeout = CHECK_TIMEOUT;
+		o.done = tc_done;
+		o.arg = k;
+		(*left)++;
+		fetch_start(uc, &o);
+		free(url);
+	}
+	return ks;
+}
+
+/* One line per toolchain mirror; the failures. */
+static int
+tc_finish(FILE *f, const struct config *cfg, struct tc_check *ks)
+{
+	int	failures = 0;
+
+	for (size_t i = 0; i < cfg->ntcs; i++) {
+		struct tc_check	*k = &ks[i];
+		const char	*n = k->c->name, *up = k->c->upstream;
+
+		if (k->c->offline)
+			fprintf(f, "toolchains %s: ok: offline, upstream not"
+			    " contacted\n", n);
+		else if (!k->answered)
+			fprintf(f, "toolchains %s: unreachable: no answer from"
+			    " %s in %d s\n", n, up, CHECK_TIMEOUT);
+		else if (k->status == 0)
+			fprintf(f, "toolchains %s: unreachable: %s: %s\n", n, up,
+			    k->error);
+		else if (k->sha)
+			fprintf(f, "toolchains %s: ok: %s answers for the stable"
+			    " channel\n", n, up);
+		else
+			fprintf(f, "toolchains %s: not a rustup distribution"
+			    " server: %s/dist/channel-rust-stable.toml.sha256"
+			    " answered %ld%s\n", n, up, k->status, k->status ==
+			    200 ? " without a SHA-256" : "");
+		failures += k->c->offline ? 0 : !k->sha;
+		free(k->error);
+	}
+	free(ks);
+	return failures;
+}
+
 /* Probes every upstream of cfg with a loop of its own, prints one line
  * per registry to f; the number of failures. */
 static int
@@ -204,6 +305,7 @@ check_all(const struct config *cfg, FILE *f)
 	struct check_all	 ca = { base, false };
 	struct event		*timer = evtimer_new(base, check_timeout, &ca);
 	struct store_check	*scs;
+	struct tc_check		*tcs;
 	size_t			 left = 0, nstores;
 	int			 failures = 0;
 
@@ -231,6 +333,7 @@ check_all(const struct config *cfg, FILE *f)
 		fetch_start(uc, &o);
 	}
 	scs = stores_start(cfg, uc, base, &left, &ca.expired, &nstores);
+	tcs = tc_start(cfg, uc, base, &left, &ca.expired);
 	if (left > 0) {
 		struct timeval	tv = { CHECK_TIMEOUT, 0 };
 
@@ -249,6 +352,7 @@ check_all(const struct config *cfg, FILE *f)
 	}
 	free(ks);
 	failures += stores_finish(f, scs, nstores);
+	failures += tc_finish(f, cfg, tcs);
 	event_free(timer);
 	event_base_free(base);
 	return failures;

@@ -252,7 +252,7 @@ cmd_export(int argc, char **argv)
 	struct bundle_registry	*known;
 	struct export_policy	 ep = { 0 };
 	struct bundle_policy	 bp = { policy_registry, policy_judge, &ep };
-	char			*cause = NULL, *stage = NULL;
+	char			*cause = NULL, *stage = NULL, tcs[48] = "";
 	time_t			 since = 0;
 	struct timespec		 t0, t1;
 	int			 r;
@@ -276,25 +276,29 @@ cmd_export(int argc, char **argv)
 	    (r = stage_stores(&a, &stage, &cause)) == 0)
 		r = bundle_export(stage ? stage : a.cfg->data_dir, a.registry ?
 		    &a.registry : NULL, a.registry ? 1 : 0, since, argv[optind],
-		    known, a.cfg->nregs, &bp, &p, &st, &cause);
+		    known, a.cfg->nregs + a.cfg->ntcs, &bp, &p, &st, &cause);
 	storeio_remove(stage);
 	free(stage);
 	free(known);
 	policy_free(&ep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r == 0 && st.toolchain_files > 0)
+		snprintf(tcs, sizeof tcs, ", %zu toolchain files",
+		    st.toolchain_files);
 	if (t.on)
 		fprintf(stderr, "\n");
 	if (r != 0) {
 		fprintf(stderr, "crated export: %s\n", cause);
 		free(cause);
 	} else
-		printf("export: %s: %zu files (%zu crates, %zu index files),"
+		printf("export: %s: %zu files (%zu crates, %zu index files%s),"
 		    " %.1f MB in %.2f s%s; %zu crates denied by the policy left"
 		    " out (the manifest's \"policy\" names them and every"
 		    " verdict applied)\n", argv[optind], st.files, st.crates,
-		    st.index_files, (double)st.bytes / 1e6, (double)(t1.tv_sec -
-		    t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, since ?
-		    " (incremental)" : "", st.left_out);
+		    st.index_files, tcs, (double)st.bytes / 1e6,
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
+		    t0.tv_nsec) / 1e9, since ? " (incremental)" : "",
+		    st.left_out);
 	config_free(a.cfg);
 	return r != 0;
 }

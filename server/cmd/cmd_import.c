@@ -162,7 +162,7 @@ cmd_import(int argc, char **argv)
 	struct bundle_stats	 st;
 	struct cmd_tty		 t = { isatty(STDERR_FILENO) };
 	struct bundle_progress	 p = { cmd_show, &t };
-	char			*cause = NULL, *stage = NULL;
+	char			*cause = NULL, *stage = NULL, tcs[48] = "";
 	int			 r, lock;
 
 	if (cmd_parse_args(argc, argv, &a, usage) != 0)
@@ -179,7 +179,7 @@ cmd_import(int argc, char **argv)
 		return 1;
 	}
 	o.regs = known = cmd_configured(a.cfg);
-	o.nregs = a.cfg->nregs;
+	o.nregs = a.cfg->nregs + a.cfg->ntcs;
 	o.allow_hosted = a.allow_hosted;
 	o.allow_other_upstream = a.allow_other_upstream;
 	r = import_stores(&a, argv[optind], &o, &p, &st, &stage, &cause);
@@ -191,6 +191,9 @@ cmd_import(int argc, char **argv)
 	free(known);
 	if (t.on)
 		fprintf(stderr, "\n");
+	if (r == 0 && st.toolchain_files > 0)
+		snprintf(tcs, sizeof tcs, " (and %zu toolchain files)",
+		    st.toolchain_files);
 	if (r == -2) {
 		fprintf(stderr, "crated import: stopped: %s\n", cause);
 		free(cause);
@@ -199,11 +202,11 @@ cmd_import(int argc, char **argv)
 		    cause);
 		free(cause);
 	} else
-		printf("import: %s: %zu crates and %zu index files added or"
+		printf("import: %s: %zu crates and %zu index files%s added or"
 		    " merged, %zu already present, %.1f MB; served under this"
 		    " crated's own policy (`crated policy explain NAME VERSION`"
 		    " says what it makes of a version)\n", argv[optind],
-		    st.crates, st.index_files, st.skipped,
+		    st.crates, st.index_files, tcs, st.skipped,
 		    (double)st.bytes / 1e6);
 	close(lock);
 	config_free(a.cfg);

@@ -5,6 +5,7 @@
  * (which takes the directory's lock, so no second writer runs), so every
  * byte goes through the same mirror code and upstream client as serving. */
 #include "server/cmd/cmd.h"
+#include "server/cmd/prefetch_tc.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -426,9 +427,11 @@ match(const struct reg_info *regs, size_t n, const char *forced,
 	return hit;
 }
 
-/* The registries of a running crated, from GET /-/registries. */
+/* The registries of a running crated, from GET /-/registries, and its
+ * toolchain mirrors' names. */
 static int
-remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n);
+remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n,
+    char ***mirrors, size_t *nmirrors);
 
 static void
 registries_done(struct fetch *f, void *arg)
@@ -445,7 +448,8 @@ registries_done(struct fetch *f, void *arg)
 }
 
 static int
-remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n)
+remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n,
+    char ***mirrors, size_t *nmirrors)
 {
 	struct fetch_opts	 o = { 0 };
 	json_t			*j = NULL, *v;
@@ -478,6 +482,13 @@ remote_registries(struct prefetch *pf, struct reg_info **out, size_t *n)
 		    "crates_io")) || (up != NULL && strcmp((*out)[i].upstream,
 		    "https://index.crates.io/") == 0);
 	}
+	json_array_foreach(json_object_get(j, "toolchains"), i, v)
+		if (json_is_string(json_object_get(v, "name"))) {
+			*mirrors = xreallocarray(*mirrors, *nmirrors + 1,
+			    sizeof **mirrors);
+			(*mirrors)[(*nmirrors)++] = xstrdup(json_string_value(
+			    json_object_get(v, "name")));
+		}
 	json_decref(j);
 	return 0;
 }
@@ -613,7 +624,14 @@ usage(void)
 	fprintf(stderr, "usage: crated prefetch [--config FILE] [--data-dir"
 	    " DIR] [--server URL]\n"
 	    "                      [--registry NAME] [--jobs N]"
-	    " LOCKFILE|DIR...\n");
+	    " LOCKFILE|DIR...\n"
+	    "       crated prefetch [--config FILE] [--data-dir DIR]"
+	    " [--server URL]\n"
+	    "                      --toolchain VERSION [--host TRIPLE]"
+	    " [--target TRIPLE]...\n"
+	    "                      [--profile minimal|default|complete]"
+	    " [--component NAME]...\n"
+	    "                      [--toolchains NAME] [LOCKFILE|DIR...]\n");
 }
 
 /* One run of the command: what its stages share. */
@@ -631,7 +649,44 @@ struct run {
 	char			*own_server;
 	char			**files, *cause;
 	int			 status;
+	struct tc_prefetch	 tcp;		/* --toolchain and company */
+	char			**mirrors;	/* toolchain mirrors there */
+	size_t			 nmirrors;
 };
+
+static void
+add_arg(char ***list, size_t *n, const char *arg)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	(*list)[(*n)++] = xstrdup(arg);
+}
+
+/* The toolchain options into o: true when ch was one. */
+static bool
+toolchain_option(struct tc_prefetch *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'T':
+		add_arg(&o->toolchains, &o->ntoolchains, arg);
+		return true;
+	case 't':
+		add_arg(&o->targets, &o->ntargets, arg);
+		return true;
+	case 'C':
+		add_arg(&o->components, &o->ncomponents, arg);
+		return true;
+	case 'H':
+		config_set_string(&o->host, arg);
+		return true;
+	case 'p':
+		config_set_string(&o->profile, arg);
+		return true;
+	case 'M':
+		config_set_string(&o->mirror, arg);
+		return true;
+	}
+	return false;
+}
 
 /* 0, or -1 after the usage. */
 static int
@@ -643,6 +698,12 @@ parse_options(struct run *r, int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "registry", required_argument, NULL, 'r' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "toolchain", required_argument, NULL, 'T' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "target", required_argument, NULL, 't' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "component", required_argument, NULL, 'C' },
+		{ "toolchains", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int				 ch;
@@ -650,6 +711,8 @@ parse_options(struct run *r, int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:d:s:r:j:", opts, NULL)) !=
 	    -1) {
+		if (toolchain_option(&r->tcp, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'c':
 			r->path = optarg;
@@ -673,8 +736,15 @@ parse_options(struct run *r, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (optind == argc) {
+	if (optind == argc && r->tcp.ntoolchains == 0) {
 		usage();
+		return -1;
+	}
+	if (r->tcp.profile != NULL && strcmp(r->tcp.profile, "minimal") != 0 &&
+	    strcmp(r->tcp.profile, "default") != 0 && strcmp(r->tcp.profile,
+	    "complete") != 0) {
+		fprintf(stderr, "crated prefetch: --profile is minimal, default"
+		    " or complete\n");
 		return -1;
 	}
 	return 0;
@@ -692,7 +762,8 @@ use_running(struct run *r)
 	if (pf->server[strlen(pf->server) - 1] == '/')
 		pf->server[strlen(pf->server) - 1] = '\0';
 	pf->uc = upstream_client_create(pf->base);
-	if (remote_registries(pf, &r->regs, &r->nregs) != 0) {
+	if (remote_registries(pf, &r->regs, &r->nregs, &r->mirrors,
+	    &r->nmirrors) != 0) {
 		fprintf(stderr, "crated prefetch: %s does not answer like"
 		    " crated\n", r->server);
 		return 1;
@@ -741,6 +812,9 @@ start_own(struct run *r)
 		r->regs[i].crates_io = config_crates_io(srv->regs[i].cfg);
 		free(own);
 	}
+	r->mirrors = xcalloc(srv->ntcs ? srv->ntcs : 1, sizeof *r->mirrors);
+	for (size_t i = 0; i < srv->ntcs; i++)
+		r->mirrors[r->nmirrors++] = xstrdup(srv->cfg->tcs[i].name);
 	return 0;
 }
 
@@ -864,6 +938,23 @@ fetch_and_report(struct run *r)
 	}
 }
 
+/* --toolchain: through the toolchain mirror named, or the only one. */
+static void
+fetch_toolchains(struct run *r)
+{
+	const char	*mirror = prefetch_tc_mirror(&r->tcp,
+			    (const char *const *)r->mirrors, r->nmirrors);
+
+	if (mirror == NULL) {
+		r->status = 1;
+		return;
+	}
+	r->tcp.jobs = 4;
+	if (prefetch_tc_run(r->pf.base, r->pf.uc, r->pf.server, mirror,
+	    &r->tcp, &r->pf.stopped) != 0)
+		r->status = 1;
+}
+
 /* Lets the cache fills land on disk and, for a mirror with an object
  * store, their copies in the store (written in the background: disk
  * reads, then requests), for at most SETTLE_SECONDS. */
@@ -940,6 +1031,10 @@ end_run(struct run *r)
 	free(r->cause);
 	json_decref(r->unmatched);
 	free(r->own_server);
+	prefetch_tc_free(&r->tcp);
+	for (size_t i = 0; i < r->nmirrors; i++)
+		free(r->mirrors[i]);
+	free(r->mirrors);
 	return r->status;
 }
 
@@ -949,12 +1044,18 @@ cmd_prefetch(int argc, char **argv)
 	struct run	r = { .path = getenv("CRATED_CONFIG"),
 			    .pf = { .jobs = DEFAULT_JOBS } };
 
-	if (parse_options(&r, argc, argv) != 0)
+	if (parse_options(&r, argc, argv) != 0) {
+		prefetch_tc_free(&r.tcp);
 		return 2;
+	}
 	for (int i = optind; i < argc; i++)
 		collect(argv[i], 0, &r.files, &r.nfiles);
-	if (r.nfiles == 0) {
+	if (r.nfiles == 0 && (optind < argc || r.tcp.ntoolchains == 0)) {
 		fprintf(stderr, "crated prefetch: no Cargo.lock found\n");
+		prefetch_tc_free(&r.tcp);
+		for (size_t i = 0; i < r.nfiles; i++)
+			free(r.files[i]);
+		free(r.files);
 		return 1;
 	}
 	log_setup(LOG_WARN, LOG_TEXT);
@@ -968,7 +1069,9 @@ cmd_prefetch(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		event_add(r.sigs[i], NULL);
 	read_lock_files(&r);
-	if (r.status == 0 && r.pf.stopped == 0)
+	if (r.status == 0 && r.pf.stopped == 0 && r.nfiles > 0)
 		fetch_and_report(&r);
+	if (r.pf.stopped == 0 && r.tcp.ntoolchains > 0)
+		fetch_toolchains(&r);
 	return end_run(&r);
 }

@@ -102,6 +102,8 @@ configure(struct serve_args *a, struct config **out)
 		config_set_string(&cfg->data_dir, a->data_dir);
 	if (a->level != NULL)
 		config_set_string(&cfg->log_level, a->level);
+	for (size_t i = 0; a->offline && i < cfg->ntcs; i++)
+		cfg->tcs[i].offline = true;
 	for (size_t i = 0; a->offline && i < cfg->nregs; i++)
 		if (cfg->regs[i].upstream != NULL)
 			cfg->regs[i].offline = true;

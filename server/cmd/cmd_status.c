@@ -73,6 +73,39 @@ negatives_on_disk(const struct config *cfg, const char *only)
 	}
 }
 
+/* The toolchain mirrors: files under dist/ and rustup/, snapshots. */
+static void
+toolchains(const struct config *cfg, const char *only)
+{
+	if (cfg->ntcs == 0)
+		return;
+	printf("%-16s %-7s %8s %8s %10s  %s\n", "toolchains", "kind", "files",
+	    "channels", "MB", "oldest file");
+	for (size_t i = 0; i < cfg->ntcs; i++) {
+		const struct toolchain_config	*tc = &cfg->tcs[i];
+		struct tally			 f = { 0 }, sn = { 0 };
+		char				*p, when[32] = "-";
+
+		if (only != NULL && strcmp(only, tc->name) != 0)
+			continue;
+		p = xasprintf("%s/%s/dist", cfg->data_dir, tc->name);
+		tally(p, &f, true, 0);
+		free(p);
+		p = xasprintf("%s/%s/rustup", cfg->data_dir, tc->name);
+		tally(p, &f, true, 0);
+		free(p);
+		p = xasprintf("%s/%s/snapshots", cfg->data_dir, tc->name);
+		tally(p, &sn, true, 0);
+		free(p);
+		if (f.oldest != 0)
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ",
+			    gmtime(&f.oldest));
+		printf("%-16s %-7s %8zu %8zu %10.1f  %s\n", tc->name,
+		    tc->offline ? "offline" : "rustup", f.crates, sn.crates,
+		    (double)(f.bytes + sn.bytes) / 1e6, when);
+	}
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -106,6 +139,7 @@ cmd_status(int argc, char **argv)
 		    when);
 	}
 	negatives_on_disk(a.cfg, a.registry);
+	toolchains(a.cfg, a.registry);
 	config_free(a.cfg);
 	return 0;
 }

@@ -25,6 +25,7 @@ enum key_type {
 enum key_scope {
 	GLOBAL,
 	REGISTRY,
+	TOOLCHAIN,
 };
 
 /* A check returns NULL when v is acceptable, else why not (static). */
@@ -72,6 +73,8 @@ static const char	*check_storage(const struct toml_value *);
 static const char	*check_age(const struct toml_value *);
 static const char	*check_globs(const struct toml_value *);
 static const char	*check_deny(const struct toml_value *);
+static const char	*check_dist_url(const struct toml_value *);
+static const char	*check_timeout(const struct toml_value *);
 
 /* A K_CHOICE field is written as an int. */
 _Static_assert(sizeof(enum relay_auth) == sizeof(int), "enum is an int");
@@ -85,6 +88,7 @@ _Static_assert(sizeof(enum ops_access) == sizeof(int), "enum is an int");
 	{ name, GLOBAL, type, G(policy.field), def, check, help		\
 	  " (a registry's own value, else the top-level one)" },	\
 	{ name, REGISTRY, type, R(policy.field), def, check, help }
+#define T(f)	offsetof(struct toolchain_config, f)
 
 static const struct key keys[] = {
 	{ "listen", GLOBAL, K_STRINGS, G(listen), "127.0.0.1:8080",
@@ -276,6 +280,34 @@ static const struct key keys[] = {
 	  "denied versions are dropped from index files instead of served"
 	  " yanked (a Cargo.lock that pins one then fails to resolve, with"
 	  " cargo's less helpful message)"),
+
+	{ "upstream", TOOLCHAIN, K_STRING, T(upstream),
+	  "https://static.rust-lang.org", check_dist_url, "root of the rustup"
+	  " distribution server to mirror (its dist/ and rustup/ are served"
+	  " under /NAME/)" },
+	{ "manifest_ttl", TOOLCHAIN, K_INT, T(manifest_ttl), "600",
+	  check_seconds, "seconds a channel manifest (with its .sha256) and"
+	  " rustup/release-stable.toml are served before the upstream is"
+	  " asked again" },
+	{ "offline", TOOLCHAIN, K_BOOL, T(offline), "false", NULL,
+	  "never contact the upstream; serve only what is cached" },
+	{ "max_cache_bytes", TOOLCHAIN, K_INT, T(max_cache_bytes), "0",
+	  check_cache_bytes, "bytes of toolchain files kept; past it the least"
+	  " recently used go, but never a prefetched one nor one of a date a"
+	  " cached channel manifest names (0: no limit)" },
+	{ "upstream_proxy", TOOLCHAIN, K_STRING, T(upstream_proxy), NULL,
+	  check_nonempty, "proxy for upstream requests (default: the"
+	  " https_proxy / no_proxy environment)" },
+	{ "upstream_ca_file", TOOLCHAIN, K_STRING, T(upstream_ca_file), NULL,
+	  check_nonempty, "PEM bundle of CAs trusted for the upstream, besides"
+	  " the system's" },
+	{ "upstream_concurrency", TOOLCHAIN, K_INT, T(upstream_concurrency),
+	  "16", check_concurrency, "most requests this toolchain mirror keeps in"
+	  " flight to its upstream (each file is fetched once however many"
+	  " clients want it)" },
+	{ "upstream_timeout", TOOLCHAIN, K_INT, T(upstream_timeout), "30",
+	  check_timeout, "seconds an upstream transfer may go without a byte"
+	  " before it is given up (a download cut short is resumed)" },
 };
 
 /* The policy keys, in the order of the bits of policy_config.set. */
@@ -477,6 +509,25 @@ check_deny(const struct toml_value *v)
 		return why;
 	}
 	return NULL;
+}
+
+static const char *
+check_dist_url(const struct toml_value *v)
+{
+	const char	*why = check_url(v);
+
+	if (why != NULL)
+		return why;
+	if (strchr(v->s, '?') != NULL || strchr(v->s, '#') != NULL)
+		return "must be a plain URL (no query, no fragment)";
+	return NULL;
+}
+
+static const char *
+check_timeout(const struct toml_value *v)
+{
+	return v->i < 1 || v->i > 3600 ? "must be between 1 and 3600 seconds"
+	    : NULL;
 }
 
 static const char *
@@ -733,10 +784,15 @@ unknown_key(enum key_scope scope, const char *name, const char *file,
 	}
 	if (best != NULL && bestd <= strlen(name) / 3 + 1)
 		hint = xasprintf("; did you mean \"%s\"?", best->name);
-	else if (find_key(scope == GLOBAL ? REGISTRY : GLOBAL, name) != NULL)
-		hint = xasprintf("; %s belongs %s", name, scope == GLOBAL ?
-		    "in a [registries.NAME] section" : "at the top of the file,"
-		    " before any [registries.NAME]");
+	else if (scope != GLOBAL && find_key(GLOBAL, name) != NULL)
+		hint = xasprintf("; %s belongs at the top of the file, before"
+		    " any [registries.NAME] or [toolchains.NAME]", name);
+	else if (scope != REGISTRY && find_key(REGISTRY, name) != NULL)
+		hint = xasprintf("; %s belongs in a [registries.NAME] section",
+		    name);
+	else if (scope != TOOLCHAIN && find_key(TOOLCHAIN, name) != NULL)
+		hint = xasprintf("; %s belongs in a [toolchains.NAME] section",
+		    name);
 	else
 		hint = xstrdup(" (crated --help lists the keys)");
 	s = xasprintf("%s:%d: unknown key \"%s\"%s%s", file, line, name,
@@ -855,52 +911,107 @@ policy_config_free(struct policy_config *p)
 	free(p->advisory_db);
 }
 
-static int
-parse_registries(struct config *c, const struct toml_value *t,
-    const char *file, char **cause)
+static struct toolchain_config *
+add_toolchain(struct config *c, const char *name, int line)
 {
+	struct toolchain_config	*t;
+
+	c->tcs = xreallocarray(c->tcs, c->ntcs + 1, sizeof *c->tcs);
+	t = &c->tcs[c->ntcs++];
+	memset(t, 0, sizeof *t);
+	t->name = xstrdup(name);
+	t->line = line;
+	defaults(TOOLCHAIN, t);
+	return t;
+}
+
+/* The keys of one [registries.NAME] or [toolchains.NAME] table into base
+ * (what: "registries" or "toolchains"). */
+static int
+parse_table(enum key_scope scope, void *base, const char *what,
+    const char *name, const struct toml_value *rt, const char *file,
+    char **cause)
+{
+	char	*where = xasprintf("%s.%s.", what, name);
+	int	 res = 0;
+
+	for (size_t j = 0; j < rt->n && res == 0; j++) {
+		const struct key *k = find_key(scope, rt->keys[j]);
+
+		if (k == NULL) {
+			char	*sect = xasprintf(" in [%s.%s]", what, name);
+
+			*cause = unknown_key(scope, rt->keys[j], file,
+			    rt->items[j]->line, sect);
+			free(sect);
+			res = -EINVAL;
+		} else
+			res = apply(k, base, rt->items[j], file, where, cause);
+		if (res == 0 && k != NULL && scope == REGISTRY)
+			((struct registry_config *)base)->policy.set |=
+			    policy_bit(k->name);
+	}
+	free(where);
+	return res;
+}
+
+/* The sections of [registries] or [toolchains] (scope says which). */
+static int
+parse_sections(struct config *c, enum key_scope scope,
+    const struct toml_value *t, const char *file, char **cause)
+{
+	const char	*what = scope == REGISTRY ? "registries" : "toolchains";
+
 	if (t->type != TOML_TABLE) {
-		*cause = xasprintf("%s:%d: registries must be a table of"
-		    " [registries.NAME] sections", file, t->line);
+		*cause = xasprintf("%s:%d: %s must be a table of [%s.NAME]"
+		    " sections", file, t->line, what, what);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		const struct toml_value	*rt = t->items[i];
-		struct registry_config	*r;
-		char			*where;
-		int			 res = 0;
+		void			*base;
 
 		if (!valid_registry_name(t->keys[i])) {
-			*cause = xasprintf("%s:%d: registry name \"%s\": use"
-			    " 1 to 64 of a-z, 0-9, '-' and '_', starting with"
-			    " a letter or digit", file, rt->line, t->keys[i]);
+			*cause = xasprintf("%s:%d: %s name \"%s\": use 1 to"
+			    " 64 of a-z, 0-9, '-' and '_', starting with a"
+			    " letter or digit", file, rt->line, scope ==
+			    REGISTRY ? "registry" : "toolchain mirror",
+			    t->keys[i]);
 			return -EINVAL;
 		}
 		if (rt->type != TOML_TABLE) {
-			*cause = xasprintf("%s:%d: registries.%s must be a"
-			    " table", file, rt->line, t->keys[i]);
+			*cause = xasprintf("%s:%d: %s.%s must be a table",
+			    file, rt->line, what, t->keys[i]);
 			return -EINVAL;
 		}
-		r = add_registry(c, t->keys[i], rt->line);
-		where = xasprintf("registries.%s.", r->name);
-		for (size_t j = 0; j < rt->n && res == 0; j++) {
-			const struct key *k = find_key(REGISTRY, rt->keys[j]);
+		base = scope == REGISTRY ? (void *)add_registry(c, t->keys[i],
+		    rt->line) : (void *)add_toolchain(c, t->keys[i], rt->line);
+		if (parse_table(scope, base, what, t->keys[i], rt, file,
+		    cause) != 0)
+			return -EINVAL;
+	}
+	return 0;
+}
 
-			if (k == NULL) {
-				char	*sect = xasprintf(" in [registries.%s]",
-					    r->name);
+/* After parsing: a toolchain mirror's upstream without its trailing
+ * '/', and no name both a registry's and a toolchain mirror's (each
+ * owns /NAME/). */
+static int
+settle_toolchains(struct config *c, const char *file, char **cause)
+{
+	for (size_t i = 0; i < c->ntcs; i++) {
+		struct toolchain_config	*t = &c->tcs[i];
+		size_t			 n = strlen(t->upstream);
 
-				*cause = unknown_key(REGISTRY, rt->keys[j],
-				    file, rt->items[j]->line, sect);
-				free(sect);
-				res = -EINVAL;
-			} else if ((res = apply(k, r, rt->items[j], file,
-			    where, cause)) == 0)
-				r->policy.set |= policy_bit(k->name);
+		while (n > 0 && t->upstream[n - 1] == '/')
+			t->upstream[--n] = '\0';
+		if (config_registry(c, t->name) != NULL) {
+			*cause = xasprintf("%s:%d: toolchains.%s: a registry has"
+			    " that name (line %d); each needs /%s/ of its own:"
+			    " rename one", file, t->line, t->name,
+			    config_registry(c, t->name)->line, t->name);
+			return -EINVAL;
 		}
-		free(where);
-		if (res != 0)
-			return res;
 	}
 	return 0;
 }
@@ -933,8 +1044,10 @@ config_parse(const char *text, size_t len, const char *file,
 	for (size_t i = 0; i < root->n && r == 0; i++) {
 		const struct key	*k;
 
-		if (strcmp(root->keys[i], "registries") == 0) {
-			r = parse_registries(c, root->items[i], file, cause);
+		if (strcmp(root->keys[i], "registries") == 0 ||
+		    strcmp(root->keys[i], "toolchains") == 0) {
+			r = parse_sections(c, root->keys[i][0] == 'r' ?
+			    REGISTRY : TOOLCHAIN, root->items[i], file, cause);
 			continue;
 		}
 		if ((k = find_key(GLOBAL, root->keys[i])) == NULL) {
@@ -944,13 +1057,16 @@ config_parse(const char *text, size_t len, const char *file,
 		} else
 			r = apply(k, c, root->items[i], file, "", cause);
 	}
-	if (r == 0 && c->nregs == 0) {
-		*cause = xasprintf("%s: no [registries.NAME] section: crated"
-		    " would serve nothing", file);
+	if (r == 0 && c->nregs == 0 && c->ntcs == 0) {
+		*cause = xasprintf("%s: no [registries.NAME] or"
+		    " [toolchains.NAME] section: crated would serve nothing",
+		    file);
 		r = -EINVAL;
 	}
-	if (r == 0)
+	if (r == 0) {
 		inherit_policy(c);
+		r = settle_toolchains(c, file, cause);
+	}
 done:
 	toml_free(root);
 	if (r != 0) {
@@ -1321,6 +1437,28 @@ config_restart_change(const struct config *old, const struct config *nc)
 				return xasprintf("registries.%s.%s",
 				    nc->regs[r].name, keys[i].name);
 	}
+	if (old->ntcs != nc->ntcs)
+		return xasprintf("the set of toolchain mirrors (%zu, was %zu)",
+		    nc->ntcs, old->ntcs);
+	for (size_t t = 0; t < nc->ntcs; t++) {
+		if (strcmp(old->tcs[t].name, nc->tcs[t].name) != 0)
+			return xasprintf("the set of toolchain mirrors (%s, was"
+			    " %s)", nc->tcs[t].name, old->tcs[t].name);
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (keys[i].scope == TOOLCHAIN && restart(&keys[i]) &&
+			    !same_value(&keys[i], &old->tcs[t], &nc->tcs[t]))
+				return xasprintf("toolchains.%s.%s",
+				    nc->tcs[t].name, keys[i].name);
+	}
+	return NULL;
+}
+
+const struct toolchain_config *
+config_toolchain(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->ntcs; i++)
+		if (strcmp(c->tcs[i].name, name) == 0)
+			return &c->tcs[i];
 	return NULL;
 }
 
@@ -1344,7 +1482,8 @@ config_help(FILE *f)
 
 		if (k->scope != scope) {
 			scope = k->scope;
-			fprintf(f, "\n[registries.NAME] keys:\n");
+			fprintf(f, "\n[%s.NAME] keys:\n", scope == REGISTRY ?
+			    "registries" : "toolchains");
 		}
 		fprintf(f, "  %-24s %-8s %s", k->name, k->type == K_STRINGS ?
 		    "strings" : k->type == K_INT ? "integer" : k->type ==
@@ -1402,5 +1541,12 @@ config_free(struct config *c)
 	}
 	policy_config_free(&c->policy);
 	free(c->regs);
+	for (size_t i = 0; i < c->ntcs; i++) {
+		free(c->tcs[i].name);
+		free(c->tcs[i].upstream);
+		free(c->tcs[i].upstream_proxy);
+		free(c->tcs[i].upstream_ca_file);
+	}
+	free(c->tcs);
 	free(c);
 }

@@ -73,6 +73,21 @@ struct registry_config {
 	}	  policy;
 };
 
+/* A [toolchains.NAME] table: a pull-through mirror of rustup's
+ * distribution server (server/toolchains/). */
+struct toolchain_config {
+	char	 *name;
+	int	  line;			/* of its [toolchains.NAME] header */
+	char	 *upstream;		/* no trailing '/' */
+	long long manifest_ttl;		/* seconds a snapshot is served */
+	bool	  offline;
+	long long max_cache_bytes;	/* 0: no limit */
+	char	 *upstream_proxy;
+	char	 *upstream_ca_file;
+	long long upstream_concurrency;
+	long long upstream_timeout;	/* seconds without a byte */
+};
+
 struct config {
 	char			 *path;		/* NULL: built-in defaults */
 	/* A list of strings is followed by its count (config.c relies on
@@ -110,6 +125,8 @@ struct config {
 	struct policy_config	  policy;
 	struct registry_config	 *regs;
 	size_t			  nregs;
+	struct toolchain_config	 *tcs;
+	size_t			  ntcs;
 };
 
 /* Parses text read from file (named in messages). NULL text: no file, the
@@ -143,6 +160,8 @@ void	config_help(FILE *f);
 bool	config_crates_io(const struct registry_config *r);
 
 const struct registry_config *config_registry(const struct config *c,
+	    const char *name);
+const struct toolchain_config *config_toolchain(const struct config *c,
 	    const char *name);
 
 #endif

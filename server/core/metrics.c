@@ -165,6 +165,51 @@ static const struct family {
 	      " refused (deny) counts one; each index file answered counts"
 	      " its lines held, denied and flagged. By verdict and source"
 	      " (age, deny, block, advisory)." },
+	[METRIC_TOOLCHAIN_REQUESTS_TOTAL] =
+	    { "crated_toolchain_requests_total", COUNTER, METRICS_TOOLCHAIN,
+	      "Requests to a toolchain mirror, by kind of file (channel,"
+	      " release, dated_manifest, tarball, rustup_init, other)." },
+	[METRIC_TOOLCHAIN_HITS_TOTAL] =
+	    { "crated_toolchain_hits_total", COUNTER, METRICS_TOOLCHAIN,
+	      "Toolchain files served from the cache (a fresh snapshot"
+	      " included)." },
+	[METRIC_TOOLCHAIN_MISSES_TOTAL] =
+	    { "crated_toolchain_misses_total", COUNTER, METRICS_TOOLCHAIN,
+	      "Toolchain requests that needed the upstream (a fetch started,"
+	      " or a snapshot revalidated)." },
+	[METRIC_TOOLCHAIN_STALE_SERVES_TOTAL] =
+	    { "crated_toolchain_stale_serves_total", COUNTER,
+	      METRICS_TOOLCHAIN, "Snapshots served past manifest_ttl because"
+	      " the upstream failed." },
+	[METRIC_TOOLCHAIN_FOLLOWERS_TOTAL] =
+	    { "crated_toolchain_followers_total", COUNTER, METRICS_TOOLCHAIN,
+	      "Requests served from a file another request was already"
+	      " fetching (no upstream request of their own)." },
+	[METRIC_TOOLCHAIN_HASH_FAILURES_TOTAL] =
+	    { "crated_toolchain_hash_failures_total", COUNTER,
+	      METRICS_TOOLCHAIN, "Files not kept: their SHA-256 was not the"
+	      " one their manifest (or .sha256) gives." },
+	[METRIC_TOOLCHAIN_UPSTREAM_REQUESTS_TOTAL] =
+	    { "crated_toolchain_upstream_requests_total", COUNTER,
+	      METRICS_TOOLCHAIN, "Upstream requests of a toolchain mirror, by"
+	      " outcome (ok, not_found, failed, refused)." },
+	[METRIC_TOOLCHAIN_UPSTREAM_BYTES_TOTAL] =
+	    { "crated_toolchain_upstream_bytes_total", COUNTER,
+	      METRICS_TOOLCHAIN, "Body bytes a toolchain mirror received from"
+	      " its upstream." },
+	[METRIC_TOOLCHAIN_RESUMES_TOTAL] =
+	    { "crated_toolchain_resumes_total", COUNTER, METRICS_TOOLCHAIN,
+	      "Upstream downloads cut short and asked again from where they"
+	      " stopped (Range)." },
+	[METRIC_TOOLCHAIN_EVICTIONS_TOTAL] =
+	    { "crated_toolchain_evictions_total", COUNTER, METRICS_TOOLCHAIN,
+	      "Toolchain files evicted to stay under max_cache_bytes." },
+	[METRIC_TOOLCHAIN_CACHE_BYTES] =
+	    { "crated_toolchain_cache_bytes", GAUGE, METRICS_TOOLCHAIN,
+	      "Bytes of cached toolchain files (snapshots not counted)." },
+	[METRIC_TOOLCHAIN_CACHE_FILES] =
+	    { "crated_toolchain_cache_files", GAUGE, METRICS_TOOLCHAIN,
+	      "Cached toolchain files (snapshots not counted)." },
 };
 
 struct series {
@@ -179,7 +224,7 @@ struct series {
 
 #define NCHAINS	512
 
-static bool		 shown[METRICS_POLICY + 1] = { [METRICS_SERVER] = true };
+static bool		 shown[METRICS_TOOLCHAIN + 1] = { [METRICS_SERVER] = true };
 static struct series	*chains[NCHAINS], *all;
 static void		(*collect)(void *);
 static void		*collect_arg;

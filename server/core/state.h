@@ -60,6 +60,10 @@ struct server {
 	struct lru		 keeping;	/* gz/ writes under way, by key */
 	struct registry		*regs;
 	size_t			 nregs;
+	/* Toolchain mirrors (server/toolchains/), one per
+	 * [toolchains.NAME]. */
+	struct toolchain	**tcs;
+	size_t			 ntcs;
 	/* One per distinct storage URL (registries share them). */
 	struct objstore		**objstores;
 	size_t			 nobjstores;

@@ -26,6 +26,7 @@
 #include "server/policy/polserve.h"
 #include "server/storage/catalogue.h"
 #include "server/storage/objstore.h"
+#include "server/toolchains/toolchain.h"
 #include "server/upstream/upstream.h"
 
 /* The registry's config.json with dl and api under base (new). */
@@ -67,6 +68,29 @@ ops_config(struct server *srv, struct registry *reg,
 	free(base);
 }
 
+/* The toolchain mirrors in /-/registries: rustup's two variables. */
+static json_t *
+toolchains_list(struct server *srv, const char *base)
+{
+	json_t	*list = json_array();
+
+	for (size_t i = 0; i < srv->ntcs; i++) {
+		const struct toolchain_config	*tc = &srv->cfg->tcs[i];
+		char				*dist = xasprintf("%s/%s", base,
+						    tc->name);
+		char				*root = xasprintf("%s/rustup",
+						    dist);
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s,"
+		    " s:b}", "name", tc->name, "rustup_dist_server", dist,
+		    "rustup_update_root", root, "upstream", tc->upstream,
+		    "offline", tc->offline));
+		free(dist);
+		free(root);
+	}
+	return list;
+}
+
 /* GET /-/registries: what this server serves, for `crated prefetch
  * --server` and operators. */
 void
@@ -87,7 +111,8 @@ ops_registries(struct server *srv, struct http_request *r)
 		    reg->cfg->offline, "crates_io", config_crates_io(reg->cfg)));
 		free(index);
 	}
-	list = json_pack("{s:o}", "registries", list);
+	list = json_pack("{s:o, s:o}", "registries", list, "toolchains",
+	    toolchains_list(srv, base));
 	body = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(list);
 	http_reply(r, 200, "application/json", NULL, body, strlen(body));
@@ -242,6 +267,8 @@ collect(void *arg)
 			mirror_collect(srv->regs[i].mirror);
 	for (size_t i = 0; i < srv->nobjstores; i++)
 		storage_collect(srv->objstores[i]);
+	for (size_t i = 0; i < srv->ntcs; i++)
+		toolchain_collect(srv->tcs[i]);
 }
 
 void
@@ -317,7 +344,7 @@ ops_storage_state(struct server *srv, bool full)
 void
 ops_ready(struct server *srv, struct http_request *r)
 {
-	json_t	*regs = json_array(), *j;
+	json_t	*regs = json_array(), *tcs = json_array(), *j;
 	char	*probe, *body;
 	bool	 writable, full = auth_ops_allowed(srv, r);
 	int	 fd;
@@ -332,10 +359,17 @@ ops_ready(struct server *srv, struct http_request *r)
 	for (size_t i = 0; i < srv->nregs; i++)
 		json_array_append_new(regs, ops_registry_state(srv,
 		    &srv->regs[i], full));
-	j = json_pack("{s:s, s:b, s:I, s:o, s:o}", "status", writable ? "ready" :
-	    "data directory not writable", "data_dir_writable", writable,
-	    "connections", (json_int_t)http_server_connections(srv->http),
-	    "registries", regs, "storage", ops_storage_state(srv, full));
+	for (size_t i = 0; i < srv->ntcs; i++) {
+		json_t	*t = toolchain_state(srv->tcs[i], full);
+
+		ready_details(t, full);
+		json_array_append_new(tcs, t);
+	}
+	j = json_pack("{s:s, s:b, s:I, s:o, s:o, s:o}", "status", writable ?
+	    "ready" : "data directory not writable", "data_dir_writable",
+	    writable, "connections", (json_int_t)http_server_connections(
+	    srv->http), "registries", regs, "storage", ops_storage_state(srv,
+	    full), "toolchains", tcs);
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	http_reply(r, writable ? 200 : 503, "application/json", NULL, body,

@@ -1411,6 +1411,42 @@ http_stream_write(struct http_request *r, const void *buf, size_t len)
 	return evbuffer_get_length(out);
 }
 
+bool
+http_stream_can_sendfile(const struct http_request *r)
+{
+	return r->conn != NULL && r->stream_id == 0 && !r->conn->tls;
+}
+
+size_t
+http_stream_file(struct http_request *r, int fd, uint64_t off, size_t len)
+{
+	struct evbuffer_file_segment	*seg;
+	struct evbuffer			*out;
+	int				 copy;
+
+	if (r->conn == NULL || r->stream_id != 0 || r->conn->tls)
+		return 0;
+	out = bufferevent_get_output(r->conn->bev);
+	if (r->method == HTTP_HEAD || len == 0)
+		return evbuffer_get_length(out);
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (seg = evbuffer_file_segment_new(copy, (ev_off_t)off, (ev_off_t)len,
+	    EVBUF_FS_CLOSE_ON_FREE)) == NULL) {
+		/* Out of descriptors: the body cannot follow; the connection
+		 * ends short of its Content-Length. */
+		if (copy != -1)
+			close(copy);
+		log_error("%s: cannot queue %zu bytes of a file for sending",
+		    r->path, len);
+		r->keepalive = false;
+		return 0;
+	}
+	evbuffer_add_file_segment(out, seg, 0, (ev_off_t)len);
+	evbuffer_file_segment_free(seg);
+	r->streamed += len;
+	return evbuffer_get_length(out);
+}
+
 void
 http_stream_on_drain(struct http_request *r, void (*cb)(void *), void *arg)
 {

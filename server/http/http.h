@@ -165,6 +165,15 @@ void	http_stream_start(struct http_request *, int status,
 /* Queues bytes (dropped for HEAD or a client that left); returns how many
  * bytes wait to be sent, for back-pressure. */
 size_t	http_stream_write(struct http_request *, const void *, size_t);
+/* Whether http_stream_file may be used on r: plain TCP, HTTP/1.1 (TLS
+ * and HTTP/2 need the bytes: http_stream_write). */
+bool	http_stream_can_sendfile(const struct http_request *);
+/* Queues len bytes of the file fd from off, to go out with sendfile (fd
+ * is not taken: a copy is kept until they are sent; the file must hold
+ * them). Dropped for HEAD or a client that left. Returns how many bytes
+ * wait to be sent, as http_stream_write. */
+size_t	http_stream_file(struct http_request *, int fd, uint64_t off,
+	    size_t len);
 /* cb(arg) is called once, when the queued bytes next fall below the low
  * mark (or at once if the client left). */
 void	http_stream_on_drain(struct http_request *, void (*cb)(void *),

@@ -89,6 +89,7 @@ route_parse(const char *path, struct route *rt)
 
 	rt->kind = ROUTE_NONE;
 	rt->registry[0] = rt->name[0] = rt->vers[0] = rt->path[0] = '\0';
+	rt->dist[0] = '\0';
 	rt->why = "not found";
 	if (*p++ != '/')
 		return;
@@ -137,6 +138,15 @@ route_parse(const char *path, struct route *rt)
 		}
 		strcpy(rt->name, p + 7);
 		rt->kind = ROUTE_WEB_CRATE;
+	} else if (strncmp(p, "dist/", 5) == 0 || strncmp(p, "rustup/", 7) ==
+	    0) {
+		/* A toolchain mirror's; the path is checked there. */
+		if (strlen(p) >= sizeof rt->dist) {
+			none(rt, "path too long");
+			return;
+		}
+		strcpy(rt->dist, p);
+		rt->kind = ROUTE_DIST;
 	} else if (strcmp(p, "config.json") == 0)
 		rt->kind = ROUTE_CONFIG;
 	else if (strcmp(p, "me") == 0)

@@ -5,6 +5,7 @@
 #ifndef SERVER_HTTP_ROUTE_H
 #define SERVER_HTTP_ROUTE_H
 
+#include "index/distpath.h"
 #include "index/name.h"
 #include "index/semver.h"
 
@@ -35,6 +36,8 @@ enum route_kind {
 	ROUTE_WEB_REDIRECT,	/* /R: to /R/ */
 	ROUTE_WEB_REGISTRY,	/* /R/ */
 	ROUTE_WEB_CRATE,	/* /R/crates/NAME */
+	/* A toolchain mirror's (server/toolchains/): */
+	ROUTE_DIST,		/* /T/dist/... and /T/rustup/... (dist) */
 };
 
 struct route {
@@ -43,6 +46,7 @@ struct route {
 	char		 name[CRATE_NAME_MAX + 1];	/* crate, as sent */
 	char		 vers[VERSION_MAX + 1];
 	char		 path[INDEX_PATH_MAX];		/* ROUTE_INDEX */
+	char		 dist[DIST_PATH_MAX];		/* ROUTE_DIST */
 	const char	*why;		/* ROUTE_NONE: a static reason */
 };
 

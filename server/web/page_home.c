@@ -106,8 +106,9 @@ page_home(struct web *w, struct http_request *r, struct viewer *v)
 		shown++;
 	}
 	html_raw(&h, "</ul>\n");
-	if (shown == 0)
+	if (shown == 0 && srv->ntcs == 0)
 		html_raw(&h, "<p class=\"notice\">No registry to show.</p>\n");
+	page_toolchain_cards(&h, w, base, full);
 	if (hidden > 0 && v->token == NULL)
 		html_raw(&h, "<p class=\"notice\">Some registries need a"
 		    " crated token: <a href=\"/-/signin\">sign in</a>.</p>\n");

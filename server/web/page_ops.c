@@ -450,6 +450,7 @@ page_ops(struct web *w, struct http_request *r, struct viewer *v)
 	for (size_t i = 0; i < srv->nregs; i++)
 		if (full || viewer_may_read(w, v, &srv->regs[i], &glob))
 			registry_row(&h, srv, &srv->regs[i], full);
+	page_toolchain_rows(&h, w, full);
 	if (full)
 		details(&h, w);
 	page_end(&h);

@@ -190,6 +190,11 @@ void	page_registry(struct web *, struct http_request *, struct viewer *,
 void	page_crate(struct web *, struct http_request *, struct viewer *,
 	    struct registry *, const char *glob, const char *name);
 void	page_ops(struct web *, struct http_request *, struct viewer *);
+/* The toolchain mirrors: cards on / (base: crated's URL), sections on
+ * /-/ops (full: with their last error). */
+void	page_toolchain_cards(struct html *, struct web *, const char *base,
+	    bool full);
+void	page_toolchain_rows(struct html *, struct web *, bool full);
 void	page_signin(struct web *, struct http_request *, struct viewer *);
 void	page_signin_post(struct web *, struct http_request *,
 	    struct viewer *);

@@ -19,6 +19,7 @@ targets=(fuzz_http fuzz_indexline fuzz_publish fuzz_toml fuzz_lockfile
 targets+=(fuzz_h2)
 targets+=(fuzz_objlist)
 targets+=(fuzz_advisory fuzz_policy_filter)
+targets+=(fuzz_distmanifest)
 if [ -n "${FUZZ_TARGETS:-}" ]; then
 	read -ra targets <<<"$FUZZ_TARGETS"
 fi
@@ -83,6 +84,7 @@ seed() {	# target dir
 		    '{"name":"fuzz","vers":"1.10.0","yanked":true}' \
 		    '{"name":"fuzz","vers":"2.0.0","pubtime":"2026-01-01T00:00:00Z","yanked":false}' \
 		    >"$d/pubtimes" ;;
+	fuzz_distmanifest) cp "$root"/tests/data/dist/* "$d/" ;;
 	fuzz_bundle) python3 - "$d/seed.tar.gz" <<-'PY'
 		import hashlib, io, json, sys, tarfile, time
 		line = b'{"name":"a","vers":"1.0.0","deps":[],"cksum":"%s"}\n'

@@ -70,7 +70,7 @@ make_with(const char *tag, const char *reg, const char *name,
     const char *cksum, bool with_crate, const char *upstream,
     const struct bundle_policy *policy, const char *seen)
 {
-	struct bundle_registry	 known = { reg, upstream };
+	struct bundle_registry	 known = { reg, upstream, false };
 	struct store		*s;
 	char			*data, *file, *cause = NULL;
 
@@ -323,10 +323,10 @@ copy(const char *from, const char *to)
 int
 main(void)
 {
-	struct bundle_registry		 mirror = { "mirror", UP };
+	struct bundle_registry		 mirror = { "mirror", UP, false };
 	struct bundle_registry		 other = { "mirror",
-					    "https://elsewhere.example/" };
-	struct bundle_registry		 hosted = { "local", NULL };
+					    "https://elsewhere.example/", false };
+	struct bundle_registry		 hosted = { "local", NULL, false };
 	struct bundle_import_opts	 o = { .regs = &mirror, .nregs = 1,
 					    .warn = on_warn };
 	char				*good, *file, *cause, cmd[600];

@@ -204,5 +204,68 @@ main(void)
 	    " storage_max_stale: must be between 0 and");
 	bad("storage_endpoint = \"ftp://x\"\n[registries.a]\n",
 	    "crated.toml:1: storage_endpoint: must start with http://");
+	/* Toolchain mirrors (issue 29). */
+	ok(parse("[registries.a]\n[toolchains.rust]\n[toolchains.rust2]\n"
+	    "upstream = \"http://127.0.0.1:9/root/\"\nmanifest_ttl = 5\n"
+	    "offline = true\nmax_cache_bytes = 1000\nupstream_timeout = 7\n",
+	    &c, &cause) == 0 && config_check(c, &cause) == 0,
+	    "toolchain mirrors parse");
+	ok(c != NULL && c->ntcs == 2 && strcmp(c->tcs[0].upstream,
+	    "https://static.rust-lang.org") == 0 && c->tcs[0].manifest_ttl ==
+	    600 && !c->tcs[0].offline && c->tcs[0].upstream_concurrency == 16
+	    && c->tcs[0].upstream_timeout == 30 && c->tcs[0].line == 2,
+	    "toolchain defaults: the official root, a 600 s manifest_ttl");
+	ok(c != NULL && strcmp(c->tcs[1].upstream, "http://127.0.0.1:9/root")
+	    == 0 && c->tcs[1].manifest_ttl == 5 && c->tcs[1].offline &&
+	    c->tcs[1].max_cache_bytes == 1000 && c->tcs[1].upstream_timeout ==
+	    7, "toolchain keys; the upstream's trailing '/' dropped");
+	ok(c != NULL && config_toolchain(c, "rust2") == &c->tcs[1] &&
+	    config_toolchain(c, "a") == NULL, "config_toolchain");
+	config_free(c);
+	ok(parse("[toolchains.rust]\n", &c, &cause) == 0 && c->nregs == 0,
+	    "a toolchain mirror alone is a configuration");
+	config_free(c);
+	bad("[registries.rust]\n[toolchains.rust]\n", "crated.toml:2:"
+	    " toolchains.rust: a registry has that name (line 1)");
+	bad("[toolchains.Rust]\n", "crated.toml:1: toolchain mirror name"
+	    " \"Rust\"");
+	bad("[toolchains.rust]\nindex_ttl = 3\n", "crated.toml:2: unknown key"
+	    " \"index_ttl\" in [toolchains.rust]; index_ttl belongs in a"
+	    " [registries.NAME] section");
+	bad("[registries.a]\nmanifest_ttl = 3\n", "crated.toml:2: unknown"
+	    " key \"manifest_ttl\" in [registries.a]; manifest_ttl belongs in"
+	    " a [toolchains.NAME] section");
+	bad("[toolchains.rust]\nupstream = \"ftp://x\"\n", "crated.toml:2:"
+	    " toolchains.rust.upstream: must start with http");
+	bad("[toolchains.rust]\nupstream = \"https://x/?a\"\n",
+	    "crated.toml:2: toolchains.rust.upstream: must be a plain URL");
+	bad("[toolchains.rust]\nupstream_timeout = 0\n", "crated.toml:2:"
+	    " toolchains.rust.upstream_timeout: must be between 1 and 3600");
+	bad("[toolchains]\nrust = 1\n", "crated.toml:2: toolchains.rust must"
+	    " be a table");
+	{
+		struct config	*a = NULL, *b = NULL;
+		char		*key;
+
+		parse("[toolchains.rust]\nmanifest_ttl = 1\n", &a, &cause);
+		parse("[toolchains.rust]\nmanifest_ttl = 2\n", &b, &cause);
+		ok(config_restart_change(a, b) == NULL, "manifest_ttl changes"
+		    " in place");
+		config_free(b);
+		parse("[toolchains.rust]\nupstream = \"http://x\"\n", &b,
+		    &cause);
+		key = config_restart_change(a, b);
+		is_str(key, "toolchains.rust.upstream", "a toolchain upstream"
+		    " needs a restart");
+		free(key);
+		config_free(b);
+		parse("[toolchains.rust]\n[toolchains.beta]\n", &b, &cause);
+		key = config_restart_change(a, b);
+		ok(key != NULL && strstr(key, "toolchain mirrors") != NULL,
+		    "so does the set of toolchain mirrors: %s", key);
+		free(key);
+		config_free(b);
+		config_free(a);
+	}
 	return done_testing();
 }

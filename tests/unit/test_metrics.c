@@ -39,6 +39,7 @@ main(void)
 	metrics_show(METRICS_RELAY);
 	metrics_show(METRICS_STORAGE);
 	metrics_show(METRICS_POLICY);
+	metrics_show(METRICS_TOOLCHAIN);
 	text = metrics_render(&len);
 	ok(count(text, "# HELP ") == METRIC_COUNT,
 	    "every id has a family in the exposition (%zu of %d)",
