@@ -10,7 +10,6 @@
 #include "common/xmalloc.h"
 #include "index/name.h"
 #include "index/validators.h"
-#include "server/core/log.h"
 #include "server/core/state.h"
 #include "server/core/workers.h"
 #include "server/files/hot.h"
@@ -21,15 +20,31 @@
 
 #define KEY_MAX		(REGISTRY_NAME_MAX + INDEX_PATH_MAX + 32)
 #define PENDING_MAX	4096	/* views being made at once */
+#define SAMES_MIN	4096	/* files left as they are, remembered */
 
-/* What a view entry was made of (its aux). */
+/* What a filtered view was made of (its hot entry's aux). */
 struct made {
 	uint64_t		 epoch;
 	time_t			 until;		/* next_change; 0: none */
 	char			 of[ETAG_LEN];	/* the source's ETag */
-	bool			 same;		/* served as it is */
-	bool			 failed;	/* could not be made */
 	struct regpolicy_tally	 tally;
+};
+
+/*
+ * A file the policy leaves as it is (no line rewritten: at most flags),
+ * remembered apart from the memory cache, without bytes, so that a
+ * working set larger than memory_cache_bytes keeps its marks and is
+ * served from disk as without a policy (files.c); at most
+ * memory_cache_bytes / 512 of them (SAMES_MIN at least), the least
+ * recently used going first. Nothing in it changes with time: a file
+ * with a hold to end is a view.
+ */
+struct same {
+	struct lru_node	 node;
+	char		*key;
+	uint64_t	 epoch;
+	char		 of[ETAG_LEN];
+	unsigned	 flagged;	/* lines flagged by advisories */
 };
 
 struct waiter {
@@ -57,8 +72,18 @@ struct job {
 	struct made		*made;
 };
 
-static struct lru	pending;
-static bool		pending_init;
+static struct lru	pending, sames;
+static bool		tables_init;
+
+static void
+init_tables(void)
+{
+	if (tables_init)
+		return;
+	lru_init(&pending);
+	lru_init(&sames);
+	tables_init = true;
+}
 
 static void
 made_free(void *arg)
@@ -67,6 +92,54 @@ made_free(void *arg)
 
 	regpolicy_tally_clear(&m->tally);
 	free(m);
+}
+
+#define SAME(n)	lru_entry(n, struct same, node)
+
+static void
+same_drop(struct same *sm)
+{
+	lru_remove(&sames, &sm->node);
+	free(sm->key);
+	free(sm);
+}
+
+/* The mark of key for epoch, or NULL (a stale one is dropped). */
+static struct same *
+same_find(const char *key, uint64_t epoch)
+{
+	struct lru_node	*n;
+
+	if ((n = lru_find(&sames, key, lru_hash(key))) == NULL)
+		return NULL;
+	if (SAME(n)->epoch != epoch) {
+		same_drop(SAME(n));
+		return NULL;
+	}
+	lru_touch(&sames, n);
+	return SAME(n);
+}
+
+static void
+same_put(struct server *srv, const char *key, const struct made *m)
+{
+	struct lru_node	*n;
+	struct same	*sm;
+	size_t		 max = (size_t)srv->cfg->memory_cache_bytes / 512;
+	uint64_t	 hv = lru_hash(key);
+
+	if (max < SAMES_MIN)
+		max = SAMES_MIN;
+	if ((n = lru_find(&sames, key, hv)) != NULL)
+		same_drop(SAME(n));
+	while (sames.n >= max && sames.oldest != NULL)
+		same_drop(SAME(sames.oldest));
+	sm = xcalloc(1, sizeof *sm);
+	sm->key = xstrdup(key);
+	sm->epoch = m->epoch;
+	memcpy(sm->of, m->of, ETAG_LEN);
+	sm->flagged = m->tally.n[VERDICT_FLAG][SOURCE_ADVISORY];
+	lru_add(&sames, &sm->node, sm->key, hv);
 }
 
 /* The view of e under v at now, if the memory cache holds a current one
@@ -86,30 +159,35 @@ current(struct server *srv, const char *key, const struct hot_entry *e,
 	return pe;
 }
 
-/* Answers one request from the view pe (borrowed) of src (a reference
- * stolen). */
+/* Answers one request: with src as it is (a reference stolen) when pe
+ * is NULL, else with the view pe (borrowed) made of it. */
 static void
 answer_one(struct registry *reg, const char *name, struct hot_entry *pe,
-    struct hot_entry *src, const char *path, struct http_request *r,
-    const char *extra, bool keep, policed_answer answer)
+    const struct regpolicy_tally *t, struct hot_entry *src,
+    const char *path, struct http_request *r, const char *extra, bool keep,
+    policed_answer answer)
 {
-	const struct made	*m = pe->aux;
-
-	if (m->failed) {
-		hot_unref(src);
-		http_reply_error_hdrs(r, 503, "Retry-After: 1\r\n", "the"
-		    " policy could not be applied to this index file (out of"
-		    " memory)");
-		return;
-	}
-	polserve_served(reg, name, &m->tally);
-	if (m->same) {
+	polserve_served(reg, name, t);
+	if (pe == NULL) {
 		answer(reg, path, r, src, extra, keep);
 		return;
 	}
 	hot_unref(src);
 	hot_ref(pe);
 	answer(reg, path, r, pe, extra, false);
+}
+
+/* answer_one for a file the policy leaves as it is. */
+static void
+answer_same(struct registry *reg, const char *name, const struct same *sm,
+    struct hot_entry *src, const char *path, struct http_request *r,
+    const char *extra, bool keep, policed_answer answer)
+{
+	struct regpolicy_tally	t;
+
+	memset(&t, 0, sizeof t);
+	t.n[VERDICT_FLAG][SOURCE_ADVISORY] = sm->flagged;
+	answer_one(reg, name, NULL, &t, src, path, r, extra, keep, answer);
 }
 
 /* The first-seen record, read when the filter first asks. */
@@ -145,16 +223,10 @@ job_work(void *arg)
 	j->made->epoch = v->epoch;
 	snprintf(j->made->of, sizeof j->made->of, "%s", j->src->plain.etag);
 	memset(&out, 0, sizeof out);
-	if (policy_filter_index(&v->settings, v->blocks, v->nblocks, v->db,
+	/* 0 always: out of memory aborts. */
+	policy_filter_index(&v->settings, v->blocks, v->nblocks, v->db,
 	    j->name, j->src->plain.body, j->src->plain.len, first_seen, &lz,
-	    j->now, &out) != 0) {
-		/* Out of memory: nothing is served unfiltered. */
-		log_error("policy: filtering %s: out of memory", j->key);
-		j->made->failed = true;
-		j->made->until = j->now + 1;
-		j->view = hot_entry_new(j->key, xstrdup(""), 0, j->now, NULL);
-		goto done;
-	}
+	    j->now, &out);
 	j->made->until = out.next_change;
 	if (out.held + out.denied + out.flagged > 0) {
 		if (!lz.read)
@@ -162,10 +234,7 @@ job_work(void *arg)
 		regpolicy_tally(v, lz.seen, j->name, j->src->plain.body,
 		    j->src->plain.len, j->now, &j->made->tally);
 	}
-	if (out.body == NULL) {
-		j->made->same = true;
-		j->view = hot_entry_new(j->key, xstrdup(""), 0, j->now, NULL);
-	} else {
+	if (out.body != NULL) {
 		/* Last-Modified: now, as for any view; a policy's answers
 		 * are revalidated by ETag alone. */
 		j->view = hot_entry_new(j->key, out.body, out.len, j->now,
@@ -173,7 +242,6 @@ job_work(void *arg)
 		out.body = NULL;
 		hot_entry_compress(j->view);
 	}
-done:
 	policy_filtered_clear(&out);
 	regpolicy_seen_free(lz.seen);
 }
@@ -183,24 +251,30 @@ job_done(void *arg)
 {
 	struct job		*j = arg;
 	struct server		*srv = j->reg->srv;
-	struct hot_entry	*pe;
+	struct hot_entry	*pe = NULL;
 	struct waiter		*w, *next;
 
 	if (j->listed)
 		lru_remove(&pending, &j->node);
-	j->view->aux = j->made;
-	j->view->aux_free = made_free;
-	pe = hot_insert(srv->hot, j->view);
+	if (j->view != NULL) {
+		j->view->aux = j->made;
+		j->view->aux_free = made_free;
+		pe = hot_insert(srv->hot, j->view);
+	} else
+		same_put(srv, j->key, j->made);
 	for (w = j->waiters; w != NULL; w = next) {
 		next = w->next;
 		hot_ref(j->src);
-		answer_one(j->reg, j->name, pe, j->src, w->path, w->r,
-		    w->extra, w->keep, w->answer);
+		answer_one(j->reg, j->name, pe, &j->made->tally, j->src,
+		    w->path, w->r, w->extra, w->keep, w->answer);
 		free(w->path);
 		free(w->extra);
 		free(w);
 	}
-	hot_unref(pe);
+	if (pe != NULL)
+		hot_unref(pe);		/* the view keeps made */
+	else
+		made_free(j->made);
 	hot_unref(j->src);
 	regpolicy_unref(j->v);
 	free(j);
@@ -227,6 +301,7 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 {
 	struct server	*srv = reg->srv;
 	struct hot_entry *pe;
+	struct same	*sm;
 	struct lru_node	*n;
 	struct job	*j;
 	char		 key[KEY_MAX], name[CRATE_NAME_MAX + 1];
@@ -234,14 +309,20 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 	time_t		 now = time(NULL);
 	uint64_t	 hv;
 
-	if (!pending_init) {
-		lru_init(&pending);
-		pending_init = true;
-	}
+	init_tables();
 	snprintf(name, sizeof name, "%s", last ? last + 1 : path);
 	snprintf(key, sizeof key, "%s#p", hot_entry_key(e));
+	if ((sm = same_find(key, v->epoch)) != NULL &&
+	    strcmp(sm->of, e->plain.etag) == 0) {
+		answer_same(reg, name, sm, e, path, r, extra, keep, answer);
+		regpolicy_unref(v);
+		return;
+	}
 	if ((pe = current(srv, key, e, v, now)) != NULL) {
-		answer_one(reg, name, pe, e, path, r, extra, keep, answer);
+		const struct made	*m = pe->aux;
+
+		answer_one(reg, name, pe, &m->tally, e, path, r, extra, keep,
+		    answer);
 		regpolicy_unref(v);
 		return;
 	}
@@ -280,26 +361,26 @@ policed_reply(struct registry *reg, struct regpolicy_view *v,
 bool
 policed_same(struct registry *reg, const char *key, char *etag)
 {
-	struct hot_entry	*pe;
-	const struct made	*m;
-	char			 vkey[KEY_MAX];
-	time_t			 now = time(NULL);
+	struct same	*sm;
+	char		 vkey[KEY_MAX];
 
-	if (reg->policy == NULL)
+	if (reg->policy == NULL || !tables_init)
 		return false;
 	snprintf(vkey, sizeof vkey, "%s#p", key);
-	if ((pe = hot_get(reg->srv->hot, vkey)) == NULL || (m = pe->aux) ==
-	    NULL || !m->same || m->epoch != reg->policy->epoch ||
-	    (m->until != 0 && now >= m->until))
+	if ((sm = same_find(vkey, reg->policy->epoch)) == NULL)
 		return false;
-	memcpy(etag, m->of, ETAG_LEN);
+	memcpy(etag, sm->of, ETAG_LEN);
 	return true;
 }
 
 void
 policed_close(void)
 {
-	if (pending_init)
-		lru_fini(&pending);
-	pending_init = false;
+	if (!tables_init)
+		return;
+	while (sames.newest != NULL)
+		same_drop(SAME(sames.newest));
+	lru_fini(&sames);
+	lru_fini(&pending);
+	tables_init = false;
 }

@@ -6,8 +6,10 @@
  * kept until the first of: the source changes (its ETag), the policy
  * changes (the view's epoch), or a hold ends (next_change); then it is
  * made again on the CPU workers, once for every request waiting for it.
- * A file no verdict changes is served as it is (a marker entry remembers
- * that). Answers of a policy never honour If-Modified-Since, only
+ * A file no verdict changes is served as it is: a small table beside the
+ * memory cache remembers that, per file, ETag and epoch, and files.c then
+ * answers it from disk as without a policy. Answers of a policy never
+ * honour If-Modified-Since, only
  * If-None-Match: the ETag is what changes with a verdict; a date is not.
  * Used by files.c; calls none of its callers.
  */

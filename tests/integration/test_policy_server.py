@@ -415,10 +415,13 @@ class TestAdvisories(PolicyCase):
         # flag: served as it is, counted
         r = self.index("vuln-crate")
         self.assertEqual(r.body, self.up.body("vuln-crate"))
+        self.assertEqual(r.header("ETag"), etag_of(r.body))
+        self.assertNotModified(self.index("vuln-crate", {"If-None-Match": r.header("ETag")}),
+                               r.header("ETag"))
         self.assertEqual(self.download("vuln-crate", "1.0.0").status, 200)
         ex = harness.metrics(self.crated, clean=True)
         self.assertEqual(ex.get("crated_policy_verdicts_total", registry="m",
-                                verdict="flag", source="advisory"), 1)
+                                verdict="flag", source="advisory"), 2)
         self.assertEqual(ex.get("crated_policy_verdicts_total", registry="m",
                                 verdict="deny", source="advisory"), 2)
         pol = self.ready_policy()
