@@ -20,6 +20,7 @@
 #include "cache/bundle_tc.h"
 #include "cache/store.h"
 #include "cache/usage.h"
+#include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/name.h"
@@ -35,21 +36,6 @@
 #define SEEN_MAX	4096
 #define SEEN_EPOCH	946684800
 #define SEEN_AHEAD	86400
-
-static void
-sha256_hex(const void *buf, size_t len, char *out)
-{
-	static const char	hex[] = "0123456789abcdef";
-	unsigned char		md[EVP_MAX_MD_SIZE];
-	unsigned int		n;
-
-	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
 
 static int
 read_all(const char *path, char **buf, size_t *len, struct stat *st)
@@ -191,7 +177,6 @@ apply_policy(struct exporter *x, const char *full, const char *rel,
 static int
 copy_in(struct exporter *x, int fd, size_t len, const char *rel, char *hex)
 {
-	static const char	 digits[] = "0123456789abcdef";
 	EVP_MD_CTX		*c = EVP_MD_CTX_new();
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	char			*buf = xmalloc(65536);
@@ -220,11 +205,7 @@ copy_in(struct exporter *x, int fd, size_t len, const char *rel, char *hex)
 	EVP_DigestFinal_ex(c, md, &n);
 	EVP_MD_CTX_free(c);
 	free(buf);
-	for (unsigned i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
+	hex_lower(md, 32, hex);
 	return r;
 }
 
@@ -1306,7 +1287,6 @@ static int
 stage_entry(struct importer *im, struct archive *a, const char *path,
     la_int64_t size, struct staged *s)
 {
-	static const char	 digits[] = "0123456789abcdef";
 	char			*dst = xasprintf("%s/%s", im->staging, path);
 	char			*buf = xmalloc(65536);
 	EVP_MD_CTX		*c = EVP_MD_CTX_new();
@@ -1340,11 +1320,7 @@ stage_entry(struct importer *im, struct archive *a, const char *path,
 		}
 	}
 	EVP_DigestFinal_ex(c, md, &n);
-	for (unsigned i = 0; i < 32; i++) {
-		s->hex[2 * i] = digits[md[i] >> 4];
-		s->hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	s->hex[64] = '\0';
+	hex_lower(md, 32, s->hex);
 	s->size = (size_t)size;
 	EVP_MD_CTX_free(c);
 	if (fd != -1)

@@ -14,6 +14,7 @@
 #include "cache/bundle.h"
 #include "cache/snapshot.h"
 #include "cache/usage.h"
+#include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/distmanifest.h"
 #include "index/distpath.h"
@@ -164,21 +165,6 @@ done:
 		    c->file, it->path, why ? why : "unreadable");
 	free(why);
 	return r;
-}
-
-static void
-sha256_hex(const void *buf, size_t len, char *out)
-{
-	static const char	hex[] = "0123456789abcdef";
-	unsigned char		md[EVP_MAX_MD_SIZE];
-	unsigned int		n;
-
-	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 /* A dated manifest (either half) against the other half, wherever that

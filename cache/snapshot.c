@@ -11,20 +11,9 @@
 #include <openssl/evp.h>
 
 #include "cache/store.h"
+#include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/distmanifest.h"
-
-static void
-hex_of(const unsigned char *md, char *out)
-{
-	static const char	hex[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
 
 void
 snapshot_rel(const char *rel, char *out)
@@ -45,7 +34,7 @@ snapshot_write(struct store *s, const char *rel, struct snapshot_info *info,
 
 	for (size_t i = 0; i < info->nparts; i++) {
 		EVP_Digest(bodies[i], lens[i], md, &mdlen, EVP_sha256(), NULL);
-		hex_of(md, info->parts[i].sha256);
+		hex_lower(md, 32, info->parts[i].sha256);
 		info->parts[i].len = lens[i];
 		json_array_append_new(parts, json_pack("{s:s, s:I, s:s}",
 		    "path", info->parts[i].path, "length", (json_int_t)lens[i],
@@ -192,7 +181,7 @@ hash_range(int fd, uint64_t off, uint64_t len, char *hex)
 	}
 	EVP_DigestFinal_ex(c, md, &mdlen);
 	EVP_MD_CTX_free(c);
-	hex_of(md, hex);
+	hex_lower(md, 32, hex);
 	return r;
 }
 

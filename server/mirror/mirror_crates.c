@@ -282,19 +282,15 @@ static void
 no_room(struct crate_fill *cf, int err)
 {
 	struct mirror	*m = cf->m;
-	char		*more;
-
 	if (cf->fd >= 0)
 		store_tmp_discard(m->reg->store, cf->fd, cf->tmprel);
 	cf->fd = -1;
 	cf->nodisk = true;
-	if (!mirror_ratelog_due(&m->nospace_log, &more))
-		return;
-	log_error("registry %s: cannot cache crate %s %s: %s; crates are"
-	    " passed through uncached (still verified) until there is room%s%s",
-	    m->reg->name, cf->name, cf->vers, strerror(err), err == ENOSPC ?
-	    " on the data directory's disk" : "", more);
-	free(more);
+	log_every(&m->nospace_log, LOG_EVERY, LOG_ERROR, "registry %s:"
+	    " cannot cache crate %s %s: %s; crates are passed through uncached"
+	    " (still verified) until there is room%s", m->reg->name, cf->name,
+	    cf->vers, strerror(err), err == ENOSPC ? " on the data directory's"
+	    " disk" : "");
 }
 
 /* Writes, hashes and streams a piece of a judged .crate. */

@@ -41,6 +41,7 @@
 #include "index/deps.h"
 #include "index/name.h"
 #include "index/regconfig.h"
+#include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/mirror/mirror.h"
 
@@ -143,10 +144,7 @@ struct mirror {
 	pthread_mutex_t		 unlink_lock;	/* held while unlinking */
 	struct mirror_l2	*l2;		/* the shared cache in the
 						   object store, or NULL */
-	struct ratelog {
-		time_t		 last;
-		size_t		 quiet;		/* held back since */
-	}			 offline_log, nospace_log;
+	struct log_every	 offline_log, nospace_log;
 	/* A fetched index file was read (mirror_warm.c sets it): key is
 	 * the file's, NULL when its dependencies were not looked for. */
 	void			(*fill_read)(struct mirror *, const char *key,
@@ -187,9 +185,6 @@ void	mirror_count(struct mirror *, enum metric_id, const char *extra,
 /* Remembers how the upstream last answered (error NULL: it was fine),
  * for /-/ready. */
 void	mirror_note_answer(struct mirror *, const char *error);
-/* Whether a line logged at most once per LOG_EVERY seconds is due; when
- * it is, *more (new) says how many were held back since the last one. */
-bool	mirror_ratelog_due(struct ratelog *, char **more);
 /* An offline miss, logged at most once per LOG_EVERY seconds. vers
  * NULL: an index file. */
 void	mirror_offline_miss(struct mirror *, const char *name,

@@ -35,35 +35,14 @@ mirror_note_answer(struct mirror *m, const char *error)
 	m->last_error = xstrdup(error);
 }
 
-bool
-mirror_ratelog_due(struct ratelog *rl, char **more)
-{
-	time_t	now = time(NULL);
-
-	if (rl->last != 0 && now - rl->last < LOG_EVERY && now >= rl->last) {
-		rl->quiet++;
-		return false;
-	}
-	*more = rl->quiet == 0 ? xstrdup("") : xasprintf(" (%zu more since"
-	    " the last message)", rl->quiet);
-	rl->quiet = 0;
-	rl->last = now;
-	return true;
-}
-
 /* Offline, cargo shows only its own message for a missing crate, not
  * crated's hint: the miss is logged, once per LOG_EVERY seconds. vers
  * NULL: an index file. */
 void
 mirror_offline_miss(struct mirror *m, const char *name, const char *vers)
 {
-	char	*more;
-
-	if (!mirror_ratelog_due(&m->offline_log, &more))
-		return;
-	log_info("registry %s: offline miss: %s%s%s: %s (fill it with `crated"
-	    " prefetch` or `crated import`)%s", m->reg->name, name, vers ?
-	    " " : "", vers ? vers : "", vers ? "not cached" :
-	    "none of its versions is cached", more);
-	free(more);
+	log_every(&m->offline_log, LOG_EVERY, LOG_INFO, "registry %s: offline"
+	    " miss: %s%s%s: %s (fill it with `crated prefetch` or `crated"
+	    " import`)", m->reg->name, name, vers ? " " : "", vers ? vers : "",
+	    vers ? "not cached" : "none of its versions is cached");
 }

@@ -19,6 +19,7 @@
 
 #include "cache/bundle.h"
 #include "cache/store.h"
+#include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/indexline.h"
 #include "index/name.h"
@@ -71,20 +72,6 @@ struct run {
 	char			**listed;	/* pull: crates/ keys seen */
 	size_t			 nlisted, lcap;
 };
-
-static void
-sha256_hex(const void *buf, size_t len, char *out)
-{
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen = 0;
-
-	out[0] = '\0';
-	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		return;
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 static void
 fail(struct run *r, char *why)

@@ -34,6 +34,7 @@
 #include "cache/snapshot.h"
 #include "cache/store.h"
 #include "index/distpath.h"
+#include "server/core/log.h"
 #include "server/core/metrics.h"
 #include "server/toolchains/toolchain.h"
 
@@ -54,10 +55,6 @@ struct usage;
 #define TC_SIDE_MAX	4096		/* a .sha256 */
 #define TC_LOG_EVERY	10		/* seconds between repeated lines */
 
-struct tc_ratelog {
-	time_t	last;
-	size_t	quiet;
-};
 
 /* One generation of a snapshot, open: what readers hold while they read
  * it (a swap leaves it to them). */
@@ -138,7 +135,7 @@ struct toolchain {
 	/* tc_evict.c */
 	struct event		*evict_ev, *flush_timer;
 	int			 evicting;	/* unlink jobs under way */
-	struct tc_ratelog	 offline_log, stale_log;
+	struct log_every	 offline_log, stale_log;
 	/* Counters for /-/ready (the metrics have their own). */
 	unsigned long long	 hits, misses, followers, hash_failures;
 	unsigned long long	 stale, upstream_bytes;
@@ -151,7 +148,6 @@ void	tc_count(struct toolchain *, enum metric_id, const char *extra,
 void	tc_note_answer(struct toolchain *, const char *error);
 /* Whether a line held to one per TC_LOG_EVERY seconds is due; *more
  * (new) then says how many were held back. */
-bool	tc_ratelog_due(struct tc_ratelog *, char **more);
 void	tc_offline_miss(struct toolchain *, const char *rel);
 /* Content-Type of a served file, from its name. */
 const char *tc_ctype(const char *rel);

@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/distmanifest.h"
 #include "server/core/log.h"
@@ -54,21 +55,6 @@ finish(struct pair *p, int status, char *toml, size_t len, const char *hex,
 	free(res.toml);
 	free(res.sha);
 	free(p);
-}
-
-static void
-sha256_hex(const void *buf, size_t len, char *out)
-{
-	static const char	hex[] = "0123456789abcdef";
-	unsigned char		md[EVP_MAX_MD_SIZE];
-	unsigned int		n;
-
-	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 static void

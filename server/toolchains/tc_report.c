@@ -35,36 +35,14 @@ tc_note_answer(struct toolchain *tc, const char *error)
 	tc->last_error = xstrdup(error);
 }
 
-bool
-tc_ratelog_due(struct tc_ratelog *rl, char **more)
-{
-	time_t	now = time(NULL);
-
-	if (rl->last != 0 && now - rl->last < TC_LOG_EVERY && now >=
-	    rl->last) {
-		rl->quiet++;
-		return false;
-	}
-	*more = rl->quiet == 0 ? xstrdup("") : xasprintf(" (%zu more since"
-	    " the last message)", rl->quiet);
-	rl->quiet = 0;
-	rl->last = now;
-	return true;
-}
-
 /* rustup shows only its own message for a 404: the miss is logged, once
  * per TC_LOG_EVERY seconds. */
 void
 tc_offline_miss(struct toolchain *tc, const char *rel)
 {
-	char	*more;
-
-	if (!tc_ratelog_due(&tc->offline_log, &more))
-		return;
-	log_info("toolchains %s: offline miss: %s is not cached (fill it with"
-	    " `crated prefetch --toolchain` or `crated import`)%s", tc->name,
-	    rel, more);
-	free(more);
+	log_every(&tc->offline_log, TC_LOG_EVERY, LOG_INFO, "toolchains %s:"
+	    " offline miss: %s is not cached (fill it with `crated prefetch"
+	    " --toolchain` or `crated import`)", tc->name, rel);
 }
 
 static bool

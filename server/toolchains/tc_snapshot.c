@@ -354,7 +354,6 @@ refreshed(struct toolchain *tc, struct tc_pair_result *res, void *arg)
 {
 	struct snap	*s = arg;
 	struct snapjob	*j;
-	char		*more;
 
 	if (res->status == 200) {
 		j = xcalloc(1, sizeof *j);
@@ -377,12 +376,10 @@ refreshed(struct toolchain *tc, struct tc_pair_result *res, void *arg)
 	else if (s->cur != NULL) {
 		tc->stale++;
 		tc_count(tc, METRIC_TOOLCHAIN_STALE_SERVES_TOTAL, NULL, 1);
-		if (tc_ratelog_due(&tc->stale_log, &more)) {
-			log_warn("toolchains %s: serving the snapshot of %s"
-			    " from %ld s ago: %s%s", tc->name, s->rel,
-			    (long)(time(NULL) - s->validated), res->why, more);
-			free(more);
-		}
+		log_every(&tc->stale_log, TC_LOG_EVERY, LOG_WARN,
+		    "toolchains %s: serving the snapshot of %s from %ld s ago:"
+		    " %s", tc->name, s->rel, (long)(time(NULL) -
+		    s->validated), res->why);
 		wake(s, s->cur, "stale", res->why, 0);
 	} else
 		wake(s, NULL, NULL, res->why, 502);
