@@ -16,8 +16,10 @@
 #            proxy_cache_lock on with nginx's default 5 s lock timeout,
 #            proxy_cache_valid 200 10m), cache emptied before each run
 #   crated-warm  the same crated after an untimed fleet filled it: every
-#            file cached, so what 16 installs take by themselves on these
-#            cores (the floor both caches' cold runs stand on)
+#            file cached, nothing waits for the upstream. Not a floor: the
+#            16 then get their bytes at once and write and unpack them all
+#            at the same moment, which on 2 cores was slower than the cold
+#            runs of crated in 3 rounds of 4 (2026-12-08)
 #   direct   (only when named in BENCH_SETUPS) the 16 straight to the
 #            upstream: what no cache costs it
 # Both caches start empty in every run; rounds alternate the order of the
@@ -260,8 +262,8 @@ if [ -n "${mx[crated-warm]:-}" ]; then
 		for ((j = 0; j < ${#a[@]}; j++)); do
 			q+=("$(awk -v x="${a[j]}" -v y="${b[j]}" 'BEGIN {printf "%+.2f", x - y}')")
 		done
-		echo "cold penalty of $s: its slowest install minus the floor's" \
-		    "(crated-warm) per round: ${q[*]} s (median $(median "${q[@]}"))"
+		echo "$s's slowest install minus crated-warm's, per round:" \
+		    "${q[*]} s (median $(median "${q[@]}"))"
 	done
 fi
 fails=0
