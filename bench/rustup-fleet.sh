@@ -15,6 +15,11 @@
 #            proxy_cache_start: HTTP/1.1 keep-alive to the upstream,
 #            proxy_cache_lock on with nginx's default 5 s lock timeout,
 #            proxy_cache_valid 200 10m), cache emptied before each run
+#   crated-warm  the same crated after an untimed fleet filled it: every
+#            file cached, nothing waits for the upstream. Not a floor: the
+#            16 then get their bytes at once and write and unpack them all
+#            at the same moment, which on 2 cores was slower than the cold
+#            runs of crated in 3 rounds of 4 (2026-12-08)
 #   direct   (only when named in BENCH_SETUPS) the 16 straight to the
 #            upstream: what no cache costs it
 # Both caches start empty in every run; rounds alternate the order of the
@@ -27,16 +32,16 @@
 # Targets: the upstream serves crated each file once (bytes <= 1.0x one
 # copy); crated's slowest install <= nginx's (median of the per-round
 # ratios <= 1.0).
-# Env: CRATED_BIN, BENCH_RUNS (rounds, 2), BENCH_FLEET (16), BENCH_RATE
+# Env: CRATED_BIN, BENCH_RUNS (rounds, 4), BENCH_FLEET (16), BENCH_RATE
 # (nginx limit_rate, 50m), BENCH_PAD ("rustc=100M rust-std=30M
-# cargo=20M": random bytes per package), BENCH_SETUPS ("crated nginx";
-# add direct), RUSTUP_BIN (/root/.cargo/bin/rustup), TMPDIR.
+# cargo=20M": random bytes per package), BENCH_SETUPS ("crated nginx
+# crated-warm"; add direct), RUSTUP_BIN (/root/.cargo/bin/rustup), TMPDIR.
 source "$(dirname "$0")/lib.sh"
-runs=${BENCH_RUNS:-2}
+runs=${BENCH_RUNS:-4}
 fleet=${BENCH_FLEET:-16}
 rate=${BENCH_RATE:-50m}
 pads=${BENCH_PAD:-rustc=100M rust-std=30M cargo=20M}
-setups=${BENCH_SETUPS:-crated nginx}
+setups=${BENCH_SETUPS:-crated nginx crated-warm}
 rustup_src=${RUSTUP_BIN:-/root/.cargo/bin/rustup}
 [ -x "$rustup_src" ] || { echo "no rustup at $rustup_src (set RUSTUP_BIN)" >&2
 			  exit 2; }
@@ -92,7 +97,7 @@ start() {
 	mkdir -p "$d"
 	spids=() cpid=
 	case $1 in
-	crated)
+	crated | crated-warm)
 		p=$(free_port)
 		cat > "$d/crated.toml" <<TOML
 listen = ["127.0.0.1:$p"]
@@ -121,6 +126,7 @@ TOML
 # each writes DIR/h-K.res: "start end exit".
 fleet_go() {
 	local d=$1 k h
+	mkdir -p "$d"
 	for ((k = 0; k < fleet; k++)); do
 		h=$d/h-$k
 		mkdir -p "$h"
@@ -147,6 +153,12 @@ fleet_go() {
 one() {
 	local d=$work/run-$1-r$2 before after ticks0 k v s
 	start "$1" "$2"
+	if [ "$1" = crated-warm ]; then
+		# an untimed fleet fills the cache first
+		fleet_go "$d/fill"
+		rm -rf "$d/fill"
+		sync
+	fi
 	before=$(wc -l < "$work/up.log")
 	ticks0=$(server_ticks)
 	fleet_go "$d"
@@ -174,6 +186,7 @@ one() {
 	r_max=$(awk '{printf "%.3f\n", $2 - $1}' "$d"/h-*.res | sort -g | tail -1)
 	r_med=$(median $(awk '{printf "%.3f\n", $2 - $1}' "$d"/h-*.res))
 	rm -rf "$d"/h-*/ "$d/data" "$d/cache"	# GBs: keep the logs only
+	sync	# so that the next run does not inherit this one's writeback
 }
 
 # Before any timed run: the tree's 150 MiB just written are flushed to
@@ -218,7 +231,7 @@ for ((i = 1; i <= runs; i++)); do
 	done
 done
 
-printf '%-8s %9s %9s %9s %10s %9s %8s %7s  %s\n' setup slowest_s median_s \
+printf '%-11s %9s %9s %9s %10s %9s %8s %7s  %s\n' setup slowest_s median_s \
     vs_nginx up_MiB up_copies up_reqs cpu_s "slowest per round (s)"
 declare -A mx=()
 for s in $setups; do mx[$s]=$(median ${maxs[$s]}); done
@@ -230,7 +243,7 @@ for s in $setups; do
 		rr=$(printf '%.2fx' "$(median "${q[@]}")")
 	fi
 	mb=$(median ${bytes[$s]})
-	printf '%-8s %9.2f %9.2f %9s %10.1f %9s %8s %7s  %s\n' "$s" "${mx[$s]}" \
+	printf '%-11s %9.2f %9.2f %9s %10.1f %9s %8s %7s  %s\n' "$s" "${mx[$s]}" \
 	    "$(median ${meds[$s]})" "$rr" \
 	    "$(awk -v b="$mb" 'BEGIN {print b / 1048576}')" \
 	    "$(ratio "$mb" "$one_copy")" "$(median ${reqs[$s]})" \
@@ -242,6 +255,17 @@ echo "(medians over the rounds; vs_nginx: the median of the per-round" \
     "fleet needs, in requests; cpu_s: the server's CPU seconds)"
 [ -z "${hwms[crated]:-}" ] || echo "crated's largest resident set per round" \
     "(VmHWM, KiB):${hwms[crated]}"
+if [ -n "${mx[crated-warm]:-}" ]; then
+	for s in crated nginx; do
+		[ -n "${maxs[$s]:-}" ] || continue
+		a=(${maxs[$s]}) b=(${maxs[crated-warm]}) q=()
+		for ((j = 0; j < ${#a[@]}; j++)); do
+			q+=("$(awk -v x="${a[j]}" -v y="${b[j]}" 'BEGIN {printf "%+.2f", x - y}')")
+		done
+		echo "$s's slowest install minus crated-warm's, per round:" \
+		    "${q[*]} s (median $(median "${q[@]}"))"
+	done
+fi
 fails=0
 if [ -n "${bytes[crated]:-}" ]; then
 	t=$(printf '%s\n' ${bytes[crated]} | sort -g | tail -1)
