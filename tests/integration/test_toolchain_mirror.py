@@ -351,6 +351,11 @@ class ToolchainMirrorTest(harness.TestCase):
             r = c.client.get(bad)
             self.assertEqual(r.status, 404, "%s: %r" % (bad, r))
         self.assertEqual(c.client.get("/nope/dist/channel-rust-stable.toml").status, 404)
+        # outside dist/ and rustup/: said in a toolchain mirror's words
+        r = c.client.get("/rust/whatever")
+        self.assertEqual(r.status, 404, r)
+        self.assertIn("a toolchain mirror serves only /rust/dist/", r.body.decode())
+        self.assertNotIn("index file", r.body.decode())
 
     # files -------------------------------------------------------------------
     def test_range_and_head(self):

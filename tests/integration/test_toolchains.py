@@ -553,6 +553,13 @@ class ToolchainTest(harness.TestCase):
                       + [tree.tarball_path("rust-std", ARM), tree.tarball_path("clippy-preview")])
         self.assertEqual(sorted(up.paths()), sorted(self.manifest_pair() + prefetched),
                          "what prefetch asked of the upstream")
+        # a toolchain the upstream does not have: the status and crated's
+        # detail, not its JSON
+        rc, out, err = C.run_cmd(self, ["prefetch", "--config", a_cfg, "--toolchain", "9.9.9",
+                                        "--profile", "minimal"], timeout=60)
+        self.assertNotEqual(rc, 0, out + err)
+        self.assertIn("channel-rust-9.9.9.toml.sha256: HTTP 404: ", out + err)
+        self.assertNotIn('{"errors"', out + err)
 
         bundle = os.path.join(self.tmp, "bundle.tar.gz")
         rc, out, err = C.run_cmd(self, ["export", "--config", a_cfg, bundle], timeout=60)
