@@ -103,7 +103,7 @@ export(const char *dir)
 	char			*file = xasprintf("%s/b.tar.gz", dir);
 	char			*cause = NULL;
 
-	if (bundle_export(dir, NULL, 0, 0, file, &known, 1, NULL, &st,
+	if (bundle_export(dir, NULL, 0, 0, file, &known, 1, NULL, NULL, &st,
 	    &cause) != 0) {
 		fprintf(stderr, "export: %s\n", cause);
 		exit(1);
