@@ -136,6 +136,7 @@ check_snapshot(struct check *c, struct bundle_tc_item *it)
 	char			*p = xasprintf("%s/%s", c->staging, it->path);
 	char			*why = NULL, *buf;
 	int			 fd = open(p, O_RDONLY | O_CLOEXEC), r = -1;
+	size_t			 n;
 
 	free(p);
 	if (fd == -1 || snapshot_read(fd, &info, &why) != 0 ||
@@ -144,6 +145,17 @@ check_snapshot(struct check *c, struct bundle_tc_item *it)
 	if (strcmp(info.parts[info.nparts - 1].path, it->rel + 10) != 0) {
 		why = xasprintf("it holds %s", info.parts[info.nparts -
 		    1].path);
+		goto done;
+	}
+	/* A channel manifest's is its .sha256 and itself (served by those
+	 * names), a release file's itself alone. */
+	n = strlen(it->rel + 10);
+	if (strncmp(it->rel + 10, "dist/", 5) == 0 ? info.nparts != 2 ||
+	    strncmp(info.parts[0].path, it->rel + 10, n) != 0 ||
+	    strcmp(info.parts[0].path + n, ".sha256") != 0 :
+	    info.nparts != 1) {
+		why = xasprintf("its parts are not the file%s", info.nparts ==
+		    2 ? " and its .sha256" : "");
 		goto done;
 	}
 	r = 0;

@@ -151,7 +151,7 @@ queue(struct tc_reader *rd, uint64_t max, size_t *queued)
 		n = max < SEGMENT_MAX ? (size_t)max : SEGMENT_MAX;
 		*queued = http_stream_file(rd->req, src->fd, src->base +
 		    rd->pos, n);
-		return n;
+		return *queued == 0 ? 0 : n;	/* 0: not queued (said) */
 	}
 	n = max < CHUNK ? (size_t)max : CHUNK;
 	buf = xmalloc(n);

@@ -23,6 +23,8 @@
 #define UP	"https://static.rust-lang.org"
 
 static const char *const dirs[] = { "dist", "rustup", "snapshots" };
+/* The path the snapshots made record for their .sha256 part. */
+static const char *side_path = "dist/channel-rust-1.95.0.toml.sha256";
 
 static void
 hex_of(const char *s, size_t len, char *out)
@@ -71,8 +73,7 @@ make(const char *tag, const char *tar, const char *want, bool snapshot,
 	side = xasprintf("%s  channel-rust-1.95.0.toml\n", mh);
 	store_write(s, TAR, tar, strlen(tar), NULL, NULL);
 	if (snapshot) {
-		snprintf(info.parts[0].path, DIST_PATH_MAX,
-		    "dist/channel-rust-1.95.0.toml.sha256");
+		snprintf(info.parts[0].path, DIST_PATH_MAX, "%s", side_path);
 		snprintf(info.parts[1].path, DIST_PATH_MAX,
 		    "dist/channel-rust-1.95.0.toml");
 		bodies[0] = side;
@@ -191,5 +192,8 @@ main(void)
 	refused("a snapshot whose .sha256 does not name its .toml", make("f",
 	    "TARBALL", "TARBALL", true, false, true), "does not name the"
 	    " SHA-256");
+	side_path = "dist/channel-rust-beta.toml.sha256";
+	refused("a snapshot whose .sha256 part is another file's", make("g",
+	    "TARBALL", "TARBALL", true, false, false), "its parts are not");
 	return done_testing();
 }
