@@ -235,6 +235,12 @@ handle(struct http_request *r, void *arg)
 			return;
 		}
 	}
+	if (toolchain_find(srv, rt.registry) != NULL) {
+		http_reply_error(r, 404, "%s: a toolchain mirror serves only"
+		    " /%s/dist/... and /%s/rustup/...", http_path(r),
+		    rt.registry, rt.registry);
+		return;
+	}
 	http_reply_error(r, 404, "%s: %s", http_path(r),
 	    rt.kind == ROUTE_NONE ? rt.why : "not found");
 }

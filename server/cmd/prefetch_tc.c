@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/distmanifest.h"
 #include "index/distpath.h"
@@ -108,6 +110,24 @@ failed(struct tc_run *rn, const char *fmt, ...)
 	fprintf(stderr, "failed: %s\n", line);
 }
 
+/* A failed answer for a person: "HTTP 404: DETAIL", the detail of
+ * crated's error shape, else the body's first bytes. New. */
+static char *
+answer_why(long status, const char *body, size_t len)
+{
+	json_t		*j = body != NULL ? json_loadb(body, len, 0, NULL) :
+			    NULL;
+	const char	*d = json_string_value(json_object_get(json_array_get(
+			    json_object_get(j, "errors"), 0), "detail"));
+	char		*out;
+
+	out = d != NULL ? xasprintf("HTTP %ld: %s", status, d) :
+	    xasprintf("HTTP %ld: %.*s", status, body != NULL ? (int)(len > 300 ?
+	    300 : len) : 0, body != NULL ? body : "");
+	json_decref(j);
+	return out;
+}
+
 static void
 small_done(struct fetch *f, void *arg)
 {
@@ -141,10 +161,13 @@ get_small(struct tc_run *rn, const char *path, struct small *s)
 		event_base_loop(rn->base, EVLOOP_ONCE);
 	if (s->body == NULL)
 		return false;
-	if (s->status != 200)
-		failed(rn, "%s: %s%s%.*s", url, s->error ? s->error : "HTTP ",
-		    s->error ? "" : "", s->error ? 0 : (int)(s->len > 300 ? 300 :
-		    s->len), s->body);
+	if (s->status != 200) {
+		char	*why = s->error ? xstrdup(s->error) :
+			    answer_why(s->status, s->body, s->len);
+
+		failed(rn, "%s: %s", url, why);
+		free(why);
+	}
 	free(url);
 	return s->status == 200;
 }
@@ -200,16 +223,16 @@ file_done(struct fetch *f, void *arg)
 
 	if (fetch_failed(f) || fetch_status(f) != 200) {
 		const char	*body = fetch_body(f, &len);
+		char		*why = fetch_failed(f) ? xstrdup(fetch_error(f)) :
+				    answer_why(fetch_status(f), body, len);
 
-		failed(rn, "%s: %s%s%.*s", j->p->rel, fetch_failed(f) ?
-		    fetch_error(f) : "HTTP ", fetch_failed(f) ? "" : "",
-		    fetch_failed(f) ? 0 : (int)(len > 300 ? 300 : len), body);
+		failed(rn, "%s: %s", j->p->rel, why);
+		free(why);
 		job_end(j);
 		return;
 	}
 	EVP_DigestFinal_ex(j->sha, md, &n);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_lower(md, 32, hex);
 	if (strcmp(hex, j->p->hash) != 0)
 		failed(rn, "%s: its SHA-256 is %s, the manifest says %s",
 		    j->p->rel, hex, j->p->hash);
@@ -290,8 +313,7 @@ get_manifest(struct tc_run *rn, const char *toolchain)
 	    named) != 0)
 		goto done;
 	EVP_Digest(toml.body, toml.len, md, &n, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_lower(md, 32, hex);
 	if (strcmp(hex, named) != 0)
 		failed(rn, "%s: its SHA-256 is %s, its .sha256 says %s", path,
 		    hex, named);

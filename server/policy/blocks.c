@@ -249,6 +249,27 @@ to_json(const struct blocks *bs)
 	    "blocks", list, "changes", changes);
 }
 
+/* All len bytes at p into fd (a short write is written on, not taken
+ * for the whole): 0, or -1 with errno. */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t	n = write(fd, p, len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* Writes bs to the file: temp, fsync, rename, directory fsync. */
 static int
 write_blocks(const char *data_dir, const struct blocks *bs, char **cause)
@@ -263,7 +284,7 @@ write_blocks(const char *data_dir, const struct blocks *bs, char **cause)
 	dir = xasprintf("%s/policy", data_dir);
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1 || write(fd, text, len) != (ssize_t)len ||
+	if (fd == -1 || write_all(fd, text, len) != 0 ||
 	    fsync(fd) == -1 || rename(tmp, path) == -1) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));
 		unlink(tmp);
