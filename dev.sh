@@ -223,8 +223,8 @@ test)
 		skipped=$((skipped + s))
 		[ -z "$names" ] || skip_names=${skip_names:+$skip_names, }$names
 	done
-	echo "== fuzz: each target for ${FUZZ_SECONDS:-15} s"
-	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" build-test-fuzz |
+	echo "== fuzz: each target for ${FUZZ_SECONDS:-10} s"
+	tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" build-test-fuzz |
 	    tee /tmp/crated-fuzz.$$ || true
 	fp=0 ff=8	# no summary line: the fuzz build or run failed
 	read -r fp ff < <(sed -n 's/^fuzz: \([0-9]*\) targets clean, \([0-9]*\) crashed$/\1 \2/p' \
