@@ -20,6 +20,7 @@
 #include "cache/bundle_tc.h"
 #include "cache/store.h"
 #include "cache/usage.h"
+#include "common/mkdirs.h"
 #include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/indexline.h"
@@ -644,23 +645,6 @@ classify(const char *path, char *reg, char *name, char *vers)
 	strcpy(name, lname);
 	strcpy(vers, file);
 	return P_CRATE;
-}
-
-static int
-mkdirs(const char *path)
-{
-	char	*p = xstrdup(path);
-
-	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0755) == -1 && errno != EEXIST) {
-			free(p);
-			return -errno;
-		}
-		*s = '/';
-	}
-	free(p);
-	return 0;
 }
 
 static void
@@ -1296,7 +1280,7 @@ stage_entry(struct importer *im, struct archive *a, const char *path,
 	int			 fd = -1, r;
 
 	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	if ((r = mkdirs(dst)) == 0 && (fd = open(dst, O_WRONLY | O_CREAT |
+	if ((r = mkdir_parents(dst)) == 0 && (fd = open(dst, O_WRONLY | O_CREAT |
 	    O_EXCL | O_CLOEXEC, 0644)) == -1)
 		r = -errno;
 	if (r != 0)

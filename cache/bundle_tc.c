@@ -14,6 +14,7 @@
 #include "cache/bundle.h"
 #include "cache/snapshot.h"
 #include "cache/usage.h"
+#include "common/mkdirs.h"
 #include "common/sha256.h"
 #include "common/xmalloc.h"
 #include "index/distmanifest.h"
@@ -403,23 +404,6 @@ bundle_tc_verify(const char *file, const char *staging, const char *data_dir,
 
 /* Apply. */
 
-static int
-mkdirs(const char *path)
-{
-	char	*p = xstrdup(path);
-
-	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0755) == -1 && errno != EEXIST) {
-			free(p);
-			return -errno;
-		}
-		*s = '/';
-	}
-	free(p);
-	return 0;
-}
-
 /* The order items go in: files, dated manifests, their .sha256 and
  * rustup-init's, then snapshots. */
 static int
@@ -482,7 +466,7 @@ move(const char *staging, const char *data_dir, struct bundle_tc_item *it)
 	}
 	if (fsync(fd) != 0)
 		r = -errno;
-	else if ((r = mkdirs(dst)) == 0 && rename(src, dst) != 0)
+	else if ((r = mkdir_parents(dst)) == 0 && rename(src, dst) != 0)
 		r = -errno;
 	close(fd);
 	if (r != 0)
@@ -515,7 +499,7 @@ account(const char *data_dir, struct bundle_tc_item *items, size_t n)
 			continue;
 		root = xasprintf("%s/%s", data_dir, items[i].name);
 		tmp = xasprintf("%s/tmp/x", root);
-		mkdirs(tmp);
+		mkdir_parents(tmp);
 		if (usage_open_under(root, tops, 2, &u, &why) == 0) {
 			for (size_t k = i; k < n; k++)
 				if (items[k].written && !items[k].snapshot &&
